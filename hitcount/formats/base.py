@@ -1,0 +1,130 @@
+"""The record every input format produces, and the checks every format shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+#: Longest endpoint accepted, in characters; longer ones are bad lines.
+MAX_ENDPOINT_CHARS = 4096
+#: Longest user (client id) kept, in characters; longer ones are bad lines.
+MAX_USER_CHARS = 1024
+#: Epoch values above this are read as milliseconds (SPEC: "epoch milliseconds when > 1e11").
+EPOCH_MS_THRESHOLD = 1e11
+#: Latest accepted timestamp (epoch seconds): 9999-12-31T23:59:59Z. Later is absurd.
+MAX_TS = 253402300799.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One hit: an endpoint at a time (epoch seconds), with an optional user."""
+
+    endpoint: str
+    ts: float
+    user: str | None = None
+
+
+class BadLine(Exception):  # noqa: N818 - a bad line is an expected outcome, not an error
+    """Raised by a line parser when a line cannot become a hit; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_endpoint(endpoint: object) -> str:
+    """Return `endpoint` if it is a usable endpoint string.
+
+    Raises:
+        BadLine: not a string, empty, or longer than MAX_ENDPOINT_CHARS.
+    """
+    if not isinstance(endpoint, str):
+        raise BadLine(f"endpoint must be a string, got {type(endpoint).__name__}")
+    if not endpoint:
+        raise BadLine("empty endpoint")
+    if len(endpoint) > MAX_ENDPOINT_CHARS:
+        raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
+    return endpoint
+
+
+def check_user(user: object) -> str | None:
+    """Return `user` as a string (or None when absent).
+
+    Raises:
+        BadLine: a user that is not a string or number, or is too long.
+    """
+    if user is None:
+        return None
+    if isinstance(user, bool) or not isinstance(user, (str, int)):
+        raise BadLine(f"user must be a string, got {type(user).__name__}")
+    text = str(user)
+    if len(text) > MAX_USER_CHARS:
+        raise BadLine(f"user longer than {MAX_USER_CHARS} characters")
+    return text
+
+
+def check_ts(ts: float) -> float:
+    """Return `ts` (epoch seconds) if it is finite and between 1970 and 9999.
+
+    Raises:
+        BadLine: NaN, infinite, negative or absurdly large.
+    """
+    if not math.isfinite(ts):
+        raise BadLine(f"timestamp is not finite: {ts!r}")
+    if ts < 0:
+        raise BadLine(f"timestamp before 1970: {ts!r}")
+    if ts > MAX_TS:
+        raise BadLine(f"timestamp after year 9999: {ts!r}")
+    return float(ts)
+
+
+def epoch_from_number(value: float) -> float:
+    """Epoch seconds from a number: seconds, or milliseconds when above 1e11.
+
+    Raises:
+        BadLine: the value is not a valid timestamp.
+    """
+    if value > EPOCH_MS_THRESHOLD:
+        value = value / 1000.0
+    return check_ts(value)
+
+
+def epoch_from_iso(text: str) -> float:
+    """Epoch seconds from an ISO 8601 string; without an offset it is read as UTC.
+
+    Raises:
+        BadLine: the text is not an ISO 8601 date-time.
+    """
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return check_ts(moment.timestamp())
+
+
+def epoch_from_value(value: object) -> float:
+    """Epoch seconds from a decoded field: int, float, numeric string or ISO 8601 string.
+
+    Raises:
+        BadLine: anything else.
+    """
+    if isinstance(value, bool):
+        raise BadLine("timestamp must be a number or a string, got bool")
+    if isinstance(value, (int, float)):
+        try:
+            return epoch_from_number(float(value))
+        except OverflowError:
+            raise BadLine("timestamp is absurdly large") from None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return epoch_from_iso(value)
+        return epoch_from_number(number)
+    raise BadLine(f"timestamp must be a number or a string, got {type(value).__name__}")
