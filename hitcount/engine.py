@@ -1,0 +1,385 @@
+"""`HitCounter`: records hits through a strategy, keeps the replay clock, answers queries."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from hitcount import events as ev
+from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
+from hitcount.events import Event, EventBus, Handler
+from hitcount.formats.base import BadLine, Hit, check_endpoint, check_ts
+from hitcount.metrics import Metrics
+from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, create_strategy, get_strategy
+
+#: Default allowance for late lines, in seconds: pruning waits this long past retention.
+DEFAULT_MAX_LATENESS_S = 60.0
+#: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
+RECENT_EVENTS = 200
+_NOTABLE = (
+    ev.PRUNED,
+    ev.STRATEGY_SWAPPED,
+    ev.STRATEGY_RESET,
+    ev.SNAPSHOT_TAKEN,
+    ev.SNAPSHOT_RESTORED,
+    ev.THRESHOLD_EXCEEDED,
+)
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """A window query and its answer: hits of `endpoint` with `now - last_s < ts <= now`.
+
+    Attributes:
+        endpoint: the endpoint or glob asked for.
+        matched: the endpoints it matched (summed into `answer`).
+        last_s: window length in seconds.
+        now: end of the window (None when the state has never seen a hit).
+        answer: count, bounds and exactness.
+    """
+
+    endpoint: str
+    matched: tuple[str, ...]
+    last_s: float
+    now: float | None
+    answer: WindowAnswer
+
+
+class HitCounter:
+    """Counts hits per endpoint with a swappable strategy.
+
+    Time is the replay clock: the latest timestamp recorded, in epoch seconds. Queries
+    default to it, so an old log gives sensible answers. Example:
+
+        counter = HitCounter("sliding", max_window_s=600)
+        counter.record("/api/login", 1700000000.0)
+        counter.query("/api/*", last_s=60).answer.count  # 1
+    """
+
+    def __init__(
+        self,
+        strategy: str | Strategy = "fixed",
+        *,
+        max_lateness_s: float = DEFAULT_MAX_LATENESS_S,
+        **params: object,
+    ) -> None:
+        """Create an empty counter.
+
+        Args:
+            strategy: a registered strategy name, or a strategy instance.
+            max_lateness_s: how late (seconds behind the latest hit) a line may arrive and
+                still be counted; pruning keeps this much extra history.
+            **params: the strategy's parameters (e.g. `window_s=10`).
+
+        Raises:
+            UnknownStrategyError: unknown strategy name.
+            ConfigurationError: bad parameter.
+        """
+        if not (math.isfinite(max_lateness_s) and max_lateness_s >= 0):
+            raise ConfigurationError(f"--max-lateness must be >= 0, got {max_lateness_s!r}")
+        self.events = EventBus()
+        self.max_lateness_s = float(max_lateness_s)
+        self.clock: float | None = None
+        self.metrics = Metrics()
+        self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        if isinstance(strategy, Strategy):
+            self._strategy = strategy
+        else:
+            self._strategy = create_strategy(strategy, **params)
+        for name in _NOTABLE:
+            self.events.subscribe(name, self._remember)
+
+    @property
+    def strategy(self) -> Strategy:
+        """The current strategy (swap it with `swap_strategy`)."""
+        return self._strategy
+
+    def subscribe(self, name: str, handler: Handler) -> Any:
+        """Call `handler(event)` for every event `name` (or `"*"` for all); see `events`."""
+        return self.events.subscribe(name, handler)
+
+    def _remember(self, event: Event) -> None:
+        self.recent_events.append(event.to_dict())
+
+    def _emit(self, name: str, payload: dict[str, Any]) -> None:
+        self.events.emit(name, payload, self.clock)
+
+    # -- recording -------------------------------------------------------------------
+
+    def record(self, endpoint: str, ts: float, user: str | None = None) -> bool:
+        """Count one hit of `endpoint` at `ts` (epoch seconds).
+
+        Returns:
+            False when the hit was older than what the strategy still keeps (counted in
+            `metrics.late_hits`), True otherwise.
+
+        Raises:
+            InputError: empty or oversized endpoint, or a timestamp that is not finite,
+                negative or past year 9999.
+        """
+        try:
+            check_endpoint(endpoint)
+            ts = check_ts(float(ts))
+        except (BadLine, TypeError, ValueError) as err:
+            raise InputError("record()", str(err)) from None
+        return self._record_checked(endpoint, ts)
+
+    def _record_checked(self, endpoint: str, ts: float) -> bool:
+        kept = self._strategy.record(endpoint, ts)
+        if kept:
+            self.metrics.total_hits += 1
+            if self.events.wants(ev.HIT_RECORDED):
+                self._emit(ev.HIT_RECORDED, {"endpoint": endpoint, "ts": ts})
+        else:
+            self._note_late(endpoint, ts)
+        self._advance_clock(ts)
+        self._metrics_updated()
+        return kept
+
+    def record_many(self, hits: Iterable[Hit | tuple[str, float]]) -> int:
+        """Count many hits at once (grouped per endpoint; faster than `record` in a loop).
+
+        The resulting state equals recording the same hits one by one. Per-hit events
+        are only produced when somebody subscribes to them.
+
+        Returns:
+            The number of hits kept.
+        """
+        batch = [hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1])) for hit in hits]
+        if self.events.wants(ev.HIT_RECORDED) or self.events.wants(ev.LATE_DROPPED):
+            return sum(1 for hit in batch if self.record(hit.endpoint, hit.ts))
+        groups: dict[str, list[float]] = {}
+        try:
+            for hit in batch:
+                check_endpoint(hit.endpoint)
+                groups.setdefault(hit.endpoint, []).append(check_ts(hit.ts))
+        except BadLine as bad:
+            raise InputError("record_many()", bad.reason) from None
+        kept = 0
+        for endpoint, stamps in groups.items():
+            kept += self._strategy.record_many(endpoint, stamps)
+        self.metrics.total_hits += kept
+        self.metrics.late_hits += len(batch) - kept
+        if batch:
+            self._advance_clock(max(hit.ts for hit in batch))
+            self._metrics_updated()
+        return kept
+
+    def _note_late(self, endpoint: str, ts: float) -> None:
+        self.metrics.late_hits += 1
+        if self.events.wants(ev.LATE_DROPPED):
+            payload = {"endpoint": endpoint, "ts": ts, "horizon": self._strategy.horizon}
+            self._emit(ev.LATE_DROPPED, payload)
+
+    def _metrics_updated(self) -> None:
+        if self.events.wants(ev.METRICS_UPDATED):
+            self._emit(
+                ev.METRICS_UPDATED,
+                {
+                    "total_hits": self.metrics.total_hits,
+                    "memory_entries": self._strategy.memory_entries(),
+                },
+            )
+
+    def _advance_clock(self, ts: float) -> None:
+        if self.clock is None or ts > self.clock:
+            self.clock = ts
+        self.prune()
+
+    def prune(self) -> int:
+        """Prune what is older than clock - retention - max_lateness (on a fixed grid).
+
+        Returns:
+            Entries removed.
+        """
+        retention = self._strategy.retention_s()
+        if self.clock is None or not math.isfinite(retention):
+            return 0
+        grid = self._strategy.prune_grid_s()
+        horizon = math.floor((self.clock - retention - self.max_lateness_s) / grid) * grid
+        if horizon <= self._strategy.horizon:
+            return 0
+        removed = self._strategy.prune(horizon)
+        total = sum(removed.values())
+        self.metrics.pruned_events += total
+        if self.events.wants(ev.PRUNED):
+            for endpoint, count in removed.items():
+                self._emit(ev.PRUNED, {"endpoint": endpoint, "removed": count})
+        return total
+
+    # -- answering -------------------------------------------------------------------
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint with state, sorted."""
+        return sorted(self._strategy.endpoints())
+
+    def match(self, pattern: str) -> list[str]:
+        """Endpoints equal to `pattern`, or matching it as a glob (`*`, `?`, `[...]`)."""
+        known = self._strategy.endpoints()
+        if pattern in known or not _GLOB_CHARS.intersection(pattern):
+            return [pattern] if pattern in known else []
+        return sorted(ep for ep in known if fnmatchcase(ep, pattern))
+
+    def query(self, endpoint: str, last_s: float, now: float | None = None) -> QueryResult:
+        """Hits of `endpoint` (or of every endpoint matching a glob, summed) in a window.
+
+        Args:
+            endpoint: an endpoint, or a glob such as `/api/*`.
+            last_s: window length N in seconds; the window is `now - N < ts <= now`.
+            now: end of the window in epoch seconds; default: the replay clock.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """
+        start, end = self._window(last_s, now)
+        matched = self.match(endpoint)
+        answer = self._empty_answer(start)
+        for name in matched:
+            answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
+        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), answer)
+
+    def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
+        """The `limit` endpoints with the most hits in the window, most first."""
+        if limit < 1:
+            raise ConfigurationError(f"--limit must be >= 1, got {limit}")
+        start, end = self._window(last_s, now)
+        clock = self._clock_for_query()
+        results = [
+            QueryResult(
+                ep, (ep,), last_s, self._now(now), self._strategy.query(ep, start, end, clock)
+            )
+            for ep in self._strategy.endpoints()
+        ]
+        results.sort(key=lambda r: (-r.answer.count, r.endpoint))
+        return [r for r in results[:limit] if r.answer.high > 0]
+
+    def _now(self, now: float | None) -> float | None:
+        return self.clock if now is None else now
+
+    def _clock_for_query(self) -> float:
+        return self.clock if self.clock is not None else -math.inf
+
+    def _window(self, last_s: float, now: float | None) -> tuple[float, float]:
+        if not (isinstance(last_s, (int, float)) and math.isfinite(last_s) and last_s > 0):
+            raise ConfigurationError(f"--last must be a positive number of seconds, got {last_s!r}")
+        if now is not None and not math.isfinite(now):
+            raise ConfigurationError(f"--now must be finite, got {now!r}")
+        end = self._now(now)
+        if end is None:
+            return -math.inf, -math.inf
+        return end - last_s, end
+
+    def _empty_answer(self, start: float) -> WindowAnswer:
+        if self._strategy.retention_s() == math.inf and not self._strategy.is_exact:
+            return WindowAnswer(0, 0, 0, True, all_time=True)
+        complete = start >= self._strategy.horizon
+        return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+
+    # -- strategy swaps ----------------------------------------------------------------
+
+    def swap_strategy(self, name: str, *, reset: bool = False, **params: object) -> Strategy:
+        """Replace the strategy, converting what the state holds (downhill only).
+
+        Args:
+            name: the new strategy.
+            reset: when the conversion would need information the state no longer has,
+                start the new strategy empty (emits `strategy_reset`) instead of refusing.
+            **params: the new strategy's parameters.
+
+        Raises:
+            SwapRefusedError: the conversion is impossible and `reset` is False.
+            UnknownStrategyError, ConfigurationError: bad name or parameters.
+        """
+        target = get_strategy(name)
+        old = self._strategy
+        try:
+            new = target.convert(old, params)
+        except SwapRefusedError as refusal:
+            if not reset:
+                raise
+            new = target(**params)
+            new.horizon = max(old.horizon, new.horizon)
+            self._strategy = new
+            self._emit(
+                ev.STRATEGY_RESET,
+                {"from": old.describe(), "to": new.describe(), "reason": refusal.message},
+            )
+        else:
+            self._strategy = new
+            self._emit(ev.STRATEGY_SWAPPED, {"old": old.describe(), "new": new.describe()})
+        self.prune()
+        return new
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as a JSON-ready snapshot document (emits `snapshot_taken`)."""
+        from hitcount.snapshot import to_document
+
+        document = to_document(self)
+        endpoints = sum(1 for _ in self._strategy.endpoints())
+        self._emit(ev.SNAPSHOT_TAKEN, {"endpoints_count": endpoints})
+        return document
+
+    def restore(self, document: dict[str, Any]) -> None:
+        """Replace the whole state (strategy, clock, metrics) with a snapshot's.
+
+        Subscriptions stay. Emits `snapshot_restored`.
+
+        Raises:
+            StateError: the document is invalid; the counter is then left unchanged.
+        """
+        from hitcount.snapshot import from_document
+
+        self.replace_with(from_document(document))
+
+    def replace_with(self, other: HitCounter) -> None:
+        """Take over `other`'s state (strategy, clock, metrics); keep subscriptions."""
+        self._strategy = other._strategy
+        self.clock = other.clock
+        self.max_lateness_s = other.max_lateness_s
+        self.metrics = other.metrics
+        self.recent_events = other.recent_events
+        self._emit(ev.SNAPSHOT_RESTORED, {})
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def metrics_dict(self) -> dict[str, Any]:
+        """Every metric by name (the SPEC.md names plus clock, horizon and parameters)."""
+        strategy = self._strategy
+        horizon = strategy.horizon
+        return {
+            **self.metrics.as_dict(),
+            "endpoints_count": sum(1 for _ in strategy.endpoints()),
+            "memory_entries": strategy.memory_entries(),
+            "state_bytes": strategy.state_bytes(),
+            "strategy": strategy.name,
+            "strategy_params": dict(strategy.params),
+            "clock": self.clock,
+            "horizon": horizon if math.isfinite(horizon) else None,
+            "max_lateness_s": self.max_lateness_s,
+        }
+
+    def iter_events(self) -> Iterator[dict[str, Any]]:
+        """The remembered notable events, oldest first."""
+        return iter(self.recent_events)
+
+
+_default_counter: HitCounter | None = None
+
+
+def default_counter() -> HitCounter:
+    """A process-wide counter for quick scripts (in memory, `fixed` strategy).
+
+    Libraries and the CLI never use it; create your own `HitCounter` when you need more
+    than one or a saved state.
+    """
+    global _default_counter
+    if _default_counter is None:
+        _default_counter = HitCounter()
+    return _default_counter

@@ -1,0 +1,82 @@
+"""One exception hierarchy for hitcount, each class with its own process exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the `hitcount` command (documented in the README)."""
+
+    OK = 0
+    BUG = 1
+    USAGE = 2
+    INPUT = 3
+    STATE = 4
+    STORE_UNAVAILABLE = 5
+    UNKNOWN_STRATEGY = 6
+    SWAP_REFUSED = 7
+    ALERT = 8
+    INTERRUPTED = 130
+
+
+class HitcountError(Exception):
+    """Base of every error hitcount raises on purpose; `hint` says what to do about it."""
+
+    exit_code: ExitCode = ExitCode.BUG
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigurationError(HitcountError):
+    """A parameter or option value is invalid (negative window, unparsable time...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UnknownStrategyError(ConfigurationError):
+    """A strategy name is not in the registry."""
+
+    exit_code = ExitCode.UNKNOWN_STRATEGY
+
+
+class InputError(HitcountError):
+    """An input file cannot be read, or (under --strict) one of its lines is bad.
+
+    Attributes:
+        source: the file name (or "<stdin>").
+        line: the 1-based line number, when the problem is one line.
+        reason: what is wrong.
+    """
+
+    exit_code = ExitCode.INPUT
+
+    def __init__(
+        self, source: str, reason: str, *, line: int | None = None, hint: str | None = None
+    ) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {reason}", hint=hint)
+        self.source = source
+        self.line = line
+        self.reason = reason
+
+
+class StateError(HitcountError):
+    """Saved state or a snapshot is missing, damaged, foreign or from a newer version."""
+
+    exit_code = ExitCode.STATE
+
+
+class SwapRefusedError(StateError):
+    """A strategy swap would need information the current state no longer has."""
+
+    exit_code = ExitCode.SWAP_REFUSED
+
+
+class StoreUnavailableError(HitcountError):
+    """The state store cannot be reached (Redis down, permission denied, lock timeout)."""
+
+    exit_code = ExitCode.STORE_UNAVAILABLE

@@ -1,0 +1,161 @@
+"""Snapshots: the whole state as a versioned, self-describing JSON document.
+
+A document looks like::
+
+    {"format": "hitcount-snapshot", "version": 1, "created_at": "2026-11-28T00:00:00Z",
+     "strategy": {"name": "fixed", "params": {"window_s": 60.0, "retention_s": 86400.0}},
+     "clock": 1764201600.0, "horizon": null, "max_lateness_s": 60.0,
+     "metrics": {"total_hits": 3, ...}, "recent_events": [...],
+     "state": {"buckets": {"/api": {"29403360": 3}}}}
+
+Loading validates every field (types, ranges) and never executes anything; a damaged,
+foreign or newer document raises `StateError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from hitcount.engine import HitCounter
+from hitcount.errors import HitcountError, StateError
+from hitcount.formats.base import MAX_TS
+from hitcount.metrics import Metrics
+from hitcount.strategies import get_strategy
+
+FORMAT = "hitcount-snapshot"
+VERSION = 1
+#: Documents larger than this are refused before parsing (bytes).
+MAX_DOCUMENT_BYTES = 4 * 1024**3
+
+
+class _Header(msgspec.Struct):
+    format: Any = None
+    version: Any = None
+
+
+class _StrategySpec(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    params: dict[str, float | int]
+
+
+class _Document(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    version: int
+    strategy: _StrategySpec
+    clock: float | None
+    horizon: float | None
+    max_lateness_s: float
+    metrics: Metrics
+    state: msgspec.Raw
+    created_at: str = ""
+    recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+def to_document(counter: HitCounter) -> dict[str, Any]:
+    """The counter's whole state as a JSON-ready dict."""
+    strategy = counter.strategy
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "strategy": {"name": strategy.name, "params": dict(strategy.params)},
+        "clock": counter.clock,
+        "horizon": strategy.horizon if math.isfinite(strategy.horizon) else None,
+        "max_lateness_s": counter.max_lateness_s,
+        "metrics": counter.metrics.as_dict(),
+        "recent_events": list(counter.recent_events),
+        "state": strategy.to_state(),
+    }
+    return document
+
+
+def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
+    """JSON bytes of a document (indented when `pretty`)."""
+    data = msgspec.json.encode(document)
+    return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
+
+
+def from_bytes(data: bytes, source: str) -> HitCounter:
+    """A counter rebuilt from snapshot bytes.
+
+    Args:
+        data: the JSON document.
+        source: where it came from, for error messages.
+
+    Raises:
+        StateError: not JSON, not a hitcount snapshot, a newer version, or any invalid value.
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise StateError(f"{source}: file too large to be a hitcount snapshot")
+    _check_header(data, source)
+    try:
+        document = msgspec.json.decode(data, type=_Document, strict=True)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise StateError(f"{source}: invalid snapshot: {err}") from None
+    try:
+        return _build(document)
+    except HitcountError as err:
+        raise StateError(f"{source}: invalid snapshot: {err.message}") from None
+
+
+def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCounter:
+    """A counter rebuilt from a document dict (as made by `to_document`).
+
+    Raises:
+        StateError: the document is invalid.
+    """
+    try:
+        data = msgspec.json.encode(document)
+    except (TypeError, ValueError, msgspec.EncodeError) as err:
+        raise StateError(f"{source}: not a JSON document: {err}") from None
+    return from_bytes(data, source)
+
+
+def _check_header(data: bytes, source: str) -> None:
+    try:
+        header = msgspec.json.decode(data, type=_Header)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise StateError(
+            f"{source}: not a hitcount snapshot (not a JSON object: {err})",
+            hint="the file is damaged or is another kind of file",
+        ) from None
+    if header.format != FORMAT:
+        raise StateError(
+            f"{source}: not a hitcount snapshot (format is {header.format!r}, expected {FORMAT!r})"
+        )
+    if not isinstance(header.version, int) or isinstance(header.version, bool):
+        raise StateError(f"{source}: invalid snapshot version {header.version!r}")
+    if header.version > VERSION:
+        raise StateError(
+            f"{source}: snapshot version {header.version} is newer than this hitcount"
+            f" understands ({VERSION})",
+            hint="upgrade hitcount to read it",
+        )
+    if header.version < 1:
+        raise StateError(f"{source}: invalid snapshot version {header.version}")
+
+
+def _check_time(name: str, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and -MAX_TS <= value <= MAX_TS):
+        raise StateError(f"{name} out of range: {value!r}")
+
+
+def _build(document: _Document) -> HitCounter:
+    _check_time("clock", document.clock)
+    _check_time("horizon", document.horizon)
+    try:
+        document.metrics.check()
+    except ValueError as err:
+        raise StateError(str(err)) from None
+    strategy = get_strategy(document.strategy.name)(**document.strategy.params)
+    strategy.horizon = -math.inf if document.horizon is None else document.horizon
+    strategy.load_state(bytes(document.state))
+    counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
+    counter.clock = document.clock
+    counter.metrics = document.metrics
+    counter.recent_events.extend(document.recent_events[-counter.recent_events.maxlen :])  # type: ignore[misc]
+    return counter

@@ -1,0 +1,51 @@
+"""Loading and saving a `HitCounter` in a store, all-or-nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from hitcount.engine import HitCounter
+from hitcount.errors import StateError
+from hitcount.snapshot import encode, from_bytes, to_document
+from hitcount.stores.base import Store
+
+
+def load_counter(store: Store) -> HitCounter:
+    """The counter saved in `store` (read without locking: saves are atomic).
+
+    Raises:
+        StateError: nothing saved yet, or the saved state is invalid.
+    """
+    data = store.load()
+    if data is None:
+        raise StateError(
+            f"no saved state at {store.describe()}",
+            hint="run `hitcount replay FILE` first (or pass --state/--store)",
+        )
+    return from_bytes(data, store.describe())
+
+
+def save_counter(store: Store, counter: HitCounter) -> None:
+    """Write the counter's state to `store` atomically."""
+    store.save(encode(to_document(counter)))
+
+
+@contextmanager
+def updating(store: Store, create: Callable[[], HitCounter] | None = None) -> Iterator[HitCounter]:
+    """Lock the store, load (or `create`) the counter, yield it, save it on success.
+
+    If the block raises (a bad line under --strict, Ctrl-C), nothing is saved: the store
+    keeps exactly what it had.
+
+    Raises:
+        StateError: nothing saved and no `create`, or the saved state is invalid.
+    """
+    with store.locked():
+        data = store.load()
+        if create is not None and data is None:
+            counter = create()
+        else:
+            counter = load_counter(store)
+        yield counter
+        save_counter(store, counter)

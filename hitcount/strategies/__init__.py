@@ -1,0 +1,57 @@
+"""The strategy registry: every counting strategy by name."""
+
+from __future__ import annotations
+
+from hitcount.errors import UnknownStrategyError
+from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer
+from hitcount.strategies.fixed import FixedWindow
+from hitcount.strategies.morris import MorrisCounter
+from hitcount.strategies.sliding import SlidingWindow
+
+_REGISTRY: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (FixedWindow, SlidingWindow, MorrisCounter)
+}
+
+
+def available_strategies() -> list[str]:
+    """Names of every registered strategy."""
+    return list(_REGISTRY)
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    """The strategy class registered under `name`.
+
+    Raises:
+        UnknownStrategyError: no strategy has that name (the message lists the valid ones).
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        valid = ", ".join(_REGISTRY)
+        raise UnknownStrategyError(
+            f"unknown strategy {name!r}", hint=f"choose one of: {valid}"
+        ) from None
+
+
+def create_strategy(name: str, **params: object) -> Strategy:
+    """A new, empty strategy `name` with `params`.
+
+    Raises:
+        UnknownStrategyError: unknown name.
+        ConfigurationError: unknown parameter or bad value.
+    """
+    return get_strategy(name)(**params)
+
+
+__all__ = [
+    "EMPTY_ANSWER",
+    "FixedWindow",
+    "MorrisCounter",
+    "Param",
+    "SlidingWindow",
+    "Strategy",
+    "WindowAnswer",
+    "available_strategies",
+    "create_strategy",
+    "get_strategy",
+]

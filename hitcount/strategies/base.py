@@ -1,0 +1,235 @@
+"""The strategy interface, its parameters, and the answer every query returns."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+
+from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAnswer:
+    """The answer to "how many hits in `(start, end]`", with how exact it is.
+
+    Attributes:
+        count: the estimate.
+        low: lower bound on the true count.
+        high: upper bound on the true count.
+        exact: True when `count` is the true count.
+        confidence: None when `low`/`high` hold with certainty, else their confidence (0.95).
+        complete: False when the window reaches past what the strategy retains, so the
+            true count may be higher than what the state can see.
+        all_time: True when the strategy has no time resolution and the answer covers
+            all hits ever recorded rather than the window.
+    """
+
+    count: float
+    low: float
+    high: float
+    exact: bool
+    confidence: float | None = None
+    complete: bool = True
+    all_time: bool = False
+
+    @classmethod
+    def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:
+        """An exact answer."""
+        return cls(count, count, count, True, complete=complete)
+
+    def __add__(self, other: WindowAnswer) -> WindowAnswer:
+        """The answer for the union of two disjoint sets of hits (bounds add up)."""
+        confidence = self.confidence or other.confidence
+        return WindowAnswer(
+            self.count + other.count,
+            self.low + other.low,
+            self.high + other.high,
+            self.exact and other.exact,
+            confidence,
+            self.complete and other.complete,
+            self.all_time or other.all_time,
+        )
+
+
+EMPTY_ANSWER = WindowAnswer.exactly(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One strategy parameter: its name, type, default, CLI flag and valid range."""
+
+    name: str
+    kind: type[float] | type[int]
+    default: float | int
+    help: str
+    flag: str
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    maximum: float | None = None
+
+    def coerce(self, value: object) -> float | int:
+        """Check and convert one value of this parameter.
+
+        Raises:
+            ConfigurationError: wrong type or out of range.
+        """
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            number = self.kind(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"{self.flag} must be {'an integer' if self.kind is int else 'a number'},"
+                f" got {value!r}"
+            ) from None
+        if self.kind is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigurationError(f"{self.flag} must be an integer, got {value!r}")
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigurationError(f"{self.flag} must be finite, got {value!r}")
+        self._check_range(number)
+        return number
+
+    def _check_range(self, number: float) -> None:
+        low = self.minimum
+        if low is not None and (number < low or (self.exclusive_minimum and number == low)):
+            relation = ">" if self.exclusive_minimum else ">="
+            raise ConfigurationError(f"{self.flag} must be {relation} {low:g}, got {number:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise ConfigurationError(f"{self.flag} must be <= {self.maximum:g}, got {number:g}")
+
+
+class Strategy(ABC):
+    """A way of counting hits per endpoint; one instance holds every endpoint's state.
+
+    Time is epoch seconds. Every window is left-open, right-closed: `(start, end]`, i.e.
+    `now - N < ts <= now`. A strategy keeps a `horizon`: hits with `ts > horizon` are all
+    retained, older ones may have been pruned; a query whose `start` is before the horizon
+    is marked incomplete.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    params_spec: ClassVar[tuple[Param, ...]]
+    #: Whether answers inside the retained window are exact.
+    is_exact: ClassVar[bool]
+
+    def __init__(self, **params: object) -> None:
+        self.params: dict[str, float | int] = self.resolve_params(params)
+        self.horizon = -math.inf
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, object]) -> dict[str, float | int]:
+        """Defaults updated with `given`, each checked.
+
+        Raises:
+            ConfigurationError: an unknown parameter or a bad value.
+        """
+        spec = {param.name: param for param in cls.params_spec}
+        unknown = sorted(set(given) - set(spec))
+        if unknown:
+            valid = ", ".join(f"{p.flag} ({p.name})" for p in cls.params_spec) or "none"
+            raise ConfigurationError(
+                f"strategy {cls.name!r} has no parameter {unknown[0]!r}; its parameters: {valid}"
+            )
+        resolved = {name: param.default for name, param in spec.items()}
+        for name, value in given.items():
+            resolved[name] = spec[name].coerce(value)
+        cls.check_params(resolved)
+        return resolved
+
+    @classmethod
+    def check_params(cls, params: dict[str, float | int]) -> None:
+        """Check relations between parameters (override when there are some).
+
+        Raises:
+            ConfigurationError: the combination is invalid.
+        """
+
+    def describe(self) -> str:
+        """`name(param=value, ...)`, for humans."""
+        inner = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        return f"{self.name}({inner})"
+
+    # -- recording -------------------------------------------------------------------
+
+    @abstractmethod
+    def record(self, endpoint: str, ts: float) -> bool:
+        """Count one hit; return False if it is older than the horizon and was dropped."""
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Count several hits of one endpoint; return how many were kept (not too late)."""
+        return sum(1 for ts in timestamps if self.record(endpoint, ts))
+
+    @abstractmethod
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Drop what is older than `horizon`; return entries removed per endpoint."""
+
+    @abstractmethod
+    def retention_s(self) -> float:
+        """How far back from the latest hit queries stay complete (inf: forever)."""
+
+    def prune_grid_s(self) -> float:
+        """Pruning horizons are multiples of this, so the result does not depend on batching."""
+        return max(self.retention_s() / 16, 1.0)
+
+    # -- answering -------------------------------------------------------------------
+
+    @abstractmethod
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """Hits of `endpoint` with `start < ts <= end`; `clock` is the latest ts seen."""
+
+    @abstractmethod
+    def endpoints(self) -> Iterable[str]:
+        """The endpoints that have state."""
+
+    @abstractmethod
+    def totals(self) -> dict[str, int]:
+        """Retained hits per endpoint (estimates for approximate strategies)."""
+
+    @abstractmethod
+    def memory_entries(self) -> int:
+        """Stored entries: timestamps, buckets or counters."""
+
+    @abstractmethod
+    def state_bytes(self) -> int:
+        """Estimated bytes of a compact encoding of the state."""
+
+    # -- persistence and swaps -----------------------------------------------------------
+
+    @abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """The state as JSON-ready builtins (without parameters or horizon)."""
+
+    @abstractmethod
+    def load_state(self, raw: bytes) -> None:
+        """Replace the state with a JSON document made by `to_state`.
+
+        Raises:
+            StateError: the document is malformed or out of range.
+        """
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """A new instance of this strategy holding what `source` knows.
+
+        Raises:
+            SwapRefusedError: `source` lacks information this strategy would need.
+        """
+        raise SwapRefusedError(
+            f"cannot swap {source.name} -> {cls.name} without losing the guarantee of"
+            f" {cls.name}: {source.name} no longer has the information it needs",
+            hint="use --reset to start the new strategy empty",
+        )
+
+
+def decode_state(raw: bytes, kind: type[Any], strategy: str) -> Any:
+    """Decode a strategy's JSON state into `kind`, turning problems into StateError."""
+    try:
+        return msgspec.json.decode(raw, type=kind, strict=True)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise StateError(f"invalid {strategy} state: {err}") from None

@@ -1,0 +1,243 @@
+"""`fixed`: hits counted in buckets of `window_s` seconds, `bucket = floor(ts / window_s)`."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from hitcount.errors import StateError, SwapRefusedError
+from hitcount.formats.base import MAX_TS
+from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.sliding import SlidingWindow
+
+#: Bytes of a compact bucket: an int64 index and an int64 count.
+_BUCKET_BYTES = 16
+_ENDPOINT_OVERHEAD_BYTES = 64
+#: Largest per-bucket count accepted from a saved state.
+_MAX_COUNT = 2**62
+#: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
+_TINY_SHARE = 1e-12
+
+
+class _FixedState(msgspec.Struct, forbid_unknown_fields=True):
+    buckets: dict[str, dict[int, int]]
+
+
+class FixedWindow(Strategy):
+    """Fixed-window buckets: `bucket -> count` per endpoint, kept for `retention_s`.
+
+    A query counts fully covered buckets exactly. A bucket the window only partly covers
+    adds nothing to `low`, all its hits to `high`, and to `count` the share of its time
+    span that the window covers (a proportional estimate). A bucket's span ends at the
+    latest hit seen, so the newest bucket is fully covered by a window ending now.
+    """
+
+    name = "fixed"
+    summary = "buckets of --window seconds kept for --retention; bounds at the edges"
+    is_exact = False
+    params_spec = (
+        Param(
+            "window_s",
+            float,
+            60.0,
+            "bucket width, in seconds",
+            "--window",
+            minimum=0.001,
+            maximum=MAX_TS,
+        ),
+        Param(
+            "retention_s",
+            float,
+            86400.0,
+            "how long buckets are kept, in seconds",
+            "--retention",
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=MAX_TS,
+        ),
+    )
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self.window_s = float(self.params["window_s"])
+        self._buckets: dict[str, dict[int, int]] = {}
+
+    def bucket_of(self, ts: float) -> int:
+        """The bucket index of a timestamp: `floor(ts / window_s)`."""
+        return math.floor(ts / self.window_s)
+
+    def retention_s(self) -> float:
+        """Queries up to `retention_s` back from the latest hit are complete."""
+        return float(self.params["retention_s"])
+
+    def prune_grid_s(self) -> float:
+        """Prune on bucket boundaries."""
+        return self.window_s
+
+    def record(self, endpoint: str, ts: float) -> bool:
+        """Add one hit to its bucket; refuse it when it is older than the horizon."""
+        if ts < self.horizon:
+            return False
+        buckets = self._buckets.get(endpoint)
+        if buckets is None:
+            buckets = self._buckets[endpoint] = {}
+        bucket = math.floor(ts / self.window_s)
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+        return True
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Add a batch of one endpoint's hits, counted per bucket first."""
+        horizon, width = self.horizon, self.window_s
+        counts = Counter(math.floor(ts / width) for ts in timestamps if ts >= horizon)
+        if not counts:
+            return 0
+        buckets = self._buckets.setdefault(endpoint, {})
+        for bucket, count in counts.items():
+            buckets[bucket] = buckets.get(bucket, 0) + count
+        return counts.total()
+
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Drop the buckets that end at or before `horizon`."""
+        first_kept = math.floor(horizon / self.window_s)
+        boundary = first_kept * self.window_s
+        if boundary <= self.horizon:
+            return {}
+        self.horizon = boundary
+        removed: dict[str, int] = {}
+        for endpoint in list(self._buckets):
+            buckets = self._buckets[endpoint]
+            old = [bucket for bucket in buckets if bucket < first_kept]
+            for bucket in old:
+                del buckets[bucket]
+            if old:
+                removed[endpoint] = len(old)
+            if not buckets:
+                del self._buckets[endpoint]
+        return removed
+
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """Exact over full buckets, bounded and estimated over partial ones."""
+        complete = start >= self.horizon
+        buckets = self._buckets.get(endpoint)
+        if not buckets:
+            return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+        low = 0
+        partial = 0
+        estimate = 0.0
+        for bucket in self._candidate_buckets(buckets, start, end):
+            count = buckets.get(bucket, 0)
+            if not count:
+                continue
+            share = self._share_inside(bucket, start, end, clock)
+            if share >= 1.0:
+                low += count
+            elif share > 0.0:
+                partial += count
+                estimate += count * share
+        if not partial:
+            return WindowAnswer.exactly(low, complete=complete)
+        return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
+
+    def _candidate_buckets(
+        self, buckets: dict[int, int], start: float, end: float
+    ) -> Iterable[int]:
+        first = math.floor(start / self.window_s) if math.isfinite(start) else None
+        last = math.floor(end / self.window_s)
+        if first is not None and last - first <= len(buckets):
+            return range(first, last + 1)
+        return [b for b in buckets if (first is None or b >= first) and b <= last]
+
+    def _share_inside(self, bucket: int, start: float, end: float, clock: float) -> float:
+        """Share of a bucket's hits inside `(start, end]`, judged by their time span.
+
+        1.0: every hit is inside; 0.0: none is; in between: a partial bucket, whose share
+        is the part of its span `[lo, min(hi, clock)]` the window overlaps.
+        """
+        lo = bucket * self.window_s
+        hi = lo + self.window_s  # hits are in [lo, hi) and at or before `clock`
+        if hi <= start or clock <= start or lo > end:
+            return 0.0
+        if lo > start and (hi <= end or clock <= end):
+            return 1.0
+        span_end = min(hi, clock)
+        overlap = min(span_end, end) - max(lo, start)
+        share = overlap / (span_end - lo) if span_end > lo else 0.5
+        return min(max(share, _TINY_SHARE), 1.0 - _TINY_SHARE)
+
+    def endpoints(self) -> Iterable[str]:
+        """Endpoints with at least one bucket."""
+        return self._buckets.keys()
+
+    def totals(self) -> dict[str, int]:
+        """Hits in retained buckets, per endpoint."""
+        return {ep: sum(buckets.values()) for ep, buckets in self._buckets.items()}
+
+    def bucket_counts(self, endpoint: str) -> dict[int, int]:
+        """A copy of one endpoint's `bucket -> count` table."""
+        return dict(self._buckets.get(endpoint, {}))
+
+    def memory_entries(self) -> int:
+        """Number of buckets."""
+        return sum(len(buckets) for buckets in self._buckets.values())
+
+    def state_bytes(self) -> int:
+        """16 bytes per bucket plus the endpoint names."""
+        return sum(
+            _BUCKET_BYTES * len(buckets) + len(endpoint) + _ENDPOINT_OVERHEAD_BYTES
+            for endpoint, buckets in self._buckets.items()
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """`{"buckets": {endpoint: {bucket: count}}}` (JSON keys are strings)."""
+        return {"buckets": {ep: dict(sorted(b.items())) for ep, b in self._buckets.items()}}
+
+    def load_state(self, raw: bytes) -> None:
+        """Load bucket tables, checking indexes and counts."""
+        decoded: _FixedState = decode_state(raw, _FixedState, self.name)
+        limit = MAX_TS / self.window_s + 1
+        for endpoint, buckets in decoded.buckets.items():
+            if not endpoint:
+                raise StateError("invalid fixed state: empty endpoint")
+            for bucket, count in buckets.items():
+                if not (0 <= bucket <= limit and 0 < count <= _MAX_COUNT):
+                    raise StateError(
+                        f"invalid fixed state: bucket {bucket} of {endpoint!r} holds {count}"
+                    )
+        self._buckets = {ep: b for ep, b in decoded.buckets.items() if b}
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """From sliding: bucket each timestamp. From fixed: merge whole buckets.
+
+        Raises:
+            SwapRefusedError: the new window is not a whole multiple of the old one, or
+                the source has no timestamps (morris).
+        """
+        target = cls(**params)
+        target.horizon = source.horizon
+        if isinstance(source, SlidingWindow):
+            for endpoint in source.endpoints():
+                target.record_many(endpoint, source.timestamps(endpoint))
+            return target
+        if isinstance(source, FixedWindow):
+            target._merge_buckets_of(source)
+            return target
+        return super().convert(source, params)
+
+    def _merge_buckets_of(self, source: FixedWindow) -> None:
+        ratio = self.window_s / source.window_s
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise SwapRefusedError(
+                f"cannot regroup {source.window_s:g} s buckets into {self.window_s:g} s"
+                " buckets: the new window must be a whole multiple of the old one",
+                hint=f"use a multiple of {source.window_s:g} s, or --reset to start empty",
+            )
+        for endpoint, buckets in source._buckets.items():
+            merged = self._buckets.setdefault(endpoint, {})
+            for bucket, count in buckets.items():
+                new = math.floor((bucket + 0.5) * source.window_s / self.window_s)
+                merged[new] = merged.get(new, 0) + count

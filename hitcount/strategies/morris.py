@@ -1,0 +1,201 @@
+"""`morris`: Morris's approximate counter (1978), `counters` of them averaged per endpoint.
+
+A counter at value `c` increments with probability `base**-c`, and estimates the number of
+hits as `(base**c - 1) / (base - 1)`, an unbiased estimate with variance
+`(base - 1) * n * (n - 1) / 2`; averaging `k` independent counters divides it by `k`. A
+counter needs only `log_base(n)` levels, i.e. O(log log n) bits. It has no notion of time:
+every answer covers all hits ever recorded, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
+from typing import Any
+
+import msgspec
+
+from hitcount.errors import ConfigurationError, StateError
+from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
+
+_MASK64 = (1 << 64) - 1
+_ENDPOINT_OVERHEAD_BYTES = 64
+#: Two-sided confidence of the interval a query reports.
+CONFIDENCE = 0.95
+_Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
+
+
+class SplitMix64:
+    """A tiny, fast, seedable generator whose whole state is one 64-bit integer."""
+
+    def __init__(self, state: int) -> None:
+        self.state = state & _MASK64
+
+    def next_u64(self) -> int:
+        """The next 64 random bits."""
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    def uniform(self) -> float:
+        """A float uniform in (0, 1], never 0 (safe for log)."""
+        return ((self.next_u64() >> 11) + 1) * (1.0 / (1 << 53))
+
+
+class _MorrisState(msgspec.Struct, forbid_unknown_fields=True):
+    rng_state: int
+    counters: dict[str, list[int]]
+
+
+class MorrisCounter(Strategy):
+    """Approximate all-time counts in a few bytes per endpoint."""
+
+    name = "morris"
+    summary = "approximate: probabilistic counters, all-time answers with a 95% interval"
+    is_exact = False
+    params_spec = (
+        Param("base", float, 2.0, "counter base a (increment w.p. a^-c)", "--base",
+              minimum=1.0, exclusive_minimum=True, maximum=16.0),
+        Param("counters", int, 4, "independent counters averaged per endpoint", "--counters",
+              minimum=1, maximum=4096),
+        Param("seed", int, 0, "random seed (runs with one seed are reproducible)", "--seed",
+              minimum=0, maximum=2**63 - 1),
+    )  # fmt: skip
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self.base = float(self.params["base"])
+        self.k = int(self.params["counters"])
+        self.max_level = math.floor(700 / math.log(self.base))
+        self.rng = SplitMix64(int(self.params["seed"]))
+        self._counters: dict[str, list[int]] = {}
+
+    @classmethod
+    def check_params(cls, params: dict[str, float | int]) -> None:
+        """The base must be a float above 1 (checked by the spec); nothing more to relate."""
+        if params["base"] <= 1.0:
+            raise ConfigurationError("--base must be > 1")
+
+    def retention_s(self) -> float:
+        """Counters never expire."""
+        return math.inf
+
+    def record(self, endpoint: str, ts: float) -> bool:
+        """One coin per counter: increment with probability `base**-c`."""
+        counters = self._counters.get(endpoint)
+        if counters is None:
+            counters = self._counters[endpoint] = [0] * self.k
+        for i, level in enumerate(counters):
+            if level < self.max_level and self.rng.uniform() <= self.base**-level:
+                counters[i] = level + 1
+        return True
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Advance each counter by `len(timestamps)` hits using geometric jumps."""
+        hits = len(timestamps)
+        if hits:
+            self.add_hits(endpoint, hits)
+        return hits
+
+    def add_hits(self, endpoint: str, hits: int) -> None:
+        """Advance each counter of `endpoint` as if `hits` hits arrived.
+
+        The number of hits until a counter at level c next increments is geometric with
+        p = base**-c; drawing it costs one random number per increment, not per hit, and
+        gives exactly the distribution of `hits` coin flips.
+        """
+        counters = self._counters.setdefault(endpoint, [0] * self.k)
+        for i, level in enumerate(counters):
+            remaining = hits
+            while level < self.max_level:
+                p = self.base**-level
+                skip = (
+                    1 if p >= 1.0 else math.floor(math.log(self.rng.uniform()) / math.log1p(-p)) + 1
+                )
+                if skip > remaining:
+                    break
+                remaining -= skip
+                level += 1
+            counters[i] = level
+
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Nothing to prune: counters carry no time."""
+        return {}
+
+    def estimate(self, counters: Sequence[int]) -> float:
+        """The mean of the counters' estimates `(base**c - 1) / (base - 1)`."""
+        a = self.base
+        return sum((a**c - 1) / (a - 1) for c in counters) / len(counters)
+
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """The all-time estimate with its 95% interval (`all_time=True`)."""
+        counters = self._counters.get(endpoint)
+        if not counters or max(counters) == 0:
+            return WindowAnswer(0, 0, 0, True, all_time=True)
+        estimate = self.estimate(counters)
+        low, high = self.interval(estimate)
+        return WindowAnswer(
+            estimate,
+            max(low, float(max(counters))),
+            high,
+            False,
+            confidence=CONFIDENCE,
+            all_time=True,
+        )
+
+    def interval(self, estimate: float) -> tuple[float, float]:
+        """The n with `|estimate - n| <= z * sd(n)`, `sd(n)**2 = (a-1) n (n-1) / (2k)`.
+
+        Returns `(low, inf)` when the variance is too large for a finite upper bound.
+        """
+        q = _Z * _Z * (self.base - 1) / (2 * self.k)
+        m = estimate
+        if q >= 1.0:
+            return m / (1 + math.sqrt(q)), math.inf
+        root = math.sqrt(max(q * (q - 4 * m + 4 * m * m), 0.0))
+        return ((2 * m - q) - root) / (2 * (1 - q)), ((2 * m - q) + root) / (2 * (1 - q))
+
+    def endpoints(self) -> Iterable[str]:
+        """Endpoints with counters."""
+        return self._counters.keys()
+
+    def totals(self) -> dict[str, int]:
+        """Estimated hits per endpoint, rounded."""
+        return {ep: round(self.estimate(c)) for ep, c in self._counters.items()}
+
+    def memory_entries(self) -> int:
+        """Number of counters."""
+        return self.k * len(self._counters)
+
+    def state_bytes(self) -> int:
+        """One byte per counter (levels stay below 256 for base >= 1.01) plus names."""
+        return sum(self.k + len(ep) + _ENDPOINT_OVERHEAD_BYTES for ep in self._counters)
+
+    def to_state(self) -> dict[str, Any]:
+        """`{"rng_state": int, "counters": {endpoint: [level, ...]}}`."""
+        return {"rng_state": self.rng.state, "counters": dict(self._counters)}
+
+    def load_state(self, raw: bytes) -> None:
+        """Load counters and the generator state, checking lengths and levels."""
+        decoded: _MorrisState = decode_state(raw, _MorrisState, self.name)
+        if not 0 <= decoded.rng_state <= _MASK64:
+            raise StateError("invalid morris state: rng_state out of range")
+        for endpoint, counters in decoded.counters.items():
+            if not endpoint or len(counters) != self.k:
+                raise StateError(f"invalid morris state: {endpoint!r} needs {self.k} counters")
+            if any(not 0 <= level <= self.max_level for level in counters):
+                raise StateError(f"invalid morris state: counter level out of range ({endpoint!r})")
+        self.rng = SplitMix64(decoded.rng_state)
+        self._counters = decoded.counters
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """Feed each endpoint's retained (or estimated) total into fresh counters."""
+        target = cls(**params)
+        for endpoint, total in source.totals().items():
+            if total > 0:
+                target.add_hits(endpoint, total)
+        return target

@@ -1,0 +1,155 @@
+"""`sliding`: every timestamp kept in a sorted array, pruned past `max_window_s`."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_right, insort
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from hitcount.errors import StateError
+from hitcount.formats.base import MAX_TS
+from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+
+#: Rough bytes of bookkeeping per endpoint besides its timestamps.
+_ENDPOINT_OVERHEAD_BYTES = 64
+
+
+class SlidingWindow(Strategy):
+    """Exact sliding window: each endpoint keeps its hit timestamps, sorted (8 bytes each).
+
+    Queries are two binary searches, O(log n). Timestamps at or before the horizon
+    (latest hit - max_window_s - lateness allowance) are pruned, so memory stays bounded.
+    """
+
+    name = "sliding"
+    summary = "exact: every timestamp kept, pruned past --max-window"
+    is_exact = True
+    params_spec = (
+        Param(
+            "max_window_s",
+            float,
+            3600.0,
+            "longest window queries can ask for, in seconds",
+            "--max-window",
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=MAX_TS,
+        ),
+    )
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self._times: dict[str, array[float]] = {}
+
+    def retention_s(self) -> float:
+        """Queries up to `max_window_s` back from the latest hit are complete."""
+        return float(self.params["max_window_s"])
+
+    def record(self, endpoint: str, ts: float) -> bool:
+        """Insert one timestamp in order (O(1) when it is the newest)."""
+        if ts <= self.horizon:
+            return False
+        times = self._times.get(endpoint)
+        if times is None:
+            times = self._times[endpoint] = array("d")
+        if not times or ts >= times[-1]:
+            times.append(ts)
+        else:
+            insort(times, ts)
+        return True
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Merge a batch of timestamps into the endpoint's sorted array."""
+        fresh = sorted(ts for ts in timestamps if ts > self.horizon)
+        if not fresh:
+            return 0
+        times = self._times.get(endpoint)
+        if times is None or not times or fresh[0] >= times[-1]:
+            if times is None:
+                times = self._times[endpoint] = array("d")
+            times.extend(fresh)
+        else:
+            merged = sorted([*times, *fresh])
+            self._times[endpoint] = array("d", merged)
+        return len(fresh)
+
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Drop timestamps `<= horizon` from every endpoint."""
+        if horizon <= self.horizon:
+            return {}
+        self.horizon = horizon
+        removed: dict[str, int] = {}
+        for endpoint in list(self._times):
+            times = self._times[endpoint]
+            cut = bisect_right(times, horizon)
+            if cut:
+                removed[endpoint] = cut
+                if cut == len(times):
+                    del self._times[endpoint]
+                else:
+                    del times[:cut]
+        return removed
+
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """Exact count of `start < ts <= end`, by binary search."""
+        complete = start >= self.horizon
+        times = self._times.get(endpoint)
+        if times is None:
+            return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+        count = bisect_right(times, end) - bisect_right(times, start)
+        return WindowAnswer.exactly(count, complete=complete)
+
+    def endpoints(self) -> Iterable[str]:
+        """Endpoints with at least one retained timestamp."""
+        return self._times.keys()
+
+    def totals(self) -> dict[str, int]:
+        """Retained timestamps per endpoint."""
+        return {endpoint: len(times) for endpoint, times in self._times.items()}
+
+    def timestamps(self, endpoint: str) -> Sequence[float]:
+        """The retained timestamps of one endpoint, sorted."""
+        return self._times.get(endpoint, array("d"))
+
+    def memory_entries(self) -> int:
+        """Number of retained timestamps."""
+        return sum(len(times) for times in self._times.values())
+
+    def state_bytes(self) -> int:
+        """8 bytes per timestamp plus the endpoint names."""
+        return sum(
+            8 * len(times) + len(endpoint) + _ENDPOINT_OVERHEAD_BYTES
+            for endpoint, times in self._times.items()
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """`{"timestamps": {endpoint: [ts, ...]}}`, sorted."""
+        return {"timestamps": {ep: times.tolist() for ep, times in self._times.items()}}
+
+    def load_state(self, raw: bytes) -> None:
+        """Load `{"timestamps": {endpoint: [ts, ...]}}`, checking every value."""
+        decoded = decode_state(raw, dict[str, dict[str, list[float]]], self.name)
+        table = decoded.get("timestamps")
+        if table is None or set(decoded) != {"timestamps"}:
+            raise StateError("invalid sliding state: expected one key, 'timestamps'")
+        loaded: dict[str, array[float]] = {}
+        for endpoint, values in table.items():
+            if not endpoint:
+                raise StateError("invalid sliding state: empty endpoint")
+            if any(not (math.isfinite(ts) and 0 <= ts <= MAX_TS) for ts in values):
+                raise StateError(f"invalid sliding state: bad timestamp for {endpoint!r}")
+            if values:
+                loaded[endpoint] = array("d", sorted(values))
+        self._times = loaded
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """Only another sliding window holds every timestamp; anything else is refused."""
+        if not isinstance(source, SlidingWindow):
+            return super().convert(source, params)
+        target = cls(**params)
+        target.horizon = source.horizon
+        target._times = {ep: array("d", times) for ep, times in source._times.items()}
+        return target
