@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from hitcount.engine import HitCounter
+from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import HitcountError, StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.metrics import Metrics
@@ -157,5 +157,5 @@ def _build(document: _Document) -> HitCounter:
     counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
     counter.clock = document.clock
     counter.metrics = document.metrics
-    counter.recent_events.extend(document.recent_events[-counter.recent_events.maxlen :])  # type: ignore[misc]
+    counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
     return counter

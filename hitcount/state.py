@@ -43,9 +43,6 @@ def updating(store: Store, create: Callable[[], HitCounter] | None = None) -> It
     """
     with store.locked():
         data = store.load()
-        if create is not None and data is None:
-            counter = create()
-        else:
-            counter = load_counter(store)
+        counter = create() if create is not None and data is None else load_counter(store)
         yield counter
         save_counter(store, counter)

@@ -46,12 +46,12 @@ def open_input(source: str) -> Iterator[BinaryIO]:
         except OSError as err:
             raise InputError(name, f"cannot open: {err.strerror}") from None
         owned = True
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
             yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
         else:
-            yield buffered  # type: ignore[misc]
+            yield buffered
     finally:
         if owned:
             raw.close()

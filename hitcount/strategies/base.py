@@ -81,7 +81,7 @@ class Param:
         try:
             if isinstance(value, bool):
                 raise TypeError
-            number = self.kind(value)  # type: ignore[arg-type]
+            number = self.kind(value)  # type: ignore[arg-type,call-overload]
         except (TypeError, ValueError):
             raise ConfigurationError(
                 f"{self.flag} must be {'an integer' if self.kind is int else 'a number'},"
@@ -139,16 +139,7 @@ class Strategy(ABC):
         resolved = {name: param.default for name, param in spec.items()}
         for name, value in given.items():
             resolved[name] = spec[name].coerce(value)
-        cls.check_params(resolved)
         return resolved
-
-    @classmethod
-    def check_params(cls, params: dict[str, float | int]) -> None:
-        """Check relations between parameters (override when there are some).
-
-        Raises:
-            ConfigurationError: the combination is invalid.
-        """
 
     def describe(self) -> str:
         """`name(param=value, ...)`, for humans."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from hitcount.errors import ConfigurationError, StateError
+from hitcount.errors import StateError
 from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
 
 _MASK64 = (1 << 64) - 1
@@ -73,12 +73,6 @@ class MorrisCounter(Strategy):
         self.rng = SplitMix64(int(self.params["seed"]))
         self._counters: dict[str, list[int]] = {}
 
-    @classmethod
-    def check_params(cls, params: dict[str, float | int]) -> None:
-        """The base must be a float above 1 (checked by the spec); nothing more to relate."""
-        if params["base"] <= 1.0:
-            raise ConfigurationError("--base must be > 1")
-
     def retention_s(self) -> float:
         """Counters never expire."""
         return math.inf
@@ -111,15 +105,19 @@ class MorrisCounter(Strategy):
         for i, level in enumerate(counters):
             remaining = hits
             while level < self.max_level:
-                p = self.base**-level
-                skip = (
-                    1 if p >= 1.0 else math.floor(math.log(self.rng.uniform()) / math.log1p(-p)) + 1
-                )
+                skip = self._hits_to_next_increment(level)
                 if skip > remaining:
                     break
                 remaining -= skip
                 level += 1
             counters[i] = level
+
+    def _hits_to_next_increment(self, level: int) -> int:
+        """A geometric draw: hits until a counter at `level` increments (>= 1)."""
+        p = self.base**-level
+        if p >= 1.0:
+            return 1
+        return math.floor(math.log(self.rng.uniform()) / math.log1p(-p)) + 1
 
     def prune(self, horizon: float) -> dict[str, int]:
         """Nothing to prune: counters carry no time."""
