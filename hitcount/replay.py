@@ -132,7 +132,7 @@ def _bad_line(
             info.source,
             info.reason,
             line=info.line,
-            hint="fix or remove the line, or replay without --strict to skip bad lines",
+            hint="nothing was saved; fix or remove the line, or drop --strict to skip bad lines",
         )
     report.bad_lines += 1
     counter.metrics.bad_lines += 1

@@ -32,8 +32,18 @@ def save_counter(store: Store, counter: HitCounter) -> None:
 
 
 @contextmanager
-def updating(store: Store, create: Callable[[], HitCounter] | None = None) -> Iterator[HitCounter]:
-    """Lock the store, load (or `create`) the counter, yield it, save it on success.
+def updating(
+    store: Store,
+    create: Callable[[], HitCounter] | None = None,
+    *,
+    replace: bool = False,
+) -> Iterator[HitCounter]:
+    """Lock the store, load the counter, yield it, and save it when the block succeeds.
+
+    Args:
+        store: where the state lives.
+        create: makes the counter when nothing is saved yet (or always, with `replace`).
+        replace: ignore what is saved and start from `create()`.
 
     If the block raises (a bad line under --strict, Ctrl-C), nothing is saved: the store
     keeps exactly what it had.
@@ -42,7 +52,9 @@ def updating(store: Store, create: Callable[[], HitCounter] | None = None) -> It
         StateError: nothing saved and no `create`, or the saved state is invalid.
     """
     with store.locked():
-        data = store.load()
-        counter = create() if create is not None and data is None else load_counter(store)
+        if create is not None and (replace or store.load() is None):
+            counter = create()
+        else:
+            counter = load_counter(store)
         yield counter
         save_counter(store, counter)

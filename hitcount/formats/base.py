@@ -45,6 +45,11 @@ def check_endpoint(endpoint: object) -> str:
         raise BadLine("empty endpoint")
     if len(endpoint) > MAX_ENDPOINT_CHARS:
         raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
+    if not endpoint.isascii():
+        try:
+            endpoint.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadLine("endpoint is not valid Unicode (lone surrogate)") from None
     return endpoint
 
 

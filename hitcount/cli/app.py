@@ -1,0 +1,350 @@
+"""The `hitcount` command: a thin layer over the library; each command calls it and renders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from hitcount import __version__
+from hitcount.cli import options as opt
+from hitcount.cli.options import AppContext, context
+from hitcount.cli.render import Renderer
+from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.errors import ConfigurationError, ExitCode, HitcountError
+from hitcount.replay import FIRST_BAD_LINES, BadLineInfo, replay as replay_sources
+from hitcount.state import load_counter, updating
+from hitcount.strategies import available_strategies, get_strategy
+from hitcount.timeparse import parse_duration, parse_instant
+
+
+class HitcountGroup(TyperGroup):
+    """Maps every error to one stderr line and its exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HitcountError as err:
+            if _debug(ctx):
+                raise
+            _fail(err.message, err.exit_code, err.hint)
+        except KeyboardInterrupt:
+            saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
+            outcome = "the state was saved before" if saved else "the saved state is unchanged"
+            _fail(f"interrupted; {outcome}", ExitCode.INTERRUPTED)
+        except Exception as err:
+            if _debug(ctx) or _is_framework_exception(err):
+                raise
+            _fail(
+                f"internal error: {type(err).__name__}: {err}",
+                ExitCode.BUG,
+                "this is a bug in hitcount; rerun with --debug for the traceback and report it",
+            )
+        finally:
+            if isinstance(ctx.obj, AppContext):
+                for handle in ctx.obj.cleanup:
+                    handle.close()
+
+
+def _fail(message: str, code: ExitCode, hint: str | None = None) -> NoReturn:
+    Renderer().error(message, hint)
+    raise typer.Exit(int(code))
+
+
+def _is_framework_exception(err: Exception) -> bool:
+    """Exits, aborts and usage errors of Typer/Click, which they report themselves."""
+    return type(err).__module__.startswith(("typer", "click"))
+
+
+def _debug(ctx: Any) -> bool:
+    return isinstance(ctx.obj, AppContext) and ctx.obj.debug
+
+
+app = typer.Typer(
+    cls=HitcountGroup,
+    name="hitcount",
+    help="Count hits per endpoint over time windows.\n\n"
+    "Example: hitcount replay access.log.gz && hitcount query '/api/*' --last 5m",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hitcount {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            envvar="HITCOUNT_STATE",
+            help="State file [default: $XDG_STATE_HOME/hitcount/state.json or "
+            "~/.local/state/hitcount/state.json].",
+            show_default=False,
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="HITCOUNT_STORE",
+            help="State store URL: a path, file:///path or memory://.",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Count hits per endpoint over time windows."""
+    if state and store:
+        raise ConfigurationError("give --state or --store, not both")
+    ctx.obj = AppContext(store_url=store or state, debug=debug)
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(help="Input files, or - for stdin.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="ndjson, csv, combined or common [default: from the name, else sniffed].",
+            show_default=False,
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help=f"One of: {', '.join(available_strategies())} [default: fixed].",
+            show_default=False,
+        ),
+    ] = None,
+    window: opt.Window = None,
+    retention: opt.Retention = None,
+    max_window: opt.MaxWindow = None,
+    base: opt.Base = None,
+    counters: opt.Counters = None,
+    seed: opt.Seed = None,
+    param: opt.Params = None,
+    max_lateness: Annotated[
+        float,
+        typer.Option("--max-lateness", help="Seconds a line may arrive late and still count."),
+    ] = DEFAULT_MAX_LATENESS_S,
+    append: Annotated[
+        bool, typer.Option("--append", "-a", help="Add to the saved state instead of replacing it.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad line; save nothing.")
+    ] = False,
+    trace: opt.Trace = False,
+    trace_json: opt.TraceJson = None,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """Replay traffic files into the state (replacing it unless --append).
+
+    Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
+    """  # noqa: D301
+    app_ctx, render = context(ctx), Renderer(json_output=json_output)
+    params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
+                                 base=base, counters=counters, seed=seed, params=param)  # fmt: skip
+    store = app_ctx.store()
+
+    def create() -> HitCounter:
+        return HitCounter(strategy or "fixed", max_lateness_s=max_lateness, **params)
+
+    with updating(store, create, replace=not append) as counter:
+        if append:
+            _check_same_strategy(counter, strategy, params)
+        opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
+        if trace:
+            render.note("note: --trace prints every hit; large replays get slow")
+        report = replay_sources(
+            counter, sources, fmt=fmt, strict=strict, on_bad_line=_bad_line_printer(render)
+        )
+    app_ctx.saved = True
+    render.replay(report, counter.metrics_dict(), store.describe())
+
+
+def _bad_line_printer(render: Renderer) -> Any:
+    shown = [0]
+
+    def show(info: BadLineInfo) -> None:
+        if shown[0] < FIRST_BAD_LINES:
+            shown[0] += 1
+            render.bad_line(info)
+
+    return show
+
+
+def _check_same_strategy(counter: HitCounter, name: str | None, params: dict[str, object]) -> None:
+    current = counter.strategy
+    wanted = get_strategy(name or current.name)
+    resolved = wanted.resolve_params(
+        {**current.params, **params} if wanted.name == current.name else params
+    )
+    if wanted.name != current.name or resolved != current.params:
+        raise ConfigurationError(
+            f"the saved state uses {current.describe()}; --append cannot change the strategy",
+            hint="use `hitcount swap` to change it, or replay without --append to start over",
+        )
+
+
+@app.command()
+def query(
+    ctx: typer.Context,
+    endpoint: Annotated[
+        str, typer.Argument(help="An endpoint, or a glob such as '/api/*' (summed).")
+    ],
+    last: opt.Last,
+    now: opt.Now = None,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """Count hits of an endpoint in the window now - N < ts <= now.
+
+    Example: hitcount query '/api/*' --last 5m --json
+    """
+    counter = load_counter(context(ctx).store())
+    result = counter.query(endpoint, parse_duration(last), _instant(now))
+    Renderer(json_output=json_output).query(result, counter.strategy.describe())
+
+
+def _instant(now: str | None) -> float | None:
+    return None if now is None else parse_instant(now)
+
+
+@app.command()
+def top(
+    ctx: typer.Context,
+    last: opt.Last,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many endpoints.")] = 10,
+    now: opt.Now = None,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """The busiest endpoints in the window, most hits first.
+
+    Example: hitcount top --last 1h --limit 5
+    """
+    counter = load_counter(context(ctx).store())
+    duration = parse_duration(last)
+    results = counter.top(duration, _instant(now), limit)
+    Renderer(json_output=json_output).top(results, duration, counter.strategy.describe())
+
+
+@app.command()
+def metrics(ctx: typer.Context, json_output: opt.JsonFlag = False) -> None:
+    """Totals, memory and pruning figures of the saved state.
+
+    Example: hitcount metrics --json
+    """
+    counter = load_counter(context(ctx).store())
+    Renderer(json_output=json_output).metrics(counter.metrics_dict())
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", help="Only events of this name.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N.")] = 50,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """The notable events the state remembers (prunes, swaps, snapshots), oldest first.
+
+    Example: hitcount events --name strategy_swapped
+    """
+    counter = load_counter(context(ctx).store())
+    rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
+    Renderer(json_output=json_output).events(rows[-limit:] if limit > 0 else [])
+
+
+@app.command()
+def swap(
+    ctx: typer.Context,
+    strategy: Annotated[str, typer.Argument(help=f"One of: {', '.join(available_strategies())}.")],
+    window: opt.Window = None,
+    retention: opt.Retention = None,
+    max_window: opt.MaxWindow = None,
+    base: opt.Base = None,
+    counters: opt.Counters = None,
+    seed: opt.Seed = None,
+    param: opt.Params = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="If the swap would need lost information, start empty.")
+    ] = False,
+    trace: opt.Trace = False,
+    trace_json: opt.TraceJson = None,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """Change the strategy of the saved state, converting what it holds.
+
+    Example: hitcount swap morris --base 1.1 --counters 8
+    """
+    app_ctx, render = context(ctx), Renderer(json_output=json_output)
+    params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
+                                 base=base, counters=counters, seed=seed, params=param)  # fmt: skip
+    with updating(app_ctx.store()) as counter:
+        opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
+        old = counter.strategy.describe()
+        counter.swap_strategy(strategy, reset=reset, **params)
+    app_ctx.saved = True
+    new = counter.strategy.describe()
+    if json_output:
+        render.json({"old": old, "new": new, "metrics": counter.metrics_dict()})
+    else:
+        render.line(f"swapped {old} -> {new}")
+
+
+@app.command()
+def strategies(json_output: opt.JsonFlag = False) -> None:
+    """The counting strategies and their parameters.
+
+    Example: hitcount strategies --json
+    """
+    rows = [
+        {
+            "name": name,
+            "summary": get_strategy(name).summary,
+            "params": [
+                {"name": p.name, "flag": p.flag, "default": p.default, "help": p.help}
+                for p in get_strategy(name).params_spec
+            ],
+        }
+        for name in available_strategies()
+    ]
+    render = Renderer(json_output=json_output)
+    if json_output:
+        render.json(rows)
+        return
+    table = render.table("strategy", "parameters", "what it does")
+    for row in rows:
+        flags = " ".join(f"{p['flag']} {p['default']:g}" for p in row["params"])
+        table.add_row(row["name"], flags, row["summary"])
+    render.out.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="hitcount")
+    except BrokenPipeError:  # e.g. `hitcount top ... | head -1`
+        import os
+        import sys
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None

@@ -1,0 +1,285 @@
+"""Everything the CLI prints: Rich on a terminal, plain text when piped, JSON on request.
+
+Endpoint text is data: control characters are shown escaped and nothing is read as markup.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hitcount.engine import QueryResult
+from hitcount.events import Event
+from hitcount.replay import BadLineInfo, ReplayReport
+from hitcount.strategies import WindowAnswer
+from hitcount.timeparse import iso
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """Text with control, C1 and bidi characters shown as `\\xNN` / `\\uNNNN` escapes."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def number(value: float) -> str:
+    """`42`, `41.5`, or `inf`: short, plain and copy-pasteable."""
+    if not math.isfinite(value):
+        return "inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def duration(seconds: float) -> str:
+    """`300 s`, `5m`, `2h`: a window length for humans."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{number(seconds)}s"
+
+
+class Renderer:
+    """Prints results on stdout and diagnostics on stderr."""
+
+    def __init__(self, *, json_output: bool = False) -> None:
+        self.json_output = json_output
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    # -- primitives -------------------------------------------------------------------
+
+    def json(self, payload: Any) -> None:
+        """One JSON document on stdout (non-finite numbers become null)."""
+        sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        sys.stdout.flush()
+
+    def line(self, *parts: str | Text) -> None:
+        """One line of plain text (no markup) on stdout."""
+        self.out.print(Text.assemble(*parts))
+
+    def warn(self, message: str) -> None:
+        """`hitcount: warning: ...` on stderr."""
+        self.err.print(Text(f"hitcount: warning: {safe(message)}", style="yellow"))
+
+    def note(self, message: str) -> None:
+        """A dim informational line on stderr."""
+        self.err.print(Text(message, style="dim"))
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        """`hitcount: error: ...` (and the hint) on stderr."""
+        self.err.print(Text(f"hitcount: error: {safe(message)}", style="bold red"))
+        if hint:
+            self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
+
+    def table(self, *columns: str) -> Table:
+        """A table: boxed on a terminal, bare aligned columns when piped."""
+        styled = self.out.is_terminal
+        table = Table(
+            box=box.SIMPLE_HEAD if styled else None,
+            show_header=True,
+            header_style="bold" if styled else "",
+            pad_edge=False,
+        )
+        for index, column in enumerate(columns):
+            table.add_column(column, justify="left" if index == 0 else "right", overflow="fold")
+        return table
+
+    # -- results ----------------------------------------------------------------------
+
+    def query(self, result: QueryResult, strategy: str) -> None:
+        """One window answer."""
+        if self.json_output:
+            self.json(query_json(result, strategy))
+            return
+        answer = result.answer
+        summary = answer_text(answer, result.last_s)
+        self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
+        if len(result.matched) > 1 or result.matched != (result.endpoint,):
+            self.note(f"matched {len(result.matched)} endpoint(s)")
+        if result.now is not None and not answer.all_time:
+            start = iso(result.now - result.last_s)
+            self.note(f"window {start} < ts <= {iso(result.now)} · {strategy}")
+        self._caveats(answer)
+
+    def _caveats(self, answer: WindowAnswer) -> None:
+        if answer.all_time:
+            self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
+        if not answer.complete:
+            self.warn(
+                "the window starts before the oldest data the strategy keeps;"
+                " the true count may be higher"
+            )
+
+    def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
+        """The busiest endpoints."""
+        if self.json_output:
+            self.json([query_json(result, strategy) for result in results])
+            return
+        table = self.table("endpoint", "count", "low", "high", "exact")
+        for result in results:
+            a = result.answer
+            table.add_row(
+                Text(safe(result.endpoint)),
+                number(a.count),
+                number(a.low),
+                number(a.high),
+                "yes" if a.exact else "no",
+            )
+        self.out.print(table)
+        if not results:
+            self.note(f"no hits in the last {duration(last_s)}")
+        if results:
+            self._caveats(_combine(r.answer for r in results))
+
+    def metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Every metric."""
+        if self.json_output:
+            self.json(dict(metrics))
+            return
+        table = self.table("metric", "value")
+        for name, value in metrics.items():
+            table.add_row(name, Text(safe(_metric_text(name, value))))
+        self.out.print(table)
+
+    def events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Remembered events, oldest first."""
+        rows = list(events)
+        if self.json_output:
+            self.json(rows)
+            return
+        table = self.table("clock", "event", "details")
+        for row in rows:
+            details = ", ".join(
+                f"{k}={_value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
+            )
+            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
+        self.out.print(table)
+        if not rows:
+            self.note("no events remembered yet")
+
+    def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:
+        """What a replay did."""
+        if self.json_output:
+            self.json(replay_json(report, metrics, saved_to))
+            return
+        formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
+        self.line(
+            f"replayed {report.lines_read} lines from {formats or 'no input'}"
+            f" in {report.elapsed_s:.2f}s: {report.hits_kept} hits kept,"
+            f" {report.late_hits} too late, {report.bad_lines} bad lines"
+        )
+        self.line(
+            f"state: {metrics['strategy']} · {metrics['endpoints_count']} endpoints ·"
+            f" {metrics['memory_entries']} entries · clock {iso(metrics['clock']) or '-'}"
+            f" · saved to {safe(saved_to)}"
+        )
+        self.bad_lines_summary(report)
+
+    def bad_line(self, info: BadLineInfo) -> None:
+        """One bad line, as it is met."""
+        self.warn(f"{info.source}:{info.line}: {info.reason} (skipped)")
+
+    def bad_lines_summary(self, report: ReplayReport) -> None:
+        """The count of bad lines, when more were skipped than shown."""
+        hidden = report.bad_lines - len(report.first_bad)
+        if hidden > 0:
+            self.warn(f"{hidden} more bad line(s) skipped; {report.bad_lines} in total")
+
+    def trace(self, event: Event) -> None:
+        """One event on stderr, for `--trace`."""
+        details = " ".join(f"{k}={_value_text(v)}" for k, v in event.payload.items())
+        stamp = iso(event.clock) or "-"
+        self.err.print(
+            Text.assemble((f"{stamp} ", "dim"), (event.name, "cyan"), " ", safe(details))
+        )
+
+
+def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:
+    items = list(answers)
+    total = items[0]
+    for answer in items[1:]:
+        total = total + answer
+    return total
+
+
+def answer_text(answer: WindowAnswer, last_s: float) -> str:
+    """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
+    scope = "over all time" if answer.all_time else f"in the last {duration(last_s)}"
+    if answer.exact:
+        return f"{number(answer.count)} hits {scope} (exact)"
+    kind = "certain" if answer.confidence is None else f"{answer.confidence:.0%} interval"
+    bounds = f"{number(answer.low)}..{number(answer.high)}, {kind}"
+    return f"~{number(answer.count)} hits {scope} ({bounds})"
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def answer_json(answer: WindowAnswer) -> dict[str, Any]:
+    """The fields of an answer for `--json`."""
+    return {
+        "count": answer.count,
+        "low": answer.low,
+        "high": _finite(answer.high),
+        "exact": answer.exact,
+        "confidence": answer.confidence,
+        "complete": answer.complete,
+        "all_time": answer.all_time,
+    }
+
+
+def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
+    """A query result for `--json`."""
+    return {
+        "endpoint": result.endpoint,
+        "matched": list(result.matched),
+        "last": result.last_s,
+        "now": result.now,
+        "now_iso": iso(result.now),
+        **answer_json(result.answer),
+        "strategy": strategy,
+    }
+
+
+def replay_json(report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> dict[str, Any]:
+    """A replay report for `--json`."""
+    return {
+        "lines_read": report.lines_read,
+        "hits_kept": report.hits_kept,
+        "late_hits": report.late_hits,
+        "bad_lines": report.bad_lines,
+        "first_bad_lines": [
+            {"source": b.source, "line": b.line, "reason": b.reason} for b in report.first_bad
+        ],
+        "formats": report.formats,
+        "elapsed_s": round(report.elapsed_s, 6),
+        "state": saved_to,
+        "metrics": dict(metrics),
+    }
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return number(value)
+    return str(value)
+
+
+def _metric_text(name: str, value: Any) -> str:
+    if name in ("clock", "horizon") and isinstance(value, (int, float)):
+        return f"{number(value)} ({iso(value)})"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_value_text(v)}" for k, v in value.items())
+    if value is None:
+        return "-"
+    return _value_text(value)
