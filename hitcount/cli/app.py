@@ -13,7 +13,8 @@ from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
-from hitcount.replay import FIRST_BAD_LINES, BadLineInfo, replay as replay_sources
+from hitcount.replay import FIRST_BAD_LINES, BadLineInfo
+from hitcount.replay import replay as replay_sources
 from hitcount.state import load_counter, updating
 from hitcount.strategies import available_strategies, get_strategy
 from hitcount.timeparse import parse_duration, parse_instant
@@ -23,6 +24,7 @@ class HitcountGroup(TyperGroup):
     """Maps every error to one stderr line and its exit code; tracebacks only with --debug."""
 
     def invoke(self, ctx: Any) -> Any:
+        """Run the command; report HitcountError, Ctrl-C and bugs as one line and a code."""
         try:
             return super().invoke(ctx)
         except HitcountError as err:
@@ -159,7 +161,7 @@ def replay(
     """Replay traffic files into the state (replacing it unless --append).
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
-    """  # noqa: D301
+    """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
                                  base=base, counters=counters, seed=seed, params=param)  # fmt: skip
@@ -315,7 +317,7 @@ def strategies(json_output: opt.JsonFlag = False) -> None:
 
     Example: hitcount strategies --json
     """
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": name,
             "summary": get_strategy(name).summary,

@@ -119,9 +119,8 @@ def snapshot_show(
     if json_output:
         render.json(summary)
         return
-    render.line(
-        f"{file}: {snap.FORMAT} v{snap.VERSION}, {summary['strategy']}, clock {summary['clock_iso']}"
-    )
+    header = f"{snap.FORMAT} v{snap.VERSION}, {summary['strategy']}"
+    render.line(f"{file}: {header}, clock {summary['clock_iso']}")
     render.metrics(summary["metrics"])
     table = render.table("endpoint", "retained hits")
     for row in summary["endpoints"]:

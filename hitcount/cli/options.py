@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
 import msgspec
 import typer
 
+from hitcount.cli.render import Renderer
+from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.events import ALL, Event
-from hitcount.engine import HitCounter
 from hitcount.stores import Store, store_from_url
-from hitcount.cli.render import Renderer
 
 STRATEGY_PANEL = "Strategy"
 
@@ -186,8 +186,8 @@ def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
 
 def context(ctx: typer.Context) -> AppContext:
     """The AppContext the top-level callback stored."""
-    obj: Any = ctx.find_root().obj
-    if not isinstance(obj, AppContext):
-        obj = AppContext()
-        ctx.find_root().obj = obj
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext()
+    obj: AppContext = root.obj
     return obj

@@ -27,7 +27,7 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069
 
 
 def safe(text: str) -> str:
-    """Text with control, C1 and bidi characters shown as `\\xNN` / `\\uNNNN` escapes."""
+    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b."""
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

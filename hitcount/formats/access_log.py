@@ -85,12 +85,13 @@ __all__ = ["parse_combined", "parse_common", "sniff_access_log"]
 
 # host ident user [dd/Mon/yyyy:hh:mm:ss +hhmm] "request" status size( rest)
 # The user field may hold spaces (an authenticated name), but never "[", so "[^\[]*" can only
-# stop at the time. The request is the shortest text up to a quote followed by status and size.
+# stop at the time. The request is the shortest text up to a quote followed by status and size;
+# it is matched as runs of non-quotes joined by quotes, which is linear and about five times
+# faster on 8 KB lines than a lazy ".*?".
 _LINE = re.compile(
     rb"([^ ]+) [^ ]+ [^\[]*\["
     rb"(\d\d/[A-Za-z]{3}/\d{4}):(\d\d:\d\d:\d\d) ([+-]\d{4})\]"
-    rb' "(.*?)" \d{3} (?:\d+|-)(?= |\Z)',
-    re.DOTALL,
+    rb' "([^"]*(?:"[^"]*)*?)" \d{3} (?:\d+|-)(?= |\Z)',
 )
 # Used only to explain why a line failed to match _LINE.
 _HAS_TIME = re.compile(rb"[^ ]+ [^ ]+ [^\[]*\[[^\]]*\]", re.DOTALL)
@@ -174,19 +175,25 @@ def _no_match(line: bytes) -> BadLine:
     return BadLine("no status and size after request")
 
 
-def _too_long(path: bytes) -> bool:
-    r"""Whether ``path.decode("utf-8", "backslashreplace")`` exceeds MAX_ENDPOINT_CHARS.
+def _decode_dirty(path: bytes) -> str:
+    r"""Decode a path that is not valid UTF-8, each undecodable byte becoming ``\xHH`` text.
 
-    Computed without that decode: the backslashreplace handler costs about 0.15 us per
-    undecodable byte (600 us for one of the 8 KB SEARCH floods), while "ignore" and
-    "surrogateescape" take fast paths. All three see the same undecodable bytes: "ignore" drops
-    each, "surrogateescape" turns each into one character, backslashreplace into four (``\xHH``).
+    The backslashreplace handler costs about 0.15 us per undecodable byte (600 us for one of
+    the 8 KB SEARCH floods), so the length is checked first with the fast "surrogateescape" and
+    "ignore" handlers. All three see the same undecodable bytes: "ignore" drops each one,
+    "surrogateescape" makes each one character, and backslashreplace makes each four.
+
+    Raises:
+        BadLine: the decoded path would be longer than MAX_ENDPOINT_CHARS.
     """
-    if len(path) > 4 * MAX_ENDPOINT_CHARS:  # a character comes from at most four bytes
-        return True
+    too_long = BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
+    lenient = len(path.decode("utf-8", "surrogateescape"))
+    if lenient > MAX_ENDPOINT_CHARS:
+        raise too_long
     valid = len(path.decode("utf-8", "ignore"))
-    undecodable = len(path.decode("utf-8", "surrogateescape")) - valid
-    return valid + 4 * undecodable > MAX_ENDPOINT_CHARS
+    if valid + 4 * (lenient - valid) > MAX_ENDPOINT_CHARS:
+        raise too_long
+    return path.decode("utf-8", "backslashreplace")
 
 
 def _endpoint(request: bytes) -> str:
@@ -212,9 +219,12 @@ def _endpoint(request: bytes) -> str:
             return "/"
         target = target[found.end() - 1 :]
     path = target.partition(b"?")[0].partition(b"#")[0]
-    if len(path) > MAX_ENDPOINT_CHARS and _too_long(path):
+    if len(path) > 4 * MAX_ENDPOINT_CHARS:  # a character is made of at most four bytes
         raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
-    endpoint = path.decode("utf-8", "backslashreplace")
+    try:
+        endpoint = path.decode("utf-8")
+    except UnicodeDecodeError:
+        endpoint = _decode_dirty(path)
     if len(endpoint) > MAX_ENDPOINT_CHARS:
         raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
     return endpoint

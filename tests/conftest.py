@@ -1,0 +1,65 @@
+"""Shared fixtures: every strategy and every store from the registries, and an exact oracle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hitcount import HitCounter, available_strategies, store_from_url
+from hitcount.stores import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_traffic"
+REAL_LOGS = ROOT.parent / "shared" / "data" / "real"
+
+#: Parameters that keep every retained hit for the spans tests use (no pruning surprises).
+ROOMY_PARAMS: dict[str, dict[str, object]] = {
+    "fixed": {"window_s": 10, "retention_s": 10**7},
+    "sliding": {"max_window_s": 10**7},
+    "morris": {"base": 1.5, "counters": 16, "seed": 7},
+}
+
+
+class Oracle:
+    """Brute force: every hit kept in a list, every query a full scan."""
+
+    def __init__(self, hits: Iterable[tuple[str, float]] = ()) -> None:
+        self.hits: list[tuple[str, float]] = list(hits)
+
+    def count(self, endpoint: str, start: float, end: float) -> int:
+        """Hits of `endpoint` with start < ts <= end."""
+        return sum(1 for ep, ts in self.hits if ep == endpoint and start < ts <= end)
+
+    def total(self, endpoint: str) -> int:
+        """All hits of `endpoint`."""
+        return sum(1 for ep, _ in self.hits if ep == endpoint)
+
+
+@pytest.fixture(params=available_strategies())
+def strategy_name(request: pytest.FixtureRequest) -> str:
+    """Each registered strategy, by name."""
+    return str(request.param)
+
+
+@pytest.fixture
+def roomy_counter(strategy_name: str) -> HitCounter:
+    """A counter of each strategy with parameters that retain everything tests record."""
+    return HitCounter(strategy_name, **ROOMY_PARAMS.get(strategy_name, {}))
+
+
+@pytest.fixture(params=["memory", "file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Each store kind: in memory, and a state file."""
+    url = "memory://" if request.param == "memory" else str(tmp_path / "state" / "state.json")
+    yield store_from_url(url)
+
+
+@pytest.fixture
+def state_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state file path, exported as HITCOUNT_STATE for CLI tests."""
+    path = tmp_path / "state.json"
+    monkeypatch.setenv("HITCOUNT_STATE", str(path))
+    monkeypatch.delenv("HITCOUNT_STORE", raising=False)
+    return path
