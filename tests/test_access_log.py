@@ -511,6 +511,21 @@ def test_mutated_real_lines_never_crash(line: bytes) -> None:
     assert sniff_access_log(line) in (None, "common", "combined")
 
 
+@settings(max_examples=300, deadline=None)
+@given(pad=st.integers(0, MAX_ENDPOINT_CHARS), tail=st.binary(max_size=64))
+def test_path_bytes_decode_like_backslashreplace(pad: int, tail: bytes) -> None:
+    # Paths near the length limit, with any bytes: the endpoint is the backslashreplace decoding,
+    # and the limit applies to its length in characters.
+    path = b"/" + b"a" * pad + tail.translate(None, b' ?#"')
+    line = b'h - - [10/Oct/2000:13:55:36 -0700] "GET ' + path + b' HTTP/1.0" 200 1'
+    text = path.decode("utf-8", "backslashreplace")
+    if len(text) > MAX_ENDPOINT_CHARS:
+        with pytest.raises(BadLine, match="endpoint longer"):
+            parse_combined(line)
+    else:
+        assert parse_combined(line).endpoint == text
+
+
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 PATH_TEXT = st.text(
     alphabet=st.characters(blacklist_characters=' ?#"\n\r', blacklist_categories=["Cs"]),

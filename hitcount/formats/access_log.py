@@ -14,7 +14,7 @@ first ``"`` that is followed by `` NNN SIZE`` (a three-digit status, then digits
 a space or the end of the line). Searching from the left, not the right, keeps fields from
 shifting on lines with an unescaped ``"`` in the request, with a third quoted field after the
 user-agent, and with a user-agent cut off before its closing quote. A request may then contain
-``"`` itself; only a request that contains `` "NNN SIZE `` would be cut short there, and since
+``"`` itself; only a request that contains ``" NNN SIZE `` would be cut short there, and since
 the client chose that text, the endpoint is still its own choice.
 
 The target is everything between the method (the first space-separated token) and the final
@@ -111,8 +111,8 @@ for _number, _name in enumerate(
 
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 _CACHE_LIMIT = 4096
-# Caches of the validated parts of a time; only the day cache can grow past a few thousand
-# entries (86,400 times of day and 2,880 offsets at most), so only it is bounded.
+# Caches of the validated parts of a time. Only valid keys are stored, so the clock and offset
+# caches cannot exceed 87,840 and 2,880 entries; the day cache is emptied at _CACHE_LIMIT.
 #: b"10/Oct/2000" -> epoch seconds of that day's midnight UTC.
 _day_cache: dict[bytes, int] = {}
 #: b"13:55:36" -> seconds since midnight.

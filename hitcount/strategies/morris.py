@@ -147,12 +147,15 @@ class MorrisCounter(Strategy):
     def interval(self, estimate: float) -> tuple[float, float]:
         """The n with `|estimate - n| <= z * sd(n)`, `sd(n)**2 = (a-1) n (n-1) / (2k)`.
 
-        Returns `(low, inf)` when the variance is too large for a finite upper bound.
+        When the variance is too large for a finite upper bound (few counters, large base),
+        returns `(low, inf)` with `low` from Cantelli's one-sided inequality, which holds
+        at the stated confidence whatever the estimate's distribution.
         """
         q = _Z * _Z * (self.base - 1) / (2 * self.k)
         m = estimate
         if q >= 1.0:
-            return m / (1 + math.sqrt(q)), math.inf
+            t = math.sqrt(CONFIDENCE / (1 - CONFIDENCE))
+            return m / (1 + t * math.sqrt((self.base - 1) / (2 * self.k))), math.inf
         root = math.sqrt(max(q * (q - 4 * m + 4 * m * m), 0.0))
         return ((2 * m - q) - root) / (2 * (1 - q)), ((2 * m - q) + root) / (2 * (1 - q))
 
