@@ -48,7 +48,7 @@ def _levels(base: float, hits: int, *, per_hit: bool, seed0: int) -> list[int]:
 def _chi_square(observed: list[int], expected: list[float]) -> tuple[float, int]:
     """Pearson's statistic with bins pooled until each expects at least 5."""
     stat, df, obs_acc, exp_acc = 0.0, -1, 0.0, 0.0
-    for obs, exp in zip(observed, expected):
+    for obs, exp in zip(observed, expected, strict=True):
         obs_acc += obs
         exp_acc += exp
         if exp_acc >= 5:

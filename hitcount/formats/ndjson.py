@@ -45,6 +45,8 @@ class NdjsonParser:
             raise BadLine(f"invalid value ({err})") from None
         except msgspec.DecodeError as err:
             raise BadLine(f"invalid JSON ({err})") from None
+        except UnicodeDecodeError as err:
+            raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from None
         if record.endpoint is None:
             raise BadLine("missing field 'endpoint'")
         raw_ts = record.ts if record.ts is not None else record.timestamp

@@ -91,7 +91,11 @@ def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
         try:
             chunk = stream.read(_CHUNK_BYTES)
         except (OSError, EOFError, zlib.error) as err:
-            raise InputError(name, f"cannot read: {err}") from None
+            raise InputError(
+                name,
+                f"cannot read: {err}",
+                hint="the file is damaged or truncated; nothing was saved",
+            ) from None
         if not chunk:
             return
         yield chunk

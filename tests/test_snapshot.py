@@ -1,0 +1,152 @@
+"""Snapshot documents: versioned, validated, and never trusted."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hitcount import HitCounter, StateError, from_bytes, from_document
+from hitcount.snapshot import FORMAT, VERSION, encode, to_document
+
+T0 = 1_767_225_600.0
+
+
+def _document(strategy: str = "fixed", **params: object) -> dict[str, object]:
+    counter = HitCounter(strategy, **params)
+    counter.record_many(("/a" if i % 3 else "/b", T0 + i) for i in range(50))
+    return msgspec.json.decode(encode(to_document(counter)))
+
+
+def test_document_is_self_describing() -> None:
+    document = _document("sliding", max_window_s=600)
+    assert document["format"] == FORMAT
+    assert document["version"] == VERSION
+    assert document["strategy"] == {"name": "sliding", "params": {"max_window_s": 600.0}}
+    assert document["clock"] == T0 + 49
+    assert document["metrics"]["total_hits"] == 50
+    assert set(document["state"]["timestamps"]) == {"/a", "/b"}
+
+
+def _mutations() -> list[tuple[str, object]]:
+    return [
+        ("format", "something-else"),
+        ("version", VERSION + 1),
+        ("version", "1"),
+        ("version", 0),
+        ("clock", "yesterday"),
+        ("clock", 1e300),
+        ("max_lateness_s", -1),
+        ("metrics", {"total_hits": -5}),
+        ("metrics", {"total_hits": 1, "bogus": 2}),
+        ("strategy", {"name": "lossy", "params": {}}),
+        ("strategy", {"name": "fixed", "params": {"window_s": -1}}),
+        ("strategy", {"name": "fixed", "params": {"bogus": 1}}),
+        ("state", {"buckets": {"/a": {"1": "many"}}}),
+        ("state", []),
+        ("recent_events", "nope"),
+    ]
+
+
+@pytest.mark.parametrize(("field", "value"), _mutations())
+def test_damaged_documents_raise_state_error(field: str, value: object) -> None:
+    document = _document()
+    document[field] = value
+    with pytest.raises(StateError):
+        from_document(document, "snap.json")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "not a hitcount snapshot"),
+        (b"{", "not a hitcount snapshot"),
+        (b"[1, 2]", "not a hitcount snapshot"),
+        (b'{"a": 1}', "format is None"),
+        (b"\x1f\x8b\x08\x00garbage", "not a hitcount snapshot"),
+        (b'{"format": "hitcount-snapshot", "version": 99}', "newer than this hitcount"),
+        (b'{"format": "hitcount-snapshot", "version": 1}', "invalid snapshot"),
+    ],
+)
+def test_foreign_truncated_and_newer_files_are_named_in_the_error(
+    data: bytes, message: str
+) -> None:
+    with pytest.raises(StateError, match=message) as info:
+        from_bytes(data, "backup.json")
+    assert "backup.json" in info.value.message
+
+
+def test_truncated_real_snapshot_is_refused_at_every_cut() -> None:
+    data = encode(_document("morris", counters=2))
+    for cut in range(0, len(data), max(1, len(data) // 40)):
+        with pytest.raises(StateError):
+            from_bytes(data[:cut], "cut.json")
+
+
+def test_deeply_nested_json_is_refused_cleanly() -> None:
+    with pytest.raises(StateError):
+        from_bytes(b"[" * 100_000 + b"]" * 100_000, "deep.json")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=400))
+def test_arbitrary_bytes_give_state_error_or_a_counter(data: bytes) -> None:
+    try:
+        counter = from_bytes(data, "fuzz.json")
+    except StateError:
+        return
+    assert isinstance(counter, HitCounter)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    strategy=st.sampled_from(["fixed", "sliding", "morris"]),
+    path=st.lists(
+        st.sampled_from(
+            [
+                "state",
+                "metrics",
+                "strategy",
+                "params",
+                "clock",
+                "horizon",
+                "/a",
+                "buckets",
+                "timestamps",
+                "counters",
+                "rng_state",
+                "name",
+            ]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    value=JSON_VALUES,
+)
+def test_hand_edited_documents_load_or_fail_cleanly(
+    strategy: str, path: list[str], value: object
+) -> None:
+    document = _document(strategy)
+    target: object = document
+    for key in path[:-1]:
+        if not isinstance(target, dict) or key not in target:
+            break
+        target = target[key]
+    if isinstance(target, dict):
+        target[path[-1]] = value
+    try:
+        counter = from_document(document, "edited.json")
+    except StateError:
+        return
+    counter.query("/a", 60)
+    counter.metrics_dict()
