@@ -176,9 +176,15 @@ def replay(
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
-        report = replay_sources(
-            counter, sources, fmt=fmt, strict=strict, on_bad_line=_bad_line_printer(render)
-        )
+        with render.progress() as on_progress:
+            report = replay_sources(
+                counter,
+                sources,
+                fmt=fmt,
+                strict=strict,
+                on_bad_line=_bad_line_printer(render),
+                on_progress=on_progress,
+            )
     app_ctx.saved = True
     render.replay(report, counter.metrics_dict(), store.describe())
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 from rich import box
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +26,8 @@ from hitcount.replay import BadLineInfo, ReplayReport
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
+#: Replays shorter than this (seconds) draw no progress line.
+_PROGRESS_AFTER_S = 1.0
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -93,6 +98,37 @@ class Renderer:
         for index, column in enumerate(columns):
             table.add_column(column, justify="left" if index == 0 else "right", overflow="fold")
         return table
+
+    @contextmanager
+    def progress(self) -> Iterator[Callable[[int], None]]:
+        """A progress callback (lines read) that shows a live line on a terminal's stderr.
+
+        Nothing is drawn when stderr is not a terminal, nor for replays under a second.
+        """
+        if not self.err.is_terminal:
+            yield lambda lines: None
+            return
+        started = time.monotonic()
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn("replaying: {task.completed:,.0f} lines"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
+            console=self.err,
+            transient=True,
+        )
+        task = bar.add_task("replay", total=None, rate="")
+
+        def update(lines: int) -> None:
+            elapsed = time.monotonic() - started
+            if elapsed > _PROGRESS_AFTER_S and not bar.live.is_started:
+                bar.start()
+            bar.update(task, completed=lines, rate=f"{lines / max(elapsed, 1e-9):,.0f} lines/s")
+
+        try:
+            yield update
+        finally:
+            bar.stop()
 
     # -- results ----------------------------------------------------------------------
 
