@@ -122,7 +122,7 @@ def snapshot_show(
     header = f"{snap.FORMAT} v{snap.VERSION}, {summary['strategy']}"
     render.line(f"{file}: {header}, clock {summary['clock_iso']}")
     render.metrics(summary["metrics"])
-    table = render.table("endpoint", "retained hits")
+    table = render.table("endpoint", "retained hits", right=("retained hits",))
     for row in summary["endpoints"]:
         table.add_row(Text(safe(row["endpoint"])), str(row["retained"]))
     render.out.print(table)

@@ -26,6 +26,7 @@ from hitcount.replay import BadLineInfo, ReplayReport
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
+_NUMBERS = ("count", "low", "high", "retained hits")
 #: Replays shorter than this (seconds) draw no progress line.
 _PROGRESS_AFTER_S = 1.0
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -86,8 +87,9 @@ class Renderer:
         if hint:
             self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
 
-    def table(self, *columns: str) -> Table:
-        """A table: boxed on a terminal, bare aligned columns when piped."""
+    def table(self, *columns: str, right: tuple[str, ...] = ()) -> Table:
+        """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
+        right-justified (numbers)."""  # noqa: D205, D209
         styled = self.out.is_terminal
         table = Table(
             box=box.SIMPLE_HEAD if styled else None,
@@ -95,8 +97,11 @@ class Renderer:
             header_style="bold" if styled else "",
             pad_edge=False,
         )
-        for index, column in enumerate(columns):
-            table.add_column(column, justify="left" if index == 0 else "right", overflow="fold")
+        for column in columns:
+            if column in right:
+                table.add_column(column, justify="right", overflow="fold")
+            else:
+                table.add_column(column, justify="left", overflow="fold")
         return table
 
     @contextmanager
@@ -161,7 +166,7 @@ class Renderer:
         if self.json_output:
             self.json([query_json(result, strategy) for result in results])
             return
-        table = self.table("endpoint", "count", "low", "high", "exact")
+        table = self.table("endpoint", "count", "low", "high", "exact", right=_NUMBERS)
         for result in results:
             a = result.answer
             table.add_row(
@@ -313,7 +318,7 @@ def _value_text(value: Any) -> str:
 
 def _metric_text(name: str, value: Any) -> str:
     if name in ("clock", "horizon") and isinstance(value, (int, float)):
-        return f"{number(value)} ({iso(value)})"
+        return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_value_text(v)}" for k, v in value.items())
     if value is None:
