@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -37,6 +39,7 @@ def updating(
     create: Callable[[], HitCounter] | None = None,
     *,
     replace: bool = False,
+    on_saved: Callable[[], None] | None = None,
 ) -> Iterator[HitCounter]:
     """Lock the store, load the counter, yield it, and save it when the block succeeds.
 
@@ -44,6 +47,7 @@ def updating(
         store: where the state lives.
         create: makes the counter when nothing is saved yet (or always, with `replace`).
         replace: ignore what is saved and start from `create()`.
+        on_saved: called right after the save, before a deferred Ctrl-C can interrupt.
 
     If the block raises (a bad line under --strict, Ctrl-C), nothing is saved: the store
     keeps exactly what it had.
@@ -57,4 +61,21 @@ def updating(
         else:
             counter = load_counter(store)
         yield counter
-        save_counter(store, counter)
+        with _signals_deferred():
+            save_counter(store, counter)
+            if on_saved is not None:
+                on_saved()
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, so a save is never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

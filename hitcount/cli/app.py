@@ -33,7 +33,7 @@ class HitcountGroup(TyperGroup):
             _fail(err.message, err.exit_code, err.hint)
         except KeyboardInterrupt:
             saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
-            outcome = "the state was saved before" if saved else "the saved state is unchanged"
+            outcome = "the new state was saved" if saved else "the saved state is unchanged"
             _fail(f"interrupted; {outcome}", ExitCode.INTERRUPTED)
         except Exception as err:
             if _debug(ctx) or _is_framework_exception(err):
@@ -170,7 +170,7 @@ def replay(
     def create() -> HitCounter:
         return HitCounter(strategy or "fixed", max_lateness_s=max_lateness, **params)
 
-    with updating(store, create, replace=not append) as counter:
+    with updating(store, create, replace=not append, on_saved=app_ctx.mark_saved) as counter:
         if append:
             _check_same_strategy(counter, strategy, params)
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
@@ -185,7 +185,6 @@ def replay(
                 on_bad_line=_bad_line_printer(render),
                 on_progress=on_progress,
             )
-    app_ctx.saved = True
     render.replay(report, counter.metrics_dict(), store.describe())
 
 
@@ -305,11 +304,10 @@ def swap(
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
                                  base=base, counters=counters, seed=seed, params=param)  # fmt: skip
-    with updating(app_ctx.store()) as counter:
+    with updating(app_ctx.store(), on_saved=app_ctx.mark_saved) as counter:
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         old = counter.strategy.describe()
         counter.swap_strategy(strategy, reset=reset, **params)
-    app_ctx.saved = True
     new = counter.strategy.describe()
     if json_output:
         render.json({"old": old, "new": new, "metrics": counter.metrics_dict()})

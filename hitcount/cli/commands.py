@@ -84,9 +84,8 @@ def snapshot_restore(
     restored = _read_snapshot(file)
     counter = HitCounter()
     opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
-    with updating(app_ctx.store(), lambda: counter, replace=True):
+    with updating(app_ctx.store(), lambda: counter, replace=True, on_saved=app_ctx.mark_saved):
         counter.replace_with(restored)
-    app_ctx.saved = True
     if json_output:
         render.json({"file": str(file), "metrics": counter.metrics_dict()})
     else:

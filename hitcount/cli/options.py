@@ -27,6 +27,10 @@ class AppContext:
     saved: bool = False
     cleanup: list[IO[str]] = field(default_factory=list)
 
+    def mark_saved(self) -> None:
+        """Note that the state has been saved (an interrupt now says so)."""
+        self.saved = True
+
     def store(self) -> Store:
         """The state store chosen by --state / --store / the environment."""
         return store_from_url(self.store_url)

@@ -66,12 +66,14 @@ class FileStore(Store):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_name, self.path)
-        except OSError as err:
+        except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-            raise StoreUnavailableError(
-                f"{self.path}: cannot write state: {err.strerror}"
-            ) from None
+            if isinstance(err, OSError):
+                raise StoreUnavailableError(
+                    f"{self.path}: cannot write state: {err.strerror}"
+                ) from None
+            raise
         _fsync_directory(directory)
 
     def _ensure_directory(self) -> Path:
