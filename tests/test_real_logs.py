@@ -1,0 +1,77 @@
+"""Every real log in shared/data/real replayed end to end, checked against the oracle."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from hitcount import HitCounter, replay
+from hitcount.cli import app
+
+from .test_access_log import EXPECTED, REAL, needs_real_logs, oracle, real_lines, window_count
+
+MONTH = 31 * 86400
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@pytest.mark.slow
+@needs_real_logs
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_replay_accepts_each_real_log_with_exact_window_answers(name: str) -> None:
+    expected = EXPECTED[name]
+    counter = HitCounter("sliding", max_window_s=MONTH)
+    report = replay(counter, [str(REAL / f"{name}.log.gz")])
+    assert report.formats == {str(REAL / f"{name}.log.gz"): expected.sniffed}
+    assert report.lines_read == expected.lines
+    assert report.hits_kept == expected.hits
+    assert report.bad_lines == sum(expected.bad.values())
+    assert report.late_hits == 0  # the Elastic files' 59 s lateness is within the default 60 s
+    assert counter.metrics.total_hits == expected.hits
+
+    oracle_hits = [hit for hit in map(oracle, real_lines(name)) if hit is not None]
+    for endpoint, last, count in expected.windows:
+        answer = counter.query(endpoint, last).answer
+        assert answer.exact and answer.complete
+        assert answer.count == count == window_count(oracle_hits, endpoint, last)
+
+
+@pytest.mark.slow
+@needs_real_logs
+@pytest.mark.parametrize("name", ["elastic_nginx_logs_2015-05", "nasa_http_aug95_first20k"])
+def test_fixed_bounds_hold_on_real_logs(name: str) -> None:
+    expected = EXPECTED[name]
+    counter = HitCounter("fixed", window_s=60, retention_s=MONTH)
+    replay(counter, [str(REAL / f"{name}.log.gz")])
+    for endpoint, last, count in expected.windows:
+        answer = counter.query(endpoint, last).answer
+        assert answer.low <= count <= answer.high
+
+
+@pytest.mark.slow
+@needs_real_logs
+def test_out_of_order_elastic_log_without_lateness_allowance_reports_late_lines() -> None:
+    """With --max-lateness 0 and a 10 s window, lines up to 59 s late find their time pruned."""
+    counter = HitCounter("sliding", max_window_s=10, max_lateness_s=0)
+    report = replay(counter, [str(REAL / "elastic_apache_logs_2015-05.log.gz")])
+    assert report.late_hits > 0
+    assert report.late_hits + report.hits_kept == EXPECTED["elastic_apache_logs_2015-05"].hits
+    assert counter.metrics.late_hits == report.late_hits
+
+
+@pytest.mark.slow
+@needs_real_logs
+def test_hostile_paths_of_the_honeypot_log_print_inert(state_env: object) -> None:
+    runner = CliRunner()
+    source = str(REAL / "honeynet_rh71_httpd_access_2004.log.gz")
+    result = runner.invoke(app, ["replay", source, "--strategy", "sliding", "--max-window", "1e8"])
+    assert result.exit_code == 0, result.output
+    top = runner.invoke(app, ["top", "--last", "1000d", "--limit", "3000"])
+    assert top.exit_code == 0
+    assert not _CONTROL.search(top.stdout)
+    tab_path = "/cgi-bin/handler/netsonar;cat\t/etc/passwd|"  # a real probe with a TAB
+    query = runner.invoke(app, ["query", tab_path, "--last", "1000d"])
+    assert query.exit_code == 0
+    assert "netsonar;cat\\t/etc/passwd|: 1 hits" in query.stdout
+    assert not _CONTROL.search(query.stdout)
