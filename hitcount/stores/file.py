@@ -98,9 +98,16 @@ class FileStore(Store):
             raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from None
         try:
             self._acquire(fd, lock_path)
+            self._remove_stale_temporaries()
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files a killed writer left; only the lock holder writes them."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     def _acquire(self, fd: int, lock_path: Path) -> None:
         deadline = time.monotonic() + self.lock_timeout_s
