@@ -80,10 +80,8 @@ class HitCounter:
             UnknownStrategyError: unknown strategy name.
             ConfigurationError: bad parameter.
         """
-        if not (math.isfinite(max_lateness_s) and max_lateness_s >= 0):
-            raise ConfigurationError(f"--max-lateness must be >= 0, got {max_lateness_s!r}")
         self.events = EventBus()
-        self.max_lateness_s = float(max_lateness_s)
+        self.set_max_lateness(max_lateness_s)
         self.clock: float | None = None
         self.metrics = Metrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
@@ -93,6 +91,16 @@ class HitCounter:
             self._strategy = create_strategy(strategy, **params)
         for name in _NOTABLE:
             self.events.subscribe(name, self._remember)
+
+    def set_max_lateness(self, max_lateness_s: float) -> None:
+        """Change how late (seconds) a hit may arrive; pruning follows from the next hit.
+
+        Raises:
+            ConfigurationError: negative or not finite.
+        """
+        if not (math.isfinite(max_lateness_s) and max_lateness_s >= 0):
+            raise ConfigurationError(f"--max-lateness must be >= 0, got {max_lateness_s!r}")
+        self.max_lateness_s = float(max_lateness_s)
 
     @property
     def strategy(self) -> Strategy:
@@ -237,7 +245,7 @@ class HitCounter:
             ConfigurationError: `last_s` is not a positive number.
         """
         start, end = self._window(last_s, now)
-        matched = self.match(endpoint)
+        matched = self.match(endpoint) if math.isfinite(end) else []
         answer = self._empty_answer(start)
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())

@@ -16,7 +16,6 @@ class ExitCode(IntEnum):
     STORE_UNAVAILABLE = 5
     UNKNOWN_STRATEGY = 6
     SWAP_REFUSED = 7
-    ALERT = 8
     INTERRUPTED = 130
 
 

@@ -154,6 +154,8 @@ def _build(document: _Document) -> HitCounter:
     strategy = get_strategy(document.strategy.name)(**document.strategy.params)
     strategy.horizon = -math.inf if document.horizon is None else document.horizon
     strategy.load_state(bytes(document.state))
+    if document.clock is None and any(True for _ in strategy.endpoints()):
+        raise StateError("clock is null but the state holds hits")
     counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
     counter.clock = document.clock
     counter.metrics = document.metrics

@@ -335,11 +335,6 @@ def test_append_with_a_different_strategy_is_a_usage_error(
     assert state_env.read_bytes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replay --append silently ignores an explicit --max-lateness "
-    "(the saved value stays; strategy parameters are refused instead)",
-)
 def test_append_does_not_silently_ignore_max_lateness(tmp_path: Path) -> None:
     hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
     ok(["replay", str(hits), *SLIDING, "--max-lateness", "0"])
@@ -598,11 +593,6 @@ def test_bad_option_values_exit_2_with_one_error_line(
     assert state_env.read_bytes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: usage errors in query/top/swap options are only checked after the state is "
-    "loaded, so with no saved state a bad --last exits 4 ('no saved state') instead of 2",
-)
 @pytest.mark.parametrize(
     "args",
     [
@@ -996,9 +986,6 @@ def _command_paths() -> list[list[str]]:
 
 
 HELP_PATHS = _command_paths()
-NO_EXAMPLE = pytest.mark.xfail(
-    strict=True, reason="BUG: `hitcount snapshot --help` (the group) has no Example:"
-)
 
 
 def test_help_covers_the_documented_commands() -> None:
@@ -1009,7 +996,7 @@ def test_help_covers_the_documented_commands() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(path, marks=NO_EXAMPLE) if path == ["snapshot"] else path for path in HELP_PATHS],
+    HELP_PATHS,
     ids=lambda path: " ".join(path) or "hitcount",
 )
 def test_every_help_has_an_example(path: list[str]) -> None:
@@ -1019,12 +1006,6 @@ def test_every_help_has_an_example(path: list[str]) -> None:
         assert "Example:" in result.stdout, result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: help texts containing '[default: ...]' are eaten as Rich markup: "
-    "`hitcount --help` shows 'State file .', `replay --help` shows 'One of: fixed, "
-    "sliding, morris .'",
-)
 def test_help_shows_the_defaults_written_in_brackets() -> None:
     assert "XDG_STATE_HOME" in ok(["--help"]).stdout
     replay_help = ok(["replay", "--help"]).stdout
@@ -1032,11 +1013,6 @@ def test_help_shows_the_defaults_written_in_brackets() -> None:
     assert "sniffed" in replay_help
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with HITCOUNT_STATE exported, `hitcount --store URL ...` exits 2 'give "
-    "--state or --store, not both' although only --store was given on the command line",
-)
 def test_store_option_overrides_the_state_environment_variable(
     tmp_path: Path, state_env: Path
 ) -> None:

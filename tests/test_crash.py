@@ -107,12 +107,12 @@ def test_ctrl_c_during_replay_exits_130_and_changes_nothing(
     assert _run(state, "replay", str(traffic["small"])).returncode == 0
     before = state.read_bytes()
     process = subprocess.Popen(
-        _hitcount(state, "replay", "--append", str(traffic["big"]), str(traffic["big"])),
+        _hitcount(state, "replay", "--append", *[str(traffic["big"])] * 6),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
+    time.sleep(0.7)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     if process.returncode == 0:

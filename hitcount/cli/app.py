@@ -70,6 +70,7 @@ app = typer.Typer(
     "Example: hitcount replay access.log.gz && hitcount query '/api/*' --last 5m",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -89,8 +90,8 @@ def main_options(
         typer.Option(
             "--state",
             envvar="HITCOUNT_STATE",
-            help="State file [default: $XDG_STATE_HOME/hitcount/state.json or "
-            "~/.local/state/hitcount/state.json].",
+            help="State file (default: $XDG_STATE_HOME/hitcount/state.json or"
+            " ~/.local/state/hitcount/state.json).",
             show_default=False,
         ),
     ] = None,
@@ -110,7 +111,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Count hits per endpoint over time windows."""
-    if state and store:
+    if opt.given_on_command_line(ctx, "state") and opt.given_on_command_line(ctx, "store"):
         raise ConfigurationError("give --state or --store, not both")
     ctx.obj = AppContext(store_url=store or state, debug=debug)
 
@@ -124,7 +125,7 @@ def replay(
         typer.Option(
             "--format",
             "-f",
-            help="ndjson, csv, combined or common [default: from the name, else sniffed].",
+            help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
             show_default=False,
         ),
     ] = None,
@@ -133,7 +134,7 @@ def replay(
         typer.Option(
             "--strategy",
             "-s",
-            help=f"One of: {', '.join(available_strategies())} [default: fixed].",
+            help=f"One of: {', '.join(available_strategies())} (default: fixed).",
             show_default=False,
         ),
     ] = None,
@@ -145,9 +146,13 @@ def replay(
     seed: opt.Seed = None,
     param: opt.Params = None,
     max_lateness: Annotated[
-        float,
-        typer.Option("--max-lateness", help="Seconds a line may arrive late and still count."),
-    ] = DEFAULT_MAX_LATENESS_S,
+        float | None,
+        typer.Option(
+            "--max-lateness",
+            help="Seconds a line may arrive late and still count (kept with the state).",
+            show_default=f"{DEFAULT_MAX_LATENESS_S:g}",
+        ),
+    ] = None,
     append: Annotated[
         bool, typer.Option("--append", "-a", help="Add to the saved state instead of replacing it.")
     ] = False,
@@ -168,11 +173,17 @@ def replay(
     store = app_ctx.store()
 
     def create() -> HitCounter:
-        return HitCounter(strategy or "fixed", max_lateness_s=max_lateness, **params)
+        lateness = DEFAULT_MAX_LATENESS_S if max_lateness is None else max_lateness
+        return HitCounter(strategy or "fixed", max_lateness_s=lateness, **params)
+
+    if strategy is not None or not append:
+        create()  # bad strategy options are usage errors, whatever the saved state
 
     with updating(store, create, replace=not append, on_saved=app_ctx.mark_saved) as counter:
         if append:
             _check_same_strategy(counter, strategy, params)
+            if max_lateness is not None:
+                counter.set_max_lateness(max_lateness)
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
@@ -226,9 +237,15 @@ def query(
 
     Example: hitcount query '/api/*' --last 5m --json
     """
+    last_s, end = parse_duration(last), _instant(now)
     counter = load_counter(context(ctx).store())
-    result = counter.query(endpoint, parse_duration(last), _instant(now))
+    result = counter.query(endpoint, last_s, end)
     Renderer(json_output=json_output).query(result, counter.strategy.describe())
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ConfigurationError(f"--limit must be >= 1, got {limit}")
 
 
 def _instant(now: str | None) -> float | None:
@@ -247,9 +264,10 @@ def top(
 
     Example: hitcount top --last 1h --limit 5
     """
+    duration, end = parse_duration(last), _instant(now)
+    _check_limit(limit)
     counter = load_counter(context(ctx).store())
-    duration = parse_duration(last)
-    results = counter.top(duration, _instant(now), limit)
+    results = counter.top(duration, end, limit)
     Renderer(json_output=json_output).top(results, duration, counter.strategy.describe())
 
 
@@ -274,9 +292,10 @@ def events(
 
     Example: hitcount events --name strategy_swapped
     """
+    _check_limit(limit)
     counter = load_counter(context(ctx).store())
     rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
-    Renderer(json_output=json_output).events(rows[-limit:] if limit > 0 else [])
+    Renderer(json_output=json_output).events(rows[-limit:])
 
 
 @app.command()
@@ -304,6 +323,7 @@ def swap(
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
                                  base=base, counters=counters, seed=seed, params=param)  # fmt: skip
+    get_strategy(strategy).resolve_params(params)  # bad values are usage errors, state or not
     with updating(app_ctx.store(), on_saved=app_ctx.mark_saved) as counter:
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         old = counter.strategy.describe()

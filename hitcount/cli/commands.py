@@ -22,7 +22,8 @@ from hitcount.timeparse import iso
 
 snapshot_app = typer.Typer(
     cls=HitcountGroup,
-    help="Save, restore and inspect snapshots (versioned JSON documents).",
+    help="Save, restore and inspect snapshots (versioned JSON documents).\n\n"
+    "Example: hitcount snapshot save before.json && hitcount snapshot show before.json",
     no_args_is_help=True,
 )
 app.add_typer(snapshot_app, name="snapshot")

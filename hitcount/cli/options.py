@@ -18,6 +18,12 @@ from hitcount.stores import Store, store_from_url
 STRATEGY_PANEL = "Strategy"
 
 
+def given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was typed on the command line (not from env or a default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 @dataclass
 class AppContext:
     """What the top-level options decided, plus whether the state was saved yet."""

@@ -212,6 +212,7 @@ class Renderer:
         """What a replay did."""
         if self.json_output:
             self.json(replay_json(report, metrics, saved_to))
+            self.bad_lines_summary(report)
             return
         formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
         self.line(
