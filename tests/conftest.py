@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import os
+
 import pytest
 
 from hitcount import HitCounter, available_strategies, store_from_url
@@ -12,7 +14,19 @@ from hitcount.stores import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_traffic"
-REAL_LOGS = ROOT.parent / "shared" / "data" / "real"
+
+
+def _find_real_logs() -> Path:
+    """shared/data/real: from $HITCOUNT_REAL_LOGS, beside the checkout, or in /work/shared."""
+    candidates = [os.environ.get("HITCOUNT_REAL_LOGS"), ROOT.parent / "shared" / "data" / "real"]
+    candidates.append("/work/shared/data/real")
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return ROOT.parent / "shared" / "data" / "real"
+
+
+REAL_LOGS = _find_real_logs()
 
 #: Parameters that keep every retained hit for the spans tests use (no pruning surprises).
 ROOMY_PARAMS: dict[str, dict[str, object]] = {

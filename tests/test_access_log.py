@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,9 +20,12 @@ from hypothesis import strategies as st
 from hitcount.formats.access_log import parse_combined, parse_common, sniff_access_log
 from hitcount.formats.base import MAX_ENDPOINT_CHARS, MAX_TS, BadLine, Hit
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+from .conftest import REAL_LOGS
+
+REAL = REAL_LOGS
 needs_real_logs = pytest.mark.skipif(
-    not REAL.is_dir(), reason=f"real access logs not found in {REAL}"
+    not REAL.is_dir() and os.environ.get("CI") != "true",
+    reason=f"real access logs not found in {REAL} (set HITCOUNT_REAL_LOGS)",
 )
 
 # --------------------------------------------------------------------------------------------
