@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
