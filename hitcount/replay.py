@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
 from hitcount.errors import InputError
 from hitcount.formats import LineParser, format_from_name, make_parser, sniff_format
 from hitcount.formats.base import BadLine, Hit
-from hitcount.formats.reader import MAX_LINE_BYTES, display_name, iter_lines, open_input
+from hitcount.formats.reader import (
+    MAX_LINE_BYTES,
+    display_name,
+    iter_blocks,
+    open_input,
+    split_block,
+)
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
 FIRST_BAD_LINES = 5
@@ -71,53 +77,97 @@ def replay(
     Raises:
         InputError: a missing/unreadable file, an unknown format, or (strict) a bad line.
     """
-    report = ReplayReport()
+    replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
     started = time.perf_counter()
-    batch: list[Hit] = []
     for source in sources:
-        name = display_name(source)
+        replayer.source(source)
+    replayer.flush()
+    counter.metrics.lines_read += replayer.report.lines_read
+    replayer.report.elapsed_s = time.perf_counter() - started
+    return replayer.report
+
+
+class _Replayer:
+    """Feeds blocks of lines to the counter: columnar when it can, line by line otherwise."""
+
+    def __init__(
+        self,
+        counter: HitCounter,
+        fmt: str | None,
+        strict: bool,
+        on_bad_line: BadLineHandler | None,
+        on_progress: ProgressHandler | None,
+    ) -> None:
+        self.counter = counter
+        self.fmt = fmt
+        self.strict = strict
+        self.on_bad_line = on_bad_line
+        self.on_progress = on_progress
+        self.report = ReplayReport()
+        self.batch: list[Hit] = []
+        self.parser: LineParser | None = None
+        self.name = ""
+
+    def source(self, source: str) -> None:
+        """Replay one input file (or `-`)."""
+        self.name = display_name(source)
+        self.parser = make_parser(self.fmt) if self.fmt else None
+        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
+            self.parser = make_parser(by_name)
         with open_input(source) as stream:
-            for number, hit in _parse_source(iter_lines(stream, name), source, fmt, report):
-                if isinstance(hit, BadLine):
-                    _bad_line(
-                        counter, report, BadLineInfo(name, number, hit.reason), strict, on_bad_line
-                    )
-                    continue
-                batch.append(hit)
-                if len(batch) >= BATCH_SIZE:
-                    _flush(counter, batch, report)
-                    if on_progress is not None:
-                        on_progress(report.lines_read)
-    _flush(counter, batch, report)
-    counter.metrics.lines_read += report.lines_read
-    report.elapsed_s = time.perf_counter() - started
-    return report
+            for first, block in iter_blocks(stream, self.name):
+                if not self._columnar(block):
+                    for number, line in split_block(first, block):
+                        self._line(number, line)
+                if self.on_progress is not None:
+                    self.on_progress(self.report.lines_read)
 
+    def _columnar(self, block: bytes | None) -> bool:
+        """Record a whole NDJSON block at once; False when it needs the per-line path."""
+        if block is None or self.parser is None or self.parser.name != "ndjson":
+            return False
+        from hitcount.formats.columnar import decode_ndjson_block
 
-def _parse_source(
-    lines: Iterator[tuple[int, bytes | None]], source: str, fmt: str | None, report: ReplayReport
-) -> Iterator[tuple[int, Hit | BadLine]]:
-    parser: LineParser | None = make_parser(fmt) if fmt else None
-    if parser is None and source != "-" and (by_name := format_from_name(source)):
-        parser = make_parser(by_name)
-    name = display_name(source)
-    for number, line in lines:
-        report.lines_read += 1
+        columns = decode_ndjson_block(block)
+        if columns is None:
+            return False
+        self.flush()  # keep arrival order
+        self.report.formats[self.name] = "ndjson"
+        self.report.lines_read += len(columns)
+        self.report.hits_read += len(columns)
+        self.report.hits_kept += self.counter.record_columns(columns)
+        return True
+
+    def _line(self, number: int, line: bytes | None) -> None:
+        self.report.lines_read += 1
         if line is None:
-            yield number, BadLine(f"line longer than {MAX_LINE_BYTES} bytes")
-            continue
-        if parser is None:
+            self._bad(number, f"line longer than {MAX_LINE_BYTES} bytes")
+            return
+        if self.parser is None:
             if not line.strip():
-                continue
-            parser = make_parser(sniff_format(line, name))
-        report.formats[name] = parser.name
+                return
+            self.parser = make_parser(sniff_format(line, self.name))
+        self.report.formats[self.name] = self.parser.name
         try:
-            hit = parser.parse(line)
+            hit = self.parser.parse(line)
         except BadLine as bad:
-            yield number, bad
-            continue
+            self._bad(number, bad.reason)
+            return
         if hit is not None:
-            yield number, hit
+            self.batch.append(hit)
+            if len(self.batch) >= BATCH_SIZE:
+                self.flush()
+
+    def _bad(self, number: int, reason: str) -> None:
+        info = BadLineInfo(self.name, number, reason)
+        _bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
+
+    def flush(self) -> None:
+        """Record the hits gathered line by line."""
+        if self.batch:
+            self.report.hits_read += len(self.batch)
+            self.report.hits_kept += self.counter.record_many(self.batch)
+            self.batch.clear()
 
 
 def _bad_line(
@@ -140,10 +190,3 @@ def _bad_line(
         report.first_bad.append(info)
     if on_bad_line is not None:
         on_bad_line(info)
-
-
-def _flush(counter: HitCounter, batch: list[Hit], report: ReplayReport) -> None:
-    if batch:
-        report.hits_read += len(batch)
-        report.hits_kept += counter.record_many(batch)
-        batch.clear()

@@ -57,33 +57,66 @@ def open_input(source: str) -> Iterator[BinaryIO]:
             raw.close()
 
 
+def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]]:
+    """Yield `(number of the first line, block)`: blocks of whole lines, about 1 MiB each.
+
+    Every line of a block ends in a newline, except perhaps the last line of the input. A
+    line longer than MAX_LINE_BYTES that does not fit in memory bounds is yielded as
+    `(n, None)` and skipped without being buffered.
+
+    Raises:
+        InputError: the stream cannot be read (corrupt gzip, I/O error).
+    """
+    number = 1
+    pending = b""
+    skipping = False  # inside a line too long to keep
+    for chunk in _chunks(stream, name):
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            yield number, None
+            number += 1
+            chunk, skipping = chunk[cut + 1 :], False
+        data = pending + chunk if pending else chunk
+        cut = data.rfind(b"\n") + 1
+        block, pending = data[:cut], data[cut:]
+        if block:
+            yield number, block
+            number += block.count(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            pending, skipping = b"", True
+    if skipping:
+        yield number, None
+    elif pending:
+        yield number, pending
+
+
+def split_block(first: int, block: bytes | None) -> Iterator[tuple[int, bytes | None]]:
+    """The numbered lines of a block, without newline or CR; over-long lines as None."""
+    if block is None:
+        yield first, None
+        return
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    for offset, line in enumerate(lines):
+        if len(line) > MAX_LINE_BYTES:
+            yield first + offset, None
+        else:
+            yield first + offset, line[:-1] if line.endswith(b"\r") else line
+
+
 def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]]:
-    """Yield `(line_number, line)` without the newline (and a CR before it).
+    """Yield `(line_number, line)` from 1, without the newline (and a CR before it).
 
     A line longer than MAX_LINE_BYTES is yielded as `(n, None)` and skipped.
 
     Raises:
         InputError: the stream cannot be read (corrupt gzip, I/O error).
     """
-    number = 0
-    pending = b""
-    oversized = False
-    for chunk in _chunks(stream, name):
-        parts = chunk.split(b"\n")
-        parts[0] = pending + parts[0]
-        pending = parts.pop()
-        for part in parts:
-            number += 1
-            if oversized or len(part) > MAX_LINE_BYTES:
-                oversized = False
-                yield number, None
-            else:
-                yield number, part[:-1] if part.endswith(b"\r") else part
-        if len(pending) > MAX_LINE_BYTES:
-            oversized, pending = True, b""
-    if oversized or pending:
-        number += 1
-        yield number, None if oversized else pending.removesuffix(b"\r")
+    for first, block in iter_blocks(stream, name):
+        yield from split_block(first, block)
 
 
 def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:

@@ -6,11 +6,15 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
+
+if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,16 @@ class Strategy(ABC):
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
         """Count several hits of one endpoint; return how many were kept (not too late)."""
         return sum(1 for ts in timestamps if self.record(endpoint, ts))
+
+    def late_mask(
+        self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which timestamps `record` would refuse against these horizons (`ts <= horizon`)."""
+        return timestamps <= horizons
+
+    def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
+        """`record_many` for a numpy array of one endpoint's timestamps (override to vectorize)."""
+        return self.record_many(endpoint, timestamps.tolist())
 
     @abstractmethod
     def prune(self, horizon: float) -> dict[str, int]:

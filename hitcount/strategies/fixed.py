@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -13,6 +13,10 @@ from hitcount.errors import StateError, SwapRefusedError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
 from hitcount.strategies.sliding import SlidingWindow
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 #: Bytes of a compact bucket: an int64 index and an int64 count.
 _BUCKET_BYTES = 16
@@ -65,6 +69,8 @@ class FixedWindow(Strategy):
         super().__init__(**params)
         self.window_s = float(self.params["window_s"])
         self._buckets: dict[str, dict[int, int]] = {}
+        #: No bucket below this index exists (a lower bound), so most prunes scan nothing.
+        self._lowest: float = math.inf
 
     def bucket_of(self, ts: float) -> int:
         """The bucket index of a timestamp: `floor(ts / window_s)`."""
@@ -87,6 +93,8 @@ class FixedWindow(Strategy):
             buckets = self._buckets[endpoint] = {}
         bucket = math.floor(ts / self.window_s)
         buckets[bucket] = buckets.get(bucket, 0) + 1
+        if bucket < self._lowest:
+            self._lowest = bucket
         return True
 
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
@@ -98,7 +106,28 @@ class FixedWindow(Strategy):
         buckets = self._buckets.setdefault(endpoint, {})
         for bucket, count in counts.items():
             buckets[bucket] = buckets.get(bucket, 0) + count
+        self._lowest = min(self._lowest, min(counts))
         return counts.total()
+
+    def late_mask(
+        self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Buckets start at the horizon, so a hit exactly on it is kept: `ts < horizon`."""
+        return timestamps < horizons
+
+    def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
+        """Add a numpy batch: buckets counted with `np.unique`, then merged."""
+        import numpy as np
+
+        fresh = timestamps[timestamps >= self.horizon]
+        if not len(fresh):
+            return 0
+        buckets, counts = np.unique(np.floor(fresh / self.window_s), return_counts=True)
+        table = self._buckets.setdefault(endpoint, {})
+        for bucket, count in zip(buckets.tolist(), counts.tolist(), strict=True):
+            table[int(bucket)] = table.get(int(bucket), 0) + count
+        self._lowest = min(self._lowest, int(buckets[0]))
+        return len(fresh)
 
     def prune(self, horizon: float) -> dict[str, int]:
         """Drop the buckets that end at or before `horizon`."""
@@ -107,6 +136,9 @@ class FixedWindow(Strategy):
         if boundary <= self.horizon:
             return {}
         self.horizon = boundary
+        if first_kept <= self._lowest:
+            return {}
+        self._lowest = first_kept
         removed: dict[str, int] = {}
         for endpoint in list(self._buckets):
             buckets = self._buckets[endpoint]
@@ -208,6 +240,7 @@ class FixedWindow(Strategy):
                         f"invalid fixed state: bucket {bucket} of {endpoint!r} holds {count}"
                     )
         self._buckets = {ep: b for ep, b in decoded.buckets.items() if b}
+        self._lowest = min((min(b) for b in self._buckets.values()), default=math.inf)
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
@@ -241,3 +274,4 @@ class FixedWindow(Strategy):
             for bucket, count in buckets.items():
                 new = math.floor((bucket + 0.5) * source.window_s / self.window_s)
                 merged[new] = merged.get(new, 0) + count
+                self._lowest = min(self._lowest, new)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hitcount.errors import StateError
 from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 _MASK64 = (1 << 64) - 1
 _ENDPOINT_OVERHEAD_BYTES = 64
@@ -89,6 +93,13 @@ class MorrisCounter(Strategy):
 
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
         """Advance each counter by `len(timestamps)` hits using geometric jumps."""
+        hits = len(timestamps)
+        if hits:
+            self.add_hits(endpoint, hits)
+        return hits
+
+    def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
+        """A numpy batch only needs its length."""
         hits = len(timestamps)
         if hits:
             self.add_hits(endpoint, hits)

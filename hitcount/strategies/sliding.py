@@ -6,11 +6,15 @@ import math
 from array import array
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 #: Rough bytes of bookkeeping per endpoint besides its timestamps.
 _ENDPOINT_OVERHEAD_BYTES = 64
@@ -73,6 +77,26 @@ class SlidingWindow(Strategy):
         else:
             merged = sorted([*times, *fresh])
             self._times[endpoint] = array("d", merged)
+        return len(fresh)
+
+    def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
+        """Merge a numpy batch into the endpoint's sorted array (8 bytes per timestamp)."""
+        import numpy as np
+
+        fresh = np.sort(timestamps[timestamps > self.horizon])
+        if not len(fresh):
+            return 0
+        times = self._times.get(endpoint)
+        if times is None:
+            times = self._times[endpoint] = array("d")
+        if not times or fresh[0] >= times[-1]:
+            times.frombytes(fresh.tobytes())
+        else:
+            merged = np.concatenate((np.frombuffer(times, dtype=np.float64), fresh))
+            merged.sort(kind="stable")
+            replacement = array("d")
+            replacement.frombytes(merged.tobytes())
+            self._times[endpoint] = replacement
         return len(fresh)
 
     def prune(self, horizon: float) -> dict[str, int]:

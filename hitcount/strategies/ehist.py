@@ -1,0 +1,412 @@
+"""`ehist`: an exponential histogram per endpoint (Datar, Gionis, Indyk, Motwani 2002).
+
+M. Datar, A. Gionis, P. Indyk, R. Motwani, "Maintaining Stream Statistics over Sliding
+Windows", SIAM Journal on Computing 31(6), 2002. Each endpoint keeps *buckets*
+`(newest timestamp, size)` whose sizes are powers of two, at most `k // 2 + 2` of each size
+(`k = ceil(1 / epsilon)`); when a size has one more, its two oldest buckets merge into one of
+twice the size (which keeps the newer timestamp). Sizes never decrease from newest to oldest,
+and every size below the largest keeps at least `k // 2 + 1` buckets. A window then cuts at
+most one bucket at its left edge, and everything newer than that bucket is far larger than
+it: the count of any window up to `max_window_s` has relative error below `epsilon`, in
+O((1/epsilon) log^2 N) bits per endpoint (O((1/epsilon) log N) buckets of O(log N) bits).
+
+The histogram needs its input in timestamp order, and real logs arrive a little out of
+order. So each endpoint's most recent hits (`buffer_s` seconds behind its newest) stay exact
+in a small sorted buffer, and move into the histogram in timestamp order only once they are
+older than that. A hit older than what has already moved cannot be inserted in order and is
+refused (the engine counts it as late).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right, insort
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
+
+import msgspec
+
+from hitcount.errors import ConfigurationError, StateError
+from hitcount.formats.base import MAX_TS
+from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.sliding import SlidingWindow
+
+_ENDPOINT_OVERHEAD_BYTES = 64
+#: A compact bucket: an 8-byte timestamp and a 1-byte size exponent.
+_BUCKET_BYTES = 9
+_TS_BYTES = 8
+#: Largest bucket size accepted from a saved state.
+_MAX_SIZE = 2**62
+#: Compact the buffer's consumed prefix once it is this long (and half the list).
+_COMPACT_AT = 64
+
+
+class _Endpoint:
+    """One endpoint: an exact buffer of recent hits and the histogram of older ones."""
+
+    __slots__ = ("buffer", "classes", "expired", "head")
+
+    def __init__(self) -> None:
+        #: Sorted timestamps; the live part is `buffer[head:]` (the rest awaits compaction).
+        self.buffer: list[float] = []
+        self.head = 0
+        #: `classes[j]`: the newest timestamps of the buckets of size 2**j, oldest first.
+        self.classes: list[deque[float]] = []
+        #: Buckets expired while recording, reported by the next `prune`.
+        self.expired = 0
+
+    def frontier(self) -> float | None:
+        """The newest timestamp in the histogram (None when it is empty)."""
+        for bucket_ts in self.classes:
+            if bucket_ts:
+                return bucket_ts[-1]
+        return None
+
+    def live(self) -> list[float]:
+        """The buffered timestamps, sorted."""
+        return self.buffer[self.head :]
+
+    def buckets(self) -> list[tuple[float, int]]:
+        """`(newest timestamp, size)` of every bucket, oldest first."""
+        return [
+            (ts, 1 << size_log)
+            for size_log in range(len(self.classes) - 1, -1, -1)
+            for ts in self.classes[size_log]
+        ]
+
+    def is_empty(self) -> bool:
+        """Nothing buffered and no bucket."""
+        return self.head == len(self.buffer) and not any(self.classes)
+
+
+class _EndpointState(msgspec.Struct, forbid_unknown_fields=True):
+    buckets: list[tuple[float, int]]
+    buffer: list[float]
+
+
+class _EHistState(msgspec.Struct, forbid_unknown_fields=True):
+    endpoints: dict[str, _EndpointState]
+
+
+class ExponentialHistogram(Strategy):
+    """Approximate counts for any window up to `max_window_s`, within `epsilon`, in little memory.
+
+    Time is epoch seconds; a window is `(start, end]`, i.e. `now - N < ts <= now`. Every
+    answer's `low` and `high` are certain bounds. When the window ends at or after the
+    histogram's newest bucket (any window ending at the replay clock), the bounds are within
+    `(true - 1) / (k // 2 + 1)` of each other (`k = ceil(1 / epsilon)`), so their midpoint,
+    `count`, is within `epsilon * true` of the true count. Older ("historical") windows get
+    certain but possibly wider bounds.
+    """
+
+    name = "ehist"
+    summary = "approximate: exponential histogram, any window up to --max-window within --epsilon"
+    is_exact = False
+    params_spec = (
+        Param("max_window_s", float, 3600.0, "longest window queries can ask for, in seconds",
+              "--max-window", minimum=0, exclusive_minimum=True, maximum=MAX_TS),
+        Param("epsilon", float, 0.05, "relative error bound, 0 < epsilon < 1", "--epsilon",
+              minimum=1e-9, maximum=1.0),
+        Param("buffer_s", float, 60.0, "recent seconds kept exact to absorb late lines",
+              "--buffer", minimum=0, maximum=MAX_TS),
+    )  # fmt: skip
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self.max_window_s = float(self.params["max_window_s"])
+        self.epsilon = float(self.params["epsilon"])
+        self.buffer_s = float(self.params["buffer_s"])
+        if self.epsilon >= 1.0:
+            raise ConfigurationError(f"--epsilon must be < 1, got {self.epsilon:g}")
+        self.k = math.ceil(1.0 / self.epsilon)
+        #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
+        self.per_size = self.k // 2 + 2
+        self._endpoints: dict[str, _Endpoint] = {}
+
+    def retention_s(self) -> float:
+        """Queries up to `max_window_s` back from the latest hit are complete."""
+        return self.max_window_s
+
+    # -- recording -------------------------------------------------------------------
+
+    def record(self, endpoint: str, ts: float) -> bool:
+        """Count one hit at `ts` (epoch seconds).
+
+        Returns:
+            False when `ts` is at or before the horizon, or older than the newest hit
+            already moved into the histogram (it cannot be inserted in order).
+        """
+        if not ts > self.horizon:
+            return False
+        state = self._endpoints.get(endpoint)
+        if state is None:
+            state = self._endpoints[endpoint] = _Endpoint()
+        else:
+            frontier = state.frontier()
+            if frontier is not None and ts < frontier:
+                return False
+        self._buffer_one(state, float(ts) + 0.0)  # + 0.0 turns -0.0 into 0.0
+        return True
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Count a batch of one endpoint's hits: the same state as `record` one by one.
+
+        A batch in timestamp order is merged into the buffer at once; any other batch is
+        recorded hit by hit, so that the same hits are refused.
+        """
+        stamps = [float(ts) + 0.0 for ts in timestamps]
+        if not all(a <= b for a, b in pairwise(stamps)):
+            return sum(1 for ts in stamps if self.record(endpoint, ts))
+        state = self._endpoints.get(endpoint) or _Endpoint()
+        frontier = state.frontier()
+        floor = -math.inf if frontier is None else frontier
+        first = 0
+        while first < len(stamps) and (stamps[first] <= self.horizon or stamps[first] < floor):
+            first += 1
+        fresh = stamps[first:]
+        if not fresh:
+            return 0
+        self._endpoints[endpoint] = state
+        live = state.live()
+        state.buffer = live + fresh if not live or fresh[0] >= live[-1] else sorted(live + fresh)
+        state.head = 0
+        self._flush(state, state.buffer[-1] - self.buffer_s)
+        return len(fresh)
+
+    def _buffer_one(self, state: _Endpoint, ts: float) -> None:
+        """Insert `ts` into the buffer, then move what fell `buffer_s` behind the newest."""
+        buffer = state.buffer
+        if state.head == len(buffer) or ts >= buffer[-1]:
+            buffer.append(ts)
+        else:
+            insort(buffer, ts, lo=state.head)
+        self._flush(state, buffer[-1] - self.buffer_s)
+
+    def _flush(self, state: _Endpoint, before: float) -> None:
+        """Move the buffered timestamps `< before` into the histogram, oldest first."""
+        buffer, head = state.buffer, state.head
+        while head < len(buffer) and buffer[head] < before:
+            self._insert(state, buffer[head])
+            head += 1
+        if head == len(buffer):
+            buffer.clear()
+            head = 0
+        elif head >= _COMPACT_AT and 2 * head >= len(buffer):
+            del buffer[:head]
+            head = 0
+        state.head = head
+
+    def _insert(self, state: _Endpoint, ts: float) -> None:
+        """DGIM insertion of the newest hit: expire, add a bucket of size 1, merge upward."""
+        state.expired += self._drop_oldest(state, ts, self.max_window_s)
+        classes = state.classes
+        if not classes:
+            classes.append(deque())
+        classes[0].append(ts)
+        size_log = 0
+        while len(classes[size_log]) > self.per_size:
+            same = classes[size_log]
+            same.popleft()
+            newer = same.popleft()
+            if size_log + 1 == len(classes):
+                classes.append(deque())
+            classes[size_log + 1].append(newer)
+            size_log += 1
+
+    @staticmethod
+    def _drop_oldest(state: _Endpoint, cut: float, shift: float) -> int:
+        """Drop the oldest buckets while `bucket ts + shift <= cut`; return how many."""
+        classes = state.classes
+        dropped = 0
+        while classes:
+            oldest = classes[-1]
+            while oldest and oldest[0] + shift <= cut:
+                oldest.popleft()
+                dropped += 1
+            if oldest:
+                break
+            classes.pop()
+        return dropped
+
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Drop the buckets whose newest hit is at or before `horizon` (epoch seconds).
+
+        Buffered hits older than `horizon + max_window_s` first move into the histogram:
+        no hit within the engine's lateness allowance can arrive before them any more.
+        Buckets expired while recording are counted here too.
+        """
+        if horizon <= self.horizon:
+            return {}
+        self.horizon = horizon
+        removed: dict[str, int] = {}
+        for endpoint, state in list(self._endpoints.items()):
+            self._flush(state, horizon + self.max_window_s)
+            count = state.expired + self._drop_oldest(state, horizon, 0.0)
+            state.expired = 0
+            if count:
+                removed[endpoint] = count
+            if state.is_empty():
+                del self._endpoints[endpoint]
+        return removed
+
+    # -- answering -------------------------------------------------------------------
+
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """Hits with `start < ts <= end`: exact over the buffer, bounded over the buckets.
+
+        A bucket `(ts, size)` holds hits between the previous bucket's timestamp and `ts`,
+        one of them at `ts`. It counts fully when that span lies inside the window; when it
+        straddles an edge it adds 1 to `low` if `ts` is inside (else 0) and `size` to `high`
+        (`size - 1` if `ts` is past `end`). `count` is the midpoint of the bounds: the
+        paper's "all buckets inside plus half the straddling one", plus the half hit known
+        to be inside. The answer is incomplete when `start` is before the horizon or more
+        than `max_window_s` before the newest bucket (older buckets may have expired).
+        """
+        complete = start >= self.horizon
+        state = self._endpoints.get(endpoint)
+        if state is None or not start < end:
+            return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+        frontier = state.frontier()
+        if frontier is not None and start + self.max_window_s < frontier:
+            complete = False
+        buffer, head = state.buffer, state.head
+        exact = max(bisect_right(buffer, end, head) - bisect_right(buffer, start, head), 0)
+        low, high = self._bucket_bounds(state, start, end)
+        if low == high:
+            return WindowAnswer.exactly(exact + low, complete=complete)
+        low, high = exact + low, exact + high
+        return WindowAnswer((low + high) / 2, low, high, False, complete=complete)
+
+    @staticmethod
+    def _bucket_bounds(state: _Endpoint, start: float, end: float) -> tuple[int, int]:
+        """Certain bounds on the histogram's hits in `(start, end]`."""
+        low = high = 0
+        previous = -math.inf  # the oldest bucket's span has no known beginning
+        for size_log in range(len(state.classes) - 1, -1, -1):
+            size = 1 << size_log
+            for ts in state.classes[size_log]:
+                if start < ts <= end:
+                    low += size if previous > start else 1
+                    high += size
+                elif ts > end and previous <= end:
+                    high += size - 1
+                previous = ts
+        return low, high
+
+    def endpoints(self) -> Iterable[str]:
+        """Endpoints with buffered hits or buckets."""
+        return self._endpoints.keys()
+
+    def totals(self) -> dict[str, int]:
+        """Retained hits per endpoint: bucket sizes plus buffered hits."""
+        return {
+            endpoint: sum(len(ts) << j for j, ts in enumerate(state.classes))
+            + len(state.buffer)
+            - state.head
+            for endpoint, state in self._endpoints.items()
+        }
+
+    def buckets(self, endpoint: str) -> list[tuple[float, int]]:
+        """`(newest timestamp, size)` of one endpoint's buckets, oldest first."""
+        state = self._endpoints.get(endpoint)
+        return state.buckets() if state else []
+
+    def buffered(self, endpoint: str) -> list[float]:
+        """One endpoint's exact, not yet bucketed timestamps, sorted."""
+        state = self._endpoints.get(endpoint)
+        return state.live() if state else []
+
+    def memory_entries(self) -> int:
+        """Buckets plus buffered timestamps."""
+        return sum(
+            sum(map(len, state.classes)) + len(state.buffer) - state.head
+            for state in self._endpoints.values()
+        )
+
+    def state_bytes(self) -> int:
+        """9 bytes per bucket (timestamp, size exponent), 8 per buffered hit, plus names."""
+        return sum(
+            _BUCKET_BYTES * sum(map(len, state.classes))
+            + _TS_BYTES * (len(state.buffer) - state.head)
+            + len(endpoint)
+            + _ENDPOINT_OVERHEAD_BYTES
+            for endpoint, state in self._endpoints.items()
+        )
+
+    # -- persistence and swaps -----------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """`{"endpoints": {endpoint: {"buckets": [[ts, size], ...], "buffer": [ts, ...]}}}`.
+
+        Buckets are listed oldest first; the buffer is sorted.
+        """
+        return {
+            "endpoints": {
+                endpoint: {"buckets": [list(b) for b in state.buckets()], "buffer": state.live()}
+                for endpoint, state in self._endpoints.items()
+            }
+        }
+
+    def load_state(self, raw: bytes) -> None:
+        """Load a document made by `to_state`, checking every value and the DGIM invariant.
+
+        Raises:
+            StateError: unknown fields, bad timestamps or sizes, unsorted or misordered
+                buckets, too many (or, below the largest size, too few) buckets of a size,
+                an unsorted buffer, or buffered hits that should have been bucketed.
+        """
+        decoded: _EHistState = decode_state(raw, _EHistState, self.name)
+        loaded: dict[str, _Endpoint] = {}
+        for endpoint, entry in decoded.endpoints.items():
+            if not endpoint:
+                raise StateError("invalid ehist state: empty endpoint")
+            state = self._checked_endpoint(entry, endpoint)
+            if not state.is_empty():
+                loaded[endpoint] = state
+        self._endpoints = loaded
+
+    def _checked_endpoint(self, entry: _EndpointState, endpoint: str) -> _Endpoint:
+        def bad(reason: str) -> StateError:
+            return StateError(f"invalid ehist state: {endpoint!r}: {reason}")
+
+        stamps = [ts for ts, _ in entry.buckets] + entry.buffer
+        if any(not (math.isfinite(ts) and 0 <= ts <= MAX_TS) for ts in stamps):
+            raise bad("timestamp out of range")
+        if any(a > b for a, b in pairwise(stamps)):
+            raise bad("timestamps out of order")
+        state = _Endpoint()
+        previous_size = _MAX_SIZE
+        for ts, size in entry.buckets:
+            if not (0 < size <= previous_size and size & (size - 1) == 0):
+                raise bad(f"bucket size {size} is not a power of two at most the older one's")
+            previous_size = size
+            size_log = size.bit_length() - 1
+            while len(state.classes) <= size_log:
+                state.classes.append(deque())
+            state.classes[size_log].append(ts)
+        counts = [len(same) for same in state.classes]
+        if any(count > self.per_size for count in counts):
+            raise bad(f"more than {self.per_size} buckets of one size")
+        if any(count < self.per_size - 1 for count in counts[:-1]):
+            raise bad(f"fewer than {self.per_size - 1} buckets of a size below the largest")
+        if entry.buffer and entry.buffer[0] < entry.buffer[-1] - self.buffer_s:
+            raise bad(f"buffered hits more than {self.buffer_s:g} s behind the newest")
+        state.buffer = list(entry.buffer)
+        return state
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """From sliding, feed every timestamp in order (no loss); refuse anything else.
+
+        Raises:
+            SwapRefusedError: the source has no individual timestamps (fixed, morris...).
+        """
+        if not isinstance(source, SlidingWindow):
+            return super().convert(source, params)
+        target = cls(**params)
+        target.horizon = source.horizon
+        for endpoint in source.endpoints():
+            target.record_many(endpoint, source.timestamps(endpoint))
+        return target

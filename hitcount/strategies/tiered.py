@@ -1,0 +1,492 @@
+"""`tiered`: rollups at three resolutions per endpoint, each tier kept for its own retention.
+
+Every hit is counted in all three tiers (by default 10 s buckets kept 1 h, 60 s kept 1 day,
+3600 s kept 31 days), so each tier is exact at its own resolution. Widths nest: each is a
+whole multiple of the finer one. A bucket `j` of width `w` holds the hits with
+`j * w < ts <= (j + 1) * w`: left-open like the windows `now - N < ts <= now`, so a window
+whose start lies on a bucket edge covers whole buckets and is exact.
+
+A tier's *horizon* is the time after which it holds every kept hit; the coarse tier's is the
+strategy's `horizon`. A query `(start, end]` starts in the finest tier whose horizon is at
+or before `start`, and moves to finer tiers at edges that every tier shares, so only the
+two outer edges of the window are uncertain, each by one bucket of the finest tier there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+
+from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
+from hitcount.formats.base import MAX_TS
+from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.fixed import FixedWindow
+from hitcount.strategies.sliding import SlidingWindow
+
+#: Tier names, finest first; parameters are `<tier>_s` and `<tier>_retention_s`.
+TIERS = ("fine", "mid", "coarse")
+#: Bytes of a compact bucket (int64 index, int64 count), per endpoint, per tier horizon.
+_BUCKET_BYTES = 16
+_ENDPOINT_OVERHEAD_BYTES = 64
+_HORIZON_BYTES = 8 * len(TIERS)
+#: Largest per-bucket count accepted from a saved state.
+_MAX_COUNT = 2**62
+#: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
+_TINY_SHARE = 1e-12
+_RATIO_TOLERANCE = 1e-9
+
+_Tables = tuple[dict[int, int], dict[int, int], dict[int, int]]
+
+
+class _TieredState(msgspec.Struct, forbid_unknown_fields=True):
+    fine: dict[str, dict[int, int]]
+    mid: dict[str, dict[int, int]]
+    coarse: dict[str, dict[int, int]]
+    fine_horizon: float | None
+    mid_horizon: float | None
+    closed_until: float | None
+
+
+class _Rollup(NamedTuple):
+    """Buckets a conversion can regroup: every hit after `horizon` is in `tables`."""
+
+    width_s: float
+    tables: Mapping[str, Mapping[int, int]]
+    horizon: float
+    #: True for `fixed` buckets, which hold `[lo, hi)` rather than `(lo, hi]`.
+    closed: bool
+
+
+def _width(tier: str, default: float) -> Param:
+    return Param(f"{tier}_s", float, default, f"{tier} bucket width, in seconds", f"--{tier}",
+                 minimum=0.001, maximum=MAX_TS)  # fmt: skip
+
+
+def _retention(tier: str, default: float) -> Param:
+    return Param(f"{tier}_retention_s", float, default, f"how long {tier} buckets are kept,"
+                 " in seconds", f"--{tier}-retention", minimum=0, exclusive_minimum=True,
+                 maximum=MAX_TS)  # fmt: skip
+
+
+def _multiple(wide: float, narrow: float) -> int | None:
+    """`wide / narrow` when it is a whole number >= 1, else None."""
+    ratio = wide / narrow
+    whole = round(ratio)
+    return whole if whole >= 1 and abs(ratio - whole) <= _RATIO_TOLERANCE * whole else None
+
+
+def _time_or_inf(value: float | None, what: str) -> float:
+    if value is None:
+        return -math.inf
+    if not (math.isfinite(value) and -MAX_TS <= value <= MAX_TS):
+        raise StateError(f"invalid tiered state: {what} {value!r} out of range")
+    return value
+
+
+class TieredRollups(Strategy):
+    """Multi-resolution rollups: fine, mid and coarse buckets per endpoint.
+
+    Time is epoch seconds; a query counts `start < ts <= end`, i.e. `now - N < ts <= now`.
+    Bounds are certain (`confidence=None`): a bucket wholly inside the window adds its hits
+    to `low`, `high` and `count`; a bucket the window only partly covers adds nothing to
+    `low`, all its hits to `high` and to `count` the covered share of its span (the span
+    ends at the latest hit seen, so a window ending now covers the newest bucket). A window
+    whose start lies on a bucket edge of the tier answering it, and whose end is the clock,
+    is exact. Memory per endpoint is about `retention / width + 2` buckets per tier.
+    """
+
+    name = "tiered"
+    summary = "rollups at --fine/--mid/--coarse widths, each kept for its own retention"
+    is_exact = False
+    params_spec = (
+        _width("fine", 10.0),
+        _retention("fine", 3600.0),
+        _width("mid", 60.0),
+        _retention("mid", 86400.0),
+        _width("coarse", 3600.0),
+        _retention("coarse", 2678400.0),
+    )
+
+    def __init__(self, **params: object) -> None:
+        """Check that the widths nest and the retentions grow.
+
+        Raises:
+            ConfigurationError: a width is not a whole multiple of the finer one, or a
+                retention is not longer than the finer tier's.
+        """
+        super().__init__(**params)
+        widths = [float(self.params[f"{tier}_s"]) for tier in TIERS]
+        self.retentions = tuple(float(self.params[f"{tier}_retention_s"]) for tier in TIERS)
+        steps = [1]
+        for k in (1, 2):
+            ratio = _multiple(widths[k], widths[k - 1])
+            if ratio is None:
+                raise ConfigurationError(
+                    f"--{TIERS[k]} ({widths[k]:g} s) must be a whole multiple of"
+                    f" --{TIERS[k - 1]} ({widths[k - 1]:g} s)"
+                )
+            if self.retentions[k] <= self.retentions[k - 1]:
+                raise ConfigurationError(
+                    f"--{TIERS[k]}-retention ({self.retentions[k]:g} s) must be longer than"
+                    f" --{TIERS[k - 1]}-retention ({self.retentions[k - 1]:g} s)"
+                )
+            steps.append(steps[-1] * ratio)
+        self.fine_s = widths[0]
+        #: Fine buckets per bucket of each tier; tier widths are `step * fine_s` seconds.
+        self._steps = tuple(steps)
+        self.widths = tuple(step * self.fine_s for step in self._steps)
+        self._data: dict[str, _Tables] = {}
+        #: Per tier: buckets ending at or before this time are gone (coarse: see horizon).
+        self._cut = [-math.inf, -math.inf, -math.inf]
+        #: Per tier, not saved: every bucket index below this is gone (None: unknown).
+        self._swept: list[int | None] = [None, None, None]
+        #: Buckets starting before this may hold a hit exactly at their start (from fixed).
+        self.closed_until = -math.inf
+
+    # -- the bucket grid -----------------------------------------------------------------
+
+    def _floor_index(self, t: float) -> int:
+        """The fine edge index `i` with `i * fine_s <= t < (i + 1) * fine_s`."""
+        i = math.floor(t / self.fine_s)
+        if i * self.fine_s > t:
+            return i - 1
+        return i + 1 if (i + 1) * self.fine_s <= t else i
+
+    def _ceil_index(self, t: float) -> int:
+        """The fine edge index `i` with `(i - 1) * fine_s < t <= i * fine_s`."""
+        i = math.ceil(t / self.fine_s)
+        if i * self.fine_s < t:
+            return i + 1
+        return i - 1 if (i - 1) * self.fine_s >= t else i
+
+    def _bucket(self, tier: int, ts: float) -> int:
+        """The bucket of `ts` in a tier: `j` with `lo < ts <= hi`."""
+        return (self._ceil_index(ts) - 1) // self._steps[tier]
+
+    def _edge(self, tier: int, j: int) -> float:
+        """Start of bucket `j` of a tier (seconds); every tier uses these same products."""
+        return j * self._steps[tier] * self.fine_s
+
+    def _align_up(self, tier: int, t: float) -> float:
+        """The first edge of `tier` at or after `t` (an edge of every finer tier too)."""
+        return self._edge(tier, -(-self._ceil_index(t) // self._steps[tier]))
+
+    # -- recording -------------------------------------------------------------------
+
+    def retention_s(self) -> float:
+        """The coarse retention: queries that far back from the latest hit are complete."""
+        return self.retentions[2]
+
+    def prune_grid_s(self) -> float:
+        """The fine width: the fine tier's cut moves one fine bucket at a time."""
+        return self.fine_s
+
+    def horizons(self) -> tuple[float, float, float]:
+        """Per tier (fine, mid, coarse): every kept hit after this time is in the tier."""
+        h = self.horizon
+        return (max(self._cut[0], h), max(self._cut[1], h), max(self._cut[2], h))
+
+    def record(self, endpoint: str, ts: float) -> bool:
+        """Count one hit in every tier still covering `ts`; refuse it at or before the horizon."""
+        horizons = self.horizons()
+        if ts <= horizons[2]:
+            return False
+        fine = self._ceil_index(ts) - 1
+        for k, table in enumerate(self._tables(endpoint)):
+            if ts > horizons[k]:
+                j = fine // self._steps[k]
+                table[j] = table.get(j, 0) + 1
+        return True
+
+    def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
+        """Count a batch of one endpoint's hits; the same state as `record` one by one."""
+        horizons = self.horizons()
+        kept = [(self._ceil_index(ts) - 1, ts) for ts in timestamps if ts > horizons[2]]
+        if not kept:
+            return 0
+        for k, table in enumerate(self._tables(endpoint)):
+            step, horizon = self._steps[k], horizons[k]
+            for j, count in Counter(i // step for i, ts in kept if ts > horizon).items():
+                table[j] = table.get(j, 0) + count
+        return len(kept)
+
+    def _tables(self, endpoint: str) -> _Tables:
+        tables = self._data.get(endpoint)
+        if tables is None:
+            tables = self._data[endpoint] = ({}, {}, {})
+        return tables
+
+    def prune(self, horizon: float) -> dict[str, int]:
+        """Cut each tier by its own retention; the coarse cut becomes the horizon.
+
+        The engine passes `horizon = clock - coarse retention - lateness`, so
+        `horizon + coarse retention` is the clock less the lateness allowance; each tier
+        keeps its retention back from there, its cut aligned down to its own width.
+
+        Returns:
+            Buckets removed per endpoint, all tiers together.
+        """
+        anchor = horizon + self.retentions[2]
+        targets = (anchor - self.retentions[0], anchor - self.retentions[1], horizon)
+        removed: Counter[str] = Counter()
+        for k, target in enumerate(targets):
+            first = self._floor_index(target) // self._steps[k]
+            cut = self._edge(k, first)
+            if cut > self._cut[k]:
+                self._cut[k] = cut
+                self._drop_below(k, first, removed)
+        self.horizon = max(self.horizon, self._cut[2])
+        for endpoint in [ep for ep, tables in self._data.items() if not any(tables)]:
+            del self._data[endpoint]
+        return dict(removed)
+
+    def _drop_below(self, tier: int, first: int, removed: Counter[str]) -> None:
+        swept = self._swept[tier]
+        for endpoint, tables in self._data.items():
+            table = tables[tier]
+            if swept is not None and first - swept <= len(table):
+                old = [j for j in range(swept, first) if j in table]
+            else:
+                old = [j for j in table if j < first]
+            for j in old:
+                del table[j]
+            if old:
+                removed[endpoint] += len(old)
+        self._swept[tier] = first
+
+    # -- answering -------------------------------------------------------------------
+
+    def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
+        """Hits with `start < ts <= end` (seconds), from the finest tiers covering the window.
+
+        Args:
+            endpoint: the endpoint.
+            start: the window's open left edge, `now - N`.
+            end: the window's closed right edge, `now`.
+            clock: the latest timestamp seen; no bucket holds hits after it.
+
+        Returns:
+            `low <= true count <= high` with certainty when `complete`; `complete` is
+            False when `start` is before the coarse tier's horizon.
+        """
+        horizons = self.horizons()
+        complete = start >= horizons[2]
+        tables = self._data.get(endpoint)
+        if tables is None:
+            return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=complete)
+        low = partial = 0
+        estimate = 0.0
+        for tier, left, right in self._plan(start, end, horizons):
+            table = tables[tier]
+            for j in self._candidates(tier, table, left, right):
+                count = table.get(j, 0)
+                share = self._share_inside(tier, j, left, right, clock) if count else 0.0
+                if share >= 1.0:
+                    low += count
+                elif share > 0.0:
+                    partial += count
+                    estimate += count * share
+        if not partial:
+            return WindowAnswer.exactly(low, complete=complete)
+        return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
+
+    def _plan(
+        self, start: float, end: float, horizons: tuple[float, float, float]
+    ) -> list[tuple[int, float, float]]:
+        """Split `(start, end]` into `(tier, left, right)` pieces, coarsest first.
+
+        The first piece uses the finest tier covering `start`; each later one starts at an
+        edge shared by the tier before it, as soon as the finer tier covers that edge.
+        """
+        tier = next((k for k in range(3) if horizons[k] <= start), 2)
+        pieces = []
+        while tier > 0:
+            split = self._align_up(tier, max(start, horizons[tier - 1]))
+            if split >= end:
+                break
+            if split > start:
+                pieces.append((tier, start, split))
+                start = split
+            tier -= 1
+        if start < end:
+            pieces.append((tier, start, end))
+        return pieces
+
+    def _candidates(
+        self, tier: int, table: dict[int, int], start: float, end: float
+    ) -> Iterable[int]:
+        if math.isfinite(start) and math.isfinite(end):
+            first, last = self._bucket(tier, start), self._bucket(tier, end) + 1
+            if last - first <= len(table):
+                return range(first, last + 1)
+        return sorted(table)
+
+    def _share_inside(self, tier: int, j: int, start: float, end: float, clock: float) -> float:
+        """Share of bucket `j`'s hits inside `(start, end]`, judged by their time span.
+
+        The hits lie in `(lo, min(hi, clock)]` (`[lo, ...]` for buckets converted from
+        `fixed`). 1.0: all inside; 0.0: none; in between: the covered part of the span.
+        """
+        lo, hi = self._edge(tier, j), self._edge(tier, j + 1)
+        closed = lo < self.closed_until
+        top = min(hi, clock) if clock > lo else hi
+        if top <= start or lo > end or (lo == end and not closed):
+            return 0.0
+        if (lo > start or (lo == start and not closed)) and top <= end:
+            return 1.0
+        share = (min(top, end) - max(lo, start)) / (top - lo)
+        return min(max(share, _TINY_SHARE), 1.0 - _TINY_SHARE)
+
+    def endpoints(self) -> Iterable[str]:
+        """Endpoints with at least one bucket."""
+        return self._data.keys()
+
+    def totals(self) -> dict[str, int]:
+        """Hits in the coarse tier (every kept hit), per endpoint."""
+        return {ep: sum(tables[2].values()) for ep, tables in self._data.items()}
+
+    def bucket_counts(self, endpoint: str, tier: str = "coarse") -> dict[int, int]:
+        """A copy of one tier's `bucket -> count` table for an endpoint."""
+        tables = self._data.get(endpoint)
+        return dict(tables[TIERS.index(tier)]) if tables else {}
+
+    def tier_entries(self) -> dict[str, int]:
+        """Buckets held per tier, all endpoints together."""
+        return {
+            tier: sum(len(tables[k]) for tables in self._data.values())
+            for k, tier in enumerate(TIERS)
+        }
+
+    def memory_entries(self) -> int:
+        """Buckets across all tiers."""
+        return sum(self.tier_entries().values())
+
+    def state_bytes(self) -> int:
+        """16 bytes per bucket, the endpoint names, and the tier horizons."""
+        return _HORIZON_BYTES + sum(
+            _BUCKET_BYTES * sum(len(table) for table in tables)
+            + len(endpoint)
+            + _ENDPOINT_OVERHEAD_BYTES
+            for endpoint, tables in self._data.items()
+        )
+
+    # -- persistence and swaps -----------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Per tier `{endpoint: {bucket: count}}`, plus the fine and mid horizons."""
+        state: dict[str, Any] = {
+            tier: {
+                ep: dict(sorted(tables[k].items()))
+                for ep, tables in sorted(self._data.items())
+                if tables[k]
+            }
+            for k, tier in enumerate(TIERS)
+        }
+        for key, value in (
+            ("fine_horizon", self._cut[0]),
+            ("mid_horizon", self._cut[1]),
+            ("closed_until", self.closed_until),
+        ):
+            state[key] = value if math.isfinite(value) else None
+        return state
+
+    def load_state(self, raw: bytes) -> None:
+        """Load the tiers, checking every endpoint, bucket index, count and horizon.
+
+        Raises:
+            StateError: unknown or missing fields, wrong types, an empty endpoint, a count
+                below 1, a bucket index outside 0 .. year 9999, or a horizon out of range.
+        """
+        decoded: _TieredState = decode_state(raw, _TieredState, self.name)
+        data: dict[str, _Tables] = {}
+        for k, tier in enumerate(TIERS):
+            limit = MAX_TS / self.widths[k] + 1
+            for endpoint, buckets in getattr(decoded, tier).items():
+                if not endpoint:
+                    raise StateError(f"invalid tiered state: empty endpoint in {tier}")
+                for j, count in buckets.items():
+                    if not (-1 <= j <= limit and 0 < count <= _MAX_COUNT):
+                        raise StateError(
+                            f"invalid tiered state: {tier} bucket {j} of {endpoint!r} holds {count}"
+                        )
+                if buckets:
+                    data.setdefault(endpoint, ({}, {}, {}))[k].update(buckets)
+        cuts = [_time_or_inf(decoded.fine_horizon, "fine_horizon")]
+        cuts += [_time_or_inf(decoded.mid_horizon, "mid_horizon"), -math.inf]
+        self.closed_until = _time_or_inf(decoded.closed_until, "closed_until")
+        self._data, self._cut, self._swept = data, cuts, [None, None, None]
+
+    @classmethod
+    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+        """From sliding: exact. From fixed or tiered: regroup whole buckets into each tier.
+
+        A tier is filled from the coarsest source buckets whose width divides its own, and
+        then covers what they covered. A tier no source width divides (finer than `fixed`'s
+        window) starts empty at the end of the newest source bucket (at most one source
+        bucket after the clock), so queries use coarser tiers until it has history.
+
+        Raises:
+            SwapRefusedError: no tier can be filled (the coarse width is not a whole
+                multiple of any source width), or the source has no timestamps (morris).
+        """
+        target = cls(**params)
+        if isinstance(source, SlidingWindow):
+            target.horizon = source.horizon
+            for endpoint in source.endpoints():
+                target.record_many(endpoint, source.timestamps(endpoint))
+            return target
+        if isinstance(source, FixedWindow):
+            tables = {ep: source.bucket_counts(ep) for ep in source.endpoints()}
+            rollups = [_Rollup(source.window_s, tables, source.horizon, True)]
+        elif isinstance(source, TieredRollups):
+            rollups = source._rollups()
+            target.closed_until = source.closed_until
+        else:
+            return super().convert(source, params)
+        target._fill_from(rollups, source)
+        return target
+
+    def _rollups(self) -> list[_Rollup]:
+        return [
+            _Rollup(self.widths[k], {ep: t[k] for ep, t in self._data.items()}, h, False)
+            for k, h in enumerate(self.horizons())
+        ]
+
+    def _fill_from(self, rollups: list[_Rollup], source: Strategy) -> None:
+        if self._source_for(2, rollups) is None:
+            raise SwapRefusedError(
+                f"cannot regroup {rollups[0].width_s:g} s buckets into"
+                f" {'/'.join(f'{w:g}' for w in self.widths)} s tiers: the coarse width must"
+                " be a whole multiple of the source's",
+                hint="choose tier widths that are multiples of the source's, or --reset",
+            )
+        newest = max(
+            ((max(table) + 1) * r.width_s for r in rollups for table in r.tables.values() if table),
+            default=-math.inf,
+        )
+        for k in range(3):
+            found = self._source_for(k, rollups)
+            if found is None:
+                self._cut[k] = newest
+                continue
+            rollup, ratio = found
+            self._cut[k] = rollup.horizon
+            if rollup.closed:
+                self.closed_until = max(self.closed_until, newest)
+            for endpoint, buckets in rollup.tables.items():
+                table = self._tables(endpoint)[k]
+                for i, count in buckets.items():
+                    table[i // ratio] = table.get(i // ratio, 0) + count
+        self.horizon = max(source.horizon, self._cut[2])
+
+    def _source_for(self, tier: int, rollups: list[_Rollup]) -> tuple[_Rollup, int] | None:
+        """The coarsest source whose width divides the tier's, and the ratio."""
+        for rollup in reversed(rollups):
+            ratio = _multiple(self.widths[tier], rollup.width_s)
+            if ratio is not None:
+                return rollup, ratio
+        return None
