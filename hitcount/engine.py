@@ -201,7 +201,7 @@ class HitCounter:
         order = np.argsort(codes, kind="stable")
         codes, stamps = codes[order], stamps[order]
         starts = np.flatnonzero(np.diff(codes, prepend=-1)).tolist()
-        ends = [*starts[1:], len(codes)]
+        ends = [*starts[1:], len(codes)] if starts else []
         kept = 0
         for start, end in zip(starts, ends, strict=True):
             endpoint = columns.names[int(codes[start])]
