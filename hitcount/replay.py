@@ -5,8 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hitcount.engine import HitCounter
+
+if TYPE_CHECKING:
+    from hitcount.formats.columnar import Columns
 from hitcount.errors import InputError
 from hitcount.formats import LineParser, format_from_name, make_parser, sniff_format
 from hitcount.formats.base import BadLine, Hit
@@ -114,6 +119,8 @@ class _Replayer:
         self.parser = make_parser(self.fmt) if self.fmt else None
         if self.parser is None and source != "-" and (by_name := format_from_name(source)):
             self.parser = make_parser(by_name)
+        if self._in_parallel(source):
+            return
         with open_input(source) as stream:
             for first, block in iter_blocks(stream, self.name):
                 if not self._columnar(block):
@@ -121,6 +128,29 @@ class _Replayer:
                         self._line(number, line)
                 if self.on_progress is not None:
                     self.on_progress(self.report.lines_read)
+
+    def _in_parallel(self, source: str) -> bool:
+        """Decode a big plain NDJSON file on every core; False when it is not one."""
+        if source == "-" or self.parser is None or self.parser.name != "ndjson":
+            return False
+        from hitcount import parallel
+
+        workers = parallel.worker_count(source)
+        ranges = parallel.plan_ranges(source, Path(source).stat().st_size) if workers else None
+        if not ranges:
+            return False
+        number = 1
+        for (start, end), lines, columns in parallel.decode_in_parallel(source, ranges, workers):
+            if columns is not None:
+                self._record_columns(columns)
+            else:
+                block = parallel.read_range(source, start, end)
+                for line_number, line in split_block(number, block):
+                    self._line(line_number, line)
+            number += lines
+            if self.on_progress is not None:
+                self.on_progress(self.report.lines_read)
+        return True
 
     def _columnar(self, block: bytes | None) -> bool:
         """Record a whole NDJSON block at once; False when it needs the per-line path."""
@@ -131,12 +161,15 @@ class _Replayer:
         columns = decode_ndjson_block(block)
         if columns is None:
             return False
+        self._record_columns(columns)
+        return True
+
+    def _record_columns(self, columns: Columns) -> None:
         self.flush()  # keep arrival order
         self.report.formats[self.name] = "ndjson"
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
         self.report.hits_kept += self.counter.record_columns(columns)
-        return True
 
     def _line(self, number: int, line: bytes | None) -> None:
         self.report.lines_read += 1

@@ -103,3 +103,37 @@ def test_big_clean_file_takes_the_fast_path(tmp_path: Path) -> None:
     counter = HitCounter("sliding", max_window_s=10**6)
     assert replay(counter, [str(path)]).hits_kept == 50_000
     assert counter.query("/e1", 100).answer.count == 40
+
+
+def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitcount import parallel
+
+    rows = [
+        json.dumps({"endpoint": f"/e{i % 7}", "ts": 1_767_225_600 + i * 0.37})
+        for i in range(30_000)
+    ]
+    rows[1234] = "{broken"
+    rows[25_000] = json.dumps({"endpoint": "", "ts": 1})
+    rows[29_999] = json.dumps({"endpoint": "/late", "ts": 1_767_225_600})  # far too late
+    path = tmp_path / "big.ndjson"
+    path.write_text("\ufeff" + "\n".join(rows))  # a BOM, and no final newline
+
+    serial = HitCounter("sliding", max_window_s=600)
+    monkeypatch.setenv("HITCOUNT_WORKERS", "0")
+    serial_report = replay(serial, [str(path)])
+
+    monkeypatch.setenv("HITCOUNT_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 50_000)
+    assert parallel.worker_count(str(path)) == 2
+    both = HitCounter("sliding", max_window_s=600)
+    parallel_report = replay(both, [str(path)])
+
+    assert [bad.line for bad in parallel_report.first_bad] == [1235, 25001]
+    assert parallel_report.first_bad == serial_report.first_bad
+    assert parallel_report.lines_read == serial_report.lines_read == 30_000
+    assert both.metrics == serial.metrics
+    assert both.metrics.late_hits == 1
+    assert both.strategy.to_state() == serial.strategy.to_state()

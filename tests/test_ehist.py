@@ -47,12 +47,26 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 ENDPOINTS = st.sampled_from(["/a", "/b"])
+# Integer timestamps hit window edges and ties exactly; dense ones fill big buckets.
 TIMES = st.one_of(
+    st.integers(min_value=0, max_value=300).map(float),
+    st.floats(min_value=0, max_value=300, allow_nan=False, allow_infinity=False),
     st.integers(min_value=0, max_value=3_000).map(float),
-    st.floats(min_value=0, max_value=3_000, allow_nan=False, allow_infinity=False),
 )
 DELAYS = st.floats(min_value=0, max_value=1)  # a share of buffer_s
-HITS = st.lists(st.tuples(ENDPOINTS, TIMES, DELAYS), max_size=150)
+LISTED = st.lists(st.tuples(ENDPOINTS, TIMES, DELAYS), max_size=100)
+
+
+@st.composite
+def _hits(draw: st.DrawFn) -> list[tuple[str, float, float]]:
+    """Hits drawn one by one, plus a seeded bulk of dense ones on /a (so buckets grow)."""
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    bulk = draw(st.integers(0, 400))
+    dense = [("/a", float(rng.randint(0, 300)), rng.random()) for _ in range(bulk)]
+    return draw(LISTED) + dense
+
+
+HITS = _hits()
 EPSILONS = st.sampled_from([0.5, 0.3, 0.1])
 MAX_WINDOWS = st.sampled_from([50.0, 400.0, 5_000.0])
 BUFFERS = st.sampled_from([0.0, 7.0, 60.0])

@@ -17,6 +17,7 @@ from hitcount.errors import InputError
 MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
 STDIN = "-"
 
 
@@ -70,7 +71,9 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None
     number = 1
     pending = b""
     skipping = False  # inside a line too long to keep
-    for chunk in _chunks(stream, name):
+    for index, chunk in enumerate(_chunks(stream, name)):
+        if index == 0:
+            chunk = chunk.removeprefix(_BOM)
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
