@@ -55,8 +55,14 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
-def to_document(counter: HitCounter) -> dict[str, Any]:
-    """The counter's whole state as a JSON-ready dict."""
+def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
+    """The counter's whole state as a JSON-ready dict.
+
+    Args:
+        counter: the counter.
+        compact: let the strategy use its compact form (large arrays as base64 of their
+            bytes) — for the live state store; snapshots use the readable form.
+    """
     strategy = counter.strategy
     document = {
         "format": FORMAT,
@@ -68,7 +74,7 @@ def to_document(counter: HitCounter) -> dict[str, Any]:
         "max_lateness_s": counter.max_lateness_s,
         "metrics": counter.metrics.as_dict(),
         "recent_events": list(counter.recent_events),
-        "state": strategy.to_state(),
+        "state": strategy.to_compact_state() if compact else strategy.to_state(),
     }
     return document
 

@@ -30,7 +30,7 @@ def load_counter(store: Store) -> HitCounter:
 
 def save_counter(store: Store, counter: HitCounter) -> None:
     """Write the counter's state to `store` atomically."""
-    store.save(encode(to_document(counter)))
+    store.save(encode(to_document(counter, compact=True)))
 
 
 @contextmanager

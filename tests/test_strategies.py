@@ -252,3 +252,32 @@ def test_every_strategy_has_a_summary_and_flags() -> None:
         for param in cls.params_spec:
             assert param.flag.startswith("--")
             assert math.isfinite(param.default)
+
+
+@pytest.mark.parametrize("size", [10, 150_000])
+def test_sliding_compact_state_round_trips_and_is_checked(size: int) -> None:
+    import base64
+    import struct
+
+    import msgspec
+
+    source = SlidingWindow(max_window_s=10**9)
+    source.record_many("/a", [T0 + i * 0.25 for i in range(size)])
+    compact = msgspec.json.encode(source.to_compact_state())
+    assert len(compact) < 11 * size + 100  # about 8 bytes a hit, base64'd
+    copy = SlidingWindow(max_window_s=10**9)
+    copy.load_state(compact)
+    assert copy.to_state() == source.to_state()
+
+    def state_of(values: list[float]) -> bytes:
+        packed = base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode()
+        return msgspec.json.encode({"timestamps_f8": {"/a": packed}})
+
+    bad_values = [[T0, T0 - 1], [T0, float("nan")], [-5.0], [T0, 1e20]]
+    for values in bad_values:
+        with pytest.raises(StateError):
+            SlidingWindow().load_state(state_of(values * (size // 2 or 1)))
+    with pytest.raises(StateError, match="truncated"):
+        SlidingWindow().load_state(b'{"timestamps_f8": {"/a": "AAAA"}}')
+    with pytest.raises(StateError, match="needs"):
+        SlidingWindow().load_state(b'{"timestamps": {}, "timestamps_f8": {}}')

@@ -210,6 +210,11 @@ class Strategy(ABC):
     def to_state(self) -> dict[str, Any]:
         """The state as JSON-ready builtins (without parameters or horizon)."""
 
+    def to_compact_state(self) -> dict[str, Any]:
+        """The state for the live state store, where size and load time matter more than
+        readability (`load_state` accepts both forms). Default: `to_state()`."""  # noqa: D205, D209
+        return self.to_state()
+
     @abstractmethod
     def load_state(self, raw: bytes) -> None:
         """Replace the state with a JSON document made by `to_state`.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import math
+import sys
 from array import array
 from bisect import bisect_right, insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
@@ -18,6 +20,52 @@ if TYPE_CHECKING:
 
 #: Rough bytes of bookkeeping per endpoint besides its timestamps.
 _ENDPOINT_OVERHEAD_BYTES = 64
+
+
+class _SlidingState(msgspec.Struct, forbid_unknown_fields=True):
+    timestamps: dict[str, list[float]] | None = None
+    timestamps_f8: dict[str, bytes] | None = None
+
+
+def _le_bytes(times: array[float]) -> bytes:
+    if sys.byteorder == "little":
+        return times.tobytes()
+    swapped = array("d", times)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def _arrays(state: _SlidingState) -> Iterator[tuple[str, array[float]]]:
+    for endpoint, values in (state.timestamps or {}).items():
+        yield endpoint, array("d", sorted(values))
+    for endpoint, data in (state.timestamps_f8 or {}).items():
+        if len(data) % 8:
+            raise StateError(f"invalid sliding state: truncated timestamps for {endpoint!r}")
+        times = array("d")
+        times.frombytes(data)
+        if sys.byteorder != "little":
+            times.byteswap()
+        yield endpoint, times
+
+
+#: Arrays longer than this are checked with numpy (one vectorized pass).
+_VECTOR_CHECK_MIN = 100_000
+
+
+def _sorted_in_range(times: array[float]) -> bool:
+    """All finite, within 1970..9999, in ascending order."""
+    if len(times) >= _VECTOR_CHECK_MIN:
+        import numpy as np
+
+        values = np.frombuffer(times, dtype=np.float64)
+        in_range = bool(np.all((values >= 0) & (values <= MAX_TS)))
+        return in_range and bool(np.all(values[1:] >= values[:-1]))
+    previous = 0.0
+    for ts in times:
+        if not (previous <= ts <= MAX_TS):  # also false for NaN
+            return False
+        previous = ts
+    return True
 
 
 class SlidingWindow(Strategy):
@@ -152,20 +200,23 @@ class SlidingWindow(Strategy):
         """`{"timestamps": {endpoint: [ts, ...]}}`, sorted."""
         return {"timestamps": {ep: times.tolist() for ep, times in self._times.items()}}
 
+    def to_compact_state(self) -> dict[str, Any]:
+        """`{"timestamps_f8": {endpoint: base64 of little-endian float64s}}`: 8 bytes a hit."""
+        return {"timestamps_f8": {ep: _le_bytes(times) for ep, times in self._times.items()}}
+
     def load_state(self, raw: bytes) -> None:
-        """Load `{"timestamps": {endpoint: [ts, ...]}}`, checking every value."""
-        decoded = decode_state(raw, dict[str, dict[str, list[float]]], self.name)
-        table = decoded.get("timestamps")
-        if table is None or set(decoded) != {"timestamps"}:
-            raise StateError("invalid sliding state: expected one key, 'timestamps'")
+        """Load either form of `to_state` / `to_compact_state`, checking every value."""
+        decoded: _SlidingState = decode_state(raw, _SlidingState, self.name)
+        if (decoded.timestamps is None) == (decoded.timestamps_f8 is None):
+            raise StateError("invalid sliding state: needs 'timestamps' or 'timestamps_f8'")
         loaded: dict[str, array[float]] = {}
-        for endpoint, values in table.items():
+        for endpoint, times in _arrays(decoded):
             if not endpoint:
                 raise StateError("invalid sliding state: empty endpoint")
-            if any(not (math.isfinite(ts) and 0 <= ts <= MAX_TS) for ts in values):
-                raise StateError(f"invalid sliding state: bad timestamp for {endpoint!r}")
-            if values:
-                loaded[endpoint] = array("d", sorted(values))
+            if not _sorted_in_range(times):
+                raise StateError(f"invalid sliding state: bad timestamps for {endpoint!r}")
+            if times:
+                loaded[endpoint] = times
         self._times = loaded
 
     @classmethod
