@@ -32,6 +32,7 @@ ROOMY_PARAMS: dict[str, dict[str, object]] = {
     "fixed": {"window_s": 10, "retention_s": 10**7},
     "sliding": {"max_window_s": 10**7},
     "morris": {"base": 1.5, "counters": 16, "seed": 7},
+    "ehist": {"max_window_s": 10**7, "epsilon": 0.1, "buffer_s": 10**4},
 }
 
 

@@ -23,6 +23,7 @@ import random
 from bisect import bisect_right
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -114,13 +115,16 @@ def test_every_window_up_to_max_window_is_bounded_within_epsilon(
     if counter.clock is None:
         return
     clock = counter.clock
+    oracle = Oracle((ep, ts) for ep, ts, _ in hits)
     for endpoint in ("/a", "/b"):
         stamps = sorted(ts for ep, ts, _ in hits if ep == endpoint)
         # The answer only changes at a hit's timestamp: try each edge, just past it, and N.
         lasts = {clock - ts for ts in stamps} | {(clock - ts) * (1 + 1e-9) + 1e-9 for ts in stamps}
-        for last in sorted(n for n in lasts | {max_window} if 0 < n <= max_window):
+        for i, last in enumerate(sorted(n for n in lasts | {max_window} if 0 < n <= max_window)):
             answer = counter.query(endpoint, last).answer
             true = _truth(stamps, clock - last, clock)
+            if i % 16 == 0:
+                assert true == oracle.count(endpoint, clock - last, clock)
             assert answer.complete, (endpoint, last)
             _assert_guarantee(answer.low, true, answer.high, answer.count, epsilon)
             assert answer.exact == (answer.low == answer.high)
@@ -229,20 +233,28 @@ def test_arrival_order_within_the_buffer_does_not_change_the_state(
 
 
 @SETTINGS
-@given(hits=HITS, batch=st.integers(1, 50))
-def test_per_hit_and_batched_engine_paths_keep_the_same_state_with_pruning(
-    hits: list[tuple[str, float, float]], batch: int
+@given(
+    hits=HITS,
+    batch=st.integers(1, 50),
+    lateness=st.sampled_from([0.0, 10.0]),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_per_hit_and_batched_engine_paths_keep_the_same_state_and_metrics(
+    hits: list[tuple[str, float, float]], batch: int, lateness: float, shuffle: random.Random
 ) -> None:
-    ordered = _arrival(hits, 0.0)
+    """Any arrival order, late hits included: same state, late and pruned counts."""
+    arrival = _arrival(hits, 0.0)
+    shuffle.shuffle(arrival)
     params = {"max_window_s": 100.0, "epsilon": 0.3, "buffer_s": 10.0}
-    one_by_one = HitCounter(ExponentialHistogram(**params), max_lateness_s=0)
-    for endpoint, ts in ordered:
+    one_by_one = HitCounter(ExponentialHistogram(**params), max_lateness_s=lateness)
+    for endpoint, ts in arrival:
         one_by_one.record(endpoint, ts)
-    batched = HitCounter(ExponentialHistogram(**params), max_lateness_s=0)
-    for i in range(0, len(ordered), batch):
-        batched.record_many(ordered[i : i + batch])
+    batched = HitCounter(ExponentialHistogram(**params), max_lateness_s=lateness)
+    for i in range(0, len(arrival), batch):
+        batched.record_many(arrival[i : i + batch])
     assert batched.strategy.to_state() == one_by_one.strategy.to_state()
     assert batched.strategy.horizon == one_by_one.strategy.horizon
+    assert batched.metrics == one_by_one.metrics
 
 
 @SETTINGS
@@ -262,7 +274,9 @@ def test_state_round_trip_gives_identical_answers_and_future(
     assert copy.totals() == source.totals()
     for end in (0.0, 1_000.0, 3_000.0):
         for last in (1.0, 50.0, 400.0):
-            assert copy.query("/a", end - last, end, end) == source.query("/a", end - last, end, end)
+            assert copy.query("/a", end - last, end, end) == source.query(
+                "/a", end - last, end, end
+            )
     for endpoint, ts, _ in more:
         assert copy.record(endpoint, ts) == source.record(endpoint, ts)
     assert copy.to_state() == source.to_state()
@@ -323,6 +337,19 @@ def test_hits_older_than_the_histogram_are_refused_and_counted_late() -> None:
     assert counter.record("/a", T0 + 139)  # not older than the histogram's newest
     assert counter.record("/a", T0 + 150.5)
     assert counter.query("/a", 50.5).answer == WindowAnswer.exactly(52)
+
+
+def test_hits_later_than_the_engine_allowance_are_refused() -> None:
+    """Older than horizon + max_window_s: only windows reaching past the horizon hold them."""
+    strategy = ExponentialHistogram(max_window_s=100, epsilon=0.1, buffer_s=1_000)
+    counter = HitCounter(strategy, max_lateness_s=10)
+    counter.record_many(("/a", float(ts)) for ts in range(1_000))
+    assert strategy.horizon == 887.5  # floor((999 - 100 - 10) / 6.25) * 6.25
+    assert not counter.record("/b", 987.0)  # 12 s late, allowance 10 s
+    assert counter.record("/b", 987.5)
+    assert counter.metrics.late_hits == 1
+    late = strategy.late_mask(np.array([887.0, 987.0, 987.5]), np.full(3, strategy.horizon))
+    assert late.tolist() == [True, True, False]
 
 
 def test_window_is_left_open_and_right_closed() -> None:
@@ -400,6 +427,7 @@ def test_convert_from_sliding_feeds_every_timestamp_in_order() -> None:
         fed.record_many(endpoint, sorted(ts for ep, ts in hits if ep == endpoint))
     assert converted.to_state() == fed.to_state()
     assert converted.totals() == sliding.strategy.totals()
+    assert converted.horizon == sliding.strategy.horizon
 
 
 @pytest.mark.parametrize("source", [FixedWindow(), MorrisCounter(), ExponentialHistogram()])

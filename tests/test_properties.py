@@ -81,12 +81,16 @@ def test_arrival_order_does_not_change_the_state(
 @given(
     hits=st.lists(st.tuples(ENDPOINTS, st.floats(0, 5_000)), max_size=200),
     batch=st.integers(1, 50),
-    name=st.sampled_from(["fixed", "sliding"]),
+    name=st.sampled_from(["fixed", "sliding", "ehist"]),
 )
 def test_per_hit_and_batch_paths_keep_the_same_state_with_pruning(
     hits: list[tuple[str, float]], batch: int, name: str
 ) -> None:
-    params = {"fixed": {"window_s": 10, "retention_s": 100}, "sliding": {"max_window_s": 100}}
+    params: dict[str, dict[str, float]] = {
+        "fixed": {"window_s": 10, "retention_s": 100},
+        "sliding": {"max_window_s": 100},
+        "ehist": {"max_window_s": 100, "epsilon": 0.3, "buffer_s": 10},
+    }
     ordered = hits  # arrival order as drawn: late hits included
     one_by_one = HitCounter(name, max_lateness_s=0, **params[name])
     for endpoint, ts in ordered:

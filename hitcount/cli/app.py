@@ -117,6 +117,7 @@ def main_options(
 
 
 @app.command()
+@opt.with_strategy_options
 def replay(
     ctx: typer.Context,
     sources: Annotated[list[str], typer.Argument(help="Input files, or - for stdin.")],
@@ -138,19 +139,14 @@ def replay(
             show_default=False,
         ),
     ] = None,
-    window: opt.Window = None,
-    retention: opt.Retention = None,
-    max_window: opt.MaxWindow = None,
-    base: opt.Base = None,
-    counters: opt.Counters = None,
-    seed: opt.Seed = None,
     param: opt.Params = None,
     max_lateness: Annotated[
         float | None,
         typer.Option(
             "--max-lateness",
-            help="Seconds a line may arrive late and still count (kept with the state).",
-            show_default=f"{DEFAULT_MAX_LATENESS_S:g}",
+            help="Seconds a line may arrive late and still count; kept with the state"
+            f" (default: {DEFAULT_MAX_LATENESS_S:g}).",
+            show_default=False,
         ),
     ] = None,
     append: Annotated[
@@ -162,14 +158,14 @@ def replay(
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     json_output: opt.JsonFlag = False,
+    strategy_params: dict[str, object] | None = None,
 ) -> None:
     """Replay traffic files into the state (replacing it unless --append).
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
-    params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
-                                 base=base, counters=counters, seed=seed, params=param)  # fmt: skip
+    params = strategy_params or {}
     store = app_ctx.store()
 
     def create() -> HitCounter:
@@ -299,15 +295,10 @@ def events(
 
 
 @app.command()
+@opt.with_strategy_options
 def swap(
     ctx: typer.Context,
     strategy: Annotated[str, typer.Argument(help=f"One of: {', '.join(available_strategies())}.")],
-    window: opt.Window = None,
-    retention: opt.Retention = None,
-    max_window: opt.MaxWindow = None,
-    base: opt.Base = None,
-    counters: opt.Counters = None,
-    seed: opt.Seed = None,
     param: opt.Params = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="If the swap would need lost information, start empty.")
@@ -315,14 +306,14 @@ def swap(
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     json_output: opt.JsonFlag = False,
+    strategy_params: dict[str, object] | None = None,
 ) -> None:
     """Change the strategy of the saved state, converting what it holds.
 
     Example: hitcount swap morris --base 1.1 --counters 8
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
-    params = opt.strategy_params(window=window, retention=retention, max_window=max_window,
-                                 base=base, counters=counters, seed=seed, params=param)  # fmt: skip
+    params = strategy_params or {}
     get_strategy(strategy).resolve_params(params)  # bad values are usage errors, state or not
     with updating(app_ctx.store(), on_saved=app_ctx.mark_saved) as counter:
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)

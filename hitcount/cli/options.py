@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import msgspec
 import typer
@@ -14,6 +17,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.events import ALL, Event
 from hitcount.stores import Store, store_from_url
+from hitcount.strategies import Param, available_strategies, get_strategy
 
 STRATEGY_PANEL = "Strategy"
 
@@ -67,60 +71,6 @@ TraceJson = Annotated[
         show_default=False,
     ),
 ]
-Window = Annotated[
-    float | None,
-    typer.Option(
-        "--window",
-        help="fixed: bucket width in seconds [60].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
-Retention = Annotated[
-    float | None,
-    typer.Option(
-        "--retention",
-        help="fixed: seconds of buckets kept [86400].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
-MaxWindow = Annotated[
-    float | None,
-    typer.Option(
-        "--max-window",
-        help="sliding: longest window kept, seconds [3600].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
-Base = Annotated[
-    float | None,
-    typer.Option(
-        "--base",
-        help="morris: counter base, > 1 [2].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
-Counters = Annotated[
-    int | None,
-    typer.Option(
-        "--counters",
-        help="morris: counters averaged per endpoint [4].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
-Seed = Annotated[
-    int | None,
-    typer.Option(
-        "--seed",
-        help="morris: random seed [0].",
-        rich_help_panel=STRATEGY_PANEL,
-        show_default=False,
-    ),
-]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -134,31 +84,70 @@ Params = Annotated[
 ]
 
 
-def strategy_params(
-    *,
-    window: float | None,
-    retention: float | None,
-    max_window: float | None,
-    base: float | None,
-    counters: int | None,
-    seed: int | None,
-    params: list[str] | None,
-) -> dict[str, object]:
-    """The strategy parameters given on the command line (only those given).
+def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` one option per strategy parameter in the registry.
+
+    The options arrive in the command's `strategy_params` argument as a dict of those given
+    (plus `--param NAME=VALUE` ones), so a new strategy needs no CLI code.
+    """
+    specs = _registry_params()
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "strategy_params"]
+    added = [
+        inspect.Parameter(
+            _OPTION_PREFIX + param.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                param.kind | None,
+                typer.Option(
+                    param.flag,
+                    help=f"{'/'.join(users)}: {param.help} [{param.default:g}].",
+                    rich_help_panel=STRATEGY_PANEL,
+                    show_default=False,
+                ),
+            ],
+        )
+        for param, users in specs.values()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        given = {
+            name[len(_OPTION_PREFIX) :]: kwargs.pop(name)
+            for name in list(kwargs)
+            if name.startswith(_OPTION_PREFIX)
+        }
+        chosen: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+        chosen.update(_named_params(kwargs.pop("param", None)))
+        command(**kwargs, strategy_params=chosen)
+
+    new_signature = signature.replace(parameters=[*kept, *added])
+    wrapper.__signature__ = new_signature  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in new_signature.parameters.values()}
+    return wrapper
+
+
+_OPTION_PREFIX = "strategy_option_"
+
+
+def _registry_params() -> dict[str, tuple[Param, list[str]]]:
+    """Each parameter name once, with the strategies that take it."""
+    specs: dict[str, tuple[Param, list[str]]] = {}
+    for name in available_strategies():
+        for param in get_strategy(name).params_spec:
+            specs.setdefault(param.name, (param, []))[1].append(name)
+    return specs
+
+
+def _named_params(items: list[str] | None) -> dict[str, object]:
+    """`--param NAME=VALUE` options as a dict.
 
     Raises:
-        ConfigurationError: a --param without `=`.
+        ConfigurationError: an item without `=`.
     """
-    named: dict[str, object] = {
-        "window_s": window,
-        "retention_s": retention,
-        "max_window_s": max_window,
-        "base": base,
-        "counters": counters,
-        "seed": seed,
-    }
-    chosen = {name: value for name, value in named.items() if value is not None}
-    for item in params or []:
+    chosen: dict[str, object] = {}
+    for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise ConfigurationError(f"--param must look like NAME=VALUE, got {item!r}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from hitcount.errors import UnknownStrategyError
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer
+from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
 
 _REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FixedWindow, SlidingWindow, MorrisCounter)
+    cls.name: cls for cls in (FixedWindow, SlidingWindow, MorrisCounter, ExponentialHistogram)
 }
 
 
@@ -45,6 +46,7 @@ def create_strategy(name: str, **params: object) -> Strategy:
 
 __all__ = [
     "EMPTY_ANSWER",
+    "ExponentialHistogram",
     "FixedWindow",
     "MorrisCounter",
     "Param",

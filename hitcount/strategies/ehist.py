@@ -14,7 +14,11 @@ The histogram needs its input in timestamp order, and real logs arrive a little 
 order. So each endpoint's most recent hits (`buffer_s` seconds behind its newest) stay exact
 in a small sorted buffer, and move into the histogram in timestamp order only once they are
 older than that. A hit older than what has already moved cannot be inserted in order and is
-refused (the engine counts it as late).
+refused (the engine counts it as late), and so is a hit older than `horizon + max_window_s`:
+it arrived later than the engine's lateness allowance, and admitting it would make the
+state depend on when pruning ran. With that rule, buckets also expire as hits are inserted
+(once `max_window_s` older than the hit), and the state depends only on the hits kept and
+the horizon: not on the arrival order within the allowance, nor on how the hits were batched.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -32,6 +36,10 @@ from hitcount.errors import ConfigurationError, StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
 from hitcount.strategies.sliding import SlidingWindow
+
+if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
+    import numpy as np
+    import numpy.typing as npt
 
 _ENDPOINT_OVERHEAD_BYTES = 64
 #: A compact bucket: an 8-byte timestamp and a 1-byte size exponent.
@@ -48,14 +56,14 @@ class _Endpoint:
 
     __slots__ = ("buffer", "classes", "expired", "head")
 
-    def __init__(self) -> None:
+    def __init__(self, expired: list[float]) -> None:
         #: Sorted timestamps; the live part is `buffer[head:]` (the rest awaits compaction).
         self.buffer: list[float] = []
         self.head = 0
         #: `classes[j]`: the newest timestamps of the buckets of size 2**j, oldest first.
         self.classes: list[deque[float]] = []
-        #: Buckets expired while recording, reported by the next `prune`.
-        self.expired = 0
+        #: Timestamps of buckets expired while recording, reported by `prune` (shared list).
+        self.expired = expired
 
     def frontier(self) -> float | None:
         """The newest timestamp in the histogram (None when it is empty)."""
@@ -124,6 +132,11 @@ class ExponentialHistogram(Strategy):
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2
         self._endpoints: dict[str, _Endpoint] = {}
+        #: Per endpoint, timestamps of expired buckets that no `prune` has reported yet.
+        self._expired: dict[str, list[float]] = {}
+
+    def _new_endpoint(self, endpoint: str) -> _Endpoint:
+        return _Endpoint(self._expired.setdefault(endpoint, []))
 
     def retention_s(self) -> float:
         """Queries up to `max_window_s` back from the latest hit are complete."""
@@ -135,14 +148,14 @@ class ExponentialHistogram(Strategy):
         """Count one hit at `ts` (epoch seconds).
 
         Returns:
-            False when `ts` is at or before the horizon, or older than the newest hit
-            already moved into the histogram (it cannot be inserted in order).
+            False (a late hit) when `ts` is older than `horizon + max_window_s`, or than the
+            newest hit already moved into the histogram (it cannot be inserted in order).
         """
-        if not ts > self.horizon:
+        if not (ts > self.horizon and ts >= self.horizon + self.max_window_s):  # NaN too
             return False
         state = self._endpoints.get(endpoint)
         if state is None:
-            state = self._endpoints[endpoint] = _Endpoint()
+            state = self._endpoints[endpoint] = self._new_endpoint(endpoint)
         else:
             frontier = state.frontier()
             if frontier is not None and ts < frontier:
@@ -159,9 +172,9 @@ class ExponentialHistogram(Strategy):
         stamps = [float(ts) + 0.0 for ts in timestamps]
         if not all(a <= b for a, b in pairwise(stamps)):
             return sum(1 for ts in stamps if self.record(endpoint, ts))
-        state = self._endpoints.get(endpoint) or _Endpoint()
+        state = self._endpoints.get(endpoint) or self._new_endpoint(endpoint)
         frontier = state.frontier()
-        floor = -math.inf if frontier is None else frontier
+        floor = max(self.horizon + self.max_window_s, -math.inf if frontier is None else frontier)
         first = 0
         while first < len(stamps) and (stamps[first] <= self.horizon or stamps[first] < floor):
             first += 1
@@ -174,6 +187,15 @@ class ExponentialHistogram(Strategy):
         state.head = 0
         self._flush(state, state.buffer[-1] - self.buffer_s)
         return len(fresh)
+
+    def late_mask(
+        self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """The hits `record` refuses against these horizons: `ts < horizon + max_window_s`.
+
+        (Hits older than the histogram's newest are refused later, by `record_many`.)
+        """
+        return (timestamps <= horizons) | (timestamps < horizons + self.max_window_s)
 
     def _buffer_one(self, state: _Endpoint, ts: float) -> None:
         """Insert `ts` into the buffer, then move what fell `buffer_s` behind the newest."""
@@ -200,7 +222,7 @@ class ExponentialHistogram(Strategy):
 
     def _insert(self, state: _Endpoint, ts: float) -> None:
         """DGIM insertion of the newest hit: expire, add a bucket of size 1, merge upward."""
-        state.expired += self._drop_oldest(state, ts, self.max_window_s)
+        self._drop_oldest(state, ts, self.max_window_s, state.expired)
         classes = state.classes
         if not classes:
             classes.append(deque())
@@ -216,15 +238,19 @@ class ExponentialHistogram(Strategy):
             size_log += 1
 
     @staticmethod
-    def _drop_oldest(state: _Endpoint, cut: float, shift: float) -> int:
-        """Drop the oldest buckets while `bucket ts + shift <= cut`; return how many."""
+    def _drop_oldest(
+        state: _Endpoint, cut: float, shift: float, into: list[float] | None = None
+    ) -> int:
+        """Drop the oldest buckets while `bucket ts + shift <= cut` (their ts go `into`)."""
         classes = state.classes
         dropped = 0
         while classes:
             oldest = classes[-1]
             while oldest and oldest[0] + shift <= cut:
-                oldest.popleft()
+                ts = oldest.popleft()
                 dropped += 1
+                if into is not None:
+                    into.append(ts)
             if oldest:
                 break
             classes.pop()
@@ -233,9 +259,10 @@ class ExponentialHistogram(Strategy):
     def prune(self, horizon: float) -> dict[str, int]:
         """Drop the buckets whose newest hit is at or before `horizon` (epoch seconds).
 
-        Buffered hits older than `horizon + max_window_s` first move into the histogram:
-        no hit within the engine's lateness allowance can arrive before them any more.
-        Buckets expired while recording are counted here too.
+        Buffered hits older than `horizon + max_window_s` first move into the histogram
+        (no hit can be recorded before them any more). Buckets that expired while recording
+        are reported by the first prune whose horizon reaches them, so the counts do not
+        depend on how often prune runs.
         """
         if horizon <= self.horizon:
             return {}
@@ -243,12 +270,16 @@ class ExponentialHistogram(Strategy):
         removed: dict[str, int] = {}
         for endpoint, state in list(self._endpoints.items()):
             self._flush(state, horizon + self.max_window_s)
-            count = state.expired + self._drop_oldest(state, horizon, 0.0)
-            state.expired = 0
-            if count:
+            if count := self._drop_oldest(state, horizon, 0.0):
                 removed[endpoint] = count
             if state.is_empty():
                 del self._endpoints[endpoint]
+        for endpoint, expired in list(self._expired.items()):
+            if cut := bisect_right(expired, horizon):
+                removed[endpoint] = removed.get(endpoint, 0) + cut
+                del expired[:cut]
+            if not expired and endpoint not in self._endpoints:
+                del self._expired[endpoint]
         return removed
 
     # -- answering -------------------------------------------------------------------
@@ -366,6 +397,7 @@ class ExponentialHistogram(Strategy):
             if not state.is_empty():
                 loaded[endpoint] = state
         self._endpoints = loaded
+        self._expired = {endpoint: state.expired for endpoint, state in loaded.items()}
 
     def _checked_endpoint(self, entry: _EndpointState, endpoint: str) -> _Endpoint:
         def bad(reason: str) -> StateError:
@@ -376,7 +408,7 @@ class ExponentialHistogram(Strategy):
             raise bad("timestamp out of range")
         if any(a > b for a, b in pairwise(stamps)):
             raise bad("timestamps out of order")
-        state = _Endpoint()
+        state = _Endpoint([])
         previous_size = _MAX_SIZE
         for ts, size in entry.buckets:
             if not (0 < size <= previous_size and size & (size - 1) == 0):
@@ -406,7 +438,7 @@ class ExponentialHistogram(Strategy):
         if not isinstance(source, SlidingWindow):
             return super().convert(source, params)
         target = cls(**params)
-        target.horizon = source.horizon
-        for endpoint in source.endpoints():
+        for endpoint in source.endpoints():  # every one of them is newer than the horizon
             target.record_many(endpoint, source.timestamps(endpoint))
+        target.horizon = source.horizon
         return target
