@@ -91,10 +91,9 @@ class HitCounter:
         self.clock: float | None = None
         self.metrics = Metrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        if isinstance(strategy, Strategy):
-            self._strategy = strategy
-        else:
-            self._strategy = create_strategy(strategy, **params)
+        self._use(
+            strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
+        )
         for name in _NOTABLE:
             self.events.subscribe(name, self._remember)
 
@@ -107,6 +106,12 @@ class HitCounter:
         if not (math.isfinite(max_lateness_s) and max_lateness_s >= 0):
             raise ConfigurationError(f"--max-lateness must be >= 0, got {max_lateness_s!r}")
         self.max_lateness_s = float(max_lateness_s)
+
+    def _use(self, strategy: Strategy) -> None:
+        self._strategy = strategy
+        #: The last horizon handed to `strategy.prune` (a strategy may keep a later one of
+        #: its own after a conversion, yet still have finer parts to prune).
+        self._pruned_to = -math.inf
 
     @property
     def strategy(self) -> Strategy:
@@ -261,8 +266,9 @@ class HitCounter:
             return 0
         grid = self._strategy.prune_grid_s()
         horizon = math.floor((self.clock - retention - self.max_lateness_s) / grid) * grid
-        if horizon <= self._strategy.horizon:
+        if horizon <= self._pruned_to:
             return 0
+        self._pruned_to = horizon
         removed = self._strategy.prune(horizon)
         total = sum(removed.values())
         self.metrics.pruned_events += total
@@ -363,13 +369,13 @@ class HitCounter:
                 raise
             new = target(**params)
             new.horizon = max(old.horizon, new.horizon)
-            self._strategy = new
+            self._use(new)
             self._emit(
                 ev.STRATEGY_RESET,
                 {"from": old.describe(), "to": new.describe(), "reason": refusal.message},
             )
         else:
-            self._strategy = new
+            self._use(new)
             self._emit(ev.STRATEGY_SWAPPED, {"old": old.describe(), "new": new.describe()})
         self.prune()
         return new
@@ -399,7 +405,7 @@ class HitCounter:
 
     def replace_with(self, other: HitCounter) -> None:
         """Take over `other`'s state (strategy, clock, metrics); keep subscriptions."""
-        self._strategy = other._strategy
+        self._use(other._strategy)
         self.clock = other.clock
         self.max_lateness_s = other.max_lateness_s
         self.metrics = other.metrics

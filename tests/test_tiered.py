@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from unittest import mock
 
 import msgspec
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from hitcount import HitCounter, StateError
 from hitcount.errors import ConfigurationError, SwapRefusedError
 from hitcount.strategies import FixedWindow, MorrisCounter, SlidingWindow
+from hitcount.strategies import tiered as tiered_module
 from hitcount.strategies.tiered import TIERS, TieredRollups
 
 from .conftest import Oracle
@@ -236,19 +238,42 @@ def test_hits_at_or_before_the_horizon_are_refused_and_quiet_endpoints_pruned() 
     hits=st.lists(st.tuples(ENDPOINTS, st.floats(0, 5_000)), max_size=200),
     batch=st.integers(1, 50),
     config=st.sampled_from(CONFIGS),
+    in_order=st.booleans(),
 )
 def test_per_hit_and_batch_paths_keep_the_same_state_with_pruning(
-    hits: list[tuple[str, float]], batch: int, config: dict[str, float]
+    hits: list[tuple[str, float]], batch: int, config: dict[str, float], in_order: bool
 ) -> None:
-    ordered = sorted(hits, key=_by_time)
+    """In arrival order late hits are refused alike; in time order metrics agree too."""
+    arrival = sorted(hits, key=_by_time) if in_order else hits
     one_by_one = HitCounter(TieredRollups(**config), max_lateness_s=0)
-    for endpoint, ts in ordered:
+    for endpoint, ts in arrival:
         one_by_one.record(endpoint, ts)
     batched = HitCounter(TieredRollups(**config), max_lateness_s=0)
-    for i in range(0, len(ordered), batch):
-        batched.record_many(ordered[i : i + batch])
+    for i in range(0, len(arrival), batch):
+        batched.record_many(arrival[i : i + batch])
     assert batched.strategy.to_state() == one_by_one.strategy.to_state()
     assert batched.strategy.horizon == one_by_one.strategy.horizon
+    assert batched.metrics.total_hits == one_by_one.metrics.total_hits
+    assert batched.metrics.late_hits == one_by_one.metrics.late_hits
+    if in_order:
+        assert batched.metrics == one_by_one.metrics
+
+
+@settings(DETERMINISTIC, max_examples=100)
+@given(hits=HITS, config=st.sampled_from(CONFIGS), horizon=st.floats(0, 1_000) | st.none())
+def test_record_array_equals_record_many(
+    hits: list[tuple[str, float]], config: dict[str, float], horizon: float | None
+) -> None:
+    import numpy as np
+
+    many, array = TieredRollups(**config), TieredRollups(**config)
+    if horizon is not None:
+        many.prune(horizon)
+        array.prune(horizon)
+    stamps = [ts for _, ts in hits]
+    with mock.patch.object(tiered_module, "_SMALL_BATCH", 0):  # numpy even for a few hits
+        assert many.record_many("/a", stamps) == array.record_array("/a", np.array(stamps))
+    assert many.to_state() == array.to_state()
 
 
 @settings(DETERMINISTIC, max_examples=100)
@@ -448,3 +473,15 @@ def test_convert_between_tier_layouts_regroups_whole_buckets() -> None:
     assert target.horizons() == source.strategy.horizons()  # type: ignore[attr-defined]
     answer = target.query("/a", 19_080.0, 20_000.0, 20_000.0)  # on a 120 s edge
     assert answer.exact and answer.count == 920
+
+
+def test_finer_tiers_keep_being_pruned_after_a_conversion() -> None:
+    sliding = HitCounter("sliding", max_window_s=1_200, max_lateness_s=0)
+    hits = _hits_per_second(10_000)
+    sliding.record_many(hits[:2_000])
+    counter = HitCounter(TieredRollups.convert(sliding.strategy, LADDER), max_lateness_s=0)
+    counter.clock = sliding.clock  # what swap_strategy keeps
+    counter.record_many(hits[2_000:])
+    tiered = counter.strategy
+    assert isinstance(tiered, TieredRollups)
+    assert tiered.tier_entries()["fine"] <= 16

@@ -8,9 +8,11 @@ from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
+from hitcount.strategies.tiered import TieredRollups
 
 _REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FixedWindow, SlidingWindow, MorrisCounter, ExponentialHistogram)
+    cls.name: cls
+    for cls in (FixedWindow, SlidingWindow, MorrisCounter, ExponentialHistogram, TieredRollups)
 }
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "Param",
     "SlidingWindow",
     "Strategy",
+    "TieredRollups",
     "WindowAnswer",
     "available_strategies",
     "create_strategy",

@@ -3,13 +3,15 @@
 Every hit is counted in all three tiers (by default 10 s buckets kept 1 h, 60 s kept 1 day,
 3600 s kept 31 days), so each tier is exact at its own resolution. Widths nest: each is a
 whole multiple of the finer one. A bucket `j` of width `w` holds the hits with
-`j * w < ts <= (j + 1) * w`: left-open like the windows `now - N < ts <= now`, so a window
-whose start lies on a bucket edge covers whole buckets and is exact.
+`j * w < ts <= (j + 1) * w` (left-open like the windows `now - N < ts <= now`, unlike
+`fixed`'s `[lo, hi)`), so a window whose start lies on a bucket edge covers whole buckets.
 
-A tier's *horizon* is the time after which it holds every kept hit; the coarse tier's is the
-strategy's `horizon`. A query `(start, end]` starts in the finest tier whose horizon is at
-or before `start`, and moves to finer tiers at edges that every tier shares, so only the
-two outer edges of the window are uncertain, each by one bucket of the finest tier there.
+Pruning cuts each tier at `clock - lateness - its retention`, aligned down to its width; a
+tier's *horizon* is that cut: it holds every kept hit after it. The coarse tier's is the
+strategy's `horizon`, and hits at or before it are refused. A query `(start, end]` starts in
+the finest tier whose horizon is at or before `start` and moves to finer tiers at edges all
+tiers share, so only the window's two ends are uncertain, each by one bucket of the finest
+tier there: `low <= true count <= high` with certainty.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -26,6 +28,10 @@ from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.sliding import SlidingWindow
+
+if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
+    import numpy as np
+    import numpy.typing as npt
 
 #: Tier names, finest first; parameters are `<tier>_s` and `<tier>_retention_s`.
 TIERS = ("fine", "mid", "coarse")
@@ -38,6 +44,8 @@ _MAX_COUNT = 2**62
 #: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
 _TINY_SHARE = 1e-12
 _RATIO_TOLERANCE = 1e-9
+#: Batches shorter than this skip numpy in `record_array`.
+_SMALL_BATCH = 64
 
 _Tables = tuple[dict[int, int], dict[int, int], dict[int, int]]
 
@@ -77,6 +85,30 @@ def _multiple(wide: float, narrow: float) -> int | None:
     ratio = wide / narrow
     whole = round(ratio)
     return whole if whole >= 1 and abs(ratio - whole) <= _RATIO_TOLERANCE * whole else None
+
+
+def _nesting(widths: Sequence[float], retentions: Sequence[float]) -> tuple[int, ...]:
+    """Fine buckets per bucket of each tier.
+
+    Raises:
+        ConfigurationError: a width is not a whole multiple of the finer one, or a
+            retention is not longer than the finer tier's.
+    """
+    steps = [1]
+    for k in (1, 2):
+        ratio = _multiple(widths[k], widths[k - 1])
+        if ratio is None:
+            raise ConfigurationError(
+                f"--{TIERS[k]} ({widths[k]:g} s) must be a whole multiple of"
+                f" --{TIERS[k - 1]} ({widths[k - 1]:g} s)"
+            )
+        if retentions[k] <= retentions[k - 1]:
+            raise ConfigurationError(
+                f"--{TIERS[k]}-retention ({retentions[k]:g} s) must be longer than"
+                f" --{TIERS[k - 1]}-retention ({retentions[k - 1]:g} s)"
+            )
+        steps.append(steps[-1] * ratio)
+    return tuple(steps)
 
 
 def _time_or_inf(value: float | None, what: str) -> float:
@@ -121,23 +153,10 @@ class TieredRollups(Strategy):
         super().__init__(**params)
         widths = [float(self.params[f"{tier}_s"]) for tier in TIERS]
         self.retentions = tuple(float(self.params[f"{tier}_retention_s"]) for tier in TIERS)
-        steps = [1]
-        for k in (1, 2):
-            ratio = _multiple(widths[k], widths[k - 1])
-            if ratio is None:
-                raise ConfigurationError(
-                    f"--{TIERS[k]} ({widths[k]:g} s) must be a whole multiple of"
-                    f" --{TIERS[k - 1]} ({widths[k - 1]:g} s)"
-                )
-            if self.retentions[k] <= self.retentions[k - 1]:
-                raise ConfigurationError(
-                    f"--{TIERS[k]}-retention ({self.retentions[k]:g} s) must be longer than"
-                    f" --{TIERS[k - 1]}-retention ({self.retentions[k - 1]:g} s)"
-                )
-            steps.append(steps[-1] * ratio)
+        steps = _nesting(widths, self.retentions)
         self.fine_s = widths[0]
         #: Fine buckets per bucket of each tier; tier widths are `step * fine_s` seconds.
-        self._steps = tuple(steps)
+        self._steps = steps
         self.widths = tuple(step * self.fine_s for step in self._steps)
         self._data: dict[str, _Tables] = {}
         #: Per tier: buckets ending at or before this time are gone (coarse: see horizon).
@@ -163,6 +182,15 @@ class TieredRollups(Strategy):
             return i + 1
         return i - 1 if (i - 1) * self.fine_s >= t else i
 
+    def _ceil_indexes(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """`_ceil_index` of every element, with the same float products."""
+        import numpy as np
+
+        w = self.fine_s
+        i = np.ceil(t / w)
+        i = i + (i * w < t) - ((i - 1) * w >= t)
+        return i.astype(np.int64)
+
     def _bucket(self, tier: int, ts: float) -> int:
         """The bucket of `ts` in a tier: `j` with `lo < ts <= hi`."""
         return (self._ceil_index(ts) - 1) // self._steps[tier]
@@ -170,6 +198,11 @@ class TieredRollups(Strategy):
     def _edge(self, tier: int, j: int) -> float:
         """Start of bucket `j` of a tier (seconds); every tier uses these same products."""
         return j * self._steps[tier] * self.fine_s
+
+    def _cut_at(self, tier: int, t: float) -> tuple[int, float]:
+        """The last edge of `tier` at or before `t`, as (index of the bucket after it, time)."""
+        first = self._floor_index(t) // self._steps[tier]
+        return first, self._edge(tier, first)
 
     def _align_up(self, tier: int, t: float) -> float:
         """The first edge of `tier` at or after `t` (an edge of every finer tier too)."""
@@ -214,6 +247,42 @@ class TieredRollups(Strategy):
                 table[j] = table.get(j, 0) + count
         return len(kept)
 
+    def late_mask(
+        self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """The hits `record` refuses once pruned at these horizons: `ts <= coarse cut`.
+
+        (Hits at or before a horizon set by a conversion are refused by `record_array`.)
+        """
+        import numpy as np
+
+        values, inverse = np.unique(horizons, return_inverse=True)
+        cuts = [self._cut_at(2, h)[1] if math.isfinite(h) else h for h in values.tolist()]
+        return timestamps <= np.asarray(cuts, dtype=np.float64)[inverse.reshape(-1)]
+
+    def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
+        """`record_many` for a numpy array: buckets counted with `np.unique`.
+
+        The state after the batch's prune equals per-hit recording: a hit that a cut made
+        during the batch would have kept out of a finer tier lands in a bucket that cut
+        removes. Only `pruned_events` may then count that bucket once more.
+        """
+        import numpy as np
+
+        if len(timestamps) < _SMALL_BATCH:  # numpy's per-call cost outweighs its speed
+            return self.record_many(endpoint, timestamps.tolist())
+        horizons = self.horizons()
+        fresh = timestamps[timestamps > horizons[2]]
+        if not len(fresh):
+            return 0
+        fine = self._ceil_indexes(fresh) - 1
+        for k, table in enumerate(self._tables(endpoint)):
+            chosen = fine[fresh > horizons[k]] if horizons[k] > horizons[2] else fine
+            buckets, counts = np.unique(chosen // self._steps[k], return_counts=True)
+            for j, count in zip(buckets.tolist(), counts.tolist(), strict=True):
+                table[j] = table.get(j, 0) + count
+        return len(fresh)
+
     def _tables(self, endpoint: str) -> _Tables:
         tables = self._data.get(endpoint)
         if tables is None:
@@ -234,8 +303,7 @@ class TieredRollups(Strategy):
         targets = (anchor - self.retentions[0], anchor - self.retentions[1], horizon)
         removed: Counter[str] = Counter()
         for k, target in enumerate(targets):
-            first = self._floor_index(target) // self._steps[k]
-            cut = self._edge(k, first)
+            first, cut = self._cut_at(k, target)
             if cut > self._cut[k]:
                 self._cut[k] = cut
                 self._drop_below(k, first, removed)
