@@ -1,4 +1,4 @@
-"""The `snapshot` command group and `demo`."""
+"""The `snapshot` command group, `demo` and `compare`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from hitcount.cli import options as opt
 from hitcount.cli.app import HitcountGroup, app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, safe
+from hitcount.compare import compare as run_compare
 from hitcount.demo import SCENARIOS, Scenario, run_demo
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.state import load_counter, updating
 from hitcount.stores import FileStore
-from hitcount.timeparse import iso
+from hitcount.strategies import get_strategy
+from hitcount.timeparse import iso, parse_duration
 
 snapshot_app = typer.Typer(
     cls=HitcountGroup,
@@ -176,3 +178,52 @@ def _print_scenario(render: Renderer, s: Scenario) -> None:
     for event in s.events:
         details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "clock"))
         render.line(Text(f"  event {event['event']}", style="cyan"), f" {safe(details)}")
+
+
+@app.command("compare")
+@opt.with_strategy_options
+def compare_command(
+    sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
+    last: opt.Last,
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated strategies to compare (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Busiest endpoints to compare.")] = 5,
+    param: opt.Params = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Input format (default: from the name, else sniffed).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: opt.JsonFlag = False,
+    strategy_params: dict[str, object] | None = None,
+) -> None:
+    """Replay FILE through every strategy: answers, error against the exact count, memory.
+
+    The saved state is not touched. Example: hitcount compare traffic.ndjson --last 60
+    """
+    if limit < 1:
+        raise ConfigurationError(f"--limit must be >= 1, got {limit}")
+    if "-" in sources:
+        raise ConfigurationError("compare reads its input once per strategy; give files, not -")
+    names = [name.strip() for name in strategies.split(",")] if strategies else None
+    for name in names or []:
+        get_strategy(name)
+    result = run_compare(
+        sources,
+        parse_duration(last),
+        strategies=names,
+        params=strategy_params,
+        limit=limit,
+        fmt=fmt,
+    )
+    Renderer(json_output=json_output).comparison(result)

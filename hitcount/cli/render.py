@@ -20,6 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from hitcount.compare import Comparison, worst_error
 from hitcount.engine import QueryResult
 from hitcount.events import Event
 from hitcount.replay import BadLineInfo, ReplayReport
@@ -227,6 +228,33 @@ class Renderer:
         )
         self.bad_lines_summary(report)
 
+    def comparison(self, result: Comparison) -> None:
+        """Every strategy's answers against the exact counts."""
+        if self.json_output:
+            self.json(comparison_json(result))
+            return
+        self.line(f"busiest {len(result.exact)} endpoints in the last {duration(result.last_s)}"
+                  f" before {iso(result.now) or '-'}")  # fmt: skip
+        summary = self.table(
+            "strategy", "replay s", "entries", "state bytes", "worst error", "bounds hold",
+            "parameters", right=("replay s", "entries", "state bytes", "worst error"),
+        )  # fmt: skip
+        for run in result.runs:
+            truth = result.truth(run)
+            held = sum(run.bounds_hold(ep, n) for ep, n in truth.items())
+            name, _, params = run.strategy.partition("(")
+            summary.add_row(
+                name + (" (all time)" if run.all_time else ""), f"{run.replay_s:.2f}",
+                str(run.memory_entries), str(run.state_bytes),
+                f"{worst_error(run, truth):.2%}", f"{held}/{len(truth)}", params.rstrip(")"),
+            )  # fmt: skip
+        self.out.print(summary)
+        answers = self.table("endpoint", "exact", *(r.strategy.split("(")[0] for r in result.runs))
+        for endpoint, exact in result.exact.items():
+            counts = [number(run.answers[endpoint].count) for run in result.runs]
+            answers.add_row(Text(safe(endpoint)), str(exact), *counts)
+        self.out.print(answers)
+
     def bad_line(self, info: BadLineInfo) -> None:
         """One bad line, as it is met."""
         self.warn(f"{info.source}:{info.line}: {info.reason} (skipped)")
@@ -291,6 +319,28 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
         "now_iso": iso(result.now),
         **answer_json(result.answer),
         "strategy": strategy,
+    }
+
+
+def comparison_json(result: Comparison) -> dict[str, Any]:
+    """A comparison for `--json`."""
+    return {
+        "last": result.last_s,
+        "now": result.now,
+        "exact": result.exact,
+        "totals": result.totals,
+        "strategies": [
+            {
+                "strategy": run.strategy,
+                "replay_s": round(run.replay_s, 6),
+                "memory_entries": run.memory_entries,
+                "state_bytes": run.state_bytes,
+                "all_time": run.all_time,
+                "worst_error": worst_error(run, result.truth(run)),
+                "answers": {ep: answer_json(a) for ep, a in run.answers.items()},
+            }
+            for run in result.runs
+        ],
     }
 
 
