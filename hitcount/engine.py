@@ -201,10 +201,12 @@ class HitCounter:
             names, codes = columns.names, columns.codes.tolist()
             hits = zip(codes, columns.ts.tolist(), strict=True)
             return sum(1 for code, ts in hits if self._record_checked(names[code], ts))
-        on_time = ~self._late_mask(columns.ts)
-        codes, stamps = columns.codes[on_time], columns.ts[on_time]
-        order = np.argsort(codes, kind="stable")
-        codes, stamps = codes[order], stamps[order]
+        late = self._late_mask(columns.ts)
+        order = (
+            columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
+        )
+        kept_in_order = order[~late[order]]  # grouped by endpoint, arrival order within
+        codes, stamps = columns.codes[kept_in_order], columns.ts[kept_in_order]
         starts = np.flatnonzero(np.diff(codes, prepend=-1)).tolist()
         ends = [*starts[1:], len(codes)] if starts else []
         kept = 0

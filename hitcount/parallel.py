@@ -22,7 +22,7 @@ from hitcount.formats.reader import MAX_LINE_BYTES
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 #: Bytes per range handed to a worker.
-RANGE_BYTES = 4 * 1024 * 1024
+RANGE_BYTES = 16 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -75,7 +75,8 @@ def read_range(path: str, start: int, end: int) -> bytes:
 def _decode_range(task: tuple[str, int, int]) -> tuple[int, Columns | None]:
     data = read_range(*task)
     lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    return lines, decode_ndjson_block(data) if data else None
+    columns = decode_ndjson_block(data) if data else None
+    return lines, None if columns is None else columns.grouped()
 
 
 def decode_in_parallel(
