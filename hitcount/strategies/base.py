@@ -63,6 +63,26 @@ class WindowAnswer:
 EMPTY_ANSWER = WindowAnswer.exactly(0)
 
 
+def answer_from_buckets(pieces: Iterable[tuple[int, float]], *, complete: bool) -> WindowAnswer:
+    """Sum `(count, share)` buckets into an answer with certain bounds.
+
+    A share of 1 means every hit of the bucket is in the window (it adds to `low`), 0 that
+    none is, anything between that the window cuts the bucket: its hits add to `high`, and
+    to `count` in proportion to the share of the bucket's span the window covers.
+    """
+    low = partial = 0
+    estimate = 0.0
+    for count, share in pieces:
+        if share >= 1.0:
+            low += count
+        elif share > 0.0:
+            partial += count
+            estimate += count * share
+    if not partial:
+        return WindowAnswer.exactly(low, complete=complete)
+    return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One strategy parameter: its name, type, default, CLI flag and valid range."""

@@ -11,7 +11,14 @@ import msgspec
 
 from hitcount.errors import StateError, SwapRefusedError
 from hitcount.formats.base import MAX_TS
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.base import (
+    EMPTY_ANSWER,
+    Param,
+    Strategy,
+    WindowAnswer,
+    answer_from_buckets,
+    decode_state,
+)
 from hitcount.strategies.sliding import SlidingWindow
 
 if TYPE_CHECKING:
@@ -157,22 +164,12 @@ class FixedWindow(Strategy):
         buckets = self._buckets.get(endpoint)
         if not buckets:
             return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
-        low = 0
-        partial = 0
-        estimate = 0.0
-        for bucket in self._candidate_buckets(buckets, start, end):
-            count = buckets.get(bucket, 0)
-            if not count:
-                continue
-            share = self._share_inside(bucket, start, end, clock)
-            if share >= 1.0:
-                low += count
-            elif share > 0.0:
-                partial += count
-                estimate += count * share
-        if not partial:
-            return WindowAnswer.exactly(low, complete=complete)
-        return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
+        pieces = (
+            (count, self._share_inside(bucket, start, end, clock))
+            for bucket in self._candidate_buckets(buckets, start, end)
+            if (count := buckets.get(bucket, 0))
+        )
+        return answer_from_buckets(pieces, complete=complete)
 
     def _candidate_buckets(
         self, buckets: dict[int, int], start: float, end: float

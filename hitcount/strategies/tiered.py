@@ -25,7 +25,14 @@ import msgspec
 
 from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
 from hitcount.formats.base import MAX_TS
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.base import (
+    EMPTY_ANSWER,
+    Param,
+    Strategy,
+    WindowAnswer,
+    answer_from_buckets,
+    decode_state,
+)
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.sliding import SlidingWindow
 
@@ -346,21 +353,13 @@ class TieredRollups(Strategy):
         tables = self._data.get(endpoint)
         if tables is None:
             return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=complete)
-        low = partial = 0
-        estimate = 0.0
-        for tier, left, right in self._plan(start, end, horizons):
-            table = tables[tier]
-            for j in self._candidates(tier, table, left, right):
-                count = table.get(j, 0)
-                share = self._share_inside(tier, j, left, right, clock) if count else 0.0
-                if share >= 1.0:
-                    low += count
-                elif share > 0.0:
-                    partial += count
-                    estimate += count * share
-        if not partial:
-            return WindowAnswer.exactly(low, complete=complete)
-        return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
+        pieces = (
+            (count, self._share_inside(tier, j, left, right, clock))
+            for tier, left, right in self._plan(start, end, horizons)
+            for j in self._candidates(tier, tables[tier], left, right)
+            if (count := tables[tier].get(j, 0))
+        )
+        return answer_from_buckets(pieces, complete=complete)
 
     def _plan(
         self, start: float, end: float, horizons: tuple[float, float, float]
