@@ -121,6 +121,23 @@ def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCoun
     return from_bytes(data, source)
 
 
+def check_is_state(data: bytes, source: str) -> None:
+    """Refuse to overwrite `source` unless it holds a hitcount document (any version).
+
+    Raises:
+        StateError: the bytes are not a hitcount snapshot or state.
+    """
+    try:
+        header = msgspec.json.decode(data, type=_Header)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        header = _Header()
+    if header.format != FORMAT:
+        raise StateError(
+            f"{source}: exists and is not a hitcount state file; refusing to overwrite it",
+            hint="pass another --state path, or delete the file if it is a damaged state",
+        )
+
+
 def _check_header(data: bytes, source: str) -> None:
     try:
         header = msgspec.json.decode(data, type=_Header)

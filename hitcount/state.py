@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
-from hitcount.snapshot import encode, from_bytes, to_document
+from hitcount.snapshot import check_is_state, encode, from_bytes, to_document
 from hitcount.stores.base import Store
 
 
@@ -53,10 +53,15 @@ def updating(
     keeps exactly what it had.
 
     Raises:
-        StateError: nothing saved and no `create`, or the saved state is invalid.
+        StateError: nothing saved and no `create`, the saved state is invalid, or (with
+            `replace`) the store holds something that is not a hitcount state, which is
+            never overwritten.
     """
     with store.locked():
-        if create is not None and (replace or store.load() is None):
+        existing = store.load()
+        if create is not None and (replace or existing is None):
+            if existing is not None:
+                check_is_state(existing, store.describe())
             counter = create()
         else:
             counter = load_counter(store)

@@ -106,3 +106,32 @@ def test_two_processes_writing_one_state_file_lose_no_update(tmp_path: Path) -> 
     counter = load_counter(FileStore(state))
     assert counter.metrics.total_hits == 3 * rounds
     assert counter.strategy.totals() == {"/one": rounds, "/two": rounds, "/three": rounds}
+
+
+def test_a_file_that_is_not_a_state_is_never_overwritten(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hitcount.cli import app
+
+    from .conftest import SAMPLES
+
+    precious = tmp_path / "notes.txt"
+    precious.write_text("do not lose me\n")
+    runner = CliRunner()
+    sample = str(SAMPLES / "web.csv")
+    replayed = runner.invoke(app, ["--state", str(precious), "replay", sample])
+    assert replayed.exit_code == 4
+    assert "not a hitcount state file" in replayed.stderr
+    assert precious.read_text() == "do not lose me\n"
+
+    state = tmp_path / "state.json"
+    assert runner.invoke(app, ["--state", str(state), "replay", sample]).exit_code == 0
+    saved = runner.invoke(app, ["--state", str(state), "snapshot", "save", str(precious)])
+    assert saved.exit_code == 4
+    assert precious.read_text() == "do not lose me\n"
+    snapshot = tmp_path / "snap.json"
+    for _ in range(2):  # an existing snapshot may be replaced
+        assert (
+            runner.invoke(app, ["--state", str(state), "snapshot", "save", str(snapshot)]).exit_code
+            == 0
+        )

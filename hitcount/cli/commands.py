@@ -55,6 +55,8 @@ def snapshot_save(
     Example: hitcount snapshot save before-deploy.json
     """
     counter = load_counter(context(ctx).store())
+    if file.is_file():
+        snap.check_is_state(file.read_bytes(), str(file))  # overwrite snapshots, nothing else
     document = counter.snapshot()
     FileStore(file).save(snap.encode(document, pretty=not compact))
     endpoints = sum(1 for _ in counter.strategy.endpoints())
