@@ -80,13 +80,16 @@ def replay(
         on_progress: called with the number of lines read, every batch.
 
     Raises:
-        InputError: a missing/unreadable file, an unknown format, or (strict) a bad line.
+        InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
+            input without a single valid hit; the counter may then hold part of the input.
     """
     replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
     started = time.perf_counter()
+    sources = list(sources)
     for source in sources:
         replayer.source(source)
     replayer.flush()
+    _refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
     replayer.report.elapsed_s = time.perf_counter() - started
     return replayer.report
@@ -201,6 +204,25 @@ class _Replayer:
             self.report.hits_read += len(self.batch)
             self.report.hits_kept += self.counter.record_many(self.batch)
             self.batch.clear()
+
+
+def _refuse_empty(report: ReplayReport, sources: list[str]) -> None:
+    """A replay that found no hit at all is a mistake (wrong --format, empty pipe)."""
+    if report.hits_read:
+        return
+    names = ", ".join(display_name(source) for source in sources) or "no input"
+    if not report.bad_lines:
+        raise InputError(
+            names,
+            "no hits: the input is empty",
+            hint="nothing was saved; check the file, or the command feeding stdin",
+        )
+    first = report.first_bad[0]
+    raise InputError(
+        names,
+        f"no hits: all {report.bad_lines} lines are bad (line {first.line}: {first.reason})",
+        hint="nothing was saved; is --format right?",
+    )
 
 
 def _bad_line(

@@ -816,7 +816,11 @@ def test_snapshot_show_and_errors_keep_hostile_text_inert(tmp_path: Path) -> Non
 
 def test_hostile_bad_line_warnings_are_inert(tmp_path: Path) -> None:
     (tmp_path / "evil.ndjson").write_text(
-        json.dumps({"endpoint": "/x", "ts": "\x1b[2J[bold red]soon"}) + "\n", encoding="utf-8"
+        json.dumps({"endpoint": "/x", "ts": "\x1b[2J[bold red]soon"})
+        + "\n"
+        + json.dumps({"endpoint": "/ok", "ts": 1})
+        + "\n",
+        encoding="utf-8",
     )
     result = ok(["replay", "evil.ndjson"])
     assert "evil.ndjson:1:" in result.stderr

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, replay
+from hitcount import HitCounter, InputError, replay
 from hitcount.formats import reader
 from hitcount.formats.columnar import decode_ndjson_block
 from hitcount.formats.ndjson import NdjsonParser
@@ -72,13 +72,19 @@ def test_replay_state_is_the_same_through_either_path(
     path = tmp_path_factory.mktemp("col") / "t.ndjson"
     path.write_bytes(b"\n".join(lines) + b"\n")
     fast = HitCounter(name)
-    fast_report = replay(fast, [str(path)])
     slow = HitCounter(name)
     slow.subscribe("hit_recorded", lambda event: None)  # forces the per-hit path
     original = reader._CHUNK_BYTES
-    reader._CHUNK_BYTES = chunk  # many small blocks, split anywhere
     try:
+        fast_report = replay(fast, [str(path)])
+        reader._CHUNK_BYTES = chunk  # many small blocks, split anywhere
         slow_report = replay(slow, [str(path)])
+    except InputError as refusal:  # input without a single hit: both paths refuse it
+        assert "no hits" in refusal.reason
+        reader._CHUNK_BYTES = chunk
+        with pytest.raises(InputError, match="no hits"):
+            replay(HitCounter(name), [str(path)])
+        return
     finally:
         reader._CHUNK_BYTES = original
     # Morris draws its randomness differently per hit and per batch (same distribution:

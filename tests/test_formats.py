@@ -197,3 +197,30 @@ def test_sample_traffic_replays_with_the_documented_bad_lines() -> None:
     assert report.hits_kept == good
     assert report.bad_lines == report.lines_read - good
     assert report.first_bad and report.first_bad[0].line >= 1
+
+
+def test_a_line_dated_centuries_ahead_is_a_bad_line_not_a_new_clock(tmp_path: Path) -> None:
+    path = tmp_path / "poison.ndjson"
+    rows = [json.dumps({"endpoint": "/a", "ts": EPOCH + i}) for i in range(1000)]
+    rows.insert(500, json.dumps({"endpoint": "/a", "ts": 17_000_000_000}))  # an extra digit
+    path.write_text("\n".join(rows) + "\n")
+    counter = HitCounter("sliding", max_window_s=86400)
+    report = replay(counter, [str(path)])
+    assert report.bad_lines == 1
+    assert "more than a year in the future" in report.first_bad[0].reason
+    assert report.first_bad[0].line == 501
+    assert counter.query("/a", 86400).answer.count == 1000
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "the input is empty"), (b"\n\n", "the input is empty"), (b"{bad\n[1]\n", "all 2 lines")],
+)
+def test_input_without_a_single_hit_is_refused(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "nothing.ndjson"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        replay(HitCounter(), [str(path)])
+    assert "nothing was saved" in (info.value.hint or "")

@@ -135,3 +135,33 @@ def test_a_file_that_is_not_a_state_is_never_overwritten(tmp_path: Path) -> None
             runner.invoke(app, ["--state", str(state), "snapshot", "save", str(snapshot)]).exit_code
             == 0
         )
+
+
+def test_a_replay_of_nothing_leaves_the_saved_state_alone(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hitcount.cli import app
+
+    from .conftest import SAMPLES
+
+    state = tmp_path / "state.json"
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["--state", str(state), "replay", str(SAMPLES / "web.csv")]).exit_code
+        == 0
+    )
+    before = state.read_bytes()
+    wrong_format = [
+        "--state",
+        str(state),
+        "replay",
+        str(SAMPLES / "web.csv"),
+        "--format",
+        "combined",
+    ]
+    result = runner.invoke(app, wrong_format)
+    assert result.exit_code == 3
+    assert "no hits" in result.stderr
+    empty_pipe = runner.invoke(app, ["--state", str(state), "replay", "-"], input="")
+    assert empty_pipe.exit_code == 3
+    assert state.read_bytes() == before

@@ -79,6 +79,7 @@ from hitcount.formats.base import (
     BadLine,
     Hit,
     check_ts,
+    latest_plausible_ts,
 )
 
 __all__ = ["parse_combined", "parse_common", "sniff_access_log"]
@@ -250,6 +251,8 @@ def _parse(line: bytes) -> Hit:
     ts = float(start + since_midnight - east)
     if ts < 0.0 or ts > MAX_TS:
         check_ts(ts)  # raises the reason
+    if ts > latest_plausible_ts():
+        check_ts(ts)
     user = host.decode("utf-8", "backslashreplace")
     if len(user) > MAX_USER_CHARS:
         raise BadLine(f"user longer than {MAX_USER_CHARS} characters")

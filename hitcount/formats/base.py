@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -12,8 +13,10 @@ MAX_ENDPOINT_CHARS = 4096
 MAX_USER_CHARS = 1024
 #: Epoch values above this are read as milliseconds (SPEC: "epoch milliseconds when > 1e11").
 EPOCH_MS_THRESHOLD = 1e11
-#: Latest accepted timestamp (epoch seconds): 9999-12-31T23:59:59Z. Later is absurd.
+#: Latest timestamp a state may hold (epoch seconds): 9999-12-31T23:59:59Z.
 MAX_TS = 253402300799.0
+#: How far past the wall clock an input timestamp may be before it is absurd, in seconds.
+FUTURE_SLACK_S = 366 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +73,10 @@ def check_user(user: object) -> str | None:
 
 
 def check_ts(ts: float) -> float:
-    """Return `ts` (epoch seconds) if it is finite and between 1970 and 9999.
+    """Return `ts` (epoch seconds) if it is finite, after 1970 and at most a year ahead.
 
     Raises:
-        BadLine: NaN, infinite, negative or absurdly large.
+        BadLine: NaN, infinite, negative, or more than a year past the wall clock.
     """
     if not math.isfinite(ts):
         raise BadLine(f"timestamp is not finite: {ts!r}")
@@ -81,7 +84,18 @@ def check_ts(ts: float) -> float:
         raise BadLine(f"timestamp before 1970: {ts!r}")
     if ts > MAX_TS:
         raise BadLine(f"timestamp after year 9999: {ts!r}")
+    if ts > latest_plausible_ts():
+        raise BadLine(f"timestamp more than a year in the future: {ts!r} (a typo?)")
     return float(ts)
+
+
+def latest_plausible_ts() -> float:
+    """The latest timestamp accepted from input: a year past the wall clock.
+
+    A line dated centuries ahead (an extra digit) would otherwise move the replay clock
+    there and prune every real hit.
+    """
+    return min(MAX_TS, time.time() + FUTURE_SLACK_S)
 
 
 def epoch_from_number(value: float) -> float:

@@ -20,12 +20,12 @@ import numpy.typing as npt
 
 from hitcount.formats.base import (
     EPOCH_MS_THRESHOLD,
-    MAX_TS,
     MAX_USER_CHARS,
     BadLine,
     Hit,
     check_endpoint,
     epoch_from_value,
+    latest_plausible_ts,
 )
 from hitcount.formats.reader import MAX_LINE_BYTES
 
@@ -144,7 +144,7 @@ def _timestamps(raw: list[Any]) -> npt.NDArray[np.float64] | None:
             ts = np.array([epoch_from_value(value) for value in raw], dtype=np.float64)
         except (BadLine, OverflowError):
             return None
-    if not bool(np.all((ts >= 0) & (ts <= MAX_TS))):  # also false for NaN
+    if not bool(np.all((ts >= 0) & (ts <= latest_plausible_ts()))):  # also false for NaN
         return None
     return ts
 
