@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -308,7 +309,7 @@ class HitCounter:
         answer = self._empty_answer(start)
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), answer)
+        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), _honest(answer))
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
         """The `limit` endpoints with the most hits in the window, most first."""
@@ -318,7 +319,11 @@ class HitCounter:
         clock = self._clock_for_query()
         results = [
             QueryResult(
-                ep, (ep,), last_s, self._now(now), self._strategy.query(ep, start, end, clock)
+                ep,
+                (ep,),
+                last_s,
+                self._now(now),
+                _honest(self._strategy.query(ep, start, end, clock)),
             )
             for ep in self._strategy.endpoints()
         ]
@@ -435,6 +440,13 @@ class HitCounter:
     def iter_events(self) -> Iterator[dict[str, Any]]:
         """The remembered notable events, oldest first."""
         return iter(self.recent_events)
+
+
+def _honest(answer: WindowAnswer) -> WindowAnswer:
+    """A window reaching past the retained data has no upper bound and is not exact."""
+    if answer.complete:
+        return answer
+    return dataclasses.replace(answer, high=math.inf, exact=False)
 
 
 _default_counter: HitCounter | None = None

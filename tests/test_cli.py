@@ -789,7 +789,7 @@ def test_top_shows_hostile_endpoints_inert() -> None:
 def test_query_shows_a_hostile_endpoint_inert(endpoint: str) -> None:
     result = ok(["query", endpoint, "--last", "1h"])
     assert_inert(result.stdout + result.stderr)
-    assert "1 hits" in result.stdout
+    assert "1 hit " in result.stdout
     if "[" in endpoint and ESC not in endpoint:
         assert endpoint in result.stdout  # markup printed literally
     raw = ok(["query", endpoint, "--last", "1h", "--json"]).stdout

@@ -129,7 +129,7 @@ EXIT_TABLE: list[Row] = [
     # 0: success (the fragment is looked for on stdout)
     Row(["replay", "hits.ndjson"], nothing, ExitCode.OK, "replayed 3 lines"),
     Row(["replay", "bad.ndjson"], nothing, ExitCode.OK, "1 bad lines"),  # skipped, not fatal
-    Row(["query", "/a", "--last", "60"], saved_sliding, ExitCode.OK, "/a: 1 hits"),
+    Row(["query", "/a", "--last", "60"], saved_sliding, ExitCode.OK, "/a: 1 hit "),
     Row(["top", "--last", "1h"], saved_sliding, ExitCode.OK, "/a"),
     Row(["metrics"], saved_sliding, ExitCode.OK, "total_hits"),
     Row(["swap", "sliding", "--reset"], saved_morris, ExitCode.OK, "swapped morris"),

@@ -73,5 +73,5 @@ def test_hostile_paths_of_the_honeypot_log_print_inert(state_env: object) -> Non
     tab_path = "/cgi-bin/handler/netsonar;cat\t/etc/passwd|"  # a real probe with a TAB
     query = runner.invoke(app, ["query", tab_path, "--last", "1000d"])
     assert query.exit_code == 0
-    assert "netsonar;cat\\t/etc/passwd|: 1 hits" in query.stdout
+    assert "netsonar;cat\\t/etc/passwd|: 1 hit " in query.stdout
     assert not _CONTROL.search(query.stdout)

@@ -184,6 +184,10 @@ def test_query_past_retention_says_it_is_incomplete() -> None:
     outside = counter.query("/a", 150).answer
     assert not outside.complete
     assert outside.count <= 150
+    # What was pruned is unknown: no upper bound, and never "exact".
+    assert outside.high == math.inf
+    assert not outside.exact
+    assert outside.low == outside.count
 
 
 def test_morris_answers_over_all_time_and_says_so() -> None:

@@ -158,8 +158,8 @@ class Renderer:
             self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
         if not answer.complete:
             self.warn(
-                "the window starts before the oldest data the strategy keeps;"
-                " the true count may be higher"
+                "the window starts before the oldest data the strategy keeps, so the true"
+                " count may be higher; use a longer --max-window / --retention"
             )
 
     def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
@@ -285,11 +285,17 @@ def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:
 def answer_text(answer: WindowAnswer, last_s: float) -> str:
     """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
     scope = "over all time" if answer.all_time else f"in the last {duration(last_s)}"
+    if not answer.complete:
+        return f"at least {number(answer.low)} {_hits(answer.low)} {scope} (no upper bound)"
     if answer.exact:
-        return f"{number(answer.count)} hits {scope} (exact)"
+        return f"{number(answer.count)} {_hits(answer.count)} {scope} (exact)"
     kind = "certain" if answer.confidence is None else f"{answer.confidence:.0%} interval"
     bounds = f"{number(answer.low)}..{number(answer.high)}, {kind}"
-    return f"~{number(answer.count)} hits {scope} ({bounds})"
+    return f"~{number(answer.count)} {_hits(answer.count)} {scope} ({bounds})"
+
+
+def _hits(count: float) -> str:
+    return "hit" if count == 1 else "hits"
 
 
 def _finite(value: float) -> float | None:
