@@ -107,7 +107,7 @@ def test_ctrl_c_during_replay_exits_130_and_changes_nothing(
     assert _run(state, "replay", str(traffic["small"])).returncode == 0
     before = state.read_bytes()
     process = subprocess.Popen(
-        _hitcount(state, "replay", "--append", *[str(traffic["big"])] * 6),
+        _hitcount(state, "replay", "--append", *[str(traffic["big"])] * 25),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -131,3 +131,38 @@ def test_levels_saturate_instead_of_overflowing() -> None:
     counter.add_hits("/a", 10**9)
     answer = counter.query("/a", 0, 1, 1)
     assert math.isfinite(answer.count)
+
+
+def test_bounds_are_whole_ordered_and_cover_small_counts() -> None:
+    for hits in (1, 2, 3, 4, 7):
+        for seed in range(200):
+            counter = MorrisCounter(base=1.1, counters=8, seed=seed)
+            counter.add_hits("/a", hits)
+            answer = counter.query("/a", 0, 1, 1)
+            assert answer.low <= answer.count <= answer.high
+            assert float(answer.low).is_integer()
+            if hits == 1:
+                assert answer.low == 1  # never a hair above the truth
+
+
+def test_morris_to_morris_swaps_only_with_the_same_parameters() -> None:
+    from hitcount import SwapRefusedError
+
+    counter = HitCounter("morris", base=2.0, counters=4)
+    counter.record_many(("/a", 1_767_225_600.0 + i) for i in range(500))
+    before = counter.query("/a", 60).answer
+    counter.swap_strategy("morris", base=2.0, counters=4)
+    assert counter.query("/a", 60).answer == before
+    with pytest.raises(SwapRefusedError):
+        counter.swap_strategy("morris", base=1.1, counters=8)  # would invent precision
+
+
+def test_after_a_swap_morris_says_since_when_it_counts() -> None:
+    counter = HitCounter("sliding", max_window_s=60, max_lateness_s=0)
+    counter.record_many(("/a", 1_767_225_600.0 + i) for i in range(1000))
+    counter.swap_strategy("morris", base=1.05, counters=16)
+    answer = counter.query("/a", 60).answer
+    assert answer.all_time
+    assert answer.since == counter.strategy.horizon > 1_767_225_600.0
+    retained = sum(1 for i in range(1000) if 1_767_225_600.0 + i > answer.since)
+    assert answer.low <= retained <= answer.high

@@ -154,8 +154,13 @@ class Renderer:
         self._caveats(answer)
 
     def _caveats(self, answer: WindowAnswer) -> None:
-        if answer.all_time:
+        if answer.all_time and answer.since is None:
             self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
+        elif answer.all_time:
+            self.warn(
+                "this strategy keeps no time: the answer counts every hit since"
+                f" {iso(answer.since)} (older ones were pruned before the swap)"
+            )
         if not answer.complete:
             self.warn(
                 "the window starts before the oldest data the strategy keeps, so the true"
@@ -284,7 +289,9 @@ def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:
 
 def answer_text(answer: WindowAnswer, last_s: float) -> str:
     """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
-    scope = "over all time" if answer.all_time else f"in the last {duration(last_s)}"
+    scope = f"in the last {duration(last_s)}"
+    if answer.all_time:
+        scope = "over all time" if answer.since is None else f"since {iso(answer.since)}"
     if not answer.complete:
         return f"at least {number(answer.low)} {_hits(answer.low)} {scope} (no upper bound)"
     if answer.exact:
@@ -312,6 +319,7 @@ def answer_json(answer: WindowAnswer) -> dict[str, Any]:
         "confidence": answer.confidence,
         "complete": answer.complete,
         "all_time": answer.all_time,
+        "since": answer.since,
     }
 
 

@@ -31,6 +31,8 @@ class WindowAnswer:
             true count may be higher than what the state can see.
         all_time: True when the strategy has no time resolution and the answer covers
             all hits ever recorded rather than the window.
+        since: with `all_time`, the answer covers only hits after this time (epoch
+            seconds) when older ones were pruned before the state became this strategy.
     """
 
     count: float
@@ -40,6 +42,7 @@ class WindowAnswer:
     confidence: float | None = None
     complete: bool = True
     all_time: bool = False
+    since: float | None = None
 
     @classmethod
     def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:
@@ -49,6 +52,7 @@ class WindowAnswer:
     def __add__(self, other: WindowAnswer) -> WindowAnswer:
         """The answer for the union of two disjoint sets of hits (bounds add up)."""
         confidence = self.confidence or other.confidence
+        known = [s for s in (self.since, other.since) if s is not None]
         return WindowAnswer(
             self.count + other.count,
             self.low + other.low,
@@ -57,6 +61,7 @@ class WindowAnswer:
             confidence,
             self.complete and other.complete,
             self.all_time or other.all_time,
+            max(known) if known else None,
         )
 
 

@@ -146,13 +146,18 @@ class MorrisCounter(Strategy):
             return WindowAnswer(0, 0, 0, True, all_time=True)
         estimate = self.estimate(counters)
         low, high = self.interval(estimate)
+        # Counts are whole: n >= low means n >= ceil(low). A counter at level c has seen at
+        # least c hits, for certain.
+        low = max(math.ceil(low - 1e-9), max(counters))
+        high = max(math.floor(high + 1e-9), low) if math.isfinite(high) else high
         return WindowAnswer(
-            estimate,
-            max(low, float(max(counters))),
+            min(max(estimate, low), high),
+            low,
             high,
             False,
             confidence=CONFIDENCE,
             all_time=True,
+            since=self.horizon if math.isfinite(self.horizon) else None,
         )
 
     def interval(self, estimate: float) -> tuple[float, float]:
@@ -205,8 +210,23 @@ class MorrisCounter(Strategy):
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
-        """Feed each endpoint's retained (or estimated) total into fresh counters."""
+        """Feed each endpoint's retained total into fresh counters.
+
+        The counters then cover the hits after the source's horizon (`since` in answers).
+        From another Morris counter only the very same parameters are accepted: re-encoding
+        an estimate into new counters would claim a precision the estimate never had.
+
+        Raises:
+            SwapRefusedError: from Morris counters with other parameters.
+        """
         target = cls(**params)
+        target.horizon = source.horizon
+        if isinstance(source, MorrisCounter):
+            if source.params != target.params:
+                return super().convert(source, params)
+            target.rng = SplitMix64(source.rng.state)
+            target._counters = {ep: list(c) for ep, c in source._counters.items()}
+            return target
         for endpoint, total in source.totals().items():
             if total > 0:
                 target.add_hits(endpoint, total)
