@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
+from hitcount.formats.base import MAX_TS
 from hitcount.replay import replay
 from hitcount.strategies import WindowAnswer, available_strategies, create_strategy, get_strategy
 
 #: Lateness allowance of the exact reference: large enough that it never prunes or drops.
-_REFERENCE_LATENESS_S = 1e12
+_REFERENCE_LATENESS_S = MAX_TS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hitcount import events as ev
 from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
 from hitcount.events import Event, EventBus, Handler
-from hitcount.formats.base import BadLine, Hit, check_endpoint, check_ts
+from hitcount.formats.base import MAX_TS, BadLine, Hit, check_endpoint, check_ts
 from hitcount.metrics import Metrics
 from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, create_strategy, get_strategy
 
@@ -104,8 +104,10 @@ class HitCounter:
         Raises:
             ConfigurationError: negative or not finite.
         """
-        if not (math.isfinite(max_lateness_s) and max_lateness_s >= 0):
-            raise ConfigurationError(f"--max-lateness must be >= 0, got {max_lateness_s!r}")
+        if not (math.isfinite(max_lateness_s) and 0 <= max_lateness_s <= MAX_TS):
+            raise ConfigurationError(
+                f"--max-lateness must be between 0 and {MAX_TS:g} seconds, got {max_lateness_s!r}"
+            )
         self.max_lateness_s = float(max_lateness_s)
 
     def _use(self, strategy: Strategy) -> None:

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     STORE_UNAVAILABLE = 5
     UNKNOWN_STRATEGY = 6
     SWAP_REFUSED = 7
+    BROKEN_PIPE = 141
     INTERRUPTED = 130
 
 

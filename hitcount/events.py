@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hitcount.errors import ConfigurationError
+
 HIT_RECORDED = "hit_recorded"
 PRUNED = "pruned"
 STRATEGY_SWAPPED = "strategy_swapped"
@@ -65,11 +67,11 @@ class EventBus:
             A function that removes this subscription.
 
         Raises:
-            ValueError: `name` is not a known event name nor `ALL`.
+            ConfigurationError: `name` is not a known event name nor `ALL`.
         """
         if name != ALL and name not in EVENT_FIELDS:
             known = ", ".join(sorted(EVENT_FIELDS))
-            raise ValueError(f"unknown event {name!r}; known events: {known}")
+            raise ConfigurationError(f"unknown event {name!r}", hint=f"known events: {known}")
         self._handlers.setdefault(name, []).append(handler)
         return lambda: self._unsubscribe(name, handler)
 

@@ -169,7 +169,10 @@ def _check_time(name: str, value: float | None) -> None:
 
 def _build(document: _Document) -> HitCounter:
     _check_time("clock", document.clock)
-    _check_time("horizon", document.horizon)
+    if document.horizon is not None and abs(document.horizon) > 3 * MAX_TS:
+        raise StateError(f"horizon out of range: {document.horizon!r}")
+    if not 0 <= document.max_lateness_s <= MAX_TS:
+        raise StateError(f"max_lateness_s out of range: {document.max_lateness_s!r}")
     try:
         document.metrics.check()
     except ValueError as err:

@@ -157,3 +157,20 @@ def test_main_module_runs_the_cli() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("hitcount ")
+
+
+def test_a_closed_pipe_stops_cleanly_with_141(tmp_path: Path, traffic: dict[str, Path]) -> None:
+    state = tmp_path / "state.json"
+    writer = subprocess.Popen(
+        _hitcount(state, "replay", str(traffic["small"]), "--trace-json", "-"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert writer.stdout is not None
+    writer.stdout.readline()
+    writer.stdout.close()  # like `| head -1`
+    _, err = writer.communicate(timeout=60)
+    assert writer.returncode == 141
+    assert b"broken pipe" in err
+    assert b"Traceback" not in err
+    assert not state.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hitcount import (
+    ConfigurationError,
     HitCounter,
     InputError,
     SwapRefusedError,
@@ -53,7 +54,7 @@ def test_subscription_by_name_only_gets_that_event_and_can_be_removed() -> None:
 
 
 def test_unknown_event_name_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown event"):
+    with pytest.raises(ConfigurationError, match="unknown event"):
         EventBus().subscribe("hit_recordd", print)
 
 

@@ -13,6 +13,7 @@ from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
+from hitcount.events import EVENT_FIELDS, STRATEGY_RESET
 from hitcount.replay import FIRST_BAD_LINES, BadLineInfo
 from hitcount.replay import replay as replay_sources
 from hitcount.state import load_counter, updating
@@ -31,6 +32,10 @@ class HitcountGroup(TyperGroup):
             if _debug(ctx):
                 raise
             _fail(err.message, err.exit_code, err.hint)
+        except BrokenPipeError:  # `... | head`: the reader left; say so and stop quietly
+            saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
+            outcome = "the new state was saved" if saved else "the saved state is unchanged"
+            _fail(f"output closed early (broken pipe); {outcome}", ExitCode.BROKEN_PIPE)
         except KeyboardInterrupt:
             saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
             outcome = "the new state was saved" if saved else "the saved state is unchanged"
@@ -289,6 +294,10 @@ def events(
     Example: hitcount events --name strategy_swapped
     """
     _check_limit(limit)
+    if name is not None and name not in EVENT_FIELDS:
+        raise ConfigurationError(
+            f"unknown event {name!r}", hint=f"choose one of: {', '.join(EVENT_FIELDS)}"
+        )
     counter = load_counter(context(ctx).store())
     rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
     Renderer(json_output=json_output).events(rows[-limit:])
@@ -317,11 +326,18 @@ def swap(
     get_strategy(strategy).resolve_params(params)  # bad values are usage errors, state or not
     with updating(app_ctx.store(), on_saved=app_ctx.mark_saved) as counter:
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
+        resets: list[object] = []
+        counter.subscribe(STRATEGY_RESET, resets.append)
         old = counter.strategy.describe()
         counter.swap_strategy(strategy, reset=reset, **params)
+    reset_done = bool(resets)
     new = counter.strategy.describe()
     if json_output:
-        render.json({"old": old, "new": new, "metrics": counter.metrics_dict()})
+        render.json(
+            {"old": old, "new": new, "reset": reset_done, "metrics": counter.metrics_dict()}
+        )
+    elif reset_done:
+        render.line(f"reset: {new} starts empty (it could not be built from {old})")
     else:
         render.line(f"swapped {old} -> {new}")
 

@@ -174,7 +174,7 @@ def _scenario_json(s: Scenario) -> dict[str, Any]:
 
 
 def _print_scenario(render: Renderer, s: Scenario) -> None:
-    render.out.rule(Text(f"{s.number}. {s.title}"), style="dim")
+    render.title(f"{s.number}. {s.title}")
     for line in s.lines:
         render.line(f"  {line}")
     for event in s.events:

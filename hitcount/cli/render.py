@@ -28,6 +28,8 @@ from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
 _NUMBERS = ("count", "low", "high", "retained hits")
+#: Output width when stdout is not a terminal: wide enough that table rows never wrap.
+_PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
 _PROGRESS_AFTER_S = 1.0
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -61,6 +63,8 @@ class Renderer:
     def __init__(self, *, json_output: bool = False) -> None:
         self.json_output = json_output
         self.out = Console(highlight=False, soft_wrap=True)
+        if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
+            self.out = Console(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     # -- primitives -------------------------------------------------------------------
@@ -87,6 +91,13 @@ class Renderer:
         self.err.print(Text(f"hitcount: error: {safe(message)}", style="bold red"))
         if hint:
             self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
+
+    def title(self, text: str) -> None:
+        """A section title: a rule on a terminal, a plain line when piped."""
+        if self.out.is_terminal:
+            self.out.rule(Text(text), style="dim")
+        else:
+            self.line(f"== {text}")
 
     def table(self, *columns: str, right: tuple[str, ...] = ()) -> Table:
         """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
