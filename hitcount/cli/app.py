@@ -367,7 +367,7 @@ def strategies(json_output: opt.JsonFlag = False) -> None:
     for row in rows:
         flags = " ".join(f"{p['flag']} {p['default']:g}" for p in row["params"])
         table.add_row(row["name"], flags, row["summary"])
-    render.out.print(table)
+    render.show(table)
 
 
 def main(argv: list[str] | None = None) -> None:

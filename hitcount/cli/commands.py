@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,10 +31,14 @@ snapshot_app = typer.Typer(
 )
 app.add_typer(snapshot_app, name="snapshot")
 
-FileArg = Annotated[Path, typer.Argument(help="Snapshot file (JSON).", dir_okay=False)]
+FileArg = Annotated[
+    Path, typer.Argument(help="Snapshot file (JSON); - for stdout/stdin.", dir_okay=False)
+]
 
 
 def _read_snapshot(path: Path) -> HitCounter:
+    if str(path) == "-":
+        return snap.from_bytes(sys.stdin.buffer.read(), "<stdin>")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -55,10 +60,15 @@ def snapshot_save(
     Example: hitcount snapshot save before-deploy.json
     """
     counter = load_counter(context(ctx).store())
+    document = counter.snapshot()
+    data = snap.encode(document, pretty=not compact)
+    if str(file) == "-":  # to stdout, for pipes
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
     if file.is_file():
         snap.check_is_state(file.read_bytes(), str(file))  # overwrite snapshots, nothing else
-    document = counter.snapshot()
-    FileStore(file).save(snap.encode(document, pretty=not compact))
+    FileStore(file).save(data)
     endpoints = sum(1 for _ in counter.strategy.endpoints())
     render = Renderer(json_output=json_output)
     if json_output:
@@ -129,7 +139,7 @@ def snapshot_show(
     table = render.table("endpoint", "retained hits", right=("retained hits",))
     for row in summary["endpoints"]:
         table.add_row(Text(safe(row["endpoint"])), str(row["retained"]))
-    render.out.print(table)
+    render.show(table)
 
 
 @app.command()

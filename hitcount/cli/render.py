@@ -28,6 +28,8 @@ from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
 _NUMBERS = ("count", "low", "high", "retained hits")
+#: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
+_MATCHED_SHOWN = 100
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
@@ -91,6 +93,17 @@ class Renderer:
         self.err.print(Text(f"hitcount: error: {safe(message)}", style="bold red"))
         if hint:
             self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
+
+    def show(self, table: Table) -> None:
+        """Print a table; when piped, without the padding Rich leaves at line ends."""
+        if self.out.is_terminal:
+            self.out.print(table)
+            return
+        with self.out.capture() as captured:
+            self.out.print(table)
+        lines = captured.get().splitlines()
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
+        sys.stdout.flush()
 
     def title(self, text: str) -> None:
         """A section title: a rule on a terminal, a plain line when piped."""
@@ -193,10 +206,13 @@ class Renderer:
                 number(a.high),
                 "yes" if a.exact else "no",
             )
-        self.out.print(table)
+        self.show(table)
         if not results:
             self.note(f"no hits in the last {duration(last_s)}")
         if results:
+            now = results[0].now
+            if now is not None and not results[0].answer.all_time:
+                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
             self._caveats(_combine(r.answer for r in results))
 
     def metrics(self, metrics: Mapping[str, Any]) -> None:
@@ -207,7 +223,7 @@ class Renderer:
         table = self.table("metric", "value")
         for name, value in metrics.items():
             table.add_row(name, Text(safe(_metric_text(name, value))))
-        self.out.print(table)
+        self.show(table)
 
     def events(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Remembered events, oldest first."""
@@ -221,7 +237,7 @@ class Renderer:
                 f"{k}={_value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
             )
             table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
-        self.out.print(table)
+        self.show(table)
         if not rows:
             self.note("no events remembered yet")
 
@@ -264,12 +280,12 @@ class Renderer:
                 str(run.memory_entries), str(run.state_bytes),
                 f"{worst_error(run, truth):.2%}", f"{held}/{len(truth)}", params.rstrip(")"),
             )  # fmt: skip
-        self.out.print(summary)
+        self.show(summary)
         answers = self.table("endpoint", "exact", *(r.strategy.split("(")[0] for r in result.runs))
         for endpoint, exact in result.exact.items():
             counts = [number(run.answers[endpoint].count) for run in result.runs]
             answers.add_row(Text(safe(endpoint)), str(exact), *counts)
-        self.out.print(answers)
+        self.show(answers)
 
     def bad_line(self, info: BadLineInfo) -> None:
         """One bad line, as it is met."""
@@ -338,7 +354,8 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
     """A query result for `--json`."""
     return {
         "endpoint": result.endpoint,
-        "matched": list(result.matched),
+        "matched": list(result.matched[:_MATCHED_SHOWN]),
+        "matched_count": len(result.matched),
         "last": result.last_s,
         "now": result.now,
         "now_iso": iso(result.now),
