@@ -70,19 +70,15 @@ class EndpointSeries:
         endpoint: the endpoint or glob asked for.
         matched: the endpoints it matched.
         points: one per step, oldest first.
+        total: the whole window asked of the strategy in one query: the same estimate as
+            the sum of the points, with bounds at least as tight (a `fixed` bucket cut
+            by a step edge but inside the window counts for certain).
     """
 
     endpoint: str
     matched: tuple[str, ...]
     points: tuple[Point, ...]
-
-    @property
-    def total(self) -> WindowAnswer:
-        """The whole window: the sum of every step (bounds add up)."""
-        total = EMPTY_ANSWER
-        for point in self.points:
-            total = total + point.answer
-        return total
+    total: WindowAnswer
 
     @property
     def counts(self) -> list[float]:
@@ -177,7 +173,15 @@ def series(
         now=end,
         times=tuple(edges[1:]),
         series=tuple(
-            EndpointSeries(pattern, tuple(matched), _points(strategy, matched, edges, clock))
+            EndpointSeries(
+                pattern,
+                tuple(matched),
+                tuple(
+                    Point(start, stop, _answer(strategy, matched, start, stop, clock))
+                    for start, stop in itertools.pairwise(edges)
+                ),
+                _answer(strategy, matched, edges[0], end, clock),
+            )
             for pattern, matched in zip(patterns, matches, strict=True)
         ),
         strategy=strategy.describe(),
@@ -266,17 +270,15 @@ def _check_time_resolving(
         )
 
 
-def _points(
-    strategy: Strategy, endpoints: list[str], edges: list[float], clock: float
-) -> tuple[Point, ...]:
-    points = []
-    for start, end in itertools.pairwise(edges):
-        complete = start >= strategy.horizon
-        answer = EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
-        for endpoint in endpoints:
-            answer = answer + strategy.query(endpoint, start, end, clock)
-        points.append(Point(start, end, _honest(answer)))
-    return tuple(points)
+def _answer(
+    strategy: Strategy, endpoints: list[str], start: float, end: float, clock: float
+) -> WindowAnswer:
+    """Hits of every endpoint with `start < ts <= end`, summed, as `HitCounter.query` does."""
+    complete = start >= strategy.horizon
+    answer = EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+    for endpoint in endpoints:
+        answer = answer + strategy.query(endpoint, start, end, clock)
+    return _honest(answer)
 
 
 def _honest(answer: WindowAnswer) -> WindowAnswer:

@@ -182,8 +182,8 @@ class Renderer:
             self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
         elif answer.all_time:
             self.warn(
-                "this strategy keeps no time: the answer counts every hit since"
-                f" {iso(answer.since)} (older ones were pruned before the swap)"
+                "this strategy keeps no time: the answer counts the hits the strategy it was"
+                f" swapped from still held, those after {iso(answer.since)}"
             )
         if not answer.complete:
             self.warn(
