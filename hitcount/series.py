@@ -218,7 +218,8 @@ def _point_count(last_s: float, step_s: float) -> int:
     if abs(points * step_s - last_s) > _TILING_TOLERANCE * last_s:
         raise ConfigurationError(
             f"--last ({last_s:g}s) must be a whole number of --step ({step_s:g}s)",
-            hint=f"e.g. --last {points * step_s:g} or --last {math.ceil(ratio) * step_s:g}",
+            hint=f"use a --step that divides --last, e.g. {last_s / math.floor(ratio):g}s"
+            f" or {last_s / math.ceil(ratio):g}s",
         )
     return points
 

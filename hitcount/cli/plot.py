@@ -27,6 +27,8 @@ _EIGHTHS = "▏▎▍▌▋▊▉"
 DEFAULT_POINTS = 60
 #: Longest bar when stdout is not a terminal (and no --width).
 PIPED_BAR_WIDTH = 40
+#: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
+MATCHED_SHOWN = 100
 #: Widest chart --width accepts.
 MAX_WIDTH = 10_000
 
@@ -89,7 +91,7 @@ def plot(
     else:
         _sparklines(render, result, width)
     if not json_output:
-        _caveats(render, result)
+        _caveats(render, result, bars)
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -107,7 +109,9 @@ def series_json(result: Series) -> dict[str, Any]:
         "series": [
             {
                 "endpoint": s.endpoint,
-                "matched": list(s.matched),
+                "matched": list(s.matched[:MATCHED_SHOWN]),
+                "matched_count": len(s.matched),
+                "total": _answer_json(s.total),
                 "points": [_point_json(point) for point in s.points],
             }
             for s in result.series
@@ -116,13 +120,16 @@ def series_json(result: Series) -> dict[str, Any]:
 
 
 def _point_json(point: Point) -> dict[str, Any]:
+    return {"end": point.end, **_answer_json(point.answer)}
+
+
+def _answer_json(answer: WindowAnswer) -> dict[str, Any]:
     return {
-        "end": point.end,
-        "count": point.count,
-        "low": point.low,
-        "high": point.high if math.isfinite(point.high) else None,
-        "exact": point.exact,
-        "complete": point.complete,
+        "count": answer.count,
+        "low": answer.low,
+        "high": answer.high if math.isfinite(answer.high) else None,
+        "exact": answer.exact,
+        "complete": answer.complete,
     }
 
 
@@ -252,7 +259,7 @@ def _bounds_text(point: Point) -> str:
     return f"  ({number(point.low)}..{number(point.high)})"
 
 
-def _caveats(render: Renderer, result: Series) -> None:
+def _caveats(render: Renderer, result: Series, bars: bool) -> None:
     for s in result.series:
         if not s.matched:
             render.warn(f"{s.endpoint} matched no endpoint")
@@ -262,7 +269,7 @@ def _caveats(render: Renderer, result: Series) -> None:
             " may be higher; use a shorter --last or a longer --max-window / --retention"
         )
     elif not result.exact:
+        shown = "their bounds in brackets" if bars else "--bars and --json show the bounds"
         render.note(
-            "~ marks estimates: the strategy's buckets do not line up with the steps"
-            " (--bars and --json show the bounds)"
+            f"~ marks estimates: the strategy's buckets do not line up with the steps ({shown})"
         )
