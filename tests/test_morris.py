@@ -166,3 +166,30 @@ def test_after_a_swap_morris_says_since_when_it_counts() -> None:
     assert answer.since == counter.strategy.horizon > 1_767_225_600.0
     retained = sum(1 for i in range(1000) if 1_767_225_600.0 + i > answer.since)
     assert answer.low <= retained <= answer.high
+
+
+@pytest.mark.slow
+def test_a_seed_reproduces_a_replay_whatever_the_string_hashing() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import SAMPLES
+
+    program = (
+        "from hitcount import HitCounter, replay\n"
+        "c = HitCounter('morris', base=1.1, counters=8, seed=3)\n"
+        f"replay(c, [{str(SAMPLES / 'web.ndjson')!r}])\n"
+        "print(c.strategy.to_state())\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for hash_seed in (1, 2, 3)
+    }
+    assert len(outputs) == 1

@@ -151,7 +151,9 @@ def _timestamps(raw: list[Any]) -> npt.NDArray[np.float64] | None:
 
 def _encode_endpoints(endpoints: list[Any], ts: npt.NDArray[np.float64]) -> Columns | None:
     try:
-        distinct = set(endpoints)
+        # First-seen order, not set order: endpoints then reach the strategy in an order that
+        # does not depend on string hashing (Morris draws from one seeded stream).
+        distinct = dict.fromkeys(endpoints)
         for endpoint in distinct:
             check_endpoint(endpoint)
     except (BadLine, TypeError):
