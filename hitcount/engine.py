@@ -11,9 +11,11 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount import events as ev
+from hitcount.distinct import DistinctAnswer, DistinctTracker
 from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
 from hitcount.events import Event, EventBus, Handler
-from hitcount.formats.base import MAX_TS, BadLine, Hit, check_endpoint, check_ts
+from hitcount.formats.base import MAX_TS, BadLine, Hit, check_endpoint, check_ts, check_user
+from hitcount.hll import DEFAULT_PRECISION
 from hitcount.metrics import Metrics
 from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, create_strategy, get_strategy
 
@@ -57,6 +59,20 @@ class QueryResult:
     answer: WindowAnswer
 
 
+@dataclass(frozen=True, slots=True)
+class DistinctResult:
+    """Distinct users of `endpoint` in `now - last_s < ts <= now`.
+
+    A glob's endpoints are merged: a user seen on several of them counts once.
+    """
+
+    endpoint: str
+    matched: tuple[str, ...]
+    last_s: float
+    now: float | None
+    answer: DistinctAnswer
+
+
 class HitCounter:
     """Counts hits per endpoint with a swappable strategy.
 
@@ -73,6 +89,8 @@ class HitCounter:
         strategy: str | Strategy = "fixed",
         *,
         max_lateness_s: float = DEFAULT_MAX_LATENESS_S,
+        distinct: bool = True,
+        distinct_precision: int = DEFAULT_PRECISION,
         **params: object,
     ) -> None:
         """Create an empty counter.
@@ -81,6 +99,9 @@ class HitCounter:
             strategy: a registered strategy name, or a strategy instance.
             max_lateness_s: how late (seconds behind the latest hit) a line may arrive and
                 still be counted; pruning keeps this much extra history.
+            distinct: keep a distinct-users sketch (HyperLogLog) per endpoint and time
+                bucket for hits that carry a user (`query_distinct`).
+            distinct_precision: its precision p (4..16; relative error ~1.04/sqrt(2^p)).
             **params: the strategy's parameters (e.g. `window_s=10`).
 
         Raises:
@@ -88,6 +109,12 @@ class HitCounter:
             ConfigurationError: bad parameter.
         """
         self.events = EventBus()
+        self.distinct: DistinctTracker | None = None
+        if distinct:
+            try:
+                self.distinct = DistinctTracker(precision=distinct_precision)
+            except ValueError as err:
+                raise ConfigurationError(f"--distinct-precision: {err}") from None
         self.set_max_lateness(max_lateness_s)
         self.clock: float | None = None
         self.metrics = Metrics()
@@ -147,14 +174,17 @@ class HitCounter:
         try:
             check_endpoint(endpoint)
             ts = check_ts(float(ts))
+            user = check_user(user)
         except (BadLine, TypeError, ValueError) as err:
             raise InputError("record()", str(err)) from None
-        return self._record_checked(endpoint, ts)
+        return self._record_checked(endpoint, ts, user)
 
-    def _record_checked(self, endpoint: str, ts: float) -> bool:
+    def _record_checked(self, endpoint: str, ts: float, user: str | None = None) -> bool:
         kept = self._strategy.record(endpoint, ts)
         if kept:
             self.metrics.total_hits += 1
+            if user is not None and self.distinct is not None:
+                self.distinct.add(endpoint, ts, user)
             if self.events.wants(ev.HIT_RECORDED):
                 self._emit(ev.HIT_RECORDED, {"endpoint": endpoint, "ts": ts})
         else:
@@ -163,7 +193,9 @@ class HitCounter:
         self._metrics_updated()
         return kept
 
-    def record_many(self, hits: Iterable[Hit | tuple[str, float]]) -> int:
+    def record_many(
+        self, hits: Iterable[Hit | tuple[str, float] | tuple[str, float, str | None]]
+    ) -> int:
         """Count many hits at once (grouped per endpoint; faster than `record` in a loop).
 
         The resulting state and metrics equal recording the same hits one by one, in the
@@ -177,11 +209,14 @@ class HitCounter:
         """
         from hitcount.formats.columnar import columns_from_hits
 
-        batch = [hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1])) for hit in hits]
+        batch = [
+            hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1]), *hit[2:3]) for hit in hits
+        ]
         try:
             for hit in batch:
                 check_endpoint(hit.endpoint)
-                check_ts(hit.ts)
+                check_ts(float(hit.ts))
+                check_user(hit.user)
         except BadLine as bad:
             raise InputError("record_many()", bad.reason) from None
         columns: Columns = columns_from_hits(batch)
@@ -202,9 +237,12 @@ class HitCounter:
             return 0
         if self.events.wants(ev.HIT_RECORDED) or self.events.wants(ev.LATE_DROPPED):
             names, codes = columns.names, columns.codes.tolist()
-            hits = zip(codes, columns.ts.tolist(), strict=True)
-            return sum(1 for code, ts in hits if self._record_checked(names[code], ts))
+            users = columns.users if columns.users is not None else [None] * len(codes)
+            hits = zip(codes, columns.ts.tolist(), users, strict=True)
+            return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = self._late_mask(columns.ts)
+        if self.distinct is not None and columns.users is not None:
+            self._add_distinct(columns, np.flatnonzero(~late))
         order = (
             columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
         )
@@ -218,6 +256,14 @@ class HitCounter:
             kept += self._strategy.record_array(endpoint, stamps[start:end])
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
         return kept
+
+    def _add_distinct(self, columns: Columns, kept: npt.NDArray[np.intp]) -> None:
+        """Users of the kept hits into the tracker (before the batch's prune, as per hit)."""
+        tracker = self.distinct
+        users = columns.users
+        assert tracker is not None and users is not None
+        chosen = [users[i] for i in kept.tolist()]
+        tracker.add_columns(columns.names, columns.codes[kept], columns.ts[kept], chosen)
 
     def _late_mask(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Which hits `record` would refuse: older than the horizon the hits before left."""
@@ -259,6 +305,19 @@ class HitCounter:
         if self.clock is None or ts > self.clock:
             self.clock = ts
         self.prune()
+        self._prune_distinct()
+
+    def _prune_distinct(self) -> None:
+        """Prune the distinct-users buckets with the strategy's retention, on their grid."""
+        tracker = self.distinct
+        if tracker is None or self.clock is None:
+            return
+        retention = self._strategy.retention_s()
+        if not math.isfinite(retention):
+            retention = tracker.retention_s
+        width = tracker.bucket_s
+        horizon = math.floor((self.clock - retention - self.max_lateness_s) / width) * width
+        tracker.prune(horizon)
 
     def prune(self) -> int:
         """Prune what is older than clock - retention - max_lateness (on a fixed grid).
@@ -312,6 +371,37 @@ class HitCounter:
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
         return QueryResult(endpoint, tuple(matched), last_s, self._now(now), _honest(answer))
+
+    def query_distinct(
+        self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
+    ) -> DistinctResult:
+        """Distinct users of `endpoint` (or of a glob's endpoints, counted once) in a window.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+            StateError: distinct counting is off, or no hit recorded so far carried a user.
+        """
+        from hitcount.errors import StateError
+
+        start, end = self._window(last_s, now)
+        tracker = self.distinct
+        if tracker is None:
+            raise StateError(
+                "this state keeps no distinct users (it was replayed with --no-distinct)",
+                hint="replay again without --no-distinct to count distinct users",
+            )
+        if not tracker.has_data():
+            raise StateError(
+                "this state has no user data: no hit recorded so far carried a user",
+                hint='distinct counts need a user per line (ndjson "user", a csv user'
+                " column, or the client host of an access log)",
+            )
+        matched = self.match(endpoint) if math.isfinite(end) else []
+        answer = tracker.query(matched, start, end, self.clock, confidence)
+        horizon = max(tracker.horizon, self._strategy.horizon)
+        if start < horizon and answer.complete:
+            answer = dataclasses.replace(answer, complete=False)
+        return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
         """The `limit` endpoints with the most hits in the window, most first."""
@@ -415,6 +505,7 @@ class HitCounter:
     def replace_with(self, other: HitCounter) -> None:
         """Take over `other`'s state (strategy, clock, metrics); keep subscriptions."""
         self._use(other._strategy)
+        self.distinct = other.distinct
         self.clock = other.clock
         self.max_lateness_s = other.max_lateness_s
         self.metrics = other.metrics
@@ -432,6 +523,7 @@ class HitCounter:
             "endpoints_count": sum(1 for _ in strategy.endpoints()),
             "memory_entries": strategy.memory_entries(),
             "state_bytes": strategy.state_bytes(),
+            "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),
             "clock": self.clock,

@@ -6,7 +6,12 @@ A document looks like::
      "strategy": {"name": "fixed", "params": {"window_s": 60.0, "retention_s": 86400.0}},
      "clock": 1764201600.0, "horizon": null, "max_lateness_s": 60.0,
      "metrics": {"total_hits": 3, ...}, "recent_events": [...],
-     "state": {"buckets": {"/api": {"29403360": 3}}}}
+     "state": {"buckets": {"/api": {"29403360": 3}}},
+     "distinct": {"bucket_s": 60.0, "precision": 12, "retention_s": 86400.0, "horizon": null,
+                  "endpoints": {"/api": {"29403360": "<base64 HyperLogLog>"}}}}
+
+`distinct` (distinct users per endpoint and bucket, see `distinct.py`) is optional: a
+document without it loads with an empty tracker; `null` means distinct counting is off.
 
 Loading validates every field (types, ranges) and never executes anything; a damaged,
 foreign or newer document raises `StateError` and changes nothing.
@@ -20,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from hitcount.distinct import DistinctTracker
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import HitcountError, StateError
 from hitcount.formats.base import MAX_TS
@@ -53,6 +59,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     state: msgspec.Raw
     created_at: str = ""
     recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -75,6 +82,7 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
         "metrics": counter.metrics.as_dict(),
         "recent_events": list(counter.recent_events),
         "state": strategy.to_compact_state() if compact else strategy.to_state(),
+        "distinct": counter.distinct.to_state() if counter.distinct is not None else None,
     }
     return document
 
@@ -167,6 +175,18 @@ def _check_time(name: str, value: float | None) -> None:
         raise StateError(f"{name} out of range: {value!r}")
 
 
+def _distinct(raw: bytes) -> DistinctTracker | None:
+    """The tracker of a document: absent -> empty, null -> off."""
+    if raw.strip() == b"null":
+        return None
+    if raw.strip() == b"{}":
+        return DistinctTracker()
+    try:
+        return DistinctTracker.from_state(raw)
+    except ValueError as err:
+        raise StateError(str(err)) from None
+
+
 def _build(document: _Document) -> HitCounter:
     _check_time("clock", document.clock)
     if document.horizon is not None and abs(document.horizon) > 3 * MAX_TS:
@@ -183,6 +203,7 @@ def _build(document: _Document) -> HitCounter:
     if document.clock is None and any(True for _ in strategy.endpoints()):
         raise StateError("clock is null but the state holds hits")
     counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
+    counter.distinct = _distinct(bytes(document.distinct))
     counter.clock = document.clock
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])

@@ -33,6 +33,7 @@ ROOMY_PARAMS: dict[str, dict[str, object]] = {
     "sliding": {"max_window_s": 10**7},
     "morris": {"base": 1.5, "counters": 16, "seed": 7},
     "ehist": {"max_window_s": 10**7, "epsilon": 0.1, "buffer_s": 10**4},
+    "auto": {"max_window_s": 10**7, "epsilon": 0.1, "buffer_s": 10**4, "memory_budget": 50},
     "tiered": {
         "fine_retention_s": 10**7,
         "mid_retention_s": 2 * 10**7,

@@ -14,6 +14,7 @@ from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
 from hitcount.events import EVENT_FIELDS, STRATEGY_RESET
+from hitcount.hll import DEFAULT_PRECISION
 from hitcount.replay import FIRST_BAD_LINES, BadLineInfo
 from hitcount.replay import replay as replay_sources
 from hitcount.state import load_counter, updating
@@ -160,6 +161,21 @@ def replay(
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad line; save nothing.")
     ] = False,
+    no_distinct: Annotated[
+        bool,
+        typer.Option(
+            "--no-distinct", help="Keep no distinct-users sketches (query --distinct is then off)."
+        ),
+    ] = False,
+    distinct_precision: Annotated[
+        int | None,
+        typer.Option(
+            "--distinct-precision",
+            help="HyperLogLog precision p for distinct users, 4..16; error ~1.04/sqrt(2^p)"
+            f" (default: {DEFAULT_PRECISION}).",
+            show_default=False,
+        ),
+    ] = None,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     json_output: opt.JsonFlag = False,
@@ -175,9 +191,16 @@ def replay(
 
     def create() -> HitCounter:
         lateness = DEFAULT_MAX_LATENESS_S if max_lateness is None else max_lateness
-        return HitCounter(strategy or "fixed", max_lateness_s=lateness, **params)
+        precision = DEFAULT_PRECISION if distinct_precision is None else distinct_precision
+        return HitCounter(
+            strategy or "fixed",
+            max_lateness_s=lateness,
+            distinct=not no_distinct,
+            distinct_precision=precision,
+            **params,
+        )
 
-    if strategy is not None or not append:
+    if strategy is not None or not append or distinct_precision is not None:
         create()  # bad strategy options are usage errors, whatever the saved state
 
     with updating(store, create, replace=not append, on_saved=app_ctx.mark_saved) as counter:
@@ -185,6 +208,7 @@ def replay(
             _check_same_strategy(counter, strategy, params)
             if max_lateness is not None:
                 counter.set_max_lateness(max_lateness)
+            _check_same_distinct(counter, no_distinct, distinct_precision)
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
@@ -224,6 +248,20 @@ def _check_same_strategy(counter: HitCounter, name: str | None, params: dict[str
         )
 
 
+def _check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:
+    """With --append: --no-distinct drops the sketches; a new precision cannot be mixed in."""
+    if off:
+        counter.distinct = None
+        return
+    tracker = counter.distinct
+    if tracker is not None and precision is not None and precision != tracker.precision:
+        raise ConfigurationError(
+            f"the saved state keeps distinct users at precision {tracker.precision};"
+            f" --append cannot change it to {precision}",
+            hint="replay without --append to start over at the new precision",
+        )
+
+
 @app.command()
 def query(
     ctx: typer.Context,
@@ -232,16 +270,24 @@ def query(
     ],
     last: opt.Last,
     now: opt.Now = None,
+    distinct: Annotated[
+        bool,
+        typer.Option(
+            "--distinct", help="Also estimate distinct users in the window (HyperLogLog)."
+        ),
+    ] = False,
     json_output: opt.JsonFlag = False,
 ) -> None:
     """Count hits of an endpoint in the window now - N < ts <= now.
 
     Example: hitcount query '/api/*' --last 5m --json
+    (and distinct users: hitcount query /api --last 1h --distinct)
     """
     last_s, end = parse_duration(last), _instant(now)
     counter = load_counter(context(ctx).store())
     result = counter.query(endpoint, last_s, end)
-    Renderer(json_output=json_output).query(result, counter.strategy.describe())
+    users = counter.query_distinct(endpoint, last_s, end) if distinct else None
+    Renderer(json_output=json_output).query(result, counter.strategy.describe(), users)
 
 
 def _check_limit(limit: int) -> None:

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.compare import Comparison, worst_error
-from hitcount.engine import QueryResult
+from hitcount.engine import DistinctResult, QueryResult
 from hitcount.events import Event
 from hitcount.replay import BadLineInfo, ReplayReport
 from hitcount.strategies import WindowAnswer
@@ -162,10 +162,12 @@ class Renderer:
 
     # -- results ----------------------------------------------------------------------
 
-    def query(self, result: QueryResult, strategy: str) -> None:
-        """One window answer."""
+    def query(
+        self, result: QueryResult, strategy: str, users: DistinctResult | None = None
+    ) -> None:
+        """One window answer (and its distinct users, when asked)."""
         if self.json_output:
-            self.json(query_json(result, strategy))
+            self.json({**query_json(result, strategy), **distinct_json(users)})
             return
         answer = result.answer
         summary = answer_text(answer, result.last_s)
@@ -176,6 +178,13 @@ class Renderer:
             start = iso(result.now - result.last_s)
             self.note(f"window {start} < ts <= {iso(result.now)} · {strategy}")
         self._caveats(answer)
+        if users is not None:
+            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users)}")
+            if not users.answer.complete:
+                self.warn(
+                    "the window starts before the oldest distinct-users bucket kept, so the"
+                    " true number may be higher"
+                )
 
     def _caveats(self, answer: WindowAnswer) -> None:
         if answer.all_time and answer.since is None:
@@ -347,6 +356,29 @@ def answer_json(answer: WindowAnswer) -> dict[str, Any]:
         "complete": answer.complete,
         "all_time": answer.all_time,
         "since": answer.since,
+    }
+
+
+def distinct_text(result: DistinctResult) -> str:
+    """`~412 distinct users in the last 1h (395..430, 95% interval)`."""
+    a = result.answer
+    scope = f"in the last {duration(result.last_s)}"
+    bounds = f"{a.low:,.0f}..{a.high:,.0f}, {a.confidence:.0%} interval"
+    return f"~{a.estimate:,.0f} distinct users {scope} ({bounds})"
+
+
+def distinct_json(result: DistinctResult | None) -> dict[str, Any]:
+    """The distinct-users fields of `query --json --distinct` (none without --distinct)."""
+    if result is None:
+        return {}
+    a = result.answer
+    return {
+        "distinct": a.estimate,
+        "distinct_low": a.low,
+        "distinct_high": a.high,
+        "distinct_confidence": a.confidence,
+        "distinct_complete": a.complete,
+        "distinct_buckets_partial": a.buckets_partial,
     }
 
 

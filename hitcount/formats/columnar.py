@@ -39,10 +39,13 @@ class Columns:
     ts: npt.NDArray[np.float64]
     #: Optional `argsort(codes, kind="stable")`, computed by a worker process to spare the parent.
     order: npt.NDArray[np.intp] | None = None
+    #: The user of each hit (None where a line had none); None when no line had a user.
+    users: list[str | None] | None = None
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""
-        return Columns(self.names, self.codes, self.ts, np.argsort(self.codes, kind="stable"))
+        order = np.argsort(self.codes, kind="stable")
+        return Columns(self.names, self.codes, self.ts, order, self.users)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -74,10 +77,14 @@ def columns_from_hits(hits: Sequence[Hit]) -> Columns:
     """Columns for hits already checked (the library's `record_many` path)."""
     index: dict[str, int] = {}
     codes = [index.setdefault(hit.endpoint, len(index)) for hit in hits]
+    users: list[str | None] | None = [hit.user for hit in hits]
+    if users is not None and users.count(None) == len(users):
+        users = None
     return Columns(
         list(index),
         np.array(codes, dtype=np.int32),
         np.array([hit.ts for hit in hits], dtype=np.float64),
+        users=users,
     )
 
 
@@ -95,22 +102,31 @@ def decode_ndjson_block(block: bytes) -> Columns | None:
     ts = _timestamps(raw_ts)
     if ts is None:
         return None
-    if not _users_valid(list(map(_get_user, records))):
+    users = _checked_users(list(map(_get_user, records)))
+    if isinstance(users, bool):
         return None
     endpoints = list(map(_get_endpoint, records))
-    return _encode_endpoints(endpoints, ts)
+    columns = _encode_endpoints(endpoints, ts)
+    if columns is None or users is None:
+        return columns
+    return Columns(columns.names, columns.codes, columns.ts, users=users)
 
 
-def _users_valid(users: list[Any]) -> bool:
-    """The per-line parser's user rules: absent, a string or an integer, not too long."""
+def _checked_users(users: list[Any]) -> list[str | None] | bool | None:
+    """The users as the per-line parser gives them (integers as text).
+
+    None when no line has a user, False when one breaks the rules (not a string or an
+    integer, or too long).
+    """
     kinds = set(map(type, users))
     if kinds <= {type(None)}:
-        return True
+        return None
     if not kinds <= {str, int, type(None)}:
         return False
     if kinds == {str}:
-        return max(map(len, users)) <= MAX_USER_CHARS
-    return max(len(str(user)) for user in users if user is not None) <= MAX_USER_CHARS
+        return users if max(map(len, users)) <= MAX_USER_CHARS else False
+    text = [None if user is None else str(user) for user in users]
+    return text if max(len(user) for user in text if user is not None) <= MAX_USER_CHARS else False
 
 
 def _line_count(block: bytes) -> int | None:

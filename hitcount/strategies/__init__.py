@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hitcount.errors import UnknownStrategyError
+from hitcount.strategies.auto import AutoStrategy
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer
 from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
@@ -12,7 +13,14 @@ from hitcount.strategies.tiered import TieredRollups
 
 _REGISTRY: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (FixedWindow, SlidingWindow, MorrisCounter, ExponentialHistogram, TieredRollups)
+    for cls in (
+        FixedWindow,
+        SlidingWindow,
+        MorrisCounter,
+        ExponentialHistogram,
+        TieredRollups,
+        AutoStrategy,
+    )
 }
 
 
@@ -48,6 +56,7 @@ def create_strategy(name: str, **params: object) -> Strategy:
 
 __all__ = [
     "EMPTY_ANSWER",
+    "AutoStrategy",
     "ExponentialHistogram",
     "FixedWindow",
     "MorrisCounter",

@@ -1,0 +1,391 @@
+"""Distinct users per endpoint and time bucket: one HyperLogLog sketch per (endpoint, bucket).
+
+`DistinctTracker` is kept by `HitCounter` beside whichever counting strategy is chosen. A
+hit with a user adds the user to the sketch of its endpoint and of its bucket
+`floor(ts / bucket_s)`; a window query merges the sketches of the buckets it covers (and of
+every endpoint a glob matched: users are counted once across them).
+
+Retention: the counter prunes the tracker with the same rule as its strategy, on the
+tracker's own bucket grid: buckets ending at or before
+`floor((clock - retention - max_lateness) / bucket_s) * bucket_s` are dropped, where
+`retention` is the strategy's `retention_s()`; a strategy that keeps all time (`morris`)
+keeps no time to align with, so the tracker then keeps `retention_s` (one day by default).
+So the distinct answer covers the windows the counts cover.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from hitcount.hll import DEFAULT_PRECISION, HyperLogLog, check_precision, hash64, z_score
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+#: Width of a distinct-users bucket, seconds.
+DEFAULT_BUCKET_S = 60.0
+#: How long buckets are kept when the strategy itself keeps all time, seconds.
+DEFAULT_RETENTION_S = 86400.0
+#: Confidence of the statistical bounds.
+DEFAULT_CONFIDENCE = 0.95
+_MAX_BUCKET = 2**53
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctAnswer:
+    """Distinct users in a window, `start < ts <= end`.
+
+    Attributes:
+        estimate: the estimated number of distinct users.
+        low, high: bounds at `confidence` (HLL error, plus the boundary buckets' doubt).
+        confidence: the confidence of the bounds.
+        complete: False when the window starts before the oldest bucket kept.
+        buckets_partial: boundary buckets only partly inside the window.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    complete: bool = True
+    buckets_partial: int = 0
+
+
+class _State(msgspec.Struct, forbid_unknown_fields=True):
+    bucket_s: float
+    precision: int
+    retention_s: float
+    horizon: float | None
+    endpoints: dict[str, dict[str, str]]
+
+
+_HASH_CACHE_LIMIT = 1 << 20
+
+
+class DistinctTracker:
+    """Per endpoint, per time bucket, a HyperLogLog of users.
+
+    Example:
+        tracker = DistinctTracker(bucket_s=60)
+        tracker.add("/api", 1700000000.0, "u1")
+        tracker.query("/api", 1699999000.0, 1700000000.0, clock=1700000000.0).estimate
+    """
+
+    def __init__(
+        self,
+        bucket_s: float = DEFAULT_BUCKET_S,
+        precision: int = DEFAULT_PRECISION,
+        retention_s: float = DEFAULT_RETENTION_S,
+    ) -> None:
+        """An empty tracker.
+
+        Raises:
+            ValueError: a bucket width or retention that is not a positive finite number,
+                or a precision outside 4..16.
+        """
+        for name, value in (("bucket_s", bucket_s), ("retention_s", retention_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        self.bucket_s = float(bucket_s)
+        self.precision = check_precision(precision)
+        self.retention_s = float(retention_s)
+        #: Buckets ending at or before this time are gone (and refused).
+        self.horizon = -math.inf
+        self._sketches: dict[str, dict[int, HyperLogLog]] = {}
+        #: Users already hashed (users repeat a lot); cleared when it grows past its limit.
+        self._hashes: dict[str, int] = {}
+        self._registers: dict[str, tuple[int, int]] = {}
+        #: The oldest bucket index held (or a lower bound of it), so most prunes scan nothing.
+        self._lowest: float = -math.inf
+
+    # -- recording -------------------------------------------------------------------
+
+    def bucket_of(self, ts: float) -> int:
+        """The bucket index of a timestamp."""
+        return math.floor(ts / self.bucket_s)
+
+    def _keeps(self, bucket: int) -> bool:
+        return (bucket + 1) * self.bucket_s > self.horizon
+
+    def add(self, endpoint: str, ts: float, user: str) -> None:
+        """Add `user` to `endpoint`'s bucket of `ts` (ignored if that bucket is pruned)."""
+        bucket = self.bucket_of(ts)
+        if not self._keeps(bucket):
+            return
+        self._sketch(endpoint, bucket).add(user)
+
+    def add_many(
+        self, endpoint: str, timestamps: Sequence[float], users: Sequence[str | None]
+    ) -> None:
+        """Add `users[i]` at `timestamps[i]` (None users are skipped)."""
+        self.add_grouped(
+            (endpoint, self.bucket_of(ts), user)
+            for ts, user in zip(timestamps, users, strict=True)
+            if user is not None
+        )
+
+    def add_grouped(self, items: Iterable[tuple[str, int, str]]) -> None:
+        """Add `(endpoint, bucket, user)` triples; each user is hashed once per process."""
+        hashes = self._hashes
+        if len(hashes) > _HASH_CACHE_LIMIT:
+            hashes.clear()
+        per_sketch: dict[tuple[str, int], list[str]] = {}
+        for endpoint, bucket, user in set(items):
+            per_sketch.setdefault((endpoint, bucket), []).append(user)
+        for (endpoint, bucket), users in per_sketch.items():
+            if not self._keeps(bucket):
+                continue
+            for user in users:
+                if user not in hashes:
+                    hashes[user] = hash64(user)
+            self._sketch(endpoint, bucket).add_hashes(hashes[user] for user in users)
+
+    def add_columns(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        timestamps: npt.NDArray[np.float64],
+        users: Sequence[str | None],
+    ) -> None:
+        """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`.
+
+        The same registers as adding hit by hit: each distinct (endpoint, bucket, user) is
+        found with numpy, each user hashed once, and each sketch raised in one call.
+        """
+        import numpy as np
+
+        user_index: dict[str, int] = {}
+        user_codes = np.fromiter(
+            (
+                -1 if user is None else user_index.setdefault(user, len(user_index))
+                for user in users
+            ),
+            dtype=np.int64,
+            count=len(users),
+        )
+        buckets = np.floor(timestamps / self.bucket_s).astype(np.int64)
+        keep = (user_codes >= 0) & ((buckets + 1) * self.bucket_s > self.horizon)
+        if not keep.any():
+            return
+        codes64, buckets, user_codes = codes.astype(np.int64)[keep], buckets[keep], user_codes[keep]
+        first, span, people = int(buckets.min()), int(np.ptp(buckets)) + 1, len(user_index)
+        if len(names) * span * people >= 1 << 62:  # keys would overflow: go the slow way
+            people_list = list(user_index)
+            endpoints = [names[code] for code in codes64.tolist()]
+            visitors = [people_list[code] for code in user_codes.tolist()]
+            self.add_grouped(zip(endpoints, buckets.tolist(), visitors, strict=True))
+            return
+        keys = np.unique((codes64 * span + (buckets - first)) * people + user_codes)
+        registers = np.array([self._register(user) for user in user_index], dtype=np.int64)
+        pairs, who = keys // people, keys % people
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1)).tolist()
+        for start, end in zip(starts, [*starts[1:], len(pairs)], strict=True):
+            pair = int(pairs[start])
+            sketch = self._sketch(names[pair // span], first + pair % span)
+            chosen = registers[who[start:end]]
+            sketch.add_registers(chosen[:, 0], chosen[:, 1].astype(np.uint8))
+
+    def _register(self, user: str) -> tuple[int, int]:
+        """`(register index, rank)` of a user, remembered (users repeat a lot)."""
+        registers = self._registers
+        found = registers.get(user)
+        if found is None:
+            if len(registers) > _HASH_CACHE_LIMIT:
+                registers.clear()
+            hashed = hash64(user)
+            free_bits = 64 - self.precision
+            rank = free_bits + 1 - (hashed & ((1 << free_bits) - 1)).bit_length()
+            found = registers[user] = (hashed >> free_bits, rank)
+        return found
+
+    def _sketch(self, endpoint: str, bucket: int) -> HyperLogLog:
+        buckets = self._sketches.get(endpoint)
+        if buckets is None:
+            buckets = self._sketches[endpoint] = {}
+        sketch = buckets.get(bucket)
+        if sketch is None:
+            sketch = buckets[bucket] = HyperLogLog(self.precision)
+            self._lowest = min(self._lowest, bucket)
+        return sketch
+
+    def prune(self, horizon: float) -> int:
+        """Drop buckets ending at or before `horizon`; later adds there are ignored.
+
+        Returns:
+            Buckets removed.
+        """
+        if horizon <= self.horizon:
+            return 0
+        self.horizon = horizon
+        first_kept = math.floor(horizon / self.bucket_s)
+        if self._lowest >= first_kept:
+            return 0
+        self._lowest = math.inf
+        removed = 0
+        for endpoint in list(self._sketches):
+            buckets = self._sketches[endpoint]
+            gone = [b for b in buckets if b < first_kept]
+            self._lowest = min(
+                self._lowest, min((b for b in buckets if b >= first_kept), default=math.inf)
+            )
+            for bucket in gone:
+                del buckets[bucket]
+            removed += len(gone)
+            if not buckets:
+                del self._sketches[endpoint]
+        return removed
+
+    # -- answering -------------------------------------------------------------------
+
+    def endpoints(self) -> list[str]:
+        """Endpoints that have user data, sorted."""
+        return sorted(self._sketches)
+
+    def has_data(self) -> bool:
+        """Whether any endpoint has user data."""
+        return bool(self._sketches)
+
+    def query(
+        self,
+        endpoints: str | Iterable[str],
+        start: float,
+        end: float,
+        clock: float | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> DistinctAnswer:
+        """Distinct users of one or several endpoints (counted once), `start < ts <= end`.
+
+        Buckets fully inside the window give the lower sketch; those plus the boundary
+        buckets partly inside give the upper one. `clock` (the latest hit seen) lets the
+        bucket holding it count as inside when the window ends at or after it.
+        """
+        names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        width = self.bucket_s
+        ends_after_clock = clock is not None and clock <= end
+        inner = HyperLogLog(self.precision)
+        outer = HyperLogLog(self.precision)
+        partial: set[int] = set()
+        for name in names:
+            for bucket, sketch in self._sketches.get(name, {}).items():
+                lo, hi = bucket * width, (bucket + 1) * width
+                if hi <= start or lo > end:
+                    continue
+                outer.merge(sketch)
+                if lo > start and (hi <= end or ends_after_clock):
+                    inner.merge(sketch)
+                else:
+                    partial.add(bucket)
+        z = z_score(confidence)
+        spread = z * inner.standard_error()
+        low_est, high_est = inner.estimate(), outer.estimate()
+        low = max(float(inner.nonzero()), low_est * (1.0 - spread)) if low_est else 0.0
+        high = high_est * (1.0 + spread)
+        if partial:
+            share = sum(_covered(b * width, (b + 1) * width, start, end) for b in partial)
+            estimate = low_est + max(0.0, high_est - low_est) * share / len(partial)
+        else:
+            estimate = low_est
+        estimate = min(max(estimate, low), high)
+        return DistinctAnswer(
+            estimate=estimate,
+            low=min(low, estimate),
+            high=high,
+            confidence=confidence,
+            complete=start >= self.horizon,
+            buckets_partial=len(partial),
+        )
+
+    # -- size and state --------------------------------------------------------------
+
+    def buckets(self) -> int:
+        """Sketches held."""
+        return sum(len(buckets) for buckets in self._sketches.values())
+
+    def memory_bytes(self) -> int:
+        """Bytes of the encoded sketches (sparse ones 3 bytes a register set)."""
+        return sum(
+            sketch.memory_bytes()
+            for buckets in self._sketches.values()
+            for sketch in buckets.values()
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-ready dict: parameters, horizon, and base64 registers per bucket."""
+        return {
+            "bucket_s": self.bucket_s,
+            "precision": self.precision,
+            "retention_s": self.retention_s,
+            "horizon": self.horizon if math.isfinite(self.horizon) else None,
+            "endpoints": {
+                endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
+                for endpoint, buckets in sorted(self._sketches.items())
+            },
+        }
+
+    @classmethod
+    def from_state(cls, raw: bytes | Mapping[str, Any]) -> DistinctTracker:
+        """A tracker from `to_state` output (JSON bytes or a dict), strictly validated.
+
+        Raises:
+            ValueError: a missing, unknown or out-of-range field, or bad registers.
+        """
+        try:
+            if isinstance(raw, (bytes, bytearray)):
+                state = msgspec.json.decode(raw, type=_State, strict=True)
+            else:
+                state = msgspec.convert(raw, type=_State, strict=True)
+        except (msgspec.ValidationError, msgspec.DecodeError) as err:
+            raise ValueError(f"invalid distinct-users state: {err}") from None
+        tracker = cls(state.bucket_s, state.precision, state.retention_s)
+        if state.horizon is not None:
+            if not (math.isfinite(state.horizon) and abs(state.horizon) <= 3 * 253402300799.0):
+                raise ValueError(f"distinct-users horizon out of range: {state.horizon!r}")
+            tracker.horizon = state.horizon
+        for endpoint, buckets in state.endpoints.items():
+            if not endpoint or not buckets:
+                raise ValueError("distinct-users state has an empty endpoint entry")
+            kept: dict[int, HyperLogLog] = {}
+            for key, text in buckets.items():
+                try:
+                    bucket = int(key)
+                except ValueError:
+                    raise ValueError(f"distinct-users bucket {key!r} is not an integer") from None
+                if str(bucket) != key or abs(bucket) > _MAX_BUCKET:
+                    raise ValueError(f"distinct-users bucket {key!r} is invalid")
+                sketch = HyperLogLog.from_base64(text)
+                if sketch.precision != tracker.precision:
+                    raise ValueError("distinct-users sketch precision differs from the tracker's")
+                if not tracker._keeps(bucket):
+                    raise ValueError(f"distinct-users bucket {key} lies before the horizon")
+                kept[bucket] = sketch
+            tracker._sketches[endpoint] = kept
+        return tracker
+
+    def load_state(self, raw: bytes | Mapping[str, Any]) -> None:
+        """Replace this tracker's contents with `to_state` output.
+
+        Raises:
+            ValueError: invalid state (this tracker is then unchanged).
+        """
+        other = DistinctTracker.from_state(raw)
+        self.bucket_s, self.precision, self.retention_s = (
+            other.bucket_s,
+            other.precision,
+            other.retention_s,
+        )
+        self.horizon, self._sketches = other.horizon, other._sketches
+        self._lowest, self._hashes, self._registers = -math.inf, {}, {}
+
+
+def _covered(lo: float, hi: float, start: float, end: float) -> float:
+    """The share of `[lo, hi)` that lies in `(start, end]`."""
+    overlap = min(hi, end) - max(lo, start)
+    return min(1.0, max(0.0, overlap / (hi - lo)))
