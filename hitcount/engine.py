@@ -31,6 +31,7 @@ DEFAULT_MAX_LATENESS_S = 60.0
 RECENT_EVENTS = 200
 _NOTABLE = (
     ev.PRUNED,
+    ev.ENDPOINT_SWITCHED,
     ev.STRATEGY_SWAPPED,
     ev.STRATEGY_RESET,
     ev.SNAPSHOT_TAKEN,
@@ -190,6 +191,7 @@ class HitCounter:
         else:
             self._note_late(endpoint, ts)
         self._advance_clock(ts)
+        self._announce_switches()
         self._metrics_updated()
         return kept
 
@@ -283,7 +285,16 @@ class HitCounter:
         self.metrics.total_hits += kept
         self.metrics.late_hits += hits - kept
         self._advance_clock(newest)
+        self._announce_switches()
         self._metrics_updated()
+
+    def _announce_switches(self) -> None:
+        """Emit `endpoint_switched` for endpoints an adaptive strategy moved to less memory."""
+        drain = getattr(self._strategy, "drain_switches", None)
+        if drain is None:
+            return
+        for endpoint in drain():  # drained even when nobody listens, so it cannot grow
+            self._emit(ev.ENDPOINT_SWITCHED, {"endpoint": endpoint, "to": "ehist"})
 
     def _note_late(self, endpoint: str, ts: float) -> None:
         self.metrics.late_hits += 1
@@ -476,6 +487,7 @@ class HitCounter:
         else:
             self._use(new)
             self._emit(ev.STRATEGY_SWAPPED, {"old": old.describe(), "new": new.describe()})
+        self._announce_switches()
         self.prune()
         return new
 

@@ -21,6 +21,7 @@ SNAPSHOT_RESTORED = "snapshot_restored"
 METRICS_UPDATED = "metrics_updated"
 THRESHOLD_EXCEEDED = "threshold_exceeded"
 LATE_DROPPED = "late_dropped"
+ENDPOINT_SWITCHED = "endpoint_switched"
 
 #: Every event name hitcount emits, with the payload fields each carries.
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,7 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     METRICS_UPDATED: ("total_hits", "memory_entries"),
     THRESHOLD_EXCEEDED: ("endpoint", "count", "limit", "window"),
     LATE_DROPPED: ("endpoint", "ts", "horizon"),
+    ENDPOINT_SWITCHED: ("endpoint", "to"),
 }
 #: Subscribe to this name to receive every event.
 ALL = "*"

@@ -77,7 +77,10 @@ def test_after_switching_the_bounds_hold_and_the_estimate_is_within_epsilon() ->
     for i in range(0, len(hits), 997):
         counter.record_many(hits[i : i + 997])
     assert counter.metrics.late_hits == 0
-    assert strategy.drain_switches() == ["/hot"]
+    announced = [
+        row["endpoint"] for row in counter.iter_events() if row["event"] == "endpoint_switched"
+    ]
+    assert announced == ["/hot"]  # the engine drained the switch and announced it once
     assert strategy.drain_switches() == []
     assert strategy.switched() == ["/hot"]
     oracle = Oracle(hits)
@@ -177,8 +180,8 @@ def test_per_hit_and_batch_paths_keep_the_same_state(
     assert batched.strategy.to_state() == one_by_one.strategy.to_state()
     assert batched.strategy.horizon == one_by_one.strategy.horizon
     assert batched.metrics == one_by_one.metrics  # late and pruned counts included
-    switched = one_by_one.strategy.drain_switches()  # type: ignore[attr-defined]
-    assert sorted(switched) == sorted(batched.strategy.drain_switches())  # type: ignore[attr-defined]
+    switched = one_by_one.strategy.switched()  # type: ignore[attr-defined]
+    assert sorted(switched) == sorted(batched.strategy.switched())  # type: ignore[attr-defined]
 
 
 @settings(max_examples=80, deadline=None)
@@ -352,3 +355,16 @@ def test_engine_horizon_assignment_reaches_the_parts() -> None:
     assert not strategy.record("/a", T0 + 3599)  # within horizon + max_window_s: late
     assert strategy.record("/a", T0 + 3600)
     assert strategy.query("/a", T0 - 1, T0 + 3600, T0 + 3600).complete is False
+
+
+def test_the_engine_announces_each_switch_once() -> None:
+    from hitcount.events import ENDPOINT_SWITCHED, Event
+
+    counter = HitCounter(AutoStrategy(memory_budget=20, max_window_s=600, buffer_s=1))
+    seen: list[Event] = []
+    counter.subscribe(ENDPOINT_SWITCHED, seen.append)
+    counter.record_many(("/hot", 1_767_225_600.0 + i * 0.1) for i in range(500))
+    counter.record_many(("/cold", 1_767_225_600.0 + i * 30.0) for i in range(5))
+    counter.record("/hot", 1_767_225_700.0)
+    assert [(e.payload["endpoint"], e.payload["to"]) for e in seen] == [("/hot", "ehist")]
+    assert any(row["event"] == ENDPOINT_SWITCHED for row in counter.iter_events())
