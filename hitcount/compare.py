@@ -82,7 +82,9 @@ def compare(
     """
     names = list(strategies or available_strategies())
     chosen = {name: _params_for(name, params or {}, last_s) for name in names}
-    reference = HitCounter("sliding", max_window_s=last_s, max_lateness_s=_REFERENCE_LATENESS_S)
+    reference = HitCounter(
+        "sliding", max_window_s=last_s, max_lateness_s=_REFERENCE_LATENESS_S, distinct=False
+    )
     replay(reference, sources, fmt=fmt)
     top = reference.top(last_s, limit=limit)
     comparison = Comparison(last_s, reference.clock)
@@ -90,7 +92,7 @@ def compare(
     every_total = reference.strategy.totals()
     comparison.totals = {endpoint: every_total[endpoint] for endpoint in comparison.exact}
     for name in names:
-        counter = HitCounter(create_strategy(name, **chosen[name]))
+        counter = HitCounter(create_strategy(name, **chosen[name]), distinct=False)
         started = time.perf_counter()
         replay(counter, sources, fmt=fmt)
         elapsed = time.perf_counter() - started

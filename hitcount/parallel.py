@@ -9,6 +9,7 @@ the order they appear and line numbers stay exact; only columns cross the proces
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections import deque
@@ -72,15 +73,20 @@ def read_range(path: str, start: int, end: int) -> bytes:
     return data.removeprefix(_BOM) if start == 0 else data
 
 
-def _decode_range(task: tuple[str, int, int]) -> tuple[int, Columns | None]:
-    data = read_range(*task)
+def _decode_range(task: tuple[str, int, int, bool]) -> tuple[int, Columns | None]:
+    path, start, end, keep_users = task
+    data = read_range(path, start, end)
     lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
     columns = decode_ndjson_block(data) if data else None
-    return lines, None if columns is None else columns.grouped()
+    if columns is None:
+        return lines, None
+    if not keep_users:  # users are only worth shipping to a distinct-users tracker
+        columns = dataclasses.replace(columns, users=None)
+    return lines, columns.grouped()
 
 
 def decode_in_parallel(
-    path: str, ranges: list[tuple[int, int]], workers: int
+    path: str, ranges: list[tuple[int, int]], workers: int, *, keep_users: bool = True
 ) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
     """Yield `((start, end), lines, columns or None)` for each range, in file order."""
     methods = multiprocessing.get_all_start_methods()
@@ -89,7 +95,7 @@ def decode_in_parallel(
         pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
         upcoming = iter(ranges)
         for span in upcoming:
-            pending.append((span, pool.submit(_decode_range, (path, *span))))
+            pending.append((span, pool.submit(_decode_range, (path, *span, keep_users))))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -97,5 +103,6 @@ def decode_in_parallel(
             lines, columns = future.result()
             next_span = next(upcoming, None)
             if next_span is not None:
-                pending.append((next_span, pool.submit(_decode_range, (path, *next_span))))
+                task = (path, *next_span, keep_users)
+                pending.append((next_span, pool.submit(_decode_range, task)))
             yield span, lines, columns

@@ -143,7 +143,9 @@ class _Replayer:
         if not ranges:
             return False
         number = 1
-        for (start, end), lines, columns in parallel.decode_in_parallel(source, ranges, workers):
+        keep_users = self.counter.distinct is not None
+        decoded = parallel.decode_in_parallel(source, ranges, workers, keep_users=keep_users)
+        for (start, end), lines, columns in decoded:
             if columns is not None:
                 self._record_columns(columns)
             else:
