@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.hll import DEFAULT_PRECISION, HyperLogLog, check_precision, hash64, z_score
+from hitcount.hll import (
+    DEFAULT_PRECISION,
+    HyperLogLog,
+    check_precision,
+    hash64,
+    registers_of,
+    z_score,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,7 +109,6 @@ class DistinctTracker:
         self._sketches: dict[str, dict[int, HyperLogLog]] = {}
         #: Users already hashed (users repeat a lot); cleared when it grows past its limit.
         self._hashes: dict[str, int] = {}
-        self._registers: dict[str, tuple[int, int]] = {}
         #: The oldest bucket index held (or a lower bound of it), so most prunes scan nothing.
         self._lowest: float = -math.inf
 
@@ -155,56 +161,44 @@ class DistinctTracker:
         timestamps: npt.NDArray[np.float64],
         users: Sequence[str | None],
     ) -> None:
-        """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`.
+        """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
+        indexes, ranks = registers_of(users, self.precision)
+        self.add_registers(names, codes, timestamps, indexes, ranks)
 
-        The same registers as adding hit by hit: each distinct (endpoint, bucket, user) is
-        found with numpy, each user hashed once, and each sketch raised in one call.
+    def add_registers(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        timestamps: npt.NDArray[np.float64],
+        indexes: npt.NDArray[np.int64],
+        ranks: npt.NDArray[np.uint8],
+    ) -> None:
+        """Add a batch given each hit's HLL register and rank (`registers_of`; -1: no user).
+
+        The same registers as adding hit by hit: numpy finds the largest rank of each
+        (endpoint, bucket, register), and each sketch is raised in one call.
         """
         import numpy as np
 
-        user_index: dict[str, int] = {}
-        user_codes = np.fromiter(
-            (
-                -1 if user is None else user_index.setdefault(user, len(user_index))
-                for user in users
-            ),
-            dtype=np.int64,
-            count=len(users),
-        )
         buckets = np.floor(timestamps / self.bucket_s).astype(np.int64)
-        keep = (user_codes >= 0) & ((buckets + 1) * self.bucket_s > self.horizon)
+        keep = (indexes >= 0) & ((buckets + 1) * self.bucket_s > self.horizon)
         if not keep.any():
             return
-        codes64, buckets, user_codes = codes.astype(np.int64)[keep], buckets[keep], user_codes[keep]
-        first, span, people = int(buckets.min()), int(np.ptp(buckets)) + 1, len(user_index)
-        if len(names) * span * people >= 1 << 62:  # keys would overflow: go the slow way
-            people_list = list(user_index)
-            endpoints = [names[code] for code in codes64.tolist()]
-            visitors = [people_list[code] for code in user_codes.tolist()]
-            self.add_grouped(zip(endpoints, buckets.tolist(), visitors, strict=True))
-            return
-        keys = np.unique((codes64 * span + (buckets - first)) * people + user_codes)
-        registers = np.array([self._register(user) for user in user_index], dtype=np.int64)
-        pairs, who = keys // people, keys % people
+        codes64, buckets = codes.astype(np.int64)[keep], buckets[keep]
+        indexes, ranks = indexes[keep], ranks[keep].astype(np.int64)
+        first, span, m = int(buckets.min()), int(np.ptp(buckets)) + 1, 1 << self.precision
+        pair_keys = codes64 * span + (buckets - first)
+        # key * 64 + rank sorts a register's ranks together, the largest last (rank < 64).
+        combined = np.unique((pair_keys * m + indexes) * 64 + ranks)
+        keys = combined // 64
+        last = np.flatnonzero(np.diff(keys, append=-1))  # the largest rank of each register
+        keys, best = keys[last], (combined[last] % 64).astype(np.uint8)
+        pairs, registers = keys // m, keys % m
         starts = np.flatnonzero(np.diff(pairs, prepend=-1)).tolist()
         for start, end in zip(starts, [*starts[1:], len(pairs)], strict=True):
             pair = int(pairs[start])
             sketch = self._sketch(names[pair // span], first + pair % span)
-            chosen = registers[who[start:end]]
-            sketch.add_registers(chosen[:, 0], chosen[:, 1].astype(np.uint8))
-
-    def _register(self, user: str) -> tuple[int, int]:
-        """`(register index, rank)` of a user, remembered (users repeat a lot)."""
-        registers = self._registers
-        found = registers.get(user)
-        if found is None:
-            if len(registers) > _HASH_CACHE_LIMIT:
-                registers.clear()
-            hashed = hash64(user)
-            free_bits = 64 - self.precision
-            rank = free_bits + 1 - (hashed & ((1 << free_bits) - 1)).bit_length()
-            found = registers[user] = (hashed >> free_bits, rank)
-        return found
+            sketch.add_registers(registers[start:end], best[start:end])
 
     def _sketch(self, endpoint: str, bucket: int) -> HyperLogLog:
         buckets = self._sketches.get(endpoint)
@@ -382,7 +376,7 @@ class DistinctTracker:
             other.retention_s,
         )
         self.horizon, self._sketches = other.horizon, other._sketches
-        self._lowest, self._hashes, self._registers = -math.inf, {}, {}
+        self._lowest, self._hashes = -math.inf, {}
 
 
 def _covered(lo: float, hi: float, start: float, end: float) -> float:

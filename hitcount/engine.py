@@ -237,13 +237,13 @@ class HitCounter:
 
         if not len(columns):
             return 0
-        if self.events.wants(ev.HIT_RECORDED) or self.events.wants(ev.LATE_DROPPED):
+        if self.wants_each_hit():
             names, codes = columns.names, columns.codes.tolist()
             users = columns.users if columns.users is not None else [None] * len(codes)
             hits = zip(codes, columns.ts.tolist(), users, strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = self._late_mask(columns.ts)
-        if self.distinct is not None and columns.users is not None:
+        if self.distinct is not None and (columns.users or columns.user_registers):
             self._add_distinct(columns, np.flatnonzero(~late))
         order = (
             columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
@@ -262,10 +262,18 @@ class HitCounter:
     def _add_distinct(self, columns: Columns, kept: npt.NDArray[np.intp]) -> None:
         """Users of the kept hits into the tracker (before the batch's prune, as per hit)."""
         tracker = self.distinct
-        users = columns.users
-        assert tracker is not None and users is not None
-        chosen = [users[i] for i in kept.tolist()]
-        tracker.add_columns(columns.names, columns.codes[kept], columns.ts[kept], chosen)
+        assert tracker is not None
+        names, codes, stamps = columns.names, columns.codes[kept], columns.ts[kept]
+        registers = columns.user_registers
+        if registers is not None and registers[0] == tracker.precision:
+            tracker.add_registers(names, codes, stamps, registers[1][kept], registers[2][kept])
+        elif columns.users is not None:
+            users = columns.users
+            tracker.add_columns(names, codes, stamps, [users[i] for i in kept.tolist()])
+
+    def wants_each_hit(self) -> bool:
+        """Whether someone listens to per-hit events (batches then go hit by hit)."""
+        return self.events.wants(ev.HIT_RECORDED) or self.events.wants(ev.LATE_DROPPED)
 
     def _late_mask(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Which hits `record` would refuse: older than the horizon the hits before left."""

@@ -136,6 +136,8 @@ class _Replayer:
         """Decode a big plain NDJSON file on every core; False when it is not one."""
         if source == "-" or self.parser is None or self.parser.name != "ndjson":
             return False
+        if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
+            return False
         from hitcount import parallel
 
         workers = parallel.worker_count(source)
@@ -143,8 +145,9 @@ class _Replayer:
         if not ranges:
             return False
         number = 1
-        keep_users = self.counter.distinct is not None
-        decoded = parallel.decode_in_parallel(source, ranges, workers, keep_users=keep_users)
+        tracker = self.counter.distinct
+        precision = tracker.precision if tracker is not None else 0
+        decoded = parallel.decode_in_parallel(source, ranges, workers, precision=precision)
         for (start, end), lines, columns in decoded:
             if columns is not None:
                 self._record_columns(columns)

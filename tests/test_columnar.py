@@ -117,7 +117,7 @@ def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
     from hitcount import parallel
 
     rows = [
-        json.dumps({"endpoint": f"/e{i % 7}", "ts": 1_767_225_600 + i * 0.37})
+        json.dumps({"endpoint": f"/e{i % 7}", "ts": 1_767_225_600 + i * 0.37, "user": f"u{i % 97}"})
         for i in range(30_000)
     ]
     rows[1234] = "{broken"
@@ -143,3 +143,5 @@ def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
     assert both.metrics == serial.metrics
     assert both.metrics.late_hits == 1
     assert both.strategy.to_state() == serial.strategy.to_state()
+    assert both.distinct is not None and serial.distinct is not None
+    assert both.distinct.to_state() == serial.distinct.to_state()  # users crossed as registers

@@ -41,11 +41,13 @@ class Columns:
     order: npt.NDArray[np.intp] | None = None
     #: The user of each hit (None where a line had none); None when no line had a user.
     users: list[str | None] | None = None
+    #: Instead of `users` (from a worker): `(precision, register indexes, ranks)` per hit.
+    user_registers: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None = None
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""
         order = np.argsort(self.codes, kind="stable")
-        return Columns(self.names, self.codes, self.ts, order, self.users)
+        return Columns(self.names, self.codes, self.ts, order, self.users, self.user_registers)
 
     def __len__(self) -> int:
         return len(self.ts)
