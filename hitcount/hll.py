@@ -168,19 +168,7 @@ class HyperLogLog:
 
     def add_hash(self, hashed: int) -> None:
         """Add one 64-bit hash (from `hash64`)."""
-        index = hashed >> self._shift
-        rank = self.q + 1 - (hashed & self._wmask).bit_length()
-        sparse = self._sparse
-        if sparse is not None:
-            if sparse.get(index, 0) < rank:
-                sparse[index] = rank
-                if len(sparse) > self._sparse_limit:
-                    self._densify()
-            return
-        dense = self._dense
-        assert dense is not None
-        if dense[index] < rank:
-            dense[index] = rank
+        self._raise([self.register_of(hashed)])
 
     def add_many(self, users: Iterable[str]) -> None:
         """Add many users."""
@@ -195,34 +183,31 @@ class HyperLogLog:
         """Raise register `indexes[i]` to at least `ranks[i]` (what adding its user does)."""
         import numpy as np
 
+        if self._sparse is not None:
+            self._raise(zip(indexes.tolist(), ranks.tolist(), strict=True))
+            return
+        assert self._dense is not None
+        np.maximum.at(np.frombuffer(self._dense, dtype=np.uint8), indexes, ranks)
+
+    def _raise(self, registers: Iterable[tuple[int, int]]) -> None:
+        """Raise each `(index, rank)` register to at least that rank (sparse or dense)."""
         sparse = self._sparse
         if sparse is not None:
-            for index, rank in zip(indexes.tolist(), ranks.tolist(), strict=True):
+            for index, rank in registers:
                 if sparse.get(index, 0) < rank:
                     sparse[index] = rank
             if len(sparse) > self._sparse_limit:
                 self._densify()
             return
-        assert self._dense is not None
-        np.maximum.at(np.frombuffer(self._dense, dtype=np.uint8), indexes, ranks)
+        dense = self._dense
+        assert dense is not None
+        for index, rank in registers:
+            if dense[index] < rank:
+                dense[index] = rank
 
     def add_hashes(self, hashes: Iterable[int]) -> None:
         """Add many 64-bit hashes."""
-        shift, q1, wmask = self._shift, self.q + 1, self._wmask
-        for hashed in hashes:
-            index = hashed >> shift
-            rank = q1 - (hashed & wmask).bit_length()
-            sparse = self._sparse
-            if sparse is not None:
-                if sparse.get(index, 0) < rank:
-                    sparse[index] = rank
-                    if len(sparse) > self._sparse_limit:
-                        self._densify()
-            else:
-                dense = self._dense
-                assert dense is not None
-                if dense[index] < rank:
-                    dense[index] = rank
+        self._raise(map(self.register_of, hashes))
 
     def _densify(self) -> None:
         sparse = self._sparse
@@ -324,20 +309,7 @@ class HyperLogLog:
                 f" and {other.precision}"
             )
         if other._sparse is not None:
-            items = other._sparse.items()
-            if self._sparse is not None:
-                sparse = self._sparse
-                for index, rank in items:
-                    if sparse.get(index, 0) < rank:
-                        sparse[index] = rank
-                if len(sparse) > self._sparse_limit:
-                    self._densify()
-                return
-            dense = self._dense
-            assert dense is not None
-            for index, rank in items:
-                if dense[index] < rank:
-                    dense[index] = rank
+            self._raise(other._sparse.items())
             return
         if self._sparse is not None:
             self._densify()
