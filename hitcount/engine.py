@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -110,7 +110,8 @@ class HitCounter:
             ConfigurationError: bad parameter.
         """
         self.events = EventBus()
-        self.distinct: DistinctTracker | None = None
+        self._distinct: DistinctTracker | None = None
+        self._distinct_loader: Callable[[], DistinctTracker | None] | None = None
         if distinct:
             try:
                 self.distinct = DistinctTracker(precision=distinct_precision)
@@ -125,6 +126,22 @@ class HitCounter:
         )
         for name in _NOTABLE:
             self.events.subscribe(name, self._remember)
+
+    @property
+    def distinct(self) -> DistinctTracker | None:
+        """The distinct-users tracker (None when off); a saved one is decoded on first use."""
+        if self._distinct_loader is not None:
+            loader, self._distinct_loader = self._distinct_loader, None
+            self._distinct = loader()
+        return self._distinct
+
+    @distinct.setter
+    def distinct(self, tracker: DistinctTracker | None) -> None:
+        self._distinct, self._distinct_loader = tracker, None
+
+    def load_distinct_later(self, loader: Callable[[], DistinctTracker | None]) -> None:
+        """Decode the tracker only if something asks for it (read-only commands rarely do)."""
+        self._distinct, self._distinct_loader = None, loader
 
     def set_max_lateness(self, max_lateness_s: float) -> None:
         """Change how late (seconds) a hit may arrive; pruning follows from the next hit.

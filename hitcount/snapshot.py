@@ -93,12 +93,14 @@ def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
     return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
 
 
-def from_bytes(data: bytes, source: str) -> HitCounter:
+def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitCounter:
     """A counter rebuilt from snapshot bytes.
 
     Args:
         data: the JSON document.
         source: where it came from, for error messages.
+        lazy_distinct: decode the distinct-users sketches only when first used (for
+            read-only commands; their errors then surface at that point, as StateError).
 
     Raises:
         StateError: not JSON, not a hitcount snapshot, a newer version, or any invalid value.
@@ -111,8 +113,21 @@ def from_bytes(data: bytes, source: str) -> HitCounter:
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise StateError(f"{source}: invalid snapshot: {err}") from None
     try:
-        return _build(document)
+        counter = _build(document)
     except HitcountError as err:
+        raise StateError(f"{source}: invalid snapshot: {err.message}") from None
+    raw = bytes(document.distinct)
+    if lazy_distinct:
+        counter.load_distinct_later(lambda: _distinct_of(raw, source))
+    else:
+        counter.distinct = _distinct_of(raw, source)
+    return counter
+
+
+def _distinct_of(raw: bytes, source: str) -> DistinctTracker | None:
+    try:
+        return _distinct(raw)
+    except StateError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from None
 
 
@@ -203,7 +218,6 @@ def _build(document: _Document) -> HitCounter:
     if document.clock is None and any(True for _ in strategy.endpoints()):
         raise StateError("clock is null but the state holds hits")
     counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
-    counter.distinct = _distinct(bytes(document.distinct))
     counter.clock = document.clock
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])

@@ -13,8 +13,10 @@ from hitcount.snapshot import check_is_state, encode, from_bytes, to_document
 from hitcount.stores.base import Store
 
 
-def load_counter(store: Store) -> HitCounter:
+def load_counter(store: Store, *, lazy_distinct: bool = False) -> HitCounter:
     """The counter saved in `store` (read without locking: saves are atomic).
+
+    `lazy_distinct` defers decoding the distinct-users sketches to their first use.
 
     Raises:
         StateError: nothing saved yet, or the saved state is invalid.
@@ -25,7 +27,7 @@ def load_counter(store: Store) -> HitCounter:
             f"no saved state at {store.describe()}",
             hint="run `hitcount replay FILE` first (or pass --state/--store)",
         )
-    return from_bytes(data, store.describe())
+    return from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
 
 
 def save_counter(store: Store, counter: HitCounter) -> None:

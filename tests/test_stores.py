@@ -165,3 +165,27 @@ def test_a_replay_of_nothing_leaves_the_saved_state_alone(tmp_path: Path) -> Non
     empty_pipe = runner.invoke(app, ["--state", str(state), "replay", "-"], input="")
     assert empty_pipe.exit_code == 3
     assert state.read_bytes() == before
+
+
+def test_queries_decode_distinct_sketches_only_when_asked(tmp_path: Path) -> None:
+    import msgspec
+    from typer.testing import CliRunner
+
+    from hitcount.cli import app
+
+    from .conftest import SAMPLES
+
+    state = tmp_path / "state.json"
+    runner = CliRunner()
+    args = ["--state", str(state)]
+    assert runner.invoke(app, [*args, "replay", str(SAMPLES / "web.ndjson")]).exit_code == 0
+    document = msgspec.json.decode(state.read_bytes())
+    document["distinct"]["sketches"] = {"/": {"0": "not base64!"}}  # damaged sketches
+    state.write_bytes(msgspec.json.encode(document))
+    plain = runner.invoke(app, [*args, "query", "/", "--last", "1h"])
+    assert plain.exit_code == 0  # the hit counts do not need the sketches
+    distinct = runner.invoke(app, [*args, "query", "/", "--last", "1h", "--distinct"])
+    assert distinct.exit_code == 4
+    assert "invalid snapshot" in distinct.stderr and "Traceback" not in distinct.output
+    swap = runner.invoke(app, [*args, "swap", "fixed", "--window", "120"])
+    assert swap.exit_code == 4  # writers still check everything before saving

@@ -284,7 +284,7 @@ def query(
     (and distinct users: hitcount query /api --last 1h --distinct)
     """
     last_s, end = parse_duration(last), _instant(now)
-    counter = load_counter(context(ctx).store())
+    counter = load_counter(context(ctx).store(), lazy_distinct=True)
     result = counter.query(endpoint, last_s, end)
     users = counter.query_distinct(endpoint, last_s, end) if distinct else None
     Renderer(json_output=json_output).query(result, counter.strategy.describe(), users)
@@ -313,7 +313,7 @@ def top(
     """
     duration, end = parse_duration(last), _instant(now)
     _check_limit(limit)
-    counter = load_counter(context(ctx).store())
+    counter = load_counter(context(ctx).store(), lazy_distinct=True)
     results = counter.top(duration, end, limit)
     Renderer(json_output=json_output).top(results, duration, counter.strategy.describe())
 
@@ -324,7 +324,7 @@ def metrics(ctx: typer.Context, json_output: opt.JsonFlag = False) -> None:
 
     Example: hitcount metrics --json
     """
-    counter = load_counter(context(ctx).store())
+    counter = load_counter(context(ctx).store(), lazy_distinct=True)
     Renderer(json_output=json_output).metrics(counter.metrics_dict())
 
 
@@ -344,7 +344,7 @@ def events(
         raise ConfigurationError(
             f"unknown event {name!r}", hint=f"choose one of: {', '.join(EVENT_FIELDS)}"
         )
-    counter = load_counter(context(ctx).store())
+    counter = load_counter(context(ctx).store(), lazy_distinct=True)
     rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
     Renderer(json_output=json_output).events(rows[-limit:])
 

@@ -81,7 +81,7 @@ def plot(
     end = None if now is None else parse_instant(now)
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    counter = load_counter(context(ctx).store())
+    counter = load_counter(context(ctx).store(), lazy_distinct=True)
     result = series(counter, endpoints, last_s, step_s, end)
     render = Renderer(json_output=json_output)
     if json_output:
