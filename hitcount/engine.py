@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 DEFAULT_MAX_LATENESS_S = 60.0
 #: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
 RECENT_EVENTS = 200
+#: Events remembered for `hitcount events`. `pruned` is left out: one per endpoint and prune,
+#: it would crowd out the rest (pruning is counted in `metrics.pruned_events`).
 _NOTABLE = (
-    ev.PRUNED,
     ev.ENDPOINT_SWITCHED,
     ev.STRATEGY_SWAPPED,
     ev.STRATEGY_RESET,
@@ -437,6 +438,8 @@ class HitCounter:
         horizon = max(tracker.horizon, self._strategy.horizon)
         if start < horizon and answer.complete:
             answer = dataclasses.replace(answer, complete=False)
+        if not answer.complete:  # users from what was pruned are unknown: no upper bound
+            answer = dataclasses.replace(answer, high=math.inf)
         return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
@@ -503,7 +506,10 @@ class HitCounter:
             if not reset:
                 raise
             new = target(**params)
-            new.horizon = max(old.horizon, new.horizon)
+            # It knows nothing of what came before: windows reaching back past now are
+            # incomplete, not an exact zero.
+            known_from = self.clock if self.clock is not None else -math.inf
+            new.horizon = max(old.horizon, new.horizon, known_from)
             self._use(new)
             self._emit(
                 ev.STRATEGY_RESET,

@@ -430,11 +430,21 @@ def test_convert_from_sliding_feeds_every_timestamp_in_order() -> None:
     assert converted.horizon == sliding.strategy.horizon
 
 
-@pytest.mark.parametrize("source", [FixedWindow(), MorrisCounter(), ExponentialHistogram()])
+@pytest.mark.parametrize(
+    "source",
+    [FixedWindow(), MorrisCounter(), ExponentialHistogram(epsilon=0.2)],
+)
 def test_convert_from_anything_but_sliding_is_refused(source: object) -> None:
     assert not isinstance(source, SlidingWindow)
     with pytest.raises(SwapRefusedError):
         ExponentialHistogram.convert(source, {})  # type: ignore[arg-type]
+
+
+def test_convert_from_itself_with_the_same_parameters_is_a_copy() -> None:
+    source = ExponentialHistogram(epsilon=0.1)
+    source.record_many("/a", [float(i) for i in range(500)])
+    copy = ExponentialHistogram.convert(source, {"epsilon": 0.1})
+    assert copy.to_state() == source.to_state() and copy is not source
 
 
 VALID = {"buckets": [[1.0, 2], [2.0, 1], [3.0, 1]], "buffer": [4.0]}

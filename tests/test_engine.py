@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hitcount import (
     ConfigurationError,
+    Hit,
     HitCounter,
     InputError,
     SwapRefusedError,
@@ -209,3 +212,22 @@ def test_restore_replaces_state_and_keeps_subscribers() -> None:
 
 def test_default_counter_is_one_per_process() -> None:
     assert default_counter() is default_counter()
+
+
+def test_after_a_reset_old_windows_are_unknown_not_zero() -> None:
+    counter = HitCounter("morris")
+    counter.record_many(("/a", T0 + i) for i in range(50))
+    counter.swap_strategy("sliding", reset=True)
+    answer = counter.query("/a", 3600).answer
+    assert not answer.complete and not answer.exact
+    assert answer.high == math.inf
+
+
+def test_distinct_users_past_retention_have_no_upper_bound() -> None:
+    counter = HitCounter("sliding", max_window_s=60, max_lateness_s=0)
+    counter.record_many([Hit("/a", T0 + i, f"u{i}") for i in range(600)])
+    inside = counter.query_distinct("/a", 60).answer
+    assert inside.complete and math.isfinite(inside.high)
+    past = counter.query_distinct("/a", 600).answer
+    assert not past.complete
+    assert past.high == math.inf

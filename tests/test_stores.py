@@ -189,3 +189,21 @@ def test_queries_decode_distinct_sketches_only_when_asked(tmp_path: Path) -> Non
     assert "invalid snapshot" in distinct.stderr and "Traceback" not in distinct.output
     swap = runner.invoke(app, [*args, "swap", "fixed", "--window", "120"])
     assert swap.exit_code == 4  # writers still check everything before saving
+
+
+def test_append_cannot_silently_drop_distinct_sketches(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hitcount.cli import app
+
+    from .conftest import SAMPLES
+
+    state = tmp_path / "state.json"
+    runner = CliRunner()
+    args = ["--state", str(state), "replay"]
+    assert runner.invoke(app, [*args, str(SAMPLES / "web.ndjson")]).exit_code == 0
+    before = state.read_bytes()
+    dropped = runner.invoke(app, [*args, str(SAMPLES / "late.ndjson"), "--append", "--no-distinct"])
+    assert dropped.exit_code == 2
+    assert "--no-distinct" in dropped.stderr
+    assert state.read_bytes() == before

@@ -249,11 +249,13 @@ def _check_same_strategy(counter: HitCounter, name: str | None, params: dict[str
 
 
 def _check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:
-    """With --append: --no-distinct drops the sketches; a new precision cannot be mixed in."""
-    if off:
-        counter.distinct = None
-        return
+    """With --append, the distinct-users setting of the saved state cannot change."""
     tracker = counter.distinct
+    if off and tracker is not None:
+        raise ConfigurationError(
+            "the saved state keeps distinct-user sketches; --append --no-distinct would drop them",
+            hint="append without --no-distinct, or replay without --append to start over",
+        )
     if tracker is not None and precision is not None and precision != tracker.precision:
         raise ConfigurationError(
             f"the saved state keeps distinct users at precision {tracker.precision};"

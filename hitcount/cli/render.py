@@ -248,7 +248,7 @@ class Renderer:
             table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
         self.show(table)
         if not rows:
-            self.note("no events remembered yet")
+            self.note("no such events remembered (the state keeps its last 200 notable ones)")
 
     def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:
         """What a replay did."""
@@ -363,6 +363,8 @@ def distinct_text(result: DistinctResult) -> str:
     """`~412 distinct users in the last 1h (395..430, 95% interval)`."""
     a = result.answer
     scope = f"in the last {duration(result.last_s)}"
+    if not a.complete:
+        return f"at least {a.low:,.0f} distinct users {scope} (no upper bound)"
     bounds = f"{a.low:,.0f}..{a.high:,.0f}, {a.confidence:.0%} interval"
     return f"~{a.estimate:,.0f} distinct users {scope} ({bounds})"
 
@@ -375,7 +377,7 @@ def distinct_json(result: DistinctResult | None) -> dict[str, Any]:
     return {
         "distinct": a.estimate,
         "distinct_low": a.low,
-        "distinct_high": a.high,
+        "distinct_high": _finite(a.high),
         "distinct_confidence": a.confidence,
         "distinct_complete": a.complete,
         "distinct_buckets_partial": a.buckets_partial,
@@ -441,11 +443,17 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+def _param_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _metric_text(name: str, value: Any) -> str:
     if name in ("clock", "horizon") and isinstance(value, (int, float)):
         return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_value_text(v)}" for k, v in value.items())
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
     if value is None:
         return "-"
     return _value_text(value)

@@ -252,9 +252,17 @@ class Strategy(ABC):
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
         """A new instance of this strategy holding what `source` knows.
 
+        The default converts only from this very strategy with the same parameters (a copy);
+        strategies override it for the downhill conversions they support.
+
         Raises:
             SwapRefusedError: `source` lacks information this strategy would need.
         """
+        if type(source) is cls and source.params == cls.resolve_params(params):
+            copy = cls(**params)
+            copy.load_state(msgspec.json.encode(source.to_state()))
+            copy.horizon = source.horizon
+            return copy
         raise SwapRefusedError(
             f"cannot swap {source.name} -> {cls.name} without losing the guarantee of"
             f" {cls.name}: {source.name} no longer has the information it needs",
