@@ -227,7 +227,12 @@ def compare_command(
         raise ConfigurationError(f"--limit must be >= 1, got {limit}")
     if "-" in sources:
         raise ConfigurationError("compare reads its input once per strategy; give files, not -")
-    names = [name.strip() for name in strategies.split(",")] if strategies else None
+    names = [name.strip() for name in strategies.split(",")] if strategies is not None else None
+    if names is not None and not all(names):
+        raise ConfigurationError(
+            f"--strategies needs comma-separated names, got {strategies!r}",
+            hint="for example --strategies fixed,ehist",
+        )
     for name in names or []:
         get_strategy(name)
     result = run_compare(
