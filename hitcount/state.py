@@ -23,11 +23,15 @@ def load_counter(store: Store, *, lazy_distinct: bool = False) -> HitCounter:
     """
     data = store.load()
     if data is None:
-        raise StateError(
-            f"no saved state at {store.describe()}",
-            hint="run `hitcount replay FILE` first (or pass --state/--store)",
-        )
+        raise _no_state(store)
     return from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+
+
+def _no_state(store: Store) -> StateError:
+    return StateError(
+        f"no saved state at {store.describe()}",
+        hint="run `hitcount replay FILE` first (or pass --state/--store)",
+    )
 
 
 def save_counter(store: Store, counter: HitCounter) -> None:
@@ -65,8 +69,10 @@ def updating(
             if existing is not None:
                 check_is_state(existing, store.describe())
             counter = create()
+        elif existing is None:
+            raise _no_state(store)
         else:
-            counter = load_counter(store)
+            counter = from_bytes(existing, store.describe())  # read once, under the lock
         yield counter
         with _signals_deferred():
             save_counter(store, counter)
