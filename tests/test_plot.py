@@ -351,3 +351,15 @@ def test_cli_fixed_estimates_are_marked(tmp_path: Path) -> None:
 def test_cli_help_has_an_example() -> None:
     result = ok(["plot", "--help"])
     assert "Example:" in result.stdout and "--step" in result.stdout
+
+
+def test_sparkline_marks_unknown_steps_apart_from_zero(tmp_path: Path) -> None:
+    from hitcount.cli.plot import UNKNOWN, sparkline
+
+    assert sparkline([math.nan, 0.0, 1.0, 4.0], 4.0) == UNKNOWN + "▁▃█"
+    hits = [("/a", 1_767_225_600.0 + 60 * i) for i in range(600)]  # 10 hours, one a minute
+    ok(["replay", str(write_ndjson(tmp_path / "a.ndjson", hits)), "-s", "sliding",
+        "--max-window", "3600", "--max-lateness", "0"])  # fmt: skip
+    text = ok(["plot", "/a", "--last", "3h", "--step", "1h"]).stdout
+    row = next(line for line in text.splitlines() if line.startswith("/a"))
+    assert UNKNOWN in row and "steps unknown" in row

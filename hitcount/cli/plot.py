@@ -21,6 +21,8 @@ from hitcount.timeparse import iso, parse_duration, parse_instant
 
 #: Sparkline levels, lowest first: an empty step is the lowest, the busiest step the highest.
 SPARKS = "▁▂▃▄▅▆▇█"
+#: A step before the retained data: its count is unknown, not zero.
+UNKNOWN = "·"
 #: Partial blocks for bar ends, one eighth of a character to seven eighths.
 _EIGHTHS = "▏▎▍▌▋▊▉"
 #: Steps in a window when --step is not given.
@@ -146,8 +148,8 @@ def _sparklines(render: Renderer, result: Series, width: int | None) -> None:
         used = label_width + 2 + 2 + max(cell_len(text) for text in stats)
         room = max(render.out.width - used, 10)
     per_char = math.ceil(points / room) if room is not None and points > room else 1
-    rows = [_merge(s.counts, per_char) for s in result.series]
-    top = max((value for row in rows for value in row), default=0.0)
+    rows = [_merge(_known_counts(s), per_char) for s in result.series]
+    top = max((value for row in rows for value in row if not math.isnan(value)), default=0.0)
     merged = f", {per_char} steps a character" if per_char > 1 else ""
     render.line(
         f"{points} steps of {duration(result.step_s)}{merged} ·"
@@ -164,17 +166,26 @@ def _sparklines(render: Renderer, result: Series, width: int | None) -> None:
 
 
 def sparkline(values: list[float], top: float) -> str:
-    """One character per value, scaled to `top`: `▁` for 0, `█` for `top`.
+    """One character per value, scaled to `top`: `▁` for 0, `█` for `top`, `·` for unknown.
 
-    Any value above 0 is at least `▂`, so a quiet step never looks like an empty one.
+    Any value above 0 is at least `▂`, so a quiet step never looks like an empty one; a
+    NaN (a step before the retained data) is drawn apart, so it never looks like zero.
     """
-    if top <= 0:
-        return SPARKS[0] * len(values)
     levels = len(SPARKS) - 1
-    return "".join(
-        SPARKS[0] if value <= 0 else SPARKS[min(max(round(value / top * levels), 1), levels)]
-        for value in values
-    )
+    return "".join(_spark(value, top, levels) for value in values)
+
+
+def _spark(value: float, top: float, levels: int) -> str:
+    if math.isnan(value):
+        return UNKNOWN
+    if value <= 0 or top <= 0:
+        return SPARKS[0]
+    return SPARKS[min(max(round(value / top * levels), 1), levels)]
+
+
+def _known_counts(s: EndpointSeries) -> list[float]:
+    """Each step's estimate, NaN where the step reaches past what the state keeps."""
+    return [point.count if point.complete else math.nan for point in s.points]
 
 
 def _merge(counts: list[float], per_char: int) -> list[float]:
@@ -187,16 +198,16 @@ def _merge(counts: list[float], per_char: int) -> list[float]:
     groups: list[list[float]] = []
     for end in range(len(counts), 0, -per_char):
         groups.append(counts[max(end - per_char, 0) : end])
-    return [sum(group) / len(group) for group in reversed(groups)]
+    return [sum(group) / len(group) for group in reversed(groups)]  # NaN stays NaN
 
 
 def _stats(s: EndpointSeries) -> str:
-    counts = s.counts
+    counts = [value for value in _known_counts(s) if not math.isnan(value)]
     matched = "" if s.matched == (s.endpoint,) else f" · {len(s.matched)} matched"
-    return (
-        f"total {_total_text(s.total)} · min {number(min(counts))} · max {number(max(counts))}"
-        + matched
-    )
+    unknown = len(s.points) - len(counts)
+    spread = f" · min {number(min(counts))} · max {number(max(counts))}" if counts else ""
+    gaps = f" · {unknown} steps unknown (·)" if unknown else ""
+    return f"total {_total_text(s.total)}{spread}{gaps}{matched}"
 
 
 def _total_text(answer: WindowAnswer) -> str:
