@@ -45,7 +45,7 @@ import msgspec
 from hitcount.errors import StateError
 from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
 from hitcount.strategies.ehist import ExponentialHistogram
-from hitcount.strategies.sliding import SlidingWindow
+from hitcount.strategies.sliding import SlidingWindow, replayed_into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -337,11 +337,7 @@ class AutoStrategy(Strategy):
         """
         if not isinstance(source, SlidingWindow):
             return super().convert(source, params)
-        target = cls(**params)
-        for endpoint in source.endpoints():  # every one of them is newer than the horizon
-            target.record_many(endpoint, source.timestamps(endpoint))
-        target.horizon = source.horizon
-        return target
+        return replayed_into(cls(**params), source)
 
 
 __all__ = ["AutoStrategy"]

@@ -35,7 +35,7 @@ import msgspec
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
-from hitcount.strategies.sliding import SlidingWindow
+from hitcount.strategies.sliding import SlidingWindow, replayed_into
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -437,8 +437,4 @@ class ExponentialHistogram(Strategy):
         """
         if not isinstance(source, SlidingWindow):
             return super().convert(source, params)
-        target = cls(**params)
-        for endpoint in source.endpoints():  # every one of them is newer than the horizon
-            target.record_many(endpoint, source.timestamps(endpoint))
-        target.horizon = source.horizon
-        return target
+        return replayed_into(cls(**params), source)

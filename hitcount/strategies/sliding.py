@@ -6,13 +6,15 @@ import sys
 from array import array
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+
+_S = TypeVar("_S", bound=Strategy)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,3 +230,12 @@ class SlidingWindow(Strategy):
         target.horizon = source.horizon
         target._times = {ep: array("d", times) for ep, times in source._times.items()}
         return target
+
+
+def replayed_into(target: _S, source: SlidingWindow) -> _S:
+    """`target` after recording each retained timestamp of `source`, in order, and then
+    taking its horizon (so the target refuses nothing the source kept)."""  # noqa: D205, D209
+    for endpoint in source.endpoints():  # every one of them is newer than the horizon
+        target.record_many(endpoint, source.timestamps(endpoint))
+    target.horizon = source.horizon
+    return target
