@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -11,7 +12,7 @@ from hitcount import __version__
 from hitcount.cli import options as opt
 from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
-from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
 from hitcount.events import EVENT_FIELDS, STRATEGY_RESET
 from hitcount.hll import DEFAULT_PRECISION
@@ -307,17 +308,37 @@ def top(
     last: opt.Last,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many endpoints.")] = 10,
     now: opt.Now = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds until Ctrl-C.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between redraws with --watch.")
+    ] = 2.0,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", help="With --watch: stop after N redraws.", show_default=False),
+    ] = None,
     json_output: opt.JsonFlag = False,
 ) -> None:
     """The busiest endpoints in the window, most hits first.
 
-    Example: hitcount top --last 1h --limit 5
+    Example: hitcount top --last 1h --limit 5   (or --watch while replays append)
     """
     duration, end = parse_duration(last), _instant(now)
     _check_limit(limit)
-    counter = load_counter(context(ctx).store(), lazy_distinct=True)
-    results = counter.top(duration, end, limit)
-    Renderer(json_output=json_output).top(results, duration, counter.strategy.describe())
+    if not (math.isfinite(interval) and interval > 0) or (count is not None and count < 1):
+        raise ConfigurationError("--interval must be > 0 seconds and --count >= 1")
+    store, render = context(ctx).store(), Renderer(json_output=json_output)
+
+    def fetch() -> tuple[list[QueryResult], str]:
+        counter = load_counter(store, lazy_distinct=True)  # again each time: others write it
+        return counter.top(duration, end, limit), counter.strategy.describe()
+
+    if watch:
+        render.watch_top(fetch, duration, interval, count)
+        return
+    results, strategy = fetch()
+    render.top(results, duration, strategy)
 
 
 @app.command()

@@ -10,12 +10,13 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import msgspec
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -32,6 +33,8 @@ _NUMBERS = ("count", "low", "high", "retained hits")
 _MATCHED_SHOWN = 100
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
+#: What `watch_top` calls for each refresh: the results and the strategy's description.
+TopFetcher = Callable[[], tuple[list[QueryResult], str]]
 #: Replays shorter than this (seconds) draw no progress line.
 _PROGRESS_AFTER_S = 1.0
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -205,6 +208,16 @@ class Renderer:
         if self.json_output:
             self.json([query_json(result, strategy) for result in results])
             return
+        self.show(self._top_table(results))
+        if not results:
+            self.note(f"no hits in the last {duration(last_s)}")
+        if results:
+            now = results[0].now
+            if now is not None and not results[0].answer.all_time:
+                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
+            self._caveats(_combine(r.answer for r in results))
+
+    def _top_table(self, results: list[QueryResult]) -> Table:
         table = self.table("endpoint", "count", "low", "high", "exact", right=_NUMBERS)
         for result in results:
             a = result.answer
@@ -215,14 +228,40 @@ class Renderer:
                 number(a.high),
                 "yes" if a.exact else "no",
             )
-        self.show(table)
-        if not results:
-            self.note(f"no hits in the last {duration(last_s)}")
-        if results:
-            now = results[0].now
-            if now is not None and not results[0].answer.all_time:
-                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
-            self._caveats(_combine(r.answer for r in results))
+        return table
+
+    def watch_top(
+        self, fetch: TopFetcher, last_s: float, interval_s: float, count: int | None
+    ) -> None:
+        """Redraw `top` every `interval_s` seconds (`count` times, or until Ctrl-C).
+
+        On a terminal the table is redrawn in place; piped, each refresh is printed after
+        the last (one JSON array per line with --json).
+        """
+        live = self.out.is_terminal and not self.json_output
+        shown = 0
+        try:
+            with Live(console=self.out, auto_refresh=False) if live else nullcontext() as view:
+                while count is None or shown < count:
+                    results, strategy = fetch()
+                    if isinstance(view, Live):
+                        view.update(self._watch_view(results, last_s, strategy), refresh=True)
+                    elif self.json_output:
+                        self.json([query_json(result, strategy) for result in results])
+                    else:
+                        self.line(f"== {iso(time.time())}")
+                        self.top(results, last_s, strategy)
+                    shown += 1
+                    if count is None or shown < count:
+                        time.sleep(interval_s)
+        except KeyboardInterrupt:  # the normal way to stop watching
+            return
+
+    def _watch_view(self, results: list[QueryResult], last_s: float, strategy: str) -> Group:
+        now = results[0].now if results else None
+        window = f"{iso(now - last_s)} < ts <= {iso(now)}" if now is not None else "no hits"
+        header = Text(f"top · last {duration(last_s)} · {window} · {strategy} · Ctrl-C stops")
+        return Group(header, self._top_table(results))
 
     def metrics(self, metrics: Mapping[str, Any]) -> None:
         """Every metric."""
