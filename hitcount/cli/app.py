@@ -128,15 +128,7 @@ def main_options(
 def replay(
     ctx: typer.Context,
     sources: Annotated[list[str], typer.Argument(help="Input files, or - for stdin.")],
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
-            show_default=False,
-        ),
-    ] = None,
+    fmt: opt.Format = None,
     strategy: Annotated[
         str | None,
         typer.Option(

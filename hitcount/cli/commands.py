@@ -207,15 +207,7 @@ def compare_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Busiest endpoints to compare.")] = 5,
     param: opt.Params = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="Input format (default: from the name, else sniffed).",
-            show_default=False,
-        ),
-    ] = None,
+    fmt: opt.Format = None,
     json_output: opt.JsonFlag = False,
     strategy_params: dict[str, object] | None = None,
 ) -> None:

@@ -61,6 +61,15 @@ Now = Annotated[
         show_default=False,
     ),
 ]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
+        show_default=False,
+    ),
+]
 Trace = Annotated[bool, typer.Option("--trace", help="Print every event on stderr.")]
 TraceJson = Annotated[
     str | None,
