@@ -122,6 +122,8 @@ class HitCounter:
         self.clock: float | None = None
         self.metrics = Metrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        #: Sizes measured where the state lives, when it is not all in memory (Redis).
+        self.stored_sizes: dict[str, int] | None = None
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
@@ -161,6 +163,14 @@ class HitCounter:
         #: The last horizon handed to `strategy.prune` (a strategy may keep a later one of
         #: its own after a conversion, yet still have finer parts to prune).
         self._pruned_to = -math.inf
+
+    def continue_with(self, strategy: Strategy) -> None:
+        """Go on with `strategy` (e.g. emptied after its hits were shipped to a store).
+
+        Unlike a swap, nothing is converted and no event is emitted; the clock, the
+        pruning horizon and the metrics stay.
+        """
+        self._strategy = strategy
 
     @property
     def strategy(self) -> Strategy:
@@ -561,11 +571,12 @@ class HitCounter:
         """Every metric by name (the SPEC.md names plus clock, horizon and parameters)."""
         strategy = self._strategy
         horizon = strategy.horizon
+        sizes = self.stored_sizes or {}
         return {
             **self.metrics.as_dict(),
-            "endpoints_count": sum(1 for _ in strategy.endpoints()),
-            "memory_entries": strategy.memory_entries(),
-            "state_bytes": strategy.state_bytes(),
+            "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
+            "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
+            "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
             "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from hitcount.formats.reader import (
     display_name,
     iter_blocks,
     open_input,
+    skip_lines,
     split_block,
 )
 
@@ -58,6 +59,8 @@ class ReplayReport:
 
 BadLineHandler = Callable[[BadLineInfo], None]
 ProgressHandler = Callable[[int], None]
+#: Called after each block with (source, lines of it read so far, whether it is done).
+CheckpointHandler = Callable[[str, int, bool], None]
 
 
 def replay(
@@ -68,6 +71,8 @@ def replay(
     strict: bool = False,
     on_bad_line: BadLineHandler | None = None,
     on_progress: ProgressHandler | None = None,
+    on_checkpoint: CheckpointHandler | None = None,
+    start_lines: Mapping[str, int] | None = None,
 ) -> ReplayReport:
     """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
 
@@ -78,19 +83,26 @@ def replay(
         strict: raise at the first bad line instead of skipping it.
         on_bad_line: called for each bad line (when not strict).
         on_progress: called with the number of lines read, every batch.
+        on_checkpoint: called after each block, once its hits are all in `counter`.
+        start_lines: lines to skip at the start of some sources (read before: resuming).
 
     Raises:
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
             input without a single valid hit; the counter may then hold part of the input.
     """
     replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
+    replayer.on_checkpoint = on_checkpoint
     started = time.perf_counter()
     sources = list(sources)
     for source in sources:
-        replayer.source(source)
+        replayer.source(source, (start_lines or {}).get(source, 0))
     replayer.flush()
-    _refuse_empty(replayer.report, sources)
+    skipped = sum((start_lines or {}).values())
+    if not skipped:
+        _refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
+    if on_checkpoint is not None and sources:
+        on_checkpoint(sources[-1], replayer.source_lines, True)
     replayer.report.elapsed_s = time.perf_counter() - started
     return replayer.report
 
@@ -115,24 +127,34 @@ class _Replayer:
         self.batch: list[Hit] = []
         self.parser: LineParser | None = None
         self.name = ""
+        self.on_checkpoint: CheckpointHandler | None = None
+        self.source_lines = 0  # lines of the current source read (or skipped) so far
 
-    def source(self, source: str) -> None:
-        """Replay one input file (or `-`)."""
+    def source(self, source: str, skip: int = 0) -> None:
+        """Replay one input file (or `-`), after its first `skip` lines."""
         self.name = display_name(source)
         self.parser = make_parser(self.fmt) if self.fmt else None
         if self.parser is None and source != "-" and (by_name := format_from_name(source)):
             self.parser = make_parser(by_name)
-        if self._in_parallel(source):
+        started = self.report.lines_read - skip
+        if not skip and self._in_parallel(source, started):
             return
         with open_input(source) as stream:
-            for first, block in iter_blocks(stream, self.name):
+            for first, block in skip_lines(iter_blocks(stream, self.name), skip):
                 if not self._columnar(block):
                     for number, line in split_block(first, block):
                         self._line(number, line)
-                if self.on_progress is not None:
-                    self.on_progress(self.report.lines_read)
+                self._block_done(source, started)
 
-    def _in_parallel(self, source: str) -> bool:
+    def _block_done(self, source: str, started: int) -> None:
+        self.source_lines = self.report.lines_read - started
+        if self.on_progress is not None:
+            self.on_progress(self.report.lines_read)
+        if self.on_checkpoint is not None:
+            self.flush()
+            self.on_checkpoint(source, self.source_lines, False)
+
+    def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big plain NDJSON file on every core; False when it is not one."""
         if source == "-" or self.parser is None or self.parser.name != "ndjson":
             return False
@@ -156,8 +178,7 @@ class _Replayer:
                 for line_number, line in split_block(number, block):
                     self._line(line_number, line)
             number += lines
-            if self.on_progress is not None:
-                self.on_progress(self.report.lines_read)
+            self._block_done(source, started)
         return True
 
     def _columnar(self, block: bytes | None) -> bool:

@@ -10,21 +10,30 @@ from contextlib import contextmanager
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
 from hitcount.snapshot import check_is_state, encode, from_bytes, to_document
-from hitcount.stores.base import Store
+from hitcount.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
 
 
-def load_counter(store: Store, *, lazy_distinct: bool = False) -> HitCounter:
+def load_counter(
+    store: Store, *, lazy_distinct: bool = False, scope: Scope = EVERYTHING
+) -> HitCounter:
     """The counter saved in `store` (read without locking: saves are atomic).
 
-    `lazy_distinct` defers decoding the distinct-users sketches to their first use.
+    Args:
+        store: where the state lives.
+        lazy_distinct: defer decoding the distinct-users sketches to their first use.
+        scope: what the caller will ask; a store that is not read whole (Redis) loads
+            only that, and the counter then answers only that.
 
     Raises:
         StateError: nothing saved yet, or the saved state is invalid.
     """
-    data = store.load()
+    data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
     if data is None:
         raise _no_state(store)
-    return from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+    counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+    if scope is not EVERYTHING:
+        counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+    return counter
 
 
 def _no_state(store: Store) -> StateError:
@@ -64,7 +73,7 @@ def updating(
             never overwritten.
     """
     with store.locked():
-        existing = store.load()
+        existing = store.load_scoped(HEADER_ONLY) if replace else store.load()
         if create is not None and (replace or existing is None):
             if existing is not None:
                 check_is_state(existing, store.describe())

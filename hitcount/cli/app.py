@@ -19,6 +19,7 @@ from hitcount.hll import DEFAULT_PRECISION
 from hitcount.replay import FIRST_BAD_LINES, BadLineInfo
 from hitcount.replay import replay as replay_sources
 from hitcount.state import load_counter, updating
+from hitcount.stores import HEADER_ONLY, SIZES_ONLY, Scope
 from hitcount.strategies import available_strategies, get_strategy
 from hitcount.timeparse import parse_duration, parse_instant
 
@@ -107,7 +108,17 @@ def main_options(
         typer.Option(
             "--store",
             envvar="HITCOUNT_STORE",
-            help="State store URL: a path, file:///path or memory://.",
+            help="State store URL: a path, file:///path, memory://, or"
+            " redis://[user:password@]host:port/db (rediss:// for TLS).",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            envvar="HITCOUNT_NAMESPACE",
+            help="Key prefix in a Redis store (default: hitcount).",
             show_default=False,
         ),
     ] = None,
@@ -120,7 +131,7 @@ def main_options(
     """Count hits per endpoint over time windows."""
     if opt.given_on_command_line(ctx, "state") and opt.given_on_command_line(ctx, "store"):
         raise ConfigurationError("give --state or --store, not both")
-    ctx.obj = AppContext(store_url=store or state, debug=debug)
+    ctx.obj = AppContext(store_url=store or state, namespace=namespace, debug=debug)
 
 
 @app.command()
@@ -169,6 +180,13 @@ def replay(
             show_default=False,
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="With --append on Redis: skip the lines of each file already in the state.",
+        ),
+    ] = False,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     json_output: opt.JsonFlag = False,
@@ -196,6 +214,16 @@ def replay(
     if strategy is not None or not append or distinct_precision is not None:
         create()  # bad strategy options are usage errors, whatever the saved state
 
+    if resume and not append:
+        raise ConfigurationError("--resume goes with --append", hint="add --append")
+    if append and store.appends_concurrently:
+        _replay_appending(app_ctx, render, store, create, sources, fmt, strict, resume, trace)
+        return
+    if resume:
+        raise ConfigurationError(
+            "--resume needs a store that records input positions (redis://...)",
+            hint="drop --resume; a file state is replaced or appended whole",
+        )
     with updating(store, create, replace=not append, on_saved=app_ctx.mark_saved) as counter:
         if append:
             _check_same_strategy(counter, strategy, params)
@@ -215,6 +243,40 @@ def replay(
                 on_progress=on_progress,
             )
     render.replay(report, counter.metrics_dict(), store.describe())
+
+
+def _replay_appending(
+    app_ctx: AppContext,
+    render: Renderer,
+    store: Any,
+    create: Any,
+    sources: list[str],
+    fmt: str | None,
+    strict: bool,
+    resume: bool,
+    trace: bool,
+) -> None:
+    """`replay --append` onto a store many writers share: batches go in as they are read."""
+    from hitcount.stores.redis_append import appending
+
+    with appending(store, create) as session:
+        counter = session.counter
+        _check_same_strategy(counter, None, {})
+        starts = session.start_lines(sources, render.note) if resume else {}
+        session.on_flush = app_ctx.mark_saved
+        with render.progress() as on_progress:
+            report = replay_sources(
+                counter,
+                sources,
+                fmt=fmt,
+                strict=strict,
+                on_bad_line=_bad_line_printer(render),
+                on_progress=on_progress,
+                on_checkpoint=session.checkpoint,
+                start_lines=starts,
+            )
+    metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
+    render.replay(report, metrics, store.describe())
 
 
 def _bad_line_printer(render: Renderer) -> Any:
@@ -279,7 +341,8 @@ def query(
     (and distinct users: hitcount query /api --last 1h --distinct)
     """
     last_s, end = parse_duration(last), _instant(now)
-    counter = load_counter(context(ctx).store(), lazy_distinct=True)
+    scope = Scope(patterns=(endpoint,), last_s=last_s, now=end)
+    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
     result = counter.query(endpoint, last_s, end)
     users = counter.query_distinct(endpoint, last_s, end) if distinct else None
     Renderer(json_output=json_output).query(result, counter.strategy.describe(), users)
@@ -323,7 +386,8 @@ def top(
     store, render = context(ctx).store(), Renderer(json_output=json_output)
 
     def fetch() -> tuple[list[QueryResult], str]:
-        counter = load_counter(store, lazy_distinct=True)  # again each time: others write it
+        scope = Scope(last_s=duration, now=end)  # read again each time: others write it
+        counter = load_counter(store, lazy_distinct=True, scope=scope)
         return counter.top(duration, end, limit), counter.strategy.describe()
 
     if watch:
@@ -339,7 +403,7 @@ def metrics(ctx: typer.Context, json_output: opt.JsonFlag = False) -> None:
 
     Example: hitcount metrics --json
     """
-    counter = load_counter(context(ctx).store(), lazy_distinct=True)
+    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=SIZES_ONLY)
     Renderer(json_output=json_output).metrics(counter.metrics_dict())
 
 
@@ -359,7 +423,7 @@ def events(
         raise ConfigurationError(
             f"unknown event {name!r}", hint=f"choose one of: {', '.join(EVENT_FIELDS)}"
         )
-    counter = load_counter(context(ctx).store(), lazy_distinct=True)
+    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=HEADER_ONLY)
     rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
     Renderer(json_output=json_output).events(rows[-limit:])
 

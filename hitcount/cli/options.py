@@ -33,6 +33,7 @@ class AppContext:
     """What the top-level options decided, plus whether the state was saved yet."""
 
     store_url: str | None = None
+    namespace: str | None = None
     debug: bool = False
     saved: bool = False
     cleanup: list[IO[str]] = field(default_factory=list)
@@ -43,7 +44,7 @@ class AppContext:
 
     def store(self) -> Store:
         """The state store chosen by --state / --store / the environment."""
-        return store_from_url(self.store_url)
+        return store_from_url(self.store_url, namespace=self.namespace)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

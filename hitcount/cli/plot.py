@@ -16,6 +16,7 @@ from hitcount.cli.render import Renderer, duration, number, safe
 from hitcount.errors import ConfigurationError
 from hitcount.series import EndpointSeries, Point, Series, series
 from hitcount.state import load_counter
+from hitcount.stores import Scope
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso, parse_duration, parse_instant
 
@@ -83,7 +84,8 @@ def plot(
     end = None if now is None else parse_instant(now)
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    counter = load_counter(context(ctx).store(), lazy_distinct=True)
+    scope = Scope(patterns=tuple(endpoints), last_s=last_s, now=end)
+    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
     result = series(counter, endpoints, last_s, step_s, end)
     render = Renderer(json_output=json_output)
     if json_output:

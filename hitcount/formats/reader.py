@@ -6,7 +6,7 @@ import gzip
 import io
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -93,6 +93,25 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None
         yield number, None
     elif pending:
         yield number, pending
+
+
+def skip_lines(
+    blocks: Iterable[tuple[int, bytes | None]], count: int
+) -> Iterator[tuple[int, bytes | None]]:
+    """The blocks of `iter_blocks` without their first `count` lines (numbers unchanged)."""
+    for first, block in blocks:
+        if count < first:
+            yield first, block
+            continue
+        if block is None:
+            continue
+        lines_in_block = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if first + lines_in_block - 1 <= count:
+            continue
+        cut = 0
+        for _ in range(count - first + 1):
+            cut = block.index(b"\n", cut) + 1
+        yield count + 1, block[cut:]
 
 
 def split_block(first: int, block: bytes | None) -> Iterator[tuple[int, bytes | None]]:

@@ -1,4 +1,4 @@
-"""State stores by URL scheme: a file path (default), `file://`, `memory://`."""
+"""State stores by URL scheme: a file path (default), `file://`, `memory://`, `redis://`."""
 
 from __future__ import annotations
 
@@ -6,18 +6,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hitcount.errors import ConfigurationError
-from hitcount.stores.base import Store
+from hitcount.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
 from hitcount.stores.file import FileStore, default_state_path
 from hitcount.stores.memory import MemoryStore
 
-_SCHEMES: dict[str, Callable[[str], Store]] = {
-    "file": lambda url: FileStore(url.removeprefix("file://")),
-    "memory": MemoryStore,
+_SCHEMES: dict[str, Callable[[str, str | None], Store]] = {
+    "file": lambda url, _: FileStore(url.removeprefix("file://")),
+    "memory": lambda url, _: MemoryStore(url),
+    "redis": lambda url, namespace: _redis(url, namespace),
+    "rediss": lambda url, namespace: _redis(url, namespace),
 }
 
 
-def store_from_url(url: str | None) -> Store:
+def _redis(url: str, namespace: str | None) -> Store:
+    from hitcount.stores.redis import RedisStore  # imports redis-py only when used
+
+    return RedisStore(url, namespace)
+
+
+def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
     """The store a URL names; a plain path (or None: the default path) is a file store.
+
+    `namespace` is the key prefix of a Redis store (ignored by the others).
 
     Raises:
         ConfigurationError: an unknown scheme (the message lists the known ones).
@@ -34,7 +44,17 @@ def store_from_url(url: str | None) -> Store:
             f"unknown store scheme {scheme + '://'!r}",
             hint=f"use a file path or one of: {known}",
         )
-    return factory(url)
+    return factory(url, namespace)
 
 
-__all__ = ["FileStore", "MemoryStore", "Store", "default_state_path", "store_from_url"]
+__all__ = [
+    "EVERYTHING",
+    "HEADER_ONLY",
+    "SIZES_ONLY",
+    "FileStore",
+    "MemoryStore",
+    "Scope",
+    "Store",
+    "default_state_path",
+    "store_from_url",
+]

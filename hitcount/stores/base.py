@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a read-only command needs of the state; a store may read only that.
+
+    Attributes:
+        patterns: endpoints or globs (None: every endpoint).
+        last_s: the window length, back from `now` (inf: all data; None: no data at all,
+            only the header and metrics).
+        now: the window's end (None: the saved clock).
+    """
+
+    patterns: tuple[str, ...] | None = None
+    last_s: float | None = math.inf
+    now: float | None = None
+
+
+EVERYTHING = Scope()
+HEADER_ONLY = Scope(patterns=(), last_s=None)
+#: Every endpoint, no data: what `metrics` needs (with the store's `sizes`).
+SIZES_ONLY = Scope(patterns=None, last_s=None)
 
 
 class Store(ABC):
@@ -11,6 +35,9 @@ class Store(ABC):
 
     #: The URL this store was opened from (for messages).
     url: str
+    #: Whether `replay --append` writes batches straight into the store, next to other
+    #: writers (Redis), instead of a locked load-modify-save of the whole document.
+    appends_concurrently = False
 
     @abstractmethod
     def load(self) -> bytes | None:
@@ -19,6 +46,14 @@ class Store(ABC):
         Raises:
             StoreUnavailableError: the store cannot be read.
         """
+
+    def load_scoped(self, scope: Scope) -> bytes | None:
+        """A document with at least what `scope` needs (by default: all of it)."""
+        return self.load()
+
+    def sizes(self) -> dict[str, int] | None:
+        """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
+        return None
 
     @abstractmethod
     def save(self, data: bytes) -> None:
