@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from hitcount import HitCounter, available_strategies, store_from_url
 from hitcount.stores import Store
+from tests.redis_servers import redis_cluster, redis_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_traffic"
@@ -69,9 +71,38 @@ def roomy_counter(strategy_name: str) -> HitCounter:
     return HitCounter(strategy_name, **ROOMY_PARAMS.get(strategy_name, {}))
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as (port, _):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real three-node Redis Cluster, for the whole session."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+
+
+_namespaces = itertools.count()
+
+
+def fresh_namespace() -> str:
+    """A namespace no other test uses (tests share one server)."""
+    return f"t{os.getpid()}-{next(_namespaces)}"
+
+
+@pytest.fixture(params=["memory", "file", "redis", "redis-cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Each store kind: in memory, and a state file."""
+    """Each store kind: in memory, a state file, a Redis server and a Redis Cluster."""
+    if request.param.startswith("redis"):
+        server = "redis_url" if request.param == "redis" else "redis_cluster_url"
+        url = request.getfixturevalue(server)
+        opened = store_from_url(url, namespace=fresh_namespace())
+        yield opened
+        opened.close()
+        return
     url = "memory://" if request.param == "memory" else str(tmp_path / "state" / "state.json")
     yield store_from_url(url)
 

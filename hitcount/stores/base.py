@@ -67,6 +67,9 @@ class Store(ABC):
     def locked(self) -> AbstractContextManager[None]:
         """An exclusive lock against other writers of this store (other processes too)."""
 
+    def close(self) -> None:  # noqa: B027 - most stores hold no connection
+        """Release connections (nothing to do for local stores)."""
+
     def describe(self) -> str:
         """Where the state lives, for humans."""
         return self.url

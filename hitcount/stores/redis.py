@@ -234,9 +234,11 @@ class RedisStore(Store):
                 for endpoint in chunk:
                     layout.queue_read(pipe, self.endpoint_key(generation, endpoint), start)
                 replies = pipe.execute()
-            for endpoint, reply in zip(chunk, replies, strict=True):
-                if reply:
-                    parts[endpoint] = layout.state_part(reply)
+            step = layout.reads_per_endpoint
+            for index, endpoint in enumerate(chunk):
+                part = layout.state_part(replies[index * step : (index + 1) * step])
+                if part is not None:
+                    parts[endpoint] = part
         return parts
 
     def _sizes(self, generation: str, layout: Layout, endpoints: list[str]) -> dict[str, int]:

@@ -89,6 +89,7 @@ class RedisAppend:
             with self.store.errors("reading input positions"):
                 raw = self.store.client.hget(self._inputs_key(), _input_field(source))
             if raw is None:
+                note(f"{display_name(source)}: no position recorded by an --append; from line 1")
                 continue
             saved = json.loads(raw)
             if _identity(source, saved.get("head_len", HEAD_BYTES)) != saved.get("identity"):
@@ -149,7 +150,7 @@ class RedisAppend:
             if fresh:
                 pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
             keys = (current, self._meta_key(), self._inputs_key())
-            pipe.eval(_COMMIT, 3, *keys, *self._commit_args(increments))
+            pipe.execute_command("EVAL", _COMMIT, 3, *keys, *self._commit_args(increments))
             replies = self._execute(pipe)
         self._known.update(fresh)
         self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)

@@ -105,13 +105,16 @@ class Layout(ABC):
         The reply of the last command queued is the number of entries pruned.
         """
 
-    @abstractmethod
-    def queue_read(self, pipe: Any, key: str, since: float) -> None:
-        """Queue one read of what a window starting at `since` needs."""
+    #: How many commands `queue_read` queues per endpoint.
+    reads_per_endpoint = 1
 
     @abstractmethod
-    def state_part(self, reply: Any) -> Any:
-        """One endpoint's entry of the strategy's state document, from `queue_read`'s reply."""
+    def queue_read(self, pipe: Any, key: str, since: float) -> None:
+        """Queue the reads of what a window starting at `since` needs."""
+
+    @abstractmethod
+    def state_part(self, replies: list[Any]) -> Any:
+        """One endpoint's entry of the state document (None: no state), from its replies."""
 
     @abstractmethod
     def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,15 +145,16 @@ class FixedLayout(Layout):
         args = [first_kept]
         for bucket, count in buckets.items():
             args += [str(bucket), str(count)]
-        pipe.eval(FIXED_ADD, 1, key, *args)
+        pipe.execute_command("EVAL", FIXED_ADD, 1, key, *args)
 
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
         """Every bucket of the endpoint (at most retention / window of them)."""
         pipe.hgetall(key)
 
-    def state_part(self, reply: Any) -> Any:
+    def state_part(self, replies: list[Any]) -> Any:
         """`{bucket: count}`."""
-        return {int(bucket): int(count) for bucket, count in reply.items() if int(count) > 0}
+        buckets = {int(bucket): int(count) for bucket, count in replies[0].items()}
+        return {bucket: count for bucket, count in buckets.items() if count > 0} or None
 
     def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """`{"buckets": ...}`."""
@@ -187,14 +191,22 @@ class SlidingLayout(Layout):
             pipe.zadd(key, {next(self._ids): ts for ts in chunk})
         pipe.zremrangebyscore(key, "-inf", repr(horizon) if math.isfinite(horizon) else "-inf")
 
+    reads_per_endpoint = 2
+
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
-        """Only the timestamps after `since`: what the window can contain."""
+        """The timestamps after `since`, and the newest one before it.
+
+        The window can only contain the first; the second keeps an endpoint whose hits
+        are all older among the known ones, as in a state read whole.
+        """
         low = f"({since!r}" if math.isfinite(since) else "-inf"
         pipe.zrangebyscore(key, low, "+inf", withscores=True)
+        high = repr(since) if math.isfinite(since) else "-inf"
+        pipe.zrevrangebyscore(key, high, "-inf", start=0, num=1, withscores=True)
 
-    def state_part(self, reply: Any) -> Any:
+    def state_part(self, replies: list[Any]) -> Any:
         """Sorted timestamps."""
-        return sorted(score for _, score in reply)
+        return sorted(score for reply in replies for _, score in reply) or None
 
     def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """`{"timestamps": ...}`."""
@@ -256,16 +268,18 @@ class MorrisLayout(Layout):
         probe = MorrisCounter(**self.params)
         seed = 1 + self._seeds.next_u64() % 2147483646
         args = [delta.tally[endpoint], probe.k, probe.base, probe.max_level, seed]
-        pipe.eval(MORRIS_ADD, 1, key, *[str(a) for a in args])
+        pipe.execute_command("EVAL", MORRIS_ADD, 1, key, *[str(a) for a in args])
 
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
         """The levels."""
         pipe.hgetall(key)
 
-    def state_part(self, reply: Any) -> Any:
+    def state_part(self, replies: list[Any]) -> Any:
         """`[level, ...]`."""
+        if not replies[0]:
+            return None
         k = int(MorrisCounter(**self.params).k)
-        levels = {int(i): int(level) for i, level in reply.items()}
+        levels = {int(i): int(level) for i, level in replies[0].items()}
         return [levels.get(i, 0) for i in range(k)]
 
     def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
