@@ -123,7 +123,10 @@ def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
     target = Path(path)
     data = snapshot_bytes(counter)
     if target.is_file():
-        check_is_state(target.read_bytes(), str(target))
+        try:
+            check_is_state(target.read_bytes(), str(target))
+        except StateError as err:
+            raise StateError(err.message, hint="choose another -o path") from None
     FileStore(target).save(data)
     return data
 
