@@ -41,11 +41,13 @@ class MergeResult:
         counter: the merged counter.
         sources: the files merged, in order.
         pruned: entries the merge itself pruned (older than the merged horizon).
+        warnings: things the user should know about the result.
     """
 
     counter: HitCounter
     sources: tuple[str, ...]
     pruned: int
+    warnings: tuple[str, ...] = ()
 
 
 def merge_counters(
@@ -54,7 +56,7 @@ def merge_counters(
     """One counter holding what all `counters` (shards of one stream) hold.
 
     Args:
-        counters: the shards; they are left pruned to the common horizon.
+        counters: the shards (left unchanged).
         sources: a name per counter for error messages (default "input 1", ...).
 
     Raises:
@@ -107,7 +109,8 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
     before = sum(counter.metrics.pruned_events for counter in counters)
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)
-    return MergeResult(merged, sources, merged.metrics.pruned_events - before)
+    pruned = merged.metrics.pruned_events - before
+    return MergeResult(merged, sources, pruned, _shared_seed_warning(counters, sources))
 
 
 def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
@@ -164,6 +167,21 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
                 f" keeps them {_distinct_spec(first)}; they cannot be merged",
                 hint="replay the shards with one --distinct-precision (or all --no-distinct)",
             )
+
+
+def _shared_seed_warning(counters: Sequence[HitCounter], sources: Sequence[str]) -> tuple[str, ...]:
+    """Morris shards with one seed drew the same random numbers: their errors add up."""
+    seeds = [counter.strategy.params.get("seed") for counter in counters]
+    if counters[0].strategy.name != "morris" or len(set(seeds)) == len(seeds):
+        return ()
+    first, second = next(
+        (i, j) for j in range(len(seeds)) for i in range(j) if seeds[i] == seeds[j]
+    )
+    return (
+        f"{sources[first]} and {sources[second]} were counted with the same --seed"
+        f" {seeds[first]}: their errors are correlated, so the merged estimate is less"
+        " precise than its interval says; replay the shards with different --seed values",
+    )
 
 
 def _distinct_spec(counter: HitCounter) -> str:

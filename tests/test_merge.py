@@ -89,6 +89,10 @@ def test_shards_merged_hold_exactly_what_one_counter_fed_everything_holds(
         assert answer.low <= true <= answer.high
         if strategy == "sliding":
             assert answer.count == true and answer.exact
+    more = [(endpoint, ts + 3600, user) for endpoint, ts, user in hits[-300:]]
+    merged.record_many(more)  # the merge goes on counting like the single counter
+    single.record_many(more)
+    assert merged.strategy.to_state() == single.strategy.to_state()
 
 
 def test_distinct_users_of_the_merge_count_users_seen_on_several_shards_once() -> None:
@@ -108,7 +112,9 @@ def test_a_lagging_shard_is_pruned_to_the_latest_horizon_and_that_is_counted() -
     shards = [fed("sliding", early), fed("sliding", late)]
     kept_before = sum(counter.strategy.memory_entries() for counter in shards)
     pruned_before = sum(counter.metrics.pruned_events for counter in shards)
+    states_before = [counter.strategy.to_state() for counter in shards]
     merged = merge_counters(shards)
+    assert [counter.strategy.to_state() for counter in shards] == states_before
     single = fed("sliding", hits)
     assert merged.strategy.to_state() == single.strategy.to_state()
     assert merged.strategy.horizon > shards[0].strategy.horizon

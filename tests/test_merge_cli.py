@@ -110,3 +110,17 @@ def test_an_input_given_twice_and_json_with_dash_are_usage_errors(tmp_path: Path
     snapshots = _snapshots(_shard_files(tmp_path, parts=2))
     assert_error(run(["merge", str(snapshots[0]), str(snapshots[0]), "-o", "x.json"]), 2, "twice")
     assert_error(run(["merge", str(snapshots[0]), "-o", "-", "--json"]), 2, "--json")
+
+
+def test_morris_shards_sharing_a_seed_are_merged_with_a_warning(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path, parts=3)
+    morris = ["-s", "morris", "--base", "1.1", "--counters", "8"]
+    same = _snapshots(files[:2], *morris, "--seed", "4")
+    other = _snapshots(files[2:], *morris, "--seed", "5")
+    result = ok(["merge", *map(str, [other[0], *same]), "-o", "all.json"])
+    assert result.stderr.startswith(
+        f"hitcount: warning: {same[0]} and {same[1]} were counted with the same --seed 4"
+    )
+    assert "3000 hits" in result.stdout
+    separate = ok(["merge", str(other[0]), str(same[0]), "-o", "two.json"])
+    assert separate.stderr == ""

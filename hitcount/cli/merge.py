@@ -48,6 +48,8 @@ def merge_command(
         )
     result = merge_files(files)
     render = Renderer(json_output=json_output)
+    for warning in result.warnings:
+        render.warn(warning)
     if output == "-":
         render.document(snapshot_bytes(result.counter))
         return
@@ -73,5 +75,6 @@ def _summary(result: MergeResult, output: str) -> dict[str, Any]:
         "clock": counter.clock,
         "clock_iso": iso(counter.clock),
         "pruned_by_merge": result.pruned,
+        "warnings": list(result.warnings),
         "metrics": counter.metrics_dict(),
     }
