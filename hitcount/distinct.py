@@ -237,6 +237,27 @@ class DistinctTracker:
                 del self._sketches[endpoint]
         return removed
 
+    def merge(self, other: DistinctTracker) -> None:
+        """Fold `other` in: per endpoint and bucket, the register-wise maximum of the two
+        sketches, which is exactly the sketch of the union of their users. The later horizon
+        wins (buckets before it are dropped), and the longer retention.
+
+        Raises:
+            ValueError: the bucket widths or precisions differ.
+        """  # noqa: D205
+        if (other.bucket_s, other.precision) != (self.bucket_s, self.precision):
+            raise ValueError(
+                f"cannot merge distinct-users sketches of precision {other.precision} in"
+                f" {other.bucket_s:g} s buckets into precision {self.precision} in"
+                f" {self.bucket_s:g} s buckets"
+            )
+        self.retention_s = max(self.retention_s, other.retention_s)
+        self.prune(other.horizon)
+        for endpoint, buckets in other._sketches.items():
+            for bucket, sketch in buckets.items():
+                if self._keeps(bucket):
+                    self._sketch(endpoint, bucket).merge(sketch)
+
     # -- answering -------------------------------------------------------------------
 
     def endpoints(self) -> list[str]:

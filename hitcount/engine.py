@@ -366,6 +366,16 @@ class HitCounter:
         horizon = math.floor((self.clock - retention - self.max_lateness_s) / width) * width
         tracker.prune(horizon)
 
+    def prune_all(self) -> int:
+        """`prune` the strategy, and the distinct-users sketches with the same rule.
+
+        Returns:
+            Strategy entries removed.
+        """
+        removed = self.prune()
+        self._prune_distinct()
+        return removed
+
     def prune(self) -> int:
         """Prune what is older than clock - retention - max_lateness (on a fixed grid).
 

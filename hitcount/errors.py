@@ -76,6 +76,13 @@ class SwapRefusedError(StateError):
     exit_code = ExitCode.SWAP_REFUSED
 
 
+class MergeRefusedError(StateError):
+    """States cannot be merged: different strategies or parameters, or a strategy whose
+    state cannot be combined soundly."""  # noqa: D205, D209
+
+    exit_code = ExitCode.STATE
+
+
 class StoreUnavailableError(HitcountError):
     """The state store cannot be reached (Redis down, permission denied, lock timeout)."""
 

@@ -1,6 +1,7 @@
 """The `hitcount` command line (Typer); `app` has every command registered."""
 
 from hitcount.cli import commands as _commands  # noqa: F401 - registers snapshot and demo
+from hitcount.cli import merge as _merge  # noqa: F401 - registers merge
 from hitcount.cli import plot as _plot  # noqa: F401 - registers plot
 from hitcount.cli.app import app, main
 

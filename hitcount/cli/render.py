@@ -79,6 +79,11 @@ class Renderer:
         sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
         sys.stdout.flush()
 
+    def document(self, data: bytes) -> None:
+        """A document's bytes on stdout, as they are (e.g. a snapshot for a pipe)."""
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
     def line(self, *parts: str | Text) -> None:
         """One line of plain text (no markup) on stdout."""
         self.out.print(Text.assemble(*parts))

@@ -6,11 +6,11 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
 
-from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
+from hitcount.errors import ConfigurationError, MergeRefusedError, StateError, SwapRefusedError
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -146,6 +146,8 @@ class Strategy(ABC):
     params_spec: ClassVar[tuple[Param, ...]]
     #: Whether answers inside the retained window are exact.
     is_exact: ClassVar[bool]
+    #: Parameters that may differ between states being merged (see `merged`).
+    merge_ignores: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: object) -> None:
         self.params: dict[str, float | int] = self.resolve_params(params)
@@ -268,6 +270,54 @@ class Strategy(ABC):
             f" {cls.name}: {source.name} no longer has the information it needs",
             hint="use --reset to start the new strategy empty",
         )
+
+    @classmethod
+    def merged(cls, parts: Sequence[Strategy]) -> Strategy:
+        """One strategy holding the hits of all `parts` (shards of one stream).
+
+        `parts` have this class and the same parameters (`merge.merge_counters` checks it,
+        `merge_ignores` aside). The result may still hold entries at or before the latest
+        part's horizon and have an earlier horizon of its own: the caller prunes it to that
+        horizon. The default merges a single part (a copy) and refuses more.
+
+        Raises:
+            MergeRefusedError: this strategy's states cannot be combined soundly.
+        """
+        if len(parts) == 1:
+            return cls.convert(parts[0], parts[0].params)
+        raise MergeRefusedError(
+            f"{cls.name} states cannot be merged: each one summarises its own stream, and"
+            " combining the summaries would break the guarantee of its answers",
+            hint="replay the shards with --strategy sliding (or fixed), merge those, then"
+            f" `hitcount swap {cls.name}`",
+        )
+
+
+_S = TypeVar("_S", bound=Strategy)
+
+
+def same_kind(cls: type[_S], parts: Sequence[Strategy]) -> list[_S]:
+    """`parts`, checked to be at least one instance of exactly `cls` with equal parameters
+    (those in `merge_ignores` aside).
+
+    Raises:
+        MergeRefusedError: an empty list, another class or other parameters.
+    """  # noqa: D205
+    if not parts:
+        raise MergeRefusedError("nothing to merge")
+
+    def key(part: Strategy) -> dict[str, float | int]:
+        return {k: v for k, v in part.params.items() if k not in cls.merge_ignores}
+
+    checked: list[_S] = []
+    for part in parts:
+        if type(part) is not cls or key(part) != key(parts[0]):
+            raise MergeRefusedError(
+                f"cannot merge {part.describe()} into {parts[0].describe()}",
+                hint="use `hitcount swap` on the shards first so they share one strategy",
+            )
+        checked.append(part)  # type(part) is cls, so mypy narrows it
+    return checked
 
 
 def decode_state(raw: bytes, kind: type[Any], strategy: str) -> Any:

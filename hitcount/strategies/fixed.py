@@ -18,6 +18,7 @@ from hitcount.strategies.base import (
     WindowAnswer,
     answer_from_buckets,
     decode_state,
+    same_kind,
 )
 from hitcount.strategies.sliding import SlidingWindow
 
@@ -272,3 +273,20 @@ class FixedWindow(Strategy):
                 new = math.floor((bucket + 0.5) * source.window_s / self.window_s)
                 merged[new] = merged.get(new, 0) + count
                 self._lowest = min(self._lowest, new)
+
+    @classmethod
+    def merged(cls, parts: Sequence[Strategy]) -> Strategy:
+        """Bucket counts summed: exact, as equal widths give every hit the same bucket.
+
+        The horizon is the earliest part's; the caller prunes to the latest.
+        """
+        fixed = same_kind(cls, parts)
+        target = cls(**fixed[0].params)
+        target.horizon = min(part.horizon for part in fixed)
+        for part in fixed:
+            for endpoint, buckets in part._buckets.items():
+                table = target._buckets.setdefault(endpoint, {})
+                for bucket, count in buckets.items():
+                    table[bucket] = table.get(bucket, 0) + count
+                target._lowest = min(target._lowest, min(buckets))
+        return target

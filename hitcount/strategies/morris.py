@@ -5,6 +5,19 @@ hits as `(base**c - 1) / (base - 1)`, an unbiased estimate with variance
 `(base - 1) * n * (n - 1) / 2`; averaging `k` independent counters divides it by `k`. A
 counter needs only `log_base(n)` levels, i.e. O(log log n) bits. It has no notion of time:
 every answer covers all hits ever recorded, and says so.
+
+Merging shards (`merged`): counter `i` of the result takes the level whose estimate is the
+sum `m` of the shards' counter-`i` estimates, rounded at random between the two levels
+around it so that the expected estimate is exactly `m` (unbiased). With `f(c) <= m < f(c+1)`
+and `f(c+1) - f(c) = base**c`, it goes up with probability `p = (m - f(c)) / base**c`; the
+rounding adds a variance `p (1 - p) base**(2c)`. The shards' own variances add up to
+`(base-1)/2 * sum n_s (n_s - 1)`, less than one counter's `(base-1)/2 * n (n - 1)` by
+`(base - 1) * sum_{s<t} n_s n_t`, and the rounding is at most `(m - f(x)) * ((base-1) m + 1)`
+for the largest shard's level `x`, i.e. of the order of that same cross term. Simulated
+over 6000 runs (bases 1.1 to 2, 3 shards, balanced or not) the merged variance was 0.4 to
+1.06 times one counter's fed all `n` hits, so the interval a query reports stays about
+right. Shards should use different `--seed`s (merging allows it): with one seed they draw
+the same random numbers, and their errors add up instead of partly cancelling.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
-from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state, same_kind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,6 +73,7 @@ class MorrisCounter(Strategy):
     name = "morris"
     summary = "approximate: probabilistic counters, all-time answers with a 95% interval"
     is_exact = False
+    merge_ignores = ("seed",)
     params_spec = (
         Param("base", float, 2.0, "counter base a (increment w.p. a^-c)", "--base",
               minimum=1.0, exclusive_minimum=True, maximum=16.0),
@@ -231,3 +245,39 @@ class MorrisCounter(Strategy):
             if total > 0:
                 target.add_hits(endpoint, total)
         return target
+
+    @classmethod
+    def merged(cls, parts: Sequence[Strategy]) -> Strategy:
+        """Each counter set to a level whose estimate is the sum of the parts', in
+        expectation (see the module docstring for the error). Seeds may differ.
+
+        The result's generator continues from a mix of the parts' generator states, and its
+        horizon (`since`) is the latest part's.
+        """  # noqa: D205
+        morris = same_kind(cls, parts)
+        target = cls(**morris[0].params)
+        target.horizon = max(part.horizon for part in morris)
+        mixer = SplitMix64(len(morris))
+        for part in morris:
+            mixer = SplitMix64(mixer.next_u64() ^ part.rng.state)
+        target.rng = mixer
+        endpoints = {endpoint for part in morris for endpoint in part._counters}
+        for endpoint in sorted(endpoints):
+            shards = [part._counters[endpoint] for part in morris if endpoint in part._counters]
+            sums = [sum(target.estimate([levels[i]]) for levels in shards) for i in range(target.k)]
+            target._counters[endpoint] = [target._level_for(total) for total in sums]
+        return target
+
+    def _level_for(self, total: float) -> int:
+        """A level whose estimate is `total` in expectation: the level `c` with
+        `f(c) <= total < f(c+1)`, or `c + 1` with probability `(total - f(c)) / base**c`."""  # noqa: D205, D209
+        a = self.base
+        level = math.floor(math.log1p((a - 1) * total) / math.log(a))
+        while level > 0 and self.estimate([level]) > total:  # float rounding of the log
+            level -= 1
+        while self.estimate([level + 1]) <= total:
+            level += 1
+        if level >= self.max_level:
+            return self.max_level
+        up = (total - self.estimate([level])) / a**level
+        return level + 1 if self.rng.uniform() <= up else level

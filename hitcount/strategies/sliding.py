@@ -12,7 +12,14 @@ import msgspec
 
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.base import (
+    EMPTY_ANSWER,
+    Param,
+    Strategy,
+    WindowAnswer,
+    decode_state,
+    same_kind,
+)
 
 _S = TypeVar("_S", bound=Strategy)
 
@@ -229,6 +236,29 @@ class SlidingWindow(Strategy):
         target = cls(**params)
         target.horizon = source.horizon
         target._times = {ep: array("d", times) for ep, times in source._times.items()}
+        return target
+
+    @classmethod
+    def merged(cls, parts: Sequence[Strategy]) -> Strategy:
+        """Each endpoint's sorted arrays merged into one: exactly the union of the hits.
+
+        The horizon is the earliest part's; the caller prunes to the latest.
+        """
+        import numpy as np
+
+        sliding = same_kind(cls, parts)
+        target = cls(**sliding[0].params)
+        target.horizon = min(part.horizon for part in sliding)
+        endpoints = {endpoint for part in sliding for endpoint in part._times}
+        for endpoint in sorted(endpoints):
+            arrays = [
+                np.frombuffer(part._times[endpoint], dtype=np.float64)
+                for part in sliding
+                if endpoint in part._times
+            ]
+            merged = np.sort(np.concatenate(arrays), kind="stable")
+            times = target._times[endpoint] = array("d")
+            times.frombytes(merged.tobytes())
         return target
 
 

@@ -32,6 +32,7 @@ from hitcount.strategies.base import (
     WindowAnswer,
     answer_from_buckets,
     decode_state,
+    same_kind,
 )
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.sliding import SlidingWindow
@@ -515,6 +516,29 @@ class TieredRollups(Strategy):
         else:
             return super().convert(source, params)
         target._fill_from(rollups, source)
+        return target
+
+    @classmethod
+    def merged(cls, parts: Sequence[Strategy]) -> Strategy:
+        """Per tier, bucket counts summed: exact, as equal widths give every hit the same
+        buckets. Each tier is cut where the latest part cut it; buckets of the other parts
+        that end at or before that cut are left out (only some parts still held them).
+        """  # noqa: D205
+        tiered = same_kind(cls, parts)
+        target = cls(**tiered[0].params)
+        target.horizon = max(part.horizon for part in tiered)
+        target._cut = [max(part._cut[k] for part in tiered) for k in range(len(TIERS))]
+        target.closed_until = max(part.closed_until for part in tiered)
+        horizons = target.horizons()
+        for part in tiered:
+            for endpoint, tables in part._data.items():
+                merged_tables = target._tables(endpoint)
+                for k, (table, buckets) in enumerate(zip(merged_tables, tables, strict=True)):
+                    for j, count in buckets.items():
+                        if target._edge(k, j + 1) > horizons[k]:
+                            table[j] = table.get(j, 0) + count
+        for endpoint in [ep for ep, tables in target._data.items() if not any(tables)]:
+            del target._data[endpoint]
         return target
 
     def _rollups(self) -> list[_Rollup]:

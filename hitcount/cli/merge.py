@@ -1,0 +1,80 @@
+"""The `merge` command: snapshots of shards combined into one snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hitcount.cli import options as opt
+from hitcount.cli.app import app
+from hitcount.cli.render import Renderer, safe
+from hitcount.errors import ConfigurationError
+from hitcount.merge import MergeResult, merge_files, snapshot_bytes, write_snapshot
+from hitcount.timeparse import iso
+
+
+@app.command("merge")
+def merge_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Snapshots or state files of the shards (same strategy and parameters).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Merged snapshot to write (atomically); - for stdout.",
+            show_default=False,
+        ),
+    ],
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """Merge the snapshots of several shards into one snapshot, as if one machine had
+    replayed all their traffic. Restore it with `hitcount snapshot restore`.
+
+    Example: hitcount merge web1.json web2.json -o all.json
+    """  # noqa: D205
+    if output == "-" and json_output:
+        raise ConfigurationError(
+            "-o - writes the snapshot to stdout, so --json has nowhere to go",
+            hint="write the snapshot to a file, or drop --json",
+        )
+    result = merge_files(files)
+    render = Renderer(json_output=json_output)
+    for warning in result.warnings:
+        render.warn(warning)
+    if output == "-":
+        render.document(snapshot_bytes(result.counter))
+        return
+    write_snapshot(result.counter, output)
+    summary = _summary(result, output)
+    if json_output:
+        render.json(summary)
+        return
+    render.line(
+        f"merged {len(result.sources)} snapshots into {safe(output)}: {summary['strategy']}"
+        f" · {summary['endpoints_count']} endpoints · clock {summary['clock_iso']}"
+        f" · {summary['metrics']['total_hits']} hits · {result.pruned} entries pruned"
+    )
+
+
+def _summary(result: MergeResult, output: str) -> dict[str, Any]:
+    counter = result.counter
+    return {
+        "output": output,
+        "sources": list(result.sources),
+        "strategy": counter.strategy.describe(),
+        "endpoints_count": sum(1 for _ in counter.strategy.endpoints()),
+        "clock": counter.clock,
+        "clock_iso": iso(counter.clock),
+        "pruned_by_merge": result.pruned,
+        "warnings": list(result.warnings),
+        "metrics": counter.metrics_dict(),
+    }
