@@ -79,6 +79,11 @@ class Renderer:
         sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
         sys.stdout.flush()
 
+    def document(self, text: str) -> None:
+        """A whole document (e.g. an HTML page) on stdout, byte for byte."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
     def line(self, *parts: str | Text) -> None:
         """One line of plain text (no markup) on stdout."""
         self.out.print(Text.assemble(*parts))
