@@ -179,7 +179,7 @@ def write_report(path: str | os.PathLike[str], page: str) -> None:
             handle.write(page.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a report is meant to be shared
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; open() would not
         os.replace(tmp_name, target)
     except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
         with contextlib.suppress(OSError):
@@ -206,6 +206,12 @@ def _check_replaceable(target: Path) -> None:
             f"{target}: exists and is not a hitcount report; left as it is",
             hint="choose another file name, or remove that file first",
         )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _cannot_write(where: Path, err: OSError) -> OutputError:

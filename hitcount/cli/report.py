@@ -59,6 +59,5 @@ def report(
     chart = result.series
     steps = f", {len(chart.times)} steps of {duration(chart.step_s)}" if chart else ""
     render.line(
-        f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy}"
-        " · open it in a browser"
+        f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy} · open it in a browser"
     )
