@@ -173,7 +173,7 @@ def write_report(path: str | os.PathLike[str], page: str) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as err:
-        raise _cannot_write(directory, err) from None
+        raise _cannot_write(target, err, f" (in {directory})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(page.encode("utf-8"))
@@ -214,8 +214,8 @@ def _umask() -> int:
     return mask
 
 
-def _cannot_write(where: Path, err: OSError) -> OutputError:
+def _cannot_write(target: Path, err: OSError, where: str = "") -> OutputError:
     return OutputError(
-        f"{where}: cannot write the report: {err.strerror or err}",
+        f"{target}: cannot write the report: {err.strerror or err}{where}",
         hint="choose a file in a directory you can write to, or - for stdout",
     )

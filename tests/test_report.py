@@ -29,8 +29,8 @@ ENDPOINTS = ["/api/login", "/api/users", "/static/app.js", "/health"]
 HOSTILE = [
     "/<script>document.title='pwned'</script>",
     '/x"><img src=x onerror="document.title=\'pwned\'">',
-    "/x'><svg onload=alert(1)>",
-    "/</title><script>alert(1)</script>",
+    "/x'><svg onload=\"document.title='pwned'\">",
+    "/</title><script>document.title='pwned'</script>",
     "/a&amp;b<!--c",
     "/]]><style>body{display:none}</style>",
 ]

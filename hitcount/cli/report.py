@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +22,10 @@ def report(
     ctx: typer.Context,
     out: Annotated[
         str,
-        typer.Argument(help="The HTML file to write (replaced atomically), or - for stdout."),
+        typer.Argument(
+            help="The HTML file to write (replaced atomically), or - for stdout.",
+            show_default=False,
+        ),
     ],
     last: opt.Last = "1h",
     step: Annotated[
@@ -40,7 +44,8 @@ def report(
 ) -> None:
     """Write one HTML page: hits over time of the top endpoints, the top table, metrics.
 
-    No script and no fetch: open it in any browser, even offline.
+    The window is now - N < ts <= now (default --last 1h). The page has no script and
+    fetches nothing: open it in any browser, even offline.
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
@@ -58,6 +63,5 @@ def report(
     write_report(out, page)
     chart = result.series
     steps = f", {len(chart.times)} steps of {duration(chart.step_s)}" if chart else ""
-    render.line(
-        f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy} · open it in a browser"
-    )
+    render.line(f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy}")
+    render.note(f"open it in a browser: {Path(out).resolve().as_uri()}")
