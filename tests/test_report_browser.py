@@ -11,6 +11,7 @@ the checks can fail. Without chromium the tests skip, except under CI=true, wher
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -20,12 +21,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from .cli_helpers import ok, write_ndjson
-from .conftest import SAMPLES
+from .conftest import REAL_LOGS, SAMPLES
 from .html_page import Page
 from .test_report import ALLOWED_TAGS, HOSTILE
 
@@ -42,6 +44,8 @@ URL_ATTRIBUTES = frozenset(
 )
 CSP_META = re.compile(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>\n?")
 LAST, STEP, STEPS, TOP = "1h", "5m", 12, 6
+#: A honeypot's access log, full of XSS probes in request paths (shared/data/real/SOURCES.md).
+HONEYNET = "honeynet_rh71_httpd_access_2004.log.gz"
 
 
 @dataclass(frozen=True)
@@ -213,3 +217,29 @@ def test_control_a_page_that_runs_a_script_and_fetches_is_caught(
     loaded = browse(control)
     assert loaded.page.title == "pwned"
     assert [_host(r) for r in loaded.page_requests] == ["leak.example"]
+
+
+@pytest.mark.skipif(
+    not (REAL_LOGS / HONEYNET).is_file() and os.environ.get("CI") != "true",
+    reason=f"real access logs not found in {REAL_LOGS} (set HITCOUNT_REAL_LOGS)",
+)
+def test_real_xss_probes_from_a_honeypot_log_stay_text(
+    browse: Callable[[Path], Loaded], state_env: Path, tmp_path: Path
+) -> None:
+    log = REAL_LOGS / HONEYNET
+    probe = "/~/<script>alert('Vulnerable')</script>.aspx"
+    with gzip.open(log, "rt", encoding="latin-1") as lines:
+        line = next(line for line in lines if f"GET {probe} " in line)
+    stamp = re.search(r"\[([^\]]+)\]", line)
+    assert stamp is not None
+    now = datetime.strptime(stamp.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    ok(["replay", str(log), "-s", "sliding", "--max-window", str(366 * 86400)])  # all of 2004
+    out = tmp_path / "honeypot.html"
+    ok(["report", str(out), "--now", str(now), "--last", "10", "--step", "1", "--top", "100"])
+    loaded = browse(out)  # an alert() that ran would block the load until the timeout
+    dom = loaded.page
+    charted = [f.attrs["data-endpoint"] for f in dom.all("figure")]
+    assert probe in charted and probe.replace(".aspx", ".asp") in charted
+    assert dom.title == "hitcount report"
+    assert {e.tag for e in dom.elements} <= ALLOWED_TAGS
+    assert loaded.page_requests == []

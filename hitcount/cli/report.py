@@ -12,7 +12,6 @@ from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration
 from hitcount.report import DEFAULT_STEPS, build_report, write_report
-from hitcount.report_html import render_html
 from hitcount.state import load_counter
 from hitcount.timeparse import parse_duration, parse_instant
 
@@ -49,6 +48,8 @@ def report(
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
+    from hitcount.report_html import render_html  # only this command needs it (startup)
+
     last_s = parse_duration(last)
     step_s = None if step is None else parse_duration(step, "--step")
     end = None if now is None else parse_instant(now)
