@@ -155,7 +155,7 @@ def _exactness_note(answers: list[WindowAnswer]) -> str:
         if confidence is None
         else f"low..high is a {confidence:.0%} interval"
     )
-    return f"Numbers marked ~ are estimates; {bounds}."
+    return f"Estimates are marked ~ in the charts and exact: no in the tables; {bounds}."
 
 
 def write_report(path: str | os.PathLike[str], page: str) -> None:
