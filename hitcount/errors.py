@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     STORE_UNAVAILABLE = 5
     UNKNOWN_STRATEGY = 6
     SWAP_REFUSED = 7
+    OUTPUT = 8
     BROKEN_PIPE = 141
     INTERRUPTED = 130
 
@@ -87,3 +88,9 @@ class StoreUnavailableError(HitcountError):
     """The state store cannot be reached (Redis down, permission denied, lock timeout)."""
 
     exit_code = ExitCode.STORE_UNAVAILABLE
+
+
+class OutputError(HitcountError):
+    """An output file cannot be written (missing or read-only directory, not ours to replace)."""
+
+    exit_code = ExitCode.OUTPUT

@@ -160,7 +160,7 @@ def series(
     """
     if not patterns:
         raise ConfigurationError("give at least one endpoint to plot")
-    points = _point_count(last_s, step_s)
+    points = step_count(last_s, step_s)
     end = _window_end(counter, now)
     edges = _edges(end, last_s, step_s, points)
     strategy = counter.strategy
@@ -188,7 +188,7 @@ def series(
     )
 
 
-def _point_count(last_s: float, step_s: float) -> int:
+def step_count(last_s: float, step_s: float) -> int:
     """How many steps tile the window; checks both lengths.
 
     Raises:

@@ -178,6 +178,9 @@ EXIT_TABLE: list[Row] = [
     Row(["swap", "fixed", "--window", "90"], saved_fixed_60, ExitCode.SWAP_REFUSED,
         "60 s buckets into 90 s buckets"),
     Row(["swap", "sliding"], saved_fixed_60, ExitCode.SWAP_REFUSED, "cannot swap fixed"),
+    # 8: output
+    Row(["report", "state.json"], saved_sliding, ExitCode.OUTPUT, "is not a hitcount report"),
+    Row(["report", "no/such/r.html"], saved_sliding, ExitCode.OUTPUT, "cannot write the report"),
     # 1: a bug, reported in one line with a hint instead of a traceback
     Row(["metrics"], internal_error, ExitCode.BUG, "internal error: RuntimeError: boom"),
     # 130: Ctrl-C

@@ -79,8 +79,10 @@ class Renderer:
         sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
         sys.stdout.flush()
 
-    def document(self, data: bytes) -> None:
-        """A document's bytes on stdout, as they are (e.g. a snapshot for a pipe)."""
+    def document(self, data: bytes | str) -> None:
+        """A whole document (a snapshot, an HTML page) on stdout, byte for byte."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 

@@ -1,0 +1,68 @@
+"""The `report` command: one self-contained HTML page from the saved state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hitcount.cli import options as opt
+from hitcount.cli.app import app
+from hitcount.cli.options import context
+from hitcount.cli.render import Renderer, duration
+from hitcount.report import DEFAULT_STEPS, build_report, write_report
+from hitcount.state import load_counter
+from hitcount.timeparse import parse_duration, parse_instant
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    out: Annotated[
+        str,
+        typer.Argument(
+            help="The HTML file to write (replaced atomically), or - for stdout.",
+            show_default=False,
+        ),
+    ],
+    last: opt.Last = "1h",
+    step: Annotated[
+        str | None,
+        typer.Option(
+            "--step",
+            help="Chart step: seconds, or 90s, 5m, 2h; --last must be a whole number of"
+            f" steps (default: --last / {DEFAULT_STEPS}).",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-n", help="How many of the busiest endpoints to chart.")
+    ] = 10,
+    now: opt.Now = None,
+) -> None:
+    """Write one HTML page: hits over time of the top endpoints, the top table, metrics.
+
+    The window is now - N < ts <= now (default --last 1h). The page has no script and
+    fetches nothing: open it in any browser, even offline.
+
+    Example: hitcount report report.html --last 6h --step 10m --top 5
+    """
+    from hitcount.report_html import render_html  # only this command needs it (startup)
+
+    last_s = parse_duration(last)
+    step_s = None if step is None else parse_duration(step, "--step")
+    end = None if now is None else parse_instant(now)
+    store = context(ctx).store()
+    counter = load_counter(store, lazy_distinct=True)
+    result = build_report(counter, last_s, step_s, top, end)
+    page = render_html(result, store.describe())
+    render = Renderer()
+    if out == "-":
+        render.document(page)
+        return
+    write_report(out, page)
+    chart = result.series
+    steps = f", {len(chart.times)} steps of {duration(chart.step_s)}" if chart else ""
+    render.line(f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy}")
+    render.note(f"open it in a browser: {Path(out).resolve().as_uri()}")
