@@ -83,7 +83,7 @@ def replay(
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
             input without a single valid hit; the counter may then hold part of the input.
     """
-    replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
+    replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     started = time.perf_counter()
     sources = list(sources)
     for source in sources:
@@ -95,7 +95,7 @@ def replay(
     return replayer.report
 
 
-class _Replayer:
+class Replayer:
     """Feeds blocks of lines to the counter: columnar when it can, line by line otherwise."""
 
     def __init__(
@@ -118,19 +118,27 @@ class _Replayer:
 
     def source(self, source: str) -> None:
         """Replay one input file (or `-`)."""
-        self.name = display_name(source)
-        self.parser = make_parser(self.fmt) if self.fmt else None
-        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
-            self.parser = make_parser(by_name)
+        self.begin(source)
         if self._in_parallel(source):
             return
         with open_input(source) as stream:
             for first, block in iter_blocks(stream, self.name):
-                if not self._columnar(block):
-                    for number, line in split_block(first, block):
-                        self._line(number, line)
-                if self.on_progress is not None:
-                    self.on_progress(self.report.lines_read)
+                self.block(first, block)
+
+    def begin(self, source: str) -> None:
+        """Start a new input: name it and pick its parser (by --format, else by name)."""
+        self.name = display_name(source)
+        self.parser = make_parser(self.fmt) if self.fmt else None
+        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
+            self.parser = make_parser(by_name)
+
+    def block(self, first: int, block: bytes | None) -> None:
+        """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
+        if not self._columnar(block):
+            for number, line in split_block(first, block):
+                self._line(number, line)
+        if self.on_progress is not None:
+            self.on_progress(self.report.lines_read)
 
     def _in_parallel(self, source: str) -> bool:
         """Decode a big plain NDJSON file on every core; False when it is not one."""
