@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import select
+import stat
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -85,11 +86,16 @@ class FileTail:
                 self._note(f"{self.name}: no such file yet; waiting for it to appear")
                 self._waiting_noted = True
             return False
-        except IsADirectoryError:
-            raise InputError(self.name, "is a directory, not a file") from None
         except OSError as err:
             raise InputError(self.name, f"cannot open: {err.strerror}") from None
         self._fd, self._waiting_noted = fd, False
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(self.name, "is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                self.name, "is not a regular file", hint="pipe it in and follow - instead"
+            )
         if os.pread(fd, 2, 0) == GZIP_MAGIC:
             raise compressed_refusal(self.name)
         resume, self._resume = self._resume, None
