@@ -235,11 +235,12 @@ def _hits_for_view() -> HitCounter:
 
 
 def test_live_view_shows_counts_sparklines_and_figures() -> None:
-    console = Console(width=90, file=StringIO(), force_terminal=True, color_system=None)
+    console = Console(width=100, file=StringIO(), force_terminal=True, color_system=None)
     console.print(status_view(_status(_hits_for_view(), bad_lines=2)))
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "2 hits/s · 8 lines · 6 hits kept · 0 too late · 2 bad lines · 4 commits" in text
-    assert "sliding(max_window_s=3600) · memory" in text and "2.0 KiB" in text
+    assert "2 hits/s · 8 lines · 6 kept · 0 late · 2 bad lines · 4 commits" in text
+    assert "sliding(max_window_s=3600) · memory 6 entries, 2.0 KiB" in text  # one per hit
+    assert "clock 1970-01-01T00:16:40Z · Ctrl-C stops" in text
     assert "busiest endpoints, last 1m" in text and "hits per 3s" in text
     api_row = next(line for line in text.splitlines() if "/api" in line)
     # 1 hit in step 9 (967, 970], 3 in the last: scaled to the busiest step
@@ -247,7 +248,7 @@ def test_live_view_shows_counts_sparklines_and_figures() -> None:
     assert "[red]x[/red]\\x1b[2J" in text  # endpoint text: no markup, control shown escaped
     assert "/old" not in text
     assert "/logs/access.log: read to byte 100 (line 6)" in text
-    assert max(len(line) for line in text.splitlines()) <= 90
+    assert max(len(line) for line in text.splitlines()) <= 100
 
 
 def test_summary_json_has_the_window_counts_and_steps() -> None:

@@ -60,13 +60,13 @@ def status_view(status: FollowStatus) -> Group:
     header = Text.assemble(
         ("following", "bold"),
         f" · {status.hits_per_s:,.0f} hits/s · {status.lines_read:,} lines ·"
-        f" {status.hits_kept:,} hits kept · {status.late_hits:,} too late · ",
+        f" {status.hits_kept:,} kept · {status.late_hits:,} late · ",
         (f"{status.bad_lines:,} bad lines", "yellow" if status.bad_lines else ""),
-        f" · {status.commits} commits · Ctrl-C stops",
+        f" · {status.commits} commits",
     )
     state = Text(
         f"{status.strategy} · memory {status.memory_entries:,} entries,"
-        f" {_bytes(status.memory_bytes)} · clock {iso(status.clock) or '-'}",
+        f" {_bytes(status.memory_bytes)} · clock {iso(status.clock) or '-'} · Ctrl-C stops",
         style="dim",
     )
     return Group(header, state, _top_table(status), *_input_lines(status))
