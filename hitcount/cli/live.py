@@ -62,11 +62,11 @@ def status_view(status: FollowStatus) -> Group:
         f" · {status.hits_per_s:,.0f} hits/s · {status.lines_read:,} lines ·"
         f" {status.hits_kept:,} kept · {status.late_hits:,} late · ",
         (f"{status.bad_lines:,} bad lines", "yellow" if status.bad_lines else ""),
-        f" · {status.commits} commits",
+        f" · {status.commits} commit{'' if status.commits == 1 else 's'}",
     )
     state = Text(
         f"{status.strategy} · memory {status.memory_entries:,} entries,"
-        f" {_bytes(status.memory_bytes)} · clock {iso(status.clock) or '-'} · Ctrl-C stops",
+        f" {_bytes(status.memory_bytes)} · clock {iso(status.clock) or '-'}",
         style="dim",
     )
     return Group(header, state, _top_table(status), *_input_lines(status))
@@ -74,7 +74,8 @@ def status_view(status: FollowStatus) -> Group:
 
 def _top_table(status: FollowStatus) -> Table:
     window = duration(status.window_s)
-    table = Table(title=f"busiest endpoints, last {window}", title_justify="left", pad_edge=False)
+    title = f"busiest endpoints, last {window} · Ctrl-C stops"
+    table = Table(title=title, title_justify="left", pad_edge=False)
     table.add_column("endpoint", overflow="fold")
     table.add_column("count", justify="right")
     table.add_column(f"hits per {duration(status.window_s / max(_steps(status), 1))}")
