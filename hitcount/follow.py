@@ -182,6 +182,7 @@ class _Run:
         self.result = FollowResult(ReplayReport())
         self.started = time.monotonic()
         self._committed_lines = 0
+        self._dirty = False
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -193,6 +194,11 @@ class _Run:
             else:
                 resume = self.counter.inputs.get(os.path.abspath(source))
                 tail = FileTail(source, resume, self.view.on_note)
+                if resume is None and self.counter.metrics.total_hits:
+                    tail.first_note = (
+                        f"{source}: the saved state has no position in it; reading it from"
+                        " the start (its hits are added to those of the state)"
+                    )
             replayer = Replayer(self.counter, self.fmt, self.strict, self.on_bad_line, None)
             replayer.begin(source)
             self.tails.append(tail)
@@ -225,19 +231,23 @@ class _Run:
                 continue
             busy = True
             replayer.block(*block)
+            self._dirty = True
             if tail.position is not None:
                 self.counter.inputs[tail.position.path] = tail.position
         return busy
 
     def commit(self, *, final: bool = False) -> None:
-        """Save the counter with its input positions; then report the status."""
+        """Save the counter with its input positions (unless nothing was read since the
+        last commit); then report the status."""  # noqa: D205, D209
         for replayer in self.replayers:
             replayer.flush()
         report = self.report()
-        self.counter.metrics.lines_read += report.lines_read - self._committed_lines
-        self._committed_lines = report.lines_read
-        commit(self.store, self.counter)
-        self.result.commits += 1
+        if self._dirty or not self.result.commits:
+            self.counter.metrics.lines_read += report.lines_read - self._committed_lines
+            self._committed_lines = report.lines_read
+            commit(self.store, self.counter)
+            self.result.commits += 1
+            self._dirty = False
         self.result.report = report
         if self.view.on_commit is not None:
             self.view.on_commit(self.status(final=final))

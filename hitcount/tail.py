@@ -54,6 +54,8 @@ class FileTail:
         self._note = on_note or (lambda message: None)
         self._fd: int | None = None
         self._waiting_noted = False
+        #: Said once, when the file is first opened (e.g. why it is read from the start).
+        self.first_note: str | None = None
 
     def close(self) -> None:
         """Close the file."""
@@ -98,6 +100,9 @@ class FileTail:
             )
         if os.pread(fd, 2, 0) == GZIP_MAGIC:
             raise compressed_refusal(self.name)
+        if self.first_note is not None:
+            self._note(self.first_note)
+            self.first_note = None
         resume, self._resume = self._resume, None
         if resume is not None and resume.matches(fd):
             self.position = resume

@@ -202,6 +202,42 @@ def test_resume_counts_each_line_once_and_restarts_a_rotated_file(tmp_path: Path
     assert _counts(from_bytes(store.load() or b"", "store")) == _expected(first, second, third)
 
 
+def test_following_two_files_keeps_a_position_for_each(tmp_path: Path) -> None:
+    store, paths = MemoryStore(), [tmp_path / "a.ndjson", tmp_path / "b.ndjson"]
+    batches = [[_line("/a", T0 + i) for i in range(20)], [_line("/b", T0 + i) for i in range(9)]]
+    for path, batch in zip(paths, batches, strict=True):
+        _write(path, batch)
+    counter = HitCounter("sliding", max_window_s=1e7)
+    size = sum(path.stat().st_size for path in paths)
+    follow(
+        counter,
+        [str(p) for p in paths],
+        store,
+        commit_every_s=0.05,
+        should_stop=lambda: sum(p.offset for p in counter.inputs.values()) == size,
+    )
+    saved = from_bytes(store.load() or b"", "store")
+    assert _counts(saved) == _expected(*batches)
+    assert {os.path.basename(k): v.lines for k, v in saved.inputs.items()} == {
+        "a.ndjson": 20,
+        "b.ndjson": 9,
+    }
+
+
+def test_a_file_the_state_has_no_position_in_is_read_whole_and_said_so(tmp_path: Path) -> None:
+    path, store = tmp_path / "access.ndjson", MemoryStore()
+    lines = [_line("/a", T0 + i) for i in range(5)]
+    _write(path, lines)
+    counter = HitCounter("sliding", max_window_s=1e7)
+    counter.record("/before", T0)  # a state made some other way, e.g. a plain replay
+    notes = _follow_to_end(counter, path, store)
+    assert notes == [
+        f"{path}: the saved state has no position in it; reading it from the start"
+        " (its hits are added to those of the state)"
+    ]
+    assert _counts(counter) == _expected(lines) + Counter({"/before": 1})
+
+
 # -- the live view -----------------------------------------------------------------------------
 
 

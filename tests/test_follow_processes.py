@@ -166,7 +166,7 @@ def test_live_view_draws_on_a_terminal_and_ctrl_c_saves(tmp_path: Path) -> None:
     if pid == 0:  # the child: hitcount on the pseudo-terminal
         os.execve(sys.executable, command, {**_CLEAN_ENV, "TERM": "xterm", "COLUMNS": "100"})
     screen = _read_until(master, b"/api/v")
-    screen += _read_until(master, b"commits")
+    screen += _read_until(master, b" commit")
     os.write(master, b"\x03")  # Ctrl-C, as typed
     screen += _read_until(master, None)
     _, status = os.waitpid(pid, 0)

@@ -215,10 +215,9 @@ def replay(
 
             followed = follow_and_show(
                 counter, sources, store, render, following, fmt=fmt, strict=strict,
-                on_bad_line=_bad_line_printer(render),
+                on_bad_line=_bad_line_printer(render), on_saved=app_ctx.mark_saved,
             )  # fmt: skip
-            if followed.interrupted:  # stopped by Ctrl-C or SIGTERM: exit 130
-                app_ctx.mark_saved()  # the last commit holds everything counted
+            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit: exit 130
                 raise KeyboardInterrupt
             return  # the end of stdin (`updating` saves once more)
         with render.progress() as on_progress:

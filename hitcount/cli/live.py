@@ -36,10 +36,20 @@ def follow_and_show(
     fmt: str | None,
     strict: bool,
     on_bad_line: Callable[[BadLineInfo], None],
+    on_saved: Callable[[], None],
 ) -> FollowResult:
     """Run `follow` with the live view (or NDJSON summaries), then print the text summary
     on a terminal."""  # noqa: D205, D209
     with FollowDisplay(render, settings.window_s, TOP_LIMIT) as display:
+        view = display.follow_view()
+        show = view.on_commit
+
+        def committed(status: FollowStatus) -> None:
+            on_saved()  # from now on, an interrupt says the state was saved
+            if show is not None:
+                show(status)
+
+        view.on_commit = committed
         result = follow(
             counter,
             sources,
@@ -48,7 +58,7 @@ def follow_and_show(
             strict=strict,
             commit_every_s=settings.commit_every_s,
             on_bad_line=on_bad_line,
-            view=display.follow_view(),
+            view=view,
         )
     if display.live:
         render.replay(result.report, counter.metrics_dict(), store.describe())
