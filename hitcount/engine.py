@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from hitcount.formats.columnar import Columns
+    from hitcount.inputs import InputPosition
 
 #: Default allowance for late lines, in seconds: pruning waits this long past retention.
 DEFAULT_MAX_LATENESS_S = 60.0
@@ -124,6 +125,8 @@ class HitCounter:
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         #: Sizes measured where the state lives, when it is not all in memory (Redis).
         self.stored_sizes: dict[str, int] | None = None
+        #: How far into each followed file the state has read, by absolute path.
+        self.inputs: dict[str, InputPosition] = {}
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
@@ -573,6 +576,7 @@ class HitCounter:
         self.max_lateness_s = other.max_lateness_s
         self.metrics = other.metrics
         self.recent_events = other.recent_events
+        self.inputs = other.inputs
         self._emit(ev.SNAPSHOT_RESTORED, {})
 
     # -- metrics -----------------------------------------------------------------------

@@ -90,7 +90,7 @@ def replay(
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
             input without a single valid hit; the counter may then hold part of the input.
     """
-    replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
+    replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     started = time.perf_counter()
     sources = list(sources)
@@ -107,7 +107,7 @@ def replay(
     return replayer.report
 
 
-class _Replayer:
+class Replayer:
     """Feeds blocks of lines to the counter: columnar when it can, line by line otherwise."""
 
     def __init__(
@@ -132,24 +132,33 @@ class _Replayer:
 
     def source(self, source: str, skip: int = 0) -> None:
         """Replay one input file (or `-`), after its first `skip` lines."""
-        self.name = display_name(source)
-        self.parser = make_parser(self.fmt) if self.fmt else None
-        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
-            self.parser = make_parser(by_name)
+        self.begin(source)
         started = self.report.lines_read - skip
         if not skip and self._in_parallel(source, started):
             return
         with open_input(source) as stream:
             for first, block in skip_lines(iter_blocks(stream, self.name), skip):
-                if not self._columnar(block):
-                    for number, line in split_block(first, block):
-                        self._line(number, line)
-                self._block_done(source, started)
+                self.block(first, block)
+                self._checkpoint(source, started)
 
-    def _block_done(self, source: str, started: int) -> None:
-        self.source_lines = self.report.lines_read - started
+    def begin(self, source: str) -> None:
+        """Start a new input: name it and pick its parser (by --format, else by name)."""
+        self.name = display_name(source)
+        self.parser = make_parser(self.fmt) if self.fmt else None
+        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
+            self.parser = make_parser(by_name)
+
+    def block(self, first: int, block: bytes | None) -> None:
+        """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
+        if not self._columnar(block):
+            for number, line in split_block(first, block):
+                self._line(number, line)
         if self.on_progress is not None:
             self.on_progress(self.report.lines_read)
+
+    def _checkpoint(self, source: str, started: int) -> None:
+        """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
+        self.source_lines = self.report.lines_read - started
         if self.on_checkpoint is not None:
             self.flush()
             self.on_checkpoint(source, self.source_lines, False)
@@ -178,7 +187,9 @@ class _Replayer:
                 for line_number, line in split_block(number, block):
                     self._line(line_number, line)
             number += lines
-            self._block_done(source, started)
+            if self.on_progress is not None:
+                self.on_progress(self.report.lines_read)
+            self._checkpoint(source, started)
         return True
 
     def _columnar(self, block: bytes | None) -> bool:

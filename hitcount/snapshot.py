@@ -12,6 +12,9 @@ A document looks like::
 
 `distinct` (distinct users per endpoint and bucket, see `distinct.py`) is optional: a
 document without it loads with an empty tracker; `null` means distinct counting is off.
+`inputs` is optional too, and only written when a `replay --follow` has read files: one
+`InputPosition` per file (see `inputs.py`), e.g. ``[{"path": "/var/log/x.log", "device": 2049,
+"inode": 131, "head_bytes": 1024, "head_sha256": "9f86...", "offset": 52311, "lines": 480}]``.
 
 Loading validates every field (types, ranges) and never executes anything; a damaged,
 foreign or newer document raises `StateError` and changes nothing.
@@ -29,6 +32,7 @@ from hitcount.distinct import DistinctTracker
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import HitcountError, StateError
 from hitcount.formats.base import MAX_TS
+from hitcount.inputs import InputPosition
 from hitcount.metrics import Metrics
 from hitcount.strategies import get_strategy
 
@@ -60,6 +64,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     created_at: str = ""
     recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
     distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+    inputs: list[Any] = msgspec.field(default_factory=list)
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -84,6 +89,8 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
         "state": strategy.to_compact_state() if compact else strategy.to_state(),
         "distinct": counter.distinct.to_state() if counter.distinct is not None else None,
     }
+    if counter.inputs:
+        document["inputs"] = [position.to_dict() for position in counter.inputs.values()]
     return document
 
 
@@ -221,4 +228,14 @@ def _build(document: _Document) -> HitCounter:
     counter.clock = document.clock
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
+    counter.inputs = _inputs(document.inputs)
     return counter
+
+
+def _inputs(items: list[Any]) -> dict[str, InputPosition]:
+    """The input positions of a document, by path (absent in documents of older versions)."""
+    try:
+        positions = [InputPosition.from_dict(item) for item in items]
+    except ValueError as err:
+        raise StateError(str(err)) from None
+    return {position.path: position for position in positions}

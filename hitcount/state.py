@@ -48,6 +48,15 @@ def save_counter(store: Store, counter: HitCounter) -> None:
     store.save(encode(to_document(counter, compact=True)))
 
 
+def commit(store: Store, counter: HitCounter) -> None:
+    """Save the counter now, within an `updating` block (whose lock the caller holds).
+
+    Ctrl-C and SIGTERM wait until the save is done.
+    """
+    with _signals_deferred():
+        save_counter(store, counter)
+
+
 @contextmanager
 def updating(
     store: Store,

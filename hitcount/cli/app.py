@@ -190,15 +190,20 @@ def replay(
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     json_output: opt.JsonFlag = False,
+    follow: opt.Follow = False,
+    commit_every: opt.CommitEvery = "5s",
+    view_last: opt.ViewLast = "1m",
     strategy_params: dict[str, object] | None = None,
 ) -> None:
     """Replay traffic files into the state (replacing it unless --append).
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
+    (or live: hitcount replay access.log --follow --append)
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = strategy_params or {}
     store = app_ctx.store()
+    following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
 
     def create() -> HitCounter:
         lateness = DEFAULT_MAX_LATENESS_S if max_lateness is None else max_lateness
@@ -233,6 +238,16 @@ def replay(
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
+        if following is not None:
+            from hitcount.cli.live import follow_and_show
+
+            followed = follow_and_show(
+                counter, sources, store, render, following, fmt=fmt, strict=strict,
+                on_bad_line=_bad_line_printer(render), on_saved=app_ctx.mark_saved,
+            )  # fmt: skip
+            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit: exit 130
+                raise KeyboardInterrupt
+            return  # the end of stdin (`updating` saves once more)
         with render.progress() as on_progress:
             report = replay_sources(
                 counter,

@@ -18,6 +18,7 @@ from hitcount.errors import ConfigurationError
 from hitcount.events import ALL, Event
 from hitcount.stores import Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
+from hitcount.timeparse import parse_duration
 
 STRATEGY_PANEL = "Strategy"
 
@@ -79,6 +80,32 @@ TraceJson = Annotated[
         metavar="FILE",
         help="Write every event as NDJSON to FILE ('-' for stdout).",
         show_default=False,
+    ),
+]
+Follow = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "-F",
+        help="Keep reading as the input grows, like tail -F (stdin: until its end);"
+        " commits every --commit-every; Ctrl-C stops (exit 130, state saved).",
+    ),
+]
+CommitEvery = Annotated[
+    str,
+    typer.Option(
+        "--commit-every",
+        metavar="DURATION",
+        help="With --follow: save the state (and the input offsets) this often: 0.5, 5s, 1m.",
+    ),
+]
+ViewLast = Annotated[
+    str,
+    typer.Option(
+        "--last",
+        "-l",
+        metavar="DURATION",
+        help="With --follow: the window of the busiest endpoints shown (90s, 5m, 1h).",
     ),
 ]
 Params = Annotated[
@@ -191,6 +218,34 @@ def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
         raise ConfigurationError(f"--trace-json: cannot write {target}: {err.strerror}") from None
     app_ctx.cleanup.append(handle)
     return handle
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    """The options of `replay --follow`, checked."""
+
+    commit_every_s: float
+    window_s: float
+
+
+def follow_settings(
+    ctx: typer.Context, sources: list[str], follow: bool, commit_every: str, last: str
+) -> FollowSettings | None:
+    """The --follow settings, or None without --follow.
+
+    Raises:
+        ConfigurationError: a bad duration, an option that needs --follow, or input that
+            cannot be followed (gzip, stdin with files).
+    """
+    if not follow:
+        for name, flag in (("commit_every", "--commit-every"), ("view_last", "--last")):
+            if given_on_command_line(ctx, name):
+                raise ConfigurationError(f"{flag} only applies with --follow")
+        return None
+    from hitcount.follow import check_followable
+
+    check_followable(sources)
+    return FollowSettings(parse_duration(commit_every, "--commit-every"), parse_duration(last))
 
 
 def context(ctx: typer.Context) -> AppContext:
