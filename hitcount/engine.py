@@ -447,7 +447,8 @@ class HitCounter:
         tracker = self.distinct
         if tracker is None:
             raise StateError(
-                "this state keeps no distinct users (it was replayed with --no-distinct)",
+                "this state keeps no distinct users (replayed with --no-distinct,"
+                " or kept in a Redis store, which has no distinct-user sketches yet)",
                 hint="replay again without --no-distinct to count distinct users",
             )
         if not tracker.has_data():

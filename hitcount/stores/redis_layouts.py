@@ -89,6 +89,13 @@ class Layout(ABC):
 
     def __init__(self, params: Mapping[str, float | int]) -> None:
         self.params = dict(params)
+        self._cached: tuple[Strategy, dict[str, Any]] | None = None
+
+    def state_of(self, strategy: Strategy) -> dict[str, Any]:
+        """`strategy.to_state()`, built once for the many endpoints of one batch or save."""
+        if self._cached is None or self._cached[0] is not strategy:
+            self._cached = (strategy, strategy.to_state())
+        return self._cached[1]
 
     def new_delta(self, horizon: float) -> Strategy:
         """An empty local strategy that gathers the hits of one batch."""
@@ -139,7 +146,7 @@ class FixedLayout(Layout):
     ) -> None:
         """Add the bucket counts and drop buckets that end at or before the horizon."""
         assert isinstance(delta, FixedWindow)
-        buckets = delta.to_state()["buckets"].get(endpoint, {})
+        buckets = self.state_of(delta)["buckets"].get(endpoint, {})
         width = float(self.params["window_s"])
         first_kept = "" if not math.isfinite(horizon) else str(math.floor(horizon / width))
         args = [first_kept]
@@ -162,7 +169,7 @@ class FixedLayout(Layout):
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """HSET every bucket."""
-        buckets = strategy.to_state()["buckets"].get(endpoint) or {}
+        buckets = self.state_of(strategy)["buckets"].get(endpoint) or {}
         if buckets:
             pipe.hset(key, mapping={str(b): c for b, c in buckets.items()})
 
@@ -289,7 +296,7 @@ class MorrisLayout(Layout):
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """HSET every level."""
-        counters = strategy.to_state()["counters"].get(endpoint)
+        counters = self.state_of(strategy)["counters"].get(endpoint)
         if counters:
             pipe.hset(key, mapping={str(i): level for i, level in enumerate(counters)})
 
