@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     STORE_UNAVAILABLE = 5
     UNKNOWN_STRATEGY = 6
     SWAP_REFUSED = 7
+    ALERT = 8
     BROKEN_PIPE = 141
     INTERRUPTED = 130
 
@@ -80,3 +81,9 @@ class StoreUnavailableError(HitcountError):
     """The state store cannot be reached (Redis down, permission denied, lock timeout)."""
 
     exit_code = ExitCode.STORE_UNAVAILABLE
+
+
+class AlertStopError(HitcountError):
+    """`--exit-on-alert`: an alert fired, so the replay stopped (its state is saved)."""
+
+    exit_code = ExitCode.ALERT

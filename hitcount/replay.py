@@ -49,6 +49,8 @@ class ReplayReport:
     first_bad: list[BadLineInfo] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    #: The `stop` callback asked to end early (the hits read up to then are recorded).
+    stopped: bool = False
 
     @property
     def late_hits(self) -> int:
@@ -60,6 +62,10 @@ BadLineHandler = Callable[[BadLineInfo], None]
 ProgressHandler = Callable[[int], None]
 
 
+class _StopRequestedError(Exception):
+    """Raised inside a replay when its `stop` callback says so; caught by `replay`."""
+
+
 def replay(
     counter: HitCounter,
     sources: Iterable[str],
@@ -68,6 +74,7 @@ def replay(
     strict: bool = False,
     on_bad_line: BadLineHandler | None = None,
     on_progress: ProgressHandler | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ReplayReport:
     """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
 
@@ -78,17 +85,23 @@ def replay(
         strict: raise at the first bad line instead of skipping it.
         on_bad_line: called for each bad line (when not strict).
         on_progress: called with the number of lines read, every batch.
+        stop: asked after each batch recorded; True ends the replay there (the report says
+            `stopped`), e.g. at the first alert.
 
     Raises:
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
             input without a single valid hit; the counter may then hold part of the input.
     """
     replayer = _Replayer(counter, fmt, strict, on_bad_line, on_progress)
+    replayer.stop = stop
     started = time.perf_counter()
     sources = list(sources)
-    for source in sources:
-        replayer.source(source)
-    replayer.flush()
+    try:
+        for source in sources:
+            replayer.source(source)
+        replayer.flush()
+    except _StopRequestedError:
+        replayer.report.stopped = True
     _refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
     replayer.report.elapsed_s = time.perf_counter() - started
@@ -115,6 +128,11 @@ class _Replayer:
         self.batch: list[Hit] = []
         self.parser: LineParser | None = None
         self.name = ""
+        self.stop: Callable[[], bool] | None = None
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise _StopRequestedError
 
     def source(self, source: str) -> None:
         """Replay one input file (or `-`)."""
@@ -178,6 +196,7 @@ class _Replayer:
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
         self.report.hits_kept += self.counter.record_columns(columns)
+        self._check_stop()
 
     def _line(self, number: int, line: bytes | None) -> None:
         self.report.lines_read += 1
@@ -209,6 +228,7 @@ class _Replayer:
             self.report.hits_read += len(self.batch)
             self.report.hits_kept += self.counter.record_many(self.batch)
             self.batch.clear()
+            self._check_stop()
 
 
 def _refuse_empty(report: ReplayReport, sources: list[str]) -> None:

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from hitcount import __version__
 from hitcount.cli import options as opt
+from hitcount.cli.alerting import AlertWatch, parse_rules
 from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter, QueryResult
@@ -171,15 +172,19 @@ def replay(
     ] = None,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
+    alert: opt.Alert = None,
+    exit_on_alert: opt.ExitOnAlert = False,
     json_output: opt.JsonFlag = False,
     strategy_params: dict[str, object] | None = None,
 ) -> None:
     """Replay traffic files into the state (replacing it unless --append).
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
+    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert)
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = strategy_params or {}
+    rules = parse_rules(alert, exit_on_alert)
     store = app_ctx.store()
 
     def create() -> HitCounter:
@@ -203,6 +208,7 @@ def replay(
                 counter.set_max_lateness(max_lateness)
             _check_same_distinct(counter, no_distinct, distinct_precision)
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
+        alerts = AlertWatch(counter, rules, render, exit_on_alert)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
         with render.progress() as on_progress:
@@ -213,8 +219,10 @@ def replay(
                 strict=strict,
                 on_bad_line=_bad_line_printer(render),
                 on_progress=on_progress,
+                stop=alerts.stop_requested,
             )
     render.replay(report, counter.metrics_dict(), store.describe())
+    alerts.finish()
 
 
 def _bad_line_printer(render: Renderer) -> Any:
