@@ -221,8 +221,8 @@ def replay(
                 on_progress=on_progress,
                 stop=alerts.stop_requested,
             )
+    alerts.finish()  # --exit-on-alert: exit 8, the state saved
     render.replay(report, counter.metrics_dict(), store.describe())
-    alerts.finish()
 
 
 def _bad_line_printer(render: Renderer) -> Any:
