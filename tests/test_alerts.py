@@ -8,20 +8,18 @@ for a full window, at that window's end, noticed when the clock reaches it.
 
 from __future__ import annotations
 
-import json
+import itertools
 import random
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from hitcount import HitCounter
 from hitcount.alerts import AlertRule, Alerts
 from hitcount.errors import ConfigurationError
 from hitcount.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
-from hitcount.formats.columnar import columns_from_hits
 from hitcount.formats.base import Hit
+from hitcount.formats.columnar import columns_from_hits
 
 from .conftest import ROOMY_PARAMS
 
@@ -37,6 +35,7 @@ class Recorder:
         self.rows: list[Row] = []
 
     def __call__(self, name: str, payload: dict[str, Any], clock: float) -> None:
+        """Keep one event."""
         self.rows.append(_row(name, payload, clock))
 
 
@@ -155,7 +154,7 @@ def test_after_clearing_a_new_burst_alerts_again() -> None:
 
 
 def test_a_glob_watches_each_endpoint_on_its_own() -> None:
-    # /api/a and /api/b have one hit each in (−9, 1]: 2 together, but 1 each: no alert.
+    # /api/a and /api/b have one hit each in (-9, 1]: 2 together, but 1 each: no alert.
     hits = [("/api/a", 0.0), ("/api/b", 1.0), ("/api/a", 2.0), ("/api/b", 3.0), ("/x", 25.0)]
     assert feed(["/api/*>1/10s"], hits) == [
         ("exceeded", "/api/*>1/10s", "/api/a", 2, 2.0, 2.0),
@@ -307,7 +306,7 @@ def test_alerts_match_the_oracle_hit_by_hit_and_in_batches(seed: int) -> None:
     cuts = sorted({0, len(hits), *(rng.randrange(len(hits)) for _ in range(4))})
     batched = Recorder()
     alerts = Alerts(rules, batched)
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         columns = columns_from_hits([Hit(ep, ts) for ep, ts in hits[start:end]])
         alerts.observe_columns(columns.names, columns.codes, columns.ts)
     assert batched.rows == expected
