@@ -339,3 +339,20 @@ def test_counters_alert_exactly_whatever_the_strategy(strategy_name: str, seed: 
     columns = columns_from_hits([Hit(ep, ts) for ep, ts in hits]).grouped()  # as from a worker
     grouped.record_columns(columns)
     assert rows == [expected, expected, expected]
+
+
+def test_rules_added_later_start_from_the_counters_clock() -> None:
+    counter = HitCounter("sliding", max_window_s=600)
+    counter.record("/b", T0 + 100)
+    counter.add_alert("/a>0/10s")
+    rows = counter_rows(counter)
+    counter.record("/a", T0 + 89)  # outside (90, 100]: never counts
+    assert rows == []
+    counter.record("/a", T0 + 95)
+    assert rows == [("exceeded", "/a>0/10s", "/a", 1, 100.0, 100.0)]
+
+
+def test_a_counter_without_rules_does_no_alert_work() -> None:
+    counter = HitCounter("fixed")
+    counter.record_many([("/a", T0), ("/a", T0 + 1)])
+    assert counter.alerts is None
