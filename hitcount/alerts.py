@@ -216,14 +216,16 @@ class Alerts:
         def noticed(at: float) -> float:  # the clock at the first hit reaching `at`
             return float(running[min(int(np.searchsorted(running, at)), len(running) - 1)])
 
-        watched = [code for code, name in enumerate(names) if self._rules_for(name)]
+        rules_of = [self._rules_for(name) for name in names]
+        watched = [code for code, found in enumerate(rules_of) if found]
         picked = np.flatnonzero(np.isin(codes, watched)) if watched else np.empty(0, np.intp)
         rows = zip(
             codes[picked].tolist(), stamps[picked].tolist(), running[picked].tolist(), strict=True
         )
         for code, ts, clock in rows:
-            self._advance(clock, noticed)
-            for index in self._rules_for(names[code]):
+            if self._next_due <= clock:
+                self._advance(clock, noticed)
+            for index in rules_of[code]:
                 self._count(index, names[code], ts, clock)
         self._advance(float(running[-1]), noticed)
 
@@ -256,9 +258,13 @@ class Alerts:
             track = self._tracks[key] = _Track(rule.limit)
             if len(self._tracks) > self._sweep_at:
                 self._sweep(clock)
-        track.add(ts)
-        if not track.above(clock, rule.window_s):
-            return
+        recent = track.recent
+        if recent and ts < recent[-1]:
+            track.add(ts)
+        else:
+            recent.append(ts)  # in order: the common case, kept inline
+        if len(recent) != recent.maxlen or recent[0] + rule.window_s <= clock:
+            return  # not above the limit (see `_Track.above`)
         track.quiet_from = None
         if not track.firing:
             track.firing = True
