@@ -17,7 +17,7 @@ import pytest
 from hitcount import HitCounter
 from hitcount.alerts import AlertRule, Alerts
 from hitcount.errors import ConfigurationError
-from hitcount.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.events import EVENT_FIELDS, THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 from hitcount.formats.base import Hit
 from hitcount.formats.columnar import columns_from_hits
 
@@ -276,6 +276,7 @@ def counter_rows(counter: HitCounter) -> list[Row]:
     rows: list[Row] = []
 
     def keep(event: Event) -> None:
+        assert set(event.payload) == set(EVENT_FIELDS[event.name])
         rows.append(_row(event.name, event.payload, event.clock))
 
     counter.subscribe(THRESHOLD_EXCEEDED, keep)
