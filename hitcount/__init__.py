@@ -11,8 +11,10 @@ Example:
 
 from __future__ import annotations
 
+from hitcount.alerts import AlertRule, Alerts
 from hitcount.engine import HitCounter, QueryResult, default_counter
 from hitcount.errors import (
+    AlertStopError,
     ConfigurationError,
     ExitCode,
     HitcountError,
@@ -43,6 +45,9 @@ from hitcount.strategies import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertRule",
+    "AlertStopError",
+    "Alerts",
     "ConfigurationError",
     "Event",
     "EventBus",

@@ -11,6 +11,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount import events as ev
+from hitcount.alerts import AlertRule, Alerts
 from hitcount.distinct import DistinctAnswer, DistinctTracker
 from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
 from hitcount.events import Event, EventBus, Handler
@@ -39,6 +40,7 @@ _NOTABLE = (
     ev.SNAPSHOT_TAKEN,
     ev.SNAPSHOT_RESTORED,
     ev.THRESHOLD_EXCEEDED,
+    ev.THRESHOLD_CLEARED,
 )
 _GLOB_CHARS = frozenset("*?[")
 
@@ -127,6 +129,8 @@ class HitCounter:
         self.stored_sizes: dict[str, int] | None = None
         #: How far into each followed file the state has read, by absolute path.
         self.inputs: dict[str, InputPosition] = {}
+        #: Alert rules watched on every hit (None: no rule, no cost); see `add_alert`.
+        self.alerts: Alerts | None = None
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
@@ -184,6 +188,21 @@ class HitCounter:
         """Call `handler(event)` for every event `name` (or `"*"` for all); see `events`."""
         return self.events.subscribe(name, handler)
 
+    def add_alert(self, rule: AlertRule | str) -> AlertRule:
+        """Watch an alert rule (`"/login>100/60s"`) on every hit recorded from now on.
+
+        Emits `threshold_exceeded` and `threshold_cleared` on log time, exactly whatever
+        the strategy; see `hitcount.alerts` for the rule.
+
+        Raises:
+            ConfigurationError: a rule that does not parse.
+        """
+        rule = rule if isinstance(rule, AlertRule) else AlertRule.parse(rule)
+        if self.alerts is None:
+            self.alerts = Alerts((), self.events.emit, clock=self.clock)
+        self.alerts.add(rule)
+        return rule
+
     def _remember(self, event: Event) -> None:
         self.recent_events.append(event.to_dict())
 
@@ -224,6 +243,8 @@ class HitCounter:
         self._advance_clock(ts)
         self._announce_switches()
         self._metrics_updated()
+        if self.alerts is not None:
+            self.alerts.observe(endpoint, ts)
         return kept
 
     def record_many(
@@ -288,6 +309,8 @@ class HitCounter:
             endpoint = columns.names[int(codes[start])]
             kept += self._strategy.record_array(endpoint, stamps[start:end])
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
+        if self.alerts is not None:
+            self.alerts.observe_columns(columns.names, columns.codes, columns.ts)
         return kept
 
     def _add_distinct(self, columns: Columns, kept: npt.NDArray[np.intp]) -> None:

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     UNKNOWN_STRATEGY = 6
     SWAP_REFUSED = 7
     OUTPUT = 8
+    ALERT = 9
     BROKEN_PIPE = 141
     INTERRUPTED = 130
 
@@ -94,3 +95,9 @@ class OutputError(HitcountError):
     """An output file cannot be written (missing or read-only directory, not ours to replace)."""
 
     exit_code = ExitCode.OUTPUT
+
+
+class AlertStopError(HitcountError):
+    """`--exit-on-alert`: an alert fired, so the replay stopped (its state is saved)."""
+
+    exit_code = ExitCode.ALERT

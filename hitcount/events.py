@@ -20,6 +20,7 @@ SNAPSHOT_TAKEN = "snapshot_taken"
 SNAPSHOT_RESTORED = "snapshot_restored"
 METRICS_UPDATED = "metrics_updated"
 THRESHOLD_EXCEEDED = "threshold_exceeded"
+THRESHOLD_CLEARED = "threshold_cleared"
 LATE_DROPPED = "late_dropped"
 ENDPOINT_SWITCHED = "endpoint_switched"
 
@@ -32,7 +33,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     SNAPSHOT_TAKEN: ("endpoints_count",),
     SNAPSHOT_RESTORED: (),
     METRICS_UPDATED: ("total_hits", "memory_entries"),
-    THRESHOLD_EXCEEDED: ("endpoint", "count", "limit", "window"),
+    THRESHOLD_EXCEEDED: ("endpoint", "count", "limit", "window", "ts", "rule"),
+    THRESHOLD_CLEARED: ("endpoint", "count", "limit", "window", "ts", "rule"),
     LATE_DROPPED: ("endpoint", "ts", "horizon"),
     ENDPOINT_SWITCHED: ("endpoint", "to"),
 }

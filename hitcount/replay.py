@@ -50,6 +50,8 @@ class ReplayReport:
     first_bad: list[BadLineInfo] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    #: The `stop` callback asked to end early (the hits read up to then are recorded).
+    stopped: bool = False
 
     @property
     def late_hits(self) -> int:
@@ -63,6 +65,10 @@ ProgressHandler = Callable[[int], None]
 CheckpointHandler = Callable[[str, int, bool], None]
 
 
+class _StopRequestedError(Exception):
+    """Raised inside a replay when its `stop` callback says so; caught by `replay`."""
+
+
 def replay(
     counter: HitCounter,
     sources: Iterable[str],
@@ -73,6 +79,7 @@ def replay(
     on_progress: ProgressHandler | None = None,
     on_checkpoint: CheckpointHandler | None = None,
     start_lines: Mapping[str, int] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ReplayReport:
     """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
 
@@ -85,6 +92,8 @@ def replay(
         on_progress: called with the number of lines read, every batch.
         on_checkpoint: called after each block, once its hits are all in `counter`.
         start_lines: lines to skip at the start of some sources (read before: resuming).
+        stop: asked after each batch recorded; True ends the replay there (the report says
+            `stopped`), e.g. at the first alert.
 
     Raises:
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
@@ -92,13 +101,16 @@ def replay(
     """
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
+    replayer.stop = stop
     started = time.perf_counter()
     sources = list(sources)
-    for source in sources:
-        replayer.source(source, (start_lines or {}).get(source, 0))
-    replayer.flush()
-    skipped = sum((start_lines or {}).values())
-    if not skipped:
+    try:
+        for source in sources:
+            replayer.source(source, (start_lines or {}).get(source, 0))
+        replayer.flush()
+    except _StopRequestedError:
+        replayer.report.stopped = True
+    if not sum((start_lines or {}).values()):
         _refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
     if on_checkpoint is not None and sources:
@@ -129,6 +141,11 @@ class Replayer:
         self.name = ""
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
+        self.stop: Callable[[], bool] | None = None
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise _StopRequestedError
 
     def source(self, source: str, skip: int = 0) -> None:
         """Replay one input file (or `-`), after its first `skip` lines."""
@@ -210,6 +227,7 @@ class Replayer:
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
         self.report.hits_kept += self.counter.record_columns(columns)
+        self._check_stop()
 
     def _line(self, number: int, line: bytes | None) -> None:
         self.report.lines_read += 1
@@ -241,6 +259,7 @@ class Replayer:
             self.report.hits_read += len(self.batch)
             self.report.hits_kept += self.counter.record_many(self.batch)
             self.batch.clear()
+            self._check_stop()
 
 
 def _refuse_empty(report: ReplayReport, sources: list[str]) -> None:

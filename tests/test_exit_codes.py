@@ -181,6 +181,9 @@ EXIT_TABLE: list[Row] = [
     # 8: output
     Row(["report", "state.json"], saved_sliding, ExitCode.OUTPUT, "is not a hitcount report"),
     Row(["report", "no/such/r.html"], saved_sliding, ExitCode.OUTPUT, "cannot write the report"),
+    # 9: --exit-on-alert stopped at an alert
+    Row(["replay", "hits.ndjson", "--alert", "/a>1/2m", "--exit-on-alert"], nothing,
+        ExitCode.ALERT, "stopped at the first alert (--exit-on-alert): /a went above 1 hits"),
     # 1: a bug, reported in one line with a hint instead of a traceback
     Row(["metrics"], internal_error, ExitCode.BUG, "internal error: RuntimeError: boom"),
     # 130: Ctrl-C
@@ -220,6 +223,10 @@ def test_exit_status(row: Row, state_env: Path, monkeypatch: pytest.MonkeyPatch)
     if row.code == ExitCode.OK:
         assert result.exit_code == 0, result.stderr
         assert row.fragment in result.stdout
+        return
+    if row.code == ExitCode.ALERT:  # the alert's own line comes first; the state is saved
+        assert result.exit_code == ExitCode.ALERT and result.stdout == ""
+        assert result.stderr.splitlines()[-1].startswith("hitcount: error: " + row.fragment)
         return
     assert_error(result, int(row.code), row.fragment)
     after = state_env.read_bytes() if state_env.exists() else None

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from hitcount import __version__
 from hitcount.cli import options as opt
+from hitcount.cli.alerting import AlertWatch, parse_rules
 from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter, QueryResult
@@ -189,6 +190,8 @@ def replay(
     ] = False,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
+    alert: opt.Alert = None,
+    exit_on_alert: opt.ExitOnAlert = False,
     json_output: opt.JsonFlag = False,
     follow: opt.Follow = False,
     commit_every: opt.CommitEvery = "5s",
@@ -199,9 +202,11 @@ def replay(
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
     (or live: hitcount replay access.log --follow --append)
+    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert)
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     params = strategy_params or {}
+    rules = parse_rules(alert, exit_on_alert)
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
 
@@ -222,7 +227,14 @@ def replay(
     if resume and not append:
         raise ConfigurationError("--resume goes with --append", hint="add --append")
     if append and store.appends_concurrently:
-        _replay_appending(app_ctx, render, store, create, sources, fmt, strict, resume, trace)
+        if following is not None or trace or trace_json is not None:
+            raise ConfigurationError(
+                "--follow, --trace and --trace-json do not work with --append on Redis yet",
+                hint="replay without them, or into a state file",
+            )
+        _replay_appending(
+            app_ctx, render, store, create, sources, fmt, strict, resume, (rules, exit_on_alert)
+        )
         return
     if resume:
         raise ConfigurationError(
@@ -236,6 +248,7 @@ def replay(
                 counter.set_max_lateness(max_lateness)
             _check_same_distinct(counter, no_distinct, distinct_precision)
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
+        alerts = AlertWatch(counter, rules, render, exit_on_alert)
         if trace:
             render.note("note: --trace prints every hit; large replays get slow")
         if following is not None:
@@ -256,7 +269,9 @@ def replay(
                 strict=strict,
                 on_bad_line=_bad_line_printer(render),
                 on_progress=on_progress,
+                stop=alerts.stop_requested,
             )
+    alerts.finish()  # --exit-on-alert: exit 8, the state saved
     render.replay(report, counter.metrics_dict(), store.describe())
 
 
@@ -269,7 +284,7 @@ def _replay_appending(
     fmt: str | None,
     strict: bool,
     resume: bool,
-    trace: bool,
+    alerting: tuple[list[Any], bool],
 ) -> None:
     """`replay --append` onto a store many writers share: batches go in as they are read."""
     from hitcount.stores.redis_append import appending
@@ -277,6 +292,7 @@ def _replay_appending(
     with appending(store, create) as session:
         counter = session.counter
         _check_same_strategy(counter, None, {})
+        alerts = AlertWatch(counter, alerting[0], render, alerting[1])
         starts = session.start_lines(sources, render.note) if resume else {}
         session.on_flush = app_ctx.mark_saved
         with render.progress() as on_progress:
@@ -289,7 +305,9 @@ def _replay_appending(
                 on_progress=on_progress,
                 on_checkpoint=session.checkpoint,
                 start_lines=starts,
+                stop=alerts.stop_requested,
             )
+    alerts.finish()
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     render.replay(report, metrics, store.describe())
 

@@ -108,6 +108,22 @@ ViewLast = Annotated[
         help="With --follow: the window of the busiest endpoints shown (90s, 5m, 1h).",
     ),
 ]
+Alert = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alert",
+        metavar="ENDPOINT>LIMIT/WINDOW",
+        help="Alert when an endpoint (or each endpoint of a glob) has more than LIMIT hits in"
+        " WINDOW of log time, e.g. '/login>100/60s' (repeatable; quote it).",
+        show_default=False,
+    ),
+]
+ExitOnAlert = Annotated[
+    bool,
+    typer.Option(
+        "--exit-on-alert", help="Stop at the first alert with exit code 9 (the state is saved)."
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from hitcount.compare import Comparison, worst_error
 from hitcount.engine import DistinctResult, QueryResult
-from hitcount.events import Event
+from hitcount.events import THRESHOLD_EXCEEDED, Event
 from hitcount.replay import BadLineInfo, ReplayReport
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
@@ -351,6 +351,21 @@ class Renderer:
         hidden = report.bad_lines - len(report.first_bad)
         if hidden > 0:
             self.warn(f"{hidden} more bad line(s) skipped; {report.bad_lines} in total")
+
+    def alert(self, event: Event) -> None:
+        """One line on stderr per `threshold_exceeded` / `threshold_cleared` event."""
+        data = event.payload
+        where = f"{safe(data['endpoint'])}: {data['count']} hits in {duration(data['window'])}"
+        rule = f"({safe(data['rule'])})"
+        if event.name == THRESHOLD_EXCEEDED:
+            text = f"hitcount: alert: {where} > {data['limit']} at {iso(data['ts'])} {rule}"
+            self.err.print(Text(text, style="bold red"))
+        else:
+            text = (
+                f"hitcount: alert cleared: {where} at {iso(data['ts'])},"
+                f" <= {data['limit']} for a full window {rule}"
+            )
+            self.err.print(Text(text, style="green"))
 
     def trace(self, event: Event) -> None:
         """One event on stderr, for `--trace`."""

@@ -1,0 +1,67 @@
+"""`replay --alert`: the rules, their lines on stderr, and `--exit-on-alert`."""
+
+from __future__ import annotations
+
+from hitcount.alerts import AlertRule
+from hitcount.cli.render import Renderer
+from hitcount.engine import HitCounter
+from hitcount.errors import AlertStopError, ConfigurationError
+from hitcount.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.timeparse import iso
+
+
+def parse_rules(specs: list[str] | None, exit_on_alert: bool) -> list[AlertRule]:
+    """The `--alert` rules, checked before any state is touched.
+
+    Raises:
+        ConfigurationError: a rule that does not parse, or `--exit-on-alert` without a rule.
+    """
+    rules = [AlertRule.parse(spec) for spec in specs or []]
+    if exit_on_alert and not rules:
+        raise ConfigurationError(
+            "--exit-on-alert needs at least one --alert", hint="e.g. --alert '/login>100/60s'"
+        )
+    return rules
+
+
+class AlertWatch:
+    """Watches `rules` on `counter`: prints each alert, and notes the first for an early exit."""
+
+    def __init__(
+        self, counter: HitCounter, rules: list[AlertRule], render: Renderer, exit_on_alert: bool
+    ) -> None:
+        """Add the rules to `counter` and subscribe the printer."""
+        self.render = render
+        self.exit_on_alert = exit_on_alert
+        self.first: Event | None = None
+        for rule in rules:
+            counter.add_alert(rule)
+        if rules:
+            counter.subscribe(THRESHOLD_EXCEEDED, self._show)
+            counter.subscribe(THRESHOLD_CLEARED, self._show)
+
+    def _show(self, event: Event) -> None:
+        if self.first is not None:
+            return  # stopping: the rest of the batch is counted but not announced
+        self.render.alert(event)
+        if self.exit_on_alert and event.name == THRESHOLD_EXCEEDED:
+            self.first = event
+
+    def stop_requested(self) -> bool:
+        """Whether the replay should end now (`--exit-on-alert` and an alert fired)."""
+        return self.first is not None
+
+    def finish(self) -> None:
+        """After the state is saved: end with exit code 9 if an alert stopped the replay.
+
+        Raises:
+            AlertStopError: `--exit-on-alert` and an alert fired.
+        """
+        if self.first is None:
+            return
+        data = self.first.payload
+        raise AlertStopError(
+            f"stopped at the first alert (--exit-on-alert): {data['endpoint']} went above"
+            f" {data['limit']} hits in {data['window']:g}s at {iso(data['ts'])};"
+            " the hits read up to the end of that batch were counted and saved"
+        )
