@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
-from hitcount.snapshot import check_is_state, encode, from_bytes, to_document
+from hitcount.snapshot import check_is_state, from_bytes
 from hitcount.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
 
 
@@ -45,7 +45,7 @@ def _no_state(store: Store) -> StateError:
 
 def save_counter(store: Store, counter: HitCounter) -> None:
     """Write the counter's state to `store` atomically."""
-    store.save(encode(to_document(counter, compact=True)))
+    store.save_counter(counter)
 
 
 def commit(store: Store, counter: HitCounter) -> None:

@@ -6,6 +6,10 @@ import math
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class Store(ABC):
     def sizes(self) -> dict[str, int] | None:
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None
+
+    def save_counter(self, counter: HitCounter) -> None:
+        """Save a counter's state (by default as a compact document through `save`)."""
+        from hitcount.snapshot import encode, to_document
+
+        self.save(encode(to_document(counter, compact=True)))
 
     @abstractmethod
     def save(self, data: bytes) -> None:

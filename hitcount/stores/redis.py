@@ -25,12 +25,16 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
 from hitcount.stores.base import EVERYTHING, Scope, Store
 from hitcount.stores.redis_layouts import Layout, layout_for
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
 
 DEFAULT_NAMESPACE = "hitcount"
 LOCK_TIMEOUT_S = 60.0
@@ -258,16 +262,19 @@ class RedisStore(Store):
     # -- whole-state writes ----------------------------------------------------------------
 
     def save(self, data: bytes) -> None:
-        """Write a whole new generation, switch to it in one SET, delete the old ones."""
+        """Write a whole new generation from a state document (see `save_counter`)."""
         from hitcount.snapshot import from_bytes
 
-        counter = from_bytes(data, "the state to save")
+        self.save_counter(from_bytes(data, "the state to save"))
+
+    def save_counter(self, counter: HitCounter) -> None:
+        """Write a whole new generation, switch to it in one SET, delete the old ones."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         with self.errors("writing the state"):
             generation = str(self.client.incr(self.root_key("generations")))
             self.client.sadd(self.root_key("all"), generation)
-            self._write_meta(generation, json.loads(data), counter)
+            self._write_meta(generation, counter)
             endpoints = sorted(strategy.endpoints())
             for chunk in _chunks(endpoints, READ_CHUNK):
                 pipe = self.client.pipeline(transaction=False)
@@ -279,19 +286,23 @@ class RedisStore(Store):
             self.client.set(self.root_key("current"), generation)
         self.drop_old_generations(generation)
 
-    def _write_meta(self, generation: str, document: dict[str, Any], counter: Any) -> None:
+    def _write_meta(self, generation: str, counter: HitCounter) -> None:
+        from hitcount.snapshot import VERSION
+
+        strategy = counter.strategy
+        horizon = strategy.horizon
         meta = {
-            "version": document["version"],
-            "created_at": document.get("created_at", ""),
-            "strategy": json.dumps(document["strategy"]),
+            "version": VERSION,
+            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "strategy": json.dumps({"name": strategy.name, "params": dict(strategy.params)}),
             "clock": "" if counter.clock is None else repr(counter.clock),
-            "horizon": "" if document.get("horizon") is None else repr(document["horizon"]),
+            "horizon": repr(horizon) if math.isfinite(horizon) else "",
             "max_lateness_s": repr(counter.max_lateness_s),
             **{f"m:{name}": getattr(counter.metrics, name) for name in METRIC_FIELDS},
         }
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.gen_key(generation, "meta"), mapping=meta)
-        events = [json.dumps(event) for event in document.get("recent_events", [])]
+        events = [json.dumps(event) for event in counter.recent_events]
         if events:
             pipe.rpush(self.gen_key(generation, "events"), *events)
         pipe.execute()
