@@ -262,7 +262,7 @@ class HitCounter:
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = self._late_mask(columns.ts)
         if self.distinct is not None and (columns.users or columns.user_registers):
-            self._add_distinct(columns, np.flatnonzero(~late))
+            self._add_distinct(columns, late)
         order = (
             columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
         )
@@ -277,10 +277,19 @@ class HitCounter:
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
         return kept
 
-    def _add_distinct(self, columns: Columns, kept: npt.NDArray[np.intp]) -> None:
+    def _add_distinct(self, columns: Columns, late: npt.NDArray[np.bool_]) -> None:
         """Users of the kept hits into the tracker (before the batch's prune, as per hit)."""
+        import numpy as np
+
         tracker = self.distinct
         assert tracker is not None
+        entries = columns.user_entries
+        made_for = None if entries is None else (entries.precision, entries.bucket_s)
+        usable = made_for == (tracker.precision, tracker.bucket_s) and not late.any()
+        if entries is not None and usable:
+            tracker.add_entries(columns.names, entries)
+            return
+        kept = np.flatnonzero(~late)
         names, codes, stamps = columns.names, columns.codes[kept], columns.ts[kept]
         registers = columns.user_registers
         if registers is not None and registers[0] == tracker.precision:

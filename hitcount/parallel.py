@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hitcount.formats.columnar import Columns, decode_ndjson_block
 from hitcount.formats.reader import MAX_LINE_BYTES
-from hitcount.hll import registers_of
+from hitcount.sketchlog import reduce_registers, registers_of
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -74,27 +74,38 @@ def read_range(path: str, start: int, end: int) -> bytes:
     return data.removeprefix(_BOM) if start == 0 else data
 
 
-def _decode_range(task: tuple[str, int, int, int]) -> tuple[int, Columns | None]:
-    path, start, end, precision = task
+def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns | None]:
+    path, start, end, precision, bucket_s = task
     data = read_range(path, start, end)
     lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
     columns = decode_ndjson_block(data) if data else None
     if columns is None:
         return lines, None
-    # Users cross the process boundary only as HLL registers, for a distinct-users tracker.
-    registers = None
+    # Users cross the process boundary only as HLL registers, for a distinct-users tracker:
+    # per hit, and reduced per endpoint and bucket (what the parent uses when none is late).
+    registers = entries = None
     if precision and columns.users is not None:
-        registers = (precision, *registers_of(columns.users, precision))
-    columns = dataclasses.replace(columns, users=None, user_registers=registers)
+        indexes, ranks = registers_of(columns.users, precision)
+        registers = (precision, indexes, ranks)
+        entries = reduce_registers(columns.codes, columns.ts, indexes, ranks, precision, bucket_s)
+    columns = dataclasses.replace(
+        columns, users=None, user_registers=registers, user_entries=entries
+    )
     return lines, columns.grouped()
 
 
 def decode_in_parallel(
-    path: str, ranges: list[tuple[int, int]], workers: int, *, precision: int = 0
+    path: str,
+    ranges: list[tuple[int, int]],
+    workers: int,
+    *,
+    precision: int = 0,
+    bucket_s: float = 60.0,
 ) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
     """Yield `((start, end), lines, columns or None)` for each range, in file order.
 
-    With a `precision`, users arrive as HLL registers at that precision (else not at all).
+    With a `precision`, users arrive as HLL registers at that precision, also reduced per
+    `bucket_s` bucket (else not at all).
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -102,7 +113,7 @@ def decode_in_parallel(
         pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
         upcoming = iter(ranges)
         for span in upcoming:
-            pending.append((span, pool.submit(_decode_range, (path, *span, precision))))
+            pending.append((span, pool.submit(_decode_range, (path, *span, precision, bucket_s))))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -110,6 +121,6 @@ def decode_in_parallel(
             lines, columns = future.result()
             next_span = next(upcoming, None)
             if next_span is not None:
-                task = (path, *next_span, precision)
+                task = (path, *next_span, precision, bucket_s)
                 pending.append((next_span, pool.submit(_decode_range, task)))
             yield span, lines, columns

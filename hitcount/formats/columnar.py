@@ -9,10 +9,11 @@ and the caller parses that block line by line, so bad lines keep their numbers a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -29,6 +30,9 @@ from hitcount.formats.base import (
 )
 from hitcount.formats.reader import MAX_LINE_BYTES
 
+if TYPE_CHECKING:
+    from hitcount.sketchlog import RegisterEntries
+
 
 @dataclass(frozen=True, slots=True)
 class Columns:
@@ -42,12 +46,15 @@ class Columns:
     #: The user of each hit (None where a line had none); None when no line had a user.
     users: list[str | None] | None = None
     #: Instead of `users` (from a worker): `(precision, register indexes, ranks)` per hit.
-    user_registers: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None = None
+    user_registers: tuple[int, npt.NDArray[np.int32], npt.NDArray[np.uint8]] | None = None
+    #: And (from a worker) the same registers reduced per endpoint and bucket, used when
+    #: no hit of the batch is late.
+    user_entries: RegisterEntries | None = None
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""
         order = np.argsort(self.codes, kind="stable")
-        return Columns(self.names, self.codes, self.ts, order, self.users, self.user_registers)
+        return dataclasses.replace(self, order=order)
 
     def __len__(self) -> int:
         return len(self.ts)
