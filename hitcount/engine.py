@@ -257,11 +257,10 @@ class HitCounter:
             return 0
         if self.wants_each_hit():
             names, codes = columns.names, columns.codes.tolist()
-            users = columns.users if columns.users is not None else [None] * len(codes)
-            hits = zip(codes, columns.ts.tolist(), users, strict=True)
+            hits = zip(codes, columns.ts.tolist(), columns.user_list(), strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = self._late_mask(columns.ts)
-        if self.distinct is not None and (columns.users or columns.user_registers):
+        if self.distinct is not None and columns.has_users():
             self._add_distinct(columns, late)
         order = (
             columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
@@ -294,6 +293,13 @@ class HitCounter:
         registers = columns.user_registers
         if registers is not None and registers[0] == tracker.precision:
             tracker.add_registers(names, codes, stamps, registers[1][kept], registers[2][kept])
+        elif columns.user_names is not None and columns.user_codes is not None:
+            from hitcount.sketchlog import registers_for
+
+            indexes, ranks = registers_for(
+                columns.user_names, columns.user_codes[kept], tracker.precision
+            )
+            tracker.add_registers(names, codes, stamps, indexes, ranks)
         elif columns.users is not None:
             users = columns.users
             tracker.add_columns(names, codes, stamps, [users[i] for i in kept.tolist()])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hitcount.formats.columnar import Columns, decode_ndjson_block
 from hitcount.formats.reader import MAX_LINE_BYTES
-from hitcount.sketchlog import reduce_registers, registers_of
+from hitcount.sketchlog import code_users, reduce_registers, registers_for
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -84,12 +84,21 @@ def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns 
     # Users cross the process boundary only as HLL registers, for a distinct-users tracker:
     # per hit, and reduced per endpoint and bucket (what the parent uses when none is late).
     registers = entries = None
-    if precision and columns.users is not None:
-        indexes, ranks = registers_of(columns.users, precision)
+    if precision and (columns.users is not None or columns.user_codes is not None):
+        if columns.user_names is not None and columns.user_codes is not None:
+            names, user_codes = columns.user_names, columns.user_codes
+        else:
+            names, user_codes = code_users(columns.user_list())
+        indexes, ranks = registers_for(names, user_codes, precision)
         registers = (precision, indexes, ranks)
         entries = reduce_registers(columns.codes, columns.ts, indexes, ranks, precision, bucket_s)
     columns = dataclasses.replace(
-        columns, users=None, user_registers=registers, user_entries=entries
+        columns,
+        users=None,
+        user_names=None,
+        user_codes=None,
+        user_registers=registers,
+        user_entries=entries,
     )
     return lines, columns.grouped()
 

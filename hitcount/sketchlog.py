@@ -31,23 +31,33 @@ _ENTRY = np.dtype([("register", ">u2"), ("rank", "u1")])  # HyperLogLog's sparse
 def registers_of(
     users: Sequence[str | None], precision: int
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-    """Each user's `(register index, rank)` at `precision`, as arrays; -1 / 0 for no user.
+    """Each user's `(register index, rank)` at `precision`, as arrays; -1 / 0 for no user."""
+    return registers_for(*code_users(users), precision)
 
-    Each distinct user of the batch is hashed once (and remembered, per process, bounded).
+
+def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """The distinct users, and each hit's position among them (-1: no user)."""
+    names = [user for user in dict.fromkeys(users) if user is not None]
+    position: dict[str | None, int] = {user: code for code, user in enumerate(names)}
+    position[None] = -1
+    codes = np.fromiter(map(position.__getitem__, users), dtype=np.int32, count=len(users))
+    return names, codes
+
+
+def registers_for(
+    names: Sequence[str], codes: npt.NDArray[np.int32], precision: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """`(register index, rank)` of user `names[codes[i]]` per hit; -1 / 0 where codes is -1.
+
+    Each distinct user is hashed once (and remembered, per process, bounded).
     """
     cache = _register_cache
     if len(cache) > _REGISTER_CACHE_LIMIT:
         cache.clear()
-    distinct = list(dict.fromkeys(users))
-    position = {user: code for code, user in enumerate(distinct)}
-    codes = np.fromiter(map(position.__getitem__, users), dtype=np.intp, count=len(users))
     free_bits = 64 - precision
     mask = (1 << free_bits) - 1
     pairs = []
-    for user in distinct:
-        if user is None:
-            pairs.append((-1, 0))
-            continue
+    for user in names:
         found = cache.get((user, precision))
         if found is None:
             hashed = hash64(user)
@@ -56,7 +66,8 @@ def registers_of(
                 free_bits + 1 - (hashed & mask).bit_length(),
             )
         pairs.append(found)
-    table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    pairs.append((-1, 0))  # code -1 picks this last row
+    table = np.array(pairs, dtype=np.int64)
     return table[codes, 0].astype(np.int32), table[codes, 1].astype(np.uint8)
 
 
@@ -73,8 +84,8 @@ class RegisterEntries:
     codes: npt.NDArray[np.int64]
     buckets: npt.NDArray[np.int64]
     sizes: npt.NDArray[np.int64]
-    registers: npt.NDArray[np.int64]
-    ranks: npt.NDArray[np.int64]
+    registers: npt.NDArray[np.uint16]
+    ranks: npt.NDArray[np.uint8]
 
 
 def reduce_registers(
@@ -91,7 +102,8 @@ def reduce_registers(
     buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
     empty = np.zeros(0, dtype=np.int64)
     if not len(buckets):
-        return RegisterEntries(precision, bucket_s, empty, empty, empty, empty, empty)
+        none16, none8 = np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8)
+        return RegisterEntries(precision, bucket_s, empty, empty, empty, none16, none8)
     first = int(buckets.min())
     span = int(buckets.max()) - first + 1
     pair_bits = precision + _RANK_BITS
@@ -112,9 +124,10 @@ def reduce_registers(
         pair_codes, pair_buckets = firsts // span, firsts % span + first
     else:
         pair_codes, pair_buckets = table[firsts, 0], table[firsts, 1]
-    registers = (keys >> _RANK_BITS) & ((1 << precision) - 1)
+    registers = ((keys >> _RANK_BITS) & ((1 << precision) - 1)).astype(np.uint16)
+    ranks_kept = (keys & 63).astype(np.uint8)
     return RegisterEntries(
-        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, keys & 63
+        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
     )
 
 
@@ -152,7 +165,8 @@ class RegisterLog:
             return
         per_entry = np.repeat(keep, entries.sizes)
         ids = np.repeat(np.array(pairs, dtype=np.int64), entries.sizes[keep])
-        keys = (ids << self._shift) | (entries.registers[per_entry] << _RANK_BITS)
+        registers = entries.registers[per_entry].astype(np.int64)
+        keys = (ids << self._shift) | (registers << _RANK_BITS)
         self._chunks.append(keys | entries.ranks[per_entry])
 
     def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:

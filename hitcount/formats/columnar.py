@@ -42,10 +42,13 @@ class Columns:
     codes: npt.NDArray[np.int32]
     ts: npt.NDArray[np.float64]
     #: Optional `argsort(codes, kind="stable")`, computed by a worker process to spare the parent.
-    order: npt.NDArray[np.intp] | None = None
+    order: npt.NDArray[np.int32] | None = None
     #: The user of each hit (None where a line had none); None when no line had a user.
     users: list[str | None] | None = None
-    #: Instead of `users` (from a worker): `(precision, register indexes, ranks)` per hit.
+    #: Or the users coded: hit i by `user_names[user_codes[i]]` (code -1: no user).
+    user_names: list[str] | None = None
+    user_codes: npt.NDArray[np.int32] | None = None
+    #: Instead of users (from a worker): `(precision, register indexes, ranks)` per hit.
     user_registers: tuple[int, npt.NDArray[np.int32], npt.NDArray[np.uint8]] | None = None
     #: And (from a worker) the same registers reduced per endpoint and bucket, used when
     #: no hit of the batch is late.
@@ -53,11 +56,25 @@ class Columns:
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""
-        order = np.argsort(self.codes, kind="stable")
+        codes = self.codes.astype(np.uint16) if len(self.names) <= 1 << 16 else self.codes
+        order = np.argsort(codes, kind="stable").astype(np.int32)  # radix sort for 16 bits
         return dataclasses.replace(self, order=order)
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def has_users(self) -> bool:
+        """Whether some hit carries a user (in any of the forms)."""
+        return bool(self.users) or self.user_codes is not None or self.user_registers is not None
+
+    def user_list(self) -> list[str | None]:
+        """The user of each hit (None where it has none, or users crossed as registers)."""
+        if self.users is not None:
+            return self.users
+        if self.user_names is not None and self.user_codes is not None:
+            names: list[str | None] = [*self.user_names, None]  # code -1: the last one
+            return [names[code] for code in self.user_codes.tolist()]
+        return [None] * len(self)
 
 
 class _Typed(msgspec.Struct, gc=False):
@@ -98,7 +115,18 @@ def columns_from_hits(hits: Sequence[Hit]) -> Columns:
 
 
 def decode_ndjson_block(block: bytes) -> Columns | None:
-    """Columns for a block of NDJSON lines, or None when it must be parsed line by line."""
+    """Columns for a block of NDJSON lines, or None when it must be parsed line by line.
+
+    The numpy scanner reads the common shapes; msgspec decodes what it leaves.
+    """
+    from hitcount.formats.scanner import scan_block
+
+    scanned = scan_block(block)
+    return scanned if scanned is not None else decode_with_msgspec(block)
+
+
+def decode_with_msgspec(block: bytes) -> Columns | None:
+    """`decode_ndjson_block` without the scanner: msgspec decodes the lines."""
     lines = _line_count(block)
     if lines is None:
         return None
