@@ -78,7 +78,7 @@ def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns 
     path, start, end, precision, bucket_s = task
     data = read_range(path, start, end)
     lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    columns = decode_ndjson_block(data) if data else None
+    columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     if columns is None:
         return lines, None
     # Users cross the process boundary only as HLL registers, for a distinct-users tracker:

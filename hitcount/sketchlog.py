@@ -155,14 +155,18 @@ class RegisterLog:
         self, names: Sequence[str], entries: RegisterEntries, keep: npt.NDArray[np.bool_]
     ) -> None:
         """Append the pairs of `entries` that `keep` marks (endpoint codes index `names`)."""
-        pairs = [
-            self._pair_id(names[code], bucket)
-            for code, bucket in zip(
-                entries.codes[keep].tolist(), entries.buckets[keep].tolist(), strict=True
+        wanted = list(
+            zip(
+                map(names.__getitem__, entries.codes[keep].tolist()),
+                entries.buckets[keep].tolist(),
+                strict=True,
             )
-        ]
-        if not pairs:
+        )
+        if not wanted:
             return
+        pairs = list(map(self._pair_ids.get, wanted))
+        if None in pairs:
+            pairs = list(map(self._pair_id, wanted))
         per_entry = np.repeat(keep, entries.sizes)
         ids = np.repeat(np.array(pairs, dtype=np.int64), entries.sizes[keep])
         registers = entries.registers[per_entry].astype(np.int64)
@@ -173,11 +177,10 @@ class RegisterLog:
         """Append the registers of one sketch."""
         registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
         indexes = np.flatnonzero(registers).astype(np.int64)
-        pair = self._pair_id(endpoint, bucket)
+        pair = self._pair_id((endpoint, bucket))
         self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | registers[indexes])
 
-    def _pair_id(self, endpoint: str, bucket: int) -> int:
-        key = (endpoint, bucket)
+    def _pair_id(self, key: tuple[str, int]) -> int:
         found = self._pair_ids.get(key)
         if found is None:
             found = self._pair_ids[key] = len(self._pairs)

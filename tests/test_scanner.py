@@ -48,9 +48,11 @@ def blocks(draw: st.DrawFn) -> bytes:
 @settings(max_examples=600, deadline=None)
 @given(block=blocks())
 def test_scanner_agrees_with_msgspec_or_steps_aside(block: bytes) -> None:
-    scanned = scan_block(block)
-    if scanned is None:
+    scanned, unwanted = scan_block(block), scan_block(block, users=False)
+    assert (unwanted is None) == (scanned is None)
+    if scanned is None or unwanted is None:
         return
+    assert unwanted.names == scanned.names and unwanted.ts.tobytes() == scanned.ts.tobytes()
     expected = decode_with_msgspec(block)
     assert expected is not None, block
     assert scanned.names == expected.names

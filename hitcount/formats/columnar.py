@@ -114,14 +114,15 @@ def columns_from_hits(hits: Sequence[Hit]) -> Columns:
     )
 
 
-def decode_ndjson_block(block: bytes) -> Columns | None:
+def decode_ndjson_block(block: bytes, *, users: bool = True) -> Columns | None:
     """Columns for a block of NDJSON lines, or None when it must be parsed line by line.
 
-    The numpy scanner reads the common shapes; msgspec decodes what it leaves.
+    The numpy scanner reads the common shapes; msgspec decodes what it leaves. With
+    `users=False` the columns may leave the (checked) users out.
     """
     from hitcount.formats.scanner import scan_block
 
-    scanned = scan_block(block)
+    scanned = scan_block(block, users=users)
     return scanned if scanned is not None else decode_with_msgspec(block)
 
 

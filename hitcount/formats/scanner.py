@@ -44,8 +44,11 @@ _SAMPLE = 4096
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
-def scan_block(block: bytes) -> Columns | None:
-    """Columns for a block of lines shaped like its first line, or None."""
+def scan_block(block: bytes, *, users: bool = True) -> Columns | None:
+    """Columns for a block of lines shaped like its first line, or None.
+
+    With `users=False` the users are only checked (the caller does not need them).
+    """
     if not block.endswith(b"\n") or b"\\" in block:
         return None
     first = _FIRST_LINE.match(block, 0, block.find(b"\n") + 1)
@@ -71,10 +74,15 @@ def scan_block(block: bytes) -> Columns | None:
         return None
     if not with_user:
         return Columns(endpoints[0], endpoints[1], ts)
-    users = _group(block, buf, quotes[:, 8] + 1, quotes[:, 9])
-    if users is None or max(map(len, users[0])) > MAX_USER_CHARS:
+    user_bytes = quotes[:, 9] - quotes[:, 8] - 1
+    if not users and block.isascii() and int(user_bytes.max()) <= MAX_USER_CHARS:
+        return Columns(endpoints[0], endpoints[1], ts)  # every user valid, none wanted
+    coded = _group(block, buf, quotes[:, 8] + 1, quotes[:, 9])
+    if coded is None or max(map(len, coded[0])) > MAX_USER_CHARS:
         return None
-    return Columns(endpoints[0], endpoints[1], ts, user_names=users[0], user_codes=users[1])
+    if not users:
+        return Columns(endpoints[0], endpoints[1], ts)
+    return Columns(endpoints[0], endpoints[1], ts, user_names=coded[0], user_codes=coded[1])
 
 
 def _rows(
@@ -160,15 +168,15 @@ def _mantissas(
     chars: npt.NDArray[np.uint8], dot_at: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.float64]:
     """The digits of each row as one integer (exact: below 2^53), skipping its dot."""
-    width = chars.shape[1]
-    if bool(np.all(dot_at == dot_at[0])):  # the usual case: one layout, one product
-        columns = [i for i in range(width) if i != int(dot_at[0])]
-        weights = 10.0 ** np.arange(len(columns) - 1, -1, -1)
-        product: npt.NDArray[np.float64] = (chars[:, columns] - np.uint8(48)) @ weights
-        return product
+    digits = chars - np.uint8(48)
     mantissa = np.zeros(len(chars), dtype=np.int64)
-    for column in chars.T:
-        mantissa = np.where(column == 46, mantissa, mantissa * 10 + (column - np.uint8(48)))
+    if bool(np.all(dot_at == dot_at[0])):  # the usual case: the dot in one column
+        for i in range(chars.shape[1]):
+            if i != int(dot_at[0]):
+                mantissa = mantissa * 10 + digits[:, i]
+    else:
+        for i in range(chars.shape[1]):
+            mantissa = np.where(dot_at == i, mantissa, mantissa * 10 + digits[:, i])
     return mantissa.astype(np.float64)
 
 
