@@ -29,7 +29,7 @@ import base64
 import math
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from hashlib import blake2b
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -201,6 +201,10 @@ class HyperLogLog:
         for index, rank in (self._sparse or {}).items():
             dense[index] = rank
         return bytes(dense)
+
+    def sparse_registers(self) -> Mapping[int, int] | None:
+        """The registers set, index -> rank, while the sketch is sparse (else None)."""
+        return self._sparse
 
     def nonzero(self) -> int:
         """Registers set: a certain lower bound on the distinct count."""

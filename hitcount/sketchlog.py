@@ -11,8 +11,8 @@ same registers; a query turns the log into `HyperLogLog` objects first.
 
 from __future__ import annotations
 
-import base64
 import math
+from binascii import b2a_base64
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +25,6 @@ from hitcount.hll import HyperLogLog, dense_header, hash64, sparse_header
 _REGISTER_CACHE_LIMIT = 1 << 20
 _register_cache: dict[tuple[str, int], tuple[int, int]] = {}
 _RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
-_ENTRY = np.dtype([("register", ">u2"), ("rank", "u1")])  # HyperLogLog's sparse entry
 
 
 def registers_of(
@@ -145,6 +144,8 @@ class RegisterLog:
         self.precision = precision
         self._shift = precision + _RANK_BITS
         self._chunks: list[npt.NDArray[np.int64]] = []
+        #: Whether `_chunks` is one compacted array.
+        self._compact = True
         self._pair_ids: dict[tuple[str, int], int] = {}
         self._pairs: list[tuple[str, int]] = []
 
@@ -165,20 +166,32 @@ class RegisterLog:
         if not wanted:
             return
         pairs = list(map(self._pair_ids.get, wanted))
-        if None in pairs:
-            pairs = list(map(self._pair_id, wanted))
+        if None in pairs:  # number the new pairs (a batch holds each pair once)
+            new = [key for key, pair in zip(wanted, pairs, strict=True) if pair is None]
+            numbers = range(len(self._pairs), len(self._pairs) + len(new))
+            self._pair_ids.update(zip(new, numbers, strict=True))
+            self._pairs.extend(new)
+            pairs = list(map(self._pair_ids.__getitem__, wanted))
         per_entry = np.repeat(keep, entries.sizes)
         ids = np.repeat(np.array(pairs, dtype=np.int64), entries.sizes[keep])
         registers = entries.registers[per_entry].astype(np.int64)
         keys = (ids << self._shift) | (registers << _RANK_BITS)
         self._chunks.append(keys | entries.ranks[per_entry])
+        self._compact = False
 
     def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:
         """Append the registers of one sketch."""
-        registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
-        indexes = np.flatnonzero(registers).astype(np.int64)
+        sparse = sketch.sparse_registers()
+        if sparse is not None:
+            indexes = np.fromiter(sparse.keys(), dtype=np.int64, count=len(sparse))
+            ranks = np.fromiter(sparse.values(), dtype=np.int64, count=len(sparse))
+        else:
+            registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
+            indexes = np.flatnonzero(registers).astype(np.int64)
+            ranks = registers[indexes].astype(np.int64)
         pair = self._pair_id((endpoint, bucket))
-        self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | registers[indexes])
+        self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | ranks)
+        self._compact = False
 
     def _pair_id(self, key: tuple[str, int]) -> int:
         found = self._pair_ids.get(key)
@@ -189,9 +202,10 @@ class RegisterLog:
 
     def compact(self) -> npt.NDArray[np.int64]:
         """All keys as one sorted array, one per pair and register (the largest rank)."""
-        if len(self._chunks) != 1:
+        if not self._compact or len(self._chunks) != 1:
             merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
             self._chunks = [_largest_rank_per_register(np.sort(merged, kind="stable"))]
+            self._compact = True
         return self._chunks[0]
 
     def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
@@ -238,20 +252,44 @@ class RegisterLog:
     def encoded(self) -> dict[str, dict[int, str]]:
         """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket."""
         keys = self.compact()
+        if not len(keys):
+            return {}
         m = 1 << self.precision
-        limit = HyperLogLog(self.precision).sparse_limit
-        entries = np.empty(len(keys), dtype=_ENTRY)
-        entries["register"] = (keys >> _RANK_BITS) & (m - 1)
-        entries["rank"] = keys & 63
-        body = entries.tobytes()
-        out: dict[str, dict[int, str]] = {}
-        for pair, start, end in self._spans(keys):
-            if end - start > limit:
-                dense = np.zeros(m, dtype=np.uint8)
-                dense[entries["register"][start:end]] = entries["rank"][start:end]
-                data = dense_header(self.precision) + dense.tobytes()
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        sizes = np.diff(np.append(starts, len(keys)))
+        dense = sizes > HyperLogLog(self.precision).sparse_limit
+        # Sparse sketches laid out back to back: header, entry count, entries (>HB each).
+        header = np.frombuffer(sparse_header(self.precision, 0)[:-4], dtype=np.uint8)
+        lengths = np.where(dense, 0, len(header) + 4 + 3 * sizes)
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        out = np.zeros(int(offsets[-1]), dtype=np.uint8)
+        sparse_at = offsets[:-1][~dense]
+        out[sparse_at[:, None] + np.arange(len(header))] = header
+        counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
+        out[sparse_at[:, None] + len(header) + np.arange(4)] = counts
+        entry_pair = np.repeat(np.arange(len(sizes)), sizes)
+        at = offsets[entry_pair] + len(header) + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
+        sparse_entry = ~dense[entry_pair]
+        at, chosen = at[sparse_entry], keys[sparse_entry]
+        registers = (chosen >> _RANK_BITS) & (m - 1)
+        out[at], out[at + 1], out[at + 2] = registers >> 8, registers & 255, chosen & 63
+        data = out.tobytes()
+        result: dict[str, dict[int, str]] = {}
+        pair_list, offset_list = pairs[starts].tolist(), offsets.tolist()
+        for i, is_dense in enumerate(dense.tolist()):
+            if is_dense:
+                raw = dense_header(self.precision) + self._dense(
+                    keys[starts[i] : starts[i] + sizes[i]]
+                )
             else:
-                data = sparse_header(self.precision, end - start) + body[3 * start : 3 * end]
-            endpoint, bucket = self._pairs[pair]
-            out.setdefault(endpoint, {})[bucket] = base64.b64encode(data).decode("ascii")
-        return out
+                raw = data[offset_list[i] : offset_list[i + 1]]
+            endpoint, bucket = self._pairs[pair_list[i]]
+            result.setdefault(endpoint, {})[bucket] = b2a_base64(raw, newline=False).decode()
+        return result
+
+    def _dense(self, keys: npt.NDArray[np.int64]) -> bytes:
+        """All registers of one sketch from its keys."""
+        registers = np.zeros(1 << self.precision, dtype=np.uint8)
+        registers[(keys >> _RANK_BITS) & ((1 << self.precision) - 1)] = keys & 63
+        return registers.tobytes()
