@@ -25,6 +25,7 @@ from hitcount.hll import HyperLogLog, dense_header, hash64, sparse_header
 _REGISTER_CACHE_LIMIT = 1 << 20
 _register_cache: dict[tuple[str, int], tuple[int, int]] = {}
 _RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
+_PADS = ("", "=", "==")
 
 
 def registers_of(
@@ -250,46 +251,61 @@ class RegisterLog:
         return np.diff(np.append(np.flatnonzero(np.diff(pairs, prepend=-1)), len(pairs)))
 
     def encoded(self) -> dict[str, dict[int, str]]:
-        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket."""
+        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket.
+
+        All sketches are laid out in one buffer, each padded with zeros to a multiple of 3
+        bytes, and base64-encoded in one call: a sketch's text is then its slice of the
+        whole, with its last quantum cut back and `=`-padded as if encoded alone.
+        """
         keys = self.compact()
         if not len(keys):
             return {}
+        out, raw_lengths, pair_ids = self._layout(keys)
+        text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
+        begins = (np.cumsum(-(-raw_lengths // 3)) - (-(-raw_lengths // 3))) * 4
+        padding = (3 - raw_lengths % 3) % 3
+        kept = 4 * -(-raw_lengths // 3) - padding
+        result: dict[str, dict[int, str]] = {}
+        pairs = self._pairs
+        for pair, begin, size, pad in zip(
+            pair_ids.tolist(), begins.tolist(), kept.tolist(), padding.tolist(), strict=True
+        ):
+            endpoint, bucket = pairs[pair]
+            result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
+        return result
+
+    def _layout(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every sketch's `to_bytes()`, back to back, each padded to a multiple of 3 bytes.
+
+        Also returns each sketch's unpadded length and its pair.
+        """
         m = 1 << self.precision
         pairs = keys >> self._shift
         starts = np.flatnonzero(np.diff(pairs, prepend=-1))
         sizes = np.diff(np.append(starts, len(keys)))
         dense = sizes > HyperLogLog(self.precision).sparse_limit
-        # Sparse sketches laid out back to back: header, entry count, entries (>HB each).
-        header = np.frombuffer(sparse_header(self.precision, 0)[:-4], dtype=np.uint8)
-        lengths = np.where(dense, 0, len(header) + 4 + 3 * sizes)
-        offsets = np.concatenate(([0], np.cumsum(lengths)))
-        out = np.zeros(int(offsets[-1]), dtype=np.uint8)
-        sparse_at = offsets[:-1][~dense]
-        out[sparse_at[:, None] + np.arange(len(header))] = header
+        head = len(dense_header(self.precision))
+        raw_lengths = np.where(dense, head + m, head + 4 + 3 * sizes)
+        at = np.concatenate(([0], np.cumsum(-(-raw_lengths // 3) * 3)))
+        out = np.zeros(int(at[-1]), dtype=np.uint8)
+        at = at[:-1]
+        headers = np.array(
+            [list(sparse_header(self.precision, 0)[:head]), list(dense_header(self.precision))],
+            dtype=np.uint8,
+        )
+        out[at[:, None] + np.arange(head)] = headers[dense.astype(np.intp)]
         counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
-        out[sparse_at[:, None] + len(header) + np.arange(4)] = counts
+        out[at[~dense][:, None] + head + np.arange(4)] = counts
         entry_pair = np.repeat(np.arange(len(sizes)), sizes)
-        at = offsets[entry_pair] + len(header) + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
-        sparse_entry = ~dense[entry_pair]
-        at, chosen = at[sparse_entry], keys[sparse_entry]
-        registers = (chosen >> _RANK_BITS) & (m - 1)
-        out[at], out[at + 1], out[at + 2] = registers >> 8, registers & 255, chosen & 63
-        data = out.tobytes()
-        result: dict[str, dict[int, str]] = {}
-        pair_list, offset_list = pairs[starts].tolist(), offsets.tolist()
-        for i, is_dense in enumerate(dense.tolist()):
-            if is_dense:
-                raw = dense_header(self.precision) + self._dense(
-                    keys[starts[i] : starts[i] + sizes[i]]
-                )
-            else:
-                raw = data[offset_list[i] : offset_list[i + 1]]
-            endpoint, bucket = self._pairs[pair_list[i]]
-            result.setdefault(endpoint, {})[bucket] = b2a_base64(raw, newline=False).decode()
-        return result
-
-    def _dense(self, keys: npt.NDArray[np.int64]) -> bytes:
-        """All registers of one sketch from its keys."""
-        registers = np.zeros(1 << self.precision, dtype=np.uint8)
-        registers[(keys >> _RANK_BITS) & ((1 << self.precision) - 1)] = keys & 63
-        return registers.tobytes()
+        registers, ranks = (keys >> _RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
+        in_dense = dense[entry_pair]
+        where = at[entry_pair] + np.where(
+            in_dense, head + registers, head + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
+        )
+        out[where[in_dense]] = ranks[in_dense]
+        sparse = ~in_dense
+        where, registers = where[sparse], registers[sparse]
+        out[where], out[where + 1], out[where + 2] = registers >> 8, registers & 255, ranks[sparse]
+        return out, raw_lengths, pairs[starts]
