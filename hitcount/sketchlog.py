@@ -26,6 +26,7 @@ _REGISTER_CACHE_LIMIT = 1 << 20
 _register_cache: dict[tuple[str, int], tuple[int, int]] = {}
 _RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
 _PADS = ("", "=", "==")
+_PART_KEYS = 1 << 20
 
 
 def registers_of(
@@ -134,7 +135,10 @@ def reduce_registers(
 def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Of sorted keys, the last (largest rank) of each pair and register."""
     registers = keys >> _RANK_BITS
-    return keys[np.flatnonzero(np.diff(registers, append=-1))]
+    last = np.ones(len(keys), dtype=bool)
+    np.not_equal(registers[1:], registers[:-1], out=last[:-1])
+    del registers
+    return keys[last]
 
 
 class RegisterLog:
@@ -205,7 +209,9 @@ class RegisterLog:
         """All keys as one sorted array, one per pair and register (the largest rank)."""
         if not self._compact or len(self._chunks) != 1:
             merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
-            self._chunks = [_largest_rank_per_register(np.sort(merged, kind="stable"))]
+            self._chunks = []  # freed before sorting: the log may hold millions of keys
+            merged.sort(kind="stable")
+            self._chunks = [_largest_rank_per_register(merged)]
             self._compact = True
         return self._chunks[0]
 
@@ -258,21 +264,34 @@ class RegisterLog:
         whole, with its last quantum cut back and `=`-padded as if encoded alone.
         """
         keys = self.compact()
-        if not len(keys):
-            return {}
-        out, raw_lengths, pair_ids = self._layout(keys)
-        text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
-        begins = (np.cumsum(-(-raw_lengths // 3)) - (-(-raw_lengths // 3))) * 4
-        padding = (3 - raw_lengths % 3) % 3
-        kept = 4 * -(-raw_lengths // 3) - padding
         result: dict[str, dict[int, str]] = {}
         pairs = self._pairs
-        for pair, begin, size, pad in zip(
-            pair_ids.tolist(), begins.tolist(), kept.tolist(), padding.tolist(), strict=True
-        ):
-            endpoint, bucket = pairs[pair]
-            result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
+        for part in self._parts(keys):  # a million keys at a time bounds the temporaries
+            out, raw_lengths, pair_ids = self._layout(part)
+            text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
+            quanta = -(-raw_lengths // 3)
+            padding = (3 - raw_lengths % 3) % 3
+            for pair, begin, size, pad in zip(
+                pair_ids.tolist(),
+                ((np.cumsum(quanta) - quanta) * 4).tolist(),
+                (4 * quanta - padding).tolist(),
+                padding.tolist(),
+                strict=True,
+            ):
+                endpoint, bucket = pairs[pair]
+                result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
         return result
+
+    def _parts(self, keys: npt.NDArray[np.int64]) -> Iterator[npt.NDArray[np.int64]]:
+        """Slices of about `_PART_KEYS` sorted keys, cut between pairs."""
+        if not len(keys):
+            return
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        del pairs
+        cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))])
+        for start, end in zip(cuts.tolist(), [*cuts[1:].tolist(), len(keys)], strict=True):
+            yield keys[start:end]
 
     def _layout(
         self, keys: npt.NDArray[np.int64]
@@ -298,7 +317,7 @@ class RegisterLog:
         out[at[:, None] + np.arange(head)] = headers[dense.astype(np.intp)]
         counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
         out[at[~dense][:, None] + head + np.arange(4)] = counts
-        entry_pair = np.repeat(np.arange(len(sizes)), sizes)
+        entry_pair = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         registers, ranks = (keys >> _RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
         in_dense = dense[entry_pair]
         where = at[entry_pair] + np.where(

@@ -7,13 +7,14 @@ import json
 import math
 import random
 from pathlib import Path
+from unittest.mock import patch
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, from_document
+from hitcount import HitCounter, from_document, sketchlog
 from hitcount.distinct import DistinctTracker
 from hitcount.errors import StateError
 from hitcount.hll import HyperLogLog, standard_error
@@ -250,7 +251,8 @@ def test_bulk_register_log_equals_adding_hit_by_hit(
             assert bulk.prune(horizon) == one.prune(horizon)
     assert bulk.memory_bytes() == one.memory_bytes()
     assert bulk.buckets() == one.buckets()
-    assert bulk.to_state() == one.to_state()
+    with patch.object(sketchlog, "_PART_KEYS", 5):  # encoded a few keys at a time
+        assert bulk.to_state() == one.to_state()
     assert bulk.query(["/a", "/b"], 500.0, 4_000.0) == one.query(["/a", "/b"], 500.0, 4_000.0)
     assert bulk.to_state() == one.to_state()
 
