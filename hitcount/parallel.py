@@ -47,11 +47,14 @@ def worker_count(path: str) -> int:
     return workers if workers >= 2 else 0
 
 
-def plan_ranges(path: str, size: int, step: int = RANGE_BYTES) -> list[tuple[int, int]] | None:
+def plan_ranges(path: str, size: int, step: int | None = None) -> list[tuple[int, int]] | None:
     """Byte ranges `[start, end)` covering the file, each ending just after a newline.
+
+    `step` (bytes a range, before it is stretched to a line end) defaults to `RANGE_BYTES`.
 
     Returns None when a line is too long to cut around (the serial reader copes with it).
     """
+    step = step or RANGE_BYTES
     ranges: list[tuple[int, int]] = []
     start = 0
     with open(path, "rb") as handle:
