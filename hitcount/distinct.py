@@ -27,13 +27,14 @@ from hitcount.hll import (
     HyperLogLog,
     check_precision,
     hash64,
-    registers_of,
     z_score,
 )
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from hitcount.sketchlog import RegisterEntries, RegisterLog
 
 #: Width of a distinct-users bucket, seconds.
 DEFAULT_BUCKET_S = 60.0
@@ -73,6 +74,7 @@ class _State(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _HASH_CACHE_LIMIT = 1 << 20
+_HEADER_BYTES = 6  # of an encoded sketch: magic, precision, kind
 
 
 class DistinctTracker:
@@ -111,6 +113,8 @@ class DistinctTracker:
         self._hashes: dict[str, int] = {}
         #: The oldest bucket index held (or a lower bound of it), so most prunes scan nothing.
         self._lowest: float = -math.inf
+        #: Registers added in batches, not yet in `_sketches` (the two together are the state).
+        self._log: RegisterLog | None = None
 
     # -- recording -------------------------------------------------------------------
 
@@ -162,6 +166,8 @@ class DistinctTracker:
         users: Sequence[str | None],
     ) -> None:
         """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
+        from hitcount.sketchlog import registers_of
+
         indexes, ranks = registers_of(users, self.precision)
         self.add_registers(names, codes, timestamps, indexes, ranks)
 
@@ -170,35 +176,57 @@ class DistinctTracker:
         names: Sequence[str],
         codes: npt.NDArray[np.int32],
         timestamps: npt.NDArray[np.float64],
-        indexes: npt.NDArray[np.int64],
+        indexes: npt.NDArray[np.int32],
         ranks: npt.NDArray[np.uint8],
     ) -> None:
-        """Add a batch given each hit's HLL register and rank (`registers_of`; -1: no user).
+        """Add a batch given each hit's HLL register and rank (`registers_of`; -1: no user)."""
+        from hitcount.sketchlog import reduce_registers
 
-        The same registers as adding hit by hit: numpy finds the largest rank of each
-        (endpoint, bucket, register), and each sketch is raised in one call.
+        entries = reduce_registers(codes, timestamps, indexes, ranks, self.precision, self.bucket_s)
+        self.add_entries(names, entries)
+
+    def add_entries(self, names: Sequence[str], entries: RegisterEntries) -> None:
+        """Add a batch already reduced to the largest rank per register (`reduce_registers`).
+
+        The same registers as adding hit by hit, kept in bulk until something reads them.
+
+        Raises:
+            ValueError: the entries were made for another precision or bucket width.
         """
-        import numpy as np
+        from hitcount.sketchlog import RegisterLog
 
-        buckets = np.floor(timestamps / self.bucket_s).astype(np.int64)
-        keep = (indexes >= 0) & ((buckets + 1) * self.bucket_s > self.horizon)
+        if (entries.precision, entries.bucket_s) != (self.precision, self.bucket_s):
+            raise ValueError("register entries of another precision or bucket width")
+        keep = (entries.buckets + 1) * self.bucket_s > self.horizon
         if not keep.any():
             return
-        codes64, buckets = codes.astype(np.int64)[keep], buckets[keep]
-        indexes, ranks = indexes[keep], ranks[keep].astype(np.int64)
-        first, span, m = int(buckets.min()), int(np.ptp(buckets)) + 1, 1 << self.precision
-        pair_keys = codes64 * span + (buckets - first)
-        # key * 64 + rank sorts a register's ranks together, the largest last (rank < 64).
-        combined = np.unique((pair_keys * m + indexes) * 64 + ranks)
-        keys = combined // 64
-        last = np.flatnonzero(np.diff(keys, append=-1))  # the largest rank of each register
-        keys, best = keys[last], (combined[last] % 64).astype(np.uint8)
-        pairs, registers = keys // m, keys % m
-        starts = np.flatnonzero(np.diff(pairs, prepend=-1)).tolist()
-        for start, end in zip(starts, [*starts[1:], len(pairs)], strict=True):
-            pair = int(pairs[start])
-            sketch = self._sketch(names[pair // span], first + pair % span)
-            sketch.add_registers(registers[start:end], best[start:end])
+        if self._log is None:
+            self._log = RegisterLog(self.precision)
+        self._log.add(names, entries, keep)
+        self._lowest = min(self._lowest, int(entries.buckets[keep].min()))
+
+    def _settle(self) -> None:
+        """Turn the registers added in bulk into sketches (before reading them)."""
+        if self._log is None:
+            return
+        for endpoint, bucket, sketch in self._log.drain():
+            held = self._sketches.setdefault(endpoint, {})
+            if bucket in held:
+                held[bucket].merge(sketch)
+            else:
+                held[bucket] = sketch
+        self._log = None
+
+    def _bulk(self) -> RegisterLog | None:
+        """The bulk log holding every sketch (None when nothing was added in bulk)."""
+        log = self._log
+        if log is None:
+            return None
+        for endpoint, buckets in self._sketches.items():
+            for bucket, sketch in buckets.items():
+                log.add_sketch(endpoint, bucket, sketch)
+        self._sketches = {}
+        return log
 
     def _sketch(self, endpoint: str, bucket: int) -> HyperLogLog:
         buckets = self._sketches.get(endpoint)
@@ -222,20 +250,22 @@ class DistinctTracker:
         first_kept = math.floor(horizon / self.bucket_s)
         if self._lowest >= first_kept:
             return 0
+        gone: set[tuple[str, int]] = set()
         self._lowest = math.inf
-        removed = 0
+        if self._log is not None:
+            gone, self._lowest = self._log.prune(first_kept)
         for endpoint in list(self._sketches):
             buckets = self._sketches[endpoint]
-            gone = [b for b in buckets if b < first_kept]
+            old = [b for b in buckets if b < first_kept]
             self._lowest = min(
                 self._lowest, min((b for b in buckets if b >= first_kept), default=math.inf)
             )
-            for bucket in gone:
+            for bucket in old:
                 del buckets[bucket]
-            removed += len(gone)
+            gone.update((endpoint, bucket) for bucket in old)
             if not buckets:
                 del self._sketches[endpoint]
-        return removed
+        return len(gone)
 
     def merge(self, other: DistinctTracker) -> None:
         """Fold `other` in: per endpoint and bucket, the register-wise maximum of the two
@@ -253,6 +283,8 @@ class DistinctTracker:
             )
         self.retention_s = max(self.retention_s, other.retention_s)
         self.prune(other.horizon)
+        self._settle()  # bulk-added registers become sketches on both sides first
+        other._settle()
         for endpoint, buckets in other._sketches.items():
             for bucket, sketch in buckets.items():
                 if self._keeps(bucket):
@@ -262,11 +294,12 @@ class DistinctTracker:
 
     def endpoints(self) -> list[str]:
         """Endpoints that have user data, sorted."""
+        self._settle()
         return sorted(self._sketches)
 
     def has_data(self) -> bool:
         """Whether any endpoint has user data."""
-        return bool(self._sketches)
+        return bool(self._sketches) or bool(self._log)
 
     def query(
         self,
@@ -282,6 +315,7 @@ class DistinctTracker:
         buckets partly inside give the upper one. `clock` (the latest hit seen) lets the
         bucket holding it count as inside when the window ends at or after it.
         """
+        self._settle()
         names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         width = self.bucket_s
         ends_after_clock = clock is not None and clock <= end
@@ -322,10 +356,20 @@ class DistinctTracker:
 
     def buckets(self) -> int:
         """Sketches held."""
+        log = self._bulk()
+        if log is not None:
+            return len(log.sizes())
         return sum(len(buckets) for buckets in self._sketches.values())
 
     def memory_bytes(self) -> int:
         """Bytes of the encoded sketches (sparse ones 3 bytes a register set)."""
+        log = self._bulk()
+        if log is not None:
+            sizes = log.sizes()
+            limit = HyperLogLog(self.precision).sparse_limit
+            sparse = sizes[sizes <= limit]
+            dense_bytes = (len(sizes) - len(sparse)) * (_HEADER_BYTES + (1 << self.precision))
+            return int(dense_bytes + (sparse * 3 + _HEADER_BYTES + 4).sum())
         return sum(
             sketch.memory_bytes()
             for buckets in self._sketches.values()
@@ -334,15 +378,24 @@ class DistinctTracker:
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-ready dict: parameters, horizon, and base64 registers per bucket."""
+        log = self._bulk()
+        if log is not None:
+            encoded = log.encoded()
+            sketches = {
+                endpoint: {str(b): encoded[endpoint][b] for b in sorted(encoded[endpoint])}
+                for endpoint in sorted(encoded)
+            }
+        else:
+            sketches = {
+                endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
+                for endpoint, buckets in sorted(self._sketches.items())
+            }
         return {
             "bucket_s": self.bucket_s,
             "precision": self.precision,
             "retention_s": self.retention_s,
             "horizon": self.horizon if math.isfinite(self.horizon) else None,
-            "endpoints": {
-                endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
-                for endpoint, buckets in sorted(self._sketches.items())
-            },
+            "endpoints": sketches,
         }
 
     @classmethod
@@ -397,7 +450,7 @@ class DistinctTracker:
             other.retention_s,
         )
         self.horizon, self._sketches = other.horizon, other._sketches
-        self._lowest, self._hashes = -math.inf, {}
+        self._lowest, self._hashes, self._log = -math.inf, {}, None
 
 
 def _covered(lo: float, hi: float, start: float, end: float) -> float:

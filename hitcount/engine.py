@@ -291,12 +291,11 @@ class HitCounter:
             return 0
         if self.wants_each_hit():
             names, codes = columns.names, columns.codes.tolist()
-            users = columns.users if columns.users is not None else [None] * len(codes)
-            hits = zip(codes, columns.ts.tolist(), users, strict=True)
+            hits = zip(codes, columns.ts.tolist(), columns.user_list(), strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = self._late_mask(columns.ts)
-        if self.distinct is not None and (columns.users or columns.user_registers):
-            self._add_distinct(columns, np.flatnonzero(~late))
+        if self.distinct is not None and columns.has_users():
+            self._add_distinct(columns, late)
         order = (
             columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
         )
@@ -313,14 +312,30 @@ class HitCounter:
             self.alerts.observe_columns(columns.names, columns.codes, columns.ts)
         return kept
 
-    def _add_distinct(self, columns: Columns, kept: npt.NDArray[np.intp]) -> None:
+    def _add_distinct(self, columns: Columns, late: npt.NDArray[np.bool_]) -> None:
         """Users of the kept hits into the tracker (before the batch's prune, as per hit)."""
+        import numpy as np
+
         tracker = self.distinct
         assert tracker is not None
+        entries = columns.user_entries
+        made_for = None if entries is None else (entries.precision, entries.bucket_s)
+        usable = made_for == (tracker.precision, tracker.bucket_s) and not late.any()
+        if entries is not None and usable:
+            tracker.add_entries(columns.names, entries)
+            return
+        kept = np.flatnonzero(~late)
         names, codes, stamps = columns.names, columns.codes[kept], columns.ts[kept]
         registers = columns.user_registers
         if registers is not None and registers[0] == tracker.precision:
             tracker.add_registers(names, codes, stamps, registers[1][kept], registers[2][kept])
+        elif columns.user_names is not None and columns.user_codes is not None:
+            from hitcount.sketchlog import registers_for
+
+            indexes, ranks = registers_for(
+                columns.user_names, columns.user_codes[kept], tracker.precision
+            )
+            tracker.add_registers(names, codes, stamps, indexes, ranks)
         elif columns.users is not None:
             users = columns.users
             tracker.add_columns(names, codes, stamps, [users[i] for i in kept.tolist()])

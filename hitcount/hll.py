@@ -29,7 +29,7 @@ import base64
 import math
 import struct
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from hashlib import blake2b
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -37,42 +37,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy only on the batch path
     import numpy as np
     import numpy.typing as npt
-
-#: Users whose registers `registers_of` remembers, per process, before it starts over.
-_REGISTER_CACHE_LIMIT = 1 << 20
-_register_cache: dict[tuple[str, int], tuple[int, int]] = {}
-
-
-def registers_of(
-    users: Sequence[str | None], precision: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-    """Each user's `(register index, rank)` at `precision`, as arrays; -1 / 0 for no user.
-
-    Users repeat a lot, so their hashes are remembered (per process, bounded).
-    """
-    import numpy as np
-
-    cache = _register_cache
-    if len(cache) > _REGISTER_CACHE_LIMIT:
-        cache.clear()
-    free_bits = 64 - precision
-    mask = (1 << free_bits) - 1
-    pairs = []
-    for user in users:
-        if user is None:
-            pairs.append((-1, 0))
-            continue
-        found = cache.get((user, precision))
-        if found is None:
-            hashed = hash64(user)
-            found = cache[(user, precision)] = (
-                hashed >> free_bits,
-                free_bits + 1 - (hashed & mask).bit_length(),
-            )
-        pairs.append(found)
-    table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    return table[:, 0], table[:, 1].astype(np.uint8)
-
 
 #: Smallest and largest precision accepted.
 MIN_PRECISION = 4
@@ -89,6 +53,16 @@ def hash64(user: str) -> int:
     """The 64-bit hash of a user string (stable across processes and runs)."""
     digest = blake2b(user.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+def sparse_header(precision: int, count: int) -> bytes:
+    """The bytes before `count` sparse entries (`>HB`: index, rank) in `to_bytes`."""
+    return _HEADER.pack(_MAGIC, precision, _SPARSE) + struct.pack(">I", count)
+
+
+def dense_header(precision: int) -> bytes:
+    """The bytes before the `2^precision` registers of a dense sketch in `to_bytes`."""
+    return _HEADER.pack(_MAGIC, precision, _DENSE)
 
 
 def check_precision(precision: object) -> int:
@@ -228,6 +202,10 @@ class HyperLogLog:
             dense[index] = rank
         return bytes(dense)
 
+    def sparse_registers(self) -> Mapping[int, int] | None:
+        """The registers set, index -> rank, while the sketch is sparse (else None)."""
+        return self._sparse
+
     def nonzero(self) -> int:
         """Registers set: a certain lower bound on the distinct count."""
         if self._sparse is not None:
@@ -334,13 +312,9 @@ class HyperLogLog:
         if self._sparse is not None:
             entries = sorted(self._sparse.items())
             body = b"".join(_ENTRY.pack(index, rank) for index, rank in entries)
-            return (
-                _HEADER.pack(_MAGIC, self.precision, _SPARSE)
-                + struct.pack(">I", len(entries))
-                + body
-            )
+            return sparse_header(self.precision, len(entries)) + body
         assert self._dense is not None
-        return _HEADER.pack(_MAGIC, self.precision, _DENSE) + bytes(self._dense)
+        return dense_header(self.precision) + bytes(self._dense)
 
     def to_base64(self) -> str:
         """`to_bytes` as ASCII base64."""

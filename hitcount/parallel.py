@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hitcount.formats.columnar import Columns, decode_ndjson_block
 from hitcount.formats.reader import MAX_LINE_BYTES
-from hitcount.hll import registers_of
+from hitcount.sketchlog import code_users, reduce_registers, registers_for
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -47,11 +47,14 @@ def worker_count(path: str) -> int:
     return workers if workers >= 2 else 0
 
 
-def plan_ranges(path: str, size: int, step: int = RANGE_BYTES) -> list[tuple[int, int]] | None:
+def plan_ranges(path: str, size: int, step: int | None = None) -> list[tuple[int, int]] | None:
     """Byte ranges `[start, end)` covering the file, each ending just after a newline.
+
+    `step` (bytes a range, before it is stretched to a line end) defaults to `RANGE_BYTES`.
 
     Returns None when a line is too long to cut around (the serial reader copes with it).
     """
+    step = step or RANGE_BYTES
     ranges: list[tuple[int, int]] = []
     start = 0
     with open(path, "rb") as handle:
@@ -74,27 +77,47 @@ def read_range(path: str, start: int, end: int) -> bytes:
     return data.removeprefix(_BOM) if start == 0 else data
 
 
-def _decode_range(task: tuple[str, int, int, int]) -> tuple[int, Columns | None]:
-    path, start, end, precision = task
+def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns | None]:
+    path, start, end, precision, bucket_s = task
     data = read_range(path, start, end)
     lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    columns = decode_ndjson_block(data) if data else None
+    columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     if columns is None:
         return lines, None
-    # Users cross the process boundary only as HLL registers, for a distinct-users tracker.
-    registers = None
-    if precision and columns.users is not None:
-        registers = (precision, *registers_of(columns.users, precision))
-    columns = dataclasses.replace(columns, users=None, user_registers=registers)
+    # Users cross the process boundary only as HLL registers, for a distinct-users tracker:
+    # per hit, and reduced per endpoint and bucket (what the parent uses when none is late).
+    registers = entries = None
+    if precision and (columns.users is not None or columns.user_codes is not None):
+        if columns.user_names is not None and columns.user_codes is not None:
+            names, user_codes = columns.user_names, columns.user_codes
+        else:
+            names, user_codes = code_users(columns.user_list())
+        indexes, ranks = registers_for(names, user_codes, precision)
+        registers = (precision, indexes, ranks)
+        entries = reduce_registers(columns.codes, columns.ts, indexes, ranks, precision, bucket_s)
+    columns = dataclasses.replace(
+        columns,
+        users=None,
+        user_names=None,
+        user_codes=None,
+        user_registers=registers,
+        user_entries=entries,
+    )
     return lines, columns.grouped()
 
 
 def decode_in_parallel(
-    path: str, ranges: list[tuple[int, int]], workers: int, *, precision: int = 0
+    path: str,
+    ranges: list[tuple[int, int]],
+    workers: int,
+    *,
+    precision: int = 0,
+    bucket_s: float = 60.0,
 ) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
     """Yield `((start, end), lines, columns or None)` for each range, in file order.
 
-    With a `precision`, users arrive as HLL registers at that precision (else not at all).
+    With a `precision`, users arrive as HLL registers at that precision, also reduced per
+    `bucket_s` bucket (else not at all).
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -102,7 +125,7 @@ def decode_in_parallel(
         pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
         upcoming = iter(ranges)
         for span in upcoming:
-            pending.append((span, pool.submit(_decode_range, (path, *span, precision))))
+            pending.append((span, pool.submit(_decode_range, (path, *span, precision, bucket_s))))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -110,6 +133,6 @@ def decode_in_parallel(
             lines, columns = future.result()
             next_span = next(upcoming, None)
             if next_span is not None:
-                task = (path, *next_span, precision)
+                task = (path, *next_span, precision, bucket_s)
                 pending.append((next_span, pool.submit(_decode_range, task)))
             yield span, lines, columns

@@ -195,7 +195,10 @@ class Replayer:
         number = 1
         tracker = self.counter.distinct
         precision = tracker.precision if tracker is not None else 0
-        decoded = parallel.decode_in_parallel(source, ranges, workers, precision=precision)
+        bucket_s = tracker.bucket_s if tracker is not None else 60.0
+        decoded = parallel.decode_in_parallel(
+            source, ranges, workers, precision=precision, bucket_s=bucket_s
+        )
         for (start, end), lines, columns in decoded:
             if columns is not None:
                 self._record_columns(columns)

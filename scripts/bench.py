@@ -646,6 +646,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1800.0,
         help="kill a run after this many seconds, 0 = never [%(default)s]",
     )
+    parser.add_argument(
+        "--no-distinct",
+        action="store_true",
+        help="replay with --no-distinct (no distinct-users sketches)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--naive", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -691,6 +696,7 @@ def build_contenders(
     for strategy, extra in STRATEGIES.items():
         state = workdir / f"state-{strategy}.json"
         cmd = [hitcount, "--state", str(state), "replay", str(data), "--strategy", strategy]
+        extra = [*extra, "--no-distinct"] if args.no_distinct else extra
         contenders.append(Contender(f"replay {strategy}", "ingest", cmd + extra, lines))
     contenders.append(Contender("hitcount --version", "start", [hitcount, "--version"]))
     if "query" not in args.skip:

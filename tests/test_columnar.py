@@ -145,3 +145,33 @@ def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
     assert both.strategy.to_state() == serial.strategy.to_state()
     assert both.distinct is not None and serial.distinct is not None
     assert both.distinct.to_state() == serial.distinct.to_state()  # users crossed as registers
+
+
+def test_parallel_replay_with_late_hits_in_every_range_equals_recording_hit_by_hit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers reduce users per endpoint and minute; ranges with late hits fall back per hit."""
+    from hitcount import parallel
+
+    start = 1_767_225_600
+    rows = []
+    for i in range(20_000):
+        ts = start + i * 0.5
+        if i % 499 == 0 or (i > 19_600 and i % 23 == 0):
+            ts -= 125  # late for the strategy, yet (near the end) in a minute still kept
+        rows.append({"endpoint": f"/e{i % 5}", "ts": ts, "user": f"u{i * 7919 % 301}"})
+    path = tmp_path / "late.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    monkeypatch.setenv("HITCOUNT_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 60_000)
+    params = {"window_s": 10, "retention_s": 120}
+    both = HitCounter("fixed", max_lateness_s=0, distinct_precision=8, **params)
+    replay(both, [str(path)])
+    oracle = HitCounter("fixed", max_lateness_s=0, distinct_precision=8, **params)
+    for row in rows:
+        oracle.record(row["endpoint"], row["ts"], row["user"])
+    assert both.metrics.late_hits == oracle.metrics.late_hits > 10
+    assert both.strategy.to_state() == oracle.strategy.to_state()
+    assert both.distinct is not None and oracle.distinct is not None
+    assert both.distinct.to_state() == oracle.distinct.to_state()

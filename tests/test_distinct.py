@@ -7,13 +7,14 @@ import json
 import math
 import random
 from pathlib import Path
+from unittest.mock import patch
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, from_document
+from hitcount import HitCounter, from_document, sketchlog
 from hitcount.distinct import DistinctTracker
 from hitcount.errors import StateError
 from hitcount.hll import HyperLogLog, standard_error
@@ -213,6 +214,47 @@ def test_per_hit_and_batch_paths_keep_the_same_distinct_state(
     assert one_by_one.distinct is not None and batched.distinct is not None
     assert batched.distinct.to_state() == one_by_one.distinct.to_state()
     assert batched.metrics == one_by_one.metrics
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hits=USER_HITS,
+    batch=st.integers(1, 60),
+    precision=st.sampled_from([4, 6]),
+    prune_at=st.lists(st.floats(0, 5_000), max_size=3),
+)
+def test_bulk_register_log_equals_adding_hit_by_hit(
+    hits: list[tuple[str, float, str | None]], batch: int, precision: int, prune_at: list[float]
+) -> None:
+    """Batches (kept as bulk register entries), single adds and prunes in any mix."""
+    import numpy as np
+
+    one = DistinctTracker(bucket_s=100, precision=precision)
+    bulk = DistinctTracker(bucket_s=100, precision=precision)
+    horizons = iter(sorted(prune_at))
+    for i in range(0, len(hits), batch):
+        part = hits[i : i + batch]
+        for endpoint, ts, user in part:
+            if user is not None:
+                one.add(endpoint, ts, user)
+        if i // batch % 3 == 2:  # now and then hit by hit on the bulk side too
+            for endpoint, ts, user in part:
+                if user is not None:
+                    bulk.add(endpoint, ts, user)
+        else:
+            names = sorted({endpoint for endpoint, _, _ in part})
+            codes = np.array([names.index(endpoint) for endpoint, _, _ in part], dtype=np.int32)
+            stamps = np.array([ts for _, ts, _ in part], dtype=np.float64)
+            bulk.add_columns(names, codes, stamps, [user for _, _, user in part])
+        horizon = next(horizons, None)
+        if horizon is not None:
+            assert bulk.prune(horizon) == one.prune(horizon)
+    assert bulk.memory_bytes() == one.memory_bytes()
+    assert bulk.buckets() == one.buckets()
+    with patch.object(sketchlog, "_PART_KEYS", 5):  # encoded a few keys at a time
+        assert bulk.to_state() == one.to_state()
+    assert bulk.query(["/a", "/b"], 500.0, 4_000.0) == one.query(["/a", "/b"], 500.0, 4_000.0)
+    assert bulk.to_state() == one.to_state()
 
 
 def test_late_hits_are_not_added_and_no_users_means_no_state() -> None:

@@ -9,10 +9,11 @@ and the caller parses that block line by line, so bad lines keep their numbers a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -29,6 +30,9 @@ from hitcount.formats.base import (
 )
 from hitcount.formats.reader import MAX_LINE_BYTES
 
+if TYPE_CHECKING:
+    from hitcount.sketchlog import RegisterEntries
+
 
 @dataclass(frozen=True, slots=True)
 class Columns:
@@ -38,19 +42,39 @@ class Columns:
     codes: npt.NDArray[np.int32]
     ts: npt.NDArray[np.float64]
     #: Optional `argsort(codes, kind="stable")`, computed by a worker process to spare the parent.
-    order: npt.NDArray[np.intp] | None = None
+    order: npt.NDArray[np.int32] | None = None
     #: The user of each hit (None where a line had none); None when no line had a user.
     users: list[str | None] | None = None
-    #: Instead of `users` (from a worker): `(precision, register indexes, ranks)` per hit.
-    user_registers: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None = None
+    #: Or the users coded: hit i by `user_names[user_codes[i]]` (code -1: no user).
+    user_names: list[str] | None = None
+    user_codes: npt.NDArray[np.int32] | None = None
+    #: Instead of users (from a worker): `(precision, register indexes, ranks)` per hit.
+    user_registers: tuple[int, npt.NDArray[np.int32], npt.NDArray[np.uint8]] | None = None
+    #: And (from a worker) the same registers reduced per endpoint and bucket, used when
+    #: no hit of the batch is late.
+    user_entries: RegisterEntries | None = None
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""
-        order = np.argsort(self.codes, kind="stable")
-        return Columns(self.names, self.codes, self.ts, order, self.users, self.user_registers)
+        codes = self.codes.astype(np.uint16) if len(self.names) <= 1 << 16 else self.codes
+        order = np.argsort(codes, kind="stable").astype(np.int32)  # radix sort for 16 bits
+        return dataclasses.replace(self, order=order)
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def has_users(self) -> bool:
+        """Whether some hit carries a user (in any of the forms)."""
+        return bool(self.users) or self.user_codes is not None or self.user_registers is not None
+
+    def user_list(self) -> list[str | None]:
+        """The user of each hit (None where it has none, or users crossed as registers)."""
+        if self.users is not None:
+            return self.users
+        if self.user_names is not None and self.user_codes is not None:
+            names: list[str | None] = [*self.user_names, None]  # code -1: the last one
+            return [names[code] for code in self.user_codes.tolist()]
+        return [None] * len(self)
 
 
 class _Typed(msgspec.Struct, gc=False):
@@ -90,8 +114,20 @@ def columns_from_hits(hits: Sequence[Hit]) -> Columns:
     )
 
 
-def decode_ndjson_block(block: bytes) -> Columns | None:
-    """Columns for a block of NDJSON lines, or None when it must be parsed line by line."""
+def decode_ndjson_block(block: bytes, *, users: bool = True) -> Columns | None:
+    """Columns for a block of NDJSON lines, or None when it must be parsed line by line.
+
+    The numpy scanner reads the common shapes; msgspec decodes what it leaves. With
+    `users=False` the columns may leave the (checked) users out.
+    """
+    from hitcount.formats.scanner import scan_block
+
+    scanned = scan_block(block, users=users)
+    return scanned if scanned is not None else decode_with_msgspec(block)
+
+
+def decode_with_msgspec(block: bytes) -> Columns | None:
+    """`decode_ndjson_block` without the scanner: msgspec decodes the lines."""
     lines = _line_count(block)
     if lines is None:
         return None

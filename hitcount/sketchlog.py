@@ -1,0 +1,330 @@
+"""Distinct-user registers in bulk: numpy arrays instead of one Python dict per sketch.
+
+The batch path of `DistinctTracker` never touches a `HyperLogLog` per hit. A batch becomes
+*register entries*: for each (endpoint, bucket) pair the largest rank seen per register,
+found with one sort (`reduce_registers`, run in the worker processes of a parallel replay).
+The tracker keeps them in a `RegisterLog`: int64 keys `pair << (p + 6) | register << 6 |
+rank` appended per batch and compacted (sorted, largest rank kept) when read. Saving encodes
+the sketches straight from the keys, byte for byte what `HyperLogLog.to_bytes` gives for the
+same registers; a query turns the log into `HyperLogLog` objects first.
+"""
+
+from __future__ import annotations
+
+import math
+from binascii import b2a_base64
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hitcount.hll import HyperLogLog, dense_header, hash64, sparse_header
+
+#: Users whose registers `registers_of` remembers, per process, before it starts over.
+_REGISTER_CACHE_LIMIT = 1 << 20
+_register_cache: dict[tuple[str, int], tuple[int, int]] = {}
+_RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
+_PADS = ("", "=", "==")
+_PART_KEYS = 1 << 20
+
+
+def registers_of(
+    users: Sequence[str | None], precision: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """Each user's `(register index, rank)` at `precision`, as arrays; -1 / 0 for no user."""
+    return registers_for(*code_users(users), precision)
+
+
+def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """The distinct users, and each hit's position among them (-1: no user)."""
+    names = [user for user in dict.fromkeys(users) if user is not None]
+    position: dict[str | None, int] = {user: code for code, user in enumerate(names)}
+    position[None] = -1
+    codes = np.fromiter(map(position.__getitem__, users), dtype=np.int32, count=len(users))
+    return names, codes
+
+
+def registers_for(
+    names: Sequence[str], codes: npt.NDArray[np.int32], precision: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """`(register index, rank)` of user `names[codes[i]]` per hit; -1 / 0 where codes is -1.
+
+    Each distinct user is hashed once (and remembered, per process, bounded).
+    """
+    cache = _register_cache
+    if len(cache) > _REGISTER_CACHE_LIMIT:
+        cache.clear()
+    free_bits = 64 - precision
+    mask = (1 << free_bits) - 1
+    pairs = []
+    for user in names:
+        found = cache.get((user, precision))
+        if found is None:
+            hashed = hash64(user)
+            found = cache[(user, precision)] = (
+                hashed >> free_bits,
+                free_bits + 1 - (hashed & mask).bit_length(),
+            )
+        pairs.append(found)
+    pairs.append((-1, 0))  # code -1 picks this last row
+    table = np.array(pairs, dtype=np.int64)
+    return table[codes, 0].astype(np.int32), table[codes, 1].astype(np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterEntries:
+    """The largest rank per (endpoint code, bucket, register) of a batch.
+
+    Pair i is endpoint code `codes[i]` in bucket `buckets[i]`; its entries are the next
+    `sizes[i]` of `registers`/`ranks` (sorted by register).
+    """
+
+    precision: int
+    bucket_s: float
+    codes: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    registers: npt.NDArray[np.uint16]
+    ranks: npt.NDArray[np.uint8]
+
+
+def reduce_registers(
+    codes: npt.NDArray[np.int32],
+    timestamps: npt.NDArray[np.float64],
+    indexes: npt.NDArray[np.int32],
+    ranks: npt.NDArray[np.uint8],
+    precision: int,
+    bucket_s: float,
+) -> RegisterEntries:
+    """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)."""
+    has_user = indexes >= 0
+    codes64 = codes[has_user].astype(np.int64)
+    buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(buckets):
+        none16, none8 = np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8)
+        return RegisterEntries(precision, bucket_s, empty, empty, empty, none16, none8)
+    first = int(buckets.min())
+    span = int(buckets.max()) - first + 1
+    pair_bits = precision + _RANK_BITS
+    fits = span * (int(codes64.max()) + 1) < 1 << (62 - pair_bits)
+    if fits:
+        pairs = codes64 * span + (buckets - first)
+    else:  # buckets far apart: number the pairs first so that the keys fit in 64 bits
+        both = np.stack((codes64, buckets), axis=1)
+        table, inverse = np.unique(both, axis=0, return_inverse=True)
+        pairs = inverse.reshape(-1).astype(np.int64)
+    keys = (pairs << pair_bits) | (indexes[has_user].astype(np.int64) << _RANK_BITS)
+    keys = _largest_rank_per_register(np.sort(keys | ranks[has_user]))
+    pair_of = keys >> pair_bits
+    starts = np.flatnonzero(np.diff(pair_of, prepend=-1))
+    sizes = np.diff(np.append(starts, len(keys)))
+    firsts = pair_of[starts]
+    if fits:
+        pair_codes, pair_buckets = firsts // span, firsts % span + first
+    else:
+        pair_codes, pair_buckets = table[firsts, 0], table[firsts, 1]
+    registers = ((keys >> _RANK_BITS) & ((1 << precision) - 1)).astype(np.uint16)
+    ranks_kept = (keys & 63).astype(np.uint8)
+    return RegisterEntries(
+        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
+    )
+
+
+def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Of sorted keys, the last (largest rank) of each pair and register."""
+    registers = keys >> _RANK_BITS
+    last = np.ones(len(keys), dtype=bool)
+    np.not_equal(registers[1:], registers[:-1], out=last[:-1])
+    del registers
+    return keys[last]
+
+
+class RegisterLog:
+    """Register entries of many (endpoint, bucket) sketches, appended in bulk."""
+
+    def __init__(self, precision: int) -> None:
+        """An empty log for sketches of this precision."""
+        self.precision = precision
+        self._shift = precision + _RANK_BITS
+        self._chunks: list[npt.NDArray[np.int64]] = []
+        #: Whether `_chunks` is one compacted array.
+        self._compact = True
+        self._pair_ids: dict[tuple[str, int], int] = {}
+        self._pairs: list[tuple[str, int]] = []
+
+    def __bool__(self) -> bool:
+        return any(len(chunk) for chunk in self._chunks)
+
+    def add(
+        self, names: Sequence[str], entries: RegisterEntries, keep: npt.NDArray[np.bool_]
+    ) -> None:
+        """Append the pairs of `entries` that `keep` marks (endpoint codes index `names`)."""
+        wanted = list(
+            zip(
+                map(names.__getitem__, entries.codes[keep].tolist()),
+                entries.buckets[keep].tolist(),
+                strict=True,
+            )
+        )
+        if not wanted:
+            return
+        pairs = list(map(self._pair_ids.get, wanted))
+        if None in pairs:  # number the new pairs (a batch holds each pair once)
+            new = [key for key, pair in zip(wanted, pairs, strict=True) if pair is None]
+            numbers = range(len(self._pairs), len(self._pairs) + len(new))
+            self._pair_ids.update(zip(new, numbers, strict=True))
+            self._pairs.extend(new)
+            pairs = list(map(self._pair_ids.__getitem__, wanted))
+        per_entry = np.repeat(keep, entries.sizes)
+        ids = np.repeat(np.array(pairs, dtype=np.int64), entries.sizes[keep])
+        registers = entries.registers[per_entry].astype(np.int64)
+        keys = (ids << self._shift) | (registers << _RANK_BITS)
+        self._chunks.append(keys | entries.ranks[per_entry])
+        self._compact = False
+
+    def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:
+        """Append the registers of one sketch."""
+        sparse = sketch.sparse_registers()
+        if sparse is not None:
+            indexes = np.fromiter(sparse.keys(), dtype=np.int64, count=len(sparse))
+            ranks = np.fromiter(sparse.values(), dtype=np.int64, count=len(sparse))
+        else:
+            registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
+            indexes = np.flatnonzero(registers).astype(np.int64)
+            ranks = registers[indexes].astype(np.int64)
+        pair = self._pair_id((endpoint, bucket))
+        self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | ranks)
+        self._compact = False
+
+    def _pair_id(self, key: tuple[str, int]) -> int:
+        found = self._pair_ids.get(key)
+        if found is None:
+            found = self._pair_ids[key] = len(self._pairs)
+            self._pairs.append(key)
+        return found
+
+    def compact(self) -> npt.NDArray[np.int64]:
+        """All keys as one sorted array, one per pair and register (the largest rank)."""
+        if not self._compact or len(self._chunks) != 1:
+            merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
+            self._chunks = []  # freed before sorting: the log may hold millions of keys
+            merged.sort(kind="stable")
+            self._chunks = [_largest_rank_per_register(merged)]
+            self._compact = True
+        return self._chunks[0]
+
+    def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
+        """Drop the pairs of buckets before `first_kept`; return them and the oldest bucket left."""
+        buckets = np.array([bucket for _, bucket in self._pairs], dtype=np.int64)
+        gone: set[tuple[str, int]] = set()
+        lowest = math.inf
+        for i, chunk in enumerate(self._chunks):
+            held = buckets[chunk >> self._shift]
+            old = held < first_kept
+            if old.any():
+                gone.update(self._pairs[p] for p in np.unique(chunk[old] >> self._shift).tolist())
+                self._chunks[i], held = chunk[~old], held[~old]
+            if len(held):
+                lowest = min(lowest, int(held.min()))
+        return gone, lowest
+
+    def drain(self) -> Iterator[tuple[str, int, HyperLogLog]]:
+        """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
+        keys = self.compact()
+        self._chunks = []
+        registers = (keys >> _RANK_BITS) & ((1 << self.precision) - 1)
+        ranks = (keys & 63).astype(np.uint8)
+        for pair, start, end in self._spans(keys):
+            sketch = HyperLogLog(self.precision)
+            sketch.add_registers(registers[start:end], ranks[start:end])
+            endpoint, bucket = self._pairs[pair]
+            yield endpoint, bucket, sketch
+
+    def _spans(self, keys: npt.NDArray[np.int64]) -> Iterator[tuple[int, int, int]]:
+        """`(pair id, start, end)` of each pair's run of sorted keys."""
+        if not len(keys):
+            return
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        ends = np.append(starts[1:], len(keys))
+        yield from zip(pairs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+
+    def sizes(self) -> npt.NDArray[np.int64]:
+        """Registers set per (endpoint, bucket) pair held."""
+        pairs = self.compact() >> self._shift
+        return np.diff(np.append(np.flatnonzero(np.diff(pairs, prepend=-1)), len(pairs)))
+
+    def encoded(self) -> dict[str, dict[int, str]]:
+        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket.
+
+        All sketches are laid out in one buffer, each padded with zeros to a multiple of 3
+        bytes, and base64-encoded in one call: a sketch's text is then its slice of the
+        whole, with its last quantum cut back and `=`-padded as if encoded alone.
+        """
+        keys = self.compact()
+        result: dict[str, dict[int, str]] = {}
+        pairs = self._pairs
+        for part in self._parts(keys):  # a million keys at a time bounds the temporaries
+            out, raw_lengths, pair_ids = self._layout(part)
+            text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
+            quanta = -(-raw_lengths // 3)
+            padding = (3 - raw_lengths % 3) % 3
+            for pair, begin, size, pad in zip(
+                pair_ids.tolist(),
+                ((np.cumsum(quanta) - quanta) * 4).tolist(),
+                (4 * quanta - padding).tolist(),
+                padding.tolist(),
+                strict=True,
+            ):
+                endpoint, bucket = pairs[pair]
+                result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
+        return result
+
+    def _parts(self, keys: npt.NDArray[np.int64]) -> Iterator[npt.NDArray[np.int64]]:
+        """Slices of about `_PART_KEYS` sorted keys, cut between pairs."""
+        if not len(keys):
+            return
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        del pairs
+        cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))])
+        for start, end in zip(cuts.tolist(), [*cuts[1:].tolist(), len(keys)], strict=True):
+            yield keys[start:end]
+
+    def _layout(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every sketch's `to_bytes()`, back to back, each padded to a multiple of 3 bytes.
+
+        Also returns each sketch's unpadded length and its pair.
+        """
+        m = 1 << self.precision
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        sizes = np.diff(np.append(starts, len(keys)))
+        dense = sizes > HyperLogLog(self.precision).sparse_limit
+        head = len(dense_header(self.precision))
+        raw_lengths = np.where(dense, head + m, head + 4 + 3 * sizes)
+        at = np.concatenate(([0], np.cumsum(-(-raw_lengths // 3) * 3)))
+        out = np.zeros(int(at[-1]), dtype=np.uint8)
+        at = at[:-1]
+        headers = np.array(
+            [list(sparse_header(self.precision, 0)[:head]), list(dense_header(self.precision))],
+            dtype=np.uint8,
+        )
+        out[at[:, None] + np.arange(head)] = headers[dense.astype(np.intp)]
+        counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
+        out[at[~dense][:, None] + head + np.arange(4)] = counts
+        entry_pair = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        registers, ranks = (keys >> _RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
+        in_dense = dense[entry_pair]
+        where = at[entry_pair] + np.where(
+            in_dense, head + registers, head + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
+        )
+        out[where[in_dense]] = ranks[in_dense]
+        sparse = ~in_dense
+        where, registers = where[sparse], registers[sparse]
+        out[where], out[where + 1], out[where + 2] = registers >> 8, registers & 255, ranks[sparse]
+        return out, raw_lengths, pairs[starts]
