@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -34,3 +35,27 @@ class Metrics(msgspec.Struct, forbid_unknown_fields=True):
     def as_dict(self) -> dict[str, Any]:
         """The counters as a plain dict."""
         return msgspec.structs.asdict(self)
+
+
+def number(value: float) -> str:
+    """`42`, `41.5`, or `inf`: short, plain and copy-pasteable (as `top` prints counts)."""
+    if not math.isfinite(value):
+        return "inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def metric_text(name: str, value: Any) -> str:
+    """A metric as `hitcount metrics` prints it (times also in ISO 8601, parameters inline)."""
+    from hitcount.timeparse import iso
+
+    if name in ("clock", "horizon") and isinstance(value, (int, float)):
+        return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    if value is None:
+        return "-"
+    return number(value) if isinstance(value, float) else str(value)

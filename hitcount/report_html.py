@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hitcount import __version__
+from hitcount.metrics import metric_text, number
 from hitcount.report import GENERATOR, Report
 from hitcount.series import EndpointSeries, Point
 from hitcount.strategies import WindowAnswer
@@ -83,15 +84,8 @@ def _text(value: object) -> str:
     return html.escape(visible, quote=True)
 
 
-def _number(value: float) -> str:
-    """`42`, `41.5` or `inf`, as `hitcount top` prints them."""
-    if not math.isfinite(value):
-        return "inf"
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
-
-
 def _count(answer: WindowAnswer) -> str:
-    return _number(answer.count) if answer.exact else f"~{_number(answer.count)}"
+    return number(answer.count) if answer.exact else f"~{number(answer.count)}"
 
 
 def _section(title: str, content: str, css_class: str = "") -> str:
@@ -113,7 +107,7 @@ def _duration(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
-    return f"{_number(seconds)}s"
+    return f"{number(seconds)}s"
 
 
 def _header(report: Report, source: str | None) -> str:
@@ -158,10 +152,10 @@ def _figure(index: int, s: EndpointSeries, start: float, end: float) -> str:
 
 def _total_text(answer: WindowAnswer) -> str:
     if not answer.complete:
-        return f"at least {_number(answer.low)}"
+        return f"at least {number(answer.low)}"
     if answer.exact:
-        return _number(answer.count)
-    return f"~{_number(answer.count)} ({_number(answer.low)}..{_number(answer.high)})"
+        return number(answer.count)
+    return f"~{number(answer.count)} ({number(answer.low)}..{number(answer.high)})"
 
 
 def _scale_top(points: Iterable[Point]) -> float:
@@ -192,7 +186,7 @@ def _svg(index: int, s: EndpointSeries, start: float, end: float, total: str) ->
         '<line x1="0" y1="0" x2="0" y2="6" stroke="#a3abb9" stroke-width="2"/></pattern></defs>'
         f'<rect class=frame x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}"/>'
         f'<text class="axis ymax" x="{_LEFT - 4}" y="{_TOP + 9}" text-anchor=end>'
-        f"{_number(top)}</text>"
+        f"{number(top)}</text>"
         f'<text class="axis" x="{_LEFT - 4}" y="{baseline}" text-anchor=end>0</text>'
         f'<text class="axis tstart" x="{_LEFT}" y="{CHART_HEIGHT - 6}">{iso(start)}</text>'
         f'<text class="axis tend" x="{CHART_WIDTH - _RIGHT}" y="{CHART_HEIGHT - 6}"'
@@ -209,14 +203,14 @@ def _mark(p: Point, x: float, width: float, top: float, plot_h: float, index: in
     )
     when = f"{iso(p.start)} < ts <= {iso(p.end)}"
     if not p.complete:
-        tip = f"{when}: unknown, before the oldest data kept (at least {_number(p.low)})"
+        tip = f"{when}: unknown, before the oldest data kept (at least {number(p.low)})"
         return (
             f'<rect class=unknown {data} x="{x:.2f}" y="{_TOP}" width="{width:.2f}"'
             f' height="{plot_h}" fill="url(#hatch-{index})"><title>{_text(tip)}</title></rect>'
         )
     height = p.count / top * plot_h
     kind = "bar" if p.exact else "bar estimate"
-    bounds = "" if p.exact else f" ({_number(p.low)}..{_number(p.high)})"
+    bounds = "" if p.exact else f" ({number(p.low)}..{number(p.high)})"
     tip = f"{when}: {_count(p.answer)} hits{bounds}"
     bar = (
         f'<rect class="{kind}" {data} x="{x:.2f}" y="{_TOP + plot_h - height:.2f}"'
@@ -247,8 +241,8 @@ def _top_table(report: Report) -> str:
         cell = f'<a href="#chart-{rank - 1}">{name}</a>' if charted else name
         rows.append(
             f"<tr><td class=n>{rank}</td><td class=ep>{cell}</td>"
-            f"<td class=n>{_text(_number(a.count))}</td><td class=n>{_text(_number(a.low))}</td>"
-            f"<td class=n>{_text(_number(a.high))}</td><td>{'yes' if a.exact else 'no'}</td></tr>"
+            f"<td class=n>{_text(number(a.count))}</td><td class=n>{_text(number(a.low))}</td>"
+            f"<td class=n>{_text(number(a.high))}</td><td>{'yes' if a.exact else 'no'}</td></tr>"
         )
     head = (
         "<tr><th class=n>#</th><th>endpoint</th><th class=n>count</th><th class=n>low</th>"
@@ -260,23 +254,10 @@ def _top_table(report: Report) -> str:
 
 def _metrics_table(metrics: Mapping[str, Any]) -> str:
     rows = "".join(
-        f"<tr><td><code>{_text(name)}</code></td><td>{_text(_metric_text(name, value))}</td></tr>"
+        f"<tr><td><code>{_text(name)}</code></td><td>{_text(metric_text(name, value))}</td></tr>"
         for name, value in metrics.items()
     )
     head = "<tr><th>metric</th><th>value</th></tr>"
     return _section(
         "Metrics", f"<table id=metrics-table><thead>{head}</thead><tbody>{rows}</tbody></table>"
     )
-
-
-def _metric_text(name: str, value: Any) -> str:
-    """A metric as `hitcount metrics` prints it."""
-    if name in ("clock", "horizon") and isinstance(value, (int, float)):
-        return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
-    if isinstance(value, dict):
-        return ", ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
-        )
-    if value is None:
-        return "-"
-    return _number(value) if isinstance(value, float) else str(value)

@@ -261,17 +261,8 @@ def replay(
             if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit: exit 130
                 raise KeyboardInterrupt
             return  # the end of stdin (`updating` saves once more)
-        with render.progress() as on_progress:
-            report = replay_sources(
-                counter,
-                sources,
-                fmt=fmt,
-                strict=strict,
-                on_bad_line=_bad_line_printer(render),
-                on_progress=on_progress,
-                stop=alerts.stop_requested,
-            )
-    alerts.finish()  # --exit-on-alert: exit 8, the state saved
+        report = _run_replay(render, counter, sources, fmt, strict, stop=alerts.stop_requested)
+    alerts.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(report, counter.metrics_dict(), store.describe())
 
 
@@ -295,21 +286,25 @@ def _replay_appending(
         alerts = AlertWatch(counter, alerting[0], render, alerting[1])
         starts = session.start_lines(sources, render.note) if resume else {}
         session.on_flush = app_ctx.mark_saved
-        with render.progress() as on_progress:
-            report = replay_sources(
-                counter,
-                sources,
-                fmt=fmt,
-                strict=strict,
-                on_bad_line=_bad_line_printer(render),
-                on_progress=on_progress,
-                on_checkpoint=session.checkpoint,
-                start_lines=starts,
-                stop=alerts.stop_requested,
-            )
+        report = _run_replay(
+            render, counter, sources, fmt, strict, stop=alerts.stop_requested,
+            on_checkpoint=session.checkpoint, start_lines=starts,
+        )  # fmt: skip
     alerts.finish()
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     render.replay(report, metrics, store.describe())
+
+
+def _run_replay(
+    render: Renderer, counter: HitCounter, sources: list[str], fmt: str | None, strict: bool,
+    **hooks: Any,
+) -> Any:  # fmt: skip
+    """Replay `sources` into `counter` with the progress line and bad-line warnings."""
+    with render.progress() as on_progress:
+        return replay_sources(
+            counter, sources, fmt=fmt, strict=strict, on_bad_line=_bad_line_printer(render),
+            on_progress=on_progress, **hooks,
+        )  # fmt: skip
 
 
 def _bad_line_printer(render: Renderer) -> Any:

@@ -15,9 +15,10 @@ from rich.text import Text
 
 from hitcount.cli.options import FollowSettings
 from hitcount.cli.plot import sparkline
-from hitcount.cli.render import Renderer, duration, number, safe
+from hitcount.cli.render import Renderer, duration, safe
 from hitcount.engine import HitCounter
 from hitcount.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.metrics import number
 from hitcount.replay import BadLineInfo
 from hitcount.stores import Store
 from hitcount.timeparse import iso

@@ -12,8 +12,9 @@ from rich.text import Text
 from hitcount.cli import options as opt
 from hitcount.cli.app import app
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer, duration, number, safe
+from hitcount.cli.render import Renderer, duration, safe
 from hitcount.errors import ConfigurationError
+from hitcount.metrics import number
 from hitcount.series import EndpointSeries, Point, Series, series
 from hitcount.state import load_counter
 from hitcount.stores import Scope

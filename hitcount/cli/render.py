@@ -24,6 +24,7 @@ from rich.text import Text
 from hitcount.compare import Comparison, worst_error
 from hitcount.engine import DistinctResult, QueryResult
 from hitcount.events import THRESHOLD_EXCEEDED, Event
+from hitcount.metrics import metric_text, number
 from hitcount.replay import BadLineInfo, ReplayReport
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
@@ -43,15 +44,6 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069
 def safe(text: str) -> str:
     """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b."""
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def number(value: float) -> str:
-    """`42`, `41.5`, or `inf`: short, plain and copy-pasteable."""
-    if not math.isfinite(value):
-        return "inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.1f}"
 
 
 def duration(seconds: float) -> str:
@@ -277,7 +269,7 @@ class Renderer:
             return
         table = self.table("metric", "value")
         for name, value in metrics.items():
-            table.add_row(name, Text(safe(_metric_text(name, value))))
+            table.add_row(name, Text(safe(metric_text(name, value))))
         self.show(table)
 
     def events(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -506,15 +498,3 @@ def _value_text(value: Any) -> str:
 
 def _param_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _metric_text(name: str, value: Any) -> str:
-    if name in ("clock", "horizon") and isinstance(value, (int, float)):
-        return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
-    if isinstance(value, dict):
-        return ", ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
-        )
-    if value is None:
-        return "-"
-    return _value_text(value)
