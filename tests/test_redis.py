@@ -29,7 +29,7 @@ from tests.redis_servers import free_port, redis_server
 
 pytestmark = pytest.mark.redis
 
-EXACT = ("fixed", "sliding")
+EXACT = ("fixed", "sliding", "tiered")
 NGINX = REAL_LOGS / "elastic_nginx_logs_2015-05.log.gz"
 
 
@@ -55,7 +55,7 @@ def _answers(store: str) -> tuple[Any, ...]:
     )
 
 
-@pytest.mark.parametrize("strategy", ["fixed", "sliding", "morris"])
+@pytest.mark.parametrize("strategy", ["fixed", "sliding", "morris", "tiered"])
 def test_replay_answers_as_the_file_store(url: str, tmp_path: Path, strategy: str) -> None:
     sample = str(SAMPLES / "web.ndjson")
     file_state = str(tmp_path / "state.json")

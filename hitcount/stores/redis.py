@@ -182,7 +182,8 @@ class RedisStore(Store):
             end = scope.now if scope.now is not None else (meta["clock"] or 0.0)
             start = end - scope.last_s if math.isfinite(scope.last_s) else -math.inf
             parts = self._read_parts(generation, layout, endpoints, start)
-        return encode({**meta, "state": layout.state_document(parts)})
+        extras = meta.pop("extras")
+        return encode({**meta, "state": layout.state_document(parts, extras)})
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints, entries and bytes (`MEMORY USAGE`) of the live state, read key by key."""
@@ -213,6 +214,9 @@ class RedisStore(Store):
                 "metrics": {name: int(fields.get(f"m:{name}", 0)) for name in METRIC_FIELDS},
                 "recent_events": [json.loads(event) for event in events],
                 "distinct": None,
+                "extras": {
+                    key[2:]: float(value) for key, value in fields.items() if key.startswith("x:")
+                },
             }
         except (KeyError, ValueError) as err:
             raise StateError(f"{self.describe()}: damaged metadata: {err}") from None
@@ -274,7 +278,7 @@ class RedisStore(Store):
         with self.errors("writing the state"):
             generation = str(self.client.incr(self.root_key("generations")))
             self.client.sadd(self.root_key("all"), generation)
-            self._write_meta(generation, counter)
+            self._write_meta(generation, counter, layout)
             endpoints = sorted(strategy.endpoints())
             for chunk in _chunks(endpoints, READ_CHUNK):
                 pipe = self.client.pipeline(transaction=False)
@@ -286,7 +290,7 @@ class RedisStore(Store):
             self.client.set(self.root_key("current"), generation)
         self.drop_old_generations(generation)
 
-    def _write_meta(self, generation: str, counter: HitCounter) -> None:
+    def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
         from hitcount.snapshot import VERSION
 
         strategy = counter.strategy
@@ -299,6 +303,7 @@ class RedisStore(Store):
             "horizon": repr(horizon) if math.isfinite(horizon) else "",
             "max_lateness_s": repr(counter.max_lateness_s),
             **{f"m:{name}": getattr(counter.metrics, name) for name in METRIC_FIELDS},
+            **{f"x:{name}": repr(value) for name, value in layout.extras_of(strategy).items()},
         }
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.gen_key(generation, "meta"), mapping=meta)

@@ -32,9 +32,10 @@ FLUSH_HITS = 200_000
 FLUSH_INTERVAL_S = 1.0
 HEAD_BYTES = 4096
 
-#: KEYS: current, meta, inputs. ARGV: generation, clock, horizon, the number n of input
-#: positions, n (field, value) pairs, then metric/delta pairs. Refuses when the
-#: generation is no longer live.
+#: KEYS: current, meta, inputs. ARGV: generation; the number of meta times to raise and
+#: their (field, value) pairs (clock, horizon, a strategy's `x:` times); the number of
+#: input positions and their (field, value) pairs; then metric/delta pairs. Refuses when
+#: the generation is no longer live.
 _COMMIT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
@@ -46,11 +47,13 @@ local function raise(field, value)
     redis.call('HSET', KEYS[2], field, value)
   end
 end
-raise('clock', ARGV[2])
-raise('horizon', ARGV[3])
-local inputs = tonumber(ARGV[4])
-for i = 5, 4 + 2 * inputs, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
-for i = 5 + 2 * inputs, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local at = 2
+for _ = 1, tonumber(ARGV[at]) do raise(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
+at = at + 1
+for _ = 1, tonumber(ARGV[at]) do
+  redis.call('HSET', KEYS[3], ARGV[at + 1], ARGV[at + 2]); at = at + 2
+end
+for i = at + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon')}
 """
 
@@ -172,13 +175,12 @@ class RedisAppend:
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:
         clock = self.counter.clock
-        horizon = self.counter.strategy.horizon
-        args = [
-            self.generation,
-            "" if clock is None else repr(clock),
-            repr(horizon) if horizon != -float("inf") else "",
-            str(len(self._positions)),
-        ]
+        delta = self.counter.strategy
+        times = {"clock": clock, "horizon": delta.horizon}
+        times.update({f"x:{name}": value for name, value in self.layout.extras_of(delta).items()})
+        raised = [(name, repr(value)) for name, value in times.items() if _finite(value)]
+        args = [self.generation, str(len(raised)), *(part for pair in raised for part in pair)]
+        args.append(str(len(self._positions)))
         for path, lines in self._positions.items():
             head = min(HEAD_BYTES, _size(path))
             position = {"identity": _identity(path, head), "head_len": head, "lines": lines}
@@ -225,6 +227,10 @@ def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[R
     session = RedisAppend(store, generation)
     yield session
     session.flush()
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and value not in (float("inf"), -float("inf"))
 
 
 def _replaced(store: RedisStore) -> StateError:

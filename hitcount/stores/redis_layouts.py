@@ -6,6 +6,7 @@
   `ZREMRANGEBYSCORE`, and queries read `ZRANGEBYSCORE` of their window only).
 - `morris`: a hash, counter index -> level; a Lua script advances the levels by `n` hits
   with geometric jumps, so concurrent writers never lose an increment.
+- `tiered`: a hash, `tier:bucket` -> count, added and pruned per tier by a Lua script.
 
 Times are the log's, never the server's: nothing expires by TTL, pruning follows the
 replay clock. A layout turns a local strategy holding only the new hits (the delta) into
@@ -28,6 +29,7 @@ from hitcount.strategies.base import Strategy
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
+from hitcount.strategies.tiered import TIERS, TieredRollups
 
 #: Add `ARGV[2..]` (bucket, count pairs) to the hash, then drop buckets below `ARGV[1]`.
 FIXED_ADD = """
@@ -78,6 +80,27 @@ end
 return 0
 """
 
+#: Add `ARGV[4..]` (tier, bucket, count triples) to the hash, then drop each tier's buckets
+#: below its first kept index (`ARGV[1..3]`, empty: keep all).
+TIERED_ADD = """
+local first = {tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i = 4, #ARGV, 3 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i] .. ':' .. ARGV[i + 1], ARGV[i + 2])
+end
+local removed = 0
+if first[1] or first[2] or first[3] then
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    local sep = string.find(field, ':', 1, true)
+    local tier = tonumber(string.sub(field, 1, sep - 1)) + 1
+    if first[tier] and tonumber(string.sub(field, sep + 1)) < first[tier] then
+      redis.call('HDEL', KEYS[1], field)
+      removed = removed + 1
+    end
+  end
+end
+return removed
+"""
+
 ZADD_CHUNK = 5000
 
 
@@ -124,8 +147,14 @@ class Layout(ABC):
         """One endpoint's entry of the state document (None: no state), from its replies."""
 
     @abstractmethod
-    def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
-        """The strategy's whole `to_state` document from per-endpoint parts."""
+    def state_document(
+        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
+        """The strategy's whole `to_state` document from per-endpoint parts (and extras)."""
+
+    def extras_of(self, strategy: Strategy) -> dict[str, float]:
+        """Strategy-wide times of its state that the meta hash keeps (`x:` fields)."""
+        return {}
 
     @abstractmethod
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
@@ -163,7 +192,9 @@ class FixedLayout(Layout):
         buckets = {int(bucket): int(count) for bucket, count in replies[0].items()}
         return {bucket: count for bucket, count in buckets.items() if count > 0} or None
 
-    def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
+    def state_document(
+        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
         """`{"buckets": ...}`."""
         return {"buckets": {ep: {str(b): c for b, c in part.items()} for ep, part in parts.items()}}
 
@@ -215,7 +246,9 @@ class SlidingLayout(Layout):
         """Sorted timestamps."""
         return sorted(score for reply in replies for _, score in reply) or None
 
-    def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
+    def state_document(
+        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
         """`{"timestamps": ...}`."""
         return {"timestamps": {ep: part for ep, part in parts.items() if part}}
 
@@ -289,7 +322,9 @@ class MorrisLayout(Layout):
         levels = {int(i): int(level) for i, level in replies[0].items()}
         return [levels.get(i, 0) for i in range(k)]
 
-    def state_document(self, parts: Mapping[str, Any]) -> dict[str, Any]:
+    def state_document(
+        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
         """`{"rng_state": ..., "counters": ...}`."""
         rng = MorrisCounter(**self.params).rng.state
         return {"rng_state": rng, "counters": dict(parts)}
@@ -305,8 +340,82 @@ class MorrisLayout(Layout):
         pipe.hlen(key)
 
 
+class TieredLayout(Layout):
+    """`tiered`: one hash per endpoint, field `TIER:BUCKET` -> count (tiers 0, 1, 2).
+
+    The fine and mid cuts (and `closed_until`) are strategy-wide: the meta hash keeps them.
+    """
+
+    strategy_name = "tiered"
+    _TIMES = ("fine_horizon", "mid_horizon", "closed_until")
+
+    def queue_add(
+        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+    ) -> None:
+        """Add every tier's bucket counts, then drop each tier's buckets before its cut."""
+        assert isinstance(delta, TieredRollups)
+        state = self.state_of(delta)
+        args: list[Any] = []
+        for k, cut in enumerate(delta.horizons()):
+            args.append(delta.first_bucket_after(k, cut) if math.isfinite(cut) else "")
+        for k, tier in enumerate(TIERS):
+            for bucket, count in state[tier].get(endpoint, {}).items():
+                args += [k, bucket, count]
+        pipe.execute_command("EVAL", TIERED_ADD, 1, key, *[str(a) for a in args])
+
+    def queue_read(self, pipe: Any, key: str, since: float) -> None:
+        """Every bucket of every tier (each tier is bounded by its retention)."""
+        pipe.hgetall(key)
+
+    def state_part(self, replies: list[Any]) -> Any:
+        """`{tier index: {bucket: count}}`."""
+        part: dict[int, dict[int, int]] = {}
+        for field, count in replies[0].items():
+            tier, _, bucket = field.decode().partition(":")
+            if int(count) > 0:
+                part.setdefault(int(tier), {})[int(bucket)] = int(count)
+        return part or None
+
+    def state_document(
+        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+    ) -> dict[str, Any]:
+        """Per tier `{endpoint: {bucket: count}}`, plus the strategy-wide times."""
+        document: dict[str, Any] = {
+            tier: {
+                ep: {str(j): c for j, c in sorted(part[k].items())}
+                for ep, part in parts.items()
+                if part.get(k)
+            }
+            for k, tier in enumerate(TIERS)
+        }
+        for name in self._TIMES:
+            document[name] = (extras or {}).get(name)
+        return document
+
+    def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
+        """HSET every bucket of every tier."""
+        state = self.state_of(strategy)
+        fields = {
+            f"{k}:{j}": count
+            for k, tier in enumerate(TIERS)
+            for j, count in state[tier].get(endpoint, {}).items()
+        }
+        if fields:
+            pipe.hset(key, mapping=fields)
+
+    def queue_size(self, pipe: Any, key: str) -> None:
+        """Buckets of all tiers."""
+        pipe.hlen(key)
+
+    def extras_of(self, strategy: Strategy) -> dict[str, float]:
+        """The fine and mid cuts and `closed_until`, where set."""
+        state = self.state_of(strategy)
+        return {name: state[name] for name in self._TIMES if state.get(name) is not None}
+
+
 LAYOUTS: dict[str, type[Layout]] = {
-    layout.strategy_name: layout for layout in (FixedLayout, SlidingLayout, MorrisLayout)
+    layout.strategy_name: layout
+    for layout in (FixedLayout, SlidingLayout, MorrisLayout, TieredLayout)
 }
 
 

@@ -212,6 +212,10 @@ class TieredRollups(Strategy):
         first = self._floor_index(t) // self._steps[tier]
         return first, self._edge(tier, first)
 
+    def first_bucket_after(self, tier: int, t: float) -> int:
+        """The index of the first bucket of `tier` that starts at or after the edge `t`."""
+        return self._cut_at(tier, t)[0]
+
     def _align_up(self, tier: int, t: float) -> float:
         """The first edge of `tier` at or after `t` (an edge of every finer tier too)."""
         return self._edge(tier, -(-self._ceil_index(t) // self._steps[tier]))
