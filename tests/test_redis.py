@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,11 +210,19 @@ def test_a_replay_cut_by_a_lost_connection_resumes_without_counting_twice(
         real_flush(self, source)
 
     monkeypatch.setattr(redis_append.RedisAppend, "_flush", flaky)
-    cut = r"hits of this replay were written through line"
-    with pytest.raises(StoreUnavailableError, match=cut), appending(store, create) as session:
+    cut = r"hits of this replay were written \(through line"
+    with (
+        pytest.raises(StoreUnavailableError, match=cut) as cut_error,
+        appending(store, create) as session,
+    ):
         replay(session.counter, [str(source)], on_checkpoint=session.checkpoint)
     written = load_counter(store).metrics.total_hits
     assert 0 < written < 100_000
+    said = re.search(
+        r"(\d+) hits of this replay were written \(through line (\d+) of", str(cut_error.value)
+    )
+    assert said is not None
+    assert int(said.group(1)) == written == int(said.group(2))  # every line of web.ndjson is a hit
     monkeypatch.setattr(redis_append.RedisAppend, "_flush", real_flush)
     notes: list[str] = []
     with appending(store, create) as session:

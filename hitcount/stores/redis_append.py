@@ -78,6 +78,7 @@ class RedisAppend:
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
         self._positions: dict[str, int] = {}  # lines read per input file
+        self._committed: dict[str, int] = {}  # ... and how many of them Redis has
         #: Called after each flush (the CLI notes that something was saved).
         self.on_flush: Callable[[], None] | None = None
 
@@ -119,13 +120,15 @@ class RedisAppend:
             self._flush(source)
         except StoreUnavailableError as err:
             where = ""
-            if source in self._positions:
-                where = f" through line {self._positions[source]} of {display_name(source)}"
+            if source is not None and source != STDIN:
+                done = self._committed.get(source, 0)
+                where = f" (through line {done} of {display_name(source)})"
             raise StoreUnavailableError(
                 f"{err.message}; {self.hits_written} hits of this replay were written{where}",
                 hint="run the same command with --append --resume to go on without counting twice",
             ) from None
         self._last_flush = time.monotonic()
+        self._committed = dict(self._positions)
         if self.on_flush is not None:
             self.on_flush()
 
