@@ -29,6 +29,7 @@ from hitcount.stores.redis import METRIC_FIELDS, RedisStore
 from hitcount.stores.redis_layouts import layout_for
 
 FLUSH_HITS = 200_000
+MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
 HEAD_BYTES = 4096
 
@@ -133,36 +134,98 @@ class RedisAppend:
             self.on_flush()
 
     def _flush(self, source: str | None) -> None:
+        for _ in range(MAX_RETRIES):
+            try:
+                self._flush_once()
+                return
+            except _ConcurrentChangeError:
+                continue  # another writer changed a document we read: read it again
+        raise StoreUnavailableError(
+            f"{self.store.describe()}: gave up after {MAX_RETRIES} tries: other writers kept"
+            " changing the same endpoints",
+            hint="retry; fewer writers on the same endpoints at once would help",
+        )
+
+    def _flush_once(self) -> None:
         delta = self.counter.strategy
         endpoints = sorted(delta.endpoints())
         metrics = self.counter.metrics
         increments = {n: getattr(metrics, n) - getattr(self._sent, n) for n in METRIC_FIELDS}
-        increments["pruned_events"] += self._pruned_remote
-        store, client = self.store, self.store.client
+        store, client, layout = self.store, self.store.client, self.layout
         current = store.root_key("current")
+        keys = {endpoint: store.endpoint_key(self.generation, endpoint) for endpoint in endpoints}
+        documents = list(keys.values()) if layout.needs_current else []
+        layout.pruned = {}
+        if hasattr(layout, "refused"):
+            layout.refused = {}
         with store.errors("writing a batch"):
             pipe = client.pipeline(transaction=not store.is_cluster)
+            values: dict[str, bytes | None] = {}
             if not store.is_cluster:
-                pipe.watch(current)
+                pipe.watch(current, *documents)
                 if pipe.get(current) != self.generation.encode():
                     raise _replaced(store)
+                values = self._read(documents)
                 pipe.multi()
+            elif documents:
+                self._compare_and_set(endpoints, keys)
             prune_replies = []
             for endpoint in endpoints:
-                key = store.endpoint_key(self.generation, endpoint)
-                self.layout.queue_add(pipe, key, delta, endpoint, delta.horizon)
+                if layout.needs_current and store.is_cluster:
+                    continue  # written above
+                key = keys[endpoint]
+                layout.queue_add(pipe, key, delta, endpoint, delta.horizon, values.get(key))
                 prune_replies.append(len(pipe) - 1)
             fresh = [ep for ep in endpoints if ep not in self._known]
             if fresh:
                 pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
-            keys = (current, self._meta_key(), self._inputs_key())
-            pipe.execute_command("EVAL", _COMMIT, 3, *keys, *self._commit_args(increments))
+            increments["pruned_events"] += self._pruned_remote
+            refused = sum(getattr(layout, "refused", {}).values())
+            increments["total_hits"] -= refused  # late for the stored state: not counted
+            increments["late_hits"] += refused
+            meta_keys = (current, self._meta_key(), self._inputs_key())
+            pipe.execute_command("EVAL", _COMMIT, 3, *meta_keys, *self._commit_args(increments))
             replies = self._execute(pipe)
         self._known.update(fresh)
-        self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)
+        if layout.needs_current:
+            self._pruned_remote = sum(layout.pruned.values())
+        else:
+            self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)
         self.hits_written += increments["total_hits"]
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
+
+    def _read(self, keys: list[str]) -> dict[str, bytes | None]:
+        """Current documents of `keys`, in one round trip (on another connection)."""
+        if not keys:
+            return {}
+        reader = self.store.client.pipeline(transaction=False)
+        for key in keys:
+            reader.hget(key, "doc")
+        return dict(zip(keys, reader.execute(), strict=True))
+
+    def _compare_and_set(self, endpoints: list[str], keys: dict[str, str]) -> None:
+        """Cluster: write each endpoint's document by compare-and-set, retrying the losers."""
+        from hitcount.stores.redis_documents import COMPARE_AND_SET, DocumentLayout
+
+        assert isinstance(self.layout, DocumentLayout)
+        left = list(endpoints)
+        for _ in range(MAX_RETRIES):
+            values = self._read([keys[endpoint] for endpoint in left])
+            pipe = self.store.client.pipeline(transaction=False)
+            for endpoint in left:
+                key = keys[endpoint]
+                new, entries, pruned = self.layout.applied(
+                    values[key], self.counter.strategy, endpoint
+                )
+                self.layout.pruned[key] = pruned
+                old = values[key] or b""
+                pipe.execute_command("EVAL", COMPARE_AND_SET, 1, key, old, new, entries)
+            done = pipe.execute()
+            left = [endpoint for endpoint, ok in zip(left, done, strict=True) if not ok]
+            if not left:
+                return
+        raise _ConcurrentChangeError
 
     def _execute(self, pipe: Any) -> list[Any]:
         import redis.exceptions as rex
@@ -170,7 +233,9 @@ class RedisAppend:
         try:
             return list(pipe.execute())
         except rex.WatchError:
-            raise _replaced(self.store) from None
+            if self.store.current_generation() != self.generation:
+                raise _replaced(self.store) from None
+            raise _ConcurrentChangeError from None
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
                 raise _replaced(self.store) from None
@@ -230,6 +295,10 @@ def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[R
     session = RedisAppend(store, generation)
     yield session
     session.flush()
+
+
+class _ConcurrentChangeError(Exception):
+    """A document this batch read was changed by another writer before it was written."""
 
 
 def _finite(value: float | None) -> bool:

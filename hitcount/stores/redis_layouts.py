@@ -23,7 +23,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from hitcount.errors import ConfigurationError
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.fixed import FixedWindow
@@ -109,10 +108,14 @@ class Layout(ABC):
 
     #: The strategy this layout stores.
     strategy_name: str
+    #: Whether `queue_add` needs the key's current value (a read-modify-write layout).
+    needs_current = False
 
     def __init__(self, params: Mapping[str, float | int]) -> None:
         self.params = dict(params)
         self._cached: tuple[Strategy, dict[str, Any]] | None = None
+        #: Entries pruned per key by the last `queue_add`s of a read-modify-write layout.
+        self.pruned: dict[str, int] = {}
 
     def state_of(self, strategy: Strategy) -> dict[str, Any]:
         """`strategy.to_state()`, built once for the many endpoints of one batch or save."""
@@ -128,11 +131,19 @@ class Layout(ABC):
 
     @abstractmethod
     def queue_add(
-        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+        self,
+        pipe: Any,
+        key: str,
+        delta: Strategy,
+        endpoint: str,
+        horizon: float,
+        current: bytes | None = None,
     ) -> None:
         """Queue the commands adding `delta`'s hits of `endpoint`, then pruning to `horizon`.
 
-        The reply of the last command queued is the number of entries pruned.
+        The reply of the last command queued is the number of entries pruned (except for
+        a layout that `needs_current`: the key's value, read before, is `current`, and
+        the entries pruned go to `pruned`).
         """
 
     #: How many commands `queue_read` queues per endpoint.
@@ -171,7 +182,13 @@ class FixedLayout(Layout):
     strategy_name = "fixed"
 
     def queue_add(
-        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+        self,
+        pipe: Any,
+        key: str,
+        delta: Strategy,
+        endpoint: str,
+        horizon: float,
+        current: bytes | None = None,
     ) -> None:
         """Add the bucket counts and drop buckets that end at or before the horizon."""
         assert isinstance(delta, FixedWindow)
@@ -219,7 +236,13 @@ class SlidingLayout(Layout):
         self._ids = _unique_ids()
 
     def queue_add(
-        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+        self,
+        pipe: Any,
+        key: str,
+        delta: Strategy,
+        endpoint: str,
+        horizon: float,
+        current: bytes | None = None,
     ) -> None:
         """ZADD the timestamps (in chunks), then ZREMRANGEBYSCORE up to the horizon."""
         assert isinstance(delta, SlidingWindow)
@@ -301,7 +324,13 @@ class MorrisLayout(Layout):
         return tally
 
     def queue_add(
-        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+        self,
+        pipe: Any,
+        key: str,
+        delta: Strategy,
+        endpoint: str,
+        horizon: float,
+        current: bytes | None = None,
     ) -> None:
         """Advance the endpoint's counters by its hits in the batch."""
         assert isinstance(delta, MorrisTally)
@@ -350,7 +379,13 @@ class TieredLayout(Layout):
     _TIMES = ("fine_horizon", "mid_horizon", "closed_until")
 
     def queue_add(
-        self, pipe: Any, key: str, delta: Strategy, endpoint: str, horizon: float
+        self,
+        pipe: Any,
+        key: str,
+        delta: Strategy,
+        endpoint: str,
+        horizon: float,
+        current: bytes | None = None,
     ) -> None:
         """Add every tier's bucket counts, then drop each tier's buckets before its cut."""
         assert isinstance(delta, TieredRollups)
@@ -420,17 +455,13 @@ LAYOUTS: dict[str, type[Layout]] = {
 
 
 def layout_for(strategy: str, params: Mapping[str, float | int]) -> Layout:
-    """The layout of a strategy.
-
-    Raises:
-        ConfigurationError: the strategy has no Redis layout yet.
-    """
+    """The layout of a strategy: native structures, else one document per endpoint."""
     layout = LAYOUTS.get(strategy)
     if layout is None:
-        raise ConfigurationError(
-            f"the {strategy} strategy cannot be kept in Redis yet",
-            hint=f"use one of {', '.join(sorted(LAYOUTS))} with --store redis://...",
-        )
+        from hitcount.stores.redis_documents import DocumentLayout
+
+        get_strategy(strategy)  # an unknown name is refused here
+        return DocumentLayout(strategy, params)
     return layout(params)
 
 
