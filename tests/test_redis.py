@@ -98,17 +98,7 @@ def test_concurrent_writers_on_the_real_log_equal_a_single_replay(url: str, tmp_
         paths[-1].write_bytes(b"".join(part))
     counter = HitCounter("sliding", max_window_s=1e9, max_lateness_s=1e9)
     save_counter(store_from_url(url), counter)
-    env = {**os.environ, "HITCOUNT_STORE": url}
-    command = [sys.executable, "-m", "hitcount.cli", "replay", "--append", "--format", "combined"]
-    writers = [
-        subprocess.Popen(
-            [*command, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        for path in paths
-    ]
-    for writer in writers:
-        _, err = writer.communicate(timeout=120)
-        assert writer.returncode == 0, err.decode()
+    _append_at_once(url, paths, "--format", "combined")
     whole = str(tmp_path / "whole.json")
     hitcount(whole, "replay", "-s", "sliding", "--max-window", "1e9", "--max-lateness", "1e9",
              "--format", "combined", *map(str, paths))  # fmt: skip
@@ -193,17 +183,7 @@ def test_concurrent_writers_lose_no_update_of_a_document(url: str, tmp_path: Pat
     # update would show as missing hits.
     roomy = HitCounter("ehist", max_window_s=1e7, epsilon=0.05, buffer_s=1e7)
     save_counter(store_from_url(url), roomy)
-    env = {**os.environ, "HITCOUNT_STORE": url}
-    command = [sys.executable, "-m", "hitcount.cli", "replay", "--append"]
-    writers = [
-        subprocess.Popen(
-            [*command, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        for path in paths
-    ]
-    for writer in writers:
-        _, err = writer.communicate(timeout=120)
-        assert writer.returncode == 0, err.decode()
+    _append_at_once(url, paths)
     assert hitcount(url, "metrics", "--json")["total_hits"] == len(lines)
     truth: dict[str, int] = {}
     for line in lines:
@@ -370,6 +350,21 @@ def test_namespaces_are_separate_and_validated(redis_url: str) -> None:
     assert run(["--store", two, "metrics"]).exit_code == 4
     with pytest.raises(ConfigurationError, match="namespace"):
         store_from_url(redis_url, namespace="a{b}")
+
+
+def _append_at_once(url: str, paths: list[Path], *options: str) -> None:
+    """`hitcount replay --append` of each file, all processes running at the same time."""
+    env = {**os.environ, "HITCOUNT_STORE": url}
+    command = [sys.executable, "-m", "hitcount.cli", "replay", "--append", *options]
+    writers = [
+        subprocess.Popen(
+            [*command, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for path in paths
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err.decode()
 
 
 def _namespace_keys(store_url: str) -> list[bytes]:
