@@ -75,8 +75,10 @@ def scan_block(block: bytes, *, users: bool = True) -> Columns | None:
     if not with_user:
         return Columns(endpoints[0], endpoints[1], ts)
     user_bytes = quotes[:, 9] - quotes[:, 8] - 1
-    if not users and block.isascii() and int(user_bytes.max()) <= MAX_USER_CHARS:
-        return Columns(endpoints[0], endpoints[1], ts)  # every user valid, none wanted
+    if not users and block.isascii() and int(user_bytes.max()) <= _MAX_TEXT_BYTES:
+        # Every user valid and none wanted; a longer one steps aside as when users are
+        # wanted (grouping stops at _MAX_TEXT_BYTES), so both calls agree on the block.
+        return Columns(endpoints[0], endpoints[1], ts)
     coded = _group(block, buf, quotes[:, 8] + 1, quotes[:, 9])
     if coded is None or max(map(len, coded[0])) > MAX_USER_CHARS:
         return None
