@@ -26,7 +26,7 @@ from hitcount.distinct import DistinctTracker
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.metrics import Metrics
-from hitcount.snapshot import check_is_state, encode, from_bytes, to_document
+from hitcount.snapshot import check_is_state, encode, read_file, to_document
 from hitcount.stores import FileStore
 from hitcount.strategies.base import same_kind
 
@@ -105,7 +105,7 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
                 f"{path}: given twice (as {seen[resolved]}); its hits would count twice"
             )
         seen[resolved] = str(path)
-    counters = [_read(Path(path)) for path in paths]
+    counters = [read_file(Path(path)) for path in paths]
     before = sum(counter.metrics.pruned_events for counter in counters)
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)
@@ -137,16 +137,6 @@ def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
 def snapshot_bytes(counter: HitCounter) -> bytes:
     """`counter` as a pretty snapshot document."""
     return encode(to_document(counter), pretty=True)
-
-
-def _read(path: Path) -> HitCounter:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StateError(f"{path}: no such snapshot file") from None
-    except OSError as err:
-        raise StateError(f"{path}: cannot read: {err.strerror}") from None
-    return from_bytes(data, str(path))
 
 
 def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> None:

@@ -18,12 +18,10 @@ from typing import Any
 
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
-from hitcount.series import Series, series, step_count
+from hitcount.series import DEFAULT_STEPS, Series, series, step_count
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
-#: Steps in the window when no step is given (as `hitcount plot`).
-DEFAULT_STEPS = 60
 #: Most steps a report charts: one pixel per bar at the chart's width.
 MAX_STEPS = 720
 #: Most endpoints a report lists and charts.

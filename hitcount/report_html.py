@@ -17,7 +17,7 @@ from typing import Any
 from hitcount import __version__
 from hitcount.metrics import metric_text, number
 from hitcount.report import GENERATOR, Report
-from hitcount.series import EndpointSeries, Point
+from hitcount.series import EndpointSeries, Point, total_text
 from hitcount.strategies import WindowAnswer
 from hitcount.timeparse import iso
 
@@ -141,21 +141,13 @@ def _charts(report: Report) -> str:
 
 
 def _figure(index: int, s: EndpointSeries, start: float, end: float) -> str:
-    total = _total_text(s.total)
+    total = total_text(s.total)
     return (
         f'<figure id=chart-{index} data-endpoint="{_text(s.endpoint)}">'
         f"<figcaption><span class=ep>{_text(s.endpoint)}</span>"
         f" <span class=stats>· total {_text(total)}</span></figcaption>\n"
         f"{_svg(index, s, start, end, total)}</figure>"
     )
-
-
-def _total_text(answer: WindowAnswer) -> str:
-    if not answer.complete:
-        return f"at least {number(answer.low)}"
-    if answer.exact:
-        return number(answer.count)
-    return f"~{number(answer.count)} ({number(answer.low)}..{number(answer.high)})"
 
 
 def _scale_top(points: Iterable[Point]) -> float:

@@ -16,6 +16,8 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, available_strategies
 
+#: Steps in a series when no step is given: `last / DEFAULT_STEPS`.
+DEFAULT_STEPS = 60
 #: Most points a series may have (per endpoint pattern).
 MAX_POINTS = 10_000
 #: Relative slack when checking that `last` is a whole number of steps (float rounding).
@@ -287,3 +289,15 @@ def _honest(answer: WindowAnswer) -> WindowAnswer:
     if answer.complete:
         return answer
     return dataclasses.replace(answer, high=math.inf, exact=False)
+
+
+def total_text(answer: WindowAnswer) -> str:
+    """A series total as `plot` and the report print it: exact, `~estimate (low..high)`,
+    or `at least low` when part of the window is no longer kept."""  # noqa: D205, D209
+    from hitcount.metrics import number
+
+    if not answer.complete:
+        return f"at least {number(answer.low)}"
+    if answer.exact:
+        return number(answer.count)
+    return f"~{number(answer.count)} ({number(answer.low)}..{number(answer.high)})"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -98,6 +99,21 @@ def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
     """JSON bytes of a document (indented when `pretty`)."""
     data = msgspec.json.encode(document)
     return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
+
+
+def read_file(path: Path) -> HitCounter:
+    """The counter saved in a snapshot (or state) file.
+
+    Raises:
+        StateError: the file is missing, unreadable, or not a valid snapshot.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StateError(f"{path}: no such snapshot file") from None
+    except OSError as err:
+        raise StateError(f"{path}: cannot read: {err.strerror}") from None
+    return from_bytes(data, str(path))
 
 
 def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitCounter:

@@ -17,7 +17,7 @@ from hitcount.cli.render import Renderer, safe
 from hitcount.compare import compare as run_compare
 from hitcount.demo import SCENARIOS, Scenario, run_demo
 from hitcount.engine import HitCounter
-from hitcount.errors import ConfigurationError, StateError
+from hitcount.errors import ConfigurationError
 from hitcount.state import load_counter, updating
 from hitcount.stores import FileStore
 from hitcount.strategies import get_strategy
@@ -39,13 +39,7 @@ FileArg = Annotated[
 def _read_snapshot(path: Path) -> HitCounter:
     if str(path) == "-":
         return snap.from_bytes(sys.stdin.buffer.read(), "<stdin>")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StateError(f"{path}: no such snapshot file") from None
-    except OSError as err:
-        raise StateError(f"{path}: cannot read: {err.strerror}") from None
-    return snap.from_bytes(data, str(path))
+    return snap.read_file(path)
 
 
 @snapshot_app.command("save")

@@ -15,7 +15,7 @@ from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration, safe
 from hitcount.errors import ConfigurationError
 from hitcount.metrics import number
-from hitcount.series import EndpointSeries, Point, Series, series
+from hitcount.series import DEFAULT_STEPS, EndpointSeries, Point, Series, series, total_text
 from hitcount.state import load_counter
 from hitcount.stores import Scope
 from hitcount.strategies import WindowAnswer
@@ -28,7 +28,6 @@ UNKNOWN = "·"
 #: Partial blocks for bar ends, one eighth of a character to seven eighths.
 _EIGHTHS = "▏▎▍▌▋▊▉"
 #: Steps in a window when --step is not given.
-DEFAULT_POINTS = 60
 #: Longest bar when stdout is not a terminal (and no --width).
 PIPED_BAR_WIDTH = 40
 #: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
@@ -53,7 +52,7 @@ def plot(
         typer.Option(
             "--step",
             help="Step length: seconds, or 90s, 5m, 2h; --last must be a whole number of"
-            f" steps (default: --last / {DEFAULT_POINTS}).",
+            f" steps (default: --last / {DEFAULT_STEPS}).",
             show_default=False,
         ),
     ] = None,
@@ -81,7 +80,7 @@ def plot(
     Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
     """
     last_s = parse_duration(last)
-    step_s = last_s / DEFAULT_POINTS if step is None else parse_duration(step, "--step")
+    step_s = last_s / DEFAULT_STEPS if step is None else parse_duration(step, "--step")
     end = None if now is None else parse_instant(now)
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
@@ -210,15 +209,7 @@ def _stats(s: EndpointSeries) -> str:
     unknown = len(s.points) - len(counts)
     spread = f" · min {number(min(counts))} · max {number(max(counts))}" if counts else ""
     gaps = f" · {unknown} steps unknown (·)" if unknown else ""
-    return f"total {_total_text(s.total)}{spread}{gaps}{matched}"
-
-
-def _total_text(answer: WindowAnswer) -> str:
-    if not answer.complete:
-        return f"at least {number(answer.low)}"
-    if answer.exact:
-        return number(answer.count)
-    return f"~{number(answer.count)} ({number(answer.low)}..{number(answer.high)})"
+    return f"total {total_text(s.total)}{spread}{gaps}{matched}"
 
 
 # -- bars ------------------------------------------------------------------------------------
@@ -240,7 +231,7 @@ def _bars(render: Renderer, result: Series, width: int | None) -> None:
         f" {iso(result.start)} < ts <= {iso(result.now)} · {result.strategy}"
     )
     for s in result.series:
-        render.line(Text(safe(s.endpoint), style="bold"), f"  total {_total_text(s.total)}")
+        render.line(Text(safe(s.endpoint), style="bold"), f"  total {total_text(s.total)}")
         for when, point in zip(times, s.points, strict=True):
             render.line(
                 f"  {when}  {_count_text(point):>{count_width}}  ",

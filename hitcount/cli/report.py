@@ -11,7 +11,8 @@ from hitcount.cli import options as opt
 from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration
-from hitcount.report import DEFAULT_STEPS, build_report, write_report
+from hitcount.report import build_report, write_report
+from hitcount.series import DEFAULT_STEPS
 from hitcount.state import load_counter
 from hitcount.timeparse import parse_duration, parse_instant
 
