@@ -155,9 +155,7 @@ class RedisAppend:
         current = store.root_key("current")
         keys = {endpoint: store.endpoint_key(self.generation, endpoint) for endpoint in endpoints}
         documents = list(keys.values()) if layout.needs_current else []
-        layout.pruned = {}
-        if hasattr(layout, "refused"):
-            layout.refused = {}
+        layout.start_batch()
         with store.errors("writing a batch"):
             pipe = client.pipeline(transaction=not store.is_cluster)
             values: dict[str, bytes | None] = {}
@@ -180,7 +178,7 @@ class RedisAppend:
             if fresh:
                 pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
             increments["pruned_events"] += self._pruned_remote
-            refused = sum(getattr(layout, "refused", {}).values())
+            refused = sum(layout.refused.values())
             increments["total_hits"] -= refused  # late for the stored state: not counted
             increments["late_hits"] += refused
             meta_keys = (current, self._meta_key(), self._inputs_key())

@@ -130,9 +130,6 @@ class DocumentLayout(Layout):
         self.strategy_name = strategy_name
         super().__init__(params)
         self._entries: tuple[Strategy, dict[str, int]] | None = None
-        #: Hits per endpoint the strategy refused when a batch was applied (late for it:
-        #: older than what its document already summarizes).
-        self.refused: dict[str, int] = {}
 
     def new_delta(self, horizon: float) -> Strategy:
         """Raw hits, refused or kept as the real strategy would."""

@@ -114,8 +114,15 @@ class Layout(ABC):
     def __init__(self, params: Mapping[str, float | int]) -> None:
         self.params = dict(params)
         self._cached: tuple[Strategy, dict[str, Any]] | None = None
-        #: Entries pruned per key by the last `queue_add`s of a read-modify-write layout.
+        #: Outcomes of a read-modify-write layout's `queue_add`s in the current batch:
+        #: entries pruned per key, and hits per endpoint the stored state refused (late for
+        #: it: older than what it already summarizes). Native layouts leave them empty.
         self.pruned: dict[str, int] = {}
+        self.refused: dict[str, int] = {}
+
+    def start_batch(self) -> None:
+        """Forget the outcomes of the previous batch (or of a batch being retried)."""
+        self.pruned, self.refused = {}, {}
 
     def state_of(self, strategy: Strategy) -> dict[str, Any]:
         """`strategy.to_state()`, built once for the many endpoints of one batch or save."""
