@@ -322,7 +322,9 @@ class MorrisLayout(Layout):
 
     def __init__(self, params: Mapping[str, float | int]) -> None:
         super().__init__(params)
-        self._seeds = MorrisCounter(**self.params).rng
+        #: The parameters as a counter (k, base, max level, the seed's first state).
+        self._model = MorrisCounter(**self.params)
+        self._seeds = MorrisCounter(**self.params).rng  # advances: one seed per script call
 
     def new_delta(self, horizon: float) -> Strategy:
         """A tally of hits per endpoint."""
@@ -341,9 +343,9 @@ class MorrisLayout(Layout):
     ) -> None:
         """Advance the endpoint's counters by its hits in the batch."""
         assert isinstance(delta, MorrisTally)
-        probe = MorrisCounter(**self.params)
+        model = self._model
         seed = 1 + self._seeds.next_u64() % 2147483646
-        args = [delta.tally[endpoint], probe.k, probe.base, probe.max_level, seed]
+        args = [delta.tally[endpoint], model.k, model.base, model.max_level, seed]
         pipe.execute_command("EVAL", MORRIS_ADD, 1, key, *[str(a) for a in args])
 
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
@@ -354,7 +356,7 @@ class MorrisLayout(Layout):
         """`[level, ...]`."""
         if not replies[0]:
             return None
-        k = int(MorrisCounter(**self.params).k)
+        k = self._model.k
         levels = {int(i): int(level) for i, level in replies[0].items()}
         return [levels.get(i, 0) for i in range(k)]
 
@@ -362,8 +364,7 @@ class MorrisLayout(Layout):
         self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
     ) -> dict[str, Any]:
         """`{"rng_state": ..., "counters": ...}`."""
-        rng = MorrisCounter(**self.params).rng.state
-        return {"rng_state": rng, "counters": dict(parts)}
+        return {"rng_state": self._model.rng.state, "counters": dict(parts)}
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """HSET every level."""
