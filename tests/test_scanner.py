@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount.formats.columnar import decode_with_msgspec
-from hitcount.formats.scanner import scan_block
+from hitcount.formats.scanner import scan_numpy as scan_block
 
 GOOD_ENDPOINTS = st.sampled_from(["/a", "/api/users/7", "/é", "/b c"])
 ENDPOINTS = GOOD_ENDPOINTS | st.sampled_from(

@@ -1,4 +1,8 @@
-"""A numpy scanner for blocks of one common NDJSON shape, without a JSON decoder.
+"""Scanners for blocks of plain NDJSON lines, without a JSON decoder.
+
+`scan_block` uses the C scanner (`hitcount._scan`, built at install when a C compiler is
+there): it reads any key order and spacing, and ignores other keys with plain values. Built
+without one, it uses the numpy scanner below.
 
 Most big NDJSON files write every line the same way: `{"endpoint": "/a", "ts": 1.5}` or
 `{"endpoint": "/a", "ts": 1.5, "user": "u1"}`, keys in that order, the same spacing on every
@@ -12,6 +16,7 @@ never changes an answer, it only skips work.
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -20,6 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from hitcount.formats.base import (
     EPOCH_MS_THRESHOLD,
+    MAX_TS,
     MAX_USER_CHARS,
     BadLine,
     check_endpoint,
@@ -27,6 +33,11 @@ from hitcount.formats.base import (
 )
 from hitcount.formats.columnar import Columns
 from hitcount.formats.reader import MAX_LINE_BYTES
+
+try:
+    from hitcount import _scan as native
+except ImportError:  # installed without a C compiler: the numpy scanner serves
+    native = None  # type: ignore[assignment]
 
 _SPACE = rb" *"
 _FIRST_LINE = re.compile(
@@ -42,10 +53,45 @@ _PAD = bytes(_MAX_TEXT_BYTES + 32)  # so that a window from any position stays i
 #: Lines whose distinct texts are grouped first; the rest are looked up among them.
 _SAMPLE = 4096
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+#: Seeds the C scanner's hash table (codes do not depend on it; colliding inputs do).
+_NATIVE_SEED = int.from_bytes(os.urandom(8), "little")
 
 
 def scan_block(block: bytes, *, users: bool = True) -> Columns | None:
-    """Columns for a block of lines shaped like its first line, or None.
+    """Columns for a block of plain NDJSON lines, or None (decode it the careful way).
+
+    With `users=False` the users are only checked (the caller does not need them).
+    """
+    if native is not None:
+        return scan_native(block, users=users)
+    return scan_numpy(block, users=users)
+
+
+def scan_native(block: bytes, *, users: bool = True) -> Columns | None:
+    """`scan_block` with the C scanner."""
+    latest = min(MAX_TS, latest_plausible_ts())
+    found = native.scan(block, users, latest, _NATIVE_SEED)
+    if found is None:
+        return None
+    raw_names, codes, ts, raw_users, user_codes, non_ascii = found
+    try:
+        if non_ascii:
+            block.decode("utf-8")  # a line that is not UTF-8 is a bad line
+        names = [name.decode("utf-8") for name in raw_names]
+        user_names = None if raw_users is None else [user.decode("utf-8") for user in raw_users]
+    except UnicodeDecodeError:
+        return None
+    return Columns(
+        names,
+        np.frombuffer(codes, dtype=np.int32),
+        np.frombuffer(ts, dtype=np.float64),
+        user_names=user_names,
+        user_codes=None if user_codes is None else np.frombuffer(user_codes, dtype=np.int32),
+    )
+
+
+def scan_numpy(block: bytes, *, users: bool = True) -> Columns | None:
+    """Columns for a block of lines shaped like its first line, or None (numpy scanner).
 
     With `users=False` the users are only checked (the caller does not need them).
     """
