@@ -280,13 +280,11 @@ class HitCounter:
         """Count a columnar batch of checked hits (the NDJSON fast path uses this).
 
         A hit is late, exactly as with `record`, when it is older than the horizon left
-        by the hits before it; the others go to the strategy one endpoint at a time.
+        by the hits before it; the others go to the strategy's `record_columns`.
 
         Returns:
             The number of hits kept.
         """
-        import numpy as np
-
         if not len(columns):
             return 0
         if self.wants_each_hit():
@@ -296,17 +294,12 @@ class HitCounter:
         late = self._late_mask(columns.ts)
         if self.distinct is not None and columns.has_users():
             self._add_distinct(columns, late)
-        order = (
-            columns.order if columns.order is not None else np.argsort(columns.codes, kind="stable")
-        )
-        kept_in_order = order[~late[order]]  # grouped by endpoint, arrival order within
-        codes, stamps = columns.codes[kept_in_order], columns.ts[kept_in_order]
-        starts = np.flatnonzero(np.diff(codes, prepend=-1)).tolist()
-        ends = [*starts[1:], len(codes)] if starts else []
-        kept = 0
-        for start, end in zip(starts, ends, strict=True):
-            endpoint = columns.names[int(codes[start])]
-            kept += self._strategy.record_array(endpoint, stamps[start:end])
+        if late.any():
+            on_time = ~late
+            codes, stamps, order = columns.codes[on_time], columns.ts[on_time], None
+        else:
+            codes, stamps, order = columns.codes, columns.ts, columns.order
+        kept = self._strategy.record_columns(columns.names, codes, stamps, order)
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
         if self.alerts is not None:
             self.alerts.observe_columns(columns.names, columns.codes, columns.ts)

@@ -81,21 +81,23 @@ def test_arrival_order_does_not_change_the_state(
 @given(
     hits=st.lists(st.tuples(ENDPOINTS, st.floats(0, 5_000)), max_size=200),
     batch=st.integers(1, 50),
-    name=st.sampled_from(["fixed", "sliding", "ehist"]),
+    variant=st.sampled_from(["fixed", "fixed-fine", "sliding", "ehist"]),
 )
 def test_per_hit_and_batch_paths_keep_the_same_state_with_pruning(
-    hits: list[tuple[str, float]], batch: int, name: str
+    hits: list[tuple[str, float]], batch: int, variant: str
 ) -> None:
     params: dict[str, dict[str, float]] = {
         "fixed": {"window_s": 10, "retention_s": 100},
+        "fixed-fine": {"window_s": 0.01, "retention_s": 100},  # sparse buckets: sorted
         "sliding": {"max_window_s": 100},
         "ehist": {"max_window_s": 100, "epsilon": 0.3, "buffer_s": 10},
     }
+    name = variant.split("-")[0]
     ordered = hits  # arrival order as drawn: late hits included
-    one_by_one = HitCounter(name, max_lateness_s=0, **params[name])
+    one_by_one = HitCounter(name, max_lateness_s=0, **params[variant])
     for endpoint, ts in ordered:
         one_by_one.record(endpoint, ts)
-    batched = HitCounter(name, max_lateness_s=0, **params[name])
+    batched = HitCounter(name, max_lateness_s=0, **params[variant])
     for i in range(0, len(ordered), batch):
         batched.record_many(ordered[i : i + batch])
     assert batched.strategy.to_state() == one_by_one.strategy.to_state()

@@ -197,6 +197,32 @@ class Strategy(ABC):
         """`record_many` for a numpy array of one endpoint's timestamps (override to vectorize)."""
         return self.record_many(endpoint, timestamps.tolist())
 
+    def record_columns(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        stamps: npt.NDArray[np.float64],
+        order: npt.NDArray[np.int32] | None = None,
+    ) -> int:
+        """Count a batch of on-time hits, `names[codes[i]]` at `stamps[i]`, in arrival order.
+
+        By default each endpoint's hits go to `record_array`, endpoints in code order;
+        `order` (a stable argsort of `codes`, when the caller has one) spares the sort.
+        """
+        import numpy as np
+
+        if not len(codes):
+            return 0
+        if order is None:
+            order = np.argsort(codes, kind="stable").astype(np.int32)
+        grouped, stamps = codes[order], stamps[order]
+        starts = np.flatnonzero(np.diff(grouped, prepend=-1)).tolist()
+        ends = [*starts[1:], len(grouped)]
+        return sum(
+            self.record_array(names[int(grouped[start])], stamps[start:end])
+            for start, end in zip(starts, ends, strict=True)
+        )
+
     @abstractmethod
     def prune(self, horizon: float) -> dict[str, int]:
         """Drop what is older than `horizon`; return entries removed per endpoint."""

@@ -119,6 +119,21 @@ class MorrisCounter(Strategy):
             self.add_hits(endpoint, hits)
         return hits
 
+    def record_columns(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        stamps: npt.NDArray[np.float64],
+        order: npt.NDArray[np.int32] | None = None,
+    ) -> int:
+        """A batch only needs each endpoint's count (endpoints in code order, as grouped)."""
+        import numpy as np
+
+        counts = np.bincount(codes, minlength=len(names))
+        for code in np.flatnonzero(counts).tolist():
+            self.add_hits(names[code], int(counts[code]))
+        return len(codes)
+
     def add_hits(self, endpoint: str, hits: int) -> None:
         """Advance each counter of `endpoint` as if `hits` hits arrived.
 
