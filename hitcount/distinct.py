@@ -43,6 +43,9 @@ DEFAULT_RETENTION_S = 86400.0
 #: Confidence of the statistical bounds.
 DEFAULT_CONFIDENCE = 0.95
 _MAX_BUCKET = 2**53
+#: The state store packs the sketches (`to_state(compact=True)`) from this many on: below,
+#: the per-sketch form loads without numpy, which `query` and `metrics` never import.
+PACKED_MIN_SKETCHES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,9 @@ class _State(msgspec.Struct, forbid_unknown_fields=True):
     precision: int
     retention_s: float
     horizon: float | None
-    endpoints: dict[str, dict[str, str]]
+    endpoints: dict[str, dict[str, str]] = {}
+    #: The compact form instead (`RegisterLog.packed`), written by the state store.
+    packed: dict[str, str | list[str]] | None = None
 
 
 _HASH_CACHE_LIMIT = 1 << 20
@@ -217,9 +222,14 @@ class DistinctTracker:
                 held[bucket] = sketch
         self._log = None
 
-    def _bulk(self) -> RegisterLog | None:
-        """The bulk log holding every sketch (None when nothing was added in bulk)."""
+    def _bulk(self, *, create: bool = False) -> RegisterLog | None:
+        """The bulk log holding every sketch (None when nothing was added in bulk, unless
+        `create` asks for one)."""  # noqa: D205, D209
         log = self._log
+        if log is None and create:
+            from hitcount.sketchlog import RegisterLog
+
+            log = self._log = RegisterLog(self.precision)
         if log is None:
             return None
         for endpoint, buckets in self._sketches.items():
@@ -376,8 +386,18 @@ class DistinctTracker:
             for sketch in buckets.values()
         )
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-ready dict: parameters, horizon, and base64 registers per bucket."""
+    def to_state(self, *, compact: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict: parameters, horizon, and base64 registers per bucket.
+
+        `compact` packs the registers into a few base64 arrays instead, when there are
+        `PACKED_MIN_SKETCHES` sketches or more (the state store's form: far faster to write
+        and read than one text per sketch).
+        """
+        held = len(self._log.pairs()) if self._log is not None else 0
+        if compact and held + sum(map(len, self._sketches.values())) >= PACKED_MIN_SKETCHES:
+            packed = self._bulk(create=True)
+            assert packed is not None
+            return {**self._parameters(), "packed": packed.packed()}
         log = self._bulk()
         if log is not None:
             encoded = log.encoded()
@@ -390,12 +410,14 @@ class DistinctTracker:
                 endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
                 for endpoint, buckets in sorted(self._sketches.items())
             }
+        return {**self._parameters(), "endpoints": sketches}
+
+    def _parameters(self) -> dict[str, Any]:
         return {
             "bucket_s": self.bucket_s,
             "precision": self.precision,
             "retention_s": self.retention_s,
             "horizon": self.horizon if math.isfinite(self.horizon) else None,
-            "endpoints": sketches,
         }
 
     @classmethod
@@ -417,6 +439,10 @@ class DistinctTracker:
             if not (math.isfinite(state.horizon) and abs(state.horizon) <= 3 * 253402300799.0):
                 raise ValueError(f"distinct-users horizon out of range: {state.horizon!r}")
             tracker.horizon = state.horizon
+        if state.packed is not None:
+            if state.endpoints:
+                raise ValueError("distinct-users state has both endpoints and packed")
+            tracker._load_packed(state.packed)
         for endpoint, buckets in state.endpoints.items():
             if not endpoint or not buckets:
                 raise ValueError("distinct-users state has an empty endpoint entry")
@@ -437,6 +463,15 @@ class DistinctTracker:
             tracker._sketches[endpoint] = kept
         return tracker
 
+    def _load_packed(self, packed: Mapping[str, object]) -> None:
+        from hitcount.sketchlog import RegisterLog
+
+        log = RegisterLog.from_packed(self.precision, packed)
+        for endpoint, bucket in log.pairs():
+            if abs(bucket) > _MAX_BUCKET or not self._keeps(bucket):
+                raise ValueError(f"distinct-users bucket {bucket} of {endpoint} is invalid")
+        self._log = log if log else None
+
     def load_state(self, raw: bytes | Mapping[str, Any]) -> None:
         """Replace this tracker's contents with `to_state` output.
 
@@ -450,7 +485,7 @@ class DistinctTracker:
             other.retention_s,
         )
         self.horizon, self._sketches = other.horizon, other._sketches
-        self._lowest, self._hashes, self._log = -math.inf, {}, None
+        self._lowest, self._hashes, self._log = -math.inf, {}, other._log
 
 
 def _covered(lo: float, hi: float, start: float, end: float) -> float:

@@ -12,8 +12,10 @@ same registers; a query turns the log into `HyperLogLog` objects first.
 from __future__ import annotations
 
 import math
+from base64 import b64decode
+from binascii import Error as Base64Error
 from binascii import b2a_base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +134,24 @@ def reduce_registers(
     )
 
 
+def _b64(array: npt.NDArray[np.generic]) -> str:
+    return b2a_base64(array.tobytes(), newline=False).decode("ascii")
+
+
+def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
+    text = packed.get(name)
+    if not isinstance(text, str):
+        raise ValueError(f"packed distinct-users {name} must be a base64 string")
+    try:
+        raw = b64decode(text, validate=True)
+    except (Base64Error, ValueError):
+        raise ValueError(f"packed distinct-users {name} is not valid base64") from None
+    width = np.dtype(dtype).itemsize
+    if len(raw) % width:
+        raise ValueError(f"packed distinct-users {name} has a partial item")
+    return np.frombuffer(raw, dtype=dtype)
+
+
 def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Of sorted keys, the last (largest rank) of each pair and register."""
     registers = keys >> _RANK_BITS
@@ -198,6 +218,10 @@ class RegisterLog:
         self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | ranks)
         self._compact = False
 
+    def pairs(self) -> list[tuple[str, int]]:
+        """The (endpoint, bucket) pairs numbered so far."""
+        return self._pairs
+
     def _pair_id(self, key: tuple[str, int]) -> int:
         found = self._pair_ids.get(key)
         if found is None:
@@ -256,6 +280,70 @@ class RegisterLog:
         pairs = self.compact() >> self._shift
         return np.diff(np.append(np.flatnonzero(np.diff(pairs, prepend=-1)), len(pairs)))
 
+    def packed(self) -> dict[str, object]:
+        """The whole log as a few base64 arrays (the state store's compact form).
+
+        `endpoints` lists the names; pair i is endpoint `pair_endpoints[i]` (little-endian
+        uint32) in bucket `pair_buckets[i]` (int64) with the next `pair_sizes[i]` (uint32)
+        of `registers` (uint16, increasing within a pair) and `ranks` (uint8).
+        """
+        keys = self.compact()
+        pairs = keys >> self._shift
+        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        sizes = np.diff(np.append(starts, len(keys)))
+        held = [self._pairs[pair] for pair in pairs[starts].tolist()]
+        names = list(dict.fromkeys(endpoint for endpoint, _ in held))
+        number = {name: i for i, name in enumerate(names)}
+        return {
+            "endpoints": names,
+            "pair_endpoints": _b64(np.array([number[e] for e, _ in held], dtype="<u4")),
+            "pair_buckets": _b64(np.array([bucket for _, bucket in held], dtype="<i8")),
+            "pair_sizes": _b64(sizes.astype("<u4")),
+            "registers": _b64(((keys >> _RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")),
+            "ranks": _b64((keys & 63).astype(np.uint8)),
+        }
+
+    @classmethod
+    def from_packed(cls, precision: int, packed: Mapping[str, object]) -> RegisterLog:
+        """The log of `packed()` output, strictly checked.
+
+        Raises:
+            ValueError: inconsistent lengths, unknown endpoints, repeated pairs, registers
+                out of order or range, ranks out of range, bad base64.
+        """
+        names = packed["endpoints"]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ValueError("packed distinct-users endpoints must be non-empty strings")
+        endpoints = _array(packed, "pair_endpoints", "<u4")
+        buckets = _array(packed, "pair_buckets", "<i8")
+        sizes = _array(packed, "pair_sizes", "<u4").astype(np.int64)
+        registers = _array(packed, "registers", "<u2").astype(np.int64)
+        ranks = _array(packed, "ranks", "u1").astype(np.int64)
+        if not len(endpoints) == len(buckets) == len(sizes):
+            raise ValueError("packed distinct-users pairs have arrays of different lengths")
+        if int(sizes.sum()) != len(registers) or len(registers) != len(ranks):
+            raise ValueError("packed distinct-users registers do not match the pair sizes")
+        if (len(sizes) and int(sizes.min()) < 1) or len(set(names)) != len(names):
+            raise ValueError("packed distinct-users state has an empty pair or repeated names")
+        if len(endpoints) and int(endpoints.max()) >= len(names):
+            raise ValueError("packed distinct-users pair names an unknown endpoint")
+        if len(ranks) and (int(ranks.min()) < 1 or int(ranks.max()) > 65 - precision):
+            raise ValueError("packed distinct-users rank out of range")
+        if len(registers) and int(registers.max()) >= 1 << precision:
+            raise ValueError("packed distinct-users register out of range")
+        log = cls(precision)
+        named = map(names.__getitem__, endpoints.tolist())
+        log._pairs = list(zip(named, buckets.tolist(), strict=True))
+        log._pair_ids = {pair: i for i, pair in enumerate(log._pairs)}
+        if len(log._pair_ids) != len(log._pairs):
+            raise ValueError("packed distinct-users state repeats an (endpoint, bucket) pair")
+        ids = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        keys = (ids << log._shift) | (registers << _RANK_BITS) | ranks
+        if len(keys) > 1 and not bool(np.all((keys[1:] >> _RANK_BITS) > (keys[:-1] >> _RANK_BITS))):
+            raise ValueError("packed distinct-users registers repeat or are out of order")
+        log._chunks = [keys]
+        return log
+
     def encoded(self) -> dict[str, dict[int, str]]:
         """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket.
 
@@ -289,7 +377,8 @@ class RegisterLog:
         pairs = keys >> self._shift
         starts = np.flatnonzero(np.diff(pairs, prepend=-1))
         del pairs
-        cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))])
+        found = np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))
+        cuts = np.unique(starts[found[found < len(starts)]])  # no pair starts past the last
         for start, end in zip(cuts.tolist(), [*cuts[1:].tolist(), len(keys)], strict=True):
             yield keys[start:end]
 

@@ -88,7 +88,9 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
         "metrics": counter.metrics.as_dict(),
         "recent_events": list(counter.recent_events),
         "state": strategy.to_compact_state() if compact else strategy.to_state(),
-        "distinct": counter.distinct.to_state() if counter.distinct is not None else None,
+        "distinct": (
+            counter.distinct.to_state(compact=compact) if counter.distinct is not None else None
+        ),
     }
     if counter.inputs:
         document["inputs"] = [position.to_dict() for position in counter.inputs.values()]

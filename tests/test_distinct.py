@@ -7,6 +7,7 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import msgspec
@@ -14,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, from_document, sketchlog
+from hitcount import HitCounter, distinct, from_document, sketchlog
 from hitcount.distinct import DistinctTracker
 from hitcount.errors import StateError
 from hitcount.hll import HyperLogLog, standard_error
 
-from .cli_helpers import ok, run
+from .cli_helpers import assert_error, ok, run
 from .conftest import SAMPLES
 
 # -- the sketch ----------------------------------------------------------------------------
@@ -255,6 +256,80 @@ def test_bulk_register_log_equals_adding_hit_by_hit(
         assert bulk.to_state() == one.to_state()
     assert bulk.query(["/a", "/b"], 500.0, 4_000.0) == one.query(["/a", "/b"], 500.0, 4_000.0)
     assert bulk.to_state() == one.to_state()
+    with patch.object(distinct, "PACKED_MIN_SKETCHES", 0):
+        packed = msgspec.json.decode(msgspec.json.encode(bulk.to_state(compact=True)))
+    unpacked = DistinctTracker.from_state(packed)  # the state store's form
+    assert unpacked.to_state() == one.to_state()
+    assert unpacked.query(["/a"], 0.0, 5_000.0) == one.query(["/a"], 0.0, 5_000.0)
+
+
+def _packed_tracker() -> dict[str, Any]:
+    import numpy as np
+
+    tracker = DistinctTracker(bucket_s=30, precision=9)
+    stamps = np.arange(500, dtype=np.float64)
+    codes = (np.arange(500) % 2).astype(np.int32)
+    tracker.add_columns(["/a", "/b"], codes, stamps, [f"u{i % 97}" for i in range(500)])
+    tracker.prune(60.0)
+    assert "packed" not in tracker.to_state(compact=True)  # too few sketches to pack
+    with patch.object(distinct, "PACKED_MIN_SKETCHES", 10):
+        packed = msgspec.json.encode(tracker.to_state(compact=True))
+    state: dict[str, Any] = msgspec.json.decode(packed)
+    assert "packed" in state and "endpoints" not in state
+    return state
+
+
+def _with(state: dict[str, Any], **changes: object) -> dict[str, Any]:
+    return {**state, "packed": {**state["packed"], **changes}}
+
+
+def _b64(values: list[int], dtype: str) -> str:
+    import numpy as np
+
+    return base64.b64encode(np.array(values, dtype=dtype).tobytes()).decode()
+
+
+def test_packed_state_round_trip_and_validation() -> None:
+    state = _packed_tracker()
+    plain = DistinctTracker.from_state(state).to_state()
+    with patch.object(distinct, "PACKED_MIN_SKETCHES", 10):
+        assert DistinctTracker.from_state(plain).to_state(compact=True) == state
+    packed = state["packed"]
+    sizes = base64.b64decode(packed["pair_sizes"])
+    registers = base64.b64decode(packed["registers"])
+    bad_states = [
+        _with(state, endpoints=["/a", "/a"]),
+        _with(state, endpoints=["/a"]),  # pairs name endpoint 1
+        _with(state, endpoints=[""]),
+        _with(state, pair_sizes="%%%"),
+        _with(state, pair_sizes=packed["pair_sizes"][:-4]),  # a pair short
+        _with(state, pair_sizes=base64.b64encode(sizes[:-1]).decode()),  # a partial item
+        _with(state, registers=base64.b64encode(registers[2:] + registers[:2]).decode()),
+        _with(state, ranks=_b64([0] * len(base64.b64decode(packed["ranks"])), "u1")),
+        _with(state, pair_buckets=_b64([0] * len(sizes[::4]), "<i8")),  # repeated, too old
+        {**state, "endpoints": {"/a": {}}},  # both forms
+        _with(state, registers=7),
+    ]
+    for bad in bad_states:
+        with pytest.raises(ValueError, match="distinct-users"):
+            DistinctTracker.from_state(bad)
+
+
+def test_damaged_packed_state_file_gives_a_clear_error(
+    state_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(distinct, "PACKED_MIN_SKETCHES", 0)
+    lines = [f'{{"endpoint": "/a", "ts": {1795737600 + i}, "user": "u{i % 7}"}}' for i in range(50)]
+    source = state_env.parent / "hits.ndjson"
+    source.write_text("\n".join(lines) + "\n")
+    ok(["replay", str(source)])
+    document = msgspec.json.decode(state_env.read_bytes())
+    assert "packed" in document["distinct"]  # the state store writes the compact form
+    document["distinct"]["packed"]["ranks"] = "AAAA"
+    state_env.write_bytes(msgspec.json.encode(document))
+    result = run(["query", "/a", "--last", "1h", "--distinct"])
+    assert_error(result, 4, "distinct-users")
+    assert ok(["query", "/a", "--last", "1h"]).stdout.startswith("/a: 50 hits")
 
 
 def test_late_hits_are_not_added_and_no_users_means_no_state() -> None:
