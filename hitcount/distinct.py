@@ -171,27 +171,28 @@ class DistinctTracker:
         users: Sequence[str | None],
     ) -> None:
         """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
-        from hitcount.sketchlog import registers_of
+        from hitcount.sketchlog import code_users
 
-        indexes, ranks = registers_of(users, self.precision)
-        self.add_registers(names, codes, timestamps, indexes, ranks)
+        self.add_users(names, codes, timestamps, *code_users(users))
 
-    def add_registers(
+    def add_users(
         self,
         names: Sequence[str],
         codes: npt.NDArray[np.int32],
         timestamps: npt.NDArray[np.float64],
-        indexes: npt.NDArray[np.int32],
-        ranks: npt.NDArray[np.uint8],
+        user_names: Sequence[str],
+        user_codes: npt.NDArray[np.int32],
     ) -> None:
-        """Add a batch given each hit's HLL register and rank (`registers_of`; -1: no user)."""
-        from hitcount.sketchlog import reduce_registers
+        """Add a batch whose users are coded: hit i by `user_names[user_codes[i]]` (-1: none)."""
+        from hitcount.sketchlog import reduce_users
 
-        entries = reduce_registers(codes, timestamps, indexes, ranks, self.precision, self.bucket_s)
+        entries = reduce_users(
+            codes, timestamps, user_names, user_codes, self.precision, self.bucket_s
+        )
         self.add_entries(names, entries)
 
     def add_entries(self, names: Sequence[str], entries: RegisterEntries) -> None:
-        """Add a batch already reduced to the largest rank per register (`reduce_registers`).
+        """Add a batch already reduced to the largest rank per register (`reduce_users`).
 
         The same registers as adding hit by hit, kept in bulk until something reads them.
 

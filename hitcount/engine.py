@@ -313,25 +313,22 @@ class HitCounter:
         assert tracker is not None
         entries = columns.user_entries
         made_for = None if entries is None else (entries.precision, entries.bucket_s)
-        usable = made_for == (tracker.precision, tracker.bucket_s) and not late.any()
-        if entries is not None and usable:
+        any_late = bool(late.any())
+        usable = made_for == (tracker.precision, tracker.bucket_s)
+        if entries is not None and usable and not any_late:  # a worker's reduction holds
             tracker.add_entries(columns.names, entries)
             return
-        kept = np.flatnonzero(~late)
-        names, codes, stamps = columns.names, columns.codes[kept], columns.ts[kept]
-        registers = columns.user_registers
-        if registers is not None and registers[0] == tracker.precision:
-            tracker.add_registers(names, codes, stamps, registers[1][kept], registers[2][kept])
-        elif columns.user_names is not None and columns.user_codes is not None:
-            from hitcount.sketchlog import registers_for
-
-            indexes, ranks = registers_for(
-                columns.user_names, columns.user_codes[kept], tracker.precision
-            )
-            tracker.add_registers(names, codes, stamps, indexes, ranks)
+        if columns.user_names is not None and columns.user_codes is not None:
+            user_names, user_codes = columns.user_names, columns.user_codes
         elif columns.users is not None:
-            users = columns.users
-            tracker.add_columns(names, codes, stamps, [users[i] for i in kept.tolist()])
+            from hitcount.sketchlog import code_users
+
+            user_names, user_codes = code_users(columns.users)
+        else:
+            return
+        if any_late:
+            user_codes = np.where(late, np.int32(-1), user_codes)  # late hits add no user
+        tracker.add_users(columns.names, columns.codes, columns.ts, user_names, user_codes)
 
     def wants_each_hit(self) -> bool:
         """Whether someone listens to per-hit events (batches then go hit by hit)."""

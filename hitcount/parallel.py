@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hitcount.formats.columnar import Columns, decode_ndjson_block
 from hitcount.formats.reader import MAX_LINE_BYTES
-from hitcount.sketchlog import code_users, reduce_registers, registers_for
+from hitcount.sketchlog import code_users, reduce_users
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -80,30 +80,25 @@ def read_range(path: str, start: int, end: int) -> bytes:
 def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns | None]:
     path, start, end, precision, bucket_s = task
     data = read_range(path, start, end)
-    lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     if columns is None:
-        return lines, None
-    # Users cross the process boundary only as HLL registers, for a distinct-users tracker:
-    # per hit, and reduced per endpoint and bucket (what the parent uses when none is late).
-    registers = entries = None
-    if precision and (columns.users is not None or columns.user_codes is not None):
-        if columns.user_names is not None and columns.user_codes is not None:
-            names, user_codes = columns.user_names, columns.user_codes
-        else:
-            names, user_codes = code_users(columns.user_list())
-        indexes, ranks = registers_for(names, user_codes, precision)
-        registers = (precision, indexes, ranks)
-        entries = reduce_registers(columns.codes, columns.ts, indexes, ranks, precision, bucket_s)
+        return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1), None
+    # Users cross the process boundary coded (names once, a code a hit), with their HLL
+    # registers reduced per endpoint and bucket (what the parent uses when none is late).
+    user_names, user_codes = columns.user_names, columns.user_codes
+    if precision and columns.users is not None:
+        user_names, user_codes = code_users(columns.users)
+    entries = None
+    if precision and user_names is not None and user_codes is not None:
+        entries = reduce_users(
+            columns.codes, columns.ts, user_names, user_codes, precision, bucket_s
+        )
+    else:
+        user_names = user_codes = None
     columns = dataclasses.replace(
-        columns,
-        users=None,
-        user_names=None,
-        user_codes=None,
-        user_registers=registers,
-        user_entries=entries,
+        columns, users=None, user_names=user_names, user_codes=user_codes, user_entries=entries
     )
-    return lines, columns.grouped()
+    return len(columns), columns.grouped()
 
 
 def decode_in_parallel(

@@ -23,19 +23,17 @@ import numpy.typing as npt
 
 from hitcount.hll import HyperLogLog, dense_header, hash64, sparse_header
 
-#: Users whose registers `registers_of` remembers, per process, before it starts over.
+try:
+    from hitcount import _scan as native
+except ImportError:  # installed without a C compiler: numpy sorts instead
+    native = None  # type: ignore[assignment]
+
+#: Users whose registers `user_registers` remembers, per process, before it starts over.
 _REGISTER_CACHE_LIMIT = 1 << 20
-_register_cache: dict[tuple[str, int], tuple[int, int]] = {}
+_register_cache: dict[tuple[str, int], int] = {}
 _RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
 _PADS = ("", "=", "==")
 _PART_KEYS = 1 << 20
-
-
-def registers_of(
-    users: Sequence[str | None], precision: int
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-    """Each user's `(register index, rank)` at `precision`, as arrays; -1 / 0 for no user."""
-    return registers_for(*code_users(users), precision)
 
 
 def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.int32]]:
@@ -47,10 +45,8 @@ def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.i
     return names, codes
 
 
-def registers_for(
-    names: Sequence[str], codes: npt.NDArray[np.int32], precision: int
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-    """`(register index, rank)` of user `names[codes[i]]` per hit; -1 / 0 where codes is -1.
+def user_registers(names: Sequence[str], precision: int) -> npt.NDArray[np.int64]:
+    """Each user's HLL register and rank at `precision`, as `index << 6 | rank`.
 
     Each distinct user is hashed once (and remembered, per process, bounded).
     """
@@ -59,19 +55,53 @@ def registers_for(
         cache.clear()
     free_bits = 64 - precision
     mask = (1 << free_bits) - 1
-    pairs = []
+    packed = []
     for user in names:
         found = cache.get((user, precision))
         if found is None:
             hashed = hash64(user)
-            found = cache[(user, precision)] = (
-                hashed >> free_bits,
-                free_bits + 1 - (hashed & mask).bit_length(),
+            rank = free_bits + 1 - (hashed & mask).bit_length()
+            found = cache[(user, precision)] = (hashed >> free_bits) << _RANK_BITS | rank
+        packed.append(found)
+    return np.array(packed, dtype=np.int64)
+
+
+def reduce_users(
+    codes: npt.NDArray[np.int32],
+    timestamps: npt.NDArray[np.float64],
+    user_names: Sequence[str],
+    user_codes: npt.NDArray[np.int32],
+    precision: int,
+    bucket_s: float,
+) -> RegisterEntries:
+    """The entries of hits `codes[i]` at `timestamps[i]` by user `user_names[user_codes[i]]`
+    (code -1: no user, skipped): the C reduction when built, else numpy's sort."""  # noqa: D205, D209
+    table = user_registers(user_names, precision)
+    if native is not None:
+        found = native.reduce(
+            np.ascontiguousarray(codes, dtype=np.int32),
+            np.ascontiguousarray(timestamps, dtype=np.float64),
+            np.ascontiguousarray(user_codes, dtype=np.int32),
+            table,
+            bucket_s,
+            precision,
+        )
+        if found is not None:
+            pair_codes, pair_buckets, sizes, registers, ranks = found
+            return RegisterEntries(
+                precision,
+                bucket_s,
+                np.frombuffer(pair_codes, dtype=np.int64),
+                np.frombuffer(pair_buckets, dtype=np.int64),
+                np.frombuffer(sizes, dtype=np.int64),
+                np.frombuffer(registers, dtype=np.uint16),
+                np.frombuffer(ranks, dtype=np.uint8),
             )
-        pairs.append(found)
-    pairs.append((-1, 0))  # code -1 picks this last row
-    table = np.array(pairs, dtype=np.int64)
-    return table[codes, 0].astype(np.int32), table[codes, 1].astype(np.uint8)
+    with_none = np.append(table, np.int64(-1 << _RANK_BITS))  # code -1 picks this last row
+    chosen = with_none[user_codes]
+    indexes = (chosen >> _RANK_BITS).astype(np.int32)
+    ranks8 = (chosen & 63).astype(np.uint8)
+    return reduce_registers(codes, timestamps, indexes, ranks8, precision, bucket_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +150,7 @@ def reduce_registers(
     keys = (pairs << pair_bits) | (indexes[has_user].astype(np.int64) << _RANK_BITS)
     keys = _largest_rank_per_register(np.sort(keys | ranks[has_user]))
     pair_of = keys >> pair_bits
-    starts = np.flatnonzero(np.diff(pair_of, prepend=-1))
+    starts = _run_starts(pair_of)
     sizes = np.diff(np.append(starts, len(keys)))
     firsts = pair_of[starts]
     if fits:
@@ -150,6 +180,13 @@ def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[n
     if len(raw) % width:
         raise ValueError(f"packed distinct-users {name} has a partial item")
     return np.frombuffer(raw, dtype=dtype)
+
+
+def _run_starts(values: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Where each run of equal values starts (of sorted values)."""
+    boundary = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=boundary[1:])
+    return np.flatnonzero(boundary)
 
 
 def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -271,14 +308,14 @@ class RegisterLog:
         if not len(keys):
             return
         pairs = keys >> self._shift
-        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        starts = _run_starts(pairs)
         ends = np.append(starts[1:], len(keys))
         yield from zip(pairs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
 
     def sizes(self) -> npt.NDArray[np.int64]:
         """Registers set per (endpoint, bucket) pair held."""
         pairs = self.compact() >> self._shift
-        return np.diff(np.append(np.flatnonzero(np.diff(pairs, prepend=-1)), len(pairs)))
+        return np.diff(np.append(_run_starts(pairs), len(pairs)))
 
     def packed(self) -> dict[str, object]:
         """The whole log as a few base64 arrays (the state store's compact form).
@@ -289,9 +326,10 @@ class RegisterLog:
         """
         keys = self.compact()
         pairs = keys >> self._shift
-        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
-        sizes = np.diff(np.append(starts, len(keys)))
+        starts = _run_starts(pairs)
         held = [self._pairs[pair] for pair in pairs[starts].tolist()]
+        del pairs
+        sizes = np.diff(np.append(starts, len(keys)))
         names = list(dict.fromkeys(endpoint for endpoint, _ in held))
         number = {name: i for i, name in enumerate(names)}
         return {
@@ -375,7 +413,7 @@ class RegisterLog:
         if not len(keys):
             return
         pairs = keys >> self._shift
-        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        starts = _run_starts(pairs)
         del pairs
         found = np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))
         cuts = np.unique(starts[found[found < len(starts)]])  # no pair starts past the last
@@ -391,7 +429,7 @@ class RegisterLog:
         """
         m = 1 << self.precision
         pairs = keys >> self._shift
-        starts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        starts = _run_starts(pairs)
         sizes = np.diff(np.append(starts, len(keys)))
         dense = sizes > HyperLogLog(self.precision).sparse_limit
         head = len(dense_header(self.precision))

@@ -153,3 +153,35 @@ def test_native_scanner_groups_many_distinct_texts() -> None:
     assert columns.user_names is not None and len(columns.user_names) == 20000
     endpoints = [columns.names[code] for code in columns.codes.tolist()]
     assert endpoints == [f"/e{i % 5000}" for i in range(20000)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hits=st.lists(
+        st.tuples(st.integers(0, 5), st.floats(0, 1e6), st.integers(-1, 40)), max_size=300
+    ),
+    precision=st.integers(4, 16),
+    bucket_s=st.sampled_from([0.5, 60.0, 3600.0]),
+    far=st.booleans(),
+)
+def test_native_register_reduction_equals_numpys(
+    hits: list[tuple[int, float, int]], precision: int, bucket_s: float, far: bool
+) -> None:
+    """The C reduction gives numpy's entries (largest rank per endpoint, bucket, register)."""
+    from hitcount import sketchlog
+
+    user_names = [f"user{i}" for i in range(41)]
+    codes = np.array([code for code, _, _ in hits], dtype=np.int32)
+    stamps = np.array([ts for _, ts, _ in hits], dtype=np.float64)
+    if far and hits:
+        stamps[0] = 2.5e11  # pairs too spread out for 64-bit keys at a fine grid: numpy's path
+    user_codes = np.array([user for _, _, user in hits], dtype=np.int32)
+    table = sketchlog.user_registers(user_names, precision)
+    chosen = np.append(table, -64)[user_codes]
+    expected = sketchlog.reduce_registers(
+        codes, stamps, (chosen >> 6).astype(np.int32), (chosen & 63).astype(np.uint8),
+        precision, bucket_s,
+    )  # fmt: skip
+    got = sketchlog.reduce_users(codes, stamps, user_names, user_codes, precision, bucket_s)
+    for field in ("codes", "buckets", "sizes", "registers", "ranks"):
+        assert np.array_equal(getattr(got, field), getattr(expected, field)), field

@@ -48,10 +48,8 @@ class Columns:
     #: Or the users coded: hit i by `user_names[user_codes[i]]` (code -1: no user).
     user_names: list[str] | None = None
     user_codes: npt.NDArray[np.int32] | None = None
-    #: Instead of users (from a worker): `(precision, register indexes, ranks)` per hit.
-    user_registers: tuple[int, npt.NDArray[np.int32], npt.NDArray[np.uint8]] | None = None
-    #: And (from a worker) the same registers reduced per endpoint and bucket, used when
-    #: no hit of the batch is late.
+    #: From a worker: the users reduced to HLL registers per endpoint and bucket, used
+    #: when no hit of the batch is late (else the coded users above are).
     user_entries: RegisterEntries | None = None
 
     def grouped(self) -> Columns:
@@ -65,7 +63,7 @@ class Columns:
 
     def has_users(self) -> bool:
         """Whether some hit carries a user (in any of the forms)."""
-        return bool(self.users) or self.user_codes is not None or self.user_registers is not None
+        return bool(self.users) or self.user_codes is not None
 
     def user_list(self) -> list[str | None]:
         """The user of each hit (None where it has none, or users crossed as registers)."""
