@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hitcount.bigvalues import Base64Value
 from hitcount.hll import HyperLogLog, dense_header, hash64, sparse_header
 
 try:
@@ -162,10 +163,6 @@ def reduce_registers(
     return RegisterEntries(
         precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
     )
-
-
-def _b64(array: npt.NDArray[np.generic]) -> str:
-    return b2a_base64(array.tobytes(), newline=False).decode("ascii")
 
 
 def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
@@ -318,7 +315,7 @@ class RegisterLog:
         return np.diff(np.append(_run_starts(pairs), len(pairs)))
 
     def packed(self) -> dict[str, object]:
-        """The whole log as a few base64 arrays (the state store's compact form).
+        """The whole log as a few arrays, written as base64 (the state store's compact form).
 
         `endpoints` lists the names; pair i is endpoint `pair_endpoints[i]` (little-endian
         uint32) in bucket `pair_buckets[i]` (int64) with the next `pair_sizes[i]` (uint32)
@@ -334,11 +331,13 @@ class RegisterLog:
         number = {name: i for i, name in enumerate(names)}
         return {
             "endpoints": names,
-            "pair_endpoints": _b64(np.array([number[e] for e, _ in held], dtype="<u4")),
-            "pair_buckets": _b64(np.array([bucket for _, bucket in held], dtype="<i8")),
-            "pair_sizes": _b64(sizes.astype("<u4")),
-            "registers": _b64(((keys >> _RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")),
-            "ranks": _b64((keys & 63).astype(np.uint8)),
+            "pair_endpoints": Base64Value(np.array([number[e] for e, _ in held], dtype="<u4")),
+            "pair_buckets": Base64Value(np.array([bucket for _, bucket in held], dtype="<i8")),
+            "pair_sizes": Base64Value(sizes.astype("<u4")),
+            "registers": Base64Value(
+                ((keys >> _RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")
+            ),
+            "ranks": Base64Value((keys & 63).astype(np.uint8)),
         }
 
     @classmethod

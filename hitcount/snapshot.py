@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from hitcount.bigvalues import encode_chunks
 from hitcount.distinct import DistinctTracker
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import HitcountError, StateError
@@ -99,7 +100,7 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
 
 def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
     """JSON bytes of a document (indented when `pretty`)."""
-    data = msgspec.json.encode(document)
+    data = b"".join(encode_chunks(document))
     return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
 
 

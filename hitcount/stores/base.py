@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,9 +62,10 @@ class Store(ABC):
 
     def save_counter(self, counter: HitCounter) -> None:
         """Save a counter's state (by default as a compact document through `save`)."""
-        from hitcount.snapshot import encode, to_document
+        from hitcount.bigvalues import encode_chunks
+        from hitcount.snapshot import to_document
 
-        self.save(encode(to_document(counter, compact=True)))
+        self.save_chunks(encode_chunks(to_document(counter, compact=True)))
 
     @abstractmethod
     def save(self, data: bytes) -> None:
@@ -72,6 +74,10 @@ class Store(ABC):
         Raises:
             StoreUnavailableError: the store cannot be written; the old document stays.
         """
+
+    def save_chunks(self, chunks: Iterable[bytes]) -> None:
+        """`save` for a document given in pieces (a file store writes them as they come)."""
+        self.save(b"".join(chunks))
 
     @abstractmethod
     def locked(self) -> AbstractContextManager[None]:

@@ -8,7 +8,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -53,6 +53,10 @@ class FileStore(Store):
 
     def save(self, data: bytes) -> None:
         """Write atomically: temp file, fsync, rename, fsync the directory."""
+        self.save_chunks((data,))
+
+    def save_chunks(self, chunks: Iterable[bytes]) -> None:
+        """`save`, writing the pieces to the temporary file as they come."""
         directory = self._ensure_directory()
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
@@ -62,7 +66,8 @@ class FileStore(Store):
             ) from None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                for chunk in chunks:
+                    handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_name, self.path)

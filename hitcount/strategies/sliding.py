@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from hitcount.bigvalues import Base64Value
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import (
@@ -36,12 +37,13 @@ class _SlidingState(msgspec.Struct, forbid_unknown_fields=True):
     timestamps_f8: dict[str, bytes] | None = None
 
 
-def _le_bytes(times: array[float]) -> bytes:
+def _le_bytes(times: array[float]) -> Base64Value:
+    """The little-endian bytes of `times`, written as base64 in pieces (no copy here)."""
     if sys.byteorder == "little":
-        return times.tobytes()
+        return Base64Value(times)
     swapped = array("d", times)
     swapped.byteswap()
-    return swapped.tobytes()
+    return Base64Value(swapped)
 
 
 def _arrays(state: _SlidingState) -> Iterator[tuple[str, array[float]]]:

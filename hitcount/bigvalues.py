@@ -1,0 +1,66 @@
+"""Large base64 values written in pieces, so saving a big state never holds its whole text.
+
+A strategy's compact state puts `Base64Value`s where a JSON document holds the base64 text
+of large arrays (sliding's timestamps, the packed distinct-users registers). `encode_chunks`
+encodes the document with a placeholder for each and yields the JSON around them, and each
+value's text a few hundred KiB at a time: a file store writes the pieces as they come. The
+text is the same as `msgspec` gives for `bytes`, so readers see an ordinary document.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from binascii import b2a_base64
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+#: Bytes encoded per piece (a multiple of 3, so the pieces' texts join without padding).
+_PIECE_BYTES = 3 * 128 * 1024
+
+
+class Base64Value:
+    """Bytes (anything with the buffer protocol) that a document holds as base64 text."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self, data: Any) -> None:
+        """Keep a view of `data` (a bytes-like object or a contiguous array); no copy."""
+        self._view = memoryview(data).cast("B")
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The base64 text, a piece at a time."""
+        view = self._view
+        for start in range(0, len(view), _PIECE_BYTES):
+            yield b2a_base64(view[start : start + _PIECE_BYTES], newline=False)
+        view.release()  # the array may grow again (an exported buffer pins its size)
+
+
+def encode_chunks(document: Any) -> Iterator[bytes]:
+    """The JSON of `document`, in pieces; each `Base64Value` in it is streamed as text."""
+    values: list[Base64Value] = []
+    nonce = secrets.token_hex(16)
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, Base64Value):
+            raise TypeError(f"cannot encode {type(value).__name__} in a state document")
+        values.append(value)
+        return f"{nonce}:{len(values) - 1}"
+
+    encoded = msgspec.json.encode(document, enc_hook=placeholder)
+    if not values:
+        yield encoded
+        return
+    pattern = re.compile(b'"' + nonce.encode() + b':([0-9]+)"')
+    done = 0
+    for found in pattern.finditer(encoded):
+        yield encoded[done : found.start()] + b'"'
+        yield from values[int(found.group(1))].pieces()
+        yield b'"'
+        done = found.end()
+    yield encoded[done:]
