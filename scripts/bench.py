@@ -6,6 +6,10 @@ rounds, the wall time and peak RSS of:
 
 * ``hitcount --state TMP replay FILE --strategy S`` for ``fixed``, ``sliding``
   (``--max-window 3600``) and ``morris``;
+* the marginal-memory pair ``replay sliding (slope, W1)`` and ``(slope, W2)``: ``hitcount
+  --state TMP replay FILE --strategy sliding --max-window W --no-distinct`` with W1 = 3600
+  and W2 = 86400 (on the default 24-hour input the second keeps every hit); ``--skip slope``
+  leaves it out;
 * a naive per-hit reference kept in this file (``python scripts/bench.py --naive FILE``):
   ``json.loads`` per line, a dict of fixed buckets and a list of timestamps per endpoint, and
   the question "hits per endpoint in the last 60 s" answered at the end by scanning every
@@ -26,10 +30,13 @@ launcher of about 8 MiB keeps that floor below any Python process. The input fil
 before the first round so that every contender finds it in the page cache.
 
 It prints the exact command line, the machine, a table of medians with the ratios to each
-baseline, sliding's retained hits and bytes per retained hit, the issue's goals, and checks
-that hitcount's sliding answer to the 60 s question equals DuckDB's and the naive reference's
-(a ``MISMATCH`` line otherwise; the exit status is then 1). ``--json`` prints all of it,
-every sample included, as one JSON document instead.
+baseline, sliding's retained hits and whole-process bytes per retained hit, sliding's marginal
+bytes per retained hit (the slope of the pair: ``(median peak RSS W2 - median peak RSS W1) /
+(retained W2 - retained W1)``, where the constant of imports, buffers and workers cancels; the
+issue's memory goal uses it), the issue's goals, and checks that hitcount's sliding answer to
+the 60 s question equals DuckDB's and the naive reference's (a ``MISMATCH`` line otherwise;
+the exit status is then 1). ``--json`` prints all of it, every sample included, as one JSON
+document instead.
 
 The input is NDJSON whose lines carry ``endpoint`` and a numeric epoch-seconds ``ts``, as
 ``scripts/gen_traffic.py`` writes by default (DuckDB and the parse floor read ``ts`` as a
@@ -49,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -83,6 +91,12 @@ STRATEGIES: dict[str, list[str]] = {
     "sliding": ["--max-window", "3600"],
     "morris": [],
 }
+#: ``--max-window`` of the marginal-memory pair ``replay sliding (slope, W1)`` and ``(slope,
+#: W2)`` (both ``--no-distinct``): on the default 24-hour input W2 keeps every hit.
+SLOPE_WINDOWS_S = (3600, 86400)
+#: The issue's memory goal: sliding's marginal peak RSS per retained hit, in bytes.
+SLOPE_GOAL_BYTES = 10.0
+SLOPE_FORMULA = "(median peak RSS W2 - median peak RSS W1) / (retained W2 - retained W1)"
 CHUNK_BYTES = 4 << 20
 
 #: Runs one measured command: ``python -I -S -c LAUNCHER_CODE RESULT CMD...`` forks and execs
@@ -637,8 +651,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--skip",
         action="append",
         default=[],
-        choices=["naive", "duckdb", "parse", "query"],
-        help="leave out a contender group (repeatable)",
+        choices=["naive", "duckdb", "parse", "query", "slope"],
+        help="leave out a contender group (repeatable; slope: the sliding marginal-memory pair)",
     )
     parser.add_argument(
         "--timeout",
@@ -680,7 +694,8 @@ def build_contenders(
         have_duckdb: Whether ``import duckdb`` works.
 
     Returns:
-        The contenders; queries come after the replays whose state they read.
+        The contenders; queries come after the replays whose state they read, the slope pair
+        (unless ``--skip slope``) after the strategies' replays.
     """
     python = sys.executable
     contenders: list[Contender] = []
@@ -698,6 +713,12 @@ def build_contenders(
         cmd = [hitcount, "--state", str(state), "replay", str(data), "--strategy", strategy]
         extra = [*extra, "--no-distinct"] if args.no_distinct else extra
         contenders.append(Contender(f"replay {strategy}", "ingest", cmd + extra, lines))
+    if "slope" not in args.skip:
+        for index, window in enumerate(SLOPE_WINDOWS_S):
+            state = slope_state(workdir, index)
+            cmd = [hitcount, "--state", str(state), "replay", str(data), "--strategy", "sliding"]
+            cmd += ["--max-window", str(window), "--no-distinct"]
+            contenders.append(Contender(slope_name(index), "ingest", cmd, lines))
     contenders.append(Contender("hitcount --version", "start", [hitcount, "--version"]))
     if "query" not in args.skip:
         for strategy in STRATEGIES:
@@ -705,6 +726,16 @@ def build_contenders(
             cmd = [hitcount, "--state", str(state), "query", QUERY_ENDPOINT, "--last"]
             contenders.append(Contender(f"query {strategy}", "query", [*cmd, "60"]))
     return contenders
+
+
+def slope_name(index: int) -> str:
+    """Return the contender name of the slope pair's replay ``index`` (0: W1, 1: W2)."""
+    return f"replay sliding (slope, W{index + 1})"
+
+
+def slope_state(workdir: Path, index: int) -> Path:
+    """Return the state file of the slope pair's replay ``index`` (0: W1, 1: W2)."""
+    return workdir / f"state-slope-W{index + 1}.json"
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -746,12 +777,13 @@ def run_bench(args: argparse.Namespace) -> int:
                 log(f"  {sample.wall_s:.3f} s, {sample.peak_rss_kib / 1024:.1f} MiB{status}")
         by_name = {contender.name: contender for contender in contenders}
         memory = sliding_memory(hitcount, workdir, by_name, data)
+        slope = sliding_slope(hitcount, workdir, by_name, data)
         checks = verify(hitcount, workdir, by_name, lines)
 
     machine["loadavg_end"] = _loadavg()
     report = build_report(args, command, machine, data, lines, generated, contenders)
-    report.update(sliding_memory=memory, checks=checks, notes=notes)
-    report["goals"] = goals(report, memory)
+    report.update(sliding_memory=memory, sliding_slope=slope, checks=checks, notes=notes)
+    report["goals"] = goals(report, slope)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -805,11 +837,9 @@ def sliding_memory(
     fixed = by_name["replay fixed"].median_rss_mib()
     if retained and peak is not None and base is not None:
         result["bytes_per_retained_hit"] = (peak - base) * 2**20 / retained
-    try:
-        span = float(metrics["strategy_params"]["max_window_s"]) + float(metrics["max_lateness_s"])
-    except (KeyError, TypeError, ValueError):
+    span = held_span(metrics)
+    if span is None:
         return result
-    log(f"counting the most hits in any {span:g} s of the input")
     most = most_hits_in_span(data, span)
     result.update(span_s=span, most_held=most)
     if most and peak is not None:
@@ -820,12 +850,114 @@ def sliding_memory(
     return result
 
 
+def sliding_slope(
+    hitcount: str, workdir: Path, by_name: dict[str, Contender], data: Path
+) -> dict[str, Any]:
+    """Compute sliding's marginal peak memory per retained hit from the slope pair.
+
+    ``bytes_per_retained_hit = (median peak RSS W2 - median peak RSS W1) / (retained W2 -
+    retained W1)``, retained hits being each state's metrics ``memory_entries`` at the end. The
+    two replays differ only in ``--max-window`` and both skip the distinct-users sketches, so
+    the constant (interpreter, imports, reader buffers, worker processes) cancels and what is
+    left is the cost of the hits W2 holds beyond W1's. W1's peak comes when it holds the most
+    hits, though, not at the end (see ``sliding_memory``); ``bytes_per_most_held`` divides the
+    same difference by ``most held W2 - most held W1`` instead, as information on that bias.
+
+    Args:
+        hitcount: The hitcount executable.
+        workdir: Where the states are.
+        by_name: The measured contenders (without the pair under ``--skip slope``).
+        data: The input file.
+
+    Returns:
+        A JSON-ready dict: ``formula``; ``windows_s``, ``peak_rss_mib``, ``retained_hits``
+        and ``most_held`` (W1 then W2; None when unavailable); ``bytes_per_retained_hit``,
+        ``bytes_per_most_held``, and ``note``: why the slope is missing, else None.
+    """
+    result: dict[str, Any] = {
+        "formula": SLOPE_FORMULA,
+        "windows_s": list(SLOPE_WINDOWS_S),
+        "peak_rss_mib": [None, None],
+        "retained_hits": [None, None],
+        "most_held": [None, None],
+        "bytes_per_retained_hit": None,
+        "bytes_per_most_held": None,
+        "note": None,
+    }
+    pair = [by_name.get(slope_name(index)) for index in range(len(SLOPE_WINDOWS_S))]
+    for index, contender in enumerate(pair):
+        if contender is None or not contender.ok_samples:
+            continue
+        metrics = hitcount_json(hitcount, slope_state(workdir, index), "metrics", "--json")
+        if not isinstance(metrics, dict):
+            continue
+        result["peak_rss_mib"][index] = contender.median_rss_mib()
+        result["retained_hits"][index] = metrics.get("memory_entries")
+        span = held_span(metrics)
+        if span is not None:
+            result["most_held"][index] = most_hits_in_span(data, span)
+    result["note"] = _slope_skipped(pair, result["retained_hits"])
+    if result["note"] is not None:
+        log(result["note"])
+        return result
+    (peak1, peak2), (most1, most2) = result["peak_rss_mib"], result["most_held"]
+    retained1, retained2 = result["retained_hits"]
+    added = (peak2 - peak1) * 2**20
+    result["bytes_per_retained_hit"] = added / (retained2 - retained1)
+    if most1 is not None and most2 is not None and most1 != most2:
+        result["bytes_per_most_held"] = added / (most2 - most1)
+    return result
+
+
+def _slope_skipped(pair: list[Contender | None], retained: list[Any]) -> str | None:
+    """Say why the slope cannot be computed, or return None when it can.
+
+    Args:
+        pair: The W1 and W2 contenders (None: left out by ``--skip slope``).
+        retained: Their retained hits (None: the replay failed or its metrics did not read).
+
+    Returns:
+        A ``slope skipped`` note, or None.
+    """
+    if any(contender is None for contender in pair):
+        return "slope skipped (--skip slope)"
+    missing = [
+        slope_name(index) for index, count in enumerate(retained) if not isinstance(count, int)
+    ]
+    if missing:
+        return (
+            f"slope skipped: no retained hits for {', '.join(missing)} "
+            "(replay failed or its metrics did not read)"
+        )
+    if retained[0] == retained[1]:
+        return (
+            f"slope skipped: W1 and W2 both retain {retained[0]:,} hits (an input no longer than "
+            f"W1 = {SLOPE_WINDOWS_S[0]} s?), nothing to divide by"
+        )
+    return None
+
+
+def held_span(metrics: dict[str, Any]) -> float | None:
+    """Return the span of log time a sliding state holds: ``max_window_s + max_lateness_s``.
+
+    Args:
+        metrics: ``hitcount metrics --json`` of a sliding state.
+
+    Returns:
+        The span in seconds, or None when the metrics do not carry it.
+    """
+    try:
+        return float(metrics["strategy_params"]["max_window_s"]) + float(metrics["max_lateness_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def most_hits_in_span(path: Path, span_s: float) -> int | None:
     """Count the most hits whose timestamps fall in any ``span_s`` seconds of ``path``.
 
     Timestamps are binned by whole second, so the answer is the most hits in any
     ``ceil(span_s)`` consecutive one-second bins (within a second's worth of hits of the
-    exact figure). Decodes with msgspec (a hitcount dependency) in 4 MiB chunks.
+    exact figure).
 
     Args:
         path: An NDJSON file with numeric ``ts`` (seconds, or milliseconds above 1e11).
@@ -833,6 +965,35 @@ def most_hits_in_span(path: Path, span_s: float) -> int | None:
 
     Returns:
         The count, or None when msgspec is missing or a line does not decode.
+    """
+    per_second = hits_per_second(path)
+    if per_second is None:
+        return None
+    log(f"counting the most hits in any {span_s:g} s of the input")
+    width = math.ceil(span_s)
+    window: deque[tuple[int, int]] = deque()
+    held = most = 0
+    for second in sorted(per_second):
+        window.append((second, per_second[second]))
+        held += per_second[second]
+        while window[0][0] <= second - width:
+            held -= window.popleft()[1]
+        most = max(most, held)
+    return most
+
+
+@functools.cache
+def hits_per_second(path: Path) -> Counter[int] | None:
+    """Count the hits of ``path`` per whole second of ``ts`` (read once, then cached).
+
+    Decodes with msgspec (a hitcount dependency) in 4 MiB chunks. Callers must not modify the
+    returned counter.
+
+    Args:
+        path: An NDJSON file with numeric ``ts`` (seconds, or milliseconds above 1e11).
+
+    Returns:
+        Hits per epoch second, or None when msgspec is missing or a line does not decode.
     """
     try:
         import msgspec
@@ -859,16 +1020,7 @@ def most_hits_in_span(path: Path, span_s: float) -> int | None:
                 per_second.update(int(s.ts / 1000 if s.ts > 1e11 else s.ts) for s in stamps)
     except (msgspec.DecodeError, ValueError, OverflowError):
         return None
-    width = math.ceil(span_s)
-    window: deque[tuple[int, int]] = deque()
-    held = most = 0
-    for second in sorted(per_second):
-        window.append((second, per_second[second]))
-        held += per_second[second]
-        while window[0][0] <= second - width:
-            held -= window.popleft()[1]
-        most = max(most, held)
-    return most
+    return per_second
 
 
 def verify(
@@ -1038,8 +1190,12 @@ def build_report(
     }
 
 
-def goals(report: dict[str, Any], memory: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evaluate the issue's goals (stated for a 10 million-line file) on these results."""
+def goals(report: dict[str, Any], slope: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluate the issue's goals (stated for a 10 million-line file) on these results.
+
+    The memory goal uses sliding's marginal bytes per retained hit (``sliding_slope``), not the
+    whole-process figure of ``sliding_memory``, which the constant dominates.
+    """
     rows = {row["name"]: row for row in report["contenders"]}
     wanted: list[tuple[str, float | None, str, float]] = []
     for strategy, limit in (("fixed", 1.0), ("morris", 1.0), ("sliding", 1.5)):
@@ -1052,8 +1208,9 @@ def goals(report: dict[str, Any], memory: dict[str, Any]) -> list[dict[str, Any]
         row = rows.get(f"query {strategy}")
         ratio = row["vs_version"] if row else None
         wanted.append((f"query {strategy} <= 1.3x hitcount --version", ratio, "<=", 1.3))
-    per_hit = memory.get("bytes_per_retained_hit")
-    wanted.append(("sliding peak RSS <= 10 bytes/retained hit", per_hit, "<=", 10.0))
+    marginal = slope.get("bytes_per_retained_hit")
+    label = f"sliding marginal peak RSS <= {SLOPE_GOAL_BYTES:g} bytes/retained hit"
+    wanted.append((label, marginal, "<=", SLOPE_GOAL_BYTES))
     result = []
     for text, value, op, limit in wanted:
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
@@ -1130,8 +1287,9 @@ def print_report(report: dict[str, Any], contenders: list[Contender]) -> None:
     retained = _fmt_int(memory["retained_hits"])
     print(f"sliding retained hits at the end (metrics memory_entries): {retained}")
     print(
-        "sliding bytes per retained hit = (peak RSS - peak RSS of hitcount --version) / "
-        f"retained at the end: {_fmt(memory['bytes_per_retained_hit'], '.1f')}"
+        "sliding whole-process bytes per retained hit (information; the goal uses the marginal "
+        "slope below) = (peak RSS - peak RSS of hitcount --version) / retained at the end: "
+        f"{_fmt(memory['bytes_per_retained_hit'], '.1f')}"
     )
     if memory["most_held"]:
         print(
@@ -1147,6 +1305,7 @@ def print_report(report: dict[str, Any], contenders: list[Contender]) -> None:
             f"{_fmt(memory['net_of_fixed'], '.1f')} bytes/hit (drops the reader, imports and "
             "buffers; below zero when fixed's buckets outweigh sliding's hits)"
         )
+    print_slope(report["sliding_slope"])
     print()
     print(f"checks (hits per endpoint in the last {WINDOW_S:g} s):")
     for line in report["checks"]["lines"]:
@@ -1168,6 +1327,32 @@ def print_report(report: dict[str, Any], contenders: list[Contender]) -> None:
     for row in report["contenders"]:
         print(f"  {row['name']}: {_short_command(row['command'])}")
     print("  (python -c programs: DUCKDB_CODE and PARSE_FLOOR_CODE in scripts/bench.py)")
+
+
+def print_slope(slope: dict[str, Any]) -> None:
+    """Print sliding's marginal bytes per retained hit, formula and figures, or why not."""
+    w1, w2 = slope["windows_s"]
+    print(
+        f"sliding marginal bytes per retained hit (slope pair: --no-distinct, --max-window "
+        f"W1 = {w1} and W2 = {w2})"
+    )
+    print(f"  = {slope['formula']}")
+    value = slope["bytes_per_retained_hit"]
+    if value is None:
+        print(f"  {slope['note']}")
+        return
+    (peak1, peak2), (retained1, retained2) = slope["peak_rss_mib"], slope["retained_hits"]
+    print(
+        f"  = ({peak2:.2f} - {peak1:.2f}) MiB * 2^20 / ({retained2:,} - {retained1:,}) hits "
+        f"= {value:.2f} bytes/hit"
+    )
+    if slope["bytes_per_most_held"] is not None:
+        most1, most2 = slope["most_held"]
+        print(
+            f"  over the most hits held at once instead (W1 peaks at its busiest span, not at "
+            f"the end): ({peak2:.2f} - {peak1:.2f}) MiB * 2^20 / ({most2:,} - {most1:,}) hits "
+            f"= {slope['bytes_per_most_held']:.2f} bytes/hit"
+        )
 
 
 def _fmt_rate(rate: float | None) -> str:
