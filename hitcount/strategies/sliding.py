@@ -150,12 +150,11 @@ class SlidingWindow(Strategy):
             times = self._times[endpoint] = array("d")
         if not times or fresh[0] >= times[-1]:
             times.frombytes(fresh.tobytes())
-        else:
-            merged = np.concatenate((np.frombuffer(times, dtype=np.float64), fresh))
-            merged.sort(kind="stable")
-            replacement = array("d")
-            replacement.frombytes(merged.tobytes())
-            self._times[endpoint] = replacement
+        else:  # only the tail newer than the batch's oldest hit is merged and rewritten
+            cut = bisect_right(times, float(fresh[0]))
+            tail = np.frombuffer(times, dtype=np.float64)[cut:].copy()
+            del times[cut:]
+            times.frombytes(np.sort(np.concatenate((tail, fresh)), kind="stable").tobytes())
         return len(fresh)
 
     def prune(self, horizon: float) -> dict[str, int]:
