@@ -342,8 +342,18 @@ class HitCounter:
         if not math.isfinite(retention):
             return np.zeros(len(stamps), dtype=bool)
         clock = -math.inf if self.clock is None else self.clock
-        before = np.maximum.accumulate(np.concatenate(([clock], stamps[:-1])))
         grid = self._strategy.prune_grid_s()
+        # The usual batch: even its oldest hit is on time against the latest horizon any
+        # of its hits could face, so none is late (horizons only grow within a batch).
+        newest = max(clock, float(stamps.max()))
+        latest = max(
+            math.floor((newest - retention - self.max_lateness_s) / grid) * grid,
+            self._strategy.horizon,
+        )
+        oldest = np.array([stamps.min()])
+        if not self._strategy.late_mask(oldest, np.array([latest]))[0]:
+            return np.zeros(len(stamps), dtype=bool)
+        before = np.maximum.accumulate(np.concatenate(([clock], stamps[:-1])))
         horizons = np.floor((before - retention - self.max_lateness_s) / grid) * grid
         horizons = np.maximum(horizons, self._strategy.horizon)
         return self._strategy.late_mask(stamps, horizons)

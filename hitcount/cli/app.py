@@ -525,6 +525,11 @@ def strategies(json_output: opt.JsonFlag = False) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import os
+
+    # numpy's OpenBLAS starts a thread per core that spins between calls; hitcount does no
+    # linear algebra, and on a small machine those threads take CPU from the replay.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app(args=argv, prog_name="hitcount")
     except BrokenPipeError:  # e.g. `hitcount top ... | head -1`
