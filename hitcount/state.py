@@ -86,6 +86,7 @@ def updating(
         if create is not None and (replace or existing is None):
             if existing is not None:
                 check_is_state(existing, store.describe())
+            existing = None  # not kept through the replay: a big old state would weigh on it
             counter = create()
         elif existing is None:
             raise _no_state(store)
