@@ -158,13 +158,16 @@ class FixedWindow(Strategy):
         if span * len(names) > max(4 * len(stamps), 1 << 16):  # sparse: sort instead
             return super().record_columns(names, codes, stamps, order)
         keys = codes.astype(np.int64) * span + (buckets - lowest).astype(np.int64)
-        counts = np.bincount(keys, minlength=span * len(names))
-        found = np.flatnonzero(counts)
+        counts = np.bincount(keys, minlength=span * len(names)).reshape(len(names), span)
         first = int(lowest)
-        for key, count in zip(found.tolist(), counts[found].tolist(), strict=True):
-            code, offset = divmod(key, span)
+        for code in np.flatnonzero(counts.any(axis=1)).tolist():
+            row = counts[code]
+            offsets = np.flatnonzero(row)
+            added = dict(zip((offsets + first).tolist(), row[offsets].tolist(), strict=True))
             table = self._buckets.setdefault(names[code], {})
-            table[first + offset] = table.get(first + offset, 0) + count
+            for bucket in added.keys() & table.keys():  # usually the one at the batch's edge
+                added[bucket] += table[bucket]
+            table.update(added)
         self._lowest = min(self._lowest, first)
         return len(stamps)
 
