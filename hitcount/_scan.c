@@ -44,8 +44,11 @@ static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 /* ---- interning: distinct byte strings of the block, coded in first-seen order ---- */
 
+#define INLINE_WORDS 3 /* a text's first 24 bytes, kept in its slot: most compare there */
+
 typedef struct {
     uint64_t hash;
+    uint64_t head[INLINE_WORDS]; /* zero-padded */
     Py_ssize_t start;
     Py_ssize_t len;
     int32_t code; /* -1: empty slot */
@@ -122,12 +125,19 @@ static int table_grow(Table *t) {
 
 /* The code of `buf[start:start+len]`, adding it when new; -1 on memory failure. */
 static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_ssize_t len) {
-    uint64_t h = hash_bytes(buf + start, len, t->seed);
+    const unsigned char *text = buf + start;
+    uint64_t h = hash_bytes(text, len, t->seed);
+    uint64_t head[INLINE_WORDS] = {0};
+    const Py_ssize_t inline_len = len < 8 * INLINE_WORDS ? len : 8 * INLINE_WORDS;
+    memcpy(head, text, (size_t)inline_len);
     size_t j = (size_t)h & t->mask;
     for (;;) {
         Slot *s = &t->slots[j];
         if (s->code < 0) break;
-        if (s->hash == h && s->len == len && memcmp(buf + s->start, buf + start, (size_t)len) == 0)
+        if (s->hash == h && s->len == len && s->head[0] == head[0] && s->head[1] == head[1] &&
+            s->head[2] == head[2] &&
+            (len <= inline_len ||
+             memcmp(buf + s->start + inline_len, text + inline_len, (size_t)(len - inline_len)) == 0))
             return s->code;
         j = (j + 1) & t->mask;
     }
@@ -144,7 +154,7 @@ static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_s
     int32_t code = t->count++;
     t->starts[code] = start;
     t->lens[code] = len;
-    t->slots[j] = (Slot){h, start, len, code};
+    t->slots[j] = (Slot){h, {head[0], head[1], head[2]}, start, len, code};
     if ((size_t)t->count * 2 > t->mask + 1 && table_grow(t) < 0) return -1;
     return code;
 }

@@ -16,6 +16,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from hitcount.formats.columnar import Columns, decode_ndjson_block
 from hitcount.formats.reader import MAX_LINE_BYTES
@@ -77,9 +81,23 @@ def read_range(path: str, start: int, end: int) -> bytes:
     return data.removeprefix(_BOM) if start == 0 else data
 
 
-def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns | None]:
-    path, start, end, precision, bucket_s = task
-    data = read_range(path, start, end)
+class RangeTask(NamedTuple):
+    """What a worker decodes, and how the parent wants the users and the order."""
+
+    path: str
+    start: int
+    end: int
+    #: HLL precision of the parent's distinct-users tracker (0: none, users dropped).
+    precision: int
+    #: The tracker's bucket width, for the registers reduced in the worker.
+    bucket_s: float
+    #: Whether the parent's strategy records a batch grouped by endpoint (`Columns.order`).
+    group: bool
+
+
+def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
+    data = read_range(task.path, task.start, task.end)
+    precision = task.precision
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     if columns is None:
         return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1), None
@@ -91,14 +109,25 @@ def _decode_range(task: tuple[str, int, int, int, float]) -> tuple[int, Columns 
     entries = None
     if precision and user_names is not None and user_codes is not None:
         entries = reduce_users(
-            columns.codes, columns.ts, user_names, user_codes, precision, bucket_s
+            columns.codes, columns.ts, user_names, user_codes, precision, task.bucket_s
         )
+        user_codes = _narrow(user_codes, len(user_names), np.int16)
     else:
         user_names = user_codes = None
     columns = dataclasses.replace(
-        columns, users=None, user_names=user_names, user_codes=user_codes, user_entries=entries
+        columns,
+        codes=_narrow(columns.codes, len(columns.names), np.uint16),
+        users=None,
+        user_names=user_names,
+        user_codes=user_codes,
+        user_entries=entries,
     )
-    return len(columns), columns.grouped()
+    return len(columns), columns.grouped() if task.group else columns
+
+
+def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]]) -> Any:
+    """Codes in 2 bytes when they fit (less to pickle), else as they are."""
+    return codes.astype(narrow) if distinct <= np.iinfo(narrow).max else codes
 
 
 def decode_in_parallel(
@@ -108,19 +137,25 @@ def decode_in_parallel(
     *,
     precision: int = 0,
     bucket_s: float = 60.0,
+    group: bool = True,
 ) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
     """Yield `((start, end), lines, columns or None)` for each range, in file order.
 
-    With a `precision`, users arrive as HLL registers at that precision, also reduced per
-    `bucket_s` bucket (else not at all).
+    With a `precision`, users arrive coded, with their HLL registers at that precision
+    reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
+    Endpoint and user codes may arrive as 16-bit integers.
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
         upcoming = iter(ranges)
+
+        def submit(span: tuple[int, int]) -> Future[tuple[int, Columns | None]]:
+            return pool.submit(_decode_range, RangeTask(path, *span, precision, bucket_s, group))
+
         for span in upcoming:
-            pending.append((span, pool.submit(_decode_range, (path, *span, precision, bucket_s))))
+            pending.append((span, submit(span)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -128,6 +163,5 @@ def decode_in_parallel(
             lines, columns = future.result()
             next_span = next(upcoming, None)
             if next_span is not None:
-                task = (path, *next_span, precision, bucket_s)
-                pending.append((next_span, pool.submit(_decode_range, task)))
+                pending.append((next_span, submit(next_span)))
             yield span, lines, columns

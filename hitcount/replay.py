@@ -197,8 +197,9 @@ class Replayer:
         precision = tracker.precision if tracker is not None else 0
         bucket_s = tracker.bucket_s if tracker is not None else 60.0
         decoded = parallel.decode_in_parallel(
-            source, ranges, workers, precision=precision, bucket_s=bucket_s
-        )
+            source, ranges, workers, precision=precision, bucket_s=bucket_s,
+            group=self.counter.strategy.groups_batches(),
+        )  # fmt: skip
         for (start, end), lines, columns in decoded:
             if columns is not None:
                 self._record_columns(columns)

@@ -216,12 +216,18 @@ class Strategy(ABC):
         if order is None:
             order = np.argsort(codes, kind="stable").astype(np.int32)
         grouped, stamps = codes[order], stamps[order]
-        starts = np.flatnonzero(np.diff(grouped, prepend=-1)).tolist()
+        boundary = np.ones(len(grouped), dtype=bool)
+        np.not_equal(grouped[1:], grouped[:-1], out=boundary[1:])
+        starts = np.flatnonzero(boundary).tolist()
         ends = [*starts[1:], len(grouped)]
         return sum(
             self.record_array(names[int(grouped[start])], stamps[start:end])
             for start, end in zip(starts, ends, strict=True)
         )
+
+    def groups_batches(self) -> bool:
+        """Whether `record_columns` sorts a batch by endpoint (`order` then spares it)."""
+        return type(self).record_columns is Strategy.record_columns
 
     @abstractmethod
     def prune(self, horizon: float) -> dict[str, int]:
