@@ -207,6 +207,7 @@ class RegisterLog:
         self._compact = True
         self._pair_ids: dict[tuple[str, int], int] = {}
         self._pairs: list[tuple[str, int]] = []
+        self._bucket_array: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
     def __bool__(self) -> bool:
         return any(len(chunk) for chunk in self._chunks)
@@ -275,18 +276,30 @@ class RegisterLog:
 
     def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
         """Drop the pairs of buckets before `first_kept`; return them and the oldest bucket left."""
-        buckets = np.array([bucket for _, bucket in self._pairs], dtype=np.int64)
-        gone: set[tuple[str, int]] = set()
+        buckets = self._pair_buckets()
+        dropped = np.zeros(len(buckets), dtype=bool)
         lowest = math.inf
         for i, chunk in enumerate(self._chunks):
             held = buckets[chunk >> self._shift]
             old = held < first_kept
             if old.any():
-                gone.update(self._pairs[p] for p in np.unique(chunk[old] >> self._shift).tolist())
+                dropped[chunk[old] >> self._shift] = True
                 self._chunks[i], held = chunk[~old], held[~old]
             if len(held):
                 lowest = min(lowest, int(held.min()))
-        return gone, lowest
+        return {self._pairs[pair] for pair in np.flatnonzero(dropped).tolist()}, lowest
+
+    def _pair_buckets(self) -> npt.NDArray[np.int64]:
+        """The bucket of every pair numbered so far (extended as pairs are numbered)."""
+        known = len(self._bucket_array)
+        if known < len(self._pairs):
+            added = np.fromiter(
+                (bucket for _, bucket in self._pairs[known:]),
+                dtype=np.int64,
+                count=len(self._pairs) - known,
+            )
+            self._bucket_array = np.concatenate((self._bucket_array, added))
+        return self._bucket_array
 
     def drain(self) -> Iterator[tuple[str, int, HyperLogLog]]:
         """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
