@@ -185,3 +185,34 @@ def test_native_register_reduction_equals_numpys(
     got = sketchlog.reduce_users(codes, stamps, user_names, user_codes, precision, bucket_s)
     for field in ("codes", "buckets", "sizes", "registers", "ranks"):
         assert np.array_equal(getattr(got, field), getattr(expected, field)), field
+
+
+@pytest.mark.parametrize("name", ["fixed", "sliding"])
+def test_replay_without_the_extension_gives_the_same_state(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """An install without a C compiler (numpy scanner and sort) keeps the same state."""
+    import json
+    from pathlib import Path
+
+    from hitcount import HitCounter, parallel, replay, sketchlog
+    from hitcount.formats import scanner
+
+    rows = [
+        {"endpoint": f"/e{i % 11}", "ts": 1_795_737_600 + i * 0.37, "user": f"u{i * 31 % 997}"}
+        for i in range(30_000)
+    ]
+    path = Path(tmp_path) / "hits.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    monkeypatch.setenv("HITCOUNT_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
+    states = []
+    for extension in (native, None):
+        monkeypatch.setattr(scanner, "native", extension)
+        monkeypatch.setattr(sketchlog, "native", extension)
+        counter = HitCounter(name, distinct_precision=10)
+        assert replay(counter, [str(path)]).hits_kept == len(rows)
+        assert counter.distinct is not None
+        states.append((counter.strategy.to_state(), counter.distinct.to_state()))
+    assert states[0] == states[1]

@@ -75,3 +75,41 @@ def test_hostile_paths_of_the_honeypot_log_print_inert(state_env: object) -> Non
     assert query.exit_code == 0
     assert "netsonar;cat\\t/etc/passwd|: 1 hit " in query.stdout
     assert not _CONTROL.search(query.stdout)
+
+
+@pytest.mark.slow
+@needs_real_logs
+@pytest.mark.parametrize("name", ["honeynet_rh71_httpd_access_2004", "elastic_nginx_logs_2015-05"])
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
+    name: str, ascii_only: bool, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real paths as NDJSON through the workers' scanners equal recording `json.loads` of each.
+
+    The honeypot's hostile paths bring quotes, escapes and non-ASCII text.
+    """
+    import json
+    from pathlib import Path
+
+    from hitcount import parallel
+
+    hits = [hit for line in real_lines(name) if (hit := oracle(line)) is not None]
+    rows = [
+        json.dumps({"endpoint": e, "ts": ts, "user": user}, ensure_ascii=ascii_only)
+        for e, ts, user in sorted(hits, key=lambda hit: hit[1])
+    ]
+    path = Path(str(tmp_path)) / "hits.ndjson"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8", errors="surrogatepass")
+    monkeypatch.setenv("HITCOUNT_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 40_000)
+    both = HitCounter("sliding", max_window_s=MONTH, max_lateness_s=0, distinct_precision=10)
+    report = replay(both, [str(path)])
+    expected = HitCounter("sliding", max_window_s=MONTH, max_lateness_s=0, distinct_precision=10)
+    for row in rows:
+        hit = json.loads(row)
+        expected.record(hit["endpoint"], hit["ts"], hit["user"])
+    assert report.hits_kept == len(rows) and report.bad_lines == 0
+    assert both.strategy.to_state() == expected.strategy.to_state()
+    assert both.distinct is not None and expected.distinct is not None
+    assert both.distinct.to_state() == expected.distinct.to_state()
