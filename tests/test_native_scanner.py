@@ -216,3 +216,38 @@ def test_replay_without_the_extension_gives_the_same_state(
         assert counter.distinct is not None
         states.append((counter.strategy.to_state(), counter.distinct.to_state()))
     assert states[0] == states[1]
+
+
+VALID_BLOCK = (
+    b'{"endpoint": "/a/b", "ts": 1795737600.25, "user": "u1"}\n'
+    b'{"ts":1795737601,"endpoint":"/\xc3\xa9","extra":[1],"user":null}\n'
+    b'  {"endpoint":"/c" , "timestamp": 1795737602.5 }  \n'
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    block=st.one_of(
+        st.binary(max_size=300),
+        st.tuples(
+            st.lists(st.tuples(st.integers(0, len(VALID_BLOCK) - 1), st.integers(0, 255))),
+            st.integers(0, len(VALID_BLOCK)),
+        ).map(lambda edits: bytes(_edited(VALID_BLOCK, edits[0])[: edits[1] or None])),
+    )
+)
+def test_native_scanner_survives_any_bytes(block: bytes) -> None:
+    """Random and damaged blocks: no crash; columns only when every line parses the same."""
+    for users in (True, False):
+        scanned = hits_of(block, users=users)
+        if scanned is None:
+            continue
+        expected = oracle(block)
+        assert expected is not None, block
+        assert [(e, ts) for e, ts, _ in scanned] == [(e, ts) for e, ts, _ in expected]
+
+
+def _edited(block: bytes, edits: list[tuple[int, int]]) -> bytearray:
+    data = bytearray(block)
+    for at, value in edits:
+        data[at] = value
+    return data
