@@ -133,16 +133,17 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
     """
     if len(data) > MAX_DOCUMENT_BYTES:
         raise StateError(f"{source}: file too large to be a hitcount snapshot")
-    _check_header(data, source)
     try:
         document = msgspec.json.decode(data, type=_Document, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        _check_header(data, source)  # a foreign or newer document says so first
         raise StateError(f"{source}: invalid snapshot: {err}") from None
+    _check_header(document, source)
     try:
         counter = _build(document)
     except HitcountError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from None
-    raw = bytes(document.distinct)
+    raw = document.distinct  # a view of `data`: copied only when the sketches are read
     if lazy_distinct:
         counter.load_distinct_later(lambda: _distinct_of(raw, source))
     else:
@@ -150,9 +151,9 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
     return counter
 
 
-def _distinct_of(raw: bytes, source: str) -> DistinctTracker | None:
+def _distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
     try:
-        return _distinct(raw)
+        return _distinct(bytes(raw))
     except StateError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from None
 
@@ -187,9 +188,10 @@ def check_is_state(data: bytes, source: str) -> None:
         )
 
 
-def _check_header(data: bytes, source: str) -> None:
+def _check_header(data: bytes | _Document, source: str) -> None:
+    """Refuse a foreign or newer document (given as bytes, or already decoded)."""
     try:
-        header = msgspec.json.decode(data, type=_Header)
+        header = data if isinstance(data, _Document) else msgspec.json.decode(data, type=_Header)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise StateError(
             f"{source}: not a hitcount snapshot (not a JSON object: {err})",

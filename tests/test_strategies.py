@@ -286,3 +286,35 @@ def test_sliding_compact_state_round_trips_and_is_checked(size: int) -> None:
         SlidingWindow().load_state(b'{"timestamps_f8": {"/a": "AAAA"}}')
     with pytest.raises(StateError, match="needs"):
         SlidingWindow().load_state(b'{"timestamps": {}, "timestamps_f8": {}}')
+
+
+def test_fixed_compact_state_round_trips_and_is_checked() -> None:
+    import base64
+    import struct
+
+    source = FixedWindow(window_s=60, retention_s=10**9)
+    source.record_many("/a", [T0 + i * 7.5 for i in range(1_000)])
+    source.record_many("/b", [T0 + 5.0])
+    copy = FixedWindow(window_s=60, retention_s=10**9)
+    copy.load_state(encode(source.to_compact_state()))
+    assert copy.to_state() == source.to_state()
+    assert copy.query("/a", T0, T0 + 3_000, T0 + 7_500) == source.query(
+        "/a", T0, T0 + 3_000, T0 + 7_500
+    )
+
+    def state_of(*values: int) -> bytes:
+        packed = base64.b64encode(struct.pack(f"<{len(values)}q", *values)).decode()
+        return encode({"buckets_q": {"/a": packed}})
+
+    bad_states = [
+        state_of(5, 1, 6),  # a bucket without its count
+        state_of(5, 1, 5, 2),  # a bucket twice
+        state_of(5, 0),  # an empty bucket
+        state_of(-5, 1),
+        state_of(5, -1),
+        encode({"buckets": {}, "buckets_q": {}}),
+        encode({}),
+    ]
+    for bad in bad_states:
+        with pytest.raises(StateError, match="fixed state"):
+            FixedWindow().load_state(bad)

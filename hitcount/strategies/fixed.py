@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from hitcount.bigvalues import Base64Value
 from hitcount.errors import StateError, SwapRefusedError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import (
@@ -36,7 +39,23 @@ _TINY_SHARE = 1e-12
 
 
 class _FixedState(msgspec.Struct, forbid_unknown_fields=True):
-    buckets: dict[str, dict[int, int]]
+    buckets: dict[str, dict[int, int]] | None = None
+    #: The compact form: per endpoint, little-endian int64 `bucket, count` pairs.
+    buckets_q: dict[str, bytes] | None = None
+
+
+def _pairs_of(data: bytes, endpoint: str) -> dict[int, int]:
+    """The `bucket -> count` table of one endpoint's compact bytes."""
+    if len(data) % 16:
+        raise StateError(f"invalid fixed state: truncated buckets for {endpoint!r}")
+    values = array("q")
+    values.frombytes(data)
+    if sys.byteorder != "little":
+        values.byteswap()
+    table = dict(zip(values[0::2], values[1::2], strict=True))
+    if len(table) != len(values) // 2:
+        raise StateError(f"invalid fixed state: a bucket of {endpoint!r} appears twice")
+    return table
 
 
 class FixedWindow(Strategy):
@@ -259,19 +278,41 @@ class FixedWindow(Strategy):
         """`{"buckets": {endpoint: {bucket: count}}}` (JSON keys are strings)."""
         return {"buckets": {ep: dict(sorted(b.items())) for ep, b in self._buckets.items()}}
 
+    def to_compact_state(self) -> dict[str, Any]:
+        """`{"buckets_q": {endpoint: base64 of little-endian int64 bucket, count pairs}}`."""
+        packed = {}
+        for endpoint, buckets in self._buckets.items():
+            values = array("q", [value for pair in sorted(buckets.items()) for value in pair])
+            if sys.byteorder != "little":
+                values.byteswap()
+            packed[endpoint] = Base64Value(values)
+        return {"buckets_q": packed}
+
     def load_state(self, raw: bytes) -> None:
-        """Load bucket tables, checking indexes and counts."""
+        """Load bucket tables (either form), checking indexes and counts."""
         decoded: _FixedState = decode_state(raw, _FixedState, self.name)
+        if (decoded.buckets is None) == (decoded.buckets_q is None):
+            raise StateError("invalid fixed state: needs 'buckets' or 'buckets_q'")
+        tables = decoded.buckets or {
+            endpoint: _pairs_of(data, endpoint)
+            for endpoint, data in (decoded.buckets_q or {}).items()
+        }
         limit = MAX_TS / self.window_s + 1
-        for endpoint, buckets in decoded.buckets.items():
+        for endpoint, buckets in tables.items():
             if not endpoint:
                 raise StateError("invalid fixed state: empty endpoint")
-            for bucket, count in buckets.items():
-                if not (0 <= bucket <= limit and 0 < count <= _MAX_COUNT):
-                    raise StateError(
-                        f"invalid fixed state: bucket {bucket} of {endpoint!r} holds {count}"
-                    )
-        self._buckets = {ep: b for ep, b in decoded.buckets.items() if b}
+            if buckets and not (
+                min(buckets) >= 0 and max(buckets) <= limit
+                and min(buckets.values()) > 0 and max(buckets.values()) <= _MAX_COUNT
+            ):  # fmt: skip
+                bad = next(
+                    (b, n) for b, n in buckets.items()
+                    if not (0 <= b <= limit and 0 < n <= _MAX_COUNT)
+                )  # fmt: skip
+                raise StateError(
+                    f"invalid fixed state: bucket {bad[0]} of {endpoint!r} holds {bad[1]}"
+                )
+        self._buckets = {ep: b for ep, b in tables.items() if b}
         self._lowest = min((min(b) for b in self._buckets.values()), default=math.inf)
 
     @classmethod
