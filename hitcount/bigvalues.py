@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import sys
+from array import array
 from binascii import b2a_base64
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +41,24 @@ class Base64Value:
         for start in range(0, len(view), _PIECE_BYTES):
             yield b2a_base64(view[start : start + _PIECE_BYTES], newline=False)
         view.release()  # the array may grow again (an exported buffer pins its size)
+
+
+def little_endian(values: array[Any]) -> Base64Value:
+    """An array's little-endian bytes as a base64 value (a copy only on big-endian machines)."""
+    if sys.byteorder == "little":
+        return Base64Value(values)
+    swapped = array(values.typecode, values)
+    swapped.byteswap()
+    return Base64Value(swapped)
+
+
+def from_little_endian(typecode: str, data: bytes) -> array[Any]:
+    """The array of `typecode` items whose little-endian bytes are `data` (whole items)."""
+    values = array(typecode)
+    values.frombytes(data)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
 
 
 def encode_chunks(document: Any) -> Iterator[bytes]:

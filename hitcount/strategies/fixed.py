@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.bigvalues import Base64Value
+from hitcount.bigvalues import from_little_endian, little_endian
 from hitcount.errors import StateError, SwapRefusedError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import (
@@ -48,10 +47,7 @@ def _pairs_of(data: bytes, endpoint: str) -> dict[int, int]:
     """The `bucket -> count` table of one endpoint's compact bytes."""
     if len(data) % 16:
         raise StateError(f"invalid fixed state: truncated buckets for {endpoint!r}")
-    values = array("q")
-    values.frombytes(data)
-    if sys.byteorder != "little":
-        values.byteswap()
+    values = from_little_endian("q", data)
     table = dict(zip(values[0::2], values[1::2], strict=True))
     if len(table) != len(values) // 2:
         raise StateError(f"invalid fixed state: a bucket of {endpoint!r} appears twice")
@@ -283,9 +279,7 @@ class FixedWindow(Strategy):
         packed = {}
         for endpoint, buckets in self._buckets.items():
             values = array("q", [value for pair in sorted(buckets.items()) for value in pair])
-            if sys.byteorder != "little":
-                values.byteswap()
-            packed[endpoint] = Base64Value(values)
+            packed[endpoint] = little_endian(values)
         return {"buckets_q": packed}
 
     def load_state(self, raw: bytes) -> None:

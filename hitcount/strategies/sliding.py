@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from array import array
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from hitcount.bigvalues import Base64Value
+from hitcount.bigvalues import from_little_endian, little_endian
 from hitcount.errors import StateError
 from hitcount.formats.base import MAX_TS
 from hitcount.strategies.base import (
@@ -37,26 +36,13 @@ class _SlidingState(msgspec.Struct, forbid_unknown_fields=True):
     timestamps_f8: dict[str, bytes] | None = None
 
 
-def _le_bytes(times: array[float]) -> Base64Value:
-    """The little-endian bytes of `times`, written as base64 in pieces (no copy here)."""
-    if sys.byteorder == "little":
-        return Base64Value(times)
-    swapped = array("d", times)
-    swapped.byteswap()
-    return Base64Value(swapped)
-
-
 def _arrays(state: _SlidingState) -> Iterator[tuple[str, array[float]]]:
     for endpoint, values in (state.timestamps or {}).items():
         yield endpoint, array("d", sorted(values))
     for endpoint, data in (state.timestamps_f8 or {}).items():
         if len(data) % 8:
             raise StateError(f"invalid sliding state: truncated timestamps for {endpoint!r}")
-        times = array("d")
-        times.frombytes(data)
-        if sys.byteorder != "little":
-            times.byteswap()
-        yield endpoint, times
+        yield endpoint, from_little_endian("d", data)
 
 
 #: Arrays longer than this are checked with numpy (one vectorized pass).
@@ -212,7 +198,7 @@ class SlidingWindow(Strategy):
 
     def to_compact_state(self) -> dict[str, Any]:
         """`{"timestamps_f8": {endpoint: base64 of little-endian float64s}}`: 8 bytes a hit."""
-        return {"timestamps_f8": {ep: _le_bytes(times) for ep, times in self._times.items()}}
+        return {"timestamps_f8": {ep: little_endian(times) for ep, times in self._times.items()}}
 
     def load_state(self, raw: bytes) -> None:
         """Load either form of `to_state` / `to_compact_state`, checking every value."""
