@@ -17,6 +17,7 @@ from binascii import Error as Base64Error
 from binascii import b2a_base64
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -208,6 +209,11 @@ class RegisterLog:
         self._pair_ids: dict[tuple[str, int], int] = {}
         self._pairs: list[tuple[str, int]] = []
         self._bucket_array: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._runs_of: npt.NDArray[np.int64] | None = None
+        self._runs_cache: tuple[npt.NDArray[np.int64], npt.NDArray[Any]] = (
+            self._bucket_array,
+            self._bucket_array,
+        )
 
     def __bool__(self) -> bool:
         return any(len(chunk) for chunk in self._chunks)
@@ -324,8 +330,18 @@ class RegisterLog:
 
     def sizes(self) -> npt.NDArray[np.int64]:
         """Registers set per (endpoint, bucket) pair held."""
-        pairs = self.compact() >> self._shift
-        return np.diff(np.append(_run_starts(pairs), len(pairs)))
+        keys = self.compact()
+        return np.diff(np.append(self._runs(keys)[1], len(keys)))
+
+    def _runs(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+        """The pair ids of the compacted keys and where each pair's run starts (remembered
+        while the keys stay the same: metrics and the save both ask)."""  # noqa: D205, D209
+        if self._runs_of is not keys:
+            pairs = keys >> self._shift
+            starts = _run_starts(pairs)
+            self._runs_cache = (pairs[starts], starts)
+            self._runs_of = keys
+        return self._runs_cache
 
     def packed(self) -> dict[str, object]:
         """The whole log as a few arrays, written as base64 (the state store's compact form).
@@ -335,10 +351,8 @@ class RegisterLog:
         of `registers` (uint16, increasing within a pair) and `ranks` (uint8).
         """
         keys = self.compact()
-        pairs = keys >> self._shift
-        starts = _run_starts(pairs)
-        held = [self._pairs[pair] for pair in pairs[starts].tolist()]
-        del pairs
+        pair_ids, starts = self._runs(keys)
+        held = [self._pairs[pair] for pair in pair_ids.tolist()]
         sizes = np.diff(np.append(starts, len(keys)))
         names = list(dict.fromkeys(endpoint for endpoint, _ in held))
         number = {name: i for i, name in enumerate(names)}
