@@ -238,11 +238,14 @@ class RegisterLog:
             self._pair_ids.update(zip(new, numbers, strict=True))
             self._pairs.extend(new)
             pairs = list(map(self._pair_ids.__getitem__, wanted))
-        per_entry = np.repeat(keep, entries.sizes)
-        ids = np.repeat(np.array(pairs, dtype=np.int64), entries.sizes[keep])
-        registers = entries.registers[per_entry].astype(np.int64)
-        keys = (ids << self._shift) | (registers << _RANK_BITS)
-        self._chunks.append(keys | entries.ranks[per_entry])
+        sizes, registers, ranks = entries.sizes, entries.registers, entries.ranks
+        if not keep.all():
+            per_entry = np.repeat(keep, sizes)
+            sizes, registers, ranks = sizes[keep], registers[per_entry], ranks[per_entry]
+        keys = np.repeat(np.array(pairs, dtype=np.int64) << self._shift, sizes)
+        keys |= registers.astype(np.int64) << _RANK_BITS
+        keys |= ranks
+        self._chunks.append(keys)
         self._compact = False
 
     def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:
