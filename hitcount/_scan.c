@@ -558,8 +558,9 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     const int pair_bits = precision + 6;
     uint64_t span = m ? (uint64_t)(last - first) + 1 : 1;
+    if (span > (1ULL << 40) || span > (UINT64_MAX >> 1) / ((uint64_t)top_code + 1)) goto none;
     uint64_t pairs = span * ((uint64_t)top_code + 1);
-    if (span > (1ULL << 40) || pairs >= (1ULL << (62 - pair_bits))) goto none;
+    if (pairs >= (1ULL << (62 - pair_bits))) goto none;
     Py_ssize_t k = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int32_t user = user_codes[i];

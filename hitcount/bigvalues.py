@@ -26,21 +26,26 @@ _PIECE_BYTES = 3 * 128 * 1024
 class Base64Value:
     """Bytes (anything with the buffer protocol) that a document holds as base64 text."""
 
-    __slots__ = ("_view",)
+    __slots__ = ("_data",)
 
     def __init__(self, data: Any) -> None:
-        """Keep a view of `data` (a bytes-like object or a contiguous array); no copy."""
-        self._view = memoryview(data).cast("B")
+        """Keep `data` (a bytes-like object or a contiguous array); no copy."""
+        self._data = data
 
     def __len__(self) -> int:
-        return len(self._view)
+        with memoryview(self._data) as view:
+            return view.nbytes
 
     def pieces(self) -> Iterator[bytes]:
-        """The base64 text, a piece at a time."""
-        view = self._view
-        for start in range(0, len(view), _PIECE_BYTES):
-            yield b2a_base64(view[start : start + _PIECE_BYTES], newline=False)
-        view.release()  # the array may grow again (an exported buffer pins its size)
+        """The base64 text of the bytes as they are when the write starts, a piece at a time.
+
+        No buffer stays exported between pieces, so the array may grow again as soon as
+        the write is over, or abandoned (an exported buffer pins an array's size).
+        """
+        for start in range(0, len(self), _PIECE_BYTES):
+            with memoryview(self._data) as view, view.cast("B") as flat:
+                piece = b2a_base64(flat[start : start + _PIECE_BYTES], newline=False)
+            yield piece
 
 
 def little_endian(values: array[Any]) -> Base64Value:

@@ -166,6 +166,11 @@ def reduce_registers(
     )
 
 
+_PACKED_FIELDS = frozenset(
+    ("endpoints", "pair_endpoints", "pair_buckets", "pair_sizes", "registers", "ranks")
+)
+
+
 def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
     text = packed.get(name)
     if not isinstance(text, str):
@@ -378,6 +383,10 @@ class RegisterLog:
             ValueError: inconsistent lengths, unknown endpoints, repeated pairs, registers
                 out of order or range, ranks out of range, bad base64.
         """
+        unknown = set(packed) - _PACKED_FIELDS
+        if unknown or len(packed) != len(_PACKED_FIELDS):
+            fields = ", ".join(sorted(unknown or _PACKED_FIELDS - set(packed)))
+            raise ValueError(f"packed distinct-users state: unknown or missing fields ({fields})")
         names = packed["endpoints"]
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ValueError("packed distinct-users endpoints must be non-empty strings")

@@ -311,6 +311,8 @@ def test_packed_state_round_trip_and_validation() -> None:
         _with(state, pair_buckets=_b64([0] * len(sizes[::4]), "<i8")),  # repeated, too old
         {**state, "endpoints": {"/a": {}}},  # both forms
         _with(state, registers=7),
+        {**state, "packed": {k: v for k, v in state["packed"].items() if k != "endpoints"}},
+        _with(state, extra="x"),
     ]
     for bad in bad_states:
         with pytest.raises(ValueError, match="distinct-users"):
