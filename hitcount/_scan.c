@@ -44,7 +44,7 @@ static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 /* ---- interning: distinct byte strings of the block, coded in first-seen order ---- */
 
-#define INLINE_WORDS 3 /* a text's first 24 bytes, kept in its slot: most compare there */
+#define INLINE_WORDS 4 /* a text's first 32 bytes, kept in its slot: most compare there */
 
 typedef struct {
     uint64_t hash;
@@ -135,7 +135,7 @@ static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_s
         Slot *s = &t->slots[j];
         if (s->code < 0) break;
         if (s->hash == h && s->len == len && s->head[0] == head[0] && s->head[1] == head[1] &&
-            s->head[2] == head[2] &&
+            s->head[2] == head[2] && s->head[3] == head[3] &&
             (len <= inline_len ||
              memcmp(buf + s->start + inline_len, text + inline_len, (size_t)(len - inline_len)) == 0))
             return s->code;
@@ -154,7 +154,7 @@ static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_s
     int32_t code = t->count++;
     t->starts[code] = start;
     t->lens[code] = len;
-    t->slots[j] = (Slot){h, {head[0], head[1], head[2]}, start, len, code};
+    t->slots[j] = (Slot){h, {head[0], head[1], head[2], head[3]}, start, len, code};
     if ((size_t)t->count * 2 > t->mask + 1 && table_grow(t) < 0) return -1;
     return code;
 }
