@@ -251,3 +251,29 @@ def _edited(block: bytes, edits: list[tuple[int, int]]) -> bytearray:
     for at, value in edits:
         data[at] = value
     return data
+
+
+def test_replay_notes_a_missing_extension_on_a_big_ndjson_file(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from hitcount import parallel
+    from hitcount.cli import app
+    from hitcount.formats import scanner
+
+    big = Path(tmp_path) / "hits.log"  # the name says nothing: the first byte tells
+    big.write_text("".join(f'{{"endpoint": "/a", "ts": {1795737600 + i}}}\n' for i in range(50)))
+    monkeypatch.setenv("HITCOUNT_STATE", str(Path(tmp_path) / "state.json"))
+    monkeypatch.setenv("HITCOUNT_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    runner = CliRunner()
+    with_extension = runner.invoke(app, ["replay", str(big)])
+    assert with_extension.exit_code == 0 and "C scanner" not in with_extension.stderr
+    monkeypatch.setattr(scanner, "native", None)
+    without = runner.invoke(app, ["replay", str(big)])
+    assert without.exit_code == 0 and "installed without its C scanner" in without.stderr
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 10**9)  # a small file: no note
+    assert "C scanner" not in runner.invoke(app, ["replay", str(big)]).stderr

@@ -300,11 +300,42 @@ def _run_replay(
     **hooks: Any,
 ) -> Any:  # fmt: skip
     """Replay `sources` into `counter` with the progress line and bad-line warnings."""
+    _note_slow_scanner(render, sources, fmt)
     with render.progress() as on_progress:
         return replay_sources(
             counter, sources, fmt=fmt, strict=strict, on_bad_line=_bad_line_printer(render),
             on_progress=on_progress, **hooks,
         )  # fmt: skip
+
+
+def _note_slow_scanner(render: Renderer, sources: list[str], fmt: str | None) -> None:
+    """Say so when a big NDJSON file meets an install without the C scanner."""
+    from hitcount import parallel
+    from hitcount.formats import scanner
+
+    if not scanner.native_available() and any(
+        parallel.worker_count(source) and _is_ndjson(source, fmt)
+        for source in sources
+        if source != "-"
+    ):
+        render.note(
+            "note: hitcount was installed without its C scanner (no C compiler then); big"
+            " NDJSON files replay several times slower: install gcc and reinstall hitcount"
+        )
+
+
+def _is_ndjson(source: str, fmt: str | None) -> bool:
+    """Whether `source` is NDJSON: by `--format`, by its name, else by its first byte."""
+    from hitcount.formats import format_from_name
+
+    named = fmt or format_from_name(source)
+    if named is not None:
+        return named == "ndjson"
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(256).lstrip().startswith(b"{")
+    except OSError:
+        return False
 
 
 def _bad_line_printer(render: Renderer) -> Any:

@@ -57,6 +57,11 @@ _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _NATIVE_SEED = int.from_bytes(os.urandom(8), "little")
 
 
+def native_available() -> bool:
+    """Whether the C scanner was built at install (else the numpy scanner serves)."""
+    return native is not None
+
+
 def scan_block(block: bytes, *, users: bool = True) -> Columns | None:
     """Columns for a block of plain NDJSON lines, or None (decode it the careful way).
 
