@@ -16,6 +16,7 @@ from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.events import ALL, Event
+from hitcount.series import DEFAULT_STEPS
 from hitcount.stores import Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.timeparse import parse_duration
@@ -53,6 +54,15 @@ Last = Annotated[
     str,
     typer.Option(
         "--last", "-l", help="Window length: seconds, or 90s, 5m, 2h, 1d.", show_default=False
+    ),
+]
+Step = Annotated[
+    str | None,
+    typer.Option(
+        "--step",
+        help="Step length: seconds, or 90s, 5m, 2h; --last must be a whole number of"
+        f" steps (default: --last / {DEFAULT_STEPS}).",
+        show_default=False,
     ),
 ]
 Now = Annotated[

@@ -47,15 +47,7 @@ def plot(
         ),
     ],
     last: opt.Last = "1h",
-    step: Annotated[
-        str | None,
-        typer.Option(
-            "--step",
-            help="Step length: seconds, or 90s, 5m, 2h; --last must be a whole number of"
-            f" steps (default: --last / {DEFAULT_STEPS}).",
-            show_default=False,
-        ),
-    ] = None,
+    step: opt.Step = None,
     now: opt.Now = None,
     bars: Annotated[
         bool, typer.Option("--bars", help="One line per step with a bar, instead of sparklines.")

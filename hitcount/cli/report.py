@@ -12,7 +12,6 @@ from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration
 from hitcount.report import build_report, write_report
-from hitcount.series import DEFAULT_STEPS
 from hitcount.state import load_counter
 from hitcount.timeparse import parse_duration, parse_instant
 
@@ -28,15 +27,7 @@ def report(
         ),
     ],
     last: opt.Last = "1h",
-    step: Annotated[
-        str | None,
-        typer.Option(
-            "--step",
-            help="Chart step: seconds, or 90s, 5m, 2h; --last must be a whole number of"
-            f" steps (default: --last / {DEFAULT_STEPS}).",
-            show_default=False,
-        ),
-    ] = None,
+    step: opt.Step = None,
     top: Annotated[
         int, typer.Option("--top", "-n", help="How many of the busiest endpoints to chart.")
     ] = 10,
