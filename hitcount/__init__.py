@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from hitcount.alerts import AlertRule, Alerts
+from hitcount._version import __version__
 from hitcount.engine import HitCounter, QueryResult, default_counter
+from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.errors import (
     AlertStopError,
     ConfigurationError,
@@ -25,12 +26,12 @@ from hitcount.errors import (
     SwapRefusedError,
     UnknownStrategyError,
 )
-from hitcount.events import Event, EventBus
-from hitcount.formats.base import Hit
-from hitcount.replay import ReplayReport, replay
-from hitcount.snapshot import from_bytes, from_document
-from hitcount.state import load_counter, save_counter, updating
-from hitcount.stores import FileStore, MemoryStore, Store, store_from_url
+from hitcount.ingest.replay import ReplayReport, replay
+from hitcount.model.events import Event, EventBus
+from hitcount.model.hits import Hit
+from hitcount.persist.document import from_bytes, from_document
+from hitcount.persist.state import load_counter, save_counter, updating
+from hitcount.persist.stores import FileStore, MemoryStore, Store, store_from_url
 from hitcount.strategies import (
     FixedWindow,
     MorrisCounter,
@@ -41,8 +42,6 @@ from hitcount.strategies import (
     create_strategy,
     get_strategy,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AlertRule",

@@ -9,7 +9,7 @@ the contenders alternated, measures:
 * ``replay``: ``hitcount --store redis://127.0.0.1:PORT/0 replay -s S FILE`` as a whole
   process (a new generation: the replay runs locally, then the state is saved whole);
 * ``append``: ``hitcount --store ... replay --append NEXT`` onto that state, the concurrent
-  batch path (``hitcount.stores.redis_append``). ``NEXT`` is FILE with every timestamp moved
+  batch path (``hitcount.persist.stores.redis_append``). ``NEXT`` is FILE with every timestamp moved
   later by the span of FILE (rounded up to a minute): the same lines, the following hours, so
   that no hit is too late for ``sliding``'s horizon (the same file appended again would be
   mostly late there) and the horizon moves and prunes as in production;
@@ -69,9 +69,9 @@ from typing import Any
 import msgspec
 import redis
 
-from hitcount.state import load_counter
-from hitcount.stores import Scope, store_from_url
-from hitcount.stores.redis_layouts import FIXED_ADD, MORRIS_ADD, ZADD_CHUNK
+from hitcount.persist.state import load_counter
+from hitcount.persist.stores import Scope, store_from_url
+from hitcount.persist.stores.redis_layouts import FIXED_ADD, MORRIS_ADD, ZADD_CHUNK
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow

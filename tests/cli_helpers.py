@@ -111,7 +111,7 @@ def ts_value(value: object) -> float | None:
                 moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
             except ValueError:
                 return None
-            if moment.tzinfo is None:  # documented in hitcount.formats.ndjson: read as UTC
+            if moment.tzinfo is None:  # documented in hitcount.ingest.formats.ndjson: read as UTC
                 moment = moment.replace(tzinfo=timezone.utc)
             value = moment.timestamp()
     if not isinstance(value, (int, float)):

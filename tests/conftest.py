@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hitcount import HitCounter, available_strategies, store_from_url
-from hitcount.stores import Store
+from hitcount.persist.stores import Store
 from tests.redis_servers import redis_cluster, redis_server
 
 ROOT = Path(__file__).resolve().parents[1]

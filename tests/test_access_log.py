@@ -1,4 +1,4 @@
-"""Tests for hitcount.formats.access_log: the oddities of real logs, the real logs, fuzzing."""
+"""Access-log format tests: the oddities of real logs, the real logs, fuzzing."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hitcount.formats.access_log import parse_combined, parse_common, sniff_access_log
-from hitcount.formats.base import MAX_ENDPOINT_CHARS, MAX_TS, BadLine, Hit
+from hitcount.ingest.formats.access_log import parse_combined, parse_common, sniff_access_log
+from hitcount.model.hits import MAX_ENDPOINT_CHARS, MAX_TS, BadLine, Hit
 
 from .conftest import REAL_LOGS
 

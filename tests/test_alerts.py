@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from hitcount import HitCounter
-from hitcount.alerts import AlertRule, Alerts
+from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.errors import ConfigurationError
-from hitcount.events import EVENT_FIELDS, THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
-from hitcount.formats.base import Hit
-from hitcount.formats.columnar import columns_from_hits
+from hitcount.ingest.columnar import columns_from_hits
+from hitcount.model.events import EVENT_FIELDS, THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.model.hits import Hit
 
 from .conftest import ROOMY_PARAMS
 

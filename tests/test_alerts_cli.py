@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hitcount import HitCounter, parallel, replay
+from hitcount import HitCounter, replay
 from hitcount.errors import ExitCode
-from hitcount.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.ingest import parallel
+from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 
 from .cli_helpers import assert_error, ok, ok_json, plain_output_env, run, write_ndjson
 

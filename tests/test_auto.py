@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hitcount import HitCounter, StateError
 from hitcount.errors import ConfigurationError, SwapRefusedError
-from hitcount.snapshot import encode
+from hitcount.persist.document import encode
 from hitcount.strategies import FixedWindow, SlidingWindow
 from hitcount.strategies.auto import AutoStrategy
 
@@ -359,7 +359,7 @@ def test_engine_horizon_assignment_reaches_the_parts() -> None:
 
 
 def test_the_engine_announces_each_switch_once() -> None:
-    from hitcount.events import ENDPOINT_SWITCHED, Event
+    from hitcount.model.events import ENDPOINT_SWITCHED, Event
 
     counter = HitCounter(AutoStrategy(memory_budget=20, max_window_s=600, buffer_s=1))
     seen: list[Event] = []

@@ -8,8 +8,8 @@ from array import array
 import msgspec
 import pytest
 
-from hitcount.bigvalues import Base64Value, encode_chunks
-from hitcount.stores import store_from_url
+from hitcount.persist.bigvalues import Base64Value, encode_chunks
+from hitcount.persist.stores import store_from_url
 
 PIECE = 3 * 128 * 1024
 

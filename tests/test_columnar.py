@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, InputError, replay
-from hitcount.formats import reader
-from hitcount.formats.columnar import decode_ndjson_block
-from hitcount.formats.ndjson import NdjsonParser
+from hitcount.ingest import reader
+from hitcount.ingest.columnar import decode_ndjson_block
+from hitcount.ingest.formats.ndjson import NdjsonParser
 
 TS_VALUES = st.one_of(
     st.floats(min_value=0, max_value=2e9),
@@ -114,7 +114,7 @@ def test_big_clean_file_takes_the_fast_path(tmp_path: Path) -> None:
 def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hitcount import parallel
+    from hitcount.ingest import parallel
 
     rows = [
         json.dumps({"endpoint": f"/e{i % 7}", "ts": 1_767_225_600 + i * 0.37, "user": f"u{i % 97}"})
@@ -159,7 +159,7 @@ def test_parallel_replay_with_late_hits_in_every_range_equals_recording_hit_by_h
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, params: dict[str, float]
 ) -> None:
     """Workers reduce users per endpoint and minute; ranges with late hits fall back per hit."""
-    from hitcount import parallel
+    from hitcount.ingest import parallel
 
     start = 1_767_225_600
     rows = []

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hitcount.cli import app
-from hitcount.compare import compare
+from hitcount.ops.compare import compare
 from hitcount.strategies import available_strategies
 
 from .conftest import SAMPLES

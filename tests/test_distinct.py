@@ -15,11 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, distinct, from_document, sketchlog
-from hitcount.distinct import DistinctTracker
+from hitcount import HitCounter, from_document
 from hitcount.errors import StateError
-from hitcount.hll import HyperLogLog, standard_error
-from hitcount.snapshot import encode
+from hitcount.persist.document import encode
+from hitcount.sketches import distinct, sketchlog
+from hitcount.sketches.distinct import DistinctTracker
+from hitcount.sketches.hll import HyperLogLog, standard_error
 
 from .cli_helpers import assert_error, ok, run
 from .conftest import SAMPLES

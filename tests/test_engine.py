@@ -14,8 +14,8 @@ from hitcount import (
     SwapRefusedError,
     default_counter,
 )
-from hitcount import events as ev
-from hitcount.events import EVENT_FIELDS, Event, EventBus
+from hitcount.model import events as ev
+from hitcount.model.events import EVENT_FIELDS, Event, EventBus
 
 from .conftest import Oracle
 

@@ -19,11 +19,11 @@ from rich.console import Console
 
 from hitcount import HitCounter, MemoryStore, StateError, from_bytes
 from hitcount.cli.live import status_json, status_view
-from hitcount.follow import FollowStatus, FollowView, follow, top_rows
-from hitcount.formats.reader import MAX_LINE_BYTES
-from hitcount.inputs import HEAD_BYTES, InputPosition, head_checksum
-from hitcount.snapshot import encode, to_document
-from hitcount.tail import CHUNK_BYTES, FileTail
+from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.live.follow import FollowStatus, FollowView, follow, top_rows
+from hitcount.live.tail import CHUNK_BYTES, FileTail
+from hitcount.model.positions import HEAD_BYTES, InputPosition, head_checksum
+from hitcount.persist.document import encode, to_document
 
 from .cli_helpers import run
 

@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, InputError, replay
-from hitcount.formats import format_from_name, make_parser, reader, sniff_format
-from hitcount.formats.base import BadLine, Hit
-from hitcount.formats.csv import CsvParser
-from hitcount.formats.ndjson import NdjsonParser
+from hitcount.ingest import reader
+from hitcount.ingest.formats import format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.formats.ndjson import NdjsonParser
+from hitcount.model.hits import BadLine, Hit
 
 from .conftest import SAMPLES
 

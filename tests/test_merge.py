@@ -1,4 +1,4 @@
-"""Shard and merge (`hitcount.merge`): shards merged must answer like one counter fed all.
+"""Shard and merge (`hitcount.ops.merge`): shards merged must answer like one counter fed all.
 
 The oracle is a single counter fed every hit in arrival order, and brute-force counts over
 the union of the shards' inputs (`Oracle`); morris is checked against its variance theory.
@@ -14,7 +14,7 @@ import pytest
 
 from hitcount import HitCounter
 from hitcount.errors import MergeRefusedError
-from hitcount.merge import merge_counters
+from hitcount.ops.merge import merge_counters
 from hitcount.strategies.morris import MorrisCounter
 
 from .conftest import Oracle

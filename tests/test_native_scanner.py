@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount.formats.base import BadLine
-from hitcount.formats.ndjson import NdjsonParser
-from hitcount.formats.scanner import native, scan_block, scan_native
+from hitcount.ingest.formats.ndjson import NdjsonParser
+from hitcount.ingest.scanner import native, scan_block, scan_native
+from hitcount.model.hits import BadLine
 
 if native is None:
     if os.environ.get("CI") == "true":
@@ -168,7 +168,7 @@ def test_native_register_reduction_equals_numpys(
     hits: list[tuple[int, float, int]], precision: int, bucket_s: float, far: bool
 ) -> None:
     """The C reduction gives numpy's entries (largest rank per endpoint, bucket, register)."""
-    from hitcount import sketchlog
+    from hitcount.sketches import sketchlog
 
     user_names = [f"user{i}" for i in range(41)]
     codes = np.array([code for code, _, _ in hits], dtype=np.int32)
@@ -195,8 +195,9 @@ def test_replay_without_the_extension_gives_the_same_state(
     import json
     from pathlib import Path
 
-    from hitcount import HitCounter, parallel, replay, sketchlog
-    from hitcount.formats import scanner
+    from hitcount import HitCounter, replay
+    from hitcount.ingest import parallel, scanner
+    from hitcount.sketches import sketchlog
 
     rows = [
         {"endpoint": f"/e{i % 11}", "ts": 1_795_737_600 + i * 0.37, "user": f"u{i * 31 % 997}"}
@@ -260,9 +261,8 @@ def test_replay_notes_a_missing_extension_on_a_big_ndjson_file(
 
     from typer.testing import CliRunner
 
-    from hitcount import parallel
     from hitcount.cli import app
-    from hitcount.formats import scanner
+    from hitcount.ingest import parallel, scanner
 
     big = Path(tmp_path) / "hits.log"  # the name says nothing: the first byte tells
     big.write_text("".join(f'{{"endpoint": "/a", "ts": {1795737600 + i}}}\n' for i in range(50)))

@@ -1,4 +1,4 @@
-"""`hitcount.series` and `hitcount plot`: hits per step, against a brute-force count.
+"""`hitcount.views.series` and `hitcount plot`: hits per step, against a brute-force count.
 
 Library expectations come from conftest's `Oracle` (a full scan per step, with the step
 edges worked out here, not by `series`); CLI expectations from the input read back with
@@ -19,7 +19,7 @@ import pytest
 import hitcount.cli.plot  # noqa: F401 - registers `plot` until hitcount.cli imports it
 from hitcount import HitCounter
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.series import MAX_POINTS, Series, series
+from hitcount.views.series import MAX_POINTS, Series, series
 
 from .cli_helpers import assert_error, ok, ok_json, plain_output_env, run, write_ndjson
 from .conftest import Oracle

@@ -91,7 +91,7 @@ def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
     import json
     from pathlib import Path
 
-    from hitcount import parallel
+    from hitcount.ingest import parallel
 
     hits = [hit for line in real_lines(name) if (hit := oracle(line)) is not None]
     rows = [

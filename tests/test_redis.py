@@ -21,9 +21,9 @@ import pytest
 
 from hitcount import HitCounter, available_strategies, load_counter, save_counter
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
-from hitcount.stores import Scope, store_from_url
-from hitcount.stores.redis import RedisStore
-from hitcount.stores.redis_append import appending
+from hitcount.persist.stores import Scope, store_from_url
+from hitcount.persist.stores.redis import RedisStore
+from hitcount.persist.stores.redis_append import appending
 from tests.cli_helpers import ok, run
 from tests.conftest import REAL_LOGS, SAMPLES, fresh_namespace
 from tests.redis_servers import free_port, redis_server
@@ -199,7 +199,7 @@ def test_a_document_changed_between_read_and_write_is_read_again(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writer A reads /a's document; writer B then adds to it; A must not overwrite B's hits."""
-    from hitcount.stores import redis_append
+    from hitcount.persist.stores import redis_append
 
     store = store_from_url(url)
     assert isinstance(store, RedisStore)
@@ -248,8 +248,8 @@ def test_endpoint_keys_spread_over_the_cluster(redis_cluster_url: str) -> None:
 def test_a_replay_cut_by_a_lost_connection_resumes_without_counting_twice(
     redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hitcount.replay import replay
-    from hitcount.stores import redis_append
+    from hitcount.ingest.replay import replay
+    from hitcount.persist.stores import redis_append
 
     source = tmp_path / "web.ndjson"
     source.write_bytes((SAMPLES / "web.ndjson").read_bytes() * 5)  # 100k lines, ~8 blocks

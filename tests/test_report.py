@@ -3,7 +3,7 @@
 Also: escaping of hostile endpoints, atomic writes and every bad input.
 
 Pages are read back with the standard library's HTML parser (tests/html_page.py); the
-expected step edges are worked out here, not by `hitcount.series`.
+expected step edges are worked out here, not by `hitcount.views.series`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 
 from hitcount import HitCounter
 from hitcount.errors import ConfigurationError, OutputError
-from hitcount.report import MAX_STEPS, build_report, write_report
-from hitcount.report_html import render_html
+from hitcount.views.report import MAX_STEPS, build_report, write_report
+from hitcount.views.report_html import render_html
 
 from .cli_helpers import assert_error, ok, ok_json, run, write_ndjson
 from .conftest import ROOMY_PARAMS, SAMPLES, Oracle

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount.formats.columnar import decode_with_msgspec
-from hitcount.formats.scanner import scan_numpy as scan_block
+from hitcount.ingest.columnar import decode_with_msgspec
+from hitcount.ingest.scanner import scan_numpy as scan_block
 
 GOOD_ENDPOINTS = st.sampled_from(["/a", "/api/users/7", "/é", "/b c"])
 ENDPOINTS = GOOD_ENDPOINTS | st.sampled_from(

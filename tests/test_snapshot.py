@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, StateError, from_bytes, from_document
-from hitcount.snapshot import FORMAT, VERSION, encode, to_document
+from hitcount.persist.document import FORMAT, VERSION, encode, to_document
 
 T0 = 1_767_225_600.0
 

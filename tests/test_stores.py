@@ -19,7 +19,7 @@ from hitcount import (
     store_from_url,
     updating,
 )
-from hitcount.stores import MemoryStore, Store, default_state_path
+from hitcount.persist.stores import MemoryStore, Store, default_state_path
 
 T0 = 1_767_225_600.0
 

@@ -9,7 +9,7 @@ import pytest
 
 from hitcount import HitCounter, StateError, UnknownStrategyError, create_strategy, get_strategy
 from hitcount.errors import ConfigurationError
-from hitcount.snapshot import encode
+from hitcount.persist.document import encode
 from hitcount.strategies import FixedWindow, SlidingWindow, available_strategies
 
 from .conftest import ROOMY_PARAMS, Oracle

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hitcount.alerts import AlertRule
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
+from hitcount.engine.alerts import AlertRule
 from hitcount.errors import AlertStopError, ConfigurationError
-from hitcount.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
-from hitcount.timeparse import iso
+from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.model.timeparse import iso
 
 
 def parse_rules(specs: list[str] | None, exit_on_alert: bool) -> list[AlertRule]:

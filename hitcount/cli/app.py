@@ -8,21 +8,21 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from hitcount import __version__
+from hitcount._version import __version__
 from hitcount.cli import options as opt
 from hitcount.cli.alerting import AlertWatch, parse_rules
 from hitcount.cli.options import AppContext, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
-from hitcount.events import EVENT_FIELDS, STRATEGY_RESET
-from hitcount.hll import DEFAULT_PRECISION
-from hitcount.replay import FIRST_BAD_LINES, BadLineInfo
-from hitcount.replay import replay as replay_sources
-from hitcount.state import load_counter, updating
-from hitcount.stores import HEADER_ONLY, SIZES_ONLY, Scope
+from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo
+from hitcount.ingest.replay import replay as replay_sources
+from hitcount.model.events import EVENT_FIELDS, STRATEGY_RESET
+from hitcount.model.timeparse import parse_duration, parse_instant
+from hitcount.persist.state import load_counter, updating
+from hitcount.persist.stores import HEADER_ONLY, SIZES_ONLY, Scope
+from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies, get_strategy
-from hitcount.timeparse import parse_duration, parse_instant
 
 
 class HitcountGroup(TyperGroup):
@@ -278,7 +278,7 @@ def _replay_appending(
     alerting: tuple[list[Any], bool],
 ) -> None:
     """`replay --append` onto a store many writers share: batches go in as they are read."""
-    from hitcount.stores.redis_append import appending
+    from hitcount.persist.stores.redis_append import appending
 
     with appending(store, create) as session:
         counter = session.counter
@@ -310,8 +310,7 @@ def _run_replay(
 
 def _note_slow_scanner(render: Renderer, sources: list[str], fmt: str | None) -> None:
     """Say so when a big NDJSON file meets an install without the C scanner."""
-    from hitcount import parallel
-    from hitcount.formats import scanner
+    from hitcount.ingest import parallel, scanner
 
     if not scanner.native_available() and any(
         parallel.worker_count(source) and _is_ndjson(source, fmt)
@@ -326,7 +325,7 @@ def _note_slow_scanner(render: Renderer, sources: list[str], fmt: str | None) ->
 
 def _is_ndjson(source: str, fmt: str | None) -> bool:
     """Whether `source` is NDJSON: by `--format`, by its name, else by its first byte."""
-    from hitcount.formats import format_from_name
+    from hitcount.ingest.formats import format_from_name
 
     named = fmt or format_from_name(source)
     if named is not None:

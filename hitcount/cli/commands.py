@@ -9,19 +9,19 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from hitcount import snapshot as snap
 from hitcount.cli import options as opt
 from hitcount.cli.app import HitcountGroup, app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, safe
-from hitcount.compare import compare as run_compare
-from hitcount.demo import SCENARIOS, Scenario, run_demo
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
-from hitcount.state import load_counter, updating
-from hitcount.stores import FileStore
+from hitcount.model.timeparse import iso, parse_duration
+from hitcount.ops.compare import compare as run_compare
+from hitcount.ops.demo import SCENARIOS, Scenario, run_demo
+from hitcount.persist import document as snap
+from hitcount.persist.state import load_counter, updating
+from hitcount.persist.stores import FileStore
 from hitcount.strategies import get_strategy
-from hitcount.timeparse import iso, parse_duration
 
 snapshot_app = typer.Typer(
     cls=HitcountGroup,

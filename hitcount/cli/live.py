@@ -17,11 +17,11 @@ from hitcount.cli.options import FollowSettings
 from hitcount.cli.plot import sparkline
 from hitcount.cli.render import Renderer, duration, safe
 from hitcount.engine import HitCounter
-from hitcount.follow import FollowResult, FollowStatus, FollowView, follow
-from hitcount.metrics import number
-from hitcount.replay import BadLineInfo
-from hitcount.stores import Store
-from hitcount.timeparse import iso
+from hitcount.ingest.replay import BadLineInfo
+from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.model.metrics import number
+from hitcount.model.timeparse import iso
+from hitcount.persist.stores import Store
 
 #: Endpoints in the live view and in each summary.
 TOP_LIMIT = 10

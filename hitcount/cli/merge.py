@@ -11,8 +11,8 @@ from hitcount.cli import options as opt
 from hitcount.cli.app import app
 from hitcount.cli.render import Renderer, safe
 from hitcount.errors import ConfigurationError
-from hitcount.merge import MergeResult, merge_files, snapshot_bytes, write_snapshot
-from hitcount.timeparse import iso
+from hitcount.model.timeparse import iso
+from hitcount.ops.merge import MergeResult, merge_files, snapshot_bytes, write_snapshot
 
 
 @app.command("merge")

@@ -15,11 +15,11 @@ import typer
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
-from hitcount.events import ALL, Event
-from hitcount.series import DEFAULT_STEPS
-from hitcount.stores import Store, store_from_url
+from hitcount.model.events import ALL, Event
+from hitcount.model.timeparse import parse_duration
+from hitcount.persist.stores import Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
-from hitcount.timeparse import parse_duration
+from hitcount.views.series import DEFAULT_STEPS
 
 STRATEGY_PANEL = "Strategy"
 
@@ -268,7 +268,7 @@ def follow_settings(
             if given_on_command_line(ctx, name):
                 raise ConfigurationError(f"{flag} only applies with --follow")
         return None
-    from hitcount.follow import check_followable
+    from hitcount.live.follow import check_followable
 
     check_followable(sources)
     return FollowSettings(parse_duration(commit_every, "--commit-every"), parse_duration(last))

@@ -14,12 +14,12 @@ from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration, safe
 from hitcount.errors import ConfigurationError
-from hitcount.metrics import number
-from hitcount.series import DEFAULT_STEPS, EndpointSeries, Point, Series, series, total_text
-from hitcount.state import load_counter
-from hitcount.stores import Scope
+from hitcount.model.metrics import number
+from hitcount.model.timeparse import iso, parse_duration, parse_instant
+from hitcount.persist.state import load_counter
+from hitcount.persist.stores import Scope
 from hitcount.strategies import WindowAnswer
-from hitcount.timeparse import iso, parse_duration, parse_instant
+from hitcount.views.series import DEFAULT_STEPS, EndpointSeries, Point, Series, series, total_text
 
 #: Sparkline levels, lowest first: an empty step is the lowest, the busiest step the highest.
 SPARKS = "▁▂▃▄▅▆▇█"

@@ -21,13 +21,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from hitcount.compare import Comparison, worst_error
 from hitcount.engine import DistinctResult, QueryResult
-from hitcount.events import THRESHOLD_EXCEEDED, Event
-from hitcount.metrics import metric_text, number
-from hitcount.replay import BadLineInfo, ReplayReport
+from hitcount.ingest.replay import BadLineInfo, ReplayReport
+from hitcount.model.events import THRESHOLD_EXCEEDED, Event
+from hitcount.model.metrics import metric_text, number
+from hitcount.model.timeparse import iso
+from hitcount.ops.compare import Comparison, worst_error
 from hitcount.strategies import WindowAnswer
-from hitcount.timeparse import iso
 
 _NUMBERS = ("count", "low", "high", "retained hits")
 #: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).

@@ -11,9 +11,9 @@ from hitcount.cli import options as opt
 from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration
-from hitcount.report import build_report, write_report
-from hitcount.state import load_counter
-from hitcount.timeparse import parse_duration, parse_instant
+from hitcount.model.timeparse import parse_duration, parse_instant
+from hitcount.persist.state import load_counter
+from hitcount.views.report import build_report, write_report
 
 
 @app.command()
@@ -40,7 +40,7 @@ def report(
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
-    from hitcount.report_html import render_html  # only this command needs it (startup)
+    from hitcount.views.report_html import render_html  # only this command needs it (startup)
 
     last_s = parse_duration(last)
     step_s = None if step is None else parse_duration(step, "--step")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.formats.base import MAX_TS
+from hitcount.model.hits import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
 from hitcount.strategies.sliding import SlidingWindow, replayed_into
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.bigvalues import from_little_endian, little_endian
 from hitcount.errors import StateError, SwapRefusedError
-from hitcount.formats.base import MAX_TS
+from hitcount.model.hits import MAX_TS
+from hitcount.persist.bigvalues import from_little_endian, little_endian
 from hitcount.strategies.base import (
     EMPTY_ANSWER,
     Param,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
-from hitcount.formats.base import MAX_TS
+from hitcount.model.hits import MAX_TS
 from hitcount.strategies.base import (
     EMPTY_ANSWER,
     Param,

@@ -1,0 +1,19 @@
+"""The engine: `HitCounter` (record, prune, swap, clock, metrics, events), queries, alerts."""
+
+from hitcount.engine.counter import (
+    DEFAULT_MAX_LATENESS_S,
+    RECENT_EVENTS,
+    DistinctResult,
+    HitCounter,
+    QueryResult,
+    default_counter,
+)
+
+__all__ = [
+    "DEFAULT_MAX_LATENESS_S",
+    "RECENT_EVENTS",
+    "DistinctResult",
+    "HitCounter",
+    "QueryResult",
+    "default_counter",
+]

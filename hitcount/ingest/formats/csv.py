@@ -1,0 +1,75 @@
+"""CSV input: `endpoint,timestamp[,user]`, with an optional header naming the columns.
+
+A header is recognised on the first line when it names an endpoint column (`endpoint`,
+`path`, `url`) and a time column (`timestamp`, `ts`, `time`); its column order is then
+used. Timestamps take the same forms as in NDJSON.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_from_value
+
+_ENDPOINT_NAMES = ("endpoint", "path", "url", "uri", "request")
+_TIME_NAMES = ("timestamp", "ts", "time", "datetime")
+_USER_NAMES = ("user", "client", "ip", "host", "user_id")
+
+
+def _find(header: list[str], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        if name in header:
+            return header.index(name)
+    return None
+
+
+class CsvParser:
+    """Parses CSV lines; remembers the header's column order."""
+
+    name = "csv"
+
+    def __init__(self) -> None:
+        self._columns: tuple[int, int, int | None] = (0, 1, 2)
+        self._first = True
+
+    def parse(self, line: bytes) -> Hit | None:
+        """The hit on this line, or None for a blank or header line.
+
+        Raises:
+            BadLine: undecodable, too few fields, or an invalid endpoint or timestamp.
+        """
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BadLine(f"not UTF-8 text (byte {err.start})") from None
+        if not text.strip():
+            return None
+        try:
+            fields = next(csv.reader([text], strict=True))
+        except csv.Error as err:
+            raise BadLine(f"invalid CSV ({err})") from None
+        if self._first:
+            self._first = False
+            if self._read_header(fields):
+                return None
+        return self._hit(fields)
+
+    def _read_header(self, fields: list[str]) -> bool:
+        header = [field.strip().lower() for field in fields]
+        endpoint = _find(header, _ENDPOINT_NAMES)
+        ts = _find(header, _TIME_NAMES)
+        if endpoint is None or ts is None:
+            return False
+        self._columns = (endpoint, ts, _find(header, _USER_NAMES))
+        return True
+
+    def _hit(self, fields: list[str]) -> Hit:
+        endpoint_col, ts_col, user_col = self._columns
+        if len(fields) <= max(endpoint_col, ts_col):
+            raise BadLine(f"expected endpoint,timestamp[,user]; got {len(fields)} field(s)")
+        user = fields[user_col] if user_col is not None and user_col < len(fields) else None
+        return Hit(
+            check_endpoint(fields[endpoint_col]),
+            epoch_from_value(fields[ts_col].strip()),
+            check_user(user or None),
+        )

@@ -1,0 +1,57 @@
+"""NDJSON input: `{"endpoint": "/api", "ts": 1700000000.25, "user": "u42"}` per line.
+
+`ts` (or `timestamp`) is epoch seconds (int or float), epoch milliseconds when above 1e11,
+or an ISO 8601 string (with an offset; without one it is read as UTC). Other fields are
+ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_from_value
+
+
+class _Line(msgspec.Struct):
+    endpoint: Any = None
+    ts: Any = None
+    timestamp: Any = None
+    user: Any = None
+
+
+_decoder = msgspec.json.Decoder(_Line)
+
+
+class NdjsonParser:
+    """Parses one NDJSON line into a hit."""
+
+    name = "ndjson"
+
+    def parse(self, line: bytes) -> Hit | None:
+        """The hit on this line, or None for a blank line.
+
+        Raises:
+            BadLine: invalid JSON, not an object, missing or invalid field.
+        """
+        if not line.strip():
+            return None
+        try:
+            record = _decoder.decode(line)
+        except msgspec.ValidationError as err:
+            if str(err).startswith("Expected `object`"):
+                raise BadLine(f"not a JSON object ({err})") from None
+            raise BadLine(f"invalid value ({err})") from None
+        except msgspec.DecodeError as err:
+            raise BadLine(f"invalid JSON ({err})") from None
+        except UnicodeDecodeError as err:
+            raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from None
+        if record.endpoint is None:
+            raise BadLine("missing field 'endpoint'")
+        raw_ts = record.ts if record.ts is not None else record.timestamp
+        if raw_ts is None:
+            raise BadLine("missing field 'ts' (or 'timestamp')")
+        return Hit(
+            check_endpoint(record.endpoint), epoch_from_value(raw_ts), check_user(record.user)
+        )

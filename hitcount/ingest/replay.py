@@ -1,0 +1,307 @@
+"""Replaying input files through a counter: parse, batch, record, report bad lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hitcount.engine import HitCounter
+
+if TYPE_CHECKING:
+    from hitcount.ingest.columnar import Columns
+from hitcount.errors import InputError
+from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.reader import (
+    MAX_LINE_BYTES,
+    display_name,
+    iter_blocks,
+    open_input,
+    skip_lines,
+    split_block,
+)
+from hitcount.model.hits import BadLine, Hit
+
+#: Bad lines kept in a report with their line number and reason (the count is always full).
+FIRST_BAD_LINES = 5
+#: Hits recorded per `record_many` call.
+BATCH_SIZE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class BadLineInfo:
+    """One rejected line: where it is and why."""
+
+    source: str
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    """What a replay read, kept and rejected."""
+
+    lines_read: int = 0
+    hits_read: int = 0
+    hits_kept: int = 0
+    bad_lines: int = 0
+    first_bad: list[BadLineInfo] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    #: The `stop` callback asked to end early (the hits read up to then are recorded).
+    stopped: bool = False
+
+    @property
+    def late_hits(self) -> int:
+        """Hits read but dropped because their time had already been pruned."""
+        return self.hits_read - self.hits_kept
+
+
+BadLineHandler = Callable[[BadLineInfo], None]
+ProgressHandler = Callable[[int], None]
+#: Called after each block with (source, lines of it read so far, whether it is done).
+CheckpointHandler = Callable[[str, int, bool], None]
+
+
+class _StopRequestedError(Exception):
+    """Raised inside a replay when its `stop` callback says so; caught by `replay`."""
+
+
+def replay(
+    counter: HitCounter,
+    sources: Iterable[str],
+    *,
+    fmt: str | None = None,
+    strict: bool = False,
+    on_bad_line: BadLineHandler | None = None,
+    on_progress: ProgressHandler | None = None,
+    on_checkpoint: CheckpointHandler | None = None,
+    start_lines: Mapping[str, int] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> ReplayReport:
+    """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
+
+    Args:
+        counter: where hits go.
+        sources: input files, read in order.
+        fmt: the input format; default: from each file name, else sniffed.
+        strict: raise at the first bad line instead of skipping it.
+        on_bad_line: called for each bad line (when not strict).
+        on_progress: called with the number of lines read, every batch.
+        on_checkpoint: called after each block, once its hits are all in `counter`.
+        start_lines: lines to skip at the start of some sources (read before: resuming).
+        stop: asked after each batch recorded; True ends the replay there (the report says
+            `stopped`), e.g. at the first alert.
+
+    Raises:
+        InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
+            input without a single valid hit; the counter may then hold part of the input.
+    """
+    replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
+    replayer.on_checkpoint = on_checkpoint
+    replayer.stop = stop
+    started = time.perf_counter()
+    sources = list(sources)
+    try:
+        for source in sources:
+            replayer.source(source, (start_lines or {}).get(source, 0))
+        replayer.flush()
+    except _StopRequestedError:
+        replayer.report.stopped = True
+    if not sum((start_lines or {}).values()):
+        _refuse_empty(replayer.report, sources)
+    counter.metrics.lines_read += replayer.report.lines_read
+    if on_checkpoint is not None and sources:
+        on_checkpoint(sources[-1], replayer.source_lines, True)
+    replayer.report.elapsed_s = time.perf_counter() - started
+    return replayer.report
+
+
+class Replayer:
+    """Feeds blocks of lines to the counter: columnar when it can, line by line otherwise."""
+
+    def __init__(
+        self,
+        counter: HitCounter,
+        fmt: str | None,
+        strict: bool,
+        on_bad_line: BadLineHandler | None,
+        on_progress: ProgressHandler | None,
+    ) -> None:
+        self.counter = counter
+        self.fmt = fmt
+        self.strict = strict
+        self.on_bad_line = on_bad_line
+        self.on_progress = on_progress
+        self.report = ReplayReport()
+        self.batch: list[Hit] = []
+        self.parser: LineParser | None = None
+        self.name = ""
+        self.on_checkpoint: CheckpointHandler | None = None
+        self.source_lines = 0  # lines of the current source read (or skipped) so far
+        self.stop: Callable[[], bool] | None = None
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise _StopRequestedError
+
+    def source(self, source: str, skip: int = 0) -> None:
+        """Replay one input file (or `-`), after its first `skip` lines."""
+        self.begin(source)
+        started = self.report.lines_read - skip
+        if not skip and self._in_parallel(source, started):
+            return
+        with open_input(source) as stream:
+            for first, block in skip_lines(iter_blocks(stream, self.name), skip):
+                self.block(first, block)
+                self._checkpoint(source, started)
+
+    def begin(self, source: str) -> None:
+        """Start a new input: name it and pick its parser (by --format, else by name)."""
+        self.name = display_name(source)
+        self.parser = make_parser(self.fmt) if self.fmt else None
+        if self.parser is None and source != "-" and (by_name := format_from_name(source)):
+            self.parser = make_parser(by_name)
+
+    def block(self, first: int, block: bytes | None) -> None:
+        """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
+        if not self._columnar(block):
+            for number, line in split_block(first, block):
+                self._line(number, line)
+        if self.on_progress is not None:
+            self.on_progress(self.report.lines_read)
+
+    def _checkpoint(self, source: str, started: int) -> None:
+        """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
+        self.source_lines = self.report.lines_read - started
+        if self.on_checkpoint is not None:
+            self.flush()
+            self.on_checkpoint(source, self.source_lines, False)
+
+    def _in_parallel(self, source: str, started: int) -> bool:
+        """Decode a big plain NDJSON file on every core; False when it is not one."""
+        if source == "-" or self.parser is None or self.parser.name != "ndjson":
+            return False
+        if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
+            return False
+        from hitcount.ingest import parallel
+
+        workers = parallel.worker_count(source)
+        ranges = parallel.plan_ranges(source, Path(source).stat().st_size) if workers else None
+        if not ranges:
+            return False
+        number = 1
+        tracker = self.counter.distinct
+        precision = tracker.precision if tracker is not None else 0
+        bucket_s = tracker.bucket_s if tracker is not None else 60.0
+        decoded = parallel.decode_in_parallel(
+            source, ranges, workers, precision=precision, bucket_s=bucket_s,
+            group=self.counter.strategy.groups_batches(),
+        )  # fmt: skip
+        for (start, end), lines, columns in decoded:
+            if columns is not None:
+                self._record_columns(columns)
+            else:
+                block = parallel.read_range(source, start, end)
+                for line_number, line in split_block(number, block):
+                    self._line(line_number, line)
+            number += lines
+            if self.on_progress is not None:
+                self.on_progress(self.report.lines_read)
+            self._checkpoint(source, started)
+        return True
+
+    def _columnar(self, block: bytes | None) -> bool:
+        """Record a whole NDJSON block at once; False when it needs the per-line path."""
+        if block is None or self.parser is None or self.parser.name != "ndjson":
+            return False
+        from hitcount.ingest.columnar import decode_ndjson_block
+
+        columns = decode_ndjson_block(block)
+        if columns is None:
+            return False
+        self._record_columns(columns)
+        return True
+
+    def _record_columns(self, columns: Columns) -> None:
+        self.flush()  # keep arrival order
+        self.report.formats[self.name] = "ndjson"
+        self.report.lines_read += len(columns)
+        self.report.hits_read += len(columns)
+        self.report.hits_kept += self.counter.record_columns(columns)
+        self._check_stop()
+
+    def _line(self, number: int, line: bytes | None) -> None:
+        self.report.lines_read += 1
+        if line is None:
+            self._bad(number, f"line longer than {MAX_LINE_BYTES} bytes")
+            return
+        if self.parser is None:
+            if not line.strip():
+                return
+            self.parser = make_parser(sniff_format(line, self.name))
+        self.report.formats[self.name] = self.parser.name
+        try:
+            hit = self.parser.parse(line)
+        except BadLine as bad:
+            self._bad(number, bad.reason)
+            return
+        if hit is not None:
+            self.batch.append(hit)
+            if len(self.batch) >= BATCH_SIZE:
+                self.flush()
+
+    def _bad(self, number: int, reason: str) -> None:
+        info = BadLineInfo(self.name, number, reason)
+        _bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
+
+    def flush(self) -> None:
+        """Record the hits gathered line by line."""
+        if self.batch:
+            self.report.hits_read += len(self.batch)
+            self.report.hits_kept += self.counter.record_many(self.batch)
+            self.batch.clear()
+            self._check_stop()
+
+
+def _refuse_empty(report: ReplayReport, sources: list[str]) -> None:
+    """A replay that found no hit at all is a mistake (wrong --format, empty pipe)."""
+    if report.hits_read:
+        return
+    names = ", ".join(display_name(source) for source in sources) or "no input"
+    if not report.bad_lines:
+        raise InputError(
+            names,
+            "no hits: the input is empty",
+            hint="nothing was saved; check the file, or the command feeding stdin",
+        )
+    first = report.first_bad[0]
+    raise InputError(
+        names,
+        f"no hits: all {report.bad_lines} lines are bad (line {first.line}: {first.reason})",
+        hint="nothing was saved; is --format right?",
+    )
+
+
+def _bad_line(
+    counter: HitCounter,
+    report: ReplayReport,
+    info: BadLineInfo,
+    strict: bool,
+    on_bad_line: BadLineHandler | None,
+) -> None:
+    if strict:
+        raise InputError(
+            info.source,
+            info.reason,
+            line=info.line,
+            hint="nothing was saved; fix or remove the line, or drop --strict to skip bad lines",
+        )
+    report.bad_lines += 1
+    counter.metrics.bad_lines += 1
+    if len(report.first_bad) < FIRST_BAD_LINES:
+        report.first_bad.append(info)
+    if on_bad_line is not None:
+        on_bad_line(info)

@@ -1,0 +1,329 @@
+"""Follow mode: replay inputs that keep growing, committing the state at a steady interval.
+
+Each commit saves the counter together with how far into each file it has read (the
+`InputPosition`s in `counter.inputs`), in one atomic write: after a crash, following the same
+file again with the saved state resumes exactly where the last commit ended. Ctrl-C (SIGINT)
+and SIGTERM stop the loop between two blocks, so the final commit is consistent too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from hitcount.engine import HitCounter, QueryResult
+from hitcount.errors import ConfigurationError
+from hitcount.ingest.reader import STDIN
+from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport
+from hitcount.live.tail import GZIP_MAGIC, FileTail, NoteHandler, StreamTail, compressed_refusal
+from hitcount.model.positions import InputPosition
+from hitcount.persist.state import commit
+from hitcount.persist.stores.base import Store
+from hitcount.views.series import series
+
+#: Default seconds between two commits.
+DEFAULT_COMMIT_EVERY_S = 5.0
+#: Seconds to sleep when no input had a whole line ready.
+POLL_S = 0.05
+#: Steps in each endpoint's sparkline.
+SPARK_STEPS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TopRow:
+    """One busy endpoint: its window answer and its hits per step (NaN where unknown)."""
+
+    result: QueryResult
+    steps: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowStatus:
+    """What a follow run has done so far, for the live view and the NDJSON summaries."""
+
+    elapsed_s: float
+    lines_read: int
+    hits_kept: int
+    late_hits: int
+    bad_lines: int
+    hits_per_s: float
+    window_s: float
+    top: tuple[TopRow, ...]
+    strategy: str
+    memory_entries: int
+    memory_bytes: int
+    clock: float | None
+    commits: int
+    inputs: tuple[InputPosition, ...]
+    final: bool = False
+
+
+@dataclass(slots=True)
+class FollowResult:
+    """How a follow run ended: what it read, and whether a signal stopped it."""
+
+    report: ReplayReport
+    interrupted: bool = False
+    commits: int = 0
+
+
+StatusHandler = Callable[[FollowStatus], None]
+
+
+@dataclass(slots=True)
+class FollowView:
+    """What to show while following: the window and size of the top list, and the handlers.
+
+    `on_tick` gets a status about every `tick_every_s` seconds (for a live view);
+    `on_commit` gets one after each commit (for NDJSON summaries).
+    """
+
+    window_s: float = 60.0
+    limit: int = 10
+    tick_every_s: float = 1.0
+    on_tick: StatusHandler | None = None
+    on_commit: StatusHandler | None = None
+    on_note: NoteHandler | None = None
+
+
+def check_followable(sources: Sequence[str]) -> None:
+    """Refuse what cannot be followed: gzip files, and stdin mixed with files.
+
+    Raises:
+        ConfigurationError: one of those.
+    """
+    if STDIN in sources and len(sources) > 1:
+        raise ConfigurationError("--follow reads stdin (-) alone, not with files")
+    for source in sources:
+        if source == STDIN:
+            continue
+        try:
+            with open(source, "rb") as handle:
+                compressed = handle.read(2) == GZIP_MAGIC
+        except OSError:  # missing: it is waited for; unreadable: reported when opened
+            compressed = False
+        if compressed or source.endswith(".gz"):
+            raise compressed_refusal(source)
+
+
+def follow(
+    counter: HitCounter,
+    sources: Sequence[str],
+    store: Store,
+    *,
+    fmt: str | None = None,
+    strict: bool = False,
+    commit_every_s: float = DEFAULT_COMMIT_EVERY_S,
+    on_bad_line: BadLineHandler | None = None,
+    view: FollowView | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FollowResult:
+    """Record the lines `sources` gain into `counter`, committing it to `store` as it goes.
+
+    Files are followed like `tail -F` and resumed from `counter.inputs` when they are still
+    the files the state read; `-` (stdin) is read until its end. The caller holds the
+    store's lock. The run ends at the end of stdin, when `should_stop()` is true, or on
+    SIGINT/SIGTERM (when run in the main thread); it then commits a last time.
+
+    Args:
+        counter: where hits go; its `inputs` say where to resume.
+        sources: paths, or `["-"]`.
+        store: where each commit saves the counter.
+        fmt: the input format; default: from each file name, else sniffed.
+        strict: raise at the first bad line (the store keeps the last commit).
+        commit_every_s: seconds between commits.
+        on_bad_line: called for each bad line (when not strict).
+        view: what to report while running.
+        should_stop: polled between blocks; true ends the run.
+
+    Raises:
+        ConfigurationError: a bad interval, gzip input, or stdin mixed with files.
+        InputError: an unreadable input, or (strict) a bad line.
+    """
+    if not (math.isfinite(commit_every_s) and commit_every_s > 0):
+        raise ConfigurationError(f"--commit-every must be > 0 seconds, got {commit_every_s!r}")
+    check_followable(sources)
+    run = _Run(counter, store, fmt, strict, on_bad_line, view or FollowView())
+    try:
+        run.add(sources)
+        with _stop_signals() as signalled:
+            run.loop(commit_every_s, lambda: signalled() or bool(should_stop and should_stop()))
+            run.result.interrupted = signalled()
+        run.commit(final=True)
+    finally:
+        for tail in run.tails:
+            tail.close()
+    return run.result
+
+
+class _Run:
+    """The state of one follow run: its tails, their replayers, commit and status clocks."""
+
+    def __init__(
+        self,
+        counter: HitCounter,
+        store: Store,
+        fmt: str | None,
+        strict: bool,
+        on_bad_line: BadLineHandler | None,
+        view: FollowView,
+    ) -> None:
+        self.counter, self.store, self.view = counter, store, view
+        self.fmt, self.strict, self.on_bad_line = fmt, strict, on_bad_line
+        self.tails: list[FileTail | StreamTail] = []
+        self.replayers: list[Replayer] = []
+        self.result = FollowResult(ReplayReport())
+        self.started = time.monotonic()
+        self._committed_lines = 0
+        self._dirty = False
+        self._rate_mark = (self.started, 0)
+
+    def add(self, sources: Sequence[str]) -> None:
+        """Open a tail and a replayer for each source."""
+        for source in sources:
+            tail: FileTail | StreamTail
+            if source == STDIN:
+                tail = StreamTail(sys.stdin.buffer)
+            else:
+                resume = self.counter.inputs.get(os.path.abspath(source))
+                tail = FileTail(source, resume, self.view.on_note)
+                if resume is None and self.counter.metrics.total_hits:
+                    tail.first_note = (
+                        f"{source}: the saved state has no position in it; reading it from"
+                        " the start (its hits are added to those of the state)"
+                    )
+            replayer = Replayer(self.counter, self.fmt, self.strict, self.on_bad_line, None)
+            replayer.begin(source)
+            self.tails.append(tail)
+            self.replayers.append(replayer)
+
+    def loop(self, commit_every_s: float, stop: Callable[[], bool]) -> None:
+        """Read, record and commit until `stop()` or the end of stdin."""
+        next_commit = time.monotonic() + commit_every_s
+        next_tick = time.monotonic()
+        while not stop():
+            busy = self.step()
+            if all(isinstance(t, StreamTail) and t.ended for t in self.tails):
+                return
+            now = time.monotonic()
+            if now >= next_commit:
+                self.commit()
+                next_commit = now + commit_every_s
+            if self.view.on_tick is not None and now >= next_tick:
+                self.view.on_tick(self.status())
+                next_tick = now + self.view.tick_every_s
+            if not busy and not any(isinstance(t, StreamTail) for t in self.tails):
+                time.sleep(POLL_S)
+
+    def step(self) -> bool:
+        """Give each tail one read; True when any had lines."""
+        busy = False
+        for tail, replayer in zip(self.tails, self.replayers, strict=True):
+            block = tail.read()
+            if block is None:
+                continue
+            busy = True
+            replayer.block(*block)
+            self._dirty = True
+            if tail.position is not None:
+                self.counter.inputs[tail.position.path] = tail.position
+        return busy
+
+    def commit(self, *, final: bool = False) -> None:
+        """Save the counter with its input positions (unless nothing was read since the
+        last commit); then report the status."""  # noqa: D205, D209
+        for replayer in self.replayers:
+            replayer.flush()
+        report = self.report()
+        if self._dirty or not self.result.commits:
+            self.counter.metrics.lines_read += report.lines_read - self._committed_lines
+            self._committed_lines = report.lines_read
+            commit(self.store, self.counter)
+            self.result.commits += 1
+            self._dirty = False
+        self.result.report = report
+        if self.view.on_commit is not None:
+            self.view.on_commit(self.status(final=final))
+
+    def report(self) -> ReplayReport:
+        """The replayers' reports added up."""
+        total = ReplayReport(elapsed_s=time.monotonic() - self.started)
+        for replayer in self.replayers:
+            part = replayer.report
+            total.lines_read += part.lines_read
+            total.hits_read += part.hits_read
+            total.hits_kept += part.hits_kept
+            total.bad_lines += part.bad_lines
+            total.first_bad.extend(part.first_bad)
+            total.formats.update(part.formats)
+        return total
+
+    def status(self, *, final: bool = False) -> FollowStatus:
+        """The current figures, with the busiest endpoints of the window."""
+        report = self.report()
+        now = time.monotonic()
+        mark_time, mark_hits = self._rate_mark
+        rate = (report.hits_read - mark_hits) / (now - mark_time) if now > mark_time else 0.0
+        self._rate_mark = (now, report.hits_read)
+        metrics = self.counter.metrics_dict()
+        return FollowStatus(
+            elapsed_s=report.elapsed_s,
+            lines_read=report.lines_read,
+            hits_kept=report.hits_kept,
+            late_hits=report.late_hits,
+            bad_lines=report.bad_lines,
+            hits_per_s=rate,
+            window_s=self.view.window_s,
+            top=top_rows(self.counter, self.view.window_s, self.view.limit),
+            strategy=self.counter.strategy.describe(),
+            memory_entries=metrics["memory_entries"],
+            memory_bytes=metrics["state_bytes"] + metrics["distinct_bytes"],
+            clock=self.counter.clock,
+            commits=self.result.commits,
+            inputs=tuple(self.counter.inputs.values()),
+            final=final,
+        )
+
+
+def top_rows(counter: HitCounter, window_s: float, limit: int) -> tuple[TopRow, ...]:
+    """The busiest endpoints of the window ending at the clock, each with its steps."""
+    if counter.clock is None:
+        return ()
+    rows = []
+    for result in counter.top(window_s, limit=limit):
+        try:
+            points = series(counter, [result.endpoint], window_s, window_s / SPARK_STEPS)
+        except ConfigurationError:  # a strategy that keeps no time has no steps
+            steps: tuple[float, ...] = ()
+        else:
+            steps = tuple(p.count if p.complete else math.nan for p in points.series[0].points)
+        rows.append(TopRow(result, steps))
+    return tuple(rows)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[Callable[[], bool]]:
+    """Turn the first SIGINT/SIGTERM into a stop request; a second SIGINT interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    received: list[int] = []
+
+    def request_stop(signum: int, frame: object) -> None:
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(received)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

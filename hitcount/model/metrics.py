@@ -1,0 +1,61 @@
+"""Counters about the counting itself: hits, bad lines, pruning, lateness."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+
+class Metrics(msgspec.Struct, forbid_unknown_fields=True):
+    """Running totals, saved with the state and restored with a snapshot.
+
+    Attributes:
+        total_hits: hits accepted (every strategy counts these exactly).
+        bad_lines: input lines rejected as malformed.
+        late_hits: hits that arrived after their time had been pruned; not counted.
+        pruned_events: entries (timestamps, buckets) removed by pruning.
+        lines_read: input lines read, good or bad.
+    """
+
+    total_hits: int = 0
+    bad_lines: int = 0
+    late_hits: int = 0
+    pruned_events: int = 0
+    lines_read: int = 0
+
+    def check(self) -> None:
+        """Raise ValueError when a counter is negative or absurd."""
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if not 0 <= value < 2**63:
+                raise ValueError(f"metric {name} out of range: {value}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counters as a plain dict."""
+        return msgspec.structs.asdict(self)
+
+
+def number(value: float) -> str:
+    """`42`, `41.5`, or `inf`: short, plain and copy-pasteable (as `top` prints counts)."""
+    if not math.isfinite(value):
+        return "inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def metric_text(name: str, value: Any) -> str:
+    """A metric as `hitcount metrics` prints it (times also in ISO 8601, parameters inline)."""
+    from hitcount.model.timeparse import iso
+
+    if name in ("clock", "horizon") and isinstance(value, (int, float)):
+        return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    if value is None:
+        return "-"
+    return number(value) if isinstance(value, float) else str(value)

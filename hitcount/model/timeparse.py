@@ -1,0 +1,59 @@
+"""Durations (`300`, `90s`, `5m`, `1h`, `2d`) and instants (epoch, ISO 8601, `wall`)."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import datetime, timezone
+
+from hitcount.errors import ConfigurationError
+from hitcount.model.hits import BadLine, epoch_from_value
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(s|m|min|h|d|w|)\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str, option: str = "--last") -> float:
+    """Seconds from `300`, `1.5`, `90s`, `5m`, `2h`, `1d` or `1w`.
+
+    Raises:
+        ConfigurationError: not a positive duration.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise ConfigurationError(
+            f"{option} must be a duration such as 300, 90s, 5m, 2h or 1d; got {text!r}"
+        )
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigurationError(f"{option} must be greater than 0, got {text!r}")
+    return seconds
+
+
+def parse_instant(text: str, option: str = "--now") -> float:
+    """Epoch seconds from epoch seconds/milliseconds, ISO 8601, or `wall` (the wall clock).
+
+    Raises:
+        ConfigurationError: none of those.
+    """
+    if text.strip().lower() == "wall":
+        return time.time()
+    try:
+        return epoch_from_value(text)
+    except BadLine as bad:
+        raise ConfigurationError(
+            f"{option}: {bad.reason}", hint="give epoch seconds, ISO 8601 or 'wall'"
+        ) from None
+
+
+def iso(ts: float | None) -> str | None:
+    """`2026-11-28T00:00:00Z` (with fractions of a second when there are some)."""
+    if ts is None or not math.isfinite(ts):
+        return None
+    try:
+        moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    text = moment.isoformat(timespec="milliseconds" if ts % 1 else "seconds")
+    return text.replace("+00:00", "Z")

@@ -1,0 +1,128 @@
+"""One input through every strategy: answers, error against the exact count, memory, speed."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hitcount.engine import HitCounter
+from hitcount.ingest.replay import replay
+from hitcount.model.hits import MAX_TS
+from hitcount.strategies import WindowAnswer, available_strategies, create_strategy, get_strategy
+
+#: Lateness allowance of the exact reference: large enough that it never prunes or drops.
+_REFERENCE_LATENESS_S = MAX_TS
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRun:
+    """One strategy's replay of the input and its answers."""
+
+    strategy: str
+    answers: dict[str, WindowAnswer]
+    memory_entries: int
+    state_bytes: int
+    replay_s: float
+
+    def error(self, endpoint: str, exact: int) -> float:
+        """Relative error of the estimate for `endpoint` (0 when both are 0)."""
+        answer = self.answers[endpoint]
+        return abs(answer.count - exact) / exact if exact else float(answer.count != 0)
+
+    def bounds_hold(self, endpoint: str, exact: int) -> bool:
+        """Whether `low <= exact <= high` for `endpoint`."""
+        answer = self.answers[endpoint]
+        return answer.low - 1e-9 <= exact <= answer.high + 1e-9
+
+    @property
+    def all_time(self) -> bool:
+        """Whether this strategy answers over all time (then it is judged against totals)."""
+        return any(answer.all_time for answer in self.answers.values())
+
+
+@dataclass
+class Comparison:
+    """The exact counts of the busiest endpoints and every strategy's run."""
+
+    last_s: float
+    now: float | None
+    exact: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    runs: list[StrategyRun] = field(default_factory=list)
+
+    def truth(self, run: StrategyRun) -> dict[str, int]:
+        """What `run` is judged against: window counts, or all-time totals."""
+        return self.totals if run.all_time else self.exact
+
+
+def compare(
+    sources: Sequence[str],
+    last_s: float,
+    *,
+    strategies: Sequence[str] | None = None,
+    params: Mapping[str, object] | None = None,
+    limit: int = 5,
+    fmt: str | None = None,
+) -> Comparison:
+    """Replay `sources` through each strategy and answer `--last last_s` for the top endpoints.
+
+    Args:
+        sources: input files (not stdin: each strategy reads them again).
+        last_s: window length; windows are `now - N < ts <= now`, now = the latest hit.
+        strategies: names to compare (default: every registered strategy).
+        params: strategy parameters, each applied to the strategies that take it; a
+            strategy with a `max_window_s` gets at least `last_s` unless given one.
+        limit: how many of the busiest endpoints (by exact count) to compare.
+        fmt: input format (default: from the name, else sniffed).
+
+    Raises:
+        UnknownStrategyError, ConfigurationError, InputError: as `replay` and the registry.
+    """
+    names = list(strategies or available_strategies())
+    chosen = {name: _params_for(name, params or {}, last_s) for name in names}
+    reference = HitCounter(
+        "sliding", max_window_s=last_s, max_lateness_s=_REFERENCE_LATENESS_S, distinct=False
+    )
+    replay(reference, sources, fmt=fmt)
+    top = reference.top(last_s, limit=limit)
+    comparison = Comparison(last_s, reference.clock)
+    comparison.exact = {result.endpoint: int(result.answer.count) for result in top}
+    every_total = reference.strategy.totals()
+    comparison.totals = {endpoint: every_total[endpoint] for endpoint in comparison.exact}
+    for name in names:
+        counter = HitCounter(create_strategy(name, **chosen[name]), distinct=False)
+        started = time.perf_counter()
+        replay(counter, sources, fmt=fmt)
+        elapsed = time.perf_counter() - started
+        answers = {ep: counter.query(ep, last_s, reference.clock).answer for ep in comparison.exact}
+        metrics = counter.metrics_dict()
+        comparison.runs.append(
+            StrategyRun(
+                counter.strategy.describe(),
+                answers,
+                metrics["memory_entries"],
+                metrics["state_bytes"],
+                elapsed,
+            )
+        )
+    return comparison
+
+
+def _params_for(name: str, given: Mapping[str, object], last_s: float) -> dict[str, object]:
+    spec = {param.name: param for param in get_strategy(name).params_spec}
+    chosen = {key: value for key, value in given.items() if key in spec}
+    if "max_window_s" in spec and "max_window_s" not in chosen:
+        chosen["max_window_s"] = max(float(spec["max_window_s"].default), last_s)
+    return chosen
+
+
+def worst_error(run: StrategyRun, truth: Mapping[str, int]) -> float:
+    """The largest relative error over the compared endpoints (0 for none)."""
+    return max((run.error(ep, n) for ep, n in truth.items()), default=0.0)
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no infinity."""
+    return value if math.isfinite(value) else None

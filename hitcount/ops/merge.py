@@ -1,0 +1,205 @@
+"""Shard and merge: counters replayed on several machines combined into one.
+
+Each machine replays its own part of the traffic into its own state, saves a snapshot (or
+copies its state file), and `merge_counters` builds the counter one machine would have
+built from all the traffic:
+
+- the strategies merge through `Strategy.merged`: exact for `fixed`, `sliding` and
+  `tiered` (bucket counts summed, timestamp arrays merged), unbiased for `morris` (see
+  `strategies/morris.py`), refused for `ehist` and `auto`;
+- distinct-users sketches merge register by register (exact);
+- metrics are summed; the clock is the latest; `max_lateness_s` the largest;
+- the horizon is the latest: a window reaching back before any shard's horizon is
+  incomplete. What a lagging shard kept from before it is pruned, and the result is then
+  pruned at the merged clock like any counter (both counted in `pruned_events`);
+- the remembered events are concatenated, the last `RECENT_EVENTS` kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitcount.engine import HitCounter
+from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
+from hitcount.model.metrics import Metrics
+from hitcount.persist.document import check_is_state, encode, read_file, to_document
+from hitcount.persist.stores import FileStore
+from hitcount.sketches.distinct import DistinctTracker
+from hitcount.strategies.base import same_kind
+
+_SWAP_HINT = "use `hitcount swap` on the shards first so they share one strategy and parameters"
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What `merge_files` made.
+
+    Attributes:
+        counter: the merged counter.
+        sources: the files merged, in order.
+        pruned: entries the merge itself pruned (older than the merged horizon).
+        warnings: things the user should know about the result.
+    """
+
+    counter: HitCounter
+    sources: tuple[str, ...]
+    pruned: int
+    warnings: tuple[str, ...] = ()
+
+
+def merge_counters(
+    counters: Sequence[HitCounter], sources: Sequence[str] | None = None
+) -> HitCounter:
+    """One counter holding what all `counters` (shards of one stream) hold.
+
+    Args:
+        counters: the shards (left unchanged).
+        sources: a name per counter for error messages (default "input 1", ...).
+
+    Raises:
+        ConfigurationError: no counters.
+        MergeRefusedError: different strategies, parameters or distinct-users settings
+            (naming the first shard that differs), or a strategy that cannot merge.
+    """
+    if not counters:
+        raise ConfigurationError("nothing to merge: give at least one snapshot")
+    names = list(sources) if sources is not None else []
+    names += [f"input {i + 1}" for i in range(len(names), len(counters))]
+    _check_compatible(counters, names)
+    strategies = [counter.strategy for counter in counters]
+    strategy = type(strategies[0]).merged(strategies)
+    latest = max(part.horizon for part in strategies)
+    pruned = 0
+    if math.isfinite(latest):
+        pruned = sum(strategy.prune(latest).values())
+        strategy.horizon = max(strategy.horizon, latest)
+    merged = HitCounter(
+        strategy, max_lateness_s=max(c.max_lateness_s for c in counters), distinct=False
+    )
+    merged.distinct = _merged_distinct(counters)
+    clocks = [counter.clock for counter in counters if counter.clock is not None]
+    merged.clock = max(clocks) if clocks else None
+    merged.metrics = _summed_metrics(counters)
+    merged.metrics.pruned_events += pruned
+    merged.recent_events.extend(event for c in counters for event in c.recent_events)
+    merged.prune_all()
+    return merged
+
+
+def merge_files(paths: Sequence[str | Path]) -> MergeResult:
+    """The merge of snapshot or state files (see `merge_counters`).
+
+    Raises:
+        ConfigurationError: no files, or one file given twice (its hits would count twice).
+        StateError: a missing, unreadable, damaged or foreign file (named), or files that
+            cannot be merged (`MergeRefusedError`).
+    """
+    seen: dict[Path, str] = {}
+    for path in paths:
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise ConfigurationError(
+                f"{path}: given twice (as {seen[resolved]}); its hits would count twice"
+            )
+        seen[resolved] = str(path)
+    counters = [read_file(Path(path)) for path in paths]
+    before = sum(counter.metrics.pruned_events for counter in counters)
+    sources = tuple(str(path) for path in paths)
+    merged = merge_counters(counters, sources)
+    pruned = merged.metrics.pruned_events - before
+    return MergeResult(merged, sources, pruned, _shared_seed_warning(counters, sources))
+
+
+def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
+    """Write `counter` as a pretty snapshot document to `path`, atomically.
+
+    Returns:
+        The bytes written.
+
+    Raises:
+        StateError: `path` exists and is not a hitcount snapshot or state (never overwritten).
+        StoreUnavailableError: the file cannot be written.
+    """
+    target = Path(path)
+    data = snapshot_bytes(counter)
+    if target.is_file():
+        try:
+            check_is_state(target.read_bytes(), str(target))
+        except StateError as err:
+            raise StateError(err.message, hint="choose another -o path") from None
+    FileStore(target).save(data)
+    return data
+
+
+def snapshot_bytes(counter: HitCounter) -> bytes:
+    """`counter` as a pretty snapshot document."""
+    return encode(to_document(counter), pretty=True)
+
+
+def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> None:
+    first = counters[0]
+    kind = type(first.strategy)
+    for counter, name in zip(counters[1:], names[1:], strict=False):
+        try:
+            same_kind(kind, [first.strategy, counter.strategy])
+        except MergeRefusedError:
+            raise MergeRefusedError(
+                f"{name} holds {counter.strategy.describe()}, but {names[0]} holds"
+                f" {first.strategy.describe()}; they cannot be merged",
+                hint=_SWAP_HINT,
+            ) from None
+        if _distinct_spec(counter) != _distinct_spec(first):
+            raise MergeRefusedError(
+                f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
+                f" keeps them {_distinct_spec(first)}; they cannot be merged",
+                hint="replay the shards with one --distinct-precision (or all --no-distinct)",
+            )
+
+
+def _shared_seed_warning(counters: Sequence[HitCounter], sources: Sequence[str]) -> tuple[str, ...]:
+    """Morris shards with one seed drew the same random numbers: their errors add up."""
+    seeds = [counter.strategy.params.get("seed") for counter in counters]
+    if counters[0].strategy.name != "morris" or len(set(seeds)) == len(seeds):
+        return ()
+    first, second = next(
+        (i, j) for j in range(len(seeds)) for i in range(j) if seeds[i] == seeds[j]
+    )
+    return (
+        f"{sources[first]} and {sources[second]} were counted with the same --seed"
+        f" {seeds[first]}: their errors are correlated, so the merged estimate is less"
+        " precise than its interval says; replay the shards with different --seed values",
+    )
+
+
+def _distinct_spec(counter: HitCounter) -> str:
+    tracker = counter.distinct
+    if tracker is None:
+        return "off"
+    return f"at precision {tracker.precision} in {tracker.bucket_s:g} s buckets"
+
+
+def _merged_distinct(counters: Sequence[HitCounter]) -> DistinctTracker | None:
+    trackers = [counter.distinct for counter in counters]
+    if trackers[0] is None:
+        return None
+    merged = DistinctTracker(trackers[0].bucket_s, trackers[0].precision, trackers[0].retention_s)
+    for tracker in trackers:
+        assert tracker is not None  # _check_compatible: all on or all off
+        merged.merge(tracker)
+    return merged
+
+
+def _summed_metrics(counters: Sequence[HitCounter]) -> Metrics:
+    totals = {
+        name: sum(getattr(counter.metrics, name) for counter in counters)
+        for name in Metrics.__struct_fields__
+    }
+    metrics = Metrics(**totals)
+    try:
+        metrics.check()
+    except ValueError as err:
+        raise StateError(f"cannot merge: {err}") from None
+    return metrics

@@ -1,0 +1,113 @@
+"""Loading and saving a `HitCounter` in a store, all-or-nothing."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from hitcount.engine import HitCounter
+from hitcount.errors import StateError
+from hitcount.persist.document import check_is_state, from_bytes
+from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
+
+
+def load_counter(
+    store: Store, *, lazy_distinct: bool = False, scope: Scope = EVERYTHING
+) -> HitCounter:
+    """The counter saved in `store` (read without locking: saves are atomic).
+
+    Args:
+        store: where the state lives.
+        lazy_distinct: defer decoding the distinct-users sketches to their first use.
+        scope: what the caller will ask; a store that is not read whole (Redis) loads
+            only that, and the counter then answers only that.
+
+    Raises:
+        StateError: nothing saved yet, or the saved state is invalid.
+    """
+    data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
+    if data is None:
+        raise _no_state(store)
+    counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+    if scope is not EVERYTHING:
+        counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+    return counter
+
+
+def _no_state(store: Store) -> StateError:
+    return StateError(
+        f"no saved state at {store.describe()}",
+        hint="run `hitcount replay FILE` first (or pass --state/--store)",
+    )
+
+
+def save_counter(store: Store, counter: HitCounter) -> None:
+    """Write the counter's state to `store` atomically."""
+    store.save_counter(counter)
+
+
+def commit(store: Store, counter: HitCounter) -> None:
+    """Save the counter now, within an `updating` block (whose lock the caller holds).
+
+    Ctrl-C and SIGTERM wait until the save is done.
+    """
+    with _signals_deferred():
+        save_counter(store, counter)
+
+
+@contextmanager
+def updating(
+    store: Store,
+    create: Callable[[], HitCounter] | None = None,
+    *,
+    replace: bool = False,
+    on_saved: Callable[[], None] | None = None,
+) -> Iterator[HitCounter]:
+    """Lock the store, load the counter, yield it, and save it when the block succeeds.
+
+    Args:
+        store: where the state lives.
+        create: makes the counter when nothing is saved yet (or always, with `replace`).
+        replace: ignore what is saved and start from `create()`.
+        on_saved: called right after the save, before a deferred Ctrl-C can interrupt.
+
+    If the block raises (a bad line under --strict, Ctrl-C), nothing is saved: the store
+    keeps exactly what it had.
+
+    Raises:
+        StateError: nothing saved and no `create`, the saved state is invalid, or (with
+            `replace`) the store holds something that is not a hitcount state, which is
+            never overwritten.
+    """
+    with store.locked():
+        existing = store.load_scoped(HEADER_ONLY) if replace else store.load()
+        if create is not None and (replace or existing is None):
+            if existing is not None:
+                check_is_state(existing, store.describe())
+            existing = None  # not kept through the replay: a big old state would weigh on it
+            counter = create()
+        elif existing is None:
+            raise _no_state(store)
+        else:
+            counter = from_bytes(existing, store.describe())  # read once, under the lock
+        yield counter
+        with _signals_deferred():
+            save_counter(store, counter)
+            if on_saved is not None:
+                on_saved()
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, so a save is never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

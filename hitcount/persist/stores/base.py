@@ -1,0 +1,91 @@
+"""The state-store interface: where the live state lives between invocations."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a read-only command needs of the state; a store may read only that.
+
+    Attributes:
+        patterns: endpoints or globs (None: every endpoint).
+        last_s: the window length, back from `now` (inf: all data; None: no data at all,
+            only the header and metrics).
+        now: the window's end (None: the saved clock).
+    """
+
+    patterns: tuple[str, ...] | None = None
+    last_s: float | None = math.inf
+    now: float | None = None
+
+
+EVERYTHING = Scope()
+HEADER_ONLY = Scope(patterns=(), last_s=None)
+#: Every endpoint, no data: what `metrics` needs (with the store's `sizes`).
+SIZES_ONLY = Scope(patterns=None, last_s=None)
+
+
+class Store(ABC):
+    """Holds one serialized state document, with an exclusive lock for read-modify-write."""
+
+    #: The URL this store was opened from (for messages).
+    url: str
+    #: Whether `replay --append` writes batches straight into the store, next to other
+    #: writers (Redis), instead of a locked load-modify-save of the whole document.
+    appends_concurrently = False
+
+    @abstractmethod
+    def load(self) -> bytes | None:
+        """The saved document, or None when nothing has been saved yet.
+
+        Raises:
+            StoreUnavailableError: the store cannot be read.
+        """
+
+    def load_scoped(self, scope: Scope) -> bytes | None:
+        """A document with at least what `scope` needs (by default: all of it)."""
+        return self.load()
+
+    def sizes(self) -> dict[str, int] | None:
+        """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
+        return None
+
+    def save_counter(self, counter: HitCounter) -> None:
+        """Save a counter's state (by default as a compact document through `save`)."""
+        from hitcount.persist.bigvalues import encode_chunks
+        from hitcount.persist.document import to_document
+
+        self.save_chunks(encode_chunks(to_document(counter, compact=True)))
+
+    @abstractmethod
+    def save(self, data: bytes) -> None:
+        """Replace the saved document atomically: readers see the old or the new one.
+
+        Raises:
+            StoreUnavailableError: the store cannot be written; the old document stays.
+        """
+
+    def save_chunks(self, chunks: Iterable[bytes]) -> None:
+        """`save` for a document given in pieces (a file store writes them as they come)."""
+        self.save(b"".join(chunks))
+
+    @abstractmethod
+    def locked(self) -> AbstractContextManager[None]:
+        """An exclusive lock against other writers of this store (other processes too)."""
+
+    def close(self) -> None:  # noqa: B027 - most stores hold no connection
+        """Release connections (nothing to do for local stores)."""
+
+    def describe(self) -> str:
+        """Where the state lives, for humans."""
+        return self.url

@@ -1,0 +1,140 @@
+"""The default store: one JSON file, written atomically, locked against concurrent writers."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.persist.stores.base import Store
+
+#: How long a writer waits for another writer's lock before giving up, in seconds.
+LOCK_TIMEOUT_S = 120.0
+
+
+def default_state_path() -> Path:
+    """`$HITCOUNT_STATE`, else `$XDG_STATE_HOME/hitcount/state.json`, else
+    `~/.local/state/hitcount/state.json`."""  # noqa: D205, D209
+    env = os.environ.get("HITCOUNT_STATE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "hitcount" / "state.json"
+
+
+class FileStore(Store):
+    """A state file. Saving writes a temporary file, fsyncs it and renames it over the old
+    one, so a crash leaves the old file or the new one, never a torn one. Writers hold an
+    `flock` on `PATH.lock` for their whole read-modify-write, so no update is lost.
+    """  # noqa: D205
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = LOCK_TIMEOUT_S):
+        self.path = Path(path).expanduser()
+        self.url = str(self.path)
+        self.lock_timeout_s = lock_timeout_s
+
+    def load(self) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise StateError(f"{self.path}: is a directory, not a state file") from None
+        except OSError as err:
+            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from None
+
+    def save(self, data: bytes) -> None:
+        """Write atomically: temp file, fsync, rename, fsync the directory."""
+        self.save_chunks((data,))
+
+    def save_chunks(self, chunks: Iterable[bytes]) -> None:
+        """`save`, writing the pieces to the temporary file as they come."""
+        directory = self._ensure_directory()
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        except OSError as err:
+            raise StoreUnavailableError(
+                f"{directory}: cannot write state: {err.strerror}"
+            ) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, self.path)
+        except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            if isinstance(err, OSError):
+                raise StoreUnavailableError(
+                    f"{self.path}: cannot write state: {err.strerror}"
+                ) from None
+            raise
+        _fsync_directory(directory)
+
+    def _ensure_directory(self) -> Path:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreUnavailableError(f"{directory}: cannot create: {err.strerror}") from None
+        return directory
+
+    def locked(self) -> AbstractContextManager[None]:
+        """An exclusive `flock` on `PATH.lock`, waiting up to `lock_timeout_s`."""
+        return self._flock()
+
+    @contextlib.contextmanager
+    def _flock(self) -> Iterator[None]:
+        directory = self._ensure_directory()
+        lock_path = directory / f"{self.path.name}.lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from None
+        try:
+            self._acquire(fd, lock_path)
+            self._remove_stale_temporaries()
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files a killed writer left; only the lock holder writes them."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    def _acquire(self, fd: int, lock_path: Path) -> None:
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from None
+            if time.monotonic() >= deadline:
+                raise StoreUnavailableError(
+                    f"{lock_path}: another hitcount process holds the state lock",
+                    hint="wait for it to finish, or raise the timeout",
+                )
+            time.sleep(0.02)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

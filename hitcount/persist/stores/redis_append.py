@@ -1,0 +1,332 @@
+"""`replay --append` into Redis: many writers at once, batch by batch, resumable.
+
+The replay runs into a local counter whose strategy holds only the hits since the last
+flush (the delta). Every `FLUSH_HITS` hits or `FLUSH_INTERVAL_S` seconds, and at the end of
+each input, a flush sends the delta as one pipeline: per-endpoint commands of the
+strategy's layout (atomic increments, Lua scripts), then one commit script that advances
+the shared clock and horizon, adds the metrics and records how many lines of the input are
+in. On a single server the pipeline is a MULTI/EXEC transaction watched on the live
+generation, so a flush lands whole or not at all, and `--resume` after a lost connection
+neither skips nor repeats a hit. A cluster cannot span slots in one transaction: there a
+flush cut in the middle may be partly applied, and resuming may count that batch twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from hitcount.engine import HitCounter
+from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.ingest.reader import STDIN, display_name
+from hitcount.model.metrics import Metrics
+from hitcount.persist.stores.redis import METRIC_FIELDS, RedisStore
+from hitcount.persist.stores.redis_layouts import layout_for
+
+FLUSH_HITS = 200_000
+MAX_RETRIES = 50
+FLUSH_INTERVAL_S = 1.0
+HEAD_BYTES = 4096
+
+#: KEYS: current, meta, inputs. ARGV: generation; the number of meta times to raise and
+#: their (field, value) pairs (clock, horizon, a strategy's `x:` times); the number of
+#: input positions and their (field, value) pairs; then metric/delta pairs. Refuses when
+#: the generation is no longer live.
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
+end
+local function raise(field, value)
+  if value == '' then return end
+  local old = redis.call('HGET', KEYS[2], field)
+  if old == false or old == '' or tonumber(value) > tonumber(old) then
+    redis.call('HSET', KEYS[2], field, value)
+  end
+end
+local at = 2
+for _ = 1, tonumber(ARGV[at]) do raise(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
+at = at + 1
+for _ = 1, tonumber(ARGV[at]) do
+  redis.call('HSET', KEYS[3], ARGV[at + 1], ARGV[at + 2]); at = at + 2
+end
+for i = at + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon')}
+"""
+
+
+class RedisAppend:
+    """One writer adding a replay to the live state of a Redis namespace."""
+
+    def __init__(self, store: RedisStore, generation: str) -> None:
+        self.store = store
+        self.generation = generation
+        meta = store.meta(generation)
+        spec = meta["strategy"]
+        self.layout = layout_for(spec["name"], spec["params"])
+        horizon = meta["horizon"] if meta["horizon"] is not None else -float("inf")
+        self.counter = HitCounter(
+            self.layout.new_delta(horizon), max_lateness_s=meta["max_lateness_s"], distinct=False
+        )
+        self.counter.clock = meta["clock"]
+        self.hits_written = 0
+        self._sent = Metrics()
+        self._known: set[str] = set()
+        self._pruned_remote = 0
+        self._last_flush = time.monotonic()
+        self._positions: dict[str, int] = {}  # lines read per input file
+        self._committed: dict[str, int] = {}  # ... and how many of them Redis has
+        #: Called after each flush (the CLI notes that something was saved).
+        self.on_flush: Callable[[], None] | None = None
+
+    # -- resuming ----------------------------------------------------------------------------
+
+    def start_lines(self, sources: Iterable[str], note: Callable[[str], None]) -> dict[str, int]:
+        """Lines of each input already in the state from an earlier replay of the same file."""
+        starts: dict[str, int] = {}
+        for source in sources:
+            if source == STDIN:
+                continue
+            with self.store.errors("reading input positions"):
+                raw = self.store.client.hget(self._inputs_key(), _input_field(source))
+            if raw is None:
+                note(f"{display_name(source)}: no position recorded by an --append; from line 1")
+                continue
+            saved = json.loads(raw)
+            if _identity(source, saved.get("head_len", HEAD_BYTES)) != saved.get("identity"):
+                name = display_name(source)
+                note(f"{name}: not the file replayed before (rotated?); from line 1")
+                continue
+            starts[source] = int(saved["lines"])
+            note(f"{display_name(source)}: resuming after line {starts[source]}")
+        return starts
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    def checkpoint(self, source: str, lines: int, final: bool) -> None:
+        """After each block of `source` (`lines` read so far): flush when it is time."""
+        if source != STDIN:
+            self._positions[source] = lines
+        due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+        if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
+            self.flush(source)
+
+    def flush(self, source: str | None = None) -> None:
+        """Send the delta and commit it (with how far `source` has been read)."""
+        try:
+            self._flush(source)
+        except StoreUnavailableError as err:
+            where = ""
+            if source is not None and source != STDIN:
+                done = self._committed.get(source, 0)
+                where = f" (through line {done} of {display_name(source)})"
+            raise StoreUnavailableError(
+                f"{err.message}; {self.hits_written} hits of this replay were written{where}",
+                hint="run the same command with --append --resume to go on without counting twice",
+            ) from None
+        self._last_flush = time.monotonic()
+        self._committed = dict(self._positions)
+        if self.on_flush is not None:
+            self.on_flush()
+
+    def _flush(self, source: str | None) -> None:
+        for _ in range(MAX_RETRIES):
+            try:
+                self._flush_once()
+                return
+            except _ConcurrentChangeError:
+                continue  # another writer changed a document we read: read it again
+        raise StoreUnavailableError(
+            f"{self.store.describe()}: gave up after {MAX_RETRIES} tries: other writers kept"
+            " changing the same endpoints",
+            hint="retry; fewer writers on the same endpoints at once would help",
+        )
+
+    def _flush_once(self) -> None:
+        delta = self.counter.strategy
+        endpoints = sorted(delta.endpoints())
+        metrics = self.counter.metrics
+        increments = {n: getattr(metrics, n) - getattr(self._sent, n) for n in METRIC_FIELDS}
+        store, client, layout = self.store, self.store.client, self.layout
+        current = store.root_key("current")
+        keys = {endpoint: store.endpoint_key(self.generation, endpoint) for endpoint in endpoints}
+        documents = list(keys.values()) if layout.needs_current else []
+        layout.start_batch()
+        with store.errors("writing a batch"):
+            pipe = client.pipeline(transaction=not store.is_cluster)
+            values: dict[str, bytes | None] = {}
+            if not store.is_cluster:
+                pipe.watch(current, *documents)
+                if pipe.get(current) != self.generation.encode():
+                    raise _replaced(store)
+                values = self._read(documents)
+                pipe.multi()
+            elif documents:
+                self._compare_and_set(endpoints, keys)
+            prune_replies = []
+            for endpoint in endpoints:
+                if layout.needs_current and store.is_cluster:
+                    continue  # written above
+                key = keys[endpoint]
+                layout.queue_add(pipe, key, delta, endpoint, delta.horizon, values.get(key))
+                prune_replies.append(len(pipe) - 1)
+            fresh = [ep for ep in endpoints if ep not in self._known]
+            if fresh:
+                pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
+            increments["pruned_events"] += self._pruned_remote
+            refused = sum(layout.refused.values())
+            increments["total_hits"] -= refused  # late for the stored state: not counted
+            increments["late_hits"] += refused
+            meta_keys = (current, self._meta_key(), self._inputs_key())
+            pipe.execute_command("EVAL", _COMMIT, 3, *meta_keys, *self._commit_args(increments))
+            replies = self._execute(pipe)
+        self._known.update(fresh)
+        if layout.needs_current:
+            self._pruned_remote = sum(layout.pruned.values())
+        else:
+            self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)
+        self.hits_written += increments["total_hits"]
+        self._sent = Metrics(**metrics.as_dict())
+        self._catch_up(replies[-1], delta.horizon)
+
+    def _read(self, keys: list[str]) -> dict[str, bytes | None]:
+        """Current documents of `keys`, in one round trip (on another connection)."""
+        if not keys:
+            return {}
+        reader = self.store.client.pipeline(transaction=False)
+        for key in keys:
+            reader.hget(key, "doc")
+        return dict(zip(keys, reader.execute(), strict=True))
+
+    def _compare_and_set(self, endpoints: list[str], keys: dict[str, str]) -> None:
+        """Cluster: write each endpoint's document by compare-and-set, retrying the losers."""
+        from hitcount.persist.stores.redis_documents import COMPARE_AND_SET, DocumentLayout
+
+        assert isinstance(self.layout, DocumentLayout)
+        left = list(endpoints)
+        for _ in range(MAX_RETRIES):
+            values = self._read([keys[endpoint] for endpoint in left])
+            pipe = self.store.client.pipeline(transaction=False)
+            for endpoint in left:
+                key = keys[endpoint]
+                new, entries, pruned = self.layout.applied(
+                    values[key], self.counter.strategy, endpoint
+                )
+                self.layout.pruned[key] = pruned
+                old = values[key] or b""
+                pipe.execute_command("EVAL", COMPARE_AND_SET, 1, key, old, new, entries)
+            done = pipe.execute()
+            left = [endpoint for endpoint, ok in zip(left, done, strict=True) if not ok]
+            if not left:
+                return
+        raise _ConcurrentChangeError
+
+    def _execute(self, pipe: Any) -> list[Any]:
+        import redis.exceptions as rex
+
+        try:
+            return list(pipe.execute())
+        except rex.WatchError:
+            if self.store.current_generation() != self.generation:
+                raise _replaced(self.store) from None
+            raise _ConcurrentChangeError from None
+        except rex.ResponseError as err:
+            if "HITCOUNT_REPLACED" in str(err):
+                raise _replaced(self.store) from None
+            raise
+
+    def _commit_args(self, increments: dict[str, int]) -> list[str]:
+        clock = self.counter.clock
+        delta = self.counter.strategy
+        times = {"clock": clock, "horizon": delta.horizon}
+        times.update({f"x:{name}": value for name, value in self.layout.extras_of(delta).items()})
+        raised = [(name, repr(value)) for name, value in times.items() if _finite(value)]
+        args = [self.generation, str(len(raised)), *(part for pair in raised for part in pair)]
+        args.append(str(len(self._positions)))
+        for path, lines in self._positions.items():
+            head = min(HEAD_BYTES, _size(path))
+            position = {"identity": _identity(path, head), "head_len": head, "lines": lines}
+            args += [_input_field(path), json.dumps(position)]
+        for name, amount in increments.items():
+            if amount:
+                args += [f"m:{name}", str(amount)]
+        return args
+
+    def _catch_up(self, reply: list[Any], horizon: float) -> None:
+        """Take the shared clock and horizon (other writers move them too); empty the delta."""
+        clock_raw, horizon_raw = (value.decode() if value else "" for value in reply)
+        if clock_raw:
+            shared = float(clock_raw)
+            self.counter.clock = max(self.counter.clock or shared, shared)
+        if horizon_raw:
+            horizon = max(horizon, float(horizon_raw))
+        self.counter.continue_with(self.layout.new_delta(horizon))
+
+    def _meta_key(self) -> str:
+        return self.store.gen_key(self.generation, "meta")
+
+    def _inputs_key(self) -> str:
+        return self.store.gen_key(self.generation, "inputs")
+
+
+@contextmanager
+def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[RedisAppend]:
+    """A writer on the live state (created from `create()` when nothing is saved yet).
+
+    What was flushed stays when the block fails; the hits counted since the last flush are
+    dropped then, so the recorded input positions stay exact for `--resume`.
+    """
+    from hitcount.persist.document import encode, to_document
+
+    generation = store.current_generation()
+    if generation is None:
+        with store.locked():
+            generation = store.current_generation()
+            if generation is None:
+                store.save(encode(to_document(create(), compact=True)))
+                generation = store.current_generation()
+    assert generation is not None
+    session = RedisAppend(store, generation)
+    yield session
+    session.flush()
+
+
+class _ConcurrentChangeError(Exception):
+    """A document this batch read was changed by another writer before it was written."""
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and value not in (float("inf"), -float("inf"))
+
+
+def _replaced(store: RedisStore) -> StateError:
+    return StateError(
+        f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
+        hint="the batches written before went to the old state; replay again with --append",
+    )
+
+
+def _input_field(source: str) -> str:
+    return os.path.realpath(source)
+
+
+def _size(source: str) -> int:
+    try:
+        return os.stat(source).st_size
+    except OSError:
+        return 0
+
+
+def _identity(source: str, head_len: int) -> dict[str, Any]:
+    """Device, inode and a checksum of the first `head_len` bytes: the same file or not."""
+    try:
+        info = os.stat(source)
+        with open(source, "rb") as stream:
+            head = stream.read(head_len)
+    except OSError:
+        return {}
+    return {"dev": info.st_dev, "ino": info.st_ino, "head": hashlib.sha256(head).hexdigest()}

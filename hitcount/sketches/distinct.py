@@ -1,0 +1,495 @@
+"""Distinct users per endpoint and time bucket: one HyperLogLog sketch per (endpoint, bucket).
+
+`DistinctTracker` is kept by `HitCounter` beside whichever counting strategy is chosen. A
+hit with a user adds the user to the sketch of its endpoint and of its bucket
+`floor(ts / bucket_s)`; a window query merges the sketches of the buckets it covers (and of
+every endpoint a glob matched: users are counted once across them).
+
+Retention: the counter prunes the tracker with the same rule as its strategy, on the
+tracker's own bucket grid: buckets ending at or before
+`floor((clock - retention - max_lateness) / bucket_s) * bucket_s` are dropped, where
+`retention` is the strategy's `retention_s()`; a strategy that keeps all time (`morris`)
+keeps no time to align with, so the tracker then keeps `retention_s` (one day by default).
+So the distinct answer covers the windows the counts cover.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from hitcount.sketches.hll import (
+    DEFAULT_PRECISION,
+    HyperLogLog,
+    check_precision,
+    hash64,
+    z_score,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from hitcount.sketches.sketchlog import RegisterEntries, RegisterLog
+
+#: Width of a distinct-users bucket, seconds.
+DEFAULT_BUCKET_S = 60.0
+#: How long buckets are kept when the strategy itself keeps all time, seconds.
+DEFAULT_RETENTION_S = 86400.0
+#: Confidence of the statistical bounds.
+DEFAULT_CONFIDENCE = 0.95
+_MAX_BUCKET = 2**53
+#: The state store packs the sketches (`to_state(compact=True)`) from this many on: below,
+#: the per-sketch form loads without numpy, which `query` and `metrics` never import.
+PACKED_MIN_SKETCHES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctAnswer:
+    """Distinct users in a window, `start < ts <= end`.
+
+    Attributes:
+        estimate: the estimated number of distinct users.
+        low, high: bounds at `confidence` (HLL error, plus the boundary buckets' doubt).
+        confidence: the confidence of the bounds.
+        complete: False when the window starts before the oldest bucket kept.
+        buckets_partial: boundary buckets only partly inside the window.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    complete: bool = True
+    buckets_partial: int = 0
+
+
+class _State(msgspec.Struct, forbid_unknown_fields=True):
+    bucket_s: float
+    precision: int
+    retention_s: float
+    horizon: float | None
+    endpoints: dict[str, dict[str, str]] = {}
+    #: The compact form instead (`RegisterLog.packed`), written by the state store.
+    packed: dict[str, str | list[str]] | None = None
+
+
+_HASH_CACHE_LIMIT = 1 << 20
+_HEADER_BYTES = 6  # of an encoded sketch: magic, precision, kind
+
+
+class DistinctTracker:
+    """Per endpoint, per time bucket, a HyperLogLog of users.
+
+    Example:
+        tracker = DistinctTracker(bucket_s=60)
+        tracker.add("/api", 1700000000.0, "u1")
+        tracker.query("/api", 1699999000.0, 1700000000.0, clock=1700000000.0).estimate
+    """
+
+    def __init__(
+        self,
+        bucket_s: float = DEFAULT_BUCKET_S,
+        precision: int = DEFAULT_PRECISION,
+        retention_s: float = DEFAULT_RETENTION_S,
+    ) -> None:
+        """An empty tracker.
+
+        Raises:
+            ValueError: a bucket width or retention that is not a positive finite number,
+                or a precision outside 4..16.
+        """
+        for name, value in (("bucket_s", bucket_s), ("retention_s", retention_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        self.bucket_s = float(bucket_s)
+        self.precision = check_precision(precision)
+        self.retention_s = float(retention_s)
+        #: Buckets ending at or before this time are gone (and refused).
+        self.horizon = -math.inf
+        self._sketches: dict[str, dict[int, HyperLogLog]] = {}
+        #: Users already hashed (users repeat a lot); cleared when it grows past its limit.
+        self._hashes: dict[str, int] = {}
+        #: The oldest bucket index held (or a lower bound of it), so most prunes scan nothing.
+        self._lowest: float = -math.inf
+        #: Registers added in batches, not yet in `_sketches` (the two together are the state).
+        self._log: RegisterLog | None = None
+
+    # -- recording -------------------------------------------------------------------
+
+    def bucket_of(self, ts: float) -> int:
+        """The bucket index of a timestamp."""
+        return math.floor(ts / self.bucket_s)
+
+    def _keeps(self, bucket: int) -> bool:
+        return (bucket + 1) * self.bucket_s > self.horizon
+
+    def add(self, endpoint: str, ts: float, user: str) -> None:
+        """Add `user` to `endpoint`'s bucket of `ts` (ignored if that bucket is pruned)."""
+        bucket = self.bucket_of(ts)
+        if not self._keeps(bucket):
+            return
+        self._sketch(endpoint, bucket).add(user)
+
+    def add_many(
+        self, endpoint: str, timestamps: Sequence[float], users: Sequence[str | None]
+    ) -> None:
+        """Add `users[i]` at `timestamps[i]` (None users are skipped)."""
+        self.add_grouped(
+            (endpoint, self.bucket_of(ts), user)
+            for ts, user in zip(timestamps, users, strict=True)
+            if user is not None
+        )
+
+    def add_grouped(self, items: Iterable[tuple[str, int, str]]) -> None:
+        """Add `(endpoint, bucket, user)` triples; each user is hashed once per process."""
+        hashes = self._hashes
+        if len(hashes) > _HASH_CACHE_LIMIT:
+            hashes.clear()
+        per_sketch: dict[tuple[str, int], list[str]] = {}
+        for endpoint, bucket, user in set(items):
+            per_sketch.setdefault((endpoint, bucket), []).append(user)
+        for (endpoint, bucket), users in per_sketch.items():
+            if not self._keeps(bucket):
+                continue
+            for user in users:
+                if user not in hashes:
+                    hashes[user] = hash64(user)
+            self._sketch(endpoint, bucket).add_hashes(hashes[user] for user in users)
+
+    def add_columns(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        timestamps: npt.NDArray[np.float64],
+        users: Sequence[str | None],
+    ) -> None:
+        """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
+        from hitcount.sketches.sketchlog import code_users
+
+        self.add_users(names, codes, timestamps, *code_users(users))
+
+    def add_users(
+        self,
+        names: Sequence[str],
+        codes: npt.NDArray[np.int32],
+        timestamps: npt.NDArray[np.float64],
+        user_names: Sequence[str],
+        user_codes: npt.NDArray[np.int32],
+    ) -> None:
+        """Add a batch whose users are coded: hit i by `user_names[user_codes[i]]` (-1: none)."""
+        from hitcount.sketches.sketchlog import reduce_users
+
+        entries = reduce_users(
+            codes, timestamps, user_names, user_codes, self.precision, self.bucket_s
+        )
+        self.add_entries(names, entries)
+
+    def add_entries(self, names: Sequence[str], entries: RegisterEntries) -> None:
+        """Add a batch already reduced to the largest rank per register (`reduce_users`).
+
+        The same registers as adding hit by hit, kept in bulk until something reads them.
+
+        Raises:
+            ValueError: the entries were made for another precision or bucket width.
+        """
+        from hitcount.sketches.sketchlog import RegisterLog
+
+        if (entries.precision, entries.bucket_s) != (self.precision, self.bucket_s):
+            raise ValueError("register entries of another precision or bucket width")
+        keep = (entries.buckets + 1) * self.bucket_s > self.horizon
+        if not keep.any():
+            return
+        if self._log is None:
+            self._log = RegisterLog(self.precision)
+        self._log.add(names, entries, keep)
+        self._lowest = min(self._lowest, int(entries.buckets[keep].min()))
+
+    def _settle(self) -> None:
+        """Turn the registers added in bulk into sketches (before reading them)."""
+        if self._log is None:
+            return
+        for endpoint, bucket, sketch in self._log.drain():
+            held = self._sketches.setdefault(endpoint, {})
+            if bucket in held:
+                held[bucket].merge(sketch)
+            else:
+                held[bucket] = sketch
+        self._log = None
+
+    def _bulk(self, *, create: bool = False) -> RegisterLog | None:
+        """The bulk log holding every sketch (None when nothing was added in bulk, unless
+        `create` asks for one)."""  # noqa: D205, D209
+        log = self._log
+        if log is None and create:
+            from hitcount.sketches.sketchlog import RegisterLog
+
+            log = self._log = RegisterLog(self.precision)
+        if log is None:
+            return None
+        for endpoint, buckets in self._sketches.items():
+            for bucket, sketch in buckets.items():
+                log.add_sketch(endpoint, bucket, sketch)
+        self._sketches = {}
+        return log
+
+    def _sketch(self, endpoint: str, bucket: int) -> HyperLogLog:
+        buckets = self._sketches.get(endpoint)
+        if buckets is None:
+            buckets = self._sketches[endpoint] = {}
+        sketch = buckets.get(bucket)
+        if sketch is None:
+            sketch = buckets[bucket] = HyperLogLog(self.precision)
+            self._lowest = min(self._lowest, bucket)
+        return sketch
+
+    def prune(self, horizon: float) -> int:
+        """Drop buckets ending at or before `horizon`; later adds there are ignored.
+
+        Returns:
+            Buckets removed.
+        """
+        if horizon <= self.horizon:
+            return 0
+        self.horizon = horizon
+        first_kept = math.floor(horizon / self.bucket_s)
+        if self._lowest >= first_kept:
+            return 0
+        gone: set[tuple[str, int]] = set()
+        self._lowest = math.inf
+        if self._log is not None:
+            gone, self._lowest = self._log.prune(first_kept)
+        for endpoint in list(self._sketches):
+            buckets = self._sketches[endpoint]
+            old = [b for b in buckets if b < first_kept]
+            self._lowest = min(
+                self._lowest, min((b for b in buckets if b >= first_kept), default=math.inf)
+            )
+            for bucket in old:
+                del buckets[bucket]
+            gone.update((endpoint, bucket) for bucket in old)
+            if not buckets:
+                del self._sketches[endpoint]
+        return len(gone)
+
+    def merge(self, other: DistinctTracker) -> None:
+        """Fold `other` in: per endpoint and bucket, the register-wise maximum of the two
+        sketches, which is exactly the sketch of the union of their users. The later horizon
+        wins (buckets before it are dropped), and the longer retention.
+
+        Raises:
+            ValueError: the bucket widths or precisions differ.
+        """  # noqa: D205
+        if (other.bucket_s, other.precision) != (self.bucket_s, self.precision):
+            raise ValueError(
+                f"cannot merge distinct-users sketches of precision {other.precision} in"
+                f" {other.bucket_s:g} s buckets into precision {self.precision} in"
+                f" {self.bucket_s:g} s buckets"
+            )
+        self.retention_s = max(self.retention_s, other.retention_s)
+        self.prune(other.horizon)
+        self._settle()  # bulk-added registers become sketches on both sides first
+        other._settle()
+        for endpoint, buckets in other._sketches.items():
+            for bucket, sketch in buckets.items():
+                if self._keeps(bucket):
+                    self._sketch(endpoint, bucket).merge(sketch)
+
+    # -- answering -------------------------------------------------------------------
+
+    def endpoints(self) -> list[str]:
+        """Endpoints that have user data, sorted."""
+        self._settle()
+        return sorted(self._sketches)
+
+    def has_data(self) -> bool:
+        """Whether any endpoint has user data."""
+        return bool(self._sketches) or bool(self._log)
+
+    def query(
+        self,
+        endpoints: str | Iterable[str],
+        start: float,
+        end: float,
+        clock: float | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> DistinctAnswer:
+        """Distinct users of one or several endpoints (counted once), `start < ts <= end`.
+
+        Buckets fully inside the window give the lower sketch; those plus the boundary
+        buckets partly inside give the upper one. `clock` (the latest hit seen) lets the
+        bucket holding it count as inside when the window ends at or after it.
+        """
+        self._settle()
+        names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        width = self.bucket_s
+        ends_after_clock = clock is not None and clock <= end
+        inner = HyperLogLog(self.precision)
+        outer = HyperLogLog(self.precision)
+        partial: set[int] = set()
+        for name in names:
+            for bucket, sketch in self._sketches.get(name, {}).items():
+                lo, hi = bucket * width, (bucket + 1) * width
+                if hi <= start or lo > end:
+                    continue
+                outer.merge(sketch)
+                if lo > start and (hi <= end or ends_after_clock):
+                    inner.merge(sketch)
+                else:
+                    partial.add(bucket)
+        z = z_score(confidence)
+        spread = z * inner.standard_error()
+        low_est, high_est = inner.estimate(), outer.estimate()
+        low = max(float(inner.nonzero()), low_est * (1.0 - spread)) if low_est else 0.0
+        high = high_est * (1.0 + spread)
+        if partial:
+            share = sum(_covered(b * width, (b + 1) * width, start, end) for b in partial)
+            estimate = low_est + max(0.0, high_est - low_est) * share / len(partial)
+        else:
+            estimate = low_est
+        estimate = min(max(estimate, low), high)
+        return DistinctAnswer(
+            estimate=estimate,
+            low=min(low, estimate),
+            high=high,
+            confidence=confidence,
+            complete=start >= self.horizon,
+            buckets_partial=len(partial),
+        )
+
+    # -- size and state --------------------------------------------------------------
+
+    def buckets(self) -> int:
+        """Sketches held."""
+        log = self._bulk()
+        if log is not None:
+            return len(log.sizes())
+        return sum(len(buckets) for buckets in self._sketches.values())
+
+    def memory_bytes(self) -> int:
+        """Bytes of the encoded sketches (sparse ones 3 bytes a register set)."""
+        log = self._bulk()
+        if log is not None:
+            sizes = log.sizes()
+            limit = HyperLogLog(self.precision).sparse_limit
+            sparse = sizes[sizes <= limit]
+            dense_bytes = (len(sizes) - len(sparse)) * (_HEADER_BYTES + (1 << self.precision))
+            return int(dense_bytes + (sparse * 3 + _HEADER_BYTES + 4).sum())
+        return sum(
+            sketch.memory_bytes()
+            for buckets in self._sketches.values()
+            for sketch in buckets.values()
+        )
+
+    def to_state(self, *, compact: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict: parameters, horizon, and base64 registers per bucket.
+
+        `compact` packs the registers into a few base64 arrays instead, when there are
+        `PACKED_MIN_SKETCHES` sketches or more (the state store's form: far faster to write
+        and read than one text per sketch).
+        """
+        held = len(self._log.pairs()) if self._log is not None else 0
+        if compact and held + sum(map(len, self._sketches.values())) >= PACKED_MIN_SKETCHES:
+            packed = self._bulk(create=True)
+            assert packed is not None
+            return {**self._parameters(), "packed": packed.packed()}
+        log = self._bulk()
+        if log is not None:
+            encoded = log.encoded()
+            sketches = {
+                endpoint: {str(b): encoded[endpoint][b] for b in sorted(encoded[endpoint])}
+                for endpoint in sorted(encoded)
+            }
+        else:
+            sketches = {
+                endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
+                for endpoint, buckets in sorted(self._sketches.items())
+            }
+        return {**self._parameters(), "endpoints": sketches}
+
+    def _parameters(self) -> dict[str, Any]:
+        return {
+            "bucket_s": self.bucket_s,
+            "precision": self.precision,
+            "retention_s": self.retention_s,
+            "horizon": self.horizon if math.isfinite(self.horizon) else None,
+        }
+
+    @classmethod
+    def from_state(cls, raw: bytes | Mapping[str, Any]) -> DistinctTracker:
+        """A tracker from `to_state` output (JSON bytes or a dict), strictly validated.
+
+        Raises:
+            ValueError: a missing, unknown or out-of-range field, or bad registers.
+        """
+        try:
+            if isinstance(raw, (bytes, bytearray)):
+                state = msgspec.json.decode(raw, type=_State, strict=True)
+            else:
+                state = msgspec.convert(raw, type=_State, strict=True)
+        except (msgspec.ValidationError, msgspec.DecodeError) as err:
+            raise ValueError(f"invalid distinct-users state: {err}") from None
+        tracker = cls(state.bucket_s, state.precision, state.retention_s)
+        if state.horizon is not None:
+            if not (math.isfinite(state.horizon) and abs(state.horizon) <= 3 * 253402300799.0):
+                raise ValueError(f"distinct-users horizon out of range: {state.horizon!r}")
+            tracker.horizon = state.horizon
+        if state.packed is not None:
+            if state.endpoints:
+                raise ValueError("distinct-users state has both endpoints and packed")
+            tracker._load_packed(state.packed)
+        for endpoint, buckets in state.endpoints.items():
+            if not endpoint or not buckets:
+                raise ValueError("distinct-users state has an empty endpoint entry")
+            kept: dict[int, HyperLogLog] = {}
+            for key, text in buckets.items():
+                try:
+                    bucket = int(key)
+                except ValueError:
+                    raise ValueError(f"distinct-users bucket {key!r} is not an integer") from None
+                if str(bucket) != key or abs(bucket) > _MAX_BUCKET:
+                    raise ValueError(f"distinct-users bucket {key!r} is invalid")
+                sketch = HyperLogLog.from_base64(text)
+                if sketch.precision != tracker.precision:
+                    raise ValueError("distinct-users sketch precision differs from the tracker's")
+                if not tracker._keeps(bucket):
+                    raise ValueError(f"distinct-users bucket {key} lies before the horizon")
+                kept[bucket] = sketch
+            tracker._sketches[endpoint] = kept
+        return tracker
+
+    def _load_packed(self, packed: Mapping[str, object]) -> None:
+        from hitcount.sketches.sketchlog import RegisterLog
+
+        log = RegisterLog.from_packed(self.precision, packed)
+        for endpoint, bucket in log.pairs():
+            if abs(bucket) > _MAX_BUCKET or not self._keeps(bucket):
+                raise ValueError(f"distinct-users bucket {bucket} of {endpoint} is invalid")
+        self._log = log if log else None
+
+    def load_state(self, raw: bytes | Mapping[str, Any]) -> None:
+        """Replace this tracker's contents with `to_state` output.
+
+        Raises:
+            ValueError: invalid state (this tracker is then unchanged).
+        """
+        other = DistinctTracker.from_state(raw)
+        self.bucket_s, self.precision, self.retention_s = (
+            other.bucket_s,
+            other.precision,
+            other.retention_s,
+        )
+        self.horizon, self._sketches = other.horizon, other._sketches
+        self._lowest, self._hashes, self._log = -math.inf, {}, other._log
+
+
+def _covered(lo: float, hi: float, start: float, end: float) -> float:
+    """The share of `[lo, hi)` that lies in `(start, end]`."""
+    overlap = min(hi, end) - max(lo, start)
+    return min(1.0, max(0.0, overlap / (hi - lo)))

@@ -1,0 +1,495 @@
+"""Distinct-user registers in bulk: numpy arrays instead of one Python dict per sketch.
+
+The batch path of `DistinctTracker` never touches a `HyperLogLog` per hit. A batch becomes
+*register entries*: for each (endpoint, bucket) pair the largest rank seen per register,
+found with one sort (`reduce_registers`, run in the worker processes of a parallel replay).
+The tracker keeps them in a `RegisterLog`: int64 keys `pair << (p + 6) | register << 6 |
+rank` appended per batch and compacted (sorted, largest rank kept) when read. Saving encodes
+the sketches straight from the keys, byte for byte what `HyperLogLog.to_bytes` gives for the
+same registers; a query turns the log into `HyperLogLog` objects first.
+"""
+
+from __future__ import annotations
+
+import math
+from base64 import b64decode
+from binascii import Error as Base64Error
+from binascii import b2a_base64
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hitcount.persist.bigvalues import Base64Value
+from hitcount.sketches.hll import HyperLogLog, dense_header, hash64, sparse_header
+
+try:
+    from hitcount import _scan as native
+except ImportError:  # installed without a C compiler: numpy sorts instead
+    native = None  # type: ignore[assignment]
+
+#: Users whose registers `user_registers` remembers, per process, before it starts over.
+_REGISTER_CACHE_LIMIT = 1 << 20
+_register_cache: dict[tuple[str, int], int] = {}
+_RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
+_PADS = ("", "=", "==")
+_PART_KEYS = 1 << 20
+
+
+def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """The distinct users, and each hit's position among them (-1: no user)."""
+    names = [user for user in dict.fromkeys(users) if user is not None]
+    position: dict[str | None, int] = {user: code for code, user in enumerate(names)}
+    position[None] = -1
+    codes = np.fromiter(map(position.__getitem__, users), dtype=np.int32, count=len(users))
+    return names, codes
+
+
+def user_registers(names: Sequence[str], precision: int) -> npt.NDArray[np.int64]:
+    """Each user's HLL register and rank at `precision`, as `index << 6 | rank`.
+
+    Each distinct user is hashed once (and remembered, per process, bounded).
+    """
+    cache = _register_cache
+    if len(cache) > _REGISTER_CACHE_LIMIT:
+        cache.clear()
+    free_bits = 64 - precision
+    mask = (1 << free_bits) - 1
+    packed = []
+    for user in names:
+        found = cache.get((user, precision))
+        if found is None:
+            hashed = hash64(user)
+            rank = free_bits + 1 - (hashed & mask).bit_length()
+            found = cache[(user, precision)] = (hashed >> free_bits) << _RANK_BITS | rank
+        packed.append(found)
+    return np.array(packed, dtype=np.int64)
+
+
+def reduce_users(
+    codes: npt.NDArray[np.int32],
+    timestamps: npt.NDArray[np.float64],
+    user_names: Sequence[str],
+    user_codes: npt.NDArray[np.int32],
+    precision: int,
+    bucket_s: float,
+) -> RegisterEntries:
+    """The entries of hits `codes[i]` at `timestamps[i]` by user `user_names[user_codes[i]]`
+    (code -1: no user, skipped): the C reduction when built, else numpy's sort."""  # noqa: D205, D209
+    table = user_registers(user_names, precision)
+    if native is not None:
+        found = native.reduce(
+            np.ascontiguousarray(codes, dtype=np.int32),
+            np.ascontiguousarray(timestamps, dtype=np.float64),
+            np.ascontiguousarray(user_codes, dtype=np.int32),
+            table,
+            bucket_s,
+            precision,
+        )
+        if found is not None:
+            pair_codes, pair_buckets, sizes, registers, ranks = found
+            return RegisterEntries(
+                precision,
+                bucket_s,
+                np.frombuffer(pair_codes, dtype=np.int64),
+                np.frombuffer(pair_buckets, dtype=np.int64),
+                np.frombuffer(sizes, dtype=np.int64),
+                np.frombuffer(registers, dtype=np.uint16),
+                np.frombuffer(ranks, dtype=np.uint8),
+            )
+    with_none = np.append(table, np.int64(-1 << _RANK_BITS))  # code -1 picks this last row
+    chosen = with_none[user_codes]
+    indexes = (chosen >> _RANK_BITS).astype(np.int32)
+    ranks8 = (chosen & 63).astype(np.uint8)
+    return reduce_registers(codes, timestamps, indexes, ranks8, precision, bucket_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterEntries:
+    """The largest rank per (endpoint code, bucket, register) of a batch.
+
+    Pair i is endpoint code `codes[i]` in bucket `buckets[i]`; its entries are the next
+    `sizes[i]` of `registers`/`ranks` (sorted by register).
+    """
+
+    precision: int
+    bucket_s: float
+    codes: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    registers: npt.NDArray[np.uint16]
+    ranks: npt.NDArray[np.uint8]
+
+
+def reduce_registers(
+    codes: npt.NDArray[np.int32],
+    timestamps: npt.NDArray[np.float64],
+    indexes: npt.NDArray[np.int32],
+    ranks: npt.NDArray[np.uint8],
+    precision: int,
+    bucket_s: float,
+) -> RegisterEntries:
+    """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)."""
+    has_user = indexes >= 0
+    codes64 = codes[has_user].astype(np.int64)
+    buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(buckets):
+        none16, none8 = np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8)
+        return RegisterEntries(precision, bucket_s, empty, empty, empty, none16, none8)
+    first = int(buckets.min())
+    span = int(buckets.max()) - first + 1
+    pair_bits = precision + _RANK_BITS
+    fits = span * (int(codes64.max()) + 1) < 1 << (62 - pair_bits)
+    if fits:
+        pairs = codes64 * span + (buckets - first)
+    else:  # buckets far apart: number the pairs first so that the keys fit in 64 bits
+        both = np.stack((codes64, buckets), axis=1)
+        table, inverse = np.unique(both, axis=0, return_inverse=True)
+        pairs = inverse.reshape(-1).astype(np.int64)
+    keys = (pairs << pair_bits) | (indexes[has_user].astype(np.int64) << _RANK_BITS)
+    keys = _largest_rank_per_register(np.sort(keys | ranks[has_user]))
+    pair_of = keys >> pair_bits
+    starts = _run_starts(pair_of)
+    sizes = np.diff(np.append(starts, len(keys)))
+    firsts = pair_of[starts]
+    if fits:
+        pair_codes, pair_buckets = firsts // span, firsts % span + first
+    else:
+        pair_codes, pair_buckets = table[firsts, 0], table[firsts, 1]
+    registers = ((keys >> _RANK_BITS) & ((1 << precision) - 1)).astype(np.uint16)
+    ranks_kept = (keys & 63).astype(np.uint8)
+    return RegisterEntries(
+        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
+    )
+
+
+_PACKED_FIELDS = frozenset(
+    ("endpoints", "pair_endpoints", "pair_buckets", "pair_sizes", "registers", "ranks")
+)
+
+
+def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
+    text = packed.get(name)
+    if not isinstance(text, str):
+        raise ValueError(f"packed distinct-users {name} must be a base64 string")
+    try:
+        raw = b64decode(text, validate=True)
+    except (Base64Error, ValueError):
+        raise ValueError(f"packed distinct-users {name} is not valid base64") from None
+    width = np.dtype(dtype).itemsize
+    if len(raw) % width:
+        raise ValueError(f"packed distinct-users {name} has a partial item")
+    return np.frombuffer(raw, dtype=dtype)
+
+
+def _run_starts(values: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Where each run of equal values starts (of sorted values)."""
+    boundary = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=boundary[1:])
+    return np.flatnonzero(boundary)
+
+
+def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Of sorted keys, the last (largest rank) of each pair and register."""
+    registers = keys >> _RANK_BITS
+    last = np.ones(len(keys), dtype=bool)
+    np.not_equal(registers[1:], registers[:-1], out=last[:-1])
+    del registers
+    return keys[last]
+
+
+class RegisterLog:
+    """Register entries of many (endpoint, bucket) sketches, appended in bulk."""
+
+    def __init__(self, precision: int) -> None:
+        """An empty log for sketches of this precision."""
+        self.precision = precision
+        self._shift = precision + _RANK_BITS
+        self._chunks: list[npt.NDArray[np.int64]] = []
+        #: Whether `_chunks` is one compacted array.
+        self._compact = True
+        self._pair_ids: dict[tuple[str, int], int] = {}
+        self._pairs: list[tuple[str, int]] = []
+        self._bucket_array: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._runs_of: npt.NDArray[np.int64] | None = None
+        self._runs_cache: tuple[npt.NDArray[np.int64], npt.NDArray[Any]] = (
+            self._bucket_array,
+            self._bucket_array,
+        )
+
+    def __bool__(self) -> bool:
+        return any(len(chunk) for chunk in self._chunks)
+
+    def add(
+        self, names: Sequence[str], entries: RegisterEntries, keep: npt.NDArray[np.bool_]
+    ) -> None:
+        """Append the pairs of `entries` that `keep` marks (endpoint codes index `names`)."""
+        wanted = list(
+            zip(
+                map(names.__getitem__, entries.codes[keep].tolist()),
+                entries.buckets[keep].tolist(),
+                strict=True,
+            )
+        )
+        if not wanted:
+            return
+        pairs = list(map(self._pair_ids.get, wanted))
+        if None in pairs:  # number the new pairs (a batch holds each pair once)
+            new = [key for key, pair in zip(wanted, pairs, strict=True) if pair is None]
+            numbers = range(len(self._pairs), len(self._pairs) + len(new))
+            self._pair_ids.update(zip(new, numbers, strict=True))
+            self._pairs.extend(new)
+            pairs = list(map(self._pair_ids.__getitem__, wanted))
+        sizes, registers, ranks = entries.sizes, entries.registers, entries.ranks
+        if not keep.all():
+            per_entry = np.repeat(keep, sizes)
+            sizes, registers, ranks = sizes[keep], registers[per_entry], ranks[per_entry]
+        keys = np.repeat(np.array(pairs, dtype=np.int64) << self._shift, sizes)
+        keys |= registers.astype(np.int64) << _RANK_BITS
+        keys |= ranks
+        self._chunks.append(keys)
+        self._compact = False
+
+    def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:
+        """Append the registers of one sketch."""
+        sparse = sketch.sparse_registers()
+        if sparse is not None:
+            indexes = np.fromiter(sparse.keys(), dtype=np.int64, count=len(sparse))
+            ranks = np.fromiter(sparse.values(), dtype=np.int64, count=len(sparse))
+        else:
+            registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
+            indexes = np.flatnonzero(registers).astype(np.int64)
+            ranks = registers[indexes].astype(np.int64)
+        pair = self._pair_id((endpoint, bucket))
+        self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | ranks)
+        self._compact = False
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """The (endpoint, bucket) pairs numbered so far."""
+        return self._pairs
+
+    def _pair_id(self, key: tuple[str, int]) -> int:
+        found = self._pair_ids.get(key)
+        if found is None:
+            found = self._pair_ids[key] = len(self._pairs)
+            self._pairs.append(key)
+        return found
+
+    def compact(self) -> npt.NDArray[np.int64]:
+        """All keys as one sorted array, one per pair and register (the largest rank)."""
+        if not self._compact or len(self._chunks) != 1:
+            merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
+            self._chunks = []  # freed before sorting: the log may hold millions of keys
+            merged.sort(kind="stable")
+            self._chunks = [_largest_rank_per_register(merged)]
+            self._compact = True
+        return self._chunks[0]
+
+    def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
+        """Drop the pairs of buckets before `first_kept`; return them and the oldest bucket left."""
+        buckets = self._pair_buckets()
+        dropped = np.zeros(len(buckets), dtype=bool)
+        lowest = math.inf
+        for i, chunk in enumerate(self._chunks):
+            held = buckets[chunk >> self._shift]
+            old = held < first_kept
+            if old.any():
+                dropped[chunk[old] >> self._shift] = True
+                self._chunks[i], held = chunk[~old], held[~old]
+            if len(held):
+                lowest = min(lowest, int(held.min()))
+        return {self._pairs[pair] for pair in np.flatnonzero(dropped).tolist()}, lowest
+
+    def _pair_buckets(self) -> npt.NDArray[np.int64]:
+        """The bucket of every pair numbered so far (extended as pairs are numbered)."""
+        known = len(self._bucket_array)
+        if known < len(self._pairs):
+            added = np.fromiter(
+                (bucket for _, bucket in self._pairs[known:]),
+                dtype=np.int64,
+                count=len(self._pairs) - known,
+            )
+            self._bucket_array = np.concatenate((self._bucket_array, added))
+        return self._bucket_array
+
+    def drain(self) -> Iterator[tuple[str, int, HyperLogLog]]:
+        """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
+        keys = self.compact()
+        self._chunks = []
+        registers = (keys >> _RANK_BITS) & ((1 << self.precision) - 1)
+        ranks = (keys & 63).astype(np.uint8)
+        for pair, start, end in self._spans(keys):
+            sketch = HyperLogLog(self.precision)
+            sketch.add_registers(registers[start:end], ranks[start:end])
+            endpoint, bucket = self._pairs[pair]
+            yield endpoint, bucket, sketch
+
+    def _spans(self, keys: npt.NDArray[np.int64]) -> Iterator[tuple[int, int, int]]:
+        """`(pair id, start, end)` of each pair's run of sorted keys."""
+        if not len(keys):
+            return
+        pairs = keys >> self._shift
+        starts = _run_starts(pairs)
+        ends = np.append(starts[1:], len(keys))
+        yield from zip(pairs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+
+    def sizes(self) -> npt.NDArray[np.int64]:
+        """Registers set per (endpoint, bucket) pair held."""
+        keys = self.compact()
+        return np.diff(np.append(self._runs(keys)[1], len(keys)))
+
+    def _runs(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+        """The pair ids of the compacted keys and where each pair's run starts (remembered
+        while the keys stay the same: metrics and the save both ask)."""  # noqa: D205, D209
+        if self._runs_of is not keys:
+            pairs = keys >> self._shift
+            starts = _run_starts(pairs)
+            self._runs_cache = (pairs[starts], starts)
+            self._runs_of = keys
+        return self._runs_cache
+
+    def packed(self) -> dict[str, object]:
+        """The whole log as a few arrays, written as base64 (the state store's compact form).
+
+        `endpoints` lists the names; pair i is endpoint `pair_endpoints[i]` (little-endian
+        uint32) in bucket `pair_buckets[i]` (int64) with the next `pair_sizes[i]` (uint32)
+        of `registers` (uint16, increasing within a pair) and `ranks` (uint8).
+        """
+        keys = self.compact()
+        pair_ids, starts = self._runs(keys)
+        held = [self._pairs[pair] for pair in pair_ids.tolist()]
+        sizes = np.diff(np.append(starts, len(keys)))
+        names = list(dict.fromkeys(endpoint for endpoint, _ in held))
+        number = {name: i for i, name in enumerate(names)}
+        return {
+            "endpoints": names,
+            "pair_endpoints": Base64Value(np.array([number[e] for e, _ in held], dtype="<u4")),
+            "pair_buckets": Base64Value(np.array([bucket for _, bucket in held], dtype="<i8")),
+            "pair_sizes": Base64Value(sizes.astype("<u4")),
+            "registers": Base64Value(
+                ((keys >> _RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")
+            ),
+            "ranks": Base64Value((keys & 63).astype(np.uint8)),
+        }
+
+    @classmethod
+    def from_packed(cls, precision: int, packed: Mapping[str, object]) -> RegisterLog:
+        """The log of `packed()` output, strictly checked.
+
+        Raises:
+            ValueError: inconsistent lengths, unknown endpoints, repeated pairs, registers
+                out of order or range, ranks out of range, bad base64.
+        """
+        unknown = set(packed) - _PACKED_FIELDS
+        if unknown or len(packed) != len(_PACKED_FIELDS):
+            fields = ", ".join(sorted(unknown or _PACKED_FIELDS - set(packed)))
+            raise ValueError(f"packed distinct-users state: unknown or missing fields ({fields})")
+        names = packed["endpoints"]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ValueError("packed distinct-users endpoints must be non-empty strings")
+        endpoints = _array(packed, "pair_endpoints", "<u4")
+        buckets = _array(packed, "pair_buckets", "<i8")
+        sizes = _array(packed, "pair_sizes", "<u4").astype(np.int64)
+        registers = _array(packed, "registers", "<u2").astype(np.int64)
+        ranks = _array(packed, "ranks", "u1").astype(np.int64)
+        if not len(endpoints) == len(buckets) == len(sizes):
+            raise ValueError("packed distinct-users pairs have arrays of different lengths")
+        if int(sizes.sum()) != len(registers) or len(registers) != len(ranks):
+            raise ValueError("packed distinct-users registers do not match the pair sizes")
+        if (len(sizes) and int(sizes.min()) < 1) or len(set(names)) != len(names):
+            raise ValueError("packed distinct-users state has an empty pair or repeated names")
+        if len(endpoints) and int(endpoints.max()) >= len(names):
+            raise ValueError("packed distinct-users pair names an unknown endpoint")
+        if len(ranks) and (int(ranks.min()) < 1 or int(ranks.max()) > 65 - precision):
+            raise ValueError("packed distinct-users rank out of range")
+        if len(registers) and int(registers.max()) >= 1 << precision:
+            raise ValueError("packed distinct-users register out of range")
+        log = cls(precision)
+        named = map(names.__getitem__, endpoints.tolist())
+        log._pairs = list(zip(named, buckets.tolist(), strict=True))
+        log._pair_ids = {pair: i for i, pair in enumerate(log._pairs)}
+        if len(log._pair_ids) != len(log._pairs):
+            raise ValueError("packed distinct-users state repeats an (endpoint, bucket) pair")
+        ids = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        keys = (ids << log._shift) | (registers << _RANK_BITS) | ranks
+        if len(keys) > 1 and not bool(np.all((keys[1:] >> _RANK_BITS) > (keys[:-1] >> _RANK_BITS))):
+            raise ValueError("packed distinct-users registers repeat or are out of order")
+        log._chunks = [keys]
+        return log
+
+    def encoded(self) -> dict[str, dict[int, str]]:
+        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket.
+
+        All sketches are laid out in one buffer, each padded with zeros to a multiple of 3
+        bytes, and base64-encoded in one call: a sketch's text is then its slice of the
+        whole, with its last quantum cut back and `=`-padded as if encoded alone.
+        """
+        keys = self.compact()
+        result: dict[str, dict[int, str]] = {}
+        pairs = self._pairs
+        for part in self._parts(keys):  # a million keys at a time bounds the temporaries
+            out, raw_lengths, pair_ids = self._layout(part)
+            text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
+            quanta = -(-raw_lengths // 3)
+            padding = (3 - raw_lengths % 3) % 3
+            for pair, begin, size, pad in zip(
+                pair_ids.tolist(),
+                ((np.cumsum(quanta) - quanta) * 4).tolist(),
+                (4 * quanta - padding).tolist(),
+                padding.tolist(),
+                strict=True,
+            ):
+                endpoint, bucket = pairs[pair]
+                result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
+        return result
+
+    def _parts(self, keys: npt.NDArray[np.int64]) -> Iterator[npt.NDArray[np.int64]]:
+        """Slices of about `_PART_KEYS` sorted keys, cut between pairs."""
+        if not len(keys):
+            return
+        pairs = keys >> self._shift
+        starts = _run_starts(pairs)
+        del pairs
+        found = np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))
+        cuts = np.unique(starts[found[found < len(starts)]])  # no pair starts past the last
+        for start, end in zip(cuts.tolist(), [*cuts[1:].tolist(), len(keys)], strict=True):
+            yield keys[start:end]
+
+    def _layout(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every sketch's `to_bytes()`, back to back, each padded to a multiple of 3 bytes.
+
+        Also returns each sketch's unpadded length and its pair.
+        """
+        m = 1 << self.precision
+        pairs = keys >> self._shift
+        starts = _run_starts(pairs)
+        sizes = np.diff(np.append(starts, len(keys)))
+        dense = sizes > HyperLogLog(self.precision).sparse_limit
+        head = len(dense_header(self.precision))
+        raw_lengths = np.where(dense, head + m, head + 4 + 3 * sizes)
+        at = np.concatenate(([0], np.cumsum(-(-raw_lengths // 3) * 3)))
+        out = np.zeros(int(at[-1]), dtype=np.uint8)
+        at = at[:-1]
+        headers = np.array(
+            [list(sparse_header(self.precision, 0)[:head]), list(dense_header(self.precision))],
+            dtype=np.uint8,
+        )
+        out[at[:, None] + np.arange(head)] = headers[dense.astype(np.intp)]
+        counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
+        out[at[~dense][:, None] + head + np.arange(4)] = counts
+        entry_pair = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        registers, ranks = (keys >> _RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
+        in_dense = dense[entry_pair]
+        where = at[entry_pair] + np.where(
+            in_dense, head + registers, head + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
+        )
+        out[where[in_dense]] = ranks[in_dense]
+        sparse = ~in_dense
+        where, registers = where[sparse], registers[sparse]
+        out[where], out[where + 1], out[where + 2] = registers >> 8, registers & 255, ranks[sparse]
+        return out, raw_lengths, pairs[starts]

@@ -1,0 +1,219 @@
+"""The HTML report: what `hitcount report OUT.html` shows, gathered from a counter.
+
+`build_report` asks the library the same questions `top`, `plot --json` and `metrics --json`
+ask (`HitCounter.top`, `series.series`, `HitCounter.metrics_dict`), so the page shows the
+same numbers; `hitcount.views.report_html` turns a `Report` into one self-contained page, and
+`write_report` saves it atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hitcount.engine import HitCounter, QueryResult
+from hitcount.errors import ConfigurationError, OutputError
+from hitcount.model.timeparse import iso
+from hitcount.strategies import WindowAnswer
+from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
+
+#: Most steps a report charts: one pixel per bar at the chart's width.
+MAX_STEPS = 720
+#: Most endpoints a report lists and charts.
+MAX_TOP = 100
+#: The marker every report carries; only a file that has it is overwritten.
+GENERATOR = "hitcount report"
+#: How much of an existing file is read to find the marker.
+_MARKER_WINDOW = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one report page shows.
+
+    Attributes:
+        strategy: the strategy that answered, e.g. `sliding(max_window_s=3600)`.
+        summary: what the strategy keeps and how exact it is (its registry summary).
+        last_s: window length in seconds; the window is `now - last_s < ts <= now`.
+        now: end of the window (None when the state has never seen a hit).
+        top: the busiest endpoints in the window, most hits first (as `hitcount top`).
+        series: hits per step of each of `top` (as `hitcount plot`); None when the
+            strategy keeps no time or no endpoint had a hit in the window.
+        metrics: every metric (as `hitcount metrics --json`).
+        notes: the accuracy note: how exact the numbers are, sentence by sentence.
+    """
+
+    strategy: str
+    summary: str
+    last_s: float
+    now: float | None
+    top: tuple[QueryResult, ...]
+    series: Series | None
+    metrics: dict[str, Any]
+    notes: tuple[str, ...]
+
+    @property
+    def all_time(self) -> bool:
+        """Whether the answers cover all time (a strategy that keeps no time, e.g. morris)."""
+        return any(result.answer.all_time for result in self.top)
+
+
+def build_report(
+    counter: HitCounter,
+    last_s: float,
+    step_s: float | None = None,
+    limit: int = 10,
+    now: float | None = None,
+) -> Report:
+    """The top endpoints of `now - last_s < ts <= now`, their hits per step, the metrics.
+
+    Also the accuracy note: which numbers are exact, estimated or unknown.
+
+    Args:
+        counter: the counter to report on (not modified).
+        last_s: window length in seconds.
+        step_s: step length in seconds; `last_s` must be a whole number of steps
+            (default: `last_s / DEFAULT_STEPS`).
+        limit: how many of the busiest endpoints to list and chart, 1 to `MAX_TOP`.
+        now: end of the window in epoch seconds; default: the replay clock.
+
+    Raises:
+        ConfigurationError: a bad window, step or limit, or more than `MAX_STEPS` steps.
+    """
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_TOP:
+        raise ConfigurationError(f"--top must be between 1 and {MAX_TOP}, got {limit}")
+    step = last_s / DEFAULT_STEPS if step_s is None else step_s
+    if step_count(last_s, step) > MAX_STEPS:
+        raise ConfigurationError(
+            f"--last {last_s:g}s in steps of {step:g}s makes more than {MAX_STEPS} steps,"
+            " more than a chart can show",
+            hint=f"use a --step of at least {last_s / MAX_STEPS:g}s",
+        )
+    top = tuple(counter.top(last_s, now, limit))
+    timeless = any(result.answer.all_time for result in top)
+    chart = None
+    if top and not timeless:
+        chart = series(counter, [result.endpoint for result in top], last_s, step, now)
+    strategy = counter.strategy
+    return Report(
+        strategy=strategy.describe(),
+        summary=strategy.summary,
+        last_s=float(last_s),
+        now=top[0].now if top else (counter.clock if now is None else now),
+        top=top,
+        series=chart,
+        metrics=counter.metrics_dict(),
+        notes=tuple(accuracy_notes(strategy.name, top, chart, strategy.horizon)),
+    )
+
+
+def accuracy_notes(
+    strategy: str, top: tuple[QueryResult, ...], chart: Series | None, horizon: float
+) -> list[str]:
+    """How exact the numbers of a report are, one sentence each."""
+    answers = [result.answer for result in top]
+    if chart is not None:
+        answers += [point.answer for s in chart.series for point in s.points]
+    notes = [_timeless_note(strategy, top)] if any(a.all_time for a in answers) else []
+    notes.append(_exactness_note(answers))
+    unknown = sum(not p.complete for s in (chart.series if chart else ()) for p in s.points)
+    if unknown or not all(a.complete for a in answers):
+        kept = f" ({iso(horizon)})" if math.isfinite(horizon) else ""
+        notes.append(
+            f"The window starts before the oldest data the strategy keeps{kept}: those"
+            f" counts are lower bounds with no upper bound; {unknown} chart step(s) are"
+            " unknown and drawn hatched, not as zero."
+        )
+    return notes
+
+
+def _timeless_note(strategy: str, top: tuple[QueryResult, ...]) -> str:
+    since = next((r.answer.since for r in top if r.answer.since is not None), None)
+    scope = "every hit ever recorded" if since is None else f"the hits after {iso(since)}"
+    return (
+        f"{strategy} keeps no time: its counters count {scope}, not hits per window,"
+        " so this page shows totals over all time instead of charts."
+    )
+
+
+def _exactness_note(answers: list[WindowAnswer]) -> str:
+    """Whether the answers over retained data are exact (the incomplete ones never are)."""
+    if all(answer.exact for answer in answers):
+        return "Every number on this page is exact."
+    if all(answer.exact for answer in answers if answer.complete):
+        return "Every count over the data the strategy keeps is exact."
+    confidence = next((a.confidence for a in answers if a.confidence is not None), None)
+    bounds = (
+        "low..high are certain bounds: the true count lies between them"
+        if confidence is None
+        else f"low..high is a {confidence:.0%} interval"
+    )
+    return f"Estimates are marked ~ in the charts and exact: no in the tables; {bounds}."
+
+
+def write_report(path: str | os.PathLike[str], page: str) -> None:
+    """Write `page` to `path` atomically (temp file, fsync, rename): all of it or nothing.
+
+    An existing file is replaced only if it is a report hitcount wrote.
+
+    Raises:
+        OutputError: the directory is missing or not writable, the path is a directory,
+            or an existing file there is not a hitcount report.
+    """
+    target = Path(path)
+    _check_replaceable(target)
+    directory = target.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as err:
+        raise _cannot_write(target, err, f" (in {directory})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(page.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; open() would not
+        os.replace(tmp_name, target)
+    except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(err, OSError):
+            raise _cannot_write(target, err) from None
+        raise
+
+
+def _check_replaceable(target: Path) -> None:
+    if target.is_dir():
+        raise OutputError(
+            f"{target}: is a directory", hint="give a file name, e.g. report.html, or - for stdout"
+        )
+    try:
+        with target.open("rb") as handle:
+            head = handle.read(_MARKER_WINDOW)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise _cannot_write(target, err) from None
+    if f'name="generator" content="{GENERATOR}'.encode() not in head:
+        raise OutputError(
+            f"{target}: exists and is not a hitcount report; left as it is",
+            hint="choose another file name, or remove that file first",
+        )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _cannot_write(target: Path, err: OSError, where: str = "") -> OutputError:
+    return OutputError(
+        f"{target}: cannot write the report: {err.strerror or err}{where}",
+        hint="choose a file in a directory you can write to, or - for stdout",
+    )
