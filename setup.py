@@ -1,6 +1,8 @@
-"""Build the optional C scanner (`hitcount._scan`); all other metadata is in pyproject.toml.
+"""Build the optional C extensions; all other metadata is in pyproject.toml.
 
-Without a C compiler the build skips it and hitcount uses its numpy scanner instead.
+`hitcount.ingest._scan` reads plain NDJSON blocks and `hitcount.sketches._reduce` reduces
+distinct users to HyperLogLog registers. Without a C compiler the build skips them and
+hitcount uses its numpy code instead.
 """
 
 from setuptools import Extension, setup
@@ -8,10 +10,16 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "hitcount._scan",
-            sources=["hitcount/_scan.c"],
+            "hitcount.ingest._scan",
+            sources=["hitcount/ingest/_scan.c"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "hitcount.sketches._reduce",
+            sources=["hitcount/sketches/_reduce.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

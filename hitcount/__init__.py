@@ -29,7 +29,12 @@ from hitcount.errors import (
 from hitcount.ingest.replay import ReplayReport, replay
 from hitcount.model.events import Event, EventBus
 from hitcount.model.hits import Hit
-from hitcount.persist.document import from_bytes, from_document
+from hitcount.persist.document import (
+    from_bytes,
+    from_document,
+    restore_snapshot,
+    take_snapshot,
+)
 from hitcount.persist.state import load_counter, save_counter, updating
 from hitcount.persist.stores import FileStore, MemoryStore, Store, store_from_url
 from hitcount.strategies import (
@@ -79,7 +84,9 @@ __all__ = [
     "get_strategy",
     "load_counter",
     "replay",
+    "restore_snapshot",
     "save_counter",
     "store_from_url",
+    "take_snapshot",
     "updating",
 ]

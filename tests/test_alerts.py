@@ -17,7 +17,7 @@ import pytest
 from hitcount import HitCounter
 from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.columnar import columns_from_hits
+from hitcount.model.columns import columns_from_hits
 from hitcount.model.events import EVENT_FIELDS, THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 from hitcount.model.hits import Hit
 

@@ -8,7 +8,8 @@ from array import array
 import msgspec
 import pytest
 
-from hitcount.persist.bigvalues import Base64Value, encode_chunks
+from hitcount.model.packed import Base64Value
+from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.stores import store_from_url
 
 PIECE = 3 * 128 * 1024

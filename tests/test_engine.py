@@ -13,6 +13,8 @@ from hitcount import (
     InputError,
     SwapRefusedError,
     default_counter,
+    restore_snapshot,
+    take_snapshot,
 )
 from hitcount.model import events as ev
 from hitcount.model.events import EVENT_FIELDS, Event, EventBus
@@ -34,7 +36,7 @@ def test_subscribers_get_events_in_order_with_their_fields() -> None:
     for i in range(40):
         counter.record("/a", T0 + i)
     counter.swap_strategy("fixed", window_s=5)
-    counter.snapshot()
+    take_snapshot(counter)
     names = [event.name for event in seen]
     assert names[0] == ev.HIT_RECORDED
     assert names[1] == ev.METRICS_UPDATED
@@ -199,10 +201,10 @@ def test_swap_to_morris_estimates_the_converted_totals() -> None:
 def test_restore_replaces_state_and_keeps_subscribers() -> None:
     counter = HitCounter("fixed")
     counter.record_many(("/a", T0 + i) for i in range(10))
-    document = counter.snapshot()
+    document = take_snapshot(counter)
     counter.record_many(("/b", T0 + 20 + i) for i in range(10))
     restored = _collect(counter, ev.SNAPSHOT_RESTORED)
-    counter.restore(document)
+    restore_snapshot(counter, document)
     assert counter.metrics.total_hits == 10
     assert counter.endpoints() == ["/a"]
     assert len(restored) == 1
@@ -231,3 +233,15 @@ def test_distinct_users_past_retention_have_no_upper_bound() -> None:
     past = counter.query_distinct("/a", 600).answer
     assert not past.complete
     assert past.high == math.inf
+
+
+def test_the_deprecated_snapshot_methods_warn_and_still_work() -> None:
+    counter = HitCounter("fixed")
+    counter.record_many(("/a", T0 + i) for i in range(10))
+    with pytest.warns(DeprecationWarning, match="take_snapshot"):
+        document = counter.snapshot()
+    counter.record("/b", T0 + 20)
+    with pytest.warns(DeprecationWarning, match="restore_snapshot"):
+        counter.restore(document)
+    assert counter.metrics.total_hits == 10
+    assert counter.endpoints() == ["/a"]

@@ -54,7 +54,7 @@ def snapshot_save(
     Example: hitcount snapshot save before-deploy.json
     """
     counter = load_counter(context(ctx).store())
-    document = counter.snapshot()
+    document = snap.take_snapshot(counter)
     data = snap.encode(document, pretty=not compact)
     if str(file) == "-":  # to stdout, for pipes
         sys.stdout.buffer.write(data)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from hitcount.ingest.columnar import Columns
+    from hitcount.model.columns import Columns
     from hitcount.model.positions import InputPosition
 
 #: Default allowance for late lines, in seconds: pruning waits this long past retention.
@@ -261,7 +262,7 @@ class HitCounter:
         Raises:
             InputError: an invalid endpoint or timestamp (nothing is recorded then).
         """
-        from hitcount.ingest.columnar import columns_from_hits
+        from hitcount.model.columns import columns_from_hits
 
         batch = [
             hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1]), *hit[2:3]) for hit in hits
@@ -587,25 +588,27 @@ class HitCounter:
     # -- snapshots -----------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as a JSON-ready snapshot document (emits `snapshot_taken`)."""
-        from hitcount.persist.document import to_document
-
-        document = to_document(self)
-        endpoints = sum(1 for _ in self._strategy.endpoints())
-        self._emit(ev.SNAPSHOT_TAKEN, {"endpoints_count": endpoints})
-        return document
+        """Deprecated: use `hitcount.take_snapshot(counter)` (kept for one release)."""
+        warnings.warn(
+            "HitCounter.snapshot() is deprecated: use hitcount.take_snapshot(counter)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _document_codec().take(self)
 
     def restore(self, document: dict[str, Any]) -> None:
-        """Replace the whole state (strategy, clock, metrics) with a snapshot's.
+        """Deprecated: use `hitcount.restore_snapshot(counter, document)` (one release)."""
+        warnings.warn(
+            "HitCounter.restore() is deprecated: use hitcount.restore_snapshot(counter, document)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        _document_codec().restore(self, document)
 
-        Subscriptions stay. Emits `snapshot_restored`.
-
-        Raises:
-            StateError: the document is invalid; the counter is then left unchanged.
-        """
-        from hitcount.persist.document import from_document
-
-        self.replace_with(from_document(document))
+    def snapshot_taken(self) -> None:
+        """Emit `snapshot_taken` (the document format, a layer above, calls this)."""
+        endpoints = sum(1 for _ in self._strategy.endpoints())
+        self._emit(ev.SNAPSHOT_TAKEN, {"endpoints_count": endpoints})
 
     def replace_with(self, other: HitCounter) -> None:
         """Take over `other`'s state (strategy, clock, metrics); keep subscriptions."""
@@ -641,6 +644,30 @@ class HitCounter:
     def iter_events(self) -> Iterator[dict[str, Any]]:
         """The remembered notable events, oldest first."""
         return iter(self.recent_events)
+
+
+class DocumentCodec(Protocol):
+    """The document format, as the deprecated `snapshot`/`restore` methods reach it."""
+
+    def take(self, counter: HitCounter) -> dict[str, Any]:
+        """The counter's snapshot document."""
+
+    def restore(self, counter: HitCounter, document: dict[str, Any]) -> None:
+        """Replace the counter's state with a document's."""
+
+
+_codec: list[DocumentCodec] = []
+
+
+def register_document_codec(codec: DocumentCodec) -> None:
+    """Called once by `hitcount.persist.document`, which owns the format (a layer above)."""
+    _codec[:] = [codec]
+
+
+def _document_codec() -> DocumentCodec:
+    if not _codec:
+        raise RuntimeError("import hitcount (or hitcount.persist.document) first")
+    return _codec[0]
 
 
 def _honest(answer: WindowAnswer) -> WindowAnswer:

@@ -9,9 +9,6 @@ and the caller parses that block line by line, so bad lines keep their numbers a
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -20,59 +17,18 @@ import numpy as np
 import numpy.typing as npt
 
 from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.model.columns import Columns
 from hitcount.model.hits import (
     EPOCH_MS_THRESHOLD,
     MAX_USER_CHARS,
     BadLine,
-    Hit,
     check_endpoint,
     epoch_from_value,
     latest_plausible_ts,
 )
 
 if TYPE_CHECKING:
-    from hitcount.sketches.sketchlog import RegisterEntries
-
-
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """Hits as columns: `names[codes[i]]` hit at `ts[i]`."""
-
-    names: list[str]
-    codes: npt.NDArray[np.int32]
-    ts: npt.NDArray[np.float64]
-    #: Optional `argsort(codes, kind="stable")`, computed by a worker process to spare the parent.
-    order: npt.NDArray[np.int32] | None = None
-    #: The user of each hit (None where a line had none); None when no line had a user.
-    users: list[str | None] | None = None
-    #: Or the users coded: hit i by `user_names[user_codes[i]]` (code -1: no user).
-    user_names: list[str] | None = None
-    user_codes: npt.NDArray[np.int32] | None = None
-    #: From a worker: the users reduced to HLL registers per endpoint and bucket, used
-    #: when no hit of the batch is late (else the coded users above are).
-    user_entries: RegisterEntries | None = None
-
-    def grouped(self) -> Columns:
-        """The same columns with `order` filled in."""
-        codes = self.codes.astype(np.uint16) if len(self.names) <= 1 << 16 else self.codes
-        order = np.argsort(codes, kind="stable").astype(np.int32)  # radix sort for 16 bits
-        return dataclasses.replace(self, order=order)
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def has_users(self) -> bool:
-        """Whether some hit carries a user (in any of the forms)."""
-        return bool(self.users) or self.user_codes is not None
-
-    def user_list(self) -> list[str | None]:
-        """The user of each hit (None where it has none, or users crossed as registers)."""
-        if self.users is not None:
-            return self.users
-        if self.user_names is not None and self.user_codes is not None:
-            names: list[str | None] = [*self.user_names, None]  # code -1: the last one
-            return [names[code] for code in self.user_codes.tolist()]
-        return [None] * len(self)
+    pass
 
 
 class _Typed(msgspec.Struct, gc=False):
@@ -95,21 +51,6 @@ _get_endpoint = attrgetter("endpoint")
 _get_ts = attrgetter("ts")
 _get_user = attrgetter("user")
 _NUMBERS = frozenset({int, float})
-
-
-def columns_from_hits(hits: Sequence[Hit]) -> Columns:
-    """Columns for hits already checked (the library's `record_many` path)."""
-    index: dict[str, int] = {}
-    codes = [index.setdefault(hit.endpoint, len(index)) for hit in hits]
-    users: list[str | None] | None = [hit.user for hit in hits]
-    if users is not None and users.count(None) == len(users):
-        users = None
-    return Columns(
-        list(index),
-        np.array(codes, dtype=np.int32),
-        np.array([hit.ts for hit in hits], dtype=np.float64),
-        users=users,
-    )
 
 
 def decode_ndjson_block(block: bytes, *, users: bool = True) -> Columns | None:

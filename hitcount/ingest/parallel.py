@@ -21,8 +21,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from hitcount.ingest.columnar import Columns, decode_ndjson_block
+from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.model.columns import Columns
 from hitcount.sketches.sketchlog import code_users, reduce_users
 
 #: Files smaller than this are decoded in the calling process.

@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hitcount.errors import InputError
+from hitcount.model.positions import STDIN, display_name
 
 #: Lines longer than this (bytes) are bad lines; the reader never buffers more.
 MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
-STDIN = "-"
-
-
-def display_name(source: str) -> str:
-    """How a source is named in messages: the path, or `<stdin>`."""
-    return "<stdin>" if source == STDIN else source
 
 
 @contextmanager

@@ -9,20 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hitcount.engine import HitCounter
-
-if TYPE_CHECKING:
-    from hitcount.ingest.columnar import Columns
 from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
-from hitcount.ingest.reader import (
-    MAX_LINE_BYTES,
-    display_name,
-    iter_blocks,
-    open_input,
-    skip_lines,
-    split_block,
-)
+from hitcount.ingest.reader import MAX_LINE_BYTES, iter_blocks, open_input, skip_lines, split_block
 from hitcount.model.hits import BadLine, Hit
+from hitcount.model.positions import display_name
+
+if TYPE_CHECKING:
+    from hitcount.model.columns import Columns
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
 FIRST_BAD_LINES = 5

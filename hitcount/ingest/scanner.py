@@ -1,6 +1,6 @@
 """Scanners for blocks of plain NDJSON lines, without a JSON decoder.
 
-`scan_block` uses the C scanner (`hitcount._scan`, built at install when a C compiler is
+`scan_block` uses the C scanner (`hitcount.ingest._scan`, built at install when a C compiler is
 there): it reads any key order and spacing, and ignores other keys with plain values. Built
 without one, it uses the numpy scanner below.
 
@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from hitcount.ingest.columnar import Columns
 from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.model.columns import Columns
 from hitcount.model.hits import (
     EPOCH_MS_THRESHOLD,
     MAX_TS,
@@ -35,7 +35,7 @@ from hitcount.model.hits import (
 )
 
 try:
-    from hitcount import _scan as native
+    from hitcount.ingest import _scan as native
 except ImportError:  # installed without a C compiler: the numpy scanner serves
     native = None  # type: ignore[assignment]
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from hitcount.errors import ConfigurationError, InputError
-from hitcount.ingest.reader import MAX_LINE_BYTES, display_name
-from hitcount.model.positions import InputPosition, start_of
+from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.model.positions import InputPosition, display_name, start_of
 
 #: Most bytes read at once.
 CHUNK_BYTES = 4 * 1024 * 1024

@@ -16,7 +16,14 @@ from typing import Any
 
 #: The checksum covers at most this many bytes from the start of the file.
 HEAD_BYTES = 1024
+#: The source name that reads standard input.
+STDIN = "-"
 _FIELDS = {"path": str, "device": int, "inode": int, "head_bytes": int, "head_sha256": str}
+
+
+def display_name(source: str) -> str:
+    """How a source is named in messages: the path, or `<stdin>`."""
+    return "<stdin>" if source == STDIN else source
 
 
 @dataclass(frozen=True, slots=True)

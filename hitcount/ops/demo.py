@@ -11,6 +11,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import SwapRefusedError
 from hitcount.model import events as ev
 from hitcount.model.events import Event
+from hitcount.persist.document import restore_snapshot, take_snapshot
 
 #: The simulated clock starts here: 2026-01-01T00:00:00Z.
 T0 = 1767225600.0
@@ -137,11 +138,11 @@ def snapshot_restore() -> Scenario:
     counter = HitCounter("fixed", window_s=60)
     s.listen(counter, skip=(ev.METRICS_UPDATED, ev.HIT_RECORDED))
     counter.record_many(("/checkout", T0 + i) for i in range(100))
-    document = counter.snapshot()
+    document = take_snapshot(counter)
     saved = counter.metrics.total_hits
     counter.record_many(("/checkout", T0 + 100 + i) for i in range(50))
     s.say(f"snapshot at {saved} hits; after 50 more: {counter.metrics.total_hits}")
-    counter.restore(document)
+    restore_snapshot(counter, document)
     s.say(f"restored: {counter.metrics.total_hits} hits")
     s.expect(counter.metrics.total_hits == saved, "totals return to the snapshot's")
     answer = counter.query("/checkout", 3600).answer

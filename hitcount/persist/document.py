@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
+from hitcount.engine.counter import register_document_codec
 from hitcount.errors import HitcountError, StateError
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import Metrics
@@ -96,6 +97,34 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
     if counter.inputs:
         document["inputs"] = [position.to_dict() for position in counter.inputs.values()]
     return document
+
+
+def take_snapshot(counter: HitCounter) -> dict[str, Any]:
+    """The whole state as a JSON-ready snapshot document (emits `snapshot_taken`)."""
+    document = to_document(counter)
+    counter.snapshot_taken()
+    return document
+
+
+def restore_snapshot(counter: HitCounter, document: dict[str, Any]) -> None:
+    """Replace the counter's whole state (strategy, clock, metrics) with a snapshot's.
+
+    Subscriptions stay. Emits `snapshot_restored`.
+
+    Raises:
+        StateError: the document is invalid; the counter is then left unchanged.
+    """
+    counter.replace_with(from_document(document))
+
+
+class _Codec:
+    """The deprecated `HitCounter.snapshot`/`restore` reach the format through this."""
+
+    def take(self, counter: HitCounter) -> dict[str, Any]:
+        return take_snapshot(counter)
+
+    def restore(self, counter: HitCounter, document: dict[str, Any]) -> None:
+        restore_snapshot(counter, document)
 
 
 def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
@@ -260,3 +289,6 @@ def _inputs(items: list[Any]) -> dict[str, InputPosition]:
     except ValueError as err:
         raise StateError(str(err)) from None
     return {position.path: position for position in positions}
+
+
+register_document_codec(_Codec())

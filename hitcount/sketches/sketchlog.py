@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hitcount.persist.bigvalues import Base64Value
+from hitcount.model.packed import Base64Value
 from hitcount.sketches.hll import HyperLogLog, dense_header, hash64, sparse_header
 
 try:
-    from hitcount import _scan as native
+    from hitcount.sketches import _reduce as native
 except ImportError:  # installed without a C compiler: numpy sorts instead
     native = None  # type: ignore[assignment]
 

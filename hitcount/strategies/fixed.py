@@ -12,7 +12,7 @@ import msgspec
 
 from hitcount.errors import StateError, SwapRefusedError
 from hitcount.model.hits import MAX_TS
-from hitcount.persist.bigvalues import from_little_endian, little_endian
+from hitcount.model.packed import from_little_endian, little_endian
 from hitcount.strategies.base import (
     EMPTY_ANSWER,
     Param,

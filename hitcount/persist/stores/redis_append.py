@@ -23,8 +23,8 @@ from typing import Any
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError, StoreUnavailableError
-from hitcount.ingest.reader import STDIN, display_name
 from hitcount.model.metrics import Metrics
+from hitcount.model.positions import STDIN, display_name
 from hitcount.persist.stores.redis import METRIC_FIELDS, RedisStore
 from hitcount.persist.stores.redis_layouts import layout_for
 

@@ -1,4 +1,4 @@
-/* hitcount._scan: the NDJSON fast path in C.
+/* hitcount.ingest._scan: the NDJSON fast path in C.
  *
  * scan(block, users, latest, seed) reads a block of NDJSON lines whose values are plain:
  * `{"endpoint": "/a", "ts": 1700000000.25, "user": "u1"}` in any key order, any spacing
@@ -472,168 +472,15 @@ fail:
     return result;
 }
 
-/* ---- distinct users: the largest rank per (endpoint, bucket, register) ---- */
-
-/* Sort `keys` ascending on their low `bits` bits (LSD radix sort, 8 bits a pass). */
-static int radix_sort(uint64_t *keys, Py_ssize_t n, int bits) {
-    uint64_t *spare = PyMem_RawMalloc((size_t)(n ? n : 1) * sizeof(uint64_t));
-    if (!spare) return -1;
-    uint64_t *from = keys, *to = spare;
-    for (int shift = 0; shift < bits; shift += 8) {
-        Py_ssize_t count[257] = {0};
-        for (Py_ssize_t i = 0; i < n; i++) count[((from[i] >> shift) & 255) + 1]++;
-        for (int d = 0; d < 256; d++) count[d + 1] += count[d];
-        for (Py_ssize_t i = 0; i < n; i++) to[count[(from[i] >> shift) & 255]++] = from[i];
-        uint64_t *swap = from;
-        from = to;
-        to = swap;
-    }
-    if (from != keys) memcpy(keys, from, (size_t)n * sizeof(uint64_t));
-    PyMem_RawFree(spare);
-    return 0;
-}
-
-static int bit_length(uint64_t v) {
-    int bits = 0;
-    while (v) {
-        bits++;
-        v >>= 1;
-    }
-    return bits;
-}
-
-/* reduce(codes, ts, user_codes, user_registers, bucket_s, precision): for the hits with a
- * user (user code >= 0), the largest rank per (endpoint code, bucket, register), where a
- * user's `index << 6 | rank` is `user_registers[user code]` (int64). Returns
- * (pair codes, pair buckets, pair sizes) as int64 and (registers uint16, ranks uint8), pairs
- * sorted by (code, bucket) and registers increasing within a pair; None when the pairs are
- * too spread out to number in 64-bit keys (the caller then sorts with numpy). */
-static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer codes_view, ts_view, users_view, table_view;
-    double bucket_s;
-    int precision;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*di", &codes_view, &ts_view, &users_view, &table_view,
-                          &bucket_s, &precision))
-        return NULL;
-    PyObject *result = NULL;
-    uint64_t *keys = NULL;
-    int64_t *buckets = NULL;
-    PyObject *pair_codes = NULL, *pair_buckets = NULL, *pair_sizes = NULL;
-    PyObject *registers = NULL, *ranks = NULL;
-    const Py_ssize_t n = codes_view.len / (Py_ssize_t)sizeof(int32_t);
-    const Py_ssize_t users = table_view.len / (Py_ssize_t)sizeof(int64_t);
-    const int32_t *codes = codes_view.buf, *user_codes = users_view.buf;
-    const double *ts = ts_view.buf;
-    const int64_t *table = table_view.buf;
-    if (ts_view.len != n * (Py_ssize_t)sizeof(double) ||
-        users_view.len != n * (Py_ssize_t)sizeof(int32_t) || precision < 4 || precision > 16 ||
-        !(bucket_s > 0)) {
-        PyErr_SetString(PyExc_ValueError, "reduce: arrays of different lengths or bad parameters");
-        goto out;
-    }
-    keys = PyMem_RawMalloc((size_t)(n ? n : 1) * sizeof(uint64_t));
-    buckets = PyMem_RawMalloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    if (!keys || !buckets) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    /* Buckets first: their span numbers the pairs. */
-    int64_t first = INT64_MAX, last = INT64_MIN;
-    int32_t top_code = 0;
-    Py_ssize_t m = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t user = user_codes[i];
-        if (user < 0) continue;
-        if (user >= users || codes[i] < 0) {
-            PyErr_SetString(PyExc_ValueError, "reduce: a code out of range");
-            goto out;
-        }
-        double b = floor(ts[i] / bucket_s);
-        if (!(b > -9e15 && b < 9e15)) goto none; /* far out: numpy copes */
-        buckets[i] = (int64_t)b;
-        if (buckets[i] < first) first = buckets[i];
-        if (buckets[i] > last) last = buckets[i];
-        if (codes[i] > top_code) top_code = codes[i];
-        m++;
-    }
-    const int pair_bits = precision + 6;
-    uint64_t span = m ? (uint64_t)(last - first) + 1 : 1;
-    if (span > (1ULL << 40) || span > (UINT64_MAX >> 1) / ((uint64_t)top_code + 1)) goto none;
-    uint64_t pairs = span * ((uint64_t)top_code + 1);
-    if (pairs >= (1ULL << (62 - pair_bits))) goto none;
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t user = user_codes[i];
-        if (user < 0) continue;
-        uint64_t pair = (uint64_t)codes[i] * span + (uint64_t)(buckets[i] - first);
-        keys[k++] = (pair << pair_bits) | (uint64_t)table[user];
-    }
-    if (radix_sort(keys, k, bit_length(pairs ? pairs - 1 : 0) + pair_bits) < 0) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    /* The last key of each (pair, register) run holds its largest rank. */
-    Py_ssize_t kept = 0, pair_count = 0;
-    for (Py_ssize_t i = 0; i < k; i++) {
-        if (i + 1 < k && (keys[i + 1] >> 6) == (keys[i] >> 6)) continue;
-        if (kept == 0 || (keys[kept - 1] >> pair_bits) != (keys[i] >> pair_bits)) pair_count++;
-        keys[kept++] = keys[i];
-    }
-    pair_codes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
-    pair_buckets = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
-    pair_sizes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
-    registers = PyByteArray_FromStringAndSize(NULL, kept * 2);
-    ranks = PyByteArray_FromStringAndSize(NULL, kept);
-    if (!pair_codes || !pair_buckets || !pair_sizes || !registers || !ranks) goto out;
-    int64_t *out_codes = (int64_t *)PyByteArray_AS_STRING(pair_codes);
-    int64_t *out_buckets = (int64_t *)PyByteArray_AS_STRING(pair_buckets);
-    int64_t *out_sizes = (int64_t *)PyByteArray_AS_STRING(pair_sizes);
-    uint16_t *out_registers = (uint16_t *)PyByteArray_AS_STRING(registers);
-    uint8_t *out_ranks = (uint8_t *)PyByteArray_AS_STRING(ranks);
-    Py_ssize_t p = -1;
-    for (Py_ssize_t i = 0; i < kept; i++) {
-        uint64_t pair = keys[i] >> pair_bits;
-        if (i == 0 || pair != (keys[i - 1] >> pair_bits)) {
-            p++;
-            out_codes[p] = (int64_t)(pair / span);
-            out_buckets[p] = first + (int64_t)(pair % span);
-            out_sizes[p] = 0;
-        }
-        out_sizes[p]++;
-        out_registers[i] = (uint16_t)((keys[i] >> 6) & ((1ULL << precision) - 1));
-        out_ranks[i] = (uint8_t)(keys[i] & 63);
-    }
-    result = Py_BuildValue("(OOOOO)", pair_codes, pair_buckets, pair_sizes, registers, ranks);
-    goto out;
-none:
-    result = Py_NewRef(Py_None);
-out:
-    Py_XDECREF(pair_codes);
-    Py_XDECREF(pair_buckets);
-    Py_XDECREF(pair_sizes);
-    Py_XDECREF(registers);
-    Py_XDECREF(ranks);
-    PyMem_RawFree(keys);
-    PyMem_RawFree(buckets);
-    PyBuffer_Release(&codes_view);
-    PyBuffer_Release(&ts_view);
-    PyBuffer_Release(&users_view);
-    PyBuffer_Release(&table_view);
-    return result;
-}
-
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(block, users, latest, seed) -> (names, codes, ts, user_names, user_codes, "
      "non_ascii) or None"},
-    {"reduce", reduce, METH_VARARGS,
-     "reduce(codes, ts, user_codes, user_registers, bucket_s, precision) -> (pair codes, "
-     "pair buckets, pair sizes, registers, ranks) or None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "hitcount._scan", "The NDJSON fast path in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "hitcount.ingest._scan", "The NDJSON fast path in C.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -1,14 +1,9 @@
-"""Types of the C scanner (`_scan.c`)."""
+"""Types of the C reduction (`sketches/_reduce.c`)."""
 
 from typing import Any
 
 Buffer = Any  # numpy arrays or bytes: anything with the buffer protocol
 
-def scan(
-    block: bytes, users: bool, latest: float, seed: int, /
-) -> (
-    tuple[list[bytes], bytearray, bytearray, list[bytes] | None, bytearray | None, bool] | None
-): ...
 def reduce(
     codes: Buffer,
     ts: Buffer,
