@@ -624,7 +624,7 @@ class HitCounter:
     # -- metrics -----------------------------------------------------------------------
 
     def metrics_dict(self) -> dict[str, Any]:
-        """Every metric by name (the SPEC.md names plus clock, horizon and parameters)."""
+        """Every metric by name (the counters, sizes, clock, horizon and parameters)."""
         strategy = self._strategy
         horizon = strategy.horizon
         sizes = self.stored_sizes or {}

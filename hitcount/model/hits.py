@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 MAX_ENDPOINT_CHARS = 4096
 #: Longest user (client id) kept, in characters; longer ones are bad lines.
 MAX_USER_CHARS = 1024
-#: Epoch values above this are read as milliseconds (SPEC: "epoch milliseconds when > 1e11").
+#: Epoch values above this are read as milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 EPOCH_MS_THRESHOLD = 1e11
 #: Latest timestamp a state may hold (epoch seconds): 9999-12-31T23:59:59Z.
 MAX_TS = 253402300799.0
