@@ -3,11 +3,10 @@
 from hitcount.engine.counter import (
     DEFAULT_MAX_LATENESS_S,
     RECENT_EVENTS,
-    DistinctResult,
     HitCounter,
-    QueryResult,
     default_counter,
 )
+from hitcount.engine.queries import DistinctResult, QueryResult
 
 __all__ = [
     "DEFAULT_MAX_LATENESS_S",

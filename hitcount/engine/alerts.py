@@ -27,11 +27,11 @@ from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError
 from hitcount.model import events as ev
+from hitcount.model.globs import matches
 from hitcount.model.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ Emit = Callable[[str, dict[str, Any], float], None]
 #: The form of an `--alert` rule, shown when one is wrong.
 RULE_FORM = "ENDPOINT>LIMIT/WINDOW, e.g. '/login>100/60s' or '/api/*>500/1m'"
 _RULE = re.compile(r"^(?P<pattern>.+)>\s*(?P<limit>[^/>]*?)\s*/(?P<window>[^/>]*)$", re.S)
-_GLOB_CHARS = frozenset("*?[")
 #: Endpoints whose matching rules are remembered (the memo is emptied when it grows past).
 _MEMO_SIZE = 65536
 #: Watched endpoints kept before idle ones are swept out.
@@ -103,10 +102,8 @@ class AlertRule:
         return f"{self.pattern}>{self.limit}/{self.window_s:g}s"
 
     def matches(self, endpoint: str) -> bool:
-        """Whether `endpoint` is the pattern, or matches it as a glob."""
-        if endpoint == self.pattern:
-            return True
-        return bool(_GLOB_CHARS.intersection(self.pattern)) and fnmatchcase(endpoint, self.pattern)
+        """Whether `endpoint` is the pattern, or matches it as a glob (`model.globs`)."""
+        return matches(endpoint, self.pattern)
 
 
 class _Track:

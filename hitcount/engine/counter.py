@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hitcount.engine.alerts import AlertRule, Alerts
-from hitcount.errors import ConfigurationError, InputError, SwapRefusedError
+from hitcount.engine.batches import add_users, horizon_at, late_mask
+from hitcount.engine.codec import DeprecatedSnapshots
+from hitcount.engine.queries import Answering
+from hitcount.engine.swaps import swap
+from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
 from hitcount.model.events import Event, EventBus, Handler
 from hitcount.model.hits import MAX_TS, BadLine, Hit, check_endpoint, check_ts, check_user
 from hitcount.model.metrics import Metrics
-from hitcount.sketches.distinct import DistinctAnswer, DistinctTracker
+from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.hll import DEFAULT_PRECISION
-from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, create_strategy, get_strategy
+from hitcount.strategies import Strategy, create_strategy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,43 +43,21 @@ _NOTABLE = (
     ev.THRESHOLD_EXCEEDED,
     ev.THRESHOLD_CLEARED,
 )
-_GLOB_CHARS = frozenset("*?[")
 
 
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    """A window query and its answer: hits of `endpoint` with `now - last_s < ts <= now`.
+class HitObserver(Protocol):
+    """Something shown every hit a counter records (alerts are one)."""
 
-    Attributes:
-        endpoint: the endpoint or glob asked for.
-        matched: the endpoints it matched (summed into `answer`).
-        last_s: window length in seconds.
-        now: end of the window (None when the state has never seen a hit).
-        answer: count, bounds and exactness.
-    """
+    def observe(self, endpoint: str, ts: float) -> None:
+        """One hit, as `record` takes it."""
 
-    endpoint: str
-    matched: tuple[str, ...]
-    last_s: float
-    now: float | None
-    answer: WindowAnswer
+    def observe_columns(
+        self, names: list[str], codes: npt.NDArray[np.int32], stamps: npt.NDArray[np.float64]
+    ) -> None:
+        """A batch (`names[codes[i]]` at `stamps[i]`), as `record_columns` takes it."""
 
 
-@dataclass(frozen=True, slots=True)
-class DistinctResult:
-    """Distinct users of `endpoint` in `now - last_s < ts <= now`.
-
-    A glob's endpoints are merged: a user seen on several of them counts once.
-    """
-
-    endpoint: str
-    matched: tuple[str, ...]
-    last_s: float
-    now: float | None
-    answer: DistinctAnswer
-
-
-class HitCounter:
+class HitCounter(Answering, DeprecatedSnapshots):
     """Counts hits per endpoint with a swappable strategy.
 
     Time is the replay clock: the latest timestamp recorded, in epoch seconds. Queries
@@ -130,8 +108,8 @@ class HitCounter:
         self.stored_sizes: dict[str, int] | None = None
         #: How far into each followed file the state has read, by absolute path.
         self.inputs: dict[str, InputPosition] = {}
-        #: Alert rules watched on every hit (None: no rule, no cost); see `add_alert`.
-        self.alerts: Alerts | None = None
+        #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
+        self._observers: list[HitObserver] = []
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
@@ -199,10 +177,21 @@ class HitCounter:
             ConfigurationError: a rule that does not parse.
         """
         rule = rule if isinstance(rule, AlertRule) else AlertRule.parse(rule)
-        if self.alerts is None:
-            self.alerts = Alerts((), self.events.emit, clock=self.clock)
-        self.alerts.add(rule)
+        alerts = self.alerts
+        if alerts is None:
+            alerts = Alerts((), self.events.emit, clock=self.clock)
+            self.observe_hits(alerts)
+        alerts.add(rule)
         return rule
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The alert rules watched (None when `add_alert` was never called: no cost)."""
+        return next((o for o in self._observers if isinstance(o, Alerts)), None)
+
+    def observe_hits(self, observer: HitObserver) -> None:
+        """Show `observer` every hit recorded from now on, kept or late, in arrival order."""
+        self._observers.append(observer)
 
     def _remember(self, event: Event) -> None:
         self.recent_events.append(event.to_dict())
@@ -244,8 +233,8 @@ class HitCounter:
         self._advance_clock(ts)
         self._announce_switches()
         self._metrics_updated()
-        if self.alerts is not None:
-            self.alerts.observe(endpoint, ts)
+        for observer in self._observers:
+            observer.observe(endpoint, ts)
         return kept
 
     def record_many(
@@ -292,9 +281,9 @@ class HitCounter:
             names, codes = columns.names, columns.codes.tolist()
             hits = zip(codes, columns.ts.tolist(), columns.user_list(), strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
-        late = self._late_mask(columns.ts)
+        late = late_mask(self._strategy, self.clock, self.max_lateness_s, columns.ts)
         if self.distinct is not None and columns.has_users():
-            self._add_distinct(columns, late)
+            add_users(self.distinct, columns, late)
         if late.any():
             on_time = ~late
             codes, stamps, order = columns.codes[on_time], columns.ts[on_time], None
@@ -302,62 +291,13 @@ class HitCounter:
             codes, stamps, order = columns.codes, columns.ts, columns.order
         kept = self._strategy.record_columns(columns.names, codes, stamps, order)
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
-        if self.alerts is not None:
-            self.alerts.observe_columns(columns.names, columns.codes, columns.ts)
+        for observer in self._observers:
+            observer.observe_columns(columns.names, columns.codes, columns.ts)
         return kept
-
-    def _add_distinct(self, columns: Columns, late: npt.NDArray[np.bool_]) -> None:
-        """Users of the kept hits into the tracker (before the batch's prune, as per hit)."""
-        import numpy as np
-
-        tracker = self.distinct
-        assert tracker is not None
-        entries = columns.user_entries
-        made_for = None if entries is None else (entries.precision, entries.bucket_s)
-        any_late = bool(late.any())
-        usable = made_for == (tracker.precision, tracker.bucket_s)
-        if entries is not None and usable and not any_late:  # a worker's reduction holds
-            tracker.add_entries(columns.names, entries)
-            return
-        if columns.user_names is not None and columns.user_codes is not None:
-            user_names, user_codes = columns.user_names, columns.user_codes
-        elif columns.users is not None:
-            from hitcount.sketches.sketchlog import code_users
-
-            user_names, user_codes = code_users(columns.users)
-        else:
-            return
-        if any_late:
-            user_codes = np.where(late, np.int32(-1), user_codes)  # late hits add no user
-        tracker.add_users(columns.names, columns.codes, columns.ts, user_names, user_codes)
 
     def wants_each_hit(self) -> bool:
         """Whether someone listens to per-hit events (batches then go hit by hit)."""
         return self.events.wants(ev.HIT_RECORDED) or self.events.wants(ev.LATE_DROPPED)
-
-    def _late_mask(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Which hits `record` would refuse: older than the horizon the hits before left."""
-        import numpy as np
-
-        retention = self._strategy.retention_s()
-        if not math.isfinite(retention):
-            return np.zeros(len(stamps), dtype=bool)
-        clock = -math.inf if self.clock is None else self.clock
-        grid = self._strategy.prune_grid_s()
-        # The usual batch: even its oldest hit is on time against the latest horizon any
-        # of its hits could face, so none is late (horizons only grow within a batch).
-        newest = max(clock, float(stamps.max()))
-        latest = max(
-            math.floor((newest - retention - self.max_lateness_s) / grid) * grid,
-            self._strategy.horizon,
-        )
-        oldest = np.array([stamps.min()])
-        if not self._strategy.late_mask(oldest, np.array([latest]))[0]:
-            return np.zeros(len(stamps), dtype=bool)
-        before = np.maximum.accumulate(np.concatenate(([clock], stamps[:-1])))
-        horizons = np.floor((before - retention - self.max_lateness_s) / grid) * grid
-        horizons = np.maximum(horizons, self._strategy.horizon)
-        return self._strategy.late_mask(stamps, horizons)
 
     def _finish_batch(self, hits: int, kept: int, newest: float) -> None:
         self.metrics.total_hits += kept
@@ -404,9 +344,7 @@ class HitCounter:
         retention = self._strategy.retention_s()
         if not math.isfinite(retention):
             retention = tracker.retention_s
-        width = tracker.bucket_s
-        horizon = math.floor((self.clock - retention - self.max_lateness_s) / width) * width
-        tracker.prune(horizon)
+        tracker.prune(horizon_at(self.clock, retention, self.max_lateness_s, tracker.bucket_s))
 
     def prune_all(self) -> int:
         """`prune` the strategy, and the distinct-users sketches with the same rule.
@@ -427,8 +365,9 @@ class HitCounter:
         retention = self._strategy.retention_s()
         if self.clock is None or not math.isfinite(retention):
             return 0
-        grid = self._strategy.prune_grid_s()
-        horizon = math.floor((self.clock - retention - self.max_lateness_s) / grid) * grid
+        horizon = horizon_at(
+            self.clock, retention, self.max_lateness_s, self._strategy.prune_grid_s()
+        )
         if horizon <= self._pruned_to:
             return 0
         self._pruned_to = horizon
@@ -439,114 +378,6 @@ class HitCounter:
             for endpoint, count in removed.items():
                 self._emit(ev.PRUNED, {"endpoint": endpoint, "removed": count})
         return total
-
-    # -- answering -------------------------------------------------------------------
-
-    def endpoints(self) -> list[str]:
-        """Every endpoint with state, sorted."""
-        return sorted(self._strategy.endpoints())
-
-    def match(self, pattern: str) -> list[str]:
-        """Endpoints equal to `pattern`, or matching it as a glob (`*`, `?`, `[...]`)."""
-        known = self._strategy.endpoints()
-        if pattern in known or not _GLOB_CHARS.intersection(pattern):
-            return [pattern] if pattern in known else []
-        return sorted(ep for ep in known if fnmatchcase(ep, pattern))
-
-    def query(self, endpoint: str, last_s: float, now: float | None = None) -> QueryResult:
-        """Hits of `endpoint` (or of every endpoint matching a glob, summed) in a window.
-
-        Args:
-            endpoint: an endpoint, or a glob such as `/api/*`.
-            last_s: window length N in seconds; the window is `now - N < ts <= now`.
-            now: end of the window in epoch seconds; default: the replay clock.
-
-        Raises:
-            ConfigurationError: `last_s` is not a positive number.
-        """
-        start, end = self._window(last_s, now)
-        matched = self.match(endpoint) if math.isfinite(end) else []
-        answer = self._empty_answer(start)
-        for name in matched:
-            answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), _honest(answer))
-
-    def query_distinct(
-        self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
-    ) -> DistinctResult:
-        """Distinct users of `endpoint` (or of a glob's endpoints, counted once) in a window.
-
-        Raises:
-            ConfigurationError: `last_s` is not a positive number.
-            StateError: distinct counting is off, or no hit recorded so far carried a user.
-        """
-        from hitcount.errors import StateError
-
-        start, end = self._window(last_s, now)
-        tracker = self.distinct
-        if tracker is None:
-            raise StateError(
-                "this state keeps no distinct users (replayed with --no-distinct,"
-                " or kept in a Redis store, which has no distinct-user sketches yet)",
-                hint="replay again without --no-distinct to count distinct users",
-            )
-        if not tracker.has_data():
-            raise StateError(
-                "this state has no user data: no hit recorded so far carried a user",
-                hint='distinct counts need a user per line (ndjson "user", a csv user'
-                " column, or the client host of an access log)",
-            )
-        matched = self.match(endpoint) if math.isfinite(end) else []
-        answer = tracker.query(matched, start, end, self.clock, confidence)
-        horizon = max(tracker.horizon, self._strategy.horizon)
-        if start < horizon and answer.complete:
-            answer = dataclasses.replace(answer, complete=False)
-        if not answer.complete:  # users from what was pruned are unknown: no upper bound
-            answer = dataclasses.replace(answer, high=math.inf)
-        return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
-
-    def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
-        """The `limit` endpoints with the most hits in the window, most first."""
-        if limit < 1:
-            raise ConfigurationError(f"--limit must be >= 1, got {limit}")
-        start, end = self._window(last_s, now)
-        clock = self._clock_for_query()
-        results = [
-            QueryResult(
-                ep,
-                (ep,),
-                last_s,
-                self._now(now),
-                _honest(self._strategy.query(ep, start, end, clock)),
-            )
-            for ep in self._strategy.endpoints()
-        ]
-        results.sort(key=lambda r: (-r.answer.count, r.endpoint))
-        return [r for r in results[:limit] if r.answer.high > 0]
-
-    def _now(self, now: float | None) -> float | None:
-        return self.clock if now is None else now
-
-    def _clock_for_query(self) -> float:
-        return self.clock if self.clock is not None else -math.inf
-
-    def _window(self, last_s: float, now: float | None) -> tuple[float, float]:
-        if not (isinstance(last_s, (int, float)) and math.isfinite(last_s) and last_s > 0):
-            raise ConfigurationError(f"--last must be a positive number of seconds, got {last_s!r}")
-        if now is not None and not math.isfinite(now):
-            raise ConfigurationError(f"--now must be finite, got {now!r}")
-        end = self._now(now)
-        if end is None:
-            return -math.inf, -math.inf
-        return end - last_s, end
-
-    def _empty_answer(self, start: float) -> WindowAnswer:
-        if self._strategy.retention_s() == math.inf and not self._strategy.is_exact:
-            return WindowAnswer(0, 0, 0, True, all_time=True)
-        complete = start >= self._strategy.horizon
-        return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
-
-    # -- strategy swaps ----------------------------------------------------------------
 
     def swap_strategy(self, name: str, *, reset: bool = False, **params: object) -> Strategy:
         """Replace the strategy, converting what the state holds (downhill only).
@@ -561,49 +392,12 @@ class HitCounter:
             SwapRefusedError: the conversion is impossible and `reset` is False.
             UnknownStrategyError, ConfigurationError: bad name or parameters.
         """
-        target = get_strategy(name)
-        old = self._strategy
-        try:
-            new = target.convert(old, params)
-        except SwapRefusedError as refusal:
-            if not reset:
-                raise
-            new = target(**params)
-            # It knows nothing of what came before: windows reaching back past now are
-            # incomplete, not an exact zero.
-            known_from = self.clock if self.clock is not None else -math.inf
-            new.horizon = max(old.horizon, new.horizon, known_from)
-            self._use(new)
-            self._emit(
-                ev.STRATEGY_RESET,
-                {"from": old.describe(), "to": new.describe(), "reason": refusal.message},
-            )
-        else:
-            self._use(new)
-            self._emit(ev.STRATEGY_SWAPPED, {"old": old.describe(), "new": new.describe()})
+        done = swap(self._strategy, name, params, reset=reset, clock=self.clock)
+        self._use(done.strategy)
+        self._emit(done.event, done.payload)
         self._announce_switches()
         self.prune()
-        return new
-
-    # -- snapshots -----------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """Deprecated: use `hitcount.take_snapshot(counter)` (kept for one release)."""
-        warnings.warn(
-            "HitCounter.snapshot() is deprecated: use hitcount.take_snapshot(counter)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _document_codec().take(self)
-
-    def restore(self, document: dict[str, Any]) -> None:
-        """Deprecated: use `hitcount.restore_snapshot(counter, document)` (one release)."""
-        warnings.warn(
-            "HitCounter.restore() is deprecated: use hitcount.restore_snapshot(counter, document)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        _document_codec().restore(self, document)
+        return done.strategy
 
     def snapshot_taken(self) -> None:
         """Emit `snapshot_taken` (the document format, a layer above, calls this)."""
@@ -620,61 +414,6 @@ class HitCounter:
         self.recent_events = other.recent_events
         self.inputs = other.inputs
         self._emit(ev.SNAPSHOT_RESTORED, {})
-
-    # -- metrics -----------------------------------------------------------------------
-
-    def metrics_dict(self) -> dict[str, Any]:
-        """Every metric by name (the counters, sizes, clock, horizon and parameters)."""
-        strategy = self._strategy
-        horizon = strategy.horizon
-        sizes = self.stored_sizes or {}
-        return {
-            **self.metrics.as_dict(),
-            "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
-            "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
-            "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
-            "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
-            "strategy": strategy.name,
-            "strategy_params": dict(strategy.params),
-            "clock": self.clock,
-            "horizon": horizon if math.isfinite(horizon) else None,
-            "max_lateness_s": self.max_lateness_s,
-        }
-
-    def iter_events(self) -> Iterator[dict[str, Any]]:
-        """The remembered notable events, oldest first."""
-        return iter(self.recent_events)
-
-
-class DocumentCodec(Protocol):
-    """The document format, as the deprecated `snapshot`/`restore` methods reach it."""
-
-    def take(self, counter: HitCounter) -> dict[str, Any]:
-        """The counter's snapshot document."""
-
-    def restore(self, counter: HitCounter, document: dict[str, Any]) -> None:
-        """Replace the counter's state with a document's."""
-
-
-_codec: list[DocumentCodec] = []
-
-
-def register_document_codec(codec: DocumentCodec) -> None:
-    """Called once by `hitcount.persist.document`, which owns the format (a layer above)."""
-    _codec[:] = [codec]
-
-
-def _document_codec() -> DocumentCodec:
-    if not _codec:
-        raise RuntimeError("import hitcount (or hitcount.persist.document) first")
-    return _codec[0]
-
-
-def _honest(answer: WindowAnswer) -> WindowAnswer:
-    """A window reaching past the retained data has no upper bound and is not exact."""
-    if answer.complete:
-        return answer
-    return dataclasses.replace(answer, high=math.inf, exact=False)
 
 
 _default_counter: HitCounter | None = None

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
-from hitcount.engine.counter import register_document_codec
+from hitcount.engine.codec import register_document_codec
 from hitcount.errors import HitcountError, StateError
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import Metrics

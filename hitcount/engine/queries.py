@@ -1,0 +1,199 @@
+"""Answering: window queries, distinct users and `top`, over the counter's strategy.
+
+`Answering` is the query half of `HitCounter` (the recording half is `engine/counter.py`):
+every window is `now - N < ts <= now`, `now` defaulting to the replay clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.globs import select
+from hitcount.model.metrics import Metrics
+from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer
+
+if TYPE_CHECKING:
+    from hitcount.sketches.distinct import DistinctAnswer, DistinctTracker
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """A window query and its answer: hits of `endpoint` with `now - last_s < ts <= now`.
+
+    Attributes:
+        endpoint: the endpoint or glob asked for.
+        matched: the endpoints it matched (summed into `answer`).
+        last_s: window length in seconds.
+        now: end of the window (None when the state has never seen a hit).
+        answer: count, bounds and exactness.
+    """
+
+    endpoint: str
+    matched: tuple[str, ...]
+    last_s: float
+    now: float | None
+    answer: WindowAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctResult:
+    """Distinct users of `endpoint` in `now - last_s < ts <= now`.
+
+    A glob's endpoints are merged: a user seen on several of them counts once.
+    """
+
+    endpoint: str
+    matched: tuple[str, ...]
+    last_s: float
+    now: float | None
+    answer: DistinctAnswer
+
+
+class Answering:
+    """The queries of a counter: what it needs is its strategy, clock and distinct users."""
+
+    _strategy: Strategy
+    clock: float | None
+    max_lateness_s: float
+    metrics: Metrics
+    recent_events: deque[dict[str, Any]]
+    stored_sizes: dict[str, int] | None
+
+    @property
+    def distinct(self) -> DistinctTracker | None:
+        """The distinct-users tracker (None when off)."""
+        raise NotImplementedError
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint with state, sorted."""
+        return sorted(self._strategy.endpoints())
+
+    def match(self, pattern: str) -> list[str]:
+        """Endpoints equal to `pattern`, or matching it as a glob (`*`, `?`, `[...]`)."""
+        return select(pattern, self._strategy.endpoints())
+
+    def query(self, endpoint: str, last_s: float, now: float | None = None) -> QueryResult:
+        """Hits of `endpoint` (or of every endpoint matching a glob, summed) in a window.
+
+        Args:
+            endpoint: an endpoint, or a glob such as `/api/*`.
+            last_s: window length N in seconds; the window is `now - N < ts <= now`.
+            now: end of the window in epoch seconds; default: the replay clock.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """
+        start, end = self._window(last_s, now)
+        matched = self.match(endpoint) if math.isfinite(end) else []
+        answer = self._empty_answer(start)
+        for name in matched:
+            answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
+        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), honest(answer))
+
+    def query_distinct(
+        self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
+    ) -> DistinctResult:
+        """Distinct users of `endpoint` (or of a glob's endpoints, counted once) in a window.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+            StateError: distinct counting is off, or no hit recorded so far carried a user.
+        """
+        start, end = self._window(last_s, now)
+        tracker = self.distinct
+        if tracker is None:
+            raise StateError(
+                "this state keeps no distinct users (replayed with --no-distinct,"
+                " or kept in a Redis store, which has no distinct-user sketches yet)",
+                hint="replay again without --no-distinct to count distinct users",
+            )
+        if not tracker.has_data():
+            raise StateError(
+                "this state has no user data: no hit recorded so far carried a user",
+                hint='distinct counts need a user per line (ndjson "user", a csv user'
+                " column, or the client host of an access log)",
+            )
+        matched = self.match(endpoint) if math.isfinite(end) else []
+        answer = tracker.query(matched, start, end, self.clock, confidence)
+        horizon = max(tracker.horizon, self._strategy.horizon)
+        if start < horizon and answer.complete:
+            answer = dataclasses.replace(answer, complete=False)
+        if not answer.complete:  # users from what was pruned are unknown: no upper bound
+            answer = dataclasses.replace(answer, high=math.inf)
+        return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
+
+    def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
+        """The `limit` endpoints with the most hits in the window, most first."""
+        if limit < 1:
+            raise ConfigurationError(f"--limit must be >= 1, got {limit}")
+        start, end = self._window(last_s, now)
+        clock = self._clock_for_query()
+        results = [
+            QueryResult(
+                ep,
+                (ep,),
+                last_s,
+                self._now(now),
+                honest(self._strategy.query(ep, start, end, clock)),
+            )
+            for ep in self._strategy.endpoints()
+        ]
+        results.sort(key=lambda r: (-r.answer.count, r.endpoint))
+        return [r for r in results[:limit] if r.answer.high > 0]
+
+    def _now(self, now: float | None) -> float | None:
+        return self.clock if now is None else now
+
+    def _clock_for_query(self) -> float:
+        return self.clock if self.clock is not None else -math.inf
+
+    def _window(self, last_s: float, now: float | None) -> tuple[float, float]:
+        if not (isinstance(last_s, (int, float)) and math.isfinite(last_s) and last_s > 0):
+            raise ConfigurationError(f"--last must be a positive number of seconds, got {last_s!r}")
+        if now is not None and not math.isfinite(now):
+            raise ConfigurationError(f"--now must be finite, got {now!r}")
+        end = self._now(now)
+        if end is None:
+            return -math.inf, -math.inf
+        return end - last_s, end
+
+    def _empty_answer(self, start: float) -> WindowAnswer:
+        if self._strategy.retention_s() == math.inf and not self._strategy.is_exact:
+            return WindowAnswer(0, 0, 0, True, all_time=True)
+        complete = start >= self._strategy.horizon
+        return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
+
+    def metrics_dict(self) -> dict[str, Any]:
+        """Every metric by name (the counters, sizes, clock, horizon and parameters)."""
+        strategy = self._strategy
+        horizon = strategy.horizon
+        sizes = self.stored_sizes or {}
+        return {
+            **self.metrics.as_dict(),
+            "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
+            "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
+            "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
+            "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
+            "strategy": strategy.name,
+            "strategy_params": dict(strategy.params),
+            "clock": self.clock,
+            "horizon": horizon if math.isfinite(horizon) else None,
+            "max_lateness_s": self.max_lateness_s,
+        }
+
+    def iter_events(self) -> Iterator[dict[str, Any]]:
+        """The remembered notable events, oldest first."""
+        return iter(self.recent_events)
+
+
+def honest(answer: WindowAnswer) -> WindowAnswer:
+    """A window reaching past the retained data has no upper bound and is not exact."""
+    if answer.complete:
+        return answer
+    return dataclasses.replace(answer, high=math.inf, exact=False)
