@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hitcount.ingest.formats.ndjson import NdjsonParser
 from hitcount.ingest.scanner import native, scan_block, scan_native
 from hitcount.model.hits import BadLine
-from hitcount.sketches.sketchlog import native as native_reduce
+from hitcount.sketches.registers import native as native_reduce
 
 if native is None or native_reduce is None:
     if os.environ.get("CI") == "true":
@@ -169,7 +169,7 @@ def test_native_register_reduction_equals_numpys(
     hits: list[tuple[int, float, int]], precision: int, bucket_s: float, far: bool
 ) -> None:
     """The C reduction gives numpy's entries (largest rank per endpoint, bucket, register)."""
-    from hitcount.sketches import sketchlog
+    from hitcount.sketches import registers
 
     user_names = [f"user{i}" for i in range(41)]
     codes = np.array([code for code, _, _ in hits], dtype=np.int32)
@@ -177,13 +177,13 @@ def test_native_register_reduction_equals_numpys(
     if far and hits:
         stamps[0] = 2.5e11  # pairs too spread out for 64-bit keys at a fine grid: numpy's path
     user_codes = np.array([user for _, _, user in hits], dtype=np.int32)
-    table = sketchlog.user_registers(user_names, precision)
+    table = registers.user_registers(user_names, precision)
     chosen = np.append(table, -64)[user_codes]
-    expected = sketchlog.reduce_registers(
+    expected = registers.reduce_registers(
         codes, stamps, (chosen >> 6).astype(np.int32), (chosen & 63).astype(np.uint8),
         precision, bucket_s,
     )  # fmt: skip
-    got = sketchlog.reduce_users(codes, stamps, user_names, user_codes, precision, bucket_s)
+    got = registers.reduce_users(codes, stamps, user_names, user_codes, precision, bucket_s)
     for field in ("codes", "buckets", "sizes", "registers", "ranks"):
         assert np.array_equal(getattr(got, field), getattr(expected, field)), field
 
@@ -198,7 +198,7 @@ def test_replay_without_the_extension_gives_the_same_state(
 
     from hitcount import HitCounter, replay
     from hitcount.ingest import parallel, scanner
-    from hitcount.sketches import sketchlog
+    from hitcount.sketches import registers
 
     rows = [
         {"endpoint": f"/e{i % 11}", "ts": 1_795_737_600 + i * 0.37, "user": f"u{i * 31 % 997}"}
@@ -212,7 +212,7 @@ def test_replay_without_the_extension_gives_the_same_state(
     states = []
     for scan_extension, reduce_extension in ((native, native_reduce), (None, None)):
         monkeypatch.setattr(scanner, "native", scan_extension)
-        monkeypatch.setattr(sketchlog, "native", reduce_extension)
+        monkeypatch.setattr(registers, "native", reduce_extension)
         counter = HitCounter(name, distinct_precision=10)
         assert replay(counter, [str(path)]).hits_kept == len(rows)
         assert counter.distinct is not None

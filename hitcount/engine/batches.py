@@ -58,7 +58,7 @@ def add_users(tracker: DistinctTracker, columns: Columns, late: npt.NDArray[np.b
     """The users of a batch's kept hits into the tracker (before the batch's prune)."""
     import numpy as np  # heavy: only batch ingest needs it
 
-    from hitcount.sketches.sketchlog import code_users  # numpy at import
+    from hitcount.sketches.registers import code_users  # numpy at import
 
     entries = columns.user_entries
     made_for = None if entries is None else (entries.precision, entries.bucket_s)

@@ -19,7 +19,8 @@ from hitcount.model.metrics import Metrics
 from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer
 
 if TYPE_CHECKING:
-    from hitcount.sketches.distinct import DistinctAnswer, DistinctTracker
+    from hitcount.model.answers import DistinctAnswer
+    from hitcount.sketches.distinct import DistinctTracker
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.reader import MAX_LINE_BYTES
 from hitcount.model.columns import Columns
-from hitcount.sketches.sketchlog import code_users, reduce_users
+from hitcount.sketches.registers import code_users, reduce_users
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from hitcount.model.hits import Hit
 
 if TYPE_CHECKING:
-    from hitcount.sketches.sketchlog import RegisterEntries
+    from hitcount.sketches.registers import RegisterEntries
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
+from hitcount.model.answers import DistinctAnswer
+from hitcount.sketches.distinct_state import (
+    MAX_BUCKET,
+    checked_horizon,
+    decode_state,
+    decoded_sketches,
+    encoded_sketches,
+)
 from hitcount.sketches.hll import (
     DEFAULT_PRECISION,
     HyperLogLog,
@@ -34,7 +39,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from hitcount.sketches.sketchlog import RegisterEntries, RegisterLog
+    from hitcount.sketches.registers import RegisterEntries
+    from hitcount.sketches.sketchlog import RegisterLog
 
 #: Width of a distinct-users bucket, seconds.
 DEFAULT_BUCKET_S = 60.0
@@ -42,40 +48,9 @@ DEFAULT_BUCKET_S = 60.0
 DEFAULT_RETENTION_S = 86400.0
 #: Confidence of the statistical bounds.
 DEFAULT_CONFIDENCE = 0.95
-_MAX_BUCKET = 2**53
 #: The state store packs the sketches (`to_state(compact=True)`) from this many on: below,
 #: the per-sketch form loads without numpy, which `query` and `metrics` never import.
 PACKED_MIN_SKETCHES = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class DistinctAnswer:
-    """Distinct users in a window, `start < ts <= end`.
-
-    Attributes:
-        estimate: the estimated number of distinct users.
-        low, high: bounds at `confidence` (HLL error, plus the boundary buckets' doubt).
-        confidence: the confidence of the bounds.
-        complete: False when the window starts before the oldest bucket kept.
-        buckets_partial: boundary buckets only partly inside the window.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    complete: bool = True
-    buckets_partial: int = 0
-
-
-class _State(msgspec.Struct, forbid_unknown_fields=True):
-    bucket_s: float
-    precision: int
-    retention_s: float
-    horizon: float | None
-    endpoints: dict[str, dict[str, str]] = {}
-    #: The compact form instead (`RegisterLog.packed`), written by the state store.
-    packed: dict[str, str | list[str]] | None = None
 
 
 _HASH_CACHE_LIMIT = 1 << 20
@@ -171,7 +146,7 @@ class DistinctTracker:
         users: Sequence[str | None],
     ) -> None:
         """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
-        from hitcount.sketches.sketchlog import code_users
+        from hitcount.sketches.registers import code_users
 
         self.add_users(names, codes, timestamps, *code_users(users))
 
@@ -184,7 +159,7 @@ class DistinctTracker:
         user_codes: npt.NDArray[np.int32],
     ) -> None:
         """Add a batch whose users are coded: hit i by `user_names[user_codes[i]]` (-1: none)."""
-        from hitcount.sketches.sketchlog import reduce_users
+        from hitcount.sketches.registers import reduce_users
 
         entries = reduce_users(
             codes, timestamps, user_names, user_codes, self.precision, self.bucket_s
@@ -407,10 +382,7 @@ class DistinctTracker:
                 for endpoint in sorted(encoded)
             }
         else:
-            sketches = {
-                endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
-                for endpoint, buckets in sorted(self._sketches.items())
-            }
+            sketches = encoded_sketches(self._sketches)
         return {**self._parameters(), "endpoints": sketches}
 
     def _parameters(self) -> dict[str, Any]:
@@ -428,40 +400,14 @@ class DistinctTracker:
         Raises:
             ValueError: a missing, unknown or out-of-range field, or bad registers.
         """
-        try:
-            if isinstance(raw, (bytes, bytearray)):
-                state = msgspec.json.decode(raw, type=_State, strict=True)
-            else:
-                state = msgspec.convert(raw, type=_State, strict=True)
-        except (msgspec.ValidationError, msgspec.DecodeError) as err:
-            raise ValueError(f"invalid distinct-users state: {err}") from None
+        state = decode_state(raw)
         tracker = cls(state.bucket_s, state.precision, state.retention_s)
-        if state.horizon is not None:
-            if not (math.isfinite(state.horizon) and abs(state.horizon) <= 3 * 253402300799.0):
-                raise ValueError(f"distinct-users horizon out of range: {state.horizon!r}")
-            tracker.horizon = state.horizon
+        tracker.horizon = checked_horizon(state.horizon)
         if state.packed is not None:
             if state.endpoints:
                 raise ValueError("distinct-users state has both endpoints and packed")
             tracker._load_packed(state.packed)
-        for endpoint, buckets in state.endpoints.items():
-            if not endpoint or not buckets:
-                raise ValueError("distinct-users state has an empty endpoint entry")
-            kept: dict[int, HyperLogLog] = {}
-            for key, text in buckets.items():
-                try:
-                    bucket = int(key)
-                except ValueError:
-                    raise ValueError(f"distinct-users bucket {key!r} is not an integer") from None
-                if str(bucket) != key or abs(bucket) > _MAX_BUCKET:
-                    raise ValueError(f"distinct-users bucket {key!r} is invalid")
-                sketch = HyperLogLog.from_base64(text)
-                if sketch.precision != tracker.precision:
-                    raise ValueError("distinct-users sketch precision differs from the tracker's")
-                if not tracker._keeps(bucket):
-                    raise ValueError(f"distinct-users bucket {key} lies before the horizon")
-                kept[bucket] = sketch
-            tracker._sketches[endpoint] = kept
+        tracker._sketches = decoded_sketches(state.endpoints, tracker.precision, tracker._keeps)
         return tracker
 
     def _load_packed(self, packed: Mapping[str, object]) -> None:
@@ -469,7 +415,7 @@ class DistinctTracker:
 
         log = RegisterLog.from_packed(self.precision, packed)
         for endpoint, bucket in log.pairs():
-            if abs(bucket) > _MAX_BUCKET or not self._keeps(bucket):
+            if abs(bucket) > MAX_BUCKET or not self._keeps(bucket):
                 raise ValueError(f"distinct-users bucket {bucket} of {endpoint} is invalid")
         self._log = log if log else None
 

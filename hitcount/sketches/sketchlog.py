@@ -16,154 +16,22 @@ from base64 import b64decode
 from binascii import Error as Base64Error
 from binascii import b2a_base64
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hitcount.model.packed import Base64Value
-from hitcount.sketches.hll import HyperLogLog, dense_header, hash64, sparse_header
+from hitcount.sketches.hll import HyperLogLog, dense_header, sparse_header
+from hitcount.sketches.registers import (
+    RANK_BITS,
+    RegisterEntries,
+    largest_rank_per_register,
+    run_starts,
+)
 
-try:
-    from hitcount.sketches import _reduce as native
-except ImportError:  # installed without a C compiler: numpy sorts instead
-    native = None  # type: ignore[assignment]
-
-#: Users whose registers `user_registers` remembers, per process, before it starts over.
-_REGISTER_CACHE_LIMIT = 1 << 20
-_register_cache: dict[tuple[str, int], int] = {}
-_RANK_BITS = 6  # ranks are at most 64 - 4 + 1 = 61
 _PADS = ("", "=", "==")
 _PART_KEYS = 1 << 20
-
-
-def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.int32]]:
-    """The distinct users, and each hit's position among them (-1: no user)."""
-    names = [user for user in dict.fromkeys(users) if user is not None]
-    position: dict[str | None, int] = {user: code for code, user in enumerate(names)}
-    position[None] = -1
-    codes = np.fromiter(map(position.__getitem__, users), dtype=np.int32, count=len(users))
-    return names, codes
-
-
-def user_registers(names: Sequence[str], precision: int) -> npt.NDArray[np.int64]:
-    """Each user's HLL register and rank at `precision`, as `index << 6 | rank`.
-
-    Each distinct user is hashed once (and remembered, per process, bounded).
-    """
-    cache = _register_cache
-    if len(cache) > _REGISTER_CACHE_LIMIT:
-        cache.clear()
-    free_bits = 64 - precision
-    mask = (1 << free_bits) - 1
-    packed = []
-    for user in names:
-        found = cache.get((user, precision))
-        if found is None:
-            hashed = hash64(user)
-            rank = free_bits + 1 - (hashed & mask).bit_length()
-            found = cache[(user, precision)] = (hashed >> free_bits) << _RANK_BITS | rank
-        packed.append(found)
-    return np.array(packed, dtype=np.int64)
-
-
-def reduce_users(
-    codes: npt.NDArray[np.int32],
-    timestamps: npt.NDArray[np.float64],
-    user_names: Sequence[str],
-    user_codes: npt.NDArray[np.int32],
-    precision: int,
-    bucket_s: float,
-) -> RegisterEntries:
-    """The entries of hits `codes[i]` at `timestamps[i]` by user `user_names[user_codes[i]]`
-    (code -1: no user, skipped): the C reduction when built, else numpy's sort."""  # noqa: D205, D209
-    table = user_registers(user_names, precision)
-    if native is not None:
-        found = native.reduce(
-            np.ascontiguousarray(codes, dtype=np.int32),
-            np.ascontiguousarray(timestamps, dtype=np.float64),
-            np.ascontiguousarray(user_codes, dtype=np.int32),
-            table,
-            bucket_s,
-            precision,
-        )
-        if found is not None:
-            pair_codes, pair_buckets, sizes, registers, ranks = found
-            return RegisterEntries(
-                precision,
-                bucket_s,
-                np.frombuffer(pair_codes, dtype=np.int64),
-                np.frombuffer(pair_buckets, dtype=np.int64),
-                np.frombuffer(sizes, dtype=np.int64),
-                np.frombuffer(registers, dtype=np.uint16),
-                np.frombuffer(ranks, dtype=np.uint8),
-            )
-    with_none = np.append(table, np.int64(-1 << _RANK_BITS))  # code -1 picks this last row
-    chosen = with_none[user_codes]
-    indexes = (chosen >> _RANK_BITS).astype(np.int32)
-    ranks8 = (chosen & 63).astype(np.uint8)
-    return reduce_registers(codes, timestamps, indexes, ranks8, precision, bucket_s)
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterEntries:
-    """The largest rank per (endpoint code, bucket, register) of a batch.
-
-    Pair i is endpoint code `codes[i]` in bucket `buckets[i]`; its entries are the next
-    `sizes[i]` of `registers`/`ranks` (sorted by register).
-    """
-
-    precision: int
-    bucket_s: float
-    codes: npt.NDArray[np.int64]
-    buckets: npt.NDArray[np.int64]
-    sizes: npt.NDArray[np.int64]
-    registers: npt.NDArray[np.uint16]
-    ranks: npt.NDArray[np.uint8]
-
-
-def reduce_registers(
-    codes: npt.NDArray[np.int32],
-    timestamps: npt.NDArray[np.float64],
-    indexes: npt.NDArray[np.int32],
-    ranks: npt.NDArray[np.uint8],
-    precision: int,
-    bucket_s: float,
-) -> RegisterEntries:
-    """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)."""
-    has_user = indexes >= 0
-    codes64 = codes[has_user].astype(np.int64)
-    buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
-    empty = np.zeros(0, dtype=np.int64)
-    if not len(buckets):
-        none16, none8 = np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8)
-        return RegisterEntries(precision, bucket_s, empty, empty, empty, none16, none8)
-    first = int(buckets.min())
-    span = int(buckets.max()) - first + 1
-    pair_bits = precision + _RANK_BITS
-    fits = span * (int(codes64.max()) + 1) < 1 << (62 - pair_bits)
-    if fits:
-        pairs = codes64 * span + (buckets - first)
-    else:  # buckets far apart: number the pairs first so that the keys fit in 64 bits
-        both = np.stack((codes64, buckets), axis=1)
-        table, inverse = np.unique(both, axis=0, return_inverse=True)
-        pairs = inverse.reshape(-1).astype(np.int64)
-    keys = (pairs << pair_bits) | (indexes[has_user].astype(np.int64) << _RANK_BITS)
-    keys = _largest_rank_per_register(np.sort(keys | ranks[has_user]))
-    pair_of = keys >> pair_bits
-    starts = _run_starts(pair_of)
-    sizes = np.diff(np.append(starts, len(keys)))
-    firsts = pair_of[starts]
-    if fits:
-        pair_codes, pair_buckets = firsts // span, firsts % span + first
-    else:
-        pair_codes, pair_buckets = table[firsts, 0], table[firsts, 1]
-    registers = ((keys >> _RANK_BITS) & ((1 << precision) - 1)).astype(np.uint16)
-    ranks_kept = (keys & 63).astype(np.uint8)
-    return RegisterEntries(
-        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
-    )
 
 
 _PACKED_FIELDS = frozenset(
@@ -185,29 +53,13 @@ def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[n
     return np.frombuffer(raw, dtype=dtype)
 
 
-def _run_starts(values: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-    """Where each run of equal values starts (of sorted values)."""
-    boundary = np.ones(len(values), dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=boundary[1:])
-    return np.flatnonzero(boundary)
-
-
-def _largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Of sorted keys, the last (largest rank) of each pair and register."""
-    registers = keys >> _RANK_BITS
-    last = np.ones(len(keys), dtype=bool)
-    np.not_equal(registers[1:], registers[:-1], out=last[:-1])
-    del registers
-    return keys[last]
-
-
 class RegisterLog:
     """Register entries of many (endpoint, bucket) sketches, appended in bulk."""
 
     def __init__(self, precision: int) -> None:
         """An empty log for sketches of this precision."""
         self.precision = precision
-        self._shift = precision + _RANK_BITS
+        self._shift = precision + RANK_BITS
         self._chunks: list[npt.NDArray[np.int64]] = []
         #: Whether `_chunks` is one compacted array.
         self._compact = True
@@ -248,7 +100,7 @@ class RegisterLog:
             per_entry = np.repeat(keep, sizes)
             sizes, registers, ranks = sizes[keep], registers[per_entry], ranks[per_entry]
         keys = np.repeat(np.array(pairs, dtype=np.int64) << self._shift, sizes)
-        keys |= registers.astype(np.int64) << _RANK_BITS
+        keys |= registers.astype(np.int64) << RANK_BITS
         keys |= ranks
         self._chunks.append(keys)
         self._compact = False
@@ -264,7 +116,7 @@ class RegisterLog:
             indexes = np.flatnonzero(registers).astype(np.int64)
             ranks = registers[indexes].astype(np.int64)
         pair = self._pair_id((endpoint, bucket))
-        self._chunks.append((pair << self._shift) | (indexes << _RANK_BITS) | ranks)
+        self._chunks.append((pair << self._shift) | (indexes << RANK_BITS) | ranks)
         self._compact = False
 
     def pairs(self) -> list[tuple[str, int]]:
@@ -284,7 +136,7 @@ class RegisterLog:
             merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
             self._chunks = []  # freed before sorting: the log may hold millions of keys
             merged.sort(kind="stable")
-            self._chunks = [_largest_rank_per_register(merged)]
+            self._chunks = [largest_rank_per_register(merged)]
             self._compact = True
         return self._chunks[0]
 
@@ -319,7 +171,7 @@ class RegisterLog:
         """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
         keys = self.compact()
         self._chunks = []
-        registers = (keys >> _RANK_BITS) & ((1 << self.precision) - 1)
+        registers = (keys >> RANK_BITS) & ((1 << self.precision) - 1)
         ranks = (keys & 63).astype(np.uint8)
         for pair, start, end in self._spans(keys):
             sketch = HyperLogLog(self.precision)
@@ -332,7 +184,7 @@ class RegisterLog:
         if not len(keys):
             return
         pairs = keys >> self._shift
-        starts = _run_starts(pairs)
+        starts = run_starts(pairs)
         ends = np.append(starts[1:], len(keys))
         yield from zip(pairs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
 
@@ -346,7 +198,7 @@ class RegisterLog:
         while the keys stay the same: metrics and the save both ask)."""  # noqa: D205, D209
         if self._runs_of is not keys:
             pairs = keys >> self._shift
-            starts = _run_starts(pairs)
+            starts = run_starts(pairs)
             self._runs_cache = (pairs[starts], starts)
             self._runs_of = keys
         return self._runs_cache
@@ -370,7 +222,7 @@ class RegisterLog:
             "pair_buckets": Base64Value(np.array([bucket for _, bucket in held], dtype="<i8")),
             "pair_sizes": Base64Value(sizes.astype("<u4")),
             "registers": Base64Value(
-                ((keys >> _RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")
+                ((keys >> RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")
             ),
             "ranks": Base64Value((keys & 63).astype(np.uint8)),
         }
@@ -414,8 +266,8 @@ class RegisterLog:
         if len(log._pair_ids) != len(log._pairs):
             raise ValueError("packed distinct-users state repeats an (endpoint, bucket) pair")
         ids = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        keys = (ids << log._shift) | (registers << _RANK_BITS) | ranks
-        if len(keys) > 1 and not bool(np.all((keys[1:] >> _RANK_BITS) > (keys[:-1] >> _RANK_BITS))):
+        keys = (ids << log._shift) | (registers << RANK_BITS) | ranks
+        if len(keys) > 1 and not bool(np.all((keys[1:] >> RANK_BITS) > (keys[:-1] >> RANK_BITS))):
             raise ValueError("packed distinct-users registers repeat or are out of order")
         log._chunks = [keys]
         return log
@@ -451,7 +303,7 @@ class RegisterLog:
         if not len(keys):
             return
         pairs = keys >> self._shift
-        starts = _run_starts(pairs)
+        starts = run_starts(pairs)
         del pairs
         found = np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))
         cuts = np.unique(starts[found[found < len(starts)]])  # no pair starts past the last
@@ -467,7 +319,7 @@ class RegisterLog:
         """
         m = 1 << self.precision
         pairs = keys >> self._shift
-        starts = _run_starts(pairs)
+        starts = run_starts(pairs)
         sizes = np.diff(np.append(starts, len(keys)))
         dense = sizes > HyperLogLog(self.precision).sparse_limit
         head = len(dense_header(self.precision))
@@ -483,7 +335,7 @@ class RegisterLog:
         counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
         out[at[~dense][:, None] + head + np.arange(4)] = counts
         entry_pair = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        registers, ranks = (keys >> _RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
+        registers, ranks = (keys >> RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
         in_dense = dense[entry_pair]
         where = at[entry_pair] + np.where(
             in_dense, head + registers, head + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
