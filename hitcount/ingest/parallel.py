@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hitcount.ingest.columnar import decode_ndjson_block
-from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
 from hitcount.model.columns import Columns
 from hitcount.sketches.registers import code_users, reduce_users
 
@@ -30,7 +30,6 @@ from hitcount.sketches.registers import code_users, reduce_users
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 #: Bytes per range handed to a worker.
 RANGE_BYTES = 16 * 1024 * 1024
-_BOM = b"\xef\xbb\xbf"
 
 
 def worker_count(path: str) -> int:
@@ -42,7 +41,7 @@ def worker_count(path: str) -> int:
     try:
         size = Path(path).stat().st_size
         with open(path, "rb") as handle:
-            gzipped = handle.read(2) == b"\x1f\x8b"
+            gzipped = handle.read(2) == GZIP_MAGIC
     except OSError:
         return 0
     if gzipped or size < PARALLEL_MIN_BYTES:
@@ -79,7 +78,7 @@ def read_range(path: str, start: int, end: int) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    return data.removeprefix(_BOM) if start == 0 else data
+    return data.removeprefix(BOM) if start == 0 else data
 
 
 class RangeTask(NamedTuple):

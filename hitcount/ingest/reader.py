@@ -17,8 +17,10 @@ from hitcount.model.positions import STDIN, display_name
 #: Lines longer than this (bytes) are bad lines; the reader never buffers more.
 MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
+#: The first bytes of gzip content (inputs are recognised by content, not by name).
+GZIP_MAGIC = b"\x1f\x8b"
+#: A UTF-8 byte order mark, dropped from the start of an input.
+BOM = b"\xef\xbb\xbf"
 
 
 @contextmanager
@@ -44,7 +46,7 @@ def open_input(source: str) -> Iterator[BinaryIO]:
         owned = True
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
             yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
         else:
             yield buffered
@@ -68,7 +70,7 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None
     skipping = False  # inside a line too long to keep
     for index, chunk in enumerate(_chunks(stream, name)):
         if index == 0:
-            chunk = chunk.removeprefix(_BOM)
+            chunk = chunk.removeprefix(BOM)
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError
+from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport
-from hitcount.live.tail import GZIP_MAGIC, FileTail, NoteHandler, StreamTail, compressed_refusal
+from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
 from hitcount.model.positions import STDIN, InputPosition
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store

@@ -17,15 +17,13 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from hitcount.errors import ConfigurationError, InputError
-from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
 from hitcount.model.positions import InputPosition, display_name, start_of
 
 #: Most bytes read at once.
 CHUNK_BYTES = 4 * 1024 * 1024
 #: How long a stream read waits for data before giving the caller a turn (seconds).
 WAIT_S = 0.1
-GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 
 #: `(number of the first line, block)` as `iter_blocks` yields them; None is an over-long line.
 Block = tuple[int, bytes | None]
@@ -135,7 +133,7 @@ class FileTail:
         lines = block.count(b"\n") if block is not None else 1
         self.position = position.advanced(self._fd, position.offset + size, position.lines + lines)
         if block is not None and position.offset == 0:
-            block = block.removeprefix(_BOM)
+            block = block.removeprefix(BOM)
         return position.lines + 1, block
 
     def _long_line(self, offset: int) -> Block | None:
@@ -220,7 +218,7 @@ class StreamTail:
             return None
         first = self._lines + 1
         self._lines += block.count(b"\n")
-        return first, block.removeprefix(_BOM) if first == 1 else block
+        return first, block.removeprefix(BOM) if first == 1 else block
 
     def _read_some(self) -> bytes | None:
         """Some bytes, b"" at the end, or None when nothing came within WAIT_S."""
