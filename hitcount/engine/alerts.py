@@ -126,10 +126,6 @@ class _Track:
                 recent.popleft()
             insort(recent, ts)
 
-    def above(self, clock: float, window_s: float) -> bool:
-        """Whether the count at `clock` is above the limit (all `limit + 1` inside)."""
-        return len(self.recent) == self.recent.maxlen and self.recent[0] + window_s > clock
-
     def count(self, clock: float, window_s: float) -> int:
         """Hits in the window ending at `clock` (exact up to `limit + 1`)."""
         return sum(1 for ts in self.recent if ts <= clock < ts + window_s)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,8 +120,3 @@ def _params_for(name: str, given: Mapping[str, object], last_s: float) -> dict[s
 def worst_error(run: StrategyRun, truth: Mapping[str, int]) -> float:
     """The largest relative error over the compared endpoints (0 for none)."""
     return max((run.error(ep, n) for ep, n in truth.items()), default=0.0)
-
-
-def finite_or_none(value: float) -> float | None:
-    """JSON has no infinity."""
-    return value if math.isfinite(value) else None

@@ -415,11 +415,3 @@ def _tau(x: float) -> float:
         z -= (1.0 - x) ** 2 * y
         if z == previous:
             return z / 3.0
-
-
-def union(sketches: Iterable[HyperLogLog], precision: int) -> HyperLogLog:
-    """A new sketch merging all of `sketches` (empty when there are none)."""
-    merged = HyperLogLog(precision)
-    for sketch in sketches:
-        merged.merge(sketch)
-    return merged
