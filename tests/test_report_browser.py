@@ -93,7 +93,8 @@ class RefusingProxy:
                     head = connection.recv(4096)
                 except OSError:
                     head = b"?"
-                self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                if head:  # a speculative preconnect that sends nothing requests nothing
+                    self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
 
     def close(self) -> list[str]:
         """Stop once no connection is pending; the request lines seen."""
