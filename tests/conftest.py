@@ -93,6 +93,18 @@ def fresh_namespace() -> str:
     return f"t{os.getpid()}-{next(_namespaces)}"
 
 
+_REDIS_FIXTURES = frozenset({"redis_url", "redis_cluster_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every case that needs a real redis-server carries the `redis` marker (`-m "not redis"`)."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_redis = params is not None and str(params.params.get("store", "")).startswith("redis")
+        if on_redis or _REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+
+
 @pytest.fixture(params=["memory", "file", "redis", "redis-cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Each store kind: in memory, a state file, a Redis server and a Redis Cluster."""
