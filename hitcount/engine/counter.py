@@ -217,7 +217,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             ts = check_ts(float(ts))
             user = check_user(user)
         except (BadLine, TypeError, ValueError) as err:
-            raise InputError("record()", str(err)) from None
+            raise InputError("record()", str(err)) from err
         return self._record_checked(endpoint, ts, user)
 
     def _record_checked(self, endpoint: str, ts: float, user: str | None = None) -> bool:
@@ -262,7 +262,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
                 check_ts(float(hit.ts))
                 check_user(hit.user)
         except BadLine as bad:
-            raise InputError("record_many()", bad.reason) from None
+            raise InputError("record_many()", bad.reason) from bad
         columns: Columns = columns_from_hits(batch)
         return self.record_columns(columns)
 

@@ -37,12 +37,12 @@ def open_input(source: str) -> Iterator[BinaryIO]:
     else:
         try:
             raw = open(Path(source), "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise InputError(name, "no such file", hint="check the path") from None
-        except IsADirectoryError:
-            raise InputError(name, "is a directory, not a file") from None
+        except FileNotFoundError as err:
+            raise InputError(name, "no such file", hint="check the path") from err
+        except IsADirectoryError as err:
+            raise InputError(name, "is a directory, not a file") from err
         except OSError as err:
-            raise InputError(name, f"cannot open: {err.strerror}") from None
+            raise InputError(name, f"cannot open: {err.strerror}") from err
         owned = True
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
@@ -147,7 +147,7 @@ def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
                 name,
                 f"cannot read: {err}",
                 hint="the file is damaged or truncated; nothing was saved",
-            ) from None
+            ) from err
         if not chunk:
             return
         yield chunk

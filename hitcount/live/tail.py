@@ -87,7 +87,7 @@ class FileTail:
                 self._waiting_noted = True
             return False
         except OSError as err:
-            raise InputError(self.name, f"cannot open: {err.strerror}") from None
+            raise InputError(self.name, f"cannot open: {err.strerror}") from err
         self._fd, self._waiting_noted = fd, False
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -159,7 +159,7 @@ class FileTail:
         except FileNotFoundError:
             return None  # moved away, not yet recreated: keep the old one until it is
         except OSError as err:
-            raise InputError(self.name, f"cannot read: {err.strerror}") from None
+            raise InputError(self.name, f"cannot read: {err.strerror}") from err
         current = os.fstat(self._fd)
         if (status.st_dev, status.st_ino) == (current.st_dev, current.st_ino):
             return None

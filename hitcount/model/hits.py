@@ -51,8 +51,8 @@ def check_endpoint(endpoint: object) -> str:
     if not endpoint.isascii():
         try:
             endpoint.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadLine("endpoint is not valid Unicode (lone surrogate)") from None
+        except UnicodeEncodeError as err:
+            raise BadLine("endpoint is not valid Unicode (lone surrogate)") from err
     return endpoint
 
 
@@ -120,8 +120,8 @@ def epoch_from_iso(text: str) -> float:
         candidate = candidate[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(candidate)
-    except ValueError:
-        raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}") from None
+    except ValueError as err:
+        raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}") from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return check_ts(moment.timestamp())
@@ -138,8 +138,8 @@ def epoch_from_value(value: object) -> float:
     if isinstance(value, (int, float)):
         try:
             return epoch_from_number(float(value))
-        except OverflowError:
-            raise BadLine("timestamp is absurdly large") from None
+        except OverflowError as err:
+            raise BadLine("timestamp is absurdly large") from err
     if isinstance(value, str):
         try:
             number = float(value)

@@ -43,7 +43,7 @@ def decode_state(raw: bytes | Mapping[str, Any]) -> DistinctState:
             return msgspec.json.decode(raw, type=DistinctState, strict=True)
         return msgspec.convert(raw, type=DistinctState, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
-        raise ValueError(f"invalid distinct-users state: {err}") from None
+        raise ValueError(f"invalid distinct-users state: {err}") from err
 
 
 def checked_horizon(horizon: float | None) -> float:
@@ -71,8 +71,8 @@ def decoded_sketches(
         for key, text in buckets.items():
             try:
                 bucket = int(key)
-            except ValueError:
-                raise ValueError(f"distinct-users bucket {key!r} is not an integer") from None
+            except ValueError as err:
+                raise ValueError(f"distinct-users bucket {key!r} is not an integer") from err
             if str(bucket) != key or abs(bucket) > MAX_BUCKET:
                 raise ValueError(f"distinct-users bucket {key!r} is invalid")
             sketch = HyperLogLog.from_base64(text)

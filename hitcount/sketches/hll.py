@@ -331,8 +331,8 @@ class HyperLogLog:
             raise ValueError("a HyperLogLog must be a base64 string")
         try:
             data = base64.b64decode(text.encode("ascii"), validate=True)
-        except (ValueError, UnicodeEncodeError):
-            raise ValueError("HyperLogLog registers are not valid base64") from None
+        except (ValueError, UnicodeEncodeError) as err:
+            raise ValueError("HyperLogLog registers are not valid base64") from err
         return cls.from_bytes(data)
 
     @classmethod

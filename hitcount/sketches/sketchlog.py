@@ -45,8 +45,8 @@ def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[n
         raise ValueError(f"packed distinct-users {name} must be a base64 string")
     try:
         raw = b64decode(text, validate=True)
-    except (Base64Error, ValueError):
-        raise ValueError(f"packed distinct-users {name} is not valid base64") from None
+    except (Base64Error, ValueError) as err:
+        raise ValueError(f"packed distinct-users {name} is not valid base64") from err
     width = np.dtype(dtype).itemsize
     if len(raw) % width:
         raise ValueError(f"packed distinct-users {name} has a partial item")

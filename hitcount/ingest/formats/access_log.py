@@ -129,8 +129,8 @@ def _day_start(date: bytes) -> int:
         raise BadLine("bad timestamp")
     try:
         day = _dt.date(int(date[7:11]), month, int(date[0:2]))
-    except ValueError:
-        raise BadLine("bad timestamp") from None
+    except ValueError as err:
+        raise BadLine("bad timestamp") from err
     start = (day.toordinal() - _EPOCH_ORDINAL) * 86400
     if len(_day_cache) >= _CACHE_LIMIT:
         _day_cache.clear()

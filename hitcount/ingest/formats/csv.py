@@ -41,13 +41,13 @@ class CsvParser:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise BadLine(f"not UTF-8 text (byte {err.start})") from None
+            raise BadLine(f"not UTF-8 text (byte {err.start})") from err
         if not text.strip():
             return None
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as err:
-            raise BadLine(f"invalid CSV ({err})") from None
+            raise BadLine(f"invalid CSV ({err})") from err
         if self._first:
             self._first = False
             if self._read_header(fields):

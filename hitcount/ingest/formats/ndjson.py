@@ -41,12 +41,12 @@ class NdjsonParser:
             record = _decoder.decode(line)
         except msgspec.ValidationError as err:
             if str(err).startswith("Expected `object`"):
-                raise BadLine(f"not a JSON object ({err})") from None
-            raise BadLine(f"invalid value ({err})") from None
+                raise BadLine(f"not a JSON object ({err})") from err
+            raise BadLine(f"invalid value ({err})") from err
         except msgspec.DecodeError as err:
-            raise BadLine(f"invalid JSON ({err})") from None
+            raise BadLine(f"invalid JSON ({err})") from err
         except UnicodeDecodeError as err:
-            raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from None
+            raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from err
         if record.endpoint is None:
             raise BadLine("missing field 'endpoint'")
         raw_ts = record.ts if record.ts is not None else record.timestamp
