@@ -185,3 +185,28 @@ def test_parallel_replay_with_late_hits_in_every_range_equals_recording_hit_by_h
         assert both.strategy.to_state() == oracle.strategy.to_state()
     assert both.distinct is not None and oracle.distinct is not None
     assert both.distinct.to_state() == oracle.distinct.to_state()
+
+
+DEEP = '{"endpoint": "/n", "ts": 1767225601, "user": ' + "[" * 5000 + "]" * 5000 + "}"
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_value_nested_too_deeply_is_a_bad_line_with_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    from hitcount.ingest import parallel
+
+    rows = [json.dumps({"endpoint": f"/e{i % 3}", "ts": 1_767_225_600 + i}) for i in range(3000)]
+    rows[10] = rows[2500] = DEEP
+    path = tmp_path / "deep.ndjson"
+    path.write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("HITCOUNT_WORKERS", workers)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 40_000)
+    counter = HitCounter("sliding", max_window_s=10**6)
+    report = replay(counter, [str(path)])
+    assert report.hits_kept == 2998
+    assert [(bad.line, bad.reason) for bad in report.first_bad] == [
+        (11, "invalid JSON (values nested too deeply)"),
+        (2501, "invalid JSON (values nested too deeply)"),
+    ]

@@ -225,3 +225,9 @@ def test_input_without_a_single_hit_is_refused(
     with pytest.raises(InputError, match=message) as info:
         replay(HitCounter(), [str(path)])
     assert "nothing was saved" in (info.value.hint or "")
+
+
+def test_ndjson_values_nested_too_deeply_are_a_bad_line_not_a_crash() -> None:
+    line = b'{"endpoint": "/n", "ts": 1767225601, "user": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(BadLine, match="nested too deeply"):
+        NdjsonParser().parse(line)

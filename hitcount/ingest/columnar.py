@@ -122,6 +122,8 @@ def _decode(block: bytes) -> list[Any] | None:
             return decoder.decode_lines(block)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             continue
+        except RecursionError:  # a value nested too deeply: the per-line parser says where
+            return None
     return None
 
 

@@ -47,6 +47,8 @@ class NdjsonParser:
             raise BadLine(f"invalid JSON ({err})") from err
         except UnicodeDecodeError as err:
             raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from err
+        except RecursionError as err:
+            raise BadLine("invalid JSON (values nested too deeply)") from err
         if record.endpoint is None:
             raise BadLine("missing field 'endpoint'")
         raw_ts = record.ts if record.ts is not None else record.timestamp
