@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -174,3 +175,55 @@ def test_a_closed_pipe_stops_cleanly_with_141(tmp_path: Path, traffic: dict[str,
     assert b"broken pipe" in err
     assert b"Traceback" not in err
     assert not state.exists()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_kill_9_of_a_parallel_replay_takes_its_workers_and_lock_with_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.ndjson"
+    line = '{"endpoint": "/e%d", "ts": %.2f, "user": "u%d"}\n'
+    with big.open("w") as out:  # about 48 MiB: decoded by worker processes
+        for block in range(75):
+            out.write(
+                "".join(line % (i % 50, T0 + block * 100 + i * 0.01, i) for i in range(10_000))
+            )
+    assert big.stat().st_size > 40 * 1024 * 1024  # PARALLEL_MIN_BYTES is 32 MiB
+    state = tmp_path / "state.json"
+    env = {**os.environ, "HITCOUNT_WORKERS": "2"}
+    parent = subprocess.Popen(_hitcount(state, "replay", str(big)), env=env)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+        workers = _children(parent.pid)
+        time.sleep(0.01)
+    assert len(workers) >= 2, "the replay finished before its workers were seen"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert [pid for pid in workers if _running(pid)] == []
+    started = time.monotonic()
+    small = tmp_path / "small.ndjson"
+    _write_traffic(small, 100, seed=3)
+    done = subprocess.run(
+        _hitcount(state, "replay", str(small), "--append"),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30  # nobody holds the state's lock

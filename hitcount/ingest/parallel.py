@@ -9,9 +9,14 @@ the order they appear and line numbers stay exact; only columns cross the proces
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import multiprocessing
 import os
+import signal
+import stat
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +35,8 @@ from hitcount.sketches.registers import code_users, reduce_users
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 #: Bytes per range handed to a worker.
 RANGE_BYTES = 16 * 1024 * 1024
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 
 
 def worker_count(path: str) -> int:
@@ -95,6 +102,43 @@ class RangeTask(NamedTuple):
     group: bool
 
 
+def _start_worker(parent: int) -> None:
+    """Tie a worker to its parent: it dies with it, and holds none of its files or sockets.
+
+    A forked worker inherits every open file of the parent: the state lock, a Redis socket.
+    If the parent is killed, a worker left running would keep them (and the lock) for good.
+    """
+    _die_with_parent(parent)
+    for fd in _inherited_fds():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux only)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _inherited_fds() -> list[int]:
+    """Open descriptors above stderr that are not pipes (the pool talks through pipes)."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: keep them (the worker still dies with its parent)
+        return []
+    inherited = []
+    for fd in fds:
+        try:
+            if fd > 2 and not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                inherited.append(fd)
+        except OSError:  # the descriptor of the listing itself, already closed
+            continue
+    return inherited
+
+
 def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
     data = read_range(task.path, task.start, task.end)
     precision = task.precision
@@ -147,7 +191,12 @@ def decode_in_parallel(
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    ) as pool:
         pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
         upcoming = iter(ranges)
 
