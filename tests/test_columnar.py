@@ -210,3 +210,37 @@ def test_a_value_nested_too_deeply_is_a_bad_line_with_its_number(
         (11, "invalid JSON (values nested too deeply)"),
         (2501, "invalid JSON (values nested too deeply)"),
     ]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_blank_lines_between_and_in_floods_are_counted_and_keep_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    from hitcount.ingest import parallel
+
+    rows: list[str] = []
+    for i in range(4000):
+        rows.append(json.dumps({"endpoint": f"/e{i % 5}", "ts": 1_767_225_600 + i}))
+        rows.extend([""] * (i % 3) + [" \t"] * (i % 2))
+    rows.extend([""] * 50_000)  # a flood of nothing
+    rows.append("{broken")
+    rows.append("   ")  # a blank last line without its newline
+    path = tmp_path / "blanks.ndjson"
+    path.write_text("\n".join(rows))
+    monkeypatch.setenv("HITCOUNT_WORKERS", workers)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)
+    counter = HitCounter("sliding", max_window_s=10**6)
+    report = replay(counter, [str(path)])
+    assert report.lines_read == len(rows)
+    assert report.hits_kept == 4000
+    assert [bad.line for bad in report.first_bad] == [len(rows) - 1]
+    assert counter.query("/e1", 10**6).answer.count == 800
+
+
+def test_drop_blank_lines_counts_what_the_per_line_parsers_skip() -> None:
+    block = b'{"a":1}\n\n \t\n{"b":2}\r\n  \x0b\n{"c":3}\n \t'
+    dense, blank = reader.drop_blank_lines(block)
+    assert dense == b'{"a":1}\n{"b":2}\r\n{"c":3}\n'
+    assert blank == 4
+    assert reader.line_count(block) == 7 == reader.line_count(dense) + blank

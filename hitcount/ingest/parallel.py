@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hitcount.ingest.columnar import decode_ndjson_block
-from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
-from hitcount.model.columns import Columns
+from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
+from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.sketches.registers import code_users, reduce_users
 
 #: Files smaller than this are decoded in the calling process.
@@ -142,9 +142,14 @@ def _inherited_fds() -> list[int]:
 def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
     data = read_range(task.path, task.start, task.end)
     precision = task.precision
+    lines = line_count(data)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
+    if columns is None and data:
+        dense, blank = drop_blank_lines(data)
+        if blank:
+            columns = decode_ndjson_block(dense, users=bool(precision)) if dense else EMPTY_COLUMNS
     if columns is None:
-        return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1), None
+        return lines, None
     # Users cross the process boundary coded (names once, a code a hit), with their HLL
     # registers reduced per endpoint and bucket (what the parent uses when none is late).
     user_names, user_codes = columns.user_names, columns.user_codes
@@ -166,7 +171,7 @@ def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
         user_codes=user_codes,
         user_entries=entries,
     )
-    return len(columns), columns.grouped() if task.group else columns
+    return lines, columns.grouped() if task.group else columns
 
 
 def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,8 @@ MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
 #: The first bytes of gzip content (inputs are recognised by content, not by name).
 GZIP_MAGIC = b"\x1f\x8b"
+#: A line of nothing but ASCII whitespace, with its newline.
+_BLANK_LINE = re.compile(rb"^[ \t\r\x0b\x0c]*\n", re.MULTILINE)
 #: A UTF-8 byte order mark, dropped from the start of an input.
 BOM = b"\xef\xbb\xbf"
 
@@ -109,6 +112,24 @@ def skip_lines(
         for _ in range(count - first + 1):
             cut = block.index(b"\n", cut) + 1
         yield count + 1, block[cut:]
+
+
+def line_count(block: bytes) -> int:
+    """How many lines `split_block` finds in a block (the last may lack its newline)."""
+    return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
+
+
+def drop_blank_lines(block: bytes) -> tuple[bytes, int]:
+    """The block without its blank (whitespace-only) lines, and how many there were.
+
+    The per-line parsers skip such lines; dropping them first lets a block of data with
+    blank lines between (or a flood of nothing else) take the fast path.
+    """
+    dense, blank = _BLANK_LINE.subn(b"", block)
+    tail = dense.rfind(b"\n") + 1
+    if tail < len(dense) and dense[tail:].isspace():  # a blank last line without newline
+        dense, blank = dense[:tail], blank + 1
+    return dense, blank
 
 
 def split_block(first: int, block: bytes | None) -> Iterator[tuple[int, bytes | None]]:

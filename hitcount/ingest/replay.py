@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 from hitcount.engine import HitCounter
 from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
-from hitcount.ingest.reader import MAX_LINE_BYTES, iter_blocks, open_input, skip_lines, split_block
+from hitcount.ingest.reader import (
+    MAX_LINE_BYTES,
+    drop_blank_lines,
+    iter_blocks,
+    line_count,
+    open_input,
+    skip_lines,
+    split_block,
+)
+from hitcount.model.columns import EMPTY_COLUMNS
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.positions import display_name
 
@@ -161,7 +170,9 @@ class Replayer:
 
     def block(self, first: int, block: bytes | None) -> None:
         """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
-        if not self._columnar(block):
+        if block is not None and block.isspace():  # blank lines only: nothing to parse
+            self.report.lines_read += line_count(block)
+        elif not self._columnar(block):
             for number, line in split_block(first, block):
                 self._line(number, line)
         if self.on_progress is not None:
@@ -197,6 +208,7 @@ class Replayer:
         for (start, end), lines, columns in decoded:
             if columns is not None:
                 self._record_columns(columns)
+                self.report.lines_read += lines - len(columns)  # blank lines dropped
             else:
                 block = parallel.read_range(source, start, end)
                 for line_number, line in split_block(number, block):
@@ -213,10 +225,16 @@ class Replayer:
             return False
         from hitcount.ingest.columnar import decode_ndjson_block
 
-        columns = decode_ndjson_block(block)
+        columns, blank = decode_ndjson_block(block), 0
         if columns is None:
-            return False
+            dense, blank = drop_blank_lines(block)
+            if not blank:
+                return False
+            columns = decode_ndjson_block(dense) if dense else EMPTY_COLUMNS
+            if columns is None:
+                return False
         self._record_columns(columns)
+        self.report.lines_read += blank
         return True
 
     def _record_columns(self, columns: Columns) -> None:

@@ -74,3 +74,7 @@ def columns_from_hits(hits: Sequence[Hit]) -> Columns:
         np.array([hit.ts for hit in hits], dtype=np.float64),
         users=users,
     )
+
+
+#: A batch of no hits (a block of blank lines).
+EMPTY_COLUMNS = Columns([], np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float64))
