@@ -231,3 +231,16 @@ def test_ndjson_values_nested_too_deeply_are_a_bad_line_not_a_crash() -> None:
     line = b'{"endpoint": "/n", "ts": 1767225601, "user": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     with pytest.raises(BadLine, match="nested too deeply"):
         NdjsonParser().parse(line)
+
+
+def test_csv_record_spanning_lines_makes_every_line_of_it_bad(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text(
+        'endpoint,ts\n"/a\nmore ""quoted"" text\nline",1767225600\n'
+        '/b,1767225601\n"/c ""x""",1767225602\n'
+    )
+    counter = HitCounter("sliding", max_window_s=10**6)
+    report = replay(counter, [str(path)])
+    assert [bad.line for bad in report.first_bad] == [2, 3, 4]
+    assert "spanning lines" in report.first_bad[0].reason
+    assert counter.endpoints() == ["/b", '/c "x"']

@@ -3,6 +3,10 @@
 A header is recognised on the first line when it names an endpoint column (`endpoint`,
 `path`, `url`) and a time column (`timestamp`, `ts`, `time`); its column order is then
 used. Timestamps take the same forms as in NDJSON.
+
+A record is one line: a quoted field left open at the end of a line (an RFC 4180 record
+that spans lines) makes that line bad, and every following line up to the one that closes
+the quote, so the second half of a record is never read as a hit of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_
 _ENDPOINT_NAMES = ("endpoint", "path", "url", "uri", "request")
 _TIME_NAMES = ("timestamp", "ts", "time", "datetime")
 _USER_NAMES = ("user", "client", "ip", "host", "user_id")
+_SPANNING = "records spanning lines are not supported"
 
 
 def _find(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -31,6 +36,8 @@ class CsvParser:
     def __init__(self) -> None:
         self._columns: tuple[int, int, int | None] = (0, 1, 2)
         self._first = True
+        #: Whether an earlier line left a quoted field open (the record spans lines).
+        self._in_quotes = False
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank or header line.
@@ -42,11 +49,17 @@ class CsvParser:
             text = line.decode("utf-8")
         except UnicodeDecodeError as err:
             raise BadLine(f"not UTF-8 text (byte {err.start})") from err
+        if self._in_quotes:
+            self._in_quotes = text.count('"') % 2 == 0  # an odd count closes the field
+            raise BadLine(f"invalid CSV (inside a quoted field opened above; {_SPANNING})")
         if not text.strip():
             return None
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as err:
+            if str(err) == "unexpected end of data":  # a quoted field still open at the end
+                self._in_quotes = True
+                raise BadLine(f"invalid CSV (a quoted field is not closed; {_SPANNING})") from err
             raise BadLine(f"invalid CSV ({err})") from err
         if self._first:
             self._first = False
