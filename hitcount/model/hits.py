@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 #: Longest endpoint accepted, in characters; longer ones are bad lines.
 MAX_ENDPOINT_CHARS = 4096
+#: How an endpoint cut to MAX_ENDPOINT_CHARS ends (access-log targets longer than that).
+TRUNCATED_MARK = "...[truncated]"
 #: Longest user (client id) kept, in characters; longer ones are bad lines.
 MAX_USER_CHARS = 1024
 #: Epoch values above this are read as milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).

@@ -18,9 +18,14 @@ user-agent, and with a user-agent cut off before its closing quote. A request ma
 the client chose that text, the endpoint is still its own choice.
 
 The target is everything between the method (the first space-separated token) and the final
-space-separated ``HTTP/...`` token when there is one, with surrounding spaces removed. The
-endpoint is the target up to the first ``?`` or ``#``; an absolute URI (``scheme://authority``)
-gives its path, or ``/`` when it has none. Bytes are decoded as UTF-8 with
+space-separated ``HTTP/...`` token when there is one, with surrounding spaces removed. Every
+request that names a target is a hit; only a line with no request at all (``"-"``, ``""``,
+a method alone) is bad. The endpoint is the target up to the first ``?`` or ``#``; an
+absolute URI (``scheme://authority``) gives its path, or ``/`` when it has none; ``CONNECT``
+gives its authority (``host:port``); ``OPTIONS *`` gives ``OPTIONS *``. A target longer than
+an endpoint may be (4096 characters) is cut and marked: its first characters, then
+``...[truncated]``, so a flood of long requests is counted under one visible endpoint.
+Bytes are decoded as UTF-8 with
 ``errors="backslashreplace"``; nothing is percent-decoded or unescaped (a logged ``\"`` or
 ``\xHH`` stays as logged), and control characters stay in the endpoint as data.
 
@@ -39,18 +44,21 @@ the BadLine reason is given):
 | 4 raw non-UTF-8 bytes in the target             | hit; each bad byte becomes ``\xHH`` text     |
 | 4 control bytes, TAB in the target              | hit; kept in the endpoint as data            |
 | 4 binary junk without a space (``\x05\x01``)    | BadLine ``no target in request``             |
-| 4/9 path over 4096 chars (SEARCH floods)        | BadLine ``endpoint longer than 4096 ...``    |
+| 4/9 path over 4096 chars (SEARCH floods)        | hit; first chars + ``...[truncated]``        |
 | 5 user-agent without its closing quote          | hit: host, time and request are intact       |
 | 5 UA-only redaction stub `` "curl/7.54.0"``     | BadLine ``not an access log line``           |
 | 6 HTTP/0.9 request, no protocol                 | hit; target = all after the method           |
 | 6 several spaces before the protocol            | hit; the spaces are stripped                 |
 | 6 ``HTTP/V1.0`` (last token ``HTTP/...``)       | hit; the protocol is not validated           |
 | 6 absolute URI ``GET http://h:p/path?q``        | hit ``/path`` (``/`` when it has no path)    |
-| 6 ``CONNECT host:port``                         | BadLine ``CONNECT has no path``              |
-| 6 ``OPTIONS *``, relative ``GET photo/``        | BadLine ``target is not a path``             |
+| 6 ``CONNECT host:port``                         | hit ``host:port`` (the authority)            |
+| 6 ``OPTIONS *``                                 | hit ``OPTIONS *`` (``*`` would be a glob)    |
+| 6 relative ``GET photo/``, ``../../etc/*``      | hit; the target as written, no query         |
 | 6 spaces inside the target                      | hit; the endpoint keeps its inner spaces     |
-| 6 lowercase/garbage method (``get``, ``200``)   | hit if the target is a path or abs. URI      |
-| 6 ``GET!not found /x HTTP/1.0``                 | BadLine ``target is not a path``             |
+| 6 lowercase/garbage method (``get``, ``200``)   | hit; the method is not read                  |
+| 6 ``GET!not found /x HTTP/1.0``                 | hit ``found /x`` (what follows the method)   |
+| 6 ``GET HTTP/1.0``, method only                 | BadLine ``no target in request``             |
+| 6 ``GET ?x=1`` (a query, no path)               | BadLine ``no path before the query ...``     |
 | 7 CRLF line endings                             | hit; the ``\r`` is stripped                  |
 | 8 a third quoted field after the user-agent     | hit (all after the size is ignored)          |
 | 10 any offset, out-of-order seconds, gaps       | hit; ts = UTC epoch seconds                  |
@@ -76,6 +84,7 @@ from hitcount.model.hits import (
     MAX_ENDPOINT_CHARS,
     MAX_TS,
     MAX_USER_CHARS,
+    TRUNCATED_MARK,
     BadLine,
     Hit,
     check_ts,
@@ -182,19 +191,29 @@ def _decode_dirty(path: bytes) -> str:
     The backslashreplace handler costs about 0.15 us per undecodable byte (600 us for one of
     the 8 KB SEARCH floods), so the length is checked first with the fast "surrogateescape" and
     "ignore" handlers. All three see the same undecodable bytes: "ignore" drops each one,
-    "surrogateescape" makes each one character, and backslashreplace makes each four.
-
-    Raises:
-        BadLine: the decoded path would be longer than MAX_ENDPOINT_CHARS.
+    "surrogateescape" makes each one character, and backslashreplace makes each four. A path
+    too long for an endpoint is decoded only as far as its truncated endpoint needs.
     """
-    too_long = BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
     lenient = len(path.decode("utf-8", "surrogateescape"))
-    if lenient > MAX_ENDPOINT_CHARS:
-        raise too_long
     valid = len(path.decode("utf-8", "ignore"))
-    if valid + 4 * (lenient - valid) > MAX_ENDPOINT_CHARS:
-        raise too_long
+    if lenient > MAX_ENDPOINT_CHARS or valid + 4 * (lenient - valid) > MAX_ENDPOINT_CHARS:
+        return _truncated(path)
     return path.decode("utf-8", "backslashreplace")
+
+
+def _truncated(path: bytes) -> str:
+    """The endpoint of a path too long to keep: its first characters, then `TRUNCATED_MARK`.
+
+    Only a prefix of the bytes is decoded, doubled until it holds more characters than are
+    kept, plus room for a character that the cut splits (at most 3 bytes, 12 characters).
+    """
+    keep = MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)
+    size = keep // 4 + 1
+    while True:
+        text = path[:size].decode("utf-8", "backslashreplace")
+        if len(text) > keep + 12 or size >= len(path):
+            return text[:keep] + TRUNCATED_MARK
+        size *= 2
 
 
 def _endpoint(request: bytes) -> str:
@@ -206,29 +225,34 @@ def _endpoint(request: bytes) -> str:
         raise BadLine("empty request")
     method, _, rest = request.partition(b" ")
     head, space, last = rest.rpartition(b" ")
-    target = head if space and last[:5].upper() == b"HTTP/" else rest
+    target = (head if space else b"") if last[:5].upper() == b"HTTP/" else rest
     target = target.strip(b" ")
     if not target:
         raise BadLine("no target in request")
-    if target[:1] != b"/":
-        found = _ABSOLUTE.match(target)
-        if found is None:
-            if method.upper() == b"CONNECT":
-                raise BadLine("CONNECT has no path")
-            raise BadLine("target is not a path")
+    if target == b"*":  # OPTIONS * asks about the server; "*" alone would read as a glob
+        return "OPTIONS *"
+    if method.upper() == b"CONNECT":  # the authority, host:port
+        return _decoded(target)
+    found = _ABSOLUTE.match(target) if target[:1] != b"/" else None
+    if found is not None:
         if not found.group(1):
             return "/"
         target = target[found.end() - 1 :]
     path = target.partition(b"?")[0].partition(b"#")[0]
+    if not path:
+        raise BadLine("no path before the query in target")
+    return _decoded(path)
+
+
+def _decoded(path: bytes) -> str:
+    """A path (or any target) as endpoint text: UTF-8, else backslash escapes; truncated."""
     if len(path) > 4 * MAX_ENDPOINT_CHARS:  # a character is made of at most four bytes
-        raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
+        return _truncated(path)
     try:
         endpoint = path.decode("utf-8")
     except UnicodeDecodeError:
-        endpoint = _decode_dirty(path)
-    if len(endpoint) > MAX_ENDPOINT_CHARS:
-        raise BadLine(f"endpoint longer than {MAX_ENDPOINT_CHARS} characters")
-    return endpoint
+        return _decode_dirty(path)
+    return endpoint if len(endpoint) <= MAX_ENDPOINT_CHARS else _truncated(path)
 
 
 def _parse(line: bytes) -> Hit:
