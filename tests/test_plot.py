@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import hitcount.cli.plot  # noqa: F401 - registers `plot` until hitcount.cli imports it
 from hitcount import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.views.series import MAX_POINTS, Series, series
@@ -354,7 +353,7 @@ def test_cli_help_has_an_example() -> None:
 
 
 def test_sparkline_marks_unknown_steps_apart_from_zero(tmp_path: Path) -> None:
-    from hitcount.cli.plot import UNKNOWN, sparkline
+    from hitcount.cli.render.charts import UNKNOWN, sparkline
 
     assert sparkline([math.nan, 0.0, 1.0, 4.0], 4.0) == UNKNOWN + "▁▃█"
     hits = [("/a", 1_767_225_600.0 + 60 * i) for i in range(600)]  # 10 hours, one a minute
