@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from hitcount._version import __version__
 from hitcount.cli import options as opt
 from hitcount.cli.commands import COMMANDS
+from hitcount.cli.flags import message_with_flag
 from hitcount.cli.options import AppContext
 from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
@@ -33,7 +34,7 @@ class HitcountGroup(TyperGroup):
         except HitcountError as err:
             if _debug(ctx):
                 raise
-            _fail(err.message, err.exit_code, err.hint)
+            _fail(_message(err, ctx.invoked_subcommand), err.exit_code, err.hint)
         except BrokenPipeError:  # `... | head`: the reader left; say so and stop quietly
             saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
             outcome = "the new state was saved" if saved else "the saved state is unchanged"
@@ -54,6 +55,13 @@ class HitcountGroup(TyperGroup):
             if isinstance(ctx.obj, AppContext):
                 for handle in ctx.obj.cleanup:
                     handle.close()
+
+
+def _message(err: HitcountError, command: str | None) -> str:
+    """The message to show: a library parameter's name becomes its flag."""
+    if isinstance(err, ConfigurationError):
+        return message_with_flag(err, command)
+    return err.message
 
 
 def _fail(message: str, code: ExitCode, hint: str | None = None) -> NoReturn:
