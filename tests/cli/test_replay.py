@@ -29,7 +29,7 @@ import typer.main
 from hitcount import available_strategies
 from hitcount.cli import app
 
-from .cli_helpers import (
+from ..cli_helpers import (
     COLOUR_FORCING_ENV,
     assert_error,
     ndjson_hit,
@@ -43,7 +43,7 @@ from .cli_helpers import (
     run,
     write_ndjson,
 )
-from .conftest import SAMPLES, Oracle
+from ..conftest import SAMPLES, Oracle
 
 SLIDING = ["--strategy", "sliding", "--max-window", "3600"]
 ESC = "\x1b"
