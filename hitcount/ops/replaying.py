@@ -137,11 +137,7 @@ def replay_into_store(
         KeyboardInterrupt: a followed replay was interrupted (after its last commit).
         InputError, StateError, StoreUnavailableError: from reading, loading or saving.
     """
-    explicit = settings.strategy is not None or settings.distinct_precision is not None
-    if explicit or not settings.append:
-        settings.create()  # bad strategy options are usage errors, whatever the saved state
-    if settings.resume and not settings.append:
-        raise ConfigurationError("--resume goes with --append", hint="add --append")
+    _check_settings(settings)
     hooks = _first_bad_lines_only(hooks)
     if settings.append and store.appends_concurrently:
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
@@ -150,6 +146,22 @@ def replay_into_store(
             "--resume needs a store that records input positions (redis://...)",
             hint="drop --resume; a file state is replaced or appended whole",
         )
+    return _replay_whole(store, sources, settings, hooks)
+
+
+def _check_settings(settings: ReplaySettings) -> None:
+    """Bad strategy options are usage errors, whatever the saved state."""
+    explicit = settings.strategy is not None or settings.distinct_precision is not None
+    if explicit or not settings.append:
+        settings.create()
+    if settings.resume and not settings.append:
+        raise ConfigurationError("--resume goes with --append", hint="add --append")
+
+
+def _replay_whole(
+    store: Store, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """The whole state under the store's lock: loaded (or new), replayed into, saved once."""
     with updating(
         store, settings.create, replace=not settings.append, on_saved=hooks.on_saved
     ) as counter:

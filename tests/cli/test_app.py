@@ -19,6 +19,8 @@ import pytest
 import typer.main
 
 from hitcount.cli import app
+from hitcount.cli.flags import message_with_flag
+from hitcount.errors import ConfigurationError
 
 from ..cli_helpers import (
     COLOUR_FORCING_ENV,
@@ -229,3 +231,18 @@ def test_installed_console_script_end_to_end(tmp_path: Path) -> None:
     assert answer["now"] == clock
     text = hitcount("top", "--last", "1h", "--limit", "3").stdout.decode()
     assert "/api/login" in text
+
+
+def test_library_parameter_names_become_flags_in_messages() -> None:
+    assert_error(run(["query", "/a", "--last", "-1"]), 2, "--last must be a duration")
+    assert_error(run(["replay", "x.ndjson", "--window", "0"]), 2, "--window must be >=")
+    ok(["replay", "-"], input='{"endpoint": "/a", "ts": 1000}\n')  # report checks after loading
+    assert_error(run(["report", "r.html", "--top", "0"]), 2, "--top must be between 1 and")
+    err = ConfigurationError("last_s must be a positive number of seconds", param="last_s")
+    assert message_with_flag(err) == "--last must be a positive number of seconds"
+    assert message_with_flag(err, "report") == "--last must be a positive number of seconds"
+    other = ConfigurationError("limit must be between 1 and 100, got 0", param="limit")
+    assert message_with_flag(other, "report").startswith("--top must")
+    assert message_with_flag(other, "top").startswith("--limit must")
+    unknown = ConfigurationError("widget must be round", param="widget")
+    assert message_with_flag(unknown) == "widget must be round"
