@@ -34,9 +34,18 @@ class HitcountError(Exception):
 
 
 class ConfigurationError(HitcountError):
-    """A parameter or option value is invalid (negative window, unparsable time...)."""
+    """A parameter or option value is invalid (negative window, unparsable time...).
+
+    Attributes:
+        param: the parameter at fault (`last_s`), when one is; the message starts with its
+            name, which the command line replaces with the flag that sets it (`--last`).
+    """
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, param: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.param = param
 
 
 class UnknownStrategyError(ConfigurationError):

@@ -38,9 +38,9 @@ def _mixed_traffic(seed: int) -> list[tuple[str, float]]:
 
 
 def test_parameters_are_checked() -> None:
-    with pytest.raises(ConfigurationError, match="--memory-budget"):
+    with pytest.raises(ConfigurationError, match=r"^memory_budget"):
         AutoStrategy(memory_budget=0)
-    with pytest.raises(ConfigurationError, match="--memory-budget"):
+    with pytest.raises(ConfigurationError, match=r"^memory_budget"):
         AutoStrategy(memory_budget=2.5)
     with pytest.raises(ConfigurationError):
         AutoStrategy(epsilon=1.0)

@@ -92,9 +92,9 @@ def state_dir_is_a_file(ws: Workspace) -> None:
     (ws.dir / "blocker").write_text("a file, not a directory", encoding="utf-8")
 
 
-def _cli_module() -> object:
-    # `hitcount.cli.app` as an attribute is the Typer app; the module is in sys.modules.
-    return importlib.import_module("hitcount.cli.app")
+def _module(name: str) -> object:
+    # `hitcount.cli.commands.metrics` as an attribute is the command; use sys.modules.
+    return importlib.import_module(name)
 
 
 def ctrl_c_during_replay(ws: Workspace) -> None:
@@ -103,7 +103,7 @@ def ctrl_c_during_replay(ws: Workspace) -> None:
     def interrupted(*args: object, **kwargs: object) -> NoReturn:
         raise KeyboardInterrupt
 
-    ws.monkeypatch.setattr(_cli_module(), "replay_sources", interrupted)
+    ws.monkeypatch.setattr(_module("hitcount.ops.replaying"), "replay_sources", interrupted)
 
 
 def internal_error(ws: Workspace) -> None:
@@ -112,7 +112,7 @@ def internal_error(ws: Workspace) -> None:
     def broken(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("boom")
 
-    ws.monkeypatch.setattr(_cli_module(), "load_counter", broken)
+    ws.monkeypatch.setattr(_module("hitcount.cli.commands.metrics"), "load_counter", broken)
 
 
 class Row(NamedTuple):

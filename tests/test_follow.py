@@ -18,12 +18,13 @@ import pytest
 from rich.console import Console
 
 from hitcount import HitCounter, MemoryStore, StateError, from_bytes
-from hitcount.cli.live import status_json, status_view
+from hitcount.cli.live import status_view
 from hitcount.ingest.reader import MAX_LINE_BYTES
 from hitcount.live.follow import FollowStatus, FollowView, follow, top_rows
 from hitcount.live.tail import CHUNK_BYTES, FileTail
 from hitcount.model.positions import HEAD_BYTES, InputPosition, head_checksum
 from hitcount.persist.document import encode, to_document
+from hitcount.views.json_forms import follow_status_json as status_json
 
 from .cli_helpers import run
 

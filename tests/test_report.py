@@ -172,9 +172,9 @@ def test_an_empty_window_says_so_instead_of_charting() -> None:
     [
         (3600, 420, 10, "whole number of --step"),
         (86400, 60, 10, f"more than {MAX_STEPS} steps"),
-        (3600, 60, 0, "--top must be between 1 and 100"),
-        (3600, 60, 101, "--top must be between 1 and 100"),
-        (3600, -5, 10, "--step must be a positive number"),
+        (3600, 60, 0, "limit must be between 1 and 100"),
+        (3600, 60, 101, "limit must be between 1 and 100"),
+        (3600, -5, 10, "step_s must be a positive number"),
     ],
 )
 def test_bad_windows_steps_and_limits_are_refused(

@@ -4,66 +4,36 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
 
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from hitcount.cli.options import FollowSettings
-from hitcount.cli.plot import sparkline
 from hitcount.cli.render import Renderer, duration, safe
-from hitcount.engine import HitCounter
-from hitcount.ingest.replay import BadLineInfo
-from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.cli.render.charts import sparkline
+from hitcount.live.follow import FollowStatus, FollowView
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
-from hitcount.persist.stores import Store
+from hitcount.views.json_forms import follow_status_json
 
 #: Endpoints in the live view and in each summary.
 TOP_LIMIT = 10
 
 
-def follow_and_show(
-    counter: HitCounter,
-    sources: list[str],
-    store: Store,
-    render: Renderer,
-    settings: FollowSettings,
-    *,
-    fmt: str | None,
-    strict: bool,
-    on_bad_line: Callable[[BadLineInfo], None],
-    on_saved: Callable[[], None],
-) -> FollowResult:
-    """Run `follow` with the live view (or NDJSON summaries), then print the text summary
-    on a terminal."""  # noqa: D205, D209
-    with FollowDisplay(render, settings.window_s, TOP_LIMIT) as display:
-        view = display.follow_view()
-        show = view.on_commit
+@contextmanager
+def follow_view(render: Renderer, window_s: float) -> Iterator[FollowView]:
+    """The live view (or NDJSON summaries) while `replay --follow` runs."""
+    with FollowDisplay(render, window_s, TOP_LIMIT) as display:
+        yield display.follow_view()
 
-        def committed(status: FollowStatus) -> None:
-            on_saved()  # from now on, an interrupt says the state was saved
-            if show is not None:
-                show(status)
 
-        view.on_commit = committed
-        result = follow(
-            counter,
-            sources,
-            store,
-            fmt=fmt,
-            strict=strict,
-            commit_every_s=settings.commit_every_s,
-            on_bad_line=on_bad_line,
-            view=view,
-        )
-    if display.live:
-        render.replay(result.report, counter.metrics_dict(), store.describe())
-    return result
+def shows_live(render: Renderer) -> bool:
+    """Whether `replay --follow` redraws a live view (then a text summary ends it)."""
+    return render.out.is_terminal and not render.json_output
 
 
 def status_view(status: FollowStatus) -> Group:
@@ -126,45 +96,12 @@ def _bytes(size: int) -> str:
     return f"{size} B"
 
 
-def status_json(status: FollowStatus) -> dict[str, Any]:
-    """One NDJSON summary line (NaN steps, before the retained data, become null)."""
-    return {
-        "kind": "follow_status",
-        "final": status.final,
-        "elapsed_s": round(status.elapsed_s, 3),
-        "lines_read": status.lines_read,
-        "hits_kept": status.hits_kept,
-        "late_hits": status.late_hits,
-        "bad_lines": status.bad_lines,
-        "hits_per_s": round(status.hits_per_s, 1),
-        "commits": status.commits,
-        "clock": status.clock,
-        "clock_iso": iso(status.clock),
-        "strategy": status.strategy,
-        "memory_entries": status.memory_entries,
-        "memory_bytes": status.memory_bytes,
-        "window_s": status.window_s,
-        "top": [
-            {
-                "endpoint": row.result.endpoint,
-                "count": row.result.answer.count,
-                "low": row.result.answer.low,
-                "high": row.result.answer.high if math.isfinite(row.result.answer.high) else None,
-                "exact": row.result.answer.exact,
-                "steps": [None if math.isnan(v) else round(v, 3) for v in row.steps],
-            }
-            for row in status.top
-        ],
-        "inputs": [position.to_dict() for position in status.inputs],
-    }
-
-
 class FollowDisplay:
     """Shows statuses: redrawn in place on a terminal, one JSON line per commit otherwise."""
 
     def __init__(self, render: Renderer, window_s: float, limit: int) -> None:
         self.render = render
-        self.live = render.out.is_terminal and not render.json_output
+        self.live = shows_live(render)
         self._view: Live | None = None
         self.window_s, self.limit = window_s, limit
 
@@ -180,7 +117,7 @@ class FollowDisplay:
 
     def summary(self, status: FollowStatus) -> None:
         """Print one NDJSON summary line."""
-        self.render.json(status_json(status))
+        self.render.json(follow_status_json(status))
 
     def draw(self, status: FollowStatus) -> None:
         """Redraw the live view."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,9 @@ import typer
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
+from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
-from hitcount.model.timeparse import parse_duration
+from hitcount.model.timeparse import parse_duration, parse_instant
 from hitcount.persist.stores import Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
@@ -235,8 +237,6 @@ def attach_tracing(
 
 def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
     if target == "-":
-        import sys
-
         return sys.stdout
     try:
         handle = open(Path(target), "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
@@ -268,8 +268,6 @@ def follow_settings(
             if given_on_command_line(ctx, name):
                 raise ConfigurationError(f"{flag} only applies with --follow")
         return None
-    from hitcount.live.follow import check_followable
-
     check_followable(sources)
     return FollowSettings(parse_duration(commit_every, "--commit-every"), parse_duration(last))
 
@@ -281,3 +279,18 @@ def context(ctx: typer.Context) -> AppContext:
         root.obj = AppContext()
     obj: AppContext = root.obj
     return obj
+
+
+def check_limit(limit: int) -> None:
+    """`--limit` is at least 1, checked before any state is read.
+
+    Raises:
+        ConfigurationError: below 1.
+    """
+    if limit < 1:
+        raise ConfigurationError(f"--limit must be >= 1, got {limit}")
+
+
+def instant(now: str | None) -> float | None:
+    """The `--now` option in epoch seconds (None when not given)."""
+    return None if now is None else parse_instant(now)

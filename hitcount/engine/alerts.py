@@ -70,13 +70,15 @@ class AlertRule:
             ConfigurationError: empty pattern, negative limit, window not > 0.
         """
         if not self.pattern:
-            raise ConfigurationError(f"--alert needs an endpoint; expected {RULE_FORM}")
+            raise ConfigurationError(f"rule needs an endpoint; expected {RULE_FORM}", param="rule")
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
             raise ConfigurationError(
-                f"--alert limit must be a whole number >= 0, got {self.limit!r}"
+                f"rule limit must be a whole number >= 0, got {self.limit!r}", param="rule"
             )
         if not (math.isfinite(self.window_s) and self.window_s > 0):
-            raise ConfigurationError(f"--alert window must be > 0 seconds, got {self.window_s!r}")
+            raise ConfigurationError(
+                f"rule window must be > 0 seconds, got {self.window_s!r}", param="rule"
+            )
 
     @classmethod
     def parse(cls, spec: str) -> AlertRule:

@@ -99,7 +99,9 @@ class HitCounter(Answering, DeprecatedSnapshots):
             try:
                 self.distinct = DistinctTracker(precision=distinct_precision)
             except ValueError as err:
-                raise ConfigurationError(f"--distinct-precision: {err}") from None
+                raise ConfigurationError(
+                    f"distinct_precision: {err}", param="distinct_precision"
+                ) from None
         self.set_max_lateness(max_lateness_s)
         self.clock: float | None = None
         self.metrics = Metrics()

@@ -132,7 +132,7 @@ class Answering:
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
         """The `limit` endpoints with the most hits in the window, most first."""
         if limit < 1:
-            raise ConfigurationError(f"--limit must be >= 1, got {limit}")
+            raise ConfigurationError(f"limit must be >= 1, got {limit}", param="limit")
         start, end = self._window(last_s, now)
         clock = self._clock_for_query()
         results = [
@@ -156,9 +156,11 @@ class Answering:
 
     def _window(self, last_s: float, now: float | None) -> tuple[float, float]:
         if not (isinstance(last_s, (int, float)) and math.isfinite(last_s) and last_s > 0):
-            raise ConfigurationError(f"--last must be a positive number of seconds, got {last_s!r}")
+            raise ConfigurationError(
+                f"last_s must be a positive number of seconds, got {last_s!r}", param="last_s"
+            )
         if now is not None and not math.isfinite(now):
-            raise ConfigurationError(f"--now must be finite, got {now!r}")
+            raise ConfigurationError(f"now must be finite, got {now!r}", param="now")
         end = self._now(now)
         if end is None:
             return -math.inf, -math.inf

@@ -100,7 +100,7 @@ def check_followable(sources: Sequence[str]) -> None:
         ConfigurationError: one of those.
     """
     if STDIN in sources and len(sources) > 1:
-        raise ConfigurationError("--follow reads stdin (-) alone, not with files")
+        raise ConfigurationError("follow reads stdin (-) alone, not with files", param="follow")
     for source in sources:
         if source == STDIN:
             continue
@@ -148,7 +148,9 @@ def follow(
         InputError: an unreadable input, or (strict) a bad line.
     """
     if not (math.isfinite(commit_every_s) and commit_every_s > 0):
-        raise ConfigurationError(f"--commit-every must be > 0 seconds, got {commit_every_s!r}")
+        raise ConfigurationError(
+            f"commit_every_s must be > 0 seconds, got {commit_every_s!r}", param="commit_every_s"
+        )
     check_followable(sources)
     run = _Run(counter, store, fmt, strict, on_bad_line, view or FollowView())
     try:

@@ -14,7 +14,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(s|m|min|h|d|w|)\s*$", re.IGNORECASE)
 
 
-def parse_duration(text: str, option: str = "--last") -> float:
+def parse_duration(text: str, option: str = "last") -> float:
     """Seconds from `300`, `1.5`, `90s`, `5m`, `2h`, `1d` or `1w`.
 
     Raises:
@@ -23,15 +23,16 @@ def parse_duration(text: str, option: str = "--last") -> float:
     match = _DURATION.match(text)
     if match is None:
         raise ConfigurationError(
-            f"{option} must be a duration such as 300, 90s, 5m, 2h or 1d; got {text!r}"
+            f"{option} must be a duration such as 300, 90s, 5m, 2h or 1d; got {text!r}",
+            param=option,
         )
     seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigurationError(f"{option} must be greater than 0, got {text!r}")
+        raise ConfigurationError(f"{option} must be greater than 0, got {text!r}", param=option)
     return seconds
 
 
-def parse_instant(text: str, option: str = "--now") -> float:
+def parse_instant(text: str, option: str = "now") -> float:
     """Epoch seconds from epoch seconds/milliseconds, ISO 8601, or `wall` (the wall clock).
 
     Raises:
@@ -43,7 +44,7 @@ def parse_instant(text: str, option: str = "--now") -> float:
         return epoch_from_value(text)
     except BadLine as bad:
         raise ConfigurationError(
-            f"{option}: {bad.reason}", hint="give epoch seconds, ISO 8601 or 'wall'"
+            f"{option}: {bad.reason}", hint="give epoch seconds, ISO 8601 or 'wall'", param=option
         ) from None
 
 

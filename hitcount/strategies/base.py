@@ -113,13 +113,16 @@ class Param:
             number = self.kind(value)  # type: ignore[arg-type,call-overload]
         except (TypeError, ValueError):
             raise ConfigurationError(
-                f"{self.flag} must be {'an integer' if self.kind is int else 'a number'},"
-                f" got {value!r}"
+                f"{self.name} must be {'an integer' if self.kind is int else 'a number'},"
+                f" got {value!r}",
+                param=self.name,
             ) from None
         if self.kind is int and isinstance(value, float) and not value.is_integer():
-            raise ConfigurationError(f"{self.flag} must be an integer, got {value!r}")
+            raise ConfigurationError(
+                f"{self.name} must be an integer, got {value!r}", param=self.name
+            )
         if isinstance(number, float) and not math.isfinite(number):
-            raise ConfigurationError(f"{self.flag} must be finite, got {value!r}")
+            raise ConfigurationError(f"{self.name} must be finite, got {value!r}", param=self.name)
         self._check_range(number)
         return number
 
@@ -127,9 +130,13 @@ class Param:
         low = self.minimum
         if low is not None and (number < low or (self.exclusive_minimum and number == low)):
             relation = ">" if self.exclusive_minimum else ">="
-            raise ConfigurationError(f"{self.flag} must be {relation} {low:g}, got {number:g}")
+            raise ConfigurationError(
+                f"{self.name} must be {relation} {low:g}, got {number:g}", param=self.name
+            )
         if self.maximum is not None and number > self.maximum:
-            raise ConfigurationError(f"{self.flag} must be <= {self.maximum:g}, got {number:g}")
+            raise ConfigurationError(
+                f"{self.name} must be <= {self.maximum:g}, got {number:g}", param=self.name
+            )
 
 
 class Strategy(ABC):

@@ -127,7 +127,7 @@ class ExponentialHistogram(Strategy):
         self.epsilon = float(self.params["epsilon"])
         self.buffer_s = float(self.params["buffer_s"])
         if self.epsilon >= 1.0:
-            raise ConfigurationError(f"--epsilon must be < 1, got {self.epsilon:g}")
+            raise ConfigurationError(f"epsilon must be < 1, got {self.epsilon:g}", param="epsilon")
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2

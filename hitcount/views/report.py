@@ -86,7 +86,9 @@ def build_report(
         ConfigurationError: a bad window, step or limit, or more than `MAX_STEPS` steps.
     """
     if isinstance(limit, bool) or not 1 <= limit <= MAX_TOP:
-        raise ConfigurationError(f"--top must be between 1 and {MAX_TOP}, got {limit}")
+        raise ConfigurationError(
+            f"limit must be between 1 and {MAX_TOP}, got {limit}", param="limit"
+        )
     step = last_s / DEFAULT_STEPS if step_s is None else step_s
     if step_count(last_s, step) > MAX_STEPS:
         raise ConfigurationError(

@@ -197,12 +197,14 @@ def step_count(last_s: float, step_s: float) -> int:
         ConfigurationError: not positive and finite, `last_s < step_s`, not a whole
             number of steps, or more than `MAX_POINTS` of them.
     """
-    for option, value in (("--step", step_s), ("--last", last_s)):
+    for option, value in (("step_s", step_s), ("last_s", last_s)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigurationError(f"{option} must be a number of seconds, got {value!r}")
+            raise ConfigurationError(
+                f"{option} must be a number of seconds, got {value!r}", param=option
+            )
         if not (math.isfinite(value) and value > 0):
             raise ConfigurationError(
-                f"{option} must be a positive number of seconds, got {value!r}"
+                f"{option} must be a positive number of seconds, got {value!r}", param=option
             )
     if last_s < step_s:
         raise ConfigurationError(
@@ -229,7 +231,9 @@ def step_count(last_s: float, step_s: float) -> int:
 def _window_end(counter: HitCounter, now: float | None) -> float:
     if now is not None:
         if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            raise ConfigurationError(f"--now must be a finite number of seconds, got {now!r}")
+            raise ConfigurationError(
+                f"now must be a finite number of seconds, got {now!r}", param="now"
+            )
         return float(now)
     if counter.clock is None:
         raise StateError(

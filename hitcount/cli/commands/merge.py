@@ -8,14 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from hitcount.cli import options as opt
-from hitcount.cli.app import app
 from hitcount.cli.render import Renderer, safe
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import iso
 from hitcount.ops.merge import MergeResult, merge_files, snapshot_bytes, write_snapshot
 
 
-@app.command("merge")
 def merge_command(
     files: Annotated[
         list[Path],

@@ -1,4 +1,4 @@
-"""The `snapshot` command group, `demo` and `compare`."""
+"""`hitcount snapshot save|restore|show`: the state as a versioned JSON document."""
 
 from __future__ import annotations
 
@@ -10,26 +10,19 @@ import typer
 from rich.text import Text
 
 from hitcount.cli import options as opt
-from hitcount.cli.app import HitcountGroup, app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, safe
 from hitcount.engine import HitCounter
-from hitcount.errors import ConfigurationError
-from hitcount.model.timeparse import iso, parse_duration
-from hitcount.ops.compare import compare as run_compare
-from hitcount.ops.demo import SCENARIOS, Scenario, run_demo
+from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import FileStore
-from hitcount.strategies import get_strategy
 
 snapshot_app = typer.Typer(
-    cls=HitcountGroup,
     help="Save, restore and inspect snapshots (versioned JSON documents).\n\n"
     "Example: hitcount snapshot save before.json && hitcount snapshot show before.json",
     no_args_is_help=True,
 )
-app.add_typer(snapshot_app, name="snapshot")
 
 FileArg = Annotated[
     Path, typer.Argument(help="Snapshot file (JSON); - for stdout/stdin.", dir_okay=False)
@@ -134,99 +127,3 @@ def snapshot_show(
     for row in summary["endpoints"]:
         table.add_row(Text(safe(row["endpoint"])), str(row["retained"]))
     render.show(table)
-
-
-@app.command()
-def demo(
-    scenario: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--scenario",
-            "-n",
-            help="Run only these scenarios (1-5; repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    json_output: opt.JsonFlag = False,
-) -> None:
-    """Run the five scenarios of the original design on a simulated clock, with traces.
-
-    Example: hitcount demo --scenario 3
-    """
-    unknown = sorted(set(scenario or []) - set(SCENARIOS))
-    if unknown:
-        raise ConfigurationError(f"no scenario {unknown[0]}; choose from 1-{len(SCENARIOS)}")
-    results = run_demo(scenario)
-    render = Renderer(json_output=json_output)
-    if json_output:
-        render.json([_scenario_json(s) for s in results])
-    else:
-        for result in results:
-            _print_scenario(render, result)
-    if not all(result.passed for result in results):
-        raise typer.Exit(1)
-
-
-def _scenario_json(s: Scenario) -> dict[str, Any]:
-    return {
-        "scenario": s.number,
-        "title": s.title,
-        "passed": s.passed,
-        "lines": s.lines,
-        "events": s.events,
-    }
-
-
-def _print_scenario(render: Renderer, s: Scenario) -> None:
-    render.title(f"{s.number}. {s.title}")
-    for line in s.lines:
-        render.line(f"  {line}")
-    for event in s.events:
-        details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "clock"))
-        render.line(Text(f"  event {event['event']}", style="cyan"), f" {safe(details)}")
-
-
-@app.command("compare")
-@opt.with_strategy_options
-def compare_command(
-    sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
-    last: opt.Last,
-    strategies: Annotated[
-        str | None,
-        typer.Option(
-            "--strategies",
-            help="Comma-separated strategies to compare (default: all).",
-            show_default=False,
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Busiest endpoints to compare.")] = 5,
-    param: opt.Params = None,
-    fmt: opt.Format = None,
-    json_output: opt.JsonFlag = False,
-    strategy_params: dict[str, object] | None = None,
-) -> None:
-    """Replay FILE through every strategy: answers, error against the exact count, memory.
-
-    The saved state is not touched. Example: hitcount compare traffic.ndjson --last 60
-    """
-    if limit < 1:
-        raise ConfigurationError(f"--limit must be >= 1, got {limit}")
-    if "-" in sources:
-        raise ConfigurationError("compare reads its input once per strategy; give files, not -")
-    names = [name.strip() for name in strategies.split(",")] if strategies is not None else None
-    if names is not None and not all(names):
-        raise ConfigurationError(
-            f"--strategies needs comma-separated names, got {strategies!r}",
-            hint="for example --strategies fixed,ehist",
-        )
-    for name in names or []:
-        get_strategy(name)
-    result = run_compare(
-        sources,
-        parse_duration(last),
-        strategies=names,
-        params=strategy_params,
-        limit=limit,
-        fmt=fmt,
-    )
-    Renderer(json_output=json_output).comparison(result)

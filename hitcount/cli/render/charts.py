@@ -1,25 +1,17 @@
-"""The `plot` command: hits per step as sparklines or bars, several endpoints on one scale."""
+"""Series as charts: sparklines (several endpoints on one scale) or one bar per step."""
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
 
-import typer
 from rich.cells import cell_len
 from rich.text import Text
 
-from hitcount.cli import options as opt
-from hitcount.cli.app import app
-from hitcount.cli.options import context
-from hitcount.cli.render import Renderer, duration, safe
-from hitcount.errors import ConfigurationError
+from hitcount.cli.render.console import Output
+from hitcount.cli.render.text import duration, safe
 from hitcount.model.metrics import number
-from hitcount.model.timeparse import iso, parse_duration, parse_instant
-from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
-from hitcount.strategies import WindowAnswer
-from hitcount.views.series import DEFAULT_STEPS, EndpointSeries, Point, Series, series, total_text
+from hitcount.model.timeparse import iso
+from hitcount.views.series import EndpointSeries, Point, Series, total_text
 
 #: Sparkline levels, lowest first: an empty step is the lowest, the busiest step the highest.
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -27,112 +19,23 @@ SPARKS = "▁▂▃▄▅▆▇█"
 UNKNOWN = "·"
 #: Partial blocks for bar ends, one eighth of a character to seven eighths.
 _EIGHTHS = "▏▎▍▌▋▊▉"
-#: Steps in a window when --step is not given.
 #: Longest bar when stdout is not a terminal (and no --width).
 PIPED_BAR_WIDTH = 40
-#: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
-MATCHED_SHOWN = 100
-#: Widest chart --width accepts.
-MAX_WIDTH = 10_000
 
 
-@app.command()
-def plot(
-    ctx: typer.Context,
-    endpoints: Annotated[
-        list[str],
-        typer.Argument(
-            help="Endpoints, or globs such as '/api/*' (summed); all share one scale.",
-            show_default=False,
-        ),
-    ],
-    last: opt.Last = "1h",
-    step: opt.Step = None,
-    now: opt.Now = None,
-    bars: Annotated[
-        bool, typer.Option("--bars", help="One line per step with a bar, instead of sparklines.")
-    ] = False,
-    width: Annotated[
-        int | None,
-        typer.Option(
-            "--width",
-            "-w",
-            help="Widest chart in characters: sparkline length (steps are merged to fit)"
-            " or longest bar (default: fit the terminal; piped: one character per step,"
-            f" bars of {PIPED_BAR_WIDTH}).",
-            show_default=False,
-        ),
-    ] = None,
-    json_output: opt.JsonFlag = False,
-) -> None:
-    """Hits per step over the window now - N < ts <= now (default --last 1h).
-
-    Every step (t - step, t] is answered by the strategy, with its bounds.
-
-    Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
-    """
-    last_s = parse_duration(last)
-    step_s = last_s / DEFAULT_STEPS if step is None else parse_duration(step, "--step")
-    end = None if now is None else parse_instant(now)
-    if width is not None and not 1 <= width <= MAX_WIDTH:
-        raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    scope = Scope(patterns=tuple(endpoints), last_s=last_s, now=end)
-    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
-    result = series(counter, endpoints, last_s, step_s, end)
-    render = Renderer(json_output=json_output)
-    if json_output:
-        render.json(series_json(result))
-    elif bars:
+def draw_series(render: Output, result: Series, *, bars: bool, width: int | None) -> None:
+    """The chart of `result` on stdout, then its caveats on stderr."""
+    if bars:
         _bars(render, result, width)
     else:
         _sparklines(render, result, width)
-    if not json_output:
-        _caveats(render, result, bars)
-
-
-# -- JSON ------------------------------------------------------------------------------------
-
-
-def series_json(result: Series) -> dict[str, Any]:
-    """A series for `--json` (an unknown upper bound is null)."""
-    return {
-        "last": result.last_s,
-        "step": result.step_s,
-        "now": result.now,
-        "now_iso": iso(result.now),
-        "strategy": result.strategy,
-        "times": list(result.times),
-        "series": [
-            {
-                "endpoint": s.endpoint,
-                "matched": list(s.matched[:MATCHED_SHOWN]),
-                "matched_count": len(s.matched),
-                "total": _answer_json(s.total),
-                "points": [_point_json(point) for point in s.points],
-            }
-            for s in result.series
-        ],
-    }
-
-
-def _point_json(point: Point) -> dict[str, Any]:
-    return {"end": point.end, **_answer_json(point.answer)}
-
-
-def _answer_json(answer: WindowAnswer) -> dict[str, Any]:
-    return {
-        "count": answer.count,
-        "low": answer.low,
-        "high": answer.high if math.isfinite(answer.high) else None,
-        "exact": answer.exact,
-        "complete": answer.complete,
-    }
+    _caveats(render, result, bars)
 
 
 # -- sparklines ------------------------------------------------------------------------------
 
 
-def _sparklines(render: Renderer, result: Series, width: int | None) -> None:
+def _sparklines(render: Output, result: Series, width: int | None) -> None:
     labels = [safe(s.endpoint) for s in result.series]
     label_width = max(cell_len(label) for label in labels)
     stats = [_stats(s) for s in result.series]
@@ -207,7 +110,7 @@ def _stats(s: EndpointSeries) -> str:
 # -- bars ------------------------------------------------------------------------------------
 
 
-def _bars(render: Renderer, result: Series, width: int | None) -> None:
+def _bars(render: Output, result: Series, width: int | None) -> None:
     top = max((point.count for s in result.series for point in s.points), default=0.0)
     times = [iso(t) or "-" for t in result.times]
     counts = [_count_text(p) for s in result.series for p in s.points]
@@ -256,7 +159,7 @@ def _bounds_text(point: Point) -> str:
     return f"  ({number(point.low)}..{number(point.high)})"
 
 
-def _caveats(render: Renderer, result: Series, bars: bool) -> None:
+def _caveats(render: Output, result: Series, bars: bool) -> None:
     for s in result.series:
         if not s.matched:
             render.warn(f"{s.endpoint} matched no endpoint")

@@ -8,15 +8,14 @@ from typing import Annotated
 import typer
 
 from hitcount.cli import options as opt
-from hitcount.cli.app import app
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, duration
-from hitcount.model.timeparse import parse_duration, parse_instant
+from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
 from hitcount.views.report import build_report, write_report
+from hitcount.views.report_html import render_html
 
 
-@app.command()
 def report(
     ctx: typer.Context,
     out: Annotated[
@@ -40,11 +39,9 @@ def report(
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
-    from hitcount.views.report_html import render_html  # only this command needs it (startup)
-
     last_s = parse_duration(last)
     step_s = None if step is None else parse_duration(step, "--step")
-    end = None if now is None else parse_instant(now)
+    end = opt.instant(now)
     store = context(ctx).store()
     counter = load_counter(store, lazy_distinct=True)
     result = build_report(counter, last_s, step_s, top, end)

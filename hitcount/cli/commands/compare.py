@@ -1,0 +1,58 @@
+"""`hitcount compare`: every strategy against the exact counts, on the same input."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hitcount.cli import options as opt
+from hitcount.cli.render import Renderer
+from hitcount.errors import ConfigurationError
+from hitcount.model.timeparse import parse_duration
+from hitcount.ops.compare import compare as run_compare
+from hitcount.strategies import get_strategy
+
+
+@opt.with_strategy_options
+def compare_command(
+    sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
+    last: opt.Last,
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated strategies to compare (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Busiest endpoints to compare.")] = 5,
+    param: opt.Params = None,
+    fmt: opt.Format = None,
+    json_output: opt.JsonFlag = False,
+    strategy_params: dict[str, object] | None = None,
+) -> None:
+    """Replay FILE through every strategy: answers, error against the exact count, memory.
+
+    The saved state is not touched. Example: hitcount compare traffic.ndjson --last 60
+    """
+    opt.check_limit(limit)
+    if "-" in sources:
+        raise ConfigurationError("compare reads its input once per strategy; give files, not -")
+    names = [name.strip() for name in strategies.split(",")] if strategies is not None else None
+    if names is not None and not all(names):
+        raise ConfigurationError(
+            f"--strategies needs comma-separated names, got {strategies!r}",
+            hint="for example --strategies fixed,ehist",
+        )
+    for name in names or []:
+        get_strategy(name)
+    result = run_compare(
+        sources,
+        parse_duration(last),
+        strategies=names,
+        params=strategy_params,
+        limit=limit,
+        fmt=fmt,
+    )
+    Renderer(json_output=json_output).comparison(result)

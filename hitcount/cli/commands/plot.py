@@ -1,0 +1,70 @@
+"""`hitcount plot`: hits per step as sparklines or bars, several endpoints on one scale."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hitcount.cli import options as opt
+from hitcount.cli.options import context
+from hitcount.cli.render import Renderer
+from hitcount.cli.render.charts import PIPED_BAR_WIDTH, draw_series
+from hitcount.errors import ConfigurationError
+from hitcount.model.timeparse import parse_duration
+from hitcount.persist.state import load_counter
+from hitcount.persist.stores import Scope
+from hitcount.views.json_forms import series_json
+from hitcount.views.series import DEFAULT_STEPS, series
+
+#: Widest chart --width accepts.
+MAX_WIDTH = 10_000
+
+
+def plot(
+    ctx: typer.Context,
+    endpoints: Annotated[
+        list[str],
+        typer.Argument(
+            help="Endpoints, or globs such as '/api/*' (summed); all share one scale.",
+            show_default=False,
+        ),
+    ],
+    last: opt.Last = "1h",
+    step: opt.Step = None,
+    now: opt.Now = None,
+    bars: Annotated[
+        bool, typer.Option("--bars", help="One line per step with a bar, instead of sparklines.")
+    ] = False,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            "--width",
+            "-w",
+            help="Widest chart in characters: sparkline length (steps are merged to fit)"
+            " or longest bar (default: fit the terminal; piped: one character per step,"
+            f" bars of {PIPED_BAR_WIDTH}).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: opt.JsonFlag = False,
+) -> None:
+    """Hits per step over the window now - N < ts <= now (default --last 1h).
+
+    Every step (t - step, t] is answered by the strategy, with its bounds.
+
+    Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
+    """
+    last_s = parse_duration(last)
+    step_s = last_s / DEFAULT_STEPS if step is None else parse_duration(step, "--step")
+    end = opt.instant(now)
+    if width is not None and not 1 <= width <= MAX_WIDTH:
+        raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
+    scope = Scope(patterns=tuple(endpoints), last_s=last_s, now=end)
+    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
+    result = series(counter, endpoints, last_s, step_s, end)
+    render = Renderer(json_output=json_output)
+    if json_output:
+        render.json(series_json(result))
+    else:
+        draw_series(render, result, bars=bars, width=width)

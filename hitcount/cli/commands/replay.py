@@ -1,0 +1,162 @@
+"""`hitcount replay`: parse the options, call the replay service, show what it did."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hitcount.cli import options as opt
+from hitcount.cli.alerting import AlertWatch, parse_rules
+from hitcount.cli.live import follow_view, shows_live
+from hitcount.cli.options import AppContext, FollowSettings, context
+from hitcount.cli.render import Renderer
+from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.engine.alerts import AlertRule
+from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
+from hitcount.sketches.hll import DEFAULT_PRECISION
+from hitcount.strategies import available_strategies
+
+Strategy = Annotated[
+    str | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help=f"One of: {', '.join(available_strategies())} (default: fixed).",
+        show_default=False,
+    ),
+]
+MaxLateness = Annotated[
+    float | None,
+    typer.Option(
+        "--max-lateness",
+        help="Seconds a line may arrive late and still count; kept with the state"
+        f" (default: {DEFAULT_MAX_LATENESS_S:g}).",
+        show_default=False,
+    ),
+]
+Append = Annotated[
+    bool, typer.Option("--append", "-a", help="Add to the saved state instead of replacing it.")
+]
+Strict = Annotated[bool, typer.Option("--strict", help="Stop at the first bad line; save nothing.")]
+NoDistinct = Annotated[
+    bool,
+    typer.Option(
+        "--no-distinct", help="Keep no distinct-users sketches (query --distinct is then off)."
+    ),
+]
+DistinctPrecision = Annotated[
+    int | None,
+    typer.Option(
+        "--distinct-precision",
+        help="HyperLogLog precision p for distinct users, 4..16; error ~1.04/sqrt(2^p)"
+        f" (default: {DEFAULT_PRECISION}).",
+        show_default=False,
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="With --append on Redis: skip the lines of each file already in the state.",
+    ),
+]
+
+
+class _Observers:
+    """What `replay` attaches to the counter: `--trace`, `--trace-json` and `--alert`."""
+
+    def __init__(
+        self,
+        app_ctx: AppContext,
+        render: Renderer,
+        tracing: tuple[bool, str | None],
+        alerting: tuple[list[AlertRule], bool],
+    ) -> None:
+        self.app_ctx, self.render = app_ctx, render
+        self.tracing, self.alerting = tracing, alerting
+        self.alerts: AlertWatch | None = None
+
+    def attach(self, counter: HitCounter) -> None:
+        """Subscribe the tracers and the alert printer to `counter`."""
+        (trace, trace_json), (rules, exit_on_alert) = self.tracing, self.alerting
+        opt.attach_tracing(self.app_ctx, counter, self.render, trace, trace_json)
+        self.alerts = AlertWatch(counter, rules, self.render, exit_on_alert)
+        if trace:
+            self.render.note("note: --trace prints every hit; large replays get slow")
+
+    def stop_requested(self) -> bool:
+        """Whether `--exit-on-alert` asks the replay to stop."""
+        return self.alerts is not None and self.alerts.stop_requested()
+
+    def finish(self) -> None:
+        """After the save: exit 9 if an alert stopped the replay."""
+        if self.alerts is not None:
+            self.alerts.finish()
+
+
+def _hooks(
+    app_ctx: AppContext, render: Renderer, observers: _Observers, following: FollowSettings | None
+) -> ReplayHooks:
+    window_s = following.window_s if following is not None else 0.0
+    return ReplayHooks(
+        on_note=render.note,
+        on_bad_line=render.bad_line,
+        on_saved=app_ctx.mark_saved,
+        on_counter=observers.attach,
+        should_stop=observers.stop_requested,
+        progress=render.progress,
+        follow_view=lambda: follow_view(render, window_s),
+    )
+
+
+@opt.with_strategy_options
+def replay(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(help="Input files, or - for stdin.")],
+    fmt: opt.Format = None,
+    strategy: Strategy = None,
+    param: opt.Params = None,
+    max_lateness: MaxLateness = None,
+    append: Append = False,
+    strict: Strict = False,
+    no_distinct: NoDistinct = False,
+    distinct_precision: DistinctPrecision = None,
+    resume: Resume = False,
+    trace: opt.Trace = False,
+    trace_json: opt.TraceJson = None,
+    alert: opt.Alert = None,
+    exit_on_alert: opt.ExitOnAlert = False,
+    json_output: opt.JsonFlag = False,
+    follow: opt.Follow = False,
+    commit_every: opt.CommitEvery = "5s",
+    view_last: opt.ViewLast = "1m",
+    strategy_params: dict[str, object] | None = None,
+) -> None:
+    """Replay traffic files into the state (replacing it unless --append).
+
+    Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
+    (or live: hitcount replay access.log --follow --append)
+    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert)
+    """
+    app_ctx, render = context(ctx), Renderer(json_output=json_output)
+    rules = parse_rules(alert, exit_on_alert)
+    store = app_ctx.store()
+    following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
+    settings = ReplaySettings(
+        strategy=strategy, params=strategy_params or {}, max_lateness_s=max_lateness,
+        append=append, strict=strict, distinct=not no_distinct,
+        distinct_precision=distinct_precision, resume=resume, fmt=fmt,
+        commit_every_s=following.commit_every_s if following is not None else None,
+        traced=trace or trace_json is not None,
+    )  # fmt: skip
+    observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert))
+    outcome = replay_into_store(
+        store, sources, settings, _hooks(app_ctx, render, observers, following)
+    )
+    if outcome.followed is not None:  # the end of stdin
+        if shows_live(render):
+            render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+        return
+    observers.finish()  # --exit-on-alert: exit 9, the state saved
+    render.replay(outcome.report, outcome.metrics, outcome.saved_to)

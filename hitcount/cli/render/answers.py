@@ -1,0 +1,134 @@
+"""Window answers on screen: `query`, `top` and `top --watch`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from hitcount.cli.render.console import Output
+from hitcount.cli.render.text import answer_text, distinct_text, duration, safe
+from hitcount.engine import DistinctResult, QueryResult
+from hitcount.model.metrics import number
+from hitcount.model.timeparse import iso
+from hitcount.strategies import WindowAnswer
+from hitcount.views.json_forms import distinct_json, query_json
+
+_NUMBERS = ("count", "low", "high")
+#: What `watch_top` calls for each refresh: the results and the strategy's description.
+TopFetcher = Callable[[], tuple[list[QueryResult], str]]
+
+
+class AnswerViews(Output):
+    """Prints query results: one answer, the busiest endpoints, a redrawn top."""
+
+    def query(
+        self, result: QueryResult, strategy: str, users: DistinctResult | None = None
+    ) -> None:
+        """One window answer (and its distinct users, when asked)."""
+        if self.json_output:
+            self.json({**query_json(result, strategy), **distinct_json(users)})
+            return
+        answer = result.answer
+        summary = answer_text(answer, result.last_s)
+        self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
+        if len(result.matched) > 1 or result.matched != (result.endpoint,):
+            self.note(f"matched {len(result.matched)} endpoint(s)")
+        if result.now is not None and not answer.all_time:
+            start = iso(result.now - result.last_s)
+            self.note(f"window {start} < ts <= {iso(result.now)} · {strategy}")
+        self._caveats(answer)
+        if users is not None:
+            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users)}")
+            if not users.answer.complete:
+                self.warn(
+                    "the window starts before the oldest distinct-users bucket kept, so the"
+                    " true number may be higher"
+                )
+
+    def _caveats(self, answer: WindowAnswer) -> None:
+        if answer.all_time and answer.since is None:
+            self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
+        elif answer.all_time:
+            self.warn(
+                "this strategy keeps no time: the answer counts the hits the strategy it was"
+                f" swapped from still held, those after {iso(answer.since)}"
+            )
+        if not answer.complete:
+            self.warn(
+                "the window starts before the oldest data the strategy keeps, so the true"
+                " count may be higher; use a longer --max-window / --retention"
+            )
+
+    def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
+        """The busiest endpoints."""
+        if self.json_output:
+            self.json([query_json(result, strategy) for result in results])
+            return
+        self.show(self._top_table(results))
+        if not results:
+            self.note(f"no hits in the last {duration(last_s)}")
+        if results:
+            now = results[0].now
+            if now is not None and not results[0].answer.all_time:
+                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
+            self._caveats(_combine(r.answer for r in results))
+
+    def _top_table(self, results: list[QueryResult]) -> Table:
+        table = self.table("endpoint", "count", "low", "high", "exact", right=_NUMBERS)
+        for result in results:
+            a = result.answer
+            table.add_row(
+                Text(safe(result.endpoint)),
+                number(a.count),
+                number(a.low),
+                number(a.high),
+                "yes" if a.exact else "no",
+            )
+        return table
+
+    def watch_top(
+        self, fetch: TopFetcher, last_s: float, interval_s: float, count: int | None
+    ) -> None:
+        """Redraw `top` every `interval_s` seconds (`count` times, or until Ctrl-C).
+
+        On a terminal the table is redrawn in place; piped, each refresh is printed after
+        the last (one JSON array per line with --json).
+        """
+        live = self.out.is_terminal and not self.json_output
+        shown = 0
+        try:
+            with Live(console=self.out, auto_refresh=False) if live else nullcontext() as view:
+                while count is None or shown < count:
+                    results, strategy = fetch()
+                    if isinstance(view, Live):
+                        view.update(self._watch_view(results, last_s, strategy), refresh=True)
+                    elif self.json_output:
+                        self.json([query_json(result, strategy) for result in results])
+                    else:
+                        self.line(f"== {iso(time.time())}")
+                        self.top(results, last_s, strategy)
+                    shown += 1
+                    if count is None or shown < count:
+                        time.sleep(interval_s)
+        except KeyboardInterrupt:  # the normal way to stop watching
+            return
+
+    def _watch_view(self, results: list[QueryResult], last_s: float, strategy: str) -> Group:
+        now = results[0].now if results else None
+        window = f"{iso(now - last_s)} < ts <= {iso(now)}" if now is not None else "no hits"
+        header = Text(f"top · last {duration(last_s)} · {window} · {strategy} · Ctrl-C stops")
+        return Group(header, self._top_table(results))
+
+
+def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:
+    items = list(answers)
+    total = items[0]
+    for answer in items[1:]:
+        total = total + answer
+    return total

@@ -1,0 +1,133 @@
+"""The consoles the CLI prints on: Rich on a terminal, plain text when piped, JSON on request.
+
+Endpoint text is data: control characters are shown escaped and nothing is read as markup.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from rich import box
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from hitcount.cli.render.text import safe
+
+#: Output width when stdout is not a terminal: wide enough that table rows never wrap.
+_PIPED_WIDTH = 100_000
+#: Replays shorter than this (seconds) draw no progress line.
+_PROGRESS_AFTER_S = 1.0
+
+
+class Output:
+    """Prints on stdout (results) and stderr (diagnostics); the primitives every view uses."""
+
+    def __init__(self, *, json_output: bool = False) -> None:
+        self.json_output = json_output
+        self.out = Console(highlight=False, soft_wrap=True)
+        if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
+            self.out = Console(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def json(self, payload: Any) -> None:
+        """One JSON document on stdout (non-finite numbers become null)."""
+        sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        sys.stdout.flush()
+
+    def document(self, data: bytes | str) -> None:
+        """A whole document (a snapshot, an HTML page) on stdout, byte for byte."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    def line(self, *parts: str | Text) -> None:
+        """One line of plain text (no markup) on stdout."""
+        self.out.print(Text.assemble(*parts))
+
+    def warn(self, message: str) -> None:
+        """`hitcount: warning: ...` on stderr."""
+        self.err.print(Text(f"hitcount: warning: {safe(message)}", style="yellow"))
+
+    def note(self, message: str) -> None:
+        """A dim informational line on stderr."""
+        self.err.print(Text(message, style="dim"))
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        """`hitcount: error: ...` (and the hint) on stderr."""
+        self.err.print(Text(f"hitcount: error: {safe(message)}", style="bold red"))
+        if hint:
+            self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
+
+    def show(self, table: Table) -> None:
+        """Print a table; when piped, without the padding Rich leaves at line ends."""
+        if self.out.is_terminal:
+            self.out.print(table)
+            return
+        with self.out.capture() as captured:
+            self.out.print(table)
+        lines = captured.get().splitlines()
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
+        sys.stdout.flush()
+
+    def title(self, text: str) -> None:
+        """A section title: a rule on a terminal, a plain line when piped."""
+        if self.out.is_terminal:
+            self.out.rule(Text(text), style="dim")
+        else:
+            self.line(f"== {text}")
+
+    def table(self, *columns: str, right: tuple[str, ...] = ()) -> Table:
+        """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
+        right-justified (numbers)."""  # noqa: D205, D209
+        styled = self.out.is_terminal
+        table = Table(
+            box=box.SIMPLE_HEAD if styled else None,
+            show_header=True,
+            header_style="bold" if styled else "",
+            pad_edge=False,
+        )
+        for column in columns:
+            if column in right:
+                table.add_column(column, justify="right", overflow="fold")
+            else:
+                table.add_column(column, justify="left", overflow="fold")
+        return table
+
+    @contextmanager
+    def progress(self) -> Iterator[Callable[[int], None]]:
+        """A progress callback (lines read) that shows a live line on a terminal's stderr.
+
+        Nothing is drawn when stderr is not a terminal, nor for replays under a second.
+        """
+        if not self.err.is_terminal:
+            yield lambda lines: None
+            return
+        started = time.monotonic()
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn("replaying: {task.completed:,.0f} lines"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
+            console=self.err,
+            transient=True,
+        )
+        task = bar.add_task("replay", total=None, rate="")
+
+        def update(lines: int) -> None:
+            elapsed = time.monotonic() - started
+            if elapsed > _PROGRESS_AFTER_S and not bar.live.is_started:
+                bar.start()
+            bar.update(task, completed=lines, rate=f"{lines / max(elapsed, 1e-9):,.0f} lines/s")
+
+        try:
+            yield update
+        finally:
+            bar.stop()

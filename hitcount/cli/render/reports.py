@@ -1,0 +1,148 @@
+"""Reports on screen: replays, comparisons, metrics, events, bad lines, alerts, traces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.text import Text
+
+from hitcount.cli.render.console import Output
+from hitcount.cli.render.text import duration, safe, value_text
+from hitcount.ingest.replay import BadLineInfo, ReplayReport
+from hitcount.model.events import THRESHOLD_EXCEEDED, Event
+from hitcount.model.metrics import metric_text, number
+from hitcount.model.timeparse import iso
+from hitcount.ops.compare import Comparison, worst_error
+from hitcount.views.json_forms import answer_json, replay_json
+
+
+class ReportViews(Output):
+    """Prints what commands did and what the state holds."""
+
+    def metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Every metric."""
+        if self.json_output:
+            self.json(dict(metrics))
+            return
+        table = self.table("metric", "value")
+        for name, value in metrics.items():
+            table.add_row(name, Text(safe(metric_text(name, value))))
+        self.show(table)
+
+    def events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Remembered events, oldest first."""
+        rows = list(events)
+        if self.json_output:
+            self.json(rows)
+            return
+        table = self.table("clock", "event", "details")
+        for row in rows:
+            details = ", ".join(
+                f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
+            )
+            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
+        self.show(table)
+        if not rows:
+            self.note("no such events remembered (the state keeps its last 200 notable ones)")
+
+    def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:
+        """What a replay did."""
+        if self.json_output:
+            self.json(replay_json(report, metrics, saved_to))
+            self.bad_lines_summary(report)
+            return
+        formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
+        self.line(
+            f"replayed {report.lines_read} lines from {formats or 'no input'}"
+            f" in {report.elapsed_s:.2f}s: {report.hits_kept} hits kept,"
+            f" {report.late_hits} too late, {report.bad_lines} bad lines"
+        )
+        self.line(
+            f"state: {metrics['strategy']} · {metrics['endpoints_count']} endpoints ·"
+            f" {metrics['memory_entries']} entries · clock {iso(metrics['clock']) or '-'}"
+            f" · saved to {safe(saved_to)}"
+        )
+        self.bad_lines_summary(report)
+
+    def comparison(self, result: Comparison) -> None:
+        """Every strategy's answers against the exact counts."""
+        if self.json_output:
+            self.json(comparison_json(result))
+            return
+        self.line(f"busiest {len(result.exact)} endpoints in the last {duration(result.last_s)}"
+                  f" before {iso(result.now) or '-'}")  # fmt: skip
+        summary = self.table(
+            "strategy", "replay s", "entries", "state bytes", "worst error", "bounds hold",
+            "parameters", right=("replay s", "entries", "state bytes", "worst error"),
+        )  # fmt: skip
+        for run in result.runs:
+            truth = result.truth(run)
+            held = sum(run.bounds_hold(ep, n) for ep, n in truth.items())
+            name, _, params = run.strategy.partition("(")
+            summary.add_row(
+                name + (" (all time)" if run.all_time else ""), f"{run.replay_s:.2f}",
+                str(run.memory_entries), str(run.state_bytes),
+                f"{worst_error(run, truth):.2%}", f"{held}/{len(truth)}", params.rstrip(")"),
+            )  # fmt: skip
+        self.show(summary)
+        answers = self.table("endpoint", "exact", *(r.strategy.split("(")[0] for r in result.runs))
+        for endpoint, exact in result.exact.items():
+            counts = [number(run.answers[endpoint].count) for run in result.runs]
+            answers.add_row(Text(safe(endpoint)), str(exact), *counts)
+        self.show(answers)
+
+    def bad_line(self, info: BadLineInfo) -> None:
+        """One bad line, as it is met."""
+        self.warn(f"{info.source}:{info.line}: {info.reason} (skipped)")
+
+    def bad_lines_summary(self, report: ReplayReport) -> None:
+        """The count of bad lines, when more were skipped than shown."""
+        hidden = report.bad_lines - len(report.first_bad)
+        if hidden > 0:
+            self.warn(f"{hidden} more bad line(s) skipped; {report.bad_lines} in total")
+
+    def alert(self, event: Event) -> None:
+        """One line on stderr per `threshold_exceeded` / `threshold_cleared` event."""
+        data = event.payload
+        where = f"{safe(data['endpoint'])}: {data['count']} hits in {duration(data['window'])}"
+        rule = f"({safe(data['rule'])})"
+        if event.name == THRESHOLD_EXCEEDED:
+            text = f"hitcount: alert: {where} > {data['limit']} at {iso(data['ts'])} {rule}"
+            self.err.print(Text(text, style="bold red"))
+        else:
+            text = (
+                f"hitcount: alert cleared: {where} at {iso(data['ts'])},"
+                f" <= {data['limit']} for a full window {rule}"
+            )
+            self.err.print(Text(text, style="green"))
+
+    def trace(self, event: Event) -> None:
+        """One event on stderr, for `--trace`."""
+        details = " ".join(f"{k}={value_text(v)}" for k, v in event.payload.items())
+        stamp = iso(event.clock) or "-"
+        self.err.print(
+            Text.assemble((f"{stamp} ", "dim"), (event.name, "cyan"), " ", safe(details))
+        )
+
+
+def comparison_json(result: Comparison) -> dict[str, Any]:
+    """A comparison for `--json`."""
+    return {
+        "last": result.last_s,
+        "now": result.now,
+        "exact": result.exact,
+        "totals": result.totals,
+        "strategies": [
+            {
+                "strategy": run.strategy,
+                "replay_s": round(run.replay_s, 6),
+                "memory_entries": run.memory_entries,
+                "state_bytes": run.state_bytes,
+                "all_time": run.all_time,
+                "worst_error": worst_error(run, result.truth(run)),
+                "answers": {ep: answer_json(a) for ep, a in run.answers.items()},
+            }
+            for run in result.runs
+        ],
+    }

@@ -1,0 +1,61 @@
+"""Results as short text for humans: endpoint text made inert, durations, answers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hitcount.engine import DistinctResult
+from hitcount.model.metrics import number
+from hitcount.model.timeparse import iso
+from hitcount.strategies import WindowAnswer
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def duration(seconds: float) -> str:
+    """`300 s`, `5m`, `2h`: a window length for humans."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{number(seconds)}s"
+
+
+def answer_text(answer: WindowAnswer, last_s: float) -> str:
+    """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
+    scope = f"in the last {duration(last_s)}"
+    if answer.all_time:
+        scope = "over all time" if answer.since is None else f"since {iso(answer.since)}"
+    if not answer.complete:
+        return f"at least {number(answer.low)} {_hits(answer.low)} {scope} (no upper bound)"
+    if answer.exact:
+        return f"{number(answer.count)} {_hits(answer.count)} {scope} (exact)"
+    kind = "certain" if answer.confidence is None else f"{answer.confidence:.0%} interval"
+    bounds = f"{number(answer.low)}..{number(answer.high)}, {kind}"
+    return f"~{number(answer.count)} {_hits(answer.count)} {scope} ({bounds})"
+
+
+def _hits(count: float) -> str:
+    return "hit" if count == 1 else "hits"
+
+
+def distinct_text(result: DistinctResult) -> str:
+    """`~412 distinct users in the last 1h (395..430, 95% interval)`."""
+    a = result.answer
+    scope = f"in the last {duration(result.last_s)}"
+    if not a.complete:
+        return f"at least {a.low:,.0f} distinct users {scope} (no upper bound)"
+    bounds = f"{a.low:,.0f}..{a.high:,.0f}, {a.confidence:.0%} interval"
+    return f"~{a.estimate:,.0f} distinct users {scope} ({bounds})"
+
+
+def value_text(value: Any) -> str:
+    """A metric or event value: floats without trailing zeros, anything else as `str`."""
+    if isinstance(value, float):
+        return number(value)
+    return str(value)

@@ -1,0 +1,329 @@
+"""The replay service: traffic files into a saved state, as `hitcount replay` does it.
+
+`replay_into_store` owns the decisions the command line used to make: whether the settings
+can apply to the saved state (same strategy, same distinct-users setting under `append`),
+which path the hits take (the whole state rewritten under its lock, batches appended to a
+store many writers share, or a followed input committed as it grows), and the note about an
+install without the C scanner. What to show is the caller's: notes, bad lines, progress and
+the live view arrive through `ReplayHooks`; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats import format_from_name
+from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
+from hitcount.ingest.replay import replay as replay_sources
+from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.persist.state import load_counter, updating
+from hitcount.persist.stores import SIZES_ONLY, Store
+from hitcount.persist.stores.redis import RedisStore
+from hitcount.persist.stores.redis_append import appending
+from hitcount.sketches.hll import DEFAULT_PRECISION
+from hitcount.strategies import get_strategy
+
+#: Said once per replay when a big NDJSON file meets an install without the C scanner.
+SLOW_SCANNER_NOTE = (
+    "note: hitcount was installed without its C scanner (no C compiler then); big"
+    " NDJSON files replay several times slower: install gcc and reinstall hitcount"
+)
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """What to replay and how (the options of `hitcount replay`).
+
+    Attributes:
+        strategy: the strategy's name (None: `fixed`, or the saved one under `append`).
+        params: the strategy's parameters given.
+        max_lateness_s: seconds a hit may arrive late and still count (None: the default,
+            or the saved value under `append`).
+        append: add to the saved state instead of replacing it.
+        strict: stop at the first bad line and save nothing.
+        distinct: keep distinct-users sketches.
+        distinct_precision: their HyperLogLog precision (None: the default, or the saved one).
+        resume: with `append` on a shared store, skip the lines already in the state.
+        fmt: the input format (None: from each file name, else sniffed).
+        commit_every_s: follow the inputs as they grow, committing this often (None: no).
+        traced: every event is observed (refused on a shared store's append).
+    """
+
+    strategy: str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    max_lateness_s: float | None = None
+    append: bool = False
+    strict: bool = False
+    distinct: bool = True
+    distinct_precision: int | None = None
+    resume: bool = False
+    fmt: str | None = None
+    commit_every_s: float | None = None
+    traced: bool = False
+
+    def create(self) -> HitCounter:
+        """A new, empty counter with these settings.
+
+        Raises:
+            ConfigurationError: a bad strategy, parameter, lateness or precision.
+        """
+        lateness = DEFAULT_MAX_LATENESS_S if self.max_lateness_s is None else self.max_lateness_s
+        precision = (
+            DEFAULT_PRECISION if self.distinct_precision is None else self.distinct_precision
+        )
+        return HitCounter(
+            self.strategy or "fixed",
+            max_lateness_s=lateness,
+            distinct=self.distinct,
+            distinct_precision=precision,
+            **self.params,
+        )
+
+
+def _ignore(_: object) -> None:
+    """A hook that does nothing."""
+
+
+@contextmanager
+def _no_progress() -> Iterator[Callable[[int], None]]:
+    yield _ignore
+
+
+@dataclass
+class ReplayHooks:
+    """How the caller observes a replay; each hook is optional.
+
+    Attributes:
+        on_note: an informational line (the slow-scanner note, resume offsets, follow notes).
+        on_bad_line: each of the first `FIRST_BAD_LINES` bad lines, as it is met.
+        on_saved: the state has been saved (from then on, an interrupt leaves it saved).
+        on_counter: the counter, before its first hit: subscribe observers (traces, alerts).
+        should_stop: polled between batches; True ends the replay early (the state is saved).
+        progress: a context giving a callback for the number of lines read.
+        follow_view: a context giving the live view, for `ReplaySettings.commit_every_s`.
+    """
+
+    on_note: Callable[[str], None] = _ignore
+    on_bad_line: Callable[[BadLineInfo], None] = _ignore
+    on_saved: Callable[[], None] = lambda: None
+    on_counter: Callable[[HitCounter], None] = _ignore
+    should_stop: Callable[[], bool] = lambda: False
+    progress: Callable[[], AbstractContextManager[Callable[[int], None]]] = _no_progress
+    follow_view: Callable[[], AbstractContextManager[FollowView]] | None = None
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What a replay did: its report, the state's metrics after it, where it was saved."""
+
+    report: ReplayReport
+    metrics: dict[str, Any]
+    saved_to: str
+    followed: FollowResult | None = None
+
+
+def replay_into_store(
+    store: Store, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """Replay `sources` into the state in `store` (replacing it unless `settings.append`).
+
+    Raises:
+        ConfigurationError: bad settings, or settings the saved state cannot take.
+        KeyboardInterrupt: a followed replay was interrupted (after its last commit).
+        InputError, StateError, StoreUnavailableError: from reading, loading or saving.
+    """
+    _check_settings(settings)
+    hooks = _first_bad_lines_only(hooks)
+    if settings.append and store.appends_concurrently:
+        return _append_shared(cast(RedisStore, store), sources, settings, hooks)
+    if settings.resume:
+        raise ConfigurationError(
+            "--resume needs a store that records input positions (redis://...)",
+            hint="drop --resume; a file state is replaced or appended whole",
+        )
+    return _replay_whole(store, sources, settings, hooks)
+
+
+def _check_settings(settings: ReplaySettings) -> None:
+    """Bad strategy options are usage errors, whatever the saved state."""
+    explicit = settings.strategy is not None or settings.distinct_precision is not None
+    if explicit or not settings.append:
+        settings.create()
+    if settings.resume and not settings.append:
+        raise ConfigurationError("--resume goes with --append", hint="add --append")
+
+
+def _replay_whole(
+    store: Store, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """The whole state under the store's lock: loaded (or new), replayed into, saved once."""
+    with updating(
+        store, settings.create, replace=not settings.append, on_saved=hooks.on_saved
+    ) as counter:
+        if settings.append:
+            _keep_saved_settings(counter, settings)
+        hooks.on_counter(counter)
+        if settings.commit_every_s is not None:
+            followed = _follow(counter, store, sources, settings, hooks)
+            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
+                raise KeyboardInterrupt
+            metrics = counter.metrics_dict()
+            return ReplayOutcome(followed.report, metrics, store.describe(), followed)
+        report = _replay(counter, sources, settings, hooks)
+    return ReplayOutcome(report, counter.metrics_dict(), store.describe())
+
+
+def _first_bad_lines_only(hooks: ReplayHooks) -> ReplayHooks:
+    """`hooks` whose `on_bad_line` hears of the first `FIRST_BAD_LINES` bad lines only."""
+    shown = [0]
+    show = hooks.on_bad_line
+
+    def first(info: BadLineInfo) -> None:
+        if shown[0] < FIRST_BAD_LINES:
+            shown[0] += 1
+            show(info)
+
+    return replace(hooks, on_bad_line=first)
+
+
+def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
+    """Under `append`: the saved strategy and distinct users stay; the lateness may change."""
+    check_same_strategy(counter, settings.strategy, settings.params)
+    if settings.max_lateness_s is not None:
+        counter.set_max_lateness(settings.max_lateness_s)
+    check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+
+
+def _append_shared(
+    store: RedisStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """`append` onto a store many writers share: batches go in as they are read."""
+    if settings.commit_every_s is not None or settings.traced:
+        raise ConfigurationError(
+            "--follow, --trace and --trace-json do not work with --append on Redis yet",
+            hint="replay without them, or into a state file",
+        )
+    with appending(store, settings.create) as session:
+        counter = session.counter
+        check_same_strategy(counter, None, {})
+        hooks.on_counter(counter)
+        starts = session.start_lines(list(sources), hooks.on_note) if settings.resume else {}
+        session.on_flush = hooks.on_saved
+        report = _replay(
+            counter, sources, settings, hooks,
+            on_checkpoint=session.checkpoint, start_lines=starts,
+        )  # fmt: skip
+    metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
+    return ReplayOutcome(report, metrics, store.describe())
+
+
+def _replay(
+    counter: HitCounter,
+    sources: Sequence[str],
+    settings: ReplaySettings,
+    hooks: ReplayHooks,
+    **extra: Any,
+) -> ReplayReport:
+    """Replay `sources` into `counter` with progress and bad-line hooks."""
+    if needs_slow_scanner_note(sources, settings.fmt):
+        hooks.on_note(SLOW_SCANNER_NOTE)
+    with hooks.progress() as on_progress:
+        return replay_sources(
+            counter, sources, fmt=settings.fmt, strict=settings.strict,
+            on_bad_line=hooks.on_bad_line, on_progress=on_progress, stop=hooks.should_stop,
+            **extra,
+        )  # fmt: skip
+
+
+def _follow(
+    counter: HitCounter,
+    store: Store,
+    sources: Sequence[str],
+    settings: ReplaySettings,
+    hooks: ReplayHooks,
+) -> FollowResult:
+    """Follow `sources` into `counter`; every commit counts as a save."""
+    if hooks.follow_view is None or settings.commit_every_s is None:
+        raise ValueError("following needs ReplayHooks.follow_view and commit_every_s")
+    with hooks.follow_view() as view:
+        show = view.on_commit
+
+        def committed(status: FollowStatus) -> None:
+            hooks.on_saved()  # from now on, an interrupt says the state was saved
+            if show is not None:
+                show(status)
+
+        view.on_commit = committed
+        return follow(
+            counter, sources, store, fmt=settings.fmt, strict=settings.strict,
+            commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
+        )  # fmt: skip
+
+
+def needs_slow_scanner_note(sources: Sequence[str], fmt: str | None) -> bool:
+    """Whether a big NDJSON file among `sources` meets an install without the C scanner."""
+    # Imported here: both load numpy, which commands that never replay must not pay for.
+    from hitcount.ingest import parallel, scanner
+
+    return not scanner.native_available() and any(
+        parallel.worker_count(source) and is_ndjson(source, fmt)
+        for source in sources
+        if source != "-"
+    )
+
+
+def is_ndjson(source: str, fmt: str | None) -> bool:
+    """Whether `source` is NDJSON: by `fmt`, by its name, else by its first byte."""
+    named = fmt or format_from_name(source)
+    if named is not None:
+        return named == "ndjson"
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(256).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+def check_same_strategy(
+    counter: HitCounter, name: str | None, params: Mapping[str, object]
+) -> None:
+    """Under `append`: the strategy asked for (if any) must be the saved one, same parameters.
+
+    Raises:
+        ConfigurationError: a different strategy or different parameters.
+    """
+    current = counter.strategy
+    wanted = get_strategy(name or current.name)
+    resolved = wanted.resolve_params(
+        {**current.params, **params} if wanted.name == current.name else params
+    )
+    if wanted.name != current.name or resolved != current.params:
+        raise ConfigurationError(
+            f"the saved state uses {current.describe()}; --append cannot change the strategy",
+            hint="use `hitcount swap` to change it, or replay without --append to start over",
+        )
+
+
+def check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:
+    """Under `append`: the distinct-users setting of the saved state cannot change.
+
+    Raises:
+        ConfigurationError: turning the sketches off, or another precision.
+    """
+    tracker = counter.distinct
+    if off and tracker is not None:
+        raise ConfigurationError(
+            "the saved state keeps distinct-user sketches; --append --no-distinct would drop them",
+            hint="append without --no-distinct, or replay without --append to start over",
+        )
+    if tracker is not None and precision is not None and precision != tracker.precision:
+        raise ConfigurationError(
+            f"the saved state keeps distinct users at precision {tracker.precision};"
+            f" --append cannot change it to {precision}",
+            hint="replay without --append to start over at the new precision",
+        )

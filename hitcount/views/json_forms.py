@@ -1,0 +1,160 @@
+"""The one JSON form of each result type, shared by every `--json` output and follow's NDJSON.
+
+Non-finite numbers become null here (an unknown upper bound is `"high": null`), so every form
+is plain JSON. The forms:
+
+- `answer_json` (a `WindowAnswer`): `count`, `low`, `high`, `exact`, `confidence`,
+  `complete`, `all_time`, `since`. It is the union of the three forms that existed before:
+  `query --json` had all of them, `plot --json` only `count/low/high/exact/complete`,
+  follow's summaries only `count/low/high/exact`; every output now carries all eight.
+- `query_json` (a `QueryResult`, one per row of `top --json` and `top --watch --json`):
+  `endpoint`, `matched` (at most `MATCHED_SHOWN`), `matched_count`, `last`, `now`, `now_iso`,
+  the answer's fields, `strategy`.
+- `distinct_json`: the `distinct_*` fields `query --distinct --json` adds.
+- `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields.
+- `follow_status_json`: one NDJSON line of `replay --follow`; each `top` row is `endpoint`,
+  the answer's fields and `steps` (NaN steps, before the retained data, become null).
+- `replay_json`: a replay report.
+
+`views` sits below `live` and beside `ingest`, so the follow status and the replay report
+are imported for type checking only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hitcount.engine import DistinctResult, QueryResult
+from hitcount.model.timeparse import iso
+from hitcount.strategies import WindowAnswer
+from hitcount.views.series import Point, Series
+
+if TYPE_CHECKING:
+    from hitcount.ingest.replay import ReplayReport
+    from hitcount.live.follow import FollowStatus
+
+#: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
+MATCHED_SHOWN = 100
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def answer_json(answer: WindowAnswer) -> dict[str, Any]:
+    """The fields of one window answer."""
+    return {
+        "count": answer.count,
+        "low": answer.low,
+        "high": _finite(answer.high),
+        "exact": answer.exact,
+        "confidence": answer.confidence,
+        "complete": answer.complete,
+        "all_time": answer.all_time,
+        "since": answer.since,
+    }
+
+
+def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
+    """A query result (`query --json`, each row of `top --json`)."""
+    return {
+        "endpoint": result.endpoint,
+        "matched": list(result.matched[:MATCHED_SHOWN]),
+        "matched_count": len(result.matched),
+        "last": result.last_s,
+        "now": result.now,
+        "now_iso": iso(result.now),
+        **answer_json(result.answer),
+        "strategy": strategy,
+    }
+
+
+def distinct_json(result: DistinctResult | None) -> dict[str, Any]:
+    """The distinct-users fields of `query --json --distinct` (none without --distinct)."""
+    if result is None:
+        return {}
+    a = result.answer
+    return {
+        "distinct": a.estimate,
+        "distinct_low": a.low,
+        "distinct_high": _finite(a.high),
+        "distinct_confidence": a.confidence,
+        "distinct_complete": a.complete,
+        "distinct_buckets_partial": a.buckets_partial,
+    }
+
+
+def point_json(point: Point) -> dict[str, Any]:
+    """One step of a series: its end and its answer."""
+    return {"end": point.end, **answer_json(point.answer)}
+
+
+def series_json(result: Series) -> dict[str, Any]:
+    """A series (`plot --json`)."""
+    return {
+        "last": result.last_s,
+        "step": result.step_s,
+        "now": result.now,
+        "now_iso": iso(result.now),
+        "strategy": result.strategy,
+        "times": list(result.times),
+        "series": [
+            {
+                "endpoint": s.endpoint,
+                "matched": list(s.matched[:MATCHED_SHOWN]),
+                "matched_count": len(s.matched),
+                "total": answer_json(s.total),
+                "points": [point_json(point) for point in s.points],
+            }
+            for s in result.series
+        ],
+    }
+
+
+def follow_status_json(status: FollowStatus) -> dict[str, Any]:
+    """One NDJSON summary line of `replay --follow`."""
+    return {
+        "kind": "follow_status",
+        "final": status.final,
+        "elapsed_s": round(status.elapsed_s, 3),
+        "lines_read": status.lines_read,
+        "hits_kept": status.hits_kept,
+        "late_hits": status.late_hits,
+        "bad_lines": status.bad_lines,
+        "hits_per_s": round(status.hits_per_s, 1),
+        "commits": status.commits,
+        "clock": status.clock,
+        "clock_iso": iso(status.clock),
+        "strategy": status.strategy,
+        "memory_entries": status.memory_entries,
+        "memory_bytes": status.memory_bytes,
+        "window_s": status.window_s,
+        "top": [
+            {
+                "endpoint": row.result.endpoint,
+                **answer_json(row.result.answer),
+                "steps": [None if math.isnan(v) else round(v, 3) for v in row.steps],
+            }
+            for row in status.top
+        ],
+        "inputs": [position.to_dict() for position in status.inputs],
+    }
+
+
+def replay_json(report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> dict[str, Any]:
+    """A replay report (`replay --json`)."""
+    return {
+        "lines_read": report.lines_read,
+        "hits_kept": report.hits_kept,
+        "late_hits": report.late_hits,
+        "bad_lines": report.bad_lines,
+        "first_bad_lines": [
+            {"source": b.source, "line": b.line, "reason": b.reason} for b in report.first_bad
+        ],
+        "formats": report.formats,
+        "elapsed_s": round(report.elapsed_s, 6),
+        "state": saved_to,
+        "metrics": dict(metrics),
+    }

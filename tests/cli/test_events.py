@@ -1,0 +1,24 @@
+"""`hitcount events`.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+from ..cli_helpers import ok, ok_json
+
+
+def test_events_lists_swaps_text_and_json(good_state: bytes) -> None:
+    assert ok_json(["events", "--json"]) == []
+    assert "no such events remembered" in ok(["events"]).stderr
+    ok(["swap", "fixed", "--window", "60"])
+    events = ok_json(["events", "--json"])
+    assert [event["event"] for event in events] == ["strategy_swapped"]
+    assert events[0]["old"] == "sliding(max_window_s=3600)"
+    assert events[0]["new"].startswith("fixed(window_s=60")
+    assert ok_json(["events", "--name", "pruned", "--json"]) == []
+    text = ok(["events"]).stdout
+    assert "strategy_swapped" in text
+    assert "1970-01-01T00:33:20Z" in text  # the replay clock, 2000 s

@@ -1,0 +1,59 @@
+"""`hitcount metrics`.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..cli_helpers import ok, ok_json, write_ndjson
+from .conftest import HAND_HITS, metrics
+
+METRICS_KEYS = {
+    "total_hits",
+    "endpoints_count",
+    "pruned_events",
+    "memory_entries",
+    "state_bytes",
+    "strategy",
+    "bad_lines",
+}
+
+
+def test_metrics_json_and_text(good_state: bytes) -> None:
+    report = metrics()
+    assert report.keys() >= METRICS_KEYS
+    assert report["total_hits"] == len(HAND_HITS)
+    assert report["endpoints_count"] == len({ep for ep, _ in HAND_HITS})
+    assert report["memory_entries"] == len(HAND_HITS)  # sliding keeps every timestamp
+    assert report["strategy"] == "sliding"
+    assert report["bad_lines"] == 0
+    assert report["pruned_events"] == 0
+    assert report["state_bytes"] > 0
+    text = ok(["metrics"]).stdout
+    assert re.search(r"^total_hits\s+7\s*$", text, re.MULTILINE), text
+    assert re.search(r"^strategy\s+sliding\s*$", text, re.MULTILINE), text
+
+
+def test_metrics_count_pruning(tmp_path: Path) -> None:
+    # 10 hits one hour apart, sliding window 600 s with no lateness allowance: only the
+    # last one stays, and the nine others are pruned.
+    hits = [("/p", 3600.0 * i) for i in range(10)]
+    trace = tmp_path / "trace.ndjson"
+    ok(["replay", str(write_ndjson(tmp_path / "p.ndjson", hits)), "-s", "sliding",
+        "--max-window", "600", "--max-lateness", "0", "--trace-json", str(trace)])  # fmt: skip
+    report = metrics()
+    assert report["total_hits"] == 10
+    assert report["pruned_events"] == 9
+    assert report["memory_entries"] == 1
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    pruned = [event for event in events if event["event"] == "pruned"]
+    assert sum(event["removed"] for event in pruned) == 9
+    assert all(event["endpoint"] == "/p" for event in pruned)
+    # Prunes are traced, not remembered: they would crowd out the notable events.
+    assert ok_json(["events", "--name", "pruned", "--json"]) == []

@@ -1,0 +1,192 @@
+"""`hitcount query`: hand-counted windows (now - N < ts <= now), sample traffic vs brute force.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from ..cli_helpers import ok, ok_json, pairs, query, read_ndjson, write_ndjson
+from ..conftest import SAMPLES, Oracle
+from .conftest import HAND_HITS, HOSTILE, QUERY_KEYS, SLIDING, assert_inert, iso, oracle_count
+
+ESC = "\x1b"
+
+
+# (endpoint or glob, --last, --now, seconds of --last, the window end, hand-counted answer)
+HAND_WINDOWS: list[tuple[str, str, str | None, float, float, int]] = [
+    ("/api/login", "300", None, 300, 2000, 2),  # (1700, 2000]: 1800, 2000
+    ("/api/login", "301", None, 301, 2000, 3),  # (1699, 2000]: + 1700
+    ("/api/login", "5m", None, 300, 2000, 2),  # 5m = 300 s
+    ("/api/login", "1", None, 1, 2000, 1),  # (1999, 2000]: 2000 only
+    ("/api/login", "0.5", None, 0.5, 2000, 1),
+    ("/api/login", "2000", None, 2000, 2000, 4),  # (0, 2000]: the hit at 0 is out
+    ("/api/login", "2001", None, 2001, 2000, 5),  # (-1, 2000]: every login hit
+    ("/api/login", "1h", None, 3600, 2000, 5),
+    ("/api/login", "100", "1800", 100, 1800, 1),  # (1700, 1800]: 1800
+    ("/api/login", "700", "1700", 700, 1700, 1),  # (1000, 1700]: 1700
+    ("/api/login", "701", "1700", 701, 1700, 2),  # (999, 1700]: 1000, 1700
+    ("/api/login", "100", "1799.5", 100, 1799.5, 1),  # (1699.5, 1799.5]: 1700
+    ("/api/login", "100", "1970-01-01T00:30:00Z", 100, 1800, 1),  # ISO for 1800
+    ("/api/login", "100", "1970-01-01T01:30:00+01:00", 100, 1800, 1),  # same, +01:00
+    ("/api/login", "1", "0", 1, 0, 1),  # (-1, 0]: the hit at epoch 0
+    ("/api/login", "1", "1970-01-01T00:00:00Z", 1, 0, 1),
+    ("/api/login", "0.5", "0.5", 0.5, 0.5, 0),  # (0, 0.5]: 0 is at the open edge
+    ("/api/*", "300", None, 300, 2000, 3),  # 1750 (users) + 1800, 2000 (login)
+    ("/api/*", "250", None, 250, 2000, 2),  # (1750, 2000]: users' hit is at the edge
+    ("/api/*", "251", None, 251, 2000, 3),
+    ("*", "2001", None, 2001, 2000, 7),
+    ("/static/*", "300", None, 300, 2000, 1),
+    ("/nowhere", "300", None, 300, 2000, 0),
+]
+
+
+WINDOW_IDS = [f"{ep} last={last} now={now}" for ep, last, now, *_ in HAND_WINDOWS]
+
+
+def test_hand_window_table_agrees_with_the_oracle() -> None:
+    """The hand-counted answers above are right (guards the table itself)."""
+    oracle = Oracle(HAND_HITS)
+    for endpoint, _, _, last_s, end, expected in HAND_WINDOWS:
+        assert oracle_count(oracle, endpoint, last_s, end) == expected, (endpoint, last_s, end)
+
+
+@pytest.fixture
+def hand_file(tmp_path: Path) -> Path:
+    return write_ndjson(tmp_path / "hand.ndjson", HAND_HITS)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "last", "now", "last_s", "end", "expected"), HAND_WINDOWS, ids=WINDOW_IDS
+)
+def test_sliding_query_counts_exactly_in_left_open_right_closed_window(
+    hand_file: Path,
+    endpoint: str,
+    last: str,
+    now: str | None,
+    last_s: float,
+    end: float,
+    expected: int,
+) -> None:
+    ok(["replay", str(hand_file), *SLIDING])
+    answer = query(endpoint, last, now)
+    assert answer.keys() >= QUERY_KEYS
+    assert answer["endpoint"] == endpoint
+    assert answer["last"] == last_s
+    assert answer["now"] == end
+    assert answer["count"] == answer["low"] == answer["high"] == expected
+    assert answer["exact"] is True
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled", "late-by-seconds"])
+def test_out_of_order_lines_give_the_same_answers_as_sorted_ones(
+    tmp_path: Path, order: str
+) -> None:
+    hits = list(HAND_HITS)
+    if order == "reversed":
+        hits.reverse()
+    elif order == "shuffled":
+        random.Random(7).shuffle(hits)
+    else:  # each pair swapped: every line up to a few hundred seconds late
+        for i in range(0, len(hits) - 1, 2):
+            hits[i], hits[i + 1] = hits[i + 1], hits[i]
+    assert hits != HAND_HITS
+    ok(["replay", str(write_ndjson(tmp_path / "unsorted.ndjson", hits)), *SLIDING])
+    for endpoint, last, now, _, _, expected in HAND_WINDOWS:
+        assert query(endpoint, last, now)["count"] == expected, (endpoint, last, now)
+
+
+@pytest.mark.parametrize("window", ["60", "7", "1000"])
+def test_fixed_bounds_hold_the_true_count(hand_file: Path, window: str) -> None:
+    ok(["replay", str(hand_file), "--strategy", "fixed", "--window", window])
+    for endpoint, last, now, _, _, expected in HAND_WINDOWS:
+        answer = query(endpoint, last, now)
+        assert answer["low"] <= expected <= answer["high"], (endpoint, last, now, answer)
+        assert answer["low"] <= answer["count"] <= answer["high"]
+        if answer["exact"]:
+            assert answer["count"] == expected
+
+
+def test_fixed_window_covering_whole_buckets_is_exact(hand_file: Path) -> None:
+    ok(["replay", str(hand_file), "--strategy", "fixed", "--window", "100"])
+    # (1000, 2000]: bucket 10 = [1000, 1100) is only partly covered and holds the excluded
+    # hit at 1000, so the true 3 (1700, 1800, 2000) must lie within the bounds.
+    answer = query("/api/login", "1000")
+    assert answer["low"] <= 3 <= answer["high"]
+    assert answer["exact"] is False
+    # (-100, 2000] covers every bucket whole (the newest one's span ends at now): exact
+    everything = query("/api/login", "2100")
+    assert everything["exact"] is True
+    assert everything["count"] == 5
+
+
+def test_morris_answers_cover_all_time_and_say_so(hand_file: Path) -> None:
+    ok(["replay", str(hand_file), "--strategy", "morris", "--seed", "1"])
+    answer = query("/api/login", "1")
+    assert answer["all_time"] is True
+    assert answer["exact"] is False
+    text = ok(["query", "/api/login", "--last", "1"])
+    assert "over all time" in text.stdout
+    assert "keeps no time" in text.stderr
+    assert "keeps no time" in ok(["top", "--last", "1"]).stderr
+
+
+@pytest.mark.parametrize("name", ["web.ndjson", "late.ndjson"])
+def test_sample_traffic_sliding_matches_brute_force(name: str) -> None:
+    path = SAMPLES / name
+    oracle = Oracle(pairs(read_ndjson(path)))
+    clock = max(ts for _, ts in oracle.hits)
+    report = ok_json(["replay", str(path), *SLIDING, "--json"])
+    assert report["bad_lines"] == 0
+    assert report["hits_kept"] == len(oracle.hits)
+    earlier = clock - 1234.5
+    windows: list[tuple[str, str, str | None, float, float]] = [
+        ("/api/login", "60", None, 60, clock),
+        ("/api/login", "1h", None, 3600, clock),
+        ("/", "300", None, 300, clock),
+        ("/api/*", "15m", None, 900, clock),
+        ("/api/login", "600", repr(earlier), 600, earlier),
+        ("/api/login", "600", iso(earlier), 600, earlier),
+        ("/api/login", "600", str(round(earlier * 1000)), 600, round(earlier * 1000) / 1000),
+    ]
+    for endpoint, last, now, last_s, end in windows:
+        answer = query(endpoint, last, now)
+        assert answer["now"] == pytest.approx(end, abs=1e-6)
+        assert answer["count"] == oracle_count(oracle, endpoint, last_s, end), (endpoint, last)
+        assert answer["exact"] is True
+
+
+@pytest.mark.usefixtures("hostile_state")
+@pytest.mark.parametrize("endpoint", HOSTILE)
+def test_query_shows_a_hostile_endpoint_inert(endpoint: str) -> None:
+    result = ok(["query", endpoint, "--last", "1h"])
+    assert_inert(result.stdout + result.stderr)
+    assert "1 hit " in result.stdout
+    if "[" in endpoint and ESC not in endpoint:
+        assert endpoint in result.stdout  # markup printed literally
+    raw = ok(["query", endpoint, "--last", "1h", "--json"]).stdout
+    assert not re.search(r"[\x00-\x1f]", raw.rstrip("\n")), raw  # JSON escapes controls
+    answer = json.loads(raw)
+    assert answer["endpoint"] == endpoint
+    assert answer["matched"] == [endpoint]
+    assert answer["count"] == 1
+
+
+def test_query_past_retention_says_it_is_incomplete(tmp_path: Path) -> None:
+    hits = [("/p", 100.0 * i) for i in range(100)]
+    ok(["replay", str(write_ndjson(tmp_path / "p.ndjson", hits)), "-s", "sliding",
+        "--max-window", "600", "--max-lateness", "0"])  # fmt: skip
+    inside = query("/p", "600")
+    assert inside["complete"] is True
+    assert inside["count"] == 6  # (9300, 9900]: 9400..9900
+    beyond = query("/p", "5000")
+    assert beyond["complete"] is False
+    assert "true count may be higher" in ok(["query", "/p", "--last", "5000"]).stderr

@@ -1,0 +1,322 @@
+"""`hitcount replay`: replace or append, formats, gzip, stdin, bad lines, --strict.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ..cli_helpers import (
+    assert_error,
+    ndjson_hit,
+    ok,
+    ok_json,
+    pairs,
+    query,
+    read_csv,
+    run,
+    write_ndjson,
+)
+from ..conftest import SAMPLES, Oracle
+from .conftest import HAND_HITS, SLIDING, assert_inert, metrics, oracle_count
+
+
+def test_csv_sample_matches_brute_force() -> None:
+    path = SAMPLES / "web.csv"
+    oracle = Oracle(pairs(read_csv(path)))
+    clock = max(ts for _, ts in oracle.hits)
+    report = ok_json(["replay", str(path), *SLIDING, "--json"])
+    assert report["formats"] == {str(path): "csv"}
+    assert report["hits_kept"] == len(oracle.hits) == 5000
+    for endpoint, last_s in (("/api/login", 3600), ("/", 60), ("/static/*", 1800)):
+        answer = query(endpoint, str(last_s))
+        assert answer["count"] == oracle_count(oracle, endpoint, last_s, clock)
+
+
+def test_gzipped_access_log_is_sniffed_and_matches_its_csv_twin() -> None:
+    # sample_traffic/README.md: access.log.gz holds web.csv's hits truncated to the second.
+    twin = Oracle(
+        (hit.endpoint, float(math.floor(hit.ts))) for hit in read_csv(SAMPLES / "web.csv")
+    )
+    clock = max(ts for _, ts in twin.hits)
+    report = ok_json(["replay", str(SAMPLES / "access.log.gz"), *SLIDING, "--json"])
+    assert report["formats"] == {str(SAMPLES / "access.log.gz"): "combined"}
+    assert report["hits_kept"] == 5000
+    for endpoint, last_s in (("/api/login", 3600), ("/", 600)):
+        assert query(endpoint, str(last_s))["count"] == oracle_count(twin, endpoint, last_s, clock)
+
+
+def test_replay_replaces_the_state_unless_append(tmp_path: Path) -> None:
+    first = write_ndjson(tmp_path / "first.ndjson", [("/a", 10.0), ("/a", 20.0), ("/b", 30.0)])
+    second = write_ndjson(tmp_path / "second.ndjson", [("/a", 40.0), ("/c", 50.0)])
+    ok(["replay", str(first), *SLIDING])
+    ok(["replay", str(second), *SLIDING])
+    assert metrics()["total_hits"] == 2
+    assert query("/a", "100")["count"] == 1  # first.ndjson is gone
+    assert query("/b", "100")["count"] == 0
+
+    ok(["replay", str(first), *SLIDING])
+    appended = ok_json(["replay", str(second), "--append", "--json"])
+    assert appended["metrics"]["total_hits"] == 5
+    assert metrics()["total_hits"] == 5
+    assert metrics()["endpoints_count"] == 3
+    assert query("/a", "100")["count"] == 3
+    assert query("/b", "100")["count"] == 1
+
+
+def test_append_with_the_same_strategy_spelled_out_is_accepted(tmp_path: Path) -> None:
+    hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
+    ok(["replay", str(hits), *SLIDING])
+    ok(["replay", str(hits), "--append", *SLIDING])
+    assert metrics()["total_hits"] == 2
+
+
+@pytest.mark.parametrize(
+    "other",
+    [["--strategy", "fixed"], ["--strategy", "morris"], ["--max-window", "100"]],
+    ids=["fixed", "morris", "other-params"],
+)
+def test_append_with_a_different_strategy_is_a_usage_error(
+    tmp_path: Path, state_env: Path, other: list[str]
+) -> None:
+    hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
+    ok(["replay", str(hits), *SLIDING])
+    before = state_env.read_bytes()
+    result = run(["replay", str(hits), "--append", *other])
+    assert_error(result, 2, "--append cannot change the strategy")
+    assert state_env.read_bytes() == before
+
+
+def test_append_does_not_silently_ignore_max_lateness(tmp_path: Path) -> None:
+    hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
+    ok(["replay", str(hits), *SLIDING, "--max-lateness", "0"])
+    result = run(["replay", str(hits), "--append", "--max-lateness", "100", "--json"])
+    if result.exit_code == 0:
+        assert json.loads(result.stdout)["metrics"]["max_lateness_s"] == 100
+    else:
+        assert_error(result, 2, "--max-lateness")
+
+
+@pytest.mark.parametrize("name", ["hits.data", "hits.ndjson", "hits"])
+def test_gzip_is_detected_by_content_not_name(tmp_path: Path, name: str) -> None:
+    raw = "".join(json.dumps({"endpoint": "/gz", "ts": 100 + i}) + "\n" for i in range(5))
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(raw.encode()))
+    report = ok_json(["replay", name, *SLIDING, "--json"])
+    assert report["formats"] == {name: "ndjson"}
+    assert report["hits_kept"] == 5
+    assert report["bad_lines"] == 0
+    assert query("/gz", "3")["count"] == 3  # (101, 104]: 102, 103, 104
+
+
+def test_stdin_is_read_from_dash() -> None:
+    text = "".join(json.dumps({"endpoint": ep, "ts": ts}) + "\n" for ep, ts in HAND_HITS)
+    report = ok_json(["replay", "-", *SLIDING, "--json"], input=text)
+    assert report["formats"] == {"<stdin>": "ndjson"}
+    assert report["hits_kept"] == len(HAND_HITS)
+    assert query("/api/login", "301")["count"] == 3
+
+
+def test_gzipped_stdin_is_detected_by_content() -> None:
+    text = "".join(json.dumps({"endpoint": ep, "ts": ts}) + "\n" for ep, ts in HAND_HITS)
+    report = ok_json(["replay", "-", *SLIDING, "--json"], input=gzip.compress(text.encode()))
+    assert report["hits_kept"] == len(HAND_HITS)
+    assert query("/api/*", "300")["count"] == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "endpoint,timestamp,user\n/a,100,u1\n/a,200,u2\n/b,150,u3\n",
+        "/a,100,u1\n/a,200,u2\n/b,150,u3\n",
+        "/a,100\n/a,200\n/b,150\n",
+        "ts,user,path\n100,u1,/a\n200,u2,/a\n150,u3,/b\n",  # header gives the column order
+        "endpoint,timestamp\n/a,1970-01-01T00:01:40Z\n/a,200\n/b,150.0\n",
+    ],
+    ids=["header", "no-header", "no-user", "reordered-header", "iso-ts"],
+)
+def test_csv_with_and_without_header(tmp_path: Path, content: str) -> None:
+    (tmp_path / "hits.csv").write_text(content, encoding="utf-8")
+    report = ok_json(["replay", "hits.csv", *SLIDING, "--json"])
+    assert report["formats"] == {"hits.csv": "csv"}
+    assert report["hits_kept"] == 3
+    assert report["bad_lines"] == 0
+    assert query("/a", "100")["count"] == 1  # (100, 200]: 200
+    assert query("/a", "101")["count"] == 2
+    assert query("*", "51")["count"] == 2  # (149, 200]: 150, 200
+
+
+APACHE_LINE = (
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif?x=1 HTTP/1.0" 200 2326'
+    ' "http://example.com/" "Mozilla/5.0"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "endpoint", "ts"),
+    [
+        ('{"endpoint": "/t", "ts": 500}\n', "ndjson", "/t", 500.0),
+        ("/t,500\n", "csv", "/t", 500.0),
+        # 2000-10-10T13:55:36-07:00 = 2000-10-10T20:55:36Z
+        (APACHE_LINE, "combined", "/apache_pb.gif", 971211336.0),
+    ],
+    ids=["ndjson", "csv", "combined"],
+)
+def test_format_is_sniffed_for_a_txt_file(
+    tmp_path: Path, content: str, fmt: str, endpoint: str, ts: float
+) -> None:
+    assert datetime(2000, 10, 10, 20, 55, 36, tzinfo=timezone.utc).timestamp() == 971211336.0
+    (tmp_path / "traffic.txt").write_text("\n" + content, encoding="utf-8")
+    report = ok_json(["replay", "traffic.txt", *SLIDING, "--json"])
+    assert report["formats"] == {"traffic.txt": fmt}
+    assert report["hits_kept"] == 1
+    assert query(endpoint, "1", now=repr(ts))["count"] == 1
+
+
+BAD_FILE_LINES = [
+    '{"endpoint": "/ok", "ts": 10}',  # 1 good
+    "not json at all",  # 2 invalid JSON
+    '{"endpoint": "/ok"}',  # 3 missing ts
+    '{"endpoint": "", "ts": 11}',  # 4 empty endpoint
+    '{"endpoint": "/ok", "ts": "NaN"}',  # 5 non-finite timestamp
+    "",  # 6 blank: neither a hit nor a bad line
+    '{"endpoint": "/ok", "ts": 20}',  # 7 good
+    "[1, 2]",  # 8 not an object
+    '{"endpoint": "/ok", "ts": 1e300}',  # 9 absurd timestamp
+    '{"ts": 12}',  # 10 missing endpoint
+    '{"endpoint": "/ok", "ts": 30}',  # 11 good
+]
+
+
+BAD_LINE_NUMBERS = [2, 3, 4, 5, 8, 9, 10]
+
+
+def test_bad_line_table_agrees_with_brute_force() -> None:
+    bad = [n for n, line in enumerate(BAD_FILE_LINES, 1) if line and ndjson_hit(line) is None]
+    assert bad == BAD_LINE_NUMBERS
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.ndjson"
+    path.write_text("\n".join(BAD_FILE_LINES) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bad_lines_are_skipped_counted_and_reported(bad_file: Path) -> None:
+    result = ok(["replay", "bad.ndjson", *SLIDING])
+    assert f"{len(BAD_LINE_NUMBERS)} bad lines" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    # the first five are shown with file:line and a reason, then one summary line
+    for number in BAD_LINE_NUMBERS[:5]:
+        assert any(f"bad.ndjson:{number}: " in line for line in warnings), result.stderr
+    assert "bad.ndjson:2: invalid JSON" in result.stderr
+    assert "bad.ndjson:3: missing field 'ts'" in result.stderr
+    assert "bad.ndjson:4: empty endpoint" in result.stderr
+    assert "bad.ndjson:5: timestamp is not finite" in result.stderr
+    assert f"{len(BAD_LINE_NUMBERS)} in total" in result.stderr
+    assert "bad.ndjson:1:" not in result.stderr
+    assert "bad.ndjson:6:" not in result.stderr
+    assert query("/ok", "100")["count"] == 3
+    assert metrics()["bad_lines"] == len(BAD_LINE_NUMBERS)
+
+
+def test_bad_lines_json_report(bad_file: Path) -> None:
+    result = ok(["replay", "bad.ndjson", *SLIDING, "--json"])
+    report = json.loads(result.stdout)  # warnings went to stderr, stdout is pure JSON
+    assert report["bad_lines"] == len(BAD_LINE_NUMBERS)
+    assert report["hits_kept"] == 3
+    assert report["metrics"]["bad_lines"] == len(BAD_LINE_NUMBERS)
+    shown = report["first_bad_lines"]
+    assert [(b["source"], b["line"]) for b in shown] == [
+        ("bad.ndjson", n) for n in BAD_LINE_NUMBERS[: len(shown)]
+    ]
+    assert all(b["reason"] for b in shown)
+    assert "bad.ndjson:2: invalid JSON" in result.stderr
+
+
+def test_sample_bad_lines_file_count_matches_brute_force() -> None:
+    path = SAMPLES / "bad_lines.ndjson"
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    bad = sum(1 for line in lines if ndjson_hit(line) is None)
+    assert bad == 40  # sample_traffic/README.md
+    report = ok_json(["replay", str(path), *SLIDING, "--json"])
+    assert report["bad_lines"] == bad
+    assert report["hits_kept"] == len(lines) - bad
+    assert metrics()["bad_lines"] == bad
+
+
+@pytest.mark.parametrize("append", [False, True], ids=["replace", "append"])
+def test_strict_stops_at_the_first_bad_line_and_keeps_the_saved_state(
+    tmp_path: Path, state_env: Path, bad_file: Path, append: bool
+) -> None:
+    ok(["replay", str(write_ndjson(tmp_path / "good.ndjson", HAND_HITS)), *SLIDING])
+    before = state_env.read_bytes()
+    args = ["replay", "bad.ndjson", "--strict"] + (["--append"] if append else SLIDING)
+    result = run(args)
+    assert_error(result, 3, "bad.ndjson:2: invalid JSON")
+    assert "bad.ndjson:3" not in result.stderr
+    assert state_env.read_bytes() == before
+    assert metrics()["total_hits"] == len(HAND_HITS)
+
+
+def test_strict_on_a_later_file_saves_nothing_from_earlier_files(
+    tmp_path: Path, state_env: Path, bad_file: Path
+) -> None:
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    ok(["replay", str(good), *SLIDING])
+    before = state_env.read_bytes()
+    result = run(["replay", str(good), "bad.ndjson", "--strict", "--append"])
+    assert_error(result, 3, "bad.ndjson:2:")
+    assert state_env.read_bytes() == before
+
+
+def test_strict_without_saved_state_creates_none(state_env: Path, bad_file: Path) -> None:
+    assert_error(run(["replay", "bad.ndjson", "--strict"]), 3, "bad.ndjson:2:")
+    assert not state_env.exists()
+
+
+def test_strict_on_stdin_names_stdin_and_the_line() -> None:
+    text = '{"endpoint": "/a", "ts": 1}\n{"endpoint": "/a", "ts": "soon"}\n'
+    result = run(["replay", "-", "--strict"], input=text)
+    assert_error(result, 3, "<stdin>:2: timestamp is not a number or ISO 8601 date")
+
+
+def test_missing_file_exits_3_and_keeps_the_saved_state(tmp_path: Path, state_env: Path) -> None:
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    ok(["replay", str(good), *SLIDING])
+    before = state_env.read_bytes()
+    assert_error(run(["replay", str(good), "missing.ndjson"]), 3, "missing.ndjson: no such file")
+    assert state_env.read_bytes() == before
+
+
+def test_truncated_gzip_exits_3_and_keeps_the_saved_state(tmp_path: Path, state_env: Path) -> None:
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    ok(["replay", str(good), *SLIDING])
+    before = state_env.read_bytes()
+    data = gzip.compress(good.read_bytes())
+    (tmp_path / "cut.gz").write_bytes(data[: len(data) // 2])
+    assert_error(run(["replay", "cut.gz"]), 3, "cut.gz: cannot read")
+    assert state_env.read_bytes() == before
+
+
+def test_hostile_bad_line_warnings_are_inert(tmp_path: Path) -> None:
+    (tmp_path / "evil.ndjson").write_text(
+        json.dumps({"endpoint": "/x", "ts": "\x1b[2J[bold red]soon"})
+        + "\n"
+        + json.dumps({"endpoint": "/ok", "ts": 1})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = ok(["replay", "evil.ndjson"])
+    assert "evil.ndjson:1:" in result.stderr
+    assert_inert(result.stdout + result.stderr)

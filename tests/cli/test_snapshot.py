@@ -1,0 +1,96 @@
+"""`hitcount snapshot save|restore|show`.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ..cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
+from ..conftest import SAMPLES
+from .conftest import DAMAGE, HAND_HITS, HOSTILE, SLIDING, assert_inert, metrics
+
+HAND_NOW = 2000.0
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_restoring_a_damaged_snapshot_exits_4_and_keeps_the_state(
+    good_state: bytes, state_env: Path, tmp_path: Path, damage: str
+) -> None:
+    (tmp_path / "snap.json").write_bytes(DAMAGE[damage](good_state))
+    assert_error(run(["snapshot", "restore", "snap.json"]), 4, "snap.json")
+    assert_error(run(["snapshot", "show", "snap.json"]), 4, "snap.json")
+    assert state_env.read_bytes() == good_state
+
+
+def test_restoring_a_missing_snapshot_exits_4(good_state: bytes, state_env: Path) -> None:
+    assert_error(run(["snapshot", "restore", "nope.json"]), 4, "nope.json")
+    assert state_env.read_bytes() == good_state
+
+
+@pytest.mark.usefixtures("hostile_state")
+def test_snapshot_show_and_errors_keep_hostile_text_inert(tmp_path: Path) -> None:
+    ok(["snapshot", "save", "snap.json"])
+    shown = ok(["snapshot", "show", "snap.json"])
+    assert_inert(shown.stdout + shown.stderr)
+    assert "[bold red]x[/]" in shown.stdout
+    document = ok_json(["snapshot", "show", "snap.json", "--json"])
+    assert sorted(row["endpoint"] for row in document["endpoints"]) == sorted(HOSTILE)
+    failed = run(["query", "/a", "--last", "5", "--now", "\x1b[2J[bold]"])
+    assert failed.exit_code == 2
+    assert_inert(failed.stderr)
+    assert "[bold]" in failed.stderr
+
+
+def test_snapshot_save_replay_restore_returns_to_the_saved_state(
+    tmp_path: Path, state_env: Path
+) -> None:
+    ok(["replay", str(SAMPLES / "late.ndjson"), *SLIDING])
+    saved_metrics = metrics()
+    questions = [("/api/login", "1h"), ("/api/*", "10m"), ("/", "60")]
+    saved_answers = [query(ep, last) for ep, last in questions]
+    saved = ok_json(["snapshot", "save", "snap.json", "--json"])
+    assert saved["endpoints_count"] == saved_metrics["endpoints_count"]
+    assert saved["strategy"].startswith("sliding")
+
+    more = write_ndjson(
+        tmp_path / "more.ndjson", [("/api/login", 1795791700.0 + i) for i in range(9)]
+    )
+    ok(["replay", str(more), "--append"])
+    assert metrics()["total_hits"] == saved_metrics["total_hits"] + 9
+
+    restored = ok_json(["snapshot", "restore", "snap.json", "--json"])
+    assert restored["metrics"] == saved_metrics
+    assert metrics() == saved_metrics
+    assert [query(ep, last) for ep, last in questions] == saved_answers
+    assert ok_json(["events", "--json"])[-1]["event"] == "snapshot_restored"
+
+
+def test_snapshot_show_reports_the_strategy(good_state: bytes) -> None:
+    ok(["snapshot", "save", "snap.json", "--compact"])
+    assert len(Path("snap.json").read_bytes().splitlines()) == 1
+    shown = ok_json(["snapshot", "show", "snap.json", "--json"])
+    assert shown["strategy"] == "sliding(max_window_s=3600)"
+    assert shown["format"] == "hitcount-snapshot"
+    assert shown["metrics"]["total_hits"] == len(HAND_HITS)
+    assert shown["clock"] == HAND_NOW
+    assert shown["endpoints"][0] == {"endpoint": "/api/login", "retained": 5}
+    text = ok(["snapshot", "show", "snap.json"]).stdout
+    assert "sliding(max_window_s=3600)" in text
+    assert "/api/login" in text
+
+
+def test_snapshot_file_is_a_self_describing_json_document(good_state: bytes) -> None:
+    ok(["snapshot", "save", "snap.json"])
+    document = json.loads(Path("snap.json").read_text(encoding="utf-8"))
+    assert document["format"] == "hitcount-snapshot"
+    assert document["version"] == 1
+    assert document["strategy"] == {"name": "sliding", "params": {"max_window_s": 3600.0}}
+    assert document["clock"] == HAND_NOW
+    assert document["metrics"]["total_hits"] == len(HAND_HITS)

@@ -1,0 +1,44 @@
+"""`hitcount top`: the busiest endpoints against brute force; endpoint text printed inert.
+
+Every expected number is either worked out by hand next to its data, or counted by brute
+force from the input file read with `json`/`csv` (see tests/cli_helpers.py), never with
+hitcount's own parsers. Every test runs on its own state file (`state_env`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from ..cli_helpers import ok, ok_json, read_ndjson
+from ..conftest import SAMPLES
+from .conftest import HOSTILE, QUERY_KEYS, SLIDING, assert_inert
+
+
+def test_top_lists_the_busiest_endpoints_like_brute_force() -> None:
+    path = SAMPLES / "web.ndjson"
+    hits = read_ndjson(path)
+    clock = max(hit.ts for hit in hits)
+    counts = Counter(hit.endpoint for hit in hits if clock - 3600 < hit.ts <= clock)
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    ok(["replay", str(path), *SLIDING])
+    rows = ok_json(["top", "--last", "1h", "--limit", "5", "--json"])
+    assert [(row["endpoint"], row["count"]) for row in rows] == expected
+    assert all(row.keys() >= QUERY_KEYS for row in rows)
+    text = ok(["top", "--last", "1h", "--limit", "5"]).stdout
+    for endpoint, count in expected:
+        assert re.search(rf"^{re.escape(endpoint)}\s+{count}\s", text, re.MULTILINE), text
+
+
+@pytest.mark.usefixtures("hostile_state")
+def test_top_shows_hostile_endpoints_inert() -> None:
+    result = ok(["top", "--last", "1h"])
+    assert_inert(result.stdout + result.stderr)
+    assert "[bold red]x[/]" in result.stdout
+    assert "[link=http://evil]y[/link]" in result.stdout
+    assert "\\x1b[2J" in result.stdout  # shown escaped, visibly
+    assert "http://evil" in result.stdout
+    rows = ok_json(["top", "--last", "1h", "--json"])
+    assert sorted(row["endpoint"] for row in rows) == sorted(HOSTILE)
