@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hitcount import HitCounter, MemoryStore, StateError, from_bytes
+from hitcount import HitCounter, InputError, MemoryStore, StateError, from_bytes
 from hitcount.cli.live import status_view
 from hitcount.ingest.reader import MAX_LINE_BYTES
 from hitcount.live.follow import FollowStatus, FollowView, follow, top_rows
 from hitcount.live.tail import CHUNK_BYTES, FileTail
 from hitcount.model.positions import HEAD_BYTES, InputPosition, head_checksum
 from hitcount.persist.document import encode, to_document
+from hitcount.persist.state import save_counter
 from hitcount.views.json_forms import follow_status_json as status_json
 
 from .cli_helpers import run
@@ -349,3 +350,42 @@ def test_bad_follow_input_fails_cleanly_and_keeps_the_state(
     assert message in result.stderr and result.stderr.startswith("hitcount: error:")
     assert "Traceback" not in result.stderr
     assert state.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("stdin", "args", "message"),
+    [
+        ("", [], "no hits: the input is empty"),
+        (_line("/a", T0) * 3, ["--format", "csv"], "no hits: all 3 lines are bad"),
+    ],
+)
+def test_a_follow_that_reads_no_hit_refuses_and_keeps_the_state(
+    tmp_path: Path, stdin: str, args: list[str], message: str
+) -> None:
+    state = tmp_path / "state.json"
+    (tmp_path / "plain").write_text(_line("/p", T0))
+    assert run(["--state", str(state), "replay", str(tmp_path / "plain")]).exit_code == 0
+    before = state.read_bytes()
+    result = run(["--state", str(state), "replay", "-", "--follow", *args], input=stdin)
+    assert result.exit_code == 3, result.stderr
+    assert message in result.stderr
+    assert state.read_bytes() == before
+
+
+def test_following_a_file_that_never_appears_commits_nothing_over_the_state(
+    tmp_path: Path,
+) -> None:
+    store = MemoryStore()
+    saved = HitCounter("fixed")
+    saved.record("/kept", T0)
+
+    save_counter(store, saved)
+    before = store.load()
+    polls = iter(range(30))
+    with pytest.raises(InputError, match="no hits"):
+        follow(
+            HitCounter("fixed"), [str(tmp_path / "mistyped.log")], store,
+            commit_every_s=0.001, replacing=True,
+            should_stop=lambda: next(polls, None) is None,
+        )  # fmt: skip
+    assert store.load() == before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,7 +114,7 @@ def replay(
     except _StopRequestedError:
         replayer.report.stopped = True
     if not sum((start_lines or {}).values()):
-        _refuse_empty(replayer.report, sources)
+        refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
     if on_checkpoint is not None and sources:
         on_checkpoint(sources[-1], replayer.source_lines, True)
@@ -278,8 +278,12 @@ class Replayer:
             self._check_stop()
 
 
-def _refuse_empty(report: ReplayReport, sources: list[str]) -> None:
-    """A replay that found no hit at all is a mistake (wrong --format, empty pipe)."""
+def refuse_empty(report: ReplayReport, sources: Sequence[str]) -> None:
+    """A replay that found no hit at all is a mistake (wrong --format, empty pipe).
+
+    Raises:
+        InputError: no hit was read (the input was empty, or every line was bad).
+    """
     if report.hits_read:
         return
     names = ", ".join(display_name(source) for source in sources) or "no input"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.reader import GZIP_MAGIC
-from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport
+from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
 from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
 from hitcount.model.positions import STDIN, InputPosition
 from hitcount.persist.state import commit
@@ -124,6 +124,7 @@ def follow(
     on_bad_line: BadLineHandler | None = None,
     view: FollowView | None = None,
     should_stop: Callable[[], bool] | None = None,
+    replacing: bool = False,
 ) -> FollowResult:
     """Record the lines `sources` gain into `counter`, committing it to `store` as it goes.
 
@@ -142,10 +143,12 @@ def follow(
         on_bad_line: called for each bad line (when not strict).
         view: what to report while running.
         should_stop: polled between blocks; true ends the run.
+        replacing: `counter` replaces the saved state: nothing is committed before the
+            first hit, and a run that read none fails instead (the saved state stays).
 
     Raises:
         ConfigurationError: a bad interval, gzip input, or stdin mixed with files.
-        InputError: an unreadable input, or (strict) a bad line.
+        InputError: an unreadable input, (strict) a bad line, or (replacing) not one hit.
     """
     if not (math.isfinite(commit_every_s) and commit_every_s > 0):
         raise ConfigurationError(
@@ -153,11 +156,14 @@ def follow(
         )
     check_followable(sources)
     run = _Run(counter, store, fmt, strict, on_bad_line, view or FollowView())
+    run.replacing = replacing
     try:
         run.add(sources)
         with _stop_signals() as signalled:
             run.loop(commit_every_s, lambda: signalled() or bool(should_stop and should_stop()))
             run.result.interrupted = signalled()
+        if replacing:
+            refuse_empty(run.report(), sources)  # nothing was committed: the state stays
         run.commit(final=True)
     finally:
         for tail in run.tails:
@@ -185,6 +191,8 @@ class _Run:
         self.started = time.monotonic()
         self._committed_lines = 0
         self._dirty = False
+        #: The counter replaces the saved state: no commit before its first hit.
+        self.replacing = False
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -244,6 +252,8 @@ class _Run:
         for replayer in self.replayers:
             replayer.flush()
         report = self.report()
+        if self.replacing and not report.hits_read:
+            return  # an empty counter must not replace the saved state
         if self._dirty or not self.result.commits:
             self.counter.metrics.lines_read += report.lines_read - self._committed_lines
             self._committed_lines = report.lines_read

@@ -262,6 +262,7 @@ def _follow(
         return follow(
             counter, sources, store, fmt=settings.fmt, strict=settings.strict,
             commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
+            replacing=not settings.append,
         )  # fmt: skip
 
 
