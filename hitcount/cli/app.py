@@ -136,9 +136,24 @@ def main_options(
     ] = False,
 ) -> None:
     """Count hits per endpoint over time windows."""
-    if opt.given_on_command_line(ctx, "state") and opt.given_on_command_line(ctx, "store"):
+    ctx.obj = AppContext(
+        store_url=_chosen_store(ctx, state, store), namespace=namespace, debug=debug
+    )
+
+
+def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> str | None:
+    """The store --state or --store names; a flag beats the environment, two choices clash."""
+    typed = [name for name in ("state", "store") if opt.given_on_command_line(ctx, name)]
+    if len(typed) == 2:
         raise ConfigurationError("give --state or --store, not both")
-    ctx.obj = AppContext(store_url=store or state, namespace=namespace, debug=debug)
+    if typed:
+        return state if typed == ["state"] else store
+    if state and store and state != store:
+        raise ConfigurationError(
+            "HITCOUNT_STATE and HITCOUNT_STORE choose two different stores",
+            hint="unset one of them, or name the store with --state or --store",
+        )
+    return store or state
 
 
 def _register(commands: dict[str, Callable[..., None] | typer.Typer]) -> None:

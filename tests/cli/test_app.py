@@ -246,3 +246,26 @@ def test_library_parameter_names_become_flags_in_messages() -> None:
     assert message_with_flag(other, "top").startswith("--limit must")
     unknown = ConfigurationError("widget must be round", param="widget")
     assert message_with_flag(unknown) == "widget must be round"
+
+
+def test_state_option_beats_the_store_environment_variable(
+    tmp_path: Path, state_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared.json"
+    monkeypatch.setenv("HITCOUNT_STORE", str(shared))
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    local = tmp_path / "local.json"
+    ok(["--state", str(local), "replay", str(good)])
+    assert local.exists()
+    assert not shared.exists()  # the environment's store is left alone
+
+
+def test_two_environment_variables_naming_different_stores_are_refused(
+    tmp_path: Path, state_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITCOUNT_STORE", str(tmp_path / "shared.json"))
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    result = run(["replay", str(good)])
+    assert result.exit_code == 2
+    assert "HITCOUNT_STATE and HITCOUNT_STORE choose two different stores" in result.stderr
+    assert not state_env.exists() and not (tmp_path / "shared.json").exists()
