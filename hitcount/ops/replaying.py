@@ -18,9 +18,11 @@ from typing import Any, cast
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
+from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.model.positions import display_name
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
@@ -139,6 +141,8 @@ def replay_into_store(
     """
     _check_settings(settings)
     hooks = _first_bad_lines_only(hooks)
+    if settings.commit_every_s is None:  # followed inputs are read side by side
+        sources = _in_time_order(sources, settings.fmt, hooks)
     if settings.append and store.appends_concurrently:
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
     if settings.resume:
@@ -147,6 +151,15 @@ def replay_into_store(
             hint="drop --resume; a file state is replaced or appended whole",
         )
     return _replay_whole(store, sources, settings, hooks)
+
+
+def _in_time_order(sources: Sequence[str], fmt: str | None, hooks: ReplayHooks) -> list[str]:
+    """The inputs sorted by their first hit (rotated logs come newest first), said if moved."""
+    ordered = in_time_order(sources, fmt)
+    if ordered != list(sources):
+        names = ", ".join(display_name(source) for source in ordered)
+        hooks.on_note(f"note: replaying the inputs in time order (by their first hit): {names}")
+    return ordered
 
 
 def _check_settings(settings: ReplaySettings) -> None:

@@ -320,3 +320,20 @@ def test_hostile_bad_line_warnings_are_inert(tmp_path: Path) -> None:
     result = ok(["replay", "evil.ndjson"])
     assert "evil.ndjson:1:" in result.stderr
     assert_inert(result.stdout + result.stderr)
+
+
+def test_rotated_logs_named_newest_first_are_replayed_in_time_order(
+    tmp_path: Path, state_env: Path
+) -> None:
+    t0 = 1_767_225_600
+    names = ["access.log", "access.log.1", "access.log.2.gz"]  # as the shell sorts them
+    for age, name in enumerate(names):
+        start = t0 + (2 - age) * 5000  # access.log is the newest
+        lines = "".join(json.dumps({"endpoint": "/a", "ts": start + i}) + "\n" for i in range(5000))
+        data = lines.encode()
+        (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    result = ok(["replay", "--format", "ndjson", *(str(tmp_path / n) for n in names)])
+    assert "15000 hits kept, 0 too late" in result.stdout
+    assert "replaying the inputs in time order (by their first hit)" in result.stderr
+    assert result.stderr.index("access.log.2.gz") < result.stderr.index("access.log.1")
+    assert metrics()["total_hits"] == 15000
