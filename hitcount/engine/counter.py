@@ -11,7 +11,7 @@ from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.engine.batches import add_users, horizon_at, late_mask
 from hitcount.engine.codec import DeprecatedSnapshots
 from hitcount.engine.queries import Answering
-from hitcount.engine.swaps import swap
+from hitcount.engine.swaps import Swap, swap
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
 from hitcount.model.events import Event, EventBus, Handler
@@ -394,12 +394,24 @@ class HitCounter(Answering, DeprecatedSnapshots):
             SwapRefusedError: the conversion is impossible and `reset` is False.
             UnknownStrategyError, ConfigurationError: bad name or parameters.
         """
-        done = swap(self._strategy, name, params, reset=reset, clock=self.clock)
-        self._use(done.strategy)
-        self._emit(done.event, done.payload)
+        return self.apply_swap(self.plan_swap(name, reset=reset, **params))
+
+    def plan_swap(self, name: str, *, reset: bool = False, **params: object) -> Swap:
+        """The swap `swap_strategy` would make, with what it would drop; nothing changes.
+
+        Raises:
+            SwapRefusedError, UnknownStrategyError, ConfigurationError: as `swap_strategy`.
+        """
+        clock, lateness = self.clock, self.max_lateness_s
+        return swap(self._strategy, name, params, reset=reset, clock=clock, lateness=lateness)
+
+    def apply_swap(self, plan: Swap) -> Strategy:
+        """Go on with the planned strategy (emits its event) and prune it."""
+        self._use(plan.strategy)
+        self._emit(plan.event, plan.payload)
         self._announce_switches()
         self.prune()
-        return done.strategy
+        return plan.strategy
 
     def snapshot_taken(self) -> None:
         """Emit `snapshot_taken` (the document format, a layer above, calls this)."""

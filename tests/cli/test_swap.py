@@ -7,10 +7,12 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 from ..cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
-from .conftest import HAND_HITS, metrics
+from .conftest import HAND_HITS, SLIDING, metrics
 
 
 def test_swap_morris_to_sliding_is_refused_until_reset(good_state: bytes, state_env: Path) -> None:
@@ -60,3 +62,42 @@ def test_swap_downhill_keeps_every_count(good_state: bytes) -> None:
     answer = query("/api/login", "60")
     assert answer["all_time"] is True
     assert metrics()["total_hits"] == len(HAND_HITS)
+
+
+def _hits(count: int, start: float, step: float) -> list[dict[str, object]]:
+    return [{"endpoint": f"/e{i % 3}", "ts": start + i * step} for i in range(count)]
+
+
+def test_a_swap_that_keeps_less_says_how_much_and_needs_force(
+    tmp_path: Path, state_env: Path
+) -> None:
+    t0 = 1_767_225_600.0
+    rows = _hits(2000, t0, 30.0)  # one hit every 30 s over about 16.7 h
+    path = tmp_path / "h.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ok(["replay", str(path), "-s", "sliding", "--max-window", "86400"])
+    before = state_env.read_bytes()
+    clock = max(float(str(row["ts"])) for row in rows)
+    # sliding 600 keeps what is after floor((clock - 600 - 60 lateness) / 37.5) * 37.5
+    horizon = math.floor((clock - 600 - 60) / 37.5) * 37.5
+    dropped = sum(1 for row in rows if float(str(row["ts"])) <= horizon)
+    result = run(["swap", "sliding", "--max-window", "600"])
+    assert_error(result, 7, f"swapping would drop {dropped} hits at or before")
+    assert "--force" in result.stderr
+    assert state_env.read_bytes() == before
+    assert_error(run(["swap", "ehist"]), 7, "keeps less than the state holds")  # 1 h by default
+
+    forced = ok(["swap", "sliding", "--max-window", "600", "--force"])
+    assert f"(dropped {dropped} hits at or before" in forced.stdout
+    assert query("*", "1d")["count"] == len(rows) - dropped
+
+
+def test_a_swap_onto_the_same_strategy_and_parameters_does_nothing(
+    good_state: bytes, state_env: Path
+) -> None:
+    assert SLIDING[:2] == ["--strategy", "sliding"]
+    name, flags = "sliding", SLIDING[2:]  # what good_state replayed with
+    result = ok(["swap", name, *flags])
+    assert result.stdout.startswith("nothing to do: the state already uses")
+    assert "strategy_swapped" not in [e["event"] for e in ok_json(["events", "--json"])]
+    assert ok_json(["swap", name, *flags, "--json"])["unchanged"] is True

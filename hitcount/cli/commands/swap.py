@@ -9,7 +9,11 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
+from hitcount.engine.swaps import Swap
+from hitcount.errors import SwapRefusedError
 from hitcount.model.events import STRATEGY_RESET
+from hitcount.model.metrics import number
+from hitcount.model.timeparse import iso
 from hitcount.persist.state import updating
 from hitcount.strategies import available_strategies, get_strategy
 
@@ -21,6 +25,12 @@ def swap(
     param: opt.Params = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="If the swap would need lost information, start empty.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Swap even when the new strategy keeps less than the state holds."
+        ),
     ] = False,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
@@ -36,17 +46,40 @@ def swap(
     get_strategy(strategy).resolve_params(params)  # bad values are usage errors, state or not
     with updating(app_ctx.store(), on_saved=app_ctx.mark_saved) as counter:
         opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
-        resets: list[object] = []
-        counter.subscribe(STRATEGY_RESET, resets.append)
         old = counter.strategy.describe()
-        counter.swap_strategy(strategy, reset=reset, **params)
-    reset_done = bool(resets)
+        plan = counter.plan_swap(strategy, reset=reset, **params)
+        if plan.dropped_hits and not force:
+            raise _keeps_less(old, plan)
+        if not plan.unchanged:
+            counter.apply_swap(plan)
+    reset_done = plan.event == STRATEGY_RESET
     new = counter.strategy.describe()
     if json_output:
         render.json(
-            {"old": old, "new": new, "reset": reset_done, "metrics": counter.metrics_dict()}
-        )
+            {
+                "old": old, "new": new, "reset": reset_done, "unchanged": plan.unchanged,
+                "dropped_hits": round(plan.dropped_hits), "metrics": counter.metrics_dict(),
+            }
+        )  # fmt: skip
+    elif plan.unchanged:
+        render.line(f"nothing to do: the state already uses {new}")
     elif reset_done:
         render.line(f"reset: {new} starts empty (it could not be built from {old})")
     else:
-        render.line(f"swapped {old} -> {new}")
+        render.line(f"swapped {old} -> {new}{_dropped_text(plan)}")
+
+
+def _dropped_text(plan: Swap) -> str:
+    if not plan.dropped_hits or plan.dropped_before is None:
+        return ""
+    return f" (dropped {number(plan.dropped_hits)} hits at or before {iso(plan.dropped_before)})"
+
+
+def _keeps_less(old: str, plan: Swap) -> SwapRefusedError:
+    new = plan.strategy.describe()
+    return SwapRefusedError(
+        f"{new} keeps less than the state holds: swapping would drop"
+        f" {number(plan.dropped_hits)} hits at or before {iso(plan.dropped_before)}"
+        f" that {old} holds",
+        hint="add --force to swap anyway, or give the new strategy a longer retention",
+    )
