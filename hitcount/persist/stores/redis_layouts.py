@@ -28,7 +28,8 @@ from hitcount.strategies.base import Strategy
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
-from hitcount.strategies.tiered import TIERS, TieredRollups
+from hitcount.strategies.tiered import TieredRollups
+from hitcount.strategies.tiered_grid import TIERS
 
 #: Add `ARGV[2..]` (bucket, count pairs) to the hash, then drop buckets below `ARGV[1]`.
 FIXED_ADD = """
