@@ -20,7 +20,6 @@ from hitcount.ops.compare import compare as run_compare
 from hitcount.ops.demo import SCENARIOS, Scenario, run_demo
 from hitcount.persist import document as snap
 from hitcount.persist.state import load_counter, updating
-from hitcount.persist.stores import FileStore
 from hitcount.strategies import get_strategy
 
 snapshot_app = typer.Typer(
@@ -60,9 +59,7 @@ def snapshot_save(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    if file.is_file():
-        snap.check_is_state(file.read_bytes(), str(file))  # overwrite snapshots, nothing else
-    FileStore(file).save(data)
+    snap.write_file(file, data)  # overwrites snapshots, nothing else
     endpoints = sum(1 for _ in counter.strategy.endpoints())
     render = Renderer(json_output=json_output)
     if json_output:
