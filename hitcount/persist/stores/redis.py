@@ -23,13 +23,14 @@ import math
 import os
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
@@ -173,8 +174,6 @@ class RedisStore(Store):
 
     def load_scoped(self, scope: Scope) -> bytes | None:
         """A state document holding only what `scope` needs: its endpoints, its window."""
-        from hitcount.persist.document import encode
-
         generation = self.current_generation()
         if generation is None:
             return None
@@ -272,11 +271,15 @@ class RedisStore(Store):
 
     def save(self, data: bytes) -> None:
         """Write a whole new generation from a state document (see `save_counter`)."""
-        from hitcount.persist.document import from_bytes
+        self.write_generation(from_bytes(data, "the state to save"))
 
-        self.save_counter(from_bytes(data, "the state to save"))
+    def save_counter(
+        self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
+    ) -> None:
+        """Write the counter in native structures (`write_generation`): no document."""
+        self.write_generation(counter)
 
-    def save_counter(self, counter: HitCounter) -> None:
+    def write_generation(self, counter: HitCounter) -> None:
         """Write a whole new generation, switch to it in one SET, delete the old ones."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params, self.scripts)
@@ -296,8 +299,6 @@ class RedisStore(Store):
         self.drop_old_generations(generation)
 
     def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
-        from hitcount.persist.document import VERSION
-
         strategy = counter.strategy
         horizon = strategy.horizon
         meta = {

@@ -25,6 +25,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import STDIN, display_name
+from hitcount.persist.document import encode, to_document
 from hitcount.persist.stores.redis import METRIC_FIELDS, RedisStore
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
@@ -253,8 +254,6 @@ def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[R
     What was flushed stays when the block fails; the hits counted since the last flush are
     dropped then, so the recorded input positions stay exact for `--resume`.
     """
-    from hitcount.persist.document import encode, to_document
-
     generation = store.current_generation()
     if generation is None:
         with store.locked():
