@@ -226,6 +226,38 @@ def test_a_document_changed_between_read_and_write_is_read_again(
     assert counter.query("/a", 100).answer.count == 5
 
 
+def test_morris_levels_changed_between_read_and_write_are_read_again(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writer B advances /a's Morris levels between A's read and A's write; none is lost."""
+    from hitcount.persist.stores import redis_append
+
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    # A base this close to 1 increments on (almost) every hit: the levels count the hits.
+    params = {"base": 1.0001, "counters": 4, "seed": 3}
+    save_counter(store, HitCounter("morris", **params))
+    create = lambda: HitCounter("morris", **params)  # noqa: E731
+    real_read = redis_append.RedisAppend._read
+    sneaked = []
+
+    def read_then_let_b_write(self: redis_append.RedisAppend, keys: list[str]) -> Any:
+        values = real_read(self, keys)
+        if not sneaked:
+            sneaked.append(True)
+            with appending(store, create) as other:
+                other.counter.record_many([("/a", 1e9 + 5), ("/a", 1e9 + 6)])
+        return values
+
+    with appending(store, create) as writer:
+        writer.counter.record_many([("/a", 1e9 + 1), ("/a", 1e9 + 2), ("/a", 1e9 + 3)])
+        monkeypatch.setattr(redis_append.RedisAppend, "_read", read_then_let_b_write)
+    assert sneaked
+    counter = load_counter(store)
+    assert counter.metrics.total_hits == 5
+    assert counter.strategy.levels("/a") == [5, 5, 5, 5]  # type: ignore[attr-defined]
+
+
 def test_endpoint_keys_spread_over_the_cluster(redis_cluster_url: str) -> None:
     from redis.cluster import RedisCluster
 

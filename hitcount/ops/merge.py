@@ -25,8 +25,7 @@ from pathlib import Path
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.model.metrics import Metrics
-from hitcount.persist.document import check_is_state, encode, read_file, to_document
-from hitcount.persist.stores import FileStore
+from hitcount.persist.document import encode, read_file, to_document, write_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import same_kind
 
@@ -123,14 +122,8 @@ def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
         StateError: `path` exists and is not a hitcount snapshot or state (never overwritten).
         StoreUnavailableError: the file cannot be written.
     """
-    target = Path(path)
     data = snapshot_bytes(counter)
-    if target.is_file():
-        try:
-            check_is_state(target.read_bytes(), str(target))
-        except StateError as err:
-            raise StateError(err.message, hint="choose another -o path") from None
-    FileStore(target).save(data)
+    write_file(Path(path), data, hint="choose another -o path")
     return data
 
 

@@ -36,6 +36,7 @@ from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.stores.file import FileStore
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
 
@@ -198,6 +199,28 @@ def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCoun
     except (TypeError, ValueError, msgspec.EncodeError) as err:
         raise StateError(f"{source}: not a JSON document: {err}") from None
     return from_bytes(data, source)
+
+
+def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
+    """Write a document to `path` atomically, replacing only a hitcount snapshot or state.
+
+    Args:
+        path: the file (its directory is created if need be).
+        data: the encoded document.
+        hint: replaces the hint of the error for a file that is not a hitcount document.
+
+    Raises:
+        StateError: `path` exists and is not a hitcount snapshot or state (left as it is).
+        StoreUnavailableError: the file cannot be written.
+    """
+    if path.is_file():
+        try:
+            check_is_state(path.read_bytes(), str(path))
+        except StateError as err:
+            if hint is None:
+                raise
+            raise StateError(err.message, hint=hint) from None
+    FileStore(path).save(data)
 
 
 def check_is_state(data: bytes, source: str) -> None:

@@ -35,7 +35,7 @@ import msgspec
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.hits import MAX_TS
 from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
-from hitcount.strategies.sliding import SlidingWindow, replayed_into
+from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -435,6 +435,6 @@ class ExponentialHistogram(Strategy):
         Raises:
             SwapRefusedError: the source has no individual timestamps (fixed, morris...).
         """
-        if not isinstance(source, SlidingWindow):
+        if not isinstance(source, KeepsTimestamps):
             return super().convert(source, params)
-        return replayed_into(cls(**params), source)
+        return replayed_into(cls(**params), source, source.endpoints(), source.horizon)

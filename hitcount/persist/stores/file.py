@@ -6,13 +6,13 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.persist.atomic import AtomicWriteError, temporary_prefix, write_atomically
 from hitcount.persist.stores.base import Store
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -59,27 +59,12 @@ class FileStore(Store):
         """`save`, writing the pieces to the temporary file as they come."""
         directory = self._ensure_directory()
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
-        except OSError as err:
+            write_atomically(self.path, chunks)
+        except AtomicWriteError as failed:
+            where = directory if failed.in_directory else self.path
             raise StoreUnavailableError(
-                f"{directory}: cannot write state: {err.strerror}"
-            ) from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            if isinstance(err, OSError):
-                raise StoreUnavailableError(
-                    f"{self.path}: cannot write state: {err.strerror}"
-                ) from None
-            raise
-        _fsync_directory(directory)
+                f"{where}: cannot write state: {failed.error.strerror}"
+            ) from failed.error
 
     def _ensure_directory(self) -> Path:
         directory = self.path.parent
@@ -110,7 +95,7 @@ class FileStore(Store):
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporary files a killed writer left; only the lock holder writes them."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*"):
+        for stale in self.path.parent.glob(f"{temporary_prefix(self.path)}*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
 
@@ -129,12 +114,3 @@ class FileStore(Store):
                     hint="wait for it to finish, or raise the timeout",
                 )
             time.sleep(0.02)
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

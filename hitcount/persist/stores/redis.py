@@ -23,15 +23,18 @@ import math
 import os
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
-from hitcount.persist.stores.redis_layouts import Layout, layout_for
+from hitcount.persist.stores.redis_layout import Layout
+from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_scripts import Scripts
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -41,11 +44,6 @@ LOCK_TIMEOUT_S = 60.0
 LOCK_LEASE_MS = 600_000
 READ_CHUNK = 500  # endpoints per pipelined round trip
 METRIC_FIELDS = ("total_hits", "bad_lines", "late_hits", "pruned_events", "lines_read")
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def escape_tag(endpoint: str) -> str:
@@ -74,6 +72,7 @@ class RedisStore(Store):
         self.timeout_s = timeout_s
         self._shown = _masked(parts)
         self._client: Any = None
+        self._scripts: Scripts | None = None
         self.is_cluster = False
 
     def describe(self) -> str:
@@ -88,6 +87,13 @@ class RedisStore(Store):
         if self._client is None:
             self._client = self._connect()
         return self._client
+
+    @property
+    def scripts(self) -> Scripts:
+        """The Lua scripts, registered with this store's client once."""
+        if self._scripts is None:
+            self._scripts = Scripts(self.client, cluster=self.is_cluster)
+        return self._scripts
 
     def _connect(self) -> Any:
         try:
@@ -168,8 +174,6 @@ class RedisStore(Store):
 
     def load_scoped(self, scope: Scope) -> bytes | None:
         """A state document holding only what `scope` needs: its endpoints, its window."""
-        from hitcount.persist.document import encode
-
         generation = self.current_generation()
         if generation is None:
             return None
@@ -267,14 +271,18 @@ class RedisStore(Store):
 
     def save(self, data: bytes) -> None:
         """Write a whole new generation from a state document (see `save_counter`)."""
-        from hitcount.persist.document import from_bytes
+        self.write_generation(from_bytes(data, "the state to save"))
 
-        self.save_counter(from_bytes(data, "the state to save"))
+    def save_counter(
+        self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
+    ) -> None:
+        """Write the counter in native structures (`write_generation`): no document."""
+        self.write_generation(counter)
 
-    def save_counter(self, counter: HitCounter) -> None:
+    def write_generation(self, counter: HitCounter) -> None:
         """Write a whole new generation, switch to it in one SET, delete the old ones."""
         strategy = counter.strategy
-        layout = layout_for(strategy.name, strategy.params)
+        layout = layout_for(strategy.name, strategy.params, self.scripts)
         with self.errors("writing the state"):
             generation = str(self.client.incr(self.root_key("generations")))
             self.client.sadd(self.root_key("all"), generation)
@@ -291,8 +299,6 @@ class RedisStore(Store):
         self.drop_old_generations(generation)
 
     def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
-        from hitcount.persist.document import VERSION
-
         strategy = counter.strategy
         horizon = strategy.horizon
         meta = {
@@ -353,13 +359,14 @@ class RedisStore(Store):
             yield
         finally:
             with self.errors("releasing the lock"):
-                self.client.eval(_RELEASE, 1, key, token)
+                self.scripts.run("release_lock", [key], [token])
 
     def close(self) -> None:
         """Close the connection pool."""
         if self._client is not None:
             self._client.close()
             self._client = None
+            self._scripts = None
 
 
 def _first(values: list[str] | None) -> str | None:
