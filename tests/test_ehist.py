@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 
 from hitcount import HitCounter, StateError
 from hitcount.errors import ConfigurationError, SwapRefusedError
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import WindowAnswer
 from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter

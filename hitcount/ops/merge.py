@@ -138,12 +138,12 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
     for counter, name in zip(counters[1:], names[1:], strict=False):
         try:
             same_kind(kind, [first.strategy, counter.strategy])
-        except MergeRefusedError:
+        except MergeRefusedError as err:
             raise MergeRefusedError(
                 f"{name} holds {counter.strategy.describe()}, but {names[0]} holds"
                 f" {first.strategy.describe()}; they cannot be merged",
                 hint=_SWAP_HINT,
-            ) from None
+            ) from err
         if _distinct_spec(counter) != _distinct_spec(first):
             raise MergeRefusedError(
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
@@ -194,5 +194,5 @@ def _summed_metrics(counters: Sequence[HitCounter]) -> Metrics:
     try:
         metrics.check()
     except ValueError as err:
-        raise StateError(f"cannot merge: {err}") from None
+        raise StateError(f"cannot merge: {err}") from err
     return metrics

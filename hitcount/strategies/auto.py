@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
-from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
+from hitcount.model.answers import WindowAnswer
+from hitcount.strategies.base import Param, Strategy, decode_state
 from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.sliding import SlidingWindow

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
+from hitcount.strategies.base import Param, Strategy, decode_state
 from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path

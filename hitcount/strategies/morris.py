@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
-from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state, same_kind
+from hitcount.model.answers import WindowAnswer
+from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
 
 if TYPE_CHECKING:
     import numpy as np

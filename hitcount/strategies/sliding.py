@@ -10,16 +10,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.packed import from_little_endian, little_endian
-from hitcount.strategies.base import (
-    EMPTY_ANSWER,
-    Param,
-    Strategy,
-    WindowAnswer,
-    decode_state,
-    same_kind,
-)
+from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsTimestamps
 
 if TYPE_CHECKING:

@@ -24,15 +24,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import (
-    EMPTY_ANSWER,
-    Strategy,
-    WindowAnswer,
-    answer_from_buckets,
-    decode_state,
-    same_kind,
-)
+from hitcount.strategies.base import Strategy, answer_from_buckets, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 from hitcount.strategies.tiered_grid import (
     TIERS,

@@ -16,9 +16,9 @@ from typing import Any
 
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.timeparse import iso
 from hitcount.persist.atomic import AtomicWriteError, shared_mode, write_atomically
-from hitcount.strategies import WindowAnswer
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
 
 #: Most steps a report charts: one pixel per bar at the chart's width.
@@ -186,7 +186,7 @@ def _check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise _cannot_write(target, err) from None
+        raise _cannot_write(target, err) from err
     if f'name="generator" content="{GENERATOR}'.encode() not in head:
         raise OutputError(
             f"{target}: exists and is not a hitcount report; left as it is",

@@ -46,10 +46,10 @@ class FileStore(Store):
             return self.path.read_bytes()
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise StateError(f"{self.path}: is a directory, not a state file") from None
+        except IsADirectoryError as err:
+            raise StateError(f"{self.path}: is a directory, not a state file") from err
         except OSError as err:
-            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from None
+            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
 
     def save(self, data: bytes) -> None:
         """Write atomically: temp file, fsync, rename, fsync the directory."""
@@ -71,7 +71,7 @@ class FileStore(Store):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreUnavailableError(f"{directory}: cannot create: {err.strerror}") from None
+            raise StoreUnavailableError(f"{directory}: cannot create: {err.strerror}") from err
         return directory
 
     def locked(self) -> AbstractContextManager[None]:
@@ -85,7 +85,7 @@ class FileStore(Store):
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from None
+            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from err
         try:
             self._acquire(fd, lock_path)
             self._remove_stale_temporaries()
@@ -107,7 +107,7 @@ class FileStore(Store):
                 return
             except OSError as err:
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from None
+                    raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from err
             if time.monotonic() >= deadline:
                 raise StoreUnavailableError(
                     f"{lock_path}: another hitcount process holds the state lock",

@@ -26,10 +26,10 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.model.globs import is_glob, matches
 from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.redis_layout import Layout
@@ -99,11 +99,11 @@ class RedisStore(Store):
         try:
             import redis
             from redis.cluster import RedisCluster
-        except ImportError:
+        except ImportError as err:
             raise ConfigurationError(
                 "the Redis store needs the redis package",
                 hint="pip install 'hitcount[redis]'",
-            ) from None
+            ) from err
         options = {"socket_timeout": self.timeout_s, "socket_connect_timeout": self.timeout_s}
         with self.errors():
             client = redis.Redis.from_url(self.connect_url, **options)
@@ -125,26 +125,26 @@ class RedisStore(Store):
             raise StoreUnavailableError(
                 f"{where}: authentication failed: {err}",
                 hint="check the user and password in the URL (redis://user:password@host:port/db)",
-            ) from None
-        except rex.TimeoutError:
+            ) from err
+        except rex.TimeoutError as err:
             raise StoreUnavailableError(
                 f"{where}: timed out after {self.timeout_s:g} s",
                 hint="is the server overloaded or the network slow? try again",
-            ) from None
+            ) from err
         except rex.ConnectionError as err:
             raise StoreUnavailableError(
                 f"{where}: cannot reach the server: {err}",
                 hint="is redis-server running there? check host, port and TLS (rediss://)",
-            ) from None
+            ) from err
         except rex.ResponseError as err:
             if "NOAUTH" in str(err) or "WRONGPASS" in str(err):
                 raise StoreUnavailableError(
                     f"{where}: authentication failed: {err}",
                     hint="put the password in the URL: redis://:password@host:port/db",
-                ) from None
-            raise StoreUnavailableError(f"{where}: the server refused: {err}") from None
+                ) from err
+            raise StoreUnavailableError(f"{where}: the server refused: {err}") from err
         except rex.RedisError as err:
-            raise StoreUnavailableError(f"{where}: {type(err).__name__}: {err}") from None
+            raise StoreUnavailableError(f"{where}: {type(err).__name__}: {err}") from err
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -223,18 +223,18 @@ class RedisStore(Store):
                 },
             }
         except (KeyError, ValueError) as err:
-            raise StateError(f"{self.describe()}: damaged metadata: {err}") from None
+            raise StateError(f"{self.describe()}: damaged metadata: {err}") from err
 
     def _endpoints(self, generation: str, patterns: tuple[str, ...] | None) -> list[str]:
         key = self.gen_key(generation, "endpoints")
         with self.errors("reading the state"):
-            if patterns is not None and all(not _is_glob(p) for p in patterns):
+            if patterns is not None and all(not is_glob(p) for p in patterns):
                 found = self.client.smismember(key, list(patterns)) if patterns else []
                 return [p for p, present in zip(patterns, found, strict=True) if present]
             names = sorted(name.decode() for name in self.client.sscan_iter(key, count=1000))
         if patterns is None:
             return names
-        return [name for name in names if any(_matches(name, p) for p in patterns)]
+        return [name for name in names if any(matches(name, p) for p in patterns)]
 
     def _read_parts(
         self, generation: str, layout: Layout, endpoints: list[str], start: float
@@ -384,14 +384,6 @@ def _masked(parts: urllib.parse.SplitResult) -> str:
 
 def _float_or_none(text: str) -> float | None:
     return float(text) if text else None
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
-def _matches(name: str, pattern: str) -> bool:
-    return name == pattern or (_is_glob(pattern) and fnmatchcase(name, pattern))
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

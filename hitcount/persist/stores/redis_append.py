@@ -104,7 +104,7 @@ class RedisAppend:
             raise StoreUnavailableError(
                 f"{err.message}; {self.hits_written} hits of this replay were written{where}",
                 hint="run the same command with --append --resume to go on without counting twice",
-            ) from None
+            ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)
         if self.on_flush is not None:
@@ -204,13 +204,13 @@ class RedisAppend:
 
         try:
             return list(pipe.execute())
-        except rex.WatchError:
+        except rex.WatchError as err:
             if self.store.current_generation() != self.generation:
-                raise _replaced(self.store) from None
-            raise _ConcurrentChangeError from None
+                raise _replaced(self.store) from err
+            raise _ConcurrentChangeError from err
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
-                raise _replaced(self.store) from None
+                raise _replaced(self.store) from err
             raise
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from hitcount.strategies.base import Strategy, WindowAnswer
+from hitcount.model.answers import WindowAnswer
+from hitcount.strategies.base import Strategy
 
 if TYPE_CHECKING:
     import numpy as np
