@@ -171,11 +171,6 @@ class MorrisCounter(Strategy):
         else:
             self._counters.pop(endpoint, None)
 
-    @property
-    def generator_state(self) -> int:
-        """The random generator's whole state (a 64-bit integer)."""
-        return self.rng.state
-
     def _hits_to_next_increment(self, level: int) -> int:
         """A geometric draw: hits until a counter at `level` increments (>= 1)."""
         p = self.base**-level
