@@ -21,8 +21,8 @@ import typer.main
 from hitcount.cli import app
 from hitcount.cli.flags import message_with_flag
 from hitcount.errors import ConfigurationError
-
-from ..cli_helpers import (
+from tests.cli.conftest import ANSI, DAMAGE, HAND_HITS, SLIDING, metrics
+from tests.cli_helpers import (
     COLOUR_FORCING_ENV,
     assert_error,
     ok,
@@ -31,8 +31,7 @@ from ..cli_helpers import (
     run,
     write_ndjson,
 )
-from ..conftest import SAMPLES
-from .conftest import ANSI, DAMAGE, HAND_HITS, SLIDING, metrics
+from tests.conftest import SAMPLES
 
 
 @pytest.mark.parametrize("command", ["replay", "swap"])
