@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from hitcount.cli import app
 from hitcount.cli.flags import message_with_flag
@@ -245,3 +246,13 @@ def test_library_parameter_names_become_flags_in_messages() -> None:
     assert message_with_flag(other, "top").startswith("--limit must")
     unknown = ConfigurationError("widget must be round", param="widget")
     assert message_with_flag(unknown) == "widget must be round"
+
+
+def test_debug_shows_the_chained_cause_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.json")
+    missing = str(tmp_path / "missing.ndjson")
+    result = CliRunner().invoke(app, ["--state", state, "--debug", "replay", missing])
+    assert result.exit_code == 3
+    assert "FileNotFoundError" in result.stderr
+    assert "direct cause of the following exception" in result.stderr
+    assert result.stderr.rstrip().endswith("hint: check the path")

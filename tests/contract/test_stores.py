@@ -112,7 +112,6 @@ def test_a_file_that_is_not_a_state_is_never_overwritten(tmp_path: Path) -> None
     from typer.testing import CliRunner
 
     from hitcount.cli import app
-
     from tests.conftest import SAMPLES
 
     precious = tmp_path / "notes.txt"
@@ -141,7 +140,6 @@ def test_a_replay_of_nothing_leaves_the_saved_state_alone(tmp_path: Path) -> Non
     from typer.testing import CliRunner
 
     from hitcount.cli import app
-
     from tests.conftest import SAMPLES
 
     state = tmp_path / "state.json"
@@ -172,7 +170,6 @@ def test_queries_decode_distinct_sketches_only_when_asked(tmp_path: Path) -> Non
     from typer.testing import CliRunner
 
     from hitcount.cli import app
-
     from tests.conftest import SAMPLES
 
     state = tmp_path / "state.json"
@@ -195,7 +192,6 @@ def test_append_cannot_silently_drop_distinct_sketches(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from hitcount.cli import app
-
     from tests.conftest import SAMPLES
 
     state = tmp_path / "state.json"
