@@ -15,10 +15,12 @@ the contenders alternated, measures:
   mostly late there) and the horizon moves and prunes as in production;
 * ``limit``: the Redis commands the layouts send on that path, issued straight with redis-py
   pipelines (MULTI/EXEC, as hitcount), with the hits already parsed and grouped per batch in
-  memory: no file, no JSON, no strategy. ``fixed``: one ``EVAL FIXED_ADD`` per endpoint per
-  batch (bucket/count pairs, then pruning below the horizon's bucket); ``sliding``: ``ZADD`` of
-  every timestamp with 12-byte members (chunks of 5000), then ``ZREMRANGEBYSCORE`` to the
-  horizon; ``morris``: one ``EVAL MORRIS_ADD`` per endpoint per batch. The batches are as many
+  memory: no file, no JSON, no strategy. ``fixed``: one ``EVAL`` of ``lua/fixed_add.lua``
+  per endpoint per batch (bucket/count pairs, then pruning below the horizon's bucket);
+  ``sliding``: ``ZADD`` of every timestamp with 12-byte members (chunks of 5000), then
+  ``ZREMRANGEBYSCORE`` to the horizon; ``morris``: one ``HSET`` of the new levels per
+  endpoint per batch (hitcount reads them first, WATCHed, and computes them with
+  ``MorrisCounter.advanced``). The batches are as many
   as hitcount's append sent (its ``EXEC`` calls, from ``INFO commandstats``), cut evenly by
   line count. Pass 1 writes FILE into an empty database (compared with ``replay``), pass 2
   writes NEXT on top (compared with ``append``);
@@ -71,7 +73,8 @@ import redis
 
 from hitcount.persist.state import load_counter
 from hitcount.persist.stores import Scope, store_from_url
-from hitcount.persist.stores.redis_layouts import FIXED_ADD, MORRIS_ADD, ZADD_CHUNK
+from hitcount.persist.stores.redis_native import ZADD_CHUNK
+from hitcount.persist.stores.redis_scripts import lua_source
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
@@ -272,6 +275,7 @@ def prepare_limit(
     """
     prepared: list[list[tuple[Any, ...]]] = []
     morris = MorrisCounter()
+    levels: dict[str, list[int]] = {}
     fixed, sliding = FixedWindow(), SlidingWindow()
     for batch in cut(hits, batches):
         commands: list[tuple[Any, ...]] = []
@@ -284,7 +288,7 @@ def prepare_limit(
                 args = [first_kept]
                 for bucket, count in Counter(math.floor(ts / width) for ts in stamps).items():
                     args += [str(bucket), str(count)]
-                commands.append(("eval", key, FIXED_ADD, args))
+                commands.append(("eval", key, lua_source("fixed_add"), args))
             elif strategy == "sliding":
                 horizon = horizon_at(clock, sliding.retention_s(), 1.0)
                 for start in range(0, len(stamps), ZADD_CHUNK):
@@ -293,9 +297,10 @@ def prepare_limit(
                 upto = repr(horizon) if math.isfinite(horizon) else "-inf"
                 commands.append(("zrem", key, upto))
             else:
-                seed = 1 + morris.rng.next_u64() % 2147483646
-                args = [len(stamps), morris.k, morris.base, morris.max_level, seed]
-                commands.append(("eval", key, MORRIS_ADD, [str(a) for a in args]))
+                now = levels.get(endpoint, [0] * morris.k)
+                levels[endpoint] = morris.advanced(now, len(stamps))
+                mapping = {str(i): level for i, level in enumerate(levels[endpoint])}
+                commands.append(("hset", key, mapping))
         prepared.append(commands)
         clock = max(h.ts for h in batch) if clock is None else max(clock, *(h.ts for h in batch))
     return prepared
@@ -311,6 +316,8 @@ def run_limit(client: redis.Redis, prepared: list[list[tuple[Any, ...]]]) -> flo
                 pipe.eval(command[2], 1, command[1], *command[3])
             elif command[0] == "zadd":
                 pipe.zadd(command[1], command[2])
+            elif command[0] == "hset":
+                pipe.hset(command[1], mapping=command[2])
             else:
                 pipe.zremrangebyscore(command[1], "-inf", command[2])
         pipe.execute()

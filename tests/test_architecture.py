@@ -9,7 +9,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 PACKAGE = ROOT / "hitcount"
 #: Modules over this many lines hold two concepts: split them by concept.

@@ -6,8 +6,7 @@ import re
 
 from hitcount import ExitCode
 from hitcount.cli import app
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 

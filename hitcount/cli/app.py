@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
@@ -32,8 +33,8 @@ class HitcountGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except HitcountError as err:
-            if _debug(ctx):
-                raise
+            if _debug(ctx):  # the traceback with its causes, then the same line and code
+                traceback.print_exc(file=sys.stderr)
             _fail(_message(err, ctx.invoked_subcommand), err.exit_code, err.hint)
         except BrokenPipeError:  # `... | head`: the reader left; say so and stop quietly
             saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved

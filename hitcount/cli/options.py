@@ -241,7 +241,7 @@ def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
     try:
         handle = open(Path(target), "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
     except OSError as err:
-        raise ConfigurationError(f"--trace-json: cannot write {target}: {err.strerror}") from None
+        raise ConfigurationError(f"--trace-json: cannot write {target}: {err.strerror}") from err
     app_ctx.cleanup.append(handle)
     return handle
 

@@ -101,7 +101,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             except ValueError as err:
                 raise ConfigurationError(
                     f"distinct_precision: {err}", param="distinct_precision"
-                ) from None
+                ) from err
         self.set_max_lateness(max_lateness_s)
         self.clock: float | None = None
         self.metrics = Metrics()

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.globs import select
 from hitcount.model.metrics import Metrics
-from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer
+from hitcount.strategies import Strategy
 
 if TYPE_CHECKING:
     from hitcount.model.answers import DistinctAnswer

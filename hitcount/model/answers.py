@@ -1,4 +1,4 @@
-"""Answers that every layer passes around: distinct users in a window, with their bounds."""
+"""Answers every layer passes around: hits and distinct users in a window, with bounds."""
 
 from __future__ import annotations
 
@@ -23,3 +23,54 @@ class DistinctAnswer:
     confidence: float
     complete: bool = True
     buckets_partial: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAnswer:
+    """The answer to "how many hits in `(start, end]`", with how exact it is.
+
+    Attributes:
+        count: the estimate.
+        low: lower bound on the true count.
+        high: upper bound on the true count.
+        exact: True when `count` is the true count.
+        confidence: None when `low`/`high` hold with certainty, else their confidence (0.95).
+        complete: False when the window reaches past what the strategy retains, so the
+            true count may be higher than what the state can see.
+        all_time: True when the strategy has no time resolution and the answer covers
+            all hits ever recorded rather than the window.
+        since: with `all_time`, the answer covers only hits after this time (epoch
+            seconds) when older ones were pruned before the state became this strategy.
+    """
+
+    count: float
+    low: float
+    high: float
+    exact: bool
+    confidence: float | None = None
+    complete: bool = True
+    all_time: bool = False
+    since: float | None = None
+
+    @classmethod
+    def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:
+        """An exact answer."""
+        return cls(count, count, count, True, complete=complete)
+
+    def __add__(self, other: WindowAnswer) -> WindowAnswer:
+        """The answer for the union of two disjoint sets of hits (bounds add up)."""
+        confidence = self.confidence or other.confidence
+        known = [s for s in (self.since, other.since) if s is not None]
+        return WindowAnswer(
+            self.count + other.count,
+            self.low + other.low,
+            self.high + other.high,
+            self.exact and other.exact,
+            confidence,
+            self.complete and other.complete,
+            self.all_time or other.all_time,
+            max(known) if known else None,
+        )
+
+
+EMPTY_ANSWER = WindowAnswer.exactly(0)

@@ -45,7 +45,7 @@ def parse_instant(text: str, option: str = "now") -> float:
     except BadLine as bad:
         raise ConfigurationError(
             f"{option}: {bad.reason}", hint="give epoch seconds, ISO 8601 or 'wall'", param=option
-        ) from None
+        ) from bad
 
 
 def iso(ts: float | None) -> str | None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
 from hitcount.ingest.replay import replay
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies import WindowAnswer, available_strategies, create_strategy, get_strategy
+from hitcount.strategies import available_strategies, create_strategy, get_strategy
 
 #: Lateness allowance of the exact reference: large enough that it never prunes or drops.
 _REFERENCE_LATENESS_S = MAX_TS

@@ -25,8 +25,7 @@ from pathlib import Path
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.model.metrics import Metrics
-from hitcount.persist.document import check_is_state, encode, read_file, to_document
-from hitcount.persist.stores import FileStore
+from hitcount.persist.document import encode, read_file, to_document, write_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import same_kind
 
@@ -123,14 +122,8 @@ def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
         StateError: `path` exists and is not a hitcount snapshot or state (never overwritten).
         StoreUnavailableError: the file cannot be written.
     """
-    target = Path(path)
     data = snapshot_bytes(counter)
-    if target.is_file():
-        try:
-            check_is_state(target.read_bytes(), str(target))
-        except StateError as err:
-            raise StateError(err.message, hint="choose another -o path") from None
-    FileStore(target).save(data)
+    write_file(Path(path), data, hint="choose another -o path")
     return data
 
 
@@ -145,12 +138,12 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
     for counter, name in zip(counters[1:], names[1:], strict=False):
         try:
             same_kind(kind, [first.strategy, counter.strategy])
-        except MergeRefusedError:
+        except MergeRefusedError as err:
             raise MergeRefusedError(
                 f"{name} holds {counter.strategy.describe()}, but {names[0]} holds"
                 f" {first.strategy.describe()}; they cannot be merged",
                 hint=_SWAP_HINT,
-            ) from None
+            ) from err
         if _distinct_spec(counter) != _distinct_spec(first):
             raise MergeRefusedError(
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
@@ -201,5 +194,5 @@ def _summed_metrics(counters: Sequence[HitCounter]) -> Metrics:
     try:
         metrics.check()
     except ValueError as err:
-        raise StateError(f"cannot merge: {err}") from None
+        raise StateError(f"cannot merge: {err}") from err
     return metrics

@@ -36,6 +36,7 @@ from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.stores.file import FileStore
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
 
@@ -141,10 +142,10 @@ def read_file(path: Path) -> HitCounter:
     """
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise StateError(f"{path}: no such snapshot file") from None
+    except FileNotFoundError as err:
+        raise StateError(f"{path}: no such snapshot file") from err
     except OSError as err:
-        raise StateError(f"{path}: cannot read: {err.strerror}") from None
+        raise StateError(f"{path}: cannot read: {err.strerror}") from err
     return from_bytes(data, str(path))
 
 
@@ -166,12 +167,12 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
         document = msgspec.json.decode(data, type=_Document, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         _check_header(data, source)  # a foreign or newer document says so first
-        raise StateError(f"{source}: invalid snapshot: {err}") from None
+        raise StateError(f"{source}: invalid snapshot: {err}") from err
     _check_header(document, source)
     try:
         counter = _build(document)
     except HitcountError as err:
-        raise StateError(f"{source}: invalid snapshot: {err.message}") from None
+        raise StateError(f"{source}: invalid snapshot: {err.message}") from err
     raw = document.distinct  # a view of `data`: copied only when the sketches are read
     if lazy_distinct:
         counter.load_distinct_later(lambda: _distinct_of(raw, source))
@@ -184,7 +185,7 @@ def _distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
     try:
         return _distinct(bytes(raw))
     except StateError as err:
-        raise StateError(f"{source}: invalid snapshot: {err.message}") from None
+        raise StateError(f"{source}: invalid snapshot: {err.message}") from err
 
 
 def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCounter:
@@ -196,8 +197,30 @@ def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCoun
     try:
         data = msgspec.json.encode(document)
     except (TypeError, ValueError, msgspec.EncodeError) as err:
-        raise StateError(f"{source}: not a JSON document: {err}") from None
+        raise StateError(f"{source}: not a JSON document: {err}") from err
     return from_bytes(data, source)
+
+
+def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
+    """Write a document to `path` atomically, replacing only a hitcount snapshot or state.
+
+    Args:
+        path: the file (its directory is created if need be).
+        data: the encoded document.
+        hint: replaces the hint of the error for a file that is not a hitcount document.
+
+    Raises:
+        StateError: `path` exists and is not a hitcount snapshot or state (left as it is).
+        StoreUnavailableError: the file cannot be written.
+    """
+    if path.is_file():
+        try:
+            check_is_state(path.read_bytes(), str(path))
+        except StateError as err:
+            if hint is None:
+                raise
+            raise StateError(err.message, hint=hint) from err
+    FileStore(path).save(data)
 
 
 def check_is_state(data: bytes, source: str) -> None:
@@ -225,7 +248,7 @@ def _check_header(data: bytes | _Document, source: str) -> None:
         raise StateError(
             f"{source}: not a hitcount snapshot (not a JSON object: {err})",
             hint="the file is damaged or is another kind of file",
-        ) from None
+        ) from err
     if header.format != FORMAT:
         raise StateError(
             f"{source}: not a hitcount snapshot (format is {header.format!r}, expected {FORMAT!r})"
@@ -256,7 +279,7 @@ def _distinct(raw: bytes) -> DistinctTracker | None:
     try:
         return DistinctTracker.from_state(raw)
     except ValueError as err:
-        raise StateError(str(err)) from None
+        raise StateError(str(err)) from err
 
 
 def _build(document: _Document) -> HitCounter:
@@ -268,7 +291,7 @@ def _build(document: _Document) -> HitCounter:
     try:
         document.metrics.check()
     except ValueError as err:
-        raise StateError(str(err)) from None
+        raise StateError(str(err)) from err
     strategy = get_strategy(document.strategy.name)(**document.strategy.params)
     strategy.horizon = -math.inf if document.horizon is None else document.horizon
     strategy.load_state(bytes(document.state))
@@ -287,7 +310,7 @@ def _inputs(items: list[Any]) -> dict[str, InputPosition]:
     try:
         positions = [InputPosition.from_dict(item) for item in items]
     except ValueError as err:
-        raise StateError(str(err)) from None
+        raise StateError(str(err)) from err
     return {position.path: position for position in positions}
 
 

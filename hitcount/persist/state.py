@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
-from hitcount.persist.document import check_is_state, from_bytes
+from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.document import check_is_state, from_bytes, to_document
 from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
 
 
@@ -44,8 +45,12 @@ def _no_state(store: Store) -> StateError:
 
 
 def save_counter(store: Store, counter: HitCounter) -> None:
-    """Write the counter's state to `store` atomically."""
-    store.save_counter(counter)
+    """Write the counter's state to `store` atomically (its compact document)."""
+    store.save_counter(counter, _compact_document)
+
+
+def _compact_document(counter: HitCounter) -> Iterable[bytes]:
+    return encode_chunks(to_document(counter, compact=True))
 
 
 def commit(store: Store, counter: HitCounter) -> None:

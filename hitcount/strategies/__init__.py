@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from hitcount.errors import UnknownStrategyError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.strategies.auto import AutoStrategy
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer
+from hitcount.strategies.base import Param, Strategy
 from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
@@ -37,11 +38,11 @@ def get_strategy(name: str) -> type[Strategy]:
     """
     try:
         return _REGISTRY[name]
-    except KeyError:
+    except KeyError as err:
         valid = ", ".join(_REGISTRY)
         raise UnknownStrategyError(
             f"unknown strategy {name!r}", hint=f"choose one of: {valid}"
-        ) from None
+        ) from err
 
 
 def create_strategy(name: str, **params: object) -> Strategy:

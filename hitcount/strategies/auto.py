@@ -43,9 +43,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
-from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state
+from hitcount.model.answers import WindowAnswer
+from hitcount.strategies.base import Param, Strategy, decode_state
+from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 from hitcount.strategies.ehist import ExponentialHistogram
-from hitcount.strategies.sliding import SlidingWindow, replayed_into
+from hitcount.strategies.sliding import SlidingWindow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -335,9 +337,9 @@ class AutoStrategy(Strategy):
         Raises:
             SwapRefusedError: the source has no individual timestamps.
         """
-        if not isinstance(source, SlidingWindow):
+        if not isinstance(source, KeepsTimestamps):
             return super().convert(source, params)
-        return replayed_into(cls(**params), source)
+        return replayed_into(cls(**params), source, source.endpoints(), source.horizon)
 
 
 __all__ = ["AutoStrategy"]

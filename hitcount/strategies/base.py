@@ -1,4 +1,4 @@
-"""The strategy interface, its parameters, and the answer every query returns."""
+"""The strategy interface and its parameters (`WindowAnswer` lives in `model/answers`)."""
 
 from __future__ import annotations
 
@@ -11,61 +11,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import msgspec
 
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError, SwapRefusedError
+from hitcount.model.answers import WindowAnswer
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
     import numpy.typing as npt
-
-
-@dataclass(frozen=True, slots=True)
-class WindowAnswer:
-    """The answer to "how many hits in `(start, end]`", with how exact it is.
-
-    Attributes:
-        count: the estimate.
-        low: lower bound on the true count.
-        high: upper bound on the true count.
-        exact: True when `count` is the true count.
-        confidence: None when `low`/`high` hold with certainty, else their confidence (0.95).
-        complete: False when the window reaches past what the strategy retains, so the
-            true count may be higher than what the state can see.
-        all_time: True when the strategy has no time resolution and the answer covers
-            all hits ever recorded rather than the window.
-        since: with `all_time`, the answer covers only hits after this time (epoch
-            seconds) when older ones were pruned before the state became this strategy.
-    """
-
-    count: float
-    low: float
-    high: float
-    exact: bool
-    confidence: float | None = None
-    complete: bool = True
-    all_time: bool = False
-    since: float | None = None
-
-    @classmethod
-    def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:
-        """An exact answer."""
-        return cls(count, count, count, True, complete=complete)
-
-    def __add__(self, other: WindowAnswer) -> WindowAnswer:
-        """The answer for the union of two disjoint sets of hits (bounds add up)."""
-        confidence = self.confidence or other.confidence
-        known = [s for s in (self.since, other.since) if s is not None]
-        return WindowAnswer(
-            self.count + other.count,
-            self.low + other.low,
-            self.high + other.high,
-            self.exact and other.exact,
-            confidence,
-            self.complete and other.complete,
-            self.all_time or other.all_time,
-            max(known) if known else None,
-        )
-
-
-EMPTY_ANSWER = WindowAnswer.exactly(0)
 
 
 def answer_from_buckets(pieces: Iterable[tuple[int, float]], *, complete: bool) -> WindowAnswer:
@@ -111,12 +61,12 @@ class Param:
             if isinstance(value, bool):
                 raise TypeError
             number = self.kind(value)  # type: ignore[arg-type,call-overload]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as err:
             raise ConfigurationError(
                 f"{self.name} must be {'an integer' if self.kind is int else 'a number'},"
                 f" got {value!r}",
                 param=self.name,
-            ) from None
+            ) from err
         if self.kind is int and isinstance(value, float) and not value.is_integer():
             raise ConfigurationError(
                 f"{self.name} must be an integer, got {value!r}", param=self.name
@@ -364,4 +314,4 @@ def decode_state(raw: bytes, kind: type[Any], strategy: str) -> Any:
     try:
         return msgspec.json.decode(raw, type=kind, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
-        raise StateError(f"invalid {strategy} state: {err}") from None
+        raise StateError(f"invalid {strategy} state: {err}") from err

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import EMPTY_ANSWER, Param, Strategy, WindowAnswer, decode_state
-from hitcount.strategies.sliding import SlidingWindow, replayed_into
+from hitcount.strategies.base import Param, Strategy, decode_state
+from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -435,6 +436,6 @@ class ExponentialHistogram(Strategy):
         Raises:
             SwapRefusedError: the source has no individual timestamps (fixed, morris...).
         """
-        if not isinstance(source, SlidingWindow):
+        if not isinstance(source, KeepsTimestamps):
             return super().convert(source, params)
-        return replayed_into(cls(**params), source)
+        return replayed_into(cls(**params), source, source.endpoints(), source.horizon)

@@ -11,18 +11,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError, SwapRefusedError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.packed import from_little_endian, little_endian
-from hitcount.strategies.base import (
-    EMPTY_ANSWER,
-    Param,
-    Strategy,
-    WindowAnswer,
-    answer_from_buckets,
-    decode_state,
-    same_kind,
-)
-from hitcount.strategies.sliding import SlidingWindow
+from hitcount.strategies.base import Param, Strategy, answer_from_buckets, decode_state, same_kind
+from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,7 +47,7 @@ def _pairs_of(data: bytes, endpoint: str) -> dict[int, int]:
     return table
 
 
-class FixedWindow(Strategy):
+class FixedWindow(Strategy, KeepsBuckets):
     """Fixed-window buckets: `bucket -> count` per endpoint, kept for `retention_s`.
 
     A query counts fully covered buckets exactly. A bucket the window only partly covers
@@ -91,6 +84,7 @@ class FixedWindow(Strategy):
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self.window_s = float(self.params["window_s"])
+        self.bucket_width_s = self.window_s
         self._buckets: dict[str, dict[int, int]] = {}
         #: No bucket below this index exists (a lower bound), so most prunes scan nothing.
         self._lowest: float = math.inf
@@ -259,6 +253,14 @@ class FixedWindow(Strategy):
         """A copy of one endpoint's `bucket -> count` table."""
         return dict(self._buckets.get(endpoint, {}))
 
+    def set_buckets(self, endpoint: str, counts: Mapping[int, int]) -> None:
+        """Replace one endpoint's buckets (checked by `load_state`, not here)."""
+        if not counts:
+            self._buckets.pop(endpoint, None)
+            return
+        self._buckets[endpoint] = dict(counts)
+        self._lowest = min(self._lowest, min(counts))
+
     def memory_entries(self) -> int:
         """Number of buckets."""
         return sum(len(buckets) for buckets in self._buckets.values())
@@ -319,7 +321,7 @@ class FixedWindow(Strategy):
         """
         target = cls(**params)
         target.horizon = source.horizon
-        if isinstance(source, SlidingWindow):
+        if isinstance(source, KeepsTimestamps):
             for endpoint in source.endpoints():
                 target.record_many(endpoint, source.timestamps(endpoint))
             return target
@@ -329,17 +331,18 @@ class FixedWindow(Strategy):
         return super().convert(source, params)
 
     def _merge_buckets_of(self, source: FixedWindow) -> None:
-        ratio = self.window_s / source.window_s
+        width = source.bucket_width_s
+        ratio = self.window_s / width
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise SwapRefusedError(
-                f"cannot regroup {source.window_s:g} s buckets into {self.window_s:g} s"
+                f"cannot regroup {width:g} s buckets into {self.window_s:g} s"
                 " buckets: the new window must be a whole multiple of the old one",
-                hint=f"use a multiple of {source.window_s:g} s, or --reset to start empty",
+                hint=f"use a multiple of {width:g} s, or --reset to start empty",
             )
-        for endpoint, buckets in source._buckets.items():
+        for endpoint in source.endpoints():
             merged = self._buckets.setdefault(endpoint, {})
-            for bucket, count in buckets.items():
-                new = math.floor((bucket + 0.5) * source.window_s / self.window_s)
+            for bucket, count in source.bucket_counts(endpoint).items():
+                new = math.floor((bucket + 0.5) * width / self.window_s)
                 merged[new] = merged.get(new, 0) + count
                 self._lowest = min(self._lowest, new)
 

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError
-from hitcount.strategies.base import Param, Strategy, WindowAnswer, decode_state, same_kind
+from hitcount.model.answers import WindowAnswer
+from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,14 +136,20 @@ class MorrisCounter(Strategy):
         return len(codes)
 
     def add_hits(self, endpoint: str, hits: int) -> None:
-        """Advance each counter of `endpoint` as if `hits` hits arrived.
-
-        The number of hits until a counter at level c next increments is geometric with
-        p = base**-c; drawing it costs one random number per increment, not per hit, and
-        gives exactly the distribution of `hits` coin flips.
-        """
+        """Advance each counter of `endpoint` as if `hits` hits arrived (`advanced`)."""
         counters = self._counters.setdefault(endpoint, [0] * self.k)
-        for i, level in enumerate(counters):
+        counters[:] = self.advanced(counters, hits)
+
+    def advanced(self, levels: Sequence[int], hits: int) -> list[int]:
+        """The levels `levels` reach after `hits` more hits, drawn from this generator.
+
+        The update rule of every Morris counter, wherever its levels live (a Redis store
+        applies its result atomically). The number of hits until a counter at level c
+        next increments is geometric with p = base**-c; drawing it costs one random number
+        per increment, not per hit, and gives exactly the distribution of `hits` coin flips.
+        """
+        result = list(levels)
+        for i, level in enumerate(result):
             remaining = hits
             while level < self.max_level:
                 skip = self._hits_to_next_increment(level)
@@ -150,7 +157,19 @@ class MorrisCounter(Strategy):
                     break
                 remaining -= skip
                 level += 1
-            counters[i] = level
+            result[i] = level
+        return result
+
+    def levels(self, endpoint: str) -> list[int]:
+        """A copy of `endpoint`'s counter levels (empty when it has none)."""
+        return list(self._counters.get(endpoint, ()))
+
+    def set_levels(self, endpoint: str, levels: Sequence[int]) -> None:
+        """Replace `endpoint`'s levels (`counters` of them; checked by `load_state`)."""
+        if levels:
+            self._counters[endpoint] = list(levels)
+        else:
+            self._counters.pop(endpoint, None)
 
     def _hits_to_next_increment(self, level: int) -> int:
         """A geometric draw: hits until a counter at `level` increments (>= 1)."""

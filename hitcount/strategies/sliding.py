@@ -5,23 +5,16 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hitcount.errors import StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.packed import from_little_endian, little_endian
-from hitcount.strategies.base import (
-    EMPTY_ANSWER,
-    Param,
-    Strategy,
-    WindowAnswer,
-    decode_state,
-    same_kind,
-)
-
-_S = TypeVar("_S", bound=Strategy)
+from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
+from hitcount.strategies.capabilities import KeepsTimestamps
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,7 +58,7 @@ def _sorted_in_range(times: array[float]) -> bool:
     return True
 
 
-class SlidingWindow(Strategy):
+class SlidingWindow(Strategy, KeepsTimestamps):
     """Exact sliding window: each endpoint keeps its hit timestamps, sorted (8 bytes each).
 
     Queries are two binary searches, O(log n). Timestamps at or before the horizon
@@ -181,6 +174,13 @@ class SlidingWindow(Strategy):
         """The retained timestamps of one endpoint, sorted."""
         return self._times.get(endpoint, array("d"))
 
+    def set_timestamps(self, endpoint: str, timestamps: Sequence[float]) -> None:
+        """Replace one endpoint's timestamps (sorted; checked by `load_state`, not here)."""
+        if timestamps:
+            self._times[endpoint] = array("d", timestamps)
+        else:
+            self._times.pop(endpoint, None)
+
     def memory_entries(self) -> int:
         """Number of retained timestamps."""
         return sum(len(times) for times in self._times.values())
@@ -217,12 +217,14 @@ class SlidingWindow(Strategy):
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
-        """Only another sliding window holds every timestamp; anything else is refused."""
-        if not isinstance(source, SlidingWindow):
+        """From any strategy that keeps every timestamp (another sliding window); anything
+        else is refused."""  # noqa: D205, D209
+        if not isinstance(source, KeepsTimestamps):
             return super().convert(source, params)
         target = cls(**params)
         target.horizon = source.horizon
-        target._times = {ep: array("d", times) for ep, times in source._times.items()}
+        for endpoint in source.endpoints():
+            target.set_timestamps(endpoint, source.timestamps(endpoint))
         return target
 
     @classmethod
@@ -247,12 +249,3 @@ class SlidingWindow(Strategy):
             times = target._times[endpoint] = array("d")
             times.frombytes(merged.tobytes())
         return target
-
-
-def replayed_into(target: _S, source: SlidingWindow) -> _S:
-    """`target` after recording each retained timestamp of `source`, in order, and then
-    taking its horizon (so the target refuses nothing the source kept)."""  # noqa: D205, D209
-    for endpoint in source.endpoints():  # every one of them is newer than the horizon
-        target.record_many(endpoint, source.timestamps(endpoint))
-    target.horizon = source.horizon
-    return target

@@ -19,39 +19,37 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
+from hitcount.errors import StateError
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import (
-    EMPTY_ANSWER,
-    Param,
-    Strategy,
-    WindowAnswer,
-    answer_from_buckets,
-    decode_state,
-    same_kind,
+from hitcount.strategies.base import Strategy, answer_from_buckets, decode_state, same_kind
+from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.tiered_grid import (
+    TIERS,
+    Rollup,
+    TierCuts,
+    TierGrid,
+    nesting,
+    regroup,
+    retention_param,
+    time_or_inf,
+    width_param,
 )
-from hitcount.strategies.fixed import FixedWindow
-from hitcount.strategies.sliding import SlidingWindow
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
     import numpy.typing as npt
 
-#: Tier names, finest first; parameters are `<tier>_s` and `<tier>_retention_s`.
-TIERS = ("fine", "mid", "coarse")
 #: Bytes of a compact bucket (int64 index, int64 count), per endpoint, per tier horizon.
 _BUCKET_BYTES = 16
 _ENDPOINT_OVERHEAD_BYTES = 64
 _HORIZON_BYTES = 8 * len(TIERS)
 #: Largest per-bucket count accepted from a saved state.
 _MAX_COUNT = 2**62
-#: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
-_TINY_SHARE = 1e-12
-_RATIO_TOLERANCE = 1e-9
 #: Batches shorter than this skip numpy in `record_array`.
 _SMALL_BATCH = 64
 
@@ -65,66 +63,6 @@ class _TieredState(msgspec.Struct, forbid_unknown_fields=True):
     fine_horizon: float | None
     mid_horizon: float | None
     closed_until: float | None
-
-
-class _Rollup(NamedTuple):
-    """Buckets a conversion can regroup: every hit after `horizon` is in `tables`."""
-
-    width_s: float
-    tables: Mapping[str, Mapping[int, int]]
-    horizon: float
-    #: True for `fixed` buckets, which hold `[lo, hi)` rather than `(lo, hi]`.
-    closed: bool
-
-
-def _width(tier: str, default: float) -> Param:
-    return Param(f"{tier}_s", float, default, f"{tier} bucket width, in seconds", f"--{tier}",
-                 minimum=0.001, maximum=MAX_TS)  # fmt: skip
-
-
-def _retention(tier: str, default: float) -> Param:
-    return Param(f"{tier}_retention_s", float, default, f"how long {tier} buckets are kept,"
-                 " in seconds", f"--{tier}-retention", minimum=0, exclusive_minimum=True,
-                 maximum=MAX_TS)  # fmt: skip
-
-
-def _multiple(wide: float, narrow: float) -> int | None:
-    """`wide / narrow` when it is a whole number >= 1, else None."""
-    ratio = wide / narrow
-    whole = round(ratio)
-    return whole if whole >= 1 and abs(ratio - whole) <= _RATIO_TOLERANCE * whole else None
-
-
-def _nesting(widths: Sequence[float], retentions: Sequence[float]) -> tuple[int, ...]:
-    """Fine buckets per bucket of each tier.
-
-    Raises:
-        ConfigurationError: a width is not a whole multiple of the finer one, or a
-            retention is not longer than the finer tier's.
-    """
-    steps = [1]
-    for k in (1, 2):
-        ratio = _multiple(widths[k], widths[k - 1])
-        if ratio is None:
-            raise ConfigurationError(
-                f"--{TIERS[k]} ({widths[k]:g} s) must be a whole multiple of"
-                f" --{TIERS[k - 1]} ({widths[k - 1]:g} s)"
-            )
-        if retentions[k] <= retentions[k - 1]:
-            raise ConfigurationError(
-                f"--{TIERS[k]}-retention ({retentions[k]:g} s) must be longer than"
-                f" --{TIERS[k - 1]}-retention ({retentions[k - 1]:g} s)"
-            )
-        steps.append(steps[-1] * ratio)
-    return tuple(steps)
-
-
-def _time_or_inf(value: float | None, what: str) -> float:
-    if value is None:
-        return -math.inf
-    if not (math.isfinite(value) and -MAX_TS <= value <= MAX_TS):
-        raise StateError(f"invalid tiered state: {what} {value!r} out of range")
-    return value
 
 
 class TieredRollups(Strategy):
@@ -143,12 +81,12 @@ class TieredRollups(Strategy):
     summary = "rollups at --fine/--mid/--coarse widths, each kept for its own retention"
     is_exact = False
     params_spec = (
-        _width("fine", 10.0),
-        _retention("fine", 3600.0),
-        _width("mid", 60.0),
-        _retention("mid", 86400.0),
-        _width("coarse", 3600.0),
-        _retention("coarse", 2678400.0),
+        width_param("fine", 10.0),
+        retention_param("fine", 3600.0),
+        width_param("mid", 60.0),
+        retention_param("mid", 86400.0),
+        width_param("coarse", 3600.0),
+        retention_param("coarse", 2678400.0),
     )
 
     def __init__(self, **params: object) -> None:
@@ -161,8 +99,9 @@ class TieredRollups(Strategy):
         super().__init__(**params)
         widths = [float(self.params[f"{tier}_s"]) for tier in TIERS]
         self.retentions = tuple(float(self.params[f"{tier}_retention_s"]) for tier in TIERS)
-        steps = _nesting(widths, self.retentions)
+        steps = nesting(widths, self.retentions)
         self.fine_s = widths[0]
+        self.grid = TierGrid(self.fine_s, steps)
         #: Fine buckets per bucket of each tier; tier widths are `step * fine_s` seconds.
         self._steps = steps
         self.widths = tuple(step * self.fine_s for step in self._steps)
@@ -174,51 +113,9 @@ class TieredRollups(Strategy):
         #: Buckets starting before this may hold a hit exactly at their start (from fixed).
         self.closed_until = -math.inf
 
-    # -- the bucket grid -----------------------------------------------------------------
-
-    def _floor_index(self, t: float) -> int:
-        """The fine edge index `i` with `i * fine_s <= t < (i + 1) * fine_s`."""
-        i = math.floor(t / self.fine_s)
-        if i * self.fine_s > t:
-            return i - 1
-        return i + 1 if (i + 1) * self.fine_s <= t else i
-
-    def _ceil_index(self, t: float) -> int:
-        """The fine edge index `i` with `(i - 1) * fine_s < t <= i * fine_s`."""
-        i = math.ceil(t / self.fine_s)
-        if i * self.fine_s < t:
-            return i + 1
-        return i - 1 if (i - 1) * self.fine_s >= t else i
-
-    def _ceil_indexes(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        """`_ceil_index` of every element, with the same float products."""
-        import numpy as np
-
-        w = self.fine_s
-        i = np.ceil(t / w)
-        i = i + (i * w < t) - ((i - 1) * w >= t)
-        return i.astype(np.int64)
-
-    def _bucket(self, tier: int, ts: float) -> int:
-        """The bucket of `ts` in a tier: `j` with `lo < ts <= hi`."""
-        return (self._ceil_index(ts) - 1) // self._steps[tier]
-
-    def _edge(self, tier: int, j: int) -> float:
-        """Start of bucket `j` of a tier (seconds); every tier uses these same products."""
-        return j * self._steps[tier] * self.fine_s
-
-    def _cut_at(self, tier: int, t: float) -> tuple[int, float]:
-        """The last edge of `tier` at or before `t`, as (index of the bucket after it, time)."""
-        first = self._floor_index(t) // self._steps[tier]
-        return first, self._edge(tier, first)
-
     def first_bucket_after(self, tier: int, t: float) -> int:
         """The index of the first bucket of `tier` that starts at or after the edge `t`."""
-        return self._cut_at(tier, t)[0]
-
-    def _align_up(self, tier: int, t: float) -> float:
-        """The first edge of `tier` at or after `t` (an edge of every finer tier too)."""
-        return self._edge(tier, -(-self._ceil_index(t) // self._steps[tier]))
+        return self.grid.cut_at(tier, t)[0]
 
     # -- recording -------------------------------------------------------------------
 
@@ -240,7 +137,7 @@ class TieredRollups(Strategy):
         horizons = self.horizons()
         if ts <= horizons[2]:
             return False
-        fine = self._ceil_index(ts) - 1
+        fine = self.grid.ceil_index(ts) - 1
         for k, table in enumerate(self._tables(endpoint)):
             if ts > horizons[k]:
                 j = fine // self._steps[k]
@@ -250,7 +147,7 @@ class TieredRollups(Strategy):
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
         """Count a batch of one endpoint's hits; the same state as `record` one by one."""
         horizons = self.horizons()
-        kept = [(self._ceil_index(ts) - 1, ts) for ts in timestamps if ts > horizons[2]]
+        kept = [(self.grid.ceil_index(ts) - 1, ts) for ts in timestamps if ts > horizons[2]]
         if not kept:
             return 0
         for k, table in enumerate(self._tables(endpoint)):
@@ -269,7 +166,7 @@ class TieredRollups(Strategy):
         import numpy as np
 
         values, inverse = np.unique(horizons, return_inverse=True)
-        cuts = [self._cut_at(2, h)[1] if math.isfinite(h) else h for h in values.tolist()]
+        cuts = [self.grid.cut_at(2, h)[1] if math.isfinite(h) else h for h in values.tolist()]
         return timestamps <= np.asarray(cuts, dtype=np.float64)[inverse.reshape(-1)]
 
     def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
@@ -287,7 +184,7 @@ class TieredRollups(Strategy):
         fresh = timestamps[timestamps > horizons[2]]
         if not len(fresh):
             return 0
-        fine = self._ceil_indexes(fresh) - 1
+        fine = self.grid.ceil_indexes(fresh) - 1
         for k, table in enumerate(self._tables(endpoint)):
             chosen = fine[fresh > horizons[k]] if horizons[k] > horizons[2] else fine
             buckets, counts = np.unique(chosen // self._steps[k], return_counts=True)
@@ -315,7 +212,7 @@ class TieredRollups(Strategy):
         targets = (anchor - self.retentions[0], anchor - self.retentions[1], horizon)
         removed: Counter[str] = Counter()
         for k, target in enumerate(targets):
-            first, cut = self._cut_at(k, target)
+            first, cut = self.grid.cut_at(k, target)
             if cut > self._cut[k]:
                 self._cut[k] = cut
                 self._drop_below(k, first, removed)
@@ -359,59 +256,12 @@ class TieredRollups(Strategy):
         if tables is None:
             return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=complete)
         pieces = (
-            (count, self._share_inside(tier, j, left, right, clock))
-            for tier, left, right in self._plan(start, end, horizons)
-            for j in self._candidates(tier, tables[tier], left, right)
+            (count, self.grid.share_inside(tier, j, (left, right), clock, self.closed_until))
+            for tier, left, right in self.grid.plan(start, end, horizons)
+            for j in self.grid.candidates(tier, tables[tier], left, right)
             if (count := tables[tier].get(j, 0))
         )
         return answer_from_buckets(pieces, complete=complete)
-
-    def _plan(
-        self, start: float, end: float, horizons: tuple[float, float, float]
-    ) -> list[tuple[int, float, float]]:
-        """Split `(start, end]` into `(tier, left, right)` pieces, coarsest first.
-
-        The first piece uses the finest tier covering `start`; each later one starts at an
-        edge shared by the tier before it, as soon as the finer tier covers that edge.
-        """
-        tier = next((k for k in range(3) if horizons[k] <= start), 2)
-        pieces = []
-        while tier > 0:
-            split = self._align_up(tier, max(start, horizons[tier - 1]))
-            if split >= end:
-                break
-            if split > start:
-                pieces.append((tier, start, split))
-                start = split
-            tier -= 1
-        if start < end:
-            pieces.append((tier, start, end))
-        return pieces
-
-    def _candidates(
-        self, tier: int, table: dict[int, int], start: float, end: float
-    ) -> Iterable[int]:
-        if math.isfinite(start) and math.isfinite(end):
-            first, last = self._bucket(tier, start), self._bucket(tier, end) + 1
-            if last - first <= len(table):
-                return range(first, last + 1)
-        return sorted(table)
-
-    def _share_inside(self, tier: int, j: int, start: float, end: float, clock: float) -> float:
-        """Share of bucket `j`'s hits inside `(start, end]`, judged by their time span.
-
-        The hits lie in `(lo, min(hi, clock)]` (`[lo, ...]` for buckets converted from
-        `fixed`). 1.0: all inside; 0.0: none; in between: the covered part of the span.
-        """
-        lo, hi = self._edge(tier, j), self._edge(tier, j + 1)
-        closed = lo < self.closed_until
-        top = min(hi, clock) if clock > lo else hi
-        if top <= start or lo > end or (lo == end and not closed):
-            return 0.0
-        if (lo > start or (lo == start and not closed)) and top <= end:
-            return 1.0
-        share = (min(top, end) - max(lo, start)) / (top - lo)
-        return min(max(share, _TINY_SHARE), 1.0 - _TINY_SHARE)
 
     def endpoints(self) -> Iterable[str]:
         """Endpoints with at least one bucket."""
@@ -425,6 +275,24 @@ class TieredRollups(Strategy):
         """A copy of one tier's `bucket -> count` table for an endpoint."""
         tables = self._data.get(endpoint)
         return dict(tables[TIERS.index(tier)]) if tables else {}
+
+    def set_bucket_counts(self, endpoint: str, tier: str, counts: Mapping[int, int]) -> None:
+        """Replace one tier's buckets of an endpoint (checked by `load_state`, not here)."""
+        tables = self._tables(endpoint)
+        tables[TIERS.index(tier)].clear()
+        tables[TIERS.index(tier)].update(counts)
+        self._swept[TIERS.index(tier)] = None
+        if not any(tables):
+            del self._data[endpoint]
+
+    def cuts(self) -> TierCuts:
+        """The fine and mid cuts and `closed_until` (-inf where unset)."""
+        return TierCuts(self._cut[0], self._cut[1], self.closed_until)
+
+    def restore_cuts(self, cuts: TierCuts) -> None:
+        """Take the times `cuts` returned (the coarse cut is the horizon)."""
+        self._cut[0], self._cut[1] = cuts.fine_horizon, cuts.mid_horizon
+        self.closed_until = cuts.closed_until
 
     def tier_entries(self) -> dict[str, int]:
         """Buckets held per tier, all endpoints together."""
@@ -487,9 +355,9 @@ class TieredRollups(Strategy):
                         )
                 if buckets:
                     data.setdefault(endpoint, ({}, {}, {}))[k].update(buckets)
-        cuts = [_time_or_inf(decoded.fine_horizon, "fine_horizon")]
-        cuts += [_time_or_inf(decoded.mid_horizon, "mid_horizon"), -math.inf]
-        self.closed_until = _time_or_inf(decoded.closed_until, "closed_until")
+        cuts = [time_or_inf(decoded.fine_horizon, "fine_horizon")]
+        cuts += [time_or_inf(decoded.mid_horizon, "mid_horizon"), -math.inf]
+        self.closed_until = time_or_inf(decoded.closed_until, "closed_until")
         self._data, self._cut, self._swept = data, cuts, [None, None, None]
 
     @classmethod
@@ -506,14 +374,14 @@ class TieredRollups(Strategy):
                 multiple of any source width), or the source has no timestamps (morris).
         """
         target = cls(**params)
-        if isinstance(source, SlidingWindow):
+        if isinstance(source, KeepsTimestamps):
             target.horizon = source.horizon
             for endpoint in source.endpoints():
                 target.record_many(endpoint, source.timestamps(endpoint))
             return target
-        if isinstance(source, FixedWindow):
+        if isinstance(source, KeepsBuckets):
             tables = {ep: source.bucket_counts(ep) for ep in source.endpoints()}
-            rollups = [_Rollup(source.window_s, tables, source.horizon, True)]
+            rollups = [Rollup(source.bucket_width_s, tables, source.horizon, True)]
         elif isinstance(source, TieredRollups):
             rollups = source._rollups()
             target.closed_until = source.closed_until
@@ -539,49 +407,22 @@ class TieredRollups(Strategy):
                 merged_tables = target._tables(endpoint)
                 for k, (table, buckets) in enumerate(zip(merged_tables, tables, strict=True)):
                     for j, count in buckets.items():
-                        if target._edge(k, j + 1) > horizons[k]:
+                        if target.grid.edge(k, j + 1) > horizons[k]:
                             table[j] = table.get(j, 0) + count
         for endpoint in [ep for ep, tables in target._data.items() if not any(tables)]:
             del target._data[endpoint]
         return target
 
-    def _rollups(self) -> list[_Rollup]:
+    def _rollups(self) -> list[Rollup]:
         return [
-            _Rollup(self.widths[k], {ep: t[k] for ep, t in self._data.items()}, h, False)
+            Rollup(self.widths[k], {ep: t[k] for ep, t in self._data.items()}, h, False)
             for k, h in enumerate(self.horizons())
         ]
 
-    def _fill_from(self, rollups: list[_Rollup], source: Strategy) -> None:
-        if self._source_for(2, rollups) is None:
-            raise SwapRefusedError(
-                f"cannot regroup {rollups[0].width_s:g} s buckets into"
-                f" {'/'.join(f'{w:g}' for w in self.widths)} s tiers: the coarse width must"
-                " be a whole multiple of the source's",
-                hint="choose tier widths that are multiples of the source's, or --reset",
-            )
-        newest = max(
-            ((max(table) + 1) * r.width_s for r in rollups for table in r.tables.values() if table),
-            default=-math.inf,
-        )
-        for k in range(3):
-            found = self._source_for(k, rollups)
-            if found is None:
-                self._cut[k] = newest
-                continue
-            rollup, ratio = found
-            self._cut[k] = rollup.horizon
-            if rollup.closed:
-                self.closed_until = max(self.closed_until, newest)
-            for endpoint, buckets in rollup.tables.items():
-                table = self._tables(endpoint)[k]
-                for i, count in buckets.items():
-                    table[i // ratio] = table.get(i // ratio, 0) + count
+    def _fill_from(self, rollups: list[Rollup], source: Strategy) -> None:
+        regrouped = regroup(self.widths, rollups)
+        for endpoint, per_tier in regrouped.tables.items():
+            self._data[endpoint] = per_tier
+        self._cut = list(regrouped.cuts)
+        self.closed_until = max(self.closed_until, regrouped.closed_until)
         self.horizon = max(source.horizon, self._cut[2])
-
-    def _source_for(self, tier: int, rollups: list[_Rollup]) -> tuple[_Rollup, int] | None:
-        """The coarsest source whose width divides the tier's, and the ratio."""
-        for rollup in reversed(rollups):
-            ratio = _multiple(self.widths[tier], rollup.width_s)
-            if ratio is not None:
-                return rollup, ratio
-        return None

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hitcount.engine import DistinctResult, QueryResult
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.timeparse import iso
-from hitcount.strategies import WindowAnswer
 from hitcount.views.series import Point, Series
 
 if TYPE_CHECKING:

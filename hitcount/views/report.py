@@ -8,18 +8,17 @@ same numbers; `hitcount.views.report_html` turns a `Report` into one self-contai
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.timeparse import iso
-from hitcount.strategies import WindowAnswer
+from hitcount.persist.atomic import AtomicWriteError, shared_mode, write_atomically
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
 
 #: Most steps a report charts: one pixel per bar at the chart's width.
@@ -159,7 +158,7 @@ def _exactness_note(answers: list[WindowAnswer]) -> str:
 
 
 def write_report(path: str | os.PathLike[str], page: str) -> None:
-    """Write `page` to `path` atomically (temp file, fsync, rename): all of it or nothing.
+    """Write `page` to `path` atomically (`persist/atomic.py`): all of it or nothing.
 
     An existing file is replaced only if it is a report hitcount wrote.
 
@@ -169,24 +168,11 @@ def write_report(path: str | os.PathLike[str], page: str) -> None:
     """
     target = Path(path)
     _check_replaceable(target)
-    directory = target.parent
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    except OSError as err:
-        raise _cannot_write(target, err, f" (in {directory})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(page.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; open() would not
-        os.replace(tmp_name, target)
-    except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        if isinstance(err, OSError):
-            raise _cannot_write(target, err) from None
-        raise
+    try:  # readable like any file open() makes (the state store keeps its files private)
+        write_atomically(target, [page.encode("utf-8")], mode=shared_mode())
+    except AtomicWriteError as failed:
+        where = f" (in {target.parent})" if failed.in_directory else ""
+        raise _cannot_write(target, failed.error, where) from failed.error
 
 
 def _check_replaceable(target: Path) -> None:
@@ -200,18 +186,12 @@ def _check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise _cannot_write(target, err) from None
+        raise _cannot_write(target, err) from err
     if f'name="generator" content="{GENERATOR}'.encode() not in head:
         raise OutputError(
             f"{target}: exists and is not a hitcount report; left as it is",
             hint="choose another file name, or remove that file first",
         )
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _cannot_write(target: Path, err: OSError, where: str = "") -> OutputError:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hitcount._version import __version__
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import metric_text, number
 from hitcount.model.timeparse import iso
-from hitcount.strategies import WindowAnswer
 from hitcount.views.report import GENERATOR, Report
 from hitcount.views.series import EndpointSeries, Point, total_text
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.strategies import EMPTY_ANSWER, Strategy, WindowAnswer, available_strategies
+from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
+from hitcount.strategies import Strategy, available_strategies
 
 #: Steps in a series when no step is given: `last / DEFAULT_STEPS`.
 DEFAULT_STEPS = 60

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..cli_helpers import ok, ok_json, plain_output_env, write_ndjson
-from ..conftest import Oracle
+from tests.cli_helpers import ok, ok_json, plain_output_env, write_ndjson
+from tests.conftest import Oracle
 
 SLIDING = ["--strategy", "sliding", "--max-window", "3600"]
 ANSI = re.compile(r"\x1b|\x9b")

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from hitcount.cli import app
 from hitcount.cli.flags import message_with_flag
 from hitcount.errors import ConfigurationError
-
-from ..cli_helpers import (
+from tests.cli.conftest import ANSI, DAMAGE, HAND_HITS, SLIDING, metrics
+from tests.cli_helpers import (
     COLOUR_FORCING_ENV,
     assert_error,
     ok,
@@ -31,8 +32,7 @@ from ..cli_helpers import (
     run,
     write_ndjson,
 )
-from ..conftest import SAMPLES
-from .conftest import ANSI, DAMAGE, HAND_HITS, SLIDING, metrics
+from tests.conftest import SAMPLES
 
 
 @pytest.mark.parametrize("command", ["replay", "swap"])
@@ -269,3 +269,13 @@ def test_two_environment_variables_naming_different_stores_are_refused(
     assert result.exit_code == 2
     assert "HITCOUNT_STATE and HITCOUNT_STORE choose two different stores" in result.stderr
     assert not state_env.exists() and not (tmp_path / "shared.json").exists()
+
+
+def test_debug_shows_the_chained_cause_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.json")
+    missing = str(tmp_path / "missing.ndjson")
+    result = CliRunner().invoke(app, ["--state", state, "--debug", "replay", missing])
+    assert result.exit_code == 3
+    assert "FileNotFoundError" in result.stderr
+    assert "direct cause of the following exception" in result.stderr
+    assert result.stderr.rstrip().endswith("hint: check the path")

@@ -7,7 +7,7 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
-from ..cli_helpers import assert_error, ok, ok_json, run
+from tests.cli_helpers import assert_error, ok, ok_json, run
 
 DEMO_TITLES = (
     "Fixed window record and query",

@@ -7,7 +7,7 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
-from ..cli_helpers import ok, ok_json
+from tests.cli_helpers import ok, ok_json
 
 
 def test_events_lists_swaps_text_and_json(good_state: bytes) -> None:

@@ -11,8 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from ..cli_helpers import ok, ok_json, write_ndjson
-from .conftest import HAND_HITS, metrics
+from tests.cli.conftest import HAND_HITS, metrics
+from tests.cli_helpers import ok, ok_json, write_ndjson
 
 METRICS_KEYS = {
     "total_hits",

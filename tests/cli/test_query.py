@@ -14,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from ..cli_helpers import ok, ok_json, pairs, query, read_ndjson, write_ndjson
-from ..conftest import SAMPLES, Oracle
-from .conftest import HAND_HITS, HOSTILE, QUERY_KEYS, SLIDING, assert_inert, iso, oracle_count
+from tests.cli.conftest import (
+    HAND_HITS,
+    HOSTILE,
+    QUERY_KEYS,
+    SLIDING,
+    assert_inert,
+    iso,
+    oracle_count,
+)
+from tests.cli_helpers import ok, ok_json, pairs, query, read_ndjson, write_ndjson
+from tests.conftest import SAMPLES, Oracle
 
 ESC = "\x1b"
 

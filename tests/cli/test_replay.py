@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ..cli_helpers import (
+from tests.cli.conftest import HAND_HITS, SLIDING, assert_inert, metrics, oracle_count
+from tests.cli_helpers import (
     assert_error,
     ndjson_hit,
     ok,
@@ -26,8 +27,7 @@ from ..cli_helpers import (
     run,
     write_ndjson,
 )
-from ..conftest import SAMPLES, Oracle
-from .conftest import HAND_HITS, SLIDING, assert_inert, metrics, oracle_count
+from tests.conftest import SAMPLES, Oracle
 
 
 def test_csv_sample_matches_brute_force() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ..cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
-from ..conftest import SAMPLES
-from .conftest import DAMAGE, HAND_HITS, HOSTILE, SLIDING, assert_inert, metrics
+from tests.cli.conftest import DAMAGE, HAND_HITS, HOSTILE, SLIDING, assert_inert, metrics
+from tests.cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
+from tests.conftest import SAMPLES
 
 HAND_NOW = 2000.0
 

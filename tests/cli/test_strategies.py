@@ -8,8 +8,7 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 from __future__ import annotations
 
 from hitcount import available_strategies
-
-from ..cli_helpers import ok, ok_json
+from tests.cli_helpers import ok, ok_json
 
 
 def test_strategies_lists_the_registry() -> None:

@@ -11,8 +11,8 @@ import json
 import math
 from pathlib import Path
 
-from ..cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
-from .conftest import HAND_HITS, SLIDING, metrics
+from tests.cli.conftest import HAND_HITS, SLIDING, metrics
+from tests.cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
 
 
 def test_swap_morris_to_sliding_is_refused_until_reset(good_state: bytes, state_env: Path) -> None:

@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from ..cli_helpers import ok, ok_json, read_ndjson
-from ..conftest import SAMPLES
-from .conftest import HOSTILE, QUERY_KEYS, SLIDING, assert_inert
+from tests.cli.conftest import HOSTILE, QUERY_KEYS, SLIDING, assert_inert
+from tests.cli_helpers import ok, ok_json, read_ndjson
+from tests.conftest import SAMPLES
 
 
 def test_top_lists_the_busiest_endpoints_like_brute_force() -> None:

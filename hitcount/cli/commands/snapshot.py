@@ -16,7 +16,6 @@ from hitcount.engine import HitCounter
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
 from hitcount.persist.state import load_counter, updating
-from hitcount.persist.stores import FileStore
 
 snapshot_app = typer.Typer(
     help="Save, restore and inspect snapshots (versioned JSON documents).\n\n"
@@ -53,9 +52,7 @@ def snapshot_save(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    if file.is_file():
-        snap.check_is_state(file.read_bytes(), str(file))  # overwrite snapshots, nothing else
-    FileStore(file).save(data)
+    snap.write_file(file, data)  # overwrites snapshots, nothing else
     endpoints = sum(1 for _ in counter.strategy.endpoints())
     render = Renderer(json_output=json_output)
     if json_output:

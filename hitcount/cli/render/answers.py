@@ -14,9 +14,9 @@ from rich.text import Text
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import answer_text, distinct_text, duration, safe
 from hitcount.engine import DistinctResult, QueryResult
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
-from hitcount.strategies import WindowAnswer
 from hitcount.views.json_forms import distinct_json, query_json
 
 _NUMBERS = ("count", "low", "high")

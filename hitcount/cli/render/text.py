@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from hitcount.engine import DistinctResult
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
-from hitcount.strategies import WindowAnswer
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,12 +60,13 @@ class Store(ABC):
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None
 
-    def save_counter(self, counter: HitCounter) -> None:
-        """Save a counter's state (by default as a compact document through `save`)."""
-        from hitcount.persist.bigvalues import encode_chunks
-        from hitcount.persist.document import to_document
-
-        self.save_chunks(encode_chunks(to_document(counter, compact=True)))
+    def save_counter(
+        self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
+    ) -> None:
+        """Save a counter's state: by default its document, `encoded(counter)`, through
+        `save_chunks`. The document format is the caller's (`persist/state.py`): a store
+        only moves bytes, unless it keeps the state in its own structures (Redis)."""  # noqa: D205, D209
+        self.save_chunks(encoded(counter))
 
     @abstractmethod
     def save(self, data: bytes) -> None:

@@ -6,13 +6,13 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.persist.atomic import AtomicWriteError, temporary_prefix, write_atomically
 from hitcount.persist.stores.base import Store
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -46,10 +46,10 @@ class FileStore(Store):
             return self.path.read_bytes()
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise StateError(f"{self.path}: is a directory, not a state file") from None
+        except IsADirectoryError as err:
+            raise StateError(f"{self.path}: is a directory, not a state file") from err
         except OSError as err:
-            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from None
+            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
 
     def save(self, data: bytes) -> None:
         """Write atomically: temp file, fsync, rename, fsync the directory."""
@@ -59,34 +59,19 @@ class FileStore(Store):
         """`save`, writing the pieces to the temporary file as they come."""
         directory = self._ensure_directory()
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
-        except OSError as err:
+            write_atomically(self.path, chunks)
+        except AtomicWriteError as failed:
+            where = directory if failed.in_directory else self.path
             raise StoreUnavailableError(
-                f"{directory}: cannot write state: {err.strerror}"
-            ) from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException as err:  # also Ctrl-C: never leave the temporary file behind
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            if isinstance(err, OSError):
-                raise StoreUnavailableError(
-                    f"{self.path}: cannot write state: {err.strerror}"
-                ) from None
-            raise
-        _fsync_directory(directory)
+                f"{where}: cannot write state: {failed.error.strerror}"
+            ) from failed.error
 
     def _ensure_directory(self) -> Path:
         directory = self.path.parent
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreUnavailableError(f"{directory}: cannot create: {err.strerror}") from None
+            raise StoreUnavailableError(f"{directory}: cannot create: {err.strerror}") from err
         return directory
 
     def locked(self) -> AbstractContextManager[None]:
@@ -100,7 +85,7 @@ class FileStore(Store):
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from None
+            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from err
         try:
             self._acquire(fd, lock_path)
             self._remove_stale_temporaries()
@@ -110,7 +95,7 @@ class FileStore(Store):
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporary files a killed writer left; only the lock holder writes them."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*"):
+        for stale in self.path.parent.glob(f"{temporary_prefix(self.path)}*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
 
@@ -122,19 +107,10 @@ class FileStore(Store):
                 return
             except OSError as err:
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from None
+                    raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from err
             if time.monotonic() >= deadline:
                 raise StoreUnavailableError(
                     f"{lock_path}: another hitcount process holds the state lock",
                     hint="wait for it to finish, or raise the timeout",
                 )
             time.sleep(0.02)
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -23,15 +23,18 @@ import math
 import os
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.model.globs import is_glob, matches
+from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
-from hitcount.persist.stores.redis_layouts import Layout, layout_for
+from hitcount.persist.stores.redis_layout import Layout
+from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_scripts import Scripts
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -41,11 +44,6 @@ LOCK_TIMEOUT_S = 60.0
 LOCK_LEASE_MS = 600_000
 READ_CHUNK = 500  # endpoints per pipelined round trip
 METRIC_FIELDS = ("total_hits", "bad_lines", "late_hits", "pruned_events", "lines_read")
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def escape_tag(endpoint: str) -> str:
@@ -74,6 +72,7 @@ class RedisStore(Store):
         self.timeout_s = timeout_s
         self._shown = _masked(parts)
         self._client: Any = None
+        self._scripts: Scripts | None = None
         self.is_cluster = False
 
     def describe(self) -> str:
@@ -89,15 +88,22 @@ class RedisStore(Store):
             self._client = self._connect()
         return self._client
 
+    @property
+    def scripts(self) -> Scripts:
+        """The Lua scripts, registered with this store's client once."""
+        if self._scripts is None:
+            self._scripts = Scripts(self.client, cluster=self.is_cluster)
+        return self._scripts
+
     def _connect(self) -> Any:
         try:
             import redis
             from redis.cluster import RedisCluster
-        except ImportError:
+        except ImportError as err:
             raise ConfigurationError(
                 "the Redis store needs the redis package",
                 hint="pip install 'hitcount[redis]'",
-            ) from None
+            ) from err
         options = {"socket_timeout": self.timeout_s, "socket_connect_timeout": self.timeout_s}
         with self.errors():
             client = redis.Redis.from_url(self.connect_url, **options)
@@ -119,26 +125,26 @@ class RedisStore(Store):
             raise StoreUnavailableError(
                 f"{where}: authentication failed: {err}",
                 hint="check the user and password in the URL (redis://user:password@host:port/db)",
-            ) from None
-        except rex.TimeoutError:
+            ) from err
+        except rex.TimeoutError as err:
             raise StoreUnavailableError(
                 f"{where}: timed out after {self.timeout_s:g} s",
                 hint="is the server overloaded or the network slow? try again",
-            ) from None
+            ) from err
         except rex.ConnectionError as err:
             raise StoreUnavailableError(
                 f"{where}: cannot reach the server: {err}",
                 hint="is redis-server running there? check host, port and TLS (rediss://)",
-            ) from None
+            ) from err
         except rex.ResponseError as err:
             if "NOAUTH" in str(err) or "WRONGPASS" in str(err):
                 raise StoreUnavailableError(
                     f"{where}: authentication failed: {err}",
                     hint="put the password in the URL: redis://:password@host:port/db",
-                ) from None
-            raise StoreUnavailableError(f"{where}: the server refused: {err}") from None
+                ) from err
+            raise StoreUnavailableError(f"{where}: the server refused: {err}") from err
         except rex.RedisError as err:
-            raise StoreUnavailableError(f"{where}: {type(err).__name__}: {err}") from None
+            raise StoreUnavailableError(f"{where}: {type(err).__name__}: {err}") from err
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -168,8 +174,6 @@ class RedisStore(Store):
 
     def load_scoped(self, scope: Scope) -> bytes | None:
         """A state document holding only what `scope` needs: its endpoints, its window."""
-        from hitcount.persist.document import encode
-
         generation = self.current_generation()
         if generation is None:
             return None
@@ -219,18 +223,18 @@ class RedisStore(Store):
                 },
             }
         except (KeyError, ValueError) as err:
-            raise StateError(f"{self.describe()}: damaged metadata: {err}") from None
+            raise StateError(f"{self.describe()}: damaged metadata: {err}") from err
 
     def _endpoints(self, generation: str, patterns: tuple[str, ...] | None) -> list[str]:
         key = self.gen_key(generation, "endpoints")
         with self.errors("reading the state"):
-            if patterns is not None and all(not _is_glob(p) for p in patterns):
+            if patterns is not None and all(not is_glob(p) for p in patterns):
                 found = self.client.smismember(key, list(patterns)) if patterns else []
                 return [p for p, present in zip(patterns, found, strict=True) if present]
             names = sorted(name.decode() for name in self.client.sscan_iter(key, count=1000))
         if patterns is None:
             return names
-        return [name for name in names if any(_matches(name, p) for p in patterns)]
+        return [name for name in names if any(matches(name, p) for p in patterns)]
 
     def _read_parts(
         self, generation: str, layout: Layout, endpoints: list[str], start: float
@@ -267,14 +271,18 @@ class RedisStore(Store):
 
     def save(self, data: bytes) -> None:
         """Write a whole new generation from a state document (see `save_counter`)."""
-        from hitcount.persist.document import from_bytes
+        self.write_generation(from_bytes(data, "the state to save"))
 
-        self.save_counter(from_bytes(data, "the state to save"))
+    def save_counter(
+        self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
+    ) -> None:
+        """Write the counter in native structures (`write_generation`): no document."""
+        self.write_generation(counter)
 
-    def save_counter(self, counter: HitCounter) -> None:
+    def write_generation(self, counter: HitCounter) -> None:
         """Write a whole new generation, switch to it in one SET, delete the old ones."""
         strategy = counter.strategy
-        layout = layout_for(strategy.name, strategy.params)
+        layout = layout_for(strategy.name, strategy.params, self.scripts)
         with self.errors("writing the state"):
             generation = str(self.client.incr(self.root_key("generations")))
             self.client.sadd(self.root_key("all"), generation)
@@ -291,8 +299,6 @@ class RedisStore(Store):
         self.drop_old_generations(generation)
 
     def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
-        from hitcount.persist.document import VERSION
-
         strategy = counter.strategy
         horizon = strategy.horizon
         meta = {
@@ -353,13 +359,14 @@ class RedisStore(Store):
             yield
         finally:
             with self.errors("releasing the lock"):
-                self.client.eval(_RELEASE, 1, key, token)
+                self.scripts.run("release_lock", [key], [token])
 
     def close(self) -> None:
         """Close the connection pool."""
         if self._client is not None:
             self._client.close()
             self._client = None
+            self._scripts = None
 
 
 def _first(values: list[str] | None) -> str | None:
@@ -377,14 +384,6 @@ def _masked(parts: urllib.parse.SplitResult) -> str:
 
 def _float_or_none(text: str) -> float | None:
     return float(text) if text else None
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
-def _matches(name: str, pattern: str) -> bool:
-    return name == pattern or (_is_glob(pattern) and fnmatchcase(name, pattern))
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

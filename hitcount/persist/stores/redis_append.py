@@ -25,38 +25,15 @@ from hitcount.engine import HitCounter
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import STDIN, display_name
+from hitcount.persist.document import encode, to_document
 from hitcount.persist.stores.redis import METRIC_FIELDS, RedisStore
+from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
 HEAD_BYTES = 4096
-
-#: KEYS: current, meta, inputs. ARGV: generation; the number of meta times to raise and
-#: their (field, value) pairs (clock, horizon, a strategy's `x:` times); the number of
-#: input positions and their (field, value) pairs; then metric/delta pairs. Refuses when
-#: the generation is no longer live.
-_COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
-end
-local function raise(field, value)
-  if value == '' then return end
-  local old = redis.call('HGET', KEYS[2], field)
-  if old == false or old == '' or tonumber(value) > tonumber(old) then
-    redis.call('HSET', KEYS[2], field, value)
-  end
-end
-local at = 2
-for _ = 1, tonumber(ARGV[at]) do raise(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
-at = at + 1
-for _ = 1, tonumber(ARGV[at]) do
-  redis.call('HSET', KEYS[3], ARGV[at + 1], ARGV[at + 2]); at = at + 2
-end
-for i = at + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon')}
-"""
 
 
 class RedisAppend:
@@ -67,7 +44,7 @@ class RedisAppend:
         self.generation = generation
         meta = store.meta(generation)
         spec = meta["strategy"]
-        self.layout = layout_for(spec["name"], spec["params"])
+        self.layout = layout_for(spec["name"], spec["params"], store.scripts)
         horizon = meta["horizon"] if meta["horizon"] is not None else -float("inf")
         self.counter = HitCounter(
             self.layout.new_delta(horizon), max_lateness_s=meta["max_lateness_s"], distinct=False
@@ -127,7 +104,7 @@ class RedisAppend:
             raise StoreUnavailableError(
                 f"{err.message}; {self.hits_written} hits of this replay were written{where}",
                 hint="run the same command with --append --resume to go on without counting twice",
-            ) from None
+            ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)
         if self.on_flush is not None:
@@ -182,7 +159,7 @@ class RedisAppend:
             increments["total_hits"] -= refused  # late for the stored state: not counted
             increments["late_hits"] += refused
             meta_keys = (current, self._meta_key(), self._inputs_key())
-            pipe.execute_command("EVAL", _COMMIT, 3, *meta_keys, *self._commit_args(increments))
+            store.scripts.run("commit", meta_keys, self._commit_args(increments), on=pipe)
             replies = self._execute(pipe)
         self._known.update(fresh)
         if layout.needs_current:
@@ -193,32 +170,29 @@ class RedisAppend:
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
 
-    def _read(self, keys: list[str]) -> dict[str, bytes | None]:
-        """Current documents of `keys`, in one round trip (on another connection)."""
+    def _read(self, keys: list[str]) -> dict[str, Any]:
+        """Current values of `keys`, in one round trip (on another connection)."""
         if not keys:
             return {}
+        assert isinstance(self.layout, ReadModifyWriteLayout)
         reader = self.store.client.pipeline(transaction=False)
         for key in keys:
-            reader.hget(key, "doc")
+            self.layout.queue_read_current(reader, key)
         return dict(zip(keys, reader.execute(), strict=True))
 
     def _compare_and_set(self, endpoints: list[str], keys: dict[str, str]) -> None:
-        """Cluster: write each endpoint's document by compare-and-set, retrying the losers."""
-        from hitcount.persist.stores.redis_documents import COMPARE_AND_SET, DocumentLayout
-
-        assert isinstance(self.layout, DocumentLayout)
+        """Cluster: write each endpoint's new value by compare-and-set, retrying the losers."""
+        layout = self.layout
+        assert isinstance(layout, ReadModifyWriteLayout)
         left = list(endpoints)
         for _ in range(MAX_RETRIES):
             values = self._read([keys[endpoint] for endpoint in left])
             pipe = self.store.client.pipeline(transaction=False)
             for endpoint in left:
                 key = keys[endpoint]
-                new, entries, pruned = self.layout.applied(
-                    values[key], self.counter.strategy, endpoint
-                )
-                self.layout.pruned[key] = pruned
-                old = values[key] or b""
-                pipe.execute_command("EVAL", COMPARE_AND_SET, 1, key, old, new, entries)
+                change = layout.applied(values[key], self.counter.strategy, endpoint)
+                layout.pruned[key] = change.pruned
+                layout.queue_compare_and_set(pipe, key, values[key], change)
             done = pipe.execute()
             left = [endpoint for endpoint, ok in zip(left, done, strict=True) if not ok]
             if not left:
@@ -230,13 +204,13 @@ class RedisAppend:
 
         try:
             return list(pipe.execute())
-        except rex.WatchError:
+        except rex.WatchError as err:
             if self.store.current_generation() != self.generation:
-                raise _replaced(self.store) from None
-            raise _ConcurrentChangeError from None
+                raise _replaced(self.store) from err
+            raise _ConcurrentChangeError from err
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
-                raise _replaced(self.store) from None
+                raise _replaced(self.store) from err
             raise
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:
@@ -280,8 +254,6 @@ def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[R
     What was flushed stays when the block fails; the hits counted since the last flush are
     dropped then, so the recorded input positions stay exact for `--resume`.
     """
-    from hitcount.persist.document import encode, to_document
-
     generation = store.current_generation()
     if generation is None:
         with store.locked():

@@ -1,0 +1,64 @@
+"""What a strategy's state can offer to others: conversions and stores ask for these.
+
+A strategy declares a capability by inheriting it (`class SlidingWindow(Strategy,
+KeepsTimestamps)`); a conversion asks `isinstance(source, KeepsTimestamps)`, never for a
+concrete class, so strategies never import each other. Each capability is also a typed,
+per-endpoint contract: a store reads and writes a strategy's state through it, never
+through the strategy's private dictionaries.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
+
+from hitcount.strategies.base import Strategy
+
+
+class KeepsTimestamps(ABC):
+    """A strategy that keeps the timestamp of every retained hit (all after its horizon)."""
+
+    @abstractmethod
+    def timestamps(self, endpoint: str) -> Sequence[float]:
+        """The retained timestamps of `endpoint` (epoch seconds), sorted; empty if none."""
+
+    @abstractmethod
+    def set_timestamps(self, endpoint: str, timestamps: Sequence[float]) -> None:
+        """Replace `endpoint`'s timestamps with `timestamps` (sorted); empty drops it.
+
+        Values are checked when the state is next loaded (`load_state`), not here.
+        """
+
+
+class KeepsBuckets(ABC):
+    """A strategy that keeps, per endpoint, hit counts in buckets of one width.
+
+    Bucket `j` holds the hits with `j * bucket_width_s <= ts < (j + 1) * bucket_width_s`.
+    """
+
+    #: The width of every bucket, in seconds.
+    bucket_width_s: float
+
+    @abstractmethod
+    def bucket_counts(self, endpoint: str) -> dict[int, int]:
+        """A copy of `endpoint`'s `bucket index -> count` table (counts > 0)."""
+
+    @abstractmethod
+    def set_buckets(self, endpoint: str, counts: Mapping[int, int]) -> None:
+        """Replace `endpoint`'s buckets with `counts`; an empty table drops the endpoint."""
+
+
+_S = TypeVar("_S", bound=Strategy)
+
+
+def replayed_into(
+    target: _S, source: KeepsTimestamps, endpoints: Iterable[str], horizon: float
+) -> _S:
+    """`target` after recording each timestamp `source` keeps of `endpoints`, in order, and
+    then taking `horizon`, the source's (so the target refuses nothing the source kept:
+    every retained timestamp is newer than it)."""  # noqa: D205, D209
+    for endpoint in endpoints:
+        target.record_many(endpoint, source.timestamps(endpoint))
+    target.horizon = horizon
+    return target

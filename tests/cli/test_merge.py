@@ -1,0 +1,126 @@
+"""`hitcount merge` end to end: shards replayed into their own states, merged, restored.
+
+Expectations are brute-force counts over the union of the shard files, read with the json
+module (tests/cli_helpers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import assert_error, ok, ok_json, pairs, read_ndjson, run, write_ndjson
+from tests.conftest import Oracle
+
+START = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def _isolated(state_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(state_env.parent)
+
+
+def _shard_files(tmp_path: Path, parts: int = 3) -> list[Path]:
+    """Shard NDJSON files of one random, slightly out-of-order stream over two hours."""
+    rng = random.Random(11)
+    shards: list[list[tuple[str, float]]] = [[] for _ in range(parts)]
+    for i in range(3000):
+        ts = round(START + i * 2.4 - rng.uniform(0, 40), 3)
+        shards[rng.randrange(parts)].append((rng.choice(["/a", "/b", "/api/x"]), ts))
+    return [write_ndjson(tmp_path / f"shard{i}.ndjson", s) for i, s in enumerate(shards)]
+
+
+def _snapshots(files: list[Path], *strategy: str) -> list[Path]:
+    """Each file replayed into its own state, then saved as `<name>.snap.json`."""
+    snapshots = []
+    for file in files:
+        state, snapshot = file.with_suffix(".state"), file.with_suffix(".snap.json")
+        ok(["--state", str(state), "replay", str(file), *strategy])
+        ok(["--state", str(state), "snapshot", "save", str(snapshot)])
+        snapshots.append(snapshot)
+    return snapshots
+
+
+def test_merged_snapshot_restores_to_the_counts_of_the_whole_stream(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path)
+    snapshots = _snapshots(files, "-s", "sliding", "--max-window", "3600")
+    summary = ok_json(["merge", *map(str, snapshots), "-o", "all.json", "--json"])
+    oracle = Oracle(pairs(hit for file in files for hit in read_ndjson(file)))
+    clock = max(ts for _, ts in oracle.hits)
+    assert summary["sources"] == [str(s) for s in snapshots]
+    assert summary["metrics"]["total_hits"] == len(oracle.hits)
+    assert summary["clock"] == clock
+    ok(["snapshot", "restore", "all.json"])
+    for endpoint in ("/a", "/api/x"):
+        for last in (60, 1800, 3600):
+            answer = ok_json(["query", endpoint, "--last", str(last), "--json"])
+            assert answer["count"] == oracle.count(endpoint, clock - last, clock)
+            assert answer["exact"] and answer["complete"]
+
+
+def test_text_summary_and_state_files_as_inputs(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path, parts=2)
+    _snapshots(files)
+    states = [str(file.with_suffix(".state")) for file in files]  # compact state files
+    out = ok(["merge", *states, "-o", "all.json"]).stdout
+    assert out.startswith("merged 2 snapshots into all.json: fixed(window_s=60")
+    assert "3000 hits" in out
+    shown = ok_json(["snapshot", "show", "all.json", "--json"])
+    assert shown["metrics"]["total_hits"] == 3000
+
+
+def test_dash_writes_the_snapshot_to_stdout(tmp_path: Path) -> None:
+    snapshots = _snapshots(_shard_files(tmp_path, parts=2))
+    document = ok(["merge", *map(str, snapshots), "-o", "-"]).stdout
+    assert json.loads(document)["format"] == "hitcount-snapshot"
+    ok(["snapshot", "restore", "-"], input=document)
+    assert ok_json(["metrics", "--json"])["total_hits"] == 3000
+
+
+def test_mismatching_strategies_are_refused_naming_the_file(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path, parts=2)
+    fixed = _snapshots(files[:1])
+    sliding = _snapshots(files[1:], "-s", "sliding")
+    result = run(["merge", str(fixed[0]), str(sliding[0]), "-o", "all.json"])
+    assert_error(result, 4, f"{sliding[0]} holds sliding(max_window_s=3600), but {fixed[0]}")
+    assert "hitcount swap" in result.stderr
+    assert not Path("all.json").exists()
+
+
+def test_a_damaged_input_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    snapshots = _snapshots(_shard_files(tmp_path, parts=2))
+    snapshots[1].write_bytes(snapshots[1].read_bytes()[:200])
+    assert_error(run(["merge", *map(str, snapshots), "-o", "all.json"]), 4, str(snapshots[1]))
+    assert not Path("all.json").exists()
+
+
+def test_output_onto_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    snapshots = _snapshots(_shard_files(tmp_path, parts=2))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    result = run(["merge", *map(str, snapshots), "-o", str(notes)])
+    assert_error(result, 4, "is not a hitcount state file; refusing to overwrite it")
+    assert notes.read_text() == "my notes\n"
+
+
+def test_an_input_given_twice_and_json_with_dash_are_usage_errors(tmp_path: Path) -> None:
+    snapshots = _snapshots(_shard_files(tmp_path, parts=2))
+    assert_error(run(["merge", str(snapshots[0]), str(snapshots[0]), "-o", "x.json"]), 2, "twice")
+    assert_error(run(["merge", str(snapshots[0]), "-o", "-", "--json"]), 2, "--json")
+
+
+def test_morris_shards_sharing_a_seed_are_merged_with_a_warning(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path, parts=3)
+    morris = ["-s", "morris", "--base", "1.1", "--counters", "8"]
+    same = _snapshots(files[:2], *morris, "--seed", "4")
+    other = _snapshots(files[2:], *morris, "--seed", "5")
+    result = ok(["merge", *map(str, [other[0], *same]), "-o", "all.json"])
+    assert result.stderr.startswith(
+        f"hitcount: warning: {same[0]} and {same[1]} were counted with the same --seed 4"
+    )
+    assert "3000 hits" in result.stdout
+    separate = ok(["merge", str(other[0]), str(same[0]), "-o", "two.json"])
+    assert separate.stderr == ""

@@ -1,0 +1,65 @@
+"""`compare`: every strategy against the exact counts of one input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hitcount.cli import app
+from hitcount.ops.compare import compare
+from hitcount.strategies import available_strategies
+from tests.conftest import SAMPLES
+
+
+def _exact_last_hour(path: Path) -> dict[str, int]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    now = max(row["ts"] for row in rows)
+    counts: dict[str, int] = {}
+    for row in rows:
+        if now - 3600 < row["ts"] <= now:
+            counts[row["endpoint"]] = counts.get(row["endpoint"], 0) + 1
+    return counts
+
+
+def test_compare_reports_exact_counts_and_every_strategy() -> None:
+    source = SAMPLES / "web.ndjson"
+    result = compare([str(source)], 3600, limit=4)
+    truth = _exact_last_hour(source)
+    busiest = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+    assert list(result.exact.items()) == busiest
+    assert [run.strategy.split("(")[0] for run in result.runs] == available_strategies()
+    for run in result.runs:
+        for endpoint, exact in result.truth(run).items():
+            answer = run.answers[endpoint]
+            if answer.confidence is None:  # certain bounds must hold; statistical ones may not
+                assert run.bounds_hold(endpoint, exact), (run.strategy, endpoint)
+        if run.strategy.startswith("sliding"):
+            assert all(run.error(ep, n) == 0 for ep, n in result.exact.items())
+
+
+def test_compare_cli_json_and_errors(state_env: Path) -> None:
+    runner = CliRunner()
+    source = str(SAMPLES / "web.csv")
+    result = runner.invoke(
+        app, ["compare", source, "--last", "1h", "--strategies", "fixed,sliding", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [s["strategy"].split("(")[0] for s in data["strategies"]] == ["fixed", "sliding"]
+    assert not state_env.exists()  # compare never touches the saved state
+    bad = runner.invoke(app, ["compare", source, "--last", "1h", "--strategies", "fixed,nope"])
+    assert bad.exit_code == 6
+    stdin = runner.invoke(app, ["compare", "-", "--last", "1h"])
+    assert stdin.exit_code == 2
+
+
+@pytest.mark.parametrize("option", [["--window", "10"], ["-p", "window_s=10"]])
+def test_compare_applies_options_to_the_strategies_that_take_them(option: list[str]) -> None:
+    runner = CliRunner()
+    args = ["compare", str(SAMPLES / "web.csv"), "--last", "5m", "--strategies", "fixed,sliding"]
+    result = runner.invoke(app, [*args, *option, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["strategies"][0]["strategy"].startswith("fixed(window_s=10")

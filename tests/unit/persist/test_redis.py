@@ -1,0 +1,416 @@
+"""The Redis store against real servers: a single redis-server and a three-node cluster.
+
+The oracle is the file store (whose answers the rest of the suite checks against brute
+force) and, for the counts, a brute-force reading of the input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hitcount import HitCounter, available_strategies, load_counter, save_counter
+from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.persist.stores import Scope, store_from_url
+from hitcount.persist.stores.redis import RedisStore
+from hitcount.persist.stores.redis_append import appending
+from tests.cli_helpers import ok, run
+from tests.conftest import REAL_LOGS, SAMPLES, fresh_namespace
+from tests.redis_servers import free_port, redis_server
+
+pytestmark = pytest.mark.redis
+
+EXACT = ("fixed", "sliding", "tiered")
+NGINX = REAL_LOGS / "elastic_nginx_logs_2015-05.log.gz"
+
+
+@pytest.fixture(params=["server", "cluster"])
+def url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL with a fresh namespace: a single server, then a cluster."""
+    server = "redis_url" if request.param == "server" else "redis_cluster_url"
+    base = request.getfixturevalue(server)
+    return f"{base}?namespace={fresh_namespace()}"
+
+
+def hitcount(store: str, *args: str) -> Any:
+    """`hitcount --store STORE ARGS` in-process; JSON output parsed."""
+    result = ok(["--store", store, *args])
+    return json.loads(result.stdout) if "--json" in args else result
+
+
+def _answers(store: str) -> tuple[Any, ...]:
+    return (
+        hitcount(store, "top", "--last", "1h", "--limit", "50", "--json"),
+        hitcount(store, "query", "/api/*", "--last", "10m", "--json"),
+        hitcount(store, "query", "/", "--last", "30d", "--json"),
+    )
+
+
+@pytest.mark.parametrize("strategy", available_strategies())
+def test_replay_answers_as_the_file_store(url: str, tmp_path: Path, strategy: str) -> None:
+    sample = str(SAMPLES / "web.ndjson")
+    file_state = str(tmp_path / "state.json")
+    for store in (url, file_state):
+        hitcount(store, "replay", "-s", strategy, sample, str(SAMPLES / "late.ndjson"))
+    assert _answers(url) == _answers(file_state)
+    redis_metrics = hitcount(url, "metrics", "--json")
+    file_metrics = hitcount(file_state, "metrics", "--json")
+    for name in ("total_hits", "late_hits", "bad_lines", "lines_read", "endpoints_count", "clock"):
+        assert redis_metrics[name] == file_metrics[name], name
+
+
+@pytest.mark.parametrize("strategy", EXACT)
+def test_append_in_parts_equals_one_replay(url: str, tmp_path: Path, strategy: str) -> None:
+    lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
+    parts = [tmp_path / f"part{i}.ndjson" for i in range(3)]
+    for i, part in enumerate(parts):
+        part.write_bytes(b"".join(lines[i::3]))  # interleaved: late lines for every writer
+    hitcount(url, "replay", "-s", strategy, "--max-lateness", "1e6", str(parts[0]))
+    for part in parts[1:]:
+        hitcount(url, "replay", "--append", str(part))
+    whole = str(tmp_path / "whole.json")
+    hitcount(whole, "replay", "-s", strategy, "--max-lateness", "1e6", str(SAMPLES / "web.ndjson"))
+    assert _answers(url) == _answers(whole)
+
+
+def test_concurrent_writers_on_the_real_log_equal_a_single_replay(url: str, tmp_path: Path) -> None:
+    """Three processes append disjoint thirds of a real nginx log at the same time."""
+    if not NGINX.exists():
+        pytest.fail(f"missing real log {NGINX}")
+    import gzip
+
+    lines = gzip.decompress(NGINX.read_bytes()).splitlines(keepends=True)
+    third = len(lines) // 3
+    parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
+    paths = []
+    for i, part in enumerate(parts):
+        paths.append(tmp_path / f"nginx{i}.log")
+        paths[-1].write_bytes(b"".join(part))
+    counter = HitCounter("sliding", max_window_s=1e9, max_lateness_s=1e9)
+    save_counter(store_from_url(url), counter)
+    _append_at_once(url, paths, "--format", "combined")
+    whole = str(tmp_path / "whole.json")
+    hitcount(whole, "replay", "-s", "sliding", "--max-window", "1e9", "--max-lateness", "1e9",
+             "--format", "combined", *map(str, paths))  # fmt: skip
+    assert _answers(url) == _answers(whole)
+    assert hitcount(url, "metrics", "--json")["total_hits"] == len(lines)
+
+
+def test_a_query_reads_only_its_endpoints_and_window(redis_url: str) -> None:
+    store = store_from_url(redis_url, namespace=fresh_namespace())
+    counter = HitCounter("sliding", max_window_s=10_000)
+    hits = [(f"/e{i % 7}", 1_000_000.0 + i) for i in range(700)]
+    counter.record_many(hits)
+    save_counter(store, counter)
+    scoped = load_counter(store, scope=Scope(patterns=("/e3",), last_s=50))
+    assert scoped.endpoints() == ["/e3"]
+    expected = sum(1 for ep, ts in hits if ep == "/e3" and ts > 1_000_699.0 - 50)
+    # Nothing older than the window, but the newest older hit (it keeps /e3 known).
+    assert scoped.strategy.memory_entries() == expected + 1
+    assert scoped.query("/e3", 50).answer == counter.query("/e3", 50).answer
+    globbed = load_counter(store, scope=Scope(patterns=("/e[12]",), last_s=100))
+    assert globbed.endpoints() == ["/e1", "/e2"]
+
+
+def test_restore_replaces_the_namespace_whole_and_leaves_no_old_keys(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = f"{redis_url}?namespace={fresh_namespace()}"
+    hitcount(store, "replay", "-s", "fixed", str(SAMPLES / "web.ndjson"))
+    before = _answers(store)
+    snapshot = tmp_path / "snap.json"
+    hitcount(store, "snapshot", "save", str(snapshot))
+    hitcount(store, "replay", "-s", "sliding", str(SAMPLES / "late.ndjson"))
+    assert _answers(store) != before
+    hitcount(store, "snapshot", "restore", str(snapshot))
+    assert _answers(store) == before
+    generations = {key.split(b":")[1] for key in _namespace_keys(store)} - {
+        b"current",
+        b"generations",
+        b"all",
+    }
+    assert generations == {b"g3"}  # the replaced generations g1 and g2 are gone
+
+
+def test_swap_converts_like_the_file_store(url: str, tmp_path: Path) -> None:
+    file_state = str(tmp_path / "state.json")
+    for store in (url, file_state):
+        sample = str(SAMPLES / "web.ndjson")
+        hitcount(store, "replay", "-s", "sliding", "--max-window", "1e6", sample)
+        hitcount(store, "swap", "fixed", "--window", "60", "--retention", "1e6")
+    assert _answers(url) == _answers(file_state)
+
+
+@pytest.mark.parametrize("strategy", ["ehist", "auto"])
+def test_documents_appended_in_turn_equal_the_file_store(
+    url: str, tmp_path: Path, strategy: str
+) -> None:
+    """Ehist and auto keep one document per endpoint; the same appends give the same state."""
+    lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
+    parts = [tmp_path / f"part{i}.ndjson" for i in range(3)]
+    for i, part in enumerate(parts):
+        part.write_bytes(b"".join(lines[i::3]))
+    file_state = str(tmp_path / "state.json")
+    for store in (url, file_state):
+        hitcount(store, "replay", "-s", strategy, "--max-lateness", "1e6", str(parts[0]))
+        for part in parts[1:]:
+            hitcount(store, "replay", "--append", str(part))
+    assert _answers(url) == _answers(file_state)
+    redis_metrics = hitcount(url, "metrics", "--json")
+    file_metrics = hitcount(file_state, "metrics", "--json")
+    for name in ("total_hits", "late_hits", "pruned_events", "memory_entries", "clock"):
+        assert redis_metrics[name] == file_metrics[name], name
+
+
+def test_concurrent_writers_lose_no_update_of_a_document(url: str, tmp_path: Path) -> None:
+    """Three processes append to the same ehist endpoints at once (read-modify-write)."""
+    lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"part{i}.ndjson")
+        paths[-1].write_bytes(b"".join(lines[i::3]))
+    # A buffer as long as the log keeps every hit though the writers interleave: a lost
+    # update would show as missing hits.
+    roomy = HitCounter("ehist", max_window_s=1e7, epsilon=0.05, buffer_s=1e7)
+    save_counter(store_from_url(url), roomy)
+    _append_at_once(url, paths)
+    assert hitcount(url, "metrics", "--json")["total_hits"] == len(lines)
+    truth: dict[str, int] = {}
+    for line in lines:
+        endpoint = json.loads(line)["endpoint"]
+        truth[endpoint] = truth.get(endpoint, 0) + 1
+    answers = hitcount(url, "top", "--last", "2d", "--limit", "100", "--json")
+    assert {row["endpoint"] for row in answers} == set(truth)
+    for row in answers:  # a lost update would fall below the certain lower bound
+        assert row["low"] <= truth[row["endpoint"]] <= row["high"], row
+
+
+def test_a_document_changed_between_read_and_write_is_read_again(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writer A reads /a's document; writer B then adds to it; A must not overwrite B's hits."""
+    from hitcount.persist.stores import redis_append
+
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    save_counter(store, HitCounter("ehist", max_window_s=1e7, buffer_s=1e7))
+    create = lambda: HitCounter("ehist")  # noqa: E731
+    real_read = redis_append.RedisAppend._read
+    sneaked = []
+
+    def read_then_let_b_write(self: redis_append.RedisAppend, keys: list[str]) -> Any:
+        values = real_read(self, keys)
+        if not sneaked:
+            sneaked.append(True)
+            with appending(store, create) as other:
+                other.counter.record_many([("/a", 1e9 + 5), ("/a", 1e9 + 6)])
+        return values
+
+    with appending(store, create) as writer:
+        writer.counter.record_many([("/a", 1e9 + 1), ("/a", 1e9 + 2), ("/a", 1e9 + 3)])
+        # On a server the batch WATCHes what it read; on a cluster it compare-and-sets.
+        monkeypatch.setattr(redis_append.RedisAppend, "_read", read_then_let_b_write)
+    assert sneaked
+    counter = load_counter(store)
+    assert counter.metrics.total_hits == 5
+    assert counter.query("/a", 100).answer.count == 5
+
+
+def test_morris_levels_changed_between_read_and_write_are_read_again(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writer B advances /a's Morris levels between A's read and A's write; none is lost."""
+    from hitcount.persist.stores import redis_append
+
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    # A base this close to 1 increments on (almost) every hit: the levels count the hits.
+    params = {"base": 1.0001, "counters": 4, "seed": 3}
+    save_counter(store, HitCounter("morris", **params))
+    create = lambda: HitCounter("morris", **params)  # noqa: E731
+    real_read = redis_append.RedisAppend._read
+    sneaked = []
+
+    def read_then_let_b_write(self: redis_append.RedisAppend, keys: list[str]) -> Any:
+        values = real_read(self, keys)
+        if not sneaked:
+            sneaked.append(True)
+            with appending(store, create) as other:
+                other.counter.record_many([("/a", 1e9 + 5), ("/a", 1e9 + 6)])
+        return values
+
+    with appending(store, create) as writer:
+        writer.counter.record_many([("/a", 1e9 + 1), ("/a", 1e9 + 2), ("/a", 1e9 + 3)])
+        monkeypatch.setattr(redis_append.RedisAppend, "_read", read_then_let_b_write)
+    assert sneaked
+    counter = load_counter(store)
+    assert counter.metrics.total_hits == 5
+    assert counter.strategy.levels("/a") == [5, 5, 5, 5]  # type: ignore[attr-defined]
+
+
+def test_endpoint_keys_spread_over_the_cluster(redis_cluster_url: str) -> None:
+    from redis.cluster import RedisCluster
+
+    store = store_from_url(redis_cluster_url, namespace=fresh_namespace())
+    counter = HitCounter("fixed")
+    counter.record_many((f"/{{odd}}/{i}", 1e9 + i) for i in range(64))
+    save_counter(store, counter)
+    assert isinstance(store, RedisStore) and store.is_cluster
+    client = RedisCluster.from_url(redis_cluster_url)
+    generation = store.current_generation()
+    assert generation is not None
+    slots = {client.keyslot(store.endpoint_key(generation, f"/{{odd}}/{i}")) for i in range(64)}
+    nodes = {client.get_node_from_key(store.endpoint_key(generation, ep)).port
+             for ep in ("/{odd}/1", "/{odd}/2", "/{odd}/3", "/{odd}/40")}  # fmt: skip
+    assert len(slots) > 32  # braces in endpoints are escaped: they do not pin one slot
+    assert len(nodes) >= 2
+    assert load_counter(store).query("/{odd}/*", 1e6).answer.count == 64
+
+
+def test_a_replay_cut_by_a_lost_connection_resumes_without_counting_twice(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitcount.ingest.replay import replay
+    from hitcount.persist.stores import redis_append
+
+    source = tmp_path / "web.ndjson"
+    source.write_bytes((SAMPLES / "web.ndjson").read_bytes() * 5)  # 100k lines, ~8 blocks
+    store = store_from_url(redis_url, namespace=fresh_namespace())
+    assert isinstance(store, RedisStore)
+    save_counter(store, HitCounter("sliding", max_window_s=1e7))
+    monkeypatch.setattr(redis_append, "FLUSH_HITS", 3000)
+    create = lambda: HitCounter("sliding")  # noqa: E731
+    flushes = {"n": 0}
+    real_flush = redis_append.RedisAppend._flush
+
+    def flaky(self: redis_append.RedisAppend, source: str | None) -> None:
+        flushes["n"] += 1
+        if flushes["n"] == 3:
+            raise StoreUnavailableError("redis://x: cannot reach the server: connection lost")
+        real_flush(self, source)
+
+    monkeypatch.setattr(redis_append.RedisAppend, "_flush", flaky)
+    cut = r"hits of this replay were written \(through line"
+    with (
+        pytest.raises(StoreUnavailableError, match=cut) as cut_error,
+        appending(store, create) as session,
+    ):
+        replay(session.counter, [str(source)], on_checkpoint=session.checkpoint)
+    written = load_counter(store).metrics.total_hits
+    assert 0 < written < 100_000
+    said = re.search(
+        r"(\d+) hits of this replay were written \(through line (\d+) of", str(cut_error.value)
+    )
+    assert said is not None
+    assert int(said.group(1)) == written == int(said.group(2))  # every line of web.ndjson is a hit
+    monkeypatch.setattr(redis_append.RedisAppend, "_flush", real_flush)
+    notes: list[str] = []
+    with appending(store, create) as session:
+        starts = session.start_lines([str(source)], notes.append)
+        replay(session.counter, [str(source)], on_checkpoint=session.checkpoint, start_lines=starts)
+    assert notes == [f"{source}: resuming after line {starts[str(source)]}"]
+    whole = HitCounter("sliding", max_window_s=1e7)
+    replay(whole, [str(source)])
+    resumed = load_counter(store)
+    assert resumed.metrics.total_hits == whole.metrics.total_hits == 100_000
+    assert resumed.top(1e7, limit=100) == whole.top(1e7, limit=100)
+
+
+def test_resume_after_kill_9_counts_every_line_once(redis_url: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.ndjson"
+    lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
+    big.write_bytes(b"".join(lines) * 15)  # 300k lines: several flushes
+    store = f"{redis_url}?namespace={fresh_namespace()}"
+    hitcount(store, "replay", "-s", "fixed", "--retention", "1e7", str(SAMPLES / "late.ndjson"))
+    base = hitcount(store, "metrics", "--json")["total_hits"]
+    command = [sys.executable, "-m", "hitcount.cli", "--store", store, "replay", "--append",
+               str(big)]  # fmt: skip
+    writer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while hitcount(store, "metrics", "--json")["total_hits"] == base:
+        assert time.monotonic() < deadline and writer.poll() is None, "no flush landed"
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    partial = hitcount(store, "metrics", "--json")["total_hits"] - base
+    result = hitcount(store, "replay", "--append", "--resume", str(big))
+    assert "resuming after line" in result.stderr
+    total = hitcount(store, "metrics", "--json")["total_hits"] - base
+    assert total == len(lines) * 15, (partial, total)
+
+
+def test_unreachable_server_and_wrong_password_are_clear_errors(tmp_path: Path) -> None:
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    result = run(["--store", nobody, "query", "/", "--last", "1m"])
+    assert result.exit_code == 5
+    assert "cannot reach the server" in result.stderr and "redis-server running" in result.stderr
+    with redis_server(tmp_path / "auth", "--requirepass", "s3cret") as (port, _):
+        for url, hint in ((f"redis://127.0.0.1:{port}/0", "password"),
+                          (f"redis://:wrong@127.0.0.1:{port}/0", "password")):  # fmt: skip
+            result = run(["--store", url, "query", "/", "--last", "1m"])
+            assert result.exit_code == 5, result.stderr
+            assert "authentication" in result.stderr and hint in result.stderr
+            assert "wrong" not in result.stderr  # the password is never printed
+        good = f"redis://:s3cret@127.0.0.1:{port}/0"
+        hitcount(good, "replay", str(SAMPLES / "web.ndjson"))
+        assert hitcount(good, "metrics", "--json")["total_hits"] == 20_000
+
+
+def test_state_replaced_during_an_append_is_reported(redis_url: str) -> None:
+    store = store_from_url(redis_url, namespace=fresh_namespace())
+    save_counter(store, HitCounter("fixed"))
+    create = lambda: HitCounter("fixed")  # noqa: E731
+    with pytest.raises(StateError, match="replaced"), appending(store, create) as session:
+        session.counter.record("/a", 1e9)
+        save_counter(store, HitCounter("fixed"))  # a restore by someone else
+    assert load_counter(store).metrics.total_hits == 0
+
+
+def test_namespaces_are_separate_and_validated(redis_url: str) -> None:
+    one, two = (f"{redis_url}?namespace={fresh_namespace()}" for _ in range(2))
+    hitcount(one, "replay", str(SAMPLES / "web.ndjson"))
+    assert run(["--store", two, "metrics"]).exit_code == 4
+    with pytest.raises(ConfigurationError, match="namespace"):
+        store_from_url(redis_url, namespace="a{b}")
+
+
+def _append_at_once(url: str, paths: list[Path], *options: str) -> None:
+    """`hitcount replay --append` of each file, all processes running at the same time."""
+    env = {**os.environ, "HITCOUNT_STORE": url}
+    command = [sys.executable, "-m", "hitcount.cli", "replay", "--append", *options]
+    writers = [
+        subprocess.Popen(
+            [*command, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for path in paths
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err.decode()
+
+
+def _namespace_keys(store_url: str) -> list[bytes]:
+    import redis
+
+    base, _, query = store_url.partition("?")
+    namespace = query.removeprefix("namespace=")
+    client = redis.Redis.from_url(base)
+    return sorted(client.scan_iter(match=f"*{namespace}*"))
+
+
+@pytest.fixture(autouse=True)
+def _no_env_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("HITCOUNT_STORE", raising=False)
+    monkeypatch.delenv("HITCOUNT_STATE", raising=False)
+    monkeypatch.delenv("HITCOUNT_NAMESPACE", raising=False)
+    yield
