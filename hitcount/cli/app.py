@@ -31,15 +31,19 @@ class HitcountGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         """Run the command; report HitcountError, Ctrl-C and bugs as one line and a code."""
         try:
+            return self._invoke(ctx)
+        except BrokenPipeError:  # `... | head`: the reader left, even while we reported
+            _stop_on_broken_pipe(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
+        try:
             return super().invoke(ctx)
         except HitcountError as err:
             if _debug(ctx):  # the traceback with its causes, then the same line and code
                 traceback.print_exc(file=sys.stderr)
             _fail(_message(err, ctx.invoked_subcommand), err.exit_code, err.hint)
-        except BrokenPipeError:  # `... | head`: the reader left; say so and stop quietly
-            saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
-            outcome = "the new state was saved" if saved else "the saved state is unchanged"
-            _fail(f"output closed early (broken pipe); {outcome}", ExitCode.BROKEN_PIPE)
+        except BrokenPipeError:
+            raise  # handled by `invoke`, whichever clause was writing
         except KeyboardInterrupt:
             saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
             outcome = "the new state was saved" if saved else "the saved state is unchanged"
@@ -56,6 +60,25 @@ class HitcountGroup(TyperGroup):
             if isinstance(ctx.obj, AppContext):
                 for handle in ctx.obj.cleanup:
                     handle.close()
+
+
+def _stop_on_broken_pipe(ctx: Any) -> NoReturn:
+    """Exit 141 as a process killed by SIGPIPE would; one line on stderr if it is still open."""
+    _discard(sys.stdout)
+    saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
+    outcome = "the new state was saved" if saved else "the saved state is unchanged"
+    try:
+        Renderer().error(f"output closed early (broken pipe); {outcome}", None)
+    except BrokenPipeError:  # stderr went with it (`2>&1 | head`)
+        _discard(sys.stderr)
+    raise typer.Exit(int(ExitCode.BROKEN_PIPE))
+
+
+def _discard(stream: Any) -> None:
+    """Point `stream`'s descriptor at /dev/null, so no later flush fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def _message(err: HitcountError, command: str | None) -> str:
@@ -175,7 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app(args=argv, prog_name="hitcount")
-    except BrokenPipeError:  # e.g. `hitcount top ... | head -1`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(0) from None
+    except SystemExit as done:
+        try:
+            sys.stdout.flush()  # what is still buffered: its reader may have left
+        except BrokenPipeError:
+            _discard(sys.stdout)
+            if done.code in (0, None):
+                raise SystemExit(int(ExitCode.BROKEN_PIPE)) from None
+        raise

@@ -227,3 +227,22 @@ def test_kill_9_of_a_parallel_replay_takes_its_workers_and_lock_with_it(tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30  # nobody holds the state's lock
+
+
+@pytest.mark.parametrize("merged", [True, False], ids=["2>&1 | head", "stderr | head"])
+def test_a_closed_stderr_pipe_under_trace_exits_141_without_a_word(
+    tmp_path: Path, traffic: dict[str, Path], merged: bool
+) -> None:
+    state = tmp_path / "state.json"
+    writer = subprocess.Popen(
+        _hitcount(state, "replay", str(traffic["small"]), "--trace"),
+        stdout=subprocess.PIPE if merged else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+    )
+    reader = writer.stdout if merged else writer.stderr
+    assert reader is not None
+    first = reader.readline()
+    reader.close()  # like `| head -1`: Rich's own handling exited 1 here
+    assert writer.wait(timeout=60) == 141
+    assert b"internal error" not in first and b"Traceback" not in first
+    assert not state.exists()  # the replay stopped before its save

@@ -26,15 +26,27 @@ _PIPED_WIDTH = 100_000
 _PROGRESS_AFTER_S = 1.0
 
 
+class PipeConsole(Console):
+    """A Rich console whose closed pipe reaches the CLI's one handler (exit 141).
+
+    Rich's own handling exits 1 on the spot, which reads as a failure of hitcount.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Let the `BrokenPipeError` propagate to the command's error handler."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 class Output:
     """Prints on stdout (results) and stderr (diagnostics); the primitives every view uses."""
 
     def __init__(self, *, json_output: bool = False) -> None:
         self.json_output = json_output
-        self.out = Console(highlight=False, soft_wrap=True)
+        self.out = PipeConsole(highlight=False, soft_wrap=True)
         if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
-            self.out = Console(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+            self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
+        self.err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
 
     def json(self, payload: Any) -> None:
         """One JSON document on stdout (non-finite numbers become null)."""
