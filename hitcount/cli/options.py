@@ -55,7 +55,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of te
 Last = Annotated[
     str,
     typer.Option(
-        "--last", "-l", help="Window length: seconds, or 90s, 5m, 2h, 1d.", show_default=False
+        "--last",
+        "-l",
+        help="Window length: seconds, or 90s, 5m, 1h30m, 1d, 1w (also ms).",
+        show_default=False,
     ),
 ]
 Step = Annotated[

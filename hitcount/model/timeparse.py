@@ -1,4 +1,4 @@
-"""Durations (`300`, `90s`, `5m`, `1h`, `2d`) and instants (epoch, ISO 8601, `wall`)."""
+"""Durations (`300`, `90s`, `5m`, `1h30m`, `2d`) and instants (epoch, ISO 8601, `wall`)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,47 @@ import math
 import re
 import time
 from datetime import datetime, timezone
+from itertools import pairwise
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.hits import BadLine, epoch_from_value
 
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(s|m|min|h|d|w|)\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0,
+    "w": 604800.0,
+}  # fmt: skip
+_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
+#: One number and its unit (a bare number is seconds, and only alone).
+_PART = re.compile(rf"({_NUMBER})\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
+_DURATION = re.compile(rf"^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:ms|min|s|m|h|d|w)\s*)+)\s*$", re.I)
 
 
 def parse_duration(text: str, option: str = "last") -> float:
-    """Seconds from `300`, `1.5`, `90s`, `5m`, `2h`, `1d` or `1w`.
+    """Seconds from `300`, `1.5`, `90s`, `5m`, `2h`, `1d`, `1w`, `250ms`, or a sum of
+    parts from the largest unit down, such as `1h30m` or `1d12h`.
 
     Raises:
         ConfigurationError: not a positive duration.
-    """
-    match = _DURATION.match(text)
-    if match is None:
+    """  # noqa: D205
+    if _DURATION.match(text) is None:
         raise ConfigurationError(
-            f"{option} must be a duration such as 300, 90s, 5m, 2h or 1d; got {text!r}",
+            f"{option} must be a duration such as 300, 90s, 5m, 1h30m or 1d; got {text!r}",
             param=option,
         )
-    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    parts = _PART.findall(text)
+    if not parts:  # a bare number of seconds
+        seconds = float(text)
+    else:
+        scales = [_UNITS[unit.lower()] for _, unit in parts]
+        if any(later >= earlier for earlier, later in pairwise(scales)):
+            raise ConfigurationError(
+                f"{option}: give the units of {text!r} from the largest down, each once"
+                " (1h30m, not 30m1h)",
+                param=option,
+            )
+        seconds = sum(
+            float(number) * scale for (number, _), scale in zip(parts, scales, strict=True)
+        )
     if not (math.isfinite(seconds) and seconds > 0):
         raise ConfigurationError(f"{option} must be greater than 0, got {text!r}", param=option)
     return seconds

@@ -39,6 +39,9 @@ HAND_WINDOWS: list[tuple[str, str, str | None, float, float, int]] = [
     ("/api/login", "2000", None, 2000, 2000, 4),  # (0, 2000]: the hit at 0 is out
     ("/api/login", "2001", None, 2001, 2000, 5),  # (-1, 2000]: every login hit
     ("/api/login", "1h", None, 3600, 2000, 5),
+    ("/api/login", "4m60s", None, 300, 2000, 2),  # parts add up: 240 + 60 s
+    ("/api/login", "5m1s", None, 301, 2000, 3),
+    ("/api/login", "500ms", None, 0.5, 2000, 1),
     ("/api/login", "100", "1800", 100, 1800, 1),  # (1700, 1800]: 1800
     ("/api/login", "700", "1700", 700, 1700, 1),  # (1000, 1700]: 1700
     ("/api/login", "701", "1700", 701, 1700, 2),  # (999, 1700]: 1000, 1700
