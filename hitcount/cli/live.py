@@ -42,7 +42,10 @@ def status_view(status: FollowStatus) -> Group:
         ("following", "bold"),
         f" · {status.hits_per_s:,.0f} hits/s · {status.lines_read:,} lines ·"
         f" {status.hits_kept:,} kept · {status.late_hits:,} late · ",
-        (f"{status.bad_lines:,} bad lines", "yellow" if status.bad_lines else ""),
+        (
+            f"{status.bad_lines:,} bad line{'' if status.bad_lines == 1 else 's'}",
+            "yellow" if status.bad_lines else "",
+        ),
         f" · {status.commits} commit{'' if status.commits == 1 else 's'}",
     )
     state = Text(

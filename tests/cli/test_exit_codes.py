@@ -127,7 +127,7 @@ class Row(NamedTuple):
 EXIT_TABLE: list[Row] = [
     # 0: success (the fragment is looked for on stdout)
     Row(["replay", "hits.ndjson"], nothing, ExitCode.OK, "replayed 3 lines"),
-    Row(["replay", "bad.ndjson"], nothing, ExitCode.OK, "1 bad lines"),  # skipped, not fatal
+    Row(["replay", "bad.ndjson"], nothing, ExitCode.OK, "1 bad line"),  # skipped, not fatal
     Row(["query", "/a", "--last", "60"], saved_sliding, ExitCode.OK, "/a: 1 hit "),
     Row(["top", "--last", "1h"], saved_sliding, ExitCode.OK, "/a"),
     Row(["metrics"], saved_sliding, ExitCode.OK, "total_hits"),

@@ -337,3 +337,12 @@ def test_rotated_logs_named_newest_first_are_replayed_in_time_order(
     assert "replaying the inputs in time order (by their first hit)" in result.stderr
     assert result.stderr.index("access.log.2.gz") < result.stderr.index("access.log.1")
     assert metrics()["total_hits"] == 15000
+
+
+def test_counts_of_one_are_singular(tmp_path: Path, state_env: Path) -> None:
+    path = tmp_path / "one.ndjson"
+    path.write_text('{"endpoint": "/a", "ts": 1767225600}\nnot json\n')
+    out = ok(["replay", str(path)]).stdout
+    assert ": 1 hit kept, 0 too late, 1 bad line\n" in out
+    assert "state: fixed · 1 endpoint · 1 entry ·" in out
+    assert "replayed 2 lines" in out

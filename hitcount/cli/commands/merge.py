@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from hitcount.cli import options as opt
-from hitcount.cli.render import Renderer, safe
+from hitcount.cli.render import Renderer, counted, safe
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import iso
 from hitcount.ops.merge import MergeResult, merge_files, snapshot_bytes, write_snapshot
@@ -57,9 +57,10 @@ def merge_command(
         render.json(summary)
         return
     render.line(
-        f"merged {len(result.sources)} snapshots into {safe(output)}: {summary['strategy']}"
-        f" · {summary['endpoints_count']} endpoints · clock {summary['clock_iso']}"
-        f" · {summary['metrics']['total_hits']} hits · {result.pruned} entries pruned"
+        f"merged {counted(len(result.sources), 'snapshot')} into {safe(output)}:"
+        f" {summary['strategy']} · {counted(summary['endpoints_count'], 'endpoint')}"
+        f" · clock {summary['clock_iso']} · {counted(summary['metrics']['total_hits'], 'hit')}"
+        f" · {counted(result.pruned, 'entry', 'entries')} pruned"
     )
 
 

@@ -9,7 +9,7 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer, duration
+from hitcount.cli.render import Renderer, counted, duration
 from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
 from hitcount.views.report import build_report, write_report
@@ -53,5 +53,5 @@ def report(
     write_report(out, page)
     chart = result.series
     steps = f", {len(chart.times)} steps of {duration(chart.step_s)}" if chart else ""
-    render.line(f"wrote {out}: {len(result.top)} endpoints{steps}, {result.strategy}")
+    render.line(f"wrote {out}: {counted(len(result.top), 'endpoint')}{steps}, {result.strategy}")
     render.note(f"open it in a browser: {Path(out).resolve().as_uri()}")

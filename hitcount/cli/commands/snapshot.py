@@ -11,7 +11,7 @@ from rich.text import Text
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer, safe
+from hitcount.cli.render import Renderer, counted, safe
 from hitcount.engine import HitCounter
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
@@ -64,7 +64,10 @@ def snapshot_save(
             }
         )
     else:
-        render.line(f"saved {counter.strategy.describe()} state of {endpoints} endpoints to {file}")
+        render.line(
+            f"saved {counter.strategy.describe()} state of {counted(endpoints, 'endpoint')}"
+            f" to {file}"
+        )
 
 
 @snapshot_app.command("restore")

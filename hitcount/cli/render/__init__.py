@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from hitcount.cli.render.answers import AnswerViews, TopFetcher
 from hitcount.cli.render.reports import ReportViews
-from hitcount.cli.render.text import duration, safe
+from hitcount.cli.render.text import counted, duration, safe
 
 
 class Renderer(AnswerViews, ReportViews):
     """Prints results on stdout and diagnostics on stderr."""
 
 
-__all__ = ["Renderer", "TopFetcher", "duration", "safe"]
+__all__ = ["Renderer", "TopFetcher", "counted", "duration", "safe"]

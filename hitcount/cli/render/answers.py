@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import answer_text, distinct_text, duration, safe
+from hitcount.cli.render.text import answer_text, counted, distinct_text, duration, safe
 from hitcount.engine import DistinctResult, QueryResult
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import number
@@ -38,7 +38,7 @@ class AnswerViews(Output):
         summary = answer_text(answer, result.last_s)
         self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
         if len(result.matched) > 1 or result.matched != (result.endpoint,):
-            self.note(f"matched {len(result.matched)} endpoint(s)")
+            self.note(f"matched {counted(len(result.matched), 'endpoint')}")
         if result.now is not None and not answer.all_time:
             start = iso(result.now - result.last_s)
             self.note(f"window {start} < ts <= {iso(result.now)} · {strategy}")

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import duration, safe, value_text
+from hitcount.cli.render.text import counted, duration, safe, value_text
 from hitcount.ingest.replay import BadLineInfo, ReplayReport
 from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
@@ -54,13 +54,14 @@ class ReportViews(Output):
             return
         formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
         self.line(
-            f"replayed {report.lines_read} lines from {formats or 'no input'}"
-            f" in {report.elapsed_s:.2f}s: {report.hits_kept} hits kept,"
-            f" {report.late_hits} too late, {report.bad_lines} bad lines"
+            f"replayed {counted(report.lines_read, 'line')} from {formats or 'no input'}"
+            f" in {report.elapsed_s:.2f}s: {counted(report.hits_kept, 'hit')} kept,"
+            f" {report.late_hits} too late, {counted(report.bad_lines, 'bad line')}"
         )
         self.line(
-            f"state: {metrics['strategy']} · {metrics['endpoints_count']} endpoints ·"
-            f" {metrics['memory_entries']} entries · clock {iso(metrics['clock']) or '-'}"
+            f"state: {metrics['strategy']} · {counted(metrics['endpoints_count'], 'endpoint')} ·"
+            f" {counted(metrics['memory_entries'], 'entry', 'entries')}"
+            f" · clock {iso(metrics['clock']) or '-'}"
             f" · saved to {safe(saved_to)}"
         )
         self.bad_lines_summary(report)
@@ -70,8 +71,10 @@ class ReportViews(Output):
         if self.json_output:
             self.json(comparison_json(result))
             return
-        self.line(f"busiest {len(result.exact)} endpoints in the last {duration(result.last_s)}"
-                  f" before {iso(result.now) or '-'}")  # fmt: skip
+        self.line(
+            f"busiest {counted(len(result.exact), 'endpoint')} in the last"
+            f" {duration(result.last_s)} before {iso(result.now) or '-'}"
+        )
         summary = self.table(
             "strategy", "replay s", "entries", "state bytes", "worst error", "bounds hold",
             "parameters", right=("replay s", "entries", "state bytes", "worst error"),
@@ -100,7 +103,7 @@ class ReportViews(Output):
         """The count of bad lines, when more were skipped than shown."""
         hidden = report.bad_lines - len(report.first_bad)
         if hidden > 0:
-            self.warn(f"{hidden} more bad line(s) skipped; {report.bad_lines} in total")
+            self.warn(f"{counted(hidden, 'more bad line')} skipped; {report.bad_lines} in total")
 
     def alert(self, event: Event) -> None:
         """One line on stderr per `threshold_exceeded` / `threshold_cleared` event."""

@@ -18,6 +18,11 @@ def safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def counted(count: float, noun: str, plural: str | None = None) -> str:
+    """`1 hit`, `2 hits`, `0 bad lines`: a count with its noun in the right number."""
+    return f"{number(count)} {noun if count == 1 else plural or noun + 's'}"
+
+
 def duration(seconds: float) -> str:
     """`300 s`, `5m`, `2h`: a window length for humans."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
