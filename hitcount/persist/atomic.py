@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from hitcount.errors import OutputError
+
 
 class AtomicWriteError(Exception):
     """Writing failed; the target is unchanged.
@@ -66,6 +68,27 @@ def write_atomically(target: Path, chunks: Iterable[bytes], *, mode: int | None 
             raise AtomicWriteError(err, in_directory=False) from err
         raise
     _fsync_directory(directory)
+
+
+def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
+    """Write an output file the user named (a snapshot, a report), atomically.
+
+    Unlike the state store, nothing is created around it: a missing directory is an error.
+    The file is readable like any file `open()` makes.
+
+    Raises:
+        OutputError: the directory is missing or not writable, or the path is a directory.
+    """
+    if target.is_dir():
+        raise OutputError(f"{target}: is a directory", hint="give a file name")
+    try:
+        write_atomically(target, chunks, mode=shared_mode())
+    except AtomicWriteError as failed:
+        where = f" (in {target.parent})" if failed.in_directory else ""
+        raise OutputError(
+            f"{target}: cannot write the {what}: {failed.error.strerror or failed.error}{where}",
+            hint="choose a file in a directory you can write to, or - for stdout",
+        ) from failed.error
 
 
 def shared_mode() -> int:

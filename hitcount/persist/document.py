@@ -35,8 +35,8 @@ from hitcount.errors import HitcountError, StateError
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
+from hitcount.persist.atomic import write_output
 from hitcount.persist.bigvalues import encode_chunks
-from hitcount.persist.stores.file import FileStore
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
 
@@ -202,16 +202,16 @@ def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCoun
 
 
 def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
-    """Write a document to `path` atomically, replacing only a hitcount snapshot or state.
+    """Write a snapshot to `path` atomically, replacing only a hitcount snapshot or state.
 
     Args:
-        path: the file (its directory is created if need be).
+        path: the file; its directory must exist (nothing is created around it).
         data: the encoded document.
         hint: replaces the hint of the error for a file that is not a hitcount document.
 
     Raises:
         StateError: `path` exists and is not a hitcount snapshot or state (left as it is).
-        StoreUnavailableError: the file cannot be written.
+        OutputError: the file cannot be written (a missing or read-only directory).
     """
     if path.is_file():
         try:
@@ -220,7 +220,7 @@ def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
             if hint is None:
                 raise
             raise StateError(err.message, hint=hint) from err
-    FileStore(path).save(data)
+    write_output(path, [data], what="snapshot")
 
 
 def check_is_state(data: bytes, source: str) -> None:

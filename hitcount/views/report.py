@@ -18,7 +18,7 @@ from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.timeparse import iso
-from hitcount.persist.atomic import AtomicWriteError, shared_mode, write_atomically
+from hitcount.persist.atomic import write_output
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
 
 #: Most steps a report charts: one pixel per bar at the chart's width.
@@ -168,11 +168,7 @@ def write_report(path: str | os.PathLike[str], page: str) -> None:
     """
     target = Path(path)
     _check_replaceable(target)
-    try:  # readable like any file open() makes (the state store keeps its files private)
-        write_atomically(target, [page.encode("utf-8")], mode=shared_mode())
-    except AtomicWriteError as failed:
-        where = f" (in {target.parent})" if failed.in_directory else ""
-        raise _cannot_write(target, failed.error, where) from failed.error
+    write_output(target, [page.encode("utf-8")], what="report")
 
 
 def _check_replaceable(target: Path) -> None:
@@ -186,16 +182,12 @@ def _check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise _cannot_write(target, err) from err
+        raise OutputError(
+            f"{target}: cannot write the report: {err.strerror or err}",
+            hint="choose a file in a directory you can write to, or - for stdout",
+        ) from err
     if f'name="generator" content="{GENERATOR}'.encode() not in head:
         raise OutputError(
             f"{target}: exists and is not a hitcount report; left as it is",
             hint="choose another file name, or remove that file first",
         )
-
-
-def _cannot_write(target: Path, err: OSError, where: str = "") -> OutputError:
-    return OutputError(
-        f"{target}: cannot write the report: {err.strerror or err}{where}",
-        hint="choose a file in a directory you can write to, or - for stdout",
-    )

@@ -124,3 +124,17 @@ def test_morris_shards_sharing_a_seed_are_merged_with_a_warning(tmp_path: Path) 
     assert "3000 hits" in result.stdout
     separate = ok(["merge", str(other[0]), str(same[0]), "-o", "two.json"])
     assert separate.stderr == ""
+
+
+def test_merge_output_into_a_missing_directory_exits_8_and_creates_nothing(
+    tmp_path: Path, state_env: Path
+) -> None:
+    shard = tmp_path / "shard.ndjson"
+    shard.write_text('{"endpoint": "/a", "ts": 1767225600}\n')
+    ok(["replay", str(shard)])
+    snap = tmp_path / "a.json"
+    ok(["snapshot", "save", str(snap)])
+    result = run(["merge", str(snap), "-o", str(tmp_path / "missing" / "m.json")])
+    assert result.exit_code == 8
+    assert "cannot write the snapshot" in result.stderr
+    assert not (tmp_path / "missing").exists()

@@ -94,3 +94,13 @@ def test_snapshot_file_is_a_self_describing_json_document(good_state: bytes) -> 
     assert document["strategy"] == {"name": "sliding", "params": {"max_window_s": 3600.0}}
     assert document["clock"] == HAND_NOW
     assert document["metrics"]["total_hits"] == len(HAND_HITS)
+
+
+def test_snapshot_save_into_a_missing_directory_exits_8_and_creates_nothing(
+    good_state: bytes, tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "dir" / "snap.json"
+    result = run(["snapshot", "save", str(target)])
+    assert result.exit_code == 8
+    assert "cannot write the snapshot" in result.stderr
+    assert not (tmp_path / "missing").exists()
