@@ -165,7 +165,7 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
         raise StateError(f"{source}: file too large to be a hitcount snapshot")
     try:
         document = msgspec.json.decode(data, type=_Document, strict=True)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         _check_header(data, source)  # a foreign or newer document says so first
         raise StateError(f"{source}: invalid snapshot: {err}") from err
     _check_header(document, source)
@@ -231,7 +231,7 @@ def check_is_state(data: bytes, source: str) -> None:
     """
     try:
         header = msgspec.json.decode(data, type=_Header)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         header = _Header()
     if header.format != FORMAT:
         raise StateError(
@@ -244,7 +244,7 @@ def _check_header(data: bytes | _Document, source: str) -> None:
     """Refuse a foreign or newer document (given as bytes, or already decoded)."""
     try:
         header = data if isinstance(data, _Document) else msgspec.json.decode(data, type=_Header)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         raise StateError(
             f"{source}: not a hitcount snapshot (not a JSON object: {err})",
             hint="the file is damaged or is another kind of file",

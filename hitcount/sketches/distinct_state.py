@@ -42,7 +42,7 @@ def decode_state(raw: bytes | Mapping[str, Any]) -> DistinctState:
         if isinstance(raw, (bytes, bytearray)):
             return msgspec.json.decode(raw, type=DistinctState, strict=True)
         return msgspec.convert(raw, type=DistinctState, strict=True)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         raise ValueError(f"invalid distinct-users state: {err}") from err
 
 

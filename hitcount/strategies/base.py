@@ -313,5 +313,5 @@ def decode_state(raw: bytes, kind: type[Any], strategy: str) -> Any:
     """Decode a strategy's JSON state into `kind`, turning problems into StateError."""
     try:
         return msgspec.json.decode(raw, type=kind, strict=True)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         raise StateError(f"invalid {strategy} state: {err}") from err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -150,3 +153,35 @@ def test_hand_edited_documents_load_or_fail_cleanly(
         return
     counter.query("/a", 60)
     counter.metrics_dict()
+
+
+@pytest.mark.parametrize("where", ["top", "state", "distinct"])
+def test_a_document_nested_too_deeply_is_a_state_error_not_a_crash(where: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    counter = HitCounter("fixed")
+    counter.record("/a", 1_767_225_600.0)
+    document = json.loads(encode(to_document(counter)))
+    if where == "top":
+        document["x"] = "DEEP"
+    else:
+        document[where] = {"x": "DEEP"}
+    data = json.dumps(document).replace('"DEEP"', deep).encode()
+    with pytest.raises(StateError):
+        from_bytes(data, "deep.json")
+
+
+def test_snapshot_restore_of_a_deeply_nested_file_exits_4_and_keeps_the_state(
+    tmp_path: Path,
+) -> None:
+    from tests.cli_helpers import ok, run
+
+    state = str(tmp_path / "state.json")
+    sample = tmp_path / "one.ndjson"
+    sample.write_text('{"endpoint": "/a", "ts": 1767225600}\n')
+    ok(["--state", state, "replay", str(sample)])
+    before = Path(state).read_bytes()
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "hitcount-snapshot", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+    result = run(["--state", state, "snapshot", "restore", str(deep)])
+    assert result.exit_code == 4
+    assert Path(state).read_bytes() == before
