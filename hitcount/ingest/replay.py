@@ -20,7 +20,6 @@ from hitcount.ingest.reader import (
     skip_lines,
     split_block,
 )
-from hitcount.model.columns import EMPTY_COLUMNS
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.positions import display_name
 
@@ -223,7 +222,9 @@ class Replayer:
         """Record a whole NDJSON block at once; False when it needs the per-line path."""
         if block is None or self.parser is None or self.parser.name != "ndjson":
             return False
+        # numpy at import: only the NDJSON block path loads it (`query` never does)
         from hitcount.ingest.columnar import decode_ndjson_block
+        from hitcount.model.columns import EMPTY_COLUMNS
 
         columns, blank = decode_ndjson_block(block), 0
         if columns is None:
