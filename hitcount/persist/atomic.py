@@ -1,8 +1,9 @@
 """Atomic file writes: the one implementation every file hitcount writes goes through.
 
-A temporary file next to the target (`.NAME.XXXX`) is written, flushed and fsynced, then
-renamed over the target, and the directory is fsynced: a crash or Ctrl-C leaves the old
-file or the new one, never a torn one, and never the temporary file.
+A temporary file next to the target (`.NAME.XXXX.hitcount-tmp`) is written, flushed and
+fsynced, then renamed over the target, and the directory is fsynced: a crash or Ctrl-C
+leaves the old file or the new one, never a torn one. A kill -9 can leave the temporary
+file; the next writer removes it, and nothing that lacks hitcount's suffix.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,9 +33,29 @@ class AtomicWriteError(Exception):
         self.in_directory = in_directory
 
 
+#: The suffix of every temporary file hitcount writes: nothing else is ever deleted as stale.
+TEMPORARY_SUFFIX = ".hitcount-tmp"
+#: Temporary files of an output file older than this (seconds) were left by a killed writer.
+STALE_OUTPUT_S = 3600.0
+
+
 def temporary_prefix(target: Path) -> str:
     """The name prefix of the temporary files made for `target` (to find stale ones)."""
     return f".{target.name}."
+
+
+def remove_stale_temporaries(target: Path, *, older_than_s: float = 0.0) -> None:
+    """Delete the temporary files a killed writer of `target` left (ours only, by suffix).
+
+    Args:
+        target: the file whose temporaries to look for (`.NAME.XXXX.hitcount-tmp`).
+        older_than_s: keep the ones modified more recently than this (a writer at work).
+    """
+    now = time.time()
+    for stale in target.parent.glob(f"{temporary_prefix(target)}*{TEMPORARY_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - stale.stat().st_mtime >= older_than_s:
+                stale.unlink()
 
 
 def write_atomically(target: Path, chunks: Iterable[bytes], *, mode: int | None = None) -> None:
@@ -49,7 +71,9 @@ def write_atomically(target: Path, chunks: Iterable[bytes], *, mode: int | None 
     """
     directory = target.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(target), dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=temporary_prefix(target), suffix=TEMPORARY_SUFFIX, dir=directory
+        )
     except OSError as err:
         raise AtomicWriteError(err, in_directory=True) from err
     try:
@@ -81,6 +105,7 @@ def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
     """
     if target.is_dir():
         raise OutputError(f"{target}: is a directory", hint="give a file name")
+    remove_stale_temporaries(target, older_than_s=STALE_OUTPUT_S)
     try:
         write_atomically(target, chunks, mode=shared_mode())
     except AtomicWriteError as failed:

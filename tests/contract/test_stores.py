@@ -203,3 +203,31 @@ def test_append_cannot_silently_drop_distinct_sketches(tmp_path: Path) -> None:
     assert dropped.exit_code == 2
     assert "--no-distinct" in dropped.stderr
     assert state.read_bytes() == before
+
+
+def test_only_hitcount_temporaries_are_removed_as_stale(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from hitcount.persist.atomic import remove_stale_temporaries, write_output
+
+    state = tmp_path / "state.json"
+    mine = tmp_path / ".state.json.abc123.hitcount-tmp"  # left by a killed writer
+    users = [tmp_path / ".state.json.backup-2026", tmp_path / ".state.json.old"]
+    for path in [mine, *users]:
+        path.write_text("x")
+    store = FileStore(state)
+    with updating(store, lambda: HitCounter("fixed")) as counter:
+        counter.record("/a", 1_767_225_600.0)
+    assert not mine.exists()
+    assert all(path.exists() for path in users)
+    # An output file's temporaries go only once they are old: a writer may be at work.
+    out = tmp_path / "snap.json"
+    fresh, old = tmp_path / ".snap.json.f.hitcount-tmp", tmp_path / ".snap.json.o.hitcount-tmp"
+    fresh.write_text("x")
+    old.write_text("x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    write_output(out, [b"{}"], what="snapshot")
+    assert fresh.exists() and not old.exists()
+    remove_stale_temporaries(out)
+    assert not fresh.exists()

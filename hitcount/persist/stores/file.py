@@ -12,7 +12,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from hitcount.errors import StateError, StoreUnavailableError
-from hitcount.persist.atomic import AtomicWriteError, temporary_prefix, write_atomically
+from hitcount.persist.atomic import (
+    AtomicWriteError,
+    remove_stale_temporaries,
+    write_atomically,
+)
 from hitcount.persist.stores.base import Store
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -88,16 +92,10 @@ class FileStore(Store):
             raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from err
         try:
             self._acquire(fd, lock_path)
-            self._remove_stale_temporaries()
+            remove_stale_temporaries(self.path)  # only the lock holder writes them
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete temporary files a killed writer left; only the lock holder writes them."""
-        for stale in self.path.parent.glob(f"{temporary_prefix(self.path)}*"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
 
     def _acquire(self, fd: int, lock_path: Path) -> None:
         deadline = time.monotonic() + self.lock_timeout_s
