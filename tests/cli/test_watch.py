@@ -36,3 +36,14 @@ def test_watch_rejects_bad_intervals(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, [*args, "top", "--last", "1h", "--watch", *bad])
         assert result.exit_code == 2
         assert result.stderr.startswith("hitcount: error: --interval")
+
+
+def test_watch_options_without_watch_are_refused_not_ignored(tmp_path: Path) -> None:
+    args = _replayed(tmp_path)
+    for extra, message in (
+        (["--count", "2"], "--count only applies with --watch"),
+        (["--interval", "1", "--count", "2"], "--count and --interval only apply with --watch"),
+    ):
+        result = CliRunner().invoke(app, [*args, "top", "--last", "1h", *extra])
+        assert result.exit_code == 2
+        assert message in result.stderr

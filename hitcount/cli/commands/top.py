@@ -42,6 +42,12 @@ def top(
     opt.check_limit(limit)
     if not (math.isfinite(interval) and interval > 0) or (count is not None and count < 1):
         raise ConfigurationError("--interval must be > 0 seconds and --count >= 1")
+    given = [name for name in ("count", "interval") if opt.given_on_command_line(ctx, name)]
+    if given and not watch:
+        flags = " and ".join(f"--{name}" for name in given)
+        raise ConfigurationError(
+            f"{flags} only apply with --watch", hint="add --watch, or drop them"
+        )
     store, render = context(ctx).store(), Renderer(json_output=json_output)
 
     def fetch() -> tuple[list[QueryResult], str]:
