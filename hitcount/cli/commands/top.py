@@ -45,9 +45,8 @@ def top(
     given = [name for name in ("count", "interval") if opt.given_on_command_line(ctx, name)]
     if given and not watch:
         flags = " and ".join(f"--{name}" for name in given)
-        raise ConfigurationError(
-            f"{flags} only apply with --watch", hint="add --watch, or drop them"
-        )
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ConfigurationError(f"{flags} only {verb} with --watch", hint="add --watch")
     store, render = context(ctx).store(), Renderer(json_output=json_output)
 
     def fetch() -> tuple[list[QueryResult], str]:
