@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from hitcount._version import __version__
 from hitcount.cli import options as opt
+from hitcount.cli.argv import globals_first
 from hitcount.cli.commands import COMMANDS
 from hitcount.cli.flags import message_with_flag
 from hitcount.cli.options import AppContext
@@ -35,6 +36,15 @@ class HitcountGroup(TyperGroup):
         except BrokenPipeError:  # `... | head`: the reader left, even while we reported
             _stop_on_broken_pipe(ctx)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse the top-level options; a usage error there reads like every other error."""
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as err:
+            if _is_usage_error(err):
+                _fail_usage(err)
+            raise
+
     def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -49,6 +59,8 @@ class HitcountGroup(TyperGroup):
             outcome = "the new state was saved" if saved else "the saved state is unchanged"
             _fail(f"interrupted; {outcome}", ExitCode.INTERRUPTED)
         except Exception as err:
+            if _is_usage_error(err):
+                _fail_usage(err, ctx.invoked_subcommand)
             if _debug(ctx) or _is_framework_exception(err):
                 raise
             _fail(
@@ -60,6 +72,24 @@ class HitcountGroup(TyperGroup):
             if isinstance(ctx.obj, AppContext):
                 for handle in ctx.obj.cleanup:
                     handle.close()
+
+
+def _is_usage_error(err: Exception) -> bool:
+    """A command line Click could not parse (an unknown option, a missing argument)."""
+    code = getattr(err, "exit_code", None)
+    asked_for_help = type(err).__name__ == "NoArgsIsHelpError"  # `hitcount` alone: the help
+    return (
+        _is_framework_exception(err)
+        and code == ExitCode.USAGE
+        and hasattr(err, "ctx")
+        and not asked_for_help
+    )
+
+
+def _fail_usage(err: Any, command: str | None = None) -> NoReturn:
+    """A usage error in the same `hitcount: error:` form as every other error."""
+    path = err.ctx.command_path if err.ctx is not None else f"hitcount {command or ''}".strip()
+    _fail(err.format_message(), ExitCode.USAGE, f"see '{path} -h'")
 
 
 def _stop_on_broken_pipe(ctx: Any) -> NoReturn:
@@ -197,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     # linear algebra, and on a small machine those threads take CPU from the replay.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
-        app(args=argv, prog_name="hitcount")
+        app(args=globals_first(sys.argv[1:] if argv is None else argv), prog_name="hitcount")
     except SystemExit as done:
         try:
             sys.stdout.flush()  # what is still buffered: its reader may have left

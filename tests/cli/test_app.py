@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from hitcount.cli import app
+from hitcount.cli.argv import globals_first
 from hitcount.cli.flags import message_with_flag
 from hitcount.errors import ConfigurationError
 from tests.cli.conftest import ANSI, DAMAGE, HAND_HITS, SLIDING, metrics
@@ -279,3 +281,55 @@ def test_debug_shows_the_chained_cause_and_keeps_the_exit_code(tmp_path: Path) -
     assert "FileNotFoundError" in result.stderr
     assert "direct cause of the following exception" in result.stderr
     assert result.stderr.rstrip().endswith("hint: check the path")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["replay", "f", "--state", "x"], ["--state", "x", "replay", "f"]),
+        (["replay", "f", "--state=x", "--debug"], ["--state=x", "--debug", "replay", "f"]),
+        (
+            ["--store", "y", "query", "/a", "--namespace", "n"],
+            ["--namespace", "n", "--store", "y", "query", "/a"],
+        ),
+        (
+            ["snapshot", "save", "s.json", "--state", "x"],
+            ["--state", "x", "snapshot", "save", "s.json"],
+        ),
+        (["replay", "--", "--state"], ["replay", "--", "--state"]),  # a file named --state
+        (["--state", "x", "metrics"], ["--state", "x", "metrics"]),
+        (["--version"], ["--version"]),
+    ],
+)  # fmt: skip
+def test_global_options_may_follow_the_command(argv: list[str], expected: list[str]) -> None:
+    assert globals_first(argv) == expected
+
+
+def test_global_options_after_the_command_work_from_the_shell(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HITCOUNT_")}
+    command = [sys.executable, "-m", "hitcount"]
+    subprocess.run([*command, "replay", str(good), "--state", str(state)], env=env, check=True)
+    shown = subprocess.run(
+        [*command, "metrics", "--json", "--state", str(state)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(shown.stdout)["total_hits"] == len(HAND_HITS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (["query", "--bogus"], "No such option: --bogus", "see 'hitcount query -h'"),
+        (["--bogus"], "No such option: --bogus", "see 'hitcount -h'"),
+        (["query", "/a", "--last"], "Option '--last' requires an argument.", "'hitcount query -h'"),
+        (["snapshot", "save"], "Missing argument 'file'.", "see 'hitcount snapshot save -h'"),
+    ],
+)
+def test_usage_errors_read_like_every_other_error(args: list[str], message: str, hint: str) -> None:
+    result = run(args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"hitcount: error: {message}")
+    assert hint in result.stderr
+    assert "Usage:" not in result.stderr
