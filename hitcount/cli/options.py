@@ -231,6 +231,8 @@ def attach_tracing(
         counter.subscribe(ALL, render.trace)
     if trace_json is not None:
         sink = _open_sink(app_ctx, trace_json)
+        if trace_json == "-":  # the NDJSON events own stdout: `| jq` reads only them
+            render.give_stdout_away()
 
         def write(event: Event) -> None:
             sink.write(msgspec.json.encode(event.to_dict()).decode("utf-8") + "\n")

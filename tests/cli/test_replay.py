@@ -346,3 +346,21 @@ def test_counts_of_one_are_singular(tmp_path: Path, state_env: Path) -> None:
     assert ": 1 hit kept, 0 too late, 1 bad line\n" in out
     assert "state: fixed · 1 endpoint · 1 entry ·" in out
     assert "replayed 2 lines" in out
+
+
+def test_trace_json_to_stdout_keeps_stdout_for_the_events_alone(
+    tmp_path: Path, state_env: Path
+) -> None:
+    good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
+    snapshot = tmp_path / "s.json"
+    for args, summary in (
+        (["replay", str(good), "--trace-json", "-"], "saved to"),
+        (["swap", "morris", "--trace-json", "-"], "swapped"),
+        (["snapshot", "restore", str(snapshot), "--trace-json", "-"], "restored"),
+    ):
+        if args[0] == "snapshot":
+            ok(["snapshot", "save", str(snapshot)])
+        result = ok(args)
+        events = [json.loads(line) for line in result.stdout.splitlines()]  # every line
+        assert events and all("event" in event for event in events), args
+        assert summary in result.stderr, args

@@ -47,11 +47,17 @@ class Output:
         if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
             self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
         self.err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
+        self._json_stream = sys.stdout
+
+    def give_stdout_away(self) -> None:
+        """Stdout carries other data (`--trace-json -`): results go to stderr instead."""
+        self.out = self.err
+        self._json_stream = sys.stderr
 
     def json(self, payload: Any) -> None:
         """One JSON document on stdout (non-finite numbers become null)."""
-        sys.stdout.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
-        sys.stdout.flush()
+        self._json_stream.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        self._json_stream.flush()
 
     def document(self, data: bytes | str) -> None:
         """A whole document (a snapshot, an HTML page) on stdout, byte for byte."""
