@@ -7,6 +7,7 @@ from hitcount.engine import HitCounter
 from hitcount.engine.alerts import AlertRule
 from hitcount.errors import AlertStopError, ConfigurationError
 from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
+from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 
 
@@ -62,6 +63,6 @@ class AlertWatch:
         data = self.first.payload
         raise AlertStopError(
             f"stopped at the first alert (--exit-on-alert): {data['endpoint']} went above"
-            f" {data['limit']} hits in {data['window']:g}s at {iso(data['ts'])};"
+            f" {data['limit']} hits in {plain(data['window'])}s at {iso(data['ts'])};"
             " the hits read up to the end of that batch were counted and saved"
         )

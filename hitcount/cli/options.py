@@ -18,6 +18,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
+from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration, parse_instant
 from hitcount.persist.stores import Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
@@ -170,7 +171,7 @@ def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
                 param.kind | None,
                 typer.Option(
                     param.flag,
-                    help=f"{'/'.join(users)}: {param.help} [{param.default:g}].",
+                    help=f"{'/'.join(users)}: {param.help} [{plain(param.default)}].",
                     rich_help_panel=STRATEGY_PANEL,
                     show_default=False,
                 ),

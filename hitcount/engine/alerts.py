@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from hitcount.errors import ConfigurationError
 from hitcount.model import events as ev
 from hitcount.model.globs import matches
+from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class AlertRule:
     @property
     def text(self) -> str:
         """The rule as written on the command line, e.g. `/login>100/60s`."""
-        return f"{self.pattern}>{self.limit}/{self.window_s:g}s"
+        return f"{self.pattern}>{self.limit}/{plain(self.window_s)}s"
 
     def matches(self, endpoint: str) -> bool:
         """Whether `endpoint` is the pattern, or matches it as a glob (`model.globs`)."""

@@ -16,7 +16,7 @@ from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
 from hitcount.model.events import Event, EventBus, Handler
 from hitcount.model.hits import MAX_TS, BadLine, Hit, check_endpoint, check_ts, check_user
-from hitcount.model.metrics import Metrics
+from hitcount.model.metrics import Metrics, plain
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import Strategy, create_strategy
@@ -142,7 +142,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         """
         if not (math.isfinite(max_lateness_s) and 0 <= max_lateness_s <= MAX_TS):
             raise ConfigurationError(
-                f"--max-lateness must be between 0 and {MAX_TS:g} seconds, got {max_lateness_s!r}"
+                f"--max-lateness must be between 0 and {plain(MAX_TS)} seconds,"
+                f" got {max_lateness_s!r}"
             )
         self.max_lateness_s = float(max_lateness_s)
 

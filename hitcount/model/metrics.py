@@ -37,6 +37,22 @@ class Metrics(msgspec.Struct, forbid_unknown_fields=True):
         return msgspec.structs.asdict(self)
 
 
+def plain(value: float) -> str:
+    """`2678400`, `0.05`, `88`: a number as people write it (no exponent, no float noise).
+
+    Twelve significant digits at most, so `87.99999999999994` reads `88`; `inf` and `-inf`
+    stay words.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = f"{value:.12g}"
+    if "e" in text:  # very small or very large: write the digits out
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text
+
+
 def number(value: float) -> str:
     """`42`, `41.5`, or `inf`: short, plain and copy-pasteable (as `top` prints counts)."""
     if not math.isfinite(value):
@@ -54,7 +70,7 @@ def metric_text(name: str, value: Any) -> str:
         return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
     if isinstance(value, dict):
         return ", ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+            f"{k}={plain(v)}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
         )
     if value is None:
         return "-"

@@ -11,6 +11,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import SwapRefusedError
 from hitcount.model import events as ev
 from hitcount.model.events import Event
+from hitcount.model.metrics import plain
 from hitcount.persist.document import restore_snapshot, take_snapshot
 
 #: The simulated clock starts here: 2026-01-01T00:00:00Z.
@@ -57,7 +58,8 @@ def fixed_window() -> Scenario:
     answer = counter.query("/api/login", last_s=20).answer
     true = sum(1 for offset in offsets if 9 < offset <= 29)
     s.say("8 hits at t0+{0,3,7,12,15,21,28,29}; window: t0+9 < ts <= t0+29 (last 20 s)")
-    s.say(f"fixed(10 s) answers ~{answer.count:g} (bounds {answer.low:g}..{answer.high:g})")
+    bounds = f"{plain(answer.low)}..{plain(answer.high)}"
+    s.say(f"fixed(10 s) answers ~{plain(answer.count)} (bounds {bounds})")
     s.expect(answer.low <= true <= answer.high, f"the true count, {true}, lies within the bounds")
     aligned = counter.query("/api/login", last_s=30, now=T0 + 29).answer
     s.expect(aligned.exact and aligned.count == 8, "a window covering whole buckets is exact: 8")
@@ -77,8 +79,8 @@ def sliding_vs_fixed() -> Scenario:
         exact = sliding.query("/api/search", last).answer
         approx = fixed.query("/api/search", last).answer
         s.say(
-            f"last {last:>2} s: sliding {exact.count:g} (exact) | fixed ~{approx.count:.1f}"
-            f" in [{approx.low:g}, {approx.high:g}]"
+            f"last {last:>2} s: sliding {plain(exact.count)} (exact) | fixed ~{approx.count:.1f}"
+            f" in [{plain(approx.low)}, {plain(approx.high)}]"
         )
         s.expect(approx.low <= exact.count <= approx.high, f"fixed bounds hold for {last} s")
     return s
@@ -128,7 +130,9 @@ def pruning() -> Scenario:
     s.say(f"pruned {m['pruned_events']} timestamps in total")
     s.expect(m["memory_entries"] < m["total_hits"] / 3, "memory entries fall well below hits")
     answer = counter.query("/api/item/*", 60).answer
-    s.expect(answer.exact and answer.complete, f"the last minute is still exact: {answer.count:g}")
+    s.expect(
+        answer.exact and answer.complete, f"the last minute is still exact: {plain(answer.count)}"
+    )
     return s
 
 
@@ -146,7 +150,7 @@ def snapshot_restore() -> Scenario:
     s.say(f"restored: {counter.metrics.total_hits} hits")
     s.expect(counter.metrics.total_hits == saved, "totals return to the snapshot's")
     answer = counter.query("/checkout", 3600).answer
-    s.expect(answer.count == 100, f"queries answer as before: {answer.count:g}")
+    s.expect(answer.count == 100, f"queries answer as before: {plain(answer.count)}")
     return s
 
 

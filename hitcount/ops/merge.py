@@ -24,7 +24,7 @@ from pathlib import Path
 
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
-from hitcount.model.metrics import Metrics
+from hitcount.model.metrics import Metrics, plain
 from hitcount.persist.document import encode, read_file, to_document, write_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import same_kind
@@ -171,7 +171,7 @@ def _distinct_spec(counter: HitCounter) -> str:
     tracker = counter.distinct
     if tracker is None:
         return "off"
-    return f"at precision {tracker.precision} in {tracker.bucket_s:g} s buckets"
+    return f"at precision {tracker.precision} in {plain(tracker.bucket_s)} s buckets"
 
 
 def _merged_distinct(counters: Sequence[HitCounter]) -> DistinctTracker | None:

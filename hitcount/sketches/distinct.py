@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hitcount.model.answers import DistinctAnswer
+from hitcount.model.metrics import plain
 from hitcount.sketches.distinct_state import (
     MAX_BUCKET,
     checked_horizon,
@@ -264,8 +265,8 @@ class DistinctTracker:
         if (other.bucket_s, other.precision) != (self.bucket_s, self.precision):
             raise ValueError(
                 f"cannot merge distinct-users sketches of precision {other.precision} in"
-                f" {other.bucket_s:g} s buckets into precision {self.precision} in"
-                f" {self.bucket_s:g} s buckets"
+                f" {plain(other.bucket_s)} s buckets into precision {self.precision} in"
+                f" {plain(self.bucket_s)} s buckets"
             )
         self.retention_s = max(self.retention_s, other.retention_s)
         self.prune(other.horizon)

@@ -12,6 +12,7 @@ import msgspec
 
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError, SwapRefusedError
 from hitcount.model.answers import WindowAnswer
+from hitcount.model.metrics import plain
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -81,11 +82,12 @@ class Param:
         if low is not None and (number < low or (self.exclusive_minimum and number == low)):
             relation = ">" if self.exclusive_minimum else ">="
             raise ConfigurationError(
-                f"{self.name} must be {relation} {low:g}, got {number:g}", param=self.name
+                f"{self.name} must be {relation} {plain(low)}, got {plain(number)}", param=self.name
             )
         if self.maximum is not None and number > self.maximum:
             raise ConfigurationError(
-                f"{self.name} must be <= {self.maximum:g}, got {number:g}", param=self.name
+                f"{self.name} must be <= {plain(self.maximum)}, got {plain(number)}",
+                param=self.name,
             )
 
 
@@ -131,7 +133,7 @@ class Strategy(ABC):
 
     def describe(self) -> str:
         """`name(param=value, ...)`, for humans."""
-        inner = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        inner = ", ".join(f"{k}={plain(v)}" for k, v in self.params.items())
         return f"{self.name}({inner})"
 
     # -- recording -------------------------------------------------------------------

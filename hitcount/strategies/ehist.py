@@ -35,6 +35,7 @@ import msgspec
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
+from hitcount.model.metrics import plain
 from hitcount.strategies.base import Param, Strategy, decode_state
 from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
 
@@ -128,7 +129,9 @@ class ExponentialHistogram(Strategy):
         self.epsilon = float(self.params["epsilon"])
         self.buffer_s = float(self.params["buffer_s"])
         if self.epsilon >= 1.0:
-            raise ConfigurationError(f"epsilon must be < 1, got {self.epsilon:g}", param="epsilon")
+            raise ConfigurationError(
+                f"epsilon must be < 1, got {plain(self.epsilon)}", param="epsilon"
+            )
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2
@@ -425,7 +428,7 @@ class ExponentialHistogram(Strategy):
         if any(count < self.per_size - 1 for count in counts[:-1]):
             raise bad(f"fewer than {self.per_size - 1} buckets of a size below the largest")
         if entry.buffer and entry.buffer[0] < entry.buffer[-1] - self.buffer_s:
-            raise bad(f"buffered hits more than {self.buffer_s:g} s behind the newest")
+            raise bad(f"buffered hits more than {plain(self.buffer_s)} s behind the newest")
         state.buffer = list(entry.buffer)
         return state
 

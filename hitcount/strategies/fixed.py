@@ -13,6 +13,7 @@ import msgspec
 from hitcount.errors import StateError, SwapRefusedError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
+from hitcount.model.metrics import plain
 from hitcount.model.packed import from_little_endian, little_endian
 from hitcount.strategies.base import Param, Strategy, answer_from_buckets, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
@@ -335,9 +336,9 @@ class FixedWindow(Strategy, KeepsBuckets):
         ratio = self.window_s / width
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise SwapRefusedError(
-                f"cannot regroup {width:g} s buckets into {self.window_s:g} s"
+                f"cannot regroup {plain(width)} s buckets into {plain(self.window_s)} s"
                 " buckets: the new window must be a whole multiple of the old one",
-                hint=f"use a multiple of {width:g} s, or --reset to start empty",
+                hint=f"use a multiple of {plain(width)} s, or --reset to start empty",
             )
         for endpoint in source.endpoints():
             merged = self._buckets.setdefault(endpoint, {})

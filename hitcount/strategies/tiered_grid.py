@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
 from hitcount.model.hits import MAX_TS
+from hitcount.model.metrics import plain
 from hitcount.strategies.base import Param
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
@@ -80,13 +81,13 @@ def nesting(widths: Sequence[float], retentions: Sequence[float]) -> tuple[int, 
         ratio = whole_multiple(widths[k], widths[k - 1])
         if ratio is None:
             raise ConfigurationError(
-                f"--{TIERS[k]} ({widths[k]:g} s) must be a whole multiple of"
-                f" --{TIERS[k - 1]} ({widths[k - 1]:g} s)"
+                f"--{TIERS[k]} ({plain(widths[k])} s) must be a whole multiple of"
+                f" --{TIERS[k - 1]} ({plain(widths[k - 1])} s)"
             )
         if retentions[k] <= retentions[k - 1]:
             raise ConfigurationError(
-                f"--{TIERS[k]}-retention ({retentions[k]:g} s) must be longer than"
-                f" --{TIERS[k - 1]}-retention ({retentions[k - 1]:g} s)"
+                f"--{TIERS[k]}-retention ({plain(retentions[k])} s) must be longer than"
+                f" --{TIERS[k - 1]}-retention ({plain(retentions[k - 1])} s)"
             )
         steps.append(steps[-1] * ratio)
     return tuple(steps)
@@ -225,8 +226,8 @@ def regroup(widths: Sequence[float], rollups: Sequence[Rollup]) -> Regrouped:
     """
     if _source_for(widths[2], rollups) is None:
         raise SwapRefusedError(
-            f"cannot regroup {rollups[0].width_s:g} s buckets into"
-            f" {'/'.join(f'{w:g}' for w in widths)} s tiers: the coarse width must"
+            f"cannot regroup {plain(rollups[0].width_s)} s buckets into"
+            f" {'/'.join(f'{plain(w)}' for w in widths)} s tiers: the coarse width must"
             " be a whole multiple of the source's",
             hint="choose tier widths that are multiples of the source's, or --reset",
         )

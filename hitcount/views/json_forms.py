@@ -40,14 +40,25 @@ MATCHED_SHOWN = 100
 
 
 def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+    return _number(value) if math.isfinite(value) else None
+
+
+def _number(value: float) -> float | int:
+    """A count or a duration: whole numbers as integers, float noise rounded away.
+
+    Twelve significant digits: `87.99999999999994` is `88`, `300.0` is `300`.
+    """
+    if not math.isfinite(value):
+        return value
+    rounded = float(f"{value:.12g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
 
 
 def answer_json(answer: WindowAnswer) -> dict[str, Any]:
     """The fields of one window answer."""
     return {
-        "count": answer.count,
-        "low": answer.low,
+        "count": _number(answer.count),
+        "low": _number(answer.low),
         "high": _finite(answer.high),
         "exact": answer.exact,
         "confidence": answer.confidence,
@@ -63,7 +74,7 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
         "endpoint": result.endpoint,
         "matched": list(result.matched[:MATCHED_SHOWN]),
         "matched_count": len(result.matched),
-        "last": result.last_s,
+        "last": _number(result.last_s),
         "now": result.now,
         "now_iso": iso(result.now),
         **answer_json(result.answer),
@@ -77,8 +88,8 @@ def distinct_json(result: DistinctResult | None) -> dict[str, Any]:
         return {}
     a = result.answer
     return {
-        "distinct": a.estimate,
-        "distinct_low": a.low,
+        "distinct": _number(a.estimate),
+        "distinct_low": _number(a.low),
         "distinct_high": _finite(a.high),
         "distinct_confidence": a.confidence,
         "distinct_complete": a.complete,
@@ -94,8 +105,8 @@ def point_json(point: Point) -> dict[str, Any]:
 def series_json(result: Series) -> dict[str, Any]:
     """A series (`plot --json`)."""
     return {
-        "last": result.last_s,
-        "step": result.step_s,
+        "last": _number(result.last_s),
+        "step": _number(result.step_s),
         "now": result.now,
         "now_iso": iso(result.now),
         "strategy": result.strategy,

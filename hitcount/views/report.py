@@ -17,6 +17,7 @@ from typing import Any
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
 from hitcount.model.answers import WindowAnswer
+from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 from hitcount.persist.atomic import write_output
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
@@ -91,9 +92,9 @@ def build_report(
     step = last_s / DEFAULT_STEPS if step_s is None else step_s
     if step_count(last_s, step) > MAX_STEPS:
         raise ConfigurationError(
-            f"--last {last_s:g}s in steps of {step:g}s makes more than {MAX_STEPS} steps,"
+            f"--last {plain(last_s)}s in steps of {plain(step)}s makes more than {MAX_STEPS} steps,"
             " more than a chart can show",
-            hint=f"use a --step of at least {last_s / MAX_STEPS:g}s",
+            hint=f"use a --step of at least {plain(last_s / MAX_STEPS)}s",
         )
     top = tuple(counter.top(last_s, now, limit))
     timeless = any(result.answer.all_time for result in top)

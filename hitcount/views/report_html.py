@@ -16,7 +16,7 @@ from typing import Any
 
 from hitcount._version import __version__
 from hitcount.model.answers import WindowAnswer
-from hitcount.model.metrics import metric_text, number
+from hitcount.model.metrics import metric_text, number, plain
 from hitcount.model.timeparse import iso
 from hitcount.views.report import GENERATOR, Report
 from hitcount.views.series import EndpointSeries, Point, total_text
@@ -190,8 +190,8 @@ def _svg(index: int, s: EndpointSeries, start: float, end: float, total: str) ->
 def _mark(p: Point, x: float, width: float, top: float, plot_h: float, index: int) -> str:
     """One step: a bar (and an error bar for an estimate), or a hatched unknown step."""
     data = (
-        f'data-end="{p.end!r}" data-count="{p.count!r}" data-low="{p.low!r}"'
-        f' data-high="{p.high!r}" data-exact="{str(p.exact).lower()}"'
+        f'data-end="{p.end!r}" data-count="{plain(p.count)}" data-low="{plain(p.low)}"'
+        f' data-high="{plain(p.high)}" data-exact="{str(p.exact).lower()}"'
     )
     when = f"{iso(p.start)} < ts <= {iso(p.end)}"
     if not p.complete:

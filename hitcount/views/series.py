@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
+from hitcount.model.metrics import plain
 from hitcount.strategies import Strategy, available_strategies
 
 #: Steps in a series when no step is given: `last / DEFAULT_STEPS`.
@@ -209,22 +210,23 @@ def step_count(last_s: float, step_s: float) -> int:
             )
     if last_s < step_s:
         raise ConfigurationError(
-            f"--last ({last_s:g}s) must be at least one --step ({step_s:g}s)",
+            f"--last ({plain(last_s)}s) must be at least one --step ({plain(step_s)}s)",
             hint="use a shorter --step or a longer --last",
         )
     ratio = last_s / step_s
     if ratio > MAX_POINTS + 0.5:
         raise ConfigurationError(
-            f"--last {last_s:g}s in steps of {step_s:g}s makes {math.ceil(ratio):,} points;"
+            f"--last {plain(last_s)}s in steps of {plain(step_s)}s makes"
+            f" {math.ceil(ratio):,} points;"
             f" the most is {MAX_POINTS:,}",
-            hint=f"use a --step of at least {last_s / MAX_POINTS:g}s",
+            hint=f"use a --step of at least {plain(last_s / MAX_POINTS)}s",
         )
     points = round(ratio)
     if abs(points * step_s - last_s) > _TILING_TOLERANCE * last_s:
         raise ConfigurationError(
-            f"--last ({last_s:g}s) must be a whole number of --step ({step_s:g}s)",
-            hint=f"use a --step that divides --last, e.g. {last_s / math.floor(ratio):g}s"
-            f" or {last_s / math.ceil(ratio):g}s",
+            f"--last ({plain(last_s)}s) must be a whole number of --step ({plain(step_s)}s)",
+            hint=f"use a --step that divides --last, e.g. {plain(last_s / math.floor(ratio))}s"
+            f" or {plain(last_s / math.ceil(ratio))}s",
         )
     return points
 

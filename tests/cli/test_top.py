@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,13 @@ def test_top_shows_hostile_endpoints_inert() -> None:
     assert "http://evil" in result.stdout
     rows = ok_json(["top", "--last", "1h", "--json"])
     assert sorted(row["endpoint"] for row in rows) == sorted(HOSTILE)
+
+
+def test_numbers_read_the_same_everywhere(tmp_path: Path, state_env: Path) -> None:
+    strategies = ok(["strategies"]).stdout
+    assert "2678400" in strategies and "e+" not in strategies
+    ok(["replay", str(SAMPLES / "web.ndjson")])  # fixed, one day kept
+    table = ok(["top", "--last", "30d", "-n", "3"]).stdout
+    assert " none " in table and "inf" not in table  # as `query` says: no upper bound
+    as_json = ok_json(["query", "/", "--last", "300", "--json"])
+    assert as_json["last"] == 300 and isinstance(as_json["last"], int)

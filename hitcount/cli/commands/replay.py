@@ -13,6 +13,7 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.model.metrics import plain
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
@@ -31,7 +32,7 @@ MaxLateness = Annotated[
     typer.Option(
         "--max-lateness",
         help="Seconds a line may arrive late and still count; kept with the state"
-        f" (default: {DEFAULT_MAX_LATENESS_S:g}).",
+        f" (default: {plain(DEFAULT_MAX_LATENESS_S)}).",
         show_default=False,
     ),
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from hitcount.cli import options as opt
 from hitcount.cli.render import Renderer
+from hitcount.model.metrics import plain
 from hitcount.strategies import available_strategies, get_strategy
 
 
@@ -35,6 +36,6 @@ def strategies(json_output: opt.JsonFlag = False) -> None:
         return
     table = render.table("strategy", "parameters", "what it does")
     for row in rows:
-        flags = " ".join(f"{p['flag']} {p['default']:g}" for p in row["params"])
+        flags = " ".join(f"{p['flag']} {plain(p['default'])}" for p in row["params"])
         table.add_row(row["name"], flags, row["summary"])
     render.show(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -87,7 +88,7 @@ class AnswerViews(Output):
                 Text(safe(result.endpoint)),
                 number(a.count),
                 number(a.low),
-                number(a.high),
+                number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound
                 "yes" if a.exact else "no",
             )
         return table

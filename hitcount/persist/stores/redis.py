@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
+from hitcount.model.metrics import plain
 from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.redis_layout import Layout
@@ -128,7 +129,7 @@ class RedisStore(Store):
             ) from err
         except rex.TimeoutError as err:
             raise StoreUnavailableError(
-                f"{where}: timed out after {self.timeout_s:g} s",
+                f"{where}: timed out after {plain(self.timeout_s)} s",
                 hint="is the server overloaded or the network slow? try again",
             ) from err
         except rex.ConnectionError as err:
