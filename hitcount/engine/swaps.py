@@ -88,4 +88,5 @@ def _dropped(
     if horizon <= old.horizon:
         return 0.0, None
     held = sum(old.query(ep, -math.inf, horizon, clock).count for ep in old.endpoints())
-    return (float(held), horizon) if held > 0 else (0.0, None)
+    held = round(held)  # an estimate's fraction of a hit is not a hit to warn about
+    return (float(held), horizon) if held >= 1 else (0.0, None)

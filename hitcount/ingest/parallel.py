@@ -142,14 +142,15 @@ def _inherited_fds() -> list[int]:
 def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
     data = read_range(task.path, task.start, task.end)
     precision = task.precision
-    lines = line_count(data)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
+    blank = 0
     if columns is None and data:
         dense, blank = drop_blank_lines(data)
         if blank:
             columns = decode_ndjson_block(dense, users=bool(precision)) if dense else EMPTY_COLUMNS
     if columns is None:
-        return lines, None
+        return line_count(data), None
+    lines = len(columns) + blank  # counted only when the columns cannot tell
     # Users cross the process boundary coded (names once, a code a hit), with their HLL
     # registers reduced per endpoint and bucket (what the parent uses when none is late).
     user_names, user_codes = columns.user_names, columns.user_codes
