@@ -254,7 +254,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         Raises:
             InputError: an invalid endpoint or timestamp (nothing is recorded then).
         """
-        from hitcount.model.columns import columns_from_hits
+        from hitcount.model.columns import columns_from_hits  # numpy at import: batches only
 
         batch = [
             hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1]), *hit[2:3]) for hit in hits

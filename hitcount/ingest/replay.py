@@ -190,7 +190,7 @@ class Replayer:
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
-        from hitcount.ingest import parallel
+        from hitcount.ingest import parallel  # numpy at import: big files only
 
         workers = parallel.worker_count(source)
         ranges = parallel.plan_ranges(source, Path(source).stat().st_size) if workers else None

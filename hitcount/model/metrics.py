@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from hitcount.model.timeparse import iso
+
 
 class Metrics(msgspec.Struct, forbid_unknown_fields=True):
     """Running totals, saved with the state and restored with a snapshot.
@@ -64,8 +66,6 @@ def number(value: float) -> str:
 
 def metric_text(name: str, value: Any) -> str:
     """A metric as `hitcount metrics` prints it (times also in ISO 8601, parameters inline)."""
-    from hitcount.model.timeparse import iso
-
     if name in ("clock", "horizon") and isinstance(value, (int, float)):
         return f"{value:.3f}".rstrip("0").rstrip(".") + f" ({iso(value)})"
     if isinstance(value, dict):

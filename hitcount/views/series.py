@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
-from hitcount.model.metrics import plain
+from hitcount.model.metrics import number, plain
 from hitcount.strategies import Strategy, available_strategies
 
 #: Steps in a series when no step is given: `last / DEFAULT_STEPS`.
@@ -301,8 +301,6 @@ def _honest(answer: WindowAnswer) -> WindowAnswer:
 def total_text(answer: WindowAnswer) -> str:
     """A series total as `plot` and the report print it: exact, `~estimate (low..high)`,
     or `at least low` when part of the window is no longer kept."""  # noqa: D205, D209
-    from hitcount.model.metrics import number
-
     if not answer.complete:
         return f"at least {number(answer.low)}"
     if answer.exact:
