@@ -147,9 +147,7 @@ class DistinctTracker:
         users: Sequence[str | None],
     ) -> None:
         """Add a batch: hit i is `names[codes[i]]` at `timestamps[i]` by `users[i]`."""
-        from hitcount.sketches.registers import (
-            code_users,  # numpy at import: `query` and `metrics` never load it
-        )
+        from hitcount.sketches.registers import code_users  # loads numpy
 
         self.add_users(names, codes, timestamps, *code_users(users))
 
@@ -162,9 +160,7 @@ class DistinctTracker:
         user_codes: npt.NDArray[np.int32],
     ) -> None:
         """Add a batch whose users are coded: hit i by `user_names[user_codes[i]]` (-1: none)."""
-        from hitcount.sketches.registers import (
-            reduce_users,  # numpy at import: `query` and `metrics` never load it
-        )
+        from hitcount.sketches.registers import reduce_users  # loads numpy
 
         entries = reduce_users(
             codes, timestamps, user_names, user_codes, self.precision, self.bucket_s
@@ -179,9 +175,7 @@ class DistinctTracker:
         Raises:
             ValueError: the entries were made for another precision or bucket width.
         """
-        from hitcount.sketches.sketchlog import (
-            RegisterLog,  # numpy at import: `query` and `metrics` never load it
-        )
+        from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
 
         if (entries.precision, entries.bucket_s) != (self.precision, self.bucket_s):
             raise ValueError("register entries of another precision or bucket width")
@@ -210,9 +204,7 @@ class DistinctTracker:
         `create` asks for one)."""  # noqa: D205, D209
         log = self._log
         if log is None and create:
-            from hitcount.sketches.sketchlog import (
-                RegisterLog,  # numpy at import: `query` and `metrics` never load it
-            )
+            from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
 
             log = self._log = RegisterLog(self.precision)
         if log is None:
@@ -420,9 +412,7 @@ class DistinctTracker:
         return tracker
 
     def _load_packed(self, packed: Mapping[str, object]) -> None:
-        from hitcount.sketches.sketchlog import (
-            RegisterLog,  # numpy at import: `query` and `metrics` never load it
-        )
+        from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
 
         log = RegisterLog.from_packed(self.precision, packed)
         for endpoint, bucket in log.pairs():
