@@ -333,3 +333,15 @@ def test_usage_errors_read_like_every_other_error(args: list[str], message: str,
     assert result.stderr.startswith(f"hitcount: error: {message}")
     assert hint in result.stderr
     assert "Usage:" not in result.stderr
+
+
+def test_a_redis_store_without_the_redis_extra_says_what_to_install() -> None:
+    probe = (
+        "import sys; sys.modules['redis'] = None\n"  # as if the extra were not installed
+        "from hitcount.cli import main\n"
+        "main(['--store', 'redis://127.0.0.1:1/0', 'metrics'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "pip install 'hitcount[redis]'" in result.stderr
+    assert "internal error" not in result.stderr

@@ -19,6 +19,13 @@ _SCHEMES: dict[str, Callable[[str, str | None], Store]] = {
 
 
 def _redis(url: str, namespace: str | None) -> Store:
+    try:
+        import redis  # noqa: F401 - the optional `redis` extra, checked before any use
+    except ImportError as err:
+        raise ConfigurationError(
+            "the Redis store needs the redis package, which is not installed",
+            hint="pip install 'hitcount[redis]'",
+        ) from err
     from hitcount.persist.stores.redis import RedisStore  # imports redis-py only when used
 
     return RedisStore(url, namespace)
