@@ -32,17 +32,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_LATENESS_S = 60.0
 #: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
 RECENT_EVENTS = 200
-#: Events remembered for `hitcount events`. `pruned` is left out: one per endpoint and prune,
-#: it would crowd out the rest (pruning is counted in `metrics.pruned_events`).
-_NOTABLE = (
-    ev.ENDPOINT_SWITCHED,
-    ev.STRATEGY_SWAPPED,
-    ev.STRATEGY_RESET,
-    ev.SNAPSHOT_TAKEN,
-    ev.SNAPSHOT_RESTORED,
-    ev.THRESHOLD_EXCEEDED,
-    ev.THRESHOLD_CLEARED,
-)
 
 
 class HitObserver(Protocol):
@@ -115,7 +104,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
-        for name in _NOTABLE:
+        for name in ev.REMEMBERED:
             self.events.subscribe(name, self._remember)
 
     @property

@@ -39,6 +39,17 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     ENDPOINT_SWITCHED: ("endpoint", "to"),
 }
 #: Subscribe to this name to receive every event.
+#: The events a state remembers for `hitcount events` (per-hit and per-prune ones would
+#: crowd out the rest; pruning is counted in `metrics.pruned_events` instead).
+REMEMBERED = (
+    ENDPOINT_SWITCHED,
+    STRATEGY_SWAPPED,
+    STRATEGY_RESET,
+    SNAPSHOT_TAKEN,
+    SNAPSHOT_RESTORED,
+    THRESHOLD_EXCEEDED,
+    THRESHOLD_CLEARED,
+)
 ALL = "*"
 
 

@@ -7,7 +7,7 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
-from tests.cli_helpers import ok, ok_json
+from tests.cli_helpers import ok, ok_json, run
 
 
 def test_events_lists_swaps_text_and_json(good_state: bytes) -> None:
@@ -18,7 +18,19 @@ def test_events_lists_swaps_text_and_json(good_state: bytes) -> None:
     assert [event["event"] for event in events] == ["strategy_swapped"]
     assert events[0]["old"] == "sliding(max_window_s=3600)"
     assert events[0]["new"].startswith("fixed(window_s=60")
-    assert ok_json(["events", "--name", "pruned", "--json"]) == []
+    assert [e["event"] for e in ok_json(["events", "--json"])] == ["strategy_swapped"]  # no prune
     text = ok(["events"]).stdout
     assert "strategy_swapped" in text
     assert "1970-01-01T00:33:20Z" in text  # the replay clock, 2000 s
+
+
+def test_events_that_are_never_remembered_are_refused_with_the_way_to_see_them(
+    good_state: bytes,
+) -> None:
+    for name in ("pruned", "hit_recorded", "metrics_updated"):
+        result = run(["events", "--name", name])
+        assert result.exit_code == 2
+        assert f"{name} events are not remembered" in result.stderr
+        assert "--trace-json" in result.stderr
+    help_text = ok(["events", "--help"]).stdout
+    assert "prunes" not in help_text.split("Hits, prunes")[0]  # no longer promised

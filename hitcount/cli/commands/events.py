@@ -10,26 +10,34 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
-from hitcount.model.events import EVENT_FIELDS
+from hitcount.model.events import EVENT_FIELDS, REMEMBERED
 from hitcount.persist.state import load_counter
 from hitcount.persist.stores import HEADER_ONLY
 
 
 def events(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Option("--name", help="Only events of this name.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help=f"Only events of this name: {', '.join(REMEMBERED)}."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N.")] = 50,
     json_output: opt.JsonFlag = False,
 ) -> None:
-    """The notable events the state remembers (prunes, swaps, snapshots), oldest first.
+    """The notable events the state remembers (swaps, resets, alerts, switches), oldest first.
 
-    Example: hitcount events --name strategy_swapped
+    Hits, prunes and metrics updates are not remembered: see them as they happen with
+    --trace or --trace-json on replay. Example: hitcount events --name strategy_swapped
     """
     opt.check_limit(limit)
-    if name is not None and name not in EVENT_FIELDS:
-        raise ConfigurationError(
-            f"unknown event {name!r}", hint=f"choose one of: {', '.join(EVENT_FIELDS)}"
-        )
+    if name is not None and name not in REMEMBERED:
+        known = ", ".join(REMEMBERED)
+        if name in EVENT_FIELDS:
+            raise ConfigurationError(
+                f"{name} events are not remembered by the state",
+                hint=f"watch them with --trace-json on replay; remembered: {known}",
+            )
+        raise ConfigurationError(f"unknown event {name!r}", hint=f"choose one of: {known}")
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=HEADER_ONLY)
     rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
     Renderer(json_output=json_output).events(rows[-limit:])
