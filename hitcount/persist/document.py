@@ -37,13 +37,13 @@ from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.atomic import write_output
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.reading import MAX_DOCUMENT_BYTES, read_document_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
 
 FORMAT = "hitcount-snapshot"
 VERSION = 1
 #: Documents larger than this are refused before parsing (bytes).
-MAX_DOCUMENT_BYTES = 4 * 1024**3
 
 
 class _Header(msgspec.Struct):
@@ -141,7 +141,7 @@ def read_file(path: Path) -> HitCounter:
         StateError: the file is missing, unreadable, or not a valid snapshot.
     """
     try:
-        data = path.read_bytes()
+        data = read_document_file(path, "snapshot")
     except FileNotFoundError as err:
         raise StateError(f"{path}: no such snapshot file") from err
     except OSError as err:
@@ -215,7 +215,7 @@ def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
     """
     if path.is_file():
         try:
-            check_is_state(path.read_bytes(), str(path))
+            check_is_state(read_document_file(path, "snapshot"), str(path))
         except StateError as err:
             if hint is None:
                 raise

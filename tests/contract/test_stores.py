@@ -231,3 +231,31 @@ def test_only_hitcount_temporaries_are_removed_as_stale(tmp_path: Path) -> None:
     assert fresh.exists() and not old.exists()
     remove_stale_temporaries(out)
     assert not fresh.exists()
+
+
+def test_a_fifo_or_a_device_as_state_is_refused_without_reading(tmp_path: Path) -> None:
+    import os
+
+    from hitcount.persist.reading import read_document_file
+
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)  # opened for reading, it would block every command
+    for path in (fifo, Path("/dev/zero")):  # /dev/zero would be read without end
+        with pytest.raises(StateError, match="not a regular file"):
+            FileStore(path).load()
+        with pytest.raises(StateError, match="not a regular file"):
+            read_document_file(path, "snapshot")
+
+
+def test_a_file_larger_than_the_cap_is_refused_after_cap_plus_one_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitcount.persist import reading
+
+    big = tmp_path / "state.json"
+    big.write_bytes(b"x" * 1000)
+    monkeypatch.setattr(reading, "MAX_DOCUMENT_BYTES", 999)
+    with pytest.raises(StateError, match="larger than any hitcount state"):
+        FileStore(big).load()
+    monkeypatch.setattr(reading, "MAX_DOCUMENT_BYTES", 1000)
+    assert FileStore(big).load() == b"x" * 1000

@@ -17,6 +17,7 @@ from hitcount.persist.atomic import (
     remove_stale_temporaries,
     write_atomically,
 )
+from hitcount.persist.reading import read_document_file
 from hitcount.persist.stores.base import Store
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -47,7 +48,7 @@ class FileStore(Store):
     def load(self) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
         try:
-            return self.path.read_bytes()
+            return read_document_file(self.path)
         except FileNotFoundError:
             return None
         except IsADirectoryError as err:
