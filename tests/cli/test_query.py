@@ -201,3 +201,18 @@ def test_query_past_retention_says_it_is_incomplete(tmp_path: Path) -> None:
     beyond = query("/p", "5000")
     assert beyond["complete"] is False
     assert "true count may be higher" in ok(["query", "/p", "--last", "5000"]).stderr
+
+
+def test_a_window_outside_the_data_says_where_the_data_begins_and_ends(
+    tmp_path: Path, state_env: Path
+) -> None:
+    rows = [{"endpoint": "/a", "ts": 1_767_225_600 + i} for i in range(0, 3600, 10)]
+    path = tmp_path / "h.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ok(["replay", str(path), "-s", "sliding", "--max-window", "600"])
+    before = ok(["query", "/a", "--last", "1h", "--now", "2026-01-01T00:00:00Z"])
+    assert "at least 0 hits" in before.stdout
+    assert "it has no data at or before 2026-01-01T00:48:" in before.stderr  # the horizon
+    after = ok(["query", "/a", "--last", "5m", "--now", "2026-01-02T00:00:00Z"])
+    assert "0 hits in the last 5m (exact)" in after.stdout
+    assert "ends after the latest hit the state has seen (2026-01-01T00:59:50Z)" in after.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -39,4 +40,6 @@ def query(
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
     result = counter.query(endpoint, last_s, end)
     users = counter.query_distinct(endpoint, last_s, end) if distinct else None
-    Renderer(json_output=json_output).query(result, counter.strategy.describe(), users)
+    horizon = counter.strategy.horizon
+    known = (horizon if math.isfinite(horizon) else None, counter.clock)
+    Renderer(json_output=json_output).query(result, counter.strategy.describe(), users, known)

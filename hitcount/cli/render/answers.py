@@ -29,9 +29,16 @@ class AnswerViews(Output):
     """Prints query results: one answer, the busiest endpoints, a redrawn top."""
 
     def query(
-        self, result: QueryResult, strategy: str, users: DistinctResult | None = None
+        self,
+        result: QueryResult,
+        strategy: str,
+        users: DistinctResult | None = None,
+        known: tuple[float | None, float | None] | None = None,
     ) -> None:
-        """One window answer (and its distinct users, when asked)."""
+        """One window answer (and its distinct users, when asked).
+
+        `known`: the state's horizon and clock, to say where its data begins and ends.
+        """
         if self.json_output:
             self.json({**query_json(result, strategy), **distinct_json(users)})
             return
@@ -43,7 +50,13 @@ class AnswerViews(Output):
         if result.now is not None and not answer.all_time:
             start = iso(result.now - result.last_s)
             self.note(f"window {start} < ts <= {iso(result.now)} · {strategy}")
-        self._caveats(answer)
+        horizon, clock = known if known is not None else (None, None)
+        self._caveats(answer, horizon)
+        if clock is not None and result.now is not None and result.now > clock:
+            self.note(
+                f"the window ends after the latest hit the state has seen ({iso(clock)}):"
+                " it knows nothing of the time after that"
+            )
         if users is not None:
             self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users)}")
             if not users.answer.complete:
@@ -52,7 +65,7 @@ class AnswerViews(Output):
                     " true number may be higher"
                 )
 
-    def _caveats(self, answer: WindowAnswer) -> None:
+    def _caveats(self, answer: WindowAnswer, horizon: float | None = None) -> None:
         if answer.all_time and answer.since is None:
             self.warn("this strategy keeps no time: the answer counts all hits ever recorded")
         elif answer.all_time:
@@ -61,9 +74,10 @@ class AnswerViews(Output):
                 f" swapped from still held, those after {iso(answer.since)}"
             )
         if not answer.complete:
+            since = f" (it has no data at or before {iso(horizon)})" if horizon else ""
             self.warn(
-                "the window starts before the oldest data the strategy keeps, so the true"
-                " count may be higher; use a longer --max-window / --retention"
+                f"the window starts before the oldest data the state keeps{since}, so the"
+                " true count may be higher; use a longer --max-window / --retention"
             )
 
     def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
