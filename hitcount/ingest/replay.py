@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class ReplayReport:
     elapsed_s: float = 0.0
     #: The `stop` callback asked to end early (the hits read up to then are recorded).
     stopped: bool = False
+    #: The earliest timestamp among the hits read (inf: none).
+    oldest_ts: float = math.inf
 
     @property
     def late_hits(self) -> int:
@@ -243,6 +246,8 @@ class Replayer:
         self.report.formats[self.name] = "ndjson"
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
+        if len(columns):
+            self.report.oldest_ts = min(self.report.oldest_ts, float(columns.ts.min()))
         self.report.hits_kept += self.counter.record_columns(columns)
         self._check_stop()
 
@@ -274,6 +279,8 @@ class Replayer:
         """Record the hits gathered line by line."""
         if self.batch:
             self.report.hits_read += len(self.batch)
+            oldest = min(hit.ts for hit in self.batch)
+            self.report.oldest_ts = min(self.report.oldest_ts, oldest)
             self.report.hits_kept += self.counter.record_many(self.batch)
             self.batch.clear()
             self._check_stop()

@@ -107,6 +107,8 @@ class Strategy(ABC):
     is_exact: ClassVar[bool]
     #: Parameters that may differ between states being merged (see `merged`).
     merge_ignores: ClassVar[tuple[str, ...]] = ()
+    #: The parameter that sets `retention_s()` (None: the strategy keeps all time).
+    retention_param: ClassVar[str | None] = None
 
     def __init__(self, **params: object) -> None:
         self.params: dict[str, float | int] = self.resolve_params(params)

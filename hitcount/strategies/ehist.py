@@ -114,6 +114,7 @@ class ExponentialHistogram(Strategy):
     name = "ehist"
     summary = "approximate: exponential histogram, any window up to --max-window within --epsilon"
     is_exact = False
+    retention_param = "max_window_s"
     params_spec = (
         Param("max_window_s", float, 3600.0, "longest window queries can ask for, in seconds",
               "--max-window", minimum=0, exclusive_minimum=True, maximum=MAX_TS),

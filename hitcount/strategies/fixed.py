@@ -60,6 +60,7 @@ class FixedWindow(Strategy, KeepsBuckets):
     name = "fixed"
     summary = "buckets of --window seconds kept for --retention; bounds at the edges"
     is_exact = False
+    retention_param = "retention_s"
     params_spec = (
         Param(
             "window_s",

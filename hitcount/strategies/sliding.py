@@ -68,6 +68,7 @@ class SlidingWindow(Strategy, KeepsTimestamps):
     name = "sliding"
     summary = "exact: every timestamp kept, pruned past --max-window"
     is_exact = True
+    retention_param = "max_window_s"
     params_spec = (
         Param(
             "max_window_s",

@@ -35,10 +35,10 @@ from hitcount.strategies.tiered_grid import (
     TierGrid,
     nesting,
     regroup,
-    retention_param,
     time_or_inf,
     width_param,
 )
+from hitcount.strategies.tiered_grid import retention_param as tier_retention
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -80,13 +80,14 @@ class TieredRollups(Strategy):
     name = "tiered"
     summary = "rollups at --fine/--mid/--coarse widths, each kept for its own retention"
     is_exact = False
+    retention_param = "coarse_retention_s"
     params_spec = (
         width_param("fine", 10.0),
-        retention_param("fine", 3600.0),
+        tier_retention("fine", 3600.0),
         width_param("mid", 60.0),
-        retention_param("mid", 86400.0),
+        tier_retention("mid", 86400.0),
         width_param("coarse", 3600.0),
-        retention_param("coarse", 2678400.0),
+        tier_retention("coarse", 2678400.0),
     )
 
     def __init__(self, **params: object) -> None:

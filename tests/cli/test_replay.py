@@ -364,3 +364,16 @@ def test_trace_json_to_stdout_keeps_stdout_for_the_events_alone(
         events = [json.loads(line) for line in result.stdout.splitlines()]  # every line
         assert events and all("event" in event for event in events), args
         assert summary in result.stderr, args
+
+
+def test_a_replay_longer_than_the_strategy_keeps_says_how_much_and_which_option(
+    tmp_path: Path, state_env: Path
+) -> None:
+    rows = [{"endpoint": "/a", "ts": 1_767_225_600 + i * 60} for i in range(100)]  # 99 min
+    path = tmp_path / "h.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    warned = ok(["replay", str(path), "-s", "sliding", "--max-window", "600"]).stderr
+    assert "the input goes back to 2026-01-01T00:00:00Z, but sliding keeps only what" in warned
+    assert "--max-window 2h would keep it" in warned  # 99 min + 60 s of lateness, rounded up
+    assert "can no longer be answered" not in ok(["replay", str(path)]).stderr  # fixed: 1 day
+    assert "can no longer be answered" not in ok(["replay", str(path), "-s", "morris"]).stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,7 +15,16 @@ from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
 from hitcount.model.timeparse import iso
 from hitcount.ops.compare import Comparison, worst_error
+from hitcount.strategies import get_strategy
 from hitcount.views.json_forms import answer_json, replay_json
+
+
+def _round_up(seconds: float) -> float:
+    """Up to a whole unit a person would type: days past a week, else hours or minutes."""
+    for size, floor in ((86400.0, 7 * 86400.0), (3600.0, 3600.0), (60.0, 60.0)):
+        if seconds >= floor:
+            return math.ceil(seconds / size) * size
+    return float(math.ceil(seconds))
 
 
 class ReportViews(Output):
@@ -64,7 +74,26 @@ class ReportViews(Output):
             f" · clock {iso(metrics['clock']) or '-'}"
             f" · saved to {safe(saved_to)}"
         )
+        self._outside_retention(report, metrics)
         self.bad_lines_summary(report)
+
+    def _outside_retention(self, report: ReplayReport, metrics: Mapping[str, Any]) -> None:
+        """Say so when the input reaches further back than the strategy keeps."""
+        horizon, clock, oldest = metrics.get("horizon"), metrics.get("clock"), report.oldest_ts
+        if horizon is None or clock is None or not oldest <= horizon < clock:
+            return
+        share = (horizon - oldest) / (clock - oldest) if clock > oldest else 1.0
+        strategy = get_strategy(str(metrics["strategy"]))
+        flag = next(
+            (p.flag for p in strategy.params_spec if p.name == strategy.retention_param), None
+        )
+        span = clock - oldest + float(metrics.get("max_lateness_s") or 0)
+        keeps = f"; {flag} {duration(_round_up(span))} would keep it" if flag else ""
+        self.warn(
+            f"the input goes back to {iso(oldest)}, but {metrics['strategy']} keeps only what"
+            f" is after {iso(horizon)}: {share:.0%} of the input's time span can no longer be"
+            f" answered{keeps}"
+        )
 
     def comparison(self, result: Comparison) -> None:
         """Every strategy's answers against the exact counts."""
