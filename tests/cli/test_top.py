@@ -53,3 +53,26 @@ def test_numbers_read_the_same_everywhere(tmp_path: Path, state_env: Path) -> No
     assert " none " in table and "inf" not in table  # as `query` says: no upper bound
     as_json = ok_json(["query", "/", "--last", "300", "--json"])
     assert as_json["last"] == 300 and isinstance(as_json["last"], int)
+
+
+def test_long_endpoints_end_in_an_ellipsis_on_a_narrow_terminal_and_counts_never_wrap(
+    tmp_path: Path, state_env: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from hitcount.cli import app
+
+    long = "/api/very/long/endpoint/" + "segment/" * 12
+    path = tmp_path / "long.ndjson"
+    path.write_text(
+        "".join(f'{{"endpoint": "{long}{i % 3}", "ts": {1_767_225_600 + i}}}\n' for i in range(50))
+    )
+    ok(["replay", str(path)])
+    terminal = {"TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"}
+    result = CliRunner().invoke(app, ["top", "--last", "1h"], env=terminal)
+    assert result.exit_code == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "/api/very" in line]
+    assert len(rows) == 3  # one line each: the count is on the endpoint's line
+    assert all("…" in row and re.search(r"\b1[67]\s+1[67]\s+1[67]\s+yes", row) for row in rows)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # bold headers
+    assert all(len(line) <= 80 for line in plain.splitlines())

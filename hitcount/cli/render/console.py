@@ -112,11 +112,13 @@ class Output:
             header_style="bold" if styled else "",
             pad_edge=False,
         )
-        for column in columns:
-            if column in right:
-                table.add_column(column, justify="right", overflow="fold")
+        for index, column in enumerate(columns):
+            if column in right:  # numbers never wrap
+                table.add_column(column, justify="right", no_wrap=True)
+            elif index == 0:  # the name gives way first: long ones end in an ellipsis
+                table.add_column(column, overflow="ellipsis")
             else:
-                table.add_column(column, justify="left", overflow="fold")
+                table.add_column(column, no_wrap=True)
         return table
 
     @contextmanager
