@@ -118,10 +118,17 @@ class ReportViews(Output):
                 f"{worst_error(run, truth):.2%}", f"{held}/{len(truth)}", params.rstrip(")"),
             )  # fmt: skip
         self.show(summary)
-        answers = self.table("endpoint", "exact", *(r.strategy.split("(")[0] for r in result.runs))
+        # An all-time answer sits beside the all-time count it is judged against.
+        all_time = any(run.all_time for run in result.runs)
+        names = [
+            r.strategy.split("(")[0] + (" (all time)" if r.all_time else "") for r in result.runs
+        ]
+        extra = ["exact, all time"] if all_time else []
+        answers = self.table("endpoint", "exact", *extra, *names)
         for endpoint, exact in result.exact.items():
             counts = [number(run.answers[endpoint].count) for run in result.runs]
-            answers.add_row(Text(safe(endpoint)), str(exact), *counts)
+            totals = [str(result.totals[endpoint])] if all_time else []
+            answers.add_row(Text(safe(endpoint)), str(exact), *totals, *counts)
         self.show(answers)
 
     def bad_line(self, info: BadLineInfo) -> None:

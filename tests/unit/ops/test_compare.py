@@ -63,3 +63,21 @@ def test_compare_applies_options_to_the_strategies_that_take_them(option: list[s
     result = runner.invoke(app, [*args, *option, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["strategies"][0]["strategy"].startswith("fixed(window_s=10")
+
+
+def test_compare_sets_an_all_time_answer_beside_the_all_time_count(state_env: Path) -> None:
+    web = str(SAMPLES / "web.ndjson")
+    result = CliRunner().invoke(
+        app, ["compare", web, "--last", "1h", "--strategies", "sliding,morris"]
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("endpoint"))
+    assert "exact, all time" in header and "morris (all time)" in header
+    data = json.loads(
+        CliRunner()
+        .invoke(app, ["compare", str(SAMPLES / "web.ndjson"), "--last", "1h", "--json"])
+        .stdout
+    )
+    row = next(line for line in lines if line.startswith("/api/login "))
+    assert str(data["totals"]["/api/login"]) in row.split()  # the count morris is judged by
