@@ -259,3 +259,11 @@ def test_a_file_larger_than_the_cap_is_refused_after_cap_plus_one_bytes(
         FileStore(big).load()
     monkeypatch.setattr(reading, "MAX_DOCUMENT_BYTES", 1000)
     assert FileStore(big).load() == b"x" * 1000
+
+
+def test_a_directory_as_state_is_refused_without_a_lock_file_beside_it(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    with pytest.raises(StateError, match="is a directory"), updating(FileStore(folder)):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]

@@ -85,6 +85,8 @@ class FileStore(Store):
 
     @contextlib.contextmanager
     def _flock(self) -> Iterator[None]:
+        if self.path.is_dir():  # refused before any lock file is made beside it
+            raise StateError(f"{self.path}: is a directory, not a state file")
         directory = self._ensure_directory()
         lock_path = directory / f"{self.path.name}.lock"
         try:
