@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from typer.core import TyperGroup
@@ -200,6 +201,11 @@ def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> s
     typed = [name for name in ("state", "store") if opt.given_on_command_line(ctx, name)]
     if len(typed) == 2:
         raise ConfigurationError("give --state or --store, not both")
+    if typed == ["store"] and store is not None and urlsplit(store).password:
+        Renderer().warn(
+            "a password in --store is visible to every user in `ps`;"
+            " put the URL in HITCOUNT_STORE instead"
+        )
     if typed:
         return state if typed == ["state"] else store
     if state and store and state != store:

@@ -345,3 +345,18 @@ def test_a_redis_store_without_the_redis_extra_says_what_to_install() -> None:
     assert result.returncode == 2
     assert "pip install 'hitcount[redis]'" in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_a_password_typed_in_store_is_warned_about_and_the_environment_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HITCOUNT_STATE", raising=False)
+    url = "redis://user:secret@127.0.0.1:1/0"  # nothing listens: exit 5 after the warning
+    typed = run(["--store", url, "metrics"])
+    assert typed.exit_code == 5
+    assert "a password in --store is visible to every user in `ps`" in typed.stderr
+    assert "secret" not in typed.stderr
+    monkeypatch.setenv("HITCOUNT_STORE", url)
+    from_env = run(["metrics"])
+    assert from_env.exit_code == 5
+    assert "visible to every user" not in from_env.stderr
