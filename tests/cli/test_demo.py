@@ -35,3 +35,13 @@ def test_demo_is_deterministic_and_can_run_one_scenario() -> None:
     only = ok_json(["demo", "--scenario", "3", "--json"])
     assert [s["scenario"] for s in only] == [3]
     assert_error(run(["demo", "--scenario", "9"]), 2, "no scenario 9")
+
+
+def test_every_scenario_shows_a_trace_of_its_events() -> None:
+    scenarios = ok_json(["demo", "-n", "2", "--json"])
+    (second,) = scenarios
+    assert [e["event"] for e in second["events"]] == ["hit_recorded"] * 3  # the first hits
+    assert second["untraced"] == {"hit_recorded": 197}  # 200 hits, 3 shown
+    text = ok(["demo", "-n", "2"]).stdout
+    assert "event hit_recorded endpoint=/api/search" in text
+    assert "... and 197 more hit_recorded events" in text

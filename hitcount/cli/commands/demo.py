@@ -8,7 +8,7 @@ import typer
 from rich.text import Text
 
 from hitcount.cli import options as opt
-from hitcount.cli.render import Renderer, safe
+from hitcount.cli.render import Renderer, counted, safe
 from hitcount.errors import ConfigurationError
 from hitcount.ops.demo import SCENARIOS, Scenario, run_demo
 
@@ -50,6 +50,7 @@ def _scenario_json(s: Scenario) -> dict[str, Any]:
         "passed": s.passed,
         "lines": s.lines,
         "events": s.events,
+        "untraced": s.untraced,
     }
 
 
@@ -60,3 +61,5 @@ def _print_scenario(render: Renderer, s: Scenario) -> None:
     for event in s.events:
         details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "clock"))
         render.line(Text(f"  event {event['event']}", style="cyan"), f" {safe(details)}")
+    for name, count in s.untraced.items():
+        render.line(Text(f"  ... and {counted(count, f'more {name} event')}", style="cyan"))
