@@ -110,10 +110,15 @@ def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
         write_atomically(target, chunks, mode=shared_mode())
     except AtomicWriteError as failed:
         where = f" (in {target.parent})" if failed.in_directory else ""
-        raise OutputError(
-            f"{target}: cannot write the {what}: {failed.error.strerror or failed.error}{where}",
-            hint="choose a file in a directory you can write to, or - for stdout",
-        ) from failed.error
+        raise cannot_write(target, what, failed.error, where) from failed.error
+
+
+def cannot_write(target: Path, what: str, err: OSError, where: str = "") -> OutputError:
+    """The error for an output file that cannot be written (or checked before writing)."""
+    return OutputError(
+        f"{target}: cannot write the {what}: {err.strerror or err}{where}",
+        hint="choose a file in a directory you can write to, or - for stdout",
+    )
 
 
 def shared_mode() -> int:

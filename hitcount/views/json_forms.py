@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcount.engine import DistinctResult, QueryResult
 from hitcount.model.answers import WindowAnswer
+from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 from hitcount.views.series import Point, Series
 
@@ -46,12 +47,13 @@ def _finite(value: float) -> float | None:
 def _number(value: float) -> float | int:
     """A count or a duration: whole numbers as integers, float noise rounded away.
 
-    Twelve significant digits: `87.99999999999994` is `88`, `300.0` is `300`.
+    The same digits as every text output (`model.metrics.plain`): `87.99999999999994` is
+    `88`, `300.0` is `300`.
     """
     if not math.isfinite(value):
         return value
-    rounded = float(f"{value:.12g}")
-    return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+    text = plain(value)
+    return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 def answer_json(answer: WindowAnswer) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from hitcount.errors import ConfigurationError, OutputError
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
-from hitcount.persist.atomic import write_output
+from hitcount.persist.atomic import cannot_write, write_output
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
 
 #: Most steps a report charts: one pixel per bar at the chart's width.
@@ -183,10 +183,7 @@ def _check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as err:
-        raise OutputError(
-            f"{target}: cannot write the report: {err.strerror or err}",
-            hint="choose a file in a directory you can write to, or - for stdout",
-        ) from err
+        raise cannot_write(target, "report", err) from err
     if f'name="generator" content="{GENERATOR}'.encode() not in head:
         raise OutputError(
             f"{target}: exists and is not a hitcount report; left as it is",
