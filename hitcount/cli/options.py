@@ -21,6 +21,7 @@ from hitcount.model.events import ALL, Event
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration, parse_instant
 from hitcount.persist.stores import Store, store_from_url
+from hitcount.persist.traces import TraceFile
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
 
@@ -41,7 +42,7 @@ class AppContext:
     namespace: str | None = None
     debug: bool = False
     saved: bool = False
-    cleanup: list[IO[str]] = field(default_factory=list)
+    cleanup: list[TraceFile] = field(default_factory=list)
 
     def mark_saved(self) -> None:
         """Note that the state has been saved (an interrupt now says so)."""
@@ -241,15 +242,12 @@ def attach_tracing(
         counter.subscribe(ALL, write)
 
 
-def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
+def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
     if target == "-":
         return sys.stdout
-    try:
-        handle = open(Path(target), "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
-    except OSError as err:
-        raise ConfigurationError(f"--trace-json: cannot write {target}: {err.strerror}") from err
-    app_ctx.cleanup.append(handle)
-    return handle
+    trace = TraceFile(Path(target))  # published when the command ends
+    app_ctx.cleanup.append(trace)
+    return trace
 
 
 @dataclass(frozen=True)
