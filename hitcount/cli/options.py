@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
-import msgspec
 import typer
 
 from hitcount.cli.render import Renderer
@@ -18,6 +17,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
+from hitcount.model.inert import json_line
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration, parse_instant
 from hitcount.persist.stores import Store, store_from_url
@@ -237,7 +237,7 @@ def attach_tracing(
             render.give_stdout_away()
 
         def write(event: Event) -> None:
-            sink.write(msgspec.json.encode(event.to_dict()).decode("utf-8") + "\n")
+            sink.write(json_line(event.to_dict()) + "\n")
 
         counter.subscribe(ALL, write)
 
