@@ -16,8 +16,10 @@ document without it loads with an empty tracker; `null` means distinct counting 
 `InputPosition` per file (see `inputs.py`), e.g. ``[{"path": "/var/log/x.log", "device": 2049,
 "inode": 131, "head_bytes": 1024, "head_sha256": "9f86...", "offset": 52311, "lines": 480}]``.
 
-Loading validates every field (types, ranges) and never executes anything; a damaged,
-foreign or newer document raises `StateError` and changes nothing.
+Loading validates every field (types, ranges), then cross-checks them (`plausible.py`: no
+more hits held than recorded, no data after the clock or before the horizon) and never
+executes anything; a damaged, forged, foreign or newer document raises `StateError` and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.atomic import write_output
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.plausible import check_plausible
 from hitcount.persist.reading import MAX_DOCUMENT_BYTES, read_document_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
@@ -302,6 +305,7 @@ def _build(document: _Document) -> HitCounter:
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
     counter.inputs = _inputs(document.inputs)
+    check_plausible(counter)  # each part passed; do they agree with one another?
     return counter
 
 
