@@ -82,6 +82,7 @@ def merge_counters(
     clocks = [counter.clock for counter in counters if counter.clock is not None]
     merged.clock = max(clocks) if clocks else None
     merged.metrics = _summed_metrics(counters)
+    merged.max_endpoints = counters[0].max_endpoints  # the same in every shard
     merged.metrics.pruned_events += pruned
     merged.recent_events.extend(event for c in counters for event in c.recent_events)
     merged.prune_all()
@@ -149,6 +150,12 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
                 f" keeps them {_distinct_spec(first)}; they cannot be merged",
                 hint="replay the shards with one --distinct-precision (or all --no-distinct)",
+            )
+        if counter.max_endpoints != first.max_endpoints:
+            raise MergeRefusedError(
+                f"{name} caps endpoints at {counter.max_endpoints}, but {names[0]} at"
+                f" {first.max_endpoints}; they cannot be merged",
+                hint="replay the shards with one --max-endpoints (or none)",
             )
 
 

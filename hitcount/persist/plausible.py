@@ -33,13 +33,13 @@ def check_plausible(counter: HitCounter) -> None:
     Raises:
         StateError: the first thing found that cannot be true, with the values involved.
     """
-    strategy = counter.strategy
-    for endpoint in strategy.endpoints():
-        if len(endpoint) > MAX_ENDPOINT_CHARS:
-            raise StateError(
-                f"an endpoint of {len(endpoint):,} characters ({endpoint[:40]!r}...), longer"
-                f" than any hit's ({MAX_ENDPOINT_CHARS})"
-            )
+    endpoints = counter.strategy.endpoints()
+    if max(map(len, endpoints), default=0) > MAX_ENDPOINT_CHARS:
+        longest = max(endpoints, key=len)
+        raise StateError(
+            f"an endpoint of {len(longest):,} characters ({longest[:40]!r}...), longer"
+            f" than any hit's ({MAX_ENDPOINT_CHARS})"
+        )
     _check_hits(counter)
     _check_times(counter)
 
@@ -47,12 +47,12 @@ def check_plausible(counter: HitCounter) -> None:
 def _check_hits(counter: HitCounter) -> None:
     recorded = counter.metrics.total_hits
     held = counter.strategy.hits_held_at_least()
-    for endpoint, hits in held.items():
-        if hits > recorded:
-            raise StateError(
-                f"endpoint {endpoint!r} holds {hits:,} hits, more than the {recorded:,} ever"
-                " recorded (metrics.total_hits)"
-            )
+    if max(held.values(), default=0) > recorded:
+        endpoint, hits = max(held.items(), key=lambda item: item[1])
+        raise StateError(
+            f"endpoint {endpoint!r} holds {hits:,} hits, more than the {recorded:,} ever"
+            " recorded (metrics.total_hits)"
+        )
     if (total := sum(held.values())) > recorded:
         raise StateError(
             f"the endpoints hold {total:,} hits together, more than the {recorded:,} ever"

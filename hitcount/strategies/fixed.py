@@ -256,7 +256,7 @@ class FixedWindow(Strategy, KeepsBuckets):
         tables = [buckets for buckets in self._buckets.values() if buckets]
         if not tables:
             return None
-        oldest, newest = min(min(t) for t in tables), max(max(t) for t in tables)
+        oldest, newest = min(map(min, tables)), max(map(max, tables))
         return (oldest + 1) * self.window_s, newest * self.window_s
 
     def bucket_counts(self, endpoint: str) -> dict[int, int]:

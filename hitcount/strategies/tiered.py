@@ -278,7 +278,7 @@ class TieredRollups(Strategy):
         tables = [tables[2] for tables in self._data.values() if tables[2]]
         if not tables:
             return None
-        oldest, newest = min(min(t) for t in tables), max(max(t) for t in tables)
+        oldest, newest = min(map(min, tables)), max(map(max, tables))
         return self.grid.edge(2, oldest + 1), self.grid.edge(2, newest)
 
     def bucket_counts(self, endpoint: str, tier: str = "coarse") -> dict[int, int]:
