@@ -44,10 +44,21 @@ def json_line(payload: Any) -> str:
     JSON syntax outside strings is ASCII, so every unsafe character found in the encoded text
     is inside a string, where `\uXXXX` (a surrogate pair above U+FFFF) means that character.
     """
-    text = msgspec.json.encode(payload).decode("utf-8")
+    return escaped_json(msgspec.json.encode(payload).decode("utf-8"))
+
+
+def escaped_json(text: str) -> str:
+    r"""Encoded JSON with its unsafe characters escaped (`\uXXXX`, the same text decoded)."""
     if text.isprintable():
         return text
     return _NOT_ASCII_PRINTABLE.sub(_json_escape, text)
+
+
+def escaped_json_bytes(data: bytes) -> bytes:
+    """`escaped_json` for UTF-8 bytes; JSON in printable ASCII comes back as it is, at once."""
+    if data.isascii() and b"\x7f" not in data:  # the encoder already escapes C0 controls
+        return data
+    return escaped_json(data.decode("utf-8")).encode("utf-8")
 
 
 def _python_escape(match: re.Match[str]) -> str:

@@ -140,3 +140,21 @@ def test_errors_and_warnings_name_a_hostile_file_escaped(tmp_path: Path) -> None
     bad.write_text('{"endpoint": "/ok", "ts": 1767225601}\n{"endpoint": "/x\x9b", "ts": "no"}\n')
     warned = ok(["replay", str(bad)])
     assert_inert(warned.stdout, warned.stderr)
+
+
+def test_documents_written_to_stdout_or_files_escape_endpoints_losslessly(
+    hostile: Path, tmp_path: Path
+) -> None:
+    saved = ok(["snapshot", "save", "-"])
+    assert_inert(saved.stdout, saved.stderr)
+    snapshot = tmp_path / "s.json"
+    snapshot.write_text(saved.stdout, encoding="utf-8")
+    merged = ok(["merge", str(snapshot), "-o", "-"])
+    assert_inert(merged.stdout, merged.stderr)
+    state_file = tmp_path / "state.json"
+    assert_inert(state_file.read_text(encoding="utf-8"))  # `cat state.json` is safe too
+    for document in (saved.stdout, merged.stdout):
+        assert sorted(json.loads(document)["state"]["timestamps"]) == sorted(ENDPOINTS)
+    ok(["snapshot", "restore", str(snapshot)])  # and it reads back to the same endpoints
+    rows = json.loads(ok(["top", "--last", "1d", "--limit", "50", "--json"]).stdout)
+    assert sorted(row["endpoint"] for row in rows) == sorted(ENDPOINTS)
