@@ -100,7 +100,14 @@ def test_replay_json_and_trace_json_escape_file_names_and_endpoints(
 
 
 def test_state_commands_escape_endpoints(hostile: Path) -> None:
-    for args in (["metrics"], ["events"], ["plot", "*", "--last", "1h"]):
+    alerted = ok(["replay", str(hostile), "-s", "sliding", "--max-window", "86400",
+                  "--alert", "*>1/1h"])  # fmt: skip
+    assert_inert(alerted.stdout, alerted.stderr)
+    assert "hitcount: alert: /esc\\x1b[31mred" in alerted.stderr
+    _text, remembered = _both(["events"])
+    assert isinstance(remembered, list)
+    assert {e.get("endpoint") for e in remembered} >= set(ENDPOINTS[1:])  # decoded exactly
+    for args in (["metrics"], ["plot", "*", "--last", "1h"]):
         _both(args)
     swapped = ok(["swap", "fixed", "--json"])
     assert_inert(swapped.stdout, swapped.stderr)
