@@ -153,10 +153,15 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
             )
         if counter.max_endpoints != first.max_endpoints:
             raise MergeRefusedError(
-                f"{name} caps endpoints at {counter.max_endpoints}, but {names[0]} at"
-                f" {first.max_endpoints}; they cannot be merged",
+                f"{name} has {_cap_text(counter)}, but {names[0]} has {_cap_text(first)};"
+                " they cannot be merged",
                 hint="replay the shards with one --max-endpoints (or none)",
             )
+
+
+def _cap_text(counter: HitCounter) -> str:
+    cap = counter.max_endpoints
+    return "no endpoint cap" if cap is None else f"--max-endpoints {cap}"
 
 
 def _shared_seed_warning(counters: Sequence[HitCounter], sources: Sequence[str]) -> tuple[str, ...]:

@@ -118,8 +118,10 @@ def test_a_saved_cap_out_of_range_is_refused(value: object) -> None:
 
 def test_shards_with_different_caps_cannot_merge() -> None:
     shards = [capped("fixed", 2), capped("fixed", 3)]
-    with pytest.raises(MergeRefusedError, match="caps endpoints at 3"):
+    with pytest.raises(MergeRefusedError, match="has --max-endpoints 3, but input 1 has"):
         merge_counters(shards)
+    with pytest.raises(MergeRefusedError, match="has no endpoint cap"):
+        merge_counters([capped("fixed", 2), HitCounter("fixed", **ROOMY_PARAMS["fixed"])])
     same = [capped("fixed", 2), capped("fixed", 2)]
     assert merge_counters(same).max_endpoints == 2
 
