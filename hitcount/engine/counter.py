@@ -138,9 +138,13 @@ class HitCounter(Answering, DeprecatedSnapshots):
                 f" got {max_lateness_s!r}"
             )
         self.max_lateness_s = float(max_lateness_s)
+        if hasattr(self, "_strategy"):
+            self.lateness_note = self._strategy.allow_lateness(self.max_lateness_s)
 
     def _use(self, strategy: Strategy) -> None:
         self._strategy = strategy
+        #: What the strategy adjusted to keep every hit inside the lateness allowance.
+        self.lateness_note = strategy.allow_lateness(self.max_lateness_s)
         #: The last horizon handed to `strategy.prune` (a strategy may keep a later one of
         #: its own after a conversion, yet still have finer parts to prune).
         self._pruned_to = -math.inf
@@ -152,6 +156,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         pruning horizon and the metrics stay.
         """
         self._strategy = strategy
+        strategy.allow_lateness(self.max_lateness_s)
 
     @property
     def strategy(self) -> Strategy:
@@ -420,7 +425,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self._use(other._strategy)
         self.distinct = other.distinct
         self.clock = other.clock
-        self.max_lateness_s = other.max_lateness_s
+        self.set_max_lateness(other.max_lateness_s)
         self.metrics = other.metrics
         self.recent_events = other.recent_events
         self.inputs = other.inputs

@@ -205,6 +205,8 @@ def _replay_whole(
         if settings.append:
             _keep_saved_settings(counter, settings)
         hooks.on_counter(counter)
+        if counter.lateness_note:
+            hooks.on_note(counter.lateness_note)
         if settings.commit_every_s is not None:
             followed = _follow(counter, store, sources, settings, hooks)
             if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
@@ -250,6 +252,8 @@ def _append_shared(
         counter = session.counter
         check_same_strategy(counter, None, {})
         hooks.on_counter(counter)
+        if counter.lateness_note:
+            hooks.on_note(counter.lateness_note)
         starts = session.start_lines(list(sources), hooks.on_note) if settings.resume else {}
         session.on_flush = hooks.on_saved
         report = _replay(

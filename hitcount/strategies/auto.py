@@ -133,6 +133,10 @@ class AutoStrategy(Strategy):
             self._exact.horizon = value
             self._hist.horizon = value
 
+    def allow_lateness(self, lateness_s: float) -> str | None:
+        """The histogram keeps the lateness allowance exact (see `ExponentialHistogram`)."""
+        return self._hist.allow_lateness(lateness_s)
+
     def retention_s(self) -> float:
         """Queries up to `max_window_s` back from the latest hit are complete."""
         return self.max_window_s

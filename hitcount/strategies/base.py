@@ -133,6 +133,10 @@ class Strategy(ABC):
             resolved[name] = spec[name].coerce(value)
         return resolved
 
+    def allow_lateness(self, lateness_s: float) -> str | None:
+        """Keep every hit up to `lateness_s` behind the clock; a note if that adjusts a param."""
+        return None
+
     def describe(self) -> str:
         """`name(param=value, ...)`, for humans."""
         inner = ", ".join(f"{k}={plain(v)}" for k, v in self.params.items())

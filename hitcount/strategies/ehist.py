@@ -10,15 +10,12 @@ most one bucket at its left edge, and everything newer than that bucket is far l
 it: the count of any window up to `max_window_s` has relative error below `epsilon`, in
 O((1/epsilon) log^2 N) bits per endpoint (O((1/epsilon) log N) buckets of O(log N) bits).
 
-The histogram needs its input in timestamp order, and real logs arrive a little out of
-order. So each endpoint's most recent hits (`buffer_s` seconds behind its newest) stay exact
-in a small sorted buffer, and move into the histogram in timestamp order only once they are
-older than that. A hit older than what has already moved cannot be inserted in order and is
-refused (the engine counts it as late), and so is a hit older than `horizon + max_window_s`:
-it arrived later than the engine's lateness allowance, and admitting it would make the
-state depend on when pruning ran. With that rule, buckets also expire as hits are inserted
-(once `max_window_s` older than the hit), and the state depends only on the hits kept and
-the horizon: not on the arrival order within the allowance, nor on how the hits were batched.
+The histogram needs its input in timestamp order, and real logs arrive out of order. So
+each endpoint's recent hits (`kept_s` behind its newest: `buffer_s`, or the engine's lateness
+allowance if longer, so that no hit inside the allowance is lost) stay exact in a sorted
+buffer and move into the histogram in order once older. A hit older than what has moved, or
+than `horizon + max_window_s` (outside the allowance), is refused (late). Buckets expire as
+hits are inserted, so the state depends only on the hits kept and the horizon.
 """
 
 from __future__ import annotations
@@ -30,14 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import plain
 from hitcount.strategies.base import Param, Strategy, decode_state
 from hitcount.strategies.capabilities import KeepsTimestamps, replayed_into
+from hitcount.strategies.ehist_parts import EHistState, Endpoint, checked_endpoint
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -51,58 +47,6 @@ _TS_BYTES = 8
 _MAX_SIZE = 2**62
 #: Compact the buffer's consumed prefix once it is this long (and half the list).
 _COMPACT_AT = 64
-
-
-class _Endpoint:
-    """One endpoint: an exact buffer of recent hits and the histogram of older ones."""
-
-    __slots__ = ("buffer", "classes", "expired", "head")
-
-    def __init__(self, expired: list[float]) -> None:
-        #: Sorted timestamps; the live part is `buffer[head:]` (the rest awaits compaction).
-        self.buffer: list[float] = []
-        self.head = 0
-        #: `classes[j]`: the newest timestamps of the buckets of size 2**j, oldest first.
-        self.classes: list[deque[float]] = []
-        #: Timestamps of buckets expired while recording, reported by `prune` (shared list).
-        self.expired = expired
-
-    def frontier(self) -> float | None:
-        """The newest timestamp in the histogram (None when it is empty)."""
-        for bucket_ts in self.classes:
-            if bucket_ts:
-                return bucket_ts[-1]
-        return None
-
-    def live(self) -> list[float]:
-        """The buffered timestamps, sorted."""
-        return self.buffer[self.head :]
-
-    def buckets(self) -> list[tuple[float, int]]:
-        """`(newest timestamp, size)` of every bucket, oldest first."""
-        return [
-            (ts, 1 << size_log)
-            for size_log in range(len(self.classes) - 1, -1, -1)
-            for ts in self.classes[size_log]
-        ]
-
-    def ends(self) -> tuple[float, float]:
-        """The newest hit of the oldest bucket (else the oldest buffered), and the newest."""
-        live, full = self.live(), [c for c in self.classes if c]
-        return (full[-1][0] if full else live[0]), (live[-1] if live else full[0][-1])
-
-    def is_empty(self) -> bool:
-        """Nothing buffered and no bucket."""
-        return self.head == len(self.buffer) and not any(self.classes)
-
-
-class _EndpointState(msgspec.Struct, forbid_unknown_fields=True):
-    buckets: list[tuple[float, int]]
-    buffer: list[float]
-
-
-class _EHistState(msgspec.Struct, forbid_unknown_fields=True):
-    endpoints: dict[str, _EndpointState]
 
 
 class ExponentialHistogram(Strategy):
@@ -134,6 +78,8 @@ class ExponentialHistogram(Strategy):
         self.max_window_s = float(self.params["max_window_s"])
         self.epsilon = float(self.params["epsilon"])
         self.buffer_s = float(self.params["buffer_s"])
+        #: Seconds kept exact: `buffer_s`, or the engine's lateness allowance if longer.
+        self.kept_s = self.buffer_s
         if self.epsilon >= 1.0:
             raise ConfigurationError(
                 f"epsilon must be < 1, got {plain(self.epsilon)}", param="epsilon"
@@ -141,12 +87,25 @@ class ExponentialHistogram(Strategy):
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2
-        self._endpoints: dict[str, _Endpoint] = {}
+        self._endpoints: dict[str, Endpoint] = {}
         #: Per endpoint, timestamps of expired buckets that no `prune` has reported yet.
         self._expired: dict[str, list[float]] = {}
 
-    def _new_endpoint(self, endpoint: str) -> _Endpoint:
-        return _Endpoint(self._expired.setdefault(endpoint, []))
+    def _new_endpoint(self, endpoint: str) -> Endpoint:
+        return Endpoint(self._expired.setdefault(endpoint, []))
+
+    def allow_lateness(self, lateness_s: float) -> str | None:
+        """Keep at least the last `lateness_s` seconds exact: no hit inside it is refused."""
+        self.kept_s = max(self.buffer_s, lateness_s)
+        return (
+            None
+            if self.kept_s == self.buffer_s
+            else (
+                f"note: --buffer {plain(self.buffer_s)} is shorter than --max-lateness"
+                f" {plain(lateness_s)}: the last {plain(lateness_s)} s of each endpoint stay exact,"
+                " so that no hit inside the lateness allowance is lost"
+            )
+        )
 
     def retention_s(self) -> float:
         """Queries up to `max_window_s` back from the latest hit are complete."""
@@ -195,7 +154,7 @@ class ExponentialHistogram(Strategy):
         live = state.live()
         state.buffer = live + fresh if not live or fresh[0] >= live[-1] else sorted(live + fresh)
         state.head = 0
-        self._flush(state, state.buffer[-1] - self.buffer_s)
+        self._flush(state, state.buffer[-1] - self.kept_s)
         return len(fresh)
 
     def late_mask(
@@ -205,16 +164,16 @@ class ExponentialHistogram(Strategy):
         older than the histogram's newest are refused later, by `record_many`)."""  # noqa: D205, D209
         return (timestamps <= horizons) | (timestamps < horizons + self.max_window_s)
 
-    def _buffer_one(self, state: _Endpoint, ts: float) -> None:
-        """Insert `ts` into the buffer, then move what fell `buffer_s` behind the newest."""
+    def _buffer_one(self, state: Endpoint, ts: float) -> None:
+        """Insert `ts` into the buffer, then move what fell `kept_s` behind the newest."""
         buffer = state.buffer
         if state.head == len(buffer) or ts >= buffer[-1]:
             buffer.append(ts)
         else:
             insort(buffer, ts, lo=state.head)
-        self._flush(state, buffer[-1] - self.buffer_s)
+        self._flush(state, buffer[-1] - self.kept_s)
 
-    def _flush(self, state: _Endpoint, before: float) -> None:
+    def _flush(self, state: Endpoint, before: float) -> None:
         """Move the buffered timestamps `< before` into the histogram, oldest first."""
         buffer, head = state.buffer, state.head
         while head < len(buffer) and buffer[head] < before:
@@ -228,7 +187,7 @@ class ExponentialHistogram(Strategy):
             head = 0
         state.head = head
 
-    def _insert(self, state: _Endpoint, ts: float) -> None:
+    def _insert(self, state: Endpoint, ts: float) -> None:
         """DGIM insertion of the newest hit: expire, add a bucket of size 1, merge upward."""
         self._drop_oldest(state, ts, self.max_window_s, state.expired)
         classes = state.classes
@@ -247,7 +206,7 @@ class ExponentialHistogram(Strategy):
 
     @staticmethod
     def _drop_oldest(
-        state: _Endpoint, cut: float, shift: float, into: list[float] | None = None
+        state: Endpoint, cut: float, shift: float, into: list[float] | None = None
     ) -> int:
         """Drop the oldest buckets while `bucket ts + shift <= cut` (their ts go `into`)."""
         classes = state.classes
@@ -319,7 +278,7 @@ class ExponentialHistogram(Strategy):
         return WindowAnswer((low + high) / 2, low, high, False, complete=complete)
 
     @staticmethod
-    def _bucket_bounds(state: _Endpoint, start: float, end: float) -> tuple[int, int]:
+    def _bucket_bounds(state: Endpoint, start: float, end: float) -> tuple[int, int]:
         """Certain bounds on the histogram's hits in `(start, end]`."""
         low = high = 0
         previous = -math.inf  # the oldest bucket's span has no known beginning
@@ -396,47 +355,18 @@ class ExponentialHistogram(Strategy):
         Raises:
             StateError: unknown fields, bad timestamps or sizes, unsorted or misordered
                 buckets, too many (or, below the largest size, too few) buckets of a size,
-                an unsorted buffer, or buffered hits that should have been bucketed.
+                or an unsorted buffer.
         """
-        decoded: _EHistState = decode_state(raw, _EHistState, self.name)
-        loaded: dict[str, _Endpoint] = {}
+        decoded: EHistState = decode_state(raw, EHistState, self.name)
+        loaded: dict[str, Endpoint] = {}
         for endpoint, entry in decoded.endpoints.items():
             if not endpoint:
                 raise StateError("invalid ehist state: empty endpoint")
-            state = self._checked_endpoint(entry, endpoint)
+            state = checked_endpoint(entry, endpoint, self.per_size)
             if not state.is_empty():
                 loaded[endpoint] = state
         self._endpoints = loaded
         self._expired = {endpoint: state.expired for endpoint, state in loaded.items()}
-
-    def _checked_endpoint(self, entry: _EndpointState, endpoint: str) -> _Endpoint:
-        def bad(reason: str) -> StateError:
-            return StateError(f"invalid ehist state: {endpoint!r}: {reason}")
-
-        stamps = [ts for ts, _ in entry.buckets] + entry.buffer
-        if any(not (math.isfinite(ts) and 0 <= ts <= MAX_TS) for ts in stamps):
-            raise bad("timestamp out of range")
-        if any(a > b for a, b in pairwise(stamps)):
-            raise bad("timestamps out of order")
-        state = _Endpoint([])
-        previous_size = _MAX_SIZE
-        for ts, size in entry.buckets:
-            if not (0 < size <= previous_size and size & (size - 1) == 0):
-                raise bad(f"bucket size {size} is not a power of two at most the older one's")
-            previous_size = size
-            size_log = size.bit_length() - 1
-            while len(state.classes) <= size_log:
-                state.classes.append(deque())
-            state.classes[size_log].append(ts)
-        counts = [len(same) for same in state.classes]
-        if any(count > self.per_size for count in counts):
-            raise bad(f"more than {self.per_size} buckets of one size")
-        if any(count < self.per_size - 1 for count in counts[:-1]):
-            raise bad(f"fewer than {self.per_size - 1} buckets of a size below the largest")
-        if entry.buffer and entry.buffer[0] < entry.buffer[-1] - self.buffer_s:
-            raise bad(f"buffered hits more than {plain(self.buffer_s)} s behind the newest")
-        state.buffer = list(entry.buffer)
-        return state
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:

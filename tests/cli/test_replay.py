@@ -377,3 +377,16 @@ def test_a_replay_longer_than_the_strategy_keeps_says_how_much_and_which_option(
     assert "--max-window 2h would keep it" in warned  # 99 min + 60 s of lateness, rounded up
     assert "can no longer be answered" not in ok(["replay", str(path)]).stderr  # fixed: 1 day
     assert "can no longer be answered" not in ok(["replay", str(path), "-s", "morris"]).stderr
+
+
+def test_a_buffer_shorter_than_the_lateness_allowance_is_adjusted_with_a_note(
+    tmp_path: Path,
+) -> None:
+    """The issue's four hits: the one 125 s late is inside --max-lateness 300 and counts."""
+    log = write_ndjson(tmp_path / "late.ndjson", [("/a", t) for t in (0.0, 10.0, 130.0, 5.0)])
+    result = ok(["replay", str(log), "-s", "ehist", "--buffer", "5", "--max-lateness", "300"])
+    assert "note: --buffer 5 is shorter than --max-lateness 300" in result.stderr
+    answer = query("/a", "1000")
+    assert (answer["count"], answer["exact"]) == (4, True)
+    quiet = ok(["replay", str(log), "-s", "ehist", "--max-lateness", "60"])
+    assert "--buffer" not in quiet.stderr

@@ -210,22 +210,25 @@ def test_answers_hold_their_bounds_for_any_hits(
 
 
 def test_late_hits_follow_one_rule_for_every_endpoint() -> None:
-    strategy = AutoStrategy(max_window_s=100, buffer_s=10, epsilon=0.3, memory_budget=3)
+    strategy = AutoStrategy(max_window_s=100, buffer_s=60, epsilon=0.3, memory_budget=3)
     counter = HitCounter(strategy, max_lateness_s=60)
-    counter.record_many([("/hot", T0 + i) for i in range(0, 400, 2)] + [("/cold", T0 + 399)])
+    hot = [("/hot", T0 + i) for i in (*range(0, 400, 2), 399)]
+    counter.record_many([*hot, ("/cold", T0 + 399)])
     assert strategy.is_switched("/hot") and not strategy.is_switched("/cold")
     # Older than horizon + max_window_s: late for both, in both paths.
     horizon = strategy.horizon
+    assert horizon + 100 == T0 + 337.5  # floor((399 - 100 - 60) / 6.25) * 6.25 + 100
     stale = horizon + 100 - 1
     assert not counter.record("/cold", stale)
     assert not counter.record("/hot", stale)
-    # Newer than that but older than /hot's bucketed hits: only /hot refuses, and the batch
-    # path counts it late too (record_array returns fewer kept hits).
-    assert counter.record("/cold", T0 + 380.5)
+    # Newer than that, but outside the allowance (399 - 60 = 339) and older than /hot's
+    # newest bucketed hit (338, before 399 - 60): only /hot refuses, and the batch path
+    # counts it late too.
+    assert counter.record("/cold", T0 + 337.75)
     before = counter.metrics.late_hits
-    assert counter.record_many([("/hot", T0 + 380.5), ("/cold", T0 + 381.5)]) == 1
+    assert counter.record_many([("/hot", T0 + 337.75), ("/cold", T0 + 381.5)]) == 1
     assert counter.metrics.late_hits == before + 1
-    mask = strategy.late_mask(np.array([stale, T0 + 380.5]), np.array([horizon, horizon]))
+    mask = strategy.late_mask(np.array([stale, T0 + 337.75]), np.array([horizon, horizon]))
     assert mask.tolist() == [True, False]
 
 
