@@ -305,6 +305,7 @@ class AutoStrategy(Strategy):
             buffer_s=self.params["buffer_s"],
         )
         hist.horizon = self.horizon
+        hist.allow_lateness(self._hist.kept_s)
         hist.load_state(bytes(decoded.ehist))
         switched = set(decoded.switched)
         if len(switched) != len(decoded.switched) or "" in switched:

@@ -34,11 +34,14 @@ class KeepsTimestamps(ABC):
 class KeepsBuckets(ABC):
     """A strategy that keeps, per endpoint, hit counts in buckets of one width.
 
-    Bucket `j` holds the hits with `j * bucket_width_s <= ts < (j + 1) * bucket_width_s`.
+    Bucket `j` holds the hits with `j * bucket_width_s < ts <= (j + 1) * bucket_width_s`
+    (with `<= ts <` instead when `closed_right` is False: states saved before).
     """
 
     #: The width of every bucket, in seconds.
     bucket_width_s: float
+    #: Whether buckets are `(lo, hi]` (else `[lo, hi)`).
+    closed_right: bool
 
     @abstractmethod
     def bucket_counts(self, endpoint: str) -> dict[int, int]:

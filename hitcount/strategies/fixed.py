@@ -1,4 +1,10 @@
-"""`fixed`: hits counted in buckets of `window_s` seconds, `bucket = floor(ts / window_s)`."""
+"""`fixed`: hits counted in buckets of `window_s` seconds.
+
+Bucket `j` holds the hits with `j * window_s < ts <= (j + 1) * window_s`, the convention of
+windows `(now - N, now]`, so a window whose edges are bucket edges is answered exactly.
+States saved before this convention hold `[lo, hi)` buckets (`j = floor(ts / window_s)`);
+they load as they are, keep that convention, and say so in their `edges` field.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.errors import StateError, SwapRefusedError
+from hitcount.errors import MergeRefusedError, StateError, SwapRefusedError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import plain
@@ -29,9 +35,13 @@ _ENDPOINT_OVERHEAD_BYTES = 64
 _MAX_COUNT = 2**62
 #: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
 _TINY_SHARE = 1e-12
+#: The two bucket conventions, as the saved state names them.
+RIGHT_CLOSED, LEFT_CLOSED = "(lo, hi]", "[lo, hi)"
 
 
 class _FixedState(msgspec.Struct, forbid_unknown_fields=True):
+    #: `RIGHT_CLOSED`, or absent in states saved with the old `[lo, hi)` buckets.
+    edges: str = LEFT_CLOSED
     buckets: dict[str, dict[int, int]] | None = None
     #: The compact form: per endpoint, little-endian int64 `bucket, count` pairs.
     buckets_q: dict[str, bytes] | None = None
@@ -51,9 +61,10 @@ def _pairs_of(data: bytes, endpoint: str) -> dict[int, int]:
 class FixedWindow(Strategy, KeepsBuckets):
     """Fixed-window buckets: `bucket -> count` per endpoint, kept for `retention_s`.
 
-    A query counts fully covered buckets exactly. A bucket the window only partly covers
-    adds nothing to `low`, all its hits to `high`, and to `count` the share of its time
-    span that the window covers (a proportional estimate). A bucket's span ends at the
+    Buckets are `(lo, hi]` like windows (`[lo, hi)` in states saved before; `closed_right`
+    says which). A query counts fully covered buckets exactly. A bucket the window only
+    partly covers adds nothing to `low`, all its hits to `high`, and to `count` the share
+    of its time span that the window covers (a proportional estimate). Its span ends at the
     latest hit seen, so the newest bucket is fully covered by a window ending now.
     """
 
@@ -87,13 +98,28 @@ class FixedWindow(Strategy, KeepsBuckets):
         super().__init__(**params)
         self.window_s = float(self.params["window_s"])
         self.bucket_width_s = self.window_s
+        self.closed_right = True
         self._buckets: dict[str, dict[int, int]] = {}
         #: No bucket below this index exists (a lower bound), so most prunes scan nothing.
         self._lowest: float = math.inf
 
     def bucket_of(self, ts: float) -> int:
-        """The bucket index of a timestamp: `floor(ts / window_s)`."""
+        """The bucket index of a timestamp: `ceil(ts / window_s) - 1` (`floor` if `[lo, hi)`)."""
+        if self.closed_right:
+            return math.ceil(ts / self.window_s) - 1
         return math.floor(ts / self.window_s)
+
+    def _buckets_of(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`bucket_of` of every element, with the same float division."""
+        import numpy as np
+
+        if self.closed_right:
+            return np.ceil(stamps / self.window_s) - 1
+        return np.floor(stamps / self.window_s)
+
+    def _on_time(self, ts: float) -> bool:
+        """After the horizon (at it too for `[lo, hi)` buckets, which start there)."""
+        return ts > self.horizon if self.closed_right else ts >= self.horizon
 
     def retention_s(self) -> float:
         """Queries up to `retention_s` back from the latest hit are complete."""
@@ -105,12 +131,12 @@ class FixedWindow(Strategy, KeepsBuckets):
 
     def record(self, endpoint: str, ts: float) -> bool:
         """Add one hit to its bucket; refuse it when it is older than the horizon."""
-        if ts < self.horizon:
+        if not self._on_time(ts):
             return False
         buckets = self._buckets.get(endpoint)
         if buckets is None:
             buckets = self._buckets[endpoint] = {}
-        bucket = math.floor(ts / self.window_s)
+        bucket = self.bucket_of(ts)
         buckets[bucket] = buckets.get(bucket, 0) + 1
         if bucket < self._lowest:
             self._lowest = bucket
@@ -118,8 +144,8 @@ class FixedWindow(Strategy, KeepsBuckets):
 
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
         """Add a batch of one endpoint's hits, counted per bucket first."""
-        horizon, width = self.horizon, self.window_s
-        counts = Counter(math.floor(ts / width) for ts in timestamps if ts >= horizon)
+        on_time, bucket_of = self._on_time, self.bucket_of
+        counts = Counter(bucket_of(ts) for ts in timestamps if on_time(ts))
         if not counts:
             return 0
         buckets = self._buckets.setdefault(endpoint, {})
@@ -131,17 +157,17 @@ class FixedWindow(Strategy, KeepsBuckets):
     def late_mask(
         self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
-        """Buckets start at the horizon, so a hit exactly on it is kept: `ts < horizon`."""
-        return timestamps < horizons
+        """`ts <= horizon` (`ts < horizon` for `[lo, hi)` buckets, which start at it)."""
+        return timestamps <= horizons if self.closed_right else timestamps < horizons
 
     def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
         """Add a numpy batch: buckets counted with `np.unique`, then merged."""
         import numpy as np
 
-        fresh = timestamps[timestamps >= self.horizon]
+        fresh = timestamps[~self.late_mask(timestamps, np.float64(self.horizon))]
         if not len(fresh):
             return 0
-        buckets, counts = np.unique(np.floor(fresh / self.window_s), return_counts=True)
+        buckets, counts = np.unique(self._buckets_of(fresh), return_counts=True)
         table = self._buckets.setdefault(endpoint, {})
         for bucket, count in zip(buckets.tolist(), counts.tolist(), strict=True):
             table[int(bucket)] = table.get(int(bucket), 0) + count
@@ -158,12 +184,12 @@ class FixedWindow(Strategy, KeepsBuckets):
         """Count a whole batch at once: one `bincount` over (endpoint, bucket) keys."""
         import numpy as np
 
-        fresh = stamps >= self.horizon
+        fresh = ~self.late_mask(stamps, np.float64(self.horizon))
         if not fresh.all():
             codes, stamps = codes[fresh], stamps[fresh]
         if not len(stamps):
             return 0
-        buckets = np.floor(stamps / self.window_s)
+        buckets = self._buckets_of(stamps)
         lowest, highest = float(buckets.min()), float(buckets.max())
         span = int(highest - lowest) + 1
         if span * len(names) > max(4 * len(stamps), 1 << 16):  # sparse: sort instead
@@ -220,7 +246,7 @@ class FixedWindow(Strategy, KeepsBuckets):
     def _candidate_buckets(
         self, buckets: dict[int, int], start: float, end: float
     ) -> Iterable[int]:
-        first = math.floor(start / self.window_s) if math.isfinite(start) else None
+        first = math.floor(start / self.window_s) - 1 if math.isfinite(start) else None
         last = math.floor(end / self.window_s)
         if first is not None and last - first <= len(buckets):
             return range(first, last + 1)
@@ -230,15 +256,20 @@ class FixedWindow(Strategy, KeepsBuckets):
         """Share of a bucket's hits inside `(start, end]`, judged by their time span.
 
         1.0: every hit is inside; 0.0: none is; in between: a partial bucket, whose share
-        is the part of its span `[lo, min(hi, clock)]` the window overlaps.
+        is the part of its span `(lo, min(hi, clock)]` the window overlaps.
         """
         lo = bucket * self.window_s
-        hi = lo + self.window_s  # hits are in [lo, hi) and at or before `clock`
-        if hi <= start or clock <= start or lo > end:
-            return 0.0
-        if lo > start and (hi <= end or clock <= end):
-            return 1.0
+        hi = lo + self.window_s  # hits are in (lo, hi] (or [lo, hi)) and at or before `clock`
         span_end = min(hi, clock)
+        if self.closed_right:
+            if span_end <= start or lo >= end:
+                return 0.0
+            if lo >= start and span_end <= end:
+                return 1.0
+        elif hi <= start or clock <= start or lo > end:
+            return 0.0
+        elif lo > start and (hi <= end or clock <= end):
+            return 1.0
         overlap = min(span_end, end) - max(lo, start)
         share = overlap / (span_end - lo) if span_end > lo else 0.5
         return min(max(share, _TINY_SHARE), 1.0 - _TINY_SHARE)
@@ -283,8 +314,14 @@ class FixedWindow(Strategy, KeepsBuckets):
         )
 
     def to_state(self) -> dict[str, Any]:
-        """`{"buckets": {endpoint: {bucket: count}}}` (JSON keys are strings)."""
-        return {"buckets": {ep: dict(sorted(b.items())) for ep, b in self._buckets.items()}}
+        """`{"edges": "(lo, hi]", "buckets": {endpoint: {bucket: count}}}` (keys are strings)."""
+        buckets = {ep: dict(sorted(b.items())) for ep, b in self._buckets.items()}
+        return {"edges": self.edges, "buckets": buckets}
+
+    @property
+    def edges(self) -> str:
+        """The bucket convention: `(lo, hi]`, or `[lo, hi)` in a state saved before it."""
+        return RIGHT_CLOSED if self.closed_right else LEFT_CLOSED
 
     def to_compact_state(self) -> dict[str, Any]:
         """`{"buckets_q": {endpoint: base64 of little-endian int64 bucket, count pairs}}`."""
@@ -292,38 +329,47 @@ class FixedWindow(Strategy, KeepsBuckets):
         for endpoint, buckets in self._buckets.items():
             values = array("q", [value for pair in sorted(buckets.items()) for value in pair])
             packed[endpoint] = little_endian(values)
-        return {"buckets_q": packed}
+        return {"edges": self.edges, "buckets_q": packed}
 
     def load_state(self, raw: bytes) -> None:
         """Load bucket tables (either form), checking indexes and counts."""
         decoded: _FixedState = decode_state(raw, _FixedState, self.name)
         if (decoded.buckets is None) == (decoded.buckets_q is None):
             raise StateError("invalid fixed state: needs 'buckets' or 'buckets_q'")
+        if decoded.edges not in (RIGHT_CLOSED, LEFT_CLOSED):
+            raise StateError(
+                f"invalid fixed state: edges {decoded.edges!r} is neither"
+                f" {RIGHT_CLOSED!r} nor {LEFT_CLOSED!r}"
+            )
         tables = decoded.buckets or {
             endpoint: _pairs_of(data, endpoint)
             for endpoint, data in (decoded.buckets_q or {}).items()
         }
         limit = MAX_TS / self.window_s + 1
+        first = -1 if decoded.edges == RIGHT_CLOSED else 0  # a hit at 0 is in (-w, 0]
         for endpoint, buckets in tables.items():
             if not endpoint:
                 raise StateError("invalid fixed state: empty endpoint")
             if buckets and not (
-                min(buckets) >= 0 and max(buckets) <= limit
+                min(buckets) >= first and max(buckets) <= limit
                 and min(buckets.values()) > 0 and max(buckets.values()) <= _MAX_COUNT
             ):  # fmt: skip
                 bad = next(
                     (b, n) for b, n in buckets.items()
-                    if not (0 <= b <= limit and 0 < n <= _MAX_COUNT)
+                    if not (first <= b <= limit and 0 < n <= _MAX_COUNT)
                 )  # fmt: skip
                 raise StateError(
                     f"invalid fixed state: bucket {bad[0]} of {endpoint!r} holds {bad[1]}"
                 )
         self._buckets = {ep: b for ep, b in tables.items() if b}
+        self.closed_right = decoded.edges == RIGHT_CLOSED
         self._lowest = min((min(b) for b in self._buckets.values()), default=math.inf)
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
         """From sliding: bucket each timestamp. From fixed: merge whole buckets.
+
+        Merged buckets keep the source's convention (`edges`).
 
         Raises:
             SwapRefusedError: the new window is not a whole multiple of the old one, or
@@ -336,6 +382,7 @@ class FixedWindow(Strategy, KeepsBuckets):
                 target.record_many(endpoint, source.timestamps(endpoint))
             return target
         if isinstance(source, FixedWindow):
+            target.closed_right = source.closed_right
             target._merge_buckets_of(source)
             return target
         return super().convert(source, params)
@@ -363,7 +410,13 @@ class FixedWindow(Strategy, KeepsBuckets):
         The horizon is the earliest part's; the caller prunes to the latest.
         """
         fixed = same_kind(cls, parts)
+        if len({part.closed_right for part in fixed}) > 1:
+            raise MergeRefusedError(
+                f"cannot merge fixed states with {RIGHT_CLOSED} and {LEFT_CLOSED} buckets",
+                hint="replay the older shards again with this hitcount, then merge",
+            )
         target = cls(**fixed[0].params)
+        target.closed_right = fixed[0].closed_right
         target.horizon = min(part.horizon for part in fixed)
         for part in fixed:
             for endpoint, buckets in part._buckets.items():

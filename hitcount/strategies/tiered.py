@@ -392,7 +392,9 @@ class TieredRollups(Strategy):
             return target
         if isinstance(source, KeepsBuckets):
             tables = {ep: source.bucket_counts(ep) for ep in source.endpoints()}
-            rollups = [Rollup(source.bucket_width_s, tables, source.horizon, True)]
+            rollups = [
+                Rollup(source.bucket_width_s, tables, source.horizon, not source.closed_right)
+            ]
         elif isinstance(source, TieredRollups):
             rollups = source._rollups()
             target.closed_until = source.closed_until

@@ -128,10 +128,13 @@ def test_fixed_bounds_hold_the_true_count(hand_file: Path, window: str) -> None:
 
 def test_fixed_window_covering_whole_buckets_is_exact(hand_file: Path) -> None:
     ok(["replay", str(hand_file), "--strategy", "fixed", "--window", "100"])
-    # (1000, 2000]: bucket 10 = [1000, 1100) is only partly covered and holds the excluded
-    # hit at 1000, so the true 3 (1700, 1800, 2000) must lie within the bounds.
+    # (1000, 2000] is on bucket edges: the hit at 1000 is in (900, 1000], wholly outside,
+    # so the answer is exactly 3 (1700, 1800, 2000).
     answer = query("/api/login", "1000")
-    assert answer["low"] <= 3 <= answer["high"]
+    assert (answer["count"], answer["exact"]) == (3, True)
+    # (950, 2000] cuts (900, 1000], which holds 1000: the true 4 within the bounds.
+    answer = query("/api/login", "1050")
+    assert answer["low"] <= 4 <= answer["high"]
     assert answer["exact"] is False
     # (-100, 2000] covers every bucket whole (the newest one's span ends at now): exact
     everything = query("/api/login", "2100")

@@ -9,6 +9,7 @@ import pytest
 
 from hitcount import HitCounter, StateError, UnknownStrategyError, create_strategy, get_strategy
 from hitcount.errors import ConfigurationError
+from hitcount.model.answers import WindowAnswer
 from hitcount.persist.document import encode
 from hitcount.strategies import FixedWindow, SlidingWindow, available_strategies
 from tests.conftest import ROOMY_PARAMS, Oracle
@@ -129,15 +130,34 @@ def test_fixed_full_buckets_are_exact_and_partial_ones_bounded() -> None:
     fixed = FixedWindow(window_s=10, retention_s=1000)
     for ts in (0, 3, 7, 12, 15, 21, 28, 29):
         fixed.record("/a", float(ts))
-    # (-1, 29] covers buckets [0,10), [10,20) and [20,30) whose hits end at the clock 29.
-    assert fixed.query("/a", -1, 29, 29).exact
-    assert fixed.query("/a", -1, 29, 29).count == 8
-    # (9, 29]: bucket [0,10) is partial (7 is out, but the bucket could hold 9.5).
+    # Buckets are (lo, hi] like windows: (-10, 0] {0}, (0, 10] {3, 7}, (10, 20] {12, 15},
+    # (20, 30] {21, 28, 29}, whose hits end at the clock 29.
+    assert fixed.query("/a", -10, 30, 29) == WindowAnswer.exactly(8)
+    # A window whose edges are bucket edges is exact (the issue's case: (0, 30]).
+    assert fixed.query("/a", 0, 30, 29) == WindowAnswer.exactly(7)
+    assert fixed.query("/a", 0, 29, 29) == WindowAnswer.exactly(7)  # nothing after the clock
+    assert fixed.query("/a", 10, 20, 29) == WindowAnswer.exactly(2)
+    # (9, 29]: bucket (0, 10] is partial (7 is out, but the bucket could hold 9.5).
     answer = fixed.query("/a", 9, 29, 29)
-    assert (answer.low, answer.high) == (5, 8)
+    assert (answer.low, answer.high) == (5, 7)
     assert not answer.exact
-    # The estimate takes the covered share of the bucket: 1/10 of its 3 hits.
-    assert answer.count == pytest.approx(5 + 0.3, abs=1e-6)
+    # The estimate takes the covered share of the bucket: 1/10 of its 2 hits.
+    assert answer.count == pytest.approx(5 + 0.2, abs=1e-6)
+    # (-1, 29]: (-10, 0] is partial, its hit at 0 could be anywhere in it.
+    assert (fixed.query("/a", -1, 29, 29).low, fixed.query("/a", -1, 29, 29).high) == (7, 8)
+
+
+def test_fixed_bucket_aligned_windows_are_exact_at_any_now() -> None:
+    """Oracle check: every window with both edges on the grid is exact, and right."""
+    rng = random.Random(11)
+    fixed = HitCounter("fixed", window_s=5, retention_s=10**6)
+    hits = [("/x", float(rng.randint(0, 400))) for _ in range(300)]  # many hits on edges
+    fixed.record_many(hits)
+    oracle = Oracle(hits)
+    for _ in range(200):
+        now, last = 5.0 * rng.randint(0, 81), 5.0 * rng.randint(1, 80)
+        answer = fixed.query("/x", last, now).answer
+        assert answer == WindowAnswer.exactly(oracle.count("/x", now - last, now))
 
 
 def test_fixed_never_over_counts_its_low_bound() -> None:

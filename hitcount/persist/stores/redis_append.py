@@ -45,9 +45,14 @@ class RedisAppend:
         meta = store.meta(generation)
         spec = meta["strategy"]
         self.layout = layout_for(spec["name"], spec["params"], store.scripts)
+        self.layout.lateness_s = meta["max_lateness_s"]
         horizon = meta["horizon"] if meta["horizon"] is not None else -float("inf")
+        #: The meta hash's strategy-wide fields (fixed's bucket convention), for new deltas.
+        self._extras: dict[str, float] = meta["extras"]
         self.counter = HitCounter(
-            self.layout.new_delta(horizon), max_lateness_s=meta["max_lateness_s"], distinct=False
+            self.layout.new_delta(horizon, self._extras),
+            max_lateness_s=meta["max_lateness_s"],
+            distinct=False,
         )
         self.counter.clock = meta["clock"]
         self.hits_written = 0
@@ -238,7 +243,7 @@ class RedisAppend:
             self.counter.clock = max(self.counter.clock or shared, shared)
         if horizon_raw:
             horizon = max(horizon, float(horizon_raw))
-        self.counter.continue_with(self.layout.new_delta(horizon))
+        self.counter.continue_with(self.layout.new_delta(horizon, self._extras))
 
     def _meta_key(self) -> str:
         return self.store.gen_key(self.generation, "meta")

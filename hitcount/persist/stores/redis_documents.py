@@ -33,7 +33,7 @@ class DocumentLayout(ReadModifyWriteLayout):
         self._state: tuple[Strategy, dict[str, Any]] | None = None
         self._entries: tuple[Strategy, dict[str, int]] | None = None
 
-    def new_delta(self, horizon: float) -> Strategy:
+    def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
         """Raw hits, refused or kept as the real strategy would."""
         return RawHits.of(self.empty(), horizon)
 

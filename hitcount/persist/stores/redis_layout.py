@@ -45,6 +45,8 @@ class Layout(ABC):
         #: it: older than what it already summarizes). Native layouts leave them empty.
         self.pruned: dict[str, int] = {}
         self.refused: dict[str, int] = {}
+        #: The state's lateness allowance: what `empty` strategies keep (see `allow_lateness`).
+        self.lateness_s = 0.0
 
     def start_batch(self) -> None:
         """Forget the outcomes of the previous batch (or of a batch being retried)."""
@@ -52,10 +54,13 @@ class Layout(ABC):
 
     def empty(self) -> Strategy:
         """A new, empty strategy of this layout's kind and parameters."""
-        return get_strategy(self.strategy_name)(**self.params)
+        strategy = get_strategy(self.strategy_name)(**self.params)
+        strategy.allow_lateness(self.lateness_s)
+        return strategy
 
-    def new_delta(self, horizon: float) -> Strategy:
-        """An empty local strategy that gathers the hits of one batch."""
+    def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
+        """An empty local strategy that gathers the hits of one batch (`extras`: the meta
+        hash's strategy-wide fields, for a layout whose deltas depend on them)."""  # noqa: D205, D209
         strategy = self.empty()
         strategy.horizon = horizon
         return strategy

@@ -34,7 +34,7 @@ class MorrisLayout(ReadModifyWriteLayout):
         #: The rule and the generator that advance the levels (one generator per writer).
         self._rule = MorrisCounter(**self.params)
 
-    def new_delta(self, horizon: float) -> Strategy:
+    def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
         """The batch's hits, kept or refused as the real strategy would."""
         return RawHits.of(self.empty(), horizon)
 

@@ -28,9 +28,27 @@ ZADD_CHUNK = 5000
 
 
 class FixedLayout(Layout):
-    """`fixed`: hash of bucket index -> count."""
+    """`fixed`: hash of bucket index -> count.
+
+    The meta hash keeps `x:closed_right = 1` for `(lo, hi]` buckets; a state written before
+    has no such field and keeps its `[lo, hi)` buckets, in its deltas too.
+    """
 
     strategy_name = "fixed"
+
+    def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
+        """An empty local strategy, with the stored state's bucket convention."""
+        strategy = super().new_delta(horizon, extras)
+        self.restore_extras(strategy, extras or {})
+        return strategy
+
+    def restore_extras(self, strategy: Strategy, extras: Mapping[str, float]) -> None:
+        """`(lo, hi]` buckets when the meta hash says so, else the old `[lo, hi)`."""
+        _buckets(strategy).closed_right = extras.get("closed_right") == 1.0
+
+    def extras_of(self, strategy: Strategy) -> dict[str, float]:
+        """`closed_right: 1.0` for `(lo, hi]` buckets (nothing for the old convention)."""
+        return {"closed_right": 1.0} if _buckets(strategy).closed_right else {}
 
     def queue_add(
         self,

@@ -414,3 +414,36 @@ def _no_env_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("HITCOUNT_STATE", raising=False)
     monkeypatch.delenv("HITCOUNT_NAMESPACE", raising=False)
     yield
+
+
+def test_fixed_keeps_the_bucket_convention_of_the_stored_state(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """New states say `(lo, hi]` in the meta hash; one written before (no field) keeps
+    `[lo, hi)` buckets, in what is appended to it too."""  # noqa: D205, D209
+    from redis import Redis
+
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    log = tmp_path / "hits.ndjson"
+    log.write_text("".join(f'{{"endpoint": "/a", "ts": {ts}}}\n' for ts in (0, 30, 90)))
+    hitcount(url, "replay", "-s", "fixed", str(log))
+    aligned = hitcount(url, "query", "/a", "--now", "60", "--last", "60", "--json")
+    assert (aligned["count"], aligned["exact"]) == (1, True)
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    generation = store.current_generation()
+    assert generation is not None
+    meta = store.gen_key(generation, "meta")
+    client = Redis.from_url(redis_url)
+    assert client.hget(meta, "x:closed_right") == b"1.0"
+    client.hdel(meta, "x:closed_right")  # as the old hitcount left it
+    for bucket, count in ((0, 2), (1, 1)):  # [0, 60) holds 0 and 30, [60, 120) holds 90
+        client.hset(store.endpoint_key(generation, "/a"), str(bucket), count)
+    client.hdel(store.endpoint_key(generation, "/a"), "-1")
+    more = tmp_path / "more.ndjson"
+    more.write_text('{"endpoint": "/a", "ts": 120}\n')
+    hitcount(url, "replay", "--append", str(more))
+    strategy = load_counter(store).strategy
+    assert strategy.to_state()["edges"] == "[lo, hi)"
+    assert strategy.to_state()["buckets"]["/a"] == {0: 2, 1: 1, 2: 1}  # 120 starts [120, 180)
+    assert client.hget(meta, "x:closed_right") is None

@@ -445,13 +445,13 @@ def test_convert_from_fixed_fills_the_tiers_it_can_and_starts_finer_ones_empty()
     fixed.record_many(hits)
     tiered = TieredRollups.convert(fixed.strategy, {})
     assert isinstance(tiered, TieredRollups)
-    newest_end = 3_000.0 + 60  # the bucket [3000, 3060) holds the last hit
+    newest_end = 3_000.0  # the bucket (2940, 3000] holds the last hit
     assert tiered.horizons() == (newest_end, fixed.strategy.horizon, fixed.strategy.horizon)
-    assert tiered.tier_entries() == {"fine": 0, "mid": 51, "coarse": 1}
+    assert tiered.tier_entries() == {"fine": 0, "mid": 50, "coarse": 1}
     assert tiered.totals() == {"/a": 3_000}
     answer = tiered.query("/a", 1_000.5, 3_000.0, 3_000.0)
     _check(answer.low, Oracle(hits).count("/a", 1_000.5, 3_000.0), answer.high)
-    assert answer.high - answer.low <= 60 + 1  # a 60 s bucket at each edge (one hit at 3000)
+    assert answer.high - answer.low == 60  # one 60 s bucket cut, at 1000.5; 3000 is an edge
 
 
 def test_convert_refuses_what_it_cannot_regroup() -> None:
