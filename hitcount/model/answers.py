@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+#: Significant digits an estimate keeps beyond its bounds' spread (see `WindowAnswer`).
+_DIGITS_PAST_SPREAD = 3
+
+
+def settled(count: float, low: float, high: float) -> float:
+    """`count` inside `[low, high]`, rounded to what their spread justifies.
+
+    A spread `high - low` of order `10**e` leaves `count` 3 significant digits past it
+    (never finer than 0.001 of it), which removes float noise such as 16.999999999992
+    or 2.36e-10 where the bounds say 0.
+    """
+    spread = high - low
+    if not (spread > 0 and math.isfinite(spread) and math.isfinite(count)):
+        return count
+    digits = max(0, _DIGITS_PAST_SPREAD - math.floor(math.log10(spread)))
+    return min(max(round(count, digits) + 0.0, low), high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +59,9 @@ class WindowAnswer:
             all hits ever recorded rather than the window.
         since: with `all_time`, the answer covers only hits after this time (epoch
             seconds) when older ones were pruned before the state became this strategy.
+
+    An estimate (`exact` False) is `settled`: within its bounds and rounded to what their
+    spread justifies, so float noise never shows.
     """
 
     count: float
@@ -51,6 +72,10 @@ class WindowAnswer:
     complete: bool = True
     all_time: bool = False
     since: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.exact:
+            object.__setattr__(self, "count", settled(self.count, self.low, self.high))
 
     @classmethod
     def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -167,3 +169,97 @@ def test_batches_that_split_a_bucket_add_up(name: str, batch: int) -> None:
         batched.record_many(hits[i : i + batch])
     assert batched.strategy.to_state() == one_by_one.strategy.to_state()
     assert batched.metrics == one_by_one.metrics
+
+
+# -- every strategy, random parameters, late lines, any `now` --------------------------------
+
+
+@st.composite
+def _params(draw: st.DrawFn, name: str) -> dict[str, object]:
+    """Random parameters of strategy `name` (small enough that pruning happens)."""
+    window = draw(st.sampled_from([10.0, 60.0, 300.0, 2_000.0]))
+    if name == "fixed":
+        return {"window_s": draw(st.sampled_from([0.5, 1.0, 7.0, 60.0])), "retention_s": window}
+    if name == "sliding":
+        return {"max_window_s": window}
+    if name == "morris":
+        return {"base": draw(st.floats(1.05, 2.0)), "counters": draw(st.integers(1, 8)),
+                "seed": draw(st.integers(0, 99))}  # fmt: skip
+    if name == "tiered":
+        fine = draw(st.sampled_from([1.0, 2.0, 5.0]))
+        mid, coarse = (
+            fine * draw(st.sampled_from([2, 5])),
+            fine * 10 * draw(st.sampled_from([1, 3])),
+        )
+        reach = draw(st.floats(1.0, 20.0)) * coarse
+        return {"fine_s": fine, "mid_s": mid, "coarse_s": coarse, "fine_retention_s": reach,
+                "mid_retention_s": 2 * reach, "coarse_retention_s": 4 * reach}  # fmt: skip
+    params: dict[str, object] = {
+        "max_window_s": window,
+        "epsilon": draw(st.sampled_from([0.05, 0.1, 0.3, 0.5])),
+        "buffer_s": draw(st.sampled_from([0.0, 5.0, 60.0, 400.0])),
+    }
+    if name == "auto":
+        params["memory_budget"] = draw(st.integers(1, 40))
+    return params
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[str, dict[str, object], float, list[tuple[str, float]]]:
+    """A strategy, its parameters, a lateness allowance and hits in arrival order (late ones
+    arrive up to 1.5 times the allowance behind the newest)."""  # noqa: D205, D209
+    name = draw(st.sampled_from(available_strategies()))
+    lateness = draw(st.sampled_from([0.0, 10.0, 60.0, 300.0]))
+    span = draw(st.sampled_from([100.0, 500.0, 2_000.0]))  # dense or sparse traffic
+    hits = [(ep, ts * span / 2_000) for ep, ts in draw(HITS)]
+    late = st.sampled_from([0.0, 0.0, 0.0, 0.2, 0.7, 1.0, 1.5])  # a share of the allowance
+    delays = draw(st.lists(late, min_size=len(hits), max_size=len(hits)))
+    order = sorted(range(len(hits)), key=lambda i: hits[i][1] + delays[i] * max(lateness, 1.0))
+    return name, draw(_params(name)), lateness, [hits[i] for i in order]
+
+
+@settings(max_examples=400, deadline=None)
+@given(run=_runs(), queries=st.lists(st.tuples(st.floats(0, 1), WINDOWS), min_size=1, max_size=6))
+def test_every_strategy_keeps_its_promises_against_the_oracle(
+    run: tuple[str, dict[str, object], float, list[tuple[str, float]]],
+    queries: list[tuple[float, float]],
+) -> None:
+    """Certain bounds hold, `exact` comes only with the truth, epsilon holds where stated,
+    and no hit inside the lateness allowance is refused, for every strategy."""  # noqa: D205, D209
+    name, params, lateness, arrival = run
+    counter = HitCounter(name, max_lateness_s=lateness, **params)
+    kept: list[tuple[str, float]] = []
+    clock = -math.inf
+    for endpoint, ts in arrival:
+        if counter.record(endpoint, ts):
+            kept.append((endpoint, ts))
+        else:
+            assert ts < clock - lateness, (name, ts, clock, lateness)  # only outside the allowance
+        clock = max(clock, ts)
+    if not kept:
+        return
+    oracle = Oracle(kept)
+    horizon = max(counter.strategy.horizon, min(ts for _, ts in kept))
+    for where, last in [(1.0, 60.0), *queries]:
+        now = horizon + where * (clock - horizon)  # anywhere in what the strategy keeps
+        for pattern, names in (("/a", ["/a"]), ("/api/*", ["/api/c", "/api/d"])):
+            answer = counter.query(pattern, last, now).answer
+            truth = sum(oracle.count(ep, now - last, now) for ep in names)
+            if answer.all_time:
+                truth = sum(oracle.total(ep) for ep in names)
+            if answer.confidence is None:
+                assert answer.low <= truth <= answer.high, (name, pattern, now, last, answer)
+            if answer.exact:
+                assert answer.count == truth, (name, pattern, now, last, answer)
+            assert answer.low <= answer.count <= answer.high
+            if _carries_epsilon(counter, name, now, last, clock) and answer.complete:
+                epsilon = float(params["epsilon"])  # type: ignore[arg-type]
+                assert abs(answer.count - truth) <= epsilon * truth + 1e-9, (name, answer, truth)
+
+
+def _carries_epsilon(counter: HitCounter, name: str, now: float, last: float, clock: float) -> bool:
+    """Whether the README promises epsilon: ehist and auto, windows up to --max-window
+    ending at the replay clock."""  # noqa: D205, D209
+    if name not in ("ehist", "auto"):
+        return False
+    return now == clock and last <= float(counter.strategy.params["max_window_s"])
