@@ -5,9 +5,10 @@ Windows", SIAM Journal on Computing 31(6), 2002. Each endpoint keeps *buckets*
 `(newest timestamp, size)` whose sizes are powers of two, at most `k // 2 + 2` of each size
 (`k = ceil(1 / epsilon)`); when a size has one more, its two oldest buckets merge into one of
 twice the size (which keeps the newer timestamp). Sizes never decrease from newest to oldest,
-and every size below the largest keeps at least `k // 2 + 1` buckets. A window then cuts at
-most one bucket at its left edge, and everything newer than that bucket is far larger than
-it: the count of any window up to `max_window_s` has relative error below `epsilon`, in
+and every size below the largest keeps at least `k // 2 + 1` buckets. A window ending at or
+after the newest bucket then cuts at most one bucket, at its left edge, and everything newer
+is far larger than it: the count of such a window (any window up to `max_window_s` ending
+now) has relative error below `epsilon`; earlier windows get certain bounds only. All in
 O((1/epsilon) log^2 N) bits per endpoint (O((1/epsilon) log N) buckets of O(log N) bits).
 
 The histogram needs its input in timestamp order, and real logs arrive out of order. So
@@ -50,7 +51,7 @@ _COMPACT_AT = 64
 
 
 class ExponentialHistogram(Strategy):
-    """Approximate counts for any window up to `max_window_s`, within `epsilon`, in little memory.
+    """Counts within `epsilon` for windows up to `max_window_s` ending now, in little memory.
 
     Time is epoch seconds; a window is `(start, end]`, i.e. `now - N < ts <= now`. Every
     answer's `low` and `high` are certain bounds. When the window ends at or after the
@@ -61,7 +62,7 @@ class ExponentialHistogram(Strategy):
     """
 
     name = "ehist"
-    summary = "approximate: exponential histogram, any window up to --max-window within --epsilon"
+    summary = "approximate: exponential histogram, windows ending now within --epsilon"
     is_exact = False
     retention_param = "max_window_s"
     params_spec = (
