@@ -254,8 +254,10 @@ class HyperLogLog:
         """
         estimate = self.estimate()
         spread = z_score(confidence) * self.standard_error()
-        low = max(float(self.nonzero()), estimate * (1.0 - spread))
-        return min(low, estimate), estimate * (1.0 + spread)
+        nonzero = self.nonzero()
+        low = max(float(nonzero), estimate * (1.0 - spread))
+        high = max(estimate * (1.0 + spread), _collision_high(nonzero, self.m, confidence))
+        return min(low, estimate), high
 
     def memory_bytes(self) -> int:
         """Bytes of the encoded registers (3 per sparse entry, m when dense)."""
@@ -387,6 +389,28 @@ def _maximum(left: bytearray, right: bytearray) -> bytearray:
         merged = np.maximum(np.frombuffer(left, dtype=np.uint8), np.frombuffer(right, np.uint8))
         return bytearray(merged.tobytes())
     return bytearray(map(max, left, right))
+
+
+def _collision_high(nonzero: int, m: int, confidence: float) -> float:
+    """The most users that `nonzero` set registers of `m` leave plausible at `confidence`.
+
+    Few users land in distinct registers but for a few collisions, about Poisson with mean
+    `n - m (1 - (1 - 1/m)^n)`; the bound is the largest `n` for which at least
+    `n - nonzero` collisions keep a chance of `(1 - confidence) / 2` (only while collisions
+    are rare: above `m / 16` registers the standard error covers them).
+    """
+    if nonzero == 0 or nonzero > m // 16:
+        return float(nonzero)
+    tail = (1.0 - confidence) / 2
+    n = nonzero
+    while True:
+        candidate = n + 1
+        mean = candidate - m * (1.0 - (1.0 - 1.0 / m) ** candidate)
+        needed = candidate - nonzero  # collisions that candidate users must have had
+        below = sum(math.exp(-mean) * mean**j / math.factorial(j) for j in range(needed))
+        if 1.0 - below < tail:
+            return float(n)
+        n = candidate
 
 
 def _sigma(x: float) -> float:
