@@ -32,6 +32,7 @@ from hitcount.sketches.hll import (
     DEFAULT_PRECISION,
     HyperLogLog,
     check_precision,
+    collision_high,
     hash64,
     z_score,
 )
@@ -323,7 +324,7 @@ class DistinctTracker:
         spread = z * inner.standard_error()
         low_est, high_est = inner.estimate(), outer.estimate()
         low = max(float(inner.nonzero()), low_est * (1.0 - spread)) if low_est else 0.0
-        high = high_est * (1.0 + spread)
+        high = max(high_est * (1.0 + spread), collision_high(outer.nonzero(), outer.m, confidence))
         if partial:
             share = sum(_covered(b * width, (b + 1) * width, start, end) for b in partial)
             estimate = low_est + max(0.0, high_est - low_est) * share / len(partial)

@@ -256,7 +256,7 @@ class HyperLogLog:
         spread = z_score(confidence) * self.standard_error()
         nonzero = self.nonzero()
         low = max(float(nonzero), estimate * (1.0 - spread))
-        high = max(estimate * (1.0 + spread), _collision_high(nonzero, self.m, confidence))
+        high = max(estimate * (1.0 + spread), collision_high(nonzero, self.m, confidence))
         return min(low, estimate), high
 
     def memory_bytes(self) -> int:
@@ -391,7 +391,7 @@ def _maximum(left: bytearray, right: bytearray) -> bytearray:
     return bytearray(map(max, left, right))
 
 
-def _collision_high(nonzero: int, m: int, confidence: float) -> float:
+def collision_high(nonzero: int, m: int, confidence: float) -> float:
     """The most users that `nonzero` set registers of `m` leave plausible at `confidence`.
 
     Few users land in distinct registers but for a few collisions, about Poisson with mean

@@ -35,3 +35,19 @@ def test_small_count_intervals_cover_at_least_their_confidence(precision: int) -
             total += 1
             misses += not low <= users <= high
     assert misses <= 0.05 * total
+
+
+def test_distinct_queries_cover_a_collision_at_small_counts() -> None:
+    """The per-endpoint tracker's window answers take the same collision bound."""
+    from hitcount import HitCounter
+
+    covered = 0
+    for seed in range(400):
+        counter = HitCounter("sliding")
+        for i in range(22):
+            counter.record("/a", 1_000.0 + i, user=f"user-{seed}-{i}")
+        answer = counter.query_distinct("/a", 3600).answer
+        if answer.low == 21:  # one collision among the 22 users
+            covered += 1
+            assert answer.low <= 22 <= answer.high, (seed, answer)
+    assert covered > 0
