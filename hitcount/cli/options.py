@@ -20,7 +20,8 @@ from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration, parse_instant
-from hitcount.persist.stores import Store, store_from_url
+from hitcount.model.windows import WindowSpec, naive_instant, window_spec
+from hitcount.persist.stores import Scope, Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
 
@@ -54,11 +55,31 @@ class AppContext:
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Last = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--last",
         "-l",
-        help="Window length: seconds, or 90s, 5m, 1h30m, 1d, 1w (also ms).",
+        help="Window length: seconds, or 90s, 5m, 1h30m, 1d, 1w (also ms). The window is"
+        " (now - N, now]; with no --last, --since or --until: 1h.",
+        show_default=False,
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="INSTANT",
+        help="Window start (excluded): epoch seconds, ISO 8601 (no offset: UTC), 'wall', or"
+        " relative to --now such as -2h. Ends at --until, or --since + --last, or now.",
+        show_default=False,
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="INSTANT",
+        help="Window end (included), as --since: e.g. -1h or 2026-11-27T12:00Z.",
         show_default=False,
     ),
 ]
@@ -75,7 +96,8 @@ Now = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Window end: epoch seconds, ISO 8601, or 'wall'. Default: the latest hit seen.",
+        help="The reference clock, and the window's end unless --until: epoch seconds, ISO 8601"
+        " (no offset: UTC), or 'wall'. Default: the latest hit seen.",
         show_default=False,
     ),
 ]
@@ -300,3 +322,24 @@ def check_limit(limit: int) -> None:
 def instant(now: str | None) -> float | None:
     """The `--now` option in epoch seconds (None when not given)."""
     return None if now is None else parse_instant(now)
+
+
+def window(
+    last: str | None, since: str | None, until: str | None, now: str | None, render: Renderer
+) -> WindowSpec:
+    """The window options, checked; a note on stderr for each instant read as UTC.
+
+    Raises:
+        ConfigurationError: a bad duration or instant, or options that contradict.
+    """
+    spec = window_spec(last, since, until, now)
+    for flag, text in (("--since", since), ("--until", until), ("--now", now)):
+        if naive_instant(text):
+            render.note(f"{flag} {text!r} has no UTC offset: read as UTC")
+    return spec
+
+
+def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
+    """What a store must read for `spec`: its patterns, back far enough for the window."""
+    back, end = spec.reach()
+    return Scope(patterns=patterns, last_s=back, now=end)

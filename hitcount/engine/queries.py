@@ -195,6 +195,18 @@ class Answering:
         """The remembered notable events, oldest first."""
         return iter(self.recent_events)
 
+    def events_in(self, last_s: float, end: float) -> list[dict[str, Any]]:
+        """The remembered events whose clock is in `(end - last_s, end]`, oldest first.
+
+        An event recorded before the state saw any hit has no clock, and is in no window.
+        """
+        start = end - last_s
+        return [
+            row
+            for row in self.recent_events
+            if isinstance(row.get("clock"), (int, float)) and start < row["clock"] <= end
+        ]
+
 
 def honest(answer: WindowAnswer) -> WindowAnswer:
     """A window reaching past the retained data has no upper bound and is not exact."""

@@ -10,6 +10,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
+from hitcount.model.windows import DEFAULT_LAST_S
 from hitcount.ops.compare import compare as run_compare
 from hitcount.strategies import get_strategy
 
@@ -17,7 +18,7 @@ from hitcount.strategies import get_strategy
 @opt.with_strategy_options
 def compare_command(
     sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
-    last: opt.Last,
+    last: opt.Last = None,
     strategies: Annotated[
         str | None,
         typer.Option(
@@ -49,7 +50,7 @@ def compare_command(
         get_strategy(name)
     result = run_compare(
         sources,
-        parse_duration(last),
+        DEFAULT_LAST_S if last is None else parse_duration(last),
         strategies=names,
         params=strategy_params,
         limit=limit,

@@ -22,13 +22,29 @@ def events(
         typer.Option("--name", help=f"Only events of this name: {', '.join(REMEMBERED)}."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N.")] = 50,
+    last: Annotated[
+        str | None,
+        typer.Option(
+            "--last",
+            "-l",
+            help="Only events in the window (now - N, now] of log time (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
+    now: opt.Now = None,
     json_output: opt.JsonFlag = False,
 ) -> None:
     """The notable events the state remembers (swaps, resets, alerts, switches), oldest first.
 
     Hits, prunes and metrics updates are not remembered: see them as they happen with
-    --trace or --trace-json on replay. Example: hitcount events --name strategy_swapped
+    --trace or --trace-json on replay. --last, --since and --until keep the events whose
+    log clock is in that window. Example: hitcount events --name strategy_swapped --since -1d
     """
+    render = Renderer(json_output=json_output)
+    windowed = any(value is not None for value in (last, since, until, now))
+    spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
     if name is not None and name not in REMEMBERED:
         known = ", ".join(REMEMBERED)
@@ -39,5 +55,10 @@ def events(
             )
         raise ConfigurationError(f"unknown event {name!r}", hint=f"choose one of: {known}")
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=HEADER_ONLY)
-    rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
-    Renderer(json_output=json_output).events(rows[-limit:])
+    window = spec.resolve(counter.clock)
+    if not windowed:
+        kept = list(counter.iter_events())
+    else:
+        kept = [] if window.end is None else counter.events_in(window.last_s, window.end)
+    rows = [row for row in kept if name is None or row.get("event") == name]
+    render.events(rows[-limit:])

@@ -13,7 +13,6 @@ from hitcount.cli.render.charts import PIPED_BAR_WIDTH, draw_series
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
 from hitcount.views.json_forms import series_json
 from hitcount.views.series import DEFAULT_STEPS, series
 
@@ -30,8 +29,10 @@ def plot(
             show_default=False,
         ),
     ],
-    last: opt.Last = "1h",
+    last: opt.Last = None,
     step: opt.Step = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
     bars: Annotated[
         bool, typer.Option("--bars", help="One line per step with a bar, instead of sparklines.")
@@ -49,21 +50,22 @@ def plot(
     ] = None,
     json_output: opt.JsonFlag = False,
 ) -> None:
-    """Hits per step over the window now - N < ts <= now (default --last 1h).
+    """Hits per step over the window now - N < ts <= now (default --last 1h), or (since, until].
 
     Every step (t - step, t] is answered by the strategy, with its bounds.
 
     Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
     """
-    last_s = parse_duration(last)
-    step_s = last_s / DEFAULT_STEPS if step is None else parse_duration(step, "--step")
-    end = opt.instant(now)
+    render = Renderer(json_output=json_output)
+    spec = opt.window(last, since, until, now, render)
+    step_given = None if step is None else parse_duration(step, "--step")
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    scope = Scope(patterns=tuple(endpoints), last_s=last_s, now=end)
+    scope = opt.scope(spec, tuple(endpoints))
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
-    result = series(counter, endpoints, last_s, step_s, end)
-    render = Renderer(json_output=json_output)
+    window = spec.resolve(counter.clock)
+    step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given
+    result = series(counter, endpoints, window.last_s, step_s, window.end)
     if json_output:
         render.json(series_json(result))
     else:

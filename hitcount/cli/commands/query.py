@@ -10,9 +10,7 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
-from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
 
 
 def query(
@@ -20,7 +18,9 @@ def query(
     endpoint: Annotated[
         str, typer.Argument(help="An endpoint, or a glob such as '/api/*' (summed).")
     ],
-    last: opt.Last,
+    last: opt.Last = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
     distinct: Annotated[
         bool,
@@ -30,16 +30,19 @@ def query(
     ] = False,
     json_output: opt.JsonFlag = False,
 ) -> None:
-    """Count hits of an endpoint in the window now - N < ts <= now.
+    """Count hits of an endpoint in the window now - N < ts <= now, or (since, until].
 
     Example: hitcount query '/api/*' --last 5m --json
-    (and distinct users: hitcount query /api --last 1h --distinct)
+    (a range: hitcount query /api/login --since -2h --until -1h;
+    distinct users: hitcount query /api --last 1h --distinct)
     """
-    last_s, end = parse_duration(last), opt.instant(now)
-    scope = Scope(patterns=(endpoint,), last_s=last_s, now=end)
+    render = Renderer(json_output=json_output)
+    spec = opt.window(last, since, until, now, render)
+    scope = opt.scope(spec, (endpoint,))
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
-    result = counter.query(endpoint, last_s, end)
-    users = counter.query_distinct(endpoint, last_s, end) if distinct else None
+    window = spec.resolve(counter.clock)
+    result = counter.query(endpoint, window.last_s, window.end)
+    users = counter.query_distinct(endpoint, window.last_s, window.end) if distinct else None
     horizon = counter.strategy.horizon
     known = (horizon if math.isfinite(horizon) else None, counter.clock)
-    Renderer(json_output=json_output).query(result, counter.strategy.describe(), users, known)
+    render.query(result, counter.strategy.describe(), users, known, ranged=spec.ranged)

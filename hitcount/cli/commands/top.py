@@ -12,15 +12,15 @@ from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
 from hitcount.engine import QueryResult
 from hitcount.errors import ConfigurationError
-from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
 
 
 def top(
     ctx: typer.Context,
-    last: opt.Last,
+    last: opt.Last = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many endpoints.")] = 10,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds until Ctrl-C.")
@@ -38,7 +38,8 @@ def top(
 
     Example: hitcount top --last 1h --limit 5   (or --watch while replays append)
     """
-    duration, end = parse_duration(last), opt.instant(now)
+    render = Renderer(json_output=json_output)
+    spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
     if not (math.isfinite(interval) and interval > 0) or (count is not None and count < 1):
         raise ConfigurationError("--interval must be > 0 seconds and --count >= 1")
@@ -47,15 +48,17 @@ def top(
         flags = " and ".join(f"--{name}" for name in given)
         verb = "applies" if len(given) == 1 else "apply"
         raise ConfigurationError(f"{flags} only {verb} with --watch", hint="add --watch")
-    store, render = context(ctx).store(), Renderer(json_output=json_output)
+    store = context(ctx).store()
+    shown_s = spec.length()  # None: the clock places the window's start and end
 
     def fetch() -> tuple[list[QueryResult], str]:
-        scope = Scope(last_s=duration, now=end)  # read again each time: others write it
-        counter = load_counter(store, lazy_distinct=True, scope=scope)
-        return counter.top(duration, end, limit), counter.strategy.describe()
+        # read again each time: others write it
+        counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec))
+        window = spec.resolve(counter.clock)
+        return counter.top(window.last_s, window.end, limit), counter.strategy.describe()
 
     if watch:
-        render.watch_top(fetch, duration, interval, count)
+        render.watch_top(fetch, shown_s, interval, count)
         return
     results, strategy = fetch()
-    render.top(results, duration, strategy)
+    render.top(results, shown_s, strategy)

@@ -13,7 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import answer_text, counted, distinct_text, duration, safe
+from hitcount.cli.render.text import (
+    answer_text,
+    counted,
+    distinct_text,
+    duration,
+    safe,
+    window_text,
+)
 from hitcount.engine import DistinctResult, QueryResult
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import number
@@ -34,16 +41,18 @@ class AnswerViews(Output):
         strategy: str,
         users: DistinctResult | None = None,
         known: tuple[float | None, float | None] | None = None,
+        ranged: bool = False,
     ) -> None:
         """One window answer (and its distinct users, when asked).
 
-        `known`: the state's horizon and clock, to say where its data begins and ends.
+        `known`: the state's horizon and clock, to say where its data begins and ends;
+        `ranged`: the window came from --since/--until (said so, not "the last N").
         """
         if self.json_output:
             self.json({**query_json(result, strategy), **distinct_json(users)})
             return
         answer = result.answer
-        summary = answer_text(answer, result.last_s)
+        summary = answer_text(answer, result.last_s, window_text(result.last_s, result.now, ranged))
         self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
         if len(result.matched) > 1 or result.matched != (result.endpoint,):
             self.note(f"matched {counted(len(result.matched), 'endpoint')}")
@@ -58,7 +67,7 @@ class AnswerViews(Output):
                 " it knows nothing of the time after that"
             )
         if users is not None:
-            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users)}")
+            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users, ranged)}")
             if not users.answer.complete:
                 self.warn(
                     "the window starts before the oldest distinct-users bucket kept, so the"
@@ -80,18 +89,19 @@ class AnswerViews(Output):
                 " true count may be higher; use a longer --max-window / --retention"
             )
 
-    def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
-        """The busiest endpoints."""
+    def top(self, results: list[QueryResult], last_s: float | None, strategy: str) -> None:
+        """The busiest endpoints (`last_s` None: a window whose length the clock decides)."""
         if self.json_output:
             self.json([query_json(result, strategy) for result in results])
             return
         self.show(self._top_table(results))
         if not results:
-            self.note(f"no hits in the last {duration(last_s)}")
+            self.note("no hits in the window" if last_s is None else _no_hits(last_s))
         if results:
-            now = results[0].now
-            if now is not None and not results[0].answer.all_time:
-                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
+            first = results[0]
+            if first.now is not None and not first.answer.all_time:
+                start, end = iso(first.now - first.last_s), iso(first.now)
+                self.note(f"window {start} < ts <= {end} · {strategy}")
             self._caveats(_combine(r.answer for r in results))
 
     def _top_table(self, results: list[QueryResult]) -> Table:
@@ -108,7 +118,7 @@ class AnswerViews(Output):
         return table
 
     def watch_top(
-        self, fetch: TopFetcher, last_s: float, interval_s: float, count: int | None
+        self, fetch: TopFetcher, last_s: float | None, interval_s: float, count: int | None
     ) -> None:
         """Redraw `top` every `interval_s` seconds (`count` times, or until Ctrl-C).
 
@@ -134,11 +144,18 @@ class AnswerViews(Output):
         except KeyboardInterrupt:  # the normal way to stop watching
             return
 
-    def _watch_view(self, results: list[QueryResult], last_s: float, strategy: str) -> Group:
-        now = results[0].now if results else None
-        window = f"{iso(now - last_s)} < ts <= {iso(now)}" if now is not None else "no hits"
-        header = Text(f"top · last {duration(last_s)} · {window} · {strategy} · Ctrl-C stops")
+    def _watch_view(self, results: list[QueryResult], last_s: float | None, strategy: str) -> Group:
+        first = results[0] if results else None
+        window = "no hits"
+        if first is not None and first.now is not None:
+            window = f"{iso(first.now - first.last_s)} < ts <= {iso(first.now)}"
+        length = "" if last_s is None else f" · last {duration(last_s)}"
+        header = Text(f"top{length} · {window} · {strategy} · Ctrl-C stops")
         return Group(header, self._top_table(results))
+
+
+def _no_hits(last_s: float) -> str:
+    return f"no hits in the last {duration(last_s)}"
 
 
 def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:

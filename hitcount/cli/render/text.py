@@ -31,9 +31,16 @@ def duration(seconds: float) -> str:
     return f"{number(seconds)}s"
 
 
-def answer_text(answer: WindowAnswer, last_s: float) -> str:
+def window_text(last_s: float, end: float | None, ranged: bool = False) -> str:
+    """`in the last 5m`, or for a --since/--until range `in the 5m to 2026-11-27T12:00:00Z`."""
+    if ranged and end is not None:
+        return f"in the {duration(last_s)} to {iso(end)}"
+    return f"in the last {duration(last_s)}"
+
+
+def answer_text(answer: WindowAnswer, last_s: float, scope_text: str | None = None) -> str:
     """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
-    scope = f"in the last {duration(last_s)}"
+    scope = scope_text or f"in the last {duration(last_s)}"
     if answer.all_time:
         scope = "over all time" if answer.since is None else f"since {iso(answer.since)}"
     if not answer.complete:
@@ -49,10 +56,10 @@ def _hits(count: float) -> str:
     return "hit" if count == 1 else "hits"
 
 
-def distinct_text(result: DistinctResult) -> str:
+def distinct_text(result: DistinctResult, ranged: bool = False) -> str:
     """`~412 distinct users in the last 1h (395..430, 95% interval)`."""
     a = result.answer
-    scope = f"in the last {duration(result.last_s)}"
+    scope = window_text(result.last_s, result.now, ranged)
     if not a.complete:
         return f"at least {a.low:,.0f} distinct users {scope} (no upper bound)"
     bounds = f"{a.low:,.0f}..{a.high:,.0f}, {a.confidence:.0%} interval"
