@@ -4,7 +4,8 @@ Every window is half-open, `(start, end]`. `--now` (default: the state's clock, 
 hit seen) is the reference: `--last N` alone is `(now - N, now]`; `--since S --until U` is
 `(S, U]`; `--since S --last N` is `(S, S + N]`; `--until U --last N` is `(U - N, U]`; a
 missing end is `now`, and no window at all is `--last 1h`. `--since` and `--until` take an
-instant (epoch seconds, ISO 8601, `wall`) or a time relative to the reference such as `-2h`.
+instant (epoch seconds, ISO 8601, `wall`) or a time relative to the reference such as `-2h`
+(or `+5m`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hitcount.errors import ConfigurationError
-from hitcount.model.timeparse import iso, parse_duration, parse_instant
+from hitcount.model.timeparse import (
+    is_duration,
+    iso,
+    parse_duration,
+    parse_instant,
+    parse_length,
+)
 
 #: The window when none is given: the last hour.
 DEFAULT_LAST_S = 3600.0
@@ -121,23 +128,17 @@ class WindowSpec:
 
 
 def parse_relative_or_instant(text: str, option: str) -> Instant:
-    """`-2h` (before the reference clock) or an instant as `--now` takes it.
+    """`-2h` (before the reference clock; `+5m` after it, `-0s` is the clock) or an instant
+    as `--now` takes it.
 
     Raises:
         ConfigurationError: neither.
-    """
+    """  # noqa: D205
     stripped = text.strip()
-    if stripped.startswith("-") and _is_duration(stripped):
-        return Instant(-parse_duration(stripped[1:], option), relative=True)
+    if stripped[:1] in ("-", "+") and is_duration(stripped[1:]):
+        sign = -1.0 if stripped[0] == "-" else 1.0
+        return Instant(sign * parse_length(stripped[1:], option), relative=True)
     return Instant(parse_instant(text, option))
-
-
-def _is_duration(text: str) -> bool:
-    try:
-        parse_duration(text[1:])
-    except ConfigurationError:
-        return False
-    return True
 
 
 def naive_instant(text: str | None) -> bool:
