@@ -19,6 +19,8 @@ FLAGS: dict[str, str] = {
     "commit_every_s": "--commit-every",
     "follow": "--follow",
     "rule": "--alert",
+    "depth": "--depth",
+    "by": "--by",
 }
 #: Where one command names a parameter with another flag.
 COMMAND_FLAGS: dict[str, dict[str, str]] = {

@@ -19,7 +19,7 @@ from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
 from hitcount.model.metrics import plain
-from hitcount.model.timeparse import parse_duration, parse_instant
+from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import WindowSpec, naive_instant, window_spec
 from hitcount.persist.stores import Scope, Store, store_from_url
 from hitcount.strategies import Param, available_strategies, get_strategy
@@ -80,6 +80,16 @@ Until = Annotated[
         "--until",
         metavar="INSTANT",
         help="Window end (included), as --since: e.g. -1h or 2026-11-27T12:00Z.",
+        show_default=False,
+    ),
+]
+Depth = Annotated[
+    int | None,
+    typer.Option(
+        "--depth",
+        metavar="N",
+        help="Roll endpoints up to their first N path segments (/api/users/7 at 2:"
+        " /api/users), summing their hits.",
         show_default=False,
     ),
 ]
@@ -317,11 +327,6 @@ def check_limit(limit: int) -> None:
     """
     if limit < 1:
         raise ConfigurationError(f"--limit must be >= 1, got {limit}")
-
-
-def instant(now: str | None) -> float | None:
-    """The `--now` option in epoch seconds (None when not given)."""
-    return None if now is None else parse_instant(now)
 
 
 def window(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,17 +91,43 @@ class Answering:
         Raises:
             ConfigurationError: `last_s` is not a positive number.
         """
+        return self.query_of(endpoint, self.match(endpoint), last_s, now)
+
+    def query_of(
+        self, label: str, endpoints: Sequence[str], last_s: float, now: float | None = None
+    ) -> QueryResult:
+        """Hits of `endpoints` summed in a window, answered under the name `label`.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """
         start, end = self._window(last_s, now)
-        matched = self.match(endpoint) if math.isfinite(end) else []
+        matched = list(endpoints) if math.isfinite(end) else []
         answer = self._empty_answer(start)
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), honest(answer))
+        return QueryResult(label, tuple(matched), last_s, self._now(now), honest(answer))
 
     def query_distinct(
         self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
     ) -> DistinctResult:
         """Distinct users of `endpoint` (or of a glob's endpoints, counted once) in a window.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+            StateError: distinct counting is off, or no hit recorded so far carried a user.
+        """
+        return self.query_distinct_of(endpoint, self.match(endpoint), last_s, now, confidence)
+
+    def query_distinct_of(
+        self,
+        label: str,
+        endpoints: Sequence[str],
+        last_s: float,
+        now: float | None = None,
+        confidence: float = 0.95,
+    ) -> DistinctResult:
+        """Distinct users of `endpoints` (each counted once) in a window, named `label`.
 
         Raises:
             ConfigurationError: `last_s` is not a positive number.
@@ -121,14 +147,14 @@ class Answering:
                 hint='distinct counts need a user per line (ndjson "user", a csv user'
                 " column, or the client host of an access log)",
             )
-        matched = self.match(endpoint) if math.isfinite(end) else []
+        matched = list(endpoints) if math.isfinite(end) else []
         answer = tracker.query(matched, start, end, self.clock, confidence)
         horizon = max(tracker.horizon, self._strategy.horizon)
         if start < horizon and answer.complete:
             answer = dataclasses.replace(answer, complete=False)
         if not answer.complete:  # users from what was pruned are unknown: no upper bound
             answer = dataclasses.replace(answer, high=math.inf)
-        return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
+        return DistinctResult(label, tuple(matched), last_s, self._now(now), answer)
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
         """The `limit` endpoints with the most hits in the window, most first."""

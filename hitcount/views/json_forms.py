@@ -11,6 +11,10 @@ is plain JSON. The forms:
   `endpoint`, `matched` (at most `MATCHED_SHOWN`), `matched_count`, `last`, `now`, `now_iso`,
   the answer's fields, `strategy`.
 - `distinct_json`: the `distinct_*` fields `query --distinct --json` adds.
+- `rate_json`: `rate`, `rate_low`, `rate_high` (hits per second; null when unknown), which
+  `query --rate --json` and every `top --json` row add.
+- `ranked_json`: one row of `top --json`: `query_json`, `rate_json` and, ranked by distinct
+  users, `distinct_json`.
 - `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields.
 - `follow_status_json`: one NDJSON line of `replay --follow`; each `top` row is `endpoint`,
   the answer's fields and `steps` (NaN steps, before the retained data, become null).
@@ -27,7 +31,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hitcount.engine import DistinctResult, QueryResult
-from hitcount.model.answers import WindowAnswer
+from hitcount.engine.ranking import Ranked
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 from hitcount.views.series import Point, Series
@@ -82,6 +87,19 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
         **answer_json(result.answer),
         "strategy": strategy,
     }
+
+
+def rate_json(rate: Rate | None) -> dict[str, Any]:
+    """Hits per second and its bounds (all null when the answer covers all time)."""
+    if rate is None:
+        return {"rate": None, "rate_low": None, "rate_high": None}
+    low, high = _number(rate.low), _finite(rate.high)
+    return {"rate": _number(rate.per_s), "rate_low": low, "rate_high": high}
+
+
+def ranked_json(row: Ranked, strategy: str) -> dict[str, Any]:
+    """One row of `top --json`."""
+    return {**query_json(row.result, strategy), **rate_json(row.rate), **distinct_json(row.users)}
 
 
 def distinct_json(result: DistinctResult | None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ RANGES: list[tuple[list[str], tuple[float, float], int]] = [
     (["--since", "1970-01-01T00:16:40Z", "--until", "1970-01-01T00:30:00Z"], (1000, 1800), 2),
     (["--since", "-1ms", "--until", "2000"], (1999.999, 2000), 1),
     (["--since", "-2001"], (-1, 2000), 5),  # every login hit, epoch 0 included
-    (["--until", "1700"], (-1900, 1700), 3),  # no length: the default hour, 0, 1000, 1700
+    (["--until", "-0s"], (-1600, 2000), 5),  # no length: the default hour back from 2000
     (["--since", "-1000", "--until", "+0s"], (1000, 2000), 3),  # +0s is the clock itself
 ]
 RANGE_IDS = [" ".join(options) for options, _, _ in RANGES]

@@ -10,6 +10,8 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
+from hitcount.engine.ranking import check_depth, query_rolled
+from hitcount.model.answers import Rate
 from hitcount.persist.state import load_counter
 
 
@@ -28,21 +30,38 @@ def query(
             "--distinct", help="Also estimate distinct users in the window (HyperLogLog)."
         ),
     ] = False,
+    depth: opt.Depth = None,
+    rate: Annotated[
+        bool, typer.Option("--rate", help="Also give hits per second over the window.")
+    ] = False,
     json_output: opt.JsonFlag = False,
 ) -> None:
     """Count hits of an endpoint in the window now - N < ts <= now, or (since, until].
 
     Example: hitcount query '/api/*' --last 5m --json
     (a range: hitcount query /api/login --since -2h --until -1h;
-    distinct users: hitcount query /api --last 1h --distinct)
+    distinct users: hitcount query /api --last 1h --distinct;
+    a roll-up: hitcount query /api/users --depth 2 --rate counts /api/users/...)
     """
     render = Renderer(json_output=json_output)
     spec = opt.window(last, since, until, now, render)
-    scope = opt.scope(spec, (endpoint,))
+    check_depth(depth)
+    scope = opt.scope(spec, (endpoint,) if depth is None else None)
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
     window = spec.resolve(counter.clock)
-    result = counter.query(endpoint, window.last_s, window.end)
-    users = counter.query_distinct(endpoint, window.last_s, window.end) if distinct else None
+    if depth is None:
+        result = counter.query(endpoint, window.last_s, window.end)
+    else:
+        result = query_rolled(counter, endpoint, depth, window.last_s, window.end)
+    users = (
+        counter.query_distinct_of(endpoint, result.matched, window.last_s, window.end)
+        if distinct
+        else None
+    )
     horizon = counter.strategy.horizon
     known = (horizon if math.isfinite(horizon) else None, counter.clock)
-    render.query(result, counter.strategy.describe(), users, known, ranged=spec.ranged)
+    per_s = Rate.of(result.answer, result.last_s) if rate else None
+    render.query(
+        result, counter.strategy.describe(), users, known, ranged=spec.ranged, rate=rate,
+        per_s=per_s,
+    )  # fmt: skip

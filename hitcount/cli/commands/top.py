@@ -10,18 +10,34 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
-from hitcount.engine import QueryResult
+from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
 from hitcount.persist.state import load_counter
 
 
 def top(
     ctx: typer.Context,
+    pattern: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only endpoints matching this glob, e.g. '/api/*' (default: all).",
+            show_default=False,
+        ),
+    ] = None,
     last: opt.Last = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many endpoints.")] = 10,
     since: opt.Since = None,
     until: opt.Until = None,
     now: opt.Now = None,
+    depth: opt.Depth = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Rank by hits, distinct (users, each once per row), or rate (hits/s: the"
+            " same order as hits).",
+        ),
+    ] = "hits",
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds until Ctrl-C.")
     ] = False,
@@ -34,13 +50,15 @@ def top(
     ] = None,
     json_output: opt.JsonFlag = False,
 ) -> None:
-    """The busiest endpoints in the window, most hits first.
+    """The busiest endpoints in the window, most hits first, with hits per second.
 
-    Example: hitcount top --last 1h --limit 5   (or --watch while replays append)
+    Example: hitcount top --last 1h --limit 5   (or --watch while replays append;
+    hitcount top '/api/*' --depth 2 --by distinct for the /api/... groups with most users)
     """
     render = Renderer(json_output=json_output)
     spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
+    check_rank(depth, by)
     if not (math.isfinite(interval) and interval > 0) or (count is not None and count < 1):
         raise ConfigurationError("--interval must be > 0 seconds and --count >= 1")
     given = [name for name in ("count", "interval") if opt.given_on_command_line(ctx, name)]
@@ -51,11 +69,15 @@ def top(
     store = context(ctx).store()
     shown_s = spec.length()  # None: the clock places the window's start and end
 
-    def fetch() -> tuple[list[QueryResult], str]:
+    patterns = None if pattern is None or depth is not None else (pattern,)
+
+    def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
-        counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec))
+        counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec, patterns))
         window = spec.resolve(counter.clock)
-        return counter.top(window.last_s, window.end, limit), counter.strategy.describe()
+        rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
+                    depth=depth, by=by)  # fmt: skip
+        return rows, counter.strategy.describe()
 
     if watch:
         render.watch_top(fetch, shown_s, interval, count)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from hitcount.engine import DistinctResult
-from hitcount.model.answers import WindowAnswer
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 
@@ -50,6 +51,21 @@ def answer_text(answer: WindowAnswer, last_s: float, scope_text: str | None = No
     kind = "certain" if answer.confidence is None else f"{answer.confidence:.0%} interval"
     bounds = f"{number(answer.low)}..{number(answer.high)}, {kind}"
     return f"~{number(answer.count)} {_hits(answer.count)} {scope} ({bounds})"
+
+
+def rate_text(rate: Rate | None) -> str:
+    """`0.0125` hits per second (four significant digits), or `-` when it covers all time."""
+    if rate is None:
+        return "-"
+    return f"{rate.per_s:.4g}" if rate.per_s else "0"
+
+
+def rate_line(rate: Rate | None) -> str:
+    """`0.0125/s (0.0125..0.0125)`: the rate and its bounds, `no upper bound` when unknown."""
+    if rate is None:
+        return "no rate: this strategy keeps no time"
+    high = f"{rate.high:.4g}" if math.isfinite(rate.high) else "no upper bound"
+    return f"{rate_text(rate)} hits/s ({rate.low:.4g}..{high})"
 
 
 def _hits(count: float) -> str:
