@@ -15,7 +15,8 @@ is plain JSON. The forms:
   `query --rate --json` and every `top --json` row add.
 - `ranked_json`: one row of `top --json`: `query_json`, `rate_json` and, ranked by distinct
   users, `distinct_json`.
-- `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields.
+- `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields;
+  each series has `peak_rate`, its busiest step in hits per second (null when none is known).
 - `follow_status_json`: one NDJSON line of `replay --follow`; each `top` row is `endpoint`,
   the answer's fields and `steps` (NaN steps, before the retained data, become null).
 - `replay_json`: a replay report.
@@ -89,6 +90,10 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
     }
 
 
+def _number_or_none(rate: Rate | None) -> float | int | None:
+    return None if rate is None else _number(rate.per_s)
+
+
 def rate_json(rate: Rate | None) -> dict[str, Any]:
     """Hits per second and its bounds (all null when the answer covers all time)."""
     if rate is None:
@@ -137,6 +142,7 @@ def series_json(result: Series) -> dict[str, Any]:
                 "matched": list(s.matched[:MATCHED_SHOWN]),
                 "matched_count": len(s.matched),
                 "total": answer_json(s.total),
+                "peak_rate": _number_or_none(result.peak(s)),
                 "points": [point_json(point) for point in s.points],
             }
             for s in result.series
