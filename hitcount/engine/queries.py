@@ -72,6 +72,11 @@ class Answering:
         """The distinct-users tracker (None when off)."""
         raise NotImplementedError
 
+    def has_users(self) -> bool:
+        """Whether distinct users can be asked: counting is on and some hit carried a user."""
+        tracker = self.distinct
+        return tracker is not None and tracker.has_data()
+
     def endpoints(self) -> list[str]:
         """Every endpoint with state, sorted."""
         return sorted(self._strategy.endpoints())

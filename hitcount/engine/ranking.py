@@ -85,21 +85,23 @@ def rank(
     last_s: float,
     now: float | None = None,
     *,
-    limit: int = 10,
+    limit: int | None = 10,
     pattern: str | None = None,
     depth: int | None = None,
     by: str = "hits",
+    users: bool = False,
 ) -> list[Ranked]:
-    """The `limit` busiest endpoints (or groups) of the window, most first.
+    """The `limit` busiest endpoints (or groups) of the window, most first (None: all).
 
     `by="rate"` orders as `hits` does (one window: the same length for every row);
-    `by="distinct"` by the distinct-users estimate, then hits.
+    `by="distinct"` by the distinct-users estimate, then hits. Distinct users are counted
+    for `by="distinct"` or `users=True`.
 
     Raises:
         ConfigurationError: a bad limit, depth, order or window.
         StateError: `by="distinct"` on a state without distinct users.
     """
-    if isinstance(limit, bool) or limit < 1:
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise ConfigurationError(f"limit must be >= 1, got {limit}", param="limit")
     check_rank(depth, by)
     rows = []
@@ -107,8 +109,10 @@ def rank(
         result = counter.query_of(name, members, last_s, now)
         if result.answer.high <= 0:  # nothing there for certain
             continue
-        users = counter.query_distinct_of(name, members, last_s, now) if by == "distinct" else None
-        rows.append(Ranked(result, Rate.of(result.answer, last_s), users))
+        counted = None
+        if by == "distinct" or users:
+            counted = counter.query_distinct_of(name, members, last_s, now)
+        rows.append(Ranked(result, Rate.of(result.answer, last_s), counted))
     rows.sort(key=lambda row: _order(row, by))
     return rows[:limit]
 

@@ -95,3 +95,11 @@ def iso(ts: float | None) -> str | None:
         return None
     text = moment.isoformat(timespec="milliseconds" if ts % 1 else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def duration_text(seconds: float) -> str:
+    """`5m`, `2h`, `1d`, `90s`, `0.5s`: a window length as `--last` would take it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:.12g}s"
