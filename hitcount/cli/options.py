@@ -54,6 +54,9 @@ class AppContext:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+CsvFlag = Annotated[
+    bool, typer.Option("--csv", help="Print CSV instead of text (a header line, then rows).")
+]
 Last = Annotated[
     str | None,
     typer.Option(
@@ -348,3 +351,14 @@ def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
     """What a store must read for `spec`: its patterns, back far enough for the window."""
     back, end = spec.reach()
     return Scope(patterns=patterns, last_s=back, now=end)
+
+
+def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
+    """The renderer for `--json` or `--csv` (or text).
+
+    Raises:
+        ConfigurationError: both asked for.
+    """
+    if json_output and csv_output:
+        raise ConfigurationError("--json and --csv exclude each other", hint="choose one")
+    return Renderer(json_output=json_output, csv_output=csv_output)

@@ -8,7 +8,6 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
 from hitcount.model.events import EVENT_FIELDS, REMEMBERED
 from hitcount.persist.state import load_counter
@@ -35,6 +34,7 @@ def events(
     until: opt.Until = None,
     now: opt.Now = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
     """The notable events the state remembers (swaps, resets, alerts, switches), oldest first.
 
@@ -42,7 +42,7 @@ def events(
     --trace or --trace-json on replay. --last, --since and --until keep the events whose
     log clock is in that window. Example: hitcount events --name strategy_swapped --since -1d
     """
-    render = Renderer(json_output=json_output)
+    render = opt.renderer(json_output, csv_output)
     windowed = any(value is not None for value in (last, since, until, now))
     spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)

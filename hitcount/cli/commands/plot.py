@@ -8,11 +8,11 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.cli.render.charts import PIPED_BAR_WIDTH, draw_series
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
+from hitcount.views.csv_forms import series_rows
 from hitcount.views.json_forms import series_json
 from hitcount.views.series import DEFAULT_STEPS, series
 
@@ -49,6 +49,7 @@ def plot(
         ),
     ] = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
     """Hits per step over the window now - N < ts <= now (default --last 1h), or (since, until].
 
@@ -56,7 +57,7 @@ def plot(
 
     Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
     """
-    render = Renderer(json_output=json_output)
+    render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     step_given = None if step is None else parse_duration(step, "--step")
     if width is not None and not 1 <= width <= MAX_WIDTH:
@@ -66,7 +67,9 @@ def plot(
     window = spec.resolve(counter.clock)
     step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given
     result = series(counter, endpoints, window.last_s, step_s, window.end)
-    if json_output:
+    if csv_output:
+        render.csv(series_rows(series_json(result)))
+    elif json_output:
         render.json(series_json(result))
     else:
         draw_series(render, result, bars=bars, width=width)

@@ -9,7 +9,6 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.engine.ranking import check_depth, query_rolled
 from hitcount.model.answers import Rate
 from hitcount.persist.state import load_counter
@@ -35,6 +34,7 @@ def query(
         bool, typer.Option("--rate", help="Also give hits per second over the window.")
     ] = False,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
     """Count hits of an endpoint in the window now - N < ts <= now, or (since, until].
 
@@ -43,7 +43,7 @@ def query(
     distinct users: hitcount query /api --last 1h --distinct;
     a roll-up: hitcount query /api/users --depth 2 --rate counts /api/users/...)
     """
-    render = Renderer(json_output=json_output)
+    render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     check_depth(depth)
     scope = opt.scope(spec, (endpoint,) if depth is None else None)

@@ -9,7 +9,6 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
 from hitcount.persist.state import load_counter
@@ -49,13 +48,14 @@ def top(
         typer.Option("--count", help="With --watch: stop after N redraws.", show_default=False),
     ] = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
     """The busiest endpoints in the window, most hits first, with hits per second.
 
     Example: hitcount top --last 1h --limit 5   (or --watch while replays append;
     hitcount top '/api/*' --depth 2 --by distinct for the /api/... groups with most users)
     """
-    render = Renderer(json_output=json_output)
+    render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
     check_rank(depth, by)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.text import safe
+from hitcount.views.csv_forms import csv_text, payload_rows
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
@@ -41,8 +42,9 @@ class PipeConsole(Console):
 class Output:
     """Prints on stdout (results) and stderr (diagnostics); the primitives every view uses."""
 
-    def __init__(self, *, json_output: bool = False) -> None:
-        self.json_output = json_output
+    def __init__(self, *, json_output: bool = False, csv_output: bool = False) -> None:
+        self.json_output = json_output or csv_output  # CSV is the JSON form, as rows
+        self.csv_output = csv_output
         self.out = PipeConsole(highlight=False, soft_wrap=True)
         if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
             self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
@@ -55,8 +57,16 @@ class Output:
         self._json_stream = sys.stderr
 
     def json(self, payload: Any) -> None:
-        """One JSON document on stdout (non-finite numbers become null)."""
+        """One JSON document on stdout (non-finite numbers become null); CSV with --csv."""
+        if self.csv_output:
+            self.csv(payload_rows(payload))
+            return
         self._json_stream.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        self._json_stream.flush()
+
+    def csv(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows as CSV on stdout, a header line first."""
+        self._json_stream.write(csv_text(rows))
         self._json_stream.flush()
 
     def document(self, data: bytes | str) -> None:

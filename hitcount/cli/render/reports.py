@@ -32,6 +32,9 @@ class ReportViews(Output):
 
     def metrics(self, metrics: Mapping[str, Any]) -> None:
         """Every metric."""
+        if self.csv_output:  # a metric per row: name, value
+            self.csv([{"metric": k, "value": v} for k, v in metrics.items()])
+            return
         if self.json_output:
             self.json(dict(metrics))
             return
