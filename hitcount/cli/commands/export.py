@@ -47,8 +47,9 @@ def export_command(
 ) -> None:
     """Hits, bounds, rates and distinct users per endpoint as Prometheus gauges.
 
-    Labels: endpoint and window. Example, for node exporter's textfile collector:
-    hitcount export --last 1m -o /var/lib/node_exporter/textfile/hitcount.prom
+    Labels: endpoint and window; for node exporter's textfile collector, from cron:
+
+    Example: hitcount export --last 1m -o /var/lib/node_exporter/textfile/hitcount.prom
     """
     render = Renderer()
     spec = opt.window(last, since, until, now, render)
