@@ -169,6 +169,25 @@ Alert = Annotated[
         show_default=False,
     ),
 ]
+AlertExecOption = Annotated[
+    str | None,
+    typer.Option(
+        "--alert-exec",
+        metavar="CMD",
+        help="Run CMD (split like a shell, run without one) once per alert and once when it"
+        " clears, the event as JSON on its stdin and HITCOUNT_* environment variables; a"
+        " failing or slow hook is reported, never stops the replay.",
+        show_default=False,
+    ),
+]
+AlertExecTimeout = Annotated[
+    float,
+    typer.Option(
+        "--alert-exec-timeout",
+        metavar="SECONDS",
+        help="With --alert-exec: stop a hook that runs longer than this.",
+    ),
+]
 ExitOnAlert = Annotated[
     bool,
     typer.Option(

@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 
 from hitcount.cli import options as opt
-from hitcount.cli.alerting import AlertWatch, parse_rules
+from hitcount.cli.alerting import AlertWatch, alert_exec, parse_rules
 from hitcount.cli.live import follow_view, shows_live
 from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
 from hitcount.model.metrics import plain
+from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
@@ -73,16 +74,17 @@ class _Observers:
         render: Renderer,
         tracing: tuple[bool, str | None],
         alerting: tuple[list[AlertRule], bool],
+        hook: AlertExec | None = None,
     ) -> None:
         self.app_ctx, self.render = app_ctx, render
-        self.tracing, self.alerting = tracing, alerting
+        self.tracing, self.alerting, self.hook = tracing, alerting, hook
         self.alerts: AlertWatch | None = None
 
     def attach(self, counter: HitCounter) -> None:
         """Subscribe the tracers and the alert printer to `counter`."""
         (trace, trace_json), (rules, exit_on_alert) = self.tracing, self.alerting
         opt.attach_tracing(self.app_ctx, counter, self.render, trace, trace_json)
-        self.alerts = AlertWatch(counter, rules, self.render, exit_on_alert)
+        self.alerts = AlertWatch(counter, rules, self.render, exit_on_alert, self.hook)
         if trace:
             self.render.note("note: --trace prints every hit; large replays get slow")
 
@@ -94,6 +96,11 @@ class _Observers:
         """After the save: exit 9 if an alert stopped the replay."""
         if self.alerts is not None:
             self.alerts.finish()
+
+    def close(self) -> None:
+        """Wait for the `--alert-exec` hooks still running (each bounded by its timeout)."""
+        if self.hook is not None:
+            self.hook.close()
 
 
 def _hooks(
@@ -128,6 +135,8 @@ def replay(
     trace_json: opt.TraceJson = None,
     alert: opt.Alert = None,
     exit_on_alert: opt.ExitOnAlert = False,
+    alert_exec_command: opt.AlertExecOption = None,
+    alert_exec_timeout: opt.AlertExecTimeout = 10.0,
     json_output: opt.JsonFlag = False,
     follow: opt.Follow = False,
     commit_every: opt.CommitEvery = "5s",
@@ -138,10 +147,12 @@ def replay(
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
     (or live: hitcount replay access.log --follow --append)
-    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert)
+    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert;
+    a hook per alert: --alert '/login>100/60s' --alert-exec ./page-oncall.sh)
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     rules = parse_rules(alert, exit_on_alert)
+    hook = alert_exec(alert_exec_command, alert_exec_timeout, rules, render)
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
     settings = ReplaySettings(
@@ -151,10 +162,13 @@ def replay(
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None,
     )  # fmt: skip
-    observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert))
-    outcome = replay_into_store(
-        store, sources, settings, _hooks(app_ctx, render, observers, following)
-    )
+    observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)
+    try:
+        outcome = replay_into_store(
+            store, sources, settings, _hooks(app_ctx, render, observers, following)
+        )
+    finally:
+        observers.close()
     if outcome.followed is not None:  # the end of stdin
         if shows_live(render):
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)
