@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.globs import select
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.strategies import Strategy
 
@@ -66,6 +67,7 @@ class Answering:
     metrics: Metrics
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
+    keying: Keying
 
     @property
     def distinct(self) -> DistinctTracker | None:
@@ -220,6 +222,7 @@ class Answering:
             "clock": self.clock,
             "horizon": horizon if math.isfinite(horizon) else None,
             "max_lateness_s": self.max_lateness_s,
+            **({} if self.keying.default else {"keys": self.keying.describe()}),
         }
 
     def iter_events(self) -> Iterator[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from hitcount.engine import HitCounter
 from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats.keyed import keyed
 from hitcount.ingest.reader import (
     MAX_LINE_BYTES,
     drop_blank_lines,
@@ -22,6 +23,7 @@ from hitcount.ingest.reader import (
     split_block,
 )
 from hitcount.model.hits import BadLine, Hit
+from hitcount.model.keys import Keying
 from hitcount.model.positions import display_name
 
 if TYPE_CHECKING:
@@ -166,9 +168,14 @@ class Replayer:
     def begin(self, source: str) -> None:
         """Start a new input: name it and pick its parser (by --format, else by name)."""
         self.name = display_name(source)
-        self.parser = make_parser(self.fmt) if self.fmt else None
+        self.parser = keyed(make_parser(self.fmt), self._keying()) if self.fmt else None
         if self.parser is None and source != "-" and (by_name := format_from_name(source)):
-            self.parser = make_parser(by_name)
+            self.parser = keyed(make_parser(by_name), self._keying())
+
+    def _keying(self) -> Keying | None:
+        """The counter's `--key`/`--where` (None: the default, fast paths allowed)."""
+        keying = self.counter.keying
+        return None if keying.default else keying
 
     def block(self, first: int, block: bytes | None) -> None:
         """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
@@ -190,6 +197,8 @@ class Replayer:
     def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big plain NDJSON file on every core; False when it is not one."""
         if source == "-" or self.parser is None or self.parser.name != "ndjson":
+            return False
+        if self._keying() is not None:  # a key or filter: read line by line
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
@@ -225,6 +234,8 @@ class Replayer:
         """Record a whole NDJSON block at once; False when it needs the per-line path."""
         if block is None or self.parser is None or self.parser.name != "ndjson":
             return False
+        if self._keying() is not None:
+            return False
         # numpy at import: only the NDJSON block path loads it (`query` never does)
         from hitcount.ingest.columnar import decode_ndjson_block
         from hitcount.model.columns import EMPTY_COLUMNS
@@ -259,7 +270,7 @@ class Replayer:
         if self.parser is None:
             if not line.strip():
                 return
-            self.parser = make_parser(sniff_format(line, self.name))
+            self.parser = keyed(make_parser(sniff_format(line, self.name)), self._keying())
         self.report.formats[self.name] = self.parser.name
         try:
             hit = self.parser.parse(line)

@@ -22,6 +22,7 @@ from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.model.keys import Keying
 from hitcount.model.positions import display_name
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import SIZES_ONLY, Store
@@ -54,6 +55,7 @@ class ReplaySettings:
         fmt: the input format (None: from each file name, else sniffed).
         commit_every_s: follow the inputs as they grow, committing this often (None: no).
         traced: every event is observed (refused on a shared store's append).
+        keying: `--key`/`--where` (None: the default, or the saved one under `append`).
     """
 
     strategy: str | None = None
@@ -67,6 +69,7 @@ class ReplaySettings:
     fmt: str | None = None
     commit_every_s: float | None = None
     traced: bool = False
+    keying: Keying | None = None
 
     def create(self) -> HitCounter:
         """A new, empty counter with these settings.
@@ -78,13 +81,15 @@ class ReplaySettings:
         precision = (
             DEFAULT_PRECISION if self.distinct_precision is None else self.distinct_precision
         )
-        return HitCounter(
+        counter = HitCounter(
             self.strategy or "fixed",
             max_lateness_s=lateness,
             distinct=self.distinct,
             distinct_precision=precision,
             **self.params,
         )
+        counter.keying = self.keying or Keying()
+        return counter
 
 
 def _ignore(_: object) -> None:
@@ -210,6 +215,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
     check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+    check_same_keying(counter, settings.keying)
 
 
 def _append_shared(
@@ -220,6 +226,11 @@ def _append_shared(
         raise ConfigurationError(
             "--follow, --trace and --trace-json do not work with --append on Redis yet",
             hint="replay without them, or into a state file",
+        )
+    if settings.keying is not None and not settings.keying.default:
+        raise ConfigurationError(
+            "--key and --where do not work with --append on Redis yet",
+            hint="replay into a state file, or without them",
         )
     with appending(store, settings.create) as session:
         counter = session.counter
@@ -321,6 +332,21 @@ def check_same_strategy(
             f"the saved state uses {current.describe()}; --append cannot change the strategy",
             hint="use `hitcount swap` to change it, or replay without --append to start over",
         )
+
+
+def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
+    """Under `append`: the keys and filters asked for (if any) must be the saved ones.
+
+    Raises:
+        ConfigurationError: different ones: the state would mix two kinds of endpoint.
+    """
+    if keying is None or keying == counter.keying:
+        return
+    raise ConfigurationError(
+        f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
+        f" {keying.describe()} (the endpoints would mix)",
+        hint="append without --key/--where (the saved ones apply), or replay without --append",
+    )
 
 
 def check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:

@@ -13,6 +13,7 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
@@ -135,6 +136,27 @@ def replay(
     trace_json: opt.TraceJson = None,
     alert: opt.Alert = None,
     exit_on_alert: opt.ExitOnAlert = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="TEMPLATE",
+            help="What counts as the endpoint, from each line's fields: {path} (default),"
+            " {method}, {status}, {status_class}, {host}, {user}, any NDJSON field or CSV"
+            " column, e.g. '{method} {path}'. Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="FIELD OP VALUE",
+            help="Count only lines where this holds: status>=500, method=POST, path=/api/*"
+            " (OP: = != >= <= > <; repeatable, all must hold). Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
     alert_exec_command: opt.AlertExecOption = None,
     alert_exec_timeout: opt.AlertExecTimeout = 10.0,
     json_output: opt.JsonFlag = False,
@@ -161,6 +183,7 @@ def replay(
         distinct_precision=distinct_precision, resume=resume, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None,
+        keying=None if key is None and not where else Keying.parse(key, where),
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)
     try:

@@ -101,7 +101,7 @@ __all__ = ["parse_combined", "parse_common", "sniff_access_log"]
 _LINE = re.compile(
     rb"([^ ]+) [^ ]+ [^\[]*\["
     rb"(\d\d/[A-Za-z]{3}/\d{4}):(\d\d:\d\d:\d\d) ([+-]\d{4})\]"
-    rb' "([^"]*(?:"[^"]*)*?)" \d{3} (?:\d+|-)(?= |\Z)',
+    rb' "([^"]*(?:"[^"]*)*?)" (\d{3}) (?:\d+|-)(?= |\Z)',
 )
 # Used only to explain why a line failed to match _LINE.
 _HAS_TIME = re.compile(rb"[^ ]+ [^ ]+ [^\[]*\[[^\]]*\]", re.DOTALL)
@@ -257,12 +257,40 @@ def _decoded(path: bytes) -> str:
 
 def _parse(line: bytes) -> Hit:
     """The shared core of parse_common and parse_combined."""
+    return _parse_match(_match(line))
+
+
+def _match(line: bytes) -> re.Match[bytes]:
     if line[-1:] == b"\r":
         line = line[:-1]
     found = _LINE.match(line)
     if found is None:
         raise _no_match(line)
-    host, date, clock, zone, request = found.groups()
+    return found
+
+
+def access_record(line: bytes) -> tuple[Hit, dict[str, object]]:
+    r"""The hit of an access-log line and the fields `--key`/`--where` may name.
+
+    Fields: ``path`` (the endpoint), ``method`` (as logged), ``status`` (a number),
+    ``status_class`` (``5xx``), ``host`` and ``user`` (the client host), ``ts``.
+
+    Raises:
+        BadLine: as `parse_combined`.
+    """
+    found = _match(line)
+    hit = _parse_match(found)
+    method = found.group(5).strip(b" ").partition(b" ")[0].decode("utf-8", "backslashreplace")
+    status = int(found.group(6))
+    fields: dict[str, object] = {
+        "path": hit.endpoint, "ts": hit.ts, "user": hit.user, "host": hit.user,
+        "method": method, "status": status, "status_class": f"{status // 100}xx",
+    }  # fmt: skip
+    return hit, fields
+
+
+def _parse_match(found: re.Match[bytes]) -> Hit:
+    host, date, clock, zone, request, _status = found.groups()
     start = _day_cache.get(date)
     if start is None:
         start = _day_start(date)

@@ -38,6 +38,10 @@ class CsvParser:
         self._first = True
         #: Whether an earlier line left a quoted field open (the record spans lines).
         self._in_quotes = False
+        #: The header's column names (lowercased), when the input has a header.
+        self.header: list[str] | None = None
+        #: The fields of the last line parsed (for `--key` and `--where`).
+        self.last_fields: list[str] = []
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank or header line.
@@ -65,6 +69,7 @@ class CsvParser:
             self._first = False
             if self._read_header(fields):
                 return None
+        self.last_fields = fields
         return self._hit(fields)
 
     def _read_header(self, fields: list[str]) -> bool:
@@ -74,6 +79,7 @@ class CsvParser:
         if endpoint is None or ts is None:
             return False
         self._columns = (endpoint, ts, _find(header, _USER_NAMES))
+        self.header = header
         return True
 
     def _hit(self, fields: list[str]) -> Hit:
