@@ -136,9 +136,11 @@ class Keying:
 
 
 def status_class(status: object) -> str | None:
-    """`5xx` from `503` (None when it is not a three-digit status)."""
-    text = str(status)
-    return f"{text[0]}xx" if len(text) == 3 and text.isdigit() else None
+    """`5xx` from `503`, `"503"` or `503.0` (None when it is not a three-digit status)."""
+    number = _number(status)
+    if number is None or not number.is_integer() or not 100 <= number <= 999:
+        return None
+    return f"{int(number) // 100}xx"
 
 
 def lookup(record: Mapping[str, Any], name: str) -> Any:

@@ -46,7 +46,7 @@ class KeyedParser:
             return None
         hit, fields = found
         if "status" in fields and "status_class" not in fields:
-            fields["status_class"] = status_class(fields["status"])
+            fields["status_class"] = status_class(fields.get("status"))
         key = self.keying.apply(fields)
         if key is None:
             self.skipped += 1
