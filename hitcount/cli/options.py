@@ -18,6 +18,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import WindowSpec, naive_instant, window_spec
@@ -381,3 +382,9 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
     if json_output and csv_output:
         raise ConfigurationError("--json and --csv exclude each other", hint="choose one")
     return Renderer(json_output=json_output, csv_output=csv_output)
+
+
+def note_keys(render: Renderer, keying: Keying) -> None:
+    """Under an answer: what the state counts as the endpoint, when not the path."""
+    if not keying.default:
+        render.note(f"endpoints are {keying.describe()} (set by replay --key/--where)")

@@ -112,6 +112,9 @@ def test_the_state_remembers_its_keys_and_refuses_to_mix(tmp_path: Path) -> None
     assert ok_json(["metrics", "--json"])["keys"] == "key {user} where path=/x"
     before = counts()
     assert before == {"u1": 2}
+    for command in (["query", "u1"], ["top"], ["plot", "u1"]):  # every answer says so
+        footer = ok([*command, "--last", "1000d"]).stderr
+        assert "endpoints are key {user} where path=/x" in footer
     result = run(["replay", str(first), "--append", "--key", "{path}"])
     assert_error(result, 2, "--append cannot change it")
     assert counts() == before  # nothing saved

@@ -73,3 +73,4 @@ def plot(
         render.json(series_json(result))
     else:
         draw_series(render, result, bars=bars, width=width)
+    opt.note_keys(render, counter.keying)

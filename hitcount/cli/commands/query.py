@@ -65,3 +65,4 @@ def query(
         result, counter.strategy.describe(), users, known, ranged=spec.ranged, rate=rate,
         per_s=per_s,
     )  # fmt: skip
+    opt.note_keys(render, counter.keying)

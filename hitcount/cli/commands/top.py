@@ -11,6 +11,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
+from hitcount.model.keys import Keying
 from hitcount.persist.state import load_counter
 
 
@@ -71,10 +72,13 @@ def top(
 
     patterns = None if pattern is None or depth is not None else (pattern,)
 
+    keying: list[Keying] = []
+
     def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
         counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec, patterns))
         window = spec.resolve(counter.clock)
+        keying[:] = [counter.keying]
         rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
                     depth=depth, by=by)  # fmt: skip
         return rows, counter.strategy.describe()
@@ -84,3 +88,4 @@ def top(
         return
     results, strategy = fetch()
     render.top(results, shown_s, strategy)
+    opt.note_keys(render, keying[0])

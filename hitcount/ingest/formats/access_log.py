@@ -62,7 +62,7 @@ the BadLine reason is given):
 | 7 CRLF line endings                             | hit; the ``\r`` is stripped                  |
 | 8 a third quoted field after the user-agent     | hit (all after the size is ignored)          |
 | 10 any offset, out-of-order seconds, gaps       | hit; ts = UTC epoch seconds                  |
-| 11 any three-digit status (499 ...)             | hit; the status is not read                  |
+| 11 any three-digit status (499 ...)             | hit; the status is read only for ``--key``    |
 | bad month, day, hour or offset in ``[time]``    | BadLine ``bad timestamp``                    |
 | time before 1970 or after 9999 (UTC)            | BadLine from ``check_ts``                    |
 | no ``[time]`` after host, ident and user        | BadLine ``not an access log line``           |
