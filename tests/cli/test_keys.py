@@ -151,3 +151,13 @@ def test_bad_keys_and_filters_are_usage_errors(
     source = tmp_path / "a.ndjson"
     source.write_text('{"endpoint": "/a", "ts": 1}\n')
     assert_error(run(["replay", str(source), *options]), 2, fragment)
+
+
+@pytest.mark.skipif(not REAL_LOGS.is_dir(), reason="the real logs are not here")
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL_LOGS.glob("*.log.gz")))
+def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
+    """A key loses no line the default keeps: long paths are cut, not made bad lines."""
+    source = str(REAL_LOGS / name)
+    plain = json.loads(ok(["replay", source, "--json"]).stdout)
+    keyed = json.loads(ok(["replay", source, "--key", "{method} {path}", "--json"]).stdout)
+    assert (keyed["hits_kept"], keyed["bad_lines"]) == (plain["hits_kept"], plain["bad_lines"])

@@ -20,7 +20,13 @@ import msgspec
 
 from hitcount.ingest.formats.access_log import access_record
 from hitcount.ingest.formats.csv import CsvParser
-from hitcount.model.hits import BadLine, Hit, check_endpoint
+from hitcount.model.hits import (
+    MAX_ENDPOINT_CHARS,
+    TRUNCATED_MARK,
+    BadLine,
+    Hit,
+    check_endpoint,
+)
 from hitcount.model.keys import Keying, lookup, status_class
 
 _ACCESS_LOGS = ("combined", "common")
@@ -51,6 +57,8 @@ class KeyedParser:
         if key is None:
             self.skipped += 1
             return None
+        if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
+            key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
         return Hit(check_endpoint(key), hit.ts, hit.user)
 
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
