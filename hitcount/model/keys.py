@@ -71,10 +71,14 @@ class Where:
 
 @dataclass(frozen=True, slots=True)
 class Keying:
-    """The key template and the filters of a replay."""
+    """The key template, the filters and the field names of a replay.
+
+    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`).
+    """
 
     key: str = DEFAULT_KEY
     where: tuple[Where, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not _FIELD.search(self.key):
@@ -84,18 +88,26 @@ class Keying:
             )
 
     @classmethod
-    def parse(cls, key: str | None, where: list[str] | None) -> Keying:
-        """The `--key` and `--where` options.
+    def parse(
+        cls, key: str | None, where: list[str] | None, fields: Mapping[str, str] | None = None
+    ) -> Keying:
+        """The `--key`, `--where` and (parsed) `--field` options.
 
         Raises:
             ConfigurationError: a template without a field, or a filter that does not parse.
         """
-        return cls(key or DEFAULT_KEY, tuple(Where.parse(text) for text in where or []))
+        rules = tuple(Where.parse(text) for text in where or [])
+        return cls(key or DEFAULT_KEY, rules, tuple(sorted((fields or {}).items())))
+
+    @property
+    def counts_path(self) -> bool:
+        """Whether hits count under their path, every line (no `--key`, no `--where`)."""
+        return self.key == DEFAULT_KEY and not self.where
 
     @property
     def default(self) -> bool:
-        """Whether this is the default (`{path}`, no filter): the fast paths apply."""
-        return self.key == DEFAULT_KEY and not self.where
+        """Whether this is the default (`{path}`, no filter, usual field names): fast paths."""
+        return self.counts_path and not self.fields
 
     def apply(self, fields: Mapping[str, Any]) -> str | None:
         """The key of a line's `fields`; None when a filter rejects it.
@@ -115,8 +127,11 @@ class Keying:
         return _FIELD.sub(value, self.key)
 
     def to_dict(self) -> dict[str, Any]:
-        """The saved form: `{"key": ..., "where": [...]}`."""
-        return {"key": self.key, "where": [str(rule) for rule in self.where]}
+        """The saved form: `{"key": ..., "where": [...], "fields": {...}}`."""
+        saved: dict[str, Any] = {"key": self.key, "where": [str(rule) for rule in self.where]}
+        if self.fields:
+            saved["fields"] = dict(self.fields)
+        return saved
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Keying:
@@ -127,12 +142,18 @@ class Keying:
         """
         if not data:
             return cls()
-        return cls.parse(str(data.get("key") or DEFAULT_KEY), list(data.get("where") or []))
+        fields = data.get("fields") or {}
+        return cls.parse(
+            str(data.get("key") or DEFAULT_KEY),
+            list(data.get("where") or []),
+            {str(k): str(v) for k, v in fields.items()},
+        )
 
     def describe(self) -> str:
-        """`key {method} {path} where status>=500, method=POST`."""
+        """`key {method} {path} where status>=500, method=POST` (and `fields ...`)."""
         where = f" where {', '.join(map(str, self.where))}" if self.where else ""
-        return f"key {self.key}{where}"
+        fields = ", ".join(f"{name}={source}" for name, source in self.fields)
+        return f"key {self.key}{where}" + (f" fields {fields}" if fields else "")
 
 
 def status_class(status: object) -> str | None:

@@ -13,6 +13,7 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.ingest.formats.mapped import parse_fields
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.ops.hooks import AlertExec
@@ -157,6 +158,17 @@ def replay(
             show_default=False,
         ),
     ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            metavar="NAME=SOURCE",
+            help="Read NAME (endpoint, ts, user) from another NDJSON field (request.path"
+            " reaches into nested objects) or CSV column, e.g. --field ts=time (repeatable)."
+            " Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
     alert_exec_command: opt.AlertExecOption = None,
     alert_exec_timeout: opt.AlertExecTimeout = 10.0,
     json_output: opt.JsonFlag = False,
@@ -183,7 +195,10 @@ def replay(
         distinct_precision=distinct_precision, resume=resume, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None,
-        keying=None if key is None and not where else Keying.parse(key, where),
+        keying=(
+            None if key is None and not where and not field
+            else Keying.parse(key, where, parse_fields(field))
+        ),
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)
     try:

@@ -20,6 +20,7 @@ import msgspec
 
 from hitcount.ingest.formats.access_log import access_record
 from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.formats.mapped import mapped_parser
 from hitcount.model.hits import (
     MAX_ENDPOINT_CHARS,
     TRUNCATED_MARK,
@@ -68,7 +69,7 @@ class KeyedParser:
         if hit is None:
             return None
         base: dict[str, Any] = {"path": hit.endpoint, "ts": hit.ts, "user": hit.user}
-        if isinstance(self.inner, CsvParser):
+        if isinstance(self.inner, CsvParser) or hasattr(self.inner, "last_fields"):
             header = self.inner.header or []
             columns = dict(zip(header, self.inner.last_fields, strict=False))
             return hit, {**columns, **base}
@@ -101,7 +102,13 @@ def _decoded(line: bytes) -> dict[str, Any]:
 
 
 def keyed(parser: Any, keying: Keying | None) -> Any:
-    """`parser` itself for the default keying, else wrapped in a `KeyedParser`."""
+    """`parser` reading `keying`'s field names, wrapped in a `KeyedParser` for a key or filter.
+
+    Raises:
+        ConfigurationError: field names for a format that has none (access logs).
+    """
     if keying is None or keying.default:
         return parser
-    return KeyedParser(parser, keying)
+    if keying.fields:
+        parser = mapped_parser(parser.name, dict(keying.fields))
+    return parser if keying.counts_path else KeyedParser(parser, keying)
