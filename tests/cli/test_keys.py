@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import assert_error, ok, ok_json, run
-from tests.conftest import REAL_LOGS, SAMPLES
+from tests.conftest import REAL_LOGS, SAMPLES, fresh_namespace
 
 NGINX = REAL_LOGS / "elastic_nginx_logs_2015-05.log.gz"
 ALL_TIME = ["-s", "sliding", "--max-window", "1e9"]
@@ -161,3 +161,13 @@ def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
     plain = json.loads(ok(["replay", source, "--json"]).stdout)
     keyed = json.loads(ok(["replay", source, "--key", "{method} {path}", "--json"]).stdout)
     assert (keyed["hits_kept"], keyed["bad_lines"]) == (plain["hits_kept"], plain["bad_lines"])
+
+
+def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n')
+    for options in (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"]):
+        for append in ([], ["--append"]):
+            args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
+            result = run([*args, str(source), *options, *append])
+            assert_error(result, 2, "do not work with a Redis store yet")
