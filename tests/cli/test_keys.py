@@ -171,3 +171,21 @@ def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_pa
             args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
             result = run([*args, str(source), *options, *append])
             assert_error(result, 2, "do not work with a Redis store yet")
+
+
+def test_merge_keeps_the_keys_and_refuses_to_mix_them(tmp_path: Path) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n{"endpoint": "/b", "ts": 2}\n')
+    shards = []
+    for name, options in (("k1", ["--key", "{user}"]), ("k2", ["--key", "{user}"]), ("p", [])):
+        ok(["replay", str(source), *ALL_TIME, *options, "--json"])
+        shards.append(str(tmp_path / f"{name}.json"))
+        ok(["snapshot", "save", shards[-1]])
+    merged = tmp_path / "merged.json"
+    ok(["merge", shards[0], shards[1], "-o", str(merged)])
+    ok(["snapshot", "restore", str(merged)])
+    assert counts() == {"u": 2}  # the line without a user is a bad line under {user}
+    assert ok_json(["metrics", "--json"])["keys"] == "key {user}"
+    result = run(["merge", shards[0], shards[2], "-o", str(tmp_path / "mixed.json")])
+    assert result.exit_code != 0
+    assert "their endpoints cannot be merged" in result.stderr
