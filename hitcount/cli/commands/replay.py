@@ -13,6 +13,8 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats import LOG_FORMAT_PREFIX, make_parser
 from hitcount.ingest.formats.mapped import parse_fields
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
@@ -158,6 +160,17 @@ def replay(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="LAYOUT",
+            help="Access-log lines in this layout: an nginx log_format such as"
+            " '$remote_addr [$time_local] \"$request\" $status', or an Apache LogFormat"
+            " such as '%h %t \"%r\" %>s %b'; its variables are fields for --key and --where.",
+            show_default=False,
+        ),
+    ] = None,
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -186,6 +199,7 @@ def replay(
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     rules = parse_rules(alert, exit_on_alert)
+    fmt = custom_format(fmt, log_format)
     hook = alert_exec(alert_exec_command, alert_exec_timeout, rules, render)
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
@@ -213,3 +227,17 @@ def replay(
         return
     observers.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+
+
+def custom_format(fmt: str | None, log_format: str | None) -> str | None:
+    """`--format`, or `--log-format`'s layout (checked now, before any state is touched).
+
+    Raises:
+        ConfigurationError: both given, or a layout without a time or a request.
+    """
+    if log_format is None:
+        return fmt
+    if fmt is not None:
+        raise ConfigurationError("--format and --log-format exclude each other")
+    make_parser(LOG_FORMAT_PREFIX + log_format)
+    return LOG_FORMAT_PREFIX + log_format

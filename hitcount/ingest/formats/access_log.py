@@ -91,7 +91,7 @@ from hitcount.model.hits import (
     latest_plausible_ts,
 )
 
-__all__ = ["parse_combined", "parse_common", "sniff_access_log"]
+__all__ = ["endpoint_of_request", "parse_combined", "parse_common", "sniff_access_log"]
 
 # host ident user [dd/Mon/yyyy:hh:mm:ss +hhmm] "request" status size( rest)
 # The user field may hold spaces (an authenticated name), but never "[", so "[^\[]*" can only
@@ -242,6 +242,15 @@ def _endpoint(request: bytes) -> str:
     if not path:
         raise BadLine("no path before the query in target")
     return _decoded(path)
+
+
+def endpoint_of_request(request: bytes) -> str:
+    """The endpoint of a request line ``METHOD target [HTTP/x.y]``, as the parsers read it.
+
+    Raises:
+        BadLine: no request, or no usable target.
+    """
+    return _endpoint(request)
 
 
 def _decoded(path: bytes) -> str:

@@ -65,6 +65,9 @@ class KeyedParser:
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
         if self.name in _ACCESS_LOGS:
             return None if not line.strip() else access_record(line)
+        if hasattr(self.inner, "record"):  # a custom --log-format names its own fields
+            found: tuple[Hit, dict[str, Any]] | None = self.inner.record(line)
+            return found
         hit = self.inner.parse(line)
         if hit is None:
             return None
