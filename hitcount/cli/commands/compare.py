@@ -49,12 +49,15 @@ def compare_command(
         )
     for name in names or []:
         get_strategy(name)
-    result = run_compare(
-        sources,
-        parse_duration(last),
-        strategies=names,
-        params=strategy_params,
-        limit=limit,
-        fmt=fmt,
-    )
-    Renderer(json_output=json_output).comparison(result)
+    render = Renderer(json_output=json_output)
+    with render.progress("comparing") as on_progress:
+        result = run_compare(
+            sources,
+            parse_duration(last),
+            strategies=names,
+            params=strategy_params,
+            limit=limit,
+            fmt=fmt,
+            on_progress=on_progress,
+        )
+    render.comparison(result)
