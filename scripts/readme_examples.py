@@ -35,6 +35,7 @@ import argparse
 import difflib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,9 @@ class Sandbox:
         (root / "sample_traffic").symlink_to(ROOT / "sample_traffic")
         self.home = root / "home"
         self.home.mkdir()
+        missing = [tool for tool in ("bash", "awk", "jq") if shutil.which(tool) is None]
+        if missing:
+            raise SystemExit(f"the README's examples need {', '.join(missing)}: install it first")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HITCOUNT_", "XDG_"))}
         for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE"):
             env.pop(name, None)
