@@ -19,14 +19,16 @@ An HTML comment just before a block steers it (several directives, one per line)
 
 `before:` runs a command first without showing it (the state the prose assumes); `not run:`
 leaves commands containing that text, and the lines after them, as they are; `skip:` leaves
-the whole block alone, for the reason given.
+the whole block alone, for the reason given; `output of: COMMAND` makes the whole block what
+COMMAND prints (the command being shown elsewhere, in a block of its own to copy).
 
 Usage:
     python scripts/readme_examples.py           # rewrite README.md's example outputs
     python scripts/readme_examples.py --check   # exit 1, with a diff, if any has drifted
 
-`--check` ignores what differs from run to run: elapsed seconds and rates. Rerun the script
-after changing what a command prints, and review the diff.
+What differs from run to run (elapsed seconds, rates) is no change: an output that differs
+only there is left as written, and `--check` ignores it. Rerun the script after changing what
+a command prints, and review the diff.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ SHOWN_DIR = "/tmp/example"
 #: Seconds one example command may take.
 COMMAND_TIMEOUT_S = 300
 
-_BLOCK = re.compile(r"^```[a-z]*\n(?P<body>\$ .*?)^```$", re.S | re.M)
+_BLOCK = re.compile(r"^```[a-z]*\n(?P<body>.*?)^```$", re.S | re.M)
 _DIRECTIVES = re.compile(r"<!-- example(?P<body>(?:(?!-->).)*)-->\s*\Z", re.S)
 #: What changes from one run to the next, masked by `--check`.
 _VOLATILE = [
@@ -75,6 +77,7 @@ class Example:
     before: list[str] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
     skip: str | None = None
+    output_of: str | None = None
 
 
 def examples(text: str) -> Iterator[Example]:
@@ -84,7 +87,8 @@ def examples(text: str) -> Iterator[Example]:
         directives = _DIRECTIVES.search(text, 0, match.start())
         if directives is not None:
             _apply(example, directives.group("body"))
-        yield example
+        if example.body.startswith("$ ") or example.output_of is not None:
+            yield example
 
 
 def _apply(example: Example, body: str) -> None:
@@ -94,6 +98,8 @@ def _apply(example: Example, body: str) -> None:
             example.before.append(value.strip())
         elif key == "not run":
             example.not_run.append(value.strip())
+        elif key == "output of":
+            example.output_of = value.strip()
         elif key == "skip":
             example.skip = value.strip() or "skipped"
         elif key:
@@ -158,15 +164,23 @@ def render(example: Example, sandbox: Sandbox) -> str:
         return example.body
     for command in example.before:
         sandbox.run(command)
+    if example.output_of is not None:  # the block shows only what the command printed
+        return _settled(example.body.rstrip("\n"), sandbox.run(example.output_of)) + "\n"
     parts: list[str] = []
     for typed, shown in commands(example.body):
         if any(marker in typed for marker in example.not_run):
             parts.append("\n".join([typed, *shown]))
             continue
-        printed = sandbox.run(typed[2:]).rstrip("\n")
         blank_after = bool(shown) and shown[-1] == ""  # a blank line between commands stays
+        printed = _settled("\n".join(shown[:-1] if blank_after else shown), sandbox.run(typed[2:]))
         parts.append("\n".join([typed, *([printed] if printed else []), *[""] * blank_after]))
     return "\n".join(parts) + "\n"
+
+
+def _settled(written: str, printed: str) -> str:
+    """What to show: `written` if `printed` differs from it only in timings, else `printed`."""
+    printed = printed.rstrip("\n")
+    return written if masked(written) == masked(printed) else printed
 
 
 def regenerate(text: str) -> str:

@@ -46,15 +46,17 @@ def test_a_drifted_output_is_caught_and_timings_are_not() -> None:
         "<!-- example: skip: not run -->\n```\n$ hitcount nonsense\nLEFT ALONE\n```\n"
         "<!-- example\nbefore: hitcount replay sample_traffic/late.ndjson\nnot run: ssh\n-->\n"
         "```\n$ hitcount metrics --json | jq .lines_read\n0\n$ ssh x\nAS WRITTEN\n```\n"
+        "<!-- example: output of: echo made by a run -->\n```\nstale\n```\n"
     )
     drift = script.drift(readme).splitlines()
     changed = [line for line in drift if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     lines = (ROOT / "sample_traffic/late.ndjson").read_bytes().count(b"\n")
     assert changed[0] == "-state: wrong" and changed[1].startswith("+state: fixed · 60 endpoints")
-    assert changed[2:] == ["-0", f"+{lines}"]  # 9.99s is no drift: timings vary
+    assert changed[2:] == ["-0", f"+{lines}", "-stale", "+made by a run"]  # 9.99s: no drift
     fresh = script.regenerate(readme)
     assert "$ hitcount nonsense\nLEFT ALONE\n" in fresh and "$ ssh x\nAS WRITTEN\n" in fresh
     assert not script.drift(fresh)
+    assert script.regenerate(fresh) == fresh  # outputs differing only in timings stay as written
 
 
 def test_unknown_directives_are_refused() -> None:
