@@ -148,6 +148,7 @@ class FollowDisplay:
 
     While the live view is drawn on a terminal, warnings (bad lines, rotations) go to its
     foot; when stderr is that terminal too, they are printed on it only once the view ends,
+    and whatever else goes to stderr meanwhile (alerts, `--trace`) is printed above the view,
     so that nothing is written into the region the view redraws.
     """
 
@@ -210,6 +211,8 @@ class FollowDisplay:
             self._view = Live(console=self.render.out, auto_refresh=False)
             self._view.start()
             self._redraw()
+        if self._hold:  # the view's console prints above it; a plain write would land inside
+            self._err, self.render.err = self.render.err, self.render.out
         return self
 
     def __exit__(
@@ -222,4 +225,5 @@ class FollowDisplay:
             self._view.stop()
             self._view = None
         if self._hold:
+            self.render.err = self._err
             self.messages.flush(self.render)

@@ -169,6 +169,7 @@ def follow(
         if replacing:
             refuse_empty(run.report(), sources)  # nothing was committed: the state stays
         run.commit(final=True)
+        run.tick()  # the view's last drawing counts the last commit
     finally:
         for tail in run.tails:
             tail.close()
@@ -243,7 +244,7 @@ class _Run:
                 time.sleep(POLL_S)
 
     def tick(self) -> None:
-        """Give the view the current status."""
+        """Give the view the current status (when it has a live view)."""
         if self.view.on_tick is not None:
             self.view.on_tick(self.status())
         self._unshown = False
