@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from hitcount._version import __version__
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.argv import globals_first
 from hitcount.cli.commands import COMMANDS
@@ -182,6 +183,7 @@ def main_options(
             help="State store URL: a path, file:///path, memory://, or"
             " redis://[user:password@]host:port/db (rediss:// for TLS).",
             show_default=False,
+            autocompletion=complete.stores,
         ),
     ] = None,
     namespace: Annotated[

@@ -12,6 +12,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
@@ -87,6 +88,7 @@ Format = Annotated[
         "-f",
         help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
         show_default=False,
+        autocompletion=complete.formats,
     ),
 ]
 Trace = Annotated[bool, typer.Option("--trace", help="Print every event on stderr.")]
@@ -148,6 +150,7 @@ Params = Annotated[
         "-p",
         metavar="NAME=VALUE",
         help="Any strategy parameter by name, e.g. -p window_s=10 (repeatable).",
+        autocompletion=complete.strategy_params,
         rich_help_panel=STRATEGY_PANEL,
         show_default=False,
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from hitcount.ingest.reader import (
     iter_blocks,
     line_count,
     open_input,
+    read_offset,
     skip_lines,
     split_block,
 )
@@ -64,8 +66,43 @@ class ReplayReport:
         return self.hits_read - self.hits_kept
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayProgress:
+    """How far a replay has got: lines read, and bytes of the inputs read (gzip files by
+    their compressed bytes) out of `total_bytes`, which is None when unknown (stdin)."""  # noqa: D205, D209
+
+    lines: int
+    done_bytes: int = 0
+    total_bytes: int | None = None
+    #: What is being read, when a run has several parts (`compare`: the strategy).
+    stage: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        """The share of the input read, 0..1 (None when its size is unknown)."""
+        if self.total_bytes is None:
+            return None
+        if self.total_bytes <= 0:
+            return 1.0
+        return min(max(self.done_bytes / self.total_bytes, 0.0), 1.0)
+
+
+def input_size(sources: Iterable[str]) -> int | None:
+    """The bytes of all `sources` on disk (gzip: compressed); None with stdin or a missing
+    file (which the replay then reports)."""  # noqa: D205, D209
+    total = 0
+    for source in sources:
+        if source == "-":
+            return None
+        try:
+            total += os.stat(source).st_size
+        except OSError:
+            return None
+    return total
+
+
 BadLineHandler = Callable[[BadLineInfo], None]
-ProgressHandler = Callable[[int], None]
+ProgressHandler = Callable[[ReplayProgress], None]
 #: Called after each block with (source, lines of it read so far, whether it is done).
 CheckpointHandler = Callable[[str, int, bool], None]
 
@@ -94,7 +131,8 @@ def replay(
         fmt: the input format; default: from each file name, else sniffed.
         strict: raise at the first bad line instead of skipping it.
         on_bad_line: called for each bad line (when not strict).
-        on_progress: called with the number of lines read, every batch.
+        on_progress: called with a `ReplayProgress` after each block: lines read, and
+            bytes read of the inputs' total size.
         on_checkpoint: called after each block, once its hits are all in `counter`.
         start_lines: lines to skip at the start of some sources (read before: resuming).
         stop: asked after each batch recorded; True ends the replay there (the report says
@@ -109,6 +147,7 @@ def replay(
     replayer.stop = stop
     started = time.perf_counter()
     sources = list(sources)
+    replayer.total_bytes = input_size(sources)
     try:
         for source in sources:
             replayer.source(source, (start_lines or {}).get(source, 0))
@@ -147,6 +186,10 @@ class Replayer:
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
         self.stop: Callable[[], bool] | None = None
+        #: The inputs' size in bytes, for progress (None: unknown).
+        self.total_bytes: int | None = None
+        self._done_bytes = 0  # of the inputs before the current one
+        self._offset = 0  # into the current input (gzip: compressed bytes)
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -160,8 +203,20 @@ class Replayer:
             return
         with open_input(source) as stream:
             for first, block in skip_lines(iter_blocks(stream, self.name), skip):
+                self._offset = read_offset(stream)
                 self.block(first, block)
                 self._checkpoint(source, started)
+        self._next_input()
+
+    def _next_input(self) -> None:
+        """The current input is read to its end: its bytes count as done."""
+        self._done_bytes += self._offset
+        self._offset = 0
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            done = self._done_bytes + self._offset
+            self.on_progress(ReplayProgress(self.report.lines_read, done, self.total_bytes))
 
     def begin(self, source: str) -> None:
         """Start a new input: name it and pick its parser (by --format, else by name)."""
@@ -177,8 +232,7 @@ class Replayer:
         elif not self._columnar(block):
             for number, line in split_block(first, block):
                 self._line(number, line)
-        if self.on_progress is not None:
-            self.on_progress(self.report.lines_read)
+        self._progress()
 
     def _checkpoint(self, source: str, started: int) -> None:
         """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
@@ -216,9 +270,10 @@ class Replayer:
                 for line_number, line in split_block(number, block):
                     self._line(line_number, line)
             number += lines
-            if self.on_progress is not None:
-                self.on_progress(self.report.lines_read)
+            self._offset = end
+            self._progress()
             self._checkpoint(source, started)
+        self._next_input()
         return True
 
     def _columnar(self, block: bytes | None) -> bool:

@@ -20,7 +20,7 @@ from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
-from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
+from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ProgressHandler, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
 from hitcount.model.positions import display_name
@@ -98,7 +98,7 @@ def _ignore(_: object) -> None:
 
 
 @contextmanager
-def _no_progress() -> Iterator[Callable[[int], None]]:
+def _no_progress() -> Iterator[ProgressHandler]:
     yield _ignore
 
 
@@ -112,7 +112,7 @@ class ReplayHooks:
         on_saved: the state has been saved (from then on, an interrupt leaves it saved).
         on_counter: the counter, before its first hit: subscribe observers (traces, alerts).
         should_stop: polled between batches; True ends the replay early (the state is saved).
-        progress: a context giving a callback for the number of lines read.
+        progress: a context giving a callback for how far the replay has got.
         follow_view: a context giving the live view, for `ReplaySettings.commit_every_s`.
     """
 
@@ -121,7 +121,7 @@ class ReplayHooks:
     on_saved: Callable[[], None] = lambda: None
     on_counter: Callable[[HitCounter], None] = _ignore
     should_stop: Callable[[], bool] = lambda: False
-    progress: Callable[[], AbstractContextManager[Callable[[int], None]]] = _no_progress
+    progress: Callable[[], AbstractContextManager[ProgressHandler]] = _no_progress
     follow_view: Callable[[], AbstractContextManager[FollowView]] | None = None
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.alerting import AlertWatch, parse_rules
 from hitcount.cli.live import follow_view, shows_live
@@ -26,6 +27,7 @@ Strategy = Annotated[
         "-s",
         help=f"One of: {', '.join(available_strategies())} (default: fixed).",
         show_default=False,
+        autocompletion=complete.strategies,
     ),
 ]
 MaxLateness = Annotated[
