@@ -174,7 +174,7 @@ class Replayer:
         """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
         if block is not None and block.isspace():  # blank lines only: nothing to parse
             self.report.lines_read += line_count(block)
-        elif not self._columnar(block):
+        elif not self._columnar(first, block):
             for number, line in split_block(first, block):
                 self._line(number, line)
         if self.on_progress is not None:
@@ -221,11 +221,38 @@ class Replayer:
             self._checkpoint(source, started)
         return True
 
-    def _columnar(self, block: bytes | None) -> bool:
-        """Record a whole NDJSON block at once; False when it needs the per-line path."""
-        if block is None or self.parser is None or self.parser.name != "ndjson":
+    def _columnar(self, first: int, block: bytes | None) -> bool:
+        """Record a whole block at once; False when it needs the per-line path."""
+        if block is None:
             return False
-        # numpy at import: only the NDJSON block path loads it (`query` never does)
+        if self.parser is None:
+            self._sniff(first, block)
+        if self.parser is None:
+            return False
+        # numpy at import: only the block paths load it (`query` never does)
+        from hitcount.ingest.lines import decode_block, fast_format
+
+        if not fast_format(self.parser.name):
+            return self.parser.name == "ndjson" and self._columnar_ndjson(block)
+        decoded = decode_block(block, first, self.parser)
+        if decoded is None:
+            return False
+        self.report.formats[self.name] = self.parser.name
+        self.report.lines_read += decoded.lines - len(decoded.columns)
+        for number, reason in decoded.bad:
+            self._bad(number, reason)
+        self._record_columns(decoded.columns)
+        return True
+
+    def _sniff(self, first: int, block: bytes) -> None:
+        """Pick the parser from the block's first non-blank line, as `_line` would."""
+        for _, line in split_block(first, block):
+            if line is not None and line.strip():
+                self.parser = make_parser(sniff_format(line, self.name))
+                return
+
+    def _columnar_ndjson(self, block: bytes) -> bool:
+        """An NDJSON block without the C scanner: the numpy scanner, else msgspec."""
         from hitcount.ingest.columnar import decode_ndjson_block
         from hitcount.model.columns import EMPTY_COLUMNS
 
@@ -243,7 +270,8 @@ class Replayer:
 
     def _record_columns(self, columns: Columns) -> None:
         self.flush()  # keep arrival order
-        self.report.formats[self.name] = "ndjson"
+        if self.parser is not None:
+            self.report.formats[self.name] = self.parser.name
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
         if len(columns):

@@ -39,6 +39,16 @@ class CsvParser:
         #: Whether an earlier line left a quoted field open (the record spans lines).
         self._in_quotes = False
 
+    @property
+    def needs_each_line(self) -> bool:
+        """Whether the next line must come here (a header may follow, or a quote is open)."""
+        return self._first or self._in_quotes
+
+    @property
+    def columns(self) -> tuple[int, int, int | None]:
+        """The columns of the endpoint, the timestamp and the user (None: no user column)."""
+        return self._columns
+
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank or header line.
 
