@@ -178,3 +178,116 @@ def test_ndjson_timestamps_the_scanner_reads_are_the_parsers(
     check([block], "ndjson", True)
     if plain and (quoted or ts.replace(".", "").isdigit()):
         assert scanned_whole(block, "ndjson"), block
+
+
+# ---- access logs ----
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+TARGETS = st.sampled_from(
+    ["/", "/a/b", "/a?x=1", "/p#frag", "/é", "/\xff", "http://h:8/x?q", "*", "h:443", "?x=1",
+     "photo/", "/b c", "/" + "x" * 5000, "/s\"q"]
+)  # fmt: skip
+
+
+@st.composite
+def access_lines(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """A common or combined line with drawn fields, and whether the scanner should read it."""
+    moment, east = draw(MOMENTS), draw(OFFSETS)
+    minutes = int(east.total_seconds() // 60)
+    zone = ("-" if minutes < 0 else "+") + "{:02d}{:02d}".format(*divmod(abs(minutes), 60))
+    month = draw(st.sampled_from([MONTHS[moment.month - 1], MONTHS[moment.month - 1].upper(),
+                                  "Foo", MONTHS[moment.month - 1].lower()]))  # fmt: skip
+    second = draw(st.sampled_from([moment.strftime("%S"), "60", "61"]))
+    stamp = f"{moment:%d}/{month}/{moment:%Y}:{moment:%H:%M}:{second} {zone}"
+    host = draw(st.sampled_from(["10.0.0.1", "::1", "h.example", "hé", "x" * 1025]))
+    method = draw(st.sampled_from(["GET", "post", "CONNECT", "OPTIONS", "GET!not"]))
+    target = draw(TARGETS)
+    request = draw(
+        st.sampled_from(
+            [f"{method} {target} HTTP/1.1", f"{method} {target}",
+             f"{method}  {target}   http/1.0", "-", "", method]
+        )
+    )  # fmt: skip
+    size = draw(st.sampled_from(["512", "-", "0", "x"]))
+    tail = draw(st.sampled_from(["", ' "-" "Mozilla/5.0"', ' "ref" "UA', ' "a" "b" "c"']))
+    who = draw(st.sampled_from(["-", "frank", "a b"]))
+    line = f'{host} - {who} [{stamp}] "{request}" 200 {size}{tail}'
+    raw = line.encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff")
+    raw += draw(st.sampled_from([b"", b"", b"\r", b"\r\r"]))
+    utc = moment.replace(tzinfo=timezone.utc) - east
+    plain = (
+        host in ("10.0.0.1", "::1", "h.example") and month != "Foo" and second != "61"
+        and method != "CONNECT"
+        and target.startswith("/") and len(target) < 4096 and '"' not in target
+        and "\xff" not in target and request not in ("-", "", method) and size != "x"
+        and utc.timestamp() >= 0 and not raw.endswith(b"\r\r")
+    )  # fmt: skip
+    return raw, plain
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    drawn=st.lists(access_lines(), min_size=1, max_size=12),
+    points=st.lists(st.integers(0, 20), max_size=3),
+    users=st.booleans(),
+    fmt=st.sampled_from(["combined", "common"]),
+)
+def test_access_log_blocks_agree_with_the_per_line_parser(
+    drawn: list[tuple[bytes, bool]], points: list[int], users: bool, fmt: str
+) -> None:
+    data = b"\n".join(line for line, _ in drawn) + b"\n"
+    check(cut(data, points), fmt, users)
+    for line, plain in drawn:
+        if plain:
+            assert scanned_whole(line + b"\n", "combined"), line
+
+
+# ---- CSV ----
+
+
+@st.composite
+def csv_data(draw: st.DrawFn) -> bytes:
+    """CSV text with a drawn header (or none) and rows, some odd."""
+    order = draw(st.permutations(["endpoint", "ts", "user", "extra"]))
+    header = draw(st.sampled_from(["names", "none", "blank first"]))
+    rows = []
+    if header != "none":
+        rows.append(",".join(order) if header == "names" else "")
+    for _ in range(draw(st.integers(1, 10))):
+        ts, _ = draw(TS_TEXTS)
+        values = {"endpoint": draw(ENDPOINTS), "ts": ts, "user": draw(USERS), "extra": "x"}
+        if header == "none":
+            order = ["endpoint", "ts", "user", "extra"]
+        odd = draw(st.sampled_from(["", "", "", "quoted", "open", "close", "short", "blank"]))
+        row = ",".join(values[name] for name in order)
+        row = {
+            "quoted": f'"{row}"', "open": row + ',"a', "close": 'b",' + row,
+            "short": values["endpoint"], "blank": "   ",
+        }.get(odd, row)  # fmt: skip
+        rows.append(row)
+    return ("\n".join(rows) + "\n").encode()
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    drawn=csv_data(),
+    points=st.lists(st.integers(0, 20), max_size=4),
+    users=st.booleans(),
+)
+def test_csv_blocks_agree_with_the_per_line_parser(
+    drawn: bytes, points: list[int], users: bool
+) -> None:
+    """Headers in any column order, quoted fields left open across blocks, blank lines."""
+    check(cut(drawn, points), "csv", users)
+
+
+def test_csv_rows_after_a_header_take_the_scanner() -> None:
+    data = b"user,ts,path\nu1,1700000000,/a\nu2,2023-11-14T22:13:21Z,/b\n"
+    parser = make_parser("csv")
+    result = fast.decode_block(data, 1, parser)
+    assert result is not None and result.bad == []
+    columns = result.columns
+    assert columns.names == ["/a", "/b"] and columns.ts.tolist() == [1700000000.0, 1700000001.0]
+    assert columns.user_list() == ["u1", "u2"]
+    found = fast.native.scan_lines(data[len(b"user,ts,path\n") :], 2, True, 1e12, 7, 2, 1, 0)
+    assert len(found[5]) == 0  # both rows read by the C scanner
