@@ -1,4 +1,4 @@
-"""Decoding a big NDJSON file on every core: workers read and decode byte ranges.
+"""Decoding a big input file on every core: workers read and decode byte ranges.
 
 The file is cut into ranges that end on line boundaries. Each worker opens the file, reads
 its range, counts its lines and decodes it into columns (or reports that the range needs the
@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hitcount.ingest.columnar import decode_ndjson_block
+from hitcount.ingest.formats import make_parser
+from hitcount.ingest.lines import decode_block, fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.sketches.registers import code_users, reduce_users
@@ -100,6 +102,8 @@ class RangeTask(NamedTuple):
     bucket_s: float
     #: Whether the parent's strategy records a batch grouped by endpoint (`Columns.order`).
     group: bool
+    #: The input format (one whose parser keeps no state from line to line).
+    fmt: str = "ndjson"
 
 
 def _start_worker(parent: int) -> None:
@@ -139,9 +143,19 @@ def _inherited_fds() -> list[int]:
     return inherited
 
 
-def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
+#: What a worker sends back: the range's lines, its hits (None: parse it in the parent) and
+#: its bad lines (line number within the range from 1, reason).
+RangeResult = tuple[int, Columns | None, list[tuple[int, str]]]
+
+
+def _decode_range(task: RangeTask) -> RangeResult:
     data = read_range(task.path, task.start, task.end)
     precision = task.precision
+    decoded = None
+    if data and fast_format(task.fmt):
+        decoded = decode_block(data, 1, make_parser(task.fmt), users=bool(precision))
+    if decoded is not None:
+        return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     blank = 0
     if columns is None and data:
@@ -149,8 +163,13 @@ def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
         if blank:
             columns = decode_ndjson_block(dense, users=bool(precision)) if dense else EMPTY_COLUMNS
     if columns is None:
-        return line_count(data), None
-    lines = len(columns) + blank  # counted only when the columns cannot tell
+        return line_count(data), None, []
+    return (*_reduced(task, len(columns) + blank, columns), [])
+
+
+def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Columns]:
+    """The columns as they cross to the parent: narrow codes, users coded and reduced."""
+    precision = task.precision
     # Users cross the process boundary coded (names once, a code a hit), with their HLL
     # registers reduced per endpoint and bucket (what the parent uses when none is late).
     user_names, user_codes = columns.user_names, columns.user_codes
@@ -188,8 +207,9 @@ def decode_in_parallel(
     precision: int = 0,
     bucket_s: float = 60.0,
     group: bool = True,
-) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
-    """Yield `((start, end), lines, columns or None)` for each range, in file order.
+    fmt: str = "ndjson",
+) -> Iterator[tuple[tuple[int, int], RangeResult]]:
+    """Yield `((start, end), (lines, columns or None, bad lines))` for each range, in order.
 
     With a `precision`, users arrive coded, with their HLL registers at that precision
     reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
@@ -203,11 +223,12 @@ def decode_in_parallel(
         initializer=_start_worker,
         initargs=(os.getpid(),),
     ) as pool:
-        pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
+        pending: deque[tuple[tuple[int, int], Future[RangeResult]]] = deque()
         upcoming = iter(ranges)
 
-        def submit(span: tuple[int, int]) -> Future[tuple[int, Columns | None]]:
-            return pool.submit(_decode_range, RangeTask(path, *span, precision, bucket_s, group))
+        def submit(span: tuple[int, int]) -> Future[RangeResult]:
+            task = RangeTask(path, *span, precision, bucket_s, group, fmt)
+            return pool.submit(_decode_range, task)
 
         for span in upcoming:
             pending.append((span, submit(span)))
@@ -215,8 +236,8 @@ def decode_in_parallel(
                 break
         while pending:
             span, future = pending.popleft()
-            lines, columns = future.result()
+            result = future.result()
             next_span = next(upcoming, None)
             if next_span is not None:
                 pending.append((next_span, submit(next_span)))
-            yield span, lines, columns
+            yield span, result

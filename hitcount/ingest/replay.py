@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
 FIRST_BAD_LINES = 5
+#: Formats whose files workers decode in ranges (their parsers keep no state between lines).
+_PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common"})
 #: Hits recorded per `record_many` call.
 BATCH_SIZE = 8192
 
@@ -188,8 +191,12 @@ class Replayer:
             self.on_checkpoint(source, self.source_lines, False)
 
     def _in_parallel(self, source: str, started: int) -> bool:
-        """Decode a big plain NDJSON file on every core; False when it is not one."""
-        if source == "-" or self.parser is None or self.parser.name != "ndjson":
+        """Decode a big file on every core; False when it cannot be (stdin, gzip, CSV)."""
+        if source == "-":
+            return False
+        if self.parser is None:
+            self._sniff_file(source)
+        if self.parser is None or self.parser.name not in _PARALLEL_FORMATS:
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
@@ -205,12 +212,14 @@ class Replayer:
         bucket_s = tracker.bucket_s if tracker is not None else 60.0
         decoded = parallel.decode_in_parallel(
             source, ranges, workers, precision=precision, bucket_s=bucket_s,
-            group=self.counter.strategy.groups_batches(),
+            group=self.counter.strategy.groups_batches(), fmt=self.parser.name,
         )  # fmt: skip
-        for (start, end), lines, columns in decoded:
+        for (start, end), (lines, columns, bad) in decoded:
             if columns is not None:
+                self.report.lines_read += lines - len(columns)  # blank and bad lines
+                for offset, reason in bad:
+                    self._bad(number + offset - 1, reason)
                 self._record_columns(columns)
-                self.report.lines_read += lines - len(columns)  # blank lines dropped
             else:
                 block = parallel.read_range(source, start, end)
                 for line_number, line in split_block(number, block):
@@ -243,6 +252,14 @@ class Replayer:
             self._bad(number, reason)
         self._record_columns(decoded.columns)
         return True
+
+    def _sniff_file(self, source: str) -> None:
+        """Pick the parser from the file's first lines (the serial path says what is wrong)."""
+        with contextlib.suppress(InputError), open_input(source) as stream:
+            for first, block in iter_blocks(stream, self.name):
+                if block is not None and not block.isspace():
+                    self._sniff(first, block)
+                    return
 
     def _sniff(self, first: int, block: bytes) -> None:
         """Pick the parser from the block's first non-blank line, as `_line` would."""

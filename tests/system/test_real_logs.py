@@ -119,3 +119,41 @@ def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
     assert both.strategy.to_state() == expected.strategy.to_state()
     assert both.distinct is not None and expected.distinct is not None
     assert both.distinct.to_state() == expected.distinct.to_state()
+
+
+@pytest.mark.slow
+@needs_real_logs
+@pytest.mark.parametrize("name", ["honeynet_rh71_httpd_access_2004", "erddap_voto_nginx_2024-05"])
+@pytest.mark.parametrize("strategy", ["sliding", "fixed"])
+def test_real_access_logs_through_the_workers_equal_the_per_line_replay(
+    name: str, strategy: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranges decoded by workers (C scanner, per-line parser for the rest) change nothing.
+
+    The oracle replays the same file with the per-line parser alone (no scanner): the same
+    state, the same distinct users, the same bad lines with the same numbers and reasons.
+    """
+    from pathlib import Path
+
+    from hitcount.ingest import lines, parallel
+
+    path = Path(str(tmp_path)) / "access.log"
+    path.write_bytes(b"\n".join(real_lines(name)) + b"\n")
+
+    def run(workers: str) -> tuple[HitCounter, list[tuple[int, str]], int]:
+        monkeypatch.setenv("HITCOUNT_WORKERS", workers)
+        bad: list[tuple[int, str]] = []
+        params = {"sliding": {"max_window_s": MONTH}, "fixed": {"retention_s": MONTH}}
+        counter = HitCounter(strategy, **params.get(strategy, {}), distinct_precision=10)
+        report = replay(counter, [str(path)], on_bad_line=lambda b: bad.append((b.line, b.reason)))
+        return counter, bad, report.lines_read
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
+    fast, fast_bad, fast_lines = run("2")
+    monkeypatch.setattr(lines, "native", None)  # no scanner: every line by the parser
+    slow, slow_bad, slow_lines = run("0")
+    assert fast_bad == slow_bad and fast_lines == slow_lines == len(real_lines(name))
+    assert fast.strategy.to_state() == slow.strategy.to_state()
+    assert fast.distinct is not None and slow.distinct is not None
+    assert fast.distinct.to_state() == slow.distinct.to_state()
