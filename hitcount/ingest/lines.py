@@ -58,9 +58,7 @@ def decode_block(
     kind = _KINDS.get(parser.name)
     if native is None or kind is None:
         return None
-    lines = block.split(b"\n")
-    if block.endswith(b"\n") or not block:
-        lines.pop()
+    lines = _split(block) if getattr(parser, "needs_each_line", False) else []
     outcomes: dict[int, Outcome] = {}
     start = _each_line(parser, lines, 0, outcomes)
     offset = sum(len(line) + 1 for line in lines[:start]) if start else 0
@@ -69,26 +67,43 @@ def decode_block(
         memoryview(block)[offset:], kind, users, latest_plausible_ts(), _SEED,
         endpoint_col, ts_col, -1 if user_col is None else user_col,
     )  # fmt: skip
+    names = [name.decode() for name in raw_names]
+    user_names = None if raw_users is None else [user.decode() for user in raw_users]
+    count = start + len(ts) // 8
+    if not skipped and not outcomes:  # every line read by the scanner: the usual block
+        coded = None if user_codes is None else np.frombuffer(user_codes, dtype=np.int32)
+        found = Columns(names, np.frombuffer(codes, dtype=np.int32),
+                        np.frombuffer(ts, dtype=np.float64), user_names=user_names,
+                        user_codes=coded)  # fmt: skip
+        return DecodedBlock(found, [], count)
     left = np.frombuffer(skipped, dtype=np.int32).tolist()
-    if kind == 0 and not start and len(left) * 8 > len(lines):  # escapes, say: msgspec
+    if kind == 0 and not start and len(left) * 8 > count:  # escapes, say: msgspec
         from hitcount.ingest.columnar import decode_with_msgspec
 
         whole = decode_with_msgspec(block)
         if whole is not None:
-            return DecodedBlock(whole if users else replace(whole, users=None), [], len(lines))
+            return DecodedBlock(whole if users else replace(whole, users=None), [], count)
+    lines = lines or _split(block)
     for index in left:
         if index + start not in outcomes:
             outcomes[index + start] = _parse(parser, lines[index + start])
             _each_line(parser, lines, index + start + 1, outcomes)
     columns = _assemble(
-        start, len(lines), [name.decode() for name in raw_names],
-        np.frombuffer(codes, dtype=np.int32), np.frombuffer(ts, dtype=np.float64),
-        None if raw_users is None else [user.decode() for user in raw_users],
+        start, count, names, np.frombuffer(codes, dtype=np.int32),
+        np.frombuffer(ts, dtype=np.float64), user_names,
         None if user_codes is None else np.frombuffer(user_codes, dtype=np.int32),
         outcomes, users,
     )  # fmt: skip
     bad = [(first + i, o) for i, o in sorted(outcomes.items()) if isinstance(o, str)]
-    return DecodedBlock(columns, bad, len(lines))
+    return DecodedBlock(columns, bad, count)
+
+
+def _split(block: bytes) -> list[bytes]:
+    """The lines of a block as `reader.split_block` cuts them, carriage returns kept."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n") or not block:
+        lines.pop()
+    return lines
 
 
 def _each_line(parser: LineParser, lines: list[bytes], at: int, out: dict[int, Outcome]) -> int:

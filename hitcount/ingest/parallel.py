@@ -18,10 +18,10 @@ import signal
 import stat
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,8 @@ _PR_SET_PDEATHSIG = 1
 def worker_count(path: str) -> int:
     """How many worker processes a replay of `path` should use (0: none, stay serial).
 
+    A gzip file counts from a quarter of the size (it holds about four times its bytes).
+
     `$HITCOUNT_WORKERS` overrides the core count (0 or 1: always serial).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -53,11 +55,17 @@ def worker_count(path: str) -> int:
             gzipped = handle.read(2) == GZIP_MAGIC
     except OSError:
         return 0
-    if gzipped or size < PARALLEL_MIN_BYTES:
+    if size < (PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES):
         return 0
     wanted = os.environ.get("HITCOUNT_WORKERS", "")
     workers = int(wanted) if wanted.isdigit() else min(cores or 1, 8)
     return workers if workers >= 2 else 0
+
+
+def is_gzip(path: str) -> bool:
+    """Whether the file starts with the gzip magic bytes."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
 
 
 def plan_ranges(path: str, size: int, step: int | None = None) -> list[tuple[int, int]] | None:
@@ -104,6 +112,8 @@ class RangeTask(NamedTuple):
     group: bool
     #: The input format (one whose parser keeps no state from line to line).
     fmt: str = "ndjson"
+    #: The bytes themselves, when the parent read them (gzip input); else the range is read.
+    data: bytes | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -149,7 +159,7 @@ RangeResult = tuple[int, Columns | None, list[tuple[int, str]]]
 
 
 def _decode_range(task: RangeTask) -> RangeResult:
-    data = read_range(task.path, task.start, task.end)
+    data = task.data if task.data is not None else read_range(task.path, task.start, task.end)
     precision = task.precision
     decoded = None
     if data and fast_format(task.fmt):
@@ -199,22 +209,82 @@ def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]
     return codes.astype(narrow) if distinct <= np.iinfo(narrow).max else codes
 
 
-def decode_in_parallel(
-    path: str,
-    ranges: list[tuple[int, int]],
-    workers: int,
-    *,
-    precision: int = 0,
-    bucket_s: float = 60.0,
-    group: bool = True,
-    fmt: str = "ndjson",
-) -> Iterator[tuple[tuple[int, int], RangeResult]]:
-    """Yield `((start, end), (lines, columns or None, bad lines))` for each range, in order.
+@dataclasses.dataclass(frozen=True)
+class RangeOptions:
+    """How the parent wants the ranges decoded.
 
     With a `precision`, users arrive coded, with their HLL registers at that precision
     reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
+    """
+
+    precision: int = 0
+    bucket_s: float = 60.0
+    group: bool = True
+    fmt: str = "ndjson"
+
+    def task(self, path: str, start: int, end: int, data: bytes | None = None) -> RangeTask:
+        """The task of one range (or of bytes read by the parent)."""
+        return RangeTask(
+            path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data
+        )
+
+
+def decode_in_parallel(
+    path: str, ranges: list[tuple[int, int]], workers: int, options: RangeOptions | None = None
+) -> Iterator[tuple[tuple[int, int], RangeResult]]:
+    """Yield `((start, end), (lines, columns or None, bad lines))` for each range, in order.
+
     Endpoint and user codes may arrive as 16-bit integers.
     """
+    options = options or RangeOptions()
+    tasks = ((span, options.task(path, *span)) for span in ranges)
+    for span, result in _in_pool(tasks, workers):
+        if result is not None:  # always: every range has a task
+            yield span, result
+
+
+def decode_stream_in_parallel(
+    blocks: Iterable[tuple[int, bytes | None]], workers: int, options: RangeOptions
+) -> Iterator[tuple[tuple[int, bytes | None], RangeResult | None]]:
+    """`decode_in_parallel` for a stream read here (gzip): the blocks of `iter_blocks`.
+
+    Yields `((first line number, data), result)` in order, the blocks joined up to about
+    `RANGE_BYTES`; an over-long line's `(n, None)` comes through as it is, with no result.
+    The parent decompresses while the workers decode.
+    """
+    tasks = (
+        ((first, data), None if data is None else options.task("", 0, 0, data))
+        for first, data in _joined(blocks)
+    )
+    yield from _in_pool(tasks, workers)
+
+
+def _joined(blocks: Iterable[tuple[int, bytes | None]]) -> Iterator[tuple[int, bytes | None]]:
+    """Consecutive blocks joined up to about `RANGE_BYTES` (an over-long line on its own)."""
+    parts: list[bytes] = []
+    first, size = 0, 0
+    for number, block in blocks:
+        if parts and (block is None or size >= RANGE_BYTES):
+            yield first, b"".join(parts)
+            parts, size = [], 0
+        if block is None:
+            yield number, None
+            continue
+        if not parts:
+            first = number
+        parts.append(block)
+        size += len(block)
+    if parts:
+        yield first, b"".join(parts)
+
+
+_Key = TypeVar("_Key")
+
+
+def _in_pool(
+    tasks: Iterable[tuple[_Key, RangeTask | None]], workers: int
+) -> Iterator[tuple[_Key, RangeResult | None]]:
+    """Run the tasks on `workers` processes, a few ahead; yield `(key, result)` in order."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
@@ -223,21 +293,20 @@ def decode_in_parallel(
         initializer=_start_worker,
         initargs=(os.getpid(),),
     ) as pool:
-        pending: deque[tuple[tuple[int, int], Future[RangeResult]]] = deque()
-        upcoming = iter(ranges)
+        pending: deque[tuple[_Key, Future[RangeResult] | None]] = deque()
+        upcoming = iter(tasks)
 
-        def submit(span: tuple[int, int]) -> Future[RangeResult]:
-            task = RangeTask(path, *span, precision, bucket_s, group, fmt)
-            return pool.submit(_decode_range, task)
+        def submit(task: RangeTask | None) -> Future[RangeResult] | None:
+            return None if task is None else pool.submit(_decode_range, task)
 
-        for span in upcoming:
-            pending.append((span, submit(span)))
+        for key, task in upcoming:
+            pending.append((key, submit(task)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            span, future = pending.popleft()
-            result = future.result()
-            next_span = next(upcoming, None)
-            if next_span is not None:
-                pending.append((next_span, submit(next_span)))
-            yield span, result
+            key, future = pending.popleft()
+            result = None if future is None else future.result()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following[0], submit(following[1])))
+            yield key, result

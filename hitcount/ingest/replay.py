@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from hitcount.model.hits import BadLine, Hit
 from hitcount.model.positions import display_name
 
 if TYPE_CHECKING:
+    from hitcount.ingest.parallel import RangeResult
     from hitcount.model.columns import Columns
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
@@ -191,7 +193,7 @@ class Replayer:
             self.on_checkpoint(source, self.source_lines, False)
 
     def _in_parallel(self, source: str, started: int) -> bool:
-        """Decode a big file on every core; False when it cannot be (stdin, gzip, CSV)."""
+        """Decode a big file on every core; False when it cannot be (stdin, CSV, small)."""
         if source == "-":
             return False
         if self.parser is None:
@@ -203,32 +205,58 @@ class Replayer:
         from hitcount.ingest import parallel  # numpy at import: big files only
 
         workers = parallel.worker_count(source)
-        ranges = parallel.plan_ranges(source, Path(source).stat().st_size) if workers else None
+        if not workers:
+            return False
+        tracker = self.counter.distinct
+        options = parallel.RangeOptions(
+            precision=tracker.precision if tracker is not None else 0,
+            bucket_s=tracker.bucket_s if tracker is not None else 60.0,
+            group=self.counter.strategy.groups_batches(),
+            fmt=self.parser.name,
+        )
+        if parallel.is_gzip(source):  # one stream: decompressed here, decoded by workers
+            with open_input(source) as stream:
+                blocks = iter_blocks(stream, self.name)
+                for (first, data), result in parallel.decode_stream_in_parallel(
+                    blocks, workers, options
+                ):
+                    self._range(source, started, first, data, result)
+            return True
+        ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
         if not ranges:
             return False
         number = 1
-        tracker = self.counter.distinct
-        precision = tracker.precision if tracker is not None else 0
-        bucket_s = tracker.bucket_s if tracker is not None else 60.0
-        decoded = parallel.decode_in_parallel(
-            source, ranges, workers, precision=precision, bucket_s=bucket_s,
-            group=self.counter.strategy.groups_batches(), fmt=self.parser.name,
-        )  # fmt: skip
-        for (start, end), (lines, columns, bad) in decoded:
+        for (start, end), result in parallel.decode_in_parallel(source, ranges, workers, options):
+            reread = functools.partial(parallel.read_range, source, start, end)
+            self._range(source, started, number, reread, result)
+            number += result[0]
+        return True
+
+    def _range(
+        self,
+        source: str,
+        started: int,
+        number: int,
+        data: bytes | Callable[[], bytes] | None,
+        result: RangeResult | None,
+    ) -> None:
+        """Record what a worker decoded from the lines from `number` (`data`: their bytes)."""
+        if result is None:  # an over-long line
+            self.block(number, None)
+        else:
+            lines, columns, bad = result
             if columns is not None:
                 self.report.lines_read += lines - len(columns)  # blank and bad lines
                 for offset, reason in bad:
                     self._bad(number + offset - 1, reason)
                 self._record_columns(columns)
             else:
-                block = parallel.read_range(source, start, end)
+                block = data() if callable(data) else data
                 for line_number, line in split_block(number, block):
                     self._line(line_number, line)
-            number += lines
             if self.on_progress is not None:
                 self.on_progress(self.report.lines_read)
-            self._checkpoint(source, started)
-        return True
+        self._checkpoint(source, started)
 
     def _columnar(self, first: int, block: bytes | None) -> bool:
         """Record a whole block at once; False when it needs the per-line path."""
