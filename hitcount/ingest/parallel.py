@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.formats import make_parser
+from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.lines import decode_block, fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
@@ -114,6 +115,8 @@ class RangeTask(NamedTuple):
     fmt: str = "ndjson"
     #: The bytes themselves, when the parent read them (gzip input); else the range is read.
     data: bytes | None = None
+    #: CSV: the header's columns, for a range after the first (None: read from the start).
+    csv_columns: tuple[int, int, int | None] | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -155,17 +158,22 @@ def _inherited_fds() -> list[int]:
 
 #: What a worker sends back: the range's lines, its hits (None: parse it in the parent) and
 #: its bad lines (line number within the range from 1, reason).
-RangeResult = tuple[int, Columns | None, list[tuple[int, str]]]
+RangeResult = tuple[int, Columns | None, list[tuple[int, str]], bool]
+#: ... and whether the range ends inside a quoted CSV field (the next range then starts in it).
 
 
 def _decode_range(task: RangeTask) -> RangeResult:
     data = task.data if task.data is not None else read_range(task.path, task.start, task.end)
     precision = task.precision
-    decoded = None
+    decoded, carry = None, False
     if data and fast_format(task.fmt):
-        decoded = decode_block(data, 1, make_parser(task.fmt), users=bool(precision))
+        parser = make_parser(task.fmt)
+        if task.csv_columns is not None:
+            parser = CsvParser.after_header(task.csv_columns)
+        decoded = decode_block(data, 1, parser, users=bool(precision))
+        carry = bool(getattr(parser, "needs_each_line", False))
     if decoded is not None:
-        return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad)
+        return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad, carry)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     blank = 0
     if columns is None and data:
@@ -173,8 +181,8 @@ def _decode_range(task: RangeTask) -> RangeResult:
         if blank:
             columns = decode_ndjson_block(dense, users=bool(precision)) if dense else EMPTY_COLUMNS
     if columns is None:
-        return line_count(data), None, []
-    return (*_reduced(task, len(columns) + blank, columns), [])
+        return line_count(data), None, [], False
+    return (*_reduced(task, len(columns) + blank, columns), [], False)
 
 
 def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Columns]:
@@ -221,23 +229,27 @@ class RangeOptions:
     bucket_s: float = 60.0
     group: bool = True
     fmt: str = "ndjson"
+    csv_columns: tuple[int, int, int | None] | None = None
 
-    def task(self, path: str, start: int, end: int, data: bytes | None = None) -> RangeTask:
-        """The task of one range (or of bytes read by the parent)."""
+    def task(
+        self, path: str, start: int, end: int, data: bytes | None = None, first: bool = False
+    ) -> RangeTask:
+        """The task of one range (or of bytes read by the parent); the first reads a header."""
         return RangeTask(
-            path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data
-        )
+            path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data,
+            None if first else self.csv_columns,
+        )  # fmt: skip
 
 
 def decode_in_parallel(
     path: str, ranges: list[tuple[int, int]], workers: int, options: RangeOptions | None = None
 ) -> Iterator[tuple[tuple[int, int], RangeResult]]:
-    """Yield `((start, end), (lines, columns or None, bad lines))` for each range, in order.
+    """Yield `((start, end), (lines, columns or None, bad lines, carry))` for each range.
 
     Endpoint and user codes may arrive as 16-bit integers.
     """
     options = options or RangeOptions()
-    tasks = ((span, options.task(path, *span)) for span in ranges)
+    tasks = ((span, options.task(path, *span, first=span[0] == 0)) for span in ranges)
     for span, result in _in_pool(tasks, workers):
         if result is not None:  # always: every range has a task
             yield span, result
@@ -253,7 +265,7 @@ def decode_stream_in_parallel(
     The parent decompresses while the workers decode.
     """
     tasks = (
-        ((first, data), None if data is None else options.task("", 0, 0, data))
+        ((first, data), None if data is None else options.task("", 0, 0, data, first == 1))
         for first, data in _joined(blocks)
     )
     yield from _in_pool(tasks, workers)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from hitcount.engine import HitCounter
 from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.reader import (
     MAX_LINE_BYTES,
     drop_blank_lines,
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
 FIRST_BAD_LINES = 5
-#: Formats whose files workers decode in ranges (their parsers keep no state between lines).
-_PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common"})
+#: Formats whose files workers decode in ranges (CSV: its header read first, see `_range`).
+_PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common", "csv"})
 #: Hits recorded per `record_many` call.
 BATCH_SIZE = 8192
 
@@ -152,6 +153,9 @@ class Replayer:
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
         self.stop: Callable[[], bool] | None = None
+        #: CSV read by workers: the header's columns, and whether a quoted field is open.
+        self._csv_columns: tuple[int, int, int | None] | None = None
+        self._csv_open = False
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -193,7 +197,7 @@ class Replayer:
             self.on_checkpoint(source, self.source_lines, False)
 
     def _in_parallel(self, source: str, started: int) -> bool:
-        """Decode a big file on every core; False when it cannot be (stdin, CSV, small)."""
+        """Decode a big file on every core; False when it cannot be (stdin, small file)."""
         if source == "-":
             return False
         if self.parser is None:
@@ -203,6 +207,10 @@ class Replayer:
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
         from hitcount.ingest import parallel  # numpy at import: big files only
+        from hitcount.ingest.lines import fast_format
+
+        if self.parser.name != "ndjson" and not fast_format(self.parser.name):
+            return False  # no C scanner: only NDJSON has a bulk decoder
 
         workers = parallel.worker_count(source)
         if not workers:
@@ -213,7 +221,11 @@ class Replayer:
             bucket_s=tracker.bucket_s if tracker is not None else 60.0,
             group=self.counter.strategy.groups_batches(),
             fmt=self.parser.name,
+            csv_columns=self._csv_header(source),
         )
+        if options.fmt == "csv" and options.csv_columns is None:
+            return False
+        self._csv_columns, self._csv_open = options.csv_columns, False
         if parallel.is_gzip(source):  # one stream: decompressed here, decoded by workers
             with open_input(source) as stream:
                 blocks = iter_blocks(stream, self.name)
@@ -243,8 +255,13 @@ class Replayer:
         """Record what a worker decoded from the lines from `number` (`data`: their bytes)."""
         if result is None:  # an over-long line
             self.block(number, None)
+        elif self._csv_open and self._csv_columns is not None:
+            # the worker assumed no quoted field open at its start: read the range here
+            self.parser = CsvParser.after_header(self._csv_columns, in_quotes=True)
+            self.block(number, data() if callable(data) else data)
+            self._csv_open = bool(getattr(self.parser, "needs_each_line", False))
         else:
-            lines, columns, bad = result
+            lines, columns, bad, self._csv_open = result
             if columns is not None:
                 self.report.lines_read += lines - len(columns)  # blank and bad lines
                 for offset, reason in bad:
@@ -280,6 +297,20 @@ class Replayer:
             self._bad(number, reason)
         self._record_columns(decoded.columns)
         return True
+
+    def _csv_header(self, source: str) -> tuple[int, int, int | None] | None:
+        """CSV: its columns, from the file's first lines (None: not CSV, or no clean start)."""
+        if self.parser is None or self.parser.name != "csv":
+            return None
+        scratch = CsvParser()
+        with contextlib.suppress(InputError), open_input(source) as stream:
+            first, block = next(iter_blocks(stream, self.name), (1, None))
+            for _, line in split_block(first, block) if block is not None else ():
+                if not scratch.needs_each_line:
+                    break
+                with contextlib.suppress(BadLine):
+                    scratch.parse(line or b"")  # an over-long line is never parsed
+        return None if scratch.needs_each_line else scratch.columns
 
     def _sniff_file(self, source: str) -> None:
         """Pick the parser from the file's first lines (the serial path says what is wrong)."""
