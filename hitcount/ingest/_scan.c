@@ -1,4 +1,14 @@
-/* hitcount.ingest._scan: the NDJSON fast path in C.
+/* hitcount.ingest._scan: the fast paths in C.
+ *
+ * scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col) reads a
+ * block line by line in one of three formats (0 NDJSON, 1 common/combined access log, 2 CSV
+ * with the given columns; the readers of the last two are in _scan_text.h). It returns
+ *
+ *     (endpoint names, endpoint codes, timestamps, user names, user codes, skipped)
+ *
+ * as `scan` does, one entry a line, and `skipped`: the int32 indexes of the lines it did not
+ * read exactly as the per-line parser would (their codes are -1). The caller hands those to
+ * the per-line parser; UTF-8 is checked here, line by line.
  *
  * scan(block, users, latest, seed) reads a block of NDJSON lines whose values are plain:
  * `{"endpoint": "/a", "ts": 1700000000.25, "user": "u1"}` in any key order, any spacing
@@ -13,7 +23,8 @@
  *
  * It returns None as soon as a line holds anything it does not read exactly as the
  * per-line parser does: an escape, a control character, a nested value, a number with a
- * sign or an exponent or too many digits, a string timestamp, a duplicate key, a blank
+ * sign or an exponent or too many digits, a string timestamp that is neither a plain number
+ * nor ISO 8601 of the shape read_iso takes, a duplicate key, a blank
  * line, a missing field, an empty or over-long endpoint, an over-long user, a timestamp
  * past `latest`. The caller then decodes the block the careful way, so this code only
  * ever skips work and never changes an answer.
@@ -609,7 +620,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "hitcount.ingest._scan", "The NDJSON fast path in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "hitcount.ingest._scan", "The fast paths in C.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
