@@ -96,9 +96,10 @@ static int read_offset(const unsigned char *p, const unsigned char *e, int colon
     return 0;
 }
 
-/* `YYYY-MM-DD(T| )hh:mm:ss(.f{1,6})?(Z|z|+hh:mm|+hhmm)?` as epoch seconds, exactly as
- * `epoch_from_iso` reads it (no offset: UTC); -1 for anything else, before 1970, past
- * `latest`, or a fraction too far out for one exact division. */
+/* `YYYY-MM-DD(T| )hh:mm:ss(.fff|.ffffff)?(Z|z|+hh:mm)?` as epoch seconds, exactly as
+ * `epoch_from_iso` reads it (no offset: UTC) on every Python hitcount supports; -1 for
+ * anything else, before 1970, past `latest`, or a fraction too far out for one exact
+ * division. */
 static int read_iso(const unsigned char *p, const unsigned char *e, double latest,
                     double *out) {
     if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') ||
@@ -115,15 +116,15 @@ static int read_iso(const unsigned char *p, const unsigned char *e, double lates
         int k = 0;
         for (q++; q < e && is_digit(*q); q++, k++)
             if (k < 6) micros = micros * 10 + (*q - '0');
-        if (k < 1 || k > 6) return -1;
+        if (k != 3 && k != 6) return -1; /* what datetime.fromisoformat reads on 3.10 too */
         for (; k < 6; k++) micros *= 10;
     }
     int64_t east = 0;
     if (q < e && (*q == 'Z' || *q == 'z')) {
         q++;
     } else if (q < e) {
-        int used = 0;
-        if (read_offset(q, e, e - q >= 3 && q[3] == ':', &used, &east) < 0) return -1;
+        int used = 0; /* +hh:mm only: Python 3.10 reads no other offset */
+        if (read_offset(q, e, 1, &used, &east) < 0) return -1;
         q += used;
     }
     if (q != e) return -1;

@@ -55,8 +55,8 @@ def iso_texts(draw: st.DrawFn) -> tuple[str, bool]:
     suffix = draw(st.sampled_from(["", "", " ", "x"]))
     utc = moment.replace(tzinfo=timezone.utc) - east
     plain = (
-        separator in "T " and digits <= 6 and zone not in ("+24:00",) and len(zone) != 3
-        and suffix == "" and utc.timestamp() >= 0
+        separator in "T " and digits in (0, 3, 6) and zone not in ("+24:00",)
+        and (len(zone) < 2 or zone[3:4] == ":") and suffix == "" and utc.timestamp() >= 0
     )  # fmt: skip
     return text + zone + suffix, plain
 
