@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
-from hitcount.ingest.replay import ProgressHandler, ReplayProgress, replay
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress
+from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.strategies import available_strategies, create_strategy, get_strategy

@@ -20,7 +20,8 @@ from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
-from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ProgressHandler, ReplayReport
+from hitcount.ingest.progress import ProgressHandler
+from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
 from hitcount.model.positions import display_name

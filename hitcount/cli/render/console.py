@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.text import progress_text, safe
-from hitcount.ingest.replay import ProgressHandler, ReplayProgress
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.

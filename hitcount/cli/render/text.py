@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from hitcount.engine import DistinctResult
-from hitcount.ingest.replay import ReplayProgress
+from hitcount.ingest.progress import ReplayProgress
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.inert import shown
 from hitcount.model.metrics import number

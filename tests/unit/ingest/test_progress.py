@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hitcount import HitCounter
 from hitcount.cli.render.text import progress_text
 from hitcount.ingest import parallel
-from hitcount.ingest.replay import ReplayProgress, replay
+from hitcount.ingest.progress import ReplayProgress
+from hitcount.ingest.replay import replay
 
 T0 = 1_767_225_600.0
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from hitcount.cli import app
 from hitcount.cli.render import console
-from hitcount.ingest.replay import ReplayProgress
+from hitcount.ingest.progress import ReplayProgress
 from hitcount.ops.compare import compare
 from hitcount.strategies import available_strategies
 from tests.conftest import SAMPLES
