@@ -7,7 +7,8 @@ Keys of a namespace `NS` (default `hitcount`; `?namespace=` in the URL, `--names
   `--append` writes a whole new generation, then switches this key in one `SET`:
   readers see the old state or the new one, never a mix. Old generations are deleted.
 - `{NS}:gG:meta` (hash: strategy, clock, horizon, metrics), `{NS}:gG:endpoints` (set),
-  `{NS}:gG:inputs` (hash: how far each input file was replayed, for `--resume`).
+  `{NS}:gG:inputs` (hash: how far each input file was replayed, for `--resume`),
+  `{NS}:gG:writers` (how many `--append` writers opened it: each draws its own numbers).
 - `NS:gG:{ENDPOINT}`: one key per endpoint, its type chosen by the strategy (see
   `redis_layouts`). The braces are a Redis Cluster hash tag: an endpoint's keys share a
   slot, and endpoints spread over the cluster.
@@ -334,7 +335,7 @@ class RedisStore(Store):
             for endpoint in chunk:
                 pipe.unlink(self.endpoint_key(generation, endpoint))
             pipe.execute()
-        for name in ("meta", "endpoints", "inputs", "events"):
+        for name in ("meta", "endpoints", "inputs", "events", "writers"):
             self.client.unlink(self.gen_key(generation, name))
         self.client.srem(self.root_key("all"), generation)
 

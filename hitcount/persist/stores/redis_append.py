@@ -45,6 +45,8 @@ class RedisAppend:
         meta = store.meta(generation)
         spec = meta["strategy"]
         self.layout = layout_for(spec["name"], spec["params"], store.scripts)
+        with store.errors("registering the writer"):
+            self.layout.use_writer(int(store.client.incr(store.gen_key(generation, "writers"))))
         horizon = meta["horizon"] if meta["horizon"] is not None else -float("inf")
         self.counter = HitCounter(
             self.layout.new_delta(horizon), max_lateness_s=meta["max_lateness_s"], distinct=False

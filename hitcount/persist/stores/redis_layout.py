@@ -50,6 +50,9 @@ class Layout(ABC):
         """Forget the outcomes of the previous batch (or of a batch being retried)."""
         self.pruned, self.refused = {}, {}
 
+    def use_writer(self, number: int) -> None:  # noqa: B027 - most layouts draw nothing
+        """This layout writes for the `number`-th writer of the state (random draws differ)."""
+
     def empty(self) -> Strategy:
         """A new, empty strategy of this layout's kind and parameters."""
         return get_strategy(self.strategy_name)(**self.params)

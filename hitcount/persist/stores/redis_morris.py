@@ -8,8 +8,10 @@ writer came first, the batch reads the levels again and draws anew. So every cha
 one exact Morris transition from the levels Redis holds: concurrent writers together
 leave the counters exactly as one writer fed all their hits in some order would, in
 distribution (the geometric jumps are memoryless), and the estimate stays unbiased with
-the interval a query reports. Writers with the same `--seed` draw the same numbers; as
-for merged shards, their errors then partly add up instead of cancelling.
+the interval a query reports. Each writer draws from its own stream of the seed (the
+`writers` counter of the generation numbers them): writers never share random numbers,
+which would make their errors add up instead of cancelling, and a run of appends from one
+seed is reproducible.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class MorrisLayout(ReadModifyWriteLayout):
         super().__init__(params, scripts)
         #: The rule and the generator that advance the levels (one generator per writer).
         self._rule = MorrisCounter(**self.params)
+
+    def use_writer(self, number: int) -> None:
+        """Draw from the writer's own stream of the seed (`MorrisCounter.use_stream`)."""
+        self._rule.use_stream(number)
 
     def new_delta(self, horizon: float) -> Strategy:
         """The batch's hits, kept or refused as the real strategy would."""
