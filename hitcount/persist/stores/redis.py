@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -36,14 +35,13 @@ from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_lock import leased_lock
 from hitcount.persist.stores.redis_scripts import Scripts
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
 DEFAULT_NAMESPACE = "hitcount"
-LOCK_TIMEOUT_S = 60.0
-LOCK_LEASE_MS = 600_000
 READ_CHUNK = 500  # endpoints per pipelined round trip
 METRIC_FIELDS = ("total_hits", "bad_lines", "late_hits", "pruned_events", "lines_read")
 
@@ -342,26 +340,8 @@ class RedisStore(Store):
     # -- locking -------------------------------------------------------------------------------
 
     def locked(self) -> AbstractContextManager[None]:
-        """A lock key (SET NX with a lease) against other whole-state writers."""
-        return self._lock()
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        key, token = self.root_key("lock"), os.urandom(12).hex()
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        with self.errors("taking the lock"):
-            while not self.client.set(key, token, nx=True, px=LOCK_LEASE_MS):
-                if time.monotonic() > deadline:
-                    raise StoreUnavailableError(
-                        f"{self.describe()}: another hitcount holds the lock",
-                        hint=f"wait for it, or delete the key {key} if its owner died",
-                    )
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            with self.errors("releasing the lock"):
-                self.scripts.run("release_lock", [key], [token])
+        """A lock key against other whole-state writers: a short lease renewed while held."""
+        return leased_lock(self, self.root_key("lock"))
 
     def close(self) -> None:
         """Close the connection pool."""
