@@ -126,6 +126,13 @@ class Layout(ABC):
         """Queue reading how many entries the key holds."""
 
 
+def reply(value: Any) -> Any:
+    """A reply of a pipeline run with `raise_on_error=False`; an error reply is raised."""
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
 def _argument(value: Any) -> bytes | str:
     return value if isinstance(value, (bytes, str)) else str(value)
 

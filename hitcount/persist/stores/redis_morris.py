@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hitcount.persist.stores.redis_checks import whole
 from hitcount.persist.stores.redis_delta import RawHits
-from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind
+from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind, reply
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.morris import MorrisCounter
@@ -49,8 +50,12 @@ class MorrisLayout(ReadModifyWriteLayout):
         pipe.hgetall(key)
 
     def _levels(self, current: Any) -> list[int]:
-        levels = {int(i): int(level) for i, level in (current or {}).items()}
-        return [levels.get(i, 0) for i in range(self._rule.k)]
+        rule = self._rule
+        levels = {
+            whole(i, "a counter index", 0, rule.k - 1): whole(level, "a level", 0, rule.max_level)
+            for i, level in (reply(current) or {}).items()
+        }
+        return [levels.get(i, 0) for i in range(rule.k)]
 
     def applied(self, current: Any, delta: Strategy, endpoint: str) -> Change:
         """The levels after the endpoint's hits of the batch, drawn by the strategy's rule."""
@@ -72,7 +77,7 @@ class MorrisLayout(ReadModifyWriteLayout):
 
     def state_part(self, replies: list[Any]) -> Any:
         """`[level, ...]`."""
-        return self._levels(replies[0]) if replies[0] else None
+        return self._levels(replies[0]) if reply(replies[0]) else None
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """`set_levels`."""
