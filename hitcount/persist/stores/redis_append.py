@@ -106,9 +106,10 @@ class RedisAppend:
             if source is not None and source != STDIN:
                 done = self._committed.get(source, 0)
                 where = f" (through line {done} of {display_name(source)})"
+            again = "run the same command with --append --resume to go on without counting twice"
             raise StoreUnavailableError(
                 f"{err.message}; {self.hits_written} hits of this replay were written{where}",
-                hint="run the same command with --append --resume to go on without counting twice",
+                hint=f"{err.hint}; then {again}" if err.hint else again,
             ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)

@@ -58,8 +58,7 @@ def _refused(where: str, store: Any, command: list[str], text: str) -> HitcountE
     if "MAXMEMORY" in upper or upper.startswith("OOM"):
         return StoreUnavailableError(
             f"{where}: the Redis server is out of memory (its maxmemory is reached)",
-            hint="free memory or raise maxmemory on the server (CONFIG SET maxmemory),"
-            " then run the command again",
+            hint="free memory or raise maxmemory on the server (CONFIG SET maxmemory)",
         )
     if upper.startswith("WRONGTYPE"):
         key = _key_of(command)
