@@ -26,7 +26,7 @@ def _one_line_error(stderr: str) -> tuple[str, str]:
     assert error.startswith("hitcount: error: ") and hint.startswith("hint: "), stderr
     for raw in RAW:
         assert raw not in stderr, (raw, stderr)
-    assert stderr.isprintable() or set(stderr) - set(stderr.replace("\n", "")) == {"\n"}
+    assert error.isprintable() and hint.isprintable(), stderr
     return error, hint
 
 
