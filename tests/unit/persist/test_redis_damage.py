@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from hitcount.persist.stores import store_from_url
+from hitcount.persist.stores.redis import RedisStore
 from tests.cli_helpers import run
 from tests.conftest import SAMPLES, fresh_namespace
 
@@ -133,23 +135,30 @@ COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_damaged_data_is_exit_4_naming_the_key(redis_url: str, case: str) -> None:
-    import redis
+@pytest.fixture(params=["server", "cluster"])
+def url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL with a fresh namespace: a single server, then a cluster."""
+    server = "redis_url" if request.param == "server" else "redis_cluster_url"
+    base = request.getfixturevalue(server)
+    return f"{base}?namespace={fresh_namespace()}"
 
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_damaged_data_is_exit_4_naming_the_key(url: str, case: str) -> None:
     strategy, damage, commands = CASES[case]
-    namespace = fresh_namespace()
-    store = f"{redis_url}?namespace={namespace}"
-    assert run(["--store", store, "replay", "-s", strategy, SAMPLE]).exit_code == 0
-    client = redis.Redis.from_url(redis_url)
-    key = damage(client, namespace, client.get(f"{{{namespace}}}:current").decode())
+    assert run(["--store", url, "replay", "-s", strategy, SAMPLE]).exit_code == 0
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    generation = store.current_generation()
+    assert generation is not None
+    key = damage(store.client, store.namespace, generation)
     for command in commands:
-        result = run(["--store", store, *COMMANDS[command]])
+        result = run(["--store", url, *COMMANDS[command]])
         assert result.exit_code == 4, (command, result.stderr)
         first = result.stderr.splitlines()[0]
         assert f"the key {key} is damaged" in first, (command, first)
         assert "internal error" not in result.stderr and "Traceback" not in result.stderr
-    replaced = run(["--store", store, "replay", "-s", strategy, SAMPLE])  # starts over
+    replaced = run(["--store", url, "replay", "-s", strategy, SAMPLE])  # starts over
     assert replaced.exit_code == 0, replaced.stderr
-    metrics = json.loads(run(["--store", store, "metrics", "--json"]).stdout)
+    metrics = json.loads(run(["--store", url, "metrics", "--json"]).stdout)
     assert metrics["total_hits"] == 20_000  # the sample's lines, each a hit

@@ -30,13 +30,22 @@ with store.locked():
 """
 
 
+@pytest.fixture(params=["server", "cluster"])
+def redis_base(request: pytest.FixtureRequest) -> str:
+    """A single server's URL, then a cluster's."""
+    return str(
+        request.getfixturevalue("redis_url" if request.param == "server" else "redis_cluster_url")
+    )
+
+
 def _store(url: str, namespace: str) -> RedisStore:
     store = store_from_url(url, namespace=namespace)
     assert isinstance(store, RedisStore)
     return store
 
 
-def test_a_lock_whose_owner_was_killed_is_free_within_one_lease(redis_url: str) -> None:
+def test_a_lock_whose_owner_was_killed_is_free_within_one_lease(redis_base: str) -> None:
+    redis_url = redis_base
     namespace = fresh_namespace()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, redis_url, namespace], stdout=subprocess.PIPE, text=True
@@ -58,8 +67,9 @@ def test_a_lock_whose_owner_was_killed_is_free_within_one_lease(redis_url: str) 
 
 
 def test_a_live_owner_keeps_the_lock_for_many_leases(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    redis_url = redis_base
     monkeypatch.setattr(redis_lock, "LEASE_MS", 300)
     monkeypatch.setattr(redis_lock, "TIMEOUT_S", 0.2)
     namespace = fresh_namespace()

@@ -21,26 +21,36 @@ def _metrics(store: str) -> Any:
     return json.loads(ok(["--store", store, "metrics", "--json"]).stdout)
 
 
-def _positions(store: str) -> dict[str, int]:
-    import redis
+def _positions(url: str) -> dict[str, int]:
+    """The recorded positions (lines) by file name, read with the store's own client."""
+    from hitcount.persist.stores import store_from_url
+    from hitcount.persist.stores.redis import RedisStore
 
-    base, _, query = store.partition("?")
-    namespace = query.removeprefix("namespace=")
-    client = redis.Redis.from_url(base)
-    generation = client.get(f"{{{namespace}}}:current").decode()
-    raw = client.hgetall(f"{{{namespace}}}:g{generation}:inputs")
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    generation = store.current_generation()
+    assert generation is not None
+    raw = store.client.hgetall(store.gen_key(generation, "inputs"))
     return {Path(k.decode()).name: json.loads(v)["lines"] for k, v in raw.items()}
+
+
+@pytest.fixture(params=["server", "cluster"])
+def url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL with a fresh namespace: a single server, then a cluster."""
+    server = "redis_url" if request.param == "server" else "redis_cluster_url"
+    base = request.getfixturevalue(server)
+    return f"{base}?namespace={fresh_namespace()}"
 
 
 @pytest.mark.parametrize("runs", [3, 5])
 def test_resume_run_again_and_again_counts_each_line_once(
-    redis_url: str, tmp_path: Path, runs: int
+    url: str, tmp_path: Path, runs: int
 ) -> None:
     lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
     first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
     first.write_bytes(b"".join(lines[:7000]))
     second.write_bytes(b"".join(lines[7000:12345]))
-    store = f"{redis_url}?namespace={fresh_namespace()}"
+    store = url
     for run in range(runs):
         result = ok(["--store", store, "replay", "--append", "--resume", "-s", "fixed",
                      "--retention", "1e7", str(first), str(second)])  # fmt: skip
@@ -51,10 +61,10 @@ def test_resume_run_again_and_again_counts_each_line_once(
         assert _positions(store) == {"a.ndjson": 7000, "b.ndjson": 5345}
 
 
-def test_a_file_grown_since_resumes_after_its_old_end(redis_url: str, tmp_path: Path) -> None:
+def test_a_file_grown_since_resumes_after_its_old_end(url: str, tmp_path: Path) -> None:
     lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
     log = tmp_path / "grow.ndjson"
-    store = f"{redis_url}?namespace={fresh_namespace()}"
+    store = url
     command = ["--store", store, "replay", "--append", "--resume", "-s", "fixed",
                "--retention", "1e7", str(log)]  # fmt: skip
     for end in (3000, 3000, 9000, 9000, 20000):
@@ -83,7 +93,7 @@ def test_checkpoints_name_each_source_with_its_own_line_count(tmp_path: Path) ->
         assert seen.get(str(second)) == 120, skips  # a source skipped whole stays at its end
 
 
-def test_a_position_never_moves_back_for_the_same_file(redis_url: str, tmp_path: Path) -> None:
+def test_a_position_never_moves_back_for_the_same_file(url: str, tmp_path: Path) -> None:
     from hitcount import HitCounter
     from hitcount.persist.stores import store_from_url
     from hitcount.persist.stores.redis import RedisStore
@@ -91,7 +101,7 @@ def test_a_position_never_moves_back_for_the_same_file(redis_url: str, tmp_path:
 
     log = tmp_path / "web.ndjson"
     log.write_bytes((SAMPLES / "web.ndjson").read_bytes())
-    store = f"{redis_url}?namespace={fresh_namespace()}"
+    store = url
     ok(["--store", store, "replay", "--append", "-s", "fixed", str(log)])
     opened = store_from_url(store)
     assert isinstance(opened, RedisStore)
