@@ -337,7 +337,7 @@ class RedisStore(Store):
             if self.current_generation() != generation:
                 with self.errors("deleting the unfinished state"):
                     self._drop(generation)
-        except StoreUnavailableError:
+        except (StoreUnavailableError, StateError):
             pass  # the next whole write deletes it (`drop_old_generations`)
 
     def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
