@@ -19,6 +19,7 @@ FLAGS: dict[str, str] = {
     "commit_every_s": "--commit-every",
     "follow": "--follow",
     "rule": "--alert",
+    "max_endpoints": "--max-endpoints",
 }
 #: Where one command names a parameter with another flag.
 COMMAND_FLAGS: dict[str, dict[str, str]] = {

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from hitcount.cli.render import Renderer, duration, safe
 from hitcount.cli.render.charts import sparkline
+from hitcount.cli.render.console import InertTable
 from hitcount.live.follow import FollowStatus, FollowView
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
@@ -59,7 +60,7 @@ def status_view(status: FollowStatus) -> Group:
 def _top_table(status: FollowStatus) -> Table:
     window = duration(status.window_s)
     title = f"busiest endpoints, last {window} · Ctrl-C stops"
-    table = Table(title=title, title_justify="left", pad_edge=False)
+    table = InertTable(title=title, title_justify="left", pad_edge=False)
     table.add_column("endpoint", overflow="fold")
     table.add_column("count", justify="right")
     table.add_column(f"hits per {duration(status.window_s / max(_steps(status), 1))}")

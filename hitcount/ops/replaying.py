@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
@@ -54,6 +55,8 @@ class ReplaySettings:
         fmt: the input format (None: from each file name, else sniffed).
         commit_every_s: follow the inputs as they grow, committing this often (None: no).
         traced: every event is observed (refused on a shared store's append).
+        max_endpoints: at most this many endpoints by name, the rest counted under
+            `(other endpoints)` (None: no cap, or the saved one under `append`).
     """
 
     strategy: str | None = None
@@ -67,6 +70,7 @@ class ReplaySettings:
     fmt: str | None = None
     commit_every_s: float | None = None
     traced: bool = False
+    max_endpoints: int | None = None
 
     def create(self) -> HitCounter:
         """A new, empty counter with these settings.
@@ -78,13 +82,15 @@ class ReplaySettings:
         precision = (
             DEFAULT_PRECISION if self.distinct_precision is None else self.distinct_precision
         )
-        return HitCounter(
+        counter = HitCounter(
             self.strategy or "fixed",
             max_lateness_s=lateness,
             distinct=self.distinct,
             distinct_precision=precision,
             **self.params,
         )
+        counter.max_endpoints = checked_cap(self.max_endpoints)
+        return counter
 
 
 def _ignore(_: object) -> None:
@@ -128,6 +134,18 @@ class ReplayOutcome:
     saved_to: str
     followed: FollowResult | None = None
 
+    def warnings(self) -> list[str]:
+        """What the caller should warn about: a state grown past `ENDPOINTS_WARNING` endpoints
+        with no cap (memory and the time of every `*` query grow with them)."""  # noqa: D205, D209
+        count = self.metrics.get("endpoints_count") or 0
+        if count <= ENDPOINTS_WARNING or self.metrics.get("max_endpoints") is not None:
+            return []
+        return [
+            f"the state holds {count:,} endpoints (more than {ENDPOINTS_WARNING:,}): it takes"
+            " memory and slows every query of many endpoints; cap it with --max-endpoints N"
+            " (the rest counted under (other endpoints))"
+        ]
+
 
 def replay_into_store(
     store: Store, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
@@ -140,6 +158,11 @@ def replay_into_store(
         InputError, StateError, StoreUnavailableError: from reading, loading or saving.
     """
     _check_settings(settings)
+    if settings.max_endpoints is not None and store.appends_concurrently:
+        raise ConfigurationError(
+            "--max-endpoints does not work with a Redis store yet",
+            hint="replay into a state file, or without --max-endpoints",
+        )
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
@@ -167,6 +190,7 @@ def _check_settings(settings: ReplaySettings) -> None:
     explicit = settings.strategy is not None or settings.distinct_precision is not None
     if explicit or not settings.append:
         settings.create()
+    checked_cap(settings.max_endpoints)
     if settings.resume and not settings.append:
         raise ConfigurationError("--resume goes with --append", hint="add --append")
 
@@ -210,6 +234,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
     check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+    check_same_cap(counter, settings.max_endpoints)
 
 
 def _append_shared(
@@ -321,6 +346,24 @@ def check_same_strategy(
             f"the saved state uses {current.describe()}; --append cannot change the strategy",
             hint="use `hitcount swap` to change it, or replay without --append to start over",
         )
+
+
+def check_same_cap(counter: HitCounter, cap: int | None) -> None:
+    """Under `append`: `--max-endpoints`, if given, must be the saved state's cap.
+
+    Raises:
+        ConfigurationError: another cap, or a cap for a state saved without one.
+    """
+    if cap is None or cap == counter.max_endpoints:
+        return
+    saved = (
+        "no cap" if counter.max_endpoints is None else f"--max-endpoints {counter.max_endpoints}"
+    )
+    raise ConfigurationError(
+        f"the saved state was made with {saved}; --append cannot change it to {cap}",
+        hint="append without --max-endpoints (the saved cap applies), or replay without"
+        " --append to start over",
+    )
 
 
 def check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -199,3 +200,21 @@ def _read_until(fd: int, marker: bytes | None, timeout_s: float = 15.0) -> bytes
             break
         data += chunk
     return data
+
+
+def test_follow_json_status_lines_escape_hostile_endpoints_and_file_names(tmp_path: Path) -> None:
+    hostile = ["/csi\x9b2J", "/rtl\u202eevil", "/del\x7fx", "/tag\U000e0041", "/esc\x1b[2J"]
+    log = tmp_path / "f\x9b\u202e.ndjson"
+    lines = [json.dumps({"endpoint": ep, "ts": T0 + i}) for i, ep in enumerate(hostile)]
+    log.write_text("\n".join(lines) + "\n")
+    state = tmp_path / "state.json"
+    follower = Follower(state, log, "--json")
+    _wait_for_total(state, len(hostile))
+    time.sleep(0.3)  # a status line after the commit
+    out, err = follower.stop()
+    for text in (out, err):  # the oracle: Unicode categories, not hitcount's rule
+        raw = [c for c in text if c != "\n" and unicodedata.category(c) in {"Cc", "Cf"}]
+        assert not raw, repr(text)
+    statuses = [json.loads(line) for line in out.splitlines()]
+    shown = json.dumps(statuses, ensure_ascii=False)
+    assert all(ep in shown for ep in hostile[:3]) and str(log) in shown  # decoded exactly

@@ -119,3 +119,27 @@ def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
     assert both.strategy.to_state() == expected.strategy.to_state()
     assert both.distinct is not None and expected.distinct is not None
     assert both.distinct.to_state() == expected.distinct.to_state()
+
+
+@pytest.mark.slow
+@needs_real_logs
+def test_max_endpoints_on_a_real_log_names_the_first_n_and_loses_no_hit() -> None:
+    """NASA's log has 1541 endpoints; with a cap of 200, the oracle applies the rule in file
+    order (its lines are in time order, none late)."""  # noqa: D205, D209
+    from collections import Counter
+
+    from hitcount.engine.capping import OVERFLOW_ENDPOINT
+
+    name = "nasa_http_aug95_first20k"
+    counter = HitCounter("sliding", max_window_s=MONTH)
+    counter.max_endpoints = 200
+    replay(counter, [str(REAL / f"{name}.log.gz")])
+    named: set[str] = set()
+    expected: Counter[str] = Counter()
+    for endpoint, _, _ in filter(None, map(oracle, real_lines(name))):
+        if endpoint not in named and len(named) < 200:
+            named.add(endpoint)
+        expected[endpoint if endpoint in named else OVERFLOW_ENDPOINT] += 1
+    assert len(expected) == 201 and expected[OVERFLOW_ENDPOINT] > 0
+    assert counter.strategy.totals() == dict(expected)
+    assert counter.query("*", MONTH).answer.count == EXPECTED[name].hits

@@ -13,6 +13,7 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.engine.capping import OVERFLOW_ENDPOINT
 from hitcount.model.metrics import plain
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
@@ -60,6 +61,15 @@ Resume = Annotated[
     typer.Option(
         "--resume",
         help="With --append on Redis: skip the lines of each file already in the state.",
+    ),
+]
+MaxEndpoints = Annotated[
+    int | None,
+    typer.Option(
+        "--max-endpoints",
+        help="Keep at most N endpoints by name; hits of any other endpoint count under"
+        f" '{OVERFLOW_ENDPOINT}'. Kept with the state (default: no cap).",
+        show_default=False,
     ),
 ]
 
@@ -124,6 +134,7 @@ def replay(
     no_distinct: NoDistinct = False,
     distinct_precision: DistinctPrecision = None,
     resume: Resume = False,
+    max_endpoints: MaxEndpoints = None,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     alert: opt.Alert = None,
@@ -149,12 +160,14 @@ def replay(
         append=append, strict=strict, distinct=not no_distinct,
         distinct_precision=distinct_precision, resume=resume, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
-        traced=trace or trace_json is not None,
+        traced=trace or trace_json is not None, max_endpoints=max_endpoints,
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert))
     outcome = replay_into_store(
         store, sources, settings, _hooks(app_ctx, render, observers, following)
     )
+    for warning in outcome.warnings():
+        render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
         if shows_live(render):
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)

@@ -11,19 +11,42 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import msgspec
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.text import safe
+from hitcount.model.inert import json_line
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
 _PROGRESS_AFTER_S = 1.0
+
+
+def inert(part: str | Text) -> Text:
+    """`part` as Rich text that is neither markup nor a terminal command (`safe` applied)."""
+    if isinstance(part, str):
+        return Text(safe(part))
+    cleaned = safe(part.plain)
+    return part if cleaned == part.plain else Text(cleaned, style=part.style)
+
+
+class InertTable(Table):
+    """A Rich table whose cells are shown escaped: a string cell is never read as markup."""
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        """Add a row; text cells (`str` or `Text`) are made inert first."""
+        cells = [inert(c) if isinstance(c, str | Text) else c for c in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
 
 
 class PipeConsole(Console):
@@ -55,8 +78,8 @@ class Output:
         self._json_stream = sys.stderr
 
     def json(self, payload: Any) -> None:
-        """One JSON document on stdout (non-finite numbers become null)."""
-        self._json_stream.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        """One JSON document on stdout (non-finite numbers become null, controls escaped)."""
+        self._json_stream.write(json_line(payload) + "\n")
         self._json_stream.flush()
 
     def document(self, data: bytes | str) -> None:
@@ -67,8 +90,8 @@ class Output:
         sys.stdout.flush()
 
     def line(self, *parts: str | Text) -> None:
-        """One line of plain text (no markup) on stdout."""
-        self.out.print(Text.assemble(*parts))
+        """One line of plain text (no markup, outside text escaped) on stdout."""
+        self.out.print(Text.assemble(*(inert(part) for part in parts)))
 
     def warn(self, message: str) -> None:
         """`hitcount: warning: ...` on stderr."""
@@ -76,7 +99,7 @@ class Output:
 
     def note(self, message: str) -> None:
         """A dim informational line on stderr."""
-        self.err.print(Text(message, style="dim"))
+        self.err.print(Text(safe(message), style="dim"))
 
     def error(self, message: str, hint: str | None = None) -> None:
         """`hitcount: error: ...` (and the hint) on stderr."""
@@ -98,7 +121,7 @@ class Output:
     def title(self, text: str) -> None:
         """A section title: a rule on a terminal, a plain line when piped."""
         if self.out.is_terminal:
-            self.out.rule(Text(text), style="dim")
+            self.out.rule(Text(safe(text)), style="dim")
         else:
             self.line(f"== {text}")
 
@@ -106,7 +129,7 @@ class Output:
         """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
         right-justified (numbers)."""  # noqa: D205, D209
         styled = self.out.is_terminal
-        table = Table(
+        table = InertTable(
             box=box.SIMPLE_HEAD if styled else None,
             show_header=True,
             header_style="bold" if styled else "",

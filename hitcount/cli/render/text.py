@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from hitcount.engine import DistinctResult
 from hitcount.model.answers import WindowAnswer
+from hitcount.model.inert import shown
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def safe(text: str) -> str:
-    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b.
+
+    The one rule of `model.inert`; the console applies it to everything it prints, so calling
+    it again (it is idempotent) only documents where outside text is.
+    """
+    return shown(text)
 
 
 def counted(count: float, noun: str, plural: str | None = None) -> str:
