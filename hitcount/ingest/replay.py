@@ -172,6 +172,7 @@ class Replayer:
         """Replay one input file (or `-`), after its first `skip` lines."""
         self.begin(source)
         started = self.report.lines_read - skip
+        self.source_lines = skip  # a source read to its end before stays there
         if not skip and self._in_parallel(source, started):
             return
         with open_input(source) as stream:

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -209,7 +209,7 @@ class _Run:
             if source == STDIN:
                 tail = StreamTail(sys.stdin.buffer)
             else:
-                resume = self.counter.inputs.get(os.path.abspath(source))
+                resume = saved_position(self.counter.inputs, source)
                 tail = FileTail(source, resume, self.view.on_note)
                 if resume is None and self.counter.metrics.total_hits:
                     tail.first_note = (
@@ -359,3 +359,12 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def saved_position(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
+    """The saved position of `source`: by its path, else by the file it names (a link)."""
+    found = inputs.get(os.path.abspath(source))
+    if found is None:
+        real = os.path.realpath(source)
+        found = next((p for p in inputs.values() if os.path.realpath(p.path) == real), None)
+    return found

@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -206,6 +207,32 @@ def test_resume_counts_each_line_once_and_restarts_a_rotated_file(tmp_path: Path
         f" {sum(map(len, first + second))} (rotated or rewritten since); reading it from the start"
     ]
     assert _counts(from_bytes(store.load() or b"", "store")) == _expected(first, second, third)
+
+
+def _after_polls(count: int) -> Callable[[], bool]:
+    """A `should_stop` true from its `count`+1-th call: `count` reads, then stop."""
+    polls = iter(range(count))
+    return lambda: next(polls, None) is None
+
+
+def test_resume_again_and_again_and_through_a_link_counts_each_line_once(
+    tmp_path: Path,
+) -> None:
+    path, store = tmp_path / "access.ndjson", MemoryStore()
+    lines = [_line(f"/e{i % 3}", T0 + i) for i in range(40)]
+    _write(path, lines)
+    link = tmp_path / "current.ndjson"
+    link.symlink_to(path)  # the same file under another name
+    _follow_to_end(HitCounter("sliding", max_window_s=1e7), path, store)
+    for name in (path, path, link, link, path):
+        resumed, notes = from_bytes(store.load() or b"", "store"), []
+        view = FollowView(on_note=notes.append)
+        follow(resumed, [str(name)], store, commit_every_s=0.05, view=view,
+               should_stop=_after_polls(3))  # fmt: skip
+        assert notes == []
+        saved = from_bytes(store.load() or b"", "store")
+        assert _counts(saved) == _expected(lines)
+        assert [p.lines for p in saved.inputs.values()] == [40]
 
 
 def test_following_two_files_keeps_a_position_for_each(tmp_path: Path) -> None:
