@@ -7,6 +7,7 @@ with the error's code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -18,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from hitcount._version import __version__
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.argv import globals_first
 from hitcount.cli.commands import COMMANDS
@@ -48,7 +50,9 @@ class HitcountGroup(TyperGroup):
 
     def _invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            _close_outputs(ctx)  # a trace that cannot be published is an error of the run
+            return result
         except HitcountError as err:
             if _debug(ctx):  # the traceback with its causes, then the same line and code
                 traceback.print_exc(file=sys.stderr)
@@ -69,10 +73,16 @@ class HitcountGroup(TyperGroup):
                 ExitCode.BUG,
                 "this is a bug in hitcount; rerun with --debug for the traceback and report it",
             )
-        finally:
-            if isinstance(ctx.obj, AppContext):
-                for handle in ctx.obj.cleanup:
-                    handle.close()
+        finally:  # a failed run still publishes its trace (say, up to the alert that stopped it)
+            with contextlib.suppress(OSError, HitcountError):
+                _close_outputs(ctx)
+
+
+def _close_outputs(ctx: Any) -> None:
+    """Close (publish) the output files the command opened; each only once."""
+    if isinstance(ctx.obj, AppContext):
+        for handle in ctx.obj.cleanup:
+            handle.close()
 
 
 def _is_usage_error(err: Exception) -> bool:
@@ -173,6 +183,7 @@ def main_options(
             help="State store URL: a path, file:///path, memory://, or"
             " redis://[user:password@]host:port/db (rediss:// for TLS).",
             show_default=False,
+            autocompletion=complete.stores,
         ),
     ] = None,
     namespace: Annotated[

@@ -21,6 +21,7 @@ FLAGS: dict[str, str] = {
     "rule": "--alert",
     "depth": "--depth",
     "by": "--by",
+    "max_endpoints": "--max-endpoints",
 }
 #: Where one command names a parameter with another flag.
 COMMAND_FLAGS: dict[str, dict[str, str]] = {

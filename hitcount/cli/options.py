@@ -10,19 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
-import msgspec
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
+from hitcount.model.inert import json_line
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import WindowSpec, naive_instant, window_spec
 from hitcount.persist.stores import Scope, Store, store_from_url
+from hitcount.persist.traces import TraceFile
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
 
@@ -43,7 +45,7 @@ class AppContext:
     namespace: str | None = None
     debug: bool = False
     saved: bool = False
-    cleanup: list[IO[str]] = field(default_factory=list)
+    cleanup: list[TraceFile] = field(default_factory=list)
 
     def mark_saved(self) -> None:
         """Note that the state has been saved (an interrupt now says so)."""
@@ -122,6 +124,7 @@ Format = Annotated[
         "-f",
         help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
         show_default=False,
+        autocompletion=complete.formats,
     ),
 ]
 Trace = Annotated[bool, typer.Option("--trace", help="Print every event on stderr.")]
@@ -202,6 +205,7 @@ Params = Annotated[
         "-p",
         metavar="NAME=VALUE",
         help="Any strategy parameter by name, e.g. -p window_s=10 (repeatable).",
+        autocompletion=complete.strategy_params,
         rich_help_panel=STRATEGY_PANEL,
         show_default=False,
     ),
@@ -291,20 +295,17 @@ def attach_tracing(
             render.give_stdout_away()
 
         def write(event: Event) -> None:
-            sink.write(msgspec.json.encode(event.to_dict()).decode("utf-8") + "\n")
+            sink.write(json_line(event.to_dict()) + "\n")
 
         counter.subscribe(ALL, write)
 
 
-def _open_sink(app_ctx: AppContext, target: str) -> IO[str]:
+def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
     if target == "-":
         return sys.stdout
-    try:
-        handle = open(Path(target), "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
-    except OSError as err:
-        raise ConfigurationError(f"--trace-json: cannot write {target}: {err.strerror}") from err
-    app_ctx.cleanup.append(handle)
-    return handle
+    trace = TraceFile(Path(target))  # published when the command ends
+    app_ctx.cleanup.append(trace)
+    return trace
 
 
 @dataclass(frozen=True)

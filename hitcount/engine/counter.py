@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hitcount.engine.alerts import AlertRule, Alerts
 from hitcount.engine.batches import add_users, horizon_at, late_mask
+from hitcount.engine.capping import capped_columns, capped_endpoint
 from hitcount.engine.codec import DeprecatedSnapshots
 from hitcount.engine.queries import Answering
 from hitcount.engine.swaps import Swap, swap
@@ -104,6 +105,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.keying = Keying()
         #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
         self._observers: list[HitObserver] = []
+        #: At most this many endpoints by name, the rest under one (None: no cap; `capping`).
+        self.max_endpoints: int | None = None
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)
         )
@@ -216,6 +219,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         return self._record_checked(endpoint, ts, user)
 
     def _record_checked(self, endpoint: str, ts: float, user: str | None = None) -> bool:
+        if self.max_endpoints is not None:
+            endpoint = capped_endpoint(endpoint, self._strategy.endpoints(), self.max_endpoints)
         kept = self._strategy.record(endpoint, ts)
         if kept:
             self.metrics.total_hits += 1
@@ -277,6 +282,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
             hits = zip(codes, columns.ts.tolist(), columns.user_list(), strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
         late = late_mask(self._strategy, self.clock, self.max_lateness_s, columns.ts)
+        if self.max_endpoints is not None:
+            columns = capped_columns(columns, late, self._strategy.endpoints(), self.max_endpoints)
         if self.distinct is not None and columns.has_users():
             add_users(self.distinct, columns, late)
         if late.any():
@@ -421,6 +428,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.recent_events = other.recent_events
         self.inputs = other.inputs
         self.keying = other.keying
+        self.max_endpoints = other.max_endpoints
         self._emit(ev.SNAPSHOT_RESTORED, {})
 
 

@@ -64,6 +64,7 @@ class Answering:
     _strategy: Strategy
     clock: float | None
     max_lateness_s: float
+    max_endpoints: int | None
     metrics: Metrics
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
@@ -223,6 +224,7 @@ class Answering:
             "horizon": horizon if math.isfinite(horizon) else None,
             "max_lateness_s": self.max_lateness_s,
             **({} if self.keying.default else {"keys": self.keying.describe()}),
+            "max_endpoints": self.max_endpoints,
         }
 
     def iter_events(self) -> Iterator[dict[str, Any]]:

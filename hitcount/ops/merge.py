@@ -83,6 +83,7 @@ def merge_counters(
     clocks = [counter.clock for counter in counters if counter.clock is not None]
     merged.clock = max(clocks) if clocks else None
     merged.metrics = _summed_metrics(counters)
+    merged.max_endpoints = counters[0].max_endpoints  # the same in every shard
     merged.metrics.pruned_events += pruned
     merged.recent_events.extend(event for c in counters for event in c.recent_events)
     merged.prune_all()
@@ -157,6 +158,17 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
                 f" {first.keying.describe()}; their endpoints cannot be merged",
                 hint="replay the shards with the same --key, --where and --field",
             )
+        if counter.max_endpoints != first.max_endpoints:
+            raise MergeRefusedError(
+                f"{name} has {_cap_text(counter)}, but {names[0]} has {_cap_text(first)};"
+                " they cannot be merged",
+                hint="replay the shards with one --max-endpoints (or none)",
+            )
+
+
+def _cap_text(counter: HitCounter) -> str:
+    cap = counter.max_endpoints
+    return "no endpoint cap" if cap is None else f"--max-endpoints {cap}"
 
 
 def _shared_seed_warning(counters: Sequence[HitCounter], sources: Sequence[str]) -> tuple[str, ...]:

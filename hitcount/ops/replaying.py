@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
+from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
+from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
@@ -56,6 +58,8 @@ class ReplaySettings:
         commit_every_s: follow the inputs as they grow, committing this often (None: no).
         traced: every event is observed (refused on a shared store's append).
         keying: `--key`/`--where` (None: the default, or the saved one under `append`).
+        max_endpoints: at most this many endpoints by name, the rest counted under
+            `(other endpoints)` (None: no cap, or the saved one under `append`).
     """
 
     strategy: str | None = None
@@ -70,6 +74,7 @@ class ReplaySettings:
     commit_every_s: float | None = None
     traced: bool = False
     keying: Keying | None = None
+    max_endpoints: int | None = None
 
     def create(self) -> HitCounter:
         """A new, empty counter with these settings.
@@ -89,6 +94,7 @@ class ReplaySettings:
             **self.params,
         )
         counter.keying = self.keying or Keying()
+        counter.max_endpoints = checked_cap(self.max_endpoints)
         return counter
 
 
@@ -97,7 +103,7 @@ def _ignore(_: object) -> None:
 
 
 @contextmanager
-def _no_progress() -> Iterator[Callable[[int], None]]:
+def _no_progress() -> Iterator[ProgressHandler]:
     yield _ignore
 
 
@@ -111,7 +117,7 @@ class ReplayHooks:
         on_saved: the state has been saved (from then on, an interrupt leaves it saved).
         on_counter: the counter, before its first hit: subscribe observers (traces, alerts).
         should_stop: polled between batches; True ends the replay early (the state is saved).
-        progress: a context giving a callback for the number of lines read.
+        progress: a context giving a callback for how far the replay has got.
         follow_view: a context giving the live view, for `ReplaySettings.commit_every_s`.
     """
 
@@ -120,7 +126,7 @@ class ReplayHooks:
     on_saved: Callable[[], None] = lambda: None
     on_counter: Callable[[HitCounter], None] = _ignore
     should_stop: Callable[[], bool] = lambda: False
-    progress: Callable[[], AbstractContextManager[Callable[[int], None]]] = _no_progress
+    progress: Callable[[], AbstractContextManager[ProgressHandler]] = _no_progress
     follow_view: Callable[[], AbstractContextManager[FollowView]] | None = None
 
 
@@ -132,6 +138,18 @@ class ReplayOutcome:
     metrics: dict[str, Any]
     saved_to: str
     followed: FollowResult | None = None
+
+    def warnings(self) -> list[str]:
+        """What the caller should warn about: a state grown past `ENDPOINTS_WARNING` endpoints
+        with no cap (memory and the time of every `*` query grow with them)."""  # noqa: D205, D209
+        count = self.metrics.get("endpoints_count") or 0
+        if count <= ENDPOINTS_WARNING or self.metrics.get("max_endpoints") is not None:
+            return []
+        return [
+            f"the state holds {count:,} endpoints (more than {ENDPOINTS_WARNING:,}): it takes"
+            " memory and slows every query of many endpoints; cap it with --max-endpoints N"
+            " (the rest counted under (other endpoints))"
+        ]
 
 
 def replay_into_store(
@@ -145,6 +163,11 @@ def replay_into_store(
         InputError, StateError, StoreUnavailableError: from reading, loading or saving.
     """
     _check_settings(settings)
+    if settings.max_endpoints is not None and store.appends_concurrently:
+        raise ConfigurationError(
+            "--max-endpoints does not work with a Redis store yet",
+            hint="replay into a state file, or without --max-endpoints",
+        )
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
@@ -177,6 +200,7 @@ def _check_settings(settings: ReplaySettings) -> None:
     explicit = settings.strategy is not None or settings.distinct_precision is not None
     if explicit or not settings.append:
         settings.create()
+    checked_cap(settings.max_endpoints)
     if settings.resume and not settings.append:
         raise ConfigurationError("--resume goes with --append", hint="add --append")
 
@@ -221,6 +245,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
         counter.set_max_lateness(settings.max_lateness_s)
     check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
     check_same_keying(counter, settings.keying)
+    check_same_cap(counter, settings.max_endpoints)
 
 
 def _append_shared(
@@ -346,6 +371,24 @@ def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
         f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
         f" {keying.describe()} (the endpoints would mix)",
         hint="append without --key/--where (the saved ones apply), or replay without --append",
+    )
+
+
+def check_same_cap(counter: HitCounter, cap: int | None) -> None:
+    """Under `append`: `--max-endpoints`, if given, must be the saved state's cap.
+
+    Raises:
+        ConfigurationError: another cap, or a cap for a state saved without one.
+    """
+    if cap is None or cap == counter.max_endpoints:
+        return
+    saved = (
+        "no cap" if counter.max_endpoints is None else f"--max-endpoints {counter.max_endpoints}"
+    )
+    raise ConfigurationError(
+        f"the saved state was made with {saved}; --append cannot change it to {cap}",
+        hint="append without --max-endpoints (the saved cap applies), or replay without"
+        " --append to start over",
     )
 
 

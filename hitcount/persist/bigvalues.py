@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from hitcount.model.inert import escaped_json_bytes
 from hitcount.model.packed import Base64Value
 
 
@@ -29,7 +30,7 @@ def encode_chunks(document: Any) -> Iterator[bytes]:
         values.append(value)
         return f"{nonce}:{len(values) - 1}"
 
-    encoded = msgspec.json.encode(document, enc_hook=placeholder)
+    encoded = escaped_json_bytes(msgspec.json.encode(document, enc_hook=placeholder))
     if not values:
         yield encoded
         return

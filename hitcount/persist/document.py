@@ -12,12 +12,15 @@ A document looks like::
 
 `distinct` (distinct users per endpoint and bucket, see `distinct.py`) is optional: a
 document without it loads with an empty tracker; `null` means distinct counting is off.
+`max_endpoints` (the cap of `replay --max-endpoints`) is written only when there is one.
 `inputs` is optional too, and only written when a `replay --follow` has read files: one
 `InputPosition` per file (see `inputs.py`), e.g. ``[{"path": "/var/log/x.log", "device": 2049,
 "inode": 131, "head_bytes": 1024, "head_sha256": "9f86...", "offset": 52311, "lines": 480}]``.
 
-Loading validates every field (types, ranges) and never executes anything; a damaged,
-foreign or newer document raises `StateError` and changes nothing.
+Loading validates every field (types, ranges), then cross-checks them (`plausible.py`: no
+more hits held than recorded, no data after the clock or before the horizon) and never
+executes anything; a damaged, forged, foreign or newer document raises `StateError` and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
+from hitcount.engine.capping import checked_cap
 from hitcount.engine.codec import register_document_codec
 from hitcount.errors import ConfigurationError, HitcountError, StateError
 from hitcount.model.hits import MAX_TS
@@ -38,6 +42,7 @@ from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.atomic import write_output
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.plausible import check_plausible
 from hitcount.persist.reading import MAX_DOCUMENT_BYTES, read_document_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies import get_strategy
@@ -71,6 +76,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
     inputs: list[Any] = msgspec.field(default_factory=list)
     keys: dict[str, Any] | None = None
+    max_endpoints: int | None = None
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -101,6 +107,8 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
         document["inputs"] = [position.to_dict() for position in counter.inputs.values()]
     if not counter.keying.default:
         document["keys"] = counter.keying.to_dict()
+    if counter.max_endpoints is not None:  # only then: older versions refuse, not ignore it
+        document["max_endpoints"] = counter.max_endpoints
     return document
 
 
@@ -310,6 +318,8 @@ def _build(document: _Document) -> HitCounter:
         counter.keying = Keying.from_dict(document.keys)
     except ConfigurationError as err:
         raise StateError(f"keys: {err.message}") from err
+    counter.max_endpoints = checked_cap(document.max_endpoints, saved=True)
+    check_plausible(counter)  # each part passed; do they agree with one another?
     return counter
 
 

@@ -11,7 +11,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import StateError
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, to_document
-from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
+from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
 
 
 def load_counter(
@@ -87,7 +87,7 @@ def updating(
             never overwritten.
     """
     with store.locked():
-        existing = store.load_scoped(HEADER_ONLY) if replace else store.load()
+        existing = store.header_to_replace() if replace else store.load()
         if create is not None and (replace or existing is None):
             if existing is not None:
                 check_is_state(existing, store.describe())

@@ -252,6 +252,10 @@ class AutoStrategy(Strategy):
         hist = self._hist.totals()
         return {ep: hist[ep] if ep in self._switched else exact.get(ep, 0) for ep in hist}
 
+    def data_times(self) -> tuple[float, float] | None:
+        """The histogram's: every retained hit of every endpoint is in it."""
+        return self._hist.data_times()
+
     def memory_entries(self) -> int:
         """Exact timestamps plus histogram entries (buckets and buffered hits)."""
         return self._exact.memory_entries() + self._hist.memory_entries()

@@ -216,6 +216,23 @@ class Strategy(ABC):
     def totals(self) -> dict[str, int]:
         """Retained hits per endpoint (estimates for approximate strategies)."""
 
+    def hits_held_at_least(self) -> dict[str, int]:
+        """Per endpoint, a certain lower bound on the hits the state took to build.
+
+        A loaded state whose bounds add up to more than the hits ever recorded cannot be
+        true. Default: `totals()`, exact for every strategy that keeps counts.
+        """
+        return self.totals()
+
+    def data_times(self) -> tuple[float, float] | None:
+        """`(t_old, t_new)`: the oldest retained hit is at or before `t_old`, the newest at or
+        after `t_new` (bucket edges bound them). None: no hits, or no time kept.
+
+        A loaded state with `t_new` after its clock, or `t_old` before its horizon, cannot
+        be true.
+        """  # noqa: D205
+        return None
+
     @abstractmethod
     def memory_entries(self) -> int:
         """Stored entries: timestamps, buckets or counters."""

@@ -86,6 +86,11 @@ class _Endpoint:
             for ts in self.classes[size_log]
         ]
 
+    def ends(self) -> tuple[float, float]:
+        """The newest hit of the oldest bucket (else the oldest buffered), and the newest."""
+        live, full = self.live(), [c for c in self.classes if c]
+        return (full[-1][0] if full else live[0]), (live[-1] if live else full[0][-1])
+
     def is_empty(self) -> bool:
         """Nothing buffered and no bucket."""
         return self.head == len(self.buffer) and not any(self.classes)
@@ -196,10 +201,8 @@ class ExponentialHistogram(Strategy):
     def late_mask(
         self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
-        """The hits `record` refuses against these horizons: `ts < horizon + max_window_s`.
-
-        (Hits older than the histogram's newest are refused later, by `record_many`.)
-        """
+        """The hits `record` refuses at these horizons, `ts < horizon + max_window_s` (hits
+        older than the histogram's newest are refused later, by `record_many`)."""  # noqa: D205, D209
         return (timestamps <= horizons) | (timestamps < horizons + self.max_window_s)
 
     def _buffer_one(self, state: _Endpoint, ts: float) -> None:
@@ -335,6 +338,11 @@ class ExponentialHistogram(Strategy):
         """Endpoints with buffered hits or buckets."""
         return self._endpoints.keys()
 
+    def data_times(self) -> tuple[float, float] | None:
+        """The newest hit of the oldest bucket (or buffer), and the newest hit of all."""
+        ends = [state.ends() for state in self._endpoints.values() if not state.is_empty()]
+        return (min(e[0] for e in ends), max(e[1] for e in ends)) if ends else None
+
     def totals(self) -> dict[str, int]:
         """Retained hits per endpoint: bucket sizes plus buffered hits."""
         return {
@@ -374,10 +382,7 @@ class ExponentialHistogram(Strategy):
     # -- persistence and swaps -----------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        """`{"endpoints": {endpoint: {"buckets": [[ts, size], ...], "buffer": [ts, ...]}}}`.
-
-        Buckets are listed oldest first; the buffer is sorted.
-        """
+        """`{"endpoints": {ep: {"buckets": [[ts, size], ...], "buffer": [ts, ...]}}}`, sorted."""
         return {
             "endpoints": {
                 endpoint: {"buckets": [list(b) for b in state.buckets()], "buffer": state.live()}

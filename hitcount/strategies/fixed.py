@@ -251,6 +251,14 @@ class FixedWindow(Strategy, KeepsBuckets):
         """Hits in retained buckets, per endpoint."""
         return {ep: sum(buckets.values()) for ep, buckets in self._buckets.items()}
 
+    def data_times(self) -> tuple[float, float] | None:
+        """The end of the oldest bucket and the start of the newest (`[lo, hi)` buckets)."""
+        tables = [buckets for buckets in self._buckets.values() if buckets]
+        if not tables:
+            return None
+        oldest, newest = min(map(min, tables)), max(map(max, tables))
+        return (oldest + 1) * self.window_s, newest * self.window_s
+
     def bucket_counts(self, endpoint: str) -> dict[int, int]:
         """A copy of one endpoint's `bucket -> count` table."""
         return dict(self._buckets.get(endpoint, {}))

@@ -22,6 +22,7 @@ the same random numbers, and their errors add up instead of partly cancelling.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
@@ -160,6 +161,12 @@ class MorrisCounter(Strategy):
             result[i] = level
         return result
 
+    def use_stream(self, number: int) -> None:
+        """Draw from now on from the `number`-th stream of this seed: one per writer, so
+        writers that share a state never draw the same numbers, and stay reproducible."""  # noqa: D205, D209
+        digest = hashlib.sha256(f"{self.params['seed']}:{number}".encode()).digest()
+        self.rng = SplitMix64(int.from_bytes(digest[:8], "big"))
+
     def levels(self, endpoint: str) -> list[int]:
         """A copy of `endpoint`'s counter levels (empty when it has none)."""
         return list(self._counters.get(endpoint, ()))
@@ -230,6 +237,12 @@ class MorrisCounter(Strategy):
     def totals(self) -> dict[str, int]:
         """Estimated hits per endpoint, rounded."""
         return {ep: round(self.estimate(c)) for ep, c in self._counters.items()}
+
+    def hits_held_at_least(self) -> dict[str, int]:
+        """Per endpoint, half its highest level: a level rises at most once per hit (a merge
+        can round one level up), so a counter at level `c` took at least `(c - 1) / 2` hits
+        even after merges; the margin keeps any state hitcount itself made loadable."""  # noqa: D205, D209
+        return {ep: max(levels) // 2 for ep, levels in self._counters.items()}
 
     def memory_entries(self) -> int:
         """Number of counters."""

@@ -171,6 +171,13 @@ class SlidingWindow(Strategy, KeepsTimestamps):
         """Retained timestamps per endpoint."""
         return {endpoint: len(times) for endpoint, times in self._times.items()}
 
+    def data_times(self) -> tuple[float, float] | None:
+        """The oldest and the newest retained timestamp."""
+        arrays = [times for times in self._times.values() if times]
+        if not arrays:
+            return None
+        return min(times[0] for times in arrays), max(times[-1] for times in arrays)
+
     def timestamps(self, endpoint: str) -> Sequence[float]:
         """The retained timestamps of one endpoint, sorted."""
         return self._times.get(endpoint, array("d"))

@@ -33,6 +33,7 @@ from hitcount.strategies.tiered_grid import (
     Rollup,
     TierCuts,
     TierGrid,
+    check_nesting,
     nesting,
     regroup,
     time_or_inf,
@@ -272,6 +273,14 @@ class TieredRollups(Strategy):
         """Hits in the coarse tier (every kept hit), per endpoint."""
         return {ep: sum(tables[2].values()) for ep, tables in self._data.items()}
 
+    def data_times(self) -> tuple[float, float] | None:
+        """The end of the oldest coarse bucket and the start of the newest (`(lo, hi]`)."""
+        tables = [tables[2] for tables in self._data.values() if tables[2]]
+        if not tables:
+            return None
+        oldest, newest = min(map(min, tables)), max(map(max, tables))
+        return self.grid.edge(2, oldest + 1), self.grid.edge(2, newest)
+
     def bucket_counts(self, endpoint: str, tier: str = "coarse") -> dict[int, int]:
         """A copy of one tier's `bucket -> count` table for an endpoint."""
         tables = self._data.get(endpoint)
@@ -356,6 +365,7 @@ class TieredRollups(Strategy):
                         )
                 if buckets:
                     data.setdefault(endpoint, ({}, {}, {}))[k].update(buckets)
+        check_nesting(data, self._steps)
         cuts = [time_or_inf(decoded.fine_horizon, "fine_horizon")]
         cuts += [time_or_inf(decoded.mid_horizon, "mid_horizon"), -math.inf]
         self.closed_until = time_or_inf(decoded.closed_until, "closed_until")

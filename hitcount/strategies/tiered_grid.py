@@ -106,6 +106,28 @@ def time_or_inf(value: float | None, what: str) -> float:
     return value
 
 
+def check_nesting(tables: Mapping[str, Sequence[Mapping[int, int]]], steps: Sequence[int]) -> None:
+    """Refuse tiers that disagree: a finer tier holds some of the hits of the coarser one, so
+    the finer buckets inside a coarser bucket add up to at most its count.
+
+    Raises:
+        StateError: naming the endpoint, the two tiers and the bucket.
+    """  # noqa: D205
+    for endpoint, per_tier in tables.items():
+        for k in (0, 1):
+            ratio = steps[k + 1] // steps[k]
+            inside: dict[int, int] = {}
+            for j, count in per_tier[k].items():
+                inside[j // ratio] = inside.get(j // ratio, 0) + count
+            for big, count in inside.items():
+                if count > (held := per_tier[k + 1].get(big, 0)):
+                    raise StateError(
+                        f"invalid tiered state: tiers disagree for {endpoint!r}: {TIERS[k]}"
+                        f" buckets hold {count} hits inside {TIERS[k + 1]} bucket {big}, which"
+                        f" holds {held}"
+                    )
+
+
 class TierGrid:
     """Bucket edges of the three tiers: `steps[k]` fine buckets of `fine_s` seconds each."""
 

@@ -1,8 +1,10 @@
-"""CSV beside JSON: the JSON form of a result, as rows a spreadsheet opens.
+r"""CSV beside JSON: the JSON form of a result, as rows a spreadsheet opens.
 
 One row per JSON object; the columns are the keys, in the order first seen. A list becomes
 its items joined by `;`, a nested object its JSON, null an empty cell, a boolean `true` or
-`false` as in the JSON. A series (`plot --csv`) is one row per endpoint and step.
+`false` as in the JSON. Text follows the one rule for text outputs: a character that is not
+printable (a newline, a control, a bidi override) is shown as its Python escape (`\n`).
+A series (`plot --csv`) is one row per endpoint and step.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import msgspec
-
+from hitcount.model.inert import json_line, shown
 from hitcount.model.timeparse import iso
 
 
@@ -58,5 +59,5 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(_cell(item) for item in value)
     if isinstance(value, (dict, float, int)):
-        return msgspec.json.encode(value).decode("utf-8")
-    return str(value)
+        return json_line(value)
+    return shown(str(value))  # a cell is text on a terminal too: nothing unsafe shown raw

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hitcount.engine import HitCounter
 from hitcount.engine.ranking import Ranked, rank
+from hitcount.model.inert import shown
 from hitcount.model.timeparse import duration_text
 from hitcount.persist.atomic import write_output
 
@@ -102,8 +103,9 @@ def _labels(endpoint: str, window: str) -> str:
 
 
 def _escape(value: str) -> str:
-    """A label value as the format wants it: backslash, double quote and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value as the format wants it (backslash, double quote and newline escaped),
+    and any other unprintable character as its Python escape, never raw in the file."""  # noqa: D205, D209
+    return shown(value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
 
 
 def _value(number: float) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hitcount._version import __version__
 from hitcount.model.answers import WindowAnswer
+from hitcount.model.inert import shown
 from hitcount.model.metrics import metric_text, number, plain
 from hitcount.model.timeparse import iso
 from hitcount.views.report import GENERATOR, Report
@@ -26,7 +26,6 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 #: Chart size in CSS pixels, and the room kept for the axis labels around the plot area.
 CHART_WIDTH, CHART_HEIGHT = 760, 150
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 8, 10, 22
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 800px;
@@ -78,10 +77,9 @@ def _text(value: object) -> str:
     """Data as HTML text, safe in element content and in quoted attributes alike.
 
     Control and bidi characters are shown as Python escapes (ESC as x1b), so they cannot hide or
-    reorder what is around them.
+    reorder what is around them: the one rule of every output (`model.inert`).
     """
-    visible = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(value))
-    return html.escape(visible, quote=True)
+    return html.escape(shown(str(value)), quote=True)
 
 
 def _count(answer: WindowAnswer) -> str:

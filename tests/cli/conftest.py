@@ -77,6 +77,10 @@ def _damaged_documents() -> dict[str, Callable[[bytes], bytes]]:
         "negative-total": with_field(["metrics", "total_hits"], -1),
         "state-is-list": with_field(["state"], [1]),
         "unknown-strategy": with_field(["strategy", "name"], "bogus"),
+        # Each field valid on its own, but not together (HAND_HITS: 7 hits, clock 2000):
+        "more-hits-than-recorded": with_field(["metrics", "total_hits"], 6),
+        "data-after-the-clock": with_field(["clock"], 1000.0),
+        "data-before-the-horizon": with_field(["horizon"], 1500.0),
     }
 
 

@@ -29,6 +29,25 @@ def test_restoring_a_damaged_snapshot_exits_4_and_keeps_the_state(
     assert state_env.read_bytes() == good_state
 
 
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        ("more-hits-than-recorded", "hold 7 hits together, more than the 6 ever recorded"),
+        ("data-after-the-clock", "holds hits at 1970-01-01T00:33:20Z, after its clock"),
+        ("data-before-the-horizon", "holds hits at 1970-01-01T00:00:00Z, before its horizon"),
+    ],
+)
+def test_a_forged_state_file_is_refused_by_every_command_and_left_alone(
+    good_state: bytes, state_env: Path, tmp_path: Path, damage: str, why: str
+) -> None:
+    forged = DAMAGE[damage](good_state)
+    state_env.write_bytes(forged)
+    log = write_ndjson(tmp_path / "more.ndjson", [("/x", 2001.0)])
+    for args in (["query", "/api/login", "--last", "1h"], ["replay", str(log), "--append"]):
+        assert_error(run(args), 4, why)
+    assert state_env.read_bytes() == forged  # nothing saved over it
+
+
 def test_restoring_a_missing_snapshot_exits_4(good_state: bytes, state_env: Path) -> None:
     assert_error(run(["snapshot", "restore", "nope.json"]), 4, "nope.json")
     assert state_env.read_bytes() == good_state

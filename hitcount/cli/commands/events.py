@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.errors import ConfigurationError
@@ -18,7 +19,11 @@ def events(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Option("--name", help=f"Only events of this name: {', '.join(REMEMBERED)}."),
+        typer.Option(
+            "--name",
+            help=f"Only events of this name: {', '.join(REMEMBERED)}.",
+            autocompletion=complete.event_names,
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N.")] = 50,
     last: Annotated[

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.alerting import AlertWatch, alert_exec, parse_rules
 from hitcount.cli.live import follow_view, shows_live
@@ -13,6 +14,7 @@ from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
+from hitcount.engine.capping import OVERFLOW_ENDPOINT
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import LOG_FORMAT_PREFIX, make_parser
 from hitcount.ingest.formats.mapped import parse_fields
@@ -30,6 +32,7 @@ Strategy = Annotated[
         "-s",
         help=f"One of: {', '.join(available_strategies())} (default: fixed).",
         show_default=False,
+        autocompletion=complete.strategies,
     ),
 ]
 MaxLateness = Annotated[
@@ -65,6 +68,15 @@ Resume = Annotated[
     typer.Option(
         "--resume",
         help="With --append on Redis: skip the lines of each file already in the state.",
+    ),
+]
+MaxEndpoints = Annotated[
+    int | None,
+    typer.Option(
+        "--max-endpoints",
+        help="Keep at most N endpoints by name; hits of any other endpoint count under"
+        f" '{OVERFLOW_ENDPOINT}'. Kept with the state (default: no cap).",
+        show_default=False,
     ),
 ]
 
@@ -135,6 +147,7 @@ def replay(
     no_distinct: NoDistinct = False,
     distinct_precision: DistinctPrecision = None,
     resume: Resume = False,
+    max_endpoints: MaxEndpoints = None,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
     alert: opt.Alert = None,
@@ -208,7 +221,7 @@ def replay(
         append=append, strict=strict, distinct=not no_distinct,
         distinct_precision=distinct_precision, resume=resume, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
-        traced=trace or trace_json is not None,
+        traced=trace or trace_json is not None, max_endpoints=max_endpoints,
         keying=(
             None if key is None and not where and not field
             else Keying.parse(key, where, parse_fields(field))
@@ -221,6 +234,8 @@ def replay(
         )
     finally:
         observers.close()
+    for warning in outcome.warnings():
+        render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
         if shows_live(render):
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)

@@ -7,24 +7,48 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import msgspec
 from rich import box
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-from hitcount.cli.render.text import safe
+from hitcount.cli.render.text import progress_text, safe
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress
+from hitcount.model.inert import json_line
 from hitcount.views.csv_forms import csv_text, payload_rows
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
-_PROGRESS_AFTER_S = 1.0
+PROGRESS_AFTER_S = 1.0
+
+
+def inert(part: str | Text) -> Text:
+    """`part` as Rich text that is neither markup nor a terminal command (`safe` applied)."""
+    if isinstance(part, str):
+        return Text(safe(part))
+    cleaned = safe(part.plain)
+    return part if cleaned == part.plain else Text(cleaned, style=part.style)
+
+
+class InertTable(Table):
+    """A Rich table whose cells are shown escaped: a string cell is never read as markup."""
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        """Add a row; text cells (`str` or `Text`) are made inert first."""
+        cells = [inert(c) if isinstance(c, str | Text) else c for c in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
 
 
 class PipeConsole(Console):
@@ -57,11 +81,12 @@ class Output:
         self._json_stream = sys.stderr
 
     def json(self, payload: Any) -> None:
-        """One JSON document on stdout (non-finite numbers become null); CSV with --csv."""
+        """One JSON document on stdout (non-finite numbers become null, controls escaped);
+        CSV rows with --csv."""  # noqa: D205, D209
         if self.csv_output:
             self.csv(payload_rows(payload))
             return
-        self._json_stream.write(msgspec.json.encode(payload).decode("utf-8") + "\n")
+        self._json_stream.write(json_line(payload) + "\n")
         self._json_stream.flush()
 
     def csv(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -77,8 +102,8 @@ class Output:
         sys.stdout.flush()
 
     def line(self, *parts: str | Text) -> None:
-        """One line of plain text (no markup) on stdout."""
-        self.out.print(Text.assemble(*parts))
+        """One line of plain text (no markup, outside text escaped) on stdout."""
+        self.out.print(Text.assemble(*(inert(part) for part in parts)))
 
     def warn(self, message: str) -> None:
         """`hitcount: warning: ...` on stderr."""
@@ -86,7 +111,7 @@ class Output:
 
     def note(self, message: str) -> None:
         """A dim informational line on stderr."""
-        self.err.print(Text(message, style="dim"))
+        self.err.print(Text(safe(message), style="dim"))
 
     def error(self, message: str, hint: str | None = None) -> None:
         """`hitcount: error: ...` (and the hint) on stderr."""
@@ -108,7 +133,7 @@ class Output:
     def title(self, text: str) -> None:
         """A section title: a rule on a terminal, a plain line when piped."""
         if self.out.is_terminal:
-            self.out.rule(Text(text), style="dim")
+            self.out.rule(Text(safe(text)), style="dim")
         else:
             self.line(f"== {text}")
 
@@ -116,7 +141,7 @@ class Output:
         """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
         right-justified (numbers)."""  # noqa: D205, D209
         styled = self.out.is_terminal
-        table = Table(
+        table = InertTable(
             box=box.SIMPLE_HEAD if styled else None,
             show_header=True,
             header_style="bold" if styled else "",
@@ -132,30 +157,35 @@ class Output:
         return table
 
     @contextmanager
-    def progress(self) -> Iterator[Callable[[int], None]]:
-        """A progress callback (lines read) that shows a live line on a terminal's stderr.
+    def progress(self, verb: str = "replaying") -> Iterator[ProgressHandler]:
+        """A progress callback that shows a live line on a terminal's stderr: lines read,
+        and when the inputs' size is known a bar, the share read and the time left.
 
-        Nothing is drawn when stderr is not a terminal, nor for replays under a second.
-        """
+        Nothing is drawn when stderr is not a terminal, nor for runs under a second.
+        """  # noqa: D205
         if not self.err.is_terminal:
-            yield lambda lines: None
+            yield lambda progress: None
             return
         started = time.monotonic()
         bar = Progress(
             SpinnerColumn(),
-            TextColumn("replaying: {task.completed:,.0f} lines"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[rate]}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[text]}"),
             console=self.err,
             transient=True,
         )
-        task = bar.add_task("replay", total=None, rate="")
+        task = bar.add_task(verb, total=None, text="")
 
-        def update(lines: int) -> None:
+        def update(progress: ReplayProgress) -> None:
             elapsed = time.monotonic() - started
-            if elapsed > _PROGRESS_AFTER_S and not bar.live.is_started:
+            if elapsed > PROGRESS_AFTER_S and not bar.live.is_started:
                 bar.start()
-            bar.update(task, completed=lines, rate=f"{lines / max(elapsed, 1e-9):,.0f} lines/s")
+            bar.update(
+                task,
+                total=progress.total_bytes,
+                completed=progress.done_bytes,
+                text=progress_text(verb, progress, elapsed),
+            )
 
         try:
             yield update

@@ -27,6 +27,11 @@ def _round_up(seconds: float) -> float:
     return float(math.ceil(seconds))
 
 
+def bad_line_text(info: BadLineInfo) -> str:
+    """`access.log:17: no request (skipped)`: one bad line, where it is and why."""
+    return f"{info.source}:{info.line}: {info.reason} (skipped)"
+
+
 class ReportViews(Output):
     """Prints what commands did and what the state holds."""
 
@@ -136,7 +141,7 @@ class ReportViews(Output):
 
     def bad_line(self, info: BadLineInfo) -> None:
         """One bad line, as it is met."""
-        self.warn(f"{info.source}:{info.line}: {info.reason} (skipped)")
+        self.warn(bad_line_text(info))
 
     def bad_lines_summary(self, report: ReplayReport) -> None:
         """The count of bad lines, when more were skipped than shown."""

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from hitcount.engine import DistinctResult
+from hitcount.ingest.progress import ReplayProgress
 from hitcount.model.answers import Rate, WindowAnswer
+from hitcount.model.inert import shown
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def safe(text: str) -> str:
-    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """Text with control, C1 and bidi characters shown as Python escapes, e.g. ESC as x1b.
+
+    The one rule of `model.inert`; the console applies it to everything it prints, so calling
+    it again (it is idempotent) only documents where outside text is.
+    """
+    return shown(text)
 
 
 def counted(count: float, noun: str, plural: str | None = None) -> str:
@@ -87,3 +90,32 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         return number(value)
     return str(value)
+
+
+def progress_text(verb: str, progress: ReplayProgress, elapsed_s: float) -> str:
+    """`replaying: 42% · 1,200 lines · 0:05 elapsed, about 0:07 left · 240 lines/s`.
+
+    The share and the time left come from the bytes read of the inputs' size (gzip by its
+    compressed bytes), the time left assuming the rest goes at the pace so far; both are
+    left out when the size is unknown (stdin).
+    """
+    head = f"{verb} ({progress.stage})" if progress.stage else verb
+    parts = [f"{progress.lines:,} lines", f"{clock_text(elapsed_s)} elapsed"]
+    share = progress.fraction
+    if share is not None:
+        parts.insert(0, f"{math.floor(share * 100)}%")  # 100% only once all is read
+        if 0 < share < 1:
+            left = clock_text(elapsed_s * (1 - share) / share, up=True)
+            parts[-1] += f", about {left} left"
+    if elapsed_s > 0:
+        parts.append(f"{progress.lines / elapsed_s:,.0f} lines/s")
+    return f"{head}: {' · '.join(parts)}"
+
+
+def clock_text(seconds: float, *, up: bool = False) -> str:
+    """`0:07`, `12:30`, `1:02:03`: a time span as a clock shows it, in whole seconds (rounded
+    down, or `up`)."""  # noqa: D205, D209
+    whole = (math.ceil if up else math.floor)(max(seconds, 0.0))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

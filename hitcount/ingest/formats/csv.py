@@ -43,6 +43,25 @@ class CsvParser:
         #: The fields of the last line parsed (for `--key` and `--where`).
         self.last_fields: list[str] = []
 
+    @classmethod
+    def after_header(
+        cls, columns: tuple[int, int, int | None], in_quotes: bool = False
+    ) -> CsvParser:
+        """A parser past the first line, its columns known (a range of a file, say)."""
+        parser = cls()
+        parser._columns, parser._first, parser._in_quotes = columns, False, in_quotes
+        return parser
+
+    @property
+    def needs_each_line(self) -> bool:
+        """Whether the next line must come here (a header may follow, or a quote is open)."""
+        return self._first or self._in_quotes
+
+    @property
+    def columns(self) -> tuple[int, int, int | None]:
+        """The columns of the endpoint, the timestamp and the user (None: no user column)."""
+        return self._columns
+
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank or header line.
 

@@ -31,6 +31,11 @@ def _redis(url: str, namespace: str | None) -> Store:
     return RedisStore(url, namespace)
 
 
+def available_schemes() -> list[str]:
+    """The URL schemes that name a store (`file`, `memory`, `redis`, `rediss`)."""
+    return list(_SCHEMES)
+
+
 def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
     """The store a URL names; a plain path (or None: the default path) is a file store.
 
@@ -62,6 +67,7 @@ __all__ = [
     "MemoryStore",
     "Scope",
     "Store",
+    "available_schemes",
     "default_state_path",
     "store_from_url",
 ]

@@ -56,6 +56,10 @@ class Store(ABC):
         """A document with at least what `scope` needs (by default: all of it)."""
         return self.load()
 
+    def header_to_replace(self) -> bytes | None:
+        """What a save replacing the state checks first (is it a hitcount state?)."""
+        return self.load_scoped(HEADER_ONLY)
+
     def sizes(self) -> dict[str, int] | None:
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None

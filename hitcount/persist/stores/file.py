@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -32,6 +33,42 @@ def default_state_path() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "hitcount" / "state.json"
+
+
+def open_lock_file(lock_path: Path) -> int:
+    """Open (or create) a lock file without following symlinks, and check it is ours.
+
+    A symlink, a FIFO or a file another user owns in the state's directory could make a
+    run (perhaps as root) create or lock a file at a path someone else chose: refused.
+
+    Raises:
+        StateError: the lock path is a symlink, not a regular file, or not the user's.
+        StoreUnavailableError: the lock file cannot be opened.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(lock_path, flags, 0o600)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise _unsafe_lock(lock_path, "is a symbolic link") from err
+        raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from err
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_uid != os.geteuid():
+        problem = f"is owned by another user (uid {info.st_uid})"
+    if problem is not None:
+        os.close(fd)
+        raise _unsafe_lock(lock_path, problem)
+    return fd
+
+
+def _unsafe_lock(lock_path: Path, problem: str) -> StateError:
+    return StateError(
+        f"{lock_path}: lock file {problem}; refusing to use it",
+        hint="remove it (hitcount makes a new one), or keep the state in a private directory",
+    )
 
 
 class FileStore(Store):
@@ -89,10 +126,7 @@ class FileStore(Store):
             raise StateError(f"{self.path}: is a directory, not a state file")
         directory = self._ensure_directory()
         lock_path = directory / f"{self.path.name}.lock"
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise StoreUnavailableError(f"{lock_path}: cannot open lock: {err.strerror}") from err
+        fd = open_lock_file(lock_path)
         try:
             self._acquire(fd, lock_path)
             remove_stale_temporaries(self.path)  # only the lock holder writes them

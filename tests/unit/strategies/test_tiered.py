@@ -345,7 +345,7 @@ def test_state_round_trip_gives_identical_answers_and_future(
 def _state(**changes: object) -> bytes:
     state: dict[str, object] = {
         "fine": {"/a": {"5": 1}},
-        "mid": {"/a": {"1": 1}},
+        "mid": {"/a": {"0": 1}},  # (0, 60]: holds the fine (50, 60] hit
         "coarse": {"/a": {"0": 1}},
         "fine_horizon": None,
         "mid_horizon": 0.0,

@@ -1,0 +1,95 @@
+"""`replay --max-endpoints N`: named endpoints, `(other endpoints)`, the saved cap, the warning.
+
+Expected counts come from `sample_traffic/web.ndjson` read with `json` (tests/cli_helpers.py)
+and the rule applied by brute force: in file order, an endpoint gets a name while fewer than
+N have one; every other hit counts under `(other endpoints)`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import metrics
+from tests.cli_helpers import assert_error, ok, ok_json, pairs, read_ndjson, run, write_ndjson
+from tests.conftest import SAMPLES
+
+OTHER = "(other endpoints)"
+WEB = SAMPLES / "web.ndjson"
+
+
+def _expected(cap: int) -> Counter[str]:
+    named: set[str] = set()
+    counts: Counter[str] = Counter()
+    for endpoint, _ in pairs(read_ndjson(WEB)):
+        if endpoint not in named and len(named) < cap:
+            named.add(endpoint)
+        counts[endpoint if endpoint in named else OTHER] += 1
+    return counts
+
+
+def _top() -> Counter[str]:
+    rows = ok_json(["top", "--last", "30d", "--limit", "1000", "--json"])
+    return Counter({row["endpoint"]: row["count"] for row in rows})
+
+
+def test_a_capped_replay_names_n_endpoints_and_counts_the_rest_under_other() -> None:
+    ok(["replay", str(WEB), "-s", "sliding", "--max-window", "2678400", "--max-endpoints", "10"])
+    expected = _expected(10)
+    assert len(expected) == 11 and _top() == expected
+    assert ok_json(["query", OTHER, "--last", "30d", "--json"])["count"] == expected[OTHER]
+    everything = ok_json(["query", "*", "--last", "30d", "--json"])
+    assert everything["count"] == len(read_ndjson(WEB))  # no hit lost
+    shown = metrics()
+    assert shown["max_endpoints"] == 10 and shown["endpoints_count"] == 11
+    assert "max_endpoints    10" in ok(["metrics"]).stdout
+
+
+def test_the_cap_is_remembered_and_an_append_cannot_change_it(tmp_path: Path) -> None:
+    ok(["replay", str(WEB), "-s", "sliding", "--max-window", "2678400", "--max-endpoints", "10"])
+    more = write_ndjson(tmp_path / "more.ndjson", [("/brand-new", 1_795_737_600.0)])
+    ok(["replay", str(more), "--append"])  # the saved cap applies
+    assert _top()[OTHER] == _expected(10)[OTHER] + 1
+    ok(["replay", str(more), "--append", "--max-endpoints", "10"])  # the same: fine
+    before = _top()
+    for args, why in (
+        (["--max-endpoints", "20"], "made with --max-endpoints 10; --append cannot change it"),
+        (["--max-endpoints", "0"], "--max-endpoints must be a whole number from 1"),
+    ):
+        assert_error(run(["replay", str(more), "--append", *args]), 2, why)
+    assert _top() == before  # nothing saved
+
+
+def test_a_state_without_a_cap_refuses_one_on_append(tmp_path: Path) -> None:
+    ok(["replay", str(WEB)])
+    result = run(["replay", str(WEB), "--append", "--max-endpoints", "5"])
+    assert_error(result, 2, "the saved state was made with no cap")
+    ok(["replay", str(WEB), "--max-endpoints", "5"])  # replacing the state: a new cap
+    assert metrics()["max_endpoints"] == 5
+
+
+def test_a_redis_store_refuses_the_cap_before_connecting() -> None:
+    result = run(["--store", "redis://127.0.0.1:1/0", "replay", str(WEB), "--max-endpoints", "5"])
+    assert_error(result, 2, "--max-endpoints does not work with a Redis store yet")
+
+
+def test_a_state_past_the_warning_threshold_without_a_cap_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hitcount.ops import replaying
+
+    monkeypatch.setattr(replaying, "ENDPOINTS_WARNING", 50)  # web.ndjson has 60 endpoints
+    warned = ok(["replay", str(WEB)]).stderr
+    assert "hitcount: warning: the state holds 60 endpoints (more than 50)" in warned
+    assert "--max-endpoints N" in warned
+    capped = ok(["replay", str(WEB), "--max-endpoints", "55"]).stderr
+    assert "warning" not in capped
+
+
+def test_the_default_warning_threshold_is_the_documented_one() -> None:
+    from hitcount.engine.capping import ENDPOINTS_WARNING
+
+    readme = (SAMPLES.parent / "README.md").read_text()
+    assert f"{ENDPOINTS_WARNING:,}" in readme and "(other endpoints)" in readme
