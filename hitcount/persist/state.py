@@ -97,6 +97,7 @@ def updating(
             raise _no_state(store)
         else:
             counter = from_bytes(existing, store.describe())  # read once, under the lock
+            store.loaded(counter)
         yield counter
         with _signals_deferred():
             save_counter(store, counter)

@@ -68,6 +68,9 @@ class Store(ABC):
         only moves bytes, unless it keeps the state in its own structures (Redis)."""  # noqa: D205, D209
         self.save_chunks(encoded(counter))
 
+    def loaded(self, counter: HitCounter) -> None:  # noqa: B027 - most stores save it whole
+        """`updating` loaded `counter` under the lock: a store may save only its changes."""
+
     @abstractmethod
     def save(self, data: bytes) -> None:
         """Replace the saved document atomically: readers see the old or the new one.
