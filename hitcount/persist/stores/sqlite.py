@@ -47,6 +47,9 @@ _META_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS distinct_sketches (
+    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch TEXT NOT NULL,
+    PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
 
 
@@ -130,6 +133,14 @@ class SqliteStore(Store):
             raise StateError(f"{self.path}: not a hitcount state (no hitcount metadata)")
         return rows
 
+    def header(self) -> dict[str, Any] | None:
+        """The meta table (None: nothing saved)."""
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        with self.errors("reading the state"):
+            return self._meta(db)
+
     def load(self) -> bytes | None:
         """The whole state as a state document."""
         return self.load_scoped(EVERYTHING)
@@ -178,12 +189,24 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": msgspec.Raw(meta.get("distinct") or b"null"),
+            "distinct": self._distinct(db, meta, whole=scope.patterns != ()),
             "inputs": inputs,
         }
         if meta.get("max_endpoints"):
             document["max_endpoints"] = json.loads(meta["max_endpoints"])
         return encode(document)
+
+    def _distinct(self, db: sqlite3.Connection, meta: dict[str, Any], *, whole: bool) -> Any:
+        """The distinct-users state: its parameters, and its sketches unless not `whole`."""
+        parameters = json.loads(meta.get("distinct") or "null")
+        if parameters is None:
+            return None
+        sketches: dict[str, dict[str, str]] = {}
+        if whole:
+            rows = db.execute("SELECT endpoint, bucket, sketch FROM distinct_sketches")
+            for endpoint, bucket, sketch in rows:
+                sketches.setdefault(endpoint, {})[str(bucket)] = sketch
+        return {**parameters, "endpoints": sketches}
 
     def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:
         patterns = scope.patterns or ()
@@ -243,10 +266,12 @@ class SqliteStore(Store):
                 if not whole and same and base is not None and base[0] is strategy:
                     layout.write_delta(db, strategy, base[1])
                     self._write_events(db, base[2], list(counter.recent_events))
+                    db.execute("DELETE FROM distinct_sketches")
                 else:
                     self._clear(db)
                     layout.write_whole(db, strategy)
                     self._write_events(db, [], list(counter.recent_events))
+                self._write_sketches(db, counter)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
@@ -255,8 +280,32 @@ class SqliteStore(Store):
                 raise
         self._base = (strategy, layout.baseline(strategy), list(counter.recent_events))
 
+    def write_rows(
+        self,
+        counter: HitCounter,
+        events_before: list[dict[str, Any]],
+        add_rows: Callable[[sqlite3.Connection], int],
+    ) -> None:
+        """One transaction: `add_rows` (it returns the stored entries it pruned), the events
+        since `events_before`, and the counter's header."""  # noqa: D205, D209
+        db = self._connect(create=True)
+        assert db is not None
+        layout = layout_for(counter.strategy.name, counter.strategy.params)
+        with self.errors("writing the state"):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                counter.metrics.pruned_events += add_rows(db)
+                self._write_events(db, events_before, list(counter.recent_events))
+                self._write_meta(db, counter, layout)
+                self._write_inputs(db, counter)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     def _clear(self, db: sqlite3.Connection) -> None:
-        for table in ("meta", "events", "inputs", "buckets", "sliding_chunks"):
+        tables = ("meta", "events", "inputs", "distinct_sketches", "buckets", "sliding_chunks")
+        for table in tables:
             db.execute(f"DELETE FROM {table}")  # fixed table names
 
     def _write_events(
@@ -272,7 +321,6 @@ class SqliteStore(Store):
     def _write_meta(self, db: sqlite3.Connection, counter: HitCounter, layout: Any) -> None:
         strategy = counter.strategy
         horizon = strategy.horizon if math.isfinite(strategy.horizon) else None
-        distinct = counter.distinct
         meta: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
@@ -284,11 +332,23 @@ class SqliteStore(Store):
             "metrics": json.dumps(counter.metrics.as_dict()),
             "extras": json.dumps(layout.extras(strategy)),
             "max_endpoints": json.dumps(counter.max_endpoints),
-            "distinct": (b"null" if distinct is None else encode(distinct.to_state(compact=True))),
+            "distinct": json.dumps(_distinct_parameters(counter)),
         }
         if isinstance(layout, DocumentLayout):
             meta["state"] = layout.document(strategy)
         db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+
+    def _write_sketches(self, db: sqlite3.Connection, counter: HitCounter) -> None:
+        """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
+        if counter.distinct is None:
+            return
+        state = counter.distinct.to_state(compact=False)
+        rows = (
+            (endpoint, int(bucket), sketch)
+            for endpoint, buckets in state["endpoints"].items()
+            for bucket, sketch in buckets.items()
+        )
+        db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
 
     def _write_inputs(self, db: sqlite3.Connection, counter: HitCounter) -> None:
         rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
@@ -311,6 +371,19 @@ class SqliteStore(Store):
 
 def _spec(strategy: Any) -> dict[str, Any]:
     return {"name": strategy.name, "params": dict(strategy.params)}
+
+
+def _distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
+    tracker = counter.distinct
+    if tracker is None:
+        return None
+    horizon = tracker.horizon if math.isfinite(tracker.horizon) else None
+    return {
+        "bucket_s": tracker.bucket_s,
+        "precision": tracker.precision,
+        "retention_s": tracker.retention_s,
+        "horizon": horizon,
+    }
 
 
 def _since(scope: Scope, meta: dict[str, Any]) -> float:

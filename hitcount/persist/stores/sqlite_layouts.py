@@ -246,7 +246,7 @@ class SlidingLayout(SqliteLayout):
         """Every endpoint's timestamps in full chunks."""
         source = _timestamps(strategy)
         for endpoint in strategy.endpoints():
-            self._insert(db, endpoint, source.timestamps(endpoint))
+            self.insert(db, endpoint, source.timestamps(endpoint))
 
     def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
         """Per endpoint: drop pruned rows and add the new tail, else rewrite the endpoint."""
@@ -261,7 +261,7 @@ class SlidingLayout(SqliteLayout):
             times = source.timestamps(endpoint)
             if not (endpoint in held and self._append(db, endpoint, times)):
                 db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
-                self._insert(db, endpoint, times)
+                self.insert(db, endpoint, times)
 
     def _append(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> bool:
         """Write `times` as the stored rows pruned below `times[0]` plus a new tail.
@@ -292,11 +292,11 @@ class SlidingLayout(SqliteLayout):
                 "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
                 (values[0], len(values), _pack(values), row_id),
             )
-        self._insert(db, endpoint, times[kept:])
-        self._merge_small(db, endpoint)
+        self.insert(db, endpoint, times[kept:])
+        self.merge_small(db, endpoint)
         return True
 
-    def _merge_small(self, db: sqlite3.Connection, endpoint: str) -> None:
+    def merge_small(self, db: sqlite3.Connection, endpoint: str) -> None:
         """Merge an endpoint's small chunks into one when there are too many of them."""
         small = db.execute(
             "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND n < ?",
@@ -305,9 +305,33 @@ class SlidingLayout(SqliteLayout):
         if len(small) < MAX_SMALL:
             return
         db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in small])
-        self._insert(db, endpoint, _merged([_unpack(row[1]) for row in small]))
+        self.insert(db, endpoint, _merged([_unpack(row[1]) for row in small]))
 
-    def _insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
+    def prune_rows(self, db: sqlite3.Connection, horizon: float) -> int:
+        """Delete the timestamps `<= horizon` of every endpoint; how many there were."""
+        pruned = 0
+        for row_id, n in db.execute(
+            "SELECT id, n FROM sliding_chunks WHERE last <= ?", (horizon,)
+        ).fetchall():
+            db.execute("DELETE FROM sliding_chunks WHERE id = ?", (row_id,))
+            pruned += n
+        straddling = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE first <= ? AND last > ?",
+            (horizon, horizon),
+        ).fetchall()
+        for row_id, blob in straddling:
+            values = _unpack(blob)
+            cut = bisect_right(values, horizon)
+            pruned += cut
+            kept = values[cut:]
+            db.execute(
+                "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
+                (kept[0], len(kept), _pack(kept), row_id),
+            )
+        return pruned
+
+    def insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
+        """Add `times` (sorted) to `endpoint` as new chunks."""
         rows = (
             (endpoint, chunk[0], chunk[-1], len(chunk), _pack(chunk))
             for chunk in _chunked(times, CHUNK)
