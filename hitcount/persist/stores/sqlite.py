@@ -32,7 +32,7 @@ from hitcount.model.globs import is_glob, matches
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
-from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for
+from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for, rows_of
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -164,16 +164,19 @@ class SqliteStore(Store):
         spec = json.loads(meta["strategy"])
         layout = layout_for(spec["name"], spec["params"])
         extras = json.loads(meta.get("extras") or "null")
+        endpoints = None
+        if scope.patterns is not None and not isinstance(layout, DocumentLayout):
+            endpoints = self._endpoints(db, layout, scope)
+        if scope.last_s is None and scope.patterns is not None:
+            endpoints = []
+        since = _since(scope, meta)
         if isinstance(layout, DocumentLayout):
             state: Any = msgspec.Raw(meta["state"]) if scope.last_s is not None else None
             if state is None:
                 state = layout.empty().to_compact_state()
         else:
-            endpoints = None if scope.patterns is None else self._endpoints(db, layout, scope)
-            if scope.last_s is None:
-                endpoints = []
-            since = _since(scope, meta)
-            state = layout.read(db, endpoints, since, extras).to_compact_state()
+            rows = [] if scope.last_s is None else endpoints
+            state = layout.read(db, rows, since, extras).to_compact_state()
         events = db.execute(
             "SELECT event FROM events ORDER BY id DESC LIMIT ?", (RECENT_EVENTS,)
         ).fetchall()
@@ -189,23 +192,31 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": self._distinct(db, meta, whole=scope.patterns != ()),
+            "distinct": self._distinct(db, meta, endpoints, since),
             "inputs": inputs,
         }
         if meta.get("max_endpoints"):
             document["max_endpoints"] = json.loads(meta["max_endpoints"])
         return encode(document)
 
-    def _distinct(self, db: sqlite3.Connection, meta: dict[str, Any], *, whole: bool) -> Any:
-        """The distinct-users state: its parameters, and its sketches unless not `whole`."""
+    def _distinct(
+        self,
+        db: sqlite3.Connection,
+        meta: dict[str, Any],
+        endpoints: list[str] | None,
+        since: float,
+    ) -> Any:
+        """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
+        all) whose minute ends after `since`."""  # noqa: D205, D209
         parameters = json.loads(meta.get("distinct") or "null")
         if parameters is None:
             return None
+        width = float(parameters["bucket_s"])
+        query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
         sketches: dict[str, dict[str, str]] = {}
-        if whole:
-            rows = db.execute("SELECT endpoint, bucket, sketch FROM distinct_sketches")
-            for endpoint, bucket, sketch in rows:
-                sketches.setdefault(endpoint, {})[str(bucket)] = sketch
+        low = since if math.isfinite(since) else -1e300
+        for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
+            sketches.setdefault(endpoint, {})[str(bucket)] = sketch
         return {**parameters, "endpoints": sketches}
 
     def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:

@@ -141,7 +141,7 @@ class BucketLayout(SqliteLayout):
         """Every bucket of the endpoints (each table is bounded by its retention)."""
         strategy = self.empty()
         parts: Parts = {}
-        for endpoint, tier, bucket, count in _rows(
+        for endpoint, tier, bucket, count in rows_of(
             db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints
         ):
             parts.setdefault(endpoint, {})[(tier, bucket)] = count
@@ -215,7 +215,7 @@ class SlidingLayout(SqliteLayout):
         gathered: dict[str, list[array[float]]] = {}
         low = since if math.isfinite(since) else -math.inf
         query = "SELECT endpoint, stamps FROM sliding_chunks WHERE last > ?"
-        for endpoint, blob in _rows(db, query, endpoints, (low,)):
+        for endpoint, blob in rows_of(db, query, endpoints, (low,)):
             gathered.setdefault(endpoint, []).append(_unpack(blob))
         if math.isfinite(low):
             older = (
@@ -223,7 +223,7 @@ class SlidingLayout(SqliteLayout):
                 " (SELECT id FROM sliding_chunks WHERE endpoint = c.endpoint AND last <= ?"
                 " ORDER BY last DESC LIMIT 1)"
             )
-            for endpoint, blob in _rows(db, older, endpoints, (low, low)):
+            for endpoint, blob in rows_of(db, older, endpoints, (low, low)):
                 gathered.setdefault(endpoint, []).append(_unpack(blob))
         timestamps = _timestamps(strategy)
         for endpoint, chunks in gathered.items():
@@ -382,7 +382,7 @@ def layout_for(name: str, params: Mapping[str, float | int]) -> SqliteLayout:
     return NATIVE.get(name, DocumentLayout)(name, params)
 
 
-def _rows(
+def rows_of(
     db: sqlite3.Connection, query: str, endpoints: list[str] | None, args: tuple[Any, ...] = ()
 ) -> Iterator[Any]:
     """The rows of `query` (a SELECT with or without a WHERE) for `endpoints` (None: all)."""
