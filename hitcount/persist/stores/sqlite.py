@@ -79,6 +79,7 @@ class SqliteStore(Store):
             self._check_is_sqlite()
         with self.errors("opening"):
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_META_SCHEMA + SCHEMA)
@@ -95,6 +96,21 @@ class SqliteStore(Store):
             raise StateError(
                 f"{self.path}: exists and is not a hitcount SQLite state; refusing to use it",
                 hint="pass another --state path (a .json path keeps a JSON state file)",
+            )
+
+    def _refuse_foreign(self, db: sqlite3.Connection) -> None:
+        """Another program's database (tables, but no hitcount meta) is never changed."""
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if not tables:
+            return
+        meta = None
+        if "meta" in tables:
+            meta = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if meta is None or meta[0] != FORMAT:
+            db.close()
+            raise StateError(
+                f"{self.path}: a SQLite database that is not a hitcount state; refusing to use it",
+                hint="pass another --state path (a new file is created)",
             )
 
     @contextlib.contextmanager
