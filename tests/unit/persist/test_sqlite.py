@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,30 @@ def _hits(tmp_path: Path) -> Path:
     path = tmp_path / "hits.ndjson"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.mark.parametrize("name", ["state.db", "state.json"])
+def test_a_held_lock_fails_after_the_timeout_with_a_hint_that_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    state = tmp_path / name
+    ok(["--state", str(state), "replay", str(_hits(tmp_path))])
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "0.3")
+    holder = store_from_url(str(state))
+    with holder.locked():
+        started = time.monotonic()
+        result = run(["--state", str(state), "replay", "--append", str(_hits(tmp_path))])
+        waited = time.monotonic() - started
+    assert_error(result, 5, "held the state lock for 0.3 s")
+    assert "HITCOUNT_LOCK_TIMEOUT=600" in result.stderr
+    assert 0.3 <= waited < 10
+    # the append that gave up changed nothing
+    assert load_counter(store_from_url(str(state))).metrics.total_hits == 50
+
+
+def test_a_bad_lock_timeout_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "soon")
+    result = run(["--state", str(tmp_path / "s.db"), "replay", str(_hits(tmp_path))])
+    assert_error(result, 2, "HITCOUNT_LOCK_TIMEOUT='soon'")
