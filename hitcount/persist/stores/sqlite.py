@@ -187,7 +187,8 @@ class SqliteStore(Store):
             endpoints = []
         since = _since(scope, meta)
         if isinstance(layout, DocumentLayout):
-            state: Any = msgspec.Raw(meta["state"]) if scope.last_s is not None else None
+            # one document: read whole, except for the header alone (sizes come from it)
+            state: Any = msgspec.Raw(meta["state"]) if scope.patterns != () else None
             if state is None:
                 state = layout.empty().to_compact_state()
         else:

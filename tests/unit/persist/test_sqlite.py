@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -146,3 +147,22 @@ def test_a_bad_lock_timeout_is_a_usage_error(
     monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "soon")
     result = run(["--state", str(tmp_path / "s.db"), "replay", str(_hits(tmp_path))])
     assert_error(result, 2, "HITCOUNT_LOCK_TIMEOUT='soon'")
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "sliding", "tiered", "ehist", "morris", "auto"])
+def test_a_json_state_moves_into_sqlite_through_a_snapshot(tmp_path: Path, strategy: str) -> None:
+    old, new, snapshot = tmp_path / "state.json", tmp_path / "state.db", tmp_path / "s.json"
+    ok(["--state", str(old), "replay", str(_hits(tmp_path)), "--strategy", strategy])
+    ok(["--state", str(old), "snapshot", "save", str(snapshot)])
+    ok(["--state", str(new), "snapshot", "restore", str(snapshot)])
+    for args in (["query", "*", "--last", "1h"], ["metrics"], ["top", "--last", "1h"]):
+        shown = [ok(["--state", str(path), *args, "--json"]).stdout for path in (old, new)]
+        if args == ["metrics"]:
+            shown = [_without_sizes(text) for text in shown]
+        assert shown[0] == shown[1], args
+
+
+def _without_sizes(text: str) -> dict[str, object]:
+    metrics = dict(json.loads(text))
+    metrics.pop("state_bytes")
+    return metrics
