@@ -78,7 +78,11 @@ class SqliteStore(Store):
         else:
             self._check_is_sqlite()
         with self.errors("opening"):
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # one connection per store; a store may be handed to another thread (follow's
+            # commits), never used by two at once
+            db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
