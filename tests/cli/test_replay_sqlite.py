@@ -81,11 +81,14 @@ def test_appends_into_sqlite_keep_what_a_json_state_keeps(
     kept = _document(states["db"])["metrics"]
     total = sum(len(batch) for batch in batches)
     assert kept["total_hits"] + kept["late_hits"] == total
-    for kind, state in states.items():
-        answer = ok_json(["--state", str(state), "query", "/a", "--last", "300", "--json"])
-        assert answer == ok_json(
-            ["--state", str(states["json"]), "query", "/a", "--last", "300", "--json"]
-        ), kind
+    for args in (
+        ["/a", "--last", "300"],
+        ["/api/*", "--last", "120", "--distinct"],
+        ["*", "--last", "1h", "--distinct"],
+    ):
+        asked = ["query", *args, "--json"]
+        answers = [ok_json(["--state", str(state), *asked]) for state in states.values()]
+        assert answers[0] == answers[1], args
 
 
 def test_sliding_append_counts_every_new_line_once(tmp_path: Path) -> None:
