@@ -6,8 +6,10 @@ counts a brute-force tally of the input lines.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +111,19 @@ def test_sliding_append_counts_every_new_line_once(tmp_path: Path) -> None:
     # brute force: hits with clock - 100 < ts <= clock
     clock = hits[-1][1]
     assert answer["count"] == sum(1 for _, ts, _ in hits if clock - 100 < ts <= clock)
+
+
+def test_appended_late_hits_never_leave_overlapping_chunks(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    for index, batch in enumerate(_batches(7, 8)):  # each batch reaches back up to 90 s
+        source = _write(tmp_path / f"b{index}.ndjson", batch)
+        first = ["--strategy", "sliding", "--max-window", "1e6"] if index == 0 else ["--append"]
+        ok(["--state", str(state), "replay", str(source), *first])
+    with sqlite3.connect(state) as db:
+        chunks = db.execute(
+            "SELECT endpoint, first, last FROM sliding_chunks ORDER BY endpoint, first"
+        ).fetchall()
+    db.close()
+    assert len(chunks) > 3
+    for (endpoint, _, last), (following, first, _) in itertools.pairwise(chunks):
+        assert endpoint != following or last <= first

@@ -124,7 +124,7 @@ class RowAdder:
         assert isinstance(layout, SlidingLayout)
         pruned = layout.prune_rows(db, self.delta.horizon) if self._pruning() else 0
         for endpoint in self.delta.endpoints():
-            layout.insert(db, endpoint, delta.timestamps(endpoint))
+            layout.insert_merged(db, endpoint, delta.timestamps(endpoint))
             layout.merge_small(db, endpoint)
         return pruned
 

@@ -330,6 +330,23 @@ class SlidingLayout(SqliteLayout):
             )
         return pruned
 
+    def insert_merged(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
+        """Add `times` (sorted), merged with the chunks they overlap, so chunks never do."""
+        if not times:
+            return
+        overlapped = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND last > ?",
+            (endpoint, times[0]),
+        ).fetchall()
+        if not overlapped:
+            self.insert(db, endpoint, times)
+            return
+        db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in overlapped])
+        values = array("d", times)
+        for _, blob in overlapped:
+            values.extend(_unpack(blob))
+        self.insert(db, endpoint, array("d", sorted(values)))
+
     def insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
         """Add `times` (sorted) to `endpoint` as new chunks."""
         rows = (
