@@ -43,6 +43,9 @@ class Store(ABC):
     #: Whether `replay --append` writes batches straight into the store, next to other
     #: writers (Redis), instead of a locked load-modify-save of the whole document.
     appends_concurrently = False
+    #: Told once when a writer has waited `LOCK_NOTICE_S` for another writer's lock (the CLI
+    #: prints it on stderr); None: wait in silence.
+    on_wait: Callable[[str], None] | None = None
 
     @abstractmethod
     def load(self) -> bytes | None:

@@ -26,6 +26,8 @@ from hitcount.persist.stores.base import Store
 #: (`HITCOUNT_LOCK_TIMEOUT` overrides it).
 LOCK_TIMEOUT_S = 120.0
 LOCK_TIMEOUT_ENV = "HITCOUNT_LOCK_TIMEOUT"
+#: After this many seconds of waiting for the lock, `on_wait` is told (once).
+LOCK_NOTICE_S = 1.0
 
 
 def lock_timeout_s() -> float:
@@ -160,7 +162,8 @@ class FileStore(Store):
 
     def _acquire(self, fd: int, lock_path: Path) -> None:
         timeout = self.lock_timeout_s if self.lock_timeout_s is not None else lock_timeout_s()
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline, told = started + timeout, False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -168,7 +171,14 @@ class FileStore(Store):
             except OSError as err:
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
                     raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from err
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if not told and now - started >= LOCK_NOTICE_S and self.on_wait is not None:
+                told = True
+                self.on_wait(
+                    f"{self.path}: waiting for another hitcount process to finish writing"
+                    f" (up to {timeout:g} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
+                )
+            if now >= deadline:
                 raise StoreUnavailableError(
                     f"{lock_path}: another hitcount process held the state lock for {timeout:g} s",
                     hint=f"run again when it is done, or wait longer: {LOCK_TIMEOUT_ENV}=600"

@@ -393,6 +393,7 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        self._lock.on_wait = self.on_wait
         with self._lock.locked():
             self._base = None
             try:

@@ -166,3 +166,32 @@ def _without_sizes(text: str) -> dict[str, object]:
     metrics = dict(json.loads(text))
     metrics.pop("state_bytes")
     return metrics
+
+
+@pytest.mark.parametrize("name", ["state.db", "state.json"])
+def test_a_writer_that_waits_over_a_second_says_so_once_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    state = tmp_path / name
+    ok(["--state", str(state), "replay", str(_hits(tmp_path))])
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "1.6")
+    holder = store_from_url(str(state))
+    with holder.locked():
+        result = run(["--state", str(state), "replay", "--append", str(_hits(tmp_path))])
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 5 and result.stdout == ""
+    waiting = [line for line in lines if "waiting for another hitcount process" in line]
+    assert len(waiting) == 1 and waiting[0].startswith("note: ")
+    assert "up to 1.6 s; HITCOUNT_LOCK_TIMEOUT=SECONDS" in waiting[0]
+    assert lines.index(waiting[0]) < lines.index(
+        next(line for line in lines if line.startswith("hitcount: error:"))
+    )
+
+
+def test_a_short_wait_says_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state.db"
+    ok(["--state", str(state), "replay", str(_hits(tmp_path))])
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "0.5")
+    with store_from_url(str(state)).locked():
+        result = run(["--state", str(state), "replay", "--append", str(_hits(tmp_path))])
+    assert "waiting" not in result.stderr and result.exit_code == 5
