@@ -280,11 +280,10 @@ def _append_rows(
     store: SqliteStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
 ) -> ReplayOutcome:
     """`append` onto a SQLite state: the new hits' rows added in one transaction."""
-    with appending_rows(store) as counter:
+    with appending_rows(store, on_saved=hooks.on_saved) as counter:
         _keep_saved_settings(counter, settings)
         hooks.on_counter(counter)
         report = _replay(counter, sources, settings, hooks)
-    hooks.on_saved()
     counter.stored_sizes = store.sizes()
     return ReplayOutcome(report, counter.metrics_dict(), store.describe())
 

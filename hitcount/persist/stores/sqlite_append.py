@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
 from hitcount.persist.document import from_bytes
+from hitcount.persist.state import signals_deferred
 from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout, layout_for
@@ -44,10 +45,13 @@ def appends_rows(store: SqliteStore) -> bool:
 
 
 @contextmanager
-def appending(store: SqliteStore) -> Iterator[HitCounter]:
+def appending(
+    store: SqliteStore, on_saved: Callable[[], None] | None = None
+) -> Iterator[HitCounter]:
     """A counter holding the saved header and no data; its hits are added when the block ends.
 
-    Nothing is written when the block raises.
+    Nothing is written when the block raises. Ctrl-C and SIGTERM wait until the write and
+    `on_saved` are done.
 
     Raises:
         StateError: the state was replaced by one that cannot take rows (retry the append).
@@ -64,7 +68,10 @@ def appending(store: SqliteStore) -> Iterator[HitCounter]:
         events = list(counter.recent_events)
         adder = RowAdder(counter)
         yield counter
-        store.write_rows(counter, events, adder)
+        with signals_deferred():
+            store.write_rows(counter, events, adder)
+            if on_saved is not None:
+                on_saved()
 
 
 class RowAdder:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -195,3 +197,30 @@ def test_a_short_wait_says_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with store_from_url(str(state)).locked():
         result = run(["--state", str(state), "replay", "--append", str(_hits(tmp_path))])
     assert "waiting" not in result.stderr and result.exit_code == 5
+
+
+def test_an_interrupt_during_the_append_write_still_reports_it_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
+
+    state = tmp_path / "state.db"
+    ok(["--state", str(state), "replay", str(_hits(tmp_path)), "--strategy", "sliding"])
+    store = SqliteStore(state)
+    write_rows = store.write_rows
+
+    def write_then_interrupted(*args: object) -> None:
+        write_rows(*args)  # type: ignore[arg-type]
+        # Ctrl-C right after the commit, to the main thread (whose signals are deferred)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    monkeypatch.setattr(store, "write_rows", write_then_interrupted)
+    saved: list[int] = []
+    hooks = ReplayHooks(
+        on_saved=lambda: saved.append(load_counter(SqliteStore(state)).metrics.total_hits)
+    )
+    later = _hits(tmp_path)  # the same hits again: 50 more
+    with pytest.raises(KeyboardInterrupt):
+        replay_into_store(store, [str(later)], ReplaySettings(append=True), hooks)
+    assert saved == [100]  # told it was saved (the interrupt waited for that)
+    store.close()
