@@ -171,7 +171,8 @@ def main_options(
             "--state",
             envvar="HITCOUNT_STATE",
             help="State file (default: $XDG_STATE_HOME/hitcount/state.json or"
-            " ~/.local/state/hitcount/state.json).",
+            " ~/.local/state/hitcount/state.json); a path ending in .db, .sqlite or .sqlite3"
+            " keeps the state in SQLite.",
             show_default=False,
         ),
     ] = None,
@@ -180,7 +181,7 @@ def main_options(
         typer.Option(
             "--store",
             envvar="HITCOUNT_STORE",
-            help="State store URL: a path, file:///path, memory://, or"
+            help="State store URL: a path, file:///path, sqlite:///path.db, memory://, or"
             " redis://[user:password@]host:port/db (rediss:// for TLS).",
             show_default=False,
             autocompletion=complete.stores,

@@ -53,7 +53,13 @@ class AppContext:
 
     def store(self) -> Store:
         """The state store chosen by --state / --store / the environment."""
-        return store_from_url(self.store_url, namespace=self.namespace)
+        store = store_from_url(self.store_url, namespace=self.namespace)
+        store.on_wait = _say_waiting
+        return store
+
+
+def _say_waiting(message: str) -> None:
+    typer.echo(f"note: {message}", err=True)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

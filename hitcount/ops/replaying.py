@@ -30,6 +30,9 @@ from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
+from hitcount.persist.stores.sqlite import SqliteStore
+from hitcount.persist.stores.sqlite_append import appending as appending_rows
+from hitcount.persist.stores.sqlite_append import appends_rows
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import get_strategy
 
@@ -178,6 +181,8 @@ def replay_into_store(
         )
     if settings.append and store.appends_concurrently:
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
+    if settings.append and _adds_rows(store, settings):
+        return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
     if settings.resume:
         raise ConfigurationError(
             "--resume needs a store that records input positions (redis://...)",
@@ -269,6 +274,29 @@ def _append_shared(
         )  # fmt: skip
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
+
+
+def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
+    """Whether an append adds rows to a SQLite state instead of rewriting it whole."""
+    plain_replay = settings.commit_every_s is None and not settings.traced
+    return (
+        plain_replay
+        and settings.max_endpoints is None
+        and isinstance(store, SqliteStore)
+        and appends_rows(store)
+    )
+
+
+def _append_rows(
+    store: SqliteStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """`append` onto a SQLite state: the new hits' rows added in one transaction."""
+    with appending_rows(store, on_saved=hooks.on_saved) as counter:
+        _keep_saved_settings(counter, settings)
+        hooks.on_counter(counter)
+        report = _replay(counter, sources, settings, hooks)
+    counter.stored_sizes = store.sizes()
+    return ReplayOutcome(report, counter.metrics_dict(), store.describe())
 
 
 def _replay(

@@ -58,7 +58,7 @@ def commit(store: Store, counter: HitCounter) -> None:
 
     Ctrl-C and SIGTERM wait until the save is done.
     """
-    with _signals_deferred():
+    with signals_deferred():
         save_counter(store, counter)
 
 
@@ -97,15 +97,16 @@ def updating(
             raise _no_state(store)
         else:
             counter = from_bytes(existing, store.describe())  # read once, under the lock
+            store.loaded(counter)
         yield counter
-        with _signals_deferred():
+        with signals_deferred():
             save_counter(store, counter)
             if on_saved is not None:
                 on_saved()
 
 
 @contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends, so a save is never cut short."""
     if threading.current_thread() is not threading.main_thread():
         yield

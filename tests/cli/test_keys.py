@@ -104,7 +104,11 @@ def test_csv_columns_by_header_name(tmp_path: Path) -> None:
     assert counts() == {"/a 5xx": 1, "/b 5xx": 1}
 
 
-def test_the_state_remembers_its_keys_and_refuses_to_mix(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".json", ".db"])  # the JSON document and SQLite
+def test_the_state_remembers_its_keys_and_refuses_to_mix(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITCOUNT_STATE", str(tmp_path / f"state{suffix}"))
     first = tmp_path / "a.ndjson"
     first.write_text("".join(json.dumps({"endpoint": "/x", "ts": t, "user": "u1"}) + "\n"
                              for t in (100, 101)))  # fmt: skip
