@@ -1,8 +1,8 @@
 """Build the optional C extensions; all other metadata is in pyproject.toml.
 
-`hitcount.ingest._scan` reads plain NDJSON blocks and `hitcount.sketches._reduce` reduces
-distinct users to HyperLogLog registers. Without a C compiler the build skips them and
-hitcount uses its numpy code instead.
+`hitcount.ingest._scan` reads blocks of NDJSON, access-log and CSV lines, and
+`hitcount.sketches._reduce` reduces distinct users to HyperLogLog registers. Without a C
+compiler the build skips them and hitcount uses its numpy code instead.
 """
 
 from setuptools import Extension, setup
@@ -12,6 +12,7 @@ setup(
         Extension(
             "hitcount.ingest._scan",
             sources=["hitcount/ingest/_scan.c"],
+            depends=["hitcount/ingest/_scan_text.h"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

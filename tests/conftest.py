@@ -105,9 +105,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
-@pytest.fixture(params=["memory", "file", "redis", "redis-cluster"])
+@pytest.fixture(params=["memory", "file", "sqlite", "redis", "redis-cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Each store kind: in memory, a state file, a Redis server and a Redis Cluster."""
+    """Each store kind: in memory, a state file, SQLite, a Redis server and a Redis Cluster."""
     if request.param.startswith("redis"):
         server = "redis_url" if request.param == "redis" else "redis_cluster_url"
         url = request.getfixturevalue(server)
@@ -115,8 +115,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield opened
         opened.close()
         return
-    url = "memory://" if request.param == "memory" else str(tmp_path / "state" / "state.json")
-    yield store_from_url(url)
+    paths = {"file": "state.json", "sqlite": "state.db"}
+    url = (
+        "memory://" if request.param == "memory" else str(tmp_path / "state" / paths[request.param])
+    )
+    opened = store_from_url(url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.engine.alerts import AlertRule
@@ -9,6 +11,7 @@ from hitcount.errors import AlertStopError, ConfigurationError
 from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
+from hitcount.ops.hooks import AlertExec, parse_command
 
 
 def parse_rules(specs: list[str] | None, exit_on_alert: bool) -> list[AlertRule]:
@@ -25,14 +28,38 @@ def parse_rules(specs: list[str] | None, exit_on_alert: bool) -> list[AlertRule]
     return rules
 
 
+def alert_exec(
+    command: str | None, timeout_s: float, rules: list[AlertRule], render: Renderer
+) -> AlertExec | None:
+    """The `--alert-exec` hook runner (None without the option), checked before any work.
+
+    Raises:
+        ConfigurationError: no `--alert`, a bad command, or a timeout not > 0.
+    """
+    if command is None:
+        return None
+    if not rules:
+        raise ConfigurationError(
+            "--alert-exec needs at least one --alert", hint="e.g. --alert '/login>100/60s'"
+        )
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ConfigurationError(f"--alert-exec-timeout must be > 0 seconds, got {timeout_s}")
+    return AlertExec(parse_command(command), timeout_s, render.warn)
+
+
 class AlertWatch:
     """Watches `rules` on `counter`: prints each alert, and notes the first for an early exit."""
 
     def __init__(
-        self, counter: HitCounter, rules: list[AlertRule], render: Renderer, exit_on_alert: bool
+        self,
+        counter: HitCounter,
+        rules: list[AlertRule],
+        render: Renderer,
+        exit_on_alert: bool,
+        hook: AlertExec | None = None,
     ) -> None:
-        """Add the rules to `counter` and subscribe the printer."""
-        self.render = render
+        """Add the rules to `counter` and subscribe the printer (and the hook)."""
+        self.render, self.hook = render, hook
         self.exit_on_alert = exit_on_alert
         self.first: Event | None = None
         for rule in rules:
@@ -45,6 +72,8 @@ class AlertWatch:
         if self.first is not None:
             return  # stopping: the rest of the batch is counted but not announced
         self.render.alert(event)
+        if self.hook is not None:
+            self.hook(event)
         if self.exit_on_alert and event.name == THRESHOLD_EXCEEDED:
             self.first = event
 

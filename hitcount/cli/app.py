@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from hitcount._version import __version__
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.argv import globals_first
 from hitcount.cli.commands import COMMANDS
@@ -170,7 +171,8 @@ def main_options(
             "--state",
             envvar="HITCOUNT_STATE",
             help="State file (default: $XDG_STATE_HOME/hitcount/state.json or"
-            " ~/.local/state/hitcount/state.json).",
+            " ~/.local/state/hitcount/state.json); a path ending in .db, .sqlite or .sqlite3"
+            " keeps the state in SQLite.",
             show_default=False,
         ),
     ] = None,
@@ -179,9 +181,10 @@ def main_options(
         typer.Option(
             "--store",
             envvar="HITCOUNT_STORE",
-            help="State store URL: a path, file:///path, memory://, or"
+            help="State store URL: a path, file:///path, sqlite:///path.db, memory://, or"
             " redis://[user:password@]host:port/db (rediss:// for TLS).",
             show_default=False,
+            autocompletion=complete.stores,
         ),
     ] = None,
     namespace: Annotated[

@@ -12,15 +12,18 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
 from hitcount.model.inert import json_line
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
-from hitcount.model.timeparse import parse_duration, parse_instant
-from hitcount.persist.stores import Store, store_from_url
+from hitcount.model.timeparse import parse_duration
+from hitcount.model.windows import WindowSpec, naive_instant, window_spec
+from hitcount.persist.stores import Scope, Store, store_from_url
 from hitcount.persist.traces import TraceFile
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
@@ -50,16 +53,55 @@ class AppContext:
 
     def store(self) -> Store:
         """The state store chosen by --state / --store / the environment."""
-        return store_from_url(self.store_url, namespace=self.namespace)
+        store = store_from_url(self.store_url, namespace=self.namespace)
+        store.on_wait = _say_waiting
+        return store
+
+
+def _say_waiting(message: str) -> None:
+    typer.echo(f"note: {message}", err=True)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+CsvFlag = Annotated[
+    bool, typer.Option("--csv", help="Print CSV instead of text (a header line, then rows).")
+]
 Last = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--last",
         "-l",
-        help="Window length: seconds, or 90s, 5m, 1h30m, 1d, 1w (also ms).",
+        help="Window length: seconds, or 90s, 5m, 1h30m, 1d, 1w (also ms). The window is"
+        " (now - N, now]; with no --last, --since or --until: 1h.",
+        show_default=False,
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="INSTANT",
+        help="Window start (excluded): epoch seconds, ISO 8601 (no offset: UTC), 'wall', or"
+        " relative to --now such as -2h. Ends at --until, or --since + --last, or now.",
+        show_default=False,
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="INSTANT",
+        help="Window end (included), as --since: e.g. -1h or 2026-11-27T12:00Z.",
+        show_default=False,
+    ),
+]
+Depth = Annotated[
+    int | None,
+    typer.Option(
+        "--depth",
+        metavar="N",
+        help="Roll endpoints up to their first N path segments (/api/users/7 at 2:"
+        " /api/users), summing their hits.",
         show_default=False,
     ),
 ]
@@ -76,7 +118,8 @@ Now = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Window end: epoch seconds, ISO 8601, or 'wall'. Default: the latest hit seen.",
+        help="The reference clock, and the window's end unless --until: epoch seconds, ISO 8601"
+        " (no offset: UTC), or 'wall'. Default: the latest hit seen.",
         show_default=False,
     ),
 ]
@@ -87,6 +130,7 @@ Format = Annotated[
         "-f",
         help="ndjson, csv, combined or common (default: from the file name, else sniffed).",
         show_default=False,
+        autocompletion=complete.formats,
     ),
 ]
 Trace = Annotated[bool, typer.Option("--trace", help="Print every event on stderr.")]
@@ -135,6 +179,25 @@ Alert = Annotated[
         show_default=False,
     ),
 ]
+AlertExecOption = Annotated[
+    str | None,
+    typer.Option(
+        "--alert-exec",
+        metavar="CMD",
+        help="Run CMD (split like a shell, run without one) once per alert and once when it"
+        " clears, the event as JSON on its stdin and HITCOUNT_* environment variables; a"
+        " failing or slow hook is reported, never stops the replay.",
+        show_default=False,
+    ),
+]
+AlertExecTimeout = Annotated[
+    float,
+    typer.Option(
+        "--alert-exec-timeout",
+        metavar="SECONDS",
+        help="With --alert-exec: stop a hook that runs longer than this.",
+    ),
+]
 ExitOnAlert = Annotated[
     bool,
     typer.Option(
@@ -148,6 +211,7 @@ Params = Annotated[
         "-p",
         metavar="NAME=VALUE",
         help="Any strategy parameter by name, e.g. -p window_s=10 (repeatable).",
+        autocompletion=complete.strategy_params,
         rich_help_panel=STRATEGY_PANEL,
         show_default=False,
     ),
@@ -295,6 +359,39 @@ def check_limit(limit: int) -> None:
         raise ConfigurationError(f"--limit must be >= 1, got {limit}")
 
 
-def instant(now: str | None) -> float | None:
-    """The `--now` option in epoch seconds (None when not given)."""
-    return None if now is None else parse_instant(now)
+def window(
+    last: str | None, since: str | None, until: str | None, now: str | None, render: Renderer
+) -> WindowSpec:
+    """The window options, checked; a note on stderr for each instant read as UTC.
+
+    Raises:
+        ConfigurationError: a bad duration or instant, or options that contradict.
+    """
+    spec = window_spec(last, since, until, now)
+    for flag, text in (("--since", since), ("--until", until), ("--now", now)):
+        if naive_instant(text):
+            render.note(f"{flag} {text!r} has no UTC offset: read as UTC")
+    return spec
+
+
+def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
+    """What a store must read for `spec`: its patterns, back far enough for the window."""
+    back, end = spec.reach()
+    return Scope(patterns=patterns, last_s=back, now=end)
+
+
+def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
+    """The renderer for `--json` or `--csv` (or text).
+
+    Raises:
+        ConfigurationError: both asked for.
+    """
+    if json_output and csv_output:
+        raise ConfigurationError("--json and --csv exclude each other", hint="choose one")
+    return Renderer(json_output=json_output, csv_output=csv_output)
+
+
+def note_keys(render: Renderer, keying: Keying) -> None:
+    """Under an answer: what the state counts as the endpoint, when not the path."""
+    if not keying.default:
+        render.note(f"endpoints are {keying.describe()} (set by replay --key/--where/--field)")

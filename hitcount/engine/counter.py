@@ -17,6 +17,7 @@ from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
 from hitcount.model.events import Event, EventBus, Handler
 from hitcount.model.hits import MAX_TS, BadLine, Hit, check_endpoint, check_ts, check_user
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics, plain
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.hll import DEFAULT_PRECISION
@@ -100,6 +101,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.stored_sizes: dict[str, int] | None = None
         #: How far into each followed file the state has read, by absolute path.
         self.inputs: dict[str, InputPosition] = {}
+        #: What replays count as the endpoint, and which lines (`--key`, `--where`).
+        self.keying = Keying()
         #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
         self._observers: list[HitObserver] = []
         #: At most this many endpoints by name, the rest under one (None: no cap; `capping`).
@@ -429,6 +432,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.metrics = other.metrics
         self.recent_events = other.recent_events
         self.inputs = other.inputs
+        self.keying = other.keying
         self.max_endpoints = other.max_endpoints
         self._emit(ev.SNAPSHOT_RESTORED, {})
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.globs import select
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.strategies import Strategy
 
@@ -67,11 +68,17 @@ class Answering:
     metrics: Metrics
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
+    keying: Keying
 
     @property
     def distinct(self) -> DistinctTracker | None:
         """The distinct-users tracker (None when off)."""
         raise NotImplementedError
+
+    def has_users(self) -> bool:
+        """Whether distinct users can be asked: counting is on and some hit carried a user."""
+        tracker = self.distinct
+        return tracker is not None and tracker.has_data()
 
     def endpoints(self) -> list[str]:
         """Every endpoint with state, sorted."""
@@ -92,17 +99,43 @@ class Answering:
         Raises:
             ConfigurationError: `last_s` is not a positive number.
         """
+        return self.query_of(endpoint, self.match(endpoint), last_s, now)
+
+    def query_of(
+        self, label: str, endpoints: Sequence[str], last_s: float, now: float | None = None
+    ) -> QueryResult:
+        """Hits of `endpoints` summed in a window, answered under the name `label`.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """
         start, end = self._window(last_s, now)
-        matched = self.match(endpoint) if math.isfinite(end) else []
+        matched = list(endpoints) if math.isfinite(end) else []
         answer = self._empty_answer(start)
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        return QueryResult(endpoint, tuple(matched), last_s, self._now(now), honest(answer))
+        return QueryResult(label, tuple(matched), last_s, self._now(now), honest(answer))
 
     def query_distinct(
         self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
     ) -> DistinctResult:
         """Distinct users of `endpoint` (or of a glob's endpoints, counted once) in a window.
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+            StateError: distinct counting is off, or no hit recorded so far carried a user.
+        """
+        return self.query_distinct_of(endpoint, self.match(endpoint), last_s, now, confidence)
+
+    def query_distinct_of(
+        self,
+        label: str,
+        endpoints: Sequence[str],
+        last_s: float,
+        now: float | None = None,
+        confidence: float = 0.95,
+    ) -> DistinctResult:
+        """Distinct users of `endpoints` (each counted once) in a window, named `label`.
 
         Raises:
             ConfigurationError: `last_s` is not a positive number.
@@ -122,14 +155,14 @@ class Answering:
                 hint='distinct counts need a user per line (ndjson "user", a csv user'
                 " column, or the client host of an access log)",
             )
-        matched = self.match(endpoint) if math.isfinite(end) else []
+        matched = list(endpoints) if math.isfinite(end) else []
         answer = tracker.query(matched, start, end, self.clock, confidence)
         horizon = max(tracker.horizon, self._strategy.horizon)
         if start < horizon and answer.complete:
             answer = dataclasses.replace(answer, complete=False)
         if not answer.complete:  # users from what was pruned are unknown: no upper bound
             answer = dataclasses.replace(answer, high=math.inf)
-        return DistinctResult(endpoint, tuple(matched), last_s, self._now(now), answer)
+        return DistinctResult(label, tuple(matched), last_s, self._now(now), answer)
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
         """The `limit` endpoints with the most hits in the window, most first."""
@@ -190,12 +223,25 @@ class Answering:
             "clock": self.clock,
             "horizon": horizon if math.isfinite(horizon) else None,
             "max_lateness_s": self.max_lateness_s,
+            **({} if self.keying.default else {"keys": self.keying.describe()}),
             "max_endpoints": self.max_endpoints,
         }
 
     def iter_events(self) -> Iterator[dict[str, Any]]:
         """The remembered notable events, oldest first."""
         return iter(self.recent_events)
+
+    def events_in(self, last_s: float, end: float) -> list[dict[str, Any]]:
+        """The remembered events whose clock is in `(end - last_s, end]`, oldest first.
+
+        An event recorded before the state saw any hit has no clock, and is in no window.
+        """
+        start = end - last_s
+        return [
+            row
+            for row in self.recent_events
+            if isinstance(row.get("clock"), (int, float)) and start < row["clock"] <= end
+        ]
 
 
 def honest(answer: WindowAnswer) -> WindowAnswer:

@@ -1,4 +1,14 @@
-/* hitcount.ingest._scan: the NDJSON fast path in C.
+/* hitcount.ingest._scan: the fast paths in C.
+ *
+ * scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col) reads a
+ * block line by line in one of three formats (0 NDJSON, 1 common/combined access log, 2 CSV
+ * with the given columns; the readers of the last two are in _scan_text.h). It returns
+ *
+ *     (endpoint names, endpoint codes, timestamps, user names, user codes, skipped)
+ *
+ * as `scan` does, one entry a line, and `skipped`: the int32 indexes of the lines it did not
+ * read exactly as the per-line parser would (their codes are -1). The caller hands those to
+ * the per-line parser; UTF-8 is checked here, line by line.
  *
  * scan(block, users, latest, seed) reads a block of NDJSON lines whose values are plain:
  * `{"endpoint": "/a", "ts": 1700000000.25, "user": "u1"}` in any key order, any spacing
@@ -13,7 +23,8 @@
  *
  * It returns None as soon as a line holds anything it does not read exactly as the
  * per-line parser does: an escape, a control character, a nested value, a number with a
- * sign or an exponent or too many digits, a string timestamp, a duplicate key, a blank
+ * sign or an exponent or too many digits, a string timestamp that is neither a plain number
+ * nor ISO 8601 of the shape read_iso takes, a duplicate key, a blank
  * line, a missing field, an empty or over-long endpoint, an over-long user, a timestamp
  * past `latest`. The caller then decodes the block the careful way, so this code only
  * ever skips work and never changes an answer.
@@ -298,6 +309,23 @@ static const unsigned char *skip_value(const unsigned char *p, const unsigned ch
     return NULL;
 }
 
+#include "_scan_text.h"
+
+/* A timestamp value: a number, or a string holding a number or an ISO 8601 date-time. */
+static const unsigned char *read_json_ts(const unsigned char *p, const unsigned char *e,
+                                         double latest, int exact_strtod, double *out,
+                                         unsigned char *high) {
+    if (p < e && *p == '"') {
+        const unsigned char *start;
+        unsigned char seen = 0;
+        const unsigned char *after = read_string(p, e, &start, &seen);
+        if (!after || seen >= 0x80) return NULL;
+        *high |= seen;
+        return read_text_ts(start, after - 1, latest, exact_strtod, out) < 0 ? NULL : after;
+    }
+    return read_ts(p, e, latest, exact_strtod, out);
+}
+
 /* Parse the line `[p, e)` (without its newline); 0 when read, -1 when not. */
 static int parse_line(const unsigned char *buf, const unsigned char *p, const unsigned char *e,
                       double latest, int exact_strtod, Line *line) {
@@ -334,10 +362,10 @@ static int parse_line(const unsigned char *buf, const unsigned char *p, const un
                 if (line->endpoint_len < 1 || line->endpoint_len > MAX_ENDPOINT_BYTES) return -1;
                 break;
             case KEY_TS:
-                p = read_ts(p, e, latest, exact_strtod, &ts);
+                p = read_json_ts(p, e, latest, exact_strtod, &ts, &line->high);
                 break;
             case KEY_TIMESTAMP:
-                p = read_ts(p, e, latest, exact_strtod, &timestamp);
+                p = read_json_ts(p, e, latest, exact_strtod, &timestamp, &line->high);
                 break;
             case KEY_USER:
                 if (p < e && *p == '"') {
@@ -472,7 +500,119 @@ fail:
     return result;
 }
 
+/* ---- a block line by line: what the C code cannot read goes to the per-line parser ---- */
+
+enum { FORMAT_NDJSON, FORMAT_ACCESS, FORMAT_CSV };
+
+#define MAX_LINE_BYTES (1024 * 1024)
+
+static int parse_any(int format, const unsigned char *buf, const unsigned char *p,
+                     const unsigned char *e, double latest, int exact_strtod,
+                     const CsvColumns *cols, Line *line) {
+    if (e - p > MAX_LINE_BYTES) return -1;
+    if (e > p && e[-1] == '\r') e--;
+    line->user_start = -1;
+    switch (format) {
+        case FORMAT_NDJSON:
+            if (parse_line(buf, p, e, latest, exact_strtod, line) < 0) return -1;
+            return (line->high & 0x80) && !valid_utf8(p, e - p) ? -1 : 0;
+        case FORMAT_ACCESS:
+            return parse_access(buf, p, e, latest, line);
+        default:
+            return parse_csv(buf, p, e, latest, exact_strtod, cols, line);
+    }
+}
+
+static PyObject *scan_lines(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    int format, want_users;
+    double latest;
+    unsigned long long seed;
+    CsvColumns cols;
+    if (!PyArg_ParseTuple(args, "y*ipdKiii", &view, &format, &want_users, &latest, &seed,
+                          &cols.endpoint, &cols.ts, &cols.user))
+        return NULL;
+    const unsigned char *buf = view.buf, *end = buf + view.len;
+    PyObject *result = NULL, *codes = NULL, *stamps = NULL, *user_codes = NULL;
+    PyObject *names = NULL, *user_names = NULL, *skipped = NULL;
+    Table endpoints = {0}, users = {0};
+    Py_ssize_t lines = 0, misses = 0;
+    const int exact_strtod = strcmp(localeconv()->decimal_point, ".") == 0;
+    for (const unsigned char *q = buf; q < end; lines++) {
+        const unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
+        q = nl ? nl + 1 : end;
+    }
+    codes = PyByteArray_FromStringAndSize(NULL, lines * (Py_ssize_t)sizeof(int32_t));
+    stamps = PyByteArray_FromStringAndSize(NULL, lines * (Py_ssize_t)sizeof(double));
+    user_codes = PyByteArray_FromStringAndSize(NULL, lines * (Py_ssize_t)sizeof(int32_t));
+    skipped = PyByteArray_FromStringAndSize(NULL, lines * (Py_ssize_t)sizeof(int32_t));
+    if (!codes || !stamps || !user_codes || !skipped || table_init(&endpoints, seed) < 0 ||
+        table_init(&users, seed ^ 0x5851F42D4C957F2DULL) < 0) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    int32_t *code_out = (int32_t *)PyByteArray_AS_STRING(codes);
+    double *ts_out = (double *)PyByteArray_AS_STRING(stamps);
+    int32_t *user_out = (int32_t *)PyByteArray_AS_STRING(user_codes);
+    int32_t *skip_out = (int32_t *)PyByteArray_AS_STRING(skipped);
+    int any_user = 0, failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *p = buf;
+    for (Py_ssize_t i = 0; i < lines; i++) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *e = nl ? nl : end;
+        Line line = {0};
+        code_out[i] = user_out[i] = -1;
+        ts_out[i] = 0;
+        if (parse_any(format, buf, p, e, latest, exact_strtod, &cols, &line) < 0) {
+            skip_out[misses++] = (int32_t)i;
+        } else {
+            code_out[i] = intern(&endpoints, buf, line.endpoint_start, line.endpoint_len);
+            ts_out[i] = line.ts;
+            if (line.user_start >= 0) {
+                any_user = 1;
+                if (want_users) user_out[i] = intern(&users, buf, line.user_start, line.user_len);
+                if (want_users && user_out[i] < 0) failed = 1;
+            }
+            if (code_out[i] < 0) failed = 1;
+            if (failed) break;
+        }
+        p = e + 1;
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (PyByteArray_Resize(skipped, misses * (Py_ssize_t)sizeof(int32_t)) < 0) goto fail;
+    names = table_names(&endpoints, buf);
+    if (!names) goto fail;
+    if (want_users && any_user) {
+        user_names = table_names(&users, buf);
+        if (!user_names) goto fail;
+    } else {
+        Py_CLEAR(user_codes);
+        user_codes = Py_NewRef(Py_None);
+        user_names = Py_NewRef(Py_None);
+    }
+    result = Py_BuildValue("(OOOOOO)", names, codes, stamps, user_names, user_codes, skipped);
+fail:
+    Py_XDECREF(names);
+    Py_XDECREF(user_names);
+    Py_XDECREF(codes);
+    Py_XDECREF(stamps);
+    Py_XDECREF(user_codes);
+    Py_XDECREF(skipped);
+    if (endpoints.slots || endpoints.starts || endpoints.lens) table_free(&endpoints);
+    if (users.slots || users.starts || users.lens) table_free(&users);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"scan_lines", scan_lines, METH_VARARGS,
+     "scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col) -> "
+     "(names, codes, ts, user_names, user_codes, skipped)"},
     {"scan", scan, METH_VARARGS,
      "scan(block, users, latest, seed) -> (names, codes, ts, user_names, user_codes, "
      "non_ascii) or None"},
@@ -480,7 +620,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "hitcount.ingest._scan", "The NDJSON fast path in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "hitcount.ingest._scan", "The fast paths in C.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

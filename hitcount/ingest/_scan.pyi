@@ -5,3 +5,14 @@ def scan(
 ) -> (
     tuple[list[bytes], bytearray, bytearray, list[bytes] | None, bytearray | None, bool] | None
 ): ...
+def scan_lines(
+    block: bytes | memoryview,
+    format: int,
+    users: bool,
+    latest: float,
+    seed: int,
+    endpoint_col: int,
+    ts_col: int,
+    user_col: int,
+    /,
+) -> tuple[list[bytes], bytearray, bytearray, list[bytes] | None, bytearray | None, bytearray]: ...

@@ -1,4 +1,4 @@
-"""Decoding a big NDJSON file on every core: workers read and decode byte ranges.
+"""Decoding a big input file on every core: workers read and decode byte ranges.
 
 The file is cut into ranges that end on line boundaries. Each worker opens the file, reads
 its range, counts its lines and decodes it into columns (or reports that the range needs the
@@ -18,15 +18,18 @@ import signal
 import stat
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from hitcount.ingest.columnar import decode_ndjson_block
+from hitcount.ingest.formats import make_parser
+from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.lines import decode_block, fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.sketches.registers import code_users, reduce_users
@@ -42,6 +45,8 @@ _PR_SET_PDEATHSIG = 1
 def worker_count(path: str) -> int:
     """How many worker processes a replay of `path` should use (0: none, stay serial).
 
+    A gzip file counts from a quarter of the size (it holds about four times its bytes).
+
     `$HITCOUNT_WORKERS` overrides the core count (0 or 1: always serial).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -51,11 +56,17 @@ def worker_count(path: str) -> int:
             gzipped = handle.read(2) == GZIP_MAGIC
     except OSError:
         return 0
-    if gzipped or size < PARALLEL_MIN_BYTES:
+    if size < (PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES):
         return 0
     wanted = os.environ.get("HITCOUNT_WORKERS", "")
     workers = int(wanted) if wanted.isdigit() else min(cores or 1, 8)
     return workers if workers >= 2 else 0
+
+
+def is_gzip(path: str) -> bool:
+    """Whether the file starts with the gzip magic bytes."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
 
 
 def plan_ranges(path: str, size: int, step: int | None = None) -> list[tuple[int, int]] | None:
@@ -100,6 +111,12 @@ class RangeTask(NamedTuple):
     bucket_s: float
     #: Whether the parent's strategy records a batch grouped by endpoint (`Columns.order`).
     group: bool
+    #: The input format (one whose parser keeps no state from line to line).
+    fmt: str = "ndjson"
+    #: The bytes themselves, when the parent read them (gzip input); else the range is read.
+    data: bytes | None = None
+    #: CSV: the header's columns, for a range after the first (None: read from the start).
+    csv_columns: tuple[int, int, int | None] | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -139,9 +156,24 @@ def _inherited_fds() -> list[int]:
     return inherited
 
 
-def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
-    data = read_range(task.path, task.start, task.end)
+#: What a worker sends back: the range's lines, its hits (None: parse it in the parent) and
+#: its bad lines (line number within the range from 1, reason).
+RangeResult = tuple[int, Columns | None, list[tuple[int, str]], bool]
+#: ... and whether the range ends inside a quoted CSV field (the next range then starts in it).
+
+
+def _decode_range(task: RangeTask) -> RangeResult:
+    data = task.data if task.data is not None else read_range(task.path, task.start, task.end)
     precision = task.precision
+    decoded, carry = None, False
+    if data and fast_format(task.fmt):
+        parser = make_parser(task.fmt)
+        if task.csv_columns is not None:
+            parser = CsvParser.after_header(task.csv_columns)
+        decoded = decode_block(data, 1, parser, users=bool(precision))
+        carry = bool(getattr(parser, "needs_each_line", False))
+    if decoded is not None:
+        return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad, carry)
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     blank = 0
     if columns is None and data:
@@ -149,8 +181,13 @@ def _decode_range(task: RangeTask) -> tuple[int, Columns | None]:
         if blank:
             columns = decode_ndjson_block(dense, users=bool(precision)) if dense else EMPTY_COLUMNS
     if columns is None:
-        return line_count(data), None
-    lines = len(columns) + blank  # counted only when the columns cannot tell
+        return line_count(data), None, [], False
+    return (*_reduced(task, len(columns) + blank, columns), [], False)
+
+
+def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Columns]:
+    """The columns as they cross to the parent: narrow codes, users coded and reduced."""
+    precision = task.precision
     # Users cross the process boundary coded (names once, a code a hit), with their HLL
     # registers reduced per endpoint and bucket (what the parent uses when none is late).
     user_names, user_codes = columns.user_names, columns.user_codes
@@ -180,21 +217,86 @@ def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]
     return codes.astype(narrow) if distinct <= np.iinfo(narrow).max else codes
 
 
-def decode_in_parallel(
-    path: str,
-    ranges: list[tuple[int, int]],
-    workers: int,
-    *,
-    precision: int = 0,
-    bucket_s: float = 60.0,
-    group: bool = True,
-) -> Iterator[tuple[tuple[int, int], int, Columns | None]]:
-    """Yield `((start, end), lines, columns or None)` for each range, in file order.
+@dataclasses.dataclass(frozen=True)
+class RangeOptions:
+    """How the parent wants the ranges decoded.
 
     With a `precision`, users arrive coded, with their HLL registers at that precision
     reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
+    """
+
+    precision: int = 0
+    bucket_s: float = 60.0
+    group: bool = True
+    fmt: str = "ndjson"
+    csv_columns: tuple[int, int, int | None] | None = None
+
+    def task(
+        self, path: str, start: int, end: int, data: bytes | None = None, first: bool = False
+    ) -> RangeTask:
+        """The task of one range (or of bytes read by the parent); the first reads a header."""
+        return RangeTask(
+            path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data,
+            None if first else self.csv_columns,
+        )  # fmt: skip
+
+
+def decode_in_parallel(
+    path: str, ranges: list[tuple[int, int]], workers: int, options: RangeOptions | None = None
+) -> Iterator[tuple[tuple[int, int], RangeResult]]:
+    """Yield `((start, end), (lines, columns or None, bad lines, carry))` for each range.
+
     Endpoint and user codes may arrive as 16-bit integers.
     """
+    options = options or RangeOptions()
+    tasks = ((span, options.task(path, *span, first=span[0] == 0)) for span in ranges)
+    for span, result in _in_pool(tasks, workers):
+        if result is not None:  # always: every range has a task
+            yield span, result
+
+
+def decode_stream_in_parallel(
+    blocks: Iterable[tuple[int, bytes | None]], workers: int, options: RangeOptions
+) -> Iterator[tuple[tuple[int, bytes | None], RangeResult | None]]:
+    """`decode_in_parallel` for a stream read here (gzip): the blocks of `iter_blocks`.
+
+    Yields `((first line number, data), result)` in order, the blocks joined up to about
+    `RANGE_BYTES`; an over-long line's `(n, None)` comes through as it is, with no result.
+    The parent decompresses while the workers decode.
+    """
+    tasks = (
+        ((first, data), None if data is None else options.task("", 0, 0, data, first == 1))
+        for first, data in _joined(blocks)
+    )
+    yield from _in_pool(tasks, workers)
+
+
+def _joined(blocks: Iterable[tuple[int, bytes | None]]) -> Iterator[tuple[int, bytes | None]]:
+    """Consecutive blocks joined up to about `RANGE_BYTES` (an over-long line on its own)."""
+    parts: list[bytes] = []
+    first, size = 0, 0
+    for number, block in blocks:
+        if parts and (block is None or size >= RANGE_BYTES):
+            yield first, b"".join(parts)
+            parts, size = [], 0
+        if block is None:
+            yield number, None
+            continue
+        if not parts:
+            first = number
+        parts.append(block)
+        size += len(block)
+    if parts:
+        yield first, b"".join(parts)
+
+
+_Key = TypeVar("_Key")
+
+
+def _in_pool(
+    tasks: Iterable[tuple[_Key, RangeTask | None]], workers: int
+) -> Iterator[tuple[_Key, RangeResult | None]]:
+    """Run the tasks on `workers` processes, a few ahead; yield `(key, result)` in order."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
@@ -203,20 +305,20 @@ def decode_in_parallel(
         initializer=_start_worker,
         initargs=(os.getpid(),),
     ) as pool:
-        pending: deque[tuple[tuple[int, int], Future[tuple[int, Columns | None]]]] = deque()
-        upcoming = iter(ranges)
+        pending: deque[tuple[_Key, Future[RangeResult] | None]] = deque()
+        upcoming = iter(tasks)
 
-        def submit(span: tuple[int, int]) -> Future[tuple[int, Columns | None]]:
-            return pool.submit(_decode_range, RangeTask(path, *span, precision, bucket_s, group))
+        def submit(task: RangeTask | None) -> Future[RangeResult] | None:
+            return None if task is None else pool.submit(_decode_range, task)
 
-        for span in upcoming:
-            pending.append((span, submit(span)))
+        for key, task in upcoming:
+            pending.append((key, submit(task)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            span, future = pending.popleft()
-            lines, columns = future.result()
-            next_span = next(upcoming, None)
-            if next_span is not None:
-                pending.append((next_span, submit(next_span)))
-            yield span, lines, columns
+            key, future = pending.popleft()
+            result = None if future is None else future.result()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following[0], submit(following[1])))
+            yield key, result

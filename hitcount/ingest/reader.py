@@ -58,6 +58,16 @@ def open_input(source: str) -> Iterator[BinaryIO]:
             raw.close()
 
 
+def read_offset(stream: BinaryIO) -> int:
+    """How far into the file behind `stream` reading has got: for gzip, in compressed
+    bytes (what the file's size is counted in); 0 for a stream that cannot tell (a pipe)."""  # noqa: D205, D209
+    inner = getattr(stream, "fileobj", None)  # a GzipFile reads from this one
+    try:
+        return int((inner if inner is not None else stream).tell())
+    except (OSError, ValueError):
+        return 0
+
+
 def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]]:
     """Yield `(number of the first line, block)`: blocks of whole lines, about 1 MiB each.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -12,23 +13,32 @@ from typing import TYPE_CHECKING
 from hitcount.engine import HitCounter
 from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.formats.keyed import keyed
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress, input_size
 from hitcount.ingest.reader import (
     MAX_LINE_BYTES,
     drop_blank_lines,
     iter_blocks,
     line_count,
     open_input,
+    read_offset,
     skip_lines,
     split_block,
 )
+from hitcount.ingest.sniffing import csv_header, parser_for_block, parser_for_file
 from hitcount.model.hits import BadLine, Hit
+from hitcount.model.keys import Keying
 from hitcount.model.positions import display_name
 
 if TYPE_CHECKING:
+    from hitcount.ingest.parallel import RangeResult
     from hitcount.model.columns import Columns
 
 #: Bad lines kept in a report with their line number and reason (the count is always full).
 FIRST_BAD_LINES = 5
+#: Formats whose files workers decode in ranges (CSV: its header read first, see `_range`).
+_PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common", "csv"})
 #: Hits recorded per `record_many` call.
 BATCH_SIZE = 8192
 
@@ -65,7 +75,6 @@ class ReplayReport:
 
 
 BadLineHandler = Callable[[BadLineInfo], None]
-ProgressHandler = Callable[[int], None]
 #: Called after each block with (source, lines of it read so far, whether it is done).
 CheckpointHandler = Callable[[str, int, bool], None]
 
@@ -94,7 +103,8 @@ def replay(
         fmt: the input format; default: from each file name, else sniffed.
         strict: raise at the first bad line instead of skipping it.
         on_bad_line: called for each bad line (when not strict).
-        on_progress: called with the number of lines read, every batch.
+        on_progress: called with a `ReplayProgress` after each block: lines read, and
+            bytes read of the inputs' total size.
         on_checkpoint: called after each block, once its hits are all in `counter`.
         start_lines: lines to skip at the start of some sources (read before: resuming).
         stop: asked after each batch recorded; True ends the replay there (the report says
@@ -107,6 +117,7 @@ def replay(
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop
+    replayer.total_bytes = input_size(sources)
     started = time.perf_counter()
     sources = list(sources)
     try:
@@ -147,6 +158,13 @@ class Replayer:
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
         self.stop: Callable[[], bool] | None = None
+        #: CSV read by workers: the header's columns, and whether a quoted field is open.
+        self._csv_columns: tuple[int, int, int | None] | None = None
+        self._csv_open = False
+        #: The inputs' size in bytes, for progress (None: unknown).
+        self.total_bytes: int | None = None
+        self._done_bytes = 0  # of the inputs before the current one
+        self._offset = 0  # into the current input (gzip: compressed bytes)
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -156,29 +174,46 @@ class Replayer:
         """Replay one input file (or `-`), after its first `skip` lines."""
         self.begin(source)
         started = self.report.lines_read - skip
+        self.source_lines = skip  # a source read to its end before stays there
         if not skip and self._in_parallel(source, started):
             return
         with open_input(source) as stream:
             for first, block in skip_lines(iter_blocks(stream, self.name), skip):
+                self._offset = read_offset(stream)
                 self.block(first, block)
                 self._checkpoint(source, started)
+        self._next_input()
+
+    def _next_input(self) -> None:
+        """The current input is read to its end: its bytes count as done."""
+        self._done_bytes += self._offset
+        self._offset = 0
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            done = self._done_bytes + self._offset
+            self.on_progress(ReplayProgress(self.report.lines_read, done, self.total_bytes))
 
     def begin(self, source: str) -> None:
         """Start a new input: name it and pick its parser (by --format, else by name)."""
         self.name = display_name(source)
-        self.parser = make_parser(self.fmt) if self.fmt else None
+        self.parser = keyed(make_parser(self.fmt), self._keying()) if self.fmt else None
         if self.parser is None and source != "-" and (by_name := format_from_name(source)):
-            self.parser = make_parser(by_name)
+            self.parser = keyed(make_parser(by_name), self._keying())
+
+    def _keying(self) -> Keying | None:
+        """The counter's `--key`/`--where` (None: the default, fast paths allowed)."""
+        keying = self.counter.keying
+        return None if keying.default else keying
 
     def block(self, first: int, block: bytes | None) -> None:
         """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
         if block is not None and block.isspace():  # blank lines only: nothing to parse
             self.report.lines_read += line_count(block)
-        elif not self._columnar(block):
+        elif not self._columnar(first, block):
             for number, line in split_block(first, block):
                 self._line(number, line)
-        if self.on_progress is not None:
-            self.on_progress(self.report.lines_read)
+        self._progress()
 
     def _checkpoint(self, source: str, started: int) -> None:
         """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
@@ -188,44 +223,114 @@ class Replayer:
             self.on_checkpoint(source, self.source_lines, False)
 
     def _in_parallel(self, source: str, started: int) -> bool:
-        """Decode a big plain NDJSON file on every core; False when it is not one."""
-        if source == "-" or self.parser is None or self.parser.name != "ndjson":
+        """Decode a big file on every core; False when it cannot be (stdin, small file)."""
+        if source == "-" or self._keying() is not None:  # a key or filter: line by line
+            return False
+        if self.parser is None:
+            self.parser = parser_for_file(source, self.name)
+        if self.parser is None or self.parser.name not in _PARALLEL_FORMATS:
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
         from hitcount.ingest import parallel  # numpy at import: big files only
+        from hitcount.ingest.lines import fast_format
+
+        if self.parser.name != "ndjson" and not fast_format(self.parser.name):
+            return False  # no C scanner: only NDJSON has a bulk decoder
 
         workers = parallel.worker_count(source)
-        ranges = parallel.plan_ranges(source, Path(source).stat().st_size) if workers else None
+        if not workers:
+            return False
+        tracker = self.counter.distinct
+        options = parallel.RangeOptions(
+            precision=tracker.precision if tracker is not None else 0,
+            bucket_s=tracker.bucket_s if tracker is not None else 60.0,
+            group=self.counter.strategy.groups_batches(),
+            fmt=self.parser.name,
+            csv_columns=csv_header(source, self.name) if self.parser.name == "csv" else None,
+        )
+        if options.fmt == "csv" and options.csv_columns is None:
+            return False
+        self._csv_columns, self._csv_open = options.csv_columns, False
+        if parallel.is_gzip(source):  # one stream: decompressed here, decoded by workers
+            with open_input(source) as stream:
+                blocks = iter_blocks(stream, self.name)
+                for (first, data), result in parallel.decode_stream_in_parallel(
+                    blocks, workers, options
+                ):
+                    self._offset = read_offset(stream)
+                    self._range(source, started, first, data, result)
+            self._next_input()
+            return True
+        ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
         if not ranges:
             return False
         number = 1
-        tracker = self.counter.distinct
-        precision = tracker.precision if tracker is not None else 0
-        bucket_s = tracker.bucket_s if tracker is not None else 60.0
-        decoded = parallel.decode_in_parallel(
-            source, ranges, workers, precision=precision, bucket_s=bucket_s,
-            group=self.counter.strategy.groups_batches(),
-        )  # fmt: skip
-        for (start, end), lines, columns in decoded:
-            if columns is not None:
-                self._record_columns(columns)
-                self.report.lines_read += lines - len(columns)  # blank lines dropped
-            else:
-                block = parallel.read_range(source, start, end)
-                for line_number, line in split_block(number, block):
-                    self._line(line_number, line)
-            number += lines
-            if self.on_progress is not None:
-                self.on_progress(self.report.lines_read)
-            self._checkpoint(source, started)
+        for (start, end), result in parallel.decode_in_parallel(source, ranges, workers, options):
+            reread = functools.partial(parallel.read_range, source, start, end)
+            self._offset = end
+            self._range(source, started, number, reread, result)
+            number += result[0]
+        self._next_input()
         return True
 
-    def _columnar(self, block: bytes | None) -> bool:
-        """Record a whole NDJSON block at once; False when it needs the per-line path."""
-        if block is None or self.parser is None or self.parser.name != "ndjson":
+    def _range(
+        self,
+        source: str,
+        started: int,
+        number: int,
+        data: bytes | Callable[[], bytes] | None,
+        result: RangeResult | None,
+    ) -> None:
+        """Record what a worker decoded from the lines from `number` (`data`: their bytes)."""
+        if result is None:  # an over-long line
+            self.block(number, None)
+        elif self._csv_open and self._csv_columns is not None:
+            # the worker assumed no quoted field open at its start: read the range here
+            self.parser = CsvParser.after_header(self._csv_columns, in_quotes=True)
+            self.block(number, data() if callable(data) else data)
+            self._csv_open = bool(getattr(self.parser, "needs_each_line", False))
+        else:
+            lines, columns, bad, self._csv_open = result
+            if columns is not None:
+                self.report.lines_read += lines - len(columns)  # blank and bad lines
+                for offset, reason in bad:
+                    self._bad(number + offset - 1, reason)
+                self._record_columns(columns)
+            else:
+                block = data() if callable(data) else data
+                for line_number, line in split_block(number, block):
+                    self._line(line_number, line)
+            self._progress()
+        self._checkpoint(source, started)
+
+    def _columnar(self, first: int, block: bytes | None) -> bool:
+        """Record a whole block at once; False when it needs the per-line path."""
+        if block is None:
             return False
-        # numpy at import: only the NDJSON block path loads it (`query` never does)
+        if self._keying() is not None:
+            return False
+        if self.parser is None:
+            self.parser = parser_for_block(first, block, self.name)
+        if self.parser is None:
+            return False
+        # numpy at import: only the block paths load it (`query` never does)
+        from hitcount.ingest.lines import decode_block, fast_format
+
+        if not fast_format(self.parser.name):
+            return self.parser.name == "ndjson" and self._columnar_ndjson(block)
+        decoded = decode_block(block, first, self.parser)
+        if decoded is None:
+            return False
+        self.report.formats[self.name] = self.parser.name
+        self.report.lines_read += decoded.lines - len(decoded.columns)
+        for number, reason in decoded.bad:
+            self._bad(number, reason)
+        self._record_columns(decoded.columns)
+        return True
+
+    def _columnar_ndjson(self, block: bytes) -> bool:
+        """An NDJSON block without the C scanner: the numpy scanner, else msgspec."""
         from hitcount.ingest.columnar import decode_ndjson_block
         from hitcount.model.columns import EMPTY_COLUMNS
 
@@ -243,7 +348,8 @@ class Replayer:
 
     def _record_columns(self, columns: Columns) -> None:
         self.flush()  # keep arrival order
-        self.report.formats[self.name] = "ndjson"
+        if self.parser is not None:
+            self.report.formats[self.name] = self.parser.name
         self.report.lines_read += len(columns)
         self.report.hits_read += len(columns)
         if len(columns):
@@ -259,7 +365,7 @@ class Replayer:
         if self.parser is None:
             if not line.strip():
                 return
-            self.parser = make_parser(sniff_format(line, self.name))
+            self.parser = keyed(make_parser(sniff_format(line, self.name)), self._keying())
         self.report.formats[self.name] = self.parser.name
         try:
             hit = self.parser.parse(line)

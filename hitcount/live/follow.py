@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -81,8 +81,10 @@ StatusHandler = Callable[[FollowStatus], None]
 class FollowView:
     """What to show while following: the window and size of the top list, and the handlers.
 
-    `on_tick` gets a status about every `tick_every_s` seconds (for a live view);
-    `on_commit` gets one after each commit (for NDJSON summaries).
+    `on_tick` gets a status about every `tick_every_s` seconds, and at once when the
+    inputs are drained or a commit is made (for a live view); `on_commit` gets one after each
+    commit (for NDJSON summaries). `on_note` hears of rotations, truncations and missing
+    files; `on_bad_line`, when set, hears of bad lines instead of `follow`'s own handler.
     """
 
     window_s: float = 60.0
@@ -91,6 +93,7 @@ class FollowView:
     on_tick: StatusHandler | None = None
     on_commit: StatusHandler | None = None
     on_note: NoteHandler | None = None
+    on_bad_line: BadLineHandler | None = None
 
 
 def check_followable(sources: Sequence[str]) -> None:
@@ -155,7 +158,8 @@ def follow(
             f"commit_every_s must be > 0 seconds, got {commit_every_s!r}", param="commit_every_s"
         )
     check_followable(sources)
-    run = _Run(counter, store, fmt, strict, on_bad_line, view or FollowView())
+    view = view or FollowView()
+    run = _Run(counter, store, fmt, strict, view.on_bad_line or on_bad_line, view)
     run.replacing = replacing
     try:
         run.add(sources)
@@ -165,6 +169,7 @@ def follow(
         if replacing:
             refuse_empty(run.report(), sources)  # nothing was committed: the state stays
         run.commit(final=True)
+        run.tick()  # the view's last drawing counts the last commit
     finally:
         for tail in run.tails:
             tail.close()
@@ -191,6 +196,8 @@ class _Run:
         self.started = time.monotonic()
         self._committed_lines = 0
         self._dirty = False
+        #: Lines were read or a commit made since the last tick: the view is stale.
+        self._unshown = False
         #: The counter replaces the saved state: no commit before its first hit.
         self.replacing = False
         self._rate_mark = (self.started, 0)
@@ -202,7 +209,7 @@ class _Run:
             if source == STDIN:
                 tail = StreamTail(sys.stdin.buffer)
             else:
-                resume = self.counter.inputs.get(os.path.abspath(source))
+                resume = saved_position(self.counter.inputs, source)
                 tail = FileTail(source, resume, self.view.on_note)
                 if resume is None and self.counter.metrics.total_hits:
                     tail.first_note = (
@@ -215,7 +222,11 @@ class _Run:
             self.replayers.append(replayer)
 
     def loop(self, commit_every_s: float, stop: Callable[[], bool]) -> None:
-        """Read, record and commit until `stop()` or the end of stdin."""
+        """Read, record and commit until `stop()` or the end of stdin.
+
+        The view is ticked every `tick_every_s`, and at once when the inputs are drained
+        or a commit was made, so what it shows is never older than what was read.
+        """
         next_commit = time.monotonic() + commit_every_s
         next_tick = time.monotonic()
         while not stop():
@@ -226,11 +237,17 @@ class _Run:
             if now >= next_commit:
                 self.commit()
                 next_commit = now + commit_every_s
-            if self.view.on_tick is not None and now >= next_tick:
-                self.view.on_tick(self.status())
+            if now >= next_tick or (self._unshown and not busy):
+                self.tick()
                 next_tick = now + self.view.tick_every_s
             if not busy and not any(isinstance(t, StreamTail) for t in self.tails):
                 time.sleep(POLL_S)
+
+    def tick(self) -> None:
+        """Give the view the current status (when it has a live view)."""
+        if self.view.on_tick is not None:
+            self.view.on_tick(self.status())
+        self._unshown = False
 
     def step(self) -> bool:
         """Give each tail one read; True when any had lines."""
@@ -241,7 +258,7 @@ class _Run:
                 continue
             busy = True
             replayer.block(*block)
-            self._dirty = True
+            self._dirty = self._unshown = True
             if tail.position is not None:
                 self.counter.inputs[tail.position.path] = tail.position
         return busy
@@ -259,7 +276,7 @@ class _Run:
             self._committed_lines = report.lines_read
             commit(self.store, self.counter)
             self.result.commits += 1
-            self._dirty = False
+            self._dirty, self._unshown = False, True
         self.result.report = report
         if self.view.on_commit is not None:
             self.view.on_commit(self.status(final=final))
@@ -278,7 +295,10 @@ class _Run:
         return total
 
     def status(self, *, final: bool = False) -> FollowStatus:
-        """The current figures, with the busiest endpoints of the window."""
+        """The current figures, with the busiest endpoints of the window: every line read
+        so far is in them (the hits gathered line by line are recorded first)."""  # noqa: D205, D209
+        for replayer in self.replayers:
+            replayer.flush()
         report = self.report()
         now = time.monotonic()
         mark_time, mark_hits = self._rate_mark
@@ -339,3 +359,12 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def saved_position(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
+    """The saved position of `source`: by its path, else by the file it names (a link)."""
+    found = inputs.get(os.path.abspath(source))
+    if found is None:
+        real = os.path.realpath(source)
+        found = next((p for p in inputs.values() if os.path.realpath(p.path) == real), None)
+    return found

@@ -99,3 +99,22 @@ class WindowAnswer:
 
 
 EMPTY_ANSWER = WindowAnswer.exactly(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """Hits per second over a window: the answer's count and bounds divided by its length.
+
+    `high` is inf when the answer has no upper bound.
+    """
+
+    per_s: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, answer: WindowAnswer, seconds: float) -> Rate | None:
+        """The rate of `answer` over `seconds`; None when it covers all time, not a window."""
+        if answer.all_time or not seconds > 0:
+            return None
+        return cls(answer.count / seconds, answer.low / seconds, answer.high / seconds)

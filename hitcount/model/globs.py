@@ -1,4 +1,4 @@
-"""The endpoint pattern rule that queries, alerts and stores share.
+"""The endpoint pattern rule that queries, alerts and stores share, and path roll-ups.
 
 A pattern names one endpoint exactly, or, when it holds `*`, `?` or `[`, every endpoint that
 matches it as a shell glob (`fnmatchcase`: case-sensitive, `/` is an ordinary character).
@@ -32,3 +32,27 @@ def select(pattern: str, endpoints: Iterable[str]) -> list[str]:
     if pattern in known or not is_glob(pattern):
         return [pattern] if pattern in known else []
     return sorted(endpoint for endpoint in known if fnmatchcase(endpoint, pattern))
+
+
+def rollup(endpoint: str, depth: int) -> str:
+    """`endpoint` cut to its first `depth` path segments: `/api/users/123` at 2 is `/api/users`.
+
+    The result is the first `depth` non-empty segments joined by `/`, after a leading `/`
+    when the endpoint has one: `/api/` and `/api//x` at 1 are both `/api`, `/` stays `/`,
+    and `api/users/1` at 1 is `api`.
+    """
+    lead = "/" if endpoint.startswith("/") else ""
+    segments = [part for part in endpoint.split("/") if part]
+    return lead + "/".join(segments[:depth]) if segments else endpoint
+
+
+def rolled(endpoints: Iterable[str], depth: int | None) -> dict[str, tuple[str, ...]]:
+    """Each name after the roll-up to `depth` segments, with the endpoints it holds, sorted.
+
+    `depth` None keeps every endpoint as it is.
+    """
+    groups: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        name = endpoint if depth is None else rollup(endpoint, depth)
+        groups.setdefault(name, []).append(endpoint)
+    return {name: tuple(sorted(members)) for name, members in sorted(groups.items())}

@@ -28,6 +28,23 @@ def parse_duration(text: str, option: str = "last") -> float:
     Raises:
         ConfigurationError: not a positive duration.
     """  # noqa: D205
+    seconds = parse_length(text, option)
+    if not seconds > 0:
+        raise ConfigurationError(f"{option} must be greater than 0, got {text!r}", param=option)
+    return seconds
+
+
+def is_duration(text: str) -> bool:
+    """Whether `text` is shaped like a duration (`300`, `1h30m`; zero included)."""
+    return _DURATION.match(text) is not None
+
+
+def parse_length(text: str, option: str = "last") -> float:
+    """Seconds from a duration as `parse_duration` reads it, zero allowed.
+
+    Raises:
+        ConfigurationError: not a duration, or not finite.
+    """
     if _DURATION.match(text) is None:
         raise ConfigurationError(
             f"{option} must be a duration such as 300, 90s, 5m, 1h30m or 1d; got {text!r}",
@@ -47,8 +64,8 @@ def parse_duration(text: str, option: str = "last") -> float:
         seconds = sum(
             float(number) * scale for (number, _), scale in zip(parts, scales, strict=True)
         )
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigurationError(f"{option} must be greater than 0, got {text!r}", param=option)
+    if not math.isfinite(seconds):
+        raise ConfigurationError(f"{option} must be finite, got {text!r}", param=option)
     return seconds
 
 
@@ -78,3 +95,11 @@ def iso(ts: float | None) -> str | None:
         return None
     text = moment.isoformat(timespec="milliseconds" if ts % 1 else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def duration_text(seconds: float) -> str:
+    """`5m`, `2h`, `1d`, `90s`, `0.5s`: a window length as `--last` would take it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:.12g}s"

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
@@ -65,6 +66,7 @@ def compare(
     params: Mapping[str, object] | None = None,
     limit: int = 5,
     fmt: str | None = None,
+    on_progress: ProgressHandler | None = None,
 ) -> Comparison:
     """Replay `sources` through each strategy and answer `--last last_s` for the top endpoints.
 
@@ -76,6 +78,8 @@ def compare(
             strategy with a `max_window_s` gets at least `last_s` unless given one.
         limit: how many of the busiest endpoints (by exact count) to compare.
         fmt: input format (default: from the name, else sniffed).
+        on_progress: told how far the whole comparison has got: one replay of the input
+            for the exact counts and one per strategy, each a share of the total bytes.
 
     Raises:
         UnknownStrategyError, ConfigurationError, InputError: as `replay` and the registry.
@@ -85,7 +89,8 @@ def compare(
     reference = HitCounter(
         "sliding", max_window_s=last_s, max_lateness_s=_REFERENCE_LATENESS_S, distinct=False
     )
-    replay(reference, sources, fmt=fmt)
+    stages = _Stages(on_progress, 1 + len(names))
+    stages.replay(reference, sources, fmt, "exact counts")
     top = reference.top(last_s, limit=limit)
     comparison = Comparison(last_s, reference.clock)
     comparison.exact = {result.endpoint: int(result.answer.count) for result in top}
@@ -94,7 +99,7 @@ def compare(
     for name in names:
         counter = HitCounter(create_strategy(name, **chosen[name]), distinct=False)
         started = time.perf_counter()
-        replay(counter, sources, fmt=fmt)
+        stages.replay(counter, sources, fmt, name)
         elapsed = time.perf_counter() - started
         answers = {ep: counter.query(ep, last_s, reference.clock).answer for ep in comparison.exact}
         metrics = counter.metrics_dict()
@@ -108,6 +113,31 @@ def compare(
             )
         )
     return comparison
+
+
+class _Stages:
+    """The replays of one comparison, reported to `on_progress` as one run."""
+
+    def __init__(self, on_progress: ProgressHandler | None, count: int) -> None:
+        self.on_progress, self.count = on_progress, count
+        self.done, self.lines = 0, 0
+
+    def replay(
+        self, counter: HitCounter, sources: Sequence[str], fmt: str | None, stage: str
+    ) -> None:
+        """Replay `sources` into `counter` as the next stage."""
+        label = f"{stage}, {self.done + 1} of {self.count}"
+        report = replay(counter, sources, fmt=fmt, on_progress=lambda p: self._tell(p, label))
+        self.done += 1
+        self.lines += report.lines_read
+
+    def _tell(self, progress: ReplayProgress, stage: str) -> None:
+        if self.on_progress is None:
+            return
+        size = progress.total_bytes
+        total = None if size is None else size * self.count
+        done = (size or 0) * self.done + progress.done_bytes
+        self.on_progress(ReplayProgress(self.lines + progress.lines, done, total, stage))
 
 
 def _params_for(name: str, given: Mapping[str, object], last_s: float) -> dict[str, object]:

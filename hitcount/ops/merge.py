@@ -79,6 +79,7 @@ def merge_counters(
         strategy, max_lateness_s=max(c.max_lateness_s for c in counters), distinct=False
     )
     merged.distinct = _merged_distinct(counters)
+    merged.keying = counters[0].keying
     clocks = [counter.clock for counter in counters if counter.clock is not None]
     merged.clock = max(clocks) if clocks else None
     merged.metrics = _summed_metrics(counters)
@@ -150,6 +151,12 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
                 f" keeps them {_distinct_spec(first)}; they cannot be merged",
                 hint="replay the shards with one --distinct-precision (or all --no-distinct)",
+            )
+        if counter.keying != first.keying:
+            raise MergeRefusedError(
+                f"{name} counts {counter.keying.describe()}, but {names[0]} counts"
+                f" {first.keying.describe()}; their endpoints cannot be merged",
+                hint="replay the shards with the same --key, --where and --field",
             )
         if counter.max_endpoints != first.max_endpoints:
             raise MergeRefusedError(

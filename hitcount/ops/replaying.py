@@ -20,14 +20,19 @@ from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
+from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
+from hitcount.model.keys import Keying
 from hitcount.model.positions import display_name
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
+from hitcount.persist.stores.sqlite import SqliteStore
+from hitcount.persist.stores.sqlite_append import appending as appending_rows
+from hitcount.persist.stores.sqlite_append import appends_rows
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import get_strategy
 
@@ -55,6 +60,7 @@ class ReplaySettings:
         fmt: the input format (None: from each file name, else sniffed).
         commit_every_s: follow the inputs as they grow, committing this often (None: no).
         traced: every event is observed (refused on a shared store's append).
+        keying: `--key`/`--where` (None: the default, or the saved one under `append`).
         max_endpoints: at most this many endpoints by name, the rest counted under
             `(other endpoints)` (None: no cap, or the saved one under `append`).
     """
@@ -70,6 +76,7 @@ class ReplaySettings:
     fmt: str | None = None
     commit_every_s: float | None = None
     traced: bool = False
+    keying: Keying | None = None
     max_endpoints: int | None = None
 
     def create(self) -> HitCounter:
@@ -89,6 +96,7 @@ class ReplaySettings:
             distinct_precision=precision,
             **self.params,
         )
+        counter.keying = self.keying or Keying()
         counter.max_endpoints = checked_cap(self.max_endpoints)
         return counter
 
@@ -98,7 +106,7 @@ def _ignore(_: object) -> None:
 
 
 @contextmanager
-def _no_progress() -> Iterator[Callable[[int], None]]:
+def _no_progress() -> Iterator[ProgressHandler]:
     yield _ignore
 
 
@@ -112,7 +120,7 @@ class ReplayHooks:
         on_saved: the state has been saved (from then on, an interrupt leaves it saved).
         on_counter: the counter, before its first hit: subscribe observers (traces, alerts).
         should_stop: polled between batches; True ends the replay early (the state is saved).
-        progress: a context giving a callback for the number of lines read.
+        progress: a context giving a callback for how far the replay has got.
         follow_view: a context giving the live view, for `ReplaySettings.commit_every_s`.
     """
 
@@ -121,7 +129,7 @@ class ReplayHooks:
     on_saved: Callable[[], None] = lambda: None
     on_counter: Callable[[HitCounter], None] = _ignore
     should_stop: Callable[[], bool] = lambda: False
-    progress: Callable[[], AbstractContextManager[Callable[[int], None]]] = _no_progress
+    progress: Callable[[], AbstractContextManager[ProgressHandler]] = _no_progress
     follow_view: Callable[[], AbstractContextManager[FollowView]] | None = None
 
 
@@ -166,8 +174,15 @@ def replay_into_store(
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
+    if settings.keying is not None and not settings.keying.default and store.appends_concurrently:
+        raise ConfigurationError(  # its documents do not carry the keys yet
+            "--key, --where and --field do not work with a Redis store yet",
+            hint="replay into a state file, or without them",
+        )
     if settings.append and store.appends_concurrently:
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
+    if settings.append and _adds_rows(store, settings):
+        return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
     if settings.resume:
         raise ConfigurationError(
             "--resume needs a store that records input positions (redis://...)",
@@ -236,6 +251,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
     check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+    check_same_keying(counter, settings.keying)
     check_same_cap(counter, settings.max_endpoints)
 
 
@@ -262,6 +278,29 @@ def _append_shared(
         )  # fmt: skip
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
+
+
+def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
+    """Whether an append adds rows to a SQLite state instead of rewriting it whole."""
+    plain_replay = settings.commit_every_s is None and not settings.traced
+    return (
+        plain_replay
+        and settings.max_endpoints is None
+        and isinstance(store, SqliteStore)
+        and appends_rows(store)
+    )
+
+
+def _append_rows(
+    store: SqliteStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """`append` onto a SQLite state: the new hits' rows added in one transaction."""
+    with appending_rows(store, on_saved=hooks.on_saved) as counter:
+        _keep_saved_settings(counter, settings)
+        hooks.on_counter(counter)
+        report = _replay(counter, sources, settings, hooks)
+    counter.stored_sizes = store.sizes()
+    return ReplayOutcome(report, counter.metrics_dict(), store.describe())
 
 
 def _replay(
@@ -350,6 +389,21 @@ def check_same_strategy(
             f"the saved state uses {current.describe()}; --append cannot change the strategy",
             hint="use `hitcount swap` to change it, or replay without --append to start over",
         )
+
+
+def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
+    """Under `append`: the keys and filters asked for (if any) must be the saved ones.
+
+    Raises:
+        ConfigurationError: different ones: the state would mix two kinds of endpoint.
+    """
+    if keying is None or keying == counter.keying:
+        return
+    raise ConfigurationError(
+        f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
+        f" {keying.describe()} (the endpoints would mix)",
+        hint="append without --key/--where (the saved ones apply), or replay without --append",
+    )
 
 
 def check_same_cap(counter: HitCounter, cap: int | None) -> None:

@@ -35,8 +35,9 @@ import msgspec
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.engine.capping import checked_cap
 from hitcount.engine.codec import register_document_codec
-from hitcount.errors import HitcountError, StateError
+from hitcount.errors import ConfigurationError, HitcountError, StateError
 from hitcount.model.hits import MAX_TS
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
 from hitcount.persist.atomic import write_output
@@ -74,6 +75,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
     distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
     inputs: list[Any] = msgspec.field(default_factory=list)
+    keys: dict[str, Any] | None = None
     max_endpoints: int | None = None
 
 
@@ -103,6 +105,8 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
     }
     if counter.inputs:
         document["inputs"] = [position.to_dict() for position in counter.inputs.values()]
+    if not counter.keying.default:
+        document["keys"] = counter.keying.to_dict()
     if counter.max_endpoints is not None:  # only then: older versions refuse, not ignore it
         document["max_endpoints"] = counter.max_endpoints
     return document
@@ -310,6 +314,10 @@ def _build(document: _Document) -> HitCounter:
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
     counter.inputs = _inputs(document.inputs)
+    try:
+        counter.keying = Keying.from_dict(document.keys)
+    except ConfigurationError as err:
+        raise StateError(f"keys: {err.message}") from err
     counter.max_endpoints = checked_cap(document.max_endpoints, saved=True)
     check_plausible(counter)  # each part passed; do they agree with one another?
     return counter

@@ -11,7 +11,7 @@ from hitcount.engine import HitCounter
 from hitcount.errors import StateError
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, to_document
-from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
+from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
 
 
 def load_counter(
@@ -58,7 +58,7 @@ def commit(store: Store, counter: HitCounter) -> None:
 
     Ctrl-C and SIGTERM wait until the save is done.
     """
-    with _signals_deferred():
+    with signals_deferred():
         save_counter(store, counter)
 
 
@@ -87,7 +87,7 @@ def updating(
             never overwritten.
     """
     with store.locked():
-        existing = store.load_scoped(HEADER_ONLY) if replace else store.load()
+        existing = store.header_to_replace() if replace else store.load()
         if create is not None and (replace or existing is None):
             if existing is not None:
                 check_is_state(existing, store.describe())
@@ -97,15 +97,16 @@ def updating(
             raise _no_state(store)
         else:
             counter = from_bytes(existing, store.describe())  # read once, under the lock
+            store.loaded(counter)
         yield counter
-        with _signals_deferred():
+        with signals_deferred():
             save_counter(store, counter)
             if on_saved is not None:
                 on_saved()
 
 
 @contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends, so a save is never cut short."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -22,6 +22,7 @@ the same random numbers, and their errors add up instead of partly cancelling.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
@@ -159,6 +160,12 @@ class MorrisCounter(Strategy):
                 level += 1
             result[i] = level
         return result
+
+    def use_stream(self, number: int) -> None:
+        """Draw from now on from the `number`-th stream of this seed: one per writer, so
+        writers that share a state never draw the same numbers, and stay reproducible."""  # noqa: D205, D209
+        digest = hashlib.sha256(f"{self.params['seed']}:{number}".encode()).digest()
+        self.rng = SplitMix64(int.from_bytes(digest[:8], "big"))
 
     def levels(self, endpoint: str) -> list[int]:
         """A copy of `endpoint`'s counter levels (empty when it has none)."""

@@ -11,7 +11,12 @@ is plain JSON. The forms:
   `endpoint`, `matched` (at most `MATCHED_SHOWN`), `matched_count`, `last`, `now`, `now_iso`,
   the answer's fields, `strategy`.
 - `distinct_json`: the `distinct_*` fields `query --distinct --json` adds.
-- `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields.
+- `rate_json`: `rate`, `rate_low`, `rate_high` (hits per second; null when unknown), which
+  `query --rate --json` and every `top --json` row add.
+- `ranked_json`: one row of `top --json`: `query_json`, `rate_json` and, ranked by distinct
+  users, `distinct_json`.
+- `series_json` / `point_json` (`plot --json`): a point is `end` plus the answer's fields;
+  each series has `peak_rate`, its busiest step in hits per second (null when none is known).
 - `follow_status_json`: one NDJSON line of `replay --follow`; each `top` row is `endpoint`,
   the answer's fields and `steps` (NaN steps, before the retained data, become null).
 - `replay_json`: a replay report.
@@ -27,7 +32,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hitcount.engine import DistinctResult, QueryResult
-from hitcount.model.answers import WindowAnswer
+from hitcount.engine.ranking import Ranked
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 from hitcount.views.series import Point, Series
@@ -84,6 +90,23 @@ def query_json(result: QueryResult, strategy: str) -> dict[str, Any]:
     }
 
 
+def _number_or_none(rate: Rate | None) -> float | int | None:
+    return None if rate is None else _number(rate.per_s)
+
+
+def rate_json(rate: Rate | None) -> dict[str, Any]:
+    """Hits per second and its bounds (all null when the answer covers all time)."""
+    if rate is None:
+        return {"rate": None, "rate_low": None, "rate_high": None}
+    low, high = _number(rate.low), _finite(rate.high)
+    return {"rate": _number(rate.per_s), "rate_low": low, "rate_high": high}
+
+
+def ranked_json(row: Ranked, strategy: str) -> dict[str, Any]:
+    """One row of `top --json`."""
+    return {**query_json(row.result, strategy), **rate_json(row.rate), **distinct_json(row.users)}
+
+
 def distinct_json(result: DistinctResult | None) -> dict[str, Any]:
     """The distinct-users fields of `query --json --distinct` (none without --distinct)."""
     if result is None:
@@ -119,6 +142,7 @@ def series_json(result: Series) -> dict[str, Any]:
                 "matched": list(s.matched[:MATCHED_SHOWN]),
                 "matched_count": len(s.matched),
                 "total": answer_json(s.total),
+                "peak_rate": _number_or_none(result.peak(s)),
                 "points": [point_json(point) for point in s.points],
             }
             for s in result.series

@@ -232,14 +232,24 @@ def _top_table(report: Report) -> str:
         rows.append(
             f"<tr><td class=n>{rank}</td><td class=ep>{cell}</td>"
             f"<td class=n>{_text(number(a.count))}</td><td class=n>{_text(number(a.low))}</td>"
-            f"<td class=n>{_text(number(a.high))}</td><td>{'yes' if a.exact else 'no'}</td></tr>"
+            f"<td class=n>{_text(number(a.high))}</td><td>{'yes' if a.exact else 'no'}</td>"
+            f"<td class=n>{_text(_peak(report, rank - 1))}</td></tr>"
         )
     head = (
         "<tr><th class=n>#</th><th>endpoint</th><th class=n>count</th><th class=n>low</th>"
-        "<th class=n>high</th><th>exact</th></tr>"
+        "<th class=n>high</th><th>exact</th><th class=n>peak hits/s</th></tr>"
     )
     table = f"<table id=top-table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     return _section(title, table)
+
+
+def _peak(report: Report, index: int) -> str:
+    """The busiest step of the `index`th charted endpoint in hits per second, or `-`."""
+    chart = report.series
+    if chart is None or index >= len(chart.series):
+        return "-"
+    peak = chart.peak(chart.series[index])
+    return "-" if peak is None else f"{peak.per_s:.4g}"
 
 
 def _metrics_table(metrics: Mapping[str, Any]) -> str:

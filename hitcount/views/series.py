@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
+from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
 from hitcount.model.metrics import number, plain
 from hitcount.strategies import Strategy, available_strategies
 
@@ -124,6 +124,17 @@ class Series:
     def complete(self) -> bool:
         """Whether no step reaches past the data the strategy keeps."""
         return all(point.complete for s in self.series for point in s.points)
+
+    def peak(self, one: EndpointSeries) -> Rate | None:
+        """The busiest step of `one` as hits per second, with that step's bounds.
+
+        None when no step is known (every step reaches past the data kept, or no time).
+        """
+        known = [p for p in one.points if p.complete and not p.answer.all_time]
+        if not known:
+            return None
+        busiest = max(known, key=lambda point: (point.count, point.end))
+        return Rate.of(busiest.answer, self.step_s)
 
 
 def series(

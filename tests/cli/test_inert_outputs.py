@@ -165,3 +165,16 @@ def test_documents_written_to_stdout_or_files_escape_endpoints_losslessly(
     ok(["snapshot", "restore", str(snapshot)])  # and it reads back to the same endpoints
     rows = json.loads(ok(["top", "--last", "1d", "--limit", "50", "--json"]).stdout)
     assert sorted(row["endpoint"] for row in rows) == sorted(ENDPOINTS)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["top", "--last", "1d", "--limit", "50", "--csv"], ["query", "*", "--last", "1d", "--csv"],
+     ["plot", "*", "--last", "1d", "--csv"], ["export", "*", "--last", "1d"]],
+)  # fmt: skip
+def test_csv_and_prometheus_exports_escape_hostile_endpoints(
+    hostile: Path, args: list[str]
+) -> None:
+    result = ok(args)
+    assert_inert(result.stdout, result.stderr)
+    assert "\\x9b" in result.stdout or args[0] == "plot"  # shown, not dropped

@@ -218,3 +218,57 @@ def test_follow_json_status_lines_escape_hostile_endpoints_and_file_names(tmp_pa
     statuses = [json.loads(line) for line in out.splitlines()]
     shown = json.dumps(statuses, ensure_ascii=False)
     assert all(ep in shown for ep in hostile[:3]) and str(log) in shown  # decoded exactly
+
+
+def test_a_bad_line_warning_stays_out_of_the_live_view_and_figures_are_fresh(
+    tmp_path: Path,
+) -> None:
+    """On a terminal emulator's screen (pyte): the view shows every hit read long before
+    the first commit (30 s away), the warning sits at the view's foot, never in its header,
+    and after Ctrl-C it is printed below the last view."""  # noqa: D205, D209
+    pyte = pytest.importorskip("pyte")
+    log, state = tmp_path / "access.ndjson", tmp_path / "state.json"
+    lines = _lines(300, 11, prefix="/api/v")
+    log.write_text("".join(line + "\n" for line in lines) + "garbage line\n")
+    command = [sys.executable, "-m", "hitcount.cli", "--state", str(state), "replay", log.name]
+    command += ["--follow", "--commit-every", "30", "-s", "sliding", "--last", "15m"]
+    pid, master = pty.fork()
+    if pid == 0:
+        os.chdir(tmp_path)
+        os.execve(sys.executable, command, {**_CLEAN_ENV, "TERM": "xterm", "COLUMNS": "100"})
+    screen = pyte.Screen(100, 60)
+    stream = pyte.ByteStream(screen)
+    started = time.monotonic()
+    stream.feed(_read_until(master, b"300 kept"))
+    fresh_after_s = time.monotonic() - started
+    stream.feed(_read_for(master, 1.5))  # the rest of that drawing, and the next
+    running = [row.rstrip() for row in screen.display]
+    os.write(master, b"\x03")
+    stream.feed(_read_until(master, None))
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert fresh_after_s < 10  # not waiting for the commit, 30 s away
+    header = next(row for row in running if "hits/s" in row)
+    assert header.startswith("following · ") and "warning" not in header
+    assert "300 kept · 0 late · 1 bad line · 0 commits" in header
+    foot = running[running.index(next(r for r in running if r.startswith("messages"))) :]
+    assert foot[1].startswith("warning: access.ndjson:301: invalid JSON")  # cut to the width: …
+    assert sum("invalid JSON" in row for row in running) == 1
+    final = [row.rstrip() for row in screen.display if row.strip()]
+    warned = [i for i, row in enumerate(final) if row.startswith("hitcount: warning:")]
+    assert len(warned) == 1 and "access.ndjson:301: invalid JSON" in final[warned[0]]
+    assert warned[0] > max(i for i, row in enumerate(final) if "read to byte" in row)
+
+
+def _read_for(fd: int, seconds: float) -> bytes:
+    """Whatever the terminal shows within `seconds`."""
+    import select
+
+    data = b""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            data += os.read(fd, 65536)
+    return data

@@ -143,3 +143,51 @@ def test_max_endpoints_on_a_real_log_names_the_first_n_and_loses_no_hit() -> Non
     assert len(expected) == 201 and expected[OVERFLOW_ENDPOINT] > 0
     assert counter.strategy.totals() == dict(expected)
     assert counter.query("*", MONTH).answer.count == EXPECTED[name].hits
+
+
+@pytest.mark.parametrize("name", ["honeynet_rh71_httpd_access_2004", "erddap_voto_nginx_2024-05"])
+@pytest.mark.parametrize("strategy", ["sliding", "fixed"])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_real_access_logs_through_the_workers_equal_the_per_line_replay(
+    name: str, strategy: str, gzipped: bool, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranges decoded by workers (C scanner, per-line parser for the rest) change nothing.
+
+    A gzip file is decompressed by the parent and its blocks decoded by the workers.
+
+    The oracle replays the same file with the per-line parser alone (no scanner): the same
+    state, the same distinct users, the same bad lines with the same numbers and reasons.
+    """
+    import gzip
+    from pathlib import Path
+
+    from hitcount.ingest import lines, parallel
+
+    path = Path(str(tmp_path)) / "access.log"
+    text = b"\n".join(real_lines(name)) + b"\n"
+    path.write_bytes(gzip.compress(text) if gzipped else text)  # gzip: decoded as a stream
+
+    def run(workers: str) -> tuple[HitCounter, list[tuple[int, str]], int]:
+        monkeypatch.setenv("HITCOUNT_WORKERS", workers)
+        bad: list[tuple[int, str]] = []
+        params = {"sliding": {"max_window_s": MONTH}, "fixed": {"retention_s": MONTH}}
+        counter = HitCounter(strategy, **params.get(strategy, {}), distinct_precision=10)
+        report = replay(counter, [str(path)], on_bad_line=lambda b: bad.append((b.line, b.reason)))
+        return counter, bad, report.lines_read
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
+    used: list[str] = []
+    for entry in ("decode_in_parallel", "decode_stream_in_parallel"):
+        real = getattr(parallel, entry)
+        monkeypatch.setattr(
+            parallel, entry, lambda *a, _r=real, _n=entry: used.append(_n) or _r(*a)
+        )
+    fast, fast_bad, fast_lines = run("2")
+    assert used == ["decode_stream_in_parallel" if gzipped else "decode_in_parallel"]
+    monkeypatch.setattr(lines, "native", None)  # no scanner: every line by the parser
+    slow, slow_bad, slow_lines = run("0")
+    assert fast_bad == slow_bad and fast_lines == slow_lines == len(real_lines(name))
+    assert fast.strategy.to_state() == slow.strategy.to_state()
+    assert fast.distinct is not None and slow.distinct is not None
+    assert fast.distinct.to_state() == slow.distinct.to_state()

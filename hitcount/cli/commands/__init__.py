@@ -14,6 +14,7 @@ from hitcount.cli.commands import (
     compare,
     demo,
     events,
+    export,
     merge,
     metrics,
     plot,
@@ -41,4 +42,5 @@ COMMANDS: dict[str, Callable[..., None] | typer.Typer] = {
     "merge": merge.merge_command,
     "plot": plot.plot,
     "report": report.report,
+    "export": export.export_command,
 }

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
+from hitcount.model.windows import DEFAULT_LAST_S
 from hitcount.ops.compare import compare as run_compare
 from hitcount.strategies import get_strategy
 
@@ -17,13 +19,14 @@ from hitcount.strategies import get_strategy
 @opt.with_strategy_options
 def compare_command(
     sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
-    last: opt.Last,
+    last: opt.Last = None,
     strategies: Annotated[
         str | None,
         typer.Option(
             "--strategies",
             help="Comma-separated strategies to compare (default: all).",
             show_default=False,
+            autocompletion=complete.strategy_lists,
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Busiest endpoints to compare.")] = 5,
@@ -47,12 +50,15 @@ def compare_command(
         )
     for name in names or []:
         get_strategy(name)
-    result = run_compare(
-        sources,
-        parse_duration(last),
-        strategies=names,
-        params=strategy_params,
-        limit=limit,
-        fmt=fmt,
-    )
-    Renderer(json_output=json_output).comparison(result)
+    render = Renderer(json_output=json_output)
+    with render.progress("comparing") as on_progress:
+        result = run_compare(
+            sources,
+            DEFAULT_LAST_S if last is None else parse_duration(last),
+            strategies=names,
+            params=strategy_params,
+            limit=limit,
+            fmt=fmt,
+            on_progress=on_progress,
+        )
+    render.comparison(result)

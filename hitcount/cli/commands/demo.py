@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.render import Renderer, counted, safe
 from hitcount.errors import ConfigurationError
@@ -21,6 +22,7 @@ def demo(
             "-n",
             help="Run only these scenarios (1-5; repeatable).",
             show_default=False,
+            autocompletion=complete.scenarios,
         ),
     ] = None,
     json_output: opt.JsonFlag = False,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
 from hitcount.model.events import EVENT_FIELDS, REMEMBERED
 from hitcount.persist.state import load_counter
@@ -19,16 +19,37 @@ def events(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Option("--name", help=f"Only events of this name: {', '.join(REMEMBERED)}."),
+        typer.Option(
+            "--name",
+            help=f"Only events of this name: {', '.join(REMEMBERED)}.",
+            autocompletion=complete.event_names,
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N.")] = 50,
+    last: Annotated[
+        str | None,
+        typer.Option(
+            "--last",
+            "-l",
+            help="Only events in the window (now - N, now] of log time (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
+    now: opt.Now = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
     """The notable events the state remembers (swaps, resets, alerts, switches), oldest first.
 
     Hits, prunes and metrics updates are not remembered: see them as they happen with
-    --trace or --trace-json on replay. Example: hitcount events --name strategy_swapped
+    --trace or --trace-json on replay. --last, --since and --until keep the events whose
+    log clock is in that window. Example: hitcount events --name strategy_swapped --since -1d
     """
+    render = opt.renderer(json_output, csv_output)
+    windowed = any(value is not None for value in (last, since, until, now))
+    spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
     if name is not None and name not in REMEMBERED:
         known = ", ".join(REMEMBERED)
@@ -39,5 +60,10 @@ def events(
             )
         raise ConfigurationError(f"unknown event {name!r}", hint=f"choose one of: {known}")
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=HEADER_ONLY)
-    rows = [row for row in counter.iter_events() if name is None or row.get("event") == name]
-    Renderer(json_output=json_output).events(rows[-limit:])
+    window = spec.resolve(counter.clock)
+    if not windowed:
+        kept = list(counter.iter_events())
+    else:
+        kept = [] if window.end is None else counter.events_in(window.last_s, window.end)
+    rows = [row for row in kept if name is None or row.get("event") == name]
+    render.events(rows[-limit:])

@@ -8,12 +8,11 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
 from hitcount.cli.render.charts import PIPED_BAR_WIDTH, draw_series
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
+from hitcount.views.csv_forms import series_rows
 from hitcount.views.json_forms import series_json
 from hitcount.views.series import DEFAULT_STEPS, series
 
@@ -30,8 +29,10 @@ def plot(
             show_default=False,
         ),
     ],
-    last: opt.Last = "1h",
+    last: opt.Last = None,
     step: opt.Step = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
     bars: Annotated[
         bool, typer.Option("--bars", help="One line per step with a bar, instead of sparklines.")
@@ -48,23 +49,28 @@ def plot(
         ),
     ] = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
-    """Hits per step over the window now - N < ts <= now (default --last 1h).
+    """Hits per step over the window now - N < ts <= now (default --last 1h), or (since, until].
 
     Every step (t - step, t] is answered by the strategy, with its bounds.
 
     Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
     """
-    last_s = parse_duration(last)
-    step_s = last_s / DEFAULT_STEPS if step is None else parse_duration(step, "--step")
-    end = opt.instant(now)
+    render = opt.renderer(json_output, csv_output)
+    spec = opt.window(last, since, until, now, render)
+    step_given = None if step is None else parse_duration(step, "--step")
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    scope = Scope(patterns=tuple(endpoints), last_s=last_s, now=end)
+    scope = opt.scope(spec, tuple(endpoints))
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
-    result = series(counter, endpoints, last_s, step_s, end)
-    render = Renderer(json_output=json_output)
-    if json_output:
+    window = spec.resolve(counter.clock)
+    step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given
+    result = series(counter, endpoints, window.last_s, step_s, window.end)
+    if csv_output:
+        render.csv(series_rows(series_json(result)))
+    elif json_output:
         render.json(series_json(result))
     else:
         draw_series(render, result, bars=bars, width=width)
+    opt.note_keys(render, counter.keying)

@@ -9,10 +9,9 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
-from hitcount.model.timeparse import parse_duration
+from hitcount.engine.ranking import check_depth, query_rolled
+from hitcount.model.answers import Rate
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
 
 
 def query(
@@ -20,7 +19,9 @@ def query(
     endpoint: Annotated[
         str, typer.Argument(help="An endpoint, or a glob such as '/api/*' (summed).")
     ],
-    last: opt.Last,
+    last: opt.Last = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
     distinct: Annotated[
         bool,
@@ -28,18 +29,40 @@ def query(
             "--distinct", help="Also estimate distinct users in the window (HyperLogLog)."
         ),
     ] = False,
+    depth: opt.Depth = None,
+    rate: Annotated[
+        bool, typer.Option("--rate", help="Also give hits per second over the window.")
+    ] = False,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
-    """Count hits of an endpoint in the window now - N < ts <= now.
+    """Count hits of an endpoint in the window now - N < ts <= now, or (since, until].
 
     Example: hitcount query '/api/*' --last 5m --json
-    (and distinct users: hitcount query /api --last 1h --distinct)
+    (a range: hitcount query /api/login --since -2h --until -1h;
+    distinct users: hitcount query /api --last 1h --distinct;
+    a roll-up: hitcount query /api/users --depth 2 --rate counts /api/users/...)
     """
-    last_s, end = parse_duration(last), opt.instant(now)
-    scope = Scope(patterns=(endpoint,), last_s=last_s, now=end)
+    render = opt.renderer(json_output, csv_output)
+    spec = opt.window(last, since, until, now, render)
+    check_depth(depth)
+    scope = opt.scope(spec, (endpoint,) if depth is None else None)
     counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
-    result = counter.query(endpoint, last_s, end)
-    users = counter.query_distinct(endpoint, last_s, end) if distinct else None
+    window = spec.resolve(counter.clock)
+    if depth is None:
+        result = counter.query(endpoint, window.last_s, window.end)
+    else:
+        result = query_rolled(counter, endpoint, depth, window.last_s, window.end)
+    users = (
+        counter.query_distinct_of(endpoint, result.matched, window.last_s, window.end)
+        if distinct
+        else None
+    )
     horizon = counter.strategy.horizon
     known = (horizon if math.isfinite(horizon) else None, counter.clock)
-    Renderer(json_output=json_output).query(result, counter.strategy.describe(), users, known)
+    per_s = Rate.of(result.answer, result.last_s) if rate else None
+    render.query(
+        result, counter.strategy.describe(), users, known, ranged=spec.ranged, rate=rate,
+        per_s=per_s,
+    )  # fmt: skip
+    opt.note_keys(render, counter.keying)

@@ -6,15 +6,21 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
-from hitcount.cli.alerting import AlertWatch, parse_rules
+from hitcount.cli.alerting import AlertWatch, alert_exec, parse_rules
 from hitcount.cli.live import follow_view, shows_live
 from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.alerts import AlertRule
 from hitcount.engine.capping import OVERFLOW_ENDPOINT
+from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats import LOG_FORMAT_PREFIX, make_parser
+from hitcount.ingest.formats.mapped import parse_fields
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
+from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
@@ -26,6 +32,7 @@ Strategy = Annotated[
         "-s",
         help=f"One of: {', '.join(available_strategies())} (default: fixed).",
         show_default=False,
+        autocompletion=complete.strategies,
     ),
 ]
 MaxLateness = Annotated[
@@ -83,16 +90,17 @@ class _Observers:
         render: Renderer,
         tracing: tuple[bool, str | None],
         alerting: tuple[list[AlertRule], bool],
+        hook: AlertExec | None = None,
     ) -> None:
         self.app_ctx, self.render = app_ctx, render
-        self.tracing, self.alerting = tracing, alerting
+        self.tracing, self.alerting, self.hook = tracing, alerting, hook
         self.alerts: AlertWatch | None = None
 
     def attach(self, counter: HitCounter) -> None:
         """Subscribe the tracers and the alert printer to `counter`."""
         (trace, trace_json), (rules, exit_on_alert) = self.tracing, self.alerting
         opt.attach_tracing(self.app_ctx, counter, self.render, trace, trace_json)
-        self.alerts = AlertWatch(counter, rules, self.render, exit_on_alert)
+        self.alerts = AlertWatch(counter, rules, self.render, exit_on_alert, self.hook)
         if trace:
             self.render.note("note: --trace prints every hit; large replays get slow")
 
@@ -104,6 +112,11 @@ class _Observers:
         """After the save: exit 9 if an alert stopped the replay."""
         if self.alerts is not None:
             self.alerts.finish()
+
+    def close(self) -> None:
+        """Wait for the `--alert-exec` hooks still running (each bounded by its timeout)."""
+        if self.hook is not None:
+            self.hook.close()
 
 
 def _hooks(
@@ -139,6 +152,51 @@ def replay(
     trace_json: opt.TraceJson = None,
     alert: opt.Alert = None,
     exit_on_alert: opt.ExitOnAlert = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="TEMPLATE",
+            help="What counts as the endpoint, from each line's fields: {path} (default),"
+            " {method}, {status}, {status_class}, {host}, {user}, any NDJSON field or CSV"
+            " column, e.g. '{method} {path}'. Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="FIELD OP VALUE",
+            help="Count only lines where this holds: status>=500, method=POST, path=/api/*"
+            " (OP: = != >= <= > <; repeatable, all must hold). Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="LAYOUT",
+            help="Access-log lines in this layout: an nginx log_format such as"
+            " '$remote_addr [$time_local] \"$request\" $status', or an Apache LogFormat"
+            " such as '%h %t \"%r\" %>s %b'; its variables are fields for --key and --where.",
+            show_default=False,
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            metavar="NAME=SOURCE",
+            help="Read NAME (endpoint, ts, user) from another NDJSON field (request.path"
+            " reaches into nested objects) or CSV column, e.g. --field ts=time (repeatable)."
+            " Remembered by the state.",
+            show_default=False,
+        ),
+    ] = None,
+    alert_exec_command: opt.AlertExecOption = None,
+    alert_exec_timeout: opt.AlertExecTimeout = 10.0,
     json_output: opt.JsonFlag = False,
     follow: opt.Follow = False,
     commit_every: opt.CommitEvery = "5s",
@@ -149,10 +207,13 @@ def replay(
 
     Example: hitcount replay access.log.gz --strategy sliding --max-window 3600
     (or live: hitcount replay access.log --follow --append)
-    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert)
+    (with alerts: hitcount replay access.log.gz --alert '/login>100/60s' --exit-on-alert;
+    a hook per alert: --alert '/login>100/60s' --alert-exec ./page-oncall.sh)
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     rules = parse_rules(alert, exit_on_alert)
+    fmt = custom_format(fmt, log_format)
+    hook = alert_exec(alert_exec_command, alert_exec_timeout, rules, render)
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
     settings = ReplaySettings(
@@ -161,11 +222,18 @@ def replay(
         distinct_precision=distinct_precision, resume=resume, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None, max_endpoints=max_endpoints,
+        keying=(
+            None if key is None and not where and not field
+            else Keying.parse(key, where, parse_fields(field))
+        ),
     )  # fmt: skip
-    observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert))
-    outcome = replay_into_store(
-        store, sources, settings, _hooks(app_ctx, render, observers, following)
-    )
+    observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)
+    try:
+        outcome = replay_into_store(
+            store, sources, settings, _hooks(app_ctx, render, observers, following)
+        )
+    finally:
+        observers.close()
     for warning in outcome.warnings():
         render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
@@ -174,3 +242,17 @@ def replay(
         return
     observers.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+
+
+def custom_format(fmt: str | None, log_format: str | None) -> str | None:
+    """`--format`, or `--log-format`'s layout (checked now, before any state is touched).
+
+    Raises:
+        ConfigurationError: both given, or a layout without a time or a request.
+    """
+    if log_format is None:
+        return fmt
+    if fmt is not None:
+        raise ConfigurationError("--format and --log-format exclude each other")
+    make_parser(LOG_FORMAT_PREFIX + log_format)
+    return LOG_FORMAT_PREFIX + log_format

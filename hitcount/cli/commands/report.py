@@ -25,8 +25,10 @@ def report(
             show_default=False,
         ),
     ],
-    last: opt.Last = "1h",
+    last: opt.Last = None,
     step: opt.Step = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
     top: Annotated[
         int, typer.Option("--top", "-n", help="How many of the busiest endpoints to chart.")
     ] = 10,
@@ -34,19 +36,19 @@ def report(
 ) -> None:
     """Write one HTML page: hits over time of the top endpoints, the top table, metrics.
 
-    The window is now - N < ts <= now (default --last 1h). The page has no script and
-    fetches nothing: open it in any browser, even offline.
+    The window is now - N < ts <= now (default --last 1h), or (since, until]. The page
+    has no script and fetches nothing: open it in any browser, even offline.
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
-    last_s = parse_duration(last)
+    render = Renderer()
+    spec = opt.window(last, since, until, now, render)
     step_s = None if step is None else parse_duration(step, "--step")
-    end = opt.instant(now)
     store = context(ctx).store()
     counter = load_counter(store, lazy_distinct=True)
-    result = build_report(counter, last_s, step_s, top, end)
+    window = spec.resolve(counter.clock)
+    result = build_report(counter, window.last_s, step_s, top, window.end)
     page = render_html(result, store.describe())
-    render = Renderer()
     if out == "-":
         render.document(page)
         return

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer
@@ -21,7 +22,13 @@ from hitcount.strategies import available_strategies, get_strategy
 @opt.with_strategy_options
 def swap(
     ctx: typer.Context,
-    strategy: Annotated[str, typer.Argument(help=f"One of: {', '.join(available_strategies())}.")],
+    strategy: Annotated[
+        str,
+        typer.Argument(
+            help=f"One of: {', '.join(available_strategies())}.",
+            autocompletion=complete.strategies,
+        ),
+    ],
     param: opt.Params = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="If the swap would need lost information, start empty.")

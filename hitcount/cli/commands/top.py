@@ -9,19 +9,35 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
-from hitcount.cli.render import Renderer
-from hitcount.engine import QueryResult
+from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
-from hitcount.model.timeparse import parse_duration
+from hitcount.model.keys import Keying
 from hitcount.persist.state import load_counter
-from hitcount.persist.stores import Scope
 
 
 def top(
     ctx: typer.Context,
-    last: opt.Last,
+    pattern: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only endpoints matching this glob, e.g. '/api/*' (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    last: opt.Last = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many endpoints.")] = 10,
+    since: opt.Since = None,
+    until: opt.Until = None,
     now: opt.Now = None,
+    depth: opt.Depth = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Rank by hits, distinct (users, each once per row), or rate (hits/s: the"
+            " same order as hits).",
+        ),
+    ] = "hits",
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds until Ctrl-C.")
     ] = False,
@@ -33,13 +49,17 @@ def top(
         typer.Option("--count", help="With --watch: stop after N redraws.", show_default=False),
     ] = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
 ) -> None:
-    """The busiest endpoints in the window, most hits first.
+    """The busiest endpoints in the window, most hits first, with hits per second.
 
-    Example: hitcount top --last 1h --limit 5   (or --watch while replays append)
+    Example: hitcount top --last 1h --limit 5   (or --watch while replays append;
+    hitcount top '/api/*' --depth 2 --by distinct for the /api/... groups with most users)
     """
-    duration, end = parse_duration(last), opt.instant(now)
+    render = opt.renderer(json_output, csv_output)
+    spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
+    check_rank(depth, by)
     if not (math.isfinite(interval) and interval > 0) or (count is not None and count < 1):
         raise ConfigurationError("--interval must be > 0 seconds and --count >= 1")
     given = [name for name in ("count", "interval") if opt.given_on_command_line(ctx, name)]
@@ -47,15 +67,25 @@ def top(
         flags = " and ".join(f"--{name}" for name in given)
         verb = "applies" if len(given) == 1 else "apply"
         raise ConfigurationError(f"{flags} only {verb} with --watch", hint="add --watch")
-    store, render = context(ctx).store(), Renderer(json_output=json_output)
+    store = context(ctx).store()
+    shown_s = spec.length()  # None: the clock places the window's start and end
 
-    def fetch() -> tuple[list[QueryResult], str]:
-        scope = Scope(last_s=duration, now=end)  # read again each time: others write it
-        counter = load_counter(store, lazy_distinct=True, scope=scope)
-        return counter.top(duration, end, limit), counter.strategy.describe()
+    patterns = None if pattern is None or depth is not None else (pattern,)
+
+    keying: list[Keying] = []
+
+    def fetch() -> tuple[list[Ranked], str]:
+        # read again each time: others write it
+        counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec, patterns))
+        window = spec.resolve(counter.clock)
+        keying[:] = [counter.keying]
+        rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
+                    depth=depth, by=by)  # fmt: skip
+        return rows, counter.strategy.describe()
 
     if watch:
-        render.watch_top(fetch, duration, interval, count)
+        render.watch_top(fetch, shown_s, interval, count)
         return
     results, strategy = fetch()
-    render.top(results, duration, strategy)
+    render.top(results, shown_s, strategy)
+    opt.note_keys(render, keying[0])

@@ -13,16 +13,26 @@ from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import answer_text, counted, distinct_text, duration, safe
+from hitcount.cli.render.text import (
+    answer_text,
+    counted,
+    distinct_text,
+    duration,
+    rate_line,
+    rate_text,
+    safe,
+    window_text,
+)
 from hitcount.engine import DistinctResult, QueryResult
-from hitcount.model.answers import WindowAnswer
+from hitcount.engine.ranking import Ranked
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
-from hitcount.views.json_forms import distinct_json, query_json
+from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
 
 _NUMBERS = ("count", "low", "high")
-#: What `watch_top` calls for each refresh: the results and the strategy's description.
-TopFetcher = Callable[[], tuple[list[QueryResult], str]]
+#: What `watch_top` calls for each refresh: the rows and the strategy's description.
+TopFetcher = Callable[[], tuple[list[Ranked], str]]
 
 
 class AnswerViews(Output):
@@ -34,17 +44,25 @@ class AnswerViews(Output):
         strategy: str,
         users: DistinctResult | None = None,
         known: tuple[float | None, float | None] | None = None,
+        ranged: bool = False,
+        rate: bool = False,
+        per_s: Rate | None = None,
     ) -> None:
         """One window answer (and its distinct users, when asked).
 
-        `known`: the state's horizon and clock, to say where its data begins and ends.
+        `known`: the state's horizon and clock, to say where its data begins and ends;
+        `ranged`: the window came from --since/--until (said so, not "the last N");
+        `rate`: hits per second were asked, `per_s` (None when the answer has no window).
         """
         if self.json_output:
-            self.json({**query_json(result, strategy), **distinct_json(users)})
+            extra = rate_json(per_s) if rate else {}
+            self.json({**query_json(result, strategy), **extra, **distinct_json(users)})
             return
         answer = result.answer
-        summary = answer_text(answer, result.last_s)
+        summary = answer_text(answer, result.last_s, window_text(result.last_s, result.now, ranged))
         self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
+        if rate:
+            self.line(Text(safe(result.endpoint), style="bold"), f": {rate_line(per_s)}")
         if len(result.matched) > 1 or result.matched != (result.endpoint,):
             self.note(f"matched {counted(len(result.matched), 'endpoint')}")
         if result.now is not None and not answer.all_time:
@@ -58,7 +76,7 @@ class AnswerViews(Output):
                 " it knows nothing of the time after that"
             )
         if users is not None:
-            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users)}")
+            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users, ranged)}")
             if not users.answer.complete:
                 self.warn(
                     "the window starts before the oldest distinct-users bucket kept, so the"
@@ -80,35 +98,46 @@ class AnswerViews(Output):
                 " true count may be higher; use a longer --max-window / --retention"
             )
 
-    def top(self, results: list[QueryResult], last_s: float, strategy: str) -> None:
-        """The busiest endpoints."""
+    def top(self, rows: list[Ranked], last_s: float | None, strategy: str) -> None:
+        """The busiest endpoints (`last_s` None: a window whose length the clock decides)."""
         if self.json_output:
-            self.json([query_json(result, strategy) for result in results])
+            self.json([ranked_json(row, strategy) for row in rows])
             return
-        self.show(self._top_table(results))
+        self.show(self._top_table(rows))
+        results = [row.result for row in rows]
         if not results:
-            self.note(f"no hits in the last {duration(last_s)}")
+            self.note("no hits in the window" if last_s is None else _no_hits(last_s))
         if results:
-            now = results[0].now
-            if now is not None and not results[0].answer.all_time:
-                self.note(f"window {iso(now - last_s)} < ts <= {iso(now)} · {strategy}")
+            first = results[0]
+            if first.now is not None and not first.answer.all_time:
+                start, end = iso(first.now - first.last_s), iso(first.now)
+                self.note(f"window {start} < ts <= {end} · {strategy}")
             self._caveats(_combine(r.answer for r in results))
 
-    def _top_table(self, results: list[QueryResult]) -> Table:
-        table = self.table("endpoint", "count", "low", "high", "exact", right=_NUMBERS)
-        for result in results:
-            a = result.answer
-            table.add_row(
-                Text(safe(result.endpoint)),
+    def _top_table(self, rows: list[Ranked]) -> Table:
+        users = any(row.users is not None for row in rows)
+        extra = ("users",) if users else ()
+        table = self.table(
+            "endpoint", "count", "low", "high", "exact", "rate/s", *extra,
+            right=(*_NUMBERS, "rate/s", *extra),
+        )  # fmt: skip
+        for row in rows:
+            a = row.result.answer
+            cells: list[Text | str] = [
+                Text(safe(row.result.endpoint)),
                 number(a.count),
                 number(a.low),
                 number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound
                 "yes" if a.exact else "no",
-            )
+                rate_text(row.rate),
+            ]
+            if users:
+                cells.append(f"~{row.users.answer.estimate:,.0f}" if row.users else "-")
+            table.add_row(*cells)
         return table
 
     def watch_top(
-        self, fetch: TopFetcher, last_s: float, interval_s: float, count: int | None
+        self, fetch: TopFetcher, last_s: float | None, interval_s: float, count: int | None
     ) -> None:
         """Redraw `top` every `interval_s` seconds (`count` times, or until Ctrl-C).
 
@@ -120,25 +149,32 @@ class AnswerViews(Output):
         try:
             with Live(console=self.out, auto_refresh=False) if live else nullcontext() as view:
                 while count is None or shown < count:
-                    results, strategy = fetch()
+                    rows, strategy = fetch()
                     if isinstance(view, Live):
-                        view.update(self._watch_view(results, last_s, strategy), refresh=True)
+                        view.update(self._watch_view(rows, last_s, strategy), refresh=True)
                     elif self.json_output:
-                        self.json([query_json(result, strategy) for result in results])
+                        self.json([ranked_json(row, strategy) for row in rows])
                     else:
                         self.line(f"== {iso(time.time())}")
-                        self.top(results, last_s, strategy)
+                        self.top(rows, last_s, strategy)
                     shown += 1
                     if count is None or shown < count:
                         time.sleep(interval_s)
         except KeyboardInterrupt:  # the normal way to stop watching
             return
 
-    def _watch_view(self, results: list[QueryResult], last_s: float, strategy: str) -> Group:
-        now = results[0].now if results else None
-        window = f"{iso(now - last_s)} < ts <= {iso(now)}" if now is not None else "no hits"
-        header = Text(f"top · last {duration(last_s)} · {window} · {strategy} · Ctrl-C stops")
-        return Group(header, self._top_table(results))
+    def _watch_view(self, rows: list[Ranked], last_s: float | None, strategy: str) -> Group:
+        first = rows[0].result if rows else None
+        window = "no hits"
+        if first is not None and first.now is not None:
+            window = f"{iso(first.now - first.last_s)} < ts <= {iso(first.now)}"
+        length = "" if last_s is None else f" · last {duration(last_s)}"
+        header = Text(f"top{length} · {window} · {strategy} · Ctrl-C stops")
+        return Group(header, self._top_table(rows))
+
+
+def _no_hits(last_s: float) -> str:
+    return f"no hits in the last {duration(last_s)}"
 
 
 def _combine(answers: Iterable[WindowAnswer]) -> WindowAnswer:

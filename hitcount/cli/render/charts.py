@@ -8,7 +8,8 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import duration, safe
+from hitcount.cli.render.text import duration, rate_text, safe
+from hitcount.model.answers import Rate
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.series import EndpointSeries, Point, Series, total_text
@@ -38,7 +39,7 @@ def draw_series(render: Output, result: Series, *, bars: bool, width: int | None
 def _sparklines(render: Output, result: Series, width: int | None) -> None:
     labels = [safe(s.endpoint) for s in result.series]
     label_width = max(cell_len(label) for label in labels)
-    stats = [_stats(s) for s in result.series]
+    stats = [_stats(s, result.peak(s)) for s in result.series]
     points = len(result.times)
     room = width
     if room is None and render.out.is_terminal:
@@ -98,13 +99,14 @@ def _merge(counts: list[float], per_char: int) -> list[float]:
     return [sum(group) / len(group) for group in reversed(groups)]  # NaN stays NaN
 
 
-def _stats(s: EndpointSeries) -> str:
+def _stats(s: EndpointSeries, peak: Rate | None) -> str:
     counts = [value for value in _known_counts(s) if not math.isnan(value)]
     matched = "" if s.matched == (s.endpoint,) else f" · {len(s.matched)} matched"
     unknown = len(s.points) - len(counts)
     spread = f" · min {number(min(counts))} · max {number(max(counts))}" if counts else ""
+    rate = f" · peak {rate_text(peak)}/s" if peak is not None else ""
     gaps = f" · {unknown} steps unknown (·)" if unknown else ""
-    return f"total {total_text(s.total)}{spread}{gaps}{matched}"
+    return f"total {total_text(s.total)}{spread}{rate}{gaps}{matched}"
 
 
 # -- bars ------------------------------------------------------------------------------------
@@ -126,7 +128,9 @@ def _bars(render: Output, result: Series, width: int | None) -> None:
         f" {iso(result.start)} < ts <= {iso(result.now)} · {result.strategy}"
     )
     for s in result.series:
-        render.line(Text(safe(s.endpoint), style="bold"), f"  total {total_text(s.total)}")
+        peak = result.peak(s)
+        rate = f" · peak {rate_text(peak)}/s" if peak is not None else ""
+        render.line(Text(safe(s.endpoint), style="bold"), f"  total {total_text(s.total)}{rate}")
         for when, point in zip(times, s.points, strict=True):
             render.line(
                 f"  {when}  {_count_text(point):>{count_width}}  ",

@@ -7,24 +7,26 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich import box
 from rich.console import Console, RenderableType
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-from hitcount.cli.render.text import safe
+from hitcount.cli.render.text import progress_text, safe
+from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
+from hitcount.views.csv_forms import csv_text, payload_rows
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
-_PROGRESS_AFTER_S = 1.0
+PROGRESS_AFTER_S = 1.0
 
 
 def inert(part: str | Text) -> Text:
@@ -64,8 +66,9 @@ class PipeConsole(Console):
 class Output:
     """Prints on stdout (results) and stderr (diagnostics); the primitives every view uses."""
 
-    def __init__(self, *, json_output: bool = False) -> None:
-        self.json_output = json_output
+    def __init__(self, *, json_output: bool = False, csv_output: bool = False) -> None:
+        self.json_output = json_output or csv_output  # CSV is the JSON form, as rows
+        self.csv_output = csv_output
         self.out = PipeConsole(highlight=False, soft_wrap=True)
         if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
             self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
@@ -78,8 +81,17 @@ class Output:
         self._json_stream = sys.stderr
 
     def json(self, payload: Any) -> None:
-        """One JSON document on stdout (non-finite numbers become null, controls escaped)."""
+        """One JSON document on stdout (non-finite numbers become null, controls escaped);
+        CSV rows with --csv."""  # noqa: D205, D209
+        if self.csv_output:
+            self.csv(payload_rows(payload))
+            return
         self._json_stream.write(json_line(payload) + "\n")
+        self._json_stream.flush()
+
+    def csv(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows as CSV on stdout, a header line first."""
+        self._json_stream.write(csv_text(rows))
         self._json_stream.flush()
 
     def document(self, data: bytes | str) -> None:
@@ -145,30 +157,35 @@ class Output:
         return table
 
     @contextmanager
-    def progress(self) -> Iterator[Callable[[int], None]]:
-        """A progress callback (lines read) that shows a live line on a terminal's stderr.
+    def progress(self, verb: str = "replaying") -> Iterator[ProgressHandler]:
+        """A progress callback that shows a live line on a terminal's stderr: lines read,
+        and when the inputs' size is known a bar, the share read and the time left.
 
-        Nothing is drawn when stderr is not a terminal, nor for replays under a second.
-        """
+        Nothing is drawn when stderr is not a terminal, nor for runs under a second.
+        """  # noqa: D205
         if not self.err.is_terminal:
-            yield lambda lines: None
+            yield lambda progress: None
             return
         started = time.monotonic()
         bar = Progress(
             SpinnerColumn(),
-            TextColumn("replaying: {task.completed:,.0f} lines"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[rate]}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[text]}"),
             console=self.err,
             transient=True,
         )
-        task = bar.add_task("replay", total=None, rate="")
+        task = bar.add_task(verb, total=None, text="")
 
-        def update(lines: int) -> None:
+        def update(progress: ReplayProgress) -> None:
             elapsed = time.monotonic() - started
-            if elapsed > _PROGRESS_AFTER_S and not bar.live.is_started:
+            if elapsed > PROGRESS_AFTER_S and not bar.live.is_started:
                 bar.start()
-            bar.update(task, completed=lines, rate=f"{lines / max(elapsed, 1e-9):,.0f} lines/s")
+            bar.update(
+                task,
+                total=progress.total_bytes,
+                completed=progress.done_bytes,
+                text=progress_text(verb, progress, elapsed),
+            )
 
         try:
             yield update

@@ -27,11 +27,19 @@ def _round_up(seconds: float) -> float:
     return float(math.ceil(seconds))
 
 
+def bad_line_text(info: BadLineInfo) -> str:
+    """`access.log:17: no request (skipped)`: one bad line, where it is and why."""
+    return f"{info.source}:{info.line}: {info.reason} (skipped)"
+
+
 class ReportViews(Output):
     """Prints what commands did and what the state holds."""
 
     def metrics(self, metrics: Mapping[str, Any]) -> None:
         """Every metric."""
+        if self.csv_output:  # a metric per row: name, value
+            self.csv([{"metric": k, "value": v} for k, v in metrics.items()])
+            return
         if self.json_output:
             self.json(dict(metrics))
             return
@@ -133,7 +141,7 @@ class ReportViews(Output):
 
     def bad_line(self, info: BadLineInfo) -> None:
         """One bad line, as it is met."""
-        self.warn(f"{info.source}:{info.line}: {info.reason} (skipped)")
+        self.warn(bad_line_text(info))
 
     def bad_lines_summary(self, report: ReplayReport) -> None:
         """The count of bad lines, when more were skipped than shown."""

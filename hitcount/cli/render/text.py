@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hitcount.engine import DistinctResult
-from hitcount.model.answers import WindowAnswer
+from hitcount.ingest.progress import ReplayProgress
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.inert import shown
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
@@ -33,9 +35,16 @@ def duration(seconds: float) -> str:
     return f"{number(seconds)}s"
 
 
-def answer_text(answer: WindowAnswer, last_s: float) -> str:
+def window_text(last_s: float, end: float | None, ranged: bool = False) -> str:
+    """`in the last 5m`, or for a --since/--until range `in the 5m to 2026-11-27T12:00:00Z`."""
+    if ranged and end is not None:
+        return f"in the {duration(last_s)} to {iso(end)}"
+    return f"in the last {duration(last_s)}"
+
+
+def answer_text(answer: WindowAnswer, last_s: float, scope_text: str | None = None) -> str:
     """`42 hits in the last 5m (exact)`, or an estimate with its bounds."""
-    scope = f"in the last {duration(last_s)}"
+    scope = scope_text or f"in the last {duration(last_s)}"
     if answer.all_time:
         scope = "over all time" if answer.since is None else f"since {iso(answer.since)}"
     if not answer.complete:
@@ -47,14 +56,29 @@ def answer_text(answer: WindowAnswer, last_s: float) -> str:
     return f"~{number(answer.count)} {_hits(answer.count)} {scope} ({bounds})"
 
 
+def rate_text(rate: Rate | None) -> str:
+    """`0.0125` hits per second (four significant digits), or `-` when it covers all time."""
+    if rate is None:
+        return "-"
+    return f"{rate.per_s:.4g}" if rate.per_s else "0"
+
+
+def rate_line(rate: Rate | None) -> str:
+    """`0.0125/s (0.0125..0.0125)`: the rate and its bounds, `no upper bound` when unknown."""
+    if rate is None:
+        return "no rate: this strategy keeps no time"
+    high = f"{rate.high:.4g}" if math.isfinite(rate.high) else "no upper bound"
+    return f"{rate_text(rate)} hits/s ({rate.low:.4g}..{high})"
+
+
 def _hits(count: float) -> str:
     return "hit" if count == 1 else "hits"
 
 
-def distinct_text(result: DistinctResult) -> str:
+def distinct_text(result: DistinctResult, ranged: bool = False) -> str:
     """`~412 distinct users in the last 1h (395..430, 95% interval)`."""
     a = result.answer
-    scope = f"in the last {duration(result.last_s)}"
+    scope = window_text(result.last_s, result.now, ranged)
     if not a.complete:
         return f"at least {a.low:,.0f} distinct users {scope} (no upper bound)"
     bounds = f"{a.low:,.0f}..{a.high:,.0f}, {a.confidence:.0%} interval"
@@ -66,3 +90,32 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         return number(value)
     return str(value)
+
+
+def progress_text(verb: str, progress: ReplayProgress, elapsed_s: float) -> str:
+    """`replaying: 42% · 1,200 lines · 0:05 elapsed, about 0:07 left · 240 lines/s`.
+
+    The share and the time left come from the bytes read of the inputs' size (gzip by its
+    compressed bytes), the time left assuming the rest goes at the pace so far; both are
+    left out when the size is unknown (stdin).
+    """
+    head = f"{verb} ({progress.stage})" if progress.stage else verb
+    parts = [f"{progress.lines:,} lines", f"{clock_text(elapsed_s)} elapsed"]
+    share = progress.fraction
+    if share is not None:
+        parts.insert(0, f"{math.floor(share * 100)}%")  # 100% only once all is read
+        if 0 < share < 1:
+            left = clock_text(elapsed_s * (1 - share) / share, up=True)
+            parts[-1] += f", about {left} left"
+    if elapsed_s > 0:
+        parts.append(f"{progress.lines / elapsed_s:,.0f} lines/s")
+    return f"{head}: {' · '.join(parts)}"
+
+
+def clock_text(seconds: float, *, up: bool = False) -> str:
+    """`0:07`, `12:30`, `1:02:03`: a time span as a clock shows it, in whole seconds (rounded
+    down, or `up`)."""  # noqa: D205, D209
+    whole = (math.ceil if up else math.floor)(max(seconds, 0.0))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

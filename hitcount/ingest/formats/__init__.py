@@ -12,6 +12,7 @@ from typing import Protocol
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.ingest.formats.access_log import parse_combined, parse_common, sniff_access_log
 from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.formats.log_format import LogFormatParser
 from hitcount.ingest.formats.ndjson import NdjsonParser
 from hitcount.model.hits import BadLine, Hit
 
@@ -45,6 +46,8 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
     "combined": lambda: AccessLogParser("combined", parse_combined),
     "common": lambda: AccessLogParser("common", parse_common),
 }
+#: `make_parser(LOG_FORMAT_PREFIX + layout)`: a custom access-log layout (`--log-format`).
+LOG_FORMAT_PREFIX = "log_format:"
 _SUFFIXES = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv"}
 
 
@@ -59,6 +62,8 @@ def make_parser(name: str) -> LineParser:
     Raises:
         ConfigurationError: unknown format (the message lists the valid ones).
     """
+    if name.startswith(LOG_FORMAT_PREFIX):
+        return LogFormatParser(name.removeprefix(LOG_FORMAT_PREFIX))
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ConfigurationError(

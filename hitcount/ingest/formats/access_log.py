@@ -62,7 +62,7 @@ the BadLine reason is given):
 | 7 CRLF line endings                             | hit; the ``\r`` is stripped                  |
 | 8 a third quoted field after the user-agent     | hit (all after the size is ignored)          |
 | 10 any offset, out-of-order seconds, gaps       | hit; ts = UTC epoch seconds                  |
-| 11 any three-digit status (499 ...)             | hit; the status is not read                  |
+| 11 any three-digit status (499 ...)             | hit; the status is read only for ``--key``    |
 | bad month, day, hour or offset in ``[time]``    | BadLine ``bad timestamp``                    |
 | time before 1970 or after 9999 (UTC)            | BadLine from ``check_ts``                    |
 | no ``[time]`` after host, ident and user        | BadLine ``not an access log line``           |
@@ -91,7 +91,7 @@ from hitcount.model.hits import (
     latest_plausible_ts,
 )
 
-__all__ = ["parse_combined", "parse_common", "sniff_access_log"]
+__all__ = ["endpoint_of_request", "parse_combined", "parse_common", "sniff_access_log"]
 
 # host ident user [dd/Mon/yyyy:hh:mm:ss +hhmm] "request" status size( rest)
 # The user field may hold spaces (an authenticated name), but never "[", so "[^\[]*" can only
@@ -101,7 +101,7 @@ __all__ = ["parse_combined", "parse_common", "sniff_access_log"]
 _LINE = re.compile(
     rb"([^ ]+) [^ ]+ [^\[]*\["
     rb"(\d\d/[A-Za-z]{3}/\d{4}):(\d\d:\d\d:\d\d) ([+-]\d{4})\]"
-    rb' "([^"]*(?:"[^"]*)*?)" \d{3} (?:\d+|-)(?= |\Z)',
+    rb' "([^"]*(?:"[^"]*)*?)" (\d{3}) (?:\d+|-)(?= |\Z)',
 )
 # Used only to explain why a line failed to match _LINE.
 _HAS_TIME = re.compile(rb"[^ ]+ [^ ]+ [^\[]*\[[^\]]*\]", re.DOTALL)
@@ -244,6 +244,15 @@ def _endpoint(request: bytes) -> str:
     return _decoded(path)
 
 
+def endpoint_of_request(request: bytes) -> str:
+    """The endpoint of a request line ``METHOD target [HTTP/x.y]``, as the parsers read it.
+
+    Raises:
+        BadLine: no request, or no usable target.
+    """
+    return _endpoint(request)
+
+
 def _decoded(path: bytes) -> str:
     """A path (or any target) as endpoint text: UTF-8, else backslash escapes; truncated."""
     if len(path) > 4 * MAX_ENDPOINT_CHARS:  # a character is made of at most four bytes
@@ -257,12 +266,40 @@ def _decoded(path: bytes) -> str:
 
 def _parse(line: bytes) -> Hit:
     """The shared core of parse_common and parse_combined."""
+    return _parse_match(_match(line))
+
+
+def _match(line: bytes) -> re.Match[bytes]:
     if line[-1:] == b"\r":
         line = line[:-1]
     found = _LINE.match(line)
     if found is None:
         raise _no_match(line)
-    host, date, clock, zone, request = found.groups()
+    return found
+
+
+def access_record(line: bytes) -> tuple[Hit, dict[str, object]]:
+    r"""The hit of an access-log line and the fields `--key`/`--where` may name.
+
+    Fields: ``path`` (the endpoint), ``method`` (as logged), ``status`` (a number),
+    ``status_class`` (``5xx``), ``host`` and ``user`` (the client host), ``ts``.
+
+    Raises:
+        BadLine: as `parse_combined`.
+    """
+    found = _match(line)
+    hit = _parse_match(found)
+    method = found.group(5).strip(b" ").partition(b" ")[0].decode("utf-8", "backslashreplace")
+    status = int(found.group(6))
+    fields: dict[str, object] = {
+        "path": hit.endpoint, "ts": hit.ts, "user": hit.user, "host": hit.user,
+        "method": method, "status": status, "status_class": f"{status // 100}xx",
+    }  # fmt: skip
+    return hit, fields
+
+
+def _parse_match(found: re.Match[bytes]) -> Hit:
+    host, date, clock, zone, request, _status = found.groups()
     start = _day_cache.get(date)
     if start is None:
         start = _day_start(date)

@@ -38,6 +38,29 @@ class CsvParser:
         self._first = True
         #: Whether an earlier line left a quoted field open (the record spans lines).
         self._in_quotes = False
+        #: The header's column names (lowercased), when the input has a header.
+        self.header: list[str] | None = None
+        #: The fields of the last line parsed (for `--key` and `--where`).
+        self.last_fields: list[str] = []
+
+    @classmethod
+    def after_header(
+        cls, columns: tuple[int, int, int | None], in_quotes: bool = False
+    ) -> CsvParser:
+        """A parser past the first line, its columns known (a range of a file, say)."""
+        parser = cls()
+        parser._columns, parser._first, parser._in_quotes = columns, False, in_quotes
+        return parser
+
+    @property
+    def needs_each_line(self) -> bool:
+        """Whether the next line must come here (a header may follow, or a quote is open)."""
+        return self._first or self._in_quotes
+
+    @property
+    def columns(self) -> tuple[int, int, int | None]:
+        """The columns of the endpoint, the timestamp and the user (None: no user column)."""
+        return self._columns
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank or header line.
@@ -65,6 +88,7 @@ class CsvParser:
             self._first = False
             if self._read_header(fields):
                 return None
+        self.last_fields = fields
         return self._hit(fields)
 
     def _read_header(self, fields: list[str]) -> bool:
@@ -74,6 +98,7 @@ class CsvParser:
         if endpoint is None or ts is None:
             return False
         self._columns = (endpoint, ts, _find(header, _USER_NAMES))
+        self.header = header
         return True
 
     def _hit(self, fields: list[str]) -> Hit:

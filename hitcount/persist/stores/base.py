@@ -43,6 +43,9 @@ class Store(ABC):
     #: Whether `replay --append` writes batches straight into the store, next to other
     #: writers (Redis), instead of a locked load-modify-save of the whole document.
     appends_concurrently = False
+    #: Told once when a writer has waited `LOCK_NOTICE_S` for another writer's lock (the CLI
+    #: prints it on stderr); None: wait in silence.
+    on_wait: Callable[[str], None] | None = None
 
     @abstractmethod
     def load(self) -> bytes | None:
@@ -56,6 +59,10 @@ class Store(ABC):
         """A document with at least what `scope` needs (by default: all of it)."""
         return self.load()
 
+    def header_to_replace(self) -> bytes | None:
+        """What a save replacing the state checks first (is it a hitcount state?)."""
+        return self.load_scoped(HEADER_ONLY)
+
     def sizes(self) -> dict[str, int] | None:
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None
@@ -67,6 +74,9 @@ class Store(ABC):
         `save_chunks`. The document format is the caller's (`persist/state.py`): a store
         only moves bytes, unless it keeps the state in its own structures (Redis)."""  # noqa: D205, D209
         self.save_chunks(encoded(counter))
+
+    def loaded(self, counter: HitCounter) -> None:  # noqa: B027 - most stores save it whole
+        """`updating` loaded `counter` under the lock: a store may save only its changes."""
 
     @abstractmethod
     def save(self, data: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import math
 import os
 import stat
 import time
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
 from hitcount.persist.atomic import (
     AtomicWriteError,
     remove_stale_temporaries,
@@ -21,8 +22,33 @@ from hitcount.persist.atomic import (
 from hitcount.persist.reading import read_document_file
 from hitcount.persist.stores.base import Store
 
-#: How long a writer waits for another writer's lock before giving up, in seconds.
+#: How long a writer waits for another writer's lock before giving up, in seconds
+#: (`HITCOUNT_LOCK_TIMEOUT` overrides it).
 LOCK_TIMEOUT_S = 120.0
+LOCK_TIMEOUT_ENV = "HITCOUNT_LOCK_TIMEOUT"
+#: After this many seconds of waiting for the lock, `on_wait` is told (once).
+LOCK_NOTICE_S = 1.0
+
+
+def lock_timeout_s() -> float:
+    """`$HITCOUNT_LOCK_TIMEOUT` in seconds (0: do not wait), else `LOCK_TIMEOUT_S`.
+
+    Raises:
+        ConfigurationError: the variable is not a number >= 0.
+    """
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigurationError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds >= 0",
+            hint=f"set {LOCK_TIMEOUT_ENV} to seconds, e.g. {LOCK_TIMEOUT_ENV}=600, or unset it",
+        )
+    return value
 
 
 def default_state_path() -> Path:
@@ -77,7 +103,7 @@ class FileStore(Store):
     `flock` on `PATH.lock` for their whole read-modify-write, so no update is lost.
     """  # noqa: D205
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = LOCK_TIMEOUT_S):
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float | None = None):
         self.path = Path(path).expanduser()
         self.url = str(self.path)
         self.lock_timeout_s = lock_timeout_s
@@ -135,7 +161,9 @@ class FileStore(Store):
             os.close(fd)  # closing the descriptor releases the lock
 
     def _acquire(self, fd: int, lock_path: Path) -> None:
-        deadline = time.monotonic() + self.lock_timeout_s
+        timeout = self.lock_timeout_s if self.lock_timeout_s is not None else lock_timeout_s()
+        started = time.monotonic()
+        deadline, told = started + timeout, False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -143,9 +171,17 @@ class FileStore(Store):
             except OSError as err:
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
                     raise StoreUnavailableError(f"{lock_path}: cannot lock: {err}") from err
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if not told and now - started >= LOCK_NOTICE_S and self.on_wait is not None:
+                told = True
+                self.on_wait(
+                    f"{self.path}: waiting for another hitcount process to finish writing"
+                    f" (up to {timeout:g} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
+                )
+            if now >= deadline:
                 raise StoreUnavailableError(
-                    f"{lock_path}: another hitcount process holds the state lock",
-                    hint="wait for it to finish, or raise the timeout",
+                    f"{lock_path}: another hitcount process held the state lock for {timeout:g} s",
+                    hint=f"run again when it is done, or wait longer: {LOCK_TIMEOUT_ENV}=600"
+                    " hitcount ...",
                 )
             time.sleep(0.02)

@@ -7,7 +7,8 @@ Keys of a namespace `NS` (default `hitcount`; `?namespace=` in the URL, `--names
   `--append` writes a whole new generation, then switches this key in one `SET`:
   readers see the old state or the new one, never a mix. Old generations are deleted.
 - `{NS}:gG:meta` (hash: strategy, clock, horizon, metrics), `{NS}:gG:endpoints` (set),
-  `{NS}:gG:inputs` (hash: how far each input file was replayed, for `--resume`).
+  `{NS}:gG:inputs` (hash: how far each input file was replayed, for `--resume`),
+  `{NS}:gG:writers` (how many `--append` writers opened it: each draws its own numbers).
 - `NS:gG:{ENDPOINT}`: one key per endpoint, its type chosen by the strategy (see
   `redis_layouts`). The braces are a Redis Cluster hash tag: an endpoint's keys share a
   slot, and endpoints spread over the cluster.
@@ -21,30 +22,37 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
-from hitcount.model.metrics import plain
 from hitcount.persist.document import VERSION, encode, from_bytes
-from hitcount.persist.stores.base import EVERYTHING, Scope, Store
+from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, Scope, Store
+from hitcount.persist.stores.redis_checks import (
+    METRIC_FIELDS,
+    DamagedValueError,
+    damaged,
+    parse_events,
+    parse_meta,
+    whole,
+)
+from hitcount.persist.stores.redis_errors import translated
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_lock import leased_lock
 from hitcount.persist.stores.redis_scripts import Scripts
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
 DEFAULT_NAMESPACE = "hitcount"
-LOCK_TIMEOUT_S = 60.0
-LOCK_LEASE_MS = 600_000
+_T = TypeVar("_T")
 READ_CHUNK = 500  # endpoints per pipelined round trip
-METRIC_FIELDS = ("total_hits", "bad_lines", "late_hits", "pruned_events", "lines_read")
 
 
 def escape_tag(endpoint: str) -> str:
@@ -72,6 +80,7 @@ class RedisStore(Store):
         self.url = url
         self.timeout_s = timeout_s
         self._shown = _masked(parts)
+        self.has_password = parts.password is not None
         self._client: Any = None
         self._scripts: Scripts | None = None
         self.is_cluster = False
@@ -116,36 +125,14 @@ class RedisStore(Store):
 
     @contextmanager
     def errors(self, doing: str = "") -> Iterator[None]:
-        """Turn redis-py's exceptions into one clear StoreUnavailableError."""
+        """Turn redis-py's exceptions into one clear line (`redis_errors.translated`)."""
         import redis.exceptions as rex
 
-        where = self._shown + (f" ({doing})" if doing else "")
         try:
             yield
-        except rex.AuthenticationError as err:
-            raise StoreUnavailableError(
-                f"{where}: authentication failed: {err}",
-                hint="check the user and password in the URL (redis://user:password@host:port/db)",
-            ) from err
-        except rex.TimeoutError as err:
-            raise StoreUnavailableError(
-                f"{where}: timed out after {plain(self.timeout_s)} s",
-                hint="is the server overloaded or the network slow? try again",
-            ) from err
-        except rex.ConnectionError as err:
-            raise StoreUnavailableError(
-                f"{where}: cannot reach the server: {err}",
-                hint="is redis-server running there? check host, port and TLS (rediss://)",
-            ) from err
-        except rex.ResponseError as err:
-            if "NOAUTH" in str(err) or "WRONGPASS" in str(err):
-                raise StoreUnavailableError(
-                    f"{where}: authentication failed: {err}",
-                    hint="put the password in the URL: redis://:password@host:port/db",
-                ) from err
-            raise StoreUnavailableError(f"{where}: the server refused: {err}") from err
         except rex.RedisError as err:
-            raise StoreUnavailableError(f"{where}: {type(err).__name__}: {err}") from err
+            where = self._shown + (f" ({doing})" if doing else "")
+            raise translated(err, where, self) from err
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -163,9 +150,12 @@ class RedisStore(Store):
 
     def current_generation(self) -> str | None:
         """The live generation, or None when nothing was saved."""
+        key = self.root_key("current")
         with self.errors("reading the state"):
-            value = self.client.get(self.root_key("current"))
-        return value.decode() if value is not None else None
+            value = self.checked(key, partial(self.client.get, key))
+        if value is None:
+            return None
+        return str(self.checked(key, partial(whole, value, "the generation", 1)))
 
     # -- whole-state reads -----------------------------------------------------------------
 
@@ -190,6 +180,13 @@ class RedisStore(Store):
         extras = meta.pop("extras")
         return encode({**meta, "state": layout.state_document(parts, extras)})
 
+    def header_to_replace(self) -> bytes | None:
+        """The header, or None when it is damaged: the namespace is hitcount's, replaced."""
+        try:
+            return self.load_scoped(HEADER_ONLY)
+        except StateError:
+            return None
+
     def sizes(self) -> dict[str, int] | None:
         """Endpoints, entries and bytes (`MEMORY USAGE`) of the live state, read key by key."""
         generation = self.current_generation()
@@ -200,39 +197,40 @@ class RedisStore(Store):
         return self._sizes(generation, layout, self._endpoints(generation, None))
 
     def meta(self, generation: str) -> dict[str, Any]:
-        """The header of a generation's state document (strategy, clock, metrics...)."""
+        """The header of a generation's state document (strategy, clock, metrics...).
+
+        Raises:
+            StateError: the generation has no metadata, or it is damaged (naming the key).
+        """
+        meta_key, events_key = self.gen_key(generation, "meta"), self.gen_key(generation, "events")
         with self.errors("reading the state"):
-            raw = self.client.hgetall(self.gen_key(generation, "meta"))
-            events = self.client.lrange(self.gen_key(generation, "events"), 0, -1)
+            raw = self.checked(meta_key, partial(self.client.hgetall, meta_key))
+            events = self.checked(events_key, partial(self.client.lrange, events_key, 0, -1))
         if not raw:
-            raise StateError(f"{self.describe()}: generation {generation} has no metadata")
-        fields = {key.decode(): value.decode() for key, value in raw.items()}
+            raise damaged(
+                self.describe(), self.root_key("current"), f"generation {generation} has no data"
+            )
         try:
-            return {
-                "format": "hitcount-snapshot",
-                "version": int(fields["version"]),
-                "created_at": fields.get("created_at", ""),
-                "strategy": json.loads(fields["strategy"]),
-                "clock": _float_or_none(fields.get("clock", "")),
-                "horizon": _float_or_none(fields.get("horizon", "")),
-                "max_lateness_s": float(fields["max_lateness_s"]),
-                "metrics": {name: int(fields.get(f"m:{name}", 0)) for name in METRIC_FIELDS},
-                "recent_events": [json.loads(event) for event in events],
-                "distinct": None,
-                "extras": {
-                    key[2:]: float(value) for key, value in fields.items() if key.startswith("x:")
-                },
-            }
-        except (KeyError, ValueError) as err:
-            raise StateError(f"{self.describe()}: damaged metadata: {err}") from err
+            fields = {key.decode(): value.decode() for key, value in raw.items()}
+            meta = parse_meta(fields)
+        except (UnicodeDecodeError, DamagedValueError) as err:
+            raise damaged(self.describe(), meta_key, str(err)) from err
+        try:
+            meta["recent_events"] = parse_events(events)
+        except DamagedValueError as err:
+            raise damaged(self.describe(), events_key, str(err)) from err
+        return meta
 
     def _endpoints(self, generation: str, patterns: tuple[str, ...] | None) -> list[str]:
         key = self.gen_key(generation, "endpoints")
         with self.errors("reading the state"):
             if patterns is not None and all(not is_glob(p) for p in patterns):
-                found = self.client.smismember(key, list(patterns)) if patterns else []
+                asked = list(patterns)
+                found = (
+                    self.checked(key, partial(self.client.smismember, key, asked)) if asked else []
+                )
                 return [p for p, present in zip(patterns, found, strict=True) if present]
-            names = sorted(name.decode() for name in self.client.sscan_iter(key, count=1000))
+            names = sorted(self.checked(key, partial(_members, self.client, key)))
         if patterns is None:
             return names
         return [name for name in names if any(matches(name, p) for p in patterns)]
@@ -242,17 +240,39 @@ class RedisStore(Store):
     ) -> dict[str, Any]:
         parts: dict[str, Any] = {}
         for chunk in _chunks(endpoints, READ_CHUNK):
+            keys = [self.endpoint_key(generation, endpoint) for endpoint in chunk]
             with self.errors("reading the state"):
                 pipe = self.client.pipeline(transaction=False)
-                for endpoint in chunk:
-                    layout.queue_read(pipe, self.endpoint_key(generation, endpoint), start)
-                replies = pipe.execute()
+                for key in keys:
+                    layout.queue_read(pipe, key, start)
+                replies = pipe.execute(raise_on_error=False)
             step = layout.reads_per_endpoint
             for index, endpoint in enumerate(chunk):
-                part = layout.state_part(replies[index * step : (index + 1) * step])
+                mine = replies[index * step : (index + 1) * step]
+                part = self.checked(keys[index], partial(layout.state_part, mine))
                 if part is not None:
                     parts[endpoint] = part
         return parts
+
+    def checked(self, key: str, parse: Callable[[], _T]) -> _T:
+        """`parse()` of what `key` holds; a damaged value is a StateError naming the key.
+
+        Raises:
+            StateError: `parse` found the value damaged, or the key holds another type.
+            StoreUnavailableError: Redis failed otherwise.
+        """
+        import redis.exceptions as rex
+
+        try:
+            return parse()
+        except rex.ResponseError as err:
+            if "WRONGTYPE" in str(err):
+                raise damaged(self.describe(), key, "it holds another type of value") from err
+            with self.errors("reading the state"):
+                raise
+        except (DamagedValueError, StateError, UnicodeDecodeError) as err:
+            what = err.message if isinstance(err, StateError) else str(err)
+            raise damaged(self.describe(), key, what) from err
 
     def _sizes(self, generation: str, layout: Layout, endpoints: list[str]) -> dict[str, int]:
         entries = used = 0
@@ -263,9 +283,12 @@ class RedisStore(Store):
                     key = self.endpoint_key(generation, endpoint)
                     layout.queue_size(pipe, key)
                     pipe.memory_usage(key)
-                replies = pipe.execute()
-            entries += sum(int(n or 0) for n in replies[0::2])
-            used += sum(int(n or 0) for n in replies[1::2])
+                replies = pipe.execute(raise_on_error=False)
+            for index, endpoint in enumerate(chunk):
+                key = self.endpoint_key(generation, endpoint)
+                count, size = replies[2 * index : 2 * index + 2]
+                entries += self.checked(key, partial(_count, count))
+                used += self.checked(key, partial(_count, size))
         return {"endpoints_count": len(endpoints), "memory_entries": entries, "state_bytes": used}
 
     # -- whole-state writes ----------------------------------------------------------------
@@ -286,6 +309,16 @@ class RedisStore(Store):
         layout = layout_for(strategy.name, strategy.params, self.scripts)
         with self.errors("writing the state"):
             generation = str(self.client.incr(self.root_key("generations")))
+        try:
+            self._write_generation(generation, counter, layout)
+        except StoreUnavailableError:
+            self._drop_unfinished(generation)  # e.g. out of memory: give its memory back
+            raise
+        self.drop_old_generations(generation)
+
+    def _write_generation(self, generation: str, counter: HitCounter, layout: Layout) -> None:
+        strategy = counter.strategy
+        with self.errors("writing the state"):
             self.client.sadd(self.root_key("all"), generation)
             self._write_meta(generation, counter, layout)
             endpoints = sorted(strategy.endpoints())
@@ -297,7 +330,15 @@ class RedisStore(Store):
                     layout.queue_write(pipe, key, strategy, endpoint)
                 pipe.execute()
             self.client.set(self.root_key("current"), generation)
-        self.drop_old_generations(generation)
+
+    def _drop_unfinished(self, generation: str) -> None:
+        """Delete a generation whose writing failed, unless it became the live one."""
+        try:
+            if self.current_generation() != generation:
+                with self.errors("deleting the unfinished state"):
+                    self._drop(generation)
+        except (StoreUnavailableError, StateError):
+            pass  # the next whole write deletes it (`drop_old_generations`)
 
     def _write_meta(self, generation: str, counter: HitCounter, layout: Layout) -> None:
         strategy = counter.strategy
@@ -328,39 +369,29 @@ class RedisStore(Store):
                     self._drop(generation)
 
     def _drop(self, generation: str) -> None:
-        names = [n.decode() for n in self.client.sscan_iter(self.gen_key(generation, "endpoints"))]
+        import redis.exceptions as rex
+
+        try:
+            names = [
+                n.decode(errors="replace")
+                for n in self.client.sscan_iter(self.gen_key(generation, "endpoints"))
+            ]
+        except rex.ResponseError:  # damaged: not a set (its endpoints' keys are left)
+            names = []
         for chunk in _chunks(names, READ_CHUNK):
             pipe = self.client.pipeline(transaction=False)
             for endpoint in chunk:
                 pipe.unlink(self.endpoint_key(generation, endpoint))
             pipe.execute()
-        for name in ("meta", "endpoints", "inputs", "events"):
+        for name in ("meta", "endpoints", "inputs", "events", "writers"):
             self.client.unlink(self.gen_key(generation, name))
         self.client.srem(self.root_key("all"), generation)
 
     # -- locking -------------------------------------------------------------------------------
 
     def locked(self) -> AbstractContextManager[None]:
-        """A lock key (SET NX with a lease) against other whole-state writers."""
-        return self._lock()
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        key, token = self.root_key("lock"), os.urandom(12).hex()
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        with self.errors("taking the lock"):
-            while not self.client.set(key, token, nx=True, px=LOCK_LEASE_MS):
-                if time.monotonic() > deadline:
-                    raise StoreUnavailableError(
-                        f"{self.describe()}: another hitcount holds the lock",
-                        hint=f"wait for it, or delete the key {key} if its owner died",
-                    )
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            with self.errors("releasing the lock"):
-                self.scripts.run("release_lock", [key], [token])
+        """A lock key against other whole-state writers: a short lease renewed while held."""
+        return leased_lock(self, self.root_key("lock"))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -390,3 +421,15 @@ def _float_or_none(text: str) -> float | None:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _count(reply: Any) -> int:
+    """A count replied by Redis (None: the key is absent); an error reply is raised."""
+    if isinstance(reply, Exception):
+        raise reply
+    return 0 if reply is None else whole(reply if isinstance(reply, bytes) else str(reply), "size")
+
+
+def _members(client: Any, key: str) -> list[str]:
+    """The members of the set `key`, as text."""
+    return [name.decode() for name in client.sscan_iter(key, count=1000)]

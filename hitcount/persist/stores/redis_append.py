@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
@@ -26,7 +27,8 @@ from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import STDIN, display_name
 from hitcount.persist.document import encode, to_document
-from hitcount.persist.stores.redis import METRIC_FIELDS, RedisStore
+from hitcount.persist.stores.redis import RedisStore
+from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged, parse_position
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
 
@@ -46,6 +48,8 @@ class RedisAppend:
         spec = meta["strategy"]
         self.layout = layout_for(spec["name"], spec["params"], store.scripts)
         self.layout.lateness_s = meta["max_lateness_s"]
+        with store.errors("registering the writer"):
+            self.layout.use_writer(int(store.client.incr(store.gen_key(generation, "writers"))))
         horizon = meta["horizon"] if meta["horizon"] is not None else -float("inf")
         #: The meta hash's strategy-wide fields (fixed's bucket convention), for new deltas.
         self._extras: dict[str, float] = meta["extras"]
@@ -78,7 +82,8 @@ class RedisAppend:
             if raw is None:
                 note(f"{display_name(source)}: no position recorded by an --append; from line 1")
                 continue
-            saved = json.loads(raw)
+            key = self._inputs_key()
+            saved = self.store.checked(key, partial(parse_position, raw))
             if _identity(source, saved.get("head_len", HEAD_BYTES)) != saved.get("identity"):
                 name = display_name(source)
                 note(f"{name}: not the file replayed before (rotated?); from line 1")
@@ -106,9 +111,10 @@ class RedisAppend:
             if source is not None and source != STDIN:
                 done = self._committed.get(source, 0)
                 where = f" (through line {done} of {display_name(source)})"
+            again = "run the same command with --append --resume to go on without counting twice"
             raise StoreUnavailableError(
                 f"{err.message}; {self.hits_written} hits of this replay were written{where}",
-                hint="run the same command with --append --resume to go on without counting twice",
+                hint=f"{err.hint}; then {again}" if err.hint else again,
             ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)
@@ -154,7 +160,8 @@ class RedisAppend:
                 if layout.needs_current and store.is_cluster:
                     continue  # written above
                 key = keys[endpoint]
-                layout.queue_add(pipe, key, delta, endpoint, delta.horizon, values.get(key))
+                add = partial(layout.queue_add, pipe, key, delta, endpoint, delta.horizon)
+                store.checked(key, partial(add, values.get(key)))
                 prune_replies.append(len(pipe) - 1)
             fresh = [ep for ep in endpoints if ep not in self._known]
             if fresh:
@@ -183,7 +190,7 @@ class RedisAppend:
         reader = self.store.client.pipeline(transaction=False)
         for key in keys:
             self.layout.queue_read_current(reader, key)
-        return dict(zip(keys, reader.execute(), strict=True))
+        return dict(zip(keys, reader.execute(raise_on_error=False), strict=True))
 
     def _compare_and_set(self, endpoints: list[str], keys: dict[str, str]) -> None:
         """Cluster: write each endpoint's new value by compare-and-set, retrying the losers."""
@@ -195,7 +202,8 @@ class RedisAppend:
             pipe = self.store.client.pipeline(transaction=False)
             for endpoint in left:
                 key = keys[endpoint]
-                change = layout.applied(values[key], self.counter.strategy, endpoint)
+                apply = partial(layout.applied, values[key], self.counter.strategy, endpoint)
+                change = self.store.checked(key, apply)
                 layout.pruned[key] = change.pruned
                 layout.queue_compare_and_set(pipe, key, values[key], change)
             done = pipe.execute()
@@ -216,6 +224,9 @@ class RedisAppend:
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
                 raise _replaced(self.store) from err
+            if "HITCOUNT_DAMAGED " in str(err):
+                key, _, what = str(err).partition("HITCOUNT_DAMAGED ")[2].partition(": ")
+                raise damaged(self.store.describe(), key, what) from err
             raise
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:

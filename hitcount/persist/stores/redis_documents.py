@@ -16,8 +16,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hitcount.persist.stores.redis_checks import DamagedValueError
 from hitcount.persist.stores.redis_delta import RawHits
-from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind
+from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind, reply
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.strategies.base import Strategy
 
@@ -46,7 +47,7 @@ class DocumentLayout(ReadModifyWriteLayout):
         raw = as_kind(delta, RawHits)
         strategy = self.empty()
         strategy.horizon = raw.real.horizon
-        if current:
+        if reply(current):
             strategy.load_state(current)
         hits = raw.hits.get(endpoint, [])
         self.refused[endpoint] = len(hits) - strategy.record_many(endpoint, hits)  # arrival order
@@ -77,7 +78,14 @@ class DocumentLayout(ReadModifyWriteLayout):
 
     def state_part(self, replies: list[Any]) -> Any:
         """The endpoint's restricted state."""
-        return json.loads(replies[0]) if replies[0] else None
+        raw = reply(replies[0])
+        if not raw:
+            return None
+        self.empty().load_state(raw)  # checked as a snapshot's state is (StateError)
+        part = json.loads(raw)
+        if not isinstance(part, dict):
+            raise DamagedValueError("the document is not a JSON object")
+        return part
 
     def state_document(
         self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None

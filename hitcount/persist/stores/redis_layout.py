@@ -52,6 +52,9 @@ class Layout(ABC):
         """Forget the outcomes of the previous batch (or of a batch being retried)."""
         self.pruned, self.refused = {}, {}
 
+    def use_writer(self, number: int) -> None:  # noqa: B027 - most layouts draw nothing
+        """This layout writes for the `number`-th writer of the state (random draws differ)."""
+
     def empty(self) -> Strategy:
         """A new, empty strategy of this layout's kind and parameters."""
         strategy = get_strategy(self.strategy_name)(**self.params)
@@ -126,6 +129,13 @@ class Layout(ABC):
     @abstractmethod
     def queue_size(self, pipe: Any, key: str) -> None:
         """Queue reading how many entries the key holds."""
+
+
+def reply(value: Any) -> Any:
+    """A reply of a pipeline run with `raise_on_error=False`; an error reply is raised."""
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
 def _argument(value: Any) -> bytes | str:

@@ -8,8 +8,10 @@ writer came first, the batch reads the levels again and draws anew. So every cha
 one exact Morris transition from the levels Redis holds: concurrent writers together
 leave the counters exactly as one writer fed all their hits in some order would, in
 distribution (the geometric jumps are memoryless), and the estimate stays unbiased with
-the interval a query reports. Writers with the same `--seed` draw the same numbers; as
-for merged shards, their errors then partly add up instead of cancelling.
+the interval a query reports. Each writer draws from its own stream of the seed (the
+`writers` counter of the generation numbers them): writers never share random numbers,
+which would make their errors add up instead of cancelling, and a run of appends from one
+seed is reproducible.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hitcount.persist.stores.redis_checks import whole
 from hitcount.persist.stores.redis_delta import RawHits
-from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind
+from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind, reply
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.morris import MorrisCounter
@@ -34,6 +37,10 @@ class MorrisLayout(ReadModifyWriteLayout):
         #: The rule and the generator that advance the levels (one generator per writer).
         self._rule = MorrisCounter(**self.params)
 
+    def use_writer(self, number: int) -> None:
+        """Draw from the writer's own stream of the seed (`MorrisCounter.use_stream`)."""
+        self._rule.use_stream(number)
+
     def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
         """The batch's hits, kept or refused as the real strategy would."""
         return RawHits.of(self.empty(), horizon)
@@ -43,8 +50,12 @@ class MorrisLayout(ReadModifyWriteLayout):
         pipe.hgetall(key)
 
     def _levels(self, current: Any) -> list[int]:
-        levels = {int(i): int(level) for i, level in (current or {}).items()}
-        return [levels.get(i, 0) for i in range(self._rule.k)]
+        rule = self._rule
+        levels = {
+            whole(i, "a counter index", 0, rule.k - 1): whole(level, "a level", 0, rule.max_level)
+            for i, level in (reply(current) or {}).items()
+        }
+        return [levels.get(i, 0) for i in range(rule.k)]
 
     def applied(self, current: Any, delta: Strategy, endpoint: str) -> Change:
         """The levels after the endpoint's hits of the batch, drawn by the strategy's rule."""
@@ -66,7 +77,7 @@ class MorrisLayout(ReadModifyWriteLayout):
 
     def state_part(self, replies: list[Any]) -> Any:
         """`[level, ...]`."""
-        return self._levels(replies[0]) if replies[0] else None
+        return self._levels(replies[0]) if reply(replies[0]) else None
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """`set_levels`."""

@@ -17,7 +17,8 @@ import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from hitcount.persist.stores.redis_layout import Layout, as_kind
+from hitcount.persist.stores.redis_checks import finite, whole
+from hitcount.persist.stores.redis_layout import Layout, as_kind, reply
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
@@ -74,7 +75,10 @@ class FixedLayout(Layout):
 
     def state_part(self, replies: list[Any]) -> Any:
         """`{bucket: count}`."""
-        buckets = {int(bucket): int(count) for bucket, count in replies[0].items()}
+        buckets = {
+            whole(bucket, "a bucket", -(2**62), 2**62): whole(count, f"bucket {int(bucket)}")
+            for bucket, count in reply(replies[0]).items()
+        }
         return {bucket: count for bucket, count in buckets.items() if count > 0} or None
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
@@ -128,7 +132,8 @@ class SlidingLayout(Layout):
 
     def state_part(self, replies: list[Any]) -> Any:
         """Sorted timestamps."""
-        return sorted(score for reply in replies for _, score in reply) or None
+        stamps = [score for each in replies for _, score in reply(each)]
+        return sorted(finite(score, "a timestamp") for score in stamps) or None
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """`set_timestamps`."""
@@ -182,10 +187,13 @@ class TieredLayout(Layout):
     def state_part(self, replies: list[Any]) -> Any:
         """`{tier index: {bucket: count}}`."""
         part: dict[int, dict[int, int]] = {}
-        for field, count in replies[0].items():
-            tier, _, bucket = field.decode().partition(":")
-            if int(count) > 0:
-                part.setdefault(int(tier), {})[int(bucket)] = int(count)
+        for field, count in reply(replies[0]).items():
+            name = field.decode(errors="replace")
+            tier, _, bucket = name.partition(":")
+            index = whole(tier, f"the tier of field {name}", 0, len(TIERS) - 1)
+            start = whole(bucket, f"the bucket of field {name}", -(2**62), 2**62)
+            if whole(count, f"the count of field {name}") > 0:
+                part.setdefault(index, {})[start] = int(count)
         return part or None
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:

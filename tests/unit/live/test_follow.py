@@ -10,7 +10,9 @@ import gzip
 import json
 import math
 import os
+import time
 from collections import Counter
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -18,10 +20,14 @@ import pytest
 from rich.console import Console
 
 from hitcount import HitCounter, InputError, MemoryStore, StateError, from_bytes
-from hitcount.cli.live import status_view
+from hitcount.cli.live import FollowDisplay, status_view
+from hitcount.cli.render import Renderer
+from hitcount.cli.render.console import PipeConsole
 from hitcount.ingest.reader import MAX_LINE_BYTES
+from hitcount.ingest.replay import BadLineInfo
 from hitcount.live.follow import FollowStatus, FollowView, follow, top_rows
 from hitcount.live.tail import CHUNK_BYTES, FileTail
+from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.positions import HEAD_BYTES, InputPosition, head_checksum
 from hitcount.persist.document import encode, to_document
 from hitcount.persist.state import save_counter
@@ -201,6 +207,32 @@ def test_resume_counts_each_line_once_and_restarts_a_rotated_file(tmp_path: Path
         f" {sum(map(len, first + second))} (rotated or rewritten since); reading it from the start"
     ]
     assert _counts(from_bytes(store.load() or b"", "store")) == _expected(first, second, third)
+
+
+def _after_polls(count: int) -> Callable[[], bool]:
+    """A `should_stop` true from its `count`+1-th call: `count` reads, then stop."""
+    polls = iter(range(count))
+    return lambda: next(polls, None) is None
+
+
+def test_resume_again_and_again_and_through_a_link_counts_each_line_once(
+    tmp_path: Path,
+) -> None:
+    path, store = tmp_path / "access.ndjson", MemoryStore()
+    lines = [_line(f"/e{i % 3}", T0 + i) for i in range(40)]
+    _write(path, lines)
+    link = tmp_path / "current.ndjson"
+    link.symlink_to(path)  # the same file under another name
+    _follow_to_end(HitCounter("sliding", max_window_s=1e7), path, store)
+    for name in (path, path, link, link, path):
+        resumed, notes = from_bytes(store.load() or b"", "store"), []
+        view = FollowView(on_note=notes.append)
+        follow(resumed, [str(name)], store, commit_every_s=0.05, view=view,
+               should_stop=_after_polls(3))  # fmt: skip
+        assert notes == []
+        saved = from_bytes(store.load() or b"", "store")
+        assert _counts(saved) == _expected(lines)
+        assert [p.lines for p in saved.inputs.values()] == [40]
 
 
 def test_following_two_files_keeps_a_position_for_each(tmp_path: Path) -> None:
@@ -388,3 +420,127 @@ def test_following_a_file_that_never_appears_commits_nothing_over_the_state(
             should_stop=lambda: next(polls, None) is None,
         )  # fmt: skip
     assert store.load() == before
+
+
+# -- what the live view is given -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_bad_line", [False, True])
+def test_the_view_is_given_every_line_read_once_the_input_is_drained(
+    tmp_path: Path, with_bad_line: bool
+) -> None:
+    """No stale figures: with commits and scheduled ticks far away (30 s), the view still
+    gets a status holding every hit written, each time the file is read to its end."""  # noqa: D205, D209
+    path = tmp_path / "access.csv"  # CSV: hits gathered line by line, not a whole block
+    rows = [(f"/e{i % 3}", T0 + i) for i in range(50)]
+    text = "".join(f"{ep},{ts}\n" for ep, ts in rows) + ("oops\n" * with_bad_line)
+    cut = len(text) // 2 + 1
+    path.write_text(text[:cut])  # a half-written last line waits for its newline
+    statuses: list[FollowStatus] = []
+
+    def show(status: FollowStatus) -> None:
+        statuses.append(status)
+        _write(path, [text[cut:]])  # the rest arrives once the first status is shown
+
+    deadline = time.monotonic() + 5.0
+    view = FollowView(window_s=3600.0, tick_every_s=30.0, on_tick=show)
+    follow(
+        HitCounter("sliding", max_window_s=3600), [str(path)], MemoryStore(),
+        commit_every_s=30.0, view=view,
+        should_stop=lambda: time.monotonic() > deadline or len(statuses) >= 2,
+    )  # fmt: skip
+    assert len(statuses) >= 2, "the view was not given the drained input in time"
+    first, last = statuses[:2]
+    assert (first.lines_read, first.hits_kept) == (text[:cut].count("\n"),) * 2
+    assert last.lines_read == len(rows) + with_bad_line and last.commits == 0
+    assert (last.hits_kept, last.bad_lines) == (len(rows), int(with_bad_line))
+    shown = {row.result.endpoint: row.result.answer.count for row in last.top}
+    assert shown == Counter(ep for ep, _ in rows)
+
+
+def test_bad_lines_go_to_the_views_own_handler_when_it_has_one(tmp_path: Path) -> None:
+    path = tmp_path / "access.ndjson"
+    _write(path, [_line("/a", T0), "not json\n", _line("/a", T0 + 1), "{}\n"])
+    to_view: list[int] = []
+    to_caller: list[int] = []
+    view = FollowView(on_bad_line=lambda info: to_view.append(info.line))
+    counter = HitCounter("sliding", max_window_s=3600)
+    key = os.path.abspath(path)
+    follow(
+        counter, [str(path)], MemoryStore(), commit_every_s=0.05, view=view,
+        on_bad_line=lambda info: to_caller.append(info.line),
+        should_stop=lambda: key in counter.inputs,
+    )  # fmt: skip
+    assert (to_view, to_caller) == ([2, 4], [])
+
+
+def _terminal_renderer(stderr_is_terminal: bool) -> Renderer:
+    render = Renderer()
+    render.out = PipeConsole(file=StringIO(), force_terminal=True, width=100, color_system=None)
+    render.err = PipeConsole(
+        file=StringIO(), force_terminal=stderr_is_terminal, width=100, color_system=None
+    )
+    return render
+
+
+def _printed(console: Console) -> str:
+    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.parametrize("stderr_is_terminal", [True, False])
+def test_warnings_go_to_the_views_foot_and_to_stderr_outside_the_view(
+    stderr_is_terminal: bool,
+) -> None:
+    render = _terminal_renderer(stderr_is_terminal)
+    err = render.err
+    bad = [BadLineInfo("x.log", line, "invalid JSON") for line in range(1, 6)]
+    with FollowDisplay(render, 60.0, 10) as display:
+        view = display.follow_view()
+        assert view.on_note is not None and view.on_bad_line is not None and view.on_tick
+        view.on_note("x.log: rotated; reading the new file from the start")
+        for info in bad:
+            view.on_bad_line(info)
+        view.on_tick(_status(_hits_for_view(), bad_lines=len(bad)))
+        during = _printed(err)
+        drawn = _printed(render.out).split("following ·")[-1]  # the last drawing
+    header, foot = drawn.split("\n", 1)[0], drawn.split("messages", 1)[-1]
+    assert "warning" not in header and "x.log" not in header
+    assert "the latest 3 of 6" in foot
+    shown = [n for n in range(1, 6) if f"warning: x.log:{n}: invalid JSON (skipped)" in foot]
+    assert shown == [3, 4, 5]
+    expected = ["hitcount: warning: x.log: rotated; reading the new file from the start"] + [
+        f"hitcount: warning: x.log:{n}: invalid JSON (skipped)" for n in range(1, 6)
+    ]
+    assert during == ("" if stderr_is_terminal else "\n".join(expected) + "\n")
+    assert _printed(err).splitlines() == expected
+
+
+def test_other_stderr_output_is_printed_above_the_view_while_it_runs() -> None:
+    render = _terminal_renderer(stderr_is_terminal=True)
+    err = render.err
+    with FollowDisplay(render, 60.0, 10) as display:
+        display.follow_view().on_tick(_status(_hits_for_view()))  # type: ignore[misc]
+        render.alert(
+            Event(
+                THRESHOLD_EXCEEDED,
+                {"endpoint": "/api", "count": 6, "limit": 5, "window": 60.0, "ts": 1000.0,
+                 "rule": "/api>5/60s"},
+            )
+        )  # fmt: skip
+    assert render.err is err and _printed(err) == ""
+    drawn = _printed(render.out)
+    alert = drawn.index("hitcount: alert: /api: 6 hits in 1m > 5")
+    assert drawn.rindex("following ·") > alert  # the view is drawn again below it
+
+
+def test_the_last_status_the_view_gets_counts_the_last_commit(tmp_path: Path) -> None:
+    path = tmp_path / "access.ndjson"
+    _write(path, [_line("/a", T0 + i) for i in range(3)])
+    statuses: list[FollowStatus] = []
+    counter = HitCounter("sliding", max_window_s=3600)
+    key = os.path.abspath(path)
+    result = follow(
+        counter, [str(path)], MemoryStore(), commit_every_s=60.0,
+        view=FollowView(on_tick=statuses.append), should_stop=lambda: key in counter.inputs,
+    )  # fmt: skip
+    assert result.commits == 1 and statuses[-1].commits == 1

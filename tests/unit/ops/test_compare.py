@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from hitcount.cli import app
+from hitcount.cli.render import console
+from hitcount.ingest.progress import ReplayProgress
 from hitcount.ops.compare import compare
 from hitcount.strategies import available_strategies
 from tests.conftest import SAMPLES
@@ -81,3 +85,41 @@ def test_compare_sets_an_all_time_answer_beside_the_all_time_count(state_env: Pa
     )
     row = next(line for line in lines if line.startswith("/api/login "))
     assert str(data["totals"]["/api/login"]) in row.split()  # the count morris is judged by
+
+
+def test_compare_reports_its_progress_as_one_run_over_every_replay(tmp_path: Path) -> None:
+    source = SAMPLES / "web.ndjson"
+    lines = len(source.read_bytes().splitlines())
+    size = source.stat().st_size
+    seen: list[ReplayProgress] = []
+    compare([str(source)], 3600, strategies=["fixed", "morris"], on_progress=seen.append)
+    assert {p.total_bytes for p in seen} == {3 * size}  # the exact counts, then 2 strategies
+    assert [p.done_bytes for p in seen] == sorted(p.done_bytes for p in seen)
+    assert seen[-1].done_bytes == 3 * size and seen[-1].lines == 3 * lines
+    stages = list(dict.fromkeys(p.stage for p in seen))
+    assert stages == ["exact counts, 1 of 3", "fixed, 2 of 3", "morris, 3 of 3"]
+    ends = [max(p.done_bytes for p in seen if p.stage == stage) for stage in stages]
+    assert ends == [size, 2 * size, 3 * size]
+
+
+def test_compare_draws_a_progress_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    stderr = StringIO()
+    monkeypatch.setattr(console, "PROGRESS_AFTER_S", -1.0)  # draw at once, however quick
+    monkeypatch.setattr(
+        console.Output, "__init__", _terminal_stderr(console.Output.__init__, stderr)
+    )
+    source = SAMPLES / "web.ndjson"
+    result = CliRunner().invoke(
+        app, ["compare", str(source), "--last", "1h", "--strategies", "fixed"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = len(source.read_bytes().splitlines())
+    assert f"comparing (fixed, 2 of 2): 100% · {2 * lines:,} lines · " in stderr.getvalue()
+
+
+def _terminal_stderr(init: Any, stderr: StringIO) -> Any:
+    def patched(self: console.Output, **kwargs: Any) -> None:
+        init(self, **kwargs)
+        self.err = console.PipeConsole(file=stderr, force_terminal=True, width=200)
+
+    return patched

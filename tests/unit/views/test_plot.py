@@ -241,8 +241,8 @@ def test_cli_text_draws_sparklines_with_totals() -> None:
     for row in (login, static):
         assert len([c for c in row if c in SPARKS]) == 6
     assert "▂▂▂▂▂█" in login  # 1, 1, 1, 1, 1, 11: one scale for every row
-    assert "total 16 · min 1 · max 11" in login
-    assert "total 19 · min 3 · max 4 · 2 matched" in static
+    assert "total 16 · min 1 · max 11 · peak 0.01833/s" in login  # 11 hits in 600 s
+    assert "total 19 · min 3 · max 4 · peak 0.006667/s · 2 matched" in static  # 4 in 600 s
     assert not ANSI.search(result.stdout + result.stderr)
 
 

@@ -241,12 +241,17 @@ def test_the_page_shows_what_top_plot_and_metrics_say(
         for rank, r in enumerate(top, 1)
     ]
     exact = ["yes" if r["exact"] else "no" for r in top]
-    assert page.rows("top-table") == [
-        [*row, flag] for row, flag in zip(expected, exact, strict=True)
-    ]
     plotted = ok_json(
         ["plot", *[r["endpoint"] for r in top], "--last", "1h", "--step", "5m", "--json"]
     )
+    peaks = [  # the busiest 5-minute step, in hits per second
+        f"{max(p['count'] for p in s['points'] if p['complete']) / 300:.4g}"
+        for s in plotted["series"]
+    ]
+    assert [f"{s['peak_rate']:.4g}" for s in plotted["series"]] == peaks
+    assert page.rows("top-table") == [
+        [*row, flag, peak] for row, flag, peak in zip(expected, exact, peaks, strict=True)
+    ]
     for s in plotted["series"]:
         marks = page.marks(s["endpoint"])
         assert [float(m.attrs["data-end"]) for m in marks] == plotted["times"]

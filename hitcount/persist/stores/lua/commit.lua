@@ -1,7 +1,8 @@
 -- replay --append: commit one batch. KEYS: current, meta, inputs. ARGV: generation; the
 -- number of meta times to raise and their (field, value) pairs (clock, horizon, a
 -- strategy's `x:` times); the number of input positions and their (field, value) pairs;
--- then metric/delta pairs. Refuses when the generation is no longer live.
+-- then metric/delta pairs. Refuses when the generation is no longer live. A position never
+-- moves backwards for the same file (same device, inode, head and head length).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
 end
@@ -15,8 +16,22 @@ end
 local at = 2
 for _ = 1, tonumber(ARGV[at]) do raise(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
 at = at + 1
-for _ = 1, tonumber(ARGV[at]) do
-  redis.call('HSET', KEYS[3], ARGV[at + 1], ARGV[at + 2]); at = at + 2
+local function same_file(a, b)
+  local x, y = a.identity or {}, b.identity or {}
+  return a.head_len == b.head_len and x.dev == y.dev and x.ino == y.ino and x.head == y.head
 end
+local function place(field, value)
+  local old = redis.call('HGET', KEYS[3], field)
+  if old then
+    local ok, was = pcall(cjson.decode, old)
+    local new = cjson.decode(value)
+    if ok and type(was) == 'table' and same_file(was, new)
+        and tonumber(was.lines) and tonumber(was.lines) > new.lines then
+      return
+    end
+  end
+  redis.call('HSET', KEYS[3], field, value)
+end
+for _ = 1, tonumber(ARGV[at]) do place(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
 for i = at + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon')}

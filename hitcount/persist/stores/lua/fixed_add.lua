@@ -1,5 +1,18 @@
 -- fixed: add ARGV[2..] (bucket, count pairs) to the hash KEYS[1], then drop the buckets
 -- below ARGV[1] (the first kept bucket; empty: keep all). Returns the buckets dropped.
+-- Damaged data (a value hitcount could not have written) is refused before any write.
+local function damaged(what)
+  return redis.error_reply('HITCOUNT_DAMAGED ' .. KEYS[1] .. ': ' .. what)
+end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= 'hash' then return damaged('it holds another type of value') end
+local held = redis.call('HGETALL', KEYS[1])
+for i = 1, #held, 2 do
+  if not string.match(held[i], '^%-?%d+$') then return damaged('bad field ' .. held[i]) end
+  if not string.match(held[i + 1], '^%d+$') then
+    return damaged('the count of ' .. held[i] .. ' is not a count: ' .. held[i + 1])
+  end
+end
 for i = 2, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
 end

@@ -1,6 +1,19 @@
 -- tiered: add ARGV[4..] (tier, bucket, count triples) to the hash KEYS[1] (fields
 -- `tier:bucket`), then drop each tier's buckets below its first kept index (ARGV[1..3],
 -- empty: keep all). Returns the buckets dropped.
+-- Damaged data (a value hitcount could not have written) is refused before any write.
+local function damaged(what)
+  return redis.error_reply('HITCOUNT_DAMAGED ' .. KEYS[1] .. ': ' .. what)
+end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= 'hash' then return damaged('it holds another type of value') end
+local held = redis.call('HGETALL', KEYS[1])
+for i = 1, #held, 2 do
+  if not string.match(held[i], '^[0-2]:%-?%d+$') then return damaged('bad field ' .. held[i]) end
+  if not string.match(held[i + 1], '^%d+$') then
+    return damaged('the count of ' .. held[i] .. ' is not a count: ' .. held[i + 1])
+  end
+end
 local first = {tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])}
 for i = 4, #ARGV, 3 do
   redis.call('HINCRBY', KEYS[1], ARGV[i] .. ':' .. ARGV[i + 1], ARGV[i + 2])

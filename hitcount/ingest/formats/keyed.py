@@ -1,0 +1,117 @@
+"""`replay --key` and `--where`: a line parser that counts a line under its key, or not at all.
+
+It wraps a format's parser: the format reads the hit as usual (its endpoint, time and user,
+checked), and names the line's fields; the keying (`model/keys.py`) filters the line and
+makes its key, which becomes the endpoint. Fields by format:
+
+- access logs: `path`, `method`, `status`, `status_class`, `host` and `user` (the client host);
+- NDJSON: `path` (the endpoint), `user`, and every field of the object by name
+  (`request.path` reaches into a nested object);
+- CSV: `path`, `user`, and every column of the header by its (lowercased) name.
+
+Every format also gives `ts` and, when it has a `status`, `status_class`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from hitcount.ingest.formats.access_log import access_record
+from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.formats.mapped import mapped_parser
+from hitcount.model.hits import (
+    MAX_ENDPOINT_CHARS,
+    TRUNCATED_MARK,
+    BadLine,
+    Hit,
+    check_endpoint,
+)
+from hitcount.model.keys import Keying, lookup, status_class
+
+_ACCESS_LOGS = ("combined", "common")
+
+
+class KeyedParser:
+    """A format's parser, with each hit's endpoint replaced by its key (or the hit dropped)."""
+
+    def __init__(self, inner: Any, keying: Keying) -> None:
+        self.inner, self.keying = inner, keying
+        self.name: str = inner.name
+        #: Lines a --where filter skipped.
+        self.skipped = 0
+
+    def parse(self, line: bytes) -> Hit | None:
+        """The hit of this line under its key; None for a blank line or one filtered out.
+
+        Raises:
+            BadLine: as the format's parser, or a key naming a field the line lacks.
+        """
+        found = self._record(line)
+        if found is None:
+            return None
+        hit, fields = found
+        if "status" in fields and "status_class" not in fields:
+            fields["status_class"] = status_class(fields.get("status"))
+        key = self.keying.apply(fields)
+        if key is None:
+            self.skipped += 1
+            return None
+        if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
+            key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+        return Hit(check_endpoint(key), hit.ts, hit.user)
+
+    def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
+        if self.name in _ACCESS_LOGS:
+            return None if not line.strip() else access_record(line)
+        if hasattr(self.inner, "record"):  # a custom --log-format names its own fields
+            found: tuple[Hit, dict[str, Any]] | None = self.inner.record(line)
+            return found
+        hit = self.inner.parse(line)
+        if hit is None:
+            return None
+        base: dict[str, Any] = {"path": hit.endpoint, "ts": hit.ts, "user": hit.user}
+        if isinstance(self.inner, CsvParser) or hasattr(self.inner, "last_fields"):
+            header = self.inner.header or []
+            columns = dict(zip(header, self.inner.last_fields, strict=False))
+            return hit, {**columns, **base}
+        return hit, _Fields(_decoded(line), base)
+
+
+class _Fields(dict[str, Any]):
+    """An NDJSON object's fields: `path`/`ts`/`user` first, then any field by (dotted) name."""
+
+    def __init__(self, record: dict[str, Any], base: dict[str, Any]) -> None:
+        super().__init__(base)
+        self.record = record
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        found = lookup(self.record, name)
+        return default if found is None else found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+
+def _decoded(line: bytes) -> dict[str, Any]:
+    try:
+        record = msgspec.json.decode(line)
+    except msgspec.DecodeError as err:  # the format's parser accepted it: not expected
+        raise BadLine(f"invalid JSON ({err})") from err
+    return record if isinstance(record, dict) else {}
+
+
+def keyed(parser: Any, keying: Keying | None) -> Any:
+    """`parser` reading `keying`'s field names, wrapped in a `KeyedParser` for a key or filter.
+
+    Raises:
+        ConfigurationError: field names for a format that has none (access logs).
+    """
+    if keying is None or keying.default:
+        return parser
+    if keying.fields:
+        parser = mapped_parser(parser.name, dict(keying.fields))
+    return parser if keying.counts_path else KeyedParser(parser, keying)

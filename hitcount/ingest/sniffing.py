@@ -1,0 +1,42 @@
+"""Choosing a parser from what an input starts with: the format, and a CSV file's header."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hitcount.errors import InputError
+from hitcount.ingest.formats import LineParser, make_parser, sniff_format
+from hitcount.ingest.formats.csv import CsvParser
+from hitcount.ingest.reader import iter_blocks, open_input, split_block
+from hitcount.model.hits import BadLine
+
+
+def parser_for_block(first: int, block: bytes, name: str) -> LineParser | None:
+    """The parser for the block's first non-blank line, as the per-line path would pick it."""
+    for _, line in split_block(first, block):
+        if line is not None and line.strip():
+            return make_parser(sniff_format(line, name))
+    return None
+
+
+def parser_for_file(source: str, name: str) -> LineParser | None:
+    """The parser for a file's first lines (None: unreadable or blank; the serial path says
+    what is wrong)."""  # noqa: D205, D209
+    with contextlib.suppress(InputError), open_input(source) as stream:
+        for first, block in iter_blocks(stream, name):
+            if block is not None and not block.isspace():
+                return parser_for_block(first, block, name)
+    return None
+
+
+def csv_header(source: str, name: str) -> tuple[int, int, int | None] | None:
+    """A CSV file's columns, from its first lines (None: no clean start)."""
+    scratch = CsvParser()
+    with contextlib.suppress(InputError), open_input(source) as stream:
+        first, block = next(iter_blocks(stream, name), (1, None))
+        for _, line in split_block(first, block) if block is not None else ():
+            if not scratch.needs_each_line:
+                break
+            with contextlib.suppress(BadLine):
+                scratch.parse(line or b"")  # an over-long line is never parsed
+    return None if scratch.needs_each_line else scratch.columns

@@ -1,0 +1,212 @@
+"""What a replay counts as the endpoint (`--key TEMPLATE`) and which lines (`--where`).
+
+A template names fields in braces: `{path}` (the default: the endpoint as each format reads
+it), `{method}`, `{status}`, `{status_class}` (`2xx`...), `{host}`, `{user}`, or any NDJSON
+field by name (`{request.path}` reaches into nested objects) or CSV column. A filter is
+`FIELD OP VALUE` with OP one of `=`, `!=`, `>=`, `<=`, `>`, `<`: numbers compare as
+numbers, `=`/`!=` with `*`, `?` or `[` in the value as a glob. A line every filter accepts
+counts once under its key; a line a filter rejects is skipped (not bad); a line without a
+field its key names is a bad line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from hitcount.errors import ConfigurationError
+from hitcount.model.globs import is_glob
+from hitcount.model.hits import BadLine
+
+DEFAULT_KEY = "{path}"
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
+_FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.S)
+_OPS = ("=", "!=", ">=", "<=", ">", "<")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """One `--where` filter: `field op value`."""
+
+    field: str
+    op: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Where:
+        """`status>=500`, `method=POST`, `path=/api/*`.
+
+        Raises:
+            ConfigurationError: not FIELD OP VALUE.
+        """
+        found = _FILTER.match(text)
+        if found is None or not found.group(3):
+            raise ConfigurationError(
+                f"--where must look like FIELD OP VALUE (OP: {' '.join(_OPS)}), got {text!r}",
+                hint="e.g. --where 'status>=500' --where method=POST --where 'path=/api/*'",
+            )
+        return cls(*found.groups())
+
+    def holds(self, fields: Mapping[str, Any]) -> bool:
+        """Whether the line's `fields` pass this filter (a missing field never does)."""
+        got = fields.get(self.field)
+        if got is None:
+            return False
+        if self.op in ("=", "!="):
+            equal = _equal(got, self.value)
+            return equal if self.op == "=" else not equal
+        left, right = _number(got), _number(self.value)
+        if left is None or right is None:
+            left_text, right_text = str(got), self.value
+            return _compare(left_text, right_text, self.op)
+        return _compare(left, right, self.op)
+
+    def __str__(self) -> str:
+        return f"{self.field}{self.op}{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Keying:
+    """The key template, the filters and the field names of a replay.
+
+    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`).
+    """
+
+    key: str = DEFAULT_KEY
+    where: tuple[Where, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _FIELD.search(self.key):
+            raise ConfigurationError(
+                f"--key must name at least one field in braces, got {self.key!r}",
+                hint="e.g. --key '{method} {path}' or --key '{status_class}'",
+            )
+
+    @classmethod
+    def parse(
+        cls, key: str | None, where: list[str] | None, fields: Mapping[str, str] | None = None
+    ) -> Keying:
+        """The `--key`, `--where` and (parsed) `--field` options.
+
+        Raises:
+            ConfigurationError: a template without a field, or a filter that does not parse.
+        """
+        rules = tuple(Where.parse(text) for text in where or [])
+        return cls(key or DEFAULT_KEY, rules, tuple(sorted((fields or {}).items())))
+
+    @property
+    def counts_path(self) -> bool:
+        """Whether hits count under their path, every line (no `--key`, no `--where`)."""
+        return self.key == DEFAULT_KEY and not self.where
+
+    @property
+    def default(self) -> bool:
+        """Whether this is the default (`{path}`, no filter, usual field names): fast paths."""
+        return self.counts_path and not self.fields
+
+    def apply(self, fields: Mapping[str, Any]) -> str | None:
+        """The key of a line's `fields`; None when a filter rejects it.
+
+        Raises:
+            BadLine: the key names a field the line does not have.
+        """
+        if not all(rule.holds(fields) for rule in self.where):
+            return None
+
+        def value(found: re.Match[str]) -> str:
+            got = fields.get(found.group(1))
+            if got is None:
+                raise BadLine(f"no field {found.group(1)!r} for --key {self.key}")
+            return _text(got)
+
+        return _FIELD.sub(value, self.key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form: `{"key": ..., "where": [...], "fields": {...}}`."""
+        saved: dict[str, Any] = {"key": self.key, "where": [str(rule) for rule in self.where]}
+        if self.fields:
+            saved["fields"] = dict(self.fields)
+        return saved
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Keying:
+        """From the saved form (None: the default).
+
+        Raises:
+            ConfigurationError: a saved form that does not parse.
+        """
+        if not data:
+            return cls()
+        fields = data.get("fields") or {}
+        return cls.parse(
+            str(data.get("key") or DEFAULT_KEY),
+            list(data.get("where") or []),
+            {str(k): str(v) for k, v in fields.items()},
+        )
+
+    def describe(self) -> str:
+        """`key {method} {path} where status>=500, method=POST` (and `fields ...`)."""
+        where = f" where {', '.join(map(str, self.where))}" if self.where else ""
+        fields = ", ".join(f"{name}={source}" for name, source in self.fields)
+        return f"key {self.key}{where}" + (f" fields {fields}" if fields else "")
+
+
+def status_class(status: object) -> str | None:
+    """`5xx` from `503`, `"503"` or `503.0` (None when it is not a three-digit status)."""
+    number = _number(status)
+    if number is None or not number.is_integer() or not 100 <= number <= 999:
+        return None
+    return f"{int(number) // 100}xx"
+
+
+def lookup(record: Mapping[str, Any], name: str) -> Any:
+    """A field of a decoded object by name, `a.b` reaching into nested objects."""
+    if name in record:
+        return record[name]
+    current: Any = record
+    for part in name.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _equal(got: Any, wanted: str) -> bool:
+    text = _text(got)
+    if is_glob(wanted):
+        return fnmatchcase(text, wanted)
+    left, right = _number(got), _number(wanted)
+    if left is not None and right is not None:
+        return left == right
+    return text == wanted
+
+
+def _compare(left: Any, right: Any, op: str) -> bool:
+    if op == ">=":
+        return bool(left >= right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left > right)
+    return bool(left < right)

@@ -1,0 +1,73 @@
+"""The whole-state lock of a Redis namespace: a key with a short lease, renewed while held.
+
+`SET key token NX PX lease` takes it. While the owner works, a thread renews the lease every
+third of it (`renew_lock`: only while the key still holds the owner's token), so a restore
+or swap may take as long as it needs; when the owner dies (even by SIGKILL) nothing renews
+it and the lock is free again after at most `LEASE_MS`. Releasing deletes the key only if it
+still holds the token (`release_lock`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from hitcount.errors import StoreUnavailableError
+from hitcount.model.metrics import plain
+
+if TYPE_CHECKING:
+    from hitcount.persist.stores.redis import RedisStore
+
+#: How long the lock outlives an owner that stopped renewing it (killed, frozen, cut off).
+LEASE_MS = 10_000
+#: How long a writer waits for another's lock before giving up.
+TIMEOUT_S = 60.0
+
+
+@contextmanager
+def leased_lock(store: RedisStore, key: str) -> Iterator[None]:
+    """Hold the lock `key` of `store` for the block, renewing its lease meanwhile.
+
+    Raises:
+        StoreUnavailableError: another writer held it for `TIMEOUT_S`, or Redis failed.
+    """
+    token, lease_ms = os.urandom(12).hex(), LEASE_MS
+    deadline = time.monotonic() + TIMEOUT_S
+    with store.errors("taking the lock"):
+        store.scripts.run("renew_lock", [key], [token, lease_ms])  # registered before the thread
+        while not store.client.set(key, token, nx=True, px=lease_ms):
+            if time.monotonic() > deadline:
+                raise StoreUnavailableError(
+                    f"{store.describe()}: another hitcount holds the lock",
+                    hint=f"wait for it; if its owner died, the lock is free within"
+                    f" {plain(lease_ms / 1000)} s",
+                )
+            time.sleep(0.05)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew, args=(store, key, token, lease_ms, stop), name="hitcount-lock", daemon=True
+    )
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        with store.errors("releasing the lock"):
+            store.scripts.run("release_lock", [key], [token])
+
+
+def _renew(store: RedisStore, key: str, token: str, lease_ms: int, stop: threading.Event) -> None:
+    """Renew the lease every third of it until `stop`, or until the lock is not ours."""
+    import redis.exceptions as rex  # redis-py: an optional dependency
+
+    while not stop.wait(lease_ms / 3000):
+        try:
+            if not store.scripts.run("renew_lock", [key], [token, lease_ms]):
+                return  # expired or deleted: the owner's work is no longer protected
+        except rex.RedisError:
+            continue  # a lost connection: try again at the next third of the lease

@@ -1,0 +1,451 @@
+"""The SQLite tables of each strategy: native rows where the strategy offers them.
+
+A layout reads rows into a strategy through its typed per-endpoint methods
+(`strategies/capabilities.py`) and writes a strategy back, either whole or as the change
+since the rows were read (the delta). Values read back are checked by the strategy's own
+`load_state`, as for any document (the store builds its document from them).
+
+- `fixed` (any `KeepsBuckets`): `buckets(endpoint, tier = 0, bucket, count)`.
+- `tiered`: the same table, one tier per row (0 fine, 1 mid, 2 coarse); the cuts live in meta.
+- `sliding` (any `KeepsTimestamps`): `sliding_chunks(endpoint, first, last, n, stamps)`,
+  sorted little-endian float64 timestamps in chunks, indexed by (endpoint, last).
+- any other strategy (`morris`, `ehist`, `auto`): its compact state, one document.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import sys
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
+
+from hitcount.persist.bigvalues import encode_chunks
+from hitcount.strategies import get_strategy
+from hitcount.strategies.base import Strategy
+from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.tiered import TieredRollups
+from hitcount.strategies.tiered_grid import TIERS, TierCuts
+
+#: Timestamps per chunk written whole; appends add smaller chunks, merged when many.
+CHUNK = 65_536
+#: Chunks of an endpoint smaller than this are merged once there are `MAX_SMALL` of them.
+SMALL = 4096
+MAX_SMALL = 32
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    endpoint TEXT NOT NULL, tier INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL, PRIMARY KEY (endpoint, tier, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sliding_chunks (
+    id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, first REAL NOT NULL, last REAL NOT NULL,
+    n INTEGER NOT NULL, stamps BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS sliding_by_endpoint ON sliding_chunks (endpoint, last);
+"""
+DATA_TABLES = ("buckets", "sliding_chunks")
+
+Parts = dict[str, dict[tuple[int, int], int]]
+
+
+def _pack(values: Sequence[float]) -> bytes:
+    packed = array("d", values)
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpack(blob: bytes) -> array[float]:
+    values = array("d")
+    values.frombytes(blob[: len(blob) - len(blob) % 8])
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        values.byteswap()
+    return values
+
+
+class SqliteLayout:
+    """The rows of one strategy: read into a strategy, written whole or as a delta."""
+
+    def __init__(self, name: str, params: Mapping[str, float | int]) -> None:
+        self.name = name
+        self.params = dict(params)
+
+    def empty(self) -> Strategy:
+        """A new strategy of this kind."""
+        return get_strategy(self.name)(**self.params)
+
+    def read(
+        self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
+    ) -> Strategy:
+        """A strategy holding the rows of `endpoints` (None: all) a window after `since` needs."""
+        raise NotImplementedError
+
+    def endpoints(self, db: sqlite3.Connection) -> list[str]:
+        """Every endpoint held."""
+        raise NotImplementedError
+
+    def entries(self, db: sqlite3.Connection) -> int:
+        """Rows' entries held (buckets, timestamps)."""
+        raise NotImplementedError
+
+    def baseline(self, strategy: Strategy) -> Any:
+        """What `write_delta` compares against (taken right after loading)."""
+        return None
+
+    def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
+        """Write every row of `strategy` (the data tables are empty)."""
+        raise NotImplementedError
+
+    def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
+        """Write what changed since `base` (`baseline` of the strategy as loaded)."""
+        self.clear(db)
+        self.write_whole(db, strategy)
+
+    def clear(self, db: sqlite3.Connection) -> None:
+        """Delete every data row."""
+        for table in DATA_TABLES:
+            db.execute(f"DELETE FROM {table}")  # fixed table names
+
+    def extras(self, strategy: Strategy) -> Any:
+        """Strategy-wide values kept in meta (JSON-ready), or None."""
+        return None
+
+
+class BucketLayout(SqliteLayout):
+    """`fixed` and `tiered`: `(endpoint, tier, bucket) -> count`, changed row by row."""
+
+    def parts(self, strategy: Strategy) -> Parts:
+        """`{endpoint: {(tier, bucket): count}}`."""
+        if isinstance(strategy, TieredRollups):
+            return {
+                endpoint: {
+                    (k, bucket): count
+                    for k, tier in enumerate(TIERS)
+                    for bucket, count in strategy.bucket_counts(endpoint, tier).items()
+                }
+                for endpoint in strategy.endpoints()
+            }
+        buckets = _buckets(strategy)
+        return {
+            endpoint: {
+                (0, bucket): count for bucket, count in buckets.bucket_counts(endpoint).items()
+            }
+            for endpoint in strategy.endpoints()
+        }
+
+    def read(
+        self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
+    ) -> Strategy:
+        """Every bucket of the endpoints (each table is bounded by its retention)."""
+        strategy = self.empty()
+        parts: Parts = {}
+        for endpoint, tier, bucket, count in rows_of(
+            db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints
+        ):
+            parts.setdefault(endpoint, {})[(tier, bucket)] = count
+        for endpoint, part in parts.items():
+            self._put(strategy, endpoint, part)
+        if isinstance(strategy, TieredRollups):
+            if extras:
+                strategy.restore_cuts(TierCuts(*(_time(value) for value in extras)))
+        else:  # fixed: `(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`
+            _buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
+        return strategy
+
+    def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:
+        if isinstance(strategy, TieredRollups):
+            for k, tier in enumerate(TIERS):
+                tier_part = {bucket: count for (t, bucket), count in part.items() if t == k}
+                if tier_part:
+                    strategy.set_bucket_counts(endpoint, tier, tier_part)
+            return
+        _buckets(strategy).set_buckets(endpoint, {b: c for (_, b), c in part.items()})
+
+    def endpoints(self, db: sqlite3.Connection) -> list[str]:
+        """Endpoints with buckets."""
+        return [row[0] for row in db.execute("SELECT DISTINCT endpoint FROM buckets")]
+
+    def entries(self, db: sqlite3.Connection) -> int:
+        """Buckets of every tier."""
+        return int(db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0])
+
+    def baseline(self, strategy: Strategy) -> Parts:
+        """A copy of every endpoint's buckets."""
+        return self.parts(strategy)
+
+    def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
+        """Insert every bucket."""
+        rows = (
+            (endpoint, tier, bucket, count)
+            for endpoint, part in self.parts(strategy).items()
+            for (tier, bucket), count in part.items()
+        )
+        db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
+
+    def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
+        """Upsert changed buckets, delete removed ones."""
+        old: Parts = base
+        new = self.parts(strategy)
+        upserts, deletes = [], []
+        for endpoint in old.keys() | new.keys():
+            before, after = old.get(endpoint, {}), new.get(endpoint, {})
+            if before == after:
+                continue
+            upserts += [(endpoint, *key, n) for key, n in after.items() if before.get(key) != n]
+            deletes += [(endpoint, *key) for key in before.keys() - after.keys()]
+        db.executemany(
+            "DELETE FROM buckets WHERE endpoint = ? AND tier = ? AND bucket = ?", deletes
+        )
+        db.executemany("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)", upserts)
+
+    def extras(self, strategy: Strategy) -> Any:
+        """Tiered: the fine and mid cuts and `closed_until` (None where unset); fixed: which
+        side of its buckets is closed."""  # noqa: D205, D209
+        if not isinstance(strategy, TieredRollups):
+            return {"closed_right": _buckets(strategy).closed_right}
+        return [value if math.isfinite(value) else None for value in strategy.cuts()]
+
+
+class SlidingLayout(SqliteLayout):
+    """`sliding`: sorted timestamps in chunks; an append adds a chunk, pruning deletes them."""
+
+    def read(
+        self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
+    ) -> Strategy:
+        """The chunks reaching past `since`, and the newest chunk of each endpoint before it."""
+        strategy = self.empty()
+        gathered: dict[str, list[array[float]]] = {}
+        low = since if math.isfinite(since) else -math.inf
+        query = "SELECT endpoint, stamps FROM sliding_chunks WHERE last > ?"
+        for endpoint, blob in rows_of(db, query, endpoints, (low,)):
+            gathered.setdefault(endpoint, []).append(_unpack(blob))
+        if math.isfinite(low):
+            older = (
+                "SELECT endpoint, stamps FROM sliding_chunks AS c WHERE last <= ? AND id ="
+                " (SELECT id FROM sliding_chunks WHERE endpoint = c.endpoint AND last <= ?"
+                " ORDER BY last DESC LIMIT 1)"
+            )
+            for endpoint, blob in rows_of(db, older, endpoints, (low, low)):
+                gathered.setdefault(endpoint, []).append(_unpack(blob))
+        timestamps = _timestamps(strategy)
+        for endpoint, chunks in gathered.items():
+            timestamps.set_timestamps(endpoint, _merged(chunks))
+        return strategy
+
+    def endpoints(self, db: sqlite3.Connection) -> list[str]:
+        """Endpoints with timestamps."""
+        return [row[0] for row in db.execute("SELECT DISTINCT endpoint FROM sliding_chunks")]
+
+    def entries(self, db: sqlite3.Connection) -> int:
+        """Timestamps held."""
+        return int(db.execute("SELECT COALESCE(SUM(n), 0) FROM sliding_chunks").fetchone()[0])
+
+    def baseline(self, strategy: Strategy) -> Any:
+        """The strategy object itself: its timestamps only grow and lose their oldest."""
+        return strategy
+
+    def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
+        """Every endpoint's timestamps in full chunks."""
+        source = _timestamps(strategy)
+        for endpoint in strategy.endpoints():
+            self.insert(db, endpoint, source.timestamps(endpoint))
+
+    def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
+        """Per endpoint: drop pruned rows and add the new tail, else rewrite the endpoint."""
+        if base is not strategy:
+            super().write_delta(db, strategy, base)
+            return
+        source = _timestamps(strategy)
+        held = set(self.endpoints(db))
+        for endpoint in held - set(strategy.endpoints()):
+            db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
+        for endpoint in strategy.endpoints():
+            times = source.timestamps(endpoint)
+            if not (endpoint in held and self._append(db, endpoint, times)):
+                db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
+                self.insert(db, endpoint, times)
+
+    def _append(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> bool:
+        """Write `times` as the stored rows pruned below `times[0]` plus a new tail.
+
+        Returns False (nothing written) when the rows are not a prefix of `times` by count:
+        a late hit went in among them, so the endpoint is rewritten instead.
+        """
+        last = db.execute(
+            "SELECT MAX(last) FROM sliding_chunks WHERE endpoint = ?", (endpoint,)
+        ).fetchone()[0]
+        kept = bisect_right(times, last)
+        first = times[0]
+        whole = db.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM sliding_chunks WHERE endpoint = ? AND first >= ?",
+            (endpoint, first),
+        ).fetchone()[0]
+        straddling = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND first < ? AND last >= ?",
+            (endpoint, first, first),
+        ).fetchall()
+        trimmed = [(row_id, _unpack(blob)) for row_id, blob in straddling]
+        trimmed = [(row_id, values[bisect_left(values, first) :]) for row_id, values in trimmed]
+        if whole + sum(len(values) for _, values in trimmed) != kept:
+            return False
+        db.execute("DELETE FROM sliding_chunks WHERE endpoint = ? AND last < ?", (endpoint, first))
+        for row_id, values in trimmed:
+            db.execute(
+                "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
+                (values[0], len(values), _pack(values), row_id),
+            )
+        self.insert(db, endpoint, times[kept:])
+        self.merge_small(db, endpoint)
+        return True
+
+    def merge_small(self, db: sqlite3.Connection, endpoint: str) -> None:
+        """Merge an endpoint's small chunks into one when there are too many of them."""
+        small = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND n < ?",
+            (endpoint, SMALL),
+        ).fetchall()
+        if len(small) < MAX_SMALL:
+            return
+        db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in small])
+        self.insert(db, endpoint, _merged([_unpack(row[1]) for row in small]))
+
+    def prune_rows(self, db: sqlite3.Connection, horizon: float) -> int:
+        """Delete the timestamps `<= horizon` of every endpoint; how many there were."""
+        pruned = 0
+        for row_id, n in db.execute(
+            "SELECT id, n FROM sliding_chunks WHERE last <= ?", (horizon,)
+        ).fetchall():
+            db.execute("DELETE FROM sliding_chunks WHERE id = ?", (row_id,))
+            pruned += n
+        straddling = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE first <= ? AND last > ?",
+            (horizon, horizon),
+        ).fetchall()
+        for row_id, blob in straddling:
+            values = _unpack(blob)
+            cut = bisect_right(values, horizon)
+            pruned += cut
+            kept = values[cut:]
+            db.execute(
+                "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
+                (kept[0], len(kept), _pack(kept), row_id),
+            )
+        return pruned
+
+    def insert_merged(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
+        """Add `times` (sorted), merged with the chunks they overlap, so chunks never do."""
+        if not times:
+            return
+        overlapped = db.execute(
+            "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND last > ?",
+            (endpoint, times[0]),
+        ).fetchall()
+        if not overlapped:
+            self.insert(db, endpoint, times)
+            return
+        db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in overlapped])
+        values = array("d", times)
+        for _, blob in overlapped:
+            values.extend(_unpack(blob))
+        self.insert(db, endpoint, array("d", sorted(values)))
+
+    def insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
+        """Add `times` (sorted) to `endpoint` as new chunks."""
+        rows = (
+            (endpoint, chunk[0], chunk[-1], len(chunk), _pack(chunk))
+            for chunk in _chunked(times, CHUNK)
+        )
+        db.executemany(
+            "INSERT INTO sliding_chunks (endpoint, first, last, n, stamps) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+class DocumentLayout(SqliteLayout):
+    """Any other strategy: its compact state as one document in meta."""
+
+    def read(
+        self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
+    ) -> Strategy:
+        """Not used: the store reads the document itself."""
+        raise NotImplementedError
+
+    def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
+        """Nothing: the store writes the document in meta."""
+
+    def clear(self, db: sqlite3.Connection) -> None:
+        """Nothing to delete (the meta row is replaced)."""
+
+    def document(self, strategy: Strategy) -> bytes:
+        """The strategy's compact state, encoded."""
+        return b"".join(encode_chunks(strategy.to_compact_state()))
+
+    def endpoints(self, db: sqlite3.Connection) -> list[str]:
+        """Not known without decoding the document."""
+        return []
+
+    def entries(self, db: sqlite3.Connection) -> int:
+        """Not known without decoding the document."""
+        return 0
+
+
+NATIVE: dict[str, type[SqliteLayout]] = {
+    "fixed": BucketLayout,
+    "tiered": BucketLayout,
+    "sliding": SlidingLayout,
+}
+
+
+def layout_for(name: str, params: Mapping[str, float | int]) -> SqliteLayout:
+    """The layout of a strategy: native tables, else one document."""
+    return NATIVE.get(name, DocumentLayout)(name, params)
+
+
+def rows_of(
+    db: sqlite3.Connection, query: str, endpoints: list[str] | None, args: tuple[Any, ...] = ()
+) -> Iterator[Any]:
+    """The rows of `query` (a SELECT with or without a WHERE) for `endpoints` (None: all)."""
+    if endpoints is None:
+        yield from db.execute(query, args)
+        return
+    joiner = " AND " if " WHERE " in query else " WHERE "
+    for start in range(0, len(endpoints), 500):
+        names = endpoints[start : start + 500]
+        marks = ", ".join("?" * len(names))
+        yield from db.execute(f"{query}{joiner}endpoint IN ({marks})", (*args, *names))
+
+
+def _merged(chunks: list[array[float]]) -> array[float]:
+    if len(chunks) == 1:
+        return chunks[0]
+    chunks.sort(key=lambda values: values[0] if values else 0.0)
+    merged = array("d")
+    for values in chunks:
+        merged.extend(values)
+    ordered = all(a[-1] <= b[0] for a, b in pairwise(chunks) if a and b)
+    if not ordered:  # overlapping chunks (late hits appended): each is sorted, not all
+        merged = array("d", sorted(merged))
+    return merged
+
+
+def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:
+    for start in range(0, len(times), size):
+        yield times[start : start + size]
+
+
+def _time(value: Any) -> float:
+    return -math.inf if value is None else float(value)
+
+
+def _buckets(strategy: Strategy) -> KeepsBuckets:
+    if not isinstance(strategy, KeepsBuckets):
+        raise TypeError(f"the {strategy.name} strategy keeps no buckets")
+    return strategy
+
+
+def _timestamps(strategy: Strategy) -> KeepsTimestamps:
+    if not isinstance(strategy, KeepsTimestamps):
+        raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
+    return strategy

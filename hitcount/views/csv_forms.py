@@ -1,0 +1,63 @@
+r"""CSV beside JSON: the JSON form of a result, as rows a spreadsheet opens.
+
+One row per JSON object; the columns are the keys, in the order first seen. A list becomes
+its items joined by `;`, a nested object its JSON, null an empty cell, a boolean `true` or
+`false` as in the JSON. Text follows the one rule for text outputs: a character that is not
+printable (a newline, a control, a bidi override) is shown as its Python escape (`\n`).
+A series (`plot --csv`) is one row per endpoint and step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hitcount.model.inert import json_line, shown
+from hitcount.model.timeparse import iso
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The rows as CSV text with a header line (empty when there are no rows)."""
+    items = list(rows)
+    columns: dict[str, None] = {}
+    for row in items:
+        columns.update(dict.fromkeys(row))
+    if not columns:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in items:
+        writer.writerow(_cell(row.get(name)) for name in columns)
+    return buffer.getvalue()
+
+
+def payload_rows(payload: Any) -> list[Mapping[str, Any]]:
+    """A JSON payload as rows: a list of objects as it is, one object as one row."""
+    if isinstance(payload, Mapping):
+        return [payload]
+    return [row if isinstance(row, Mapping) else {"value": row} for row in payload]
+
+
+def series_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`plot --json`'s series as one row per endpoint and step (a long table)."""
+    rows = []
+    for series in payload["series"]:
+        for point in series["points"]:
+            end = {"end": point["end"], "end_iso": iso(point["end"])}
+            rows.append({"endpoint": series["endpoint"], "step": payload["step"], **end, **point})
+    return rows
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(_cell(item) for item in value)
+    if isinstance(value, (dict, float, int)):
+        return json_line(value)
+    return shown(str(value))  # a cell is text on a terminal too: nothing unsafe shown raw

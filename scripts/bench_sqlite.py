@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Benchmark the SQLite state against the JSON state file: appends and queries on a big state.
+
+One run, as whole processes, on a sliding state (``--max-window 86400``) of ``--lines`` hits
+(2 million by default) kept both as ``state.db`` and as ``state.json``:
+
+* a full ``hitcount replay`` into each (once, timed);
+* ``hitcount replay --append`` of a 1,000-line file onto each, 40 times, alternating with
+  ``hitcount --version`` (the process start floor), so every median comes from the same
+  moments of the machine's load;
+* then ``hitcount query /api/login --last 60`` on each (after those 40 appends), alternating
+  with ``--version`` again.
+
+hitcount's modules are byte-compiled first, as a wheel install has them (an editable install
+run with ``PYTHONDONTWRITEBYTECODE=1`` would compile every module at each start, a cost no
+installed copy pays and that would flatten every ratio).
+
+It prints the exact command, the medians, and each median's ratio to ``--version``'s (the
+issue's goals: append <= 1.5x, query <= 1.3x), and checks that both states answer the
+query alike and count every appended line once (``MISMATCH`` and exit status 1 otherwise).
+
+Examples::
+
+    python scripts/bench_sqlite.py
+    python scripts/bench_sqlite.py --lines 200000 --appends 10   # a quick look
+
+Needs hitcount on PATH and ``scripts/gen_traffic.py`` beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KINDS = ("db", "json")
+
+
+def timed(args: list[str]) -> tuple[float, str]:
+    """Wall seconds of one process, and its stdout (a failure stops the benchmark)."""
+    start = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed: {shlex.join(args)}\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def generate(path: Path, lines: int, start: str, duration: int, seed: int) -> None:
+    """Traffic from gen_traffic.py (NDJSON with users)."""
+    subprocess.run(
+        [sys.executable, str(HERE / "gen_traffic.py"), "--lines", str(lines), "--start", start,
+         "--duration", str(duration), "--seed", str(seed), "-o", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def byte_compile() -> None:
+    """Byte-compile the hitcount package found on PATH's interpreter, as pip does."""
+    import hitcount
+
+    package = Path(hitcount.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    print(f"byte-compiled {package} first, as pip does for a wheel install")
+
+
+def main() -> int:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=2_000_000, help="hits in the state")
+    parser.add_argument("--appends", type=int, default=40, help="appends of 1,000 lines")
+    parser.add_argument("--queries", type=int, default=15, help="queries per state")
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the files here")
+    options = parser.parse_args()
+    directory = options.data_dir or Path(tempfile.mkdtemp(prefix="hitcount-bench-sqlite-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    byte_compile()
+    big, add = directory / "big.ndjson", directory / "add.ndjson"
+    generate(big, options.lines, "2026-11-27T00:00:00Z", 86400, 3)
+    generate(add, 1000, "2026-11-28T00:00:00Z", 60, 4)
+    states = {kind: directory / f"state.{kind}" for kind in KINDS}
+    rows: list[tuple[str, float, float | None]] = []
+    for kind, state in states.items():
+        for leftover in directory.glob(f"state.{kind}*"):
+            leftover.unlink()
+        seconds, _ = timed(["hitcount", "--state", str(state), "replay", str(big),
+                            "--strategy", "sliding", "--max-window", "86400"])  # fmt: skip
+        rows.append((f"full replay of {options.lines:,} lines into .{kind}", seconds, None))
+    samples: dict[str, list[float]] = {"version": [], "db": [], "json": []}
+    for _ in range(options.appends):
+        samples["version"].append(timed(["hitcount", "--version"])[0])
+        for kind, state in states.items():
+            args = ["hitcount", "--state", str(state), "replay", "--append", str(add)]
+            samples[kind].append(timed(args)[0])
+    version = statistics.median(samples["version"])
+    for kind in KINDS:
+        rows.append(
+            (f"replay --append 1,000 lines onto .{kind}", statistics.median(samples[kind]), version)
+        )
+    queries: dict[str, list[float]] = {"version": [], "db": [], "json": []}
+    answers: dict[str, str] = {}
+    for _ in range(options.queries):
+        queries["version"].append(timed(["hitcount", "--version"])[0])
+        for kind, state in states.items():
+            args = [
+                "hitcount",
+                "--state",
+                str(state),
+                "query",
+                "/api/login",
+                "--last",
+                "60",
+                "--json",
+            ]
+            seconds, answers[kind] = timed(args)
+            queries[kind].append(seconds)
+    query_version = statistics.median(queries["version"])
+    for kind in KINDS:
+        rows.append(
+            (
+                f"query /api/login --last 60 on .{kind}",
+                statistics.median(queries[kind]),
+                query_version,
+            )
+        )
+    print(f"\n{'step':<48} {'median s':>9} {'x --version':>12}")
+    print(
+        f"{'hitcount --version (appends / queries)':<48} {version:>9.3f} {query_version:>9.3f} (s)"
+    )
+    for name, seconds, floor in rows:
+        ratio = f"{seconds / floor:>12.2f}" if floor else f"{'':>12}"
+        print(f"{name:<48} {seconds:>9.3f} {ratio}")
+    return check(states, answers, options)
+
+
+def check(states: dict[str, Path], answers: dict[str, str], options: argparse.Namespace) -> int:
+    """Both states answer alike and hold every line once."""
+    status = 0
+    if json.loads(answers["db"]) != json.loads(answers["json"]):
+        print("MISMATCH: the two states answer the query differently")
+        status = 1
+    expected = options.lines + 1000 * options.appends
+    for kind, state in states.items():
+        _, out = timed(["hitcount", "--state", str(state), "metrics", "--json"])
+        metrics = json.loads(out)
+        held = metrics["total_hits"] + metrics["late_hits"]
+        if held != expected:
+            print(f"MISMATCH: .{kind} counted {held:,} lines, expected {expected:,}")
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""`hitcount export`: read back by Prometheus's own parser (prometheus_client), by brute force."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.cli.conftest import HAND_HITS, SLIDING
+from tests.cli_helpers import assert_error, ok, run, write_ndjson
+from tests.conftest import SAMPLES
+
+WEB = SAMPLES / "web.ndjson"
+
+
+def parsed(text: str) -> dict[str, dict[tuple[str, str], float]]:
+    """Every sample by metric name, then (endpoint, window) labels, as Prometheus reads it."""
+    found: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge", family.name
+        assert family.documentation, family.name  # every metric has its HELP
+        for sample in family.samples:
+            key = (sample.labels.get("endpoint", ""), sample.labels["window"])
+            found[sample.name][key] = sample.value
+    return found
+
+
+def brute_force(start: float, end: float) -> dict[str, tuple[int, set[str]]]:
+    groups: dict[str, tuple[int, set[str]]] = defaultdict(lambda: (0, set()))
+    with WEB.open(encoding="utf-8") as handle:
+        for row in map(json.loads, handle):
+            if start < row["ts"] <= end:
+                hits, users = groups[row["endpoint"]]
+                groups[row["endpoint"]] = (hits + 1, users | {row["user"]})
+    return dict(groups)
+
+
+@pytest.mark.parametrize(("last", "label", "seconds"), [("1m", "1m", 60), ("90s", "90s", 90),
+                                                         ("1h30m", "90m", 5400)])  # fmt: skip
+def test_export_parses_and_matches_brute_force(last: str, label: str, seconds: int) -> None:
+    ok(["replay", str(WEB), "-s", "sliding", "--max-window", "86400"])
+    metrics = parsed(ok(["export", "--prometheus", "--last", last]).stdout)
+    clock = max(json.loads(line)["ts"] for line in WEB.read_text().splitlines())
+    expected = brute_force(clock - seconds, clock)
+    assert metrics["hitcount_hits"] == {(ep, label): hits for ep, (hits, _) in expected.items()}
+    for (endpoint, _), value in metrics["hitcount_hits"].items():
+        key = (endpoint, label)
+        assert metrics["hitcount_hits_low"][key] == metrics["hitcount_hits_high"][key] == value
+        assert metrics["hitcount_hits_exact"][key] == 1
+        assert metrics["hitcount_hits_per_second"][key] == pytest.approx(value / seconds)
+        true_users = len(expected[endpoint][1])
+        low, high = (metrics[f"hitcount_distinct_users{end}"][key] for end in ("_low", "_high"))
+        assert low <= true_users <= high
+    assert metrics["hitcount_window_end_timestamp_seconds"] == {("", label): clock}
+
+
+def test_unknown_upper_bounds_are_plus_inf_and_names_are_escaped(tmp_path: Path) -> None:
+    odd = ['/a"b', "/c\\d", "/e\nf", "/ü ✓"]
+    hits = [*HAND_HITS, *((name, 1990.0) for name in odd)]
+    ok(["replay", str(write_ndjson(tmp_path / "h.ndjson", hits)), "-s", "sliding",
+        "--max-window", "300", "--max-lateness", "0"])  # fmt: skip
+    metrics = parsed(ok(["export", "--last", "1h"]).stdout)
+    for name in odd:  # the parser gives back the very names
+        assert metrics["hitcount_hits"][(name, "1h")] == 1
+    assert math.isinf(metrics["hitcount_hits_high"][("/api/login", "1h")])
+    assert metrics["hitcount_hits_exact"][("/api/login", "1h")] == 0
+    assert "hitcount_distinct_users" not in metrics  # no users in these lines
+
+
+def test_export_to_a_file_for_the_textfile_collector(tmp_path: Path) -> None:
+    ok(["replay", str(write_ndjson(tmp_path / "h.ndjson", HAND_HITS)), *SLIDING])
+    target = tmp_path / "hitcount.prom"
+    target.write_text("old\n")
+    result = ok(["export", "/api/*", "--depth", "1", "--last", "301", "-o", str(target)])
+    assert "wrote" in result.stderr
+    metrics = parsed(target.read_text())
+    assert metrics["hitcount_hits"] == {("/api", "301s"): 4}  # 1700, 1750, 1800, 2000
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    missing = tmp_path / "nowhere" / "hitcount.prom"
+    assert_error(run(["export", "-o", str(missing)]), 8, "cannot write the export")
+    assert parsed(target.read_text())["hitcount_hits"] == {("/api", "301s"): 4}  # still whole

@@ -1,0 +1,195 @@
+"""`replay --key TEMPLATE --where FILTER`: keys and filters against brute force, remembered.
+
+The real nginx log is read here with this file's own regular expression and `datetime`;
+NDJSON with the json module, CSV with the csv module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import assert_error, ok, ok_json, run
+from tests.conftest import REAL_LOGS, SAMPLES, fresh_namespace
+
+NGINX = REAL_LOGS / "elastic_nginx_logs_2015-05.log.gz"
+ALL_TIME = ["-s", "sliding", "--max-window", "1e9"]
+_LINE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) ')
+
+
+def nginx_lines() -> list[dict[str, object]]:
+    rows = []
+    with gzip.open(NGINX, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            found = _LINE.match(line)
+            assert found is not None, line  # this log has no odd lines
+            host, when, method, target, status = found.groups()
+            ts = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z").timestamp()
+            path = target.split("?")[0]
+            rows.append({"host": host, "ts": ts, "method": method, "path": path,
+                         "status": int(status)})  # fmt: skip
+    return rows
+
+
+def counts() -> dict[str, int]:
+    rows = ok_json(["top", "--last", "1000d", "-n", "100000", "--json"])
+    return {row["endpoint"]: row["count"] for row in rows}
+
+
+needs_logs = pytest.mark.skipif(not NGINX.exists(), reason="the real logs are not here")
+
+
+@needs_logs
+@pytest.mark.parametrize(
+    ("key", "where", "oracle"),
+    [
+        ("{status_class}", [], lambda r: f"{r['status'] // 100}xx"),
+        ("{status}", [], lambda r: str(r["status"])),
+        ("{method} {path}", ["status>=400"], lambda r: f"{r['method']} {r['path']}"
+         if r["status"] >= 400 else None),
+        ("{host}", ["method=HEAD"], lambda r: r["host"] if r["method"] == "HEAD" else None),
+        ("{path}", ["status!=304", "path=/downloads/*_1"],
+         lambda r: r["path"] if r["status"] != 304 and r["path"].endswith("_1") else None),
+        ("{status_class}", ["status>=200", "status<300"],
+         lambda r: "2xx" if 200 <= r["status"] < 300 else None),
+    ],
+)  # fmt: skip
+def test_keys_and_filters_on_a_real_log_match_brute_force(
+    key: str, where: list[str], oracle: object
+) -> None:
+    options = ["--key", key] + [arg for rule in where for arg in ("--where", rule)]
+    ok(["replay", str(NGINX), *ALL_TIME, *options])
+    expected = Counter(k for r in nginx_lines() if (k := oracle(r)) is not None)  # type: ignore[operator]
+    assert counts() == dict(expected)
+
+
+def test_ndjson_fields_by_name_and_nested(tmp_path: Path) -> None:
+    rows = [
+        {"endpoint": "/a", "ts": 100 + i, "user": f"u{i % 3}",
+         "request": {"method": "GET" if i % 4 else "POST"}, "status": 200 + 100 * (i % 4)}
+        for i in range(40)
+    ]  # fmt: skip
+    source = tmp_path / "n.ndjson"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ok(["replay", str(source), *ALL_TIME, "--key", "{request.method} {status_class}",
+        "--where", "user!=u0"])  # fmt: skip
+    expected = Counter(
+        f"{r['request']['method']} {r['status'] // 100}xx"
+        for r in rows
+        if r["user"] != "u0"  # type: ignore[index]
+    )
+    assert counts() == dict(expected)
+
+
+def test_sample_ndjson_users_of_a_glob() -> None:
+    ok(["replay", str(SAMPLES / "web.ndjson"), *ALL_TIME, "--key", "{user}",
+        "--where", "path=/api/*"])  # fmt: skip
+    with (SAMPLES / "web.ndjson").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    expected = Counter(r["user"] for r in rows if r["endpoint"].startswith("/api/"))
+    assert counts() == dict(expected)
+
+
+def test_csv_columns_by_header_name(tmp_path: Path) -> None:
+    source = tmp_path / "h.csv"
+    source.write_text("path,ts,Status\n/a,100,200\n/a,101,503\n/b,102,404\n/b,103,500\n")
+    ok(["replay", str(source), *ALL_TIME, "--key", "{path} {status_class}",
+        "--where", "status>=500"])  # fmt: skip
+    assert counts() == {"/a 5xx": 1, "/b 5xx": 1}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".db"])  # the JSON document and SQLite
+def test_the_state_remembers_its_keys_and_refuses_to_mix(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITCOUNT_STATE", str(tmp_path / f"state{suffix}"))
+    first = tmp_path / "a.ndjson"
+    first.write_text("".join(json.dumps({"endpoint": "/x", "ts": t, "user": "u1"}) + "\n"
+                             for t in (100, 101)))  # fmt: skip
+    ok(["replay", str(first), *ALL_TIME, "--key", "{user}", "--where", "path=/x"])
+    assert ok_json(["metrics", "--json"])["keys"] == "key {user} where path=/x"
+    before = counts()
+    assert before == {"u1": 2}
+    for command in (["query", "u1"], ["top"], ["plot", "u1"]):  # every answer says so
+        footer = ok([*command, "--last", "1000d"]).stderr
+        assert "endpoints are key {user} where path=/x" in footer
+    result = run(["replay", str(first), "--append", "--key", "{path}"])
+    assert_error(result, 2, "--append cannot change it")
+    assert counts() == before  # nothing saved
+    ok(["replay", str(first), "--append"])  # the saved keys apply
+    assert counts() == {"u1": 4}
+    snapshot = tmp_path / "s.json"
+    ok(["snapshot", "save", str(snapshot)])
+    ok(["replay", str(first), *ALL_TIME])  # a new state: the default key
+    assert "keys" not in ok_json(["metrics", "--json"])
+    ok(["snapshot", "restore", str(snapshot)])
+    assert ok_json(["metrics", "--json"])["keys"] == "key {user} where path=/x"
+
+
+def test_a_line_without_the_keyed_field_is_a_bad_line(tmp_path: Path) -> None:
+    source = tmp_path / "m.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1, "team": "x"}\n{"endpoint": "/b", "ts": 2}\n')
+    result = ok(["replay", str(source), *ALL_TIME, "--key", "{team}", "--json"])
+    assert json.loads(result.stdout)["bad_lines"] == 1
+    assert "no field 'team' for --key {team}" in result.stderr
+    assert counts() == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--key", "path"], "--key must name at least one field in braces"),
+        (["--where", "status"], "--where must look like FIELD OP VALUE"),
+        (["--where", "status>="], "--where must look like FIELD OP VALUE"),
+    ],
+)
+def test_bad_keys_and_filters_are_usage_errors(
+    tmp_path: Path, options: list[str], fragment: str
+) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1}\n')
+    assert_error(run(["replay", str(source), *options]), 2, fragment)
+
+
+@pytest.mark.skipif(not REAL_LOGS.is_dir(), reason="the real logs are not here")
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL_LOGS.glob("*.log.gz")))
+def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
+    """A key loses no line the default keeps: long paths are cut, not made bad lines."""
+    source = str(REAL_LOGS / name)
+    plain = json.loads(ok(["replay", source, "--json"]).stdout)
+    keyed = json.loads(ok(["replay", source, "--key", "{method} {path}", "--json"]).stdout)
+    assert (keyed["hits_kept"], keyed["bad_lines"]) == (plain["hits_kept"], plain["bad_lines"])
+
+
+def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n')
+    for options in (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"]):
+        for append in ([], ["--append"]):
+            args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
+            result = run([*args, str(source), *options, *append])
+            assert_error(result, 2, "do not work with a Redis store yet")
+
+
+def test_merge_keeps_the_keys_and_refuses_to_mix_them(tmp_path: Path) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n{"endpoint": "/b", "ts": 2}\n')
+    shards = []
+    for name, options in (("k1", ["--key", "{user}"]), ("k2", ["--key", "{user}"]), ("p", [])):
+        ok(["replay", str(source), *ALL_TIME, *options, "--json"])
+        shards.append(str(tmp_path / f"{name}.json"))
+        ok(["snapshot", "save", shards[-1]])
+    merged = tmp_path / "merged.json"
+    ok(["merge", shards[0], shards[1], "-o", str(merged)])
+    ok(["snapshot", "restore", str(merged)])
+    assert counts() == {"u": 2}  # the line without a user is a bad line under {user}
+    assert ok_json(["metrics", "--json"])["keys"] == "key {user}"
+    result = run(["merge", shards[0], shards[2], "-o", str(tmp_path / "mixed.json")])
+    assert result.exit_code != 0
+    assert "their endpoints cannot be merged" in result.stderr

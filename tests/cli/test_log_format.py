@@ -1,0 +1,72 @@
+"""`replay --log-format`: nginx `log_format` and Apache `LogFormat` layouts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_keys import NGINX, counts, needs_logs, nginx_lines
+from tests.cli_helpers import assert_error, ok, run
+
+ALL_TIME = ["-s", "sliding", "--max-window", "1e9"]
+NGINX_COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+    ' "$http_referer" "$http_user_agent"'
+)
+APACHE_COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
+
+
+@needs_logs
+@pytest.mark.parametrize("layout", [NGINX_COMBINED, APACHE_COMBINED])
+def test_a_real_log_read_by_its_layout_matches_brute_force(layout: str) -> None:
+    ok(["replay", str(NGINX), *ALL_TIME, "--log-format", layout, "--key", "{method} {path}"])
+    expected = Counter(f"{r['method']} {r['path']}" for r in nginx_lines())
+    assert counts() == dict(expected)
+
+
+LINES = [
+    '10.0.0.1 [27/Nov/2026:12:00:00 +0000] "GET /api/x?y=1 HTTP/1.1" 200 0.012 "curl/8"',
+    '10.0.0.2 [27/Nov/2026:13:00:01 +0100] "POST /api/login HTTP/1.1" 503 1.5 "Mozilla"',
+    '10.0.0.2 [27/Nov/2026:12:00:02 +0000] "POST /api/login HTTP/1.1" 401 0.2 "Mozilla"',
+    "not this layout",
+]
+CUSTOM = '$remote_addr [$time_local] "$request" $status $request_time "$http_user_agent"'
+
+
+@pytest.fixture
+def custom_log(tmp_path: Path) -> Path:
+    path = tmp_path / "custom.log"
+    path.write_text("\n".join(LINES) + "\n")
+    return path
+
+
+def test_a_custom_layout_gives_hits_and_fields(custom_log: Path) -> None:
+    result = ok(["replay", str(custom_log), *ALL_TIME, "--log-format", CUSTOM])
+    assert "3 hits kept" in result.stdout and "1 bad line" in result.stdout
+    assert "line does not have the --log-format layout" in result.stderr
+    assert counts() == {"/api/x": 1, "/api/login": 2}
+    ok(["replay", str(custom_log), *ALL_TIME, "--log-format", CUSTOM,
+        "--key", "{request_method} {status_class} {http_user_agent}",
+        "--where", "request_time>1"])  # fmt: skip
+    assert counts() == {"POST 5xx Mozilla": 1}  # 1.5 s; 13:00:01+01:00 is 12:00:01Z
+    ok(["replay", str(custom_log), *ALL_TIME, "--log-format", CUSTOM, "--key", "{host}"])
+    assert counts() == {"10.0.0.1": 1, "10.0.0.2": 2}
+
+
+@pytest.mark.parametrize(
+    ("layout", "fragment"),
+    [
+        ('$remote_addr "$request"', "--log-format needs a time"),
+        ("$remote_addr [$time_local]", "--log-format needs a request"),
+        ('%h %t "%r" %Z', "--log-format: unknown directive %Z"),
+    ],
+)
+def test_bad_layouts_are_usage_errors(custom_log: Path, layout: str, fragment: str) -> None:
+    assert_error(run(["replay", str(custom_log), "--log-format", layout]), 2, fragment)
+
+
+def test_format_and_log_format_exclude_each_other(custom_log: Path) -> None:
+    result = run(["replay", str(custom_log), "--format", "combined", "--log-format", CUSTOM])
+    assert_error(result, 2, "--format and --log-format exclude each other")

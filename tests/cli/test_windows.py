@@ -1,0 +1,195 @@
+"""`--since`/`--until` on every command that asks a window, one default, UTC said aloud.
+
+The hand-made hits (tests/cli/conftest.py) end at the replay clock 2000; every expected
+count is worked out next to its window, and the sample traffic is checked by brute force.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import HAND_HITS, SLIDING, oracle_count
+from tests.cli_helpers import assert_error, ok, ok_json, pairs, read_ndjson, run, write_ndjson
+from tests.conftest import SAMPLES, Oracle
+
+# (window options, the window (start, end] they mean, hand-counted /api/login hits in it)
+# login hits: 0, 1000, 1700, 1800, 2000; the clock is 2000.
+RANGES: list[tuple[list[str], tuple[float, float], int]] = [
+    (["--since", "1000", "--until", "1800"], (1000, 1800), 2),  # 1700, 1800 (1000 is open)
+    (["--since", "999", "--until", "1800"], (999, 1800), 3),  # + 1000
+    (["--since", "-1000", "--until", "-200"], (1000, 1800), 2),  # relative to the clock
+    (["--since", "-1000"], (1000, 2000), 3),  # ends at the clock: 1700, 1800, 2000
+    (["--since", "1000", "--last", "700"], (1000, 1700), 1),  # (since, since + N]
+    (["--until", "1700", "--last", "701"], (999, 1700), 2),  # (until - N, until]
+    (["--until", "-300", "--last", "700"], (1000, 1700), 1),  # until = 2000 - 300
+    (["--since", "-800", "--now", "1800"], (1000, 1800), 2),  # --now is the reference
+    (["--since", "1970-01-01T00:16:40Z", "--until", "1970-01-01T00:30:00Z"], (1000, 1800), 2),
+    (["--since", "-1ms", "--until", "2000"], (1999.999, 2000), 1),
+    (["--since", "-2001"], (-1, 2000), 5),  # every login hit, epoch 0 included
+    (["--until", "-0s"], (-1600, 2000), 5),  # no length: the default hour back from 2000
+    (["--since", "-1000", "--until", "+0s"], (1000, 2000), 3),  # +0s is the clock itself
+]
+RANGE_IDS = [" ".join(options) for options, _, _ in RANGES]
+
+
+def test_hand_ranges_agree_with_the_oracle() -> None:
+    """The hand-counted answers above are right (guards the table itself)."""
+    oracle = Oracle(HAND_HITS)
+    for options, (start, end), expected in RANGES:
+        assert oracle.count("/api/login", start, end) == expected, options
+
+
+@pytest.fixture
+def hand_state(tmp_path: Path) -> None:
+    ok(["replay", str(write_ndjson(tmp_path / "hand.ndjson", HAND_HITS)), *SLIDING])
+
+
+@pytest.mark.usefixtures("hand_state")
+@pytest.mark.parametrize(("options", "window", "expected"), RANGES, ids=RANGE_IDS)
+def test_query_counts_the_half_open_range(
+    options: list[str], window: tuple[float, float], expected: int
+) -> None:
+    answer = ok_json(["query", "/api/login", *options, "--json"])
+    start, end = window
+    assert answer["now"] == pytest.approx(end)
+    assert answer["last"] == pytest.approx(end - start)
+    assert answer["count"] == expected
+    assert answer["exact"] is True
+
+
+@pytest.mark.usefixtures("hand_state")
+@pytest.mark.parametrize(("options", "window", "expected"), RANGES, ids=RANGE_IDS)
+def test_top_plot_and_events_take_the_same_range(
+    options: list[str], window: tuple[float, float], expected: int
+) -> None:
+    start, end = window
+    oracle = Oracle(HAND_HITS)
+    rows = ok_json(["top", *options, "--json"])
+    assert {row["endpoint"]: row["count"] for row in rows} == {
+        ep: n for ep in {e for e, _ in HAND_HITS} if (n := oracle.count(ep, start, end)) > 0
+    }
+    chart = ok_json(["plot", "/api/login", *options, "--step", str(end - start), "--json"])
+    assert chart["series"][0]["total"]["count"] == expected
+    assert chart["times"] == [pytest.approx(end)]
+    assert ok_json(["events", *options, "--json"]) == []  # nothing remembered here
+
+
+@pytest.mark.usefixtures("hand_state")
+def test_report_takes_a_range(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    ok(["report", str(out), "--since", "1000", "--until", "1800", "--step", "100"])
+    assert "1970-01-01T00:30:00Z" in out.read_text()  # the window's end, 1800
+
+
+@pytest.mark.usefixtures("hand_state")
+def test_a_range_says_where_it_ends_instead_of_the_last_n() -> None:
+    text = ok(["query", "/api/login", "--since", "1000", "--until", "1800"])
+    assert "2 hits in the 800s to 1970-01-01T00:30:00Z (exact)" in text.stdout
+    assert "window 1970-01-01T00:16:40Z < ts <= 1970-01-01T00:30:00Z" in text.stderr
+
+
+@pytest.mark.usefixtures("hand_state")
+@pytest.mark.parametrize(
+    "command", [["query", "/api/login"], ["top"], ["plot", "/api/login"], ["compare"]]
+)
+def test_every_command_that_asks_a_window_defaults_to_the_last_hour(
+    command: list[str], tmp_path: Path
+) -> None:
+    if command == ["compare"]:  # compare replays a file itself
+        source = str(write_ndjson(tmp_path / "c.ndjson", HAND_HITS))
+        rows = ok_json(["compare", source, "--strategies", "sliding", "--json"])
+        assert rows["last"] == 3600
+        return
+    assert ok_json([*command, "--json"]) == ok_json([*command, "--last", "1h", "--json"])
+
+
+@pytest.mark.usefixtures("hand_state")
+def test_report_defaults_to_the_last_hour(tmp_path: Path) -> None:
+    ok(["report", str(tmp_path / "a.html")])
+    ok(["report", str(tmp_path / "b.html"), "--last", "1h"])
+    first, second = ((tmp_path / n).read_text() for n in ("a.html", "b.html"))
+    assert first == second
+
+
+@pytest.mark.usefixtures("hand_state")
+@pytest.mark.parametrize("flag", ["--since", "--until", "--now"])
+def test_an_instant_without_offset_is_said_to_be_utc(flag: str) -> None:
+    options = {"--since": ["--since", "1970-01-01 00:16:40", "--until", "1800"],
+               "--until": ["--until", "1970-01-01T00:30", "--last", "800"],
+               "--now": ["--now", "1970-01-01 00:30:00", "--last", "800"]}[flag]  # fmt: skip
+    result = ok(["query", "/api/login", *options, "--json"])
+    assert f"{flag} '" in result.stderr
+    assert "has no UTC offset: read as UTC" in result.stderr
+    assert json.loads(result.stdout)["count"] == 2  # (1000, 1800] whichever way
+    with_offset = ["--now", "1970-01-01T00:30:00+00:00", "--last", "800"]
+    assert "read as UTC" not in ok(["query", "/api/login", *with_offset]).stderr
+
+
+@pytest.mark.usefixtures("hand_state")
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--since", "1800", "--until", "1000"], "the window must end after it starts"),
+        (["--since", "-1h", "--until", "-2h"], "the window must end after it starts"),
+        (["--since", "2000", "--until", "2000"], "the window must end after it starts"),
+        (["--since", "0", "--until", "10", "--last", "5"], "--last cannot go with both"),
+        (["--since", "yesterday"], "--since:"),
+        (["--until", "-5x"], "--until:"),
+        (["--since", "-1e3s"], "--since:"),
+    ],
+)
+def test_a_bad_range_is_one_clear_error(options: list[str], fragment: str) -> None:
+    for command in (["query", "/api/login"], ["top"], ["plot", "/api/login"], ["events"]):
+        assert_error(run([*command, *options]), 2, fragment)
+
+
+def test_a_range_reaching_past_retained_data_has_no_upper_bound(tmp_path: Path) -> None:
+    hits = [("/p", 100.0 * i) for i in range(100)]  # 0..9900, the clock 9900
+    ok(["replay", str(write_ndjson(tmp_path / "p.ndjson", hits)), "-s", "sliding",
+        "--max-window", "600", "--max-lateness", "0"])  # fmt: skip
+    inside = ok_json(["query", "/p", "--since", "9300", "--until", "9800", "--json"])
+    assert (inside["count"], inside["complete"], inside["exact"]) == (5, True, True)
+    beyond = ok_json(["query", "/p", "--since", "-1h", "--until", "-5m", "--json"])
+    assert beyond["complete"] is False
+    assert beyond["high"] is None  # no upper bound
+    assert beyond["low"] <= Oracle(hits).count("/p", 9900 - 3600, 9900 - 300)
+
+
+def test_sample_traffic_ranges_match_brute_force() -> None:
+    path = SAMPLES / "web.ndjson"
+    oracle = Oracle(pairs(read_ndjson(path)))
+    clock = max(ts for _, ts in oracle.hits)
+    ok(["replay", str(path), "-s", "sliding", "--max-window", "86400"])
+    rng = random.Random(16)
+    for _ in range(12):
+        back = rng.uniform(1, 20_000)
+        length = rng.uniform(1, back)
+        endpoint = rng.choice(["/api/login", "/api/*", "/", "*"])
+        since, until = f"-{back:.3f}s", f"-{back - length:.3f}s"
+        answer = ok_json(["query", endpoint, "--since", since, "--until", until, "--json"])
+        start, end = clock - round(back, 3), clock - round(back - length, 3)
+        assert answer["count"] == oracle_count(oracle, endpoint, end - start, end), (since, until)
+
+
+def test_events_keep_those_whose_clock_is_in_the_window(tmp_path: Path) -> None:
+    """A swap at clock 1000, more hits, a swap at clock 2000: each window keeps its own."""
+    early = [(ep, ts) for ep, ts in HAND_HITS if ts <= 1000]  # the clock is 1000
+    late = [(ep, ts) for ep, ts in HAND_HITS if ts > 1000]  # then 2000
+    ok(["replay", str(write_ndjson(tmp_path / "a.ndjson", early)), *SLIDING])
+    ok(["swap", "fixed", "--window", "10"])
+    ok(["replay", str(write_ndjson(tmp_path / "b.ndjson", late)), "--append"])
+    ok(["swap", "morris"])
+
+    def clocks(*options: str) -> list[float]:
+        return [row["clock"] for row in ok_json(["events", *options, "--json"])]
+
+    assert clocks() == [1000, 2000]  # no window option: everything remembered
+    assert clocks("--last", "1000") == [2000]  # (1000, 2000]: 1000 is at the open edge
+    assert clocks("--last", "1001") == [1000, 2000]
+    assert clocks("--since", "-1500", "--until", "-500") == [1000]  # (500, 1500]
+    assert clocks("--until", "999", "--last", "999") == []
+    assert clocks("--since", "999", "--name", "strategy_swapped", "-n", "1") == [2000]

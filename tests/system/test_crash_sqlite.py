@@ -1,0 +1,89 @@
+"""kill -9 on a SQLite state: the database stays whole; each command is in it or absent.
+
+Appends, replacing replays, swaps and restores are killed at random moments.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hitcount import HitCounter, load_counter
+from hitcount.persist.stores import SqliteStore
+
+from .test_crash import _hitcount, _run, _write_traffic
+
+pytestmark = pytest.mark.slow
+
+T0 = 1_767_225_600.0
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("traffic")
+    files = {"small": folder / "small.ndjson", "big": folder / "big.ndjson"}
+    _write_traffic(files["small"], 2_000, seed=1)
+    _write_traffic(files["big"], 150_000, seed=2, start=T0 + 100)
+    return files
+
+
+def _counter_of(state: Path) -> HitCounter:
+    store = SqliteStore(state)
+    try:
+        return load_counter(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("command", ["append", "replay", "swap", "restore"])
+def test_kill_9_leaves_a_whole_database_with_the_old_or_the_new_state(
+    tmp_path: Path, traffic: dict[str, Path], command: str
+) -> None:
+    state, snapshot = tmp_path / "state.db", tmp_path / "snap.json"
+    sliding = ["-s", "sliding", "--max-window", "1e7"]
+    assert _run(tmp_path / "ref.db", "replay", str(traffic["big"]), *sliding).returncode == 0
+    assert _run(tmp_path / "ref.db", "snapshot", "save", str(snapshot)).returncode == 0
+    args = {
+        "append": ["replay", "--append", str(traffic["big"])],
+        "replay": ["replay", str(traffic["big"]), *sliding],
+        "swap": ["swap", "fixed", "--window", "10"],
+        "restore": ["snapshot", "restore", str(snapshot)],
+    }[command]
+    new_totals = {"append": 152_000, "replay": 150_000, "swap": 2_000, "restore": 150_000}
+    rng = random.Random(command)
+    outcomes = set()
+    for attempt in range(5):
+        for leftover in tmp_path.glob("state.db*"):
+            leftover.unlink()
+        assert _run(state, "replay", str(traffic["small"]), *sliding).returncode == 0
+        process = subprocess.Popen(
+            _hitcount(state, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if attempt:  # the first run is left to finish: "new" must be reachable
+            time.sleep(rng.uniform(0.05, 1.5))
+            process.send_signal(signal.SIGKILL)
+        acknowledged = process.wait(timeout=120) == 0
+        with sqlite3.connect(state) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        counter = _counter_of(state)
+        changed = (
+            counter.strategy.name == "fixed"
+            if command == "swap"
+            else counter.metrics.total_hits != 2_000
+        )
+        if changed:
+            outcomes.add("new")
+            assert counter.metrics.total_hits == new_totals[command]
+        else:
+            outcomes.add("old")
+            assert not acknowledged
+            assert counter.metrics.total_hits == 2_000
+        assert counter.metrics.total_hits == counter.strategy.memory_entries() or command == "swap"
+    assert "new" in outcomes

@@ -1,0 +1,59 @@
+"""Key templates and `--where` filters on plain dicts of fields."""
+
+from __future__ import annotations
+
+import operator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hitcount.errors import ConfigurationError
+from hitcount.model.hits import BadLine
+from hitcount.model.keys import Keying, Where, status_class
+
+COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+           "=": operator.eq, "!=": operator.ne}  # fmt: skip
+
+
+@given(status=st.integers(100, 599), bound=st.integers(100, 599), op=st.sampled_from(list(COMPARE)))
+def test_numeric_filters_compare_as_numbers(status: int, bound: int, op: str) -> None:
+    rule = Where.parse(f"status{op}{bound}")
+    assert rule.holds({"status": status}) is COMPARE[op](status, bound)
+    assert rule.holds({"status": str(status)}) is COMPARE[op](status, bound)  # CSV text
+    assert rule.holds({}) is False  # a line without the field never passes
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "holds"),
+    [
+        ("method=POST", {"method": "POST"}, True), ("method=POST", {"method": "post"}, False),
+        ("path=/api/*", {"path": "/api/x/y"}, True), ("path=/api/*", {"path": "/apix"}, False),
+        ("path!=/api/*", {"path": "/apix"}, True), (" status >= 500 ", {"status": 503}, True),
+        ("host=10.0.0.?", {"host": "10.0.0.7"}, True), ("status=5xx", {"status": 503}, False),
+    ],
+)  # fmt: skip
+def test_filters_by_hand(text: str, fields: dict[str, object], holds: bool) -> None:
+    assert Where.parse(text).holds(fields) is holds
+
+
+def test_templates_fill_every_field_and_refuse_a_missing_one() -> None:
+    keying = Keying.parse("{method} {path} [{status_class}]", ["status>=400"])
+    fields = {"method": "GET", "path": "/a", "status": 404, "status_class": "4xx"}
+    assert keying.apply(fields) == "GET /a [4xx]"
+    assert keying.apply({**fields, "status": 200}) is None
+    with pytest.raises(BadLine, match="no field 'method'"):
+        keying.apply({"path": "/a", "status": 500, "status_class": "5xx"})
+    assert Keying.from_dict(keying.to_dict()) == keying
+    assert Keying.parse(None, None).default
+
+
+@pytest.mark.parametrize("status", [200, "404", 599.0])
+def test_status_class(status: object) -> None:
+    assert status_class(status) == f"{str(status)[0]}xx"
+
+
+@pytest.mark.parametrize("text", ["status", "=5", "status>=", "5>x y"])
+def test_malformed_filters(text: str) -> None:
+    with pytest.raises(ConfigurationError):
+        Where.parse(text)

@@ -1,0 +1,90 @@
+"""The Redis whole-state lock: a short lease, renewed while its owner works, freed when it dies.
+
+Real processes hold the lock; the oracle is the clock and the key's own time to live.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from hitcount.errors import StoreUnavailableError
+from hitcount.persist.stores import redis_lock, store_from_url
+from hitcount.persist.stores.redis import RedisStore
+from tests.conftest import fresh_namespace
+
+pytestmark = pytest.mark.redis
+
+HOLDER = """
+import sys, time
+from hitcount.persist.stores import store_from_url
+store = store_from_url(sys.argv[1], namespace=sys.argv[2])
+with store.locked():
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_base(request: pytest.FixtureRequest) -> str:
+    """A single server's URL, then a cluster's."""
+    return str(
+        request.getfixturevalue("redis_url" if request.param == "server" else "redis_cluster_url")
+    )
+
+
+def _store(url: str, namespace: str) -> RedisStore:
+    store = store_from_url(url, namespace=namespace)
+    assert isinstance(store, RedisStore)
+    return store
+
+
+def test_a_lock_whose_owner_was_killed_is_free_within_one_lease(redis_base: str) -> None:
+    redis_url = redis_base
+    namespace = fresh_namespace()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, redis_url, namespace], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        store = _store(redis_url, namespace)
+        key = store.root_key("lock")
+        time.sleep(redis_lock.LEASE_MS / 1000 * 0.8)  # the owner renews it while alive
+        assert redis_lock.LEASE_MS / 2 < store.client.pttl(key) <= redis_lock.LEASE_MS
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate()
+    killed = time.monotonic()
+    with store.locked():
+        waited = time.monotonic() - killed
+    assert waited <= redis_lock.LEASE_MS / 1000 + 1.0, waited
+    assert store.client.exists(key) == 0  # released behind it
+
+
+def test_a_live_owner_keeps_the_lock_for_many_leases(
+    redis_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_url = redis_base
+    monkeypatch.setattr(redis_lock, "LEASE_MS", 300)
+    monkeypatch.setattr(redis_lock, "TIMEOUT_S", 0.2)
+    namespace = fresh_namespace()
+    owner, other = _store(redis_url, namespace), _store(redis_url, namespace)
+    refused = []
+    with owner.locked():
+        for _ in range(8):  # 2.4 s: eight leases
+            time.sleep(0.3)
+            with (
+                pytest.raises(StoreUnavailableError, match="holds the lock") as err,
+                other.locked(),
+            ):
+                pass
+            refused.append(err.value)
+    assert "free within 0.3 s" in str(refused[0].hint)
+    with other.locked():
+        assert [t.name for t in threading.enumerate()].count("hitcount-lock") == 1
+    assert "hitcount-lock" not in [t.name for t in threading.enumerate()]
