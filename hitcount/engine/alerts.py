@@ -27,7 +27,7 @@ from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hitcount.errors import ConfigurationError
 from hitcount.model import events as ev
@@ -48,6 +48,18 @@ _RULE = re.compile(r"^(?P<pattern>.+)>\s*(?P<limit>[^/>]*?)\s*/(?P<window>[^/>]*
 _MEMO_SIZE = 65536
 #: Watched endpoints kept before idle ones are swept out.
 _SWEEP_FLOOR = 1024
+
+
+class HitObserver(Protocol):
+    """Something shown every hit a counter records (alerts are one)."""
+
+    def observe(self, endpoint: str, ts: float) -> None:
+        """One hit, as `record` takes it."""
+
+    def observe_columns(
+        self, names: list[str], codes: npt.NDArray[np.int32], stamps: npt.NDArray[np.float64]
+    ) -> None:
+        """A batch (`names[codes[i]]` at `stamps[i]`), as `record_columns` takes it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from hitcount.engine.alerts import AlertRule, Alerts
+from hitcount.engine.alerts import AlertRule, Alerts, HitObserver
 from hitcount.engine.batches import add_users, horizon_at, late_mask
 from hitcount.engine.capping import capped_columns, capped_endpoint
 from hitcount.engine.codec import DeprecatedSnapshots
@@ -24,9 +24,6 @@ from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import Strategy, create_strategy
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
     from hitcount.model.columns import Columns
     from hitcount.model.positions import InputPosition
 
@@ -34,18 +31,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_LATENESS_S = 60.0
 #: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
 RECENT_EVENTS = 200
-
-
-class HitObserver(Protocol):
-    """Something shown every hit a counter records (alerts are one)."""
-
-    def observe(self, endpoint: str, ts: float) -> None:
-        """One hit, as `record` takes it."""
-
-    def observe_columns(
-        self, names: list[str], codes: npt.NDArray[np.int32], stamps: npt.NDArray[np.float64]
-    ) -> None:
-        """A batch (`names[codes[i]]` at `stamps[i]`), as `record_columns` takes it."""
 
 
 class HitCounter(Answering, DeprecatedSnapshots):
@@ -101,11 +86,11 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.stored_sizes: dict[str, int] | None = None
         #: How far into each followed file the state has read, by absolute path.
         self.inputs: dict[str, InputPosition] = {}
-        #: What replays count as the endpoint, and which lines (`--key`, `--where`).
-        self.keying = Keying()
         #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
         self._observers: list[HitObserver] = []
-        #: At most this many endpoints by name, the rest under one (None: no cap; `capping`).
+        #: What replays count as the endpoint, and which lines (`--key`, `--where`); at most
+        #: `max_endpoints` endpoints by name, the rest under one (None: no cap; `capping`).
+        self.keying = Keying()
         self.max_endpoints: int | None = None
         self._use(
             strategy if isinstance(strategy, Strategy) else create_strategy(strategy, **params)

@@ -201,8 +201,7 @@ class BucketLayout(SqliteLayout):
         db.executemany("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)", upserts)
 
     def extras(self, strategy: Strategy) -> Any:
-        """Tiered: the fine and mid cuts and `closed_until` (None where unset); fixed: which
-        side of its buckets is closed."""  # noqa: D205, D209
+        """Meta values: tiered's cuts and `closed_until` (None where unset), fixed's edge rule."""
         if not isinstance(strategy, TieredRollups):
             return {"closed_right": _buckets(strategy).closed_right}
         return [value if math.isfinite(value) else None for value in strategy.cuts()]
