@@ -65,3 +65,25 @@ def replayed_into(
         target.record_many(endpoint, source.timestamps(endpoint))
     target.horizon = horizon
     return target
+
+
+def keeping_buckets(strategy: Strategy) -> KeepsBuckets:
+    """`strategy` as one that keeps buckets (a store's layout for it asks no less).
+
+    Raises:
+        TypeError: it keeps none; the layout was chosen for another strategy.
+    """
+    if not isinstance(strategy, KeepsBuckets):
+        raise TypeError(f"the {strategy.name} strategy keeps no buckets")
+    return strategy
+
+
+def keeping_timestamps(strategy: Strategy) -> KeepsTimestamps:
+    """`strategy` as one that keeps timestamps (a store's layout for it asks no less).
+
+    Raises:
+        TypeError: it keeps none; the layout was chosen for another strategy.
+    """
+    if not isinstance(strategy, KeepsTimestamps):
+        raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
+    return strategy

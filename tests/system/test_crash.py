@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -14,18 +13,10 @@ from pathlib import Path
 import pytest
 
 from hitcount import FileStore, load_counter
+from tests.system.conftest import T0
+from tests.system.conftest import write_traffic as _write_traffic
 
 pytestmark = pytest.mark.slow
-
-T0 = 1_767_225_600.0
-
-
-def _write_traffic(path: Path, lines: int, seed: int, start: float = T0) -> None:
-    rng = random.Random(seed)
-    with path.open("w") as out:
-        for i in range(lines):
-            ts = start + i * 0.01 + rng.uniform(-2, 0)
-            out.write(json.dumps({"endpoint": f"/e{rng.randrange(50)}", "ts": ts}) + "\n")
 
 
 def _hitcount(state: Path, *args: str) -> list[str]:
@@ -34,15 +25,6 @@ def _hitcount(state: Path, *args: str) -> list[str]:
 
 def _run(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_hitcount(state, *args), capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def traffic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("traffic")
-    files = {"small": folder / "small.ndjson", "big": folder / "big.ndjson"}
-    _write_traffic(files["small"], 2_000, seed=1)
-    _write_traffic(files["big"], 150_000, seed=2, start=T0 + 100)
-    return files
 
 
 def _state_totals(state: Path) -> int:
@@ -113,7 +95,7 @@ def test_ctrl_c_during_replay_exits_130_and_changes_nothing(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.7)
+    _wait_until_replaying(process.pid, traffic["big"])
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     if process.returncode == 0:
@@ -124,6 +106,21 @@ def test_ctrl_c_during_replay_exits_130_and_changes_nothing(
     )
     assert state.read_bytes() == before
     assert "Traceback" not in err
+
+
+def _wait_until_replaying(pid: int, source: Path, timeout_s: float = 30.0) -> None:
+    """Wait until the process has `source` open: the CLI is loaded (a SIGINT while the
+    interpreter still imports it ends the process by the signal, before hitcount can answer
+    for it) and the replay is under way."""  # noqa: D205, D209
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+            if any(os.path.realpath(fd) == str(source.resolve()) for fd in fds):
+                return
+        except OSError:
+            pass  # a descriptor closed while looking, or the process is gone
+        time.sleep(0.01)
 
 
 def test_two_appending_replays_at_once_lose_no_update(

@@ -16,21 +16,11 @@ import pytest
 
 from hitcount import HitCounter, load_counter
 from hitcount.persist.stores import SqliteStore
-
-from .test_crash import _hitcount, _run, _write_traffic
+from tests.system.test_crash import _hitcount, _run
 
 pytestmark = pytest.mark.slow
 
 T0 = 1_767_225_600.0
-
-
-@pytest.fixture(scope="module")
-def traffic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("traffic")
-    files = {"small": folder / "small.ndjson", "big": folder / "big.ndjson"}
-    _write_traffic(files["small"], 2_000, seed=1)
-    _write_traffic(files["big"], 150_000, seed=2, start=T0 + 100)
-    return files
 
 
 def _counter_of(state: Path) -> HitCounter:

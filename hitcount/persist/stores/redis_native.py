@@ -21,7 +21,11 @@ from hitcount.persist.stores.redis_checks import finite, whole
 from hitcount.persist.stores.redis_layout import Layout, as_kind, reply
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.strategies.base import Strategy
-from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.capabilities import (
+    KeepsTimestamps,
+    keeping_buckets,
+    keeping_timestamps,
+)
 from hitcount.strategies.tiered import TieredRollups
 from hitcount.strategies.tiered_grid import TIERS, TierCuts
 
@@ -45,11 +49,11 @@ class FixedLayout(Layout):
 
     def restore_extras(self, strategy: Strategy, extras: Mapping[str, float]) -> None:
         """`(lo, hi]` buckets when the meta hash says so, else the old `[lo, hi)`."""
-        _buckets(strategy).closed_right = extras.get("closed_right") == 1.0
+        keeping_buckets(strategy).closed_right = extras.get("closed_right") == 1.0
 
     def extras_of(self, strategy: Strategy) -> dict[str, float]:
         """`closed_right: 1.0` for `(lo, hi]` buckets (nothing for the old convention)."""
-        return {"closed_right": 1.0} if _buckets(strategy).closed_right else {}
+        return {"closed_right": 1.0} if keeping_buckets(strategy).closed_right else {}
 
     def queue_add(
         self,
@@ -61,7 +65,7 @@ class FixedLayout(Layout):
         current: Any = None,
     ) -> None:
         """Add the bucket counts and drop buckets that end at or before the horizon."""
-        buckets = _buckets(delta)
+        buckets = keeping_buckets(delta)
         width = buckets.bucket_width_s
         first_kept = "" if not math.isfinite(horizon) else str(math.floor(horizon / width))
         args: list[Any] = [first_kept]
@@ -83,11 +87,11 @@ class FixedLayout(Layout):
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """`set_buckets`."""
-        _buckets(strategy).set_buckets(endpoint, part)
+        keeping_buckets(strategy).set_buckets(endpoint, part)
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """HSET every bucket."""
-        buckets = _buckets(strategy).bucket_counts(endpoint)
+        buckets = keeping_buckets(strategy).bucket_counts(endpoint)
         if buckets:
             pipe.hset(key, mapping={str(b): c for b, c in sorted(buckets.items())})
 
@@ -116,7 +120,7 @@ class SlidingLayout(Layout):
         current: Any = None,
     ) -> None:
         """ZADD the timestamps (in chunks), then ZREMRANGEBYSCORE up to the horizon."""
-        self._queue_zadd(pipe, key, _timestamps(delta), endpoint)
+        self._queue_zadd(pipe, key, keeping_timestamps(delta), endpoint)
         pipe.zremrangebyscore(key, "-inf", repr(horizon) if math.isfinite(horizon) else "-inf")
 
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
@@ -137,11 +141,11 @@ class SlidingLayout(Layout):
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """`set_timestamps`."""
-        _timestamps(strategy).set_timestamps(endpoint, part)
+        keeping_timestamps(strategy).set_timestamps(endpoint, part)
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """ZADD every retained timestamp."""
-        self._queue_zadd(pipe, key, _timestamps(strategy), endpoint)
+        self._queue_zadd(pipe, key, keeping_timestamps(strategy), endpoint)
 
     def _queue_zadd(self, pipe: Any, key: str, source: KeepsTimestamps, endpoint: str) -> None:
         stamps = list(source.timestamps(endpoint))
@@ -226,18 +230,6 @@ class TieredLayout(Layout):
     def queue_size(self, pipe: Any, key: str) -> None:
         """Buckets of all tiers."""
         pipe.hlen(key)
-
-
-def _buckets(strategy: Strategy) -> KeepsBuckets:
-    if not isinstance(strategy, KeepsBuckets):
-        raise TypeError(f"the {strategy.name} strategy keeps no buckets")
-    return strategy
-
-
-def _timestamps(strategy: Strategy) -> KeepsTimestamps:
-    if not isinstance(strategy, KeepsTimestamps):
-        raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
-    return strategy
 
 
 def _unique_ids() -> Iterator[bytes]:

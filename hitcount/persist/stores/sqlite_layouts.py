@@ -26,7 +26,10 @@ from typing import Any
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
-from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.capabilities import (
+    keeping_buckets,
+    keeping_timestamps,
+)
 from hitcount.strategies.tiered import TieredRollups
 from hitcount.strategies.tiered_grid import TIERS, TierCuts
 
@@ -127,7 +130,7 @@ class BucketLayout(SqliteLayout):
                 }
                 for endpoint in strategy.endpoints()
             }
-        buckets = _buckets(strategy)
+        buckets = keeping_buckets(strategy)
         return {
             endpoint: {
                 (0, bucket): count for bucket, count in buckets.bucket_counts(endpoint).items()
@@ -151,7 +154,7 @@ class BucketLayout(SqliteLayout):
             if extras:
                 strategy.restore_cuts(TierCuts(*(_time(value) for value in extras)))
         else:  # fixed: `(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`
-            _buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
+            keeping_buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
         return strategy
 
     def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:
@@ -161,7 +164,7 @@ class BucketLayout(SqliteLayout):
                 if tier_part:
                     strategy.set_bucket_counts(endpoint, tier, tier_part)
             return
-        _buckets(strategy).set_buckets(endpoint, {b: c for (_, b), c in part.items()})
+        keeping_buckets(strategy).set_buckets(endpoint, {b: c for (_, b), c in part.items()})
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
         """Endpoints with buckets."""
@@ -203,7 +206,7 @@ class BucketLayout(SqliteLayout):
     def extras(self, strategy: Strategy) -> Any:
         """Meta values: tiered's cuts and `closed_until` (None where unset), fixed's edge rule."""
         if not isinstance(strategy, TieredRollups):
-            return {"closed_right": _buckets(strategy).closed_right}
+            return {"closed_right": keeping_buckets(strategy).closed_right}
         return [value if math.isfinite(value) else None for value in strategy.cuts()]
 
 
@@ -228,7 +231,7 @@ class SlidingLayout(SqliteLayout):
             )
             for endpoint, blob in rows_of(db, older, endpoints, (low, low)):
                 gathered.setdefault(endpoint, []).append(_unpack(blob))
-        timestamps = _timestamps(strategy)
+        timestamps = keeping_timestamps(strategy)
         for endpoint, chunks in gathered.items():
             timestamps.set_timestamps(endpoint, _merged(chunks))
         return strategy
@@ -247,7 +250,7 @@ class SlidingLayout(SqliteLayout):
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Every endpoint's timestamps in full chunks."""
-        source = _timestamps(strategy)
+        source = keeping_timestamps(strategy)
         for endpoint in strategy.endpoints():
             self.insert(db, endpoint, source.timestamps(endpoint))
 
@@ -256,7 +259,7 @@ class SlidingLayout(SqliteLayout):
         if base is not strategy:
             super().write_delta(db, strategy, base)
             return
-        source = _timestamps(strategy)
+        source = keeping_timestamps(strategy)
         held = set(self.endpoints(db))
         for endpoint in held - set(strategy.endpoints()):
             db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
@@ -436,15 +439,3 @@ def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:
 
 def _time(value: Any) -> float:
     return -math.inf if value is None else float(value)
-
-
-def _buckets(strategy: Strategy) -> KeepsBuckets:
-    if not isinstance(strategy, KeepsBuckets):
-        raise TypeError(f"the {strategy.name} strategy keeps no buckets")
-    return strategy
-
-
-def _timestamps(strategy: Strategy) -> KeepsTimestamps:
-    if not isinstance(strategy, KeepsTimestamps):
-        raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
-    return strategy
