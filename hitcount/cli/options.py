@@ -233,7 +233,7 @@ def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[
-                param.kind | None,
+                str | None if param.in_seconds else param.kind | None,  # `1d` as well
                 typer.Option(
                     param.flag,
                     help=f"{'/'.join(users)}: {param.help} [{plain(param.default)}].",

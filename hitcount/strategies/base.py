@@ -13,6 +13,7 @@ import msgspec
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError, SwapRefusedError
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.metrics import plain
+from hitcount.model.timeparse import is_duration, parse_length
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -52,19 +53,26 @@ class Param:
     exclusive_minimum: bool = False
     maximum: float | None = None
 
+    @property
+    def in_seconds(self) -> bool:
+        """Whether the parameter is a length of time (its name ends in `_s`)."""
+        return self.kind is float and self.name.endswith("_s")
+
     def coerce(self, value: object) -> float | int:
         """Check and convert one value of this parameter.
 
         Raises:
             ConfigurationError: wrong type or out of range.
         """
+        if isinstance(value, str) and self.in_seconds and is_duration(value):
+            value = parse_length(value, self.name)  # `1d`, `1h30m`, `90s` as well as `86400`
         try:
             if isinstance(value, bool):
                 raise TypeError
             number = self.kind(value)  # type: ignore[arg-type,call-overload]
         except (TypeError, ValueError) as err:
             raise ConfigurationError(
-                f"{self.name} must be {'an integer' if self.kind is int else 'a number'},"
+                f"{self.name} must be {self._kind_text()},"
                 f" got {value!r}",
                 param=self.name,
             ) from err
@@ -76,6 +84,11 @@ class Param:
             raise ConfigurationError(f"{self.name} must be finite, got {value!r}", param=self.name)
         self._check_range(number)
         return number
+
+    def _kind_text(self) -> str:
+        if self.in_seconds:
+            return "seconds or a duration such as 90s, 5m, 1h30m or 1d"
+        return "an integer" if self.kind is int else "a number"
 
     def _check_range(self, number: float) -> None:
         low = self.minimum

@@ -7,8 +7,11 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hitcount import available_strategies
-from tests.cli_helpers import ok, ok_json
+from tests.cli_helpers import assert_error, ok, ok_json, run
+from tests.conftest import SAMPLES
 
 
 def test_strategies_lists_the_registry() -> None:
@@ -22,3 +25,44 @@ def test_strategies_lists_the_registry() -> None:
     text = ok(["strategies"]).stdout
     for name in ("fixed", "sliding", "morris", "--max-window"):
         assert name in text
+
+
+def test_seconds_parameters_take_durations_like_windows(tmp_path: Path) -> None:
+    """`--max-window 1d` is `--max-window 86400`; `-p fine_s=30s` and `--mid 5m` likewise."""
+    sample = str(SAMPLES / "web.ndjson")
+    ok(
+        [
+            "--state",
+            str(tmp_path / "a.json"),
+            "replay",
+            sample,
+            "-s",
+            "sliding",
+            "--max-window",
+            "1d",
+        ]
+    )
+    ok(
+        [
+            "--state",
+            str(tmp_path / "b.json"),
+            "replay",
+            sample,
+            "-s",
+            "sliding",
+            "--max-window",
+            "86400",
+        ]
+    )
+    metrics = [
+        ok_json(["--state", str(tmp_path / f"{name}.json"), "metrics", "--json"]) for name in "ab"
+    ]
+    assert metrics[0]["strategy_params"] == metrics[1]["strategy_params"] == {"max_window_s": 86400}
+    ok(["--state", str(tmp_path / "t.json"), "replay", sample, "-s", "tiered", "-p", "fine_s=30s",
+        "--mid", "5m"])  # fmt: skip
+    params = ok_json(["--state", str(tmp_path / "t.json"), "metrics", "--json"])["strategy_params"]
+    assert params["fine_s"] == 30 and params["mid_s"] == 300
+    bad = run(["--state", str(tmp_path / "c.json"), "replay", sample, "-s", "sliding",
+               "--max-window", "1x"])  # fmt: skip
+    assert_error(bad, 2, "--max-window must be seconds or a duration such as 90s")
+    assert not (tmp_path / "c.json").exists()

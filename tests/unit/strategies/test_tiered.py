@@ -79,7 +79,7 @@ def test_defaults_are_10s_for_an_hour_1min_for_a_day_1h_for_31_days() -> None:
         ({"fine_s": 0}, "fine_s must be >="),
         ({"fine_retention_s": 0}, "fine_retention_s must be >"),
         ({"coarse_s": float("nan")}, "coarse_s must be finite"),
-        ({"mid_s": "ten"}, "mid_s must be a number"),
+        ({"mid_s": "ten"}, "mid_s must be seconds or a duration"),
         ({"tiers": "10s:1h"}, "no parameter 'tiers'"),
     ],
 )
