@@ -473,8 +473,9 @@ def sketches(command: str, quick: bool, as_json: bool) -> int:
         return 0
     print(f"$ {command}")
     print(
-        "relative error = estimate / users - 1 over the seeds; exact: share answering the true"
-        " count; covered: share whose interval holds it (hitcount 95%, DataSketches 2 sd)"
+        "relative error = estimate / users - 1 over the seeds; rounds_true: share whose estimate"
+        " rounds to the true count; covered: share whose interval holds it (hitcount 95%,"
+        " DataSketches 2 sd)"
     )
     print(sketch_accuracy.table(results))
     print(f"\n{len(results)} rows in {elapsed:.1f}s")

@@ -16,7 +16,7 @@ Two experiments, each over fixed seeds (0, 1, ...; more seeds at small cardinali
   random minutes, merged (``merge`` / ``hll_union`` / ``cpc_union``), for n = 1e3, 1e4, 1e5.
 
 Per (experiment, n, sketch): relative error ``estimate / n - 1`` as RMS and mean (the bias),
-the share of runs answering exactly ``n`` (estimate within 0.5), and the share whose interval
+the share of runs whose estimate rounds to ``n`` (within 0.5), and the share whose interval
 holds ``n``. Needs the ``bench`` extra (``pip install -e '.[bench]'``).
 """
 
@@ -149,7 +149,7 @@ def compare(quick: bool) -> tuple[list[Result], float]:
 
 def table(results: Sequence[Result]) -> str:
     """The results as an aligned plain-text table."""
-    head = ("experiment", "users", "sketch", "seeds", "rms_err", "bias", "exact", "covered")
+    head = ("experiment", "users", "sketch", "seeds", "rms_err", "bias", "rounds_true", "covered")
     body = [
         (
             r.experiment,
