@@ -35,11 +35,18 @@ Inputs: the generated sample ``sample_traffic/web.ndjson`` and, when present, th
 warning); ``--input FILE`` (repeatable) replaces them. ``--quick`` uses only the sample and
 the windows 60 s and 1 h.
 
+``--sketches`` measures the distinct-user sketches instead: hitcount's HyperLogLog (p = 12,
+the distinct tracker's default) against Apache DataSketches' HLL and CPC (lg_k = 12) on the
+same users, one sketch of 10 to 1e6 users and the union of 60 per-minute sketches, with RMS
+error, bias, exact answers and interval coverage over fixed seeds (``scripts/
+sketch_accuracy.py``; needs ``pip install -e '.[bench]'``). ``--quick`` runs fewer seeds.
+
 Examples::
 
     python scripts/accuracy.py
     python scripts/accuracy.py --quick
     python scripts/accuracy.py --input big.ndjson --top 50 --windows 60,3600 --json
+    python scripts/accuracy.py --sketches --quick
 
 Python 3.10 or later, with hitcount installed (``pip install -e .``).
 """
@@ -386,6 +393,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seeds", type=int, default=5, help="morris seeds pooled per config (5)")
     parser.add_argument("--json", action="store_true", help="one JSON document instead of tables")
+    parser.add_argument(
+        "--sketches",
+        action="store_true",
+        help="compare the distinct-user HyperLogLog with Apache DataSketches instead",
+    )
     args = parser.parse_args(argv)
     if args.windows:
         args.windows = tuple(float(w) for w in args.windows.split(","))
@@ -400,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Measure every input and print the tables (or JSON)."""
     args = parse_args(argv)
     command = shlex.join([sys.executable, *sys.argv])
+    if args.sketches:
+        return sketches(command, args.quick, args.json)
     started = time.perf_counter()
     per_input: dict[str, list[Row]] = {}
     for source in inputs(args):
@@ -445,6 +459,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(table(summary))
     print(f"\n{len(per_input)} input(s) in {elapsed:.1f}s")
+    return 0
+
+
+def sketches(command: str, quick: bool, as_json: bool) -> int:
+    """Print the distinct-sketch comparison with DataSketches (table or JSON)."""
+    import sketch_accuracy  # next to this script
+
+    results, elapsed = sketch_accuracy.compare(quick)
+    if as_json:
+        rows = sketch_accuracy.to_json(results)
+        print(json.dumps({"command": command, "elapsed_s": elapsed, "sketches": rows}, indent=1))
+        return 0
+    print(f"$ {command}")
+    print(
+        "relative error = estimate / users - 1 over the seeds; rounds_true: share whose estimate"
+        " rounds to the true count; covered: share whose interval holds it (hitcount 95%,"
+        " DataSketches 2 sd)"
+    )
+    print(sketch_accuracy.table(results))
+    print(f"\n{len(results)} rows in {elapsed:.1f}s")
     return 0
 
 
