@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.globs import is_glob
@@ -26,6 +28,7 @@ DEFAULT_KEY = "{path}"
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.S)
 _OPS = ("=", "!=", ">=", "<=", ">", "<")
+_SLASHES = re.compile(r"//+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,14 @@ class Where:
 class Keying:
     """The key template, the filters and the field names of a replay.
 
-    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`).
+    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`);
+    `decode_paths` decodes each line's path before the filters and the key see it.
     """
 
     key: str = DEFAULT_KEY
     where: tuple[Where, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
+    decode_paths: bool = False
 
     def __post_init__(self) -> None:
         if not _FIELD.search(self.key):
@@ -89,20 +94,25 @@ class Keying:
 
     @classmethod
     def parse(
-        cls, key: str | None, where: list[str] | None, fields: Mapping[str, str] | None = None
+        cls,
+        key: str | None,
+        where: list[str] | None,
+        fields: Mapping[str, str] | None = None,
+        decode_paths: bool = False,
     ) -> Keying:
-        """The `--key`, `--where` and (parsed) `--field` options.
+        """The `--key`, `--where`, (parsed) `--field` and `--decode-paths` options.
 
         Raises:
             ConfigurationError: a template without a field, or a filter that does not parse.
         """
         rules = tuple(Where.parse(text) for text in where or [])
-        return cls(key or DEFAULT_KEY, rules, tuple(sorted((fields or {}).items())))
+        mapping = tuple(sorted((fields or {}).items()))
+        return cls(key or DEFAULT_KEY, rules, mapping, decode_paths)
 
     @property
     def counts_path(self) -> bool:
-        """Whether hits count under their path, every line (no `--key`, no `--where`)."""
-        return self.key == DEFAULT_KEY and not self.where
+        """Whether hits count under their path as read, every line (no key, filter, decoding)."""
+        return self.key == DEFAULT_KEY and not self.where and not self.decode_paths
 
     @property
     def default(self) -> bool:
@@ -131,6 +141,8 @@ class Keying:
         saved: dict[str, Any] = {"key": self.key, "where": [str(rule) for rule in self.where]}
         if self.fields:
             saved["fields"] = dict(self.fields)
+        if self.decode_paths:
+            saved["decode_paths"] = True
         return saved
 
     @classmethod
@@ -147,13 +159,28 @@ class Keying:
             str(data.get("key") or DEFAULT_KEY),
             list(data.get("where") or []),
             {str(k): str(v) for k, v in fields.items()},
+            data.get("decode_paths") is True,
         )
 
     def describe(self) -> str:
-        """`key {method} {path} where status>=500, method=POST` (and `fields ...`)."""
+        """`key {method} {path} where status>=500, method=POST` (`fields ...`, `paths decoded`)."""
         where = f" where {', '.join(map(str, self.where))}" if self.where else ""
         fields = ", ".join(f"{name}={source}" for name, source in self.fields)
-        return f"key {self.key}{where}" + (f" fields {fields}" if fields else "")
+        decoded = " paths decoded" if self.decode_paths else ""
+        return f"key {self.key}{where}" + (f" fields {fields}" if fields else "") + decoded
+
+
+def decode_path(path: str) -> str:
+    """`path` percent-decoded as UTF-8, each run of `/` made one.
+
+    An escape that is not `%` and two hex digits stays as written; a path whose escapes do
+    not decode to UTF-8 is kept undecoded (its `//` still collapsed), so it never turns into
+    replacement characters that would merge distinct paths.
+    """
+    if "%" in path:
+        with suppress(UnicodeDecodeError):  # not UTF-8: keep it as written
+            path = unquote_to_bytes(path).decode("utf-8")
+    return _SLASHES.sub("/", path) if "//" in path else path
 
 
 def status_class(status: object) -> str | None:

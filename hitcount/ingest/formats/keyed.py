@@ -9,7 +9,8 @@ makes its key, which becomes the endpoint. Fields by format:
   (`request.path` reaches into a nested object);
 - CSV: `path`, `user`, and every column of the header by its (lowercased) name.
 
-Every format also gives `ts` and, when it has a `status`, `status_class`.
+Every format also gives `ts` and, when it has a `status`, `status_class`. Under
+`--decode-paths` the `path` field is decoded (`model/keys.py`) before filters and key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hitcount.model.hits import (
     Hit,
     check_endpoint,
 )
-from hitcount.model.keys import Keying, lookup, status_class
+from hitcount.model.keys import Keying, decode_path, lookup, status_class
 
 _ACCESS_LOGS = ("combined", "common")
 
@@ -52,6 +53,8 @@ class KeyedParser:
         if found is None:
             return None
         hit, fields = found
+        if self.keying.decode_paths and isinstance(fields.get("path"), str):
+            fields["path"] = decode_path(fields["path"])
         if "status" in fields and "status_class" not in fields:
             fields["status_class"] = status_class(fields.get("status"))
         key = self.keying.apply(fields)
