@@ -153,13 +153,14 @@ def replay(
     alert: opt.Alert = None,
     exit_on_alert: opt.ExitOnAlert = False,
     key: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--key",
             metavar="TEMPLATE",
             help="What counts as the endpoint, from each line's fields: {path} (default),"
             " {method}, {status}, {status_class}, {host}, {user}, any NDJSON field or CSV"
-            " column, e.g. '{method} {path}'. Remembered by the state.",
+            " column, e.g. '{method} {path}'; repeatable, a line counting once under each."
+            " Remembered by the state.",
             show_default=False,
         ),
     ] = None,

@@ -42,9 +42,13 @@ class KeyedParser:
         self.name: str = inner.name
         #: Lines a --where filter skipped.
         self.skipped = 0
+        #: The hits of the last line under its second and further keys (several --key).
+        self.also: list[Hit] = []
 
     def parse(self, line: bytes) -> Hit | None:
-        """The hit of this line under its key; None for a blank line or one filtered out.
+        """The hit of this line under its (first) key; None for a blank line or one filtered out.
+
+        The hits under its other keys are left in `also`.
 
         Raises:
             BadLine: as the format's parser, or a key naming a field the line lacks.
@@ -57,13 +61,13 @@ class KeyedParser:
             fields["path"] = decode_path(fields["path"])
         if "status" in fields and "status_class" not in fields:
             fields["status_class"] = status_class(fields.get("status"))
-        key = self.keying.apply(fields)
-        if key is None:
+        keys = self.keying.apply_all(fields)
+        if keys is None:
             self.skipped += 1
             return None
-        if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
-            key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
-        return Hit(check_endpoint(key), hit.ts, hit.user)
+        first, *more = (Hit(_endpoint(key), hit.ts, hit.user) for key in keys)
+        self.also = more
+        return first
 
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
         if self.name in _ACCESS_LOGS:
@@ -80,6 +84,12 @@ class KeyedParser:
             columns = dict(zip(header, self.inner.last_fields, strict=False))
             return hit, {**columns, **base}
         return hit, _Fields(_decoded(line), base)
+
+
+def _endpoint(key: str) -> str:
+    if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
+        key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+    return check_endpoint(key)
 
 
 class _Fields(dict[str, Any]):

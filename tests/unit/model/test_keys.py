@@ -82,6 +82,16 @@ def test_decode_path_is_unquote_then_slashes_collapsed(pieces: list[str]) -> Non
     assert decode_path(path) == expected
 
 
+def test_several_keys_are_remembered_in_order_and_agreeing_keys_count_once() -> None:
+    several = Keying.parse(["{status_class}", "{path}", "{user}"], ["status>=500"])
+    assert Keying.from_dict(several.to_dict()) == several
+    assert several != Keying.parse(["{path}", "{status_class}", "{user}"], ["status>=500"])
+    fields = {"path": "/a", "status": 503, "status_class": "5xx", "user": "/a"}
+    assert several.apply_all(fields) == ["5xx", "/a"]
+    assert several.apply_all({**fields, "status": 200}) is None
+    assert Keying.parse("{path}", None) == Keying.parse(["{path}"], None) == Keying()
+
+
 def test_decoding_is_remembered_and_off_keeps_the_plain_parser() -> None:
     decoding = Keying.parse(None, None, None, decode_paths=True)
     assert Keying.from_dict(decoding.to_dict()) == decoding != Keying()
