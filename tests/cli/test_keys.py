@@ -194,7 +194,9 @@ def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
 def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_path: Path) -> None:
     source = tmp_path / "a.ndjson"
     source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n')
-    for options in (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"]):
+    every = (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"],
+             ["--decode-paths"], ["--key", "{path}", "--key", "{user}"])  # fmt: skip
+    for options in every:
         for append in ([], ["--append"]):
             args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
             result = run([*args, str(source), *options, *append])
