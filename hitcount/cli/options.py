@@ -394,4 +394,7 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
 def note_keys(render: Renderer, keying: Keying) -> None:
     """Under an answer: what the state counts as the endpoint, when not the path."""
     if not keying.default:
-        render.note(f"endpoints are {keying.describe()} (set by replay --key/--where/--field)")
+        render.note(
+            f"endpoints are {keying.describe()}"
+            " (set by replay --key/--where/--field/--decode-paths)"
+        )

@@ -374,6 +374,7 @@ class Replayer:
             return
         if hit is not None:
             self.batch.append(hit)
+            self.batch.extend(getattr(self.parser, "also", ()))  # several --key
             if len(self.batch) >= BATCH_SIZE:
                 self.flush()
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.globs import is_glob
@@ -26,6 +28,7 @@ DEFAULT_KEY = "{path}"
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.S)
 _OPS = ("=", "!=", ">=", "<=", ">", "<")
+_SLASHES = re.compile(r"//+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,36 +76,58 @@ class Where:
 class Keying:
     """The key template, the filters and the field names of a replay.
 
-    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`).
+    `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`);
+    `decode_paths` decodes each line's path before the filters and the key see it;
+    `more_keys` are the templates of further `--key` options (a line counts under each).
     """
 
     key: str = DEFAULT_KEY
     where: tuple[Where, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
+    decode_paths: bool = False
+    more_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _FIELD.search(self.key):
+        for template in self.templates:
+            if not _FIELD.search(template):
+                raise ConfigurationError(
+                    f"--key must name at least one field in braces, got {template!r}",
+                    hint="e.g. --key '{method} {path}' or --key '{status_class}'",
+                )
+        if len(set(self.templates)) < len(self.templates):
             raise ConfigurationError(
-                f"--key must name at least one field in braces, got {self.key!r}",
-                hint="e.g. --key '{method} {path}' or --key '{status_class}'",
+                f"--key {self.key!r} is given twice", hint="give each --key once"
             )
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """Every key template, the first `--key` first."""
+        return (self.key, *self.more_keys)
 
     @classmethod
     def parse(
-        cls, key: str | None, where: list[str] | None, fields: Mapping[str, str] | None = None
+        cls,
+        key: str | list[str] | None,
+        where: list[str] | None,
+        fields: Mapping[str, str] | None = None,
+        decode_paths: bool = False,
     ) -> Keying:
-        """The `--key`, `--where` and (parsed) `--field` options.
+        """The `--key` (one, or a list), `--where`, (parsed) `--field`, `--decode-paths` options.
 
         Raises:
             ConfigurationError: a template without a field, or a filter that does not parse.
         """
         rules = tuple(Where.parse(text) for text in where or [])
-        return cls(key or DEFAULT_KEY, rules, tuple(sorted((fields or {}).items())))
+        mapping = tuple(sorted((fields or {}).items()))
+        keys = [key] if isinstance(key, str) else list(key or [])
+        first, *more = keys or [DEFAULT_KEY]
+        return cls(first, rules, mapping, decode_paths, tuple(more))
 
     @property
     def counts_path(self) -> bool:
-        """Whether hits count under their path, every line (no `--key`, no `--where`)."""
-        return self.key == DEFAULT_KEY and not self.where
+        """Whether hits count under their path as read, every line (no key, filter, decoding)."""
+        plain = self.key == DEFAULT_KEY and not self.more_keys
+        return plain and not self.where and not self.decode_paths
 
     @property
     def default(self) -> bool:
@@ -110,27 +135,32 @@ class Keying:
         return self.counts_path and not self.fields
 
     def apply(self, fields: Mapping[str, Any]) -> str | None:
-        """The key of a line's `fields`; None when a filter rejects it.
+        """The (first) key of a line's `fields`; None when a filter rejects it.
 
         Raises:
-            BadLine: the key names a field the line does not have.
+            BadLine: a key names a field the line does not have.
+        """
+        found = self.apply_all(fields)
+        return None if found is None else found[0]
+
+    def apply_all(self, fields: Mapping[str, Any]) -> list[str] | None:
+        """Each distinct key of a line's `fields`, in template order; None when filtered out.
+
+        Raises:
+            BadLine: a key names a field the line does not have.
         """
         if not all(rule.holds(fields) for rule in self.where):
             return None
-
-        def value(found: re.Match[str]) -> str:
-            got = fields.get(found.group(1))
-            if got is None:
-                raise BadLine(f"no field {found.group(1)!r} for --key {self.key}")
-            return _text(got)
-
-        return _FIELD.sub(value, self.key)
+        return list(dict.fromkeys(_fill(template, fields) for template in self.templates))
 
     def to_dict(self) -> dict[str, Any]:
-        """The saved form: `{"key": ..., "where": [...], "fields": {...}}`."""
-        saved: dict[str, Any] = {"key": self.key, "where": [str(rule) for rule in self.where]}
+        """The saved form: `{"key": ... (a list for several), "where": [...], "fields": {...}}`."""
+        key: str | list[str] = list(self.templates) if self.more_keys else self.key
+        saved: dict[str, Any] = {"key": key, "where": [str(rule) for rule in self.where]}
         if self.fields:
             saved["fields"] = dict(self.fields)
+        if self.decode_paths:
+            saved["decode_paths"] = True
         return saved
 
     @classmethod
@@ -142,18 +172,44 @@ class Keying:
         """
         if not data:
             return cls()
-        fields = data.get("fields") or {}
+        fields, key = data.get("fields") or {}, data.get("key") or DEFAULT_KEY
         return cls.parse(
-            str(data.get("key") or DEFAULT_KEY),
+            [str(one) for one in key] if isinstance(key, list) else str(key),
             list(data.get("where") or []),
             {str(k): str(v) for k, v in fields.items()},
+            data.get("decode_paths") is True,
         )
 
     def describe(self) -> str:
-        """`key {method} {path} where status>=500, method=POST` (and `fields ...`)."""
+        """`key {method} {path} where status>=500, method=POST` (`fields ...`, `paths decoded`)."""
         where = f" where {', '.join(map(str, self.where))}" if self.where else ""
         fields = ", ".join(f"{name}={source}" for name, source in self.fields)
-        return f"key {self.key}{where}" + (f" fields {fields}" if fields else "")
+        decoded = " paths decoded" if self.decode_paths else ""
+        keys = f"keys {' and '.join(self.templates)}" if self.more_keys else f"key {self.key}"
+        return f"{keys}{where}" + (f" fields {fields}" if fields else "") + decoded
+
+
+def decode_path(path: str) -> str:
+    """`path` percent-decoded as UTF-8, each run of `/` made one.
+
+    An escape that is not `%` and two hex digits stays as written; a path whose escapes do
+    not decode to UTF-8 is kept undecoded (its `//` still collapsed), so it never turns into
+    replacement characters that would merge distinct paths.
+    """
+    if "%" in path:
+        with suppress(UnicodeDecodeError):  # not UTF-8: keep it as written
+            path = unquote_to_bytes(path).decode("utf-8")
+    return _SLASHES.sub("/", path) if "//" in path else path
+
+
+def _fill(template: str, fields: Mapping[str, Any]) -> str:
+    def value(found: re.Match[str]) -> str:
+        got = fields.get(found.group(1))
+        if got is None:
+            raise BadLine(f"no field {found.group(1)!r} for --key {template}")
+        return _text(got)
+
+    return _FIELD.sub(value, template)
 
 
 def status_class(status: object) -> str | None:

@@ -11,6 +11,7 @@ from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
+from hitcount.model.windows import WindowSpec
 from hitcount.strategies import available_strategies, create_strategy, get_strategy
 
 #: Lateness allowance of the exact reference: large enough that it never prunes or drops.
@@ -67,6 +68,7 @@ def compare(
     limit: int = 5,
     fmt: str | None = None,
     on_progress: ProgressHandler | None = None,
+    window: WindowSpec | None = None,
 ) -> Comparison:
     """Replay `sources` through each strategy and answer `--last last_s` for the top endpoints.
 
@@ -80,28 +82,35 @@ def compare(
         fmt: input format (default: from the name, else sniffed).
         on_progress: told how far the whole comparison has got: one replay of the input
             for the exact counts and one per strategy, each a share of the total bytes.
+        window: `--since`/`--until`/`--now` (and `--last`), placed on the latest hit; a
+            window ending before it makes `max_window_s` reach back to the window's start.
 
     Raises:
         UnknownStrategyError, ConfigurationError, InputError: as `replay` and the registry.
     """
     names = list(strategies or available_strategies())
-    chosen = {name: _params_for(name, params or {}, last_s) for name in names}
+    window = window or WindowSpec(last_s=last_s)
+    keep = last_s if window == WindowSpec(last_s=last_s) else MAX_TS  # a range: keep all
     reference = HitCounter(
-        "sliding", max_window_s=last_s, max_lateness_s=_REFERENCE_LATENESS_S, distinct=False
+        "sliding", max_window_s=keep, max_lateness_s=_REFERENCE_LATENESS_S, distinct=False
     )
     stages = _Stages(on_progress, 1 + len(names))
     stages.replay(reference, sources, fmt, "exact counts")
-    top = reference.top(last_s, limit=limit)
-    comparison = Comparison(last_s, reference.clock)
+    placed = window.resolve(reference.clock)
+    last_s, end = placed.last_s, placed.end if placed.end is not None else reference.clock
+    back = last_s if end is None or reference.clock is None else reference.clock - end + last_s
+    chosen = {name: _params_for(name, params or {}, back) for name in names}
+    top = reference.top(last_s, end, limit=limit)
+    comparison = Comparison(last_s, end)
     comparison.exact = {result.endpoint: int(result.answer.count) for result in top}
-    every_total = reference.strategy.totals()
+    every_total = reference.strategy.totals()  # what was replayed, whatever the window
     comparison.totals = {endpoint: every_total[endpoint] for endpoint in comparison.exact}
     for name in names:
         counter = HitCounter(create_strategy(name, **chosen[name]), distinct=False)
         started = time.perf_counter()
         stages.replay(counter, sources, fmt, name)
         elapsed = time.perf_counter() - started
-        answers = {ep: counter.query(ep, last_s, reference.clock).answer for ep in comparison.exact}
+        answers = {ep: counter.query(ep, last_s, end).answer for ep in comparison.exact}
         metrics = counter.metrics_dict()
         comparison.runs.append(
             StrategyRun(

@@ -176,7 +176,7 @@ def replay_into_store(
         sources = _in_time_order(sources, settings.fmt, hooks)
     if settings.keying is not None and not settings.keying.default and store.appends_concurrently:
         raise ConfigurationError(  # its documents do not carry the keys yet
-            "--key, --where and --field do not work with a Redis store yet",
+            "--key, --where, --field and --decode-paths do not work with a Redis store yet",
             hint="replay into a state file, or without them",
         )
     if settings.append and store.appends_concurrently:

@@ -69,6 +69,28 @@ def test_keys_and_filters_on_a_real_log_match_brute_force(
     assert counts() == dict(expected)
 
 
+@needs_logs
+def test_several_keys_count_each_line_once_under_each(tmp_path: Path) -> None:
+    keys = ["--key", "{status_class}", "--key", "{method} {path}", "--where", "status>=400"]
+    report = json.loads(ok(["replay", str(NGINX), *ALL_TIME, *keys, "--json"]).stdout)
+    wanted = [r for r in nginx_lines() if int(str(r["status"])) >= 400]
+    expected = Counter(f"{int(str(r['status'])) // 100}xx" for r in wanted)
+    expected.update(f"{r['method']} {r['path']}" for r in wanted)
+    assert counts() == dict(expected)
+    assert report["hits_kept"] == 2 * len(wanted)  # one hit per key
+    assert ok_json(["metrics", "--json"])["keys"] == (
+        "keys {status_class} and {method} {path} where status>=400"
+    )
+    assert_error(run(["replay", str(NGINX), "--append", "--key", "{status_class}"]), 2,
+                 "--append cannot change it")  # fmt: skip
+    assert counts() == dict(expected)  # nothing saved
+    source = tmp_path / "same.ndjson"  # keys that agree on a line: it counts once there
+    source.write_text('{"endpoint": "/a", "ts": 1, "user": "/a"}\n'
+                      '{"endpoint": "/a", "ts": 2, "user": "u"}\n')  # fmt: skip
+    ok(["replay", str(source), *ALL_TIME, "--key", "{path}", "--key", "{user}"])
+    assert counts() == {"/a": 2, "u": 1}
+
+
 def test_ndjson_fields_by_name_and_nested(tmp_path: Path) -> None:
     rows = [
         {"endpoint": "/a", "ts": 100 + i, "user": f"u{i % 3}",
@@ -145,6 +167,8 @@ def test_a_line_without_the_keyed_field_is_a_bad_line(tmp_path: Path) -> None:
     ("options", "fragment"),
     [
         (["--key", "path"], "--key must name at least one field in braces"),
+        (["--key", "{path}", "--key", "path"], "--key must name at least one field in braces"),
+        (["--key", "{path}", "--key", "{path}"], "--key '{path}' is given twice"),
         (["--where", "status"], "--where must look like FIELD OP VALUE"),
         (["--where", "status>="], "--where must look like FIELD OP VALUE"),
     ],
@@ -170,7 +194,9 @@ def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
 def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_path: Path) -> None:
     source = tmp_path / "a.ndjson"
     source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n')
-    for options in (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"]):
+    every = (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"],
+             ["--decode-paths"], ["--key", "{path}", "--key", "{user}"])  # fmt: skip
+    for options in every:
         for append in ([], ["--append"]):
             args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
             result = run([*args, str(source), *options, *append])

@@ -8,7 +8,6 @@ import typer
 
 from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
-from hitcount.cli.render import Renderer
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import DEFAULT_LAST_S
@@ -20,6 +19,9 @@ from hitcount.strategies import get_strategy
 def compare_command(
     sources: Annotated[list[str], typer.Argument(help="Input files (read once per strategy).")],
     last: opt.Last = None,
+    since: opt.Since = None,
+    until: opt.Until = None,
+    now: opt.Now = None,
     strategies: Annotated[
         str | None,
         typer.Option(
@@ -33,13 +35,17 @@ def compare_command(
     param: opt.Params = None,
     fmt: opt.Format = None,
     json_output: opt.JsonFlag = False,
+    csv_output: opt.CsvFlag = False,
     strategy_params: dict[str, object] | None = None,
 ) -> None:
     """Replay FILE through every strategy: answers, error against the exact count, memory.
 
     The saved state is not touched. Example: hitcount compare traffic.ndjson --last 60
+    (a range of the input: hitcount compare access.log --since -2h --until -1h --csv)
     """
     opt.check_limit(limit)
+    render = opt.renderer(json_output, csv_output)
+    spec = opt.window(last, since, until, now, render)
     if "-" in sources:
         raise ConfigurationError("compare reads its input once per strategy; give files, not -")
     names = [name.strip() for name in strategies.split(",")] if strategies is not None else None
@@ -50,11 +56,11 @@ def compare_command(
         )
     for name in names or []:
         get_strategy(name)
-    render = Renderer(json_output=json_output)
     with render.progress("comparing") as on_progress:
         result = run_compare(
             sources,
             DEFAULT_LAST_S if last is None else parse_duration(last),
+            window=spec,
             strategies=names,
             params=strategy_params,
             limit=limit,

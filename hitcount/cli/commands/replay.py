@@ -153,13 +153,14 @@ def replay(
     alert: opt.Alert = None,
     exit_on_alert: opt.ExitOnAlert = False,
     key: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--key",
             metavar="TEMPLATE",
             help="What counts as the endpoint, from each line's fields: {path} (default),"
             " {method}, {status}, {status_class}, {host}, {user}, any NDJSON field or CSV"
-            " column, e.g. '{method} {path}'. Remembered by the state.",
+            " column, e.g. '{method} {path}'; repeatable, a line counting once under each."
+            " Remembered by the state.",
             show_default=False,
         ),
     ] = None,
@@ -195,6 +196,15 @@ def replay(
             show_default=False,
         ),
     ] = None,
+    decode_paths: Annotated[
+        bool,
+        typer.Option(
+            "--decode-paths",
+            help="Percent-decode each path and collapse its // (as GoAccess does) before"
+            " --where and --key see it; a path not valid UTF-8 once decoded is kept as"
+            " written. Remembered by the state.",
+        ),
+    ] = False,
     alert_exec_command: opt.AlertExecOption = None,
     alert_exec_timeout: opt.AlertExecTimeout = 10.0,
     json_output: opt.JsonFlag = False,
@@ -223,8 +233,8 @@ def replay(
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None, max_endpoints=max_endpoints,
         keying=(
-            None if key is None and not where and not field
-            else Keying.parse(key, where, parse_fields(field))
+            None if key is None and not where and not field and not decode_paths
+            else Keying.parse(key, where, parse_fields(field), decode_paths)
         ),
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)

@@ -105,6 +105,9 @@ class ReportViews(Output):
 
     def comparison(self, result: Comparison) -> None:
         """Every strategy's answers against the exact counts."""
+        if self.csv_output:  # a row per strategy and endpoint
+            self.csv(comparison_rows(result))
+            return
         if self.json_output:
             self.json(comparison_json(result))
             return
@@ -193,3 +196,24 @@ def comparison_json(result: Comparison) -> dict[str, Any]:
             for run in result.runs
         ],
     }
+
+
+def comparison_rows(result: Comparison) -> list[dict[str, Any]]:
+    """A comparison for `--csv`: one row per strategy and compared endpoint."""
+    return [
+        {
+            "strategy": run.strategy,
+            "endpoint": endpoint,
+            "exact_count": exact,
+            "exact_all_time": result.totals[endpoint],
+            **answer_json(run.answers[endpoint]),
+            "all_time_strategy": run.all_time,
+            "replay_s": round(run.replay_s, 6),
+            "memory_entries": run.memory_entries,
+            "state_bytes": run.state_bytes,
+            "last": result.last_s,
+            "now": result.now,
+        }
+        for run in result.runs
+        for endpoint, exact in result.exact.items()
+    ]

@@ -9,7 +9,8 @@ makes its key, which becomes the endpoint. Fields by format:
   (`request.path` reaches into a nested object);
 - CSV: `path`, `user`, and every column of the header by its (lowercased) name.
 
-Every format also gives `ts` and, when it has a `status`, `status_class`.
+Every format also gives `ts` and, when it has a `status`, `status_class`. Under
+`--decode-paths` the `path` field is decoded (`model/keys.py`) before filters and key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hitcount.model.hits import (
     Hit,
     check_endpoint,
 )
-from hitcount.model.keys import Keying, lookup, status_class
+from hitcount.model.keys import Keying, decode_path, lookup, status_class
 
 _ACCESS_LOGS = ("combined", "common")
 
@@ -41,9 +42,13 @@ class KeyedParser:
         self.name: str = inner.name
         #: Lines a --where filter skipped.
         self.skipped = 0
+        #: The hits of the last line under its second and further keys (several --key).
+        self.also: list[Hit] = []
 
     def parse(self, line: bytes) -> Hit | None:
-        """The hit of this line under its key; None for a blank line or one filtered out.
+        """The hit of this line under its (first) key; None for a blank line or one filtered out.
+
+        The hits under its other keys are left in `also`.
 
         Raises:
             BadLine: as the format's parser, or a key naming a field the line lacks.
@@ -52,15 +57,17 @@ class KeyedParser:
         if found is None:
             return None
         hit, fields = found
+        if self.keying.decode_paths and isinstance(fields.get("path"), str):
+            fields["path"] = decode_path(fields["path"])
         if "status" in fields and "status_class" not in fields:
             fields["status_class"] = status_class(fields.get("status"))
-        key = self.keying.apply(fields)
-        if key is None:
+        keys = self.keying.apply_all(fields)
+        if keys is None:
             self.skipped += 1
             return None
-        if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
-            key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
-        return Hit(check_endpoint(key), hit.ts, hit.user)
+        first, *more = (Hit(_endpoint(key), hit.ts, hit.user) for key in keys)
+        self.also = more
+        return first
 
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
         if self.name in _ACCESS_LOGS:
@@ -77,6 +84,12 @@ class KeyedParser:
             columns = dict(zip(header, self.inner.last_fields, strict=False))
             return hit, {**columns, **base}
         return hit, _Fields(_decoded(line), base)
+
+
+def _endpoint(key: str) -> str:
+    if len(key) > MAX_ENDPOINT_CHARS:  # a long path (already cut) and more: cut again
+        key = key[: MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+    return check_endpoint(key)
 
 
 class _Fields(dict[str, Any]):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import operator
+from contextlib import suppress
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats import make_parser
+from hitcount.ingest.formats.keyed import keyed
 from hitcount.model.hits import BadLine
-from hitcount.model.keys import Keying, Where, status_class
+from hitcount.model.keys import Keying, Where, decode_path, status_class
 
 COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
            "=": operator.eq, "!=": operator.ne}  # fmt: skip
@@ -57,3 +61,42 @@ def test_status_class(status: object) -> None:
 def test_malformed_filters(text: str) -> None:
     with pytest.raises(ConfigurationError):
         Where.parse(text)
+
+
+_PIECES = st.one_of(
+    st.text(alphabet="/ab%+ é", max_size=4),  # literal text, stray `%`, `//`
+    st.text(max_size=3).map(lambda t: quote(t, safe="")),  # escapes of any character
+    st.binary(max_size=3).map(lambda b: "".join(f"%{x:02X}" for x in b)),  # any bytes
+    st.sampled_from(["%2F", "%2f", "%zz", "%4", "%C3", "%E9", "%C3%A9"]),
+)
+
+
+@given(pieces=st.lists(_PIECES, max_size=8))
+def test_decode_path_is_unquote_then_slashes_collapsed(pieces: list[str]) -> None:
+    path = "/" + "".join(pieces)
+    expected = path
+    with suppress(UnicodeDecodeError):  # not UTF-8 once decoded: as written
+        expected = unquote(path, errors="strict")
+    while "//" in expected:
+        expected = expected.replace("//", "/")
+    assert decode_path(path) == expected
+
+
+def test_several_keys_are_remembered_in_order_and_agreeing_keys_count_once() -> None:
+    several = Keying.parse(["{status_class}", "{path}", "{user}"], ["status>=500"])
+    assert Keying.from_dict(several.to_dict()) == several
+    assert several != Keying.parse(["{path}", "{status_class}", "{user}"], ["status>=500"])
+    fields = {"path": "/a", "status": 503, "status_class": "5xx", "user": "/a"}
+    assert several.apply_all(fields) == ["5xx", "/a"]
+    assert several.apply_all({**fields, "status": 200}) is None
+    assert Keying.parse("{path}", None) == Keying.parse(["{path}"], None) == Keying()
+
+
+def test_decoding_is_remembered_and_off_keeps_the_plain_parser() -> None:
+    decoding = Keying.parse(None, None, None, decode_paths=True)
+    assert Keying.from_dict(decoding.to_dict()) == decoding != Keying()
+    assert "paths decoded" in decoding.describe()
+    assert Keying.from_dict(Keying().to_dict()) == Keying()
+    parser = make_parser("combined")
+    assert keyed(parser, Keying()) is parser  # off: the format's own (fast) parser
+    assert keyed(parser, decoding) is not parser

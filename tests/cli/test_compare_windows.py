@@ -1,0 +1,64 @@
+"""`compare --since/--until/--now` and `compare --csv`, against a brute-force count of the input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import assert_error, ok, ok_json, run
+
+
+def write_hits(path: Path, seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    hits = [
+        (f"/e{rng.randrange(6)}", rng.randrange(0, 20_000)) for _ in range(rng.randrange(50, 400))
+    ]
+    hits.sort(key=lambda hit: hit[1])
+    path.write_text("".join(json.dumps({"endpoint": e, "ts": t}) + "\n" for e, t in hits))
+    return hits
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranges_match_brute_force_and_csv_matches_json(tmp_path: Path, seed: int) -> None:
+    source = tmp_path / "hits.ndjson"
+    hits = write_hits(source, seed)
+    rng = random.Random(~seed)
+    clock = hits[-1][1]
+    start, end = sorted(rng.sample(range(0, 20_000), 2))
+    ranged = [  # the same window, given three ways
+        ["--since", str(start), "--until", str(end)],
+        ["--since", f"-{clock - start}s", "--until", f"-{clock - end}s"] if end <= clock else None,
+        ["--now", str(end), "--last", f"{end - start}s"],
+    ]
+    inside = Counter(e for e, t in hits if start < t <= end)
+    for window in filter(None, ranged):
+        args = ["compare", str(source), *window, "--strategies", "sliding,ehist", "-n", "3"]
+        found = ok_json([*args, "--json"])
+        assert (found["last"], found["now"]) == (end - start, end)
+        assert found["exact"] == {e: n for e, n in inside.items() if e in found["exact"]}
+        assert (
+            sorted(found["exact"].values(), reverse=True)
+            == sorted(inside.values(), reverse=True)[:3]
+        )  # the busiest of the range
+        sliding = found["strategies"][0]["answers"]
+        assert {e: a["count"] for e, a in sliding.items()} == found["exact"]  # kept far enough
+        rows = list(csv.DictReader(io.StringIO(ok([*args, "--csv"]).stdout)))
+        assert len(rows) == 2 * len(found["exact"])
+        for row in rows:
+            run_json = next(r for r in found["strategies"] if r["strategy"] == row["strategy"])
+            assert float(row["count"]) == run_json["answers"][row["endpoint"]]["count"]
+            assert int(row["exact_count"]) == inside[row["endpoint"]]
+
+
+def test_bad_windows_and_both_outputs_are_usage_errors(tmp_path: Path) -> None:
+    source = tmp_path / "hits.ndjson"
+    write_hits(source, 1)
+    assert_error(run(["compare", str(source), "--json", "--csv"]), 2, "exclude each other")
+    result = run(["compare", str(source), "--since", "1", "--until", "2", "--last", "5"])
+    assert_error(result, 2, "--last cannot go with both --since and --until")
