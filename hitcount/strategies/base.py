@@ -72,8 +72,7 @@ class Param:
             number = self.kind(value)  # type: ignore[arg-type,call-overload]
         except (TypeError, ValueError) as err:
             raise ConfigurationError(
-                f"{self.name} must be {self._kind_text()},"
-                f" got {value!r}",
+                f"{self.name} must be {self._kind_text()}, got {value!r}",
                 param=self.name,
             ) from err
         if self.kind is int and isinstance(value, float) and not value.is_integer():
