@@ -402,7 +402,8 @@ def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
     raise ConfigurationError(
         f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
         f" {keying.describe()} (the endpoints would mix)",
-        hint="append without --key/--where (the saved ones apply), or replay without --append",
+        hint="append without --key/--where/--field/--decode-paths (the saved ones apply), or"
+        " replay without --append",
     )
 
 

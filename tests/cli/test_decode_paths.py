@@ -91,4 +91,5 @@ def test_the_state_remembers_decoding_and_refuses_to_mix(tmp_path: Path) -> None
     assert "keys" not in ok_json(["metrics", "--json"])
     result = run(["replay", str(source), "--append", "--decode-paths"])
     assert_error(result, 2, "--append cannot change it")
+    assert "without --key/--where/--field/--decode-paths" in result.stderr  # the hint
     assert counts() == {"/a%2Fb": 1}  # nothing saved
