@@ -88,3 +88,22 @@ def test_bad_field_mappings(tmp_path: Path, args: list[str], fragment: str) -> N
 def test_access_logs_have_no_field_names() -> None:
     result = run(["replay", str(SAMPLES / "access.log.gz"), "--field", "ts=time"])
     assert_error(result, 2, "--field applies to ndjson and csv input, not combined")
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_quoted_newline_makes_both_halves_bad_with_or_without_a_mapping(
+    tmp_path: Path, mapped: bool
+) -> None:
+    """A record spanning lines is not read (the same rule as plain CSV): neither half counts,
+    so the second half never becomes a hit on an endpoint `line"`."""  # noqa: D205, D209
+    header = "path,time" if mapped else "endpoint,ts"
+    source = tmp_path / "q.csv"
+    source.write_text(f'{header}\n/a,100\n"/b\nline",101\n/c,102\n')
+    mapping = ["--field", "endpoint=path", "--field", "ts=time"] if mapped else []
+    result = ok(["replay", str(source), *mapping, "-s", "sliding", "--max-window", "1e9"])
+    assert (
+        "2 hits kept" in result.stderr + result.stdout
+        and "2 bad lines" in result.stderr + result.stdout
+    )
+    rows = ok_json(["top", "--last", "1000d", "--json"])
+    assert {row["endpoint"]: row["count"] for row in rows} == {"/a": 1, "/c": 1}

@@ -28,16 +28,47 @@ def _find(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-class CsvParser:
+class CsvLines:
+    """Reads one CSV line into its fields; a quoted field left open at a line's end makes that
+    line and every line up to the one closing it bad (records spanning lines are not read)."""  # noqa: D205, D209
+
+    def __init__(self) -> None:
+        #: Whether an earlier line left a quoted field open (the record spans lines).
+        self._in_quotes = False
+
+    def fields(self, line: bytes) -> list[str] | None:
+        """The line's fields; None for a blank line.
+
+        Raises:
+            BadLine: undecodable, inside or opening a quoted field that spans lines, or invalid.
+        """
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BadLine(f"not UTF-8 text (byte {err.start})") from err
+        if self._in_quotes:
+            self._in_quotes = text.count('"') % 2 == 0  # an odd count closes the field
+            raise BadLine(f"invalid CSV (inside a quoted field opened above; {_SPANNING})")
+        if not text.strip():
+            return None
+        try:
+            return next(csv.reader([text], strict=True))
+        except csv.Error as err:
+            if str(err) == "unexpected end of data":  # a quoted field still open at the end
+                self._in_quotes = True
+                raise BadLine(f"invalid CSV (a quoted field is not closed; {_SPANNING})") from err
+            raise BadLine(f"invalid CSV ({err})") from err
+
+
+class CsvParser(CsvLines):
     """Parses CSV lines; remembers the header's column order."""
 
     name = "csv"
 
     def __init__(self) -> None:
+        super().__init__()
         self._columns: tuple[int, int, int | None] = (0, 1, 2)
         self._first = True
-        #: Whether an earlier line left a quoted field open (the record spans lines).
-        self._in_quotes = False
         #: The header's column names (lowercased), when the input has a header.
         self.header: list[str] | None = None
         #: The fields of the last line parsed (for `--key` and `--where`).
@@ -68,22 +99,9 @@ class CsvParser:
         Raises:
             BadLine: undecodable, too few fields, or an invalid endpoint or timestamp.
         """
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise BadLine(f"not UTF-8 text (byte {err.start})") from err
-        if self._in_quotes:
-            self._in_quotes = text.count('"') % 2 == 0  # an odd count closes the field
-            raise BadLine(f"invalid CSV (inside a quoted field opened above; {_SPANNING})")
-        if not text.strip():
+        fields = self.fields(line)
+        if fields is None:
             return None
-        try:
-            fields = next(csv.reader([text], strict=True))
-        except csv.Error as err:
-            if str(err) == "unexpected end of data":  # a quoted field still open at the end
-                self._in_quotes = True
-                raise BadLine(f"invalid CSV (a quoted field is not closed; {_SPANNING})") from err
-            raise BadLine(f"invalid CSV ({err})") from err
         if self._first:
             self._first = False
             if self._read_header(fields):

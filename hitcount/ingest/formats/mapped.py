@@ -9,13 +9,13 @@ usual names (`endpoint`, `ts` or `timestamp`, `user`).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats.csv import CsvLines
 from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_from_value
 from hitcount.model.keys import lookup
 
@@ -85,12 +85,13 @@ class MappedNdjsonParser:
         return None
 
 
-class MappedCsvParser:
+class MappedCsvParser(CsvLines):
     """CSV with a header, its endpoint, time and user columns named by the mapping."""
 
     name = "csv"
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
+        super().__init__()
         self.mapping = {target: source.lower() for target, source in mapping.items()}
         self.header: list[str] | None = None
         self.last_fields: list[str] = []
@@ -101,16 +102,9 @@ class MappedCsvParser:
         Raises:
             BadLine: undecodable, no header yet, or a missing or invalid field.
         """
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise BadLine(f"not UTF-8 text (byte {err.start})") from err
-        if not text.strip():
+        fields = self.fields(line)
+        if fields is None:
             return None
-        try:
-            fields = next(csv.reader([text], strict=True))
-        except csv.Error as err:
-            raise BadLine(f"invalid CSV ({err})") from err
         if self.header is None:
             self.header = [field.strip().lower() for field in fields]
             return None
