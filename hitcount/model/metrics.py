@@ -55,6 +55,11 @@ def plain(value: float) -> str:
     return text
 
 
+def four_digits(value: float) -> str:
+    """`0.00001157`, `0.0125`: four significant digits, written out as `plain` writes numbers."""
+    return plain(float(f"{value:.4g}"))
+
+
 def number(value: float) -> str:
     """`42`, `41.5`, or `inf`: short, plain and copy-pasteable (as `top` prints counts)."""
     if not math.isfinite(value):

@@ -16,7 +16,7 @@ from typing import Any
 from hitcount._version import __version__
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.inert import shown
-from hitcount.model.metrics import metric_text, number, plain
+from hitcount.model.metrics import four_digits, metric_text, number, plain
 from hitcount.model.timeparse import iso
 from hitcount.views.report import GENERATOR, Report
 from hitcount.views.series import EndpointSeries, Point, total_text
@@ -249,7 +249,7 @@ def _peak(report: Report, index: int) -> str:
     if chart is None or index >= len(chart.series):
         return "-"
     peak = chart.peak(chart.series[index])
-    return "-" if peak is None else f"{peak.per_s:.4g}"
+    return "-" if peak is None else four_digits(peak.per_s)
 
 
 def _metrics_table(metrics: Mapping[str, Any]) -> str:

@@ -155,3 +155,18 @@ def test_top_by_distinct_without_users_says_why(tmp_path: Path) -> None:
     result = run(["top", "--by", "distinct"])
     assert result.exit_code == 4
     assert "no user data" in result.stderr
+
+
+def test_small_rates_are_written_out_never_in_exponent_form(tmp_path: Path) -> None:
+    """One hit in a day is 1/86400 = 0.00001157 hits/s: `top`, `query --rate` and `plot` write
+    the digits out (the one number rule), never `1.157e-05`."""  # noqa: D205, D209
+    source = write_ndjson(tmp_path / "one.ndjson", [("/rare", 1_000_000.0)])
+    ok(["replay", str(source), *SLIDING])
+    outputs = [
+        ok(["top", "--last", "1d", "--now", "1000000"]).stdout,
+        ok(["query", "/rare", "--last", "1d", "--now", "1000000", "--rate"]).stdout,
+        ok(["plot", "/rare", "--last", "1d", "--now", "1000000", "--step", "1h"]).stdout,
+    ]
+    assert "0.00001157" in outputs[0] and "0.00001157" in outputs[1]
+    for text in outputs:
+        assert "e-0" not in text, text

@@ -9,7 +9,7 @@ from hitcount.engine import DistinctResult
 from hitcount.ingest.progress import ReplayProgress
 from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.inert import shown
-from hitcount.model.metrics import number
+from hitcount.model.metrics import four_digits, number
 from hitcount.model.timeparse import iso
 
 
@@ -60,15 +60,15 @@ def rate_text(rate: Rate | None) -> str:
     """`0.0125` hits per second (four significant digits), or `-` when it covers all time."""
     if rate is None:
         return "-"
-    return f"{rate.per_s:.4g}" if rate.per_s else "0"
+    return four_digits(rate.per_s) if rate.per_s else "0"
 
 
 def rate_line(rate: Rate | None) -> str:
     """`0.0125/s (0.0125..0.0125)`: the rate and its bounds, `no upper bound` when unknown."""
     if rate is None:
         return "no rate: this strategy keeps no time"
-    high = f"{rate.high:.4g}" if math.isfinite(rate.high) else "no upper bound"
-    return f"{rate_text(rate)} hits/s ({rate.low:.4g}..{high})"
+    high = four_digits(rate.high) if math.isfinite(rate.high) else "no upper bound"
+    return f"{rate_text(rate)} hits/s ({four_digits(rate.low)}..{high})"
 
 
 def _hits(count: float) -> str:

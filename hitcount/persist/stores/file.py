@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.model.metrics import plain
 from hitcount.persist.atomic import (
     AtomicWriteError,
     remove_stale_temporaries,
@@ -176,11 +177,12 @@ class FileStore(Store):
                 told = True
                 self.on_wait(
                     f"{self.path}: waiting for another hitcount process to finish writing"
-                    f" (up to {timeout:g} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
+                    f" (up to {plain(timeout)} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
                 )
             if now >= deadline:
                 raise StoreUnavailableError(
-                    f"{lock_path}: another hitcount process held the state lock for {timeout:g} s",
+                    f"{lock_path}: another hitcount process held the state lock for"
+                    f" {plain(timeout)} s",
                     hint=f"run again when it is done, or wait longer: {LOCK_TIMEOUT_ENV}=600"
                     " hitcount ...",
                 )

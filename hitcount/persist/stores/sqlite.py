@@ -29,6 +29,7 @@ import msgspec
 
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
+from hitcount.model.metrics import plain
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
@@ -125,7 +126,8 @@ class SqliteStore(Store):
         except sqlite3.OperationalError as err:
             if "locked" in str(err) or "busy" in str(err):
                 raise StoreUnavailableError(
-                    f"{self.path}: the database stayed locked for {BUSY_TIMEOUT_S:g} s ({doing})",
+                    f"{self.path}: the database stayed locked for {plain(BUSY_TIMEOUT_S)} s"
+                    f" ({doing})",
                     hint="another program (a sqlite3 shell?) holds a write transaction: end it",
                 ) from err
             raise StoreUnavailableError(
