@@ -8,11 +8,11 @@ with the error's code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -20,17 +20,32 @@ from typer.core import TyperGroup
 
 from hitcount._version import __version__
 from hitcount.cli import completion as complete
-from hitcount.cli import options as opt
 from hitcount.cli.argv import globals_first
-from hitcount.cli.commands import COMMANDS
-from hitcount.cli.flags import message_with_flag
-from hitcount.cli.options import AppContext
-from hitcount.cli.render import Renderer
+from hitcount.cli.commands import COMMANDS, load
+from hitcount.cli.context import AppContext, given_on_command_line
 from hitcount.errors import ConfigurationError, ExitCode, HitcountError
+
+if TYPE_CHECKING:
+    from hitcount.cli.render import Renderer
+
+
+_INTERRUPTED = "interrupted; the saved state is unchanged"
 
 
 class HitcountGroup(TyperGroup):
-    """Maps every error to one stderr line and its exit code; tracebacks only with --debug."""
+    """Maps every error to one stderr line and its exit code; tracebacks only with --debug.
+
+    Commands come from `COMMANDS` and are built when first asked for, so a command imports
+    only its own module.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Every command's name, in `--help` order."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """Command `cmd_name`, its module imported now; None for an unknown name."""
+        return _command(cmd_name) if cmd_name in COMMANDS else None
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; report HitcountError, Ctrl-C and bugs as one line and a code."""
@@ -38,6 +53,13 @@ class HitcountGroup(TyperGroup):
             return self._invoke(ctx)
         except BrokenPipeError:  # `... | head`: the reader left, even while we reported
             _stop_on_broken_pipe(ctx)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """Parse the command line; a Ctrl-C meanwhile exits 130 (Click would say "Aborted!")."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _fail(_INTERRUPTED, ExitCode.INTERRUPTED)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Parse the top-level options; a usage error there reads like every other error."""
@@ -109,7 +131,7 @@ def _stop_on_broken_pipe(ctx: Any) -> NoReturn:
     saved = isinstance(ctx.obj, AppContext) and ctx.obj.saved
     outcome = "the new state was saved" if saved else "the saved state is unchanged"
     try:
-        Renderer().error(f"output closed early (broken pipe); {outcome}", None)
+        _renderer().error(f"output closed early (broken pipe); {outcome}", None)
     except BrokenPipeError:  # stderr went with it (`2>&1 | head`)
         _discard(sys.stderr)
     raise typer.Exit(int(ExitCode.BROKEN_PIPE))
@@ -125,13 +147,22 @@ def _discard(stream: Any) -> None:
 def _message(err: HitcountError, command: str | None) -> str:
     """The message to show: a library parameter's name becomes its flag."""
     if isinstance(err, ConfigurationError):
+        from hitcount.cli.flags import message_with_flag  # here: start-up time
+
         return message_with_flag(err, command)
     return err.message
 
 
 def _fail(message: str, code: ExitCode, hint: str | None = None) -> NoReturn:
-    Renderer().error(message, hint)
+    _renderer().error(message, hint)
     raise typer.Exit(int(code))
+
+
+def _renderer() -> Renderer:
+    """The error/warning printer, imported when first needed (start-up time)."""
+    from hitcount.cli.render import Renderer
+
+    return Renderer()
 
 
 def _is_framework_exception(err: Exception) -> bool:
@@ -210,11 +241,11 @@ def main_options(
 
 def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> str | None:
     """The store --state or --store names; a flag beats the environment, two choices clash."""
-    typed = [name for name in ("state", "store") if opt.given_on_command_line(ctx, name)]
+    typed = [name for name in ("state", "store") if given_on_command_line(ctx, name)]
     if len(typed) == 2:
         raise ConfigurationError("give --state or --store, not both")
     if typed == ["store"] and store is not None and urlsplit(store).password:
-        Renderer().warn(
+        _renderer().warn(
             "a password in --store is visible to every user in `ps`;"
             " put the URL in HITCOUNT_STORE instead"
         )
@@ -228,15 +259,21 @@ def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> s
     return store or state
 
 
-def _register(commands: dict[str, Callable[..., None] | typer.Typer]) -> None:
-    for name, command in commands.items():
-        if isinstance(command, typer.Typer):
-            app.add_typer(command, name=name)
-        else:
-            app.command(name)(command)
+@functools.cache
+def _command(name: str) -> Any:
+    """The Click command Typer builds for command `name` (a function or a sub-app)."""
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    holder.callback()(_nothing)  # a callback makes Typer build a group holding `name`
+    command = load(name)
+    if isinstance(command, typer.Typer):
+        holder.add_typer(command, name=name)
+    else:
+        holder.command(name)(command)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
 
 
-_register(COMMANDS)
+def _nothing() -> None:
+    """The holder's callback: never run."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app(args=globals_first(sys.argv[1:] if argv is None else argv), prog_name="hitcount")
+    except KeyboardInterrupt:  # while Typer builds the command line, before any command ran
+        _renderer().error(_INTERRUPTED)
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     except SystemExit as done:
         try:
             sys.stdout.flush()  # what is still buffered: its reader may have left

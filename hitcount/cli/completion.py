@@ -8,13 +8,12 @@ shell complete file names instead.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from hitcount.ingest.formats import available_formats
-from hitcount.model.events import REMEMBERED
-from hitcount.ops.demo import SCENARIOS
-from hitcount.persist.stores import available_schemes
-from hitcount.strategies import available_strategies, get_strategy
+if TYPE_CHECKING:
+    from hitcount.strategies import Strategy
 
 Choices = list[tuple[str, str] | str]
 
@@ -26,9 +25,16 @@ _FORMAT_HELP = {
 }
 
 
+def _strategies() -> dict[str, type[Strategy]]:
+    """Every strategy by name (imported here, not at start-up)."""
+    from hitcount.strategies import available_strategies, get_strategy
+
+    return {name: get_strategy(name) for name in available_strategies()}
+
+
 def strategies(incomplete: str) -> Choices:
     """Every strategy, with its summary."""
-    return [(name, get_strategy(name).summary) for name in available_strategies()]
+    return [(name, strategy.summary) for name, strategy in _strategies().items()]
 
 
 def strategy_lists(incomplete: str) -> Choices:
@@ -37,14 +43,16 @@ def strategy_lists(incomplete: str) -> Choices:
     chosen = typed.split(",") if typed else []
     prefix = typed + "," if typed else ""
     return [
-        (prefix + name, get_strategy(name).summary)
-        for name in available_strategies()
+        (prefix + name, strategy.summary)
+        for name, strategy in _strategies().items()
         if name not in chosen
     ]
 
 
 def formats(incomplete: str) -> Choices:
     """Every input format."""
+    from hitcount.ingest.formats import available_formats  # here: start-up time
+
     return [(name, _FORMAT_HELP.get(name, "")) for name in available_formats()]
 
 
@@ -52,25 +60,32 @@ def stores(incomplete: str) -> Choices:
     """Store URL schemes, once the typed text could start one (else: file names)."""
     if not incomplete or "/" in incomplete.partition("://")[0]:
         return []
+    from hitcount.persist.stores import available_schemes  # here: start-up time
+
     return [f"{scheme}://" for scheme in available_schemes()]
 
 
 def strategy_params(ctx: typer.Context, incomplete: str) -> Choices:
     """`--param NAME=`: the parameters of the chosen strategy (of every one, if none is)."""
+    every = _strategies()
     chosen = ctx.params.get("strategy")
-    names = [chosen] if chosen in available_strategies() else available_strategies()
+    picked = [every[chosen]] if chosen in every else list(every.values())
     seen: dict[str, str] = {}
-    for name in names:
-        for param in get_strategy(name).params_spec:
+    for strategy in picked:
+        for param in strategy.params_spec:
             seen.setdefault(f"{param.name}=", param.help)
     return list(seen.items())
 
 
 def event_names(incomplete: str) -> Choices:
     """The events the state remembers."""
+    from hitcount.model.events import REMEMBERED
+
     return list(REMEMBERED)
 
 
 def scenarios(incomplete: str) -> Choices:
     """The demo's scenarios by number, each with its name."""
+    from hitcount.ops.demo import SCENARIOS  # here: start-up time
+
     return [(str(number), make.__name__.replace("_", " ")) for number, make in SCENARIOS.items()]

@@ -6,13 +6,15 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
 
 from hitcount.cli import completion as complete
+from hitcount.cli.context import AppContext as AppContext  # re-exported for the commands
+from hitcount.cli.context import given_on_command_line as given_on_command_line
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
@@ -23,43 +25,12 @@ from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import WindowSpec, naive_instant, window_spec
-from hitcount.persist.stores import Scope, Store, store_from_url
+from hitcount.persist.stores import Scope
 from hitcount.persist.traces import TraceFile
 from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
 
 STRATEGY_PANEL = "Strategy"
-
-
-def given_on_command_line(ctx: typer.Context, name: str) -> bool:
-    """Whether option `name` was typed on the command line (not from env or a default)."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
-
-
-@dataclass
-class AppContext:
-    """What the top-level options decided, plus whether the state was saved yet."""
-
-    store_url: str | None = None
-    namespace: str | None = None
-    debug: bool = False
-    saved: bool = False
-    cleanup: list[TraceFile] = field(default_factory=list)
-
-    def mark_saved(self) -> None:
-        """Note that the state has been saved (an interrupt now says so)."""
-        self.saved = True
-
-    def store(self) -> Store:
-        """The state store chosen by --state / --store / the environment."""
-        store = store_from_url(self.store_url, namespace=self.namespace)
-        store.on_wait = _say_waiting
-        return store
-
-
-def _say_waiting(message: str) -> None:
-    typer.echo(f"note: {message}", err=True)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

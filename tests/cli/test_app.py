@@ -143,9 +143,12 @@ def _command_paths() -> list[list[str]]:
     paths: list[list[str]] = [[]]
 
     def walk(command: Any, prefix: list[str]) -> None:
-        for name, sub in getattr(command, "commands", {}).items():
+        if not hasattr(command, "list_commands"):
+            return
+        ctx = typer.Context(command)
+        for name in command.list_commands(ctx):  # built on demand: the Click API, not .commands
             paths.append([*prefix, name])
-            walk(sub, [*prefix, name])
+            walk(command.get_command(ctx, name), [*prefix, name])
 
     walk(root, [])
     return paths
