@@ -12,7 +12,7 @@ setup(
         Extension(
             "hitcount.ingest._scan",
             sources=["hitcount/ingest/_scan.c"],
-            depends=["hitcount/ingest/_scan_text.h"],
+            depends=["hitcount/ingest/_scan_text.h", "hitcount/ingest/_scan_fields.h"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

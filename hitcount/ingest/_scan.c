@@ -609,7 +609,12 @@ fail:
     return result;
 }
 
+#include "_scan_fields.h"
+
 static PyMethodDef methods[] = {
+    {"scan_fields", scan_fields, METH_VARARGS,
+     "scan_fields(block, format, users, latest, seed, names) -> "
+     "(names, codes, ts, user_names, user_codes, skipped, fields)"},
     {"scan_lines", scan_lines, METH_VARARGS,
      "scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col) -> "
      "(names, codes, ts, user_names, user_codes, skipped)"},

@@ -16,3 +16,20 @@ def scan_lines(
     user_col: int,
     /,
 ) -> tuple[list[bytes], bytearray, bytearray, list[bytes] | None, bytearray | None, bytearray]: ...
+def scan_fields(
+    block: bytes | memoryview,
+    format: int,
+    users: bool,
+    latest: float,
+    seed: int,
+    names: tuple[bytes, ...],
+    /,
+) -> tuple[
+    list[bytes],
+    bytearray,
+    bytearray,
+    list[bytes] | None,
+    bytearray | None,
+    bytearray,
+    list[tuple[list[bytes], bytearray]],
+]: ...

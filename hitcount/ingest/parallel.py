@@ -29,9 +29,12 @@ import numpy.typing as npt
 from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.formats import make_parser
 from hitcount.ingest.formats.csv import CsvParser
-from hitcount.ingest.lines import decode_block, fast_format
+from hitcount.ingest.formats.keyed import keyed
+from hitcount.ingest.keyed_block import decode_any_block
+from hitcount.ingest.lines import fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
+from hitcount.model.keys import Keying
 from hitcount.sketches.registers import code_users, reduce_users
 
 #: Files smaller than this are decoded in the calling process.
@@ -117,6 +120,8 @@ class RangeTask(NamedTuple):
     data: bytes | None = None
     #: CSV: the header's columns, for a range after the first (None: read from the start).
     csv_columns: tuple[int, int, int | None] | None = None
+    #: `--key`/`--where`/`--decode-paths` (None: the endpoints as read).
+    keying: Keying | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -170,10 +175,12 @@ def _decode_range(task: RangeTask) -> RangeResult:
         parser = make_parser(task.fmt)
         if task.csv_columns is not None:
             parser = CsvParser.after_header(task.csv_columns)
-        decoded = decode_block(data, 1, parser, users=bool(precision))
+        decoded = decode_any_block(data, 1, keyed(parser, task.keying), users=bool(precision))
         carry = bool(getattr(parser, "needs_each_line", False))
     if decoded is not None:
         return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad, carry)
+    if task.keying is not None:  # keys the scanner cannot make: the parent reads the lines
+        return line_count(data), None, [], False
     columns = decode_ndjson_block(data, users=bool(precision)) if data else None
     blank = 0
     if columns is None and data:
@@ -230,6 +237,7 @@ class RangeOptions:
     group: bool = True
     fmt: str = "ndjson"
     csv_columns: tuple[int, int, int | None] | None = None
+    keying: Keying | None = None
 
     def task(
         self, path: str, start: int, end: int, data: bytes | None = None, first: bool = False
@@ -237,7 +245,7 @@ class RangeOptions:
         """The task of one range (or of bytes read by the parent); the first reads a header."""
         return RangeTask(
             path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data,
-            None if first else self.csv_columns,
+            None if first else self.csv_columns, self.keying,
         )  # fmt: skip
 
 

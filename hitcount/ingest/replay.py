@@ -224,17 +224,21 @@ class Replayer:
 
     def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big file on every core; False when it cannot be (stdin, small file)."""
-        if source == "-" or self._keying() is not None:  # a key or filter: line by line
+        if source == "-":
             return False
-        if self.parser is None:
-            self.parser = parser_for_file(source, self.name)
+        keying = self._keying()
+        if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
+            self.parser = keyed(found, keying)
         if self.parser is None or self.parser.name not in _PARALLEL_FORMATS:
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
         from hitcount.ingest import parallel  # numpy at import: big files only
+        from hitcount.ingest.keyed_block import keyed_fast
         from hitcount.ingest.lines import fast_format
 
+        if keying is not None and not keyed_fast(self.parser):
+            return False  # a key or filter the C scanner cannot read: line by line
         if self.parser.name != "ndjson" and not fast_format(self.parser.name):
             return False  # no C scanner: only NDJSON has a bulk decoder
 
@@ -248,6 +252,7 @@ class Replayer:
             group=self.counter.strategy.groups_batches(),
             fmt=self.parser.name,
             csv_columns=csv_header(source, self.name) if self.parser.name == "csv" else None,
+            keying=keying,
         )
         if options.fmt == "csv" and options.csv_columns is None:
             return False
@@ -308,18 +313,18 @@ class Replayer:
         """Record a whole block at once; False when it needs the per-line path."""
         if block is None:
             return False
-        if self._keying() is not None:
-            return False
         if self.parser is None:
-            self.parser = parser_for_block(first, block, self.name)
+            found = parser_for_block(first, block, self.name)
+            self.parser = None if found is None else keyed(found, self._keying())
         if self.parser is None:
             return False
         # numpy at import: only the block paths load it (`query` never does)
-        from hitcount.ingest.lines import decode_block, fast_format
+        from hitcount.ingest.keyed_block import decode_any_block
+        from hitcount.ingest.lines import fast_format
 
-        if not fast_format(self.parser.name):
+        if self._keying() is None and not fast_format(self.parser.name):
             return self.parser.name == "ndjson" and self._columnar_ndjson(block)
-        decoded = decode_block(block, first, self.parser)
+        decoded = decode_any_block(block, first, self.parser)
         if decoded is None:
             return False
         self.report.formats[self.name] = self.parser.name

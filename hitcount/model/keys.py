@@ -134,6 +134,12 @@ class Keying:
         """Whether this is the default (`{path}`, no filter, usual field names): fast paths."""
         return self.counts_path and not self.fields
 
+    def field_names(self) -> frozenset[str]:
+        """Every field the keys and filters name (`status_class` also needs `status`)."""
+        names = {name for template in self.templates for name in _FIELD.findall(template)}
+        names |= {rule.field for rule in self.where}
+        return frozenset(names | {"status"} if "status_class" in names else names)
+
     def apply(self, fields: Mapping[str, Any]) -> str | None:
         """The (first) key of a line's `fields`; None when a filter rejects it.
 

@@ -57,17 +57,29 @@ class KeyedParser:
         if found is None:
             return None
         hit, fields = found
+        endpoints = self.endpoints(fields)
+        if endpoints is None:
+            self.skipped += 1
+            return None
+        first, *more = (Hit(endpoint, hit.ts, hit.user) for endpoint in endpoints)
+        self.also = more
+        return first
+
+    def endpoints(self, fields: dict[str, Any]) -> list[str] | None:
+        """The endpoints a line with `fields` counts under (None: a filter rejects it).
+
+        The one rule of both paths: the per-line one above, and the block one
+        (`ingest/keyed_block.py`), which asks once per distinct combination of values.
+
+        Raises:
+            BadLine: a key names a field the line lacks, or makes an invalid endpoint.
+        """
         if self.keying.decode_paths and isinstance(fields.get("path"), str):
             fields["path"] = decode_path(fields["path"])
         if "status" in fields and "status_class" not in fields:
             fields["status_class"] = status_class(fields.get("status"))
         keys = self.keying.apply_all(fields)
-        if keys is None:
-            self.skipped += 1
-            return None
-        first, *more = (Hit(_endpoint(key), hit.ts, hit.user) for key in keys)
-        self.also = more
-        return first
+        return None if keys is None else [_endpoint(key) for key in keys]
 
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
         if self.name in _ACCESS_LOGS:
@@ -83,7 +95,7 @@ class KeyedParser:
             header = self.inner.header or []
             columns = dict(zip(header, self.inner.last_fields, strict=False))
             return hit, {**columns, **base}
-        return hit, _Fields(_decoded(line), base)
+        return hit, Fields(_decoded(line), base)
 
 
 def _endpoint(key: str) -> str:
@@ -92,7 +104,7 @@ def _endpoint(key: str) -> str:
     return check_endpoint(key)
 
 
-class _Fields(dict[str, Any]):
+class Fields(dict[str, Any]):
     """An NDJSON object's fields: `path`/`ts`/`user` first, then any field by (dotted) name."""
 
     def __init__(self, record: dict[str, Any], base: dict[str, Any]) -> None:
@@ -100,6 +112,7 @@ class _Fields(dict[str, Any]):
         self.record = record
 
     def get(self, name: str, default: Any = None) -> Any:
+        """A field by name: `path`, `ts`, `user` as read, else the object's (dotted) field."""
         if dict.__contains__(self, name):
             return dict.__getitem__(self, name)
         found = lookup(self.record, name)
