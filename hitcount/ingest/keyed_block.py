@@ -41,6 +41,8 @@ class _PerLine:
 
 _PER_LINE = _PerLine()
 Ints = npt.NDArray[np.int64]
+#: Outcomes a parser remembers across blocks (one per distinct combination of values).
+_MEMO_SIZE = 1 << 16
 
 
 def keyed_fast(parser: LineParser | None) -> bool:
@@ -180,12 +182,17 @@ class _Table:
         }
         if any(value is _PER_LINE for value in values.values()):
             return _PER_LINE
-        fields = self._fields(values)
-        try:
-            found = self.parser.endpoints(fields)
-        except BadLine as bad:
-            return bad.reason
-        return None if found is None else found
+        memo = self.parser.memo
+        key = tuple((type(value), _exact(value)) for value in values.values())
+        if key not in memo:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            try:
+                memo[key] = self.parser.endpoints(self._fields(values))
+            except BadLine as bad:
+                memo[key] = bad.reason
+        found: Outcome = memo[key]
+        return found
 
     def _fields(self, values: dict[str, Any]) -> dict[str, Any]:
         present = {name: value for name, value in values.items() if value is not None}
@@ -252,6 +259,11 @@ class _Table:
             user_names=list(self.user_index) if coded is not None else None, user_codes=coded,
         )  # fmt: skip
         return DecodedBlock(columns, sorted(bad), count)
+
+
+def _exact(value: Any) -> Any:
+    """A value as a memo key: a float by its bits (so -0.0 is not 0.0), and True is not 1."""
+    return value.hex() if isinstance(value, float) else value
 
 
 def _kind(got: Outcome) -> int:

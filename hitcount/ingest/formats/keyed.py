@@ -44,6 +44,8 @@ class KeyedParser:
         self.skipped = 0
         #: The hits of the last line under its second and further keys (several --key).
         self.also: list[Hit] = []
+        #: The block path's outcomes by the values of the fields named (`ingest/keyed_block`).
+        self.memo: dict[tuple[Any, ...], Any] = {}
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit of this line under its (first) key; None for a blank line or one filtered out.
