@@ -11,7 +11,7 @@ numbers and reasons, and the lines a filter drops are the per-line path's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 import numpy as np
@@ -45,7 +45,7 @@ Ints = npt.NDArray[np.int64]
 _MEMO_SIZE = 1 << 16
 
 
-def keyed_fast(parser: LineParser | None) -> bool:
+def keyed_fast(parser: LineParser | None) -> TypeGuard[KeyedParser]:
     """Whether blocks read by `parser` (a `--key`/`--where` parser) take the C scanner."""
     return (
         native is not None

@@ -32,6 +32,7 @@ from hitcount.model.keys import Keying
 from hitcount.model.positions import display_name
 
 if TYPE_CHECKING:
+    from hitcount.ingest.lines import DecodedBlock
     from hitcount.ingest.parallel import RangeResult
     from hitcount.model.columns import Columns
 
@@ -319,12 +320,17 @@ class Replayer:
         if self.parser is None:
             return False
         # numpy at import: only the block paths load it (`query` never does)
-        from hitcount.ingest.keyed_block import decode_any_block
-        from hitcount.ingest.lines import fast_format
+        from hitcount.ingest.keyed_block import decode_keyed_block, keyed_fast
+        from hitcount.ingest.lines import decode_block, fast_format
 
-        if self._keying() is None and not fast_format(self.parser.name):
+        if self._keying() is not None:  # a key, filter or field names: lines the C reads
+            if not keyed_fast(self.parser):
+                return False
+            decoded: DecodedBlock | None = decode_keyed_block(block, first, self.parser)
+        elif not fast_format(self.parser.name):
             return self.parser.name == "ndjson" and self._columnar_ndjson(block)
-        decoded = decode_any_block(block, first, self.parser)
+        else:
+            decoded = decode_block(block, first, self.parser)
         if decoded is None:
             return False
         self.report.formats[self.name] = self.parser.name
