@@ -9,6 +9,10 @@ One run measures, for each size (``--sizes``) and each of three generated inputs
 * ``access``: a combined access log: the real Elastic Apache log
   (``../shared/data/real/elastic_apache_logs_2015-05.log.gz``) in copies shifted by its span;
 
+and, for ``sliding``, the cost of keys and filters (``KEYED``): ``replay --key``,
+``--where`` and ``--decode-paths`` against the same replay without them (column ``vs
+default``; ``--skip keys`` leaves them out);
+
 the whole-process wall time, CPU time and peak RSS of ``hitcount replay`` (``fixed``,
 ``sliding``, ``morris``; default mode: distinct users kept) with this checkout's hitcount and
 with ``--prev`` (the hitcount before this work), of DuckDB answering the same "hits per
@@ -53,6 +57,12 @@ from bench import (  # the sibling script, found through the path above
 REAL_LOG = (
     Path(__file__).resolve().parents[2] / "shared/data/real/elastic_apache_logs_2015-05.log.gz"
 )
+#: Keys and filters measured against the same sliding replay without them.
+KEYED = {
+    "ndjson": [["--key", "{user}"], ["--where", "path=/api/login/*"], ["--decode-paths"]],
+    "access": [["--key", "{status_class}"], ["--key", "{method} {path}"],
+               ["--where", "status>=400"]],
+}  # fmt: skip
 START = 1_760_000_000
 DAY = 86400
 
@@ -182,6 +192,13 @@ def contenders(shape: str, data: Path, lines: int, tools: dict[str, str], work: 
             cmd = [exe, "--state", str(state), "replay", str(data), "--strategy", strategy]
             found.append(Contender(f"{label} {strategy}", "ingest", cmd + extra, lines))
     new = tools["hitcount"]
+    if "keys" not in skip:
+        for label, exe in tools.items():
+            for extra in KEYED["access" if shape == "access" else "ndjson"]:
+                state = work / f"{label}-keyed.json"
+                cmd = [exe, "--state", str(state), "replay", str(data), "--strategy", "sliding",
+                       *STRATEGIES["sliding"], *extra]  # fmt: skip
+                found.append(Contender(f"{label} sliding {' '.join(extra)}", "ingest", cmd, lines))
     found.append(Contender("hitcount --version", "start", [new, "--version"]))
     for strategy in STRATEGIES:
         state = work / f"hitcount-{strategy}.json"
@@ -225,10 +242,12 @@ def table(found: list[Contender]) -> str:
     for contender in found:
         wall = contender.median_wall()
         if wall is None:
-            rows.append([contender.name, contender.failure() or "failed", "", "", "", "", ""])
+            rows.append([contender.name, contender.failure() or "failed", *[""] * 6])
             continue
         prev = by_name.get(contender.name.replace("hitcount ", "previous ", 1))
         prev_s = prev.median_wall() if prev and prev is not contender else None
+        plain = by_name.get(contender.name.split(" --")[0]) if " --" in contender.name else None
+        plain_s = plain.median_wall() if plain else None
         vs = {
             "ingest": (wall / duck if duck else None),
             "query": (wall / start if start else None),
@@ -241,9 +260,10 @@ def table(found: list[Contender]) -> str:
             "" if prev_s is None or not contender.name.startswith("hitcount ") else
             f"{wall / prev_s:.2f}x",
             "" if not naive_s or contender.kind != "ingest" else f"{naive_s / wall:.1f}x",
+            "" if not plain_s else f"{wall / plain_s:.2f}x",
         ])  # fmt: skip
     header = ["contender", "wall s", "cpu s", "peak MiB", "vs duckdb", "vs previous",
-              "naive / this"]  # fmt: skip
+              "naive / this", "vs default"]  # fmt: skip
     return render_table(header, rows)
 
 
@@ -287,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["plain", "mixed", "access"])  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--prev", help="the previous hitcount executable, measured alongside")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["naive"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "keys"])
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/hitcount-bench-shapes"))
     args = parser.parse_args(argv)

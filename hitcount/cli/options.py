@@ -362,6 +362,11 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
     return Renderer(json_output=json_output, csv_output=csv_output)
 
 
+def answer_keys(render: Renderer, keying: Keying) -> None:
+    """Answers in JSON carry `keys` (as `metrics` shows them) when the state counts keys."""
+    render.keys = {} if keying.default else {"keys": keying.describe()}
+
+
 def note_keys(render: Renderer, keying: Keying) -> None:
     """Under an answer: what the state counts as the endpoint, when not the path."""
     if not keying.default:

@@ -70,7 +70,8 @@ def plot(
     if csv_output:
         render.csv(series_rows(series_json(result)))
     elif json_output:
-        render.json(series_json(result))
+        opt.answer_keys(render, counter.keying)
+        render.json({**series_json(result), **render.keys})
     else:
         draw_series(render, result, bars=bars, width=width)
     opt.note_keys(render, counter.keying)

@@ -61,6 +61,7 @@ def query(
     horizon = counter.strategy.horizon
     known = (horizon if math.isfinite(horizon) else None, counter.clock)
     per_s = Rate.of(result.answer, result.last_s) if rate else None
+    opt.answer_keys(render, counter.keying)
     render.query(
         result, counter.strategy.describe(), users, known, ranged=spec.ranged, rate=rate,
         per_s=per_s,

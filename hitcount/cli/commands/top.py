@@ -79,6 +79,7 @@ def top(
         counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec, patterns))
         window = spec.resolve(counter.clock)
         keying[:] = [counter.keying]
+        opt.answer_keys(render, counter.keying)
         rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
                     depth=depth, by=by)  # fmt: skip
         return rows, counter.strategy.describe()

@@ -55,8 +55,8 @@ class AnswerViews(Output):
         `rate`: hits per second were asked, `per_s` (None when the answer has no window).
         """
         if self.json_output:
-            extra = rate_json(per_s) if rate else {}
-            self.json({**query_json(result, strategy), **extra, **distinct_json(users)})
+            extra = {**(rate_json(per_s) if rate else {}), **distinct_json(users), **self.keys}
+            self.json({**query_json(result, strategy), **extra})
             return
         answer = result.answer
         summary = answer_text(answer, result.last_s, window_text(result.last_s, result.now, ranged))
@@ -101,7 +101,7 @@ class AnswerViews(Output):
     def top(self, rows: list[Ranked], last_s: float | None, strategy: str) -> None:
         """The busiest endpoints (`last_s` None: a window whose length the clock decides)."""
         if self.json_output:
-            self.json([ranked_json(row, strategy) for row in rows])
+            self.json([{**ranked_json(row, strategy), **self.keys} for row in rows])
             return
         self.show(self._top_table(rows))
         results = [row.result for row in rows]
@@ -153,7 +153,7 @@ class AnswerViews(Output):
                     if isinstance(view, Live):
                         view.update(self._watch_view(rows, last_s, strategy), refresh=True)
                     elif self.json_output:
-                        self.json([ranked_json(row, strategy) for row in rows])
+                        self.json([{**ranked_json(row, strategy), **self.keys} for row in rows])
                     else:
                         self.line(f"== {iso(time.time())}")
                         self.top(rows, last_s, strategy)

@@ -74,6 +74,8 @@ class Output:
             self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
         self.err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
         self._json_stream = sys.stdout
+        #: `{"keys": ...}` when the state counts keys, not paths: added to each answer's JSON.
+        self.keys: dict[str, str] = {}
 
     def give_stdout_away(self) -> None:
         """Stdout carries other data (`--trace-json -`): results go to stderr instead."""
