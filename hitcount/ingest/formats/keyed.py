@@ -22,6 +22,7 @@ import msgspec
 from hitcount.ingest.formats.access_log import access_record
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.mapped import mapped_parser
+from hitcount.ingest.formats.ndjson import NdjsonParser, ndjson_hit
 from hitcount.model.hits import (
     MAX_ENDPOINT_CHARS,
     TRUNCATED_MARK,
@@ -86,6 +87,8 @@ class KeyedParser:
     def _record(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
         if self.name in _ACCESS_LOGS:
             return None if not line.strip() else access_record(line)
+        if isinstance(self.inner, NdjsonParser):
+            return self._ndjson(line)
         if hasattr(self.inner, "record"):  # a custom --log-format names its own fields
             found: tuple[Hit, dict[str, Any]] | None = self.inner.record(line)
             return found
@@ -98,6 +101,25 @@ class KeyedParser:
             columns = dict(zip(header, self.inner.last_fields, strict=False))
             return hit, {**columns, **base}
         return hit, Fields(_decoded(line), base)
+
+    def _ndjson(self, line: bytes) -> tuple[Hit, dict[str, Any]] | None:
+        """An NDJSON line decoded once, for its hit and its fields (as `NdjsonParser` reads it).
+
+        A line msgspec refuses, or not an object, is left to the parser for its reason.
+        """
+        if not line.strip():
+            return None
+        try:
+            record = msgspec.json.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
+            self.inner.parse(line)  # raises its reason
+            raise BadLine(f"invalid JSON ({err})") from err
+        if not isinstance(record, dict):
+            self.inner.parse(line)  # raises "not a JSON object"
+            record = {}
+        get = record.get
+        hit = ndjson_hit(get("endpoint"), get("ts"), get("timestamp"), get("user"))
+        return hit, Fields(record, {"path": hit.endpoint, "ts": hit.ts, "user": hit.user})
 
 
 def _endpoint(key: str) -> str:

@@ -49,11 +49,18 @@ class NdjsonParser:
             raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from err
         except RecursionError as err:
             raise BadLine("invalid JSON (values nested too deeply)") from err
-        if record.endpoint is None:
-            raise BadLine("missing field 'endpoint'")
-        raw_ts = record.ts if record.ts is not None else record.timestamp
-        if raw_ts is None:
-            raise BadLine("missing field 'ts' (or 'timestamp')")
-        return Hit(
-            check_endpoint(record.endpoint), epoch_from_value(raw_ts), check_user(record.user)
-        )
+        return ndjson_hit(record.endpoint, record.ts, record.timestamp, record.user)
+
+
+def ndjson_hit(endpoint: Any, ts: Any, timestamp: Any, user: Any) -> Hit:
+    """The hit of a decoded line's fields, checked (`ts` first, else `timestamp`).
+
+    Raises:
+        BadLine: a missing or invalid field.
+    """
+    if endpoint is None:
+        raise BadLine("missing field 'endpoint'")
+    raw_ts = ts if ts is not None else timestamp
+    if raw_ts is None:
+        raise BadLine("missing field 'ts' (or 'timestamp')")
+    return Hit(check_endpoint(endpoint), epoch_from_value(raw_ts), check_user(user))

@@ -14,6 +14,7 @@ import json
 import random
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 from hitcount import HitCounter, replay
 from hitcount.ingest import keyed_block, lines, parallel
 from hitcount.ingest.formats import make_parser
-from hitcount.ingest.formats.keyed import KeyedParser, keyed
+from hitcount.ingest.formats.keyed import Fields, KeyedParser, keyed
+from hitcount.ingest.formats.ndjson import NdjsonParser
 from hitcount.ingest.reader import split_block
 from hitcount.model.hits import BadLine
 from hitcount.model.keys import Keying
@@ -266,3 +268,50 @@ def test_values_python_calls_equal_keep_their_own_keys() -> None:
     found = fast([block.encode()], "ndjson", keying)
     assert [key for key, _, _ in found[0]] == ["True", "1", "1", "False", "0", "0", "1"]
     assert found == per_line([block.encode()], "ndjson", keying)
+
+
+# ---- the per-line path: one decode per NDJSON line ----
+
+
+def two_decodes(keying: Keying, line: bytes) -> object:
+    """What the keyed per-line path gave before: the parser's hit, then the line decoded again."""
+    parser = keyed(make_parser("ndjson"), keying)
+    assert isinstance(parser, KeyedParser)
+    try:
+        hit = parser.inner.parse(line)
+        if hit is None:
+            return None
+        try:
+            record = msgspec.json.decode(line)
+        except msgspec.DecodeError as err:
+            raise BadLine(f"invalid JSON ({err})") from err
+        fields = Fields(record if isinstance(record, dict) else {},
+                        {"path": hit.endpoint, "ts": hit.ts, "user": hit.user})  # fmt: skip
+        found = parser.endpoints(fields)
+    except BadLine as bad:
+        return bad.reason
+    return None if found is None else [(key, hit.ts, hit.user) for key in found]
+
+
+def one_decode(keying: Keying, line: bytes) -> object:
+    parser = keyed(make_parser("ndjson"), keying)
+    try:
+        hit = parser.parse(line)
+    except BadLine as bad:
+        return bad.reason
+    return None if hit is None else [(h.endpoint, h.ts, h.user) for h in (hit, *parser.also)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(line=ndjson_lines(), keying=keyings())
+def test_the_per_line_path_decodes_each_ndjson_line_once_with_the_same_outcome(
+    line: bytes, keying: Keying
+) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        calls: list[bytes] = []
+        real = NdjsonParser.parse
+        monkeypatch.setattr(NdjsonParser, "parse", lambda self, b: calls.append(b) or real(self, b))
+        got = one_decode(keying, line)
+    assert got == two_decodes(keying, line)
+    if not isinstance(got, str):  # a line read: the parser's own decode was not needed
+        assert calls == []
