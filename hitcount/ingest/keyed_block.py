@@ -42,7 +42,7 @@ class _PerLine:
 _PER_LINE = _PerLine()
 Ints = npt.NDArray[np.int64]
 #: Outcomes a parser remembers across blocks (one per distinct combination of values).
-_MEMO_SIZE = 1 << 16
+_MEMO_SIZE = 1 << 17
 
 
 def keyed_fast(parser: LineParser | None) -> TypeGuard[KeyedParser]:
