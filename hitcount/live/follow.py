@@ -9,7 +9,6 @@ and SIGTERM stop the loop between two blocks, so the final commit is consistent 
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sys
 import threading
@@ -23,7 +22,7 @@ from hitcount.errors import ConfigurationError
 from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
 from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
-from hitcount.model.positions import STDIN, InputPosition
+from hitcount.model.positions import STDIN, InputPosition, find
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store
 from hitcount.views.series import series
@@ -363,8 +362,4 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
 
 def saved_position(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
     """The saved position of `source`: by its path, else by the file it names (a link)."""
-    found = inputs.get(os.path.abspath(source))
-    if found is None:
-        real = os.path.realpath(source)
-        found = next((p for p in inputs.values() if os.path.realpath(p.path) == real), None)
-    return found
+    return find(inputs, source)
