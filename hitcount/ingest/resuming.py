@@ -160,17 +160,21 @@ def _start(
     if whole and not resume:
         raise InputError(
             name,
-            f"already read whole by an earlier replay (its {position.lines:,} lines are in"
-            " the state); appending it again would count them twice",
+            f"already read whole by an earlier replay ({_lines(position.lines)} in the"
+            " state); appending it again would count them twice",
             hint=f"leave it out, use --resume to count only what it gains, or {AGAIN_HINT}",
         )
     if not resume:
         return None
     if whole:
-        note(f"{name}: already read whole ({position.lines:,} lines); nothing new to count")
+        note(f"{name}: already read whole ({_lines(position.lines)}); nothing new to count")
     else:
         note(f"{name}: resuming after line {position.lines}")
     return position
+
+
+def _lines(count: int) -> str:
+    return f"{count:,} line" if count == 1 else f"{count:,} lines"
 
 
 def refuse_repeats(sources: Sequence[str], again: bool) -> None:
