@@ -8,11 +8,13 @@ on in the second (103-105); the last hit of /a is at 105, so the count falls to 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import ok
+from tests.conftest import fresh_namespace
 
 RULE = "/a>2/10s"
 
@@ -22,38 +24,43 @@ def _write(path: Path, hits: list[tuple[str, float]]) -> str:
     return str(path)
 
 
-def _alerts(trace: Path) -> list[tuple[str, float]]:
-    events = (json.loads(line) for line in trace.read_text().splitlines())
-    return [(e["event"], e["ts"]) for e in events if e["event"].startswith("threshold_")]
+def _alerts(stderr: str) -> list[tuple[str, str]]:
+    """The alert lines a replay printed: (exceeded or cleared, the log time they name)."""
+    found = re.findall(r"hitcount: alert( cleared)?: /a: .*? at 1970-01-01T(\S+?)Z", stderr)
+    return [("cleared" if cleared else "exceeded", at) for cleared, at in found]
 
 
-@pytest.mark.parametrize("name", ["state.json", "state.db"])
+@pytest.fixture(params=["state.json", "state.db", "redis"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    """A JSON document, a SQLite database, a Redis server (each state new)."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        return ["--store", f"{url}?namespace={fresh_namespace()}"]
+    return ["--state", str(tmp_path / request.param)]
+
+
 def test_an_append_continues_a_burst_instead_of_announcing_it_again(
-    tmp_path: Path, name: str
+    tmp_path: Path, state: list[str]
 ) -> None:
-    state = ["--state", str(tmp_path / name)]
     first = _write(tmp_path / "1.ndjson", [("/a", 100), ("/a", 101), ("/a", 102)])
     second = _write(tmp_path / "2.ndjson", [("/a", 103), ("/a", 104), ("/a", 105)])
     third = _write(tmp_path / "3.ndjson", [("/b", 200)])
-    trace = tmp_path / "trace.ndjson"
-    ok([*state, "replay", first, "--alert", RULE, "--trace-json", str(trace)])
-    assert _alerts(trace) == [("threshold_exceeded", 102)]
-    ok([*state, "replay", "--append", second, "--alert", RULE, "--trace-json", str(trace)])
-    assert _alerts(trace) == []  # the same burst: no second alert
-    ok([*state, "replay", "--append", third, "--alert", RULE, "--trace-json", str(trace)])
-    assert _alerts(trace) == [("threshold_cleared", 123)]
+    assert _alerts(ok([*state, "replay", first, "--alert", RULE]).stderr) == [
+        ("exceeded", "00:01:42")
+    ]
+    again = ok([*state, "replay", "--append", second, "--alert", RULE])
+    assert _alerts(again.stderr) == []  # the same burst: no second alert
+    ended = ok([*state, "replay", "--append", third, "--alert", RULE])
+    assert _alerts(ended.stderr) == [("cleared", "00:02:03")]  # 123 s
     fourth = _write(tmp_path / "4.ndjson", [("/a", 300), ("/a", 301), ("/a", 302)])
-    ok([*state, "replay", "--append", fourth, "--alert", RULE, "--trace-json", str(trace)])
-    assert _alerts(trace) == [("threshold_exceeded", 302)]  # a new burst alerts again
+    new = ok([*state, "replay", "--append", fourth, "--alert", RULE])
+    assert _alerts(new.stderr) == [("exceeded", "00:05:02")]  # a new burst alerts again
 
 
-def test_a_rule_not_watched_in_between_keeps_its_tracks(tmp_path: Path) -> None:
-    state = ["--state", str(tmp_path / "state.json")]
+def test_a_rule_not_watched_in_between_keeps_its_tracks(tmp_path: Path, state: list[str]) -> None:
     first = _write(tmp_path / "1.ndjson", [("/a", 100), ("/a", 101), ("/a", 102)])
     quiet = _write(tmp_path / "2.ndjson", [("/c", 103)])
     more = _write(tmp_path / "3.ndjson", [("/a", 104)])
-    trace = tmp_path / "trace.ndjson"
     ok([*state, "replay", first, "--alert", RULE])
     ok([*state, "replay", "--append", quiet])  # no --alert: the saved tracks stay
-    ok([*state, "replay", "--append", more, "--alert", RULE, "--trace-json", str(trace)])
-    assert _alerts(trace) == []
+    assert _alerts(ok([*state, "replay", "--append", more, "--alert", RULE]).stderr) == []

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
+from hitcount.engine.alerts import checked_tracks
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import (
@@ -65,6 +66,7 @@ class RedisAppend:
             distinct=False,
         )
         self.counter.clock = meta["clock"]
+        self.counter.alert_tracks = self._saved_alerts()
         self.hits_written = 0
         self._sent = Metrics()
         self._known: set[str] = set()
@@ -182,6 +184,8 @@ class RedisAppend:
             refused = sum(layout.refused.values())
             increments["total_hits"] -= refused  # late for the stored state: not counted
             increments["late_hits"] += refused
+            if self.counter.alerts is not None:  # the alert tracks, kept across runs
+                pipe.set(self._alerts_key(), json.dumps(self.counter.saved_alerts()))
             meta_keys = (current, self._meta_key(), self._inputs_key())
             store.scripts.run("commit", meta_keys, self._commit_args(increments), on=pipe)
             replies = self._execute(pipe)
@@ -265,6 +269,19 @@ class RedisAppend:
         if horizon_raw:
             horizon = max(horizon, float(horizon_raw))
         self.counter.continue_with(self.layout.new_delta(horizon, self._extras))
+
+    def _saved_alerts(self) -> list[dict[str, Any]]:
+        """The alert tracks saved by earlier appends (`Alerts.to_state`)."""
+        key = self._alerts_key()
+        with self.store.errors("reading the alert state"):
+            raw = self.store.client.get(key)
+        try:
+            return checked_tracks(json.loads(raw)) if raw else []
+        except ValueError as err:  # JSONDecodeError included
+            raise damaged(self.store.describe(), key, str(err)) from err
+
+    def _alerts_key(self) -> str:
+        return self.store.gen_key(self.generation, "alerts")
 
     def _meta_key(self) -> str:
         return self.store.gen_key(self.generation, "meta")
