@@ -127,6 +127,7 @@ def follow(
     view: FollowView | None = None,
     should_stop: Callable[[], bool] | None = None,
     replacing: bool = False,
+    commit_to: Callable[[HitCounter], None] | None = None,
 ) -> FollowResult:
     """Record the lines `sources` gain into `counter`, committing it to `store` as it goes.
 
@@ -147,6 +148,8 @@ def follow(
         should_stop: polled between blocks; true ends the run.
         replacing: `counter` replaces the saved state: nothing is committed before the
             first hit, and a run that read none fails instead (the saved state stays).
+        commit_to: how a commit saves `counter` (default: `persist.state.commit` to
+            `store`; a Redis append sends its delta with the positions instead).
 
     Raises:
         ConfigurationError: a bad interval, gzip input, or stdin mixed with files.
@@ -160,6 +163,8 @@ def follow(
     view = view or FollowView()
     run = _Run(counter, store, fmt, strict, view.on_bad_line or on_bad_line, view)
     run.replacing = replacing
+    if commit_to is not None:
+        run.commit_to = commit_to
     try:
         run.add(sources)
         with _stop_signals() as signalled:
@@ -199,6 +204,7 @@ class _Run:
         self._unshown = False
         #: The counter replaces the saved state: no commit before its first hit.
         self.replacing = False
+        self.commit_to: Callable[[HitCounter], None] = lambda counter: commit(store, counter)
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -273,7 +279,7 @@ class _Run:
         if self._dirty or not self.result.commits:
             self.counter.metrics.lines_read += report.lines_read - self._committed_lines
             self._committed_lines = report.lines_read
-            commit(self.store, self.counter)
+            self.commit_to(self.counter)
             self.result.commits += 1
             self._dirty, self._unshown = False, True
         self.result.report = report

@@ -119,7 +119,7 @@ def start_of(path: str, fd: int) -> InputPosition:
     """The position at the start (offset 0) of the open file `fd` found at `path`."""
     status = os.fstat(fd)
     return InputPosition(
-        os.path.abspath(path), status.st_dev, status.st_ino, 0, head_checksum(fd, 0), 0
+        os.path.realpath(path), status.st_dev, status.st_ino, 0, head_checksum(fd, 0), 0
     )
 
 

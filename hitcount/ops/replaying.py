@@ -262,9 +262,9 @@ def _append_shared(
     store: RedisStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
 ) -> ReplayOutcome:
     """`append` onto a store many writers share: batches go in as they are read."""
-    if settings.commit_every_s is not None or settings.traced:
+    if settings.traced:
         raise ConfigurationError(
-            "--follow, --trace and --trace-json do not work with --append on Redis yet",
+            "--trace and --trace-json do not work with --append on Redis yet",
             hint="replay without them, or into a state file",
         )
     with appending(store, settings.create) as session:
@@ -273,8 +273,16 @@ def _append_shared(
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)
-        starts = _starts(session.saved_positions(sources), sources, settings, hooks)
         session.on_flush = hooks.on_saved
+        if settings.commit_every_s is not None:  # each commit sends the delta
+            counter.inputs.update(session.saved_positions(sources))
+            commit_to = session.commit_followed
+            followed = _follow(counter, store, sources, settings, hooks, commit_to=commit_to)
+            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
+                raise KeyboardInterrupt
+            metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
+            return ReplayOutcome(followed.report, metrics, store.describe(), followed)
+        starts = _starts(session.saved_positions(sources), sources, settings, hooks)
         report = _replay(
             counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
         )
@@ -341,6 +349,7 @@ def _follow(
     sources: Sequence[str],
     settings: ReplaySettings,
     hooks: ReplayHooks,
+    commit_to: Callable[[HitCounter], None] | None = None,
 ) -> FollowResult:
     """Follow `sources` into `counter`; every commit counts as a save."""
     if hooks.follow_view is None or settings.commit_every_s is None:
@@ -357,7 +366,7 @@ def _follow(
         return follow(
             counter, sources, store, fmt=settings.fmt, strict=settings.strict,
             commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
-            replacing=not settings.append,
+            replacing=not settings.append, commit_to=commit_to,
         )  # fmt: skip
 
 

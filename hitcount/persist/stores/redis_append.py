@@ -108,6 +108,11 @@ class RedisAppend:
         if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
             self.flush(source)
 
+    def commit_followed(self, counter: HitCounter) -> None:
+        """A `--follow` commit: the delta with the followed files' positions."""
+        self._positions.update(counter.inputs)
+        self.flush()
+
     def _position(self, source: str, lines: int) -> InputPosition | None:
         """`source`'s position after `lines` lines: the replay's, else found in the file."""
         position = find(self.counter.inputs, source)
