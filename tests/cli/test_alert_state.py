@@ -60,7 +60,7 @@ def test_an_append_continues_a_burst_instead_of_announcing_it_again(
 def test_a_rule_not_watched_in_between_keeps_its_tracks(tmp_path: Path, state: list[str]) -> None:
     first = _write(tmp_path / "1.ndjson", [("/a", 100), ("/a", 101), ("/a", 102)])
     quiet = _write(tmp_path / "2.ndjson", [("/c", 103)])
-    more = _write(tmp_path / "3.ndjson", [("/a", 104)])
+    more = _write(tmp_path / "3.ndjson", [("/a", 104), ("/a", 105), ("/a", 106)])
     ok([*state, "replay", first, "--alert", RULE])
     ok([*state, "replay", "--append", quiet])  # no --alert: the saved tracks stay
     assert _alerts(ok([*state, "replay", "--append", more, "--alert", RULE]).stderr) == []
