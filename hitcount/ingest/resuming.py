@@ -154,8 +154,7 @@ def _start(
         if resume:
             note(f"{name}: not the file replayed before (rotated or rewritten?); from line 1")
         return None
-    if again:
-        note(f"{name}: counted again from line 1 (--again)")
+    if again:  # asked for: counted from line 1 again
         return None
     if whole and not resume:
         raise InputError(
