@@ -104,8 +104,8 @@ def replay(
     if not starts:
         refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
-    if on_checkpoint is not None and sources:
-        on_checkpoint(sources[-1], replayer.source_lines, True)
+    if on_checkpoint is not None and sources:  # the input last read (a stop ends early)
+        on_checkpoint(replayer.current or sources[-1], replayer.source_lines, True)
     replayer.report.elapsed_s = time.perf_counter() - started
     return replayer.report
 
@@ -143,6 +143,7 @@ class Replayer:
         #: The current input file and its position (None: stdin, or not replaying a file).
         self.place: Place | None = None
         self._started = 0  # lines read before the current input, less those it skipped
+        self.current = ""  # the input being read (its name as given)
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -151,6 +152,7 @@ class Replayer:
     def source(self, source: str, start: InputPosition | None = None) -> None:
         """Replay one input file (or `-`), after `start` (its saved position, if any)."""
         skip = start.lines if start is not None else 0
+        self.current = source
         self.begin(source)
         started = self._started = self.report.lines_read - skip
         self.source_lines = skip  # a source read to its end before stays there

@@ -104,3 +104,24 @@ def test_a_stop_records_the_lines_counted_so_far(tmp_path: Path) -> None:
     position = counter.inputs[os.path.realpath(path)]
     assert position.lines == report.lines_read == counter.metrics.total_hits < 60_000
     assert position.offset == _offsets(data)[position.lines]
+
+
+def test_the_last_checkpoint_of_a_stopped_replay_names_the_file_it_stopped_in(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_bytes(_lines(60_000, 1, 0))
+    second.write_bytes(_lines(100, 2, 0))
+    counter = HitCounter("fixed")
+    calls: list[tuple[str, int, bool]] = []
+    batches = [0]
+
+    def stop() -> bool:
+        batches[0] += 1
+        return batches[0] == 2
+
+    replay(counter, [str(first), str(second)], stop=stop,
+           on_checkpoint=lambda s, n, f: calls.append((s, n, f)))  # fmt: skip
+    source, lines, final = calls[-1]
+    assert final and source == str(first)
+    assert lines == counter.inputs[os.path.realpath(first)].lines == counter.metrics.total_hits
