@@ -13,6 +13,8 @@ still inside the window). The count of an endpoint at `c` is its hits with
   noticed as soon as the clock reaches that time (a hit of any endpoint), or `advance()`.
 
 So one burst gives one alert, and an endpoint alerts at most once per window length.
+The tracks (recent timestamps, firing, quiet since) are saved with the state (`to_state`,
+`restore`), so a replay with `--append` continues a burst instead of announcing it again.
 
 The counts are exact whatever the counting strategy: each watched endpoint keeps its
 `limit + 1` latest timestamps, all that is needed to know whether the count is above the
@@ -306,8 +308,73 @@ class Alerts:
         }
         self._emit(name, payload, clock)
 
+    def to_state(self, saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The tracks worth keeping (firing, or with hits in their window), JSON-ready, with
+        the `saved` ones of rules not watched now."""  # noqa: D205, D209
+        watched = {rule.text for rule in self.rules}
+        kept = [track for track in saved if track["rule"] not in watched]
+        clock = -math.inf if self.clock is None else self.clock
+        for (index, endpoint), track in self._tracks.items():
+            rule = self.rules[index]
+            if track.idle(clock, rule.window_s):
+                continue
+            kept.append({
+                "rule": rule.text, "endpoint": endpoint, "recent": list(track.recent),
+                "firing": track.firing, "quiet_from": track.quiet_from,
+            })  # fmt: skip
+        return kept
+
+    def restore(self, saved: list[dict[str, Any]]) -> None:
+        """Take back the saved tracks of the rules watched (checked by `checked_tracks`)."""
+        index_of = {rule.text: index for index, rule in enumerate(self.rules)}
+        for item in saved:
+            index = index_of.get(item["rule"])
+            if index is None or (index, item["endpoint"]) in self._tracks:
+                continue
+            track = _Track(self.rules[index].limit)
+            track.recent.extend(sorted(item["recent"])[-(self.rules[index].limit + 1) :])
+            track.firing, track.quiet_from = item["firing"], item["quiet_from"]
+            self._tracks[(index, item["endpoint"])] = track
+            if track.firing and track.recent:
+                self._firing[(index, item["endpoint"])] = track
+                self._next_due = min(self._next_due, track.due(self.rules[index].window_s))
+            elif track.firing:
+                track.firing = False
+
     def _sweep(self, clock: float) -> None:
         """Forget endpoints with no hit in their window and no alert active."""
         for key in [k for k, t in self._tracks.items() if t.idle(clock, self.rules[k[0]].window_s)]:
             del self._tracks[key]
         self._sweep_at = max(_SWEEP_FLOOR, 2 * len(self._tracks))
+
+
+def checked_tracks(items: Any) -> list[dict[str, Any]]:
+    """Saved alert tracks (`Alerts.to_state`), checked field by field.
+
+    Raises:
+        ValueError: not a list of tracks of that shape.
+    """
+    if not isinstance(items, list):
+        raise ValueError("alerts must be a list")
+    for item in items:
+        if not isinstance(item, dict) or set(item) != _TRACK_FIELDS:
+            raise ValueError(f"an alert track must have the fields {sorted(_TRACK_FIELDS)}")
+        recent, quiet = item["recent"], item["quiet_from"]
+        good = (
+            isinstance(item["rule"], str)
+            and isinstance(item["endpoint"], str)
+            and isinstance(item["firing"], bool)
+            and isinstance(recent, list)
+            and all(_finite(ts) for ts in recent)
+            and (quiet is None or _finite(quiet))
+        )
+        if not good:
+            raise ValueError(f"alert track for {item.get('endpoint')!r} is damaged")
+    return list(items)
+
+
+_TRACK_FIELDS = frozenset({"rule", "endpoint", "recent", "firing", "quiet_from"})
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -84,8 +84,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         #: Sizes measured where the state lives, when it is not all in memory (Redis).
         self.stored_sizes: dict[str, int] | None = None
-        #: How far into each followed file the state has read, by absolute path.
+        #: How far into each replayed file the state has read, by real path.
         self.inputs: dict[str, InputPosition] = {}
+        #: The saved alert tracks (`Alerts.to_state`): taken back by the rules watched again.
+        self.alert_tracks: list[dict[str, Any]] = []
         #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
         self._observers: list[HitObserver] = []
         #: What replays count as the endpoint, and which lines (`--key`, `--where`); at most
@@ -170,7 +172,13 @@ class HitCounter(Answering, DeprecatedSnapshots):
             alerts = Alerts((), self.events.emit, clock=self.clock)
             self.observe_hits(alerts)
         alerts.add(rule)
+        alerts.restore(self.alert_tracks)
         return rule
+
+    def saved_alerts(self) -> list[dict[str, Any]]:
+        """The alert tracks to save: those watched now, and the saved ones of other rules."""
+        alerts = self.alerts
+        return self.alert_tracks if alerts is None else alerts.to_state(self.alert_tracks)
 
     @property
     def alerts(self) -> Alerts | None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hitcount.engine import HitCounter
-from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.keyed import keyed
@@ -26,53 +23,30 @@ from hitcount.ingest.reader import (
     skip_lines,
     split_block,
 )
+from hitcount.ingest.reports import (
+    FIRST_BAD_LINES,
+    BadLineInfo,
+    ReplayReport,
+    bad_line,
+    refuse_empty,
+)
+from hitcount.ingest.resuming import Place, opened_place
 from hitcount.ingest.sniffing import csv_header, parser_for_block, parser_for_file
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.keys import Keying
-from hitcount.model.positions import display_name
+from hitcount.model.positions import InputPosition, display_name
 
 if TYPE_CHECKING:
     from hitcount.ingest.lines import DecodedBlock
     from hitcount.ingest.parallel import RangeResult
     from hitcount.model.columns import Columns
 
-#: Bad lines kept in a report with their line number and reason (the count is always full).
-FIRST_BAD_LINES = 5
+__all__ = ["FIRST_BAD_LINES", "BadLineInfo", "ReplayReport", "refuse_empty", "replay"]
+
 #: Formats whose files workers decode in ranges (CSV: its header read first, see `_range`).
 _PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common", "csv"})
 #: Hits recorded per `record_many` call.
 BATCH_SIZE = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class BadLineInfo:
-    """One rejected line: where it is and why."""
-
-    source: str
-    line: int
-    reason: str
-
-
-@dataclass(slots=True)
-class ReplayReport:
-    """What a replay read, kept and rejected."""
-
-    lines_read: int = 0
-    hits_read: int = 0
-    hits_kept: int = 0
-    bad_lines: int = 0
-    first_bad: list[BadLineInfo] = field(default_factory=list)
-    formats: dict[str, str] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-    #: The `stop` callback asked to end early (the hits read up to then are recorded).
-    stopped: bool = False
-    #: The earliest timestamp among the hits read (inf: none).
-    oldest_ts: float = math.inf
-
-    @property
-    def late_hits(self) -> int:
-        """Hits read but dropped because their time had already been pruned."""
-        return self.hits_read - self.hits_kept
 
 
 BadLineHandler = Callable[[BadLineInfo], None]
@@ -93,7 +67,7 @@ def replay(
     on_bad_line: BadLineHandler | None = None,
     on_progress: ProgressHandler | None = None,
     on_checkpoint: CheckpointHandler | None = None,
-    start_lines: Mapping[str, int] | None = None,
+    starts: Mapping[str, InputPosition] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ReplayReport:
     """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
@@ -106,8 +80,9 @@ def replay(
         on_bad_line: called for each bad line (when not strict).
         on_progress: called with a `ReplayProgress` after each block: lines read, and
             bytes read of the inputs' total size.
-        on_checkpoint: called after each block, once its hits are all in `counter`.
-        start_lines: lines to skip at the start of some sources (read before: resuming).
+        on_checkpoint: called after each block, once its hits are all in `counter` (and its
+            position in `counter.inputs`).
+        starts: where some sources start (their saved positions: resuming).
         stop: asked after each batch recorded; True ends the replay there (the report says
             `stopped`), e.g. at the first alert.
 
@@ -123,15 +98,15 @@ def replay(
     sources = list(sources)
     try:
         for source in sources:
-            replayer.source(source, (start_lines or {}).get(source, 0))
+            replayer.source(source, (starts or {}).get(source))
         replayer.flush()
     except _StopRequestedError:
         replayer.report.stopped = True
-    if not sum((start_lines or {}).values()):
+    if not starts:
         refuse_empty(replayer.report, sources)
     counter.metrics.lines_read += replayer.report.lines_read
-    if on_checkpoint is not None and sources:
-        on_checkpoint(sources[-1], replayer.source_lines, True)
+    if on_checkpoint is not None and sources:  # the input last read (a stop ends early)
+        on_checkpoint(replayer.current or sources[-1], replayer.source_lines, True)
     replayer.report.elapsed_s = time.perf_counter() - started
     return replayer.report
 
@@ -166,27 +141,56 @@ class Replayer:
         self.total_bytes: int | None = None
         self._done_bytes = 0  # of the inputs before the current one
         self._offset = 0  # into the current input (gzip: compressed bytes)
+        #: The current input file and its position (None: stdin, or not replaying a file).
+        self.place: Place | None = None
+        self._started = 0  # lines read before the current input, less those it skipped
+        self.current = ""  # the input being read (its name as given)
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
             raise _StopRequestedError
 
-    def source(self, source: str, skip: int = 0) -> None:
-        """Replay one input file (or `-`), after its first `skip` lines."""
+    def source(self, source: str, start: InputPosition | None = None) -> None:
+        """Replay one input file (or `-`), after `start` (its saved position, if any)."""
+        skip = start.lines if start is not None else 0
+        self.current = source
         self.begin(source)
-        started = self.report.lines_read - skip
+        started = self._started = self.report.lines_read - skip
         self.source_lines = skip  # a source read to its end before stays there
-        if not skip and self._in_parallel(source, started):
-            return
+        self.place = opened_place(source, self.counter.inputs, start)
+        try:
+            if skip or not self._in_parallel(source, started):
+                self._blocks(source, skip, started)
+        except _StopRequestedError:  # what is recorded so far is the input's position
+            self.source_lines = self.report.lines_read - started
+            if self.place is not None:
+                self.place.record(self.source_lines)
+            raise
+        finally:
+            if self.place is not None:
+                self.place.close()
+            self.place = None
+
+    def _blocks(self, source: str, skip: int, started: int) -> None:
+        """Replay one input block by block, on this core."""
         with open_input(source) as stream:
             for first, block in skip_lines(iter_blocks(stream, self.name), skip):
                 self._offset = read_offset(stream)
+                self._placed(first, block)
                 self.block(first, block)
                 self._checkpoint(source, started)
+            self._offset = read_offset(stream)
         self._next_input()
+
+    def _placed(self, first: int, block: bytes | None) -> None:
+        """The lines from `first` (`block`) are about to be recorded."""
+        if self.place is not None:
+            self.place.block(first - 1, block)
 
     def _next_input(self) -> None:
         """The current input is read to its end: its bytes count as done."""
+        if self.place is not None:
+            self.place.finish(self.report.lines_read - self._started, self._offset)
         self._done_bytes += self._offset
         self._offset = 0
 
@@ -221,6 +225,8 @@ class Replayer:
         self.source_lines = self.report.lines_read - started
         if self.on_checkpoint is not None:
             self.flush()
+            if self.place is not None:
+                self.place.record(self.source_lines)
             self.on_checkpoint(source, self.source_lines, False)
 
     def _in_parallel(self, source: str, started: int) -> bool:
@@ -265,7 +271,7 @@ class Replayer:
                     blocks, workers, options
                 ):
                     self._offset = read_offset(stream)
-                    self._range(source, started, first, data, result)
+                    self._range(source, started, first, data, result, None)
             self._next_input()
             return True
         ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
@@ -275,7 +281,9 @@ class Replayer:
         for (start, end), result in parallel.decode_in_parallel(source, ranges, workers, options):
             reread = functools.partial(parallel.read_range, source, start, end)
             self._offset = end
-            self._range(source, started, number, reread, result)
+            if self.place is not None:
+                self.place.reached(start)
+            self._range(source, started, number, reread, result, end)
             number += result[0]
         self._next_input()
         return True
@@ -287,24 +295,32 @@ class Replayer:
         number: int,
         data: bytes | Callable[[], bytes] | None,
         result: RangeResult | None,
+        end: int | None,
     ) -> None:
-        """Record what a worker decoded from the lines from `number` (`data`: their bytes)."""
+        """Record what a worker decoded from the lines from `number` (`data`: their bytes,
+        ending at byte `end` of the file when known)."""  # noqa: D205, D209
         if result is None:  # an over-long line
+            self._placed(number, None)
             self.block(number, None)
         elif self._csv_open and self._csv_columns is not None:
             # the worker assumed no quoted field open at its start: read the range here
             self.parser = CsvParser.after_header(self._csv_columns, in_quotes=True)
-            self.block(number, data() if callable(data) else data)
+            block = data() if callable(data) else data
+            self._placed(number, block)
+            self.block(number, block)
             self._csv_open = bool(getattr(self.parser, "needs_each_line", False))
         else:
             lines, columns, bad, self._csv_open = result
             if columns is not None:
+                if self.place is not None and end is not None:
+                    self.place.reached(end)
                 self.report.lines_read += lines - len(columns)  # blank and bad lines
                 for offset, reason in bad:
                     self._bad(number + offset - 1, reason)
                 self._record_columns(columns)
             else:
                 block = data() if callable(data) else data
+                self._placed(number, block)
                 for line_number, line in split_block(number, block):
                     self._line(line_number, line)
             self._progress()
@@ -391,7 +407,7 @@ class Replayer:
 
     def _bad(self, number: int, reason: str) -> None:
         info = BadLineInfo(self.name, number, reason)
-        _bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
+        bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
 
     def flush(self) -> None:
         """Record the hits gathered line by line."""
@@ -402,48 +418,3 @@ class Replayer:
             self.report.hits_kept += self.counter.record_many(self.batch)
             self.batch.clear()
             self._check_stop()
-
-
-def refuse_empty(report: ReplayReport, sources: Sequence[str]) -> None:
-    """A replay that found no hit at all is a mistake (wrong --format, empty pipe).
-
-    Raises:
-        InputError: no hit was read (the input was empty, or every line was bad).
-    """
-    if report.hits_read:
-        return
-    names = ", ".join(display_name(source) for source in sources) or "no input"
-    if not report.bad_lines:
-        raise InputError(
-            names,
-            "no hits: the input is empty",
-            hint="nothing was saved; check the file, or the command feeding stdin",
-        )
-    first = report.first_bad[0]
-    raise InputError(
-        names,
-        f"no hits: all {report.bad_lines} lines are bad (line {first.line}: {first.reason})",
-        hint="nothing was saved; is --format right?",
-    )
-
-
-def _bad_line(
-    counter: HitCounter,
-    report: ReplayReport,
-    info: BadLineInfo,
-    strict: bool,
-    on_bad_line: BadLineHandler | None,
-) -> None:
-    if strict:
-        raise InputError(
-            info.source,
-            info.reason,
-            line=info.line,
-            hint="nothing was saved; fix or remove the line, or drop --strict to skip bad lines",
-        )
-    report.bad_lines += 1
-    counter.metrics.bad_lines += 1
-    if len(report.first_bad) < FIRST_BAD_LINES:
-        report.first_bad.append(info)
-    if on_bad_line is not None:
-        on_bad_line(info)

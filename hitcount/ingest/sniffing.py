@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from hitcount.errors import InputError
-from hitcount.ingest.formats import LineParser, make_parser, sniff_format
+from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.reader import iter_blocks, open_input, split_block
 from hitcount.model.hits import BadLine
@@ -40,3 +41,27 @@ def csv_header(source: str, name: str) -> tuple[int, int, int | None] | None:
             with contextlib.suppress(BadLine):
                 scratch.parse(line or b"")  # an over-long line is never parsed
     return None if scratch.needs_each_line else scratch.columns
+
+
+def needs_slow_scanner_note(sources: Sequence[str], fmt: str | None) -> bool:
+    """Whether a big NDJSON file among `sources` meets an install without the C scanner."""
+    # Imported here: both load numpy, which commands that never replay must not pay for.
+    from hitcount.ingest import parallel, scanner
+
+    return not scanner.native_available() and any(
+        parallel.worker_count(source) and is_ndjson(source, fmt)
+        for source in sources
+        if source != "-"
+    )
+
+
+def is_ndjson(source: str, fmt: str | None) -> bool:
+    """Whether `source` is NDJSON: by `fmt`, by its name, else by its first byte."""
+    named = fmt or format_from_name(source)
+    if named is not None:
+        return named == "ndjson"
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(256).lstrip().startswith(b"{")
+    except OSError:
+        return False

@@ -9,7 +9,6 @@ and SIGTERM stop the loop between two blocks, so the final commit is consistent 
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sys
 import threading
@@ -23,7 +22,7 @@ from hitcount.errors import ConfigurationError
 from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
 from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
-from hitcount.model.positions import STDIN, InputPosition
+from hitcount.model.positions import STDIN, InputPosition, find
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store
 from hitcount.views.series import series
@@ -128,6 +127,7 @@ def follow(
     view: FollowView | None = None,
     should_stop: Callable[[], bool] | None = None,
     replacing: bool = False,
+    commit_to: Callable[[HitCounter], None] | None = None,
 ) -> FollowResult:
     """Record the lines `sources` gain into `counter`, committing it to `store` as it goes.
 
@@ -148,6 +148,8 @@ def follow(
         should_stop: polled between blocks; true ends the run.
         replacing: `counter` replaces the saved state: nothing is committed before the
             first hit, and a run that read none fails instead (the saved state stays).
+        commit_to: how a commit saves `counter` (default: `persist.state.commit` to
+            `store`; a Redis append sends its delta with the positions instead).
 
     Raises:
         ConfigurationError: a bad interval, gzip input, or stdin mixed with files.
@@ -161,6 +163,8 @@ def follow(
     view = view or FollowView()
     run = _Run(counter, store, fmt, strict, view.on_bad_line or on_bad_line, view)
     run.replacing = replacing
+    if commit_to is not None:
+        run.commit_to = commit_to
     try:
         run.add(sources)
         with _stop_signals() as signalled:
@@ -200,6 +204,7 @@ class _Run:
         self._unshown = False
         #: The counter replaces the saved state: no commit before its first hit.
         self.replacing = False
+        self.commit_to: Callable[[HitCounter], None] = lambda counter: commit(store, counter)
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -274,7 +279,7 @@ class _Run:
         if self._dirty or not self.result.commits:
             self.counter.metrics.lines_read += report.lines_read - self._committed_lines
             self._committed_lines = report.lines_read
-            commit(self.store, self.counter)
+            self.commit_to(self.counter)
             self.result.commits += 1
             self._dirty, self._unshown = False, True
         self.result.report = report
@@ -363,8 +368,4 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
 
 def saved_position(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
     """The saved position of `source`: by its path, else by the file it names (a link)."""
-    found = inputs.get(os.path.abspath(source))
-    if found is None:
-        real = os.path.realpath(source)
-        found = next((p for p in inputs.values() if os.path.realpath(p.path) == real), None)
-    return found
+    return find(inputs, source)

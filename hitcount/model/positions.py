@@ -5,12 +5,19 @@ its first bytes (up to `HEAD_BYTES` of what was read). A later run compares that
 with the file now at the path: the same file resumes at `offset`; a file rotated away
 (another inode) or truncated and rewritten (another head, or shorter than `offset`) starts
 again from 0. Offsets only ever cover whole lines.
+
+It is the one position type of every input and every store: `replay --follow` resumes at
+`offset`, `replay --append --resume` skips `lines` (which also works for gzip files, whose
+positions part way through have offset 0 and no head: they are known by device and inode
+only). A file is read whole when its position's `offset` is the file's size. For one input
+identity a position never moves back (`kept`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +25,7 @@ from typing import Any
 HEAD_BYTES = 1024
 #: The source name that reads standard input.
 STDIN = "-"
+_SCAN_BYTES = 1024 * 1024
 _FIELDS = {"path": str, "device": int, "inode": int, "head_bytes": int, "head_sha256": str}
 
 
@@ -86,6 +94,17 @@ class InputPosition:
             self.path, self.device, self.inode, head, head_checksum(fd, head), offset, lines
         )
 
+    def same_file(self, other: InputPosition) -> bool:
+        """Whether `other` names the same file: same device, inode and head (a file rewritten
+        in place has another head; so does a position still inside the first `HEAD_BYTES`)."""  # noqa: D205, D209
+        return (self.device, self.inode, self.head_bytes, self.head_sha256) == (
+            other.device, other.inode, other.head_bytes, other.head_sha256
+        )  # fmt: skip
+
+    def read_whole(self, fd: int) -> bool:
+        """Whether the open file `fd` is this position's file, read to its current end."""
+        return self.offset == os.fstat(fd).st_size and self.matches(fd)
+
     def matches(self, fd: int) -> bool:
         """Whether the open file `fd` is this position's file, still holding its head."""
         status = os.fstat(fd)
@@ -100,8 +119,53 @@ def start_of(path: str, fd: int) -> InputPosition:
     """The position at the start (offset 0) of the open file `fd` found at `path`."""
     status = os.fstat(fd)
     return InputPosition(
-        os.path.abspath(path), status.st_dev, status.st_ino, 0, head_checksum(fd, 0), 0
+        os.path.realpath(path), status.st_dev, status.st_ino, 0, head_checksum(fd, 0), 0
     )
+
+
+def position_at(path: str, fd: int, offset: int, lines: int) -> InputPosition:
+    """The position `offset` bytes (`lines` lines) into the open file `fd` found at `path`."""
+    status = os.fstat(fd)
+    head = min(offset, HEAD_BYTES)
+    return InputPosition(
+        os.path.realpath(path), status.st_dev, status.st_ino, head, head_checksum(fd, head),
+        offset, lines,
+    )  # fmt: skip
+
+
+def kept(old: InputPosition | None, new: InputPosition) -> InputPosition:
+    """The position to keep when `new` arrives for `old`'s path: never back for one file."""
+    if old is not None and old.same_file(new) and old.lines > new.lines:
+        return old
+    return new
+
+
+def find(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
+    """The saved position of `source`: by its path, else by the file it names (a link)."""
+    found = inputs.get(os.path.abspath(source))
+    if found is None:
+        real = os.path.realpath(source)
+        found = next((p for p in inputs.values() if os.path.realpath(p.path) == real), None)
+    return found
+
+
+def offset_after_lines(fd: int, lines: int) -> int:
+    """The byte offset just after the first `lines` lines of the open file `fd`."""
+    offset = 0
+    while lines > 0:
+        chunk = os.pread(fd, _SCAN_BYTES, offset)
+        if not chunk:
+            return offset
+        count = chunk.count(b"\n")
+        if count < lines:
+            lines -= count
+            offset += len(chunk)
+            continue
+        cut = 0
+        for _ in range(lines):
+            cut = chunk.index(b"\n", cut) + 1
+        return offset + cut
+    return offset
 
 
 def head_checksum(fd: int, size: int) -> str:

@@ -18,14 +18,16 @@ from typing import Any, cast
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.formats import format_from_name
 from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
 from hitcount.ingest.replay import replay as replay_sources
+from hitcount.ingest.resuming import plan_starts, refuse_repeats
+from hitcount.ingest.sniffing import is_ndjson as is_ndjson
+from hitcount.ingest.sniffing import needs_slow_scanner_note
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
 from hitcount.model.keys import Keying
-from hitcount.model.positions import display_name
+from hitcount.model.positions import InputPosition, display_name
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
@@ -56,7 +58,8 @@ class ReplaySettings:
         strict: stop at the first bad line and save nothing.
         distinct: keep distinct-users sketches.
         distinct_precision: their HyperLogLog precision (None: the default, or the saved one).
-        resume: with `append` on a shared store, skip the lines already in the state.
+        resume: with `append`, skip the lines of each file already in the state.
+        again: count files the state already holds (or named twice) again.
         fmt: the input format (None: from each file name, else sniffed).
         commit_every_s: follow the inputs as they grow, committing this often (None: no).
         traced: every event is observed (refused on a shared store's append).
@@ -73,6 +76,7 @@ class ReplaySettings:
     distinct: bool = True
     distinct_precision: int | None = None
     resume: bool = False
+    again: bool = False
     fmt: str | None = None
     commit_every_s: float | None = None
     traced: bool = False
@@ -165,7 +169,7 @@ def replay_into_store(
         KeyboardInterrupt: a followed replay was interrupted (after its last commit).
         InputError, StateError, StoreUnavailableError: from reading, loading or saving.
     """
-    _check_settings(settings)
+    _check_settings(settings, sources)
     if settings.max_endpoints is not None and store.appends_concurrently:
         raise ConfigurationError(
             "--max-endpoints does not work with a Redis store yet",
@@ -183,11 +187,6 @@ def replay_into_store(
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
-    if settings.resume:
-        raise ConfigurationError(
-            "--resume needs a store that records input positions (redis://...)",
-            hint="drop --resume; a file state is replaced or appended whole",
-        )
     return _replay_whole(store, sources, settings, hooks)
 
 
@@ -200,12 +199,13 @@ def _in_time_order(sources: Sequence[str], fmt: str | None, hooks: ReplayHooks) 
     return ordered
 
 
-def _check_settings(settings: ReplaySettings) -> None:
+def _check_settings(settings: ReplaySettings, sources: Sequence[str]) -> None:
     """Bad strategy options are usage errors, whatever the saved state."""
     explicit = settings.strategy is not None or settings.distinct_precision is not None
     if explicit or not settings.append:
         settings.create()
     checked_cap(settings.max_endpoints)
+    refuse_repeats(sources, settings.again)
     if settings.resume and not settings.append:
         raise ConfigurationError("--resume goes with --append", hint="add --append")
 
@@ -222,13 +222,16 @@ def _replay_whole(
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)
+        starts = {}
+        if settings.append and settings.commit_every_s is None:
+            starts = _starts(counter.inputs, sources, settings, hooks)
         if settings.commit_every_s is not None:
             followed = _follow(counter, store, sources, settings, hooks)
             if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
                 raise KeyboardInterrupt
             metrics = counter.metrics_dict()
             return ReplayOutcome(followed.report, metrics, store.describe(), followed)
-        report = _replay(counter, sources, settings, hooks)
+        report = _replay(counter, sources, settings, hooks, starts=starts)
     return ReplayOutcome(report, counter.metrics_dict(), store.describe())
 
 
@@ -259,9 +262,9 @@ def _append_shared(
     store: RedisStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
 ) -> ReplayOutcome:
     """`append` onto a store many writers share: batches go in as they are read."""
-    if settings.commit_every_s is not None or settings.traced:
+    if settings.traced:
         raise ConfigurationError(
-            "--follow, --trace and --trace-json do not work with --append on Redis yet",
+            "--trace and --trace-json do not work with --append on Redis yet",
             hint="replay without them, or into a state file",
         )
     with appending(store, settings.create) as session:
@@ -270,12 +273,19 @@ def _append_shared(
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)
-        starts = session.start_lines(list(sources), hooks.on_note) if settings.resume else {}
         session.on_flush = hooks.on_saved
+        if settings.commit_every_s is not None:  # each commit sends the delta
+            counter.inputs.update(session.saved_positions(sources))
+            commit_to = session.commit_followed
+            followed = _follow(counter, store, sources, settings, hooks, commit_to=commit_to)
+            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
+                raise KeyboardInterrupt
+            metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
+            return ReplayOutcome(followed.report, metrics, store.describe(), followed)
+        starts = _starts(session.saved_positions(sources), sources, settings, hooks)
         report = _replay(
-            counter, sources, settings, hooks,
-            on_checkpoint=session.checkpoint, start_lines=starts,
-        )  # fmt: skip
+            counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
+        )
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
 
@@ -298,9 +308,21 @@ def _append_rows(
     with appending_rows(store, on_saved=hooks.on_saved) as counter:
         _keep_saved_settings(counter, settings)
         hooks.on_counter(counter)
-        report = _replay(counter, sources, settings, hooks)
+        starts = _starts(counter.inputs, sources, settings, hooks)
+        report = _replay(counter, sources, settings, hooks, starts=starts)
     counter.stored_sizes = store.sizes()
     return ReplayOutcome(report, counter.metrics_dict(), store.describe())
+
+
+def _starts(
+    saved: Mapping[str, InputPosition],
+    sources: Sequence[str],
+    settings: ReplaySettings,
+    hooks: ReplayHooks,
+) -> dict[str, InputPosition]:
+    """Where each input starts under `append` (see `plan_starts`)."""
+    resume, again = settings.resume, settings.again
+    return plan_starts(saved, sources, resume=resume, again=again, note=hooks.on_note)
 
 
 def _replay(
@@ -327,6 +349,7 @@ def _follow(
     sources: Sequence[str],
     settings: ReplaySettings,
     hooks: ReplayHooks,
+    commit_to: Callable[[HitCounter], None] | None = None,
 ) -> FollowResult:
     """Follow `sources` into `counter`; every commit counts as a save."""
     if hooks.follow_view is None or settings.commit_every_s is None:
@@ -343,32 +366,8 @@ def _follow(
         return follow(
             counter, sources, store, fmt=settings.fmt, strict=settings.strict,
             commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
-            replacing=not settings.append,
+            replacing=not settings.append, commit_to=commit_to,
         )  # fmt: skip
-
-
-def needs_slow_scanner_note(sources: Sequence[str], fmt: str | None) -> bool:
-    """Whether a big NDJSON file among `sources` meets an install without the C scanner."""
-    # Imported here: both load numpy, which commands that never replay must not pay for.
-    from hitcount.ingest import parallel, scanner
-
-    return not scanner.native_available() and any(
-        parallel.worker_count(source) and is_ndjson(source, fmt)
-        for source in sources
-        if source != "-"
-    )
-
-
-def is_ndjson(source: str, fmt: str | None) -> bool:
-    """Whether `source` is NDJSON: by `fmt`, by its name, else by its first byte."""
-    named = fmt or format_from_name(source)
-    if named is not None:
-        return named == "ndjson"
-    try:
-        with open(source, "rb") as handle:
-            return handle.read(256).lstrip().startswith(b"{")
-    except OSError:
-        return False
 
 
 def check_same_strategy(

@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
+from hitcount.engine.alerts import checked_tracks
 from hitcount.engine.capping import checked_cap
 from hitcount.engine.codec import register_document_codec
 from hitcount.errors import ConfigurationError, HitcountError, StateError
@@ -75,6 +76,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True):
     recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
     distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
     inputs: list[Any] = msgspec.field(default_factory=list)
+    alerts: list[Any] = msgspec.field(default_factory=list)
     keys: dict[str, Any] | None = None
     max_endpoints: int | None = None
 
@@ -105,6 +107,8 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
     }
     if counter.inputs:
         document["inputs"] = [position.to_dict() for position in counter.inputs.values()]
+    if alerts := counter.saved_alerts():
+        document["alerts"] = alerts
     if not counter.keying.default:
         document["keys"] = counter.keying.to_dict()
     if counter.max_endpoints is not None:  # only then: older versions refuse, not ignore it
@@ -314,6 +318,10 @@ def _build(document: _Document) -> HitCounter:
     counter.metrics = document.metrics
     counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
     counter.inputs = _inputs(document.inputs)
+    try:
+        counter.alert_tracks = checked_tracks(document.alerts)
+    except ValueError as err:
+        raise StateError(str(err)) from err
     try:
         counter.keying = Keying.from_dict(document.keys)
     except ConfigurationError as err:

@@ -84,7 +84,7 @@ def test_the_state_remembers_decoding_and_refuses_to_mix(tmp_path: Path) -> None
     assert replay(source, "--decode-paths") == {"/a/b": 1}
     assert ok_json(["metrics", "--json"])["keys"] == "key {path} paths decoded"
     assert "paths decoded" in ok(["top", "--last", "1000d"]).stderr
-    ok(["replay", str(source), "--append"])  # the saved decoding applies
+    ok(["replay", str(source), "--append", "--again"])  # the saved decoding applies
     assert counts() == {"/a/b": 2}
     ok(["replay", str(source), *ALL_TIME])  # a new state: as written
     assert counts() == {"/a%2Fb": 1}

@@ -44,7 +44,7 @@ def test_nested_and_renamed_ndjson_fields(tmp_path: Path) -> None:
     assert answers() == expected
     keys = ok_json(["metrics", "--json"])["keys"]
     assert keys == "key {path} fields endpoint=request.path, ts=time, user=client"
-    ok(["replay", str(renamed), "--append"])  # the saved names apply again
+    ok(["replay", str(renamed), "--append", "--again"])  # the saved names apply again
     assert ok_json(["query", "/api/*", "--last", "6h", "--json"])["count"] == 2 * expected[1]
 
 

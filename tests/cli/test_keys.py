@@ -144,7 +144,7 @@ def test_the_state_remembers_its_keys_and_refuses_to_mix(
     result = run(["replay", str(first), "--append", "--key", "{path}"])
     assert_error(result, 2, "--append cannot change it")
     assert counts() == before  # nothing saved
-    ok(["replay", str(first), "--append"])  # the saved keys apply
+    ok(["replay", str(first), "--append", "--again"])  # the saved keys apply
     assert counts() == {"u1": 4}
     snapshot = tmp_path / "s.json"
     ok(["snapshot", "save", str(snapshot)])

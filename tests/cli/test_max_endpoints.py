@@ -52,7 +52,7 @@ def test_the_cap_is_remembered_and_an_append_cannot_change_it(tmp_path: Path) ->
     more = write_ndjson(tmp_path / "more.ndjson", [("/brand-new", 1_795_737_600.0)])
     ok(["replay", str(more), "--append"])  # the saved cap applies
     assert _top()[OTHER] == _expected(10)[OTHER] + 1
-    ok(["replay", str(more), "--append", "--max-endpoints", "10"])  # the same: fine
+    ok(["replay", str(more), "--append", "--again", "--max-endpoints", "10"])  # the same: fine
     before = _top()
     for args, why in (
         (["--max-endpoints", "20"], "made with --max-endpoints 10; --append cannot change it"),

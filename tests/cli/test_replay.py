@@ -76,7 +76,7 @@ def test_replay_replaces_the_state_unless_append(tmp_path: Path) -> None:
 def test_append_with_the_same_strategy_spelled_out_is_accepted(tmp_path: Path) -> None:
     hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
     ok(["replay", str(hits), *SLIDING])
-    ok(["replay", str(hits), "--append", *SLIDING])
+    ok(["replay", str(hits), "--append", "--again", *SLIDING])
     assert metrics()["total_hits"] == 2
 
 
@@ -99,7 +99,7 @@ def test_append_with_a_different_strategy_is_a_usage_error(
 def test_append_does_not_silently_ignore_max_lateness(tmp_path: Path) -> None:
     hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 10.0)])
     ok(["replay", str(hits), *SLIDING, "--max-lateness", "0"])
-    result = run(["replay", str(hits), "--append", "--max-lateness", "100", "--json"])
+    result = run(["replay", str(hits), "--append", "--again", "--max-lateness", "100", "--json"])
     if result.exit_code == 0:
         assert json.loads(result.stdout)["metrics"]["max_lateness_s"] == 100
     else:
@@ -275,7 +275,7 @@ def test_strict_on_a_later_file_saves_nothing_from_earlier_files(
     good = write_ndjson(tmp_path / "good.ndjson", HAND_HITS)
     ok(["replay", str(good), *SLIDING])
     before = state_env.read_bytes()
-    result = run(["replay", str(good), "bad.ndjson", "--strict", "--append"])
+    result = run(["replay", str(good), "bad.ndjson", "--strict", "--append", "--again"])
     assert_error(result, 3, "bad.ndjson:2:")
     assert state_env.read_bytes() == before
 

@@ -79,7 +79,7 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_state(
                 assert counter.metrics.total_hits == 150_000
     assert "new" in outcomes
     # A temporary file stranded by kill -9 is removed by the next writer.
-    assert _run(state, "replay", "--append", str(traffic["small"])).returncode == 0
+    assert _run(state, "replay", "--append", "--again", str(traffic["small"])).returncode == 0
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".state.json.")]
 
 
@@ -90,7 +90,7 @@ def test_ctrl_c_during_replay_exits_130_and_changes_nothing(
     assert _run(state, "replay", str(traffic["small"])).returncode == 0
     before = state.read_bytes()
     process = subprocess.Popen(
-        _hitcount(state, "replay", "--append", *[str(traffic["big"])] * 25),
+        _hitcount(state, "replay", "--append", "--again", *[str(traffic["big"])] * 25),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -80,7 +80,7 @@ def test_a_lock_file_owned_by_another_user_is_refused(shared: Path) -> None:
 
 def test_the_lock_file_hitcount_makes_is_private_and_reused(shared: Path) -> None:
     for _ in range(2):
-        done = _run(shared, "--state", "state.json", "replay", "in.ndjson", "--append")
+        done = _run(shared, "--state", "state.json", "replay", "in.ndjson", "--append", "--again")
         assert done.returncode == 0, done.stderr
     lock = (shared / "state.json.lock").lstat()
     assert lock.st_uid == os.geteuid() and lock.st_mode & 0o077 == 0

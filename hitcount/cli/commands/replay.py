@@ -67,7 +67,16 @@ Resume = Annotated[
     bool,
     typer.Option(
         "--resume",
-        help="With --append on Redis: skip the lines of each file already in the state.",
+        help="With --append: skip the lines of each file already in the state (every store"
+        " records how far each file was read).",
+    ),
+]
+Again = Annotated[
+    bool,
+    typer.Option(
+        "--again",
+        help="Count a file again although the state already holds it whole, or a file"
+        " named twice (refused without it: its lines would count twice).",
     ),
 ]
 MaxEndpoints = Annotated[
@@ -147,6 +156,7 @@ def replay(
     no_distinct: NoDistinct = False,
     distinct_precision: DistinctPrecision = None,
     resume: Resume = False,
+    again: Again = False,
     max_endpoints: MaxEndpoints = None,
     trace: opt.Trace = False,
     trace_json: opt.TraceJson = None,
@@ -229,7 +239,7 @@ def replay(
     settings = ReplaySettings(
         strategy=strategy, params=strategy_params or {}, max_lateness_s=max_lateness,
         append=append, strict=strict, distinct=not no_distinct,
-        distinct_precision=distinct_precision, resume=resume, fmt=fmt,
+        distinct_precision=distinct_precision, resume=resume, again=again, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
         traced=trace or trace_json is not None, max_endpoints=max_endpoints,
         keying=(

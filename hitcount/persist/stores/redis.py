@@ -8,6 +8,7 @@ Keys of a namespace `NS` (default `hitcount`; `?namespace=` in the URL, `--names
   readers see the old state or the new one, never a mix. Old generations are deleted.
 - `{NS}:gG:meta` (hash: strategy, clock, horizon, metrics), `{NS}:gG:endpoints` (set),
   `{NS}:gG:inputs` (hash: how far each input file was replayed, for `--resume`),
+  `{NS}:gG:alerts` (string: the alert tracks `--append` runs keep, JSON),
   `{NS}:gG:writers` (how many `--append` writers opened it: each draws its own numbers).
 - `NS:gG:{ENDPOINT}`: one key per endpoint, its type chosen by the strategy (see
   `redis_layouts`). The braces are a Redis Cluster hash tag: an endpoint's keys share a
@@ -358,6 +359,8 @@ class RedisStore(Store):
         events = [json.dumps(event) for event in counter.recent_events]
         if events:
             pipe.rpush(self.gen_key(generation, "events"), *events)
+        if alerts := counter.saved_alerts():  # read back by `--append` (redis_append)
+            pipe.set(self.gen_key(generation, "alerts"), json.dumps(alerts))
         pipe.execute()
 
     def drop_old_generations(self, keep: str) -> None:
@@ -383,7 +386,7 @@ class RedisStore(Store):
             for endpoint in chunk:
                 pipe.unlink(self.endpoint_key(generation, endpoint))
             pipe.execute()
-        for name in ("meta", "endpoints", "inputs", "events", "writers"):
+        for name in ("meta", "endpoints", "inputs", "events", "writers", "alerts"):
             self.client.unlink(self.gen_key(generation, name))
         self.client.srem(self.root_key("all"), generation)
 

@@ -23,9 +23,17 @@ from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
+from hitcount.engine.alerts import checked_tracks
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import Metrics
-from hitcount.model.positions import STDIN, display_name
+from hitcount.model.positions import (
+    STDIN,
+    InputPosition,
+    display_name,
+    find,
+    offset_after_lines,
+    position_at,
+)
 from hitcount.persist.document import encode, to_document
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged, parse_position
@@ -35,7 +43,6 @@ from hitcount.persist.stores.redis_layouts import layout_for
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
-HEAD_BYTES = 4096
 
 
 class RedisAppend:
@@ -59,48 +66,59 @@ class RedisAppend:
             distinct=False,
         )
         self.counter.clock = meta["clock"]
+        self.counter.alert_tracks = self._saved_alerts()
         self.hits_written = 0
         self._sent = Metrics()
         self._known: set[str] = set()
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
-        self._positions: dict[str, int] = {}  # lines read per input file
-        self._committed: dict[str, int] = {}  # ... and how many of them Redis has
+        self._positions: dict[str, InputPosition] = {}  # how far each input file is read
+        self._committed: dict[str, InputPosition] = {}  # ... and how far Redis has it
         #: Called after each flush (the CLI notes that something was saved).
         self.on_flush: Callable[[], None] | None = None
 
     # -- resuming ----------------------------------------------------------------------------
 
-    def start_lines(self, sources: Iterable[str], note: Callable[[str], None]) -> dict[str, int]:
-        """Lines of each input already in the state from an earlier replay of the same file."""
-        starts: dict[str, int] = {}
+    def saved_positions(self, sources: Iterable[str]) -> dict[str, InputPosition]:
+        """The recorded positions of `sources` (those with one), by real path; positions
+        older hitcounts wrote are converted when they still name the file."""  # noqa: D205, D209
+        found: dict[str, InputPosition] = {}
+        key = self._inputs_key()
         for source in sources:
             if source == STDIN:
                 continue
+            field = _input_field(source)
             with self.store.errors("reading input positions"):
-                raw = self.store.client.hget(self._inputs_key(), _input_field(source))
+                raw = self.store.client.hget(key, field)
             if raw is None:
-                note(f"{display_name(source)}: no position recorded by an --append; from line 1")
                 continue
-            key = self._inputs_key()
             saved = self.store.checked(key, partial(parse_position, raw))
-            if _identity(source, saved.get("head_len", HEAD_BYTES)) != saved.get("identity"):
-                name = display_name(source)
-                note(f"{name}: not the file replayed before (rotated?); from line 1")
-                continue
-            starts[source] = int(saved["lines"])
-            note(f"{display_name(source)}: resuming after line {starts[source]}")
-        return starts
+            position = saved if isinstance(saved, InputPosition) else _converted(source, saved)
+            if position is not None:
+                found[field] = position
+        return found
 
     # -- flushing ----------------------------------------------------------------------------
 
     def checkpoint(self, source: str, lines: int, final: bool) -> None:
         """After each block of `source` (`lines` read so far): flush when it is time."""
-        if source != STDIN:
-            self._positions[source] = lines
+        if source != STDIN and (position := self._position(source, lines)) is not None:
+            self._positions[position.path] = position
         due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
         if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
             self.flush(source)
+
+    def commit_followed(self, counter: HitCounter) -> None:
+        """A `--follow` commit: the delta with the followed files' positions."""
+        self._positions.update(counter.inputs)
+        self.flush()
+
+    def _position(self, source: str, lines: int) -> InputPosition | None:
+        """`source`'s position after `lines` lines: the replay's, else found in the file."""
+        position = find(self.counter.inputs, source)
+        if position is not None and position.lines == lines:
+            return position
+        return _position_after(source, lines)
 
     def flush(self, source: str | None = None) -> None:
         """Send the delta and commit it (with how far `source` has been read)."""
@@ -109,7 +127,8 @@ class RedisAppend:
         except StoreUnavailableError as err:
             where = ""
             if source is not None and source != STDIN:
-                done = self._committed.get(source, 0)
+                position = find(self._committed, source)
+                done = position.lines if position is not None else 0
                 where = f" (through line {done} of {display_name(source)})"
             again = "run the same command with --append --resume to go on without counting twice"
             raise StoreUnavailableError(
@@ -170,6 +189,8 @@ class RedisAppend:
             refused = sum(layout.refused.values())
             increments["total_hits"] -= refused  # late for the stored state: not counted
             increments["late_hits"] += refused
+            if self.counter.alerts is not None:  # the alert tracks, kept across runs
+                pipe.set(self._alerts_key(), json.dumps(self.counter.saved_alerts()))
             meta_keys = (current, self._meta_key(), self._inputs_key())
             store.scripts.run("commit", meta_keys, self._commit_args(increments), on=pipe)
             replies = self._execute(pipe)
@@ -237,10 +258,8 @@ class RedisAppend:
         raised = [(name, repr(value)) for name, value in times.items() if _finite(value)]
         args = [self.generation, str(len(raised)), *(part for pair in raised for part in pair)]
         args.append(str(len(self._positions)))
-        for path, lines in self._positions.items():
-            head = min(HEAD_BYTES, _size(path))
-            position = {"identity": _identity(path, head), "head_len": head, "lines": lines}
-            args += [_input_field(path), json.dumps(position)]
+        for path, position in self._positions.items():
+            args += [path, json.dumps(position.to_dict())]
         for name, amount in increments.items():
             if amount:
                 args += [f"m:{name}", str(amount)]
@@ -255,6 +274,19 @@ class RedisAppend:
         if horizon_raw:
             horizon = max(horizon, float(horizon_raw))
         self.counter.continue_with(self.layout.new_delta(horizon, self._extras))
+
+    def _saved_alerts(self) -> list[dict[str, Any]]:
+        """The alert tracks saved by earlier appends (`Alerts.to_state`)."""
+        key = self._alerts_key()
+        with self.store.errors("reading the alert state"):
+            raw = self.store.client.get(key)
+        try:
+            return checked_tracks(json.loads(raw)) if raw else []
+        except ValueError as err:  # JSONDecodeError included
+            raise damaged(self.store.describe(), key, str(err)) from err
+
+    def _alerts_key(self) -> str:
+        return self.store.gen_key(self.generation, "alerts")
 
     def _meta_key(self) -> str:
         return self.store.gen_key(self.generation, "meta")
@@ -302,19 +334,34 @@ def _input_field(source: str) -> str:
     return os.path.realpath(source)
 
 
-def _size(source: str) -> int:
+def _converted(source: str, saved: dict[str, Any]) -> InputPosition | None:
+    """A position in the shape older hitcounts wrote (device, inode and a checksum of up to
+    4 KiB, lines), as an `InputPosition` when it still names the file (else None)."""  # noqa: D205, D209
+    head_len, identity = int(saved["head_len"]), saved["identity"]
     try:
-        return os.stat(source).st_size
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return 0
+        return None
+    try:
+        status = os.fstat(fd)
+        head = hashlib.sha256(os.pread(fd, head_len, 0)).hexdigest()
+        now = {"dev": status.st_dev, "ino": status.st_ino, "head": head}
+        if now != identity:
+            return None
+        lines = int(saved["lines"])
+        return position_at(source, fd, offset_after_lines(fd, lines), lines)
+    finally:
+        os.close(fd)
 
 
-def _identity(source: str, head_len: int) -> dict[str, Any]:
-    """Device, inode and a checksum of the first `head_len` bytes: the same file or not."""
+def _position_after(source: str, lines: int) -> InputPosition | None:
+    """The position after the first `lines` lines of the file `source` (None: unreadable)."""
     try:
-        info = os.stat(source)
-        with open(source, "rb") as stream:
-            head = stream.read(head_len)
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return {}
-    return {"dev": info.st_dev, "ino": info.st_ino, "head": hashlib.sha256(head).hexdigest()}
+        return None
+    try:
+        gzip = os.pread(fd, 2, 0) == b"\x1f\x8b"  # inside a gzip file: no file offset
+        return position_at(source, fd, 0 if gzip else offset_after_lines(fd, lines), lines)
+    finally:
+        os.close(fd)

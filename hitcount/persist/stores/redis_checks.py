@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.positions import InputPosition
 from hitcount.persist.document import VERSION
 from hitcount.strategies import get_strategy
 
@@ -75,13 +76,19 @@ def parse_events(raw: list[bytes]) -> list[dict[str, Any]]:
     return events
 
 
-def parse_position(raw: bytes) -> dict[str, Any]:
-    """A recorded input position: `{"identity": {...}, "head_len": n, "lines": n}`.
+def parse_position(raw: bytes) -> InputPosition | dict[str, Any]:
+    """A recorded input position: an `InputPosition`, or the shape older hitcounts wrote
+    (`{"identity": {"dev", "ino", "head"}, "head_len": n, "lines": n}`, returned as is).
 
     Raises:
-        DamagedValueError: not that shape.
-    """
+        DamagedValueError: neither shape.
+    """  # noqa: D205
     saved = _json(raw, "the position")
+    if isinstance(saved, dict) and "identity" not in saved:
+        try:
+            return InputPosition.from_dict(saved)
+        except ValueError as err:
+            raise DamagedValueError(f"the position is damaged: {err}") from err
     if not isinstance(saved, dict) or not isinstance(saved.get("identity"), dict):
         raise DamagedValueError("the position is not an object with an identity")
     for name in ("head_len", "lines"):

@@ -217,6 +217,7 @@ class SqliteStore(Store):
             "state": state,
             "distinct": self._distinct(db, meta, endpoints, since),
             "inputs": inputs,
+            "alerts": json.loads(meta.get("alerts") or "[]"),
         }
         if meta.get("max_endpoints"):
             document["max_endpoints"] = json.loads(meta["max_endpoints"])
@@ -388,9 +389,12 @@ class SqliteStore(Store):
         db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
 
     def _write_inputs(self, db: sqlite3.Connection, counter: HitCounter) -> None:
+        """The input positions, and the alert tracks (a `meta` row) kept across runs."""
         rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
         db.execute("DELETE FROM inputs")
         db.executemany("INSERT INTO inputs VALUES (?, ?)", rows)
+        alerts = json.dumps(counter.saved_alerts())
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('alerts', ?)", (alerts,))
 
     def locked(self) -> AbstractContextManager[None]:
         """An exclusive `flock` on `PATH.lock` (writers take turns; readers never wait)."""

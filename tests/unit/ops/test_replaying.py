@@ -40,13 +40,14 @@ def test_append_refuses_another_strategy_and_keeps_the_state(tmp_path: Path) -> 
     assert store.load() == before
 
 
-def test_resume_needs_append_and_a_store_that_records_positions(tmp_path: Path) -> None:
+def test_resume_needs_append_and_works_on_every_store(tmp_path: Path) -> None:
     source = _write(tmp_path / "hits.ndjson", ['{"endpoint": "/a", "ts": 1000}'])
     with pytest.raises(ConfigurationError, match="goes with"):
         replay_into_store(MemoryStore(), [source], ReplaySettings(resume=True), ReplayHooks())
-    with pytest.raises(ConfigurationError, match="records input positions"):
-        settings = ReplaySettings(resume=True, append=True)
-        replay_into_store(MemoryStore(), [source], settings, ReplayHooks())
+    store, settings = MemoryStore(), ReplaySettings(resume=True, append=True)
+    for _ in range(3):
+        outcome = replay_into_store(store, [source], settings, ReplayHooks())
+        assert outcome.metrics["total_hits"] == 1
 
 
 def test_ndjson_is_known_by_format_name_or_first_byte(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from hitcount import HitCounter, available_strategies, load_counter, save_counter
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.ingest.resuming import plan_starts
 from hitcount.persist.stores import Scope, store_from_url
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
@@ -316,9 +317,10 @@ def test_a_replay_cut_by_a_lost_connection_resumes_without_counting_twice(
     monkeypatch.setattr(redis_append.RedisAppend, "_flush", real_flush)
     notes: list[str] = []
     with appending(store, create) as session:
-        starts = session.start_lines([str(source)], notes.append)
-        replay(session.counter, [str(source)], on_checkpoint=session.checkpoint, start_lines=starts)
-    assert notes == [f"{source}: resuming after line {starts[str(source)]}"]
+        saved = session.saved_positions([str(source)])
+        starts = plan_starts(saved, [str(source)], resume=True, again=False, note=notes.append)
+        replay(session.counter, [str(source)], on_checkpoint=session.checkpoint, starts=starts)
+    assert notes == [f"{source}: resuming after line {starts[str(source)].lines}"]
     whole = HitCounter("sliding", max_window_s=1e7)
     replay(whole, [str(source)])
     resumed = load_counter(store)

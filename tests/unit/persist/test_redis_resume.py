@@ -55,8 +55,8 @@ def test_resume_run_again_and_again_counts_each_line_once(
         result = ok(["--store", store, "replay", "--append", "--resume", "-s", "fixed",
                      "--retention", "1e7", str(first), str(second)])  # fmt: skip
         if run:
-            assert "resuming after line 7000" in result.stderr
-            assert "resuming after line 5345" in result.stderr
+            assert "a.ndjson: already read whole (7,000 lines)" in result.stderr
+            assert "b.ndjson: already read whole (5,345 lines)" in result.stderr
         assert _metrics(store)["total_hits"] == 12345, f"after run {run + 1}"
         assert _positions(store) == {"a.ndjson": 7000, "b.ndjson": 5345}
 
@@ -82,13 +82,18 @@ def test_checkpoints_name_each_source_with_its_own_line_count(tmp_path: Path) ->
     first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
     first.write_bytes(b"".join(lines[:300]))
     second.write_bytes(b"".join(lines[300:420]))
-    for skips in ({}, {str(second): 120}, {str(first): 300, str(second): 120}):
+    whole = HitCounter("fixed")
+    replay(whole, [str(first), str(second)])
+    ends = {Path(p.path).name: p for p in whole.inputs.values()}
+    assert {name: p.lines for name, p in ends.items()} == {"a.ndjson": 300, "b.ndjson": 120}
+    a_end, b_end = ends["a.ndjson"], ends["b.ndjson"]
+    for skips in ({}, {str(second): b_end}, {str(first): a_end, str(second): b_end}):
         seen: dict[str, int] = {}
 
         def note(source: str, lines: int, final: bool, seen: dict[str, int] = seen) -> None:
             seen[source] = lines
 
-        replay(HitCounter("fixed"), [str(first), str(second)], start_lines=skips,
+        replay(HitCounter("fixed"), [str(first), str(second)], starts=skips,
                on_checkpoint=note)  # fmt: skip
         assert seen.get(str(second)) == 120, skips  # a source skipped whole stays at its end
 
@@ -106,7 +111,8 @@ def test_a_position_never_moves_back_for_the_same_file(url: str, tmp_path: Path)
     opened = store_from_url(store)
     assert isinstance(opened, RedisStore)
     with appending(opened, lambda: HitCounter("fixed")) as session:
-        session.checkpoint(str(log), 10, True)  # a writer that read 10 lines of it, again
+        # a writer that read 30 lines of it (past the first KiB: the heads compare), again
+        session.checkpoint(str(log), 30, True)
     assert _positions(store) == {"web.ndjson": 20_000}
     log.write_bytes(b"{}\n" + log.read_bytes())  # another head: another file, position reset
     with appending(opened, lambda: HitCounter("fixed")) as session:

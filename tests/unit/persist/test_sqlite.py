@@ -221,7 +221,7 @@ def test_an_interrupt_during_the_append_write_still_reports_it_saved(
     )
     later = _hits(tmp_path)  # the same hits again: 50 more
     with pytest.raises(KeyboardInterrupt):
-        replay_into_store(store, [str(later)], ReplaySettings(append=True), hooks)
+        replay_into_store(store, [str(later)], ReplaySettings(append=True, again=True), hooks)
     assert saved == [100]  # told it was saved (the interrupt waited for that)
     store.close()
 

@@ -2,7 +2,8 @@
 -- number of meta times to raise and their (field, value) pairs (clock, horizon, a
 -- strategy's `x:` times); the number of input positions and their (field, value) pairs;
 -- then metric/delta pairs. Refuses when the generation is no longer live. A position never
--- moves backwards for the same file (same device, inode, head and head length).
+-- moves backwards for the same file (same device, inode, head and head length);
+-- positions older hitcounts wrote are compared the same way.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
 end
@@ -16,9 +17,18 @@ end
 local at = 2
 for _ = 1, tonumber(ARGV[at]) do raise(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
 at = at + 1
+local function shape(p)  -- a position as hitcount writes it now, from either shape
+  local i = p.identity
+  if type(i) == 'table' then
+    return {device = i.dev, inode = i.ino, head_bytes = p.head_len, head_sha256 = i.head,
+            lines = p.lines}
+  end
+  return p
+end
 local function same_file(a, b)
-  local x, y = a.identity or {}, b.identity or {}
-  return a.head_len == b.head_len and x.dev == y.dev and x.ino == y.ino and x.head == y.head
+  a, b = shape(a), shape(b)
+  return a.device == b.device and a.inode == b.inode
+    and a.head_bytes == b.head_bytes and a.head_sha256 == b.head_sha256
 end
 local function place(field, value)
   local old = redis.call('HGET', KEYS[3], field)

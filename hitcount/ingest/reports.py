@@ -1,0 +1,94 @@
+"""What a replay read, kept and rejected: its report, and the rules for bad lines."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hitcount.errors import InputError
+from hitcount.model.positions import display_name
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
+
+#: Bad lines kept in a report with their line number and reason (the count is always full).
+FIRST_BAD_LINES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class BadLineInfo:
+    """One rejected line: where it is and why."""
+
+    source: str
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    """What a replay read, kept and rejected."""
+
+    lines_read: int = 0
+    hits_read: int = 0
+    hits_kept: int = 0
+    bad_lines: int = 0
+    first_bad: list[BadLineInfo] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    #: The `stop` callback asked to end early (the hits read up to then are recorded).
+    stopped: bool = False
+    #: The earliest timestamp among the hits read (inf: none).
+    oldest_ts: float = math.inf
+
+    @property
+    def late_hits(self) -> int:
+        """Hits read but dropped because their time had already been pruned."""
+        return self.hits_read - self.hits_kept
+
+
+def refuse_empty(report: ReplayReport, sources: Sequence[str]) -> None:
+    """A replay that found no hit at all is a mistake (wrong --format, empty pipe).
+
+    Raises:
+        InputError: no hit was read (the input was empty, or every line was bad).
+    """
+    if report.hits_read:
+        return
+    names = ", ".join(display_name(source) for source in sources) or "no input"
+    if not report.bad_lines:
+        raise InputError(
+            names,
+            "no hits: the input is empty",
+            hint="nothing was saved; check the file, or the command feeding stdin",
+        )
+    first = report.first_bad[0]
+    raise InputError(
+        names,
+        f"no hits: all {report.bad_lines} lines are bad (line {first.line}: {first.reason})",
+        hint="nothing was saved; is --format right?",
+    )
+
+
+def bad_line(
+    counter: HitCounter,
+    report: ReplayReport,
+    info: BadLineInfo,
+    strict: bool,
+    on_bad_line: Callable[[BadLineInfo], None] | None,
+) -> None:
+    """Count a bad line (its first few kept in `report`), or raise it under `strict`."""
+    if strict:
+        raise InputError(
+            info.source,
+            info.reason,
+            line=info.line,
+            hint="nothing was saved; fix or remove the line, or drop --strict to skip bad lines",
+        )
+    report.bad_lines += 1
+    counter.metrics.bad_lines += 1
+    if len(report.first_bad) < FIRST_BAD_LINES:
+        report.first_bad.append(info)
+    if on_bad_line is not None:
+        on_bad_line(info)

@@ -1,0 +1,76 @@
+"""Appending a file twice is refused; `--again` counts it again; rotated files are new inputs.
+
+The oracle is the number of lines written (every line one hit), on the JSON and SQLite stores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import assert_error, ok, ok_json, run
+
+
+def _write(path: Path, start: int, count: int) -> Path:
+    lines = (json.dumps({"endpoint": f"/e{i % 5}", "ts": 1000 + i}) for i in range(start, count))
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture(params=["state.json", "state.db"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    return ["--state", str(tmp_path / request.param)]
+
+
+def _total(state: list[str]) -> int:
+    return int(ok_json([*state, "metrics", "--json"])["total_hits"])
+
+
+def test_a_file_read_whole_is_refused_unless_again(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 300)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    result = run([*state, "replay", "--append", str(log)])
+    assert_error(result, 3, "already read whole by an earlier replay (300 lines in the state)")
+    assert "add --again to count it a second time" in result.stderr
+    assert _total(state) == 300  # nothing saved
+    assert "already read whole" in ok([*state, "replay", "--append", "--resume", str(log)]).stderr
+    assert _total(state) == 300
+    ok([*state, "replay", "--append", "--again", str(log)])
+    assert _total(state) == 600
+
+
+def test_a_file_named_twice_is_refused(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 50)
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(log)
+    for names in ([log, log], [log, link]):
+        result = run([*state, "replay", *map(str, names)])
+        assert_error(result, 3, "named twice in one replay")
+    assert not Path(state[1]).exists()
+    ok([*state, "replay", "--again", str(log), str(link)])
+    assert _total(state) == 100
+
+
+def test_rotated_and_rewritten_files_are_new_inputs(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 200)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    os.rename(log, tmp_path / "a.ndjson.1")
+    _write(log, 200, 260)  # rotated: another inode at the same path
+    ok([*state, "replay", "--append", str(log)])
+    assert _total(state) == 260
+    _write(log, 500, 540)  # truncated and rewritten in place: another head
+    result = ok([*state, "replay", "--append", "--resume", str(log)])
+    assert "not the file replayed before" in result.stderr
+    assert _total(state) == 300
+
+
+def test_a_grown_file_resumes_after_its_old_end(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 120)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    for end in (120, 400, 401, 1000):
+        _write(log, 0, end)  # the same inode, grown (rewritten with the same head)
+        ok([*state, "replay", "--append", "--resume", str(log)])
+        assert _total(state) == end
