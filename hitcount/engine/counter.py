@@ -24,6 +24,9 @@ from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import Strategy, create_strategy
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from hitcount.model.columns import Columns
     from hitcount.model.positions import InputPosition
 
@@ -276,16 +279,25 @@ class HitCounter(Answering, DeprecatedSnapshots):
             columns = capped_columns(columns, late, self._strategy.endpoints(), self.max_endpoints)
         if self.distinct is not None and columns.has_users():
             add_users(self.distinct, columns, late)
-        if late.any():
-            on_time = ~late
-            codes, stamps, order = columns.codes[on_time], columns.ts[on_time], None
-        else:
-            codes, stamps, order = columns.codes, columns.ts, columns.order
-        kept = self._strategy.record_columns(columns.names, codes, stamps, order)
+        kept = self._record_on_time(columns, late)
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
         for observer in self._observers:
             observer.observe_columns(columns.names, columns.codes, columns.ts)
         return kept
+
+    def _record_on_time(self, columns: Columns, late: npt.NDArray[np.bool_]) -> int:
+        """The batch's on-time hits into the strategy: a worker's reduction when it holds."""
+        if late.any():
+            on_time = ~late
+            codes, stamps = columns.codes[on_time], columns.ts[on_time]
+            return self._strategy.record_columns(columns.names, codes, stamps)
+        if columns.reduced is not None and self.max_endpoints is None:
+            kept = self._strategy.record_reduced(columns.names, columns.reduced)
+            if kept is not None:
+                return kept
+        return self._strategy.record_columns(
+            columns.names, columns.codes, columns.ts, columns.order
+        )
 
     def wants_each_hit(self) -> bool:
         """Whether someone listens to per-hit events (batches then go hit by hit)."""

@@ -33,6 +33,7 @@ from hitcount.ingest.lines import decode_block, fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.sketches.registers import code_users, reduce_users
+from hitcount.strategies.reductions import Reducer
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -117,6 +118,8 @@ class RangeTask(NamedTuple):
     data: bytes | None = None
     #: CSV: the header's columns, for a range after the first (None: read from the start).
     csv_columns: tuple[int, int, int | None] | None = None
+    #: The strategy's reducer: the worker counts its hits the way the strategy keeps them.
+    reducer: Reducer | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -201,6 +204,7 @@ def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Column
         user_codes = _narrow(user_codes, len(user_names), np.int16)
     else:
         user_names = user_codes = None
+    reducer = task.reducer
     columns = dataclasses.replace(
         columns,
         codes=_narrow(columns.codes, len(columns.names), np.uint16),
@@ -208,8 +212,9 @@ def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Column
         user_names=user_names,
         user_codes=user_codes,
         user_entries=entries,
+        reduced=reducer.reduce(columns.codes, columns.ts) if reducer and len(columns) else None,
     )
-    return lines, columns.grouped() if task.group else columns
+    return lines, columns.grouped() if task.group and reducer is None else columns
 
 
 def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]]) -> Any:
@@ -222,7 +227,8 @@ class RangeOptions:
     """How the parent wants the ranges decoded.
 
     With a `precision`, users arrive coded, with their HLL registers at that precision
-    reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
+    reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`
+    (not needed when a `reducer` reduces the hits for the strategy).
     """
 
     precision: int = 0
@@ -230,6 +236,8 @@ class RangeOptions:
     group: bool = True
     fmt: str = "ndjson"
     csv_columns: tuple[int, int, int | None] | None = None
+    #: The strategy's `reducer()` (None: the parent records the columns).
+    reducer: Reducer | None = None
 
     def task(
         self, path: str, start: int, end: int, data: bytes | None = None, first: bool = False
@@ -237,7 +245,7 @@ class RangeOptions:
         """The task of one range (or of bytes read by the parent); the first reads a header."""
         return RangeTask(
             path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data,
-            None if first else self.csv_columns,
+            None if first else self.csv_columns, self.reducer,
         )  # fmt: skip
 
 

@@ -248,6 +248,7 @@ class Replayer:
             group=self.counter.strategy.groups_batches(),
             fmt=self.parser.name,
             csv_columns=csv_header(source, self.name) if self.parser.name == "csv" else None,
+            reducer=self.counter.strategy.reducer() if self.counter.max_endpoints is None else None,
         )
         if options.fmt == "csv" and options.csv_columns is None:
             return False

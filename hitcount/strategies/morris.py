@@ -33,6 +33,7 @@ import msgspec
 from hitcount.errors import StateError
 from hitcount.model.answers import WindowAnswer
 from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
+from hitcount.strategies.reductions import HitCounts, HitReducer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,6 +136,20 @@ class MorrisCounter(Strategy):
         for code in np.flatnonzero(counts).tolist():
             self.add_hits(names[code], int(counts[code]))
         return len(codes)
+
+    def reducer(self) -> HitReducer:
+        """Workers count each endpoint's hits."""
+        return HitReducer()
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Advance by a worker's hit counts (endpoints in code order, as `record_columns`)."""
+        if not isinstance(reduced, HitCounts) or reduced.made_by != self.reducer():
+            return None
+        kept = 0
+        for code, hits in reduced.pairs():
+            self.add_hits(names[code], hits)
+            kept += hits
+        return kept
 
     def add_hits(self, endpoint: str, hits: int) -> None:
         """Advance each counter of `endpoint` as if `hits` hits arrived (`advanced`)."""
