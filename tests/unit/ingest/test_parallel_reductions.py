@@ -47,8 +47,11 @@ def _write(path: Path, stamps: list[float], fmt: str, gzipped: bool) -> None:
 
 
 def _late_file(tmp_path: Path, fmt: str, gzipped: bool) -> tuple[Path, list[float]]:
-    """Hits a second apart; the first line of the third range and a few lines near the end
-    are `LATE_S` seconds late (each line keeps its length, so the ranges stay put)."""
+    """Hits a second apart, three of them `LATE_S` seconds late.
+
+    The first line of the third range is one of them, and two near the end; each line keeps
+    its length, so the ranges stay put.
+    """
     stamps = [float(START + i) for i in range(12_000)]
     path = tmp_path / f"hits.{'log' if fmt == 'combined' else 'ndjson'}"
     _write(path, stamps, fmt, False)

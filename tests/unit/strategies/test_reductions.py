@@ -7,6 +7,7 @@ counts computed here by hand with `math.ceil`/`math.floor`. Hypothesis draws the
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 
@@ -29,7 +30,7 @@ hits_st = st.lists(
 def _batches(hits: list[tuple[int, float]], cuts: list[int]) -> list[list[tuple[int, float]]]:
     """The hits cut into consecutive batches at `cuts` (positions into the list)."""
     edges = sorted({0, len(hits), *(c % (len(hits) + 1) for c in cuts)})
-    return [hits[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [hits[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _arrays(batch: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +121,8 @@ def test_bucket_counts_of_a_span_too_wide_for_one_key_use_a_two_key_sort() -> No
     codes = np.array([20_000, 0, 20_000, 1, 20_000], dtype=np.uint16)
     stamps = np.array([1.0, 2.5e11, 1.0, 3.0, 2.5e11])
     counts = reducer.reduce(codes, stamps)
-    got = list(zip(counts.codes.tolist(), counts.buckets.tolist(), counts.counts.tolist()))
+    got = list(
+        zip(counts.codes.tolist(), counts.buckets.tolist(), counts.counts.tolist(), strict=True)
+    )
     top = math.ceil(2.5e11 / 0.001) - 1
     assert got == [(0, top, 1), (1, 2999, 1), (20_000, 999, 2), (20_000, top, 1)]
