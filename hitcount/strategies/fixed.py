@@ -191,7 +191,7 @@ class FixedWindow(Strategy, KeepsBuckets):
         stamps: npt.NDArray[np.float64],
         order: npt.NDArray[np.int32] | None = None,
     ) -> int:
-        """Count a whole batch at once: one `bincount` over (endpoint, bucket) keys."""
+        """Count a whole batch at once: its on-time hits reduced to bucket counts, merged."""
         import numpy as np
 
         fresh = ~self.late_mask(stamps, np.float64(self.horizon))
@@ -199,24 +199,7 @@ class FixedWindow(Strategy, KeepsBuckets):
             codes, stamps = codes[fresh], stamps[fresh]
         if not len(stamps):
             return 0
-        buckets = self._buckets_of(stamps)
-        lowest, highest = float(buckets.min()), float(buckets.max())
-        span = int(highest - lowest) + 1
-        if span * len(names) > max(4 * len(stamps), 1 << 16):  # sparse: sort instead
-            return self.record_reduced(names, self.reducer().reduce(codes, stamps)) or 0
-        keys = codes.astype(np.int64) * span + (buckets - lowest).astype(np.int64)
-        counts = np.bincount(keys, minlength=span * len(names)).reshape(len(names), span)
-        first = int(lowest)
-        for code in np.flatnonzero(counts.any(axis=1)).tolist():
-            row = counts[code]
-            offsets = np.flatnonzero(row)
-            added = dict(zip((offsets + first).tolist(), row[offsets].tolist(), strict=True))
-            table = self._buckets.setdefault(names[code], {})
-            for bucket in added.keys() & table.keys():  # usually the one at the batch's edge
-                added[bucket] += table[bucket]
-            table.update(added)
-        self._lowest = min(self._lowest, first)
-        return len(stamps)
+        return self.record_reduced(names, self.reducer().reduce(codes, stamps)) or 0
 
     def prune(self, horizon: float) -> dict[str, int]:
         """Drop the buckets that end at or before `horizon`."""

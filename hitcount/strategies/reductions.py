@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Largest `endpoints * bucket span` folded into one int64 key (else a two-key sort).
 _KEY_LIMIT = 1 << 62
+#: Up to this many (endpoint, bucket) cells (or 4 a hit) are counted with one `bincount`.
+_DENSE_CELLS = 1 << 16
 
 
 class Reducer(Protocol):
@@ -65,12 +67,10 @@ class BucketCounts:
         buckets, counts = self.buckets.tolist(), self.counts.tolist()
         for code, start, end in _runs(self.codes):
             table = tables.setdefault(names[code], {})
-            pairs = zip(buckets[start:end], counts[start:end], strict=True)
-            if not table:
-                table.update(pairs)
-                continue
-            for bucket, count in pairs:
-                table[bucket] = table.get(bucket, 0) + count
+            added = dict(zip(buckets[start:end], counts[start:end], strict=True))
+            for bucket in added.keys() & table.keys():  # usually the one at the batch's edge
+                added[bucket] += table[bucket]
+            table.update(added)
         return int(self.buckets.min())
 
 
@@ -102,7 +102,12 @@ class BucketReducer:
         lowest = int(buckets.min())
         span = int(buckets.max()) - lowest + 1
         wide = codes.astype(np.int64)
-        if span * (int(wide.max()) + 1) < _KEY_LIMIT:
+        cells = span * (int(wide.max()) + 1)
+        if cells <= max(4 * len(stamps), _DENSE_CELLS):  # dense: count every cell
+            counts = np.bincount(wide * span + (buckets - lowest), minlength=cells)
+            keys = np.flatnonzero(counts)
+            return BucketCounts(self, keys // span, keys % span + lowest, counts[keys])
+        if cells < _KEY_LIMIT:
             keys, counts = np.unique(wide * span + (buckets - lowest), return_counts=True)
             return BucketCounts(self, keys // span, keys % span + lowest, counts.astype(np.int64))
         order = np.lexsort((buckets, wide))

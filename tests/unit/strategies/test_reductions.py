@@ -42,7 +42,7 @@ def _arrays(batch: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
 @given(
     hits=hits_st,
     cuts=st.lists(st.integers(0, 400), max_size=4),
-    window=st.sampled_from([0.25, 1.0, 7.0, 60.0, 3600.0]),
+    window=st.sampled_from([0.01, 0.25, 1.0, 7.0, 60.0, 3600.0]),  # sparse to dense
     closed_right=st.booleans(),
 )
 def test_fixed_bucket_counts_equal_hit_by_hit_and_hand_counted_buckets(
