@@ -124,22 +124,25 @@ def test_reduced_ranges_and_late_ranges_give_the_hit_by_hit_state(
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "combined"])
-def test_morris_draws_the_same_with_or_without_the_workers_counting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_morris_levels_are_the_same_serial_or_through_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, gzipped: bool
 ) -> None:
-    """Hit counts per range advance the counters exactly as the range's columns would."""
-    path, _ = _late_file(tmp_path, fmt, False)
+    """One seed, one file: the same levels whoever counted the ranges and however cut."""
+    path, _ = _late_file(tmp_path, fmt, gzipped)
     _parallel(monkeypatch)
+    if gzipped:
+        monkeypatch.setattr("hitcount.ingest.reader._CHUNK_BYTES", RANGE)
     reduced = HitCounter("morris", seed=7, counters=6, base=1.3)
     calls = _spy(monkeypatch, type(reduced.strategy))
     replay(reduced, [str(path)])
     assert calls and all(calls)
-    monkeypatch.setattr(type(reduced.strategy), "reducer", lambda self: None)
-    columns = HitCounter("morris", seed=7, counters=6, base=1.3)
-    replay(columns, [str(path)])
-    assert len(calls) == len([c for c in calls if c])  # no reduction the second time
-    assert reduced.strategy.to_state() == columns.strategy.to_state()
-    assert reduced.metrics.total_hits == columns.metrics.total_hits == 12_000
+    monkeypatch.setenv("HITCOUNT_WORKERS", "0")
+    serial = HitCounter("morris", seed=7, counters=6, base=1.3)
+    replay(serial, [str(path)])
+    assert reduced.strategy.to_state() == serial.strategy.to_state()
+    assert reduced.metrics.total_hits == serial.metrics.total_hits == 12_000
+    assert max(max(levels) for levels in serial.strategy.to_state()["counters"].values()) > 5
 
 
 def test_an_endpoint_cap_takes_the_columns_not_the_reduction(

@@ -104,6 +104,36 @@ def test_morris_hit_counts_draw_what_the_columns_draw(
     assert set(reduced.endpoints()) == {NAMES[c] for c, _ in hits}
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    hits=hits_st,
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+    other_cuts=st.lists(st.integers(0, 400), max_size=6),
+    base=st.sampled_from([1.05, 1.5, 2.0]),
+    counters=st.integers(1, 8),
+    seed=st.integers(0, 2**32),
+)
+def test_morris_levels_do_not_depend_on_how_the_hits_were_cut_in_batches(
+    hits: list[tuple[int, float]],
+    cuts: list[int],
+    other_cuts: list[int],
+    base: float,
+    counters: int,
+    seed: int,
+) -> None:
+    """Serial blocks, worker ranges and gzip blocks cut a file differently: same levels."""
+    params = {"base": base, "counters": counters, "seed": seed}
+    one, other = create_strategy("morris", **params), create_strategy("morris", **params)
+    for batch in _batches(hits, cuts):
+        one.record_reduced(NAMES, HitReducer().reduce(*_arrays(batch)))
+    for batch in _batches(hits, other_cuts):
+        other.record_columns(NAMES, *_arrays(batch))
+    assert one.to_state() == other.to_state()
+    whole = create_strategy("morris", **params)
+    whole.record_columns(NAMES, *_arrays(hits))
+    assert whole.to_state() == one.to_state()
+
+
 def test_a_reduction_made_on_another_grid_is_refused() -> None:
     """The parent records the columns instead (None), never counts in the wrong buckets."""
     fixed = create_strategy("fixed", window_s=60)
