@@ -35,15 +35,20 @@ class Reducer(Protocol):
         """The batch reduced; the parent uses it only when none of its hits is late."""
 
 
-def _runs(codes: npt.NDArray[np.integer]) -> Iterator[tuple[int, int, int]]:
-    """`(code, start, end)` of each run of equal codes in a grouped array."""
+def _run_starts(codes: npt.NDArray[np.integer]) -> npt.NDArray[np.intp]:
+    """Where each run of equal codes starts in a grouped array."""
     import numpy as np
 
-    if not len(codes):
-        return
     boundary = np.ones(len(codes), dtype=bool)
     np.not_equal(codes[1:], codes[:-1], out=boundary[1:])
-    starts = np.flatnonzero(boundary).tolist()
+    return np.flatnonzero(boundary)
+
+
+def _runs(codes: npt.NDArray[np.integer]) -> Iterator[tuple[int, int, int]]:
+    """`(code, start, end)` of each run of equal codes in a grouped array."""
+    if not len(codes):
+        return
+    starts = _run_starts(codes).tolist()
     ends = [*starts[1:], len(codes)]
     values = codes[starts].tolist()
     yield from zip(values, starts, ends, strict=True)
@@ -168,12 +173,15 @@ class RunReducer:
     """Sorts each endpoint's timestamps (a strategy that keeps them, such as `sliding`)."""
 
     def reduce(self, codes: npt.NDArray[np.integer], stamps: npt.NDArray[np.float64]) -> SortedRuns:
-        """One sort by (endpoint, time)."""
+        """A stable sort by endpoint; by (endpoint, time) when some run is out of order."""
         import numpy as np
 
-        order = np.lexsort((stamps, codes))
-        grouped = codes[order].astype(np.int64)
-        runs = list(_runs(grouped))
-        run_codes = np.array([code for code, _, _ in runs], dtype=np.int64)
-        ends = np.array([end for _, _, end in runs], dtype=np.int64)
-        return SortedRuns(self, run_codes, ends, stamps[order])
+        order = np.argsort(codes, kind="stable")  # a radix sort for 16-bit codes
+        grouped, ordered = codes[order].astype(np.int64), stamps[order]
+        backwards = ordered[1:] < ordered[:-1]
+        if backwards.any() and (backwards & (grouped[1:] == grouped[:-1])).any():
+            order = np.lexsort((stamps, codes))  # a late hit: sort each run by time
+            grouped, ordered = codes[order].astype(np.int64), stamps[order]
+        starts = _run_starts(grouped)
+        ends = np.append(starts[1:], len(grouped)).astype(np.int64)
+        return SortedRuns(self, grouped[starts], ends, ordered)

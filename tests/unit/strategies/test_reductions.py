@@ -70,11 +70,14 @@ def test_fixed_bucket_counts_equal_hit_by_hit_and_hand_counted_buckets(
     assert got == dict(by_hand)
 
 
-@settings(max_examples=100, deadline=None)
-@given(hits=hits_st, cuts=st.lists(st.integers(0, 400), max_size=4))
+@settings(max_examples=150, deadline=None)
+@given(hits=hits_st, cuts=st.lists(st.integers(0, 400), max_size=4), in_order=st.booleans())
 def test_sliding_sorted_runs_equal_hit_by_hit(
-    hits: list[tuple[int, float]], cuts: list[int]
+    hits: list[tuple[int, float]], cuts: list[int], in_order: bool
 ) -> None:
+    """Hits in time order (one stable sort by endpoint) or not (a sort by endpoint and time)."""
+    if in_order:
+        hits = sorted(hits, key=lambda hit: hit[1])
     reduced = create_strategy("sliding", max_window_s=10**9)
     for batch in _batches(hits, cuts):
         assert reduced.record_reduced(NAMES, RunReducer().reduce(*_arrays(batch))) == len(batch)
