@@ -76,3 +76,21 @@ def add_users(tracker: DistinctTracker, columns: Columns, late: npt.NDArray[np.b
     if any_late:
         user_codes = np.where(late, np.int32(-1), user_codes)  # late hits add no user
     tracker.add_users(columns.names, columns.codes, columns.ts, user_names, user_codes)
+
+
+def record_on_time(
+    strategy: Strategy, columns: Columns, late: npt.NDArray[np.bool_], *, reduced_ok: bool
+) -> int:
+    """The batch's on-time hits into `strategy`: a worker's reduction when it holds.
+
+    The reduction is used only when no hit is late and `reduced_ok` (no endpoint cap,
+    which renames endpoints hit by hit); else the columns are recorded.
+    """
+    if late.any():
+        on_time = ~late
+        return strategy.record_columns(columns.names, columns.codes[on_time], columns.ts[on_time])
+    if columns.reduced is not None and reduced_ok:
+        kept = strategy.record_reduced(columns.names, columns.reduced)
+        if kept is not None:
+            return kept
+    return strategy.record_columns(columns.names, columns.codes, columns.ts, columns.order)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.engine.alerts import AlertRule, Alerts, HitObserver
-from hitcount.engine.batches import add_users, horizon_at, late_mask
+from hitcount.engine.batches import add_users, horizon_at, late_mask, record_on_time
 from hitcount.engine.capping import capped_columns, capped_endpoint
 from hitcount.engine.codec import DeprecatedSnapshots
 from hitcount.engine.queries import Answering
@@ -284,12 +284,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             columns = capped_columns(columns, late, self._strategy.endpoints(), self.max_endpoints)
         if self.distinct is not None and columns.has_users():
             add_users(self.distinct, columns, late)
-        if late.any():
-            on_time = ~late
-            codes, stamps, order = columns.codes[on_time], columns.ts[on_time], None
-        else:
-            codes, stamps, order = columns.codes, columns.ts, columns.order
-        kept = self._strategy.record_columns(columns.names, codes, stamps, order)
+        kept = record_on_time(self._strategy, columns, late, reduced_ok=self.max_endpoints is None)
         self._finish_batch(len(columns), kept, float(columns.ts.max()))
         for observer in self._observers:
             observer.observe_columns(columns.names, columns.codes, columns.ts)

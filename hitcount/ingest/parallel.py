@@ -36,6 +36,7 @@ from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_l
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.model.keys import Keying
 from hitcount.sketches.registers import code_users, reduce_users
+from hitcount.strategies.reductions import Reducer
 
 #: Files smaller than this are decoded in the calling process.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
@@ -122,6 +123,8 @@ class RangeTask(NamedTuple):
     csv_columns: tuple[int, int, int | None] | None = None
     #: `--key`/`--where`/`--decode-paths` (None: the endpoints as read).
     keying: Keying | None = None
+    #: The strategy's reducer: the worker counts its hits the way the strategy keeps them.
+    reducer: Reducer | None = None
 
 
 def _start_worker(parent: int) -> None:
@@ -208,6 +211,7 @@ def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Column
         user_codes = _narrow(user_codes, len(user_names), np.int16)
     else:
         user_names = user_codes = None
+    reducer = task.reducer
     columns = dataclasses.replace(
         columns,
         codes=_narrow(columns.codes, len(columns.names), np.uint16),
@@ -215,8 +219,9 @@ def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Column
         user_names=user_names,
         user_codes=user_codes,
         user_entries=entries,
+        reduced=reducer.reduce(columns.codes, columns.ts) if reducer and len(columns) else None,
     )
-    return lines, columns.grouped() if task.group else columns
+    return lines, columns.grouped() if task.group and reducer is None else columns
 
 
 def _narrow(codes: npt.NDArray[Any], distinct: int, narrow: type[np.integer[Any]]) -> Any:
@@ -229,7 +234,8 @@ class RangeOptions:
     """How the parent wants the ranges decoded.
 
     With a `precision`, users arrive coded, with their HLL registers at that precision
-    reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`.
+    reduced per `bucket_s` bucket (else not at all). `group`: fill in `Columns.order`
+    (not needed when a `reducer` reduces the hits for the strategy).
     """
 
     precision: int = 0
@@ -238,6 +244,8 @@ class RangeOptions:
     fmt: str = "ndjson"
     csv_columns: tuple[int, int, int | None] | None = None
     keying: Keying | None = None
+    #: The strategy's `reducer()` (None: the parent records the columns).
+    reducer: Reducer | None = None
 
     def task(
         self, path: str, start: int, end: int, data: bytes | None = None, first: bool = False
@@ -245,7 +253,7 @@ class RangeOptions:
         """The task of one range (or of bytes read by the parent); the first reads a header."""
         return RangeTask(
             path, start, end, self.precision, self.bucket_s, self.group, self.fmt, data,
-            None if first else self.csv_columns, self.keying,
+            None if first else self.csv_columns, self.keying, self.reducer,
         )  # fmt: skip
 
 

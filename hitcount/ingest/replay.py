@@ -260,6 +260,7 @@ class Replayer:
             fmt=self.parser.name,
             csv_columns=csv_header(source, self.name) if self.parser.name == "csv" else None,
             keying=keying,
+            reducer=self.counter.strategy.reducer() if self.counter.max_endpoints is None else None,
         )
         if options.fmt == "csv" and options.csv_columns is None:
             return False

@@ -37,6 +37,9 @@ class Columns:
     #: From a worker: the users reduced to HLL registers per endpoint and bucket, used
     #: when no hit of the batch is late (else the coded users above are).
     user_entries: RegisterEntries | None = None
+    #: From a worker: the hits reduced for the strategy (`strategies.reductions`), used
+    #: when no hit of the batch is late (else the columns above are).
+    reduced: object | None = None
 
     def grouped(self) -> Columns:
         """The same columns with `order` filled in."""

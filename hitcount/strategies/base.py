@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
     import numpy.typing as npt
 
+    from hitcount.strategies.reductions import Reducer
+
 
 def answer_from_buckets(pieces: Iterable[tuple[int, float]], *, complete: bool) -> WindowAnswer:
     """Sum `(count, share)` buckets into an answer with certain bounds.
@@ -201,6 +203,19 @@ class Strategy(ABC):
             self.record_array(names[int(grouped[start])], stamps[start:end])
             for start, end in zip(starts, ends, strict=True)
         )
+
+    def reducer(self) -> Reducer | None:
+        """What a worker process may reduce a batch to for this strategy (None: columns)."""
+        return None
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Count a batch reduced by `reducer()` in a worker, all of its hits on time.
+
+        Returns:
+            The hits kept, or None when `reduced` is not what this strategy's reducer
+            makes now (the caller then records the columns).
+        """
+        return None
 
     def groups_batches(self) -> bool:
         """Whether `record_columns` sorts a batch by endpoint (`order` then spares it)."""

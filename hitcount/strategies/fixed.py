@@ -23,6 +23,7 @@ from hitcount.model.metrics import plain
 from hitcount.model.packed import from_little_endian, little_endian
 from hitcount.strategies.base import Param, Strategy, answer_from_buckets, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.reductions import BucketCounts, BucketReducer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,11 +112,20 @@ class FixedWindow(Strategy, KeepsBuckets):
 
     def _buckets_of(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """`bucket_of` of every element, with the same float division."""
-        import numpy as np
+        return self.reducer().buckets_of(stamps)
 
-        if self.closed_right:
-            return np.ceil(stamps / self.window_s) - 1
-        return np.floor(stamps / self.window_s)
+    def reducer(self) -> BucketReducer:
+        """Workers count hits per (endpoint, bucket) on this strategy's grid."""
+        return BucketReducer(self.window_s, self.closed_right)
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Add a worker's bucket counts (every hit on time); None if made on another grid."""
+        if not isinstance(reduced, BucketCounts) or reduced.made_by != self.reducer():
+            return None
+        if not len(reduced.counts):
+            return 0
+        self._lowest = min(self._lowest, reduced.merge_into(self._buckets, names))
+        return reduced.hits()
 
     def _on_time(self, ts: float) -> bool:
         """After the horizon (at it too for `[lo, hi)` buckets, which start there)."""
@@ -181,7 +191,7 @@ class FixedWindow(Strategy, KeepsBuckets):
         stamps: npt.NDArray[np.float64],
         order: npt.NDArray[np.int32] | None = None,
     ) -> int:
-        """Count a whole batch at once: one `bincount` over (endpoint, bucket) keys."""
+        """Count a whole batch at once: its on-time hits reduced to bucket counts, merged."""
         import numpy as np
 
         fresh = ~self.late_mask(stamps, np.float64(self.horizon))
@@ -189,24 +199,7 @@ class FixedWindow(Strategy, KeepsBuckets):
             codes, stamps = codes[fresh], stamps[fresh]
         if not len(stamps):
             return 0
-        buckets = self._buckets_of(stamps)
-        lowest, highest = float(buckets.min()), float(buckets.max())
-        span = int(highest - lowest) + 1
-        if span * len(names) > max(4 * len(stamps), 1 << 16):  # sparse: sort instead
-            return super().record_columns(names, codes, stamps, order)
-        keys = codes.astype(np.int64) * span + (buckets - lowest).astype(np.int64)
-        counts = np.bincount(keys, minlength=span * len(names)).reshape(len(names), span)
-        first = int(lowest)
-        for code in np.flatnonzero(counts.any(axis=1)).tolist():
-            row = counts[code]
-            offsets = np.flatnonzero(row)
-            added = dict(zip((offsets + first).tolist(), row[offsets].tolist(), strict=True))
-            table = self._buckets.setdefault(names[code], {})
-            for bucket in added.keys() & table.keys():  # usually the one at the batch's edge
-                added[bucket] += table[bucket]
-            table.update(added)
-        self._lowest = min(self._lowest, first)
-        return len(stamps)
+        return self.record_reduced(names, self.reducer().reduce(codes, stamps)) or 0
 
     def prune(self, horizon: float) -> dict[str, int]:
         """Drop the buckets that end at or before `horizon`."""

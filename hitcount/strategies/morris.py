@@ -6,6 +6,11 @@ hits as `(base**c - 1) / (base - 1)`, an unbiased estimate with variance
 counter needs only `log_base(n)` levels, i.e. O(log log n) bits. It has no notion of time:
 every answer covers all hits ever recorded, and says so.
 
+Batches (`record_columns`, a worker's hit counts) only add up each endpoint's hits; the
+counters draw them when their levels are next read, endpoints in name order. A replay with
+one `--seed` therefore leaves the same levels whether it was read serially, by worker
+processes or from gzip blocks.
+
 Merging shards (`merged`): counter `i` of the result takes the level whose estimate is the
 sum `m` of the shards' counter-`i` estimates, rounded at random between the two levels
 around it so that the expected estimate is exactly `m` (unbiased). With `f(c) <= m < f(c+1)`
@@ -33,6 +38,7 @@ import msgspec
 from hitcount.errors import StateError
 from hitcount.model.answers import WindowAnswer
 from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
+from hitcount.strategies.reductions import HitCounts, HitReducer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,7 +97,35 @@ class MorrisCounter(Strategy):
         self.k = int(self.params["counters"])
         self.max_level = math.floor(700 / math.log(self.base))
         self.rng = SplitMix64(int(self.params["seed"]))
-        self._counters: dict[str, list[int]] = {}
+        self._levels: dict[str, list[int]] = {}
+        #: Hits of batches not yet drawn, per endpoint (`_counters` draws them first).
+        self._pending: dict[str, int] = {}
+
+    @property
+    def _counters(self) -> dict[str, list[int]]:
+        """The levels per endpoint, after drawing the batches' pending hits."""
+        if self._pending:
+            self._settle()
+        return self._levels
+
+    @_counters.setter
+    def _counters(self, levels: dict[str, list[int]]) -> None:
+        self._levels, self._pending = levels, {}
+
+    def _settle(self) -> None:
+        """Advance the counters by the pending hits, endpoints in name order.
+
+        Batches only add up hits; the draws happen here, once per endpoint, when something
+        reads the levels (a query, a save). So one seed gives the same levels however the
+        input was cut in batches (read serially, by workers, in gzip blocks).
+        """
+        pending, self._pending = self._pending, {}
+        for endpoint in sorted(pending):
+            counters = self._levels.setdefault(endpoint, [0] * self.k)
+            counters[:] = self.advanced(counters, pending[endpoint])
+
+    def _defer(self, endpoint: str, hits: int) -> None:
+        self._pending[endpoint] = self._pending.get(endpoint, 0) + hits
 
     def retention_s(self) -> float:
         """Counters never expire."""
@@ -108,17 +142,17 @@ class MorrisCounter(Strategy):
         return True
 
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
-        """Advance each counter by `len(timestamps)` hits using geometric jumps."""
+        """Add `len(timestamps)` hits (each counter advances by geometric jumps when read)."""
         hits = len(timestamps)
         if hits:
-            self.add_hits(endpoint, hits)
+            self._defer(endpoint, hits)
         return hits
 
     def record_array(self, endpoint: str, timestamps: npt.NDArray[np.float64]) -> int:
         """A numpy batch only needs its length."""
         hits = len(timestamps)
         if hits:
-            self.add_hits(endpoint, hits)
+            self._defer(endpoint, hits)
         return hits
 
     def record_columns(
@@ -128,13 +162,27 @@ class MorrisCounter(Strategy):
         stamps: npt.NDArray[np.float64],
         order: npt.NDArray[np.int32] | None = None,
     ) -> int:
-        """A batch only needs each endpoint's count (endpoints in code order, as grouped)."""
+        """A batch only needs each endpoint's count (drawn when the levels are read)."""
         import numpy as np
 
         counts = np.bincount(codes, minlength=len(names))
         for code in np.flatnonzero(counts).tolist():
-            self.add_hits(names[code], int(counts[code]))
+            self._defer(names[code], int(counts[code]))
         return len(codes)
+
+    def reducer(self) -> HitReducer:
+        """Workers count each endpoint's hits."""
+        return HitReducer()
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Add a worker's hit counts (drawn when the levels are read, as `record_columns`)."""
+        if not isinstance(reduced, HitCounts) or reduced.made_by != self.reducer():
+            return None
+        kept = 0
+        for code, hits in reduced.pairs():
+            self._defer(names[code], hits)
+            kept += hits
+        return kept
 
     def add_hits(self, endpoint: str, hits: int) -> None:
         """Advance each counter of `endpoint` as if `hits` hits arrived (`advanced`)."""
@@ -164,6 +212,8 @@ class MorrisCounter(Strategy):
     def use_stream(self, number: int) -> None:
         """Draw from now on from the `number`-th stream of this seed: one per writer, so
         writers that share a state never draw the same numbers, and stay reproducible."""  # noqa: D205, D209
+        if self._pending:  # hits recorded before draw from the stream they were recorded on
+            self._settle()
         digest = hashlib.sha256(f"{self.params['seed']}:{number}".encode()).digest()
         self.rng = SplitMix64(int.from_bytes(digest[:8], "big"))
 
@@ -254,7 +304,8 @@ class MorrisCounter(Strategy):
 
     def to_state(self) -> dict[str, Any]:
         """`{"rng_state": int, "counters": {endpoint: [level, ...]}}`."""
-        return {"rng_state": self.rng.state, "counters": dict(self._counters)}
+        counters = dict(self._counters)  # draws the pending hits first
+        return {"rng_state": self.rng.state, "counters": counters}
 
     def load_state(self, raw: bytes) -> None:
         """Load counters and the generator state, checking lengths and levels."""
@@ -285,8 +336,8 @@ class MorrisCounter(Strategy):
         if isinstance(source, MorrisCounter):
             if source.params != target.params:
                 return super().convert(source, params)
-            target.rng = SplitMix64(source.rng.state)
             target._counters = {ep: list(c) for ep, c in source._counters.items()}
+            target.rng = SplitMix64(source.rng.state)
             return target
         for endpoint, total in source.totals().items():
             if total > 0:
@@ -306,6 +357,7 @@ class MorrisCounter(Strategy):
         target.horizon = max(part.horizon for part in morris)
         mixer = SplitMix64(len(morris))
         for part in morris:
+            part._settle()
             mixer = SplitMix64(mixer.next_u64() ^ part.rng.state)
         target.rng = mixer
         endpoints = {endpoint for part in morris for endpoint in part._counters}

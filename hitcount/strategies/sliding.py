@@ -15,6 +15,7 @@ from hitcount.model.hits import MAX_TS
 from hitcount.model.packed import from_little_endian, little_endian
 from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsTimestamps
+from hitcount.strategies.reductions import RunReducer, SortedRuns
 
 if TYPE_CHECKING:
     import numpy as np
@@ -123,6 +124,22 @@ class SlidingWindow(Strategy, KeepsTimestamps):
         import numpy as np
 
         fresh = np.sort(timestamps[timestamps > self.horizon], kind="stable")  # ~sorted: fast
+        return self._merge_sorted(endpoint, fresh)
+
+    def reducer(self) -> RunReducer:
+        """Workers sort each endpoint's timestamps."""
+        return RunReducer()
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Merge a worker's sorted runs (every hit on time); None if not `SortedRuns`."""
+        if not isinstance(reduced, SortedRuns) or reduced.made_by != self.reducer():
+            return None
+        return sum(self._merge_sorted(names[code], run) for code, run in reduced.runs())
+
+    def _merge_sorted(self, endpoint: str, fresh: npt.NDArray[np.float64]) -> int:
+        """Merge sorted on-time timestamps into the endpoint's sorted array."""
+        import numpy as np
+
         if not len(fresh):
             return 0
         times = self._times.get(endpoint)
