@@ -217,7 +217,9 @@ class Answering:
             "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
             "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
             "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
-            "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
+            "distinct_bytes": sizes.get(
+                "distinct_bytes", self.distinct.memory_bytes() if self.distinct is not None else 0
+            ),
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),
             "clock": self.clock,

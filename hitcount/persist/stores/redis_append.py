@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import STDIN, display_name
 from hitcount.persist.document import encode, to_document
@@ -31,6 +33,7 @@ from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged, parse_position
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
@@ -59,6 +62,11 @@ class RedisAppend:
             distinct=False,
         )
         self.counter.clock = meta["clock"]
+        self.counter.keying = Keying.from_dict(meta.get("keys"))
+        #: The saved distinct-users parameters (None: the state keeps no sketches).
+        self._users: dict[str, Any] | None = meta["distinct"]
+        if self._users is not None:
+            self.counter.distinct = empty_tracker(self._users)
         self.hits_written = 0
         self._sent = Metrics()
         self._known: set[str] = set()
@@ -143,18 +151,25 @@ class RedisAppend:
         current = store.root_key("current")
         keys = {endpoint: store.endpoint_key(self.generation, endpoint) for endpoint in endpoints}
         documents = list(keys.values()) if layout.needs_current else []
+        tracker = self.counter.distinct
+        users = SketchAppend(store, self.generation, tracker) if tracker is not None else None
         layout.start_batch()
         with store.errors("writing a batch"):
             pipe = client.pipeline(transaction=not store.is_cluster)
             values: dict[str, bytes | None] = {}
+            merged: dict[str, dict[str, str]] = {}
             if not store.is_cluster:
-                pipe.watch(current, *documents)
+                pipe.watch(current, *documents, *(users.watched() if users else ()))
                 if pipe.get(current) != self.generation.encode():
                     raise _replaced(store)
                 values = self._read(documents)
+                merged = users.merged(list(users.keys))[1] if users else {}
                 pipe.multi()
-            elif documents:
-                self._compare_and_set(endpoints, keys)
+            else:
+                if documents:
+                    self._compare_and_set(endpoints, keys)
+                if users:
+                    users.compare_and_set()  # a merge applied twice changes nothing
             prune_replies = []
             for endpoint in endpoints:
                 if layout.needs_current and store.is_cluster:
@@ -166,6 +181,8 @@ class RedisAppend:
             fresh = [ep for ep in endpoints if ep not in self._known]
             if fresh:
                 pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
+            if users is not None:
+                users.queue_writes(pipe, merged)
             increments["pruned_events"] += self._pruned_remote
             refused = sum(layout.refused.values())
             increments["total_hits"] -= refused  # late for the stored state: not counted
@@ -233,6 +250,8 @@ class RedisAppend:
         clock = self.counter.clock
         delta = self.counter.strategy
         times = {"clock": clock, "horizon": delta.horizon}
+        if self.counter.distinct is not None:
+            times["d:horizon"] = self.counter.distinct.horizon
         times.update({f"x:{name}": value for name, value in self.layout.extras_of(delta).items()})
         raised = [(name, repr(value)) for name, value in times.items() if _finite(value)]
         args = [self.generation, str(len(raised)), *(part for pair in raised for part in pair)]
@@ -248,13 +267,18 @@ class RedisAppend:
 
     def _catch_up(self, reply: list[Any], horizon: float) -> None:
         """Take the shared clock and horizon (other writers move them too); empty the delta."""
-        clock_raw, horizon_raw = (value.decode() if value else "" for value in reply)
+        clock_raw, horizon_raw, users_raw = (value.decode() if value else "" for value in reply)
         if clock_raw:
             shared = float(clock_raw)
             self.counter.clock = max(self.counter.clock or shared, shared)
         if horizon_raw:
             horizon = max(horizon, float(horizon_raw))
         self.counter.continue_with(self.layout.new_delta(horizon, self._extras))
+        tracker = self.counter.distinct
+        if self._users is not None and tracker is not None:
+            fresh = empty_tracker(self._users)
+            fresh.horizon = max(tracker.horizon, float(users_raw) if users_raw else -math.inf)
+            self.counter.distinct = fresh
 
     def _meta_key(self) -> str:
         return self.store.gen_key(self.generation, "meta")
