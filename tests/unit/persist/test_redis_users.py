@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, load_counter, save_counter
-from hitcount.ingest.replay import replay
 from hitcount.persist.stores import store_from_url
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
