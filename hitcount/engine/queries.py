@@ -145,8 +145,8 @@ class Answering:
         tracker = self.distinct
         if tracker is None:
             raise StateError(
-                "this state keeps no distinct users (replayed with --no-distinct,"
-                " or kept in a Redis store, which has no distinct-user sketches yet)",
+                "this state keeps no distinct users (replayed with --no-distinct, or"
+                " written to Redis by a hitcount that kept no sketches there)",
                 hint="replay again without --no-distinct to count distinct users",
             )
         if not tracker.has_data():
