@@ -38,6 +38,7 @@ from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
+CHECK_CHUNK = 500  # keys checked per round trip before a batch is written
 HEAD_BYTES = 4096
 
 
@@ -158,14 +159,17 @@ class RedisAppend:
             pipe = client.pipeline(transaction=not store.is_cluster)
             values: dict[str, bytes | None] = {}
             merged: dict[str, dict[str, str]] = {}
+            checked = list(keys.values()) if layout.key_type else []
             if not store.is_cluster:
-                pipe.watch(current, *documents, *(users.watched() if users else ()))
+                pipe.watch(current, *documents, *checked, *(users.watched() if users else ()))
                 if pipe.get(current) != self.generation.encode():
                     raise _replaced(store)
+                self._check(checked)
                 values = self._read(documents)
                 merged = users.merged(list(users.keys))[1] if users else {}
                 pipe.multi()
             else:
+                self._check(checked)
                 if documents:
                     self._compare_and_set(endpoints, keys)
                 if users:
@@ -198,6 +202,26 @@ class RedisAppend:
         self.hits_written += increments["total_hits"]
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
+
+    def _check(self, keys: list[str]) -> None:
+        """Refuse the batch before any write when one of `keys` is damaged (`check.lua`)."""
+        import redis.exceptions as rex
+
+        for start in range(0, len(keys), CHECK_CHUNK):
+            pipe = self.store.client.pipeline(transaction=False)
+            for key in keys[start : start + CHECK_CHUNK]:
+                pattern = self.layout.field_pattern
+                self.store.scripts.run("check", [key], [self.layout.key_type, pattern], on=pipe)
+            for reply in pipe.execute(raise_on_error=False):
+                if isinstance(reply, rex.ResponseError):
+                    self._raise_damaged(reply)
+                    raise reply
+
+    def _raise_damaged(self, err: Exception) -> None:
+        """Raise the StateError a script's `HITCOUNT_DAMAGED key: what` reply stands for."""
+        if "HITCOUNT_DAMAGED " in str(err):
+            key, _, what = str(err).partition("HITCOUNT_DAMAGED ")[2].partition(": ")
+            raise damaged(self.store.describe(), key, what) from err
 
     def _read(self, keys: list[str]) -> dict[str, Any]:
         """Current values of `keys`, in one round trip (on another connection)."""
@@ -241,9 +265,7 @@ class RedisAppend:
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
                 raise _replaced(self.store) from err
-            if "HITCOUNT_DAMAGED " in str(err):
-                key, _, what = str(err).partition("HITCOUNT_DAMAGED ")[2].partition(": ")
-                raise damaged(self.store.describe(), key, what) from err
+            self._raise_damaged(err)
             raise
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:

@@ -188,9 +188,46 @@ def test_a_damaged_sketch_stops_an_append_before_anything_is_written(
     assert queried.exit_code == 4 and f"the key {key} is damaged" in queried.stderr
 
 
+@pytest.mark.parametrize(
+    ("strategy", "damage"),
+    [
+        ("fixed", lambda client, key: client.hset(key, "abc", "1")),
+        ("fixed", lambda client, key: client.hset(key, max(client.hkeys(key)), "-5")),
+        ("tiered", lambda client, key: client.hset(key, "7:3", "1")),
+        ("sliding", lambda client, key: (client.delete(key), client.set(key, "x"))),
+        ("morris", lambda client, key: client.hset(key, "0", "abc")),
+        ("ehist", lambda client, key: client.hset(key, "doc", "{")),
+    ],
+)
+def test_a_damaged_endpoint_key_lets_no_part_of_a_batch_in(
+    url: str, monkeypatch: pytest.MonkeyPatch, strategy: str, damage: Any
+) -> None:
+    """The batch also adds to healthy endpoints and commits metrics: none of it may land."""
+    from hitcount.persist.stores import redis_append
+
+    monkeypatch.setattr(redis_append, "FLUSH_INTERVAL_S", 1e9)  # the whole input: one batch
+    ok(["--store", url, "replay", "-s", strategy, "--max-lateness", "1e6", str(SAMPLE)])
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    generation = store.current_generation()
+    assert generation is not None
+    key = store.endpoint_key(generation, "/")
+    damage(store.client, key)
+    before = _contents(store)
+    appended = run(["--store", url, "replay", "--append", str(SAMPLE)])
+    assert appended.exit_code == 4, appended.stderr
+    assert f"the key {key} is damaged" in appended.stderr.splitlines()[0]
+    after = _contents(store)
+    assert after.keys() - before.keys() <= {store.gen_key(generation, "writers").encode()}
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing written
+
+
 def _contents(store: RedisStore) -> dict[bytes, Any]:
     """Every key of the namespace but the lock, with its value (by type)."""
     client, found = store.client, {}
+    keys = client.scan_iter(match=f"*{store.namespace}*")
+    if store.is_cluster:
+        keys = client.scan_iter(match=f"*{store.namespace}*", target_nodes="primaries")
     read = {
         b"hash": client.hgetall,
         b"zset": lambda key: client.zrange(key, 0, -1, withscores=True),
@@ -198,7 +235,7 @@ def _contents(store: RedisStore) -> dict[bytes, Any]:
         b"list": lambda key: client.lrange(key, 0, -1),
         b"string": client.get,
     }
-    for key in client.scan_iter(match=f"*{store.namespace}*"):
+    for key in keys:
         if not key.endswith(b":lock"):
             found[key] = read[client.type(key)](key)
     return found
