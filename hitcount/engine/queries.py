@@ -145,8 +145,8 @@ class Answering:
         tracker = self.distinct
         if tracker is None:
             raise StateError(
-                "this state keeps no distinct users (replayed with --no-distinct,"
-                " or kept in a Redis store, which has no distinct-user sketches yet)",
+                "this state keeps no distinct users (replayed with --no-distinct, or"
+                " written to Redis by a hitcount that kept no sketches there)",
                 hint="replay again without --no-distinct to count distinct users",
             )
         if not tracker.has_data():
@@ -217,7 +217,9 @@ class Answering:
             "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
             "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
             "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
-            "distinct_bytes": self.distinct.memory_bytes() if self.distinct is not None else 0,
+            "distinct_bytes": sizes.get(
+                "distinct_bytes", self.distinct.memory_bytes() if self.distinct is not None else 0
+            ),
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),
             "clock": self.clock,

@@ -178,11 +178,6 @@ def replay_into_store(
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
-    if settings.keying is not None and not settings.keying.default and store.appends_concurrently:
-        raise ConfigurationError(  # its documents do not carry the keys yet
-            "--key, --where, --field and --decode-paths do not work with a Redis store yet",
-            hint="replay into a state file, or without them",
-        )
     if settings.append and store.appends_concurrently:
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
@@ -270,6 +265,8 @@ def _append_shared(
     with appending(store, settings.create) as session:
         counter = session.counter
         check_same_strategy(counter, None, {})
+        check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+        check_same_keying(counter, settings.keying)
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)

@@ -191,16 +191,22 @@ def test_every_real_log_keeps_its_lines_under_a_key(name: str) -> None:
     assert (keyed["hits_kept"], keyed["bad_lines"]) == (plain["hits_kept"], plain["bad_lines"])
 
 
-def test_a_redis_store_refuses_keys_it_could_not_remember(redis_url: str, tmp_path: Path) -> None:
+def test_a_redis_store_remembers_keys_as_a_state_file_does(redis_url: str, tmp_path: Path) -> None:
     source = tmp_path / "a.ndjson"
     source.write_text('{"endpoint": "/a", "ts": 1, "user": "u"}\n')
     every = (["--key", "{user}"], ["--where", "path=/a"], ["--field", "user=who"],
              ["--decode-paths"], ["--key", "{path}", "--key", "{user}"])  # fmt: skip
     for options in every:
-        for append in ([], ["--append"]):
-            args = ["--store", redis_url, "--namespace", fresh_namespace(), "replay"]
-            result = run([*args, str(source), *options, *append])
-            assert_error(result, 2, "do not work with a Redis store yet")
+        store = ["--store", redis_url, "--namespace", fresh_namespace()]
+        state_file = ["--state", str(tmp_path / f"{fresh_namespace()}.json")]
+        for where in (store, state_file):
+            ok([*where, "replay", str(source), *options])
+            ok([*where, "replay", str(source), *options, "--append"])  # the same: accepted
+        saved = [ok_json([*where, "metrics", "--json"]) for where in (store, state_file)]
+        assert saved[0]["keys"] == saved[1]["keys"]
+        assert saved[0]["total_hits"] == saved[1]["total_hits"]
+        other = run([*store, "replay", str(source), "--key", "{status}", "--append"])
+        assert_error(other, 2, "--append cannot change it")
 
 
 def test_merge_keeps_the_keys_and_refuses_to_mix_them(tmp_path: Path) -> None:

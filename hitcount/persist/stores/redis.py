@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.persist.document import VERSION, encode, from_bytes
+from hitcount.persist.stores import redis_users
 from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, Scope, Store
 from hitcount.persist.stores.redis_checks import (
     METRIC_FIELDS,
@@ -42,7 +43,7 @@ from hitcount.persist.stores.redis_checks import (
     parse_meta,
     whole,
 )
-from hitcount.persist.stores.redis_errors import translated
+from hitcount.persist.stores.redis_errors import masked, translated
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import leased_lock
@@ -80,7 +81,7 @@ class RedisStore(Store):
         self.connect_url = urllib.parse.urlunsplit(parts._replace(query=rest))
         self.url = url
         self.timeout_s = timeout_s
-        self._shown = _masked(parts)
+        self._shown = masked(parts)
         self.has_password = parts.password is not None
         self._client: Any = None
         self._scripts: Scripts | None = None
@@ -171,13 +172,17 @@ class RedisStore(Store):
             return None
         meta = self.meta(generation)
         layout = layout_for(meta["strategy"]["name"], meta["strategy"]["params"])
-        endpoints = self._endpoints(generation, scope.patterns)
+        endpoints = self.endpoints_in(generation, scope.patterns)
+        window = None
         if scope.last_s is None:
             parts: dict[str, Any] = {}
         else:
             end = scope.now if scope.now is not None else (meta["clock"] or 0.0)
             start = end - scope.last_s if math.isfinite(scope.last_s) else -math.inf
             parts = self._read_parts(generation, layout, endpoints, start)
+            window = (start, end)
+        users = (generation, meta["distinct"], scope.patterns, window)
+        meta["distinct"] = redis_users.read_scoped(self, *users)
         extras = meta.pop("extras")
         return encode({**meta, "state": layout.state_document(parts, extras)})
 
@@ -195,7 +200,8 @@ class RedisStore(Store):
             return None
         meta = self.meta(generation)
         layout = layout_for(meta["strategy"]["name"], meta["strategy"]["params"])
-        return self._sizes(generation, layout, self._endpoints(generation, None))
+        sizes = self._sizes(generation, layout, self.endpoints_in(generation, None))
+        return {**sizes, **redis_users.sizes(self, generation)}
 
     def meta(self, generation: str) -> dict[str, Any]:
         """The header of a generation's state document (strategy, clock, metrics...).
@@ -222,8 +228,11 @@ class RedisStore(Store):
             raise damaged(self.describe(), events_key, str(err)) from err
         return meta
 
-    def _endpoints(self, generation: str, patterns: tuple[str, ...] | None) -> list[str]:
-        key = self.gen_key(generation, "endpoints")
+    def endpoints_in(
+        self, generation: str, patterns: tuple[str, ...] | None, listing: str = "endpoints"
+    ) -> list[str]:
+        """The endpoints of the set `listing` that `patterns` select (None: all), sorted."""
+        key = self.gen_key(generation, listing)
         with self.errors("reading the state"):
             if patterns is not None and all(not is_glob(p) for p in patterns):
                 asked = list(patterns)
@@ -330,6 +339,7 @@ class RedisStore(Store):
                     key = self.endpoint_key(generation, endpoint)
                     layout.queue_write(pipe, key, strategy, endpoint)
                 pipe.execute()
+            redis_users.write_all(self, generation, counter.distinct)
             self.client.set(self.root_key("current"), generation)
 
     def _drop_unfinished(self, generation: str) -> None:
@@ -353,7 +363,10 @@ class RedisStore(Store):
             "max_lateness_s": repr(counter.max_lateness_s),
             **{f"m:{name}": getattr(counter.metrics, name) for name in METRIC_FIELDS},
             **{f"x:{name}": repr(value) for name, value in layout.extras_of(strategy).items()},
+            **redis_users.meta_fields(counter.distinct),
         }
+        if not counter.keying.default:
+            meta["keys"] = json.dumps(counter.keying.to_dict())
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.gen_key(generation, "meta"), mapping=meta)
         events = [json.dumps(event) for event in counter.recent_events]
@@ -386,6 +399,10 @@ class RedisStore(Store):
             for endpoint in chunk:
                 pipe.unlink(self.endpoint_key(generation, endpoint))
             pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for key in redis_users.drop_keys(self, generation):
+            pipe.unlink(key)
+        pipe.execute()
         for name in ("meta", "endpoints", "inputs", "events", "writers", "alerts"):
             self.client.unlink(self.gen_key(generation, name))
         self.client.srem(self.root_key("all"), generation)
@@ -406,19 +423,6 @@ class RedisStore(Store):
 
 def _first(values: list[str] | None) -> str | None:
     return values[0] if values else None
-
-
-def _masked(parts: urllib.parse.SplitResult) -> str:
-    if parts.password is None:
-        return urllib.parse.urlunsplit(parts._replace(query=""))
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=""))
-
-
-def _float_or_none(text: str) -> float | None:
-    return float(text) if text else None
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

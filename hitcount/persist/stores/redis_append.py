@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from typing import Any
 from hitcount.engine import HitCounter
 from hitcount.engine.alerts import checked_tracks
 from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import (
     STDIN,
@@ -39,10 +41,12 @@ from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged, parse_position
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
+CHECK_CHUNK = 500  # keys checked per round trip before a batch is written
 
 
 class RedisAppend:
@@ -67,6 +71,11 @@ class RedisAppend:
         )
         self.counter.clock = meta["clock"]
         self.counter.alert_tracks = self._saved_alerts()
+        self.counter.keying = Keying.from_dict(meta.get("keys"))
+        #: The saved distinct-users parameters (None: the state keeps no sketches).
+        self._users: dict[str, Any] | None = meta["distinct"]
+        if self._users is not None:
+            self.counter.distinct = empty_tracker(self._users)
         self.hits_written = 0
         self._sent = Metrics()
         self._known: set[str] = set()
@@ -162,18 +171,28 @@ class RedisAppend:
         current = store.root_key("current")
         keys = {endpoint: store.endpoint_key(self.generation, endpoint) for endpoint in endpoints}
         documents = list(keys.values()) if layout.needs_current else []
+        tracker = self.counter.distinct
+        users = SketchAppend(store, self.generation, tracker) if tracker is not None else None
         layout.start_batch()
         with store.errors("writing a batch"):
             pipe = client.pipeline(transaction=not store.is_cluster)
             values: dict[str, bytes | None] = {}
+            merged: dict[str, dict[str, str]] = {}
+            checked = list(keys.values()) if layout.key_type else []
             if not store.is_cluster:
-                pipe.watch(current, *documents)
+                pipe.watch(current, *documents, *checked, *(users.watched() if users else ()))
                 if pipe.get(current) != self.generation.encode():
                     raise _replaced(store)
+                self._check(checked)
                 values = self._read(documents)
+                merged = users.merged(list(users.keys))[1] if users else {}
                 pipe.multi()
-            elif documents:
-                self._compare_and_set(endpoints, keys)
+            else:
+                self._check(checked)
+                if documents:
+                    self._compare_and_set(endpoints, keys)
+                if users:
+                    users.compare_and_set()  # a merge applied twice changes nothing
             prune_replies = []
             for endpoint in endpoints:
                 if layout.needs_current and store.is_cluster:
@@ -185,6 +204,8 @@ class RedisAppend:
             fresh = [ep for ep in endpoints if ep not in self._known]
             if fresh:
                 pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
+            if users is not None:
+                users.queue_writes(pipe, merged)
             increments["pruned_events"] += self._pruned_remote
             refused = sum(layout.refused.values())
             increments["total_hits"] -= refused  # late for the stored state: not counted
@@ -202,6 +223,26 @@ class RedisAppend:
         self.hits_written += increments["total_hits"]
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
+
+    def _check(self, keys: list[str]) -> None:
+        """Refuse the batch before any write when one of `keys` is damaged (`check.lua`)."""
+        import redis.exceptions as rex
+
+        for start in range(0, len(keys), CHECK_CHUNK):
+            pipe = self.store.client.pipeline(transaction=False)
+            for key in keys[start : start + CHECK_CHUNK]:
+                pattern = self.layout.field_pattern
+                self.store.scripts.run("check", [key], [self.layout.key_type, pattern], on=pipe)
+            for reply in pipe.execute(raise_on_error=False):
+                if isinstance(reply, rex.ResponseError):
+                    self._raise_damaged(reply)
+                    raise reply
+
+    def _raise_damaged(self, err: Exception) -> None:
+        """Raise the StateError a script's `HITCOUNT_DAMAGED key: what` reply stands for."""
+        if "HITCOUNT_DAMAGED " in str(err):
+            key, _, what = str(err).partition("HITCOUNT_DAMAGED ")[2].partition(": ")
+            raise damaged(self.store.describe(), key, what) from err
 
     def _read(self, keys: list[str]) -> dict[str, Any]:
         """Current values of `keys`, in one round trip (on another connection)."""
@@ -245,15 +286,15 @@ class RedisAppend:
         except rex.ResponseError as err:
             if "HITCOUNT_REPLACED" in str(err):
                 raise _replaced(self.store) from err
-            if "HITCOUNT_DAMAGED " in str(err):
-                key, _, what = str(err).partition("HITCOUNT_DAMAGED ")[2].partition(": ")
-                raise damaged(self.store.describe(), key, what) from err
+            self._raise_damaged(err)
             raise
 
     def _commit_args(self, increments: dict[str, int]) -> list[str]:
         clock = self.counter.clock
         delta = self.counter.strategy
         times = {"clock": clock, "horizon": delta.horizon}
+        if self.counter.distinct is not None:
+            times["d:horizon"] = self.counter.distinct.horizon
         times.update({f"x:{name}": value for name, value in self.layout.extras_of(delta).items()})
         raised = [(name, repr(value)) for name, value in times.items() if _finite(value)]
         args = [self.generation, str(len(raised)), *(part for pair in raised for part in pair)]
@@ -267,13 +308,18 @@ class RedisAppend:
 
     def _catch_up(self, reply: list[Any], horizon: float) -> None:
         """Take the shared clock and horizon (other writers move them too); empty the delta."""
-        clock_raw, horizon_raw = (value.decode() if value else "" for value in reply)
+        clock_raw, horizon_raw, users_raw = (value.decode() if value else "" for value in reply)
         if clock_raw:
             shared = float(clock_raw)
             self.counter.clock = max(self.counter.clock or shared, shared)
         if horizon_raw:
             horizon = max(horizon, float(horizon_raw))
         self.counter.continue_with(self.layout.new_delta(horizon, self._extras))
+        tracker = self.counter.distinct
+        if self._users is not None and tracker is not None:
+            fresh = empty_tracker(self._users)
+            fresh.horizon = max(tracker.horizon, float(users_raw) if users_raw else -math.inf)
+            self.counter.distinct = fresh
 
     def _saved_alerts(self) -> list[dict[str, Any]]:
         """The alert tracks saved by earlier appends (`Alerts.to_state`)."""

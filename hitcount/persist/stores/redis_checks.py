@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition
 from hitcount.persist.document import VERSION
 from hitcount.strategies import get_strategy
@@ -52,13 +53,47 @@ def parse_meta(fields: Mapping[str, str]) -> dict[str, Any]:
         "metrics": {
             name: _integer(fields.get(f"m:{name}", "0"), f"m:{name}", 0) for name in METRIC_FIELDS
         },
-        "distinct": None,
+        "distinct": _distinct(fields),
+        **_keys(fields),
         "extras": {
             key[2:]: finite(_number(value, key, -math.inf), key)
             for key, value in fields.items()
             if key.startswith("x:")
         },
     }
+
+
+def _distinct(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    """The distinct-users parameters (`d:` fields; none: a state kept without sketches)."""
+    if "d:precision" not in fields:
+        return None
+    return {
+        "bucket_s": _positive(_field(fields, "d:bucket_s"), "d:bucket_s"),
+        "precision": _integer(fields["d:precision"], "d:precision", 4, 16),
+        "retention_s": _positive(_field(fields, "d:retention_s"), "d:retention_s"),
+        "horizon": _time_or_none(fields.get("d:horizon", ""), "d:horizon"),
+    }
+
+
+def _keys(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The saved `--key`/`--where`/`--field`/`--decode-paths` (`keys`, JSON; absent: default)."""
+    if "keys" not in fields:
+        return {}
+    saved = _json(fields["keys"], "the field 'keys'")
+    if not isinstance(saved, dict):
+        raise DamagedValueError("the field 'keys' is not a JSON object")
+    try:
+        Keying.from_dict(saved)
+    except ConfigurationError as err:
+        raise DamagedValueError(f"the field 'keys': {err.message}") from err
+    return {"keys": saved}
+
+
+def _positive(text: str, what: str) -> float:
+    value = finite(_number(text, what, 0.0), what)
+    if value <= 0:
+        raise DamagedValueError(f"{what} is not positive: {text[:40]!r}")
+    return value
 
 
 def parse_events(raw: list[bytes]) -> list[dict[str, Any]]:

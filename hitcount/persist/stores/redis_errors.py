@@ -7,6 +7,7 @@ jargon ("HELLO must be called ...").
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from hitcount.errors import HitcountError, StoreUnavailableError
@@ -99,3 +100,13 @@ def _clean(text: str) -> str:
     """One printable line."""
     line = " ".join(text.split())
     return "".join(c if c.isprintable() else "?" for c in line)[:300]
+
+
+def masked(parts: urllib.parse.SplitResult) -> str:
+    """The URL without its password and query, for messages."""
+    if parts.password is None:
+        return urllib.parse.urlunsplit(parts._replace(query=""))
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=""))

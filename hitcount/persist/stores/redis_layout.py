@@ -36,6 +36,11 @@ class Layout(ABC):
     needs_current = False
     #: How many commands `queue_read` queues per endpoint.
     reads_per_endpoint = 1
+    #: What a key written by native commands holds, checked (`check.lua`) before a batch is
+    #: written: its type, and a Lua pattern of a hash's fields (None: nothing to check, as
+    #: for a layout that `needs_current`: it reads and checks the keys itself).
+    key_type: str | None = None
+    field_pattern = ""
 
     def __init__(self, params: Mapping[str, float | int], scripts: Scripts | None) -> None:
         self.params = dict(params)

@@ -40,6 +40,7 @@ class FixedLayout(Layout):
     """
 
     strategy_name = "fixed"
+    key_type, field_pattern = "hash", "^%-?%d+$"
 
     def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
         """An empty local strategy, with the stored state's bucket convention."""
@@ -104,6 +105,7 @@ class SlidingLayout(Layout):
     """`sliding`: sorted set scored by timestamp; members are unique 12-byte ids."""
 
     strategy_name = "sliding"
+    key_type = "zset"
     reads_per_endpoint = 2
 
     def __init__(self, params: Mapping[str, float | int], scripts: Scripts | None) -> None:
@@ -164,6 +166,7 @@ class TieredLayout(Layout):
     """
 
     strategy_name = "tiered"
+    key_type, field_pattern = "hash", "^[0-2]:%-?%d+$"
 
     def queue_add(
         self,

@@ -8,6 +8,7 @@ real state, then runs the commands that read that key.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,20 @@ def _endpoint(namespace: str, generation: str) -> str:
 
 def _meta(namespace: str, generation: str) -> str:
     return f"{{{namespace}}}:g{generation}:meta"
+
+
+def _users(namespace: str, generation: str) -> str:
+    return f"{namespace}:g{generation}:{{/}}:users"
+
+
+def _last_minute(value: str) -> Damage:
+    """The sketch of `/`'s last minute (read by a query of the last hour and by an append)."""
+
+    def damage(client: Any, ns: str, gen: str) -> str:
+        client.hset(_users(ns, gen), str(max(map(int, client.hkeys(_users(ns, gen))))), value)
+        return _users(ns, gen)
+
+    return damage
 
 
 def _set_bucket(value: str) -> Damage:
@@ -126,10 +141,32 @@ CASES: dict[str, tuple[str, Damage, tuple[str, ...]]] = {
     "tier field abc": ("tiered", _hset("abc", "1"), ("query", "append")),
     "tier extras abc": ("tiered", _hset("x:fine", "abc", _meta), ("query", "metrics", "append")),
     "document not json": ("ehist", _hset("doc", "{"), ("query", "append")),
+    "sketch not base64": ("fixed", _last_minute("!!"), ("query", "append")),
+    "sketch not a sketch": ("fixed", _last_minute("SExMMQ=="), ("query", "append")),
+    "sketch of precision 10": (
+        "fixed",
+        _last_minute(base64.b64encode(b"HLL1\x0a\x00\x00\x00\x00\x00").decode()),
+        ("query", "append"),
+    ),
+    "sketch bucket abc": ("fixed", _hset("abc", "x", _users), ("snapshot",)),
+    "users key a string": ("fixed", _replace_by_string(_users), ("query", "append")),
+    "distinct precision 99": (
+        "fixed",
+        _hset("d:precision", "99", _meta),
+        ("query", "metrics", "append"),
+    ),
+    "distinct bucket width 0": ("fixed", _hset("d:bucket_s", "0", _meta), ("query", "append")),
+    "keys not json": ("fixed", _hset("keys", "{", _meta), ("query", "metrics", "append")),
+    "keys without a field": (
+        "fixed",
+        _hset("keys", json.dumps({"key": "plain"}), _meta),
+        ("query", "metrics", "append"),
+    ),
     "document an array": ("ehist", _hset("doc", "[1, 2]"), ("query", "append")),
 }
 COMMANDS = {
     "query": ["query", "/", "--last", "1h"],
+    "snapshot": ["snapshot", "save", "-"],
     "metrics": ["metrics"],
     "append": ["replay", "--append", SAMPLE],
 }

@@ -1,9 +1,10 @@
 -- replay --append: commit one batch. KEYS: current, meta, inputs. ARGV: generation; the
 -- number of meta times to raise and their (field, value) pairs (clock, horizon, a
--- strategy's `x:` times); the number of input positions and their (field, value) pairs;
+-- strategy's `x:` times, the sketches' `d:horizon`); the number of input positions and their (field, value) pairs;
 -- then metric/delta pairs. Refuses when the generation is no longer live. A position never
 -- moves backwards for the same file (same device, inode, head and head length);
 -- positions older hitcounts wrote are compared the same way.
+-- Returns the shared clock, horizon and d:horizon.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('HITCOUNT_REPLACED the state was replaced while replaying')
 end
@@ -44,4 +45,5 @@ local function place(field, value)
 end
 for _ = 1, tonumber(ARGV[at]) do place(ARGV[at + 1], ARGV[at + 2]); at = at + 2 end
 for i = at + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon')}
+return {redis.call('HGET', KEYS[2], 'clock'), redis.call('HGET', KEYS[2], 'horizon'),
+  redis.call('HGET', KEYS[2], 'd:horizon')}
