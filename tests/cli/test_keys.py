@@ -201,11 +201,13 @@ def test_a_redis_store_remembers_keys_as_a_state_file_does(redis_url: str, tmp_p
         state_file = ["--state", str(tmp_path / f"{fresh_namespace()}.json")]
         for where in (store, state_file):
             ok([*where, "replay", str(source), *options])
-            ok([*where, "replay", str(source), *options, "--append"])  # the same: accepted
+            ok(
+                [*where, "replay", str(source), *options, "--append", "--again"]
+            )  # same keys: accepted
         saved = [ok_json([*where, "metrics", "--json"]) for where in (store, state_file)]
         assert saved[0]["keys"] == saved[1]["keys"]
         assert saved[0]["total_hits"] == saved[1]["total_hits"]
-        other = run([*store, "replay", str(source), "--key", "{status}", "--append"])
+        other = run([*store, "replay", str(source), "--key", "{status}", "--append", "--again"])
         assert_error(other, 2, "--append cannot change it")
 
 
