@@ -46,6 +46,8 @@ class Store(ABC):
     #: Told once when a writer has waited `LOCK_NOTICE_S` for another writer's lock (the CLI
     #: prints it on stderr); None: wait in silence.
     on_wait: Callable[[str], None] | None = None
+    #: Told what a store did by itself that the user should know (an old state imported).
+    on_note: Callable[[str], None] | None = None
 
     @abstractmethod
     def load(self) -> bytes | None:

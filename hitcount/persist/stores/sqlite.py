@@ -33,6 +33,7 @@ from hitcount.model.metrics import plain
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
+from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for, rows_of
 
 if TYPE_CHECKING:
@@ -57,9 +58,13 @@ CREATE TABLE IF NOT EXISTS distinct_sketches (
 class SqliteStore(Store):
     """A state in one SQLite database file."""
 
-    def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, url: str | None = None, legacy: Path | None = None
+    ) -> None:
         self.path = Path(path).expanduser()
         self.url = url or str(self.path)
+        #: An old JSON state imported when the database does not exist yet (the default).
+        self.legacy = legacy
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
         self._base: tuple[Any, Any, list[dict[str, Any]]] | None = None
@@ -72,6 +77,9 @@ class SqliteStore(Store):
             return self._db
         if self.path.is_dir():
             raise StateError(f"{self.path}: is a directory, not a state file")
+        if self.legacy is not None and not self.path.exists() and self.legacy.exists():
+            self._lock._ensure_directory()
+            import_legacy(self, self.legacy, SqliteStore, self.on_note)
         if not self.path.exists():
             if not create:
                 return None
@@ -138,6 +146,14 @@ class SqliteStore(Store):
                 f"{self.path}: damaged database ({doing}): {err}",
                 hint="restore a snapshot into a new state (hitcount snapshot restore)",
             ) from err
+
+    def fold_wal(self) -> None:
+        """Move the write-ahead log into the database file and stop using one (a file
+        then complete by itself, to be linked elsewhere)."""  # noqa: D205, D209
+        if self._db is not None:
+            with self.errors("checkpointing"):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("PRAGMA journal_mode=DELETE")
 
     def close(self) -> None:
         """Close the connection."""
