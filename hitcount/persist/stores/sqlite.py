@@ -34,7 +34,13 @@ from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_import import import_legacy
-from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for, rows_of
+from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for
+from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
+from hitcount.persist.stores.sqlite_sketches import (
+    distinct_parameters,
+    read_distinct,
+    write_sketches,
+)
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -67,7 +73,7 @@ class SqliteStore(Store):
         self.legacy = legacy
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
-        self._base: tuple[Any, Any, list[dict[str, Any]]] | None = None
+        self._base: tuple[Any, Any, HitCounter] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -95,7 +101,7 @@ class SqliteStore(Store):
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_META_SCHEMA + SCHEMA)
+            db.executescript(_META_SCHEMA + SCHEMA + EVENTS_INDEX)
         self._db = db
         return db
 
@@ -148,8 +154,7 @@ class SqliteStore(Store):
             ) from err
 
     def fold_wal(self) -> None:
-        """Move the write-ahead log into the database file and stop using one (a file
-        then complete by itself, to be linked elsewhere)."""  # noqa: D205, D209
+        """Move the WAL into the database file and stop using one (a file whole by itself)."""
         if self._db is not None:
             with self.errors("checkpointing"):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -231,7 +236,7 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": self._distinct(db, meta, endpoints, since),
+            "distinct": read_distinct(db, meta, endpoints, since),
             "inputs": inputs,
         }
         if meta.get("max_endpoints"):
@@ -239,26 +244,6 @@ class SqliteStore(Store):
         if (keys := json.loads(meta.get("keys") or "null")) is not None:
             document["keys"] = keys
         return encode(document)
-
-    def _distinct(
-        self,
-        db: sqlite3.Connection,
-        meta: dict[str, Any],
-        endpoints: list[str] | None,
-        since: float,
-    ) -> Any:
-        """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
-        all) whose minute ends after `since`."""  # noqa: D205, D209
-        parameters = json.loads(meta.get("distinct") or "null")
-        if parameters is None:
-            return None
-        width = float(parameters["bucket_s"])
-        query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
-        sketches: dict[str, dict[str, str]] = {}
-        low = since if math.isfinite(since) else -1e300
-        for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
-            sketches.setdefault(endpoint, {})[str(bucket)] = sketch
-        return {**parameters, "endpoints": sketches}
 
     def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:
         patterns = scope.patterns or ()
@@ -271,6 +256,7 @@ class SqliteStore(Store):
         db = self._connect(create=False)
         if db is None:
             return None
+        files = file_sizes(self.path)
         with self.errors("reading the state"):
             meta = self._meta(db)
             if meta is None:
@@ -278,13 +264,41 @@ class SqliteStore(Store):
             spec = json.loads(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
             if isinstance(layout, DocumentLayout):
-                return None
+                return files
             endpoints, entries = len(layout.endpoints(db)), layout.entries(db)
         return {
             "endpoints_count": endpoints,
             "memory_entries": entries,
-            "state_bytes": _size(self.path) + _size(Path(f"{self.path}-wal")),
+            "state_bytes": files["database_bytes"] + files["wal_bytes"],
+            **files,
         }
+
+    def read_events(
+        self, name: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """The last `limit` events of the whole log (see `Store.read_events`)."""
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        with self.errors("reading the events"):
+            return read_events(db, name, start, end, limit)
+
+    def vacuum(self) -> dict[str, dict[str, int]]:
+        """Checkpoint the write-ahead log and compact the database (under the writers' lock).
+
+        Returns the file sizes before and after.
+        """
+        with self.locked():
+            db = self._connect(create=False)
+            if db is None or self.header() is None:
+                raise StateError(
+                    f"no saved state at {self.describe()}",
+                    hint="run `hitcount replay FILE` first (or pass --state/--store)",
+                )
+            before = file_sizes(self.path)
+            with self.errors("compacting the state"):
+                compact(db)
+            return {"before": before, "after": file_sizes(self.path)}
 
     # -- writing --------------------------------------------------------------------------
 
@@ -292,7 +306,7 @@ class SqliteStore(Store):
         """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
-        self._base = (strategy, layout.baseline(strategy), list(counter.recent_events))
+        self._base = (strategy, layout.baseline(strategy), counter)
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -315,31 +329,29 @@ class SqliteStore(Store):
             try:
                 old = self._meta(db)
                 same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
-                if not whole and same and base is not None and base[0] is strategy:
+                loaded_here = not whole and base is not None and base[2] is counter
+                if loaded_here and same and base is not None and base[0] is strategy:
                     layout.write_delta(db, strategy, base[1])
-                    self._write_events(db, base[2], list(counter.recent_events))
                     db.execute("DELETE FROM distinct_sketches")
-                else:
-                    self._clear(db)
+                else:  # a swapped strategy keeps its event log
+                    self._clear(db, keep_events=loaded_here)
                     layout.write_whole(db, strategy)
-                    self._write_events(db, [], list(counter.recent_events))
-                self._write_sketches(db, counter)
+                self._write_events(db, counter, whole=not loaded_here)
+                write_sketches(db, counter)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        self._base = (strategy, layout.baseline(strategy), list(counter.recent_events))
+        counter.unsaved_events.clear()
+        self._base = (strategy, layout.baseline(strategy), counter)
 
     def write_rows(
-        self,
-        counter: HitCounter,
-        events_before: list[dict[str, Any]],
-        add_rows: Callable[[sqlite3.Connection], int],
+        self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]
     ) -> None:
-        """One transaction: `add_rows` (it returns the stored entries it pruned), the events
-        since `events_before`, and the counter's header."""  # noqa: D205, D209
+        """One transaction: `add_rows` (it returns the stored entries it pruned), the
+        counter's new events, and its header."""  # noqa: D205, D209
         db = self._connect(create=True)
         assert db is not None
         layout = layout_for(counter.strategy.name, counter.strategy.params)
@@ -347,28 +359,29 @@ class SqliteStore(Store):
             db.execute("BEGIN IMMEDIATE")
             try:
                 counter.metrics.pruned_events += add_rows(db)
-                self._write_events(db, events_before, list(counter.recent_events))
+                self._write_events(db, counter, whole=False)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        counter.unsaved_events.clear()
 
-    def _clear(self, db: sqlite3.Connection) -> None:
-        tables = ("meta", "events", "inputs", "distinct_sketches", "buckets", "sliding_chunks")
-        for table in tables:
+    def _clear(self, db: sqlite3.Connection, *, keep_events: bool = False) -> None:
+        tables = ("meta", "inputs", "distinct_sketches", "buckets", "sliding_chunks")
+        for table in tables if keep_events else (*tables, "events"):
             db.execute(f"DELETE FROM {table}")  # fixed table names
 
-    def _write_events(
-        self, db: sqlite3.Connection, before: list[dict[str, Any]], after: list[dict[str, Any]]
-    ) -> None:
-        """Append the events `after` holds beyond `before` (both the newest, in order)."""
-        overlap = min(len(before), len(after))
-        while overlap and before[len(before) - overlap :] != after[:overlap]:
-            overlap -= 1
-        rows = [(json.dumps(event),) for event in after[overlap:]]
-        db.executemany("INSERT INTO events (event) VALUES (?)", rows)
+    def _write_events(self, db: sqlite3.Connection, counter: HitCounter, *, whole: bool) -> None:
+        """Append the counter's events since it was loaded or saved; for a `whole` state
+        also the remembered ones before them (from a document or another store)."""  # noqa: D205, D209
+        new = list(counter.unsaved_events)
+        rows = new
+        if whole:
+            recent = list(counter.recent_events)
+            rows = recent[: max(0, len(recent) - len(new))] + new
+        db.executemany("INSERT INTO events (event) VALUES (?)", [(json.dumps(e),) for e in rows])
 
     def _write_meta(self, db: sqlite3.Connection, counter: HitCounter, layout: Any) -> None:
         strategy = counter.strategy
@@ -385,23 +398,11 @@ class SqliteStore(Store):
             "extras": json.dumps(layout.extras(strategy)),
             "max_endpoints": json.dumps(counter.max_endpoints),
             "keys": json.dumps(None if counter.keying.default else counter.keying.to_dict()),
-            "distinct": json.dumps(_distinct_parameters(counter)),
+            "distinct": json.dumps(distinct_parameters(counter)),
         }
         if isinstance(layout, DocumentLayout):
             meta["state"] = layout.document(strategy)
         db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
-
-    def _write_sketches(self, db: sqlite3.Connection, counter: HitCounter) -> None:
-        """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
-        if counter.distinct is None:
-            return
-        state = counter.distinct.to_state(compact=False)
-        rows = (
-            (endpoint, int(bucket), sketch)
-            for endpoint, buckets in state["endpoints"].items()
-            for bucket, sketch in buckets.items()
-        )
-        db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
 
     def _write_inputs(self, db: sqlite3.Connection, counter: HitCounter) -> None:
         rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
@@ -427,29 +428,9 @@ def _spec(strategy: Any) -> dict[str, Any]:
     return {"name": strategy.name, "params": dict(strategy.params)}
 
 
-def _distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
-    tracker = counter.distinct
-    if tracker is None:
-        return None
-    horizon = tracker.horizon if math.isfinite(tracker.horizon) else None
-    return {
-        "bucket_s": tracker.bucket_s,
-        "precision": tracker.precision,
-        "retention_s": tracker.retention_s,
-        "horizon": horizon,
-    }
-
-
 def _since(scope: Scope, meta: dict[str, Any]) -> float:
     if scope.last_s is None or not math.isfinite(scope.last_s):
         return -math.inf
     clock = json.loads(meta["clock"])
     end = scope.now if scope.now is not None else (clock or 0.0)
     return float(end - scope.last_s)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

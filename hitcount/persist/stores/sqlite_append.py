@@ -65,11 +65,10 @@ def appending(
         data = store.load_scoped(HEADER_ONLY)
         assert data is not None
         counter = from_bytes(data, store.describe())
-        events = list(counter.recent_events)
         adder = RowAdder(counter)
         yield counter
         with signals_deferred():
-            store.write_rows(counter, events, adder)
+            store.write_rows(counter, adder)
             if on_saved is not None:
                 on_saved()
 

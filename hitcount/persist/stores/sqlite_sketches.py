@@ -1,0 +1,57 @@
+"""The distinct-users sketches of a SQLite state: one row per endpoint and minute."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from hitcount.persist.stores.sqlite_layouts import rows_of
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
+
+
+def read_distinct(
+    db: sqlite3.Connection, meta: dict[str, Any], endpoints: list[str] | None, since: float
+) -> Any:
+    """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
+    all) whose minute ends after `since`."""  # noqa: D205, D209
+    parameters = json.loads(meta.get("distinct") or "null")
+    if parameters is None:
+        return None
+    width = float(parameters["bucket_s"])
+    query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
+    sketches: dict[str, dict[str, str]] = {}
+    low = since if math.isfinite(since) else -1e300
+    for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
+        sketches.setdefault(endpoint, {})[str(bucket)] = sketch
+    return {**parameters, "endpoints": sketches}
+
+
+def write_sketches(db: sqlite3.Connection, counter: HitCounter) -> None:
+    """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
+    if counter.distinct is None:
+        return
+    state = counter.distinct.to_state(compact=False)
+    rows = (
+        (endpoint, int(bucket), sketch)
+        for endpoint, buckets in state["endpoints"].items()
+        for bucket, sketch in buckets.items()
+    )
+    db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
+
+
+def distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
+    """What the meta table keeps of the distinct-users tracker (None: off)."""
+    tracker = counter.distinct
+    if tracker is None:
+        return None
+    horizon = tracker.horizon if math.isfinite(tracker.horizon) else None
+    return {
+        "bucket_s": tracker.bucket_s,
+        "precision": tracker.precision,
+        "retention_s": tracker.retention_s,
+        "horizon": horizon,
+    }
