@@ -34,13 +34,9 @@ def write_sketches(db: sqlite3.Connection, counter: HitCounter) -> None:
     """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
     if counter.distinct is None:
         return
-    state = counter.distinct.to_state(compact=False)
-    rows = (
-        (endpoint, int(bucket), sketch)
-        for endpoint, buckets in state["endpoints"].items()
-        for bucket, sketch in buckets.items()
-    )
-    db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
+    rows = counter.distinct.sketch_rows()
+    rows.sort()  # in key order, the B-tree fills page by page
+    db.executemany("INSERT INTO distinct_sketches VALUES (?, ?, ?)", rows)
 
 
 def distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
