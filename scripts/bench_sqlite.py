@@ -222,7 +222,7 @@ def follow_commits(directory: Path, lines: int) -> None:
         proc = subprocess.Popen(
             ["hitcount", "--state", str(state), "replay", "--append", "--follow", str(grow),
              "--commit-every", "1s", "--json"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         clock = 1_795_825_000.0
         for _ in range(8):

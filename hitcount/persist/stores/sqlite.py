@@ -37,8 +37,10 @@ from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
+    Sketches,
     distinct_parameters,
     read_distinct,
+    sketch_texts,
     write_sketches,
 )
 
@@ -73,7 +75,8 @@ class SqliteStore(Store):
         self.legacy = legacy
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
-        self._base: tuple[Any, Any, HitCounter] | None = None
+        #: What `updating` loaded (strategy, its rows' baseline, the counter, its sketches).
+        self._base: tuple[Any, Any, HitCounter, Sketches] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -306,7 +309,7 @@ class SqliteStore(Store):
         """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
-        self._base = (strategy, layout.baseline(strategy), counter)
+        self._base = (strategy, layout.baseline(strategy), counter, sketch_texts(counter))
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -330,14 +333,15 @@ class SqliteStore(Store):
                 old = self._meta(db)
                 same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
                 loaded_here = not whole and base is not None and base[2] is counter
+                stored: Sketches | None = None
                 if loaded_here and same and base is not None and base[0] is strategy:
                     layout.write_delta(db, strategy, base[1])
-                    db.execute("DELETE FROM distinct_sketches")
+                    stored = base[3]
                 else:  # a swapped strategy keeps its event log
                     self._clear(db, keep_events=loaded_here)
                     layout.write_whole(db, strategy)
                 self._write_events(db, counter, whole=not loaded_here)
-                write_sketches(db, counter)
+                sketches = write_sketches(db, counter, stored)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
@@ -345,7 +349,7 @@ class SqliteStore(Store):
                 db.execute("ROLLBACK")
                 raise
         counter.unsaved_events.clear()
-        self._base = (strategy, layout.baseline(strategy), counter)
+        self._base = (strategy, layout.baseline(strategy), counter, sketches)
 
     def write_rows(
         self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]

@@ -30,13 +30,32 @@ def read_distinct(
     return {**parameters, "endpoints": sketches}
 
 
-def write_sketches(db: sqlite3.Connection, counter: HitCounter) -> None:
-    """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
+#: Each stored sketch's base64 text by (endpoint, bucket): what a save compares against.
+Sketches = dict[tuple[str, int], str]
+
+
+def sketch_texts(counter: HitCounter) -> Sketches:
+    """The counter's sketches as a save will compare them."""
     if counter.distinct is None:
-        return
-    rows = counter.distinct.sketch_rows()
+        return {}
+    return {(endpoint, bucket): text for endpoint, bucket, text in counter.distinct.sketch_rows()}
+
+
+def write_sketches(
+    db: sqlite3.Connection, counter: HitCounter, before: Sketches | None
+) -> Sketches:
+    """Write the counter's distinct-users sketches: all of them (`before` None: the table is
+    empty), or only those that changed since `before`, deleting the ones gone. Returns what
+    the table now holds (the next save's `before`)."""  # noqa: D205, D209
+    rows = counter.distinct.sketch_rows() if counter.distinct is not None else []
+    now = {(endpoint, bucket): text for endpoint, bucket, text in rows}
+    if before is not None:
+        gone = [key for key in before if key not in now]
+        db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
+        rows = [(*key, text) for key, text in now.items() if before.get(key) != text]
     rows.sort()  # in key order, the B-tree fills page by page
-    db.executemany("INSERT INTO distinct_sketches VALUES (?, ?, ?)", rows)
+    db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
+    return now
 
 
 def distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
