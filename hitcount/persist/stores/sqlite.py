@@ -33,8 +33,11 @@ from hitcount.model.metrics import plain
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
+from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
+from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_import import import_legacy
-from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for
+from hitcount.persist.stores.sqlite_layouts import DATA_TABLES as ROW_TABLES
+from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
@@ -104,7 +107,7 @@ class SqliteStore(Store):
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_META_SCHEMA + SCHEMA + EVENTS_INDEX)
+            db.executescript(_META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX)
         self._db = db
         return db
 
@@ -211,12 +214,13 @@ class SqliteStore(Store):
         layout = layout_for(spec["name"], spec["params"])
         extras = json.loads(meta.get("extras") or "null")
         endpoints = None
-        if scope.patterns is not None and not isinstance(layout, DocumentLayout):
+        whole = isinstance(layout, DocumentLayout) or "state" in meta  # or an older save's
+        if scope.patterns is not None and not whole:
             endpoints = self._endpoints(db, layout, scope)
         if scope.last_s is None and scope.patterns is not None:
             endpoints = []
         since = _since(scope, meta)
-        if isinstance(layout, DocumentLayout):
+        if whole:
             # one document: read whole, except for the header alone (sizes come from it)
             state: Any = msgspec.Raw(meta["state"]) if scope.patterns != () else None
             if state is None:
@@ -266,7 +270,7 @@ class SqliteStore(Store):
                 return None
             spec = json.loads(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
-            if isinstance(layout, DocumentLayout):
+            if isinstance(layout, DocumentLayout) or "state" in meta:
                 return files
             endpoints, entries = len(layout.endpoints(db)), layout.entries(db)
         return {
@@ -309,7 +313,10 @@ class SqliteStore(Store):
         """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
-        self._base = (strategy, layout.baseline(strategy), counter, sketch_texts(counter))
+        baseline = layout.baseline(strategy)
+        if isinstance(baseline, dict) and "state" in (self.header() or {}):
+            baseline = {}  # an older save's whole document: every endpoint gets its row
+        self._base = (strategy, baseline, counter, sketch_texts(counter))
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -373,7 +380,7 @@ class SqliteStore(Store):
         counter.unsaved_events.clear()
 
     def _clear(self, db: sqlite3.Connection, *, keep_events: bool = False) -> None:
-        tables = ("meta", "inputs", "distinct_sketches", "buckets", "sliding_chunks")
+        tables = ("meta", "inputs", "distinct_sketches", *ROW_TABLES, "endpoint_documents")
         for table in tables if keep_events else (*tables, "events"):
             db.execute(f"DELETE FROM {table}")  # fixed table names
 

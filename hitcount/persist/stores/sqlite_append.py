@@ -25,7 +25,8 @@ from hitcount.persist.document import from_bytes
 from hitcount.persist.state import signals_deferred
 from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
-from hitcount.persist.stores.sqlite_layouts import SlidingLayout, layout_for
+from hitcount.persist.stores.sqlite_documents import layout_for
+from hitcount.persist.stores.sqlite_layouts import SlidingLayout
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
