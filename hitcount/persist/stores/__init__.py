@@ -12,7 +12,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, StateError
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
 from hitcount.persist.stores.file import FileStore, default_state_dir, default_state_path
 from hitcount.persist.stores.memory import MemoryStore
@@ -55,11 +56,10 @@ def _path_store(path: Path) -> Store:
 
 
 def _holds_json(path: Path) -> bool:
-    """Whether `path` is an existing non-empty file that is not a SQLite database."""
+    """Whether `path` is an existing non-empty regular file that is not a SQLite database."""
     try:
-        with path.expanduser().open("rb") as stream:
-            head = stream.read(len(SQLITE_MAGIC))
-    except OSError:
+        head = read_head(path.expanduser(), len(SQLITE_MAGIC))
+    except (OSError, StateError):
         return False
     return bool(head) and head != SQLITE_MAGIC
 

@@ -31,6 +31,7 @@ from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
@@ -113,8 +114,7 @@ class SqliteStore(Store):
 
     def _check_is_sqlite(self) -> None:
         try:
-            with self.path.open("rb") as stream:
-                head = stream.read(len(SQLITE_MAGIC))
+            head = read_head(self.path, len(SQLITE_MAGIC))
         except OSError as err:
             raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
         if head and head != SQLITE_MAGIC:

@@ -171,3 +171,12 @@ def test_processes_importing_at_once_make_one_whole_database(home: Path, tmp_pat
     assert {int(out[0]) for out in outputs} == {total}
     assert sum(int(out[1]) for out in outputs) >= 1
     assert not [p.name for p in home.iterdir() if ".import-" in p.name]  # no temporaries
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["state", "state.db"])
+def test_a_fifo_named_as_the_state_is_refused_without_waiting(tmp_path: Path, name: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    result = run(["--state", str(fifo), "query", "/a", "--last", "1h"])
+    assert_error(result, 4, "not a regular file")
