@@ -459,3 +459,22 @@ def test_sketch_rows_of_a_replayed_state_are_its_per_sketch_form() -> None:
     assert counter.distinct is not None
     rows = counter.distinct.sketch_rows()
     assert len(rows) > 1000 and sorted(rows) == _flattened(counter.distinct)
+
+
+@settings(max_examples=40, deadline=None)
+@given(precision=st.integers(4, 16), users=st.lists(st.text(max_size=6), max_size=400))
+def test_sparse_bytes_are_the_header_then_each_entry_big_endian(
+    precision: int, users: list[str]
+) -> None:
+    import struct
+
+    sketch = HyperLogLog(precision)
+    sketch.add_many(users)
+    data = sketch.to_bytes()
+    if not sketch.is_sparse:
+        return
+    registers = sketch.registers()  # every register's rank, the sparse ones are the nonzero
+    entries = [(index, rank) for index, rank in enumerate(registers) if rank]
+    body = b"".join(struct.pack(">HB", index, rank) for index, rank in entries)  # the oracle
+    assert data.endswith(body) and len(data) > len(body)
+    assert HyperLogLog.from_bytes(data) == sketch
