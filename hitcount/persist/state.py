@@ -8,13 +8,16 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
 from hitcount.persist.bigvalues import encode_chunks
-from hitcount.persist.document import check_is_state, from_bytes, to_document
+from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
+from hitcount.persist.stores.sqlite import SQLITE_MAGIC, SqliteStore
 
 
 def load_counter(
@@ -96,6 +99,25 @@ def vacuum(store: Store) -> dict[str, dict[str, int]]:
         StateError: nothing saved there yet.
     """
     return store.vacuum()
+
+
+def read_counter_file(path: Path) -> HitCounter:
+    """The counter in a snapshot or JSON state file, or in a SQLite state (only read).
+
+    Raises:
+        StateError: missing, unreadable, damaged or foreign (named).
+    """
+    try:
+        head = read_head(path, len(SQLITE_MAGIC), "snapshot")
+    except (OSError, StateError):
+        head = b""  # read_file says what is wrong
+    if head != SQLITE_MAGIC:
+        return read_file(path)
+    store = SqliteStore(path)
+    try:
+        return load_counter(store)
+    finally:
+        store.close()
 
 
 def _no_state(store: Store) -> StateError:

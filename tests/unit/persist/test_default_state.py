@@ -180,3 +180,27 @@ def test_a_fifo_named_as_the_state_is_refused_without_waiting(tmp_path: Path, na
     os.mkfifo(fifo)
     result = run(["--state", str(fifo), "query", "/a", "--last", "1h"])
     assert_error(result, 4, "not a regular file")
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "sliding"])
+def test_sqlite_states_merge_and_show_as_their_snapshots_do(tmp_path: Path, strategy: str) -> None:
+    states, snapshots = [], []
+    for seed in (11, 12):
+        hits, _ = _hits(tmp_path, seed)
+        state, snapshot = tmp_path / f"shard{seed}.db", tmp_path / f"shard{seed}.json"
+        ok(["--state", str(state), "replay", str(hits), "-s", strategy])
+        ok(["--state", str(state), "snapshot", "save", str(snapshot)])
+        states.append(str(state))
+        snapshots.append(str(snapshot))
+    ok(["merge", *states, "-o", str(tmp_path / "from-db.json")])
+    ok(["merge", *snapshots, "-o", str(tmp_path / "from-snap.json")])
+    shown = [_shown(tmp_path / name) for name in ("from-db.json", "from-snap.json")]
+    assert shown[0] == shown[1] and shown[0]["metrics"]["total_hits"] > 0
+    assert _shown(Path(states[0])) == _shown(Path(snapshots[0]))
+
+
+def _shown(path: Path) -> dict[str, object]:
+    """`snapshot show --json` without the file's own name."""
+    shown = json.loads(ok(["snapshot", "show", str(path), "--json"]).stdout)
+    shown.pop("file")
+    return dict(shown)
