@@ -15,6 +15,13 @@ hitcount's modules are byte-compiled first, as a wheel install has them (an edit
 run with ``PYTHONDONTWRITEBYTECODE=1`` would compile every module at each start, a cost no
 installed copy pays and that would flatten every ratio).
 
+* then ``--concurrent`` (4 and 16 by default) appenders at once onto each state, each
+  ``replay --append`` of its own 1,000-line file on its own endpoint: the wall time until all
+  are done, lines per second, and whether every endpoint holds exactly its 1,000 lines;
+* then a ``--follow`` run onto a ``--follow-lines`` state (10 million by default; 0 skips it)
+  and onto a 1,000-hit state, each fed 1,000 lines a second: the seconds each commit took
+  (``last_commit_s`` of the NDJSON status lines; the goal: independent of the state's size).
+
 It prints the exact command, the medians, and each median's ratio to ``--version``'s (the
 issue's goals: append <= 1.5x, query <= 1.3x), and checks that both states answer the
 query alike and count every appended line once (``MISMATCH`` and exit status 1 otherwise).
@@ -22,7 +29,7 @@ query alike and count every appended line once (``MISMATCH`` and exit status 1 o
 Examples::
 
     python scripts/bench_sqlite.py
-    python scripts/bench_sqlite.py --lines 200000 --appends 10   # a quick look
+    python scripts/bench_sqlite.py --lines 200000 --appends 10 --follow-lines 200000  # quick
 
 Needs hitcount on PATH and ``scripts/gen_traffic.py`` beside this file.
 """
@@ -33,6 +40,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,6 +87,12 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=40, help="appends of 1,000 lines")
     parser.add_argument("--queries", type=int, default=15, help="queries per state")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the files here")
+    parser.add_argument(
+        "--concurrent", default="4,16", help="numbers of appenders at once (comma-separated)"
+    )
+    parser.add_argument(
+        "--follow-lines", type=int, default=10_000_000, help="hits of the followed state (0: skip)"
+    )
     options = parser.parse_args()
     directory = options.data_dir or Path(tempfile.mkdtemp(prefix="hitcount-bench-sqlite-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -140,7 +154,93 @@ def main() -> int:
     for name, seconds, floor in rows:
         ratio = f"{seconds / floor:>12.2f}" if floor else f"{'':>12}"
         print(f"{name:<48} {seconds:>9.3f} {ratio}")
-    return check(states, answers, options)
+    status = check(states, answers, options)
+    for count in (int(n) for n in options.concurrent.split(",") if n.strip()):
+        status |= concurrent(states, directory, count)
+    if options.follow_lines:
+        follow_commits(directory, options.follow_lines)
+    return status
+
+
+def concurrent(states: dict[str, Path], directory: Path, count: int) -> int:
+    """`count` appenders at once onto each state; each endpoint must hold its 1,000 lines."""
+    status = 0
+    for kind, state in states.items():
+        files = []
+        for i in range(count):
+            path = directory / f"concurrent-{kind}-{count}-{i}.ndjson"
+            start = 1_795_824_300.0 + 60 * count + i / 1000  # after the appends' clock
+            path.write_text(
+                "".join(
+                    json.dumps({"endpoint": f"/concurrent/{count}/{i}", "ts": start + j * 0.05})
+                    + "\n"
+                    for j in range(1000)
+                )
+            )
+            files.append(path)
+        env = {**os.environ, "HITCOUNT_LOCK_TIMEOUT": "3600"}
+        began = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                ["hitcount", "--state", str(state), "replay", "--append", str(path)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+            for path in files
+        ]
+        failed = [proc.communicate()[1] for proc in procs if proc.wait() != 0]
+        wall = time.perf_counter() - began
+        _, out = timed(["hitcount", "--state", str(state), "top", f"/concurrent/{count}/*",
+                        "--since", "0", "--json", "--limit", str(count + 1)])  # fmt: skip
+        counts = {row["endpoint"]: row["count"] for row in json.loads(out)}
+        exact = len(counts) == count and all(value == 1000 for value in counts.values())
+        print(
+            f"{count:>2} appenders at once onto .{kind}: {wall:.2f} s,"
+            f" {count * 1000 / wall:,.0f} lines/s, every line counted once: {exact}"
+        )
+        if failed or not exact:
+            print(f"MISMATCH: {len(failed)} appenders failed; counts {counts}")
+            status = 1
+    return status
+
+
+def follow_commits(directory: Path, lines: int) -> None:
+    """Seconds per `--follow` commit onto a big SQLite state and onto a small one."""
+    big = directory / f"follow-{lines}.ndjson"
+    if not big.exists():
+        generate(big, lines, "2026-11-27T00:00:00Z", 86400, 5)
+    for size, source in ((lines, big), (1000, directory / "add.ndjson")):
+        state = directory / f"follow-{size}.db"
+        for leftover in directory.glob(f"{state.name}*"):
+            leftover.unlink()
+        seconds, _ = timed(["hitcount", "--state", str(state), "replay", str(source),
+                            "--strategy", "sliding", "--max-window", "86400"])  # fmt: skip
+        print(f"full replay of {size:,} lines into .db for --follow: {seconds:.1f} s")
+        grow = directory / f"grow-{size}.ndjson"
+        grow.write_text("")
+        proc = subprocess.Popen(
+            ["hitcount", "--state", str(state), "replay", "--append", "--follow", str(grow),
+             "--commit-every", "1s", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        clock = 1_795_825_000.0
+        for _ in range(8):
+            with grow.open("a") as out:
+                for j in range(1000):
+                    out.write(json.dumps({"endpoint": "/follow", "ts": clock + j / 1000}) + "\n")
+            clock += 1.0
+            time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        status_lines = [json.loads(line) for line in proc.communicate()[0].splitlines()]
+        commits = sorted({s["commits"]: s["last_commit_s"] for s in status_lines}.values())
+        commits = [c for c in commits if c > 0]
+        if commits:
+            print(
+                f"--follow commits onto a {size:,}-hit .db state: median"
+                f" {statistics.median(commits):.3f} s, max {max(commits):.3f} s"
+                f" ({len(commits)} commits)"
+            )
 
 
 def check(states: dict[str, Path], answers: dict[str, str], options: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ lines continuing one that ends in a backslash) are run in order by bash, in one 
 directory for the whole README (so files and the saved state carry from one block to the
 next, as for a reader who types them), with `sample_traffic/` linked in, `HOME` pointing
 into the scratch directory (so the default state path prints as
-`~/.local/state/hitcount/state.json`), no `HITCOUNT_*` variables, `TZ=UTC`, `COLUMNS=100`
+`~/.local/state/hitcount/state.db`), no `HITCOUNT_*` variables, `TZ=UTC`, `COLUMNS=100`
 and stdout piped (plain tables). The lines after each command are replaced by what it
 printed, stdout and stderr merged.
 

@@ -201,9 +201,9 @@ def main_options(
         typer.Option(
             "--state",
             envvar="HITCOUNT_STATE",
-            help="State file (default: $XDG_STATE_HOME/hitcount/state.json or"
-            " ~/.local/state/hitcount/state.json); a path ending in .db, .sqlite or .sqlite3"
-            " keeps the state in SQLite.",
+            help="State file (default: $XDG_STATE_HOME/hitcount/state.db or"
+            " ~/.local/state/hitcount/state.db, a SQLite database); a path ending in .json"
+            " keeps the state in a JSON file.",
             show_default=False,
         ),
     ] = None,

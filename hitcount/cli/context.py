@@ -37,9 +37,11 @@ class AppContext:
         from hitcount.persist.stores import store_from_url  # here: start-up time
 
         store = store_from_url(self.store_url, namespace=self.namespace)
-        store.on_wait = _say_waiting
+        store.on_wait = _note
+        store.on_note = _note
         return store
 
 
-def _say_waiting(message: str) -> None:
+def _note(message: str) -> None:
+    """Print a store's note on stderr."""
     typer.echo(f"note: {message}", err=True)

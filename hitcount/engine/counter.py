@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_LATENESS_S = 60.0
 #: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
 RECENT_EVENTS = 200
+#: At most this many events wait for a store with a whole event log (SQLite) between saves.
+UNSAVED_EVENTS = 100_000
 
 
 class HitCounter(Answering, DeprecatedSnapshots):
@@ -82,6 +84,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.clock: float | None = None
         self.metrics = Metrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        #: Every event since the state was loaded or last saved (a store's event log).
+        self.unsaved_events: deque[dict[str, Any]] = deque(maxlen=UNSAVED_EVENTS)
         #: Sizes measured where the state lives, when it is not all in memory (Redis).
         self.stored_sizes: dict[str, int] | None = None
         #: How far into each replayed file the state has read, by real path.
@@ -190,7 +194,9 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self._observers.append(observer)
 
     def _remember(self, event: Event) -> None:
-        self.recent_events.append(event.to_dict())
+        row = event.to_dict()
+        self.recent_events.append(row)
+        self.unsaved_events.append(row)
 
     def _emit(self, name: str, payload: dict[str, Any]) -> None:
         self.events.emit(name, payload, self.clock)
@@ -419,6 +425,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.set_max_lateness(other.max_lateness_s)
         self.metrics = other.metrics
         self.recent_events = other.recent_events
+        self.unsaved_events.clear()
         self.inputs = other.inputs
         self.keying = other.keying
         self.max_endpoints = other.max_endpoints

@@ -217,6 +217,7 @@ class Answering:
             "endpoints_count": sizes.get("endpoints_count", sum(1 for _ in strategy.endpoints())),
             "memory_entries": sizes.get("memory_entries", strategy.memory_entries()),
             "state_bytes": sizes.get("state_bytes", strategy.state_bytes()),
+            **{name: sizes[name] for name in ("database_bytes", "wal_bytes") if name in sizes},
             "distinct_bytes": sizes.get(
                 "distinct_bytes", self.distinct.memory_bytes() if self.distinct is not None else 0
             ),

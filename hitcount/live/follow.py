@@ -62,6 +62,8 @@ class FollowStatus:
     commits: int
     inputs: tuple[InputPosition, ...]
     final: bool = False
+    #: Seconds the last commit took to save the state (0: none yet).
+    last_commit_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -199,6 +201,7 @@ class _Run:
         self.result = FollowResult(ReplayReport())
         self.started = time.monotonic()
         self._committed_lines = 0
+        self._last_commit_s = 0.0
         self._dirty = False
         #: Lines were read or a commit made since the last tick: the view is stale.
         self._unshown = False
@@ -279,7 +282,9 @@ class _Run:
         if self._dirty or not self.result.commits:
             self.counter.metrics.lines_read += report.lines_read - self._committed_lines
             self._committed_lines = report.lines_read
+            started = time.perf_counter()
             self.commit_to(self.counter)
+            self._last_commit_s = time.perf_counter() - started
             self.result.commits += 1
             self._dirty, self._unshown = False, True
         self.result.report = report
@@ -326,6 +331,7 @@ class _Run:
             commits=self.result.commits,
             inputs=tuple(self.counter.inputs.values()),
             final=final,
+            last_commit_s=self._last_commit_s,
         )
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.model.metrics import Metrics, plain
-from hitcount.persist.document import encode, read_file, to_document, write_file
+from hitcount.persist.document import encode, to_document, write_file
+from hitcount.persist.state import read_counter_file
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import same_kind
 
@@ -91,7 +92,7 @@ def merge_counters(
 
 
 def merge_files(paths: Sequence[str | Path]) -> MergeResult:
-    """The merge of snapshot or state files (see `merge_counters`).
+    """The merge of snapshot or state files, JSON or SQLite (see `merge_counters`).
 
     Raises:
         ConfigurationError: no files, or one file given twice (its hits would count twice).
@@ -106,7 +107,7 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
                 f"{path}: given twice (as {seen[resolved]}); its hits would count twice"
             )
         seen[resolved] = str(path)
-    counters = [read_file(Path(path)) for path in paths]
+    counters = [read_counter_file(Path(path)) for path in paths]
     before = sum(counter.metrics.pruned_events for counter in counters)
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)

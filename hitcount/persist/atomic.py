@@ -91,7 +91,7 @@ def write_atomically(target: Path, chunks: Iterable[bytes], *, mode: int | None 
         if isinstance(err, OSError):
             raise AtomicWriteError(err, in_directory=False) from err
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
@@ -128,7 +128,8 @@ def shared_mode() -> int:
     return 0o666 & ~mask
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or link in `directory` durable (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

@@ -54,3 +54,22 @@ def _read_capped(fd: int, path: Path, what: str) -> bytes:
             raise StateError(
                 f"{path}: larger than any hitcount {what} ({MAX_DOCUMENT_BYTES} bytes)"
             )
+
+
+def read_head(path: Path, size: int, what: str = "state") -> bytes:
+    """The first `size` bytes of the regular file at `path` (a FIFO is never waited on).
+
+    Raises:
+        FileNotFoundError, OSError: as `open` would.
+        StateError: not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(
+                f"{path}: not a regular file (a pipe, device or socket), so not a {what} file",
+                hint=f"name a {what} file",
+            )
+        return os.read(fd, size)
+    finally:
+        os.close(fd)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from hitcount.engine import HitCounter
+from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
 from hitcount.persist.bigvalues import encode_chunks
-from hitcount.persist.document import check_is_state, from_bytes, to_document
+from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
+from hitcount.persist.stores.sqlite import SQLITE_MAGIC, SqliteStore
 
 
 def load_counter(
@@ -37,6 +43,83 @@ def load_counter(
     return counter
 
 
+@dataclass(frozen=True)
+class EventLog:
+    """Events a state remembers, oldest first.
+
+    Attributes:
+        rows: the events asked for.
+        whole: read from the store's whole event log (SQLite); else from the state's last
+            `RECENT_EVENTS`, so older events may be gone (`bounded`).
+        bounded: only the last `RECENT_EVENTS` were kept, and the list is full.
+    """
+
+    rows: list[dict[str, Any]]
+    whole: bool
+    bounded: bool
+
+
+def read_events(
+    store: Store,
+    counter: HitCounter,
+    *,
+    name: str | None = None,
+    start: float = -math.inf,
+    end: float = math.inf,
+    limit: int = RECENT_EVENTS,
+) -> EventLog:
+    """The last `limit` events named `name` (None: any) whose log clock is in `(start, end]`
+    (both infinite: every event), from the store's whole log when it keeps one, else from
+    `counter` (loaded from `store`)."""  # noqa: D205, D209
+    logged = store.read_events(name, start, end, limit)
+    if logged is not None:
+        return EventLog(logged, whole=True, bounded=False)
+    windowed = math.isfinite(start) or math.isfinite(end)
+    rows = [
+        row
+        for row in counter.recent_events
+        if (name is None or row.get("event") == name)
+        and (not windowed or _clock_in(row.get("clock"), start, end))
+    ]
+    full = len(counter.recent_events) >= RECENT_EVENTS
+    return EventLog(rows[-limit:] if limit else [], whole=False, bounded=full)
+
+
+def _clock_in(clock: Any, start: float, end: float) -> bool:
+    return isinstance(clock, (int, float)) and start < clock <= end
+
+
+def vacuum(store: Store) -> dict[str, dict[str, int]]:
+    """Checkpoint a SQLite state's write-ahead log and compact its database.
+
+    Returns the database and WAL sizes in bytes, `before` and `after`.
+
+    Raises:
+        ConfigurationError: the store is not SQLite (nothing is changed).
+        StateError: nothing saved there yet.
+    """
+    return store.vacuum()
+
+
+def read_counter_file(path: Path) -> HitCounter:
+    """The counter in a snapshot or JSON state file, or in a SQLite state (only read).
+
+    Raises:
+        StateError: missing, unreadable, damaged or foreign (named).
+    """
+    try:
+        head = read_head(path, len(SQLITE_MAGIC), "snapshot")
+    except (OSError, StateError):
+        head = b""  # read_file says what is wrong
+    if head != SQLITE_MAGIC:
+        return read_file(path)
+    store = SqliteStore(path)
+    try:
+        return load_counter(store)
+    finally:
+        store.close()
+
+
 def _no_state(store: Store) -> StateError:
     return StateError(
         f"no saved state at {store.describe()}",
@@ -47,6 +130,7 @@ def _no_state(store: Store) -> StateError:
 def save_counter(store: Store, counter: HitCounter) -> None:
     """Write the counter's state to `store` atomically (its compact document)."""
     store.save_counter(counter, _compact_document)
+    counter.unsaved_events.clear()
 
 
 def _compact_document(counter: HitCounter) -> Iterable[bytes]:

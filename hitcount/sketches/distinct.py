@@ -387,6 +387,13 @@ class DistinctTracker:
             sketches = encoded_sketches(self._sketches)
         return {**self._parameters(), "endpoints": sketches}
 
+    def sketch_rows(self) -> list[tuple[str, int, str]]:
+        """`(endpoint, bucket, base64)` of every sketch: a store's rows."""
+        log = self._bulk()
+        if log is not None:
+            return log.encoded_rows()
+        return [(e, b, h.to_base64()) for e, bs in self._sketches.items() for b, h in bs.items()]
+
     def _parameters(self) -> dict[str, Any]:
         return {
             "bucket_s": self.bucket_s,

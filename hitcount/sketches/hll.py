@@ -31,6 +31,7 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from hashlib import blake2b
+from itertools import chain
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
@@ -313,7 +314,8 @@ class HyperLogLog:
         """A compact binary form: header, then sorted (index, rank) entries or all registers."""
         if self._sparse is not None:
             entries = sorted(self._sparse.items())
-            body = b"".join(_ENTRY.pack(index, rank) for index, rank in entries)
+            # one pack call for every (index, rank) entry: as _ENTRY each, far faster
+            body = struct.pack(">" + "HB" * len(entries), *chain.from_iterable(entries))
             return sparse_header(self.precision, len(entries)) + body
         assert self._dense is not None
         return dense_header(self.precision) + bytes(self._dense)

@@ -273,30 +273,38 @@ class RegisterLog:
         return log
 
     def encoded(self) -> dict[str, dict[int, str]]:
-        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket.
+        """Each sketch's `HyperLogLog.to_base64()`, per endpoint and bucket."""
+        result: dict[str, dict[int, str]] = {}
+        for endpoint, bucket, text in self.encoded_rows():
+            result.setdefault(endpoint, {})[bucket] = text
+        return result
+
+    def encoded_rows(self) -> list[tuple[str, int, str]]:
+        """`(endpoint, bucket, HyperLogLog.to_base64())` of each sketch, in key order.
 
         All sketches are laid out in one buffer, each padded with zeros to a multiple of 3
         bytes, and base64-encoded in one call: a sketch's text is then its slice of the
         whole, with its last quantum cut back and `=`-padded as if encoded alone.
         """
         keys = self.compact()
-        result: dict[str, dict[int, str]] = {}
+        rows: list[tuple[str, int, str]] = []
         pairs = self._pairs
         for part in self._parts(keys):  # a million keys at a time bounds the temporaries
             out, raw_lengths, pair_ids = self._layout(part)
             text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
             quanta = -(-raw_lengths // 3)
             padding = (3 - raw_lengths % 3) % 3
-            for pair, begin, size, pad in zip(
-                pair_ids.tolist(),
-                ((np.cumsum(quanta) - quanta) * 4).tolist(),
-                (4 * quanta - padding).tolist(),
-                padding.tolist(),
-                strict=True,
-            ):
-                endpoint, bucket = pairs[pair]
-                result.setdefault(endpoint, {})[bucket] = text[begin : begin + size] + _PADS[pad]
-        return result
+            rows += [
+                (*pairs[pair], text[begin : begin + size] + _PADS[pad])
+                for pair, begin, size, pad in zip(
+                    pair_ids.tolist(),
+                    ((np.cumsum(quanta) - quanta) * 4).tolist(),
+                    (4 * quanta - padding).tolist(),
+                    padding.tolist(),
+                    strict=True,
+                )
+            ]
+        return rows
 
     def _parts(self, keys: npt.NDArray[np.int64]) -> Iterator[npt.NDArray[np.int64]]:
         """Slices of about `_PART_KEYS` sorted keys, cut between pairs."""

@@ -162,6 +162,7 @@ def follow_status_json(status: FollowStatus) -> dict[str, Any]:
         "bad_lines": status.bad_lines,
         "hits_per_s": round(status.hits_per_s, 1),
         "commits": status.commits,
+        "last_commit_s": round(status.last_commit_s, 4),
         "clock": status.clock,
         "clock_iso": iso(status.clock),
         "strategy": status.strategy,

@@ -78,7 +78,7 @@ def test_default_state_path_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert default_state_path() == tmp_path / "a.json"
     monkeypatch.delenv("HITCOUNT_STATE")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert default_state_path() == tmp_path / "hitcount" / "state.json"
+    assert default_state_path() == tmp_path / "hitcount" / "state.db"
 
 
 _WRITER = textwrap.dedent(

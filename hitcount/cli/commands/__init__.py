@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot:plot",
     "report": "report:report",
     "export": "export:export_command",
+    "vacuum": "vacuum:vacuum",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.errors import ConfigurationError
 from hitcount.model.events import EVENT_FIELDS, REMEMBERED
-from hitcount.persist.state import load_counter
+from hitcount.persist.state import load_counter, read_events
 from hitcount.persist.stores import HEADER_ONLY
 
 
@@ -43,6 +44,8 @@ def events(
 ) -> None:
     """The notable events the state remembers (swaps, resets, alerts, switches), oldest first.
 
+    A SQLite state keeps every event in its event log; a JSON state only its last 200.
+
     Hits, prunes and metrics updates are not remembered: see them as they happen with
     --trace or --trace-json on replay. --last, --since and --until keep the events whose
     log clock is in that window. Example: hitcount events --name strategy_swapped --since -1d
@@ -59,11 +62,14 @@ def events(
                 hint=f"watch them with --trace-json on replay; remembered: {known}",
             )
         raise ConfigurationError(f"unknown event {name!r}", hint=f"choose one of: {known}")
-    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=HEADER_ONLY)
+    store = context(ctx).store()
+    counter = load_counter(store, lazy_distinct=True, scope=HEADER_ONLY)
     window = spec.resolve(counter.clock)
-    if not windowed:
-        kept = list(counter.iter_events())
-    else:
-        kept = [] if window.end is None else counter.events_in(window.last_s, window.end)
-    rows = [row for row in kept if name is None or row.get("event") == name]
-    render.events(rows[-limit:])
+    start, end = -math.inf, math.inf
+    if windowed:
+        if window.end is None:  # no hit yet: no window has a clock
+            render.events([])
+            return
+        start, end = window.end - window.last_s, window.end
+    log = read_events(store, counter, name=name, start=start, end=end, limit=limit)
+    render.events(log.rows, whole_log=log.whole, bounded=log.bounded)

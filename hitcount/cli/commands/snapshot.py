@@ -15,7 +15,7 @@ from hitcount.cli.render import Renderer, counted, safe
 from hitcount.engine import HitCounter
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
-from hitcount.persist.state import load_counter, updating
+from hitcount.persist.state import load_counter, read_counter_file, updating
 
 snapshot_app = typer.Typer(
     help="Save, restore and inspect snapshots (versioned JSON documents).\n\n"
@@ -31,7 +31,7 @@ FileArg = Annotated[
 def _read_snapshot(path: Path) -> HitCounter:
     if str(path) == "-":
         return snap.from_bytes(sys.stdin.buffer.read(), "<stdin>")
-    return snap.read_file(path)
+    return read_counter_file(path)
 
 
 @snapshot_app.command("save")

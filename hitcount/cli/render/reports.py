@@ -10,6 +10,7 @@ from rich.text import Text
 
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import counted, duration, safe, value_text
+from hitcount.engine import RECENT_EVENTS
 from hitcount.ingest.replay import BadLineInfo, ReplayReport
 from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
@@ -48,8 +49,11 @@ class ReportViews(Output):
             table.add_row(name, Text(safe(metric_text(name, value))))
         self.show(table)
 
-    def events(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Remembered events, oldest first."""
+    def events(
+        self, events: Iterable[Mapping[str, Any]], *, whole_log: bool = False, bounded: bool = False
+    ) -> None:
+        """Remembered events, oldest first: from the whole event log, or from the last ones
+        kept (`bounded`: that list is full, older events are gone)."""  # noqa: D205, D209
         rows = list(events)
         if self.json_output:
             self.json(rows)
@@ -61,8 +65,13 @@ class ReportViews(Output):
             )
             table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
         self.show(table)
-        if not rows:
-            self.note("no such events remembered (the state keeps its last 200 notable ones)")
+        if not rows and whole_log:
+            self.note("no such events in the state's event log")
+        elif not rows or bounded:
+            self.note(
+                f"{'no such events remembered: ' if not rows else ''}a JSON state keeps only"
+                f" its last {RECENT_EVENTS} notable events (a SQLite state keeps them all)"
+            )
 
     def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:
         """What a replay did."""

@@ -1,21 +1,30 @@
 """State stores by URL scheme: a path, `file://`, `sqlite://`, `memory://`, `redis://`.
 
-A path ending in `.db`, `.sqlite` or `.sqlite3` is a SQLite state; any other a JSON file.
+A path ending in `.json` is a JSON state file; `.db`, `.sqlite` or `.sqlite3` a SQLite
+state; any other path a SQLite state too, unless it already holds a JSON state (which keeps
+working). The default, `$XDG_STATE_HOME/hitcount/state.db`, imports the old default
+`state.json` beside it once, when it exists and the database does not.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, StateError
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, HEADER_ONLY, SIZES_ONLY, Scope, Store
-from hitcount.persist.stores.file import FileStore, default_state_path
+from hitcount.persist.stores.file import FileStore, default_state_dir, default_state_path
 from hitcount.persist.stores.memory import MemoryStore
-from hitcount.persist.stores.sqlite import SqliteStore
+from hitcount.persist.stores.sqlite import SQLITE_MAGIC, SqliteStore
 
-#: Path suffixes that name a SQLite state (any other path is a JSON state file).
+#: Path suffixes that name a SQLite state.
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+#: The path suffix that names a JSON state file.
+JSON_SUFFIX = ".json"
+#: The old default state, imported once into the new default.
+LEGACY_STATE_NAME = "state.json"
 
 _SCHEMES: dict[str, Callable[[str, str | None], Store]] = {
     "file": lambda url, _: FileStore(url.removeprefix("file://")),
@@ -37,10 +46,31 @@ def _sqlite(url: str) -> Store:
 
 
 def _path_store(path: Path) -> Store:
-    """A SQLite store for a `.db`/`.sqlite` path, else a JSON state file."""
-    if path.suffix.lower() in SQLITE_SUFFIXES:
-        return SqliteStore(path)
-    return FileStore(path)
+    """A JSON state file for a `.json` path (or a file already holding JSON), else SQLite."""
+    suffix = path.suffix.lower()
+    if suffix == JSON_SUFFIX:
+        return FileStore(path)
+    if suffix not in SQLITE_SUFFIXES and _holds_json(path):
+        return FileStore(path)
+    return SqliteStore(path)
+
+
+def _holds_json(path: Path) -> bool:
+    """Whether `path` is an existing non-empty regular file that is not a SQLite database."""
+    try:
+        head = read_head(path.expanduser(), len(SQLITE_MAGIC))
+    except (OSError, StateError):
+        return False
+    return bool(head) and head != SQLITE_MAGIC
+
+
+def default_store() -> Store:
+    """The store of `$HITCOUNT_STATE`, else the default SQLite state (importing the old
+    default `state.json` beside it, once)."""  # noqa: D205, D209
+    if os.environ.get("HITCOUNT_STATE"):
+        return _path_store(default_state_path())
+    directory = default_state_dir()
+    return SqliteStore(default_state_path(), legacy=directory / LEGACY_STATE_NAME)
 
 
 def _redis(url: str, namespace: str | None) -> Store:
@@ -62,7 +92,9 @@ def available_schemes() -> list[str]:
 
 
 def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
-    """The store a URL names; a plain path (or None: the default path) is a file store.
+    """The store a URL names: a plain path is a JSON or SQLite state (see above).
+
+    None names the default state.
 
     `namespace` is the key prefix of a Redis store (ignored by the others).
 
@@ -70,7 +102,7 @@ def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
         ConfigurationError: an unknown scheme (the message lists the known ones).
     """
     if url is None:
-        return _path_store(default_state_path())
+        return default_store()
     scheme, sep, _ = url.partition("://")
     if not sep:
         return _path_store(Path(url))
@@ -95,5 +127,6 @@ __all__ = [
     "Store",
     "available_schemes",
     "default_state_path",
+    "default_store",
     "store_from_url",
 ]

@@ -7,7 +7,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from hitcount.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -46,6 +48,8 @@ class Store(ABC):
     #: Told once when a writer has waited `LOCK_NOTICE_S` for another writer's lock (the CLI
     #: prints it on stderr); None: wait in silence.
     on_wait: Callable[[str], None] | None = None
+    #: Told what a store did by itself that the user should know (an old state imported).
+    on_note: Callable[[str], None] | None = None
 
     @abstractmethod
     def load(self) -> bytes | None:
@@ -74,6 +78,26 @@ class Store(ABC):
         `save_chunks`. The document format is the caller's (`persist/state.py`): a store
         only moves bytes, unless it keeps the state in its own structures (Redis)."""  # noqa: D205, D209
         self.save_chunks(encoded(counter))
+
+    def read_events(
+        self, name: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """The last `limit` events of the store's whole event log named `name` (None: any)
+        whose clock is in `(start, end]` (both infinite: all), oldest first; None: the store
+        keeps no log beyond the state's recent events."""  # noqa: D205, D209
+        return None
+
+    def vacuum(self) -> dict[str, dict[str, int]]:
+        """Compact the store; the sizes before and after (only SQLite stores can).
+
+        Raises:
+            ConfigurationError: this store has nothing to compact.
+        """
+        raise ConfigurationError(
+            f"{self.describe()}: not a SQLite state; only a SQLite state can be compacted",
+            hint="nothing to do: a JSON state file is rewritten whole at every save and never"
+            " holds free space (a SQLite state is a --state path ending in .db, the default)",
+        )
 
     def loaded(self, counter: HitCounter) -> None:  # noqa: B027 - most stores save it whole
         """`updating` loaded `counter` under the lock: a store may save only its changes."""

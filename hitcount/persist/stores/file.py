@@ -53,13 +53,18 @@ def lock_timeout_s() -> float:
 
 
 def default_state_path() -> Path:
-    """`$HITCOUNT_STATE`, else `$XDG_STATE_HOME/hitcount/state.json`, else
-    `~/.local/state/hitcount/state.json`."""  # noqa: D205, D209
+    """`$HITCOUNT_STATE`, else `$XDG_STATE_HOME/hitcount/state.db`, else
+    `~/.local/state/hitcount/state.db`."""  # noqa: D205, D209
     env = os.environ.get("HITCOUNT_STATE")
     if env:
         return Path(env).expanduser()
+    return default_state_dir() / "state.db"
+
+
+def default_state_dir() -> Path:
+    """`$XDG_STATE_HOME/hitcount`, else `~/.local/state/hitcount`."""
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "hitcount" / "state.json"
+    return Path(base) / "hitcount"
 
 
 def open_lock_file(lock_path: Path) -> int:

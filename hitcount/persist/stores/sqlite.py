@@ -20,7 +20,6 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +30,22 @@ from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
 from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
+from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
-from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout, layout_for, rows_of
+from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
+from hitcount.persist.stores.sqlite_documents import layout_for
+from hitcount.persist.stores.sqlite_import import import_legacy
+from hitcount.persist.stores.sqlite_layouts import DATA_TABLES as ROW_TABLES
+from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
+from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
+from hitcount.persist.stores.sqlite_sketches import (
+    Sketches,
+    distinct_parameters,
+    read_distinct,
+    sketch_texts,
+    write_sketches,
+)
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -57,12 +69,17 @@ CREATE TABLE IF NOT EXISTS distinct_sketches (
 class SqliteStore(Store):
     """A state in one SQLite database file."""
 
-    def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, url: str | None = None, legacy: Path | None = None
+    ) -> None:
         self.path = Path(path).expanduser()
         self.url = url or str(self.path)
+        #: An old JSON state imported when the database does not exist yet (the default).
+        self.legacy = legacy
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
-        self._base: tuple[Any, Any, list[dict[str, Any]]] | None = None
+        #: What `updating` loaded (strategy, its rows' baseline, the counter, its sketches).
+        self._base: tuple[Any, Any, HitCounter, Sketches] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -72,6 +89,9 @@ class SqliteStore(Store):
             return self._db
         if self.path.is_dir():
             raise StateError(f"{self.path}: is a directory, not a state file")
+        if self.legacy is not None and not self.path.exists() and self.legacy.exists():
+            self._lock._ensure_directory()
+            import_legacy(self, self.legacy, SqliteStore, self.on_note)
         if not self.path.exists():
             if not create:
                 return None
@@ -87,14 +107,13 @@ class SqliteStore(Store):
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_META_SCHEMA + SCHEMA)
+            db.executescript(_META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX)
         self._db = db
         return db
 
     def _check_is_sqlite(self) -> None:
         try:
-            with self.path.open("rb") as stream:
-                head = stream.read(len(SQLITE_MAGIC))
+            head = read_head(self.path, len(SQLITE_MAGIC))
         except OSError as err:
             raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
         if head and head != SQLITE_MAGIC:
@@ -138,6 +157,13 @@ class SqliteStore(Store):
                 f"{self.path}: damaged database ({doing}): {err}",
                 hint="restore a snapshot into a new state (hitcount snapshot restore)",
             ) from err
+
+    def fold_wal(self) -> None:
+        """Move the WAL into the database file and stop using one (a file whole by itself)."""
+        if self._db is not None:
+            with self.errors("checkpointing"):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("PRAGMA journal_mode=DELETE")
 
     def close(self) -> None:
         """Close the connection."""
@@ -187,12 +213,13 @@ class SqliteStore(Store):
         layout = layout_for(spec["name"], spec["params"])
         extras = json.loads(meta.get("extras") or "null")
         endpoints = None
-        if scope.patterns is not None and not isinstance(layout, DocumentLayout):
+        whole = isinstance(layout, DocumentLayout) or "state" in meta  # or an older save's
+        if scope.patterns is not None and not whole:
             endpoints = self._endpoints(db, layout, scope)
         if scope.last_s is None and scope.patterns is not None:
             endpoints = []
         since = _since(scope, meta)
-        if isinstance(layout, DocumentLayout):
+        if whole:
             # one document: read whole, except for the header alone (sizes come from it)
             state: Any = msgspec.Raw(meta["state"]) if scope.patterns != () else None
             if state is None:
@@ -215,7 +242,7 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": self._distinct(db, meta, endpoints, since),
+            "distinct": read_distinct(db, meta, endpoints, since),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }
@@ -224,26 +251,6 @@ class SqliteStore(Store):
         if (keys := json.loads(meta.get("keys") or "null")) is not None:
             document["keys"] = keys
         return encode(document)
-
-    def _distinct(
-        self,
-        db: sqlite3.Connection,
-        meta: dict[str, Any],
-        endpoints: list[str] | None,
-        since: float,
-    ) -> Any:
-        """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
-        all) whose minute ends after `since`."""  # noqa: D205, D209
-        parameters = json.loads(meta.get("distinct") or "null")
-        if parameters is None:
-            return None
-        width = float(parameters["bucket_s"])
-        query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
-        sketches: dict[str, dict[str, str]] = {}
-        low = since if math.isfinite(since) else -1e300
-        for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
-            sketches.setdefault(endpoint, {})[str(bucket)] = sketch
-        return {**parameters, "endpoints": sketches}
 
     def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:
         patterns = scope.patterns or ()
@@ -256,20 +263,49 @@ class SqliteStore(Store):
         db = self._connect(create=False)
         if db is None:
             return None
+        files = file_sizes(self.path)
         with self.errors("reading the state"):
             meta = self._meta(db)
             if meta is None:
                 return None
             spec = json.loads(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
-            if isinstance(layout, DocumentLayout):
-                return None
+            if isinstance(layout, DocumentLayout) or "state" in meta:
+                return files
             endpoints, entries = len(layout.endpoints(db)), layout.entries(db)
         return {
             "endpoints_count": endpoints,
             "memory_entries": entries,
-            "state_bytes": _size(self.path) + _size(Path(f"{self.path}-wal")),
+            "state_bytes": files["database_bytes"] + files["wal_bytes"],
+            **files,
         }
+
+    def read_events(
+        self, name: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """The last `limit` events of the whole log (see `Store.read_events`)."""
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        with self.errors("reading the events"):
+            return read_events(db, name, start, end, limit)
+
+    def vacuum(self) -> dict[str, dict[str, int]]:
+        """Checkpoint the write-ahead log and compact the database (under the writers' lock).
+
+        Returns the file sizes before and after.
+        """
+        with self.locked():
+            db = self._connect(create=False)
+            if db is None or self.header() is None:
+                raise StateError(
+                    f"no saved state at {self.describe()}",
+                    hint="run `hitcount replay FILE` first (or pass --state/--store)",
+                )
+            before = file_sizes(self.path)
+            with self.errors("compacting the state"):
+                compact(db)
+            return {"before": before, "after": file_sizes(self.path)}
 
     # -- writing --------------------------------------------------------------------------
 
@@ -277,7 +313,10 @@ class SqliteStore(Store):
         """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
-        self._base = (strategy, layout.baseline(strategy), list(counter.recent_events))
+        baseline = layout.baseline(strategy)
+        if isinstance(baseline, dict) and "state" in (self.header() or {}):
+            baseline = {}  # an older save's whole document: every endpoint gets its row
+        self._base = (strategy, baseline, counter, sketch_texts(counter))
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -300,31 +339,30 @@ class SqliteStore(Store):
             try:
                 old = self._meta(db)
                 same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
-                if not whole and same and base is not None and base[0] is strategy:
+                loaded_here = not whole and base is not None and base[2] is counter
+                stored: Sketches | None = None
+                if loaded_here and same and base is not None and base[0] is strategy:
                     layout.write_delta(db, strategy, base[1])
-                    self._write_events(db, base[2], list(counter.recent_events))
-                    db.execute("DELETE FROM distinct_sketches")
-                else:
-                    self._clear(db)
+                    stored = base[3]
+                else:  # a swapped strategy keeps its event log
+                    self._clear(db, keep_events=loaded_here)
                     layout.write_whole(db, strategy)
-                    self._write_events(db, [], list(counter.recent_events))
-                self._write_sketches(db, counter)
+                self._write_events(db, counter, whole=not loaded_here)
+                sketches = write_sketches(db, counter, stored)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        self._base = (strategy, layout.baseline(strategy), list(counter.recent_events))
+        counter.unsaved_events.clear()
+        self._base = (strategy, layout.baseline(strategy), counter, sketches)
 
     def write_rows(
-        self,
-        counter: HitCounter,
-        events_before: list[dict[str, Any]],
-        add_rows: Callable[[sqlite3.Connection], int],
+        self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]
     ) -> None:
-        """One transaction: `add_rows` (it returns the stored entries it pruned), the events
-        since `events_before`, and the counter's header."""  # noqa: D205, D209
+        """One transaction: `add_rows` (it returns the stored entries it pruned), the
+        counter's new events, and its header."""  # noqa: D205, D209
         db = self._connect(create=True)
         assert db is not None
         layout = layout_for(counter.strategy.name, counter.strategy.params)
@@ -332,28 +370,29 @@ class SqliteStore(Store):
             db.execute("BEGIN IMMEDIATE")
             try:
                 counter.metrics.pruned_events += add_rows(db)
-                self._write_events(db, events_before, list(counter.recent_events))
+                self._write_events(db, counter, whole=False)
                 self._write_meta(db, counter, layout)
                 self._write_inputs(db, counter)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        counter.unsaved_events.clear()
 
-    def _clear(self, db: sqlite3.Connection) -> None:
-        tables = ("meta", "events", "inputs", "distinct_sketches", "buckets", "sliding_chunks")
-        for table in tables:
+    def _clear(self, db: sqlite3.Connection, *, keep_events: bool = False) -> None:
+        tables = ("meta", "inputs", "distinct_sketches", *ROW_TABLES, "endpoint_documents")
+        for table in tables if keep_events else (*tables, "events"):
             db.execute(f"DELETE FROM {table}")  # fixed table names
 
-    def _write_events(
-        self, db: sqlite3.Connection, before: list[dict[str, Any]], after: list[dict[str, Any]]
-    ) -> None:
-        """Append the events `after` holds beyond `before` (both the newest, in order)."""
-        overlap = min(len(before), len(after))
-        while overlap and before[len(before) - overlap :] != after[:overlap]:
-            overlap -= 1
-        rows = [(json.dumps(event),) for event in after[overlap:]]
-        db.executemany("INSERT INTO events (event) VALUES (?)", rows)
+    def _write_events(self, db: sqlite3.Connection, counter: HitCounter, *, whole: bool) -> None:
+        """Append the counter's events since it was loaded or saved; for a `whole` state
+        also the remembered ones before them (from a document or another store)."""  # noqa: D205, D209
+        new = list(counter.unsaved_events)
+        rows = new
+        if whole:
+            recent = list(counter.recent_events)
+            rows = recent[: max(0, len(recent) - len(new))] + new
+        db.executemany("INSERT INTO events (event) VALUES (?)", [(json.dumps(e),) for e in rows])
 
     def _write_meta(self, db: sqlite3.Connection, counter: HitCounter, layout: Any) -> None:
         strategy = counter.strategy
@@ -370,38 +409,25 @@ class SqliteStore(Store):
             "extras": json.dumps(layout.extras(strategy)),
             "max_endpoints": json.dumps(counter.max_endpoints),
             "keys": json.dumps(None if counter.keying.default else counter.keying.to_dict()),
-            "distinct": json.dumps(_distinct_parameters(counter)),
+            "distinct": json.dumps(distinct_parameters(counter)),
         }
         if isinstance(layout, DocumentLayout):
             meta["state"] = layout.document(strategy)
         db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
-
-    def _write_sketches(self, db: sqlite3.Connection, counter: HitCounter) -> None:
-        """Insert the counter's distinct-users sketches, one row each (the table is empty)."""
-        if counter.distinct is None:
-            return
-        state = counter.distinct.to_state(compact=False)
-        rows = (
-            (endpoint, int(bucket), sketch)
-            for endpoint, buckets in state["endpoints"].items()
-            for bucket, sketch in buckets.items()
-        )
-        db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
 
     def _write_inputs(self, db: sqlite3.Connection, counter: HitCounter) -> None:
         """The input positions, and the alert tracks (a `meta` row) kept across runs."""
         rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
         db.execute("DELETE FROM inputs")
         db.executemany("INSERT INTO inputs VALUES (?, ?)", rows)
-        alerts = json.dumps(counter.saved_alerts())
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('alerts', ?)", (alerts,))
-
-    def locked(self) -> AbstractContextManager[None]:
-        """An exclusive `flock` on `PATH.lock` (writers take turns; readers never wait)."""
-        return self._locked()
+        db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('alerts', ?)",
+            (json.dumps(counter.saved_alerts()),),
+        )
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
+        """An exclusive `flock` on `PATH.lock` (writers take turns; readers never wait)."""
         self._lock.on_wait = self.on_wait
         with self._lock.locked():
             self._base = None
@@ -415,29 +441,9 @@ def _spec(strategy: Any) -> dict[str, Any]:
     return {"name": strategy.name, "params": dict(strategy.params)}
 
 
-def _distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
-    tracker = counter.distinct
-    if tracker is None:
-        return None
-    horizon = tracker.horizon if math.isfinite(tracker.horizon) else None
-    return {
-        "bucket_s": tracker.bucket_s,
-        "precision": tracker.precision,
-        "retention_s": tracker.retention_s,
-        "horizon": horizon,
-    }
-
-
 def _since(scope: Scope, meta: dict[str, Any]) -> float:
     if scope.last_s is None or not math.isfinite(scope.last_s):
         return -math.inf
     clock = json.loads(meta["clock"])
     end = scope.now if scope.now is not None else (clock or 0.0)
     return float(end - scope.last_s)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

@@ -25,7 +25,8 @@ from hitcount.persist.document import from_bytes
 from hitcount.persist.state import signals_deferred
 from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
-from hitcount.persist.stores.sqlite_layouts import SlidingLayout, layout_for
+from hitcount.persist.stores.sqlite_documents import layout_for
+from hitcount.persist.stores.sqlite_layouts import SlidingLayout
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
@@ -65,11 +66,10 @@ def appending(
         data = store.load_scoped(HEADER_ONLY)
         assert data is not None
         counter = from_bytes(data, store.describe())
-        events = list(counter.recent_events)
         adder = RowAdder(counter)
         yield counter
         with signals_deferred():
-            store.write_rows(counter, events, adder)
+            store.write_rows(counter, adder)
             if on_saved is not None:
                 on_saved()
 

@@ -393,18 +393,6 @@ class DocumentLayout(SqliteLayout):
         return 0
 
 
-NATIVE: dict[str, type[SqliteLayout]] = {
-    "fixed": BucketLayout,
-    "tiered": BucketLayout,
-    "sliding": SlidingLayout,
-}
-
-
-def layout_for(name: str, params: Mapping[str, float | int]) -> SqliteLayout:
-    """The layout of a strategy: native tables, else one document."""
-    return NATIVE.get(name, DocumentLayout)(name, params)
-
-
 def rows_of(
     db: sqlite3.Connection, query: str, endpoints: list[str] | None, args: tuple[Any, ...] = ()
 ) -> Iterator[Any]:

@@ -349,6 +349,7 @@ def test_follow_stdin_reads_to_the_end_and_prints_ndjson_summaries(tmp_path: Pat
     summaries = [json.loads(line) for line in result.stdout.splitlines()]
     assert summaries[-1]["final"] is True and summaries[-1]["hits_kept"] == 5
     assert summaries[-1]["inputs"] == []  # a pipe has no position to resume from
+    assert summaries[-1]["commits"] >= 1 and summaries[-1]["last_commit_s"] > 0  # timed
     top = run(["--state", str(state), "top", "--last", "1h", "--json"])
     assert {row["endpoint"]: row["count"] for row in json.loads(top.stdout)} == _expected(lines)
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcount import HitCounter, from_document, restore_snapshot, take_snapshot
+from hitcount import HitCounter, from_document, replay, restore_snapshot, take_snapshot
 from hitcount.errors import StateError
 from hitcount.persist.document import encode
 from hitcount.sketches import distinct, sketchlog
@@ -420,3 +420,61 @@ def test_cli_no_distinct_gives_a_clear_error(state_env: Path) -> None:
 def ok_metrics() -> dict[str, object]:
     result: dict[str, object] = json.loads(ok(["metrics", "--json"]).stdout)
     return result
+
+
+def _flattened(tracker: DistinctTracker) -> list[tuple[str, int, str]]:
+    """The per-sketch form of `to_state` as rows: the oracle of `sketch_rows`."""
+    state = tracker.to_state(compact=False)
+    return sorted(
+        (endpoint, int(bucket), text)
+        for endpoint, buckets in state["endpoints"].items()
+        for bucket, text in buckets.items()
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    bucket_s=st.sampled_from([1, 10, 60, 3600]),
+    precision=st.integers(4, 14),
+    hits=st.lists(
+        st.tuples(st.sampled_from(["/a", "/b", "/c/d"]), st.floats(0, 5_000), st.text(max_size=4)),
+        max_size=300,
+    ),
+    packed=st.booleans(),
+)
+def test_sketch_rows_are_the_per_sketch_state_as_rows(
+    bucket_s: int, precision: int, hits: list[tuple[str, float, str]], packed: bool
+) -> None:
+    tracker = DistinctTracker(bucket_s=bucket_s, precision=precision)
+    for endpoint, ts, user in hits:
+        tracker.add(endpoint, ts, user)
+    if packed:  # through the compact form, whose load keeps the sketches in the bulk log
+        tracker = DistinctTracker.from_state(tracker.to_state(compact=True))
+    assert sorted(tracker.sketch_rows()) == _flattened(tracker)
+
+
+def test_sketch_rows_of_a_replayed_state_are_its_per_sketch_form() -> None:
+    counter = HitCounter("fixed")
+    replay(counter, [str(SAMPLES / "web.ndjson")])
+    assert counter.distinct is not None
+    rows = counter.distinct.sketch_rows()
+    assert len(rows) > 1000 and sorted(rows) == _flattened(counter.distinct)
+
+
+@settings(max_examples=40, deadline=None)
+@given(precision=st.integers(4, 16), users=st.lists(st.text(max_size=6), max_size=400))
+def test_sparse_bytes_are_the_header_then_each_entry_big_endian(
+    precision: int, users: list[str]
+) -> None:
+    import struct
+
+    sketch = HyperLogLog(precision)
+    sketch.add_many(users)
+    data = sketch.to_bytes()
+    if not sketch.is_sparse:
+        return
+    registers = sketch.registers()  # every register's rank, the sparse ones are the nonzero
+    entries = [(index, rank) for index, rank in enumerate(registers) if rank]
+    body = b"".join(struct.pack(">HB", index, rank) for index, rank in entries)  # the oracle
+    assert data.endswith(body) and len(data) > len(body)
+    assert HyperLogLog.from_bytes(data) == sketch
