@@ -64,7 +64,8 @@ class ReportViews(Output):
                 f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
             )
             table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
-        self.show(table)
+        if rows:  # no header over nothing: the note says why
+            self.show(table)
         if not rows and whole_log:
             self.note("no such events in the state's event log")
         elif not rows or bounded:
