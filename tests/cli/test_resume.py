@@ -36,7 +36,9 @@ def test_a_file_read_whole_is_refused_unless_again(state: list[str], tmp_path: P
     assert_error(result, 3, "already read whole by an earlier replay (300 lines in the state)")
     assert "add --again to count it a second time" in result.stderr
     assert _total(state) == 300  # nothing saved
-    assert "already read whole" in ok([*state, "replay", "--append", "--resume", str(log)]).stderr
+    resumed = ok([*state, "replay", "--append", "--resume", str(log)])
+    assert "already read whole" in resumed.stderr
+    assert resumed.stdout.startswith("replayed 0 lines from no new input")
     assert _total(state) == 300
     ok([*state, "replay", "--append", "--again", str(log)])
     assert _total(state) == 600

@@ -82,7 +82,7 @@ class ReportViews(Output):
             return
         formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
         self.line(
-            f"replayed {counted(report.lines_read, 'line')} from {formats or 'no input'}"
+            f"replayed {counted(report.lines_read, 'line')} from {formats or 'no new input'}"
             f" in {report.elapsed_s:.2f}s: {counted(report.hits_kept, 'hit')} kept,"
             f" {report.late_hits} too late, {counted(report.bad_lines, 'bad line')}"
         )
