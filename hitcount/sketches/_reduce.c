@@ -44,7 +44,7 @@ static int bit_length(uint64_t v) {
 /* reduce(codes, ts, user_codes, user_registers, bucket_s, precision): for the hits with a
  * user (user code >= 0), the largest rank per (endpoint code, bucket, register), where a
  * user's `index << 6 | rank` is `user_registers[user code]` (int64). Returns
- * (pair codes, pair buckets, pair sizes) as int64 and (registers uint16, ranks uint8), pairs
+ * (pair codes, pair buckets, pair sizes) as int64 and (registers uint32, ranks uint8), pairs
  * sorted by (code, bucket) and registers increasing within a pair; None when the pairs are
  * too spread out to number in 64-bit keys (the caller then sorts with numpy). */
 static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -65,7 +65,7 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     const double *ts = ts_view.buf;
     const int64_t *table = table_view.buf;
     if (ts_view.len != n * (Py_ssize_t)sizeof(double) ||
-        users_view.len != n * (Py_ssize_t)sizeof(int32_t) || precision < 4 || precision > 16 ||
+        users_view.len != n * (Py_ssize_t)sizeof(int32_t) || precision < 4 || precision > 25 ||
         !(bucket_s > 0)) {
         PyErr_SetString(PyExc_ValueError, "reduce: arrays of different lengths or bad parameters");
         goto out;
@@ -121,13 +121,13 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     pair_codes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
     pair_buckets = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
     pair_sizes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
-    registers = PyByteArray_FromStringAndSize(NULL, kept * 2);
+    registers = PyByteArray_FromStringAndSize(NULL, kept * 4);
     ranks = PyByteArray_FromStringAndSize(NULL, kept);
     if (!pair_codes || !pair_buckets || !pair_sizes || !registers || !ranks) goto out;
     int64_t *out_codes = (int64_t *)PyByteArray_AS_STRING(pair_codes);
     int64_t *out_buckets = (int64_t *)PyByteArray_AS_STRING(pair_buckets);
     int64_t *out_sizes = (int64_t *)PyByteArray_AS_STRING(pair_sizes);
-    uint16_t *out_registers = (uint16_t *)PyByteArray_AS_STRING(registers);
+    uint32_t *out_registers = (uint32_t *)PyByteArray_AS_STRING(registers);
     uint8_t *out_ranks = (uint8_t *)PyByteArray_AS_STRING(ranks);
     Py_ssize_t p = -1;
     for (Py_ssize_t i = 0; i < kept; i++) {
@@ -139,7 +139,7 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
             out_sizes[p] = 0;
         }
         out_sizes[p]++;
-        out_registers[i] = (uint16_t)((keys[i] >> 6) & ((1ULL << precision) - 1));
+        out_registers[i] = (uint32_t)((keys[i] >> 6) & ((1ULL << precision) - 1));
         out_ranks[i] = (uint8_t)(keys[i] & 63);
     }
     result = Py_BuildValue("(OOOOO)", pair_codes, pair_buckets, pair_sizes, registers, ranks);

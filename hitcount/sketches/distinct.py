@@ -28,14 +28,7 @@ from hitcount.sketches.distinct_state import (
     decoded_sketches,
     encoded_sketches,
 )
-from hitcount.sketches.hll import (
-    DEFAULT_PRECISION,
-    HyperLogLog,
-    check_precision,
-    collision_high,
-    hash64,
-    z_score,
-)
+from hitcount.sketches.hll import DEFAULT_PRECISION, HyperLogLog, check_precision, hash64
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +49,6 @@ PACKED_MIN_SKETCHES = 1024
 
 
 _HASH_CACHE_LIMIT = 1 << 20
-_HEADER_BYTES = 6  # of an encoded sketch: magic, precision, kind
 
 
 class DistinctTracker:
@@ -320,11 +312,9 @@ class DistinctTracker:
                     inner.merge(sketch)
                 else:
                     partial.add(bucket)
-        z = z_score(confidence)
-        spread = z * inner.standard_error()
         low_est, high_est = inner.estimate(), outer.estimate()
-        low = max(float(inner.nonzero()), low_est * (1.0 - spread)) if low_est else 0.0
-        high = max(high_est * (1.0 + spread), collision_high(outer.nonzero(), outer.m, confidence))
+        low = inner.bounds(confidence)[0] if low_est else 0.0
+        high = outer.bounds(confidence)[1]
         if partial:
             share = sum(_covered(b * width, (b + 1) * width, start, end) for b in partial)
             estimate = low_est + max(0.0, high_est - low_est) * share / len(partial)
@@ -350,14 +340,10 @@ class DistinctTracker:
         return sum(len(buckets) for buckets in self._sketches.values())
 
     def memory_bytes(self) -> int:
-        """Bytes of the encoded sketches (sparse ones 3 bytes a register set)."""
+        """Bytes of the encoded sketches (sparse ones 4 bytes a register set)."""
         log = self._bulk()
         if log is not None:
-            sizes = log.sizes()
-            limit = HyperLogLog(self.precision).sparse_limit
-            sparse = sizes[sizes <= limit]
-            dense_bytes = (len(sizes) - len(sparse)) * (_HEADER_BYTES + (1 << self.precision))
-            return int(dense_bytes + (sparse * 3 + _HEADER_BYTES + 4).sum())
+            return log.memory_bytes()
         return sum(
             sketch.memory_bytes()
             for buckets in self._sketches.values()

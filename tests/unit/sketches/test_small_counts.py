@@ -1,16 +1,47 @@
-"""HyperLogLog bounds at small counts cover register collisions (the truth is known)."""
+"""HyperLogLog bounds at small counts cover register collisions (the truth is known).
+
+New sketches are sparse at precision 25, where a few hundred users never collide in
+practice; sketches saved in the form before (sparse at precision p, where 22 users collide
+6% of the time at p = 12) load with the same registers and must keep honest bounds.
+"""
 
 from __future__ import annotations
+
+import struct
 
 import pytest
 
 from hitcount.sketches.hll import HyperLogLog
 
 
+def _old_form(sketch: HyperLogLog) -> HyperLogLog:
+    """The sketch as the previous version saved it: sparse entries at precision p."""
+    entries = [(i, r) for i, r in enumerate(sketch.registers()) if r]
+    body = b"".join(struct.pack(">HB", i, r) for i, r in entries)
+    head = b"HLL1" + bytes([sketch.precision, 0]) + struct.pack(">I", len(entries))
+    return HyperLogLog.from_bytes(head + body)
+
+
 def _sketch(precision: int, users: int, seed: int) -> HyperLogLog:
     sketch = HyperLogLog(precision)
     sketch.add_many(f"user-{seed}-{i}" for i in range(users))
-    return sketch
+    return _old_form(sketch)
+
+
+@pytest.mark.parametrize("precision", [4, 10, 12, 16])
+def test_new_sketches_are_exact_at_small_counts(precision: int) -> None:
+    """Up to the switch (and at least 1,000 users at p >= 12) the sparse sketch at precision
+    25 answers within 0.5%, and its bounds hold the truth."""  # noqa: D205, D209
+    for users in (1, 5, 22, 100, 1000):
+        sketch = HyperLogLog(precision)
+        sketch.add_many(f"user-{users}-{i}" for i in range(users))
+        if not sketch.is_sparse:
+            assert users > sketch.sparse_limit
+            continue
+        low, high = sketch.bounds()
+        assert low <= users <= high
+        assert sketch.estimate() == pytest.approx(users, rel=0.005)
+        assert round(sketch.estimate()) == users
 
 
 def test_a_collision_no_longer_puts_the_truth_above_the_bounds() -> None:
@@ -46,6 +77,13 @@ def test_distinct_queries_cover_a_collision_at_small_counts() -> None:
         counter = HitCounter("sliding")
         for i in range(22):
             counter.record("/a", 1_000.0 + i, user=f"user-{seed}-{i}")
+        assert counter.distinct is not None
+        tracker = counter.distinct
+        assert counter.query_distinct("/a", 3600).answer.low == 22  # sparse at 25: exact
+        state = tracker.to_state()
+        saved = state["endpoints"]["/a"].items()
+        old = {b: _old_form(HyperLogLog.from_base64(t)).to_base64() for b, t in saved}
+        tracker.load_state({**state, "endpoints": {"/a": old}})
         answer = counter.query_distinct("/a", 3600).answer
         if answer.low == 21:  # one collision among the 22 users
             covered += 1
