@@ -1,6 +1,6 @@
 /* hitcount.sketches._reduce: distinct users in bulk, in C.
  *
- * reduce(codes, ts, user_codes, user_registers, bucket_s, precision) computes, for a batch of
+ * reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) computes, for a batch of
  * hits, the largest HyperLogLog rank per (endpoint, time bucket, register) with a radix sort;
  * it replaces numpy's sort in the worker processes and the parent (see sketchlog.py).
  */
@@ -41,7 +41,8 @@ static int bit_length(uint64_t v) {
     return bits;
 }
 
-/* reduce(codes, ts, user_codes, user_registers, bucket_s, precision): for the hits with a
+/* reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right): for the
+ * hits with a
  * user (user code >= 0), the largest rank per (endpoint code, bucket, register), where a
  * user's `index << 6 | rank` is `user_registers[user code]` (int64). Returns
  * (pair codes, pair buckets, pair sizes) as int64 and (registers uint32, ranks uint8), pairs
@@ -50,9 +51,9 @@ static int bit_length(uint64_t v) {
 static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer codes_view, ts_view, users_view, table_view;
     double bucket_s;
-    int precision;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*di", &codes_view, &ts_view, &users_view, &table_view,
-                          &bucket_s, &precision))
+    int precision, closed_right;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*dip", &codes_view, &ts_view, &users_view, &table_view,
+                          &bucket_s, &precision, &closed_right))
         return NULL;
     PyObject *result = NULL;
     uint64_t *keys = NULL;
@@ -87,7 +88,8 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "reduce: a code out of range");
             goto out;
         }
-        double b = floor(ts[i] / bucket_s);
+        /* (lo, hi] buckets: ceil - 1, so a hit on an edge closes the bucket below it */
+        double b = closed_right ? ceil(ts[i] / bucket_s) - 1 : floor(ts[i] / bucket_s);
         if (!(b > -9e15 && b < 9e15)) goto none; /* far out: numpy copes */
         buckets[i] = (int64_t)b;
         if (buckets[i] < first) first = buckets[i];
@@ -163,7 +165,7 @@ out:
 
 static PyMethodDef methods[] = {
     {"reduce", reduce, METH_VARARGS,
-     "reduce(codes, ts, user_codes, user_registers, bucket_s, precision) -> (pair codes, "
+     "reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) -> (pair codes, "
      "pair buckets, pair sizes, registers, ranks) or None"},
     {NULL, NULL, 0, NULL},
 };

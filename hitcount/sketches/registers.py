@@ -65,9 +65,11 @@ def reduce_users(
     user_codes: npt.NDArray[np.int32],
     precision: int,
     bucket_s: float,
+    closed_right: bool = True,
 ) -> RegisterEntries:
     """The entries of hits `codes[i]` at `timestamps[i]` by user `user_names[user_codes[i]]`
-    (code -1: no user, skipped): the C reduction when built, else numpy's sort."""  # noqa: D205, D209
+    (code -1: no user, skipped): the C reduction when built, else numpy's sort. Buckets are
+    `(lo, hi]` (`closed_right`, the window's convention) or `[lo, hi)` (states saved before)."""  # noqa: D205, D209
     table = user_registers(user_names, SPARSE_PRECISION)
     if native is not None:
         found = native.reduce(
@@ -77,6 +79,7 @@ def reduce_users(
             table,
             bucket_s,
             SPARSE_PRECISION,
+            closed_right,
         )
         if found is not None:
             pair_codes, pair_buckets, sizes, registers, ranks = found
@@ -88,12 +91,15 @@ def reduce_users(
                 np.frombuffer(sizes, dtype=np.int64),
                 np.frombuffer(registers, dtype=np.uint32),
                 np.frombuffer(ranks, dtype=np.uint8),
+                closed_right,
             )
     with_none = np.append(table, np.int64(-1 << RANK_BITS))  # code -1 picks this last row
     chosen = with_none[user_codes]
     indexes = (chosen >> RANK_BITS).astype(np.int32)
     ranks8 = (chosen & 63).astype(np.uint8)
-    return reduce_registers(codes, timestamps, indexes, ranks8, precision, bucket_s)
+    return reduce_registers(
+        codes, timestamps, indexes, ranks8, precision, bucket_s, closed_right=closed_right
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,8 @@ class RegisterEntries:
     sizes: npt.NDArray[np.int64]
     registers: npt.NDArray[np.uint32]
     ranks: npt.NDArray[np.uint8]
+    #: Whether buckets are `(lo, hi]` (else `[lo, hi)`).
+    closed_right: bool = True
 
 
 def reduce_registers(
@@ -121,16 +129,21 @@ def reduce_registers(
     ranks: npt.NDArray[np.uint8],
     precision: int,
     bucket_s: float,
+    *,
+    closed_right: bool = True,
 ) -> RegisterEntries:
     """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)
     and rank `ranks[i]`, both at the sparse precision, for sketches of `precision`."""  # noqa: D205, D209
     has_user = indexes >= 0
     codes64 = codes[has_user].astype(np.int64)
-    buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
+    scaled = timestamps[has_user] / bucket_s
+    buckets = (np.ceil(scaled) - 1 if closed_right else np.floor(scaled)).astype(np.int64)
     empty = np.zeros(0, dtype=np.int64)
     if not len(buckets):
         none32, none8 = np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint8)
-        return RegisterEntries(precision, bucket_s, empty, empty, empty, none32, none8)
+        return RegisterEntries(
+            precision, bucket_s, empty, empty, empty, none32, none8, closed_right
+        )
     first = int(buckets.min())
     span = int(buckets.max()) - first + 1
     pair_bits = SPARSE_PRECISION + RANK_BITS
@@ -154,7 +167,7 @@ def reduce_registers(
     registers = ((keys >> RANK_BITS) & ((1 << SPARSE_PRECISION) - 1)).astype(np.uint32)
     ranks_kept = (keys & 63).astype(np.uint8)
     return RegisterEntries(
-        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
+        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept, closed_right
     )
 
 

@@ -421,6 +421,7 @@ def _distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
         "precision": tracker.precision,
         "retention_s": tracker.retention_s,
         "horizon": horizon,
+        "edges": tracker.edges,
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,15 @@ def test_an_old_state_answers_as_before_and_after_an_append(tmp_path: Path, name
     more = _unpack("more.ndjson", tmp_path / "more.ndjson")
     ok(["--state", str(state), "replay", str(more), "--append"])
     _answers(state, ANSWERS[name.replace("old", "appended")])
+    assert _saved_edges(state) == "[lo, hi)"  # appended hits kept the old buckets
+
+
+def _saved_edges(state: Path) -> object:
+    if state.suffix == ".db":
+        with sqlite3.connect(state) as db:
+            (text,) = db.execute("SELECT value FROM meta WHERE key = 'distinct'").fetchone()
+        return json.loads(text).get("edges", "[lo, hi)")  # absent: the rule before
+    return json.loads(state.read_text())["distinct"]["edges"]
 
 
 def test_an_old_snapshot_restores_and_answers_as_before(tmp_path: Path) -> None:
@@ -56,4 +66,5 @@ def test_an_old_snapshot_restores_and_answers_as_before(tmp_path: Path) -> None:
     resaved = tmp_path / "again.json"
     ok(["--state", str(state), "snapshot", "save", str(resaved)])
     old, again = json.loads(snapshot.read_text()), json.loads(resaved.read_text())
+    assert again["distinct"].pop("edges") == "[lo, hi)"  # says which buckets it keeps
     assert again["distinct"] == old["distinct"]  # old sketches keep their saved form
