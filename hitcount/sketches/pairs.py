@@ -41,14 +41,16 @@ class PairTable:
         endpoint_of[used] = [self._endpoint(names[code]) for code in used.tolist()]
         endpoints = endpoint_of[codes]
         fits = (np.abs(buckets) < _OFFSET) & (endpoints < _MAX_ENDPOINTS)
-        ids = np.empty(len(codes), dtype=np.int64)
-        keys = (endpoints[fits] << _BUCKET_BITS) | (buckets[fits] + _OFFSET)
-        ids[fits] = self._lookup(keys, names, codes[fits], buckets[fits])
-        if not fits.all():
-            ids[~fits] = [
-                self._other((names[code], bucket))
-                for code, bucket in zip(codes[~fits].tolist(), buckets[~fits].tolist(), strict=True)
-            ]
+        if fits.all():
+            keys = (endpoints << _BUCKET_BITS) | (buckets + _OFFSET)
+            return self._lookup(keys, names, codes, buckets)
+        ids = np.empty(len(codes), dtype=np.int64)  # rare: one at a time, in order
+        for i, fit in enumerate(fits.tolist()):
+            if fit:
+                key = (endpoints[i : i + 1] << _BUCKET_BITS) | (buckets[i : i + 1] + _OFFSET)
+                ids[i] = self._lookup(key, names, codes[i : i + 1], buckets[i : i + 1])[0]
+            else:
+                ids[i] = self._other((names[int(codes[i])], int(buckets[i])))
         return ids
 
     def pair_id(self, pair: tuple[str, int]) -> int:
