@@ -226,7 +226,7 @@ def test_per_hit_and_batch_paths_keep_the_same_distinct_state(
 @given(
     hits=USER_HITS,
     batch=st.integers(1, 60),
-    precision=st.sampled_from([4, 6]),
+    precision=st.integers(4, 8),
     prune_at=st.lists(st.floats(0, 5_000), max_size=3),
 )
 def test_bulk_register_log_equals_adding_hit_by_hit(

@@ -7,6 +7,7 @@ practice; sketches saved in the form before (sparse at precision p, where 22 use
 
 from __future__ import annotations
 
+import math
 import struct
 
 import pytest
@@ -89,3 +90,23 @@ def test_distinct_queries_cover_a_collision_at_small_counts() -> None:
             covered += 1
             assert answer.low <= 22 <= answer.high, (seed, answer)
     assert covered > 0
+
+
+def test_a_thousand_users_are_counted_to_within_their_collision_theory() -> None:
+    """1,000 users over fixed seeds (p = 12, still sparse at precision 25): two users share
+    one of the 2^25 registers with probability about 1 - exp(-n^2 / 2^26) = 1.5%, and only
+    then is the answer off (by one user)."""  # noqa: D205, D209
+    n, seeds = 1000, 200
+    collide = 1 - math.exp(-(n**2) / 2**26)
+    errors, rounded, covered = [], 0, 0
+    for seed in range(seeds):
+        sketch = HyperLogLog(12)
+        sketch.add_many(f"{seed}:{i}" for i in range(n))
+        assert sketch.is_sparse
+        errors.append(sketch.estimate() / n - 1)
+        rounded += round(sketch.estimate()) == n
+        low, high = sketch.bounds(0.95)
+        covered += low <= n <= high
+    assert rounded >= seeds * (1 - 3 * collide)  # a collision costs one user
+    assert math.sqrt(sum(e * e for e in errors) / seeds) <= 3 * math.sqrt(collide) / n
+    assert covered >= 0.95 * seeds
