@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import ok
+from tests.cli_helpers import assert_error, ok, run
 
 DATA = Path(__file__).parent / "data"
 ANSWERS: dict[str, list[dict[str, Any]]] = json.loads((DATA / "old-answers.json").read_text())
@@ -68,3 +68,21 @@ def test_an_old_snapshot_restores_and_answers_as_before(tmp_path: Path) -> None:
     old, again = json.loads(snapshot.read_text()), json.loads(resaved.read_text())
     assert again["distinct"].pop("edges") == "[lo, hi)"  # says which buckets it keeps
     assert again["distinct"] == old["distinct"]  # old sketches keep their saved form
+
+
+def test_old_snapshots_merge_with_each_other_and_refuse_new_ones(tmp_path: Path) -> None:
+    """Two snapshots with `[lo, hi)` minutes merge as before (the union of a state with
+    itself answers what it did); a snapshot with `(lo, hi]` minutes is refused, exit 4."""  # noqa: D205, D209
+    snapshot = _unpack("old-snapshot.json", tmp_path / "old-snapshot.json")
+    merged, twin = tmp_path / "merged.json", tmp_path / "twin.json"
+    shutil.copyfile(snapshot, twin)  # the same shard twice: hits double, users do not
+    ok(["merge", str(snapshot), str(twin), "-o", str(merged)])
+    state = tmp_path / "merged-state.json"
+    ok(["--state", str(state), "snapshot", "restore", str(merged)])
+    _answers(state, ANSWERS["old.json"])
+    hits = _unpack("more.ndjson", tmp_path / "more.ndjson")
+    fresh, new = tmp_path / "fresh.json", tmp_path / "new.json"
+    ok(["--state", str(fresh), "replay", str(hits), "-s", "fixed", "--window", "60"])
+    ok(["--state", str(fresh), "snapshot", "save", str(new)])
+    result = run(["merge", str(snapshot), str(new), "-o", str(tmp_path / "mixed.json")])
+    assert_error(result, 4, "[lo, hi)")
