@@ -64,6 +64,7 @@ def add_users(tracker: DistinctTracker, columns: Columns, late: npt.NDArray[np.b
     made_for = None if entries is None else (entries.precision, entries.bucket_s)
     any_late = bool(late.any())
     usable = made_for == (tracker.precision, tracker.bucket_s)
+    usable = usable and entries is not None and entries.closed_right == tracker.closed_right
     if entries is not None and usable and not any_late:  # a worker's reduction holds
         tracker.add_entries(columns.names, entries)
         return

@@ -151,7 +151,8 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
             raise MergeRefusedError(
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
                 f" keeps them {_distinct_spec(first)}; they cannot be merged",
-                hint="replay the shards with one --distinct-precision (or all --no-distinct)",
+                hint="replay the shards with one --distinct-precision (or all --no-distinct);"
+                " [lo, hi) buckets come from a state saved by an older version: replay it again",
             )
         if counter.keying != first.keying:
             raise MergeRefusedError(
@@ -191,7 +192,9 @@ def _distinct_spec(counter: HitCounter) -> str:
     tracker = counter.distinct
     if tracker is None:
         return "off"
-    return f"at precision {tracker.precision} in {plain(tracker.bucket_s)} s buckets"
+    return (
+        f"at precision {tracker.precision} in {plain(tracker.bucket_s)} s buckets {tracker.edges}"
+    )
 
 
 def _merged_distinct(counters: Sequence[HitCounter]) -> DistinctTracker | None:
@@ -199,6 +202,7 @@ def _merged_distinct(counters: Sequence[HitCounter]) -> DistinctTracker | None:
     if trackers[0] is None:
         return None
     merged = DistinctTracker(trackers[0].bucket_s, trackers[0].precision, trackers[0].retention_s)
+    merged.closed_right = trackers[0].closed_right  # _check_compatible: all the same
     for tracker in trackers:
         assert tracker is not None  # _check_compatible: all on or all off
         merged.merge(tracker)

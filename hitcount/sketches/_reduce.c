@@ -1,6 +1,6 @@
 /* hitcount.sketches._reduce: distinct users in bulk, in C.
  *
- * reduce(codes, ts, user_codes, user_registers, bucket_s, precision) computes, for a batch of
+ * reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) computes, for a batch of
  * hits, the largest HyperLogLog rank per (endpoint, time bucket, register) with a radix sort;
  * it replaces numpy's sort in the worker processes and the parent (see sketchlog.py).
  */
@@ -41,18 +41,19 @@ static int bit_length(uint64_t v) {
     return bits;
 }
 
-/* reduce(codes, ts, user_codes, user_registers, bucket_s, precision): for the hits with a
+/* reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right): for the
+ * hits with a
  * user (user code >= 0), the largest rank per (endpoint code, bucket, register), where a
  * user's `index << 6 | rank` is `user_registers[user code]` (int64). Returns
- * (pair codes, pair buckets, pair sizes) as int64 and (registers uint16, ranks uint8), pairs
+ * (pair codes, pair buckets, pair sizes) as int64 and (registers uint32, ranks uint8), pairs
  * sorted by (code, bucket) and registers increasing within a pair; None when the pairs are
  * too spread out to number in 64-bit keys (the caller then sorts with numpy). */
 static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer codes_view, ts_view, users_view, table_view;
     double bucket_s;
-    int precision;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*di", &codes_view, &ts_view, &users_view, &table_view,
-                          &bucket_s, &precision))
+    int precision, closed_right;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*dip", &codes_view, &ts_view, &users_view, &table_view,
+                          &bucket_s, &precision, &closed_right))
         return NULL;
     PyObject *result = NULL;
     uint64_t *keys = NULL;
@@ -65,7 +66,7 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     const double *ts = ts_view.buf;
     const int64_t *table = table_view.buf;
     if (ts_view.len != n * (Py_ssize_t)sizeof(double) ||
-        users_view.len != n * (Py_ssize_t)sizeof(int32_t) || precision < 4 || precision > 16 ||
+        users_view.len != n * (Py_ssize_t)sizeof(int32_t) || precision < 4 || precision > 25 ||
         !(bucket_s > 0)) {
         PyErr_SetString(PyExc_ValueError, "reduce: arrays of different lengths or bad parameters");
         goto out;
@@ -87,7 +88,8 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "reduce: a code out of range");
             goto out;
         }
-        double b = floor(ts[i] / bucket_s);
+        /* (lo, hi] buckets: ceil - 1, so a hit on an edge closes the bucket below it */
+        double b = closed_right ? ceil(ts[i] / bucket_s) - 1 : floor(ts[i] / bucket_s);
         if (!(b > -9e15 && b < 9e15)) goto none; /* far out: numpy copes */
         buckets[i] = (int64_t)b;
         if (buckets[i] < first) first = buckets[i];
@@ -121,13 +123,13 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
     pair_codes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
     pair_buckets = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
     pair_sizes = PyByteArray_FromStringAndSize(NULL, pair_count * 8);
-    registers = PyByteArray_FromStringAndSize(NULL, kept * 2);
+    registers = PyByteArray_FromStringAndSize(NULL, kept * 4);
     ranks = PyByteArray_FromStringAndSize(NULL, kept);
     if (!pair_codes || !pair_buckets || !pair_sizes || !registers || !ranks) goto out;
     int64_t *out_codes = (int64_t *)PyByteArray_AS_STRING(pair_codes);
     int64_t *out_buckets = (int64_t *)PyByteArray_AS_STRING(pair_buckets);
     int64_t *out_sizes = (int64_t *)PyByteArray_AS_STRING(pair_sizes);
-    uint16_t *out_registers = (uint16_t *)PyByteArray_AS_STRING(registers);
+    uint32_t *out_registers = (uint32_t *)PyByteArray_AS_STRING(registers);
     uint8_t *out_ranks = (uint8_t *)PyByteArray_AS_STRING(ranks);
     Py_ssize_t p = -1;
     for (Py_ssize_t i = 0; i < kept; i++) {
@@ -139,7 +141,7 @@ static PyObject *reduce(PyObject *Py_UNUSED(self), PyObject *args) {
             out_sizes[p] = 0;
         }
         out_sizes[p]++;
-        out_registers[i] = (uint16_t)((keys[i] >> 6) & ((1ULL << precision) - 1));
+        out_registers[i] = (uint32_t)((keys[i] >> 6) & ((1ULL << precision) - 1));
         out_ranks[i] = (uint8_t)(keys[i] & 63);
     }
     result = Py_BuildValue("(OOOOO)", pair_codes, pair_buckets, pair_sizes, registers, ranks);
@@ -163,7 +165,7 @@ out:
 
 static PyMethodDef methods[] = {
     {"reduce", reduce, METH_VARARGS,
-     "reduce(codes, ts, user_codes, user_registers, bucket_s, precision) -> (pair codes, "
+     "reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) -> (pair codes, "
      "pair buckets, pair sizes, registers, ranks) or None"},
     {NULL, NULL, 0, NULL},
 };

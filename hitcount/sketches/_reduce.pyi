@@ -11,5 +11,6 @@ def reduce(
     user_registers: Buffer,
     bucket_s: float,
     precision: int,
+    closed_right: bool,
     /,
 ) -> tuple[bytearray, bytearray, bytearray, bytearray, bytearray] | None: ...

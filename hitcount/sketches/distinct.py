@@ -1,8 +1,11 @@
 """Distinct users per endpoint and time bucket: one HyperLogLog sketch per (endpoint, bucket).
 
 `DistinctTracker` is kept by `HitCounter` beside whichever counting strategy is chosen. A
-hit with a user adds the user to the sketch of its endpoint and of its bucket
-`floor(ts / bucket_s)`; a window query merges the sketches of the buckets it covers (and of
+hit with a user adds the user to the sketch of its endpoint and of its bucket: bucket `b`
+holds `(b * bucket_s, (b + 1) * bucket_s]`, the window's convention, so a window whose
+edges are bucket edges is answered from whole buckets (`b = ceil(ts / bucket_s) - 1`;
+states saved before keep `[lo, hi)` buckets, `b = floor(ts / bucket_s)`, and say so in
+their `edges` field); a window query merges the sketches of the buckets it covers (and of
 every endpoint a glob matched: users are counted once across them).
 
 Retention: the counter prunes the tracker with the same rule as its strategy, on the
@@ -15,27 +18,24 @@ So the distinct answer covers the windows the counts cover.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hitcount.model.answers import DistinctAnswer
 from hitcount.model.metrics import plain
+from hitcount.sketches.distinct_query import Window, window_answer
 from hitcount.sketches.distinct_state import (
+    LEFT_CLOSED,
     MAX_BUCKET,
+    RIGHT_CLOSED,
     checked_horizon,
     decode_state,
     decoded_sketches,
     encoded_sketches,
 )
-from hitcount.sketches.hll import (
-    DEFAULT_PRECISION,
-    HyperLogLog,
-    check_precision,
-    collision_high,
-    hash64,
-    z_score,
-)
+from hitcount.sketches.hll import DEFAULT_PRECISION, HyperLogLog, check_precision, hash64
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +56,6 @@ PACKED_MIN_SKETCHES = 1024
 
 
 _HASH_CACHE_LIMIT = 1 << 20
-_HEADER_BYTES = 6  # of an encoded sketch: magic, precision, kind
 
 
 class DistinctTracker:
@@ -88,6 +87,8 @@ class DistinctTracker:
         self.bucket_s = float(bucket_s)
         self.precision = check_precision(precision)
         self.retention_s = float(retention_s)
+        #: Buckets are `(lo, hi]` (else `[lo, hi)`, as states saved before).
+        self.closed_right = True
         #: Buckets ending at or before this time are gone (and refused).
         self.horizon = -math.inf
         self._sketches: dict[str, dict[int, HyperLogLog]] = {}
@@ -100,8 +101,15 @@ class DistinctTracker:
 
     # -- recording -------------------------------------------------------------------
 
+    @property
+    def edges(self) -> str:
+        """The bucket convention: `(lo, hi]` or `[lo, hi)`."""
+        return RIGHT_CLOSED if self.closed_right else LEFT_CLOSED
+
     def bucket_of(self, ts: float) -> int:
         """The bucket index of a timestamp."""
+        if self.closed_right:
+            return math.ceil(ts / self.bucket_s) - 1
         return math.floor(ts / self.bucket_s)
 
     def _keeps(self, bucket: int) -> bool:
@@ -164,7 +172,13 @@ class DistinctTracker:
         from hitcount.sketches.registers import reduce_users  # loads numpy
 
         entries = reduce_users(
-            codes, timestamps, user_names, user_codes, self.precision, self.bucket_s
+            codes,
+            timestamps,
+            user_names,
+            user_codes,
+            self.precision,
+            self.bucket_s,
+            self.closed_right,
         )
         self.add_entries(names, entries)
 
@@ -174,12 +188,14 @@ class DistinctTracker:
         The same registers as adding hit by hit, kept in bulk until something reads them.
 
         Raises:
-            ValueError: the entries were made for another precision or bucket width.
+            ValueError: the entries were made for another precision, bucket width or bucket
+                convention.
         """
         from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
 
-        if (entries.precision, entries.bucket_s) != (self.precision, self.bucket_s):
-            raise ValueError("register entries of another precision or bucket width")
+        made_for = (entries.precision, entries.bucket_s, entries.closed_right)
+        if made_for != (self.precision, self.bucket_s, self.closed_right):
+            raise ValueError("register entries of another precision, bucket width or edges")
         keep = (entries.buckets + 1) * self.bucket_s > self.horizon
         if not keep.any():
             return
@@ -261,8 +277,14 @@ class DistinctTracker:
         wins (buckets before it are dropped), and the longer retention.
 
         Raises:
-            ValueError: the bucket widths or precisions differ.
+            ValueError: the bucket widths, conventions or precisions differ.
         """  # noqa: D205
+        if other.closed_right != self.closed_right:
+            raise ValueError(
+                f"cannot merge distinct-users sketches of {other.edges} buckets into"
+                f" {self.edges} buckets (a state saved before the buckets became (lo, hi]):"
+                " replay the older input again to merge them"
+            )
         if (other.bucket_s, other.precision) != (self.bucket_s, self.precision):
             raise ValueError(
                 f"cannot merge distinct-users sketches of precision {other.precision} in"
@@ -297,48 +319,14 @@ class DistinctTracker:
         clock: float | None = None,
         confidence: float = DEFAULT_CONFIDENCE,
     ) -> DistinctAnswer:
-        """Distinct users of one or several endpoints (counted once), `start < ts <= end`.
-
-        Buckets fully inside the window give the lower sketch; those plus the boundary
-        buckets partly inside give the upper one. `clock` (the latest hit seen) lets the
-        bucket holding it count as inside when the window ends at or after it.
-        """
+        """Distinct users of one or several endpoints (counted once), `start < ts <= end`
+        (see `distinct_query.window_answer`)."""  # noqa: D205, D209
         self._settle()
         names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
-        width = self.bucket_s
-        ends_after_clock = clock is not None and clock <= end
-        inner = HyperLogLog(self.precision)
-        outer = HyperLogLog(self.precision)
-        partial: set[int] = set()
-        for name in names:
-            for bucket, sketch in self._sketches.get(name, {}).items():
-                lo, hi = bucket * width, (bucket + 1) * width
-                if hi <= start or lo > end:
-                    continue
-                outer.merge(sketch)
-                if lo > start and (hi <= end or ends_after_clock):
-                    inner.merge(sketch)
-                else:
-                    partial.add(bucket)
-        z = z_score(confidence)
-        spread = z * inner.standard_error()
-        low_est, high_est = inner.estimate(), outer.estimate()
-        low = max(float(inner.nonzero()), low_est * (1.0 - spread)) if low_est else 0.0
-        high = max(high_est * (1.0 + spread), collision_high(outer.nonzero(), outer.m, confidence))
-        if partial:
-            share = sum(_covered(b * width, (b + 1) * width, start, end) for b in partial)
-            estimate = low_est + max(0.0, high_est - low_est) * share / len(partial)
-        else:
-            estimate = low_est
-        estimate = min(max(estimate, low), high)
-        return DistinctAnswer(
-            estimate=estimate,
-            low=min(low, estimate),
-            high=high,
-            confidence=confidence,
-            complete=start >= self.horizon,
-            buckets_partial=len(partial),
-        )
+        held = [self._sketches.get(name, {}) for name in names]
+        window = Window(start, end, clock, self.bucket_s, self.closed_right)
+        answer = window_answer(held, window, self.precision, confidence)
+        return dataclasses.replace(answer, complete=start >= self.horizon)
 
     # -- size and state --------------------------------------------------------------
 
@@ -350,14 +338,10 @@ class DistinctTracker:
         return sum(len(buckets) for buckets in self._sketches.values())
 
     def memory_bytes(self) -> int:
-        """Bytes of the encoded sketches (sparse ones 3 bytes a register set)."""
+        """Bytes of the encoded sketches (sparse ones 4 bytes a register set)."""
         log = self._bulk()
         if log is not None:
-            sizes = log.sizes()
-            limit = HyperLogLog(self.precision).sparse_limit
-            sparse = sizes[sizes <= limit]
-            dense_bytes = (len(sizes) - len(sparse)) * (_HEADER_BYTES + (1 << self.precision))
-            return int(dense_bytes + (sparse * 3 + _HEADER_BYTES + 4).sum())
+            return log.memory_bytes()
         return sum(
             sketch.memory_bytes()
             for buckets in self._sketches.values()
@@ -400,6 +384,7 @@ class DistinctTracker:
             "precision": self.precision,
             "retention_s": self.retention_s,
             "horizon": self.horizon if math.isfinite(self.horizon) else None,
+            "edges": self.edges,
         }
 
     @classmethod
@@ -412,6 +397,7 @@ class DistinctTracker:
         state = decode_state(raw)
         tracker = cls(state.bucket_s, state.precision, state.retention_s)
         tracker.horizon = checked_horizon(state.horizon)
+        tracker.closed_right = state.edges == RIGHT_CLOSED
         if state.packed is not None:
             if state.endpoints:
                 raise ValueError("distinct-users state has both endpoints and packed")
@@ -441,10 +427,5 @@ class DistinctTracker:
             other.retention_s,
         )
         self.horizon, self._sketches = other.horizon, other._sketches
+        self.closed_right = other.closed_right
         self._lowest, self._hashes, self._log = -math.inf, {}, other._log
-
-
-def _covered(lo: float, hi: float, start: float, end: float) -> float:
-    """The share of `[lo, hi)` that lies in `(start, end]`."""
-    overlap = min(hi, end) - max(lo, start)
-    return min(1.0, max(0.0, overlap / (hi - lo)))

@@ -18,6 +18,8 @@ from hitcount.sketches.hll import HyperLogLog
 
 #: Bucket indexes beyond this are refused (they could not be exact as floats).
 MAX_BUCKET = 2**53
+#: The two bucket conventions: `(lo, hi]` like windows (saved since), `[lo, hi)` (before).
+RIGHT_CLOSED, LEFT_CLOSED = "(lo, hi]", "[lo, hi)"
 
 
 class DistinctState(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,6 +29,8 @@ class DistinctState(msgspec.Struct, forbid_unknown_fields=True):
     precision: int
     retention_s: float
     horizon: float | None
+    #: The bucket convention; absent in states saved before it was `(lo, hi]`.
+    edges: str = LEFT_CLOSED
     endpoints: dict[str, dict[str, str]] = {}
     #: The compact form instead (`RegisterLog.packed`), written by the state store.
     packed: dict[str, str | list[str]] | None = None
@@ -40,10 +44,17 @@ def decode_state(raw: bytes | Mapping[str, Any]) -> DistinctState:
     """
     try:
         if isinstance(raw, (bytes, bytearray)):
-            return msgspec.json.decode(raw, type=DistinctState, strict=True)
-        return msgspec.convert(raw, type=DistinctState, strict=True)
+            state = msgspec.json.decode(raw, type=DistinctState, strict=True)
+        else:
+            state = msgspec.convert(raw, type=DistinctState, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         raise ValueError(f"invalid distinct-users state: {err}") from err
+    if state.edges not in (RIGHT_CLOSED, LEFT_CLOSED):
+        raise ValueError(
+            f"invalid distinct-users state: edges {state.edges!r} is neither"
+            f" {RIGHT_CLOSED!r} nor {LEFT_CLOSED!r}"
+        )
+    return state
 
 
 def checked_horizon(horizon: float | None) -> float:

@@ -1,8 +1,9 @@
 """Distinct users of a batch reduced to HyperLogLog register entries, with one sort.
 
-For each (endpoint, time bucket) pair of a batch, the largest rank seen per register
-(`reduce_registers`; the C extension `_reduce` when built, else numpy), run in the worker
-processes of a parallel replay. `sketchlog.RegisterLog` keeps the entries.
+For each (endpoint, time bucket) pair of a batch, the largest rank seen per register at the
+sparse precision 25 (`reduce_registers`; the C extension `_reduce` when built, else numpy),
+run in the worker processes of a parallel replay. `sketchlog.RegisterLog` keeps the entries
+and folds a pair's registers to the dense precision when they grow many.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hitcount.sketches.hll import hash64
+from hitcount.sketches.hll import SPARSE_PRECISION, hash64
 
 try:
     from hitcount.sketches import _reduce as native
@@ -64,10 +65,12 @@ def reduce_users(
     user_codes: npt.NDArray[np.int32],
     precision: int,
     bucket_s: float,
+    closed_right: bool = True,
 ) -> RegisterEntries:
     """The entries of hits `codes[i]` at `timestamps[i]` by user `user_names[user_codes[i]]`
-    (code -1: no user, skipped): the C reduction when built, else numpy's sort."""  # noqa: D205, D209
-    table = user_registers(user_names, precision)
+    (code -1: no user, skipped): the C reduction when built, else numpy's sort. Buckets are
+    `(lo, hi]` (`closed_right`, the window's convention) or `[lo, hi)` (states saved before)."""  # noqa: D205, D209
+    table = user_registers(user_names, SPARSE_PRECISION)
     if native is not None:
         found = native.reduce(
             np.ascontiguousarray(codes, dtype=np.int32),
@@ -75,7 +78,8 @@ def reduce_users(
             np.ascontiguousarray(user_codes, dtype=np.int32),
             table,
             bucket_s,
-            precision,
+            SPARSE_PRECISION,
+            closed_right,
         )
         if found is not None:
             pair_codes, pair_buckets, sizes, registers, ranks = found
@@ -85,20 +89,24 @@ def reduce_users(
                 np.frombuffer(pair_codes, dtype=np.int64),
                 np.frombuffer(pair_buckets, dtype=np.int64),
                 np.frombuffer(sizes, dtype=np.int64),
-                np.frombuffer(registers, dtype=np.uint16),
+                np.frombuffer(registers, dtype=np.uint32),
                 np.frombuffer(ranks, dtype=np.uint8),
+                closed_right,
             )
     with_none = np.append(table, np.int64(-1 << RANK_BITS))  # code -1 picks this last row
     chosen = with_none[user_codes]
     indexes = (chosen >> RANK_BITS).astype(np.int32)
     ranks8 = (chosen & 63).astype(np.uint8)
-    return reduce_registers(codes, timestamps, indexes, ranks8, precision, bucket_s)
+    return reduce_registers(
+        codes, timestamps, indexes, ranks8, precision, bucket_s, closed_right=closed_right
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterEntries:
     """The largest rank per (endpoint code, bucket, register) of a batch.
 
+    For sketches of `precision`; registers and ranks are at the sparse precision (25).
     Pair i is endpoint code `codes[i]` in bucket `buckets[i]`; its entries are the next
     `sizes[i]` of `registers`/`ranks` (sorted by register).
     """
@@ -108,8 +116,10 @@ class RegisterEntries:
     codes: npt.NDArray[np.int64]
     buckets: npt.NDArray[np.int64]
     sizes: npt.NDArray[np.int64]
-    registers: npt.NDArray[np.uint16]
+    registers: npt.NDArray[np.uint32]
     ranks: npt.NDArray[np.uint8]
+    #: Whether buckets are `(lo, hi]` (else `[lo, hi)`).
+    closed_right: bool = True
 
 
 def reduce_registers(
@@ -119,18 +129,24 @@ def reduce_registers(
     ranks: npt.NDArray[np.uint8],
     precision: int,
     bucket_s: float,
+    *,
+    closed_right: bool = True,
 ) -> RegisterEntries:
-    """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)."""
+    """The entries of hits `codes[i]` at `timestamps[i]` with register `indexes[i]` (-1: none)
+    and rank `ranks[i]`, both at the sparse precision, for sketches of `precision`."""  # noqa: D205, D209
     has_user = indexes >= 0
     codes64 = codes[has_user].astype(np.int64)
-    buckets = np.floor(timestamps[has_user] / bucket_s).astype(np.int64)
+    scaled = timestamps[has_user] / bucket_s
+    buckets = (np.ceil(scaled) - 1 if closed_right else np.floor(scaled)).astype(np.int64)
     empty = np.zeros(0, dtype=np.int64)
     if not len(buckets):
-        none16, none8 = np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8)
-        return RegisterEntries(precision, bucket_s, empty, empty, empty, none16, none8)
+        none32, none8 = np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint8)
+        return RegisterEntries(
+            precision, bucket_s, empty, empty, empty, none32, none8, closed_right
+        )
     first = int(buckets.min())
     span = int(buckets.max()) - first + 1
-    pair_bits = precision + RANK_BITS
+    pair_bits = SPARSE_PRECISION + RANK_BITS
     fits = span * (int(codes64.max()) + 1) < 1 << (62 - pair_bits)
     if fits:
         pairs = codes64 * span + (buckets - first)
@@ -148,10 +164,10 @@ def reduce_registers(
         pair_codes, pair_buckets = firsts // span, firsts % span + first
     else:
         pair_codes, pair_buckets = table[firsts, 0], table[firsts, 1]
-    registers = ((keys >> RANK_BITS) & ((1 << precision) - 1)).astype(np.uint16)
+    registers = ((keys >> RANK_BITS) & ((1 << SPARSE_PRECISION) - 1)).astype(np.uint32)
     ranks_kept = (keys & 63).astype(np.uint8)
     return RegisterEntries(
-        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept
+        precision, bucket_s, pair_codes, pair_buckets, sizes, registers, ranks_kept, closed_right
     )
 
 

@@ -3,10 +3,15 @@
 The batch path of `DistinctTracker` never touches a `HyperLogLog` per hit. A batch becomes
 *register entries*: for each (endpoint, bucket) pair the largest rank seen per register,
 found with one sort (`reduce_registers`, run in the worker processes of a parallel replay).
-The tracker keeps them in a `RegisterLog`: int64 keys `pair << (p + 6) | register << 6 |
-rank` appended per batch and compacted (sorted, largest rank kept) when read. Saving encodes
-the sketches straight from the keys, byte for byte what `HyperLogLog.to_bytes` gives for the
-same registers; a query turns the log into `HyperLogLog` objects first.
+The tracker keeps them in a `RegisterLog`: int64 keys `pair << 32 | dense << 31 | register
+<< 6 | rank` appended per batch and compacted (sorted, largest rank kept) when read or when
+the appended keys outgrow the compacted ones. `dense` 0: a register at the sparse precision
+25; 1: a register at the sketch's precision p. Compaction folds a pair's sparse registers to
+precision p once they are more than `sparse_limit` or the pair holds registers at p (what
+`HyperLogLog` does). A pair at precision p is an old-form sparse sketch up to m/16 registers,
+dense above. Saving encodes the sketches straight from the keys, byte for byte what
+`HyperLogLog.to_bytes` gives for the same registers; a query turns the log into
+`HyperLogLog` objects first.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hitcount.model.packed import Base64Value
-from hitcount.sketches.hll import HyperLogLog, dense_header, sparse_header
+from hitcount.sketches.hll import (
+    SPARSE_PRECISION,
+    HyperLogLog,
+    dense_header,
+    sparse_header,
+    sparse_limit,
+)
+from hitcount.sketches.pairs import PairTable
 from hitcount.sketches.registers import (
     RANK_BITS,
     RegisterEntries,
@@ -34,9 +46,18 @@ _PADS = ("", "=", "==")
 _PART_KEYS = 1 << 20
 
 
-_PACKED_FIELDS = frozenset(
-    ("endpoints", "pair_endpoints", "pair_buckets", "pair_sizes", "registers", "ranks")
+_PAIR_FIELDS = ("endpoints", "pair_endpoints", "pair_buckets", "pair_sizes")
+#: The packed form: `entries` (this form) or `registers` and `ranks` at precision p (before).
+_PACKED_FIELDS = (
+    frozenset((*_PAIR_FIELDS, "entries")),
+    frozenset((*_PAIR_FIELDS, "registers", "ranks")),
 )
+#: Bits below a key's pair, and its dense flag.
+PAIR_SHIFT = 32
+DENSE = 1 << 31
+_SPARSE_MASK = (1 << SPARSE_PRECISION) - 1
+#: Appended keys that trigger a compaction (when also more than the compacted ones).
+_COMPACT_AT = 1 << 22
 
 
 def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
@@ -53,24 +74,63 @@ def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[n
     return np.frombuffer(raw, dtype=dtype)
 
 
+def fold_keys(keys: npt.NDArray[np.int64], precision: int) -> npt.NDArray[np.int64]:
+    """Sparse keys (registers at precision 25) as keys of their registers at `precision`.
+
+    The hash bits between the two precisions move from the index into the rank
+    (`hll_math.fold`, for arrays).
+    """
+    shift = SPARSE_PRECISION - precision
+    registers = (keys >> RANK_BITS) & _SPARSE_MASK
+    ranks = keys & 63
+    low = registers & ((1 << shift) - 1)
+    low_bits = np.frexp(low.astype(np.float64))[1].astype(np.int64)  # bit length (0 for 0)
+    folded = np.where(low != 0, shift - low_bits + 1, shift + ranks)
+    pairs = keys >> PAIR_SHIFT
+    return (pairs << PAIR_SHIFT) | DENSE | ((registers >> shift) << RANK_BITS) | folded
+
+
+def _packed_entries(packed: Mapping[str, object], precision: int) -> npt.NDArray[np.int64]:
+    """The low 32 bits of each key of a packed log (this form, or registers and ranks at
+    precision p from the form before), checked.
+
+    Raises:
+        ValueError: a register or rank out of range.
+    """  # noqa: D205
+    if "entries" in packed:
+        entries = _array(packed, "entries", "<u4").astype(np.int64)
+        dense, ranks = (entries & DENSE) != 0, entries & 63
+        registers = (entries >> RANK_BITS) & _SPARSE_MASK
+        top = np.where(dense, 65 - precision, 65 - SPARSE_PRECISION)
+        if len(entries) and bool(np.any(dense & (registers >= 1 << precision))):
+            raise ValueError("packed distinct-users register out of range")
+    else:
+        registers = _array(packed, "registers", "<u2").astype(np.int64)
+        ranks = _array(packed, "ranks", "u1").astype(np.int64)
+        if len(registers) != len(ranks):
+            raise ValueError("packed distinct-users registers do not match the pair sizes")
+        if len(registers) and int(registers.max()) >= 1 << precision:
+            raise ValueError("packed distinct-users register out of range")
+        entries = DENSE | (registers << RANK_BITS) | ranks
+        top = np.full(len(ranks), 65 - precision)
+    if len(ranks) and (int(ranks.min()) < 1 or bool(np.any(ranks > top))):
+        raise ValueError("packed distinct-users rank out of range")
+    return entries
+
+
 class RegisterLog:
     """Register entries of many (endpoint, bucket) sketches, appended in bulk."""
 
     def __init__(self, precision: int) -> None:
         """An empty log for sketches of this precision."""
         self.precision = precision
-        self._shift = precision + RANK_BITS
+        self._shift = PAIR_SHIFT
+        self._limit = sparse_limit(precision)
         self._chunks: list[npt.NDArray[np.int64]] = []
-        #: Whether `_chunks` is one compacted array.
+        #: Whether `_chunks` is one compacted array, and the keys appended since one was.
         self._compact = True
-        self._pair_ids: dict[tuple[str, int], int] = {}
-        self._pairs: list[tuple[str, int]] = []
-        self._bucket_array: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self._runs_of: npt.NDArray[np.int64] | None = None
-        self._runs_cache: tuple[npt.NDArray[np.int64], npt.NDArray[Any]] = (
-            self._bucket_array,
-            self._bucket_array,
-        )
+        self._pending = 0
+        self._pairs = PairTable()
 
     def __bool__(self) -> bool:
         return any(len(chunk) for chunk in self._chunks)
@@ -79,35 +139,30 @@ class RegisterLog:
         self, names: Sequence[str], entries: RegisterEntries, keep: npt.NDArray[np.bool_]
     ) -> None:
         """Append the pairs of `entries` that `keep` marks (endpoint codes index `names`)."""
-        wanted = list(
-            zip(
-                map(names.__getitem__, entries.codes[keep].tolist()),
-                entries.buckets[keep].tolist(),
-                strict=True,
-            )
-        )
-        if not wanted:
+        codes, buckets = entries.codes[keep], entries.buckets[keep]
+        if not len(codes):
             return
-        pairs = list(map(self._pair_ids.get, wanted))
-        if None in pairs:  # number the new pairs (a batch holds each pair once)
-            new = [key for key, pair in zip(wanted, pairs, strict=True) if pair is None]
-            numbers = range(len(self._pairs), len(self._pairs) + len(new))
-            self._pair_ids.update(zip(new, numbers, strict=True))
-            self._pairs.extend(new)
-            pairs = list(map(self._pair_ids.__getitem__, wanted))
+        pairs = self._pairs.number(names, codes, buckets)
         sizes, registers, ranks = entries.sizes, entries.registers, entries.ranks
         if not keep.all():
             per_entry = np.repeat(keep, sizes)
             sizes, registers, ranks = sizes[keep], registers[per_entry], ranks[per_entry]
-        keys = np.repeat(np.array(pairs, dtype=np.int64) << self._shift, sizes)
+        keys = np.repeat(pairs << self._shift, sizes)
         keys |= registers.astype(np.int64) << RANK_BITS
         keys |= ranks
+        self._append(keys)
+
+    def _append(self, keys: npt.NDArray[np.int64]) -> None:
         self._chunks.append(keys)
         self._compact = False
+        self._pending += len(keys)
+        if self._pending > _COMPACT_AT and self._pending > 2 * len(self._chunks[0]):
+            self.compact()  # bounds the memory of a long replay
 
     def add_sketch(self, endpoint: str, bucket: int, sketch: HyperLogLog) -> None:
         """Append the registers of one sketch."""
         sparse = sketch.sparse_registers()
+        flag = 0 if sketch.sparse_precision > self.precision and sparse is not None else DENSE
         if sparse is not None:
             indexes = np.fromiter(sparse.keys(), dtype=np.int64, count=len(sparse))
             ranks = np.fromiter(sparse.values(), dtype=np.int64, count=len(sparse))
@@ -115,34 +170,47 @@ class RegisterLog:
             registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
             indexes = np.flatnonzero(registers).astype(np.int64)
             ranks = registers[indexes].astype(np.int64)
-        pair = self._pair_id((endpoint, bucket))
-        self._chunks.append((pair << self._shift) | (indexes << RANK_BITS) | ranks)
-        self._compact = False
+        pair = self._pairs.pair_id((endpoint, bucket))
+        self._append((pair << self._shift) | flag | (indexes << RANK_BITS) | ranks)
 
     def pairs(self) -> list[tuple[str, int]]:
         """The (endpoint, bucket) pairs numbered so far."""
-        return self._pairs
-
-    def _pair_id(self, key: tuple[str, int]) -> int:
-        found = self._pair_ids.get(key)
-        if found is None:
-            found = self._pair_ids[key] = len(self._pairs)
-            self._pairs.append(key)
-        return found
+        return self._pairs.pairs
 
     def compact(self) -> npt.NDArray[np.int64]:
-        """All keys as one sorted array, one per pair and register (the largest rank)."""
+        """All keys as one sorted array, one per pair and register (the largest rank), the
+        sparse registers of a pair folded to precision p when it has grown dense."""  # noqa: D205, D209
         if not self._compact or len(self._chunks) != 1:
             merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
             self._chunks = []  # freed before sorting: the log may hold millions of keys
             merged.sort(kind="stable")
-            self._chunks = [largest_rank_per_register(merged)]
-            self._compact = True
+            keys = largest_rank_per_register(merged)
+            del merged
+            self._chunks = [self._fold(keys)]
+            self._compact, self._pending = True, 0
         return self._chunks[0]
+
+    def _fold(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Sorted compacted keys with the sparse registers of dense pairs at precision p."""
+        if not len(keys):
+            return keys
+        pairs = keys >> self._shift
+        starts = run_starts(pairs)
+        sizes = np.diff(np.append(starts, len(keys)))
+        sparse = (keys & DENSE) == 0
+        sparse_count = np.add.reduceat(sparse.astype(np.int64), starts)
+        folds = (sparse_count > self._limit) | ((sizes > sparse_count) & (sparse_count > 0))
+        if not folds.any():
+            return keys
+        moving = sparse & np.repeat(folds, sizes)
+        keys = keys.copy()
+        keys[moving] = fold_keys(keys[moving], self.precision)
+        keys.sort(kind="stable")
+        return largest_rank_per_register(keys)
 
     def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
         """Drop the pairs of buckets before `first_kept`; return them and the oldest bucket left."""
-        buckets = self._pair_buckets()
+        buckets = self._pairs.buckets()
         dropped = np.zeros(len(buckets), dtype=bool)
         lowest = math.inf
         for i, chunk in enumerate(self._chunks):
@@ -153,66 +221,84 @@ class RegisterLog:
                 self._chunks[i], held = chunk[~old], held[~old]
             if len(held):
                 lowest = min(lowest, int(held.min()))
-        return {self._pairs[pair] for pair in np.flatnonzero(dropped).tolist()}, lowest
-
-    def _pair_buckets(self) -> npt.NDArray[np.int64]:
-        """The bucket of every pair numbered so far (extended as pairs are numbered)."""
-        known = len(self._bucket_array)
-        if known < len(self._pairs):
-            added = np.fromiter(
-                (bucket for _, bucket in self._pairs[known:]),
-                dtype=np.int64,
-                count=len(self._pairs) - known,
-            )
-            self._bucket_array = np.concatenate((self._bucket_array, added))
-        return self._bucket_array
+        pairs = self._pairs.pairs
+        return {pairs[pair] for pair in np.flatnonzero(dropped).tolist()}, lowest
 
     def drain(self) -> Iterator[tuple[str, int, HyperLogLog]]:
         """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
         keys = self.compact()
         self._chunks = []
-        registers = (keys >> RANK_BITS) & ((1 << self.precision) - 1)
+        registers = (keys >> RANK_BITS) & _SPARSE_MASK
         ranks = (keys & 63).astype(np.uint8)
+        dense_keys = (keys & DENSE) != 0
+        m, p = 1 << self.precision, self.precision
+        pairs = self._pairs.pairs
         for pair, start, end in self._spans(keys):
-            sketch = HyperLogLog(self.precision)
-            sketch.add_registers(registers[start:end], ranks[start:end])
-            endpoint, bucket = self._pairs[pair]
+            sketch = HyperLogLog(p)
+            if not dense_keys[start]:
+                sketch.add_registers(registers[start:end], ranks[start:end], SPARSE_PRECISION)
+            elif end - start > sparse_limit(p, p):
+                dense = np.zeros(m, dtype=np.uint8)
+                dense[registers[start:end]] = ranks[start:end]
+                sketch = HyperLogLog.from_bytes(dense_header(p) + dense.tobytes())
+            else:
+                sketch.add_registers(registers[start:end], ranks[start:end], p)
+            endpoint, bucket = pairs[pair]
             yield endpoint, bucket, sketch
 
     def _spans(self, keys: npt.NDArray[np.int64]) -> Iterator[tuple[int, int, int]]:
         """`(pair id, start, end)` of each pair's run of sorted keys."""
         if not len(keys):
             return
-        pairs = keys >> self._shift
-        starts = run_starts(pairs)
+        pairs, starts = self._runs(keys)
         ends = np.append(starts[1:], len(keys))
-        yield from zip(pairs[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+        yield from zip(pairs.tolist(), starts.tolist(), ends.tolist(), strict=True)
 
     def sizes(self) -> npt.NDArray[np.int64]:
         """Registers set per (endpoint, bucket) pair held."""
         keys = self.compact()
         return np.diff(np.append(self._runs(keys)[1], len(keys)))
 
+    def memory_bytes(self) -> int:
+        """Bytes of the encoded sketches (`HyperLogLog.memory_bytes` of each)."""
+        keys = self.compact()
+        return int(self._kinds(keys)[2].sum())
+
     def _runs(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
-        """The pair ids of the compacted keys and where each pair's run starts (remembered
-        while the keys stay the same: metrics and the save both ask)."""  # noqa: D205, D209
-        if self._runs_of is not keys:
-            pairs = keys >> self._shift
-            starts = run_starts(pairs)
-            self._runs_cache = (pairs[starts], starts)
-            self._runs_of = keys
-        return self._runs_cache
+        """The pair ids of the compacted keys and where each pair's run starts."""
+        pairs = keys >> self._shift
+        starts = run_starts(pairs) if len(keys) else np.zeros(0, dtype=np.intp)
+        return pairs[starts], starts
+
+    def _kinds(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per pair of compacted keys: where its run starts, its kind (0 sparse at 25, 1
+        sparse at p, 2 dense) and the length of its `to_bytes()`."""  # noqa: D205, D209
+        starts = self._runs(keys)[1]
+        sizes = np.diff(np.append(starts, len(keys)))
+        at_p = (keys[starts] & DENSE) != 0
+        kind = np.where(
+            at_p, np.where(sizes > sparse_limit(self.precision, self.precision), 2, 1), 0
+        )
+        head = len(dense_header(self.precision))
+        lengths = np.select(
+            (kind == 0, kind == 1),
+            (head + 4 + 4 * sizes, head + 4 + 3 * sizes),
+            head + (1 << self.precision),
+        )
+        return starts, kind, lengths
 
     def packed(self) -> dict[str, object]:
         """The whole log as a few arrays, written as base64 (the state store's compact form).
 
         `endpoints` lists the names; pair i is endpoint `pair_endpoints[i]` (little-endian
         uint32) in bucket `pair_buckets[i]` (int64) with the next `pair_sizes[i]` (uint32)
-        of `registers` (uint16, increasing within a pair) and `ranks` (uint8).
+        of `entries` (uint32 `dense << 31 | register << 6 | rank`, increasing within a pair).
         """
         keys = self.compact()
         pair_ids, starts = self._runs(keys)
-        held = [self._pairs[pair] for pair in pair_ids.tolist()]
+        held = [self._pairs.pairs[pair] for pair in pair_ids.tolist()]
         sizes = np.diff(np.append(starts, len(keys)))
         names = list(dict.fromkeys(endpoint for endpoint, _ in held))
         number = {name: i for i, name in enumerate(names)}
@@ -221,23 +307,19 @@ class RegisterLog:
             "pair_endpoints": Base64Value(np.array([number[e] for e, _ in held], dtype="<u4")),
             "pair_buckets": Base64Value(np.array([bucket for _, bucket in held], dtype="<i8")),
             "pair_sizes": Base64Value(sizes.astype("<u4")),
-            "registers": Base64Value(
-                ((keys >> RANK_BITS) & ((1 << self.precision) - 1)).astype("<u2")
-            ),
-            "ranks": Base64Value((keys & 63).astype(np.uint8)),
+            "entries": Base64Value((keys & 0xFFFFFFFF).astype("<u4")),
         }
 
     @classmethod
     def from_packed(cls, precision: int, packed: Mapping[str, object]) -> RegisterLog:
-        """The log of `packed()` output, strictly checked.
+        """The log of `packed()` output (this form or the one before), strictly checked.
 
         Raises:
             ValueError: inconsistent lengths, unknown endpoints, repeated pairs, registers
                 out of order or range, ranks out of range, bad base64.
         """
-        unknown = set(packed) - _PACKED_FIELDS
-        if unknown or len(packed) != len(_PACKED_FIELDS):
-            fields = ", ".join(sorted(unknown or _PACKED_FIELDS - set(packed)))
+        if set(packed) not in _PACKED_FIELDS:
+            fields = ", ".join(sorted(set(packed) ^ _PACKED_FIELDS["entries" not in packed]))
             raise ValueError(f"packed distinct-users state: unknown or missing fields ({fields})")
         names = packed["endpoints"]
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
@@ -245,31 +327,24 @@ class RegisterLog:
         endpoints = _array(packed, "pair_endpoints", "<u4")
         buckets = _array(packed, "pair_buckets", "<i8")
         sizes = _array(packed, "pair_sizes", "<u4").astype(np.int64)
-        registers = _array(packed, "registers", "<u2").astype(np.int64)
-        ranks = _array(packed, "ranks", "u1").astype(np.int64)
+        entries = _packed_entries(packed, precision)
         if not len(endpoints) == len(buckets) == len(sizes):
             raise ValueError("packed distinct-users pairs have arrays of different lengths")
-        if int(sizes.sum()) != len(registers) or len(registers) != len(ranks):
+        if int(sizes.sum()) != len(entries):
             raise ValueError("packed distinct-users registers do not match the pair sizes")
         if (len(sizes) and int(sizes.min()) < 1) or len(set(names)) != len(names):
             raise ValueError("packed distinct-users state has an empty pair or repeated names")
         if len(endpoints) and int(endpoints.max()) >= len(names):
             raise ValueError("packed distinct-users pair names an unknown endpoint")
-        if len(ranks) and (int(ranks.min()) < 1 or int(ranks.max()) > 65 - precision):
-            raise ValueError("packed distinct-users rank out of range")
-        if len(registers) and int(registers.max()) >= 1 << precision:
-            raise ValueError("packed distinct-users register out of range")
         log = cls(precision)
         named = map(names.__getitem__, endpoints.tolist())
-        log._pairs = list(zip(named, buckets.tolist(), strict=True))
-        log._pair_ids = {pair: i for i, pair in enumerate(log._pairs)}
-        if len(log._pair_ids) != len(log._pairs):
+        if not log._pairs.load(list(zip(named, buckets.tolist(), strict=True))):
             raise ValueError("packed distinct-users state repeats an (endpoint, bucket) pair")
         ids = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        keys = (ids << log._shift) | (registers << RANK_BITS) | ranks
+        keys = (ids << log._shift) | entries
         if len(keys) > 1 and not bool(np.all((keys[1:] >> RANK_BITS) > (keys[:-1] >> RANK_BITS))):
             raise ValueError("packed distinct-users registers repeat or are out of order")
-        log._chunks = [keys]
+        log._chunks, log._compact = [keys], False  # folded when first read
         return log
 
     def encoded(self) -> dict[str, dict[int, str]]:
@@ -288,7 +363,7 @@ class RegisterLog:
         """
         keys = self.compact()
         rows: list[tuple[str, int, str]] = []
-        pairs = self._pairs
+        pairs = self._pairs.pairs
         for part in self._parts(keys):  # a million keys at a time bounds the temporaries
             out, raw_lengths, pair_ids = self._layout(part)
             text = b2a_base64(out.tobytes(), newline=False).decode("ascii")
@@ -325,31 +400,38 @@ class RegisterLog:
 
         Also returns each sketch's unpadded length and its pair.
         """
-        m = 1 << self.precision
-        pairs = keys >> self._shift
-        starts = run_starts(pairs)
+        p = self.precision
+        starts, kind, raw_lengths = self._kinds(keys)
         sizes = np.diff(np.append(starts, len(keys)))
-        dense = sizes > HyperLogLog(self.precision).sparse_limit
-        head = len(dense_header(self.precision))
-        raw_lengths = np.where(dense, head + m, head + 4 + 3 * sizes)
+        head = len(dense_header(p))
         at = np.concatenate(([0], np.cumsum(-(-raw_lengths // 3) * 3)))
         out = np.zeros(int(at[-1]), dtype=np.uint8)
         at = at[:-1]
         headers = np.array(
-            [list(sparse_header(self.precision, 0)[:head]), list(dense_header(self.precision))],
+            [list(sparse_header(p, 0)[:head]), list(sparse_header(p, 0, high=False)[:head]),
+             list(dense_header(p))],
             dtype=np.uint8,
-        )
-        out[at[:, None] + np.arange(head)] = headers[dense.astype(np.intp)]
-        counts = sizes[~dense].astype(">u4").view(np.uint8).reshape(-1, 4)
-        out[at[~dense][:, None] + head + np.arange(4)] = counts
+        )  # fmt: skip
+        out[at[:, None] + np.arange(head)] = headers[kind]
+        sparse_pairs = kind < 2
+        counts = sizes[sparse_pairs].astype(">u4").view(np.uint8).reshape(-1, 4)
+        out[at[sparse_pairs][:, None] + head + np.arange(4)] = counts
         entry_pair = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        registers, ranks = (keys >> RANK_BITS) & (m - 1), (keys & 63).astype(np.uint8)
-        in_dense = dense[entry_pair]
-        where = at[entry_pair] + np.where(
-            in_dense, head + registers, head + 4 + 3 * (np.arange(len(keys)) - starts[entry_pair])
+        entry_kind = kind[entry_pair]
+        registers, ranks = (keys >> RANK_BITS) & _SPARSE_MASK, (keys & 63).astype(np.uint8)
+        offset = np.arange(len(keys)) - starts[entry_pair]
+        where = at[entry_pair] + np.select(
+            (entry_kind == 0, entry_kind == 1),
+            (head + 4 + 4 * offset, head + 4 + 3 * offset),
+            head + registers,
         )
-        out[where[in_dense]] = ranks[in_dense]
-        sparse = ~in_dense
-        where, registers = where[sparse], registers[sparse]
-        out[where], out[where + 1], out[where + 2] = registers >> 8, registers & 255, ranks[sparse]
-        return out, raw_lengths, pairs[starts]
+        chosen = entry_kind == 2
+        out[where[chosen]] = ranks[chosen]
+        chosen = entry_kind == 1
+        spot, value = where[chosen], registers[chosen]
+        out[spot], out[spot + 1], out[spot + 2] = value >> 8, value & 255, ranks[chosen]
+        chosen = entry_kind == 0
+        spot, value = where[chosen], keys[chosen] & 0x7FFFFFFF
+        for byte in range(4):
+            out[spot + byte] = (value >> (24 - 8 * byte)) & 255
+        return out, raw_lengths, (keys >> self._shift)[starts]

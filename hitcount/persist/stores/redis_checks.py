@@ -17,6 +17,7 @@ from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition
 from hitcount.persist.document import VERSION
+from hitcount.sketches.distinct_state import LEFT_CLOSED, RIGHT_CLOSED
 from hitcount.strategies import get_strategy
 
 METRIC_FIELDS = ("total_hits", "bad_lines", "late_hits", "pruned_events", "lines_read")
@@ -72,7 +73,15 @@ def _distinct(fields: Mapping[str, str]) -> dict[str, Any] | None:
         "precision": _integer(fields["d:precision"], "d:precision", 4, 16),
         "retention_s": _positive(_field(fields, "d:retention_s"), "d:retention_s"),
         "horizon": _time_or_none(fields.get("d:horizon", ""), "d:horizon"),
+        "edges": _edges(fields.get("d:edges", LEFT_CLOSED)),
     }
+
+
+def _edges(value: str) -> str:
+    """Which end of a minute its sketch holds (`d:edges`; absent: the older `[lo, hi)`)."""
+    if value not in (LEFT_CLOSED, RIGHT_CLOSED):
+        raise DamagedValueError(f"d:edges is {value!r}, not {RIGHT_CLOSED!r} or {LEFT_CLOSED!r}")
+    return value
 
 
 def _keys(fields: Mapping[str, str]) -> dict[str, Any]:

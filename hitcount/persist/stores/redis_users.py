@@ -4,7 +4,7 @@
   bucket index to its sketch in the saved text form of a snapshot (base64 of
   `HyperLogLog.to_bytes`); `{NS}:gG:users` lists the endpoints that have one; the meta
   hash keeps the tracker's parameters (`d:bucket_s`, `d:precision`, `d:retention_s`,
-  `d:horizon`). No `d:` fields: a state kept without sketches (`--no-distinct`).
+  `d:horizon`, `d:edges`). No `d:` fields: a state kept without sketches (`--no-distinct`).
 - Everything goes through the tracker's saved form and merge (`DistinctTracker.to_state`,
   `from_state`, `merge`: the register-wise maximum), never through the register layout,
   so the sketch's representation can change without touching this module.
@@ -53,6 +53,7 @@ def meta_fields(tracker: DistinctTracker | None) -> dict[str, str]:
         "d:precision": str(tracker.precision),
         "d:retention_s": repr(tracker.retention_s),
         "d:horizon": repr(horizon) if math.isfinite(horizon) else "",
+        "d:edges": tracker.edges,
     }
 
 
@@ -160,7 +161,8 @@ def _check(tracker: DistinctTracker, endpoint: str, sketches: Mapping[str, str])
 
 def _parameters(tracker: DistinctTracker) -> dict[str, Any]:
     state = tracker.to_state()
-    return {name: state[name] for name in ("bucket_s", "precision", "retention_s", "horizon")}
+    names = ("bucket_s", "precision", "retention_s", "horizon", "edges")
+    return {name: state[name] for name in names}
 
 
 class SketchAppend:

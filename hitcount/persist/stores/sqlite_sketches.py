@@ -69,4 +69,5 @@ def distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:
         "precision": tracker.precision,
         "retention_s": tracker.retention_s,
         "horizon": horizon,
+        "edges": tracker.edges,
     }

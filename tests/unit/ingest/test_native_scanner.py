@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hitcount.ingest.formats.ndjson import NdjsonParser
 from hitcount.ingest.scanner import native, scan_block, scan_native
 from hitcount.model.hits import BadLine
+from hitcount.sketches.hll import SPARSE_PRECISION
 from hitcount.sketches.registers import native as native_reduce
 
 if native is None or native_reduce is None:
@@ -177,7 +178,7 @@ def test_native_register_reduction_equals_numpys(
     if far and hits:
         stamps[0] = 2.5e11  # pairs too spread out for 64-bit keys at a fine grid: numpy's path
     user_codes = np.array([user for _, _, user in hits], dtype=np.int32)
-    table = registers.user_registers(user_names, precision)
+    table = registers.user_registers(user_names, SPARSE_PRECISION)
     chosen = np.append(table, -64)[user_codes]
     expected = registers.reduce_registers(
         codes, stamps, (chosen >> 6).astype(np.int32), (chosen & 63).astype(np.uint8),

@@ -11,6 +11,7 @@ from typing import Any
 from unittest.mock import patch
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,10 +62,13 @@ def test_sparse_to_dense_switch_is_transparent() -> None:
         sketch.add(user)
         dense.add(user)
         assert sketch.registers() == dense.registers()
-        assert sketch.estimate() == dense.estimate()
+        if sketch.is_sparse:  # 2^25 sparse registers: exact but for a rare collision
+            assert sketch.estimate() == pytest.approx(i + 1, rel=0.005)
+        else:
+            assert sketch.estimate() == dense.estimate()
         if switched_at is None and not sketch.is_sparse:
             switched_at = i
-    assert switched_at is not None and switched_at < 400
+    assert switched_at == sketch.sparse_limit  # the (limit + 1)-th user
     assert sketch.memory_bytes() == len(sketch.to_bytes())
 
 
@@ -222,7 +226,7 @@ def test_per_hit_and_batch_paths_keep_the_same_distinct_state(
 @given(
     hits=USER_HITS,
     batch=st.integers(1, 60),
-    precision=st.sampled_from([4, 6]),
+    precision=st.integers(4, 8),
     prune_at=st.lists(st.floats(0, 5_000), max_size=3),
 )
 def test_bulk_register_log_equals_adding_hit_by_hit(
@@ -298,7 +302,8 @@ def test_packed_state_round_trip_and_validation() -> None:
         assert msgspec.json.decode(encode(again)) == state
     packed = state["packed"]
     sizes = base64.b64decode(packed["pair_sizes"])
-    registers = base64.b64decode(packed["registers"])
+    entries = base64.b64decode(packed["entries"])
+    rankless = [e & ~63 for e in np.frombuffer(entries, dtype="<u4").tolist()]
     bad_states = [
         _with(state, endpoints=["/a", "/a"]),
         _with(state, endpoints=["/a"]),  # pairs name endpoint 1
@@ -306,11 +311,13 @@ def test_packed_state_round_trip_and_validation() -> None:
         _with(state, pair_sizes="%%%"),
         _with(state, pair_sizes=packed["pair_sizes"][:-4]),  # a pair short
         _with(state, pair_sizes=base64.b64encode(sizes[:-1]).decode()),  # a partial item
-        _with(state, registers=base64.b64encode(registers[2:] + registers[:2]).decode()),
-        _with(state, ranks=_b64([0] * len(base64.b64decode(packed["ranks"])), "u1")),
+        _with(state, entries=base64.b64encode(entries[4:] + entries[:4]).decode()),
+        _with(state, entries=_b64(rankless, "<u4")),
+        _with(state, entries=_b64([1 << 31 | 600 << 6 | 1] * len(rankless), "<u4")),  # p=9
         _with(state, pair_buckets=_b64([0] * len(sizes[::4]), "<i8")),  # repeated, too old
         {**state, "endpoints": {"/a": {}}},  # both forms
-        _with(state, registers=7),
+        _with(state, entries=7),
+        _with(state, registers=packed["entries"]),  # both forms
         {**state, "packed": {k: v for k, v in state["packed"].items() if k != "endpoints"}},
         _with(state, extra="x"),
     ]
