@@ -7,19 +7,21 @@ from dataclasses import dataclass
 
 #: Significant digits an estimate keeps beyond its bounds' spread (see `WindowAnswer`).
 _DIGITS_PAST_SPREAD = 3
+_FINEST_DIGITS = 6
 
 
 def settled(count: float, low: float, high: float) -> float:
     """`count` inside `[low, high]`, rounded to what their spread justifies.
 
     A spread `high - low` of order `10**e` leaves `count` 3 significant digits past it
-    (never finer than 0.001 of it), which removes float noise such as 16.999999999992
-    or 2.36e-10 where the bounds say 0.
+    (never finer than 0.001 of it, nor than a millionth: counts are of whole hits and
+    users), which removes float noise such as 16.999999999992, 1.0000000149 or 2.36e-10
+    where the bounds say 0.
     """
     spread = high - low
     if not (spread > 0 and math.isfinite(spread) and math.isfinite(count)):
         return count
-    digits = max(0, _DIGITS_PAST_SPREAD - math.floor(math.log10(spread)))
+    digits = min(_FINEST_DIGITS, max(0, _DIGITS_PAST_SPREAD - math.floor(math.log10(spread))))
     return min(max(round(count, digits) + 0.0, low), high)
 
 
@@ -41,6 +43,9 @@ class DistinctAnswer:
     confidence: float
     complete: bool = True
     buckets_partial: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "estimate", settled(self.estimate, self.low, self.high))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter
-from hitcount.model.answers import WindowAnswer, settled
+from hitcount.model.answers import DistinctAnswer, WindowAnswer, settled
 
 
 def test_the_issue_figures_are_settled() -> None:
@@ -46,3 +46,10 @@ def test_settled_stays_in_the_bounds_with_digits_its_spread_justifies(
     assert value == round(value, digits)
     if 0 <= share <= 1:  # inside the bounds: moved by at most the rounding
         assert abs(value - (low + share * spread)) <= 0.5 * 10.0**-digits + 1e-9 * high
+
+
+def test_a_tiny_spread_keeps_no_more_than_six_decimals() -> None:
+    # Linear counting at precision 25 says 1.0000000149 for one user, bounded by [1, 1.0000000149].
+    assert settled(1.0000000149, 1, 1.0000000149) == 1
+    assert DistinctAnswer(1.0000000149, 1, 1.0000000149, 0.95).estimate == 1
+    assert DistinctAnswer(985.5123456789, 980, 990, 0.95).estimate == 985.51  # spread 10

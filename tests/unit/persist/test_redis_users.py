@@ -302,3 +302,26 @@ def test_an_append_cannot_drop_the_sketches_of_a_redis_state(url: str) -> None:
     other = run(["--store", url, "replay", "--append", "--distinct-precision", "10", str(SAMPLE)])
     assert other.exit_code == 2 and "precision 12" in other.stderr
     assert _json(url, "metrics")["total_hits"] == 20_000
+
+
+def test_minute_edges_answer_exactly_on_redis_as_in_a_file(url: str, tmp_path: Path) -> None:
+    # Users at exactly 60, 120 and 180 s: a window (60, 120] holds only the user at 120, and
+    # it is answered from whole minutes only when the sketches are (lo, hi] on both stores.
+    source = tmp_path / "edges.ndjson"
+    source.write_text(
+        "".join(
+            json.dumps({"endpoint": "/a", "ts": ts, "user": user}) + "\n"
+            for ts, user in ((60, "u60"), (120, "u120"), (180, "u180"))
+        )
+    )
+    file_state = str(tmp_path / "state.json")
+    for store in (url, file_state):
+        ok(["--store", store, "replay", "-s", "fixed", "--retention", "1d", str(source)])
+        ok(["--store", store, "replay", "--append", "--again", str(source)])  # merged on Redis
+    answers = [
+        _json(store, "query", "/a", "--now", "120", "--last", "60", "--distinct")
+        for store in (url, file_state)
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0]["distinct"] == 1  # u120 alone
+    assert answers[0]["distinct_low"] == 1
