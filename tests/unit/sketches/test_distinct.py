@@ -480,8 +480,12 @@ def test_sparse_bytes_are_the_header_then_each_entry_big_endian(
     data = sketch.to_bytes()
     if not sketch.is_sparse:
         return
-    registers = sketch.registers()  # every register's rank, the sparse ones are the nonzero
-    entries = [(index, rank) for index, rank in enumerate(registers) if rank]
-    body = b"".join(struct.pack(">HB", index, rank) for index, rank in entries)  # the oracle
+    sparse = sketch.sparse_registers()
+    assert sparse is not None
+    entries = sorted(sparse.items())  # the oracle: each entry packed on its own
+    if sketch.sparse_precision > precision:  # precision 25: index and rank in 4 bytes
+        body = b"".join(struct.pack(">I", index << 6 | rank) for index, rank in entries)
+    else:
+        body = b"".join(struct.pack(">HB", index, rank) for index, rank in entries)
     assert data.endswith(body) and len(data) > len(body)
     assert HyperLogLog.from_bytes(data) == sketch
