@@ -11,6 +11,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.cli.conftest import HAND_HITS, SLIDING, oracle_count
 from tests.cli_helpers import assert_error, ok, ok_json, pairs, read_ndjson, run, write_ndjson
@@ -193,3 +195,24 @@ def test_events_keep_those_whose_clock_is_in_the_window(tmp_path: Path) -> None:
     assert clocks("--since", "-1500", "--until", "-500") == [1000]  # (500, 1500]
     assert clocks("--until", "999", "--last", "999") == []
     assert clocks("--since", "999", "--name", "strategy_swapped", "-n", "1") == [2000]
+
+
+@given(st.integers(min_value=1, max_value=10**10))
+def test_a_window_length_is_written_as_a_duration_that_reads_back(seconds: int) -> None:
+    from hitcount.cli.render.text import duration
+    from hitcount.model.timeparse import parse_duration
+
+    text = duration(seconds)
+    assert parse_duration(text) == seconds
+    assert len(text) <= 16  # never 499532379s: days, hours, minutes and seconds
+
+
+def test_a_long_since_range_says_its_length_in_units(tmp_path: Path) -> None:
+    source = tmp_path / "old.ndjson"
+    source.write_text(
+        "".join(f'{{"endpoint": "/a", "ts": {ts}}}\n' for ts in (9e8, 1.4e9))
+    )  # 1998 and 2014
+    ok(["replay", str(source), "-s", "sliding", "--max-window", "1e9"])
+    text = ok(["query", "/a", "--since", "2001-01-01T00:00:00Z"]).stdout
+    # 2001-01-01 to 2014-05-13T16:53:20Z: 4880 days 16:53:20, written in units
+    assert "/a: 1 hit in the 4880d16h53m20s to 2014-05-13T16:53:20Z (exact)" in text

@@ -27,12 +27,22 @@ def counted(count: float, noun: str, plural: str | None = None) -> str:
     return f"{number(count)} {noun if count == 1 else plural or noun + 's'}"
 
 
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
 def duration(seconds: float) -> str:
-    """`300 s`, `5m`, `2h`: a window length for humans."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    """`90s`, `5m`, `2h`, `1d2h3m4s`: a window length for humans (as `--last` reads it)."""
+    for unit, size in _UNITS:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
-    return f"{number(seconds)}s"
+    if seconds < 3600 or not math.isfinite(seconds):
+        return f"{number(seconds)}s"
+    parts, rest = [], seconds  # an hour or more, not whole: its parts, largest first
+    for unit, size in _UNITS:
+        if rest >= size:
+            parts.append(f"{int(rest // size)}{unit}")
+            rest %= size
+    return "".join(parts) + (f"{number(rest)}s" if rest else "")
 
 
 def window_text(last_s: float, end: float | None, ranged: bool = False) -> str:
