@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import assert_error, ok, ok_json, run
+from tests.conftest import fresh_namespace
 
 
 def _write(path: Path, start: int, count: int) -> Path:
@@ -76,3 +77,19 @@ def test_a_grown_file_resumes_after_its_old_end(state: list[str], tmp_path: Path
         _write(log, 0, end)  # the same inode, grown (rewritten with the same head)
         ok([*state, "replay", "--append", "--resume", str(log)])
         assert _total(state) == end
+
+
+@pytest.mark.redis
+def test_a_whole_replay_into_redis_records_its_files_for_later_appends(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = ["--store", redis_url, "--namespace", fresh_namespace()]
+    log = _write(tmp_path / "a.ndjson", 0, 300)
+    ok([*store, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    assert_error(run([*store, "replay", "--append", str(log)]), 3, "already read whole")
+    assert _total(store) == 300
+    _write(tmp_path / "b.ndjson", 300, 400)
+    with log.open("a") as grown:  # the file grows: --resume counts only the new lines
+        grown.write((tmp_path / "b.ndjson").read_text())
+    ok([*store, "replay", "--append", "--resume", str(log)])
+    assert _total(store) == 400

@@ -372,6 +372,9 @@ class RedisStore(Store):
         events = [json.dumps(event) for event in counter.recent_events]
         if events:
             pipe.rpush(self.gen_key(generation, "events"), *events)
+        if counter.inputs:  # how far each file was read: `--append` refuses or resumes from it
+            positions = {path: json.dumps(at.to_dict()) for path, at in counter.inputs.items()}
+            pipe.hset(self.gen_key(generation, "inputs"), mapping=positions)
         if alerts := counter.saved_alerts():  # read back by `--append` (redis_append)
             pipe.set(self.gen_key(generation, "alerts"), json.dumps(alerts))
         pipe.execute()

@@ -168,7 +168,7 @@ COMMANDS = {
     "query": ["query", "/", "--last", "1h"],
     "snapshot": ["snapshot", "save", "-"],
     "metrics": ["metrics"],
-    "append": ["replay", "--append", SAMPLE],
+    "append": ["replay", "--append", "--again", SAMPLE],  # the file the state was built from
 }
 
 

@@ -177,7 +177,7 @@ def test_a_damaged_sketch_stops_an_append_before_anything_is_written(
     last = max(store.client.hkeys(key), key=int)
     store.client.hset(key, last, "not a sketch")
     before = _contents(store)
-    appended = run(["--store", url, "replay", "--append", str(SAMPLE)])
+    appended = run(["--store", url, "replay", "--append", "--again", str(SAMPLE)])
     assert appended.exit_code == 4, appended.stderr
     assert f"the key {key} is damaged" in appended.stderr.splitlines()[0]
     after = _contents(store)
@@ -214,7 +214,7 @@ def test_a_damaged_endpoint_key_lets_no_part_of_a_batch_in(
     key = store.endpoint_key(generation, "/")
     damage(store.client, key)
     before = _contents(store)
-    appended = run(["--store", url, "replay", "--append", str(SAMPLE)])
+    appended = run(["--store", url, "replay", "--append", "--again", str(SAMPLE)])
     assert appended.exit_code == 4, appended.stderr
     assert f"the key {key} is damaged" in appended.stderr.splitlines()[0]
     after = _contents(store)
