@@ -334,27 +334,21 @@ class SqliteStore(Store):
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         base = self._base
-        with self.errors("writing the state"):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                old = self._meta(db)
-                same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
-                loaded_here = not whole and base is not None and base[2] is counter
-                stored: Sketches | None = None
-                if loaded_here and same and base is not None and base[0] is strategy:
-                    layout.write_delta(db, strategy, base[1])
-                    stored = base[3]
-                else:  # a swapped strategy keeps its event log
-                    self._clear(db, keep_events=loaded_here)
-                    layout.write_whole(db, strategy)
-                self._write_events(db, counter, whole=not loaded_here)
-                sketches = write_sketches(db, counter, stored)
-                self._write_meta(db, counter, layout)
-                self._write_inputs(db, counter)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._writing(db):
+            old = self._meta(db)
+            same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
+            loaded_here = not whole and base is not None and base[2] is counter
+            stored: Sketches | None = None
+            if loaded_here and same and base is not None and base[0] is strategy:
+                layout.write_delta(db, strategy, base[1])
+                stored = base[3]
+            else:  # a swapped strategy keeps its event log
+                self._clear(db, keep_events=loaded_here)
+                layout.write_whole(db, strategy)
+            self._write_events(db, counter, whole=not loaded_here)
+            sketches = write_sketches(db, counter, stored)
+            self._write_meta(db, counter, layout)
+            self._write_inputs(db, counter)
         counter.unsaved_events.clear()
         self._base = (strategy, layout.baseline(strategy), counter, sketches)
 
@@ -366,18 +360,24 @@ class SqliteStore(Store):
         db = self._connect(create=True)
         assert db is not None
         layout = layout_for(counter.strategy.name, counter.strategy.params)
+        with self._writing(db):
+            counter.metrics.pruned_events += add_rows(db)
+            self._write_events(db, counter, whole=False)
+            self._write_meta(db, counter, layout)
+            self._write_inputs(db, counter)
+        counter.unsaved_events.clear()
+
+    @contextlib.contextmanager
+    def _writing(self, db: sqlite3.Connection) -> Iterator[None]:
+        """One write transaction: committed whole, or rolled back on any error."""
         with self.errors("writing the state"):
             db.execute("BEGIN IMMEDIATE")
             try:
-                counter.metrics.pruned_events += add_rows(db)
-                self._write_events(db, counter, whole=False)
-                self._write_meta(db, counter, layout)
-                self._write_inputs(db, counter)
+                yield
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        counter.unsaved_events.clear()
 
     def _clear(self, db: sqlite3.Connection, *, keep_events: bool = False) -> None:
         tables = ("meta", "inputs", "distinct_sketches", *ROW_TABLES, "endpoint_documents")
