@@ -237,6 +237,7 @@ def main_options(
     ctx.obj = AppContext(
         store_url=_chosen_store(ctx, state, store), namespace=namespace, debug=debug
     )
+    ctx.call_on_close(ctx.obj.close_stores)
 
 
 def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> str | None:

@@ -27,6 +27,7 @@ class AppContext:
     debug: bool = False
     saved: bool = False
     cleanup: list[TraceFile] = field(default_factory=list)
+    opened: list[Store] = field(default_factory=list)
 
     def mark_saved(self) -> None:
         """Note that the state has been saved (an interrupt now says so)."""
@@ -39,7 +40,14 @@ class AppContext:
         store = store_from_url(self.store_url, namespace=self.namespace)
         store.on_wait = _note
         store.on_note = _note
+        self.opened.append(store)
         return store
+
+    def close_stores(self) -> None:
+        """Close every store this command opened (its database connections and pools), so
+        none is left for the garbage collector to close at some later moment."""  # noqa: D205, D209
+        while self.opened:
+            self.opened.pop().close()
 
 
 def _note(message: str) -> None:

@@ -164,3 +164,39 @@ def test_vacuum_without_a_state_says_there_is_none(tmp_path: Path) -> None:
     result = run(["--state", str(tmp_path / "none.db"), "vacuum"])
     assert_error(result, 4, "no saved state")
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query", "/*", "--last", "1d"],
+        ["metrics"],
+        ["events"],
+        ["replay", "--append", "--again", "APPENDED"],
+        ["vacuum"],
+    ],
+)
+def test_each_command_closes_every_sqlite_connection_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """An in-process command leaves no connection for the garbage collector to close later
+    (one closed late checkpoints the WAL under the next command's feet)."""  # noqa: D205, D209
+    state = tmp_path / "s.db"
+    hits = [("/a", T0 + k) for k in range(50)]
+    source = write_ndjson(tmp_path / "in", hits)
+    ok(["--state", str(state), "replay", str(source)])
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def recording_connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        connection = real_connect(*args, **kwargs)  # type: ignore[call-overload]
+        opened.append(connection)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    args = [str(source) if word == "APPENDED" else word for word in command]
+    ok(["--state", str(state), *args])
+    assert opened, "the command opened no connection: the test checks nothing"
+    for connection in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            connection.execute("SELECT 1")
