@@ -103,7 +103,7 @@ def replay(
     except _StopRequestedError:
         replayer.report.stopped = True
     if not starts:
-        refuse_empty(replayer.report, sources)
+        refuse_empty(replayer.report, sources, counter.keying.where)
     counter.metrics.lines_read += replayer.report.lines_read
     if on_checkpoint is not None and sources:  # the input last read (a stop ends early)
         on_checkpoint(replayer.current or sources[-1], replayer.source_lines, True)

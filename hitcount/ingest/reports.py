@@ -48,15 +48,28 @@ class ReplayReport:
         return self.hits_read - self.hits_kept
 
 
-def refuse_empty(report: ReplayReport, sources: Sequence[str]) -> None:
-    """A replay that found no hit at all is a mistake (wrong --format, empty pipe).
+def refuse_empty(
+    report: ReplayReport, sources: Sequence[str], where: Sequence[object] = ()
+) -> None:
+    """A replay that found no hit at all is a mistake (wrong --format, empty pipe, a --where
+    no line passes: `where` are the filters).
 
     Raises:
-        InputError: no hit was read (the input was empty, or every line was bad).
-    """
+        InputError: no hit was read (the input was empty, every line was bad, or no line
+            passed the filters).
+    """  # noqa: D205
     if report.hits_read:
         return
     names = ", ".join(display_name(source) for source in sources) or "no input"
+    if where and report.lines_read > report.bad_lines:
+        conditions = " ".join(f"--where '{condition}'" for condition in where)
+        raise InputError(
+            names,
+            f"no hits: no line passed {conditions} ({report.lines_read} lines read,"
+            f" {report.bad_lines} bad)",
+            hint="nothing was saved; check the fields and values of --where (a line"
+            " without the field never passes)",
+        )
     if not report.bad_lines:
         raise InputError(
             names,

@@ -173,7 +173,7 @@ def follow(
             run.loop(commit_every_s, lambda: signalled() or bool(should_stop and should_stop()))
             run.result.interrupted = signalled()
         if replacing:
-            refuse_empty(run.report(), sources)  # nothing was committed: the state stays
+            refuse_empty(run.report(), sources, counter.keying.where)  # nothing committed
         run.commit(final=True)
         run.tick()  # the view's last drawing counts the last commit
     finally:

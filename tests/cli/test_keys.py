@@ -227,3 +227,35 @@ def test_merge_keeps_the_keys_and_refuses_to_mix_them(tmp_path: Path) -> None:
     result = run(["merge", shards[0], shards[2], "-o", str(tmp_path / "mixed.json")])
     assert result.exit_code != 0
     assert "their endpoints cannot be merged" in result.stderr
+
+
+def test_a_where_no_line_passes_is_refused_as_such(tmp_path: Path) -> None:
+    """Every line filtered out is not "the input is empty": the error names the filters and
+    the lines read, exit 3, and nothing is saved."""  # noqa: D205, D209
+    state = tmp_path / "s.db"
+    lines = len(nginx_lines())
+    result = run(["--state", str(state), "replay", str(NGINX), "--where", "status>=400",
+                  "--where", "method=NOSUCH"])  # fmt: skip
+    assert_error(
+        result, 3, f"no line passed --where 'status>=400' --where 'method=NOSUCH' ({lines}"
+    )
+    assert "the input is empty" not in result.stderr
+    assert not state.exists()
+
+
+def test_an_append_no_line_of_passes_the_states_where_keeps_the_state(tmp_path: Path) -> None:
+    """The same refusal on `--append` (the state's own filters), the state unchanged."""
+    errors = tmp_path / "errors.ndjson"
+    errors.write_text("".join(json.dumps({"ts": 1e9 + k, "endpoint": "/a", "status": 500 + k % 3})
+                              + "\n" for k in range(30)))  # fmt: skip
+    fine = tmp_path / "fine.ndjson"
+    fine.write_text("".join(json.dumps({"ts": 1e9 + 40 + k, "endpoint": "/a", "status": 200})
+                            + "\n" for k in range(20)))  # fmt: skip
+    state = ["--state", str(tmp_path / "s.db")]
+    ok([*state, "replay", str(errors), "--where", "status>=500", *ALL_TIME])
+    asked = [*state, "query", "/a", "--last", "1d", "--now", str(1e9 + 100), "--json"]
+    before = ok_json(asked)
+    assert before["count"] == 30
+    result = run([*state, "replay", "--append", str(fine)])
+    assert_error(result, 3, "no line passed --where 'status>=500' (20 lines read, 0 bad)")
+    assert ok_json(asked) == before
