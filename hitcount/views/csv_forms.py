@@ -42,12 +42,15 @@ def payload_rows(payload: Any) -> list[Mapping[str, Any]]:
 
 
 def series_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """`plot --json`'s series as one row per endpoint and step (a long table)."""
+    """`plot --json`'s series as one row per endpoint and step (a long table), each row with
+    the strategy that answered and, when the state counts keys, its `keys`."""  # noqa: D205, D209
     rows = []
+    answered = {name: payload[name] for name in ("strategy", "keys") if name in payload}
     for series in payload["series"]:
         for point in series["points"]:
+            where = {"endpoint": series["endpoint"], "step": payload["step"]}
             end = {"end": point["end"], "end_iso": iso(point["end"])}
-            rows.append({"endpoint": series["endpoint"], "step": payload["step"], **end, **point})
+            rows.append({**where, **end, **point, **answered})
     return rows
 
 

@@ -41,3 +41,27 @@ def test_a_state_of_paths_has_no_keys_in_its_answers(tmp_path: Path) -> None:
     assert "keys" not in ok_json(["query", "/p*", *window, "--json"])
     assert all("keys" not in row for row in ok_json(["top", *window, "--json"]))
     assert "keys" not in ok_json(["plot", "/p0", *window, "--json"])
+    header = ok(["plot", "/p0", *window, "--csv"]).stdout.splitlines()[0].split(",")
+    assert "keys" not in header
+    assert "strategy" in header
+
+
+def test_plot_csv_names_the_strategy_and_the_keys_on_every_row(tmp_path: Path) -> None:
+    """`plot --csv` carries what `plot --json` does: the strategy that answered, the keys."""
+    import csv
+    import io
+
+    ok(["replay", str(lines(tmp_path)), *ALL_TIME, "--key", "{status_class}",
+        "--where", "status>=300"])  # fmt: skip
+    window = ["--now", "1040", "--last", "40", "--step", "10"]
+    payload = ok_json(["plot", "3xx", "5xx", *window, "--json"])
+    rows = list(csv.DictReader(io.StringIO(ok(["plot", "3xx", "5xx", *window, "--csv"]).stdout)))
+    assert len(rows) == 2 * 4
+    assert {(row["strategy"], row["keys"]) for row in rows} == {
+        (payload["strategy"], "key {status_class} where status>=300")
+    }
+    by_hand = {"3xx": [3, 2, 3, 2], "5xx": [2, 3, 2, 3]}  # i % 4: 1 -> 3xx, 3 -> 5xx; ts 1000+i
+    got: dict[str, list[float]] = {}
+    for row in rows:
+        got.setdefault(row["endpoint"], []).append(float(row["count"]))
+    assert got == by_hand

@@ -67,11 +67,13 @@ def plot(
     window = spec.resolve(counter.clock)
     step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given
     result = series(counter, endpoints, window.last_s, step_s, window.end)
-    if csv_output:
-        render.csv(series_rows(series_json(result)))
-    elif json_output:
+    if csv_output or json_output:
         opt.answer_keys(render, counter.keying)
-        render.json({**series_json(result), **render.keys})
+        payload = {**series_json(result), **render.keys}
+        if csv_output:
+            render.csv(series_rows(payload))
+        else:
+            render.json(payload)
     else:
         draw_series(render, result, bars=bars, width=width)
     opt.note_keys(render, counter.keying)
