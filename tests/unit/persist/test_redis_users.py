@@ -295,13 +295,19 @@ def test_keys_and_filters_are_remembered_and_answer_as_the_file_store(
     assert _json(url, "metrics")["total_hits"] == _json(whole, "metrics")["total_hits"]
 
 
-def test_an_append_cannot_drop_the_sketches_of_a_redis_state(url: str) -> None:
+def test_an_append_cannot_drop_or_unfold_the_sketches_of_a_redis_state(url: str) -> None:
     ok(["--store", url, "replay", str(SAMPLE)])
     dropped = run(["--store", url, "replay", "--append", "--no-distinct", str(SAMPLE)])
     assert dropped.exit_code == 2 and "--no-distinct" in dropped.stderr
     other = run(["--store", url, "replay", "--append", "--distinct-precision", "10", str(SAMPLE)])
-    assert other.exit_code == 2 and "precision 12" in other.stderr
+    assert other.exit_code == 2 and "cannot fold its sketches down to 10" in other.stderr
     assert _json(url, "metrics")["total_hits"] == 20_000
+    before = _json(url, "query", "*", "--distinct", "--last", "1d")
+    higher = ["replay", "--append", "--again", "--distinct-precision", "16", str(SAMPLE)]
+    kept = ok(["--store", url, *higher])  # the lower precision, the saved one, is kept
+    assert "the new users are counted at 13 too" in kept.stderr
+    assert _json(url, "metrics")["total_hits"] == 40_000
+    assert _json(url, "query", "*", "--distinct", "--last", "1d")["distinct"] == before["distinct"]
 
 
 def test_minute_edges_answer_exactly_on_redis_as_in_a_file(url: str, tmp_path: Path) -> None:
