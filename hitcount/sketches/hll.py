@@ -30,6 +30,19 @@ from hashlib import blake2b
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from hitcount.sketches.hll_bytes import (
+    DENSE_6,
+    DENSE_8,
+    HEADER,
+    MAGIC,
+    SPARSE,
+    SPARSE_HIGH,
+    dense_header,
+    dense_size,
+    pack6,
+    sparse_header,
+    unpack6,
+)
 from hitcount.sketches.hll_math import (
     MAX_PRECISION,
     MIN_PRECISION,
@@ -58,33 +71,20 @@ __all__ = [
     "HyperLogLog",
     "check_precision",
     "collision_high",
+    "dense_header",
+    "sparse_header",
     "sparse_limit",
     "standard_error",
     "z_score",
 ]
 
 DEFAULT_PRECISION = 13
-_MAGIC = b"HLL1"
-_SPARSE, _DENSE, _SPARSE_HIGH = 0, 1, 2
-_HEADER = struct.Struct(">4sBB")  # magic, precision, kind
 
 
 def hash64(user: str) -> int:
     """The 64-bit hash of a user string (stable across processes and runs)."""
     digest = blake2b(user.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-def sparse_header(precision: int, count: int, *, high: bool = True) -> bytes:
-    """The bytes before `count` sparse entries in `to_bytes` (`high`: at precision 25,
-    `>I` index << 6 | rank; else at `precision`, `>HB` index, rank)."""  # noqa: D205, D209
-    kind = _SPARSE_HIGH if high else _SPARSE
-    return _HEADER.pack(_MAGIC, precision, kind) + struct.pack(">I", count)
-
-
-def dense_header(precision: int) -> bytes:
-    """The bytes before the `2^precision` registers of a dense sketch in `to_bytes`."""
-    return _HEADER.pack(_MAGIC, precision, _DENSE)
 
 
 class HyperLogLog:
@@ -307,8 +307,8 @@ class HyperLogLog:
         """Bytes of the encoded registers (`len(to_bytes())`)."""
         if self._sparse is not None:
             entry = 4 if self._sparse_p > self.precision else 3
-            return _HEADER.size + 4 + entry * len(self._sparse)
-        return _HEADER.size + self.m
+            return HEADER.size + 4 + entry * len(self._sparse)
+        return dense_size(self.precision)
 
     # -- merging ------------------------------------------------------------------------
 
@@ -384,7 +384,8 @@ class HyperLogLog:
     # -- bytes --------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A compact binary form: header, then sorted sparse entries or all registers."""
+        """A compact binary form (`hll_bytes`): header, then sorted sparse entries or every
+        register at 6 bits."""  # noqa: D205, D209
         if self._sparse is not None:
             entries = sorted(self._sparse.items())
             high = self._sparse_p > self.precision
@@ -394,7 +395,7 @@ class HyperLogLog:
                 body = struct.pack(">" + "HB" * len(entries), *chain.from_iterable(entries))
             return sparse_header(self.precision, len(entries), high=high) + body
         assert self._dense is not None
-        return dense_header(self.precision) + bytes(self._dense)
+        return dense_header(self.precision) + pack6(self._dense)
 
     def to_base64(self) -> str:
         """`to_bytes` as ASCII base64."""
@@ -417,31 +418,30 @@ class HyperLogLog:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HyperLogLog:
-        """The sketch of `to_bytes` output (this form or the older sparse one), strictly
-        validated.
+        """The sketch of `to_bytes` output (this form or an older one), strictly validated.
 
         Raises:
             ValueError: wrong magic, precision, kind or length, an index out of range or
                 out of order, or a rank that no 64-bit hash can produce.
-        """  # noqa: D205
-        if len(data) < _HEADER.size:
+        """
+        if len(data) < HEADER.size:
             raise ValueError("HyperLogLog data too short")
-        magic, precision, kind = _HEADER.unpack_from(data)
-        if magic != _MAGIC:
+        magic, precision, kind = HEADER.unpack_from(data)
+        if magic != MAGIC:
             raise ValueError("not HyperLogLog data (bad magic)")
         sketch = cls(check_precision(precision))
-        body = memoryview(data)[_HEADER.size :]
-        if kind == _DENSE:
-            if len(body) != sketch.m:
+        body = memoryview(data)[HEADER.size :]
+        if kind in (DENSE_6, DENSE_8):
+            if kind == DENSE_8 and len(body) != sketch.m:
                 raise ValueError(f"dense HyperLogLog needs {sketch.m} registers, got {len(body)}")
-            registers = bytearray(body)
+            registers = unpack6(body, sketch.m) if kind == DENSE_6 else bytearray(body)
             if max(registers) > sketch.q + 1:
                 raise ValueError(f"HyperLogLog register above {sketch.q + 1}")
             sketch._sparse, sketch._dense = None, registers
             return sketch
-        if kind not in (_SPARSE, _SPARSE_HIGH):
+        if kind not in (SPARSE, SPARSE_HIGH):
             raise ValueError(f"unknown HyperLogLog kind {kind}")
-        sketch._sparse_p = SPARSE_PRECISION if kind == _SPARSE_HIGH else sketch.precision
+        sketch._sparse_p = SPARSE_PRECISION if kind == SPARSE_HIGH else sketch.precision
         sketch._sparse = sparse_entries(body, sketch._sparse_p)
         if len(sketch._sparse) > sketch.sparse_limit:
             sketch._densify()
