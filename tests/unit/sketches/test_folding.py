@@ -8,6 +8,7 @@ equal counting every user at the lower precision from the start.
 
 from __future__ import annotations
 
+import json
 import random
 import struct
 from pathlib import Path
@@ -34,8 +35,15 @@ def _users(seed: int, n: int) -> list[str]:
 def _fold_case(draw: st.DrawFn) -> tuple[int, int, list[str]]:
     high = draw(st.integers(5, 16))
     low = draw(st.integers(4, high - 1))
-    # Up to 3x the switch of the higher precision: sparse at 25, dense, or one of each.
-    n = draw(st.integers(0, 3 * (1 << high) // 4 if high <= 12 else 3000))
+    # Both sparse at 25, the finer one sparse and the folded one dense, or both dense.
+    low_switch, high_switch = (1 << low) // 4, (1 << high) // 4
+    n = draw(
+        st.one_of(
+            st.integers(0, low_switch),
+            st.integers(low_switch + 1, high_switch),
+            st.integers(high_switch + 1, high_switch + 2000),
+        )
+    )
     return high, low, _users(draw(st.integers(0, 10**6)), n)
 
 
@@ -108,7 +116,12 @@ def _registers(tracker: DistinctTracker) -> dict[tuple[str, int], bytes]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(5, 14), st.integers(4, 13), st.integers(0, 10**6), st.integers(1, 3000))
+@given(
+    st.integers(5, 14),
+    st.integers(4, 13),
+    st.integers(0, 10**6),
+    st.sampled_from([1, 30, 300, 3000, 8000]),
+)
 def test_trackers_of_two_precisions_merge_as_counting_all_at_the_lower(
     first: int, second: int, seed: int, count: int
 ) -> None:
@@ -142,10 +155,17 @@ def test_shards_of_two_precisions_merge_at_the_lower_with_a_note(tmp_path: Path)
         write_snapshot(shard, path)
     result = merge_files(paths)
     assert result.warnings == ()
-    assert result.notes == (
+    note = (
         "note: distinct users merged at precision 11, the lowest; folded down to it (exactly"
-        f" the registers of counting at 11): {paths[0]} (14)",
+        f" the registers of counting at 11): {paths[0]} (14)"
     )
+    assert result.notes == (note,)
+    shown = ok(["merge", *map(str, paths), "-o", str(tmp_path / "all.json")])
+    assert note in " ".join(shown.stderr.split()) and "warning" not in shown.stderr
+    summary = ok(["merge", *map(str, paths), "-o", str(tmp_path / "again.json"), "--json"])
+    assert json.loads(summary.stdout)["notes"] == [note]
+    again = read_counter_file(tmp_path / "again.json").distinct
+    assert again is not None and _registers(again) == _registers(direct.distinct)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".db"])
