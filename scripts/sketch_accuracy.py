@@ -11,7 +11,8 @@ strings (``"<seed>:<i>"``, ``n`` of them for seed ``seed``) to:
 
 Two experiments, each over fixed seeds (0, 1, ...; more seeds at small cardinalities):
 
-* ``single``: one sketch of ``n`` users, for n = 10, 100, 1e3, 1e4, 1e5, 5e5, 1e6;
+* ``single``: one sketch of ``n`` users, for n = 10, 100, 1e3, 2,500 (just past the switch
+  to dense registers at p = 13), 1e4, 1e5, 5e5, 1e6;
 * ``union``: 60 per-minute sketches (what a window or a glob merges), each user in 1 to 3
   random minutes, merged (``merge`` / ``hll_union`` / ``cpc_union``), for n = 1e3, 1e4, 1e5.
 
@@ -33,7 +34,7 @@ from typing import Any
 
 from hitcount.sketches.hll import DEFAULT_PRECISION, HyperLogLog
 
-SINGLE_SIZES = (10, 100, 1_000, 10_000, 100_000, 500_000, 1_000_000)
+SINGLE_SIZES = (10, 100, 1_000, 2_500, 10_000, 100_000, 500_000, 1_000_000)
 UNION_SIZES = (1_000, 10_000, 100_000)
 MINUTES = 60
 #: Standard deviations of DataSketches' interval (about 95.4%).
