@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, StateError
 from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
@@ -35,7 +35,7 @@ from hitcount.ops.append_checks import (
     check_same_strategy,
 )
 from hitcount.persist.state import load_counter, updating
-from hitcount.persist.stores import SIZES_ONLY, Store
+from hitcount.persist.stores import HEADER_ONLY, SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
 from hitcount.persist.stores.sqlite import SqliteStore
@@ -183,7 +183,7 @@ def replay_into_store(
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
-    if settings.append and store.appends_concurrently:
+    if settings.append and store.appends_concurrently and not _folds_saved(store, settings):
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
@@ -294,6 +294,18 @@ def _append_shared(
         )
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
+
+
+def _folds_saved(store: Store, settings: ReplaySettings) -> bool:
+    """Whether an append asks for a lower precision than the saved sketches' (then the whole
+    state is loaded, folded down and saved, instead of appended to in place)."""  # noqa: D205, D209
+    if settings.distinct_precision is None:
+        return False
+    try:
+        saved = load_counter(store, scope=HEADER_ONLY).distinct
+    except StateError:  # nothing saved yet, or damaged: the append says so itself
+        return False
+    return saved is not None and saved.precision > settings.distinct_precision
 
 
 def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
