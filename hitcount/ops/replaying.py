@@ -311,12 +311,12 @@ def _folds_saved(store: Store, settings: ReplaySettings) -> bool:
 def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
     """Whether an append adds rows to a SQLite state instead of rewriting it whole."""
     plain_replay = settings.commit_every_s is None and not settings.traced
-    plain_replay &= settings.distinct_precision is None  # another one may fold the saved rows
     return (
         plain_replay
         and settings.max_endpoints is None
         and isinstance(store, SqliteStore)
         and appends_rows(store)
+        and not _folds_saved(store, settings)  # a fold rewrites every sketch row
     )
 
 
