@@ -180,9 +180,17 @@ def sparse_entries(body: memoryview, precision: int) -> dict[int, int]:
 
 
 def maximum(left: bytearray, right: bytearray) -> bytearray:
-    """The register-wise maximum of two dense sketches."""
+    """The register-wise maximum of two dense sketches (registers below 128).
+
+    Without numpy, all registers at once as one big integer a byte a lane: in each lane
+    `(a + 128) - b` keeps its top bit exactly when `a >= b` (and never borrows from the next
+    lane), which selects `a` or `b` there.
+    """
     np = sys.modules.get("numpy")
     if np is not None:
         merged = np.maximum(np.frombuffer(left, dtype=np.uint8), np.frombuffer(right, np.uint8))
         return bytearray(merged.tobytes())
-    return bytearray(map(max, left, right))
+    a, b = int.from_bytes(left, "little"), int.from_bytes(right, "little")
+    high = int.from_bytes(b"\x80" * len(left), "little")
+    takes_a = (((a | high) - b) & high) >> 7
+    return bytearray((b ^ ((a ^ b) & takes_a * 255)).to_bytes(len(left), "little"))

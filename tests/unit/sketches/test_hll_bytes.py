@@ -7,6 +7,8 @@ read as a big-endian number: what "four registers in three bytes, big-endian" me
 from __future__ import annotations
 
 import base64
+import sys
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.hll import HyperLogLog
 from hitcount.sketches.hll_bytes import pack6, pack6_rows, unpack6
+from hitcount.sketches.hll_math import maximum
 
 
 def _bit_string(registers: bytes) -> bytes:
@@ -77,3 +80,19 @@ def test_bulk_sketches_encode_as_the_sketches_do() -> None:
         if not sketch.is_sparse:
             assert base64.b64decode(text)[5] == 3
     assert any(not HyperLogLog.from_base64(text).is_sparse for *_, text in rows)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(4, 12).flatmap(
+        lambda p: st.tuples(*[st.binary(min_size=1 << p, max_size=1 << p)] * 2)
+    )
+)
+def test_merging_without_numpy_is_the_register_wise_maximum(pair: tuple[bytes, bytes]) -> None:
+    """`query` merges dense sketches without numpy: the big-integer lanes must give `max`."""
+    left, right = (bytearray(value % 62 for value in raw) for raw in pair)
+    if pair[0][0] % 3 == 0:
+        right = bytearray(left)  # equal registers take either side
+    with patch.dict(sys.modules, {"numpy": None}):
+        merged = maximum(left, right)
+    assert merged == bytearray(map(max, left, right))
