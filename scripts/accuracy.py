@@ -35,10 +35,10 @@ Inputs: the generated sample ``sample_traffic/web.ndjson`` and, when present, th
 warning); ``--input FILE`` (repeatable) replaces them. ``--quick`` uses only the sample and
 the windows 60 s and 1 h.
 
-``--sketches`` measures the distinct-user sketches instead: hitcount's HyperLogLog (p = 12,
+``--sketches`` measures the distinct-user sketches instead: hitcount's HyperLogLog (p = 13,
 the distinct tracker's default) against Apache DataSketches' HLL and CPC (lg_k = 12) on the
 same users, one sketch of 10 to 1e6 users and the union of 60 per-minute sketches, with RMS
-error, bias, exact answers and interval coverage over fixed seeds (``scripts/
+error, bias, exact answers, interval coverage and saved bytes over fixed seeds (``scripts/
 sketch_accuracy.py``; needs ``pip install -e '.[bench]'``). ``--quick`` runs fewer seeds.
 
 Examples::

@@ -7,7 +7,8 @@ built from all the traffic:
 - the strategies merge through `Strategy.merged`: exact for `fixed`, `sliding` and
   `tiered` (bucket counts summed, timestamp arrays merged), unbiased for `morris` (see
   `strategies/morris.py`), refused for `ehist` and `auto`;
-- distinct-users sketches merge register by register (exact);
+- distinct-users sketches merge register by register (exact), at the lowest precision
+  of the shards (the others folded down to it, exactly);
 - metrics are summed; the clock is the latest; `max_lateness_s` the largest;
 - the horizon is the latest: a window reaching back before any shard's horizon is
   incomplete. What a lagging shard kept from before it is pruned, and the result is then
@@ -42,12 +43,14 @@ class MergeResult:
         sources: the files merged, in order.
         pruned: entries the merge itself pruned (older than the merged horizon).
         warnings: things the user should know about the result.
+        notes: how the result was made, where it is not plain (precisions folded down).
     """
 
     counter: HitCounter
     sources: tuple[str, ...]
     pruned: int
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def merge_counters(
@@ -112,7 +115,8 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)
     pruned = merged.metrics.pruned_events - before
-    return MergeResult(merged, sources, pruned, _shared_seed_warning(counters, sources))
+    warnings = _shared_seed_warning(counters, sources)
+    return MergeResult(merged, sources, pruned, warnings, _folded_note(counters, sources))
 
 
 def write_snapshot(counter: HitCounter, path: str | Path) -> bytes:
@@ -151,7 +155,7 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
             raise MergeRefusedError(
                 f"{name} keeps distinct users {_distinct_spec(counter)}, but {names[0]}"
                 f" keeps them {_distinct_spec(first)}; they cannot be merged",
-                hint="replay the shards with one --distinct-precision (or all --no-distinct);"
+                hint="replay the shards all with distinct users (or all --no-distinct);"
                 " [lo, hi) buckets come from a state saved by an older version: replay it again",
             )
         if counter.keying != first.keying:
@@ -192,8 +196,19 @@ def _distinct_spec(counter: HitCounter) -> str:
     tracker = counter.distinct
     if tracker is None:
         return "off"
+    return f"in {plain(tracker.bucket_s)} s buckets {tracker.edges}"  # precisions fold
+
+
+def _folded_note(counters: Sequence[HitCounter], sources: Sequence[str]) -> tuple[str, ...]:
+    """Sketches of several precisions merge at the lowest: say which were folded down."""
+    precisions = [c.distinct.precision for c in counters if c.distinct is not None]
+    if len(set(precisions)) < 2:
+        return ()
+    low = min(precisions)
+    folded = ", ".join(f"{s} ({p})" for s, p in zip(sources, precisions, strict=True) if p > low)
     return (
-        f"at precision {tracker.precision} in {plain(tracker.bucket_s)} s buckets {tracker.edges}"
+        f"note: distinct users merged at precision {low}, the lowest; folded down to it"
+        f" (exactly the registers of counting at {low}): {folded}",
     )
 
 
@@ -201,7 +216,8 @@ def _merged_distinct(counters: Sequence[HitCounter]) -> DistinctTracker | None:
     trackers = [counter.distinct for counter in counters]
     if trackers[0] is None:
         return None
-    merged = DistinctTracker(trackers[0].bucket_s, trackers[0].precision, trackers[0].retention_s)
+    low = min(tracker.precision for tracker in trackers if tracker is not None)
+    merged = DistinctTracker(trackers[0].bucket_s, low, trackers[0].retention_s)
     merged.closed_right = trackers[0].closed_right  # _check_compatible: all the same
     for tracker in trackers:
         assert tracker is not None  # _check_compatible: all on or all off

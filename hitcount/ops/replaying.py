@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, StateError
 from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
@@ -28,15 +28,20 @@ from hitcount.ingest.sniffing import needs_slow_scanner_note
 from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
 from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition, display_name
+from hitcount.ops.append_checks import (
+    check_same_cap,
+    check_same_distinct,
+    check_same_keying,
+    check_same_strategy,
+)
 from hitcount.persist.state import load_counter, updating
-from hitcount.persist.stores import SIZES_ONLY, Store
+from hitcount.persist.stores import HEADER_ONLY, SIZES_ONLY, Store
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
 from hitcount.persist.stores.sqlite import SqliteStore
 from hitcount.persist.stores.sqlite_append import appending as appending_rows
 from hitcount.persist.stores.sqlite_append import appends_rows
 from hitcount.sketches.hll import DEFAULT_PRECISION
-from hitcount.strategies import get_strategy
 
 #: Said once per replay when a big NDJSON file meets an install without the C scanner.
 SLOW_SCANNER_NOTE = (
@@ -178,7 +183,7 @@ def replay_into_store(
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
-    if settings.append and store.appends_concurrently:
+    if settings.append and store.appends_concurrently and not _folds_saved(store, settings):
         return _append_shared(cast(RedisStore, store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
@@ -213,7 +218,7 @@ def _replay_whole(
         store, settings.create, replace=not settings.append, on_saved=hooks.on_saved
     ) as counter:
         if settings.append:
-            _keep_saved_settings(counter, settings)
+            _keep_saved_settings(counter, settings, hooks)
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)
@@ -243,12 +248,13 @@ def _first_bad_lines_only(hooks: ReplayHooks) -> ReplayHooks:
     return replace(hooks, on_bad_line=first)
 
 
-def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings) -> None:
+def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: ReplayHooks) -> None:
     """Under `append`: the saved strategy and distinct users stay; the lateness may change."""
     check_same_strategy(counter, settings.strategy, settings.params)
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
-    check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+    precision = settings.distinct_precision
+    check_same_distinct(counter, not settings.distinct, precision, hooks.on_note)
     check_same_keying(counter, settings.keying)
     check_same_cap(counter, settings.max_endpoints)
 
@@ -265,7 +271,10 @@ def _append_shared(
     with appending(store, settings.create) as session:
         counter = session.counter
         check_same_strategy(counter, None, {})
-        check_same_distinct(counter, not settings.distinct, settings.distinct_precision)
+        precision = settings.distinct_precision
+        check_same_distinct(
+            counter, not settings.distinct, precision, hooks.on_note, can_fold=False
+        )
         check_same_keying(counter, settings.keying)
         hooks.on_counter(counter)
         if counter.lateness_note:
@@ -287,6 +296,18 @@ def _append_shared(
     return ReplayOutcome(report, metrics, store.describe())
 
 
+def _folds_saved(store: Store, settings: ReplaySettings) -> bool:
+    """Whether an append asks for a lower precision than the saved sketches' (then the whole
+    state is loaded, folded down and saved, instead of appended to in place)."""  # noqa: D205, D209
+    if settings.distinct_precision is None:
+        return False
+    try:
+        saved = load_counter(store, scope=HEADER_ONLY).distinct
+    except StateError:  # nothing saved yet, or damaged: the append says so itself
+        return False
+    return saved is not None and saved.precision > settings.distinct_precision
+
+
 def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
     """Whether an append adds rows to a SQLite state instead of rewriting it whole."""
     plain_replay = settings.commit_every_s is None and not settings.traced
@@ -295,6 +316,7 @@ def _adds_rows(store: Store, settings: ReplaySettings) -> bool:
         and settings.max_endpoints is None
         and isinstance(store, SqliteStore)
         and appends_rows(store)
+        and not _folds_saved(store, settings)  # a fold rewrites every sketch row
     )
 
 
@@ -303,7 +325,7 @@ def _append_rows(
 ) -> ReplayOutcome:
     """`append` onto a SQLite state: the new hits' rows added in one transaction."""
     with appending_rows(store, on_saved=hooks.on_saved) as counter:
-        _keep_saved_settings(counter, settings)
+        _keep_saved_settings(counter, settings, hooks)
         hooks.on_counter(counter)
         starts = _starts(counter.inputs, sources, settings, hooks)
         report = _replay(counter, sources, settings, hooks, starts=starts)
@@ -365,77 +387,3 @@ def _follow(
             commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
             replacing=not settings.append, commit_to=commit_to,
         )  # fmt: skip
-
-
-def check_same_strategy(
-    counter: HitCounter, name: str | None, params: Mapping[str, object]
-) -> None:
-    """Under `append`: the strategy asked for (if any) must be the saved one, same parameters.
-
-    Raises:
-        ConfigurationError: a different strategy or different parameters.
-    """
-    current = counter.strategy
-    wanted = get_strategy(name or current.name)
-    resolved = wanted.resolve_params(
-        {**current.params, **params} if wanted.name == current.name else params
-    )
-    if wanted.name != current.name or resolved != current.params:
-        raise ConfigurationError(
-            f"the saved state uses {current.describe()}; --append cannot change the strategy",
-            hint="use `hitcount swap` to change it, or replay without --append to start over",
-        )
-
-
-def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
-    """Under `append`: the keys and filters asked for (if any) must be the saved ones.
-
-    Raises:
-        ConfigurationError: different ones: the state would mix two kinds of endpoint.
-    """
-    if keying is None or keying == counter.keying:
-        return
-    raise ConfigurationError(
-        f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
-        f" {keying.describe()} (the endpoints would mix)",
-        hint="append without --key/--where/--field/--decode-paths (the saved ones apply), or"
-        " replay without --append",
-    )
-
-
-def check_same_cap(counter: HitCounter, cap: int | None) -> None:
-    """Under `append`: `--max-endpoints`, if given, must be the saved state's cap.
-
-    Raises:
-        ConfigurationError: another cap, or a cap for a state saved without one.
-    """
-    if cap is None or cap == counter.max_endpoints:
-        return
-    saved = (
-        "no cap" if counter.max_endpoints is None else f"--max-endpoints {counter.max_endpoints}"
-    )
-    raise ConfigurationError(
-        f"the saved state was made with {saved}; --append cannot change it to {cap}",
-        hint="append without --max-endpoints (the saved cap applies), or replay without"
-        " --append to start over",
-    )
-
-
-def check_same_distinct(counter: HitCounter, off: bool, precision: int | None) -> None:
-    """Under `append`: the distinct-users setting of the saved state cannot change.
-
-    Raises:
-        ConfigurationError: turning the sketches off, or another precision.
-    """
-    tracker = counter.distinct
-    if off and tracker is not None:
-        raise ConfigurationError(
-            "the saved state keeps distinct-user sketches; --append --no-distinct would drop them",
-            hint="append without --no-distinct, or replay without --append to start over",
-        )
-    if tracker is not None and precision is not None and precision != tracker.precision:
-        raise ConfigurationError(
-            f"the saved state keeps distinct users at precision {tracker.precision};"
-            f" --append cannot change it to {precision}",
-            hint="replay without --append to start over at the new precision",
-        )

@@ -273,11 +273,12 @@ class DistinctTracker:
 
     def merge(self, other: DistinctTracker) -> None:
         """Fold `other` in: per endpoint and bucket, the register-wise maximum of the two
-        sketches, which is exactly the sketch of the union of their users. The later horizon
-        wins (buckets before it are dropped), and the longer retention.
+        sketches, which is exactly the sketch of the union of their users, at the lower of
+        the two precisions (`fold_to`). The later horizon wins (buckets before it are
+        dropped), and the longer retention.
 
         Raises:
-            ValueError: the bucket widths, conventions or precisions differ.
+            ValueError: the bucket widths or conventions differ.
         """  # noqa: D205
         if other.closed_right != self.closed_right:
             raise ValueError(
@@ -285,12 +286,12 @@ class DistinctTracker:
                 f" {self.edges} buckets (a state saved before the buckets became (lo, hi]):"
                 " replay the older input again to merge them"
             )
-        if (other.bucket_s, other.precision) != (self.bucket_s, self.precision):
+        if other.bucket_s != self.bucket_s:
             raise ValueError(
-                f"cannot merge distinct-users sketches of precision {other.precision} in"
-                f" {plain(other.bucket_s)} s buckets into precision {self.precision} in"
-                f" {plain(self.bucket_s)} s buckets"
+                f"cannot merge distinct-users sketches in {plain(other.bucket_s)} s buckets"
+                f" into {plain(self.bucket_s)} s buckets"
             )
+        self.fold_to(other.precision)
         self.retention_s = max(self.retention_s, other.retention_s)
         self.prune(other.horizon)
         self._settle()  # bulk-added registers become sketches on both sides first
@@ -299,6 +300,18 @@ class DistinctTracker:
             for bucket, sketch in buckets.items():
                 if self._keeps(bucket):
                     self._sketch(endpoint, bucket).merge(sketch)
+
+    def fold_to(self, precision: int) -> None:
+        """Keep every sketch at `precision` if it is lower than the tracker's: exactly the
+        sketches hashing the users at `precision` gives (`HyperLogLog.folded`)."""  # noqa: D205, D209
+        if precision >= self.precision:
+            return
+        self._settle()
+        self._sketches = {
+            endpoint: {bucket: sketch.folded(precision) for bucket, sketch in buckets.items()}
+            for endpoint, buckets in self._sketches.items()
+        }
+        self.precision = check_precision(precision)
 
     # -- answering -------------------------------------------------------------------
 

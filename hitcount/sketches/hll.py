@@ -2,15 +2,15 @@
 
 A sketch of precision `p` keeps `m = 2^p` registers. A user string is hashed to 64 bits
 (`blake2b`, digest size 8: the same in every process and every run); the top `p` bits pick a
-register, and the register keeps the largest "rank" seen — the position of the first 1 bit
-in the remaining `64 - p` bits. The relative standard error of the estimate is about
-`1.04 / sqrt(m)` (1.6% at the default p = 12, 4 KiB of registers).
+register, which keeps the largest "rank" seen — the position of the first 1 bit in the other
+`64 - p` bits. Relative standard error about `1.04 / sqrt(m)` (1.15% at the default p = 13:
+8 KiB of registers, 6 KiB saved; less between m/4 and 20 m users). Folds exactly to a lower p.
 
 Representation (HLL++ style, Heule, Nunkesser and Hall 2013): a new sketch is *sparse*, a
 dict of the registers set at the high precision p' = 25 (index -> rank, 4 bytes each when
 saved). With a few thousand users or fewer, 2^25 registers almost never collide, so the
-estimate is exact or within a hair. Once the dict holds more entries than `m / 4` (its
-saved form would outgrow the `m` dense registers) it is folded into the dense registers:
+estimate is exact or within a hair. Once the dict holds more entries than `m / 4` (saved,
+`m` bytes by then, a third over the dense `3 m / 4`) it is folded into the dense registers:
 the bits between p and p' move from the index into the rank, exactly the registers the
 same users give at precision p, so merging stays a register-wise maximum and exact.
 Sketches saved before (sparse at precision p, 3 bytes an entry) load and answer as before;
@@ -30,16 +30,32 @@ from hashlib import blake2b
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from hitcount.sketches.hll_bytes import (
+    DENSE_6,
+    DENSE_8,
+    HEADER,
+    MAGIC,
+    SPARSE,
+    SPARSE_HIGH,
+    dense_header,
+    dense_size,
+    pack6,
+    sparse_header,
+    unpack6,
+)
 from hitcount.sketches.hll_math import (
     MAX_PRECISION,
     MIN_PRECISION,
+    SPARSE_PRECISION,
     check_precision,
     collision_high,
     ertl_estimate,
     fold,
+    fold_all,
     maximum,
     rank_of,
     sparse_entries,
+    sparse_limit,
     standard_error,
     z_score,
 )
@@ -51,44 +67,24 @@ if TYPE_CHECKING:  # numpy only on the batch path
 __all__ = [
     "MAX_PRECISION",
     "MIN_PRECISION",
+    "SPARSE_PRECISION",
     "HyperLogLog",
     "check_precision",
     "collision_high",
+    "dense_header",
+    "sparse_header",
+    "sparse_limit",
     "standard_error",
     "z_score",
 ]
 
-DEFAULT_PRECISION = 12
-#: Precision of the sparse registers (HLL++'s p').
-SPARSE_PRECISION = 25
-_MAGIC = b"HLL1"
-_SPARSE, _DENSE, _SPARSE_HIGH = 0, 1, 2
-_HEADER = struct.Struct(">4sBB")  # magic, precision, kind
+DEFAULT_PRECISION = 13
 
 
 def hash64(user: str) -> int:
     """The 64-bit hash of a user string (stable across processes and runs)."""
     digest = blake2b(user.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-def sparse_header(precision: int, count: int, *, high: bool = True) -> bytes:
-    """The bytes before `count` sparse entries in `to_bytes` (`high`: at precision 25,
-    `>I` index << 6 | rank; else at `precision`, `>HB` index, rank)."""  # noqa: D205, D209
-    kind = _SPARSE_HIGH if high else _SPARSE
-    return _HEADER.pack(_MAGIC, precision, kind) + struct.pack(">I", count)
-
-
-def dense_header(precision: int) -> bytes:
-    """The bytes before the `2^precision` registers of a dense sketch in `to_bytes`."""
-    return _HEADER.pack(_MAGIC, precision, _DENSE)
-
-
-def sparse_limit(precision: int, sparse_precision: int = SPARSE_PRECISION) -> int:
-    """Entries beyond which a sparse sketch turns dense: m/4 at precision 25 (4-byte
-    entries), m/16 for the old sparse form at precision p."""  # noqa: D205, D209
-    m = 1 << precision
-    return max(1, m // 4 if sparse_precision > precision else m // 16)
 
 
 class HyperLogLog:
@@ -311,8 +307,8 @@ class HyperLogLog:
         """Bytes of the encoded registers (`len(to_bytes())`)."""
         if self._sparse is not None:
             entry = 4 if self._sparse_p > self.precision else 3
-            return _HEADER.size + 4 + entry * len(self._sparse)
-        return _HEADER.size + self.m
+            return HEADER.size + 4 + entry * len(self._sparse)
+        return dense_size(self.precision)
 
     # -- merging ------------------------------------------------------------------------
 
@@ -329,16 +325,17 @@ class HyperLogLog:
 
     def merge(self, other: HyperLogLog) -> None:
         """Fold `other` in: the sketch of the union, exactly (register-wise maximum at the
-        coarser of the two representations).
+        coarser of the two representations; `other` folded down to this precision first).
 
         Raises:
-            ValueError: the precisions differ.
+            ValueError: `other` has a lower precision.
         """  # noqa: D205
-        if other.precision != self.precision:
+        if other.precision < self.precision:
             raise ValueError(
-                f"cannot merge HyperLogLog sketches of precision {self.precision}"
-                f" and {other.precision}"
+                f"cannot merge a HyperLogLog sketch of precision {other.precision} into one"
+                f" of {self.precision}: fold this one down first (`folded`)"
             )
+        other = other.folded(self.precision)
         if other._sparse is not None:
             if self._sparse is not None:
                 self._merge_sparse(other._sparse.items(), other._sparse_p)
@@ -350,6 +347,23 @@ class HyperLogLog:
             self._to_dense()
         assert self._dense is not None and other._dense is not None
         self._dense = maximum(self._dense, other._dense)
+
+    def folded(self, precision: int) -> HyperLogLog:
+        """This sketch at a lower `precision` (itself at its own): exactly the sketch its
+        users give hashed at `precision` (the index bits dropped move into the rank)."""  # noqa: D205, D209
+        if check_precision(precision) > self.precision:
+            raise ValueError(f"cannot unfold precision {self.precision} to {precision}")
+        if precision == self.precision:
+            return self
+        other = HyperLogLog(precision)
+        if self._sparse is None:
+            assert self._dense is not None
+            other._sparse, other._dense = None, bytearray(other.m)
+            other._raise_dense(fold_all(enumerate(self._dense), self.precision, precision))
+            return other
+        other._sparse_p = self._sparse_p if self._sparse_p > self.precision else precision
+        other._raise_sparse(fold_all(self._sparse.items(), self._sparse_p, other._sparse_p))
+        return other
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HyperLogLog):
@@ -370,7 +384,8 @@ class HyperLogLog:
     # -- bytes --------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A compact binary form: header, then sorted sparse entries or all registers."""
+        """A compact binary form (`hll_bytes`): header, then sorted sparse entries or every
+        register at 6 bits."""  # noqa: D205, D209
         if self._sparse is not None:
             entries = sorted(self._sparse.items())
             high = self._sparse_p > self.precision
@@ -380,7 +395,7 @@ class HyperLogLog:
                 body = struct.pack(">" + "HB" * len(entries), *chain.from_iterable(entries))
             return sparse_header(self.precision, len(entries), high=high) + body
         assert self._dense is not None
-        return dense_header(self.precision) + bytes(self._dense)
+        return dense_header(self.precision) + pack6(self._dense)
 
     def to_base64(self) -> str:
         """`to_bytes` as ASCII base64."""
@@ -403,31 +418,30 @@ class HyperLogLog:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HyperLogLog:
-        """The sketch of `to_bytes` output (this form or the older sparse one), strictly
-        validated.
+        """The sketch of `to_bytes` output (this form or an older one), strictly validated.
 
         Raises:
             ValueError: wrong magic, precision, kind or length, an index out of range or
                 out of order, or a rank that no 64-bit hash can produce.
-        """  # noqa: D205
-        if len(data) < _HEADER.size:
+        """
+        if len(data) < HEADER.size:
             raise ValueError("HyperLogLog data too short")
-        magic, precision, kind = _HEADER.unpack_from(data)
-        if magic != _MAGIC:
+        magic, precision, kind = HEADER.unpack_from(data)
+        if magic != MAGIC:
             raise ValueError("not HyperLogLog data (bad magic)")
         sketch = cls(check_precision(precision))
-        body = memoryview(data)[_HEADER.size :]
-        if kind == _DENSE:
-            if len(body) != sketch.m:
+        body = memoryview(data)[HEADER.size :]
+        if kind in (DENSE_6, DENSE_8):
+            if kind == DENSE_8 and len(body) != sketch.m:
                 raise ValueError(f"dense HyperLogLog needs {sketch.m} registers, got {len(body)}")
-            registers = bytearray(body)
+            registers = unpack6(body, sketch.m) if kind == DENSE_6 else bytearray(body)
             if max(registers) > sketch.q + 1:
                 raise ValueError(f"HyperLogLog register above {sketch.q + 1}")
             sketch._sparse, sketch._dense = None, registers
             return sketch
-        if kind not in (_SPARSE, _SPARSE_HIGH):
+        if kind not in (SPARSE, SPARSE_HIGH):
             raise ValueError(f"unknown HyperLogLog kind {kind}")
-        sketch._sparse_p = SPARSE_PRECISION if kind == _SPARSE_HIGH else sketch.precision
+        sketch._sparse_p = SPARSE_PRECISION if kind == SPARSE_HIGH else sketch.precision
         sketch._sparse = sparse_entries(body, sketch._sparse_p)
         if len(sketch._sparse) > sketch.sparse_limit:
             sketch._densify()

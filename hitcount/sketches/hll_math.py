@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 import sys
+from collections.abc import Iterable
 from statistics import NormalDist
 
 #: Smallest and largest precision accepted.
@@ -21,6 +22,8 @@ MIN_PRECISION = 4
 MAX_PRECISION = 16
 _ENTRY = struct.Struct(">HB")  # register index, rank (sparse at precision p: old form)
 _HIGH_ENTRY = struct.Struct(">I")  # index << 6 | rank (sparse at precision 25)
+#: Precision of the sparse registers (HLL++'s p').
+SPARSE_PRECISION = 25
 _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 
 
@@ -38,6 +41,13 @@ def check_precision(precision: object) -> int:
             f" got {precision}"
         )
     return precision
+
+
+def sparse_limit(precision: int, sparse_precision: int = SPARSE_PRECISION) -> int:
+    """Entries beyond which a sparse sketch turns dense: m/4 at precision 25 (4-byte
+    entries), m/16 for the old sparse form at precision p."""  # noqa: D205, D209
+    m = 1 << precision
+    return max(1, m // 4 if sparse_precision > precision else m // 16)
 
 
 def standard_error(precision: int) -> float:
@@ -70,6 +80,15 @@ def fold(index: int, rank: int, precision: int, coarser: int) -> tuple[int, int]
     if low:
         return index >> shift, shift - low.bit_length() + 1
     return index >> shift, shift + rank
+
+
+def fold_all(
+    registers: Iterable[tuple[int, int]], precision: int, coarser: int
+) -> Iterable[tuple[int, int]]:
+    """`fold` of every set register (rank above 0) from `precision` to `coarser`."""
+    if precision == coarser:
+        return ((index, rank) for index, rank in registers if rank)
+    return (fold(index, rank, precision, coarser) for index, rank in registers if rank)
 
 
 def ertl_estimate(counts: list[int], m: int) -> float:
@@ -140,7 +159,7 @@ def sparse_entries(body: memoryview, precision: int) -> dict[int, int]:
     Raises:
         ValueError: a length, count, index or rank that a sketch cannot have.
     """
-    high = precision == 25
+    high = precision == SPARSE_PRECISION
     entry = _HIGH_ENTRY if high else _ENTRY
     if len(body) < 4:
         raise ValueError("sparse HyperLogLog without an entry count")
@@ -161,9 +180,17 @@ def sparse_entries(body: memoryview, precision: int) -> dict[int, int]:
 
 
 def maximum(left: bytearray, right: bytearray) -> bytearray:
-    """The register-wise maximum of two dense sketches."""
+    """The register-wise maximum of two dense sketches (registers below 128).
+
+    Without numpy, all registers at once as one big integer a byte a lane: in each lane
+    `(a + 128) - b` keeps its top bit exactly when `a >= b` (and never borrows from the next
+    lane), which selects `a` or `b` there.
+    """
     np = sys.modules.get("numpy")
     if np is not None:
         merged = np.maximum(np.frombuffer(left, dtype=np.uint8), np.frombuffer(right, np.uint8))
         return bytearray(merged.tobytes())
-    return bytearray(map(max, left, right))
+    a, b = int.from_bytes(left, "little"), int.from_bytes(right, "little")
+    high = int.from_bytes(b"\x80" * len(left), "little")
+    takes_a = (((a | high) - b) & high) >> 7
+    return bytearray((b ^ ((a ^ b) & takes_a * 255)).to_bytes(len(left), "little"))

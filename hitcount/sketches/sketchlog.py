@@ -34,6 +34,7 @@ from hitcount.sketches.hll import (
     sparse_header,
     sparse_limit,
 )
+from hitcount.sketches.hll_bytes import dense_size, pack6_rows
 from hitcount.sketches.pairs import PairTable
 from hitcount.sketches.registers import (
     RANK_BITS,
@@ -240,7 +241,7 @@ class RegisterLog:
             elif end - start > sparse_limit(p, p):
                 dense = np.zeros(m, dtype=np.uint8)
                 dense[registers[start:end]] = ranks[start:end]
-                sketch = HyperLogLog.from_bytes(dense_header(p) + dense.tobytes())
+                sketch = HyperLogLog.from_bytes(dense_header(p, packed=False) + dense.tobytes())
             else:
                 sketch.add_registers(registers[start:end], ranks[start:end], p)
             endpoint, bucket = pairs[pair]
@@ -285,7 +286,7 @@ class RegisterLog:
         lengths = np.select(
             (kind == 0, kind == 1),
             (head + 4 + 4 * sizes, head + 4 + 3 * sizes),
-            head + (1 << self.precision),
+            dense_size(self.precision),
         )
         return starts, kind, lengths
 
@@ -425,8 +426,11 @@ class RegisterLog:
             (head + 4 + 4 * offset, head + 4 + 3 * offset),
             head + registers,
         )
-        chosen = entry_kind == 2
-        out[where[chosen]] = ranks[chosen]
+        chosen, dense = entry_kind == 2, np.flatnonzero(kind == 2)
+        rows = np.searchsorted(dense, entry_pair[chosen])
+        packed = pack6_rows(rows, registers[chosen], ranks[chosen], len(dense), 1 << p)
+        for spot, row in zip((at[dense] + head).tolist(), packed, strict=True):
+            out[spot : spot + len(row)] = row  # 6 bits a register, as `to_bytes`
         chosen = entry_kind == 1
         spot, value = where[chosen], registers[chosen]
         out[spot], out[spot + 1], out[spot + 2] = value >> 8, value & 255, ranks[chosen]

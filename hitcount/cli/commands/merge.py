@@ -48,6 +48,8 @@ def merge_command(
     render = Renderer(json_output=json_output)
     for warning in result.warnings:
         render.warn(warning)
+    for note in result.notes:
+        render.note(note)
     if output == "-":
         render.document(snapshot_bytes(result.counter))
         return
@@ -75,5 +77,6 @@ def _summary(result: MergeResult, output: str) -> dict[str, Any]:
         "clock_iso": iso(counter.clock),
         "pruned_by_merge": result.pruned,
         "warnings": list(result.warnings),
+        "notes": list(result.notes),
         "metrics": counter.metrics_dict(),
     }

@@ -157,9 +157,9 @@ def test_shards_with_other_strategies_or_parameters_are_refused_by_name(
     assert refused.value.hint is not None and "hitcount swap" in refused.value.hint
 
 
-def test_distinct_precision_must_match() -> None:
-    counters = [HitCounter("fixed"), HitCounter("fixed", distinct_precision=10)]
-    with pytest.raises(MergeRefusedError, match=r"b\.json keeps distinct users at precision 10"):
+def test_distinct_users_on_and_off_cannot_merge() -> None:
+    counters = [HitCounter("fixed"), HitCounter("fixed", distinct=False)]
+    with pytest.raises(MergeRefusedError, match=r"b\.json keeps distinct users off"):
         merge_counters(counters, ["a.json", "b.json"])
     with pytest.raises(MergeRefusedError, match="keeps distinct users off"):
         merge_counters([HitCounter("fixed"), HitCounter("fixed", distinct=False)])

@@ -299,9 +299,30 @@ def test_an_append_cannot_drop_the_sketches_of_a_redis_state(url: str) -> None:
     ok(["--store", url, "replay", str(SAMPLE)])
     dropped = run(["--store", url, "replay", "--append", "--no-distinct", str(SAMPLE)])
     assert dropped.exit_code == 2 and "--no-distinct" in dropped.stderr
-    other = run(["--store", url, "replay", "--append", "--distinct-precision", "10", str(SAMPLE)])
-    assert other.exit_code == 2 and "precision 12" in other.stderr
     assert _json(url, "metrics")["total_hits"] == 20_000
+    before = _json(url, "query", "*", "--distinct", "--last", "1d")
+    higher = ["replay", "--append", "--again", "--distinct-precision", "16", str(SAMPLE)]
+    kept = ok(["--store", url, *higher])  # the lower precision, the saved one, is kept
+    assert "the new users are counted at 13 too" in kept.stderr
+    assert _json(url, "metrics")["total_hits"] == 40_000
+    assert _json(url, "query", "*", "--distinct", "--last", "1d")["distinct"] == before["distinct"]
+
+
+def test_an_append_at_a_lower_precision_folds_a_redis_state(url: str, tmp_path: Path) -> None:
+    """The saved sketches are folded down (the whole state rewritten): the answers are then
+    those of a file state that counted the same users at the lower precision."""  # noqa: D205, D209
+    ok(["--store", url, "replay", "-s", "sliding", "--max-window", "1e9", str(SAMPLE)])
+    lower = ["replay", "--append", "--again", "--distinct-precision", "7", str(SAMPLE)]
+    folded = ok(["--store", url, *lower])
+    assert "folded down to 7" in folded.stderr
+    whole = str(tmp_path / "whole.json")  # the same two replays into a file
+    ok(["--state", whole, "replay", "-s", "sliding", "--max-window", "1e9", str(SAMPLE)])
+    ok(["--state", whole, *lower])
+    for args in (["query", "*", "--distinct", "--last", "1d"], ["top", "--by", "distinct"]):
+        assert _json(url, *args) == _json(whole, *args)
+    assert _json(url, "metrics")["total_hits"] == 40_000
+    more = ok(["--store", url, "replay", "--append", "--again", str(SAMPLE)])  # in place again
+    assert "folded" not in more.stderr and _json(url, "metrics")["total_hits"] == 60_000
 
 
 def test_minute_edges_answer_exactly_on_redis_as_in_a_file(url: str, tmp_path: Path) -> None:

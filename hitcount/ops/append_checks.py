@@ -1,0 +1,112 @@
+"""What an `--append` keeps of the saved state: its strategy, keys, cap and distinct users.
+
+Each check raises `ConfigurationError` (with a hint) for a setting the append cannot change;
+the distinct users' precision is the exception: two precisions fold to the lower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from hitcount.engine import HitCounter
+from hitcount.errors import ConfigurationError
+from hitcount.model.keys import Keying
+from hitcount.strategies import get_strategy
+
+
+def check_same_strategy(
+    counter: HitCounter, name: str | None, params: Mapping[str, object]
+) -> None:
+    """Under `append`: the strategy asked for (if any) must be the saved one, same parameters.
+
+    Raises:
+        ConfigurationError: a different strategy or different parameters.
+    """
+    current = counter.strategy
+    wanted = get_strategy(name or current.name)
+    resolved = wanted.resolve_params(
+        {**current.params, **params} if wanted.name == current.name else params
+    )
+    if wanted.name != current.name or resolved != current.params:
+        raise ConfigurationError(
+            f"the saved state uses {current.describe()}; --append cannot change the strategy",
+            hint="use `hitcount swap` to change it, or replay without --append to start over",
+        )
+
+
+def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
+    """Under `append`: the keys and filters asked for (if any) must be the saved ones.
+
+    Raises:
+        ConfigurationError: different ones: the state would mix two kinds of endpoint.
+    """
+    if keying is None or keying == counter.keying:
+        return
+    raise ConfigurationError(
+        f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
+        f" {keying.describe()} (the endpoints would mix)",
+        hint="append without --key/--where/--field/--decode-paths (the saved ones apply), or"
+        " replay without --append",
+    )
+
+
+def check_same_cap(counter: HitCounter, cap: int | None) -> None:
+    """Under `append`: `--max-endpoints`, if given, must be the saved state's cap.
+
+    Raises:
+        ConfigurationError: another cap, or a cap for a state saved without one.
+    """
+    if cap is None or cap == counter.max_endpoints:
+        return
+    saved = (
+        "no cap" if counter.max_endpoints is None else f"--max-endpoints {counter.max_endpoints}"
+    )
+    raise ConfigurationError(
+        f"the saved state was made with {saved}; --append cannot change it to {cap}",
+        hint="append without --max-endpoints (the saved cap applies), or replay without"
+        " --append to start over",
+    )
+
+
+def check_same_distinct(
+    counter: HitCounter,
+    off: bool,
+    precision: int | None,
+    note: Callable[[str], None],
+    *,
+    can_fold: bool = True,
+) -> None:
+    """Under `append`: the saved sketches stay; another precision means the lower of the
+    two (the saved sketches folded down to it, exactly, when it is the one asked for).
+
+    Raises:
+        ConfigurationError: turning the sketches off, or a lower precision where the saved
+            sketches cannot be folded (`can_fold` False: a store many writers share).
+    """  # noqa: D205
+    tracker = counter.distinct
+    if off and tracker is not None:
+        raise ConfigurationError(
+            "the saved state keeps distinct-user sketches; --append --no-distinct would drop them",
+            hint="append without --no-distinct, or replay without --append to start over",
+        )
+    if tracker is None or precision is None or precision == tracker.precision:
+        return
+    saved = tracker.precision
+    if precision > saved:
+        note(
+            f"note: the saved state keeps distinct users at precision {saved}; the new users"
+            f" are counted at {saved} too (sketches of two precisions fold to the lower)"
+        )
+        return
+    if not can_fold:
+        raise ConfigurationError(
+            f"the saved state keeps distinct users at precision {saved}; an --append to a"
+            f" shared store cannot fold its sketches down to {precision}",
+            hint="append without --distinct-precision, or replay without --append to start"
+            " over at the new precision",
+        )
+    tracker.fold_to(precision)
+    note(
+        f"note: the saved distinct users at precision {saved} were folded down to"
+        f" {precision} (exactly the registers of counting them at {precision})"
+    )
