@@ -16,8 +16,8 @@ from rich.text import Text
 
 from hitcount.cli.render import Renderer, counted, duration, safe
 from hitcount.cli.render.charts import sparkline
-from hitcount.cli.render.console import InertTable
 from hitcount.cli.render.reports import bad_line_text
+from hitcount.cli.render.tables import InertTable
 from hitcount.ingest.replay import BadLineInfo
 from hitcount.live.follow import FollowStatus, FollowView
 from hitcount.model.metrics import number

@@ -8,17 +8,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hitcount.cli import completion as complete
 from hitcount.cli.context import AppContext as AppContext  # re-exported for the commands
 from hitcount.cli.context import given_on_command_line as given_on_command_line
-from hitcount.cli.render import Renderer
-from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
-from hitcount.live.follow import check_followable
 from hitcount.model.events import ALL, Event
 from hitcount.model.inert import json_line
 from hitcount.model.keys import Keying
@@ -26,9 +23,15 @@ from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import WindowSpec, naive_instant, window_spec
 from hitcount.persist.stores import Scope
-from hitcount.persist.traces import TraceFile
-from hitcount.strategies import Param, available_strategies, get_strategy
 from hitcount.views.series import DEFAULT_STEPS
+
+# Start-up: `query` and `top` import this module; the renderer (Rich), the engine, the
+# strategies, follow and traces load where a command needs them (tests/system/test_startup.py).
+if TYPE_CHECKING:
+    from hitcount.cli.render import Renderer
+    from hitcount.engine import HitCounter
+    from hitcount.persist.traces import TraceFile
+    from hitcount.strategies import Param
 
 STRATEGY_PANEL = "Strategy"
 
@@ -238,6 +241,8 @@ _OPTION_PREFIX = "strategy_option_"
 
 def _registry_params() -> dict[str, tuple[Param, list[str]]]:
     """Each parameter name once, with the strategies that take it."""
+    from hitcount.strategies import available_strategies, get_strategy
+
     specs: dict[str, tuple[Param, list[str]]] = {}
     for name in available_strategies():
         for param in get_strategy(name).params_spec:
@@ -280,6 +285,8 @@ def attach_tracing(
 def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
     if target == "-":
         return sys.stdout
+    from hitcount.persist.traces import TraceFile
+
     trace = TraceFile(Path(target))  # published when the command ends
     app_ctx.cleanup.append(trace)
     return trace
@@ -307,6 +314,8 @@ def follow_settings(
             if given_on_command_line(ctx, name):
                 raise ConfigurationError(f"{flag} only applies with --follow")
         return None
+    from hitcount.live.follow import check_followable
+
     check_followable(sources)
     return FollowSettings(parse_duration(commit_every, "--commit-every"), parse_duration(last))
 
@@ -359,6 +368,8 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
     """
     if json_output and csv_output:
         raise ConfigurationError("--json and --csv exclude each other", hint="choose one")
+    from hitcount.cli.render import Renderer
+
     return Renderer(json_output=json_output, csv_output=csv_output)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
@@ -25,7 +25,6 @@ from hitcount.ingest.replay import replay as replay_sources
 from hitcount.ingest.resuming import plan_starts, refuse_repeats
 from hitcount.ingest.sniffing import is_ndjson as is_ndjson
 from hitcount.ingest.sniffing import needs_slow_scanner_note
-from hitcount.live.follow import FollowResult, FollowStatus, FollowView, follow
 from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition, display_name
 from hitcount.ops.append_checks import (
@@ -36,12 +35,16 @@ from hitcount.ops.append_checks import (
 )
 from hitcount.persist.state import load_counter, updating
 from hitcount.persist.stores import HEADER_ONLY, SIZES_ONLY, Store
-from hitcount.persist.stores.redis import RedisStore
-from hitcount.persist.stores.redis_append import appending
 from hitcount.persist.stores.sqlite import SqliteStore
 from hitcount.persist.stores.sqlite_append import appending as appending_rows
 from hitcount.persist.stores.sqlite_append import appends_rows
 from hitcount.sketches.hll import DEFAULT_PRECISION
+
+# Start-up: an append onto a file or SQLite state loads neither the Redis store (nor,
+# through it, every strategy) nor the follow loop; they load where they are used.
+if TYPE_CHECKING:
+    from hitcount.live.follow import FollowResult, FollowStatus, FollowView
+    from hitcount.persist.stores.redis import RedisStore
 
 #: Said once per replay when a big NDJSON file meets an install without the C scanner.
 SLOW_SCANNER_NOTE = (
@@ -268,6 +271,8 @@ def _append_shared(
             "--trace and --trace-json do not work with --append on Redis yet",
             hint="replay without them, or into a state file",
         )
+    from hitcount.persist.stores.redis_append import appending
+
     with appending(store, settings.create) as session:
         counter = session.counter
         check_same_strategy(counter, None, {})
@@ -371,6 +376,8 @@ def _follow(
     commit_to: Callable[[HitCounter], None] | None = None,
 ) -> FollowResult:
     """Follow `sources` into `counter`; every commit counts as a save."""
+    from hitcount.live.follow import follow
+
     if hooks.follow_view is None or settings.commit_every_s is None:
         raise ValueError("following needs ReplayHooks.follow_view and commit_every_s")
     with hooks.follow_view() as view:

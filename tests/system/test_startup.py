@@ -119,3 +119,63 @@ def _python_still_starting(err: str) -> bool:
     frames = re.findall(r'File "([^"]+)"', err)
     ours = [f for f in frames if "/hitcount/" in f and not f.endswith("/hitcount/__init__.py")]
     return "Traceback" in err and not ours
+
+
+def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
+    """Every module a fresh interpreter has imported after running `argv`, and its stdout."""
+    code = (
+        "import io, sys\nfrom contextlib import redirect_stdout\n"
+        "from hitcount.__main__ import main\nout = io.StringIO()\n"
+        "try:\n    with redirect_stdout(out):\n"
+        f"        main({list(argv)!r})\nexcept SystemExit:\n    pass\n"
+        "print(out.getvalue(), end='')\nprint(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    *printed, modules = done.stdout.rstrip("\n").split("\n")
+    return set(modules.split()), "\n".join(printed)
+
+
+#: What a one-endpoint `query` never needs: tables, live views, progress bars, numpy, the
+#: follow loop, replay, comparisons, and strategies other than the state's.
+_NOT_FOR_QUERY = (
+    "numpy",
+    "rich.table",
+    "rich.live",
+    "rich.progress",
+    "hitcount.live.follow",
+    "hitcount.ingest.replay",
+    "hitcount.ops.compare",
+    "hitcount.strategies.morris",
+    "hitcount.strategies.auto",
+)
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+@pytest.mark.parametrize("form", [(), ("--json",), ("--csv",)])
+def test_query_on_a_saved_state_loads_only_what_it_answers_with(
+    tmp_path: Path, suffix: str, form: tuple[str, ...]
+) -> None:
+    state = tmp_path / f"state{suffix}"
+    traffic = tmp_path / "hits.ndjson"
+    times = [1_700_000_000 + 7 * i for i in range(300)]
+    endpoints = ["/api/login" if i % 3 else "/api/other" for i in range(300)]
+    traffic.write_text(
+        "".join(
+            f'{{"endpoint": "{e}", "ts": {t}}}\n' for e, t in zip(endpoints, times, strict=True)
+        )
+    )
+    subprocess.run(
+        [sys.executable, "-m", "hitcount", "--state", str(state), "replay", str(traffic),
+         "--strategy", "sliding", "--max-window", "86400"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    argv = ("--state", str(state), "query", "/api/login", "--last", "600", *form)
+    loaded, printed = _all_modules_loaded_by(*argv)
+    assert not [m for m in loaded if m.startswith(_NOT_FOR_QUERY)]
+    end = times[-1]  # brute force: hits of /api/login in (end - 600, end]
+    exact = sum(
+        e == "/api/login" and end - 600 < t <= end for e, t in zip(endpoints, times, strict=True)
+    )
+    assert str(exact) in printed and exact > 0

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.alerting import AlertWatch, alert_exec, parse_rules
-from hitcount.cli.live import follow_view, shows_live
 from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
@@ -24,6 +24,9 @@ from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
+
+if TYPE_CHECKING:
+    from hitcount.live.follow import FollowView
 
 Strategy = Annotated[
     str | None,
@@ -132,6 +135,12 @@ def _hooks(
     app_ctx: AppContext, render: Renderer, observers: _Observers, following: FollowSettings | None
 ) -> ReplayHooks:
     window_s = following.window_s if following is not None else 0.0
+
+    def view() -> AbstractContextManager[FollowView]:
+        from hitcount.cli.live import follow_view  # start-up: Rich's live view, when following
+
+        return follow_view(render, window_s)
+
     return ReplayHooks(
         on_note=render.note,
         on_bad_line=render.bad_line,
@@ -139,7 +148,7 @@ def _hooks(
         on_counter=observers.attach,
         should_stop=observers.stop_requested,
         progress=render.progress,
-        follow_view=lambda: follow_view(render, window_s),
+        follow_view=view,
     )
 
 
@@ -257,6 +266,8 @@ def replay(
     for warning in outcome.warnings():
         render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
+        from hitcount.cli.live import shows_live
+
         if shows_live(render):
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)
         return

@@ -6,10 +6,9 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from rich.console import Group
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
@@ -29,6 +28,10 @@ from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
+
+# Start-up: `query` prints one line; tables and the live view load when `top` draws them.
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _NUMBERS = ("count", "low", "high")
 #: What `watch_top` calls for each refresh: the rows and the strategy's description.
@@ -144,6 +147,8 @@ class AnswerViews(Output):
         On a terminal the table is redrawn in place; piped, each refresh is printed after
         the last (one JSON array per line with --json).
         """
+        from rich.live import Live
+
         live = self.out.is_terminal and not self.json_output
         shown = 0
         try:

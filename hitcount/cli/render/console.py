@@ -9,46 +9,24 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console, RenderableType
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
-from rich.style import StyleType
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 
-from hitcount.cli.render.text import progress_text, safe
+from hitcount.cli.render.text import inert, progress_text, safe
 from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
 from hitcount.views.csv_forms import csv_text, payload_rows
+
+# Start-up: a one-line answer needs neither tables nor progress bars; they load when drawn.
+if TYPE_CHECKING:
+    from rich.table import Table
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
 PROGRESS_AFTER_S = 1.0
-
-
-def inert(part: str | Text) -> Text:
-    """`part` as Rich text that is neither markup nor a terminal command (`safe` applied)."""
-    if isinstance(part, str):
-        return Text(safe(part))
-    cleaned = safe(part.plain)
-    return part if cleaned == part.plain else Text(cleaned, style=part.style)
-
-
-class InertTable(Table):
-    """A Rich table whose cells are shown escaped: a string cell is never read as markup."""
-
-    def add_row(
-        self,
-        *renderables: RenderableType | None,
-        style: StyleType | None = None,
-        end_section: bool = False,
-    ) -> None:
-        """Add a row; text cells (`str` or `Text`) are made inert first."""
-        cells = [inert(c) if isinstance(c, str | Text) else c for c in renderables]
-        super().add_row(*cells, style=style, end_section=end_section)
 
 
 class PipeConsole(Console):
@@ -142,6 +120,10 @@ class Output:
     def table(self, *columns: str, right: tuple[str, ...] = ()) -> Table:
         """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
         right-justified (numbers)."""  # noqa: D205, D209
+        from rich import box
+
+        from hitcount.cli.render.tables import InertTable
+
         styled = self.out.is_terminal
         table = InertTable(
             box=box.SIMPLE_HEAD if styled else None,
@@ -168,6 +150,8 @@ class Output:
         if not self.err.is_terminal:
             yield lambda progress: None
             return
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
         started = time.monotonic()
         bar = Progress(
             SpinnerColumn(),

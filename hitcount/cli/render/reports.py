@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import counted, duration, safe, value_text
 from hitcount.engine import RECENT_EVENTS
-from hitcount.ingest.replay import BadLineInfo, ReplayReport
 from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
 from hitcount.model.timeparse import iso
-from hitcount.ops.compare import Comparison, worst_error
-from hitcount.strategies import get_strategy
 from hitcount.views.json_forms import answer_json, replay_json
+
+# Start-up: a query prints through these views too; replay reports, comparisons (difflib)
+# and the strategies registry load where they are printed.
+if TYPE_CHECKING:
+    from hitcount.ingest.replay import BadLineInfo, ReplayReport
+    from hitcount.ops.compare import Comparison
 
 
 def _round_up(seconds: float) -> float:
@@ -101,6 +104,8 @@ class ReportViews(Output):
         if horizon is None or clock is None or not oldest <= horizon < clock:
             return
         share = (horizon - oldest) / (clock - oldest) if clock > oldest else 1.0
+        from hitcount.strategies import get_strategy
+
         strategy = get_strategy(str(metrics["strategy"]))
         flag = next(
             (p.flag for p in strategy.params_spec if p.name == strategy.retention_param), None
@@ -115,6 +120,8 @@ class ReportViews(Output):
 
     def comparison(self, result: Comparison) -> None:
         """Every strategy's answers against the exact counts."""
+        from hitcount.ops.compare import worst_error
+
         if self.csv_output:  # a row per strategy and endpoint
             self.csv(comparison_rows(result))
             return
@@ -188,6 +195,8 @@ class ReportViews(Output):
 
 def comparison_json(result: Comparison) -> dict[str, Any]:
     """A comparison for `--json`."""
+    from hitcount.ops.compare import worst_error
+
     return {
         "last": result.last_s,
         "now": result.now,

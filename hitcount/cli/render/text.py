@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.text import Text
+
 from hitcount.engine import DistinctResult
 from hitcount.ingest.progress import ReplayProgress
 from hitcount.model.answers import Rate, WindowAnswer
@@ -129,3 +131,11 @@ def clock_text(seconds: float, *, up: bool = False) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def inert(part: str | Text) -> Text:
+    """`part` as Rich text that is neither markup nor a terminal command (`safe` applied)."""
+    if isinstance(part, str):
+        return Text(safe(part))
+    cleaned = safe(part.plain)
+    return part if cleaned == part.plain else Text(cleaned, style=part.style)
