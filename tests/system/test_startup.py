@@ -179,3 +179,39 @@ def test_query_on_a_saved_state_loads_only_what_it_answers_with(
         e == "/api/login" and end - 600 < t <= end for e, t in zip(endpoints, times, strict=True)
     )
     assert str(exact) in printed and exact > 0
+
+
+#: What `replay --append` onto a file or SQLite state never needs: the follow loop and its
+#: live view, tables and the Redis store. (Every strategy still loads: `replay` builds its
+#: options from each strategy's parameters.)
+_NOT_FOR_APPEND = (
+    "rich.table",
+    "rich.live",
+    "hitcount.cli.live",
+    "hitcount.live.follow",
+    "hitcount.persist.stores.redis",
+    "hitcount.persist.stores.redis_append",
+)
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+def test_an_append_loads_neither_follow_nor_redis_and_counts_every_line(
+    tmp_path: Path, suffix: str
+) -> None:
+    state = tmp_path / f"state{suffix}"
+    first, added = tmp_path / "first.ndjson", tmp_path / "added.ndjson"
+    first.write_text(
+        "".join(f'{{"endpoint": "/a", "ts": {1_700_000_000 + i}}}\n' for i in range(50))
+    )
+    added.write_text(
+        "".join(f'{{"endpoint": "/b", "ts": {1_700_000_050 + i}}}\n' for i in range(20))
+    )
+    subprocess.run(
+        [sys.executable, "-m", "hitcount", "--state", str(state), "replay", str(first),
+         "--strategy", "sliding", "--max-window", "86400"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    loaded, _ = _all_modules_loaded_by("--state", str(state), "replay", "--append", str(added))
+    assert not [m for m in loaded if m in _NOT_FOR_APPEND]
+    _, printed = _all_modules_loaded_by("--state", str(state), "query", "/*", "--last", "1000")
+    assert "70 hits" in printed  # 50 + 20 lines, all inside the window
