@@ -8,27 +8,26 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hitcount.cli import completion as complete
 from hitcount.cli.context import AppContext as AppContext  # re-exported for the commands
 from hitcount.cli.context import given_on_command_line as given_on_command_line
-from hitcount.cli.render import Renderer
-from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
-from hitcount.live.follow import check_followable
-from hitcount.model.events import ALL, Event
-from hitcount.model.inert import json_line
-from hitcount.model.keys import Keying
-from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
-from hitcount.model.windows import WindowSpec, naive_instant, window_spec
-from hitcount.persist.stores import Scope
-from hitcount.persist.traces import TraceFile
-from hitcount.strategies import Param, available_strategies, get_strategy
-from hitcount.views.series import DEFAULT_STEPS
+from hitcount.model.windows import DEFAULT_STEPS, WindowSpec, naive_instant, window_spec
+
+# What only some commands need is imported where it is used: a `query` loads neither Rich,
+# nor follow mode, nor every strategy's options (start-up: tests/system/test_startup.py).
+if TYPE_CHECKING:
+    from hitcount.cli.render import Renderer
+    from hitcount.engine import HitCounter
+    from hitcount.model.keys import Keying
+    from hitcount.persist.stores import Scope
+    from hitcount.persist.traces import TraceFile
+    from hitcount.strategies import Param
 
 STRATEGY_PANEL = "Strategy"
 
@@ -195,6 +194,8 @@ def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
     The options arrive in the command's `strategy_params` argument as a dict of those given
     (plus `--param NAME=VALUE` ones), so a new strategy needs no CLI code.
     """
+    from hitcount.model.metrics import plain
+
     specs = _registry_params()
     signature = inspect.signature(command, eval_str=True)
     kept = [p for p in signature.parameters.values() if p.name != "strategy_params"]
@@ -238,6 +239,8 @@ _OPTION_PREFIX = "strategy_option_"
 
 def _registry_params() -> dict[str, tuple[Param, list[str]]]:
     """Each parameter name once, with the strategies that take it."""
+    from hitcount.strategies import available_strategies, get_strategy
+
     specs: dict[str, tuple[Param, list[str]]] = {}
     for name in available_strategies():
         for param in get_strategy(name).params_spec:
@@ -264,6 +267,9 @@ def attach_tracing(
     app_ctx: AppContext, counter: HitCounter, render: Renderer, trace: bool, trace_json: str | None
 ) -> None:
     """Subscribe `--trace` / `--trace-json` printers to every event of `counter`."""
+    from hitcount.model.events import ALL, Event
+    from hitcount.model.inert import json_line
+
     if trace:
         counter.subscribe(ALL, render.trace)
     if trace_json is not None:
@@ -278,6 +284,8 @@ def attach_tracing(
 
 
 def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
+    from hitcount.persist.traces import TraceFile
+
     if target == "-":
         return sys.stdout
     trace = TraceFile(Path(target))  # published when the command ends
@@ -307,6 +315,8 @@ def follow_settings(
             if given_on_command_line(ctx, name):
                 raise ConfigurationError(f"{flag} only applies with --follow")
         return None
+    from hitcount.live.follow import check_followable
+
     check_followable(sources)
     return FollowSettings(parse_duration(commit_every, "--commit-every"), parse_duration(last))
 
@@ -347,6 +357,8 @@ def window(
 
 def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
     """What a store must read for `spec`: its patterns, back far enough for the window."""
+    from hitcount.persist.stores import Scope
+
     back, end = spec.reach()
     return Scope(patterns=patterns, last_s=back, now=end)
 
@@ -359,6 +371,8 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
     """
     if json_output and csv_output:
         raise ConfigurationError("--json and --csv exclude each other", hint="choose one")
+    from hitcount.cli.render import Renderer
+
     return Renderer(json_output=json_output, csv_output=csv_output)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.cli.alerting import AlertWatch, alert_exec, parse_rules
-from hitcount.cli.live import follow_view, shows_live
 from hitcount.cli.options import AppContext, FollowSettings, context
 from hitcount.cli.render import Renderer
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
@@ -24,6 +24,9 @@ from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
+
+if TYPE_CHECKING:
+    from hitcount.live.follow import FollowView
 
 Strategy = Annotated[
     str | None,
@@ -139,7 +142,7 @@ def _hooks(
         on_counter=observers.attach,
         should_stop=observers.stop_requested,
         progress=render.progress,
-        follow_view=lambda: follow_view(render, window_s),
+        follow_view=lambda: _follow_view(render, window_s),
     )
 
 
@@ -257,11 +260,18 @@ def replay(
     for warning in outcome.warnings():
         render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
-        if shows_live(render):
+        if render.draws_live():  # then a text summary ends the live view
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)
         return
     observers.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+
+
+def _follow_view(render: Renderer, window_s: float) -> AbstractContextManager[FollowView]:
+    """The live view of `--follow` (Rich's live display: imported only for --follow)."""
+    from hitcount.cli.live import follow_view
+
+    return follow_view(render, window_s)
 
 
 def custom_format(fmt: str | None, log_format: str | None) -> str | None:

@@ -6,14 +6,11 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-
-from rich.console import Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import (
+    Styled,
     answer_text,
     counted,
     distinct_text,
@@ -29,6 +26,10 @@ from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
+
+if TYPE_CHECKING:  # Rich: imported where a table or a live view is drawn (start-up time)
+    from rich.console import Group
+    from rich.table import Table
 
 _NUMBERS = ("count", "low", "high")
 #: What `watch_top` calls for each refresh: the rows and the strategy's description.
@@ -60,9 +61,9 @@ class AnswerViews(Output):
             return
         answer = result.answer
         summary = answer_text(answer, result.last_s, window_text(result.last_s, result.now, ranged))
-        self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
+        self.line(Styled(result.endpoint, "bold"), f": {summary}")
         if rate:
-            self.line(Text(safe(result.endpoint), style="bold"), f": {rate_line(per_s)}")
+            self.line(Styled(result.endpoint, "bold"), f": {rate_line(per_s)}")
         if len(result.matched) > 1 or result.matched != (result.endpoint,):
             self.note(f"matched {counted(len(result.matched), 'endpoint')}")
         if result.now is not None and not answer.all_time:
@@ -76,7 +77,7 @@ class AnswerViews(Output):
                 " it knows nothing of the time after that"
             )
         if users is not None:
-            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users, ranged)}")
+            self.line(Styled(users.endpoint, "bold"), f": {distinct_text(users, ranged)}")
             if not users.answer.complete:
                 self.warn(
                     "the window starts before the oldest distinct-users bucket kept, so the"
@@ -123,8 +124,8 @@ class AnswerViews(Output):
         )  # fmt: skip
         for row in rows:
             a = row.result.answer
-            cells: list[Text | str] = [
-                Text(safe(row.result.endpoint)),
+            cells: list[str] = [
+                safe(row.result.endpoint),  # the table makes every str cell inert
                 number(a.count),
                 number(a.low),
                 number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound
@@ -144,7 +145,9 @@ class AnswerViews(Output):
         On a terminal the table is redrawn in place; piped, each refresh is printed after
         the last (one JSON array per line with --json).
         """
-        live = self.out.is_terminal and not self.json_output
+        from rich.live import Live
+
+        live = self.draws_live()
         shown = 0
         try:
             with Live(console=self.out, auto_refresh=False) if live else nullcontext() as view:
@@ -168,6 +171,9 @@ class AnswerViews(Output):
         window = "no hits"
         if first is not None and first.now is not None:
             window = f"{iso(first.now - first.last_s)} < ts <= {iso(first.now)}"
+        from rich.console import Group
+        from rich.text import Text
+
         length = "" if last_s is None else f" · last {duration(last_s)}"
         header = Text(f"top{length} · {window} · {strategy} · Ctrl-C stops")
         return Group(header, self._top_table(rows))

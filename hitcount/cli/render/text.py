@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from hitcount.engine import DistinctResult
 from hitcount.ingest.progress import ReplayProgress
@@ -11,6 +11,13 @@ from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.inert import shown
 from hitcount.model.metrics import four_digits, number
 from hitcount.model.timeparse import iso
+
+
+class Styled(NamedTuple):
+    """Part of a line with a Rich style (shown on a terminal, dropped when piped)."""
+
+    text: str
+    style: str
 
 
 def safe(text: str) -> str:
