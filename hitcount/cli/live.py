@@ -17,7 +17,7 @@ from rich.text import Text
 from hitcount.cli.render import Renderer, counted, duration, safe
 from hitcount.cli.render.charts import sparkline
 from hitcount.cli.render.reports import bad_line_text
-from hitcount.cli.render.tables import InertTable
+from hitcount.cli.render.rich_parts import InertTable
 from hitcount.ingest.replay import BadLineInfo
 from hitcount.live.follow import FollowStatus, FollowView
 from hitcount.model.metrics import number
@@ -37,11 +37,6 @@ def follow_view(render: Renderer, window_s: float) -> Iterator[FollowView]:
     """The live view (or NDJSON summaries) while `replay --follow` runs."""
     with FollowDisplay(render, window_s, TOP_LIMIT) as display:
         yield display.follow_view()
-
-
-def shows_live(render: Renderer) -> bool:
-    """Whether `replay --follow` redraws a live view (then a text summary ends it)."""
-    return render.out.is_terminal and not render.json_output
 
 
 def status_view(status: FollowStatus, messages: Messages | None = None) -> Group:
@@ -155,7 +150,7 @@ class FollowDisplay:
 
     def __init__(self, render: Renderer, window_s: float, limit: int) -> None:
         self.render = render
-        self.live = shows_live(render)
+        self.live = render.draws_live()
         self._view: Live | None = None
         self.window_s, self.limit = window_s, limit
         self.messages = Messages()

@@ -16,20 +16,16 @@ from hitcount.cli import completion as complete
 from hitcount.cli.context import AppContext as AppContext  # re-exported for the commands
 from hitcount.cli.context import given_on_command_line as given_on_command_line
 from hitcount.errors import ConfigurationError
-from hitcount.model.events import ALL, Event
-from hitcount.model.inert import json_line
-from hitcount.model.keys import Keying
-from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
-from hitcount.model.windows import WindowSpec, naive_instant, window_spec
-from hitcount.persist.stores import Scope
-from hitcount.views.series import DEFAULT_STEPS
+from hitcount.model.windows import DEFAULT_STEPS, WindowSpec, naive_instant, window_spec
 
-# Start-up: `query` and `top` import this module; the renderer (Rich), the engine, the
-# strategies, follow and traces load where a command needs them (tests/system/test_startup.py).
+# What only some commands need is imported where it is used: a `query` loads neither Rich,
+# nor follow mode, nor every strategy's options (start-up: tests/system/test_startup.py).
 if TYPE_CHECKING:
     from hitcount.cli.render import Renderer
     from hitcount.engine import HitCounter
+    from hitcount.model.keys import Keying
+    from hitcount.persist.stores import Scope
     from hitcount.persist.traces import TraceFile
     from hitcount.strategies import Param
 
@@ -198,6 +194,8 @@ def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
     The options arrive in the command's `strategy_params` argument as a dict of those given
     (plus `--param NAME=VALUE` ones), so a new strategy needs no CLI code.
     """
+    from hitcount.model.metrics import plain
+
     specs = _registry_params()
     signature = inspect.signature(command, eval_str=True)
     kept = [p for p in signature.parameters.values() if p.name != "strategy_params"]
@@ -269,6 +267,9 @@ def attach_tracing(
     app_ctx: AppContext, counter: HitCounter, render: Renderer, trace: bool, trace_json: str | None
 ) -> None:
     """Subscribe `--trace` / `--trace-json` printers to every event of `counter`."""
+    from hitcount.model.events import ALL, Event
+    from hitcount.model.inert import json_line
+
     if trace:
         counter.subscribe(ALL, render.trace)
     if trace_json is not None:
@@ -283,10 +284,10 @@ def attach_tracing(
 
 
 def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
-    if target == "-":
-        return sys.stdout
     from hitcount.persist.traces import TraceFile
 
+    if target == "-":
+        return sys.stdout
     trace = TraceFile(Path(target))  # published when the command ends
     app_ctx.cleanup.append(trace)
     return trace
@@ -356,6 +357,8 @@ def window(
 
 def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
     """What a store must read for `spec`: its patterns, back far enough for the window."""
+    from hitcount.persist.stores import Scope
+
     back, end = spec.reach()
     return Scope(patterns=patterns, last_s=back, now=end)
 

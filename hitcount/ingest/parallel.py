@@ -20,7 +20,6 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -33,38 +32,16 @@ from hitcount.ingest.formats.keyed import keyed
 from hitcount.ingest.keyed_block import decode_any_block
 from hitcount.ingest.lines import fast_format
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
+from hitcount.ingest.workers import worker_count as worker_count  # re-exported
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.model.keys import Keying
 from hitcount.sketches.registers import code_users, reduce_users
 from hitcount.strategies.reductions import Reducer
 
-#: Files smaller than this are decoded in the calling process.
-PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 #: Bytes per range handed to a worker.
 RANGE_BYTES = 16 * 1024 * 1024
 #: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
-
-
-def worker_count(path: str) -> int:
-    """How many worker processes a replay of `path` should use (0: none, stay serial).
-
-    A gzip file counts from a quarter of the size (it holds about four times its bytes).
-
-    `$HITCOUNT_WORKERS` overrides the core count (0 or 1: always serial).
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        size = Path(path).stat().st_size
-        with open(path, "rb") as handle:
-            gzipped = handle.read(2) == GZIP_MAGIC
-    except OSError:
-        return 0
-    if size < (PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES):
-        return 0
-    wanted = os.environ.get("HITCOUNT_WORKERS", "")
-    workers = int(wanted) if wanted.isdigit() else min(cores or 1, 8)
-    return workers if workers >= 2 else 0
 
 
 def is_gzip(path: str) -> bool:

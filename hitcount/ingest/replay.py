@@ -32,6 +32,7 @@ from hitcount.ingest.reports import (
 )
 from hitcount.ingest.resuming import Place, opened_place
 from hitcount.ingest.sniffing import csv_header, parser_for_block, parser_for_file
+from hitcount.ingest.workers import small_without_numpy, worker_count
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition, display_name
@@ -93,9 +94,10 @@ def replay(
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop
-    replayer.total_bytes = input_size(sources)
-    started = time.perf_counter()
     sources = list(sources)
+    replayer.total_bytes = input_size(sources)
+    replayer.line_by_line = small_without_numpy(sources, replayer.total_bytes)
+    started = time.perf_counter()
     try:
         for source in sources:
             replayer.source(source, (starts or {}).get(source))
@@ -139,6 +141,8 @@ class Replayer:
         self._csv_open = False
         #: The inputs' size in bytes, for progress (None: unknown).
         self.total_bytes: int | None = None
+        #: Small input, numpy not loaded: every line through the per-line parser.
+        self.line_by_line = False
         self._done_bytes = 0  # of the inputs before the current one
         self._offset = 0  # into the current input (gzip: compressed bytes)
         #: The current input file and its position (None: stdin, or not replaying a file).
@@ -240,6 +244,9 @@ class Replayer:
             return False
         if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
             return False
+        workers = worker_count(source)
+        if not workers:
+            return False  # a small file: `parallel` and numpy are not even loaded
         from hitcount.ingest import parallel  # numpy at import: big files only
         from hitcount.ingest.keyed_block import keyed_fast
         from hitcount.ingest.lines import fast_format
@@ -248,10 +255,6 @@ class Replayer:
             return False  # a key or filter the C scanner cannot read: line by line
         if self.parser.name != "ndjson" and not fast_format(self.parser.name):
             return False  # no C scanner: only NDJSON has a bulk decoder
-
-        workers = parallel.worker_count(source)
-        if not workers:
-            return False
         tracker = self.counter.distinct
         options = parallel.RangeOptions(
             precision=tracker.precision if tracker is not None else 0,
@@ -329,7 +332,7 @@ class Replayer:
 
     def _columnar(self, first: int, block: bytes | None) -> bool:
         """Record a whole block at once; False when it needs the per-line path."""
-        if block is None:
+        if block is None or self.line_by_line:
             return False
         if self.parser is None:
             found = parser_for_block(first, block, self.name)
@@ -416,6 +419,11 @@ class Replayer:
             self.report.hits_read += len(self.batch)
             oldest = min(hit.ts for hit in self.batch)
             self.report.oldest_ts = min(self.report.oldest_ts, oldest)
-            self.report.hits_kept += self.counter.record_many(self.batch)
+            if self.line_by_line and not self.counter.strategy.draws_at_random:  # no numpy
+                record = self.counter.record
+                kept = sum(1 for hit in self.batch if record(hit.endpoint, hit.ts, hit.user))
+            else:
+                kept = self.counter.record_many(self.batch)
+            self.report.hits_kept += kept
             self.batch.clear()
             self._check_stop()

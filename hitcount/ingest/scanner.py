@@ -24,7 +24,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from hitcount.ingest.reader import MAX_LINE_BYTES
-from hitcount.model.columns import Columns
+from hitcount.model.columns import Columns, sorted_distinct
 from hitcount.model.hits import (
     EPOCH_MS_THRESHOLD,
     MAX_TS,
@@ -249,7 +249,7 @@ def _group(
     hashed = lengths.astype(np.uint64)
     for column in words.T:
         hashed = (hashed ^ column) * _HASH_MULTIPLIER
-    table = np.unique(hashed[:_SAMPLE])
+    table = sorted_distinct(hashed[:_SAMPLE])
     codes = _lookup(table, hashed)
     missing = table[codes] != hashed
     if missing.any():
@@ -279,7 +279,7 @@ def _lookup(table: npt.NDArray[np.uint64], hashed: npt.NDArray[np.uint64]) -> np
     """
     for bits in range(max(4, len(table).bit_length() + 2), 23):
         slots = table >> np.uint64(64 - bits)
-        if len(np.unique(slots)) == len(table):
+        if len(sorted_distinct(slots)) == len(table):
             direct = np.zeros(1 << bits, dtype=np.intp)
             direct[slots] = np.arange(len(table))
             found: npt.NDArray[np.intp] = direct[hashed >> np.uint64(64 - bits)]

@@ -9,6 +9,7 @@ from hitcount.errors import InputError
 from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.reader import iter_blocks, open_input, split_block
+from hitcount.ingest.workers import worker_count
 from hitcount.model.hits import BadLine
 
 
@@ -45,14 +46,14 @@ def csv_header(source: str, name: str) -> tuple[int, int, int | None] | None:
 
 def needs_slow_scanner_note(sources: Sequence[str], fmt: str | None) -> bool:
     """Whether a big NDJSON file among `sources` meets an install without the C scanner."""
-    # Imported here: both load numpy, which commands that never replay must not pay for.
-    from hitcount.ingest import parallel, scanner
-
-    return not scanner.native_available() and any(
-        parallel.worker_count(source) and is_ndjson(source, fmt)
-        for source in sources
-        if source != "-"
+    big = any(
+        worker_count(source) and is_ndjson(source, fmt) for source in sources if source != "-"
     )
+    if not big:
+        return False
+    from hitcount.ingest import scanner  # numpy at import: big files only
+
+    return not scanner.native_available()
 
 
 def is_ndjson(source: str, fmt: str | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,21 @@ from hitcount.model.hits import Hit
 
 if TYPE_CHECKING:
     from hitcount.sketches.registers import RegisterEntries
+
+
+_Item = TypeVar("_Item", bound=np.generic)
+
+
+def sorted_distinct(values: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
+    """`np.unique(values)` of a 1-D array, without the masked-array check by which numpy 2
+    imports `numpy.ma` (25 ms of a small replay's start)."""  # noqa: D205, D209
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 @dataclass(frozen=True, slots=True)

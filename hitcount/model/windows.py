@@ -25,6 +25,8 @@ from hitcount.model.timeparse import (
 
 #: The window when none is given: the last hour.
 DEFAULT_LAST_S = 3600.0
+#: Steps in a series (`plot`, the report) when no step is given: `last / DEFAULT_STEPS`.
+DEFAULT_STEPS = 60
 
 
 @dataclass(frozen=True, slots=True)

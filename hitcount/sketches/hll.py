@@ -25,8 +25,8 @@ from __future__ import annotations
 import base64
 import math
 import struct
+from _blake2 import blake2b  # hashlib's own BLAKE2: `hashlib` loads OpenSSL too (3 ms a start)
 from collections.abc import Iterable, Mapping
-from hashlib import blake2b
 from itertools import chain
 from typing import TYPE_CHECKING
 

@@ -15,7 +15,6 @@ import math
 import struct
 import sys
 from collections.abc import Iterable
-from statistics import NormalDist
 
 #: Smallest and largest precision accepted.
 MIN_PRECISION = 4
@@ -59,6 +58,8 @@ def z_score(confidence: float) -> float:
     """The two-sided normal quantile for `confidence` (1.96 for 0.95)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    from statistics import NormalDist  # here: `statistics` costs a query's start 3 ms
+
     return NormalDist().inv_cdf((1 + confidence) / 2)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from hitcount.model.columns import sorted_distinct
+
 _BUCKET_BITS = 42
 _OFFSET = 1 << (_BUCKET_BITS - 1)
 _MAX_ENDPOINTS = 1 << (62 - _BUCKET_BITS)
@@ -36,7 +38,7 @@ class PairTable:
         self, names: Sequence[str], codes: npt.NDArray[np.integer], buckets: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.int64]:
         """The number of pair (`names[codes[i]]`, `buckets[i]`) for each i, new ones added."""
-        used = np.unique(codes)
+        used = sorted_distinct(codes)
         endpoint_of = np.zeros(int(used.max()) + 1 if len(used) else 0, dtype=np.int64)
         endpoint_of[used] = [self._endpoint(names[code]) for code in used.tolist()]
         endpoints = endpoint_of[codes]

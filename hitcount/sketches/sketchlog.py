@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hitcount.model.columns import sorted_distinct
 from hitcount.model.packed import Base64Value
 from hitcount.sketches.hll import (
     SPARSE_PRECISION,
@@ -390,7 +391,7 @@ class RegisterLog:
         starts = run_starts(pairs)
         del pairs
         found = np.searchsorted(starts, np.arange(0, len(keys), _PART_KEYS))
-        cuts = np.unique(starts[found[found < len(starts)]])  # no pair starts past the last
+        cuts = sorted_distinct(starts[found[found < len(starts)]])  # no pair starts past the last
         for start, end in zip(cuts.tolist(), [*cuts[1:].tolist(), len(keys)], strict=True):
             yield keys[start:end]
 

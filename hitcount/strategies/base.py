@@ -123,6 +123,9 @@ class Strategy(ABC):
     merge_ignores: ClassVar[tuple[str, ...]] = ()
     #: The parameter that sets `retention_s()` (None: the strategy keeps all time).
     retention_param: ClassVar[str | None] = None
+    #: Whether recording draws random numbers: then hits recorded one by one and in a batch
+    #: give different (equally valid) states, so a replay keeps to one way.
+    draws_at_random: ClassVar[bool] = False
 
     def __init__(self, **params: object) -> None:
         self.params: dict[str, float | int] = self.resolve_params(params)

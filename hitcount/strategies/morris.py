@@ -82,6 +82,7 @@ class MorrisCounter(Strategy):
     summary = "approximate: probabilistic counters, all-time answers with a 95% interval"
     is_exact = False
     merge_ignores = ("seed",)
+    draws_at_random = True
     params_spec = (
         Param("base", float, 2.0, "counter base a (increment w.p. a^-c)", "--base",
               minimum=1.0, exclusive_minimum=True, maximum=16.0),

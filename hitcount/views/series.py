@@ -16,10 +16,9 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
 from hitcount.model.metrics import number, plain
+from hitcount.model.windows import DEFAULT_STEPS as DEFAULT_STEPS  # re-exported
 from hitcount.strategies import Strategy, available_strategies
 
-#: Steps in a series when no step is given: `last / DEFAULT_STEPS`.
-DEFAULT_STEPS = 60
 #: Most points a series may have (per endpoint pattern).
 MAX_POINTS = 10_000
 #: Relative slack when checking that `last` is a whole number of steps (float rounding).

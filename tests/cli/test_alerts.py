@@ -11,7 +11,7 @@ import pytest
 
 from hitcount import HitCounter, replay
 from hitcount.errors import ExitCode
-from hitcount.ingest import parallel
+from hitcount.ingest import parallel, workers
 from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 from tests.cli_helpers import assert_error, ok, ok_json, plain_output_env, run, write_ndjson
 
@@ -154,7 +154,7 @@ def test_the_parallel_replay_alerts_exactly_as_hit_by_hit(
         one_by_one.record(endpoint, when)
 
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 100_000)
     assert parallel.worker_count(str(path)) == 2
     in_parallel = HitCounter("fixed")

@@ -97,7 +97,7 @@ def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
     import json
     from pathlib import Path
 
-    from hitcount.ingest import parallel
+    from hitcount.ingest import parallel, workers
 
     hits = [hit for line in real_lines(name) if (hit := oracle(line)) is not None]
     rows = [
@@ -107,7 +107,7 @@ def test_real_hits_as_ndjson_through_the_parallel_scanner_equal_json_loads(
     path = Path(str(tmp_path)) / "hits.ndjson"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8", errors="surrogatepass")
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 40_000)
     both = HitCounter("sliding", max_window_s=MONTH, max_lateness_s=0, distinct_precision=10)
     report = replay(both, [str(path)])
@@ -161,7 +161,7 @@ def test_real_access_logs_through_the_workers_equal_the_per_line_replay(
     import gzip
     from pathlib import Path
 
-    from hitcount.ingest import lines, parallel
+    from hitcount.ingest import lines, parallel, workers
 
     path = Path(str(tmp_path)) / "access.log"
     text = b"\n".join(real_lines(name)) + b"\n"
@@ -175,7 +175,7 @@ def test_real_access_logs_through_the_workers_equal_the_per_line_replay(
         report = replay(counter, [str(path)], on_bad_line=lambda b: bad.append((b.line, b.reason)))
         return counter, bad, report.lines_read
 
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
     used: list[str] = []
     for entry in ("decode_in_parallel", "decode_stream_in_parallel"):

@@ -135,12 +135,6 @@ def _hooks(
     app_ctx: AppContext, render: Renderer, observers: _Observers, following: FollowSettings | None
 ) -> ReplayHooks:
     window_s = following.window_s if following is not None else 0.0
-
-    def view() -> AbstractContextManager[FollowView]:
-        from hitcount.cli.live import follow_view  # start-up: Rich's live view, when following
-
-        return follow_view(render, window_s)
-
     return ReplayHooks(
         on_note=render.note,
         on_bad_line=render.bad_line,
@@ -148,7 +142,7 @@ def _hooks(
         on_counter=observers.attach,
         should_stop=observers.stop_requested,
         progress=render.progress,
-        follow_view=view,
+        follow_view=lambda: _follow_view(render, window_s),
     )
 
 
@@ -266,13 +260,18 @@ def replay(
     for warning in outcome.warnings():
         render.warn(warning)
     if outcome.followed is not None:  # the end of stdin
-        from hitcount.cli.live import shows_live
-
-        if shows_live(render):
+        if render.draws_live():  # then a text summary ends the live view
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)
         return
     observers.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+
+
+def _follow_view(render: Renderer, window_s: float) -> AbstractContextManager[FollowView]:
+    """The live view of `--follow` (Rich's live display: imported only for --follow)."""
+    from hitcount.cli.live import follow_view
+
+    return follow_view(render, window_s)
 
 
 def custom_format(fmt: str | None, log_format: str | None) -> str | None:

@@ -8,11 +8,9 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
-from rich.console import Group
-from rich.text import Text
-
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import (
+    Styled,
     answer_text,
     counted,
     distinct_text,
@@ -29,8 +27,8 @@ from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
 
-# Start-up: `query` prints one line; tables and the live view load when `top` draws them.
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Rich: imported where a table or a live view is drawn (start-up time)
+    from rich.console import Group
     from rich.table import Table
 
 _NUMBERS = ("count", "low", "high")
@@ -63,9 +61,9 @@ class AnswerViews(Output):
             return
         answer = result.answer
         summary = answer_text(answer, result.last_s, window_text(result.last_s, result.now, ranged))
-        self.line(Text(safe(result.endpoint), style="bold"), f": {summary}")
+        self.line(Styled(result.endpoint, "bold"), f": {summary}")
         if rate:
-            self.line(Text(safe(result.endpoint), style="bold"), f": {rate_line(per_s)}")
+            self.line(Styled(result.endpoint, "bold"), f": {rate_line(per_s)}")
         if len(result.matched) > 1 or result.matched != (result.endpoint,):
             self.note(f"matched {counted(len(result.matched), 'endpoint')}")
         if result.now is not None and not answer.all_time:
@@ -79,7 +77,7 @@ class AnswerViews(Output):
                 " it knows nothing of the time after that"
             )
         if users is not None:
-            self.line(Text(safe(users.endpoint), style="bold"), f": {distinct_text(users, ranged)}")
+            self.line(Styled(users.endpoint, "bold"), f": {distinct_text(users, ranged)}")
             if not users.answer.complete:
                 self.warn(
                     "the window starts before the oldest distinct-users bucket kept, so the"
@@ -126,8 +124,8 @@ class AnswerViews(Output):
         )  # fmt: skip
         for row in rows:
             a = row.result.answer
-            cells: list[Text | str] = [
-                Text(safe(row.result.endpoint)),
+            cells: list[str] = [
+                safe(row.result.endpoint),  # the table makes every str cell inert
                 number(a.count),
                 number(a.low),
                 number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound
@@ -149,7 +147,7 @@ class AnswerViews(Output):
         """
         from rich.live import Live
 
-        live = self.out.is_terminal and not self.json_output
+        live = self.draws_live()
         shown = 0
         try:
             with Live(console=self.out, auto_refresh=False) if live else nullcontext() as view:
@@ -173,6 +171,9 @@ class AnswerViews(Output):
         window = "no hits"
         if first is not None and first.now is not None:
             window = f"{iso(first.now - first.last_s)} < ts <= {iso(first.now)}"
+        from rich.console import Group
+        from rich.text import Text
+
         length = "" if last_s is None else f" · last {duration(last_s)}"
         header = Text(f"top{length} · {window} · {strategy} · Ctrl-C stops")
         return Group(header, self._top_table(rows))

@@ -1,27 +1,28 @@
 """The consoles the CLI prints on: Rich on a terminal, plain text when piped, JSON on request.
 
 Endpoint text is data: control characters are shown escaped and nothing is read as markup.
+Rich is imported only when something needs it (a terminal, a table, a progress bar): a piped
+line of text is written as it is, the characters Rich would have printed (start-up time).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.text import Text
-
-from hitcount.cli.render.text import inert, progress_text, safe
+from hitcount.cli.render.text import Styled, progress_text, safe
 from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
 from hitcount.views.csv_forms import csv_text, payload_rows
 
-# Start-up: a one-line answer needs neither tables nor progress bars; they load when drawn.
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
@@ -29,16 +30,26 @@ _PIPED_WIDTH = 100_000
 PROGRESS_AFTER_S = 1.0
 
 
-class PipeConsole(Console):
-    """A Rich console whose closed pipe reaches the CLI's one handler (exit 141).
+def plain_stream(stream: TextIO) -> bool:
+    """Whether Rich would print on `stream` as on a pipe (no styles, no cursor moves): not a
+    terminal, and neither `TTY_COMPATIBLE=1` nor `FORCE_COLOR` says it is one."""  # noqa: D205, D209
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    if os.environ.get("FORCE_COLOR") is not None:
+        return os.environ["FORCE_COLOR"] == ""
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return True
 
-    Rich's own handling exits 1 on the spot, which reads as a failure of hitcount.
-    """
 
-    def on_broken_pipe(self) -> None:
-        """Let the `BrokenPipeError` propagate to the command's error handler."""
-        self.quiet = True
-        raise BrokenPipeError
+def _plain_part(part: str | Styled | Text) -> str:
+    if isinstance(part, str):
+        return safe(part)
+    if isinstance(part, Styled):
+        return safe(part.text)
+    return safe(part.plain)
 
 
 class Output:
@@ -47,18 +58,73 @@ class Output:
     def __init__(self, *, json_output: bool = False, csv_output: bool = False) -> None:
         self.json_output = json_output or csv_output  # CSV is the JSON form, as rows
         self.csv_output = csv_output
-        self.out = PipeConsole(highlight=False, soft_wrap=True)
-        if not self.out.is_terminal:  # piped: never wrap rows for grep and awk
-            self.out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
-        self.err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
+        self._out: Console | None = None
+        self._err: Console | None = None
+        self._stdout_given_away = False
         self._json_stream = sys.stdout
         #: `{"keys": ...}` when the state counts keys, not paths: added to each answer's JSON.
         self.keys: dict[str, str] = {}
 
+    @property
+    def out(self) -> Console:
+        """The Rich console of results (stdout), made when first asked."""
+        if self._out is None:
+            if self._stdout_given_away:
+                self._out = self.err
+            else:
+                from hitcount.cli.render.rich_parts import PipeConsole
+
+                self._out = PipeConsole(highlight=False, soft_wrap=True)
+                if not self._out.is_terminal:  # piped: never wrap rows for grep and awk
+                    self._out = PipeConsole(highlight=False, soft_wrap=True, width=_PIPED_WIDTH)
+        return self._out
+
+    @out.setter
+    def out(self, console: Console) -> None:
+        self._out = console
+
+    @property
+    def err(self) -> Console:
+        """The Rich console of diagnostics (stderr), made when first asked."""
+        if self._err is None:
+            from hitcount.cli.render.rich_parts import PipeConsole
+
+            self._err = PipeConsole(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
+
+    @err.setter
+    def err(self, console: Console) -> None:
+        self._err = console
+
+    def draws_live(self) -> bool:
+        """Whether a live view is redrawn in place (a terminal, not --json)."""
+        return self.on_terminal() and not self.json_output
+
+    def on_terminal(self, stderr: bool = False) -> bool:
+        """Whether stdout (or stderr) is a terminal, as Rich sees it (no console made for it)."""
+        to_err = stderr or self._stdout_given_away
+        console = self._err if to_err else self._out
+        if console is not None:
+            return bool(console.is_terminal)
+        return not plain_stream(sys.stderr if to_err else sys.stdout)
+
     def give_stdout_away(self) -> None:
         """Stdout carries other data (`--trace-json -`): results go to stderr instead."""
-        self.out = self.err
+        self._stdout_given_away = True
+        self._out = None if self._err is None else self._err
         self._json_stream = sys.stderr
+
+    def _plain(self, stderr: bool) -> TextIO | None:
+        """The stream to write a plain line on, when no Rich console is needed for it."""
+        to_err = stderr or self._stdout_given_away
+        if (self._err if to_err else self._out) is not None:
+            return None  # a console made already (a live view may hold the screen)
+        stream = sys.stderr if to_err else sys.stdout
+        return stream if plain_stream(stream) else None
+
+    def _write_plain(self, stream: TextIO, text: str) -> None:
+        stream.write(text + "\n")
+        stream.flush()
 
     def json(self, payload: Any) -> None:
         """One JSON document on stdout (non-finite numbers become null, controls escaped);
@@ -81,23 +147,39 @@ class Output:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
-    def line(self, *parts: str | Text) -> None:
+    def line(self, *parts: str | Styled | Text) -> None:
         """One line of plain text (no markup, outside text escaped) on stdout."""
-        self.out.print(Text.assemble(*(inert(part) for part in parts)))
+        stream = self._plain(stderr=False)
+        if stream is not None:
+            self._write_plain(stream, "".join(map(_plain_part, parts)))
+            return
+        from hitcount.cli.render.rich_parts import inert
+
+        self.out.print(_assembled(inert(part) for part in parts))
+
+    def diagnostic(self, *parts: str | Styled) -> None:
+        """One line on stderr (outside text escaped), styled on a terminal."""
+        stream = self._plain(stderr=True)
+        if stream is not None:
+            self._write_plain(stream, "".join(map(_plain_part, parts)))
+            return
+        from hitcount.cli.render.rich_parts import inert
+
+        self.err.print(_assembled(inert(part) for part in parts))
 
     def warn(self, message: str) -> None:
         """`hitcount: warning: ...` on stderr."""
-        self.err.print(Text(f"hitcount: warning: {safe(message)}", style="yellow"))
+        self.diagnostic(Styled(f"hitcount: warning: {message}", "yellow"))
 
     def note(self, message: str) -> None:
         """A dim informational line on stderr."""
-        self.err.print(Text(safe(message), style="dim"))
+        self.diagnostic(Styled(message, "dim"))
 
     def error(self, message: str, hint: str | None = None) -> None:
         """`hitcount: error: ...` (and the hint) on stderr."""
-        self.err.print(Text(f"hitcount: error: {safe(message)}", style="bold red"))
+        self.diagnostic(Styled(f"hitcount: error: {message}", "bold red"))
         if hint:
-            self.err.print(Text(f"hint: {safe(hint)}", style="dim"))
+            self.diagnostic(Styled(f"hint: {hint}", "dim"))
 
     def show(self, table: Table) -> None:
         """Print a table; when piped, without the padding Rich leaves at line ends."""
@@ -113,6 +195,8 @@ class Output:
     def title(self, text: str) -> None:
         """A section title: a rule on a terminal, a plain line when piped."""
         if self.out.is_terminal:
+            from rich.text import Text
+
             self.out.rule(Text(safe(text)), style="dim")
         else:
             self.line(f"== {text}")
@@ -122,7 +206,7 @@ class Output:
         right-justified (numbers)."""  # noqa: D205, D209
         from rich import box
 
-        from hitcount.cli.render.tables import InertTable
+        from hitcount.cli.render.rich_parts import InertTable
 
         styled = self.out.is_terminal
         table = InertTable(
@@ -147,7 +231,7 @@ class Output:
 
         Nothing is drawn when stderr is not a terminal, nor for runs under a second.
         """  # noqa: D205
-        if not self.err.is_terminal:
+        if not self.on_terminal(stderr=True):
             yield lambda progress: None
             return
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
@@ -177,3 +261,9 @@ class Output:
             yield update
         finally:
             bar.stop()
+
+
+def _assembled(parts: Iterator[Text]) -> Text:
+    from rich.text import Text
+
+    return Text.assemble(*parts)

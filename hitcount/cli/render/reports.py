@@ -6,19 +6,15 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import counted, duration, safe, value_text
+from hitcount.cli.render.text import Styled, counted, duration, safe, value_text
 from hitcount.engine import RECENT_EVENTS
 from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import answer_json, replay_json
 
-# Start-up: a query prints through these views too; replay reports, comparisons (difflib)
-# and the strategies registry load where they are printed.
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only replay and compare print (start-up time of the others)
     from hitcount.ingest.replay import BadLineInfo, ReplayReport
     from hitcount.ops.compare import Comparison
 
@@ -49,7 +45,7 @@ class ReportViews(Output):
             return
         table = self.table("metric", "value")
         for name, value in metrics.items():
-            table.add_row(name, Text(safe(metric_text(name, value))))
+            table.add_row(name, safe(metric_text(name, value)))
         self.show(table)
 
     def events(
@@ -66,7 +62,7 @@ class ReportViews(Output):
             details = ", ".join(
                 f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
             )
-            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), Text(safe(details)))
+            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), safe(details))
         if rows:  # no header over nothing: the note says why
             self.show(table)
         if not rows and whole_log:
@@ -156,7 +152,7 @@ class ReportViews(Output):
         for endpoint, exact in result.exact.items():
             counts = [number(run.answers[endpoint].count) for run in result.runs]
             totals = [str(result.totals[endpoint])] if all_time else []
-            answers.add_row(Text(safe(endpoint)), str(exact), *totals, *counts)
+            answers.add_row(safe(endpoint), str(exact), *totals, *counts)
         self.show(answers)
 
     def bad_line(self, info: BadLineInfo) -> None:
@@ -176,21 +172,19 @@ class ReportViews(Output):
         rule = f"({safe(data['rule'])})"
         if event.name == THRESHOLD_EXCEEDED:
             text = f"hitcount: alert: {where} > {data['limit']} at {iso(data['ts'])} {rule}"
-            self.err.print(Text(text, style="bold red"))
+            self.diagnostic(Styled(text, "bold red"))
         else:
             text = (
                 f"hitcount: alert cleared: {where} at {iso(data['ts'])},"
                 f" <= {data['limit']} for a full window {rule}"
             )
-            self.err.print(Text(text, style="green"))
+            self.diagnostic(Styled(text, "green"))
 
     def trace(self, event: Event) -> None:
         """One event on stderr, for `--trace`."""
         details = " ".join(f"{k}={value_text(v)}" for k, v in event.payload.items())
         stamp = iso(event.clock) or "-"
-        self.err.print(
-            Text.assemble((f"{stamp} ", "dim"), (event.name, "cyan"), " ", safe(details))
-        )
+        self.diagnostic(Styled(f"{stamp} ", "dim"), Styled(event.name, "cyan"), " ", details)
 
 
 def comparison_json(result: Comparison) -> dict[str, Any]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from rich.text import Text
+from typing import Any, NamedTuple
 
 from hitcount.engine import DistinctResult
 from hitcount.ingest.progress import ReplayProgress
@@ -13,6 +11,13 @@ from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.inert import shown
 from hitcount.model.metrics import four_digits, number
 from hitcount.model.timeparse import iso
+
+
+class Styled(NamedTuple):
+    """Part of a line with a Rich style (shown on a terminal, dropped when piped)."""
+
+    text: str
+    style: str
 
 
 def safe(text: str) -> str:
@@ -131,11 +136,3 @@ def clock_text(seconds: float, *, up: bool = False) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def inert(part: str | Text) -> Text:
-    """`part` as Rich text that is neither markup nor a terminal command (`safe` applied)."""
-    if isinstance(part, str):
-        return Text(safe(part))
-    cleaned = safe(part.plain)
-    return part if cleaned == part.plain else Text(cleaned, style=part.style)

@@ -140,7 +140,7 @@ def test_worker_decoded_batches_with_users_obey_the_cap_like_the_serial_path(
     from pathlib import Path
 
     from hitcount import replay
-    from hitcount.ingest import parallel
+    from hitcount.ingest import parallel, workers
 
     rows = [
         {"endpoint": f"/e{i * 7 % 23}", "ts": T0 + i * 0.37, "user": f"u{i * 31 % 997}"}
@@ -150,9 +150,9 @@ def test_worker_decoded_batches_with_users_obey_the_cap_like_the_serial_path(
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
     states = []
-    for workers, min_bytes in (("2", 0), ("0", 10**12)):
-        monkeypatch.setenv("HITCOUNT_WORKERS", workers)
-        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", min_bytes)
+    for count, min_bytes in (("2", 0), ("0", 10**12)):
+        monkeypatch.setenv("HITCOUNT_WORKERS", count)
+        monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", min_bytes)
         counter = HitCounter("sliding", max_window_s=10**7, distinct_precision=10)
         counter.max_endpoints = 5
         assert replay(counter, [str(path)]).hits_kept == len(rows)

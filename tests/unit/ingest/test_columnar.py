@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hitcount import HitCounter, InputError, replay
 from hitcount.ingest import reader
+from hitcount.ingest import workers as sizing
 from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.formats.ndjson import NdjsonParser
 
@@ -131,7 +132,7 @@ def test_parallel_decoding_gives_the_serial_state_and_bad_line_numbers(
     serial_report = replay(serial, [str(path)])
 
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sizing, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 50_000)
     assert parallel.worker_count(str(path)) == 2
     both = HitCounter("sliding", max_window_s=600)
@@ -171,7 +172,7 @@ def test_parallel_replay_with_late_hits_in_every_range_equals_recording_hit_by_h
     path = tmp_path / "late.ndjson"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sizing, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 60_000)
     both = HitCounter(name, max_lateness_s=0, distinct_precision=8, **params)
     replay(both, [str(path)])
@@ -201,7 +202,7 @@ def test_a_value_nested_too_deeply_is_a_bad_line_with_its_number(
     path = tmp_path / "deep.ndjson"
     path.write_text("\n".join(rows) + "\n")
     monkeypatch.setenv("HITCOUNT_WORKERS", workers)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sizing, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 40_000)
     counter = HitCounter("sliding", max_window_s=10**6)
     report = replay(counter, [str(path)])
@@ -228,7 +229,7 @@ def test_blank_lines_between_and_in_floods_are_counted_and_keep_line_numbers(
     path = tmp_path / "blanks.ndjson"
     path.write_text("\n".join(rows))
     monkeypatch.setenv("HITCOUNT_WORKERS", workers)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sizing, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)
     counter = HitCounter("sliding", max_window_s=10**6)
     report = replay(counter, [str(path)])

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, replay
-from hitcount.ingest import keyed_block, lines, parallel
+from hitcount.ingest import keyed_block, lines, parallel, workers
 from hitcount.ingest.formats import make_parser
 from hitcount.ingest.formats.keyed import Fields, KeyedParser, keyed
 from hitcount.ingest.formats.ndjson import NdjsonParser
@@ -226,7 +226,7 @@ def test_workers_under_keys_equal_the_serial_per_line_replay(
     path = tmp_path_factory.mktemp("keys") / ("hits.ndjson" if fmt == "ndjson" else "access.log")
     path.write_bytes(traffic(fmt, rows, seed))
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(parallel, "RANGE_BYTES", step)
         ranges: list[int] = []
         real = parallel.decode_in_parallel

@@ -198,7 +198,7 @@ def test_replay_without_the_extension_gives_the_same_state(
     from pathlib import Path
 
     from hitcount import HitCounter, replay
-    from hitcount.ingest import parallel, scanner
+    from hitcount.ingest import parallel, scanner, workers
     from hitcount.sketches import registers
 
     rows = [
@@ -208,7 +208,7 @@ def test_replay_without_the_extension_gives_the_same_state(
     path = Path(tmp_path) / "hits.ndjson"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
     states = []
     for scan_extension, reduce_extension in ((native, native_reduce), (None, None)):
@@ -264,18 +264,18 @@ def test_replay_notes_a_missing_extension_on_a_big_ndjson_file(
     from typer.testing import CliRunner
 
     from hitcount.cli import app
-    from hitcount.ingest import parallel, scanner
+    from hitcount.ingest import scanner, workers
 
     big = Path(tmp_path) / "hits.log"  # the name says nothing: the first byte tells
     big.write_text("".join(f'{{"endpoint": "/a", "ts": {1795737600 + i}}}\n' for i in range(50)))
     monkeypatch.setenv("HITCOUNT_STATE", str(Path(tmp_path) / "state.json"))
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     runner = CliRunner()
     with_extension = runner.invoke(app, ["replay", str(big)])
     assert with_extension.exit_code == 0 and "C scanner" not in with_extension.stderr
     monkeypatch.setattr(scanner, "native", None)
     without = runner.invoke(app, ["replay", str(big)])
     assert without.exit_code == 0 and "installed without its C scanner" in without.stderr
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 10**9)  # a small file: no note
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 10**9)  # a small file: no note
     assert "C scanner" not in runner.invoke(app, ["replay", str(big)]).stderr

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcount import HitCounter, replay
-from hitcount.ingest import lines, parallel, reader
+from hitcount.ingest import lines, parallel, reader, workers
 from hitcount.ingest.formats.csv import CsvParser
 
 if lines.native is None:
@@ -65,7 +65,7 @@ def test_csv_through_the_workers_equals_the_per_line_replay(
         path = tmp_path_factory.mktemp("csv") / "hits.csv"
         text = csv_text(seed, rows)
         path.write_bytes(gzip.compress(text) if gzipped else text)
-        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(parallel, "RANGE_BYTES", step)
         monkeypatch.setattr(reader, "_CHUNK_BYTES", step)  # gzip: blocks joined to ~step
         fast = replayed(path, "2", monkeypatch)
@@ -82,7 +82,7 @@ def test_a_range_that_starts_inside_a_quoted_field_is_read_by_the_parent(
     data = head + opened + b'/c,1700000002,closes here"\n/d,1700000003\n'
     path = tmp_path / "hits.csv"
     path.write_bytes(data)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", len(head + opened) - 1)
     resumed: list[bool] = []
     real = CsvParser.after_header.__func__  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hitcount import HitCounter, replay
-from hitcount.ingest import lines, parallel
+from hitcount.ingest import lines, parallel, workers
 from hitcount.model.columns import Columns
 from hitcount.strategies.base import Strategy
 
@@ -83,7 +83,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, cls: type[Strategy]) -> list[bool]:
 
 def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", RANGE)
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hitcount import HitCounter
 from hitcount.cli.render.text import progress_text
-from hitcount.ingest import parallel
+from hitcount.ingest import parallel, workers
 from hitcount.ingest.progress import ReplayProgress
 from hitcount.ingest.replay import replay
 
@@ -74,7 +74,7 @@ def test_a_big_file_read_by_workers_reports_each_range(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
     path = tmp_path / "big.ndjson"
     path.write_text(_lines(20_000, 3))

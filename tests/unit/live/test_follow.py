@@ -22,7 +22,7 @@ from rich.console import Console
 from hitcount import HitCounter, InputError, MemoryStore, StateError, from_bytes
 from hitcount.cli.live import FollowDisplay, status_view
 from hitcount.cli.render import Renderer
-from hitcount.cli.render.console import PipeConsole
+from hitcount.cli.render.rich_parts import PipeConsole
 from hitcount.ingest.reader import MAX_LINE_BYTES
 from hitcount.ingest.replay import BadLineInfo
 from hitcount.live.follow import FollowStatus, FollowView, follow, top_rows

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hitcount.cli import app
-from hitcount.cli.render import console
+from hitcount.cli.render import console, rich_parts
 from hitcount.ingest.progress import ReplayProgress
 from hitcount.ops.compare import compare
 from hitcount.strategies import available_strategies
@@ -120,6 +120,6 @@ def test_compare_draws_a_progress_line_on_a_terminal(monkeypatch: pytest.MonkeyP
 def _terminal_stderr(init: Any, stderr: StringIO) -> Any:
     def patched(self: console.Output, **kwargs: Any) -> None:
         init(self, **kwargs)
-        self.err = console.PipeConsole(file=stderr, force_terminal=True, width=200)
+        self.err = rich_parts.PipeConsole(file=stderr, force_terminal=True, width=200)
 
     return patched
