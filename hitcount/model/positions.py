@@ -15,7 +15,6 @@ identity a position never moves back (`kept`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -170,4 +169,6 @@ def offset_after_lines(fd: int, lines: int) -> int:
 
 def head_checksum(fd: int, size: int) -> str:
     """Hex SHA-256 of the first `size` bytes of the open file `fd` (fewer if it is shorter)."""
+    import hashlib  # start-up: hashlib loads OpenSSL; only a replay checks its inputs' heads
+
     return hashlib.sha256(os.pread(fd, size, 0) if size else b"").hexdigest()

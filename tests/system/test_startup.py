@@ -162,11 +162,13 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
     return set(modules.split()), "\n".join(printed)
 
 
-#: What a piped one-endpoint `query` never needs: Rich, numpy, the follow loop, replay,
-#: comparisons, and strategies other than the state's.
+#: What a piped one-endpoint `query` never needs: Rich, numpy, OpenSSL (hashlib, hmac), the
+#: follow loop, replay, comparisons, and strategies other than the state's.
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
+    "_hashlib",
+    "hmac",
     "hitcount.live.follow",
     "hitcount.ingest.replay",
     "hitcount.ops.compare",
