@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from hitcount.cli.render import Renderer
 from hitcount.engine import HitCounter
@@ -11,7 +12,10 @@ from hitcount.errors import AlertStopError, ConfigurationError
 from hitcount.model.events import THRESHOLD_CLEARED, THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
-from hitcount.ops.hooks import AlertExec, parse_command
+
+# Start-up: the `--alert-exec` runner (threads, subprocess) loads only with that option.
+if TYPE_CHECKING:
+    from hitcount.ops.hooks import AlertExec
 
 
 def parse_rules(specs: list[str] | None, exit_on_alert: bool) -> list[AlertRule]:
@@ -44,6 +48,8 @@ def alert_exec(
         )
     if not (math.isfinite(timeout_s) and timeout_s > 0):
         raise ConfigurationError(f"--alert-exec-timeout must be > 0 seconds, got {timeout_s}")
+    from hitcount.ops.hooks import AlertExec, parse_command
+
     return AlertExec(parse_command(command), timeout_s, render.warn)
 
 

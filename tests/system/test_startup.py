@@ -207,8 +207,8 @@ def test_query_on_a_saved_state_loads_only_what_it_answers_with(
 
 
 #: What `replay --append` of a small file onto a file or SQLite state never needs (nor numpy):
-#: the follow loop and its live view, tables and the Redis store. (Every strategy still
-#: loads: `replay` builds its options from each strategy's parameters.)
+#: the follow loop and its live view, tables, the Redis store, the --alert-exec runner.
+#: (Every strategy still loads: `replay` builds its options from each strategy's parameters.)
 _NOT_FOR_APPEND = (
     "rich.table",
     "rich.live",
@@ -216,6 +216,8 @@ _NOT_FOR_APPEND = (
     "hitcount.live.follow",
     "hitcount.persist.stores.redis",
     "hitcount.persist.stores.redis_append",
+    "hitcount.ops.hooks",
+    "concurrent.futures",
 )
 
 

@@ -20,13 +20,13 @@ from hitcount.ingest.formats import LOG_FORMAT_PREFIX, make_parser
 from hitcount.ingest.formats.mapped import parse_fields
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
-from hitcount.ops.hooks import AlertExec
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
 
 if TYPE_CHECKING:
     from hitcount.live.follow import FollowView
+    from hitcount.ops.hooks import AlertExec
 
 Strategy = Annotated[
     str | None,
