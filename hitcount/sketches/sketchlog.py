@@ -184,9 +184,10 @@ class RegisterLog:
         return gone, lowest
 
     def _forget(self, live: npt.NDArray[np.bool_]) -> None:
-        """Renumber the pairs `live` marks once the dropped ones outnumber them, so the pair
-        table stays within twice the pairs held (each key's pair rewritten, order kept)."""  # noqa: D205, D209
-        if 2 * int(np.count_nonzero(live)) >= len(live):
+        """Renumber the pairs `live` marks once the dropped ones pass a quarter of them, so
+        the pair table stays within 1.25 times the pairs held (keys rewritten, order kept)."""  # noqa: D205, D209
+        held = int(np.count_nonzero(live))
+        if 4 * (len(live) - held) <= held:
             return
         renumber = self._pairs.keep(live)
         low = (1 << self._shift) - 1

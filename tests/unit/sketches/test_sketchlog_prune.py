@@ -38,7 +38,7 @@ def test_pair_table_stays_bounded_by_retained_pairs_and_answers_match(
     seed: int,
 ) -> None:
     """A stream many retentions long, pruned at drawn points: the bulk log's pair table never
-    holds more than twice the pairs still retained, and its sketches stay byte for byte those
+    holds more than 1.25 times the pairs still retained, and its sketches stay byte for byte those
     of a tracker fed hit by hit (before and after each prune, and for late hits after one)."""  # noqa: D205, D209
     rng = np.random.default_rng(seed)
     names = [f"/e{i}" for i in range(endpoints)]
@@ -59,9 +59,9 @@ def test_pair_table_stays_bounded_by_retained_pairs_and_answers_match(
         assert bulk.prune(horizon) == one.prune(horizon)
         log = bulk._log
         if log is not None:
-            assert len(log.pairs()) <= 2 * _held_pairs(one)
+            assert 4 * len(log.pairs()) <= 5 * _held_pairs(one)
         if step % 4 == 0:
             assert sorted(bulk.sketch_rows()) == sorted(one.sketch_rows())
-    assert bulk._log is None or len(bulk._log.pairs()) <= 2 * _held_pairs(one)
+    assert bulk._log is None or 4 * len(bulk._log.pairs()) <= 5 * _held_pairs(one)
     assert sorted(bulk.sketch_rows()) == sorted(one.sketch_rows())
     assert bulk.query(names, 0.0, clock) == one.query(names, 0.0, clock)
