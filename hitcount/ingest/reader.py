@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from hitcount.errors import InputError
 from hitcount.model.positions import STDIN, display_name
@@ -18,6 +18,7 @@ from hitcount.model.positions import STDIN, display_name
 #: Lines longer than this (bytes) are bad lines; the reader never buffers more.
 MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
+_CAP_BYTES = 64 * 1024
 #: The first bytes of gzip content (inputs are recognised by content, not by name).
 GZIP_MAGIC = b"\x1f\x8b"
 #: A line of nothing but ASCII whitespace, with its newline.
@@ -65,7 +66,30 @@ def gzip_reader(fileobj: BinaryIO) -> BinaryIO:
         from isal.igzip import IGzipFile
     except ImportError:
         return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[return-value]
-    return cast(BinaryIO, IGzipFile(fileobj=fileobj, mode="rb"))  # type: ignore[no-untyped-call]
+    capped = _Capped(fileobj)
+    return cast(BinaryIO, IGzipFile(fileobj=capped, mode="rb"))  # type: ignore[no-untyped-call]
+
+
+class _Capped(io.RawIOBase):
+    """A file read at most 64 KiB a call: ISA-L's reader asks for 512 KiB at a time, and the
+    compressed offset (the progress of a replay) would run that far ahead of the lines."""  # noqa: D205, D209
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(_CAP_BYTES if size < 0 else min(size, _CAP_BYTES))
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._inner.tell()
 
 
 def _inflate_errors() -> tuple[type[Exception], ...]:
