@@ -40,6 +40,8 @@ from hitcount.strategies.reductions import Reducer
 
 #: Bytes per range handed to a worker.
 RANGE_BYTES = 16 * 1024 * 1024
+#: Bytes a block of a stream (gzip) carries to a worker: the parent holds a few at once.
+STREAM_BYTES = 4 * 1024 * 1024
 #: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
 
@@ -254,22 +256,25 @@ def decode_stream_in_parallel(
     """`decode_in_parallel` for a stream read here (gzip): the blocks of `iter_blocks`.
 
     Yields `((first line number, data), result)` in order, the blocks joined up to about
-    `RANGE_BYTES`; an over-long line's `(n, None)` comes through as it is, with no result.
+    `STREAM_BYTES` (at most `RANGE_BYTES`); an over-long line's `(n, None)` comes through
+    as it is, with no result.
     The parent decompresses while the workers decode.
     """
     tasks = (
         ((first, data), None if data is None else options.task("", 0, 0, data, first == 1))
-        for first, data in _joined(blocks)
+        for first, data in _joined(blocks, min(RANGE_BYTES, STREAM_BYTES))
     )
     yield from _in_pool(tasks, workers)
 
 
-def _joined(blocks: Iterable[tuple[int, bytes | None]]) -> Iterator[tuple[int, bytes | None]]:
-    """Consecutive blocks joined up to about `RANGE_BYTES` (an over-long line on its own)."""
+def _joined(
+    blocks: Iterable[tuple[int, bytes | None]], limit: int
+) -> Iterator[tuple[int, bytes | None]]:
+    """Consecutive blocks joined up to about `limit` bytes (an over-long line on its own)."""
     parts: list[bytes] = []
     first, size = 0, 0
     for number, block in blocks:
-        if parts and (block is None or size >= RANGE_BYTES):
+        if parts and (block is None or size >= limit):
             yield first, b"".join(parts)
             parts, size = [], 0
         if block is None:

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from hitcount.errors import InputError
 from hitcount.model.positions import STDIN, display_name
@@ -18,6 +18,7 @@ from hitcount.model.positions import STDIN, display_name
 #: Lines longer than this (bytes) are bad lines; the reader never buffers more.
 MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 1024 * 1024
+_CAP_BYTES = 64 * 1024
 #: The first bytes of gzip content (inputs are recognised by content, not by name).
 GZIP_MAGIC = b"\x1f\x8b"
 #: A line of nothing but ASCII whitespace, with its newline.
@@ -50,12 +51,54 @@ def open_input(source: str) -> Iterator[BinaryIO]:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
         if buffered.peek(2)[:2] == GZIP_MAGIC:
-            yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
+            yield gzip_reader(buffered)
         else:
             yield buffered
     finally:
         if owned:
             raw.close()
+
+
+def gzip_reader(fileobj: BinaryIO) -> BinaryIO:
+    """A reader of the gzip content of `fileobj`: ISA-L's (python-isal, about 3.4 times
+    zlib's speed here) when it is installed, else the standard library's."""  # noqa: D205, D209
+    try:
+        from isal.igzip import IGzipFile
+    except ImportError:
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[return-value]
+    capped = _Capped(fileobj)
+    return cast(BinaryIO, IGzipFile(fileobj=capped, mode="rb"))  # type: ignore[no-untyped-call]
+
+
+class _Capped(io.RawIOBase):
+    """A file read at most 64 KiB a call: ISA-L's reader asks for 512 KiB at a time, and the
+    compressed offset (the progress of a replay) would run that far ahead of the lines."""  # noqa: D205, D209
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(_CAP_BYTES if size < 0 else min(size, _CAP_BYTES))
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+
+def _inflate_errors() -> tuple[type[Exception], ...]:
+    """What reading damaged gzip content raises, beyond OSError and EOFError."""
+    try:
+        from isal.igzip_lib import IsalError
+    except ImportError:
+        return (zlib.error,)
+    return (zlib.error, cast("type[Exception]", IsalError))  # its stub types an instance
 
 
 def read_offset(stream: BinaryIO) -> int:
@@ -170,10 +213,11 @@ def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]
 
 
 def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, *_inflate_errors())
     while True:
         try:
             chunk = stream.read(_CHUNK_BYTES)
-        except (OSError, EOFError, zlib.error) as err:
+        except errors as err:
             raise InputError(
                 name,
                 f"cannot read: {err}",

@@ -10,6 +10,7 @@ dict instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,21 @@ class PairTable:
             added = [bucket for _, bucket in self.pairs[len(self._buckets) :]]
             self._buckets = np.concatenate((self._buckets, np.array(added, dtype=np.int64)))
         return self._buckets
+
+    def keep(self, live: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """Keep the pairs that `live` marks, renumbered 0, 1, ... in their order.
+
+        Returns:
+            The new number of each old pair (-1: dropped); increasing over the kept ones.
+        """
+        renumber = np.cumsum(live, dtype=np.int64) - 1
+        renumber[~live] = -1
+        self._buckets = self.buckets()[live]
+        self.pairs = list(compress(self.pairs, live.tolist()))
+        held = live[self._ids]
+        self._keys, self._ids = self._keys[held], renumber[self._ids[held]]
+        self._others = {pair: int(renumber[i]) for pair, i in self._others.items() if live[i]}
+        return renumber
 
     def _endpoint(self, name: str) -> int:
         found = self._endpoints.get(name)

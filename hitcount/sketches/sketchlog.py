@@ -17,8 +17,6 @@ dense above. Saving encodes the sketches straight from the keys, byte for byte w
 from __future__ import annotations
 
 import math
-from base64 import b64decode
-from binascii import Error as Base64Error
 from binascii import b2a_base64
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -36,6 +34,7 @@ from hitcount.sketches.hll import (
     sparse_limit,
 )
 from hitcount.sketches.hll_bytes import dense_size, pack6_rows
+from hitcount.sketches.packed_log import DENSE, packed_array, packed_entries
 from hitcount.sketches.pairs import PairTable
 from hitcount.sketches.registers import (
     RANK_BITS,
@@ -56,24 +55,9 @@ _PACKED_FIELDS = (
 )
 #: Bits below a key's pair, and its dense flag.
 PAIR_SHIFT = 32
-DENSE = 1 << 31
 _SPARSE_MASK = (1 << SPARSE_PRECISION) - 1
 #: Appended keys that trigger a compaction (when also more than the compacted ones).
 _COMPACT_AT = 1 << 22
-
-
-def _array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:
-    text = packed.get(name)
-    if not isinstance(text, str):
-        raise ValueError(f"packed distinct-users {name} must be a base64 string")
-    try:
-        raw = b64decode(text, validate=True)
-    except (Base64Error, ValueError) as err:
-        raise ValueError(f"packed distinct-users {name} is not valid base64") from err
-    width = np.dtype(dtype).itemsize
-    if len(raw) % width:
-        raise ValueError(f"packed distinct-users {name} has a partial item")
-    return np.frombuffer(raw, dtype=dtype)
 
 
 def fold_keys(keys: npt.NDArray[np.int64], precision: int) -> npt.NDArray[np.int64]:
@@ -90,34 +74,6 @@ def fold_keys(keys: npt.NDArray[np.int64], precision: int) -> npt.NDArray[np.int
     folded = np.where(low != 0, shift - low_bits + 1, shift + ranks)
     pairs = keys >> PAIR_SHIFT
     return (pairs << PAIR_SHIFT) | DENSE | ((registers >> shift) << RANK_BITS) | folded
-
-
-def _packed_entries(packed: Mapping[str, object], precision: int) -> npt.NDArray[np.int64]:
-    """The low 32 bits of each key of a packed log (this form, or registers and ranks at
-    precision p from the form before), checked.
-
-    Raises:
-        ValueError: a register or rank out of range.
-    """  # noqa: D205
-    if "entries" in packed:
-        entries = _array(packed, "entries", "<u4").astype(np.int64)
-        dense, ranks = (entries & DENSE) != 0, entries & 63
-        registers = (entries >> RANK_BITS) & _SPARSE_MASK
-        top = np.where(dense, 65 - precision, 65 - SPARSE_PRECISION)
-        if len(entries) and bool(np.any(dense & (registers >= 1 << precision))):
-            raise ValueError("packed distinct-users register out of range")
-    else:
-        registers = _array(packed, "registers", "<u2").astype(np.int64)
-        ranks = _array(packed, "ranks", "u1").astype(np.int64)
-        if len(registers) != len(ranks):
-            raise ValueError("packed distinct-users registers do not match the pair sizes")
-        if len(registers) and int(registers.max()) >= 1 << precision:
-            raise ValueError("packed distinct-users register out of range")
-        entries = DENSE | (registers << RANK_BITS) | ranks
-        top = np.full(len(ranks), 65 - precision)
-    if len(ranks) and (int(ranks.min()) < 1 or bool(np.any(ranks > top))):
-        raise ValueError("packed distinct-users rank out of range")
-    return entries
 
 
 class RegisterLog:
@@ -224,7 +180,20 @@ class RegisterLog:
             if len(held):
                 lowest = min(lowest, int(held.min()))
         pairs = self._pairs.pairs
-        return {pairs[pair] for pair in np.flatnonzero(dropped).tolist()}, lowest
+        gone = {pairs[pair] for pair in np.flatnonzero(dropped).tolist()}
+        self._forget(buckets >= first_kept)
+        return gone, lowest
+
+    def _forget(self, live: npt.NDArray[np.bool_]) -> None:
+        """Renumber the pairs `live` marks once the dropped ones pass a quarter of them, so
+        the pair table stays within 1.25 times the pairs held (keys rewritten, order kept)."""  # noqa: D205, D209
+        held = int(np.count_nonzero(live))
+        if 4 * (len(live) - held) <= held:
+            return
+        renumber = self._pairs.keep(live)
+        low = (1 << self._shift) - 1
+        shift = self._shift
+        self._chunks = [(renumber[c >> shift] << shift) | (c & low) for c in self._chunks]
 
     def drain(self) -> Iterator[tuple[str, int, HyperLogLog]]:
         """`(endpoint, bucket, sketch)` per pair; the log is empty afterwards."""
@@ -326,10 +295,10 @@ class RegisterLog:
         names = packed["endpoints"]
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ValueError("packed distinct-users endpoints must be non-empty strings")
-        endpoints = _array(packed, "pair_endpoints", "<u4")
-        buckets = _array(packed, "pair_buckets", "<i8")
-        sizes = _array(packed, "pair_sizes", "<u4").astype(np.int64)
-        entries = _packed_entries(packed, precision)
+        endpoints = packed_array(packed, "pair_endpoints", "<u4")
+        buckets = packed_array(packed, "pair_buckets", "<i8")
+        sizes = packed_array(packed, "pair_sizes", "<u4").astype(np.int64)
+        entries = packed_entries(packed, precision)
         if not len(endpoints) == len(buckets) == len(sizes):
             raise ValueError("packed distinct-users pairs have arrays of different lengths")
         if int(sizes.sum()) != len(entries):

@@ -210,15 +210,12 @@ class FixedWindow(Strategy, KeepsBuckets):
         self.horizon = boundary
         if first_kept <= self._lowest:
             return {}
-        self._lowest = first_kept
+        low, self._lowest = int(self._lowest), first_kept
         removed: dict[str, int] = {}
         for endpoint in list(self._buckets):
             buckets = self._buckets[endpoint]
-            old = [bucket for bucket in buckets if bucket < first_kept]
-            for bucket in old:
-                del buckets[bucket]
-            if old:
-                removed[endpoint] = len(old)
+            if gone := _drop_before(buckets, low, first_kept):
+                removed[endpoint] = gone
             if not buckets:
                 del self._buckets[endpoint]
         return removed
@@ -418,3 +415,15 @@ class FixedWindow(Strategy, KeepsBuckets):
                     table[bucket] = table.get(bucket, 0) + count
                 target._lowest = min(target._lowest, min(buckets))
         return target
+
+
+def _drop_before(buckets: dict[int, int], low: int, first_kept: int) -> int:
+    """Delete the buckets before `first_kept` (none is below `low`) and count them: each
+    bucket number from `low` is looked up when they are fewer than the buckets held (a
+    prune then costs what it drops), else every bucket is scanned."""  # noqa: D205, D209
+    if first_kept - low < len(buckets):
+        return sum(buckets.pop(b, None) is not None for b in range(low, first_kept))
+    old = [bucket for bucket in buckets if bucket < first_kept]
+    for bucket in old:
+        del buckets[bucket]
+    return len(old)
