@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hitcount import HitCounter, replay
-from hitcount.ingest import parallel
+from hitcount.ingest import parallel, workers
 
 STREAM = 20_000
 CHUNK = 5_000
@@ -26,7 +26,7 @@ def test_gzip_blocks_stay_near_stream_bytes_and_answers_match(
     path = tmp_path / "hits.ndjson.gz"
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     monkeypatch.setenv("HITCOUNT_WORKERS", "2")
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 1 << 24)  # a plain file's ranges: large
     monkeypatch.setattr(parallel, "STREAM_BYTES", STREAM)
     monkeypatch.setattr("hitcount.ingest.reader._CHUNK_BYTES", CHUNK)
