@@ -114,7 +114,7 @@ def main() -> int:
     for _ in range(options.appends):
         samples["version"].append(timed(["hitcount", "--version"])[0])
         for kind, state in states.items():
-            args = ["hitcount", "--state", str(state), "replay", "--append", str(add)]
+            args = ["hitcount", "--state", str(state), "replay", "--append", "--again", str(add)]
             samples[kind].append(timed(args)[0])
     version = statistics.median(samples["version"])
     for kind in KINDS:
