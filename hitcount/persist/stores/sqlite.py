@@ -347,17 +347,20 @@ class SqliteStore(Store):
             same = old is not None and json.loads(old["strategy"]) == spec(strategy)
             loaded_here = not whole and base is not None and base[2] is counter
             stored: Sketches | None = None
+            keys: set[tuple[str, int]] | None = None
+            horizon = -math.inf
             if loaded_here and same and base is not None and base[0] is strategy:
+                stored = base[3]
                 if isinstance(base[1], Changes):
+                    keys, horizon = base[1].sketch_keys(counter), base[1].horizon
                     layout.write_changed(db, strategy, base[1].take())
                 else:
                     layout.write_delta(db, strategy, base[1])
-                stored = base[3]
             else:  # a swapped strategy keeps its event log
                 clear(db, keep_events=loaded_here)
                 layout.write_whole(db, strategy)
             write_events(db, counter, whole=not loaded_here)
-            sketches = write_sketches(db, counter, stored)
+            sketches = write_sketches(db, counter, stored, keys, horizon)
             write_meta(db, counter, layout)
             write_inputs(db, counter)
         counter.unsaved_events.clear()
