@@ -20,7 +20,6 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,22 +28,28 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
-from hitcount.persist.document import FORMAT, VERSION, encode, from_bytes
+from hitcount.persist.document import FORMAT, encode, from_bytes
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
+from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_import import import_legacy
-from hitcount.persist.stores.sqlite_layouts import DATA_TABLES as ROW_TABLES
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
-    distinct_parameters,
     read_distinct,
     sketch_texts,
     write_sketches,
+)
+from hitcount.persist.stores.sqlite_writes import (
+    clear,
+    spec,
+    write_events,
+    write_inputs,
+    write_meta,
 )
 
 if TYPE_CHECKING:
@@ -310,12 +315,15 @@ class SqliteStore(Store):
     # -- writing --------------------------------------------------------------------------
 
     def loaded(self, counter: HitCounter) -> None:
-        """Remember the counter `updating` loaded: its next save writes only its changes."""
+        """Remember the counter `updating` loaded: its next save writes only its changes
+        (the endpoints it noted since, or the rows that differ from a baseline)."""  # noqa: D205, D209
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
-        baseline = layout.baseline(strategy)
-        if isinstance(baseline, dict) and "state" in (self.header() or {}):
-            baseline = {}  # an older save's whole document: every endpoint gets its row
+        baseline: Any = layout.baseline(strategy)
+        if "state" in (self.header() or {}):  # an older save's whole document
+            baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
+        elif layout.tracks_changes:
+            baseline = Changes.watch(counter)
         self._base = (strategy, baseline, counter, sketch_texts(counter))
 
     def save(self, data: bytes) -> None:
@@ -336,21 +344,38 @@ class SqliteStore(Store):
         base = self._base
         with self._writing(db):
             old = self._meta(db)
-            same = old is not None and json.loads(old["strategy"]) == _spec(strategy)
+            same = old is not None and json.loads(old["strategy"]) == spec(strategy)
             loaded_here = not whole and base is not None and base[2] is counter
             stored: Sketches | None = None
+            keys: set[tuple[str, int]] | None = None
+            horizon = -math.inf
             if loaded_here and same and base is not None and base[0] is strategy:
-                layout.write_delta(db, strategy, base[1])
                 stored = base[3]
+                if isinstance(base[1], Changes):
+                    keys, horizon = base[1].sketch_keys(counter), base[1].horizon
+                    layout.write_changed(db, strategy, base[1].take())
+                else:
+                    layout.write_delta(db, strategy, base[1])
             else:  # a swapped strategy keeps its event log
-                self._clear(db, keep_events=loaded_here)
+                clear(db, keep_events=loaded_here)
                 layout.write_whole(db, strategy)
-            self._write_events(db, counter, whole=not loaded_here)
-            sketches = write_sketches(db, counter, stored)
-            self._write_meta(db, counter, layout)
-            self._write_inputs(db, counter)
+            write_events(db, counter, whole=not loaded_here)
+            sketches = write_sketches(db, counter, stored, keys, horizon)
+            write_meta(db, counter, layout)
+            write_inputs(db, counter)
         counter.unsaved_events.clear()
-        self._base = (strategy, layout.baseline(strategy), counter, sketches)
+        self._base = (strategy, self._next_baseline(layout, counter), counter, sketches)
+
+    def _next_baseline(self, layout: Any, counter: HitCounter) -> Any:
+        """What the next save of `counter` compares against: the same `Changes`, or a
+        new baseline (a counter saved whole starts noting its changes now)."""  # noqa: D205, D209
+        base = self._base
+        if base is not None and base[2] is counter and isinstance(base[1], Changes):
+            base[1].take()  # a save whole wrote them all
+            return base[1]
+        if layout.tracks_changes:
+            return Changes.watch(counter)
+        return layout.baseline(counter.strategy)
 
     def write_rows(
         self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]
@@ -362,9 +387,9 @@ class SqliteStore(Store):
         layout = layout_for(counter.strategy.name, counter.strategy.params)
         with self._writing(db):
             counter.metrics.pruned_events += add_rows(db)
-            self._write_events(db, counter, whole=False)
-            self._write_meta(db, counter, layout)
-            self._write_inputs(db, counter)
+            write_events(db, counter, whole=False)
+            write_meta(db, counter, layout)
+            write_inputs(db, counter)
         counter.unsaved_events.clear()
 
     @contextlib.contextmanager
@@ -379,52 +404,6 @@ class SqliteStore(Store):
                 db.execute("ROLLBACK")
                 raise
 
-    def _clear(self, db: sqlite3.Connection, *, keep_events: bool = False) -> None:
-        tables = ("meta", "inputs", "distinct_sketches", *ROW_TABLES, "endpoint_documents")
-        for table in tables if keep_events else (*tables, "events"):
-            db.execute(f"DELETE FROM {table}")  # fixed table names
-
-    def _write_events(self, db: sqlite3.Connection, counter: HitCounter, *, whole: bool) -> None:
-        """Append the counter's events since it was loaded or saved; for a `whole` state
-        also the remembered ones before them (from a document or another store)."""  # noqa: D205, D209
-        new = list(counter.unsaved_events)
-        rows = new
-        if whole:
-            recent = list(counter.recent_events)
-            rows = recent[: max(0, len(recent) - len(new))] + new
-        db.executemany("INSERT INTO events (event) VALUES (?)", [(json.dumps(e),) for e in rows])
-
-    def _write_meta(self, db: sqlite3.Connection, counter: HitCounter, layout: Any) -> None:
-        strategy = counter.strategy
-        horizon = strategy.horizon if math.isfinite(strategy.horizon) else None
-        meta: dict[str, Any] = {
-            "format": FORMAT,
-            "version": VERSION,
-            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "strategy": json.dumps(_spec(strategy)),
-            "clock": json.dumps(counter.clock),
-            "horizon": json.dumps(horizon),
-            "max_lateness_s": repr(counter.max_lateness_s),
-            "metrics": json.dumps(counter.metrics.as_dict()),
-            "extras": json.dumps(layout.extras(strategy)),
-            "max_endpoints": json.dumps(counter.max_endpoints),
-            "keys": json.dumps(None if counter.keying.default else counter.keying.to_dict()),
-            "distinct": json.dumps(distinct_parameters(counter)),
-        }
-        if isinstance(layout, DocumentLayout):
-            meta["state"] = layout.document(strategy)
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
-
-    def _write_inputs(self, db: sqlite3.Connection, counter: HitCounter) -> None:
-        """The input positions, and the alert tracks (a `meta` row) kept across runs."""
-        rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
-        db.execute("DELETE FROM inputs")
-        db.executemany("INSERT INTO inputs VALUES (?, ?)", rows)
-        db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('alerts', ?)",
-            (json.dumps(counter.saved_alerts()),),
-        )
-
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive `flock` on `PATH.lock` (writers take turns; readers never wait)."""
@@ -435,10 +414,6 @@ class SqliteStore(Store):
                 yield
             finally:
                 self._base = None
-
-
-def _spec(strategy: Any) -> dict[str, Any]:
-    return {"name": strategy.name, "params": dict(strategy.params)}
 
 
 def _since(scope: Scope, meta: dict[str, Any]) -> float:

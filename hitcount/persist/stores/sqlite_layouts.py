@@ -97,6 +97,13 @@ class SqliteLayout:
         """What `write_delta` compares against (taken right after loading)."""
         return None
 
+    #: Whether the layout saves a loaded strategy with `write_changed` (else `write_delta`).
+    tracks_changes = False
+
+    def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
+        """Rewrite the rows of the `changed` endpoints (the others are as stored)."""
+        raise NotImplementedError
+
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Write every row of `strategy` (the data tables are empty)."""
         raise NotImplementedError
@@ -119,24 +126,22 @@ class SqliteLayout:
 class BucketLayout(SqliteLayout):
     """`fixed` and `tiered`: `(endpoint, tier, bucket) -> count`, changed row by row."""
 
+    tracks_changes = True
+
     def parts(self, strategy: Strategy) -> Parts:
         """`{endpoint: {(tier, bucket): count}}`."""
+        return {endpoint: self.part(strategy, endpoint) for endpoint in strategy.endpoints()}
+
+    def part(self, strategy: Strategy, endpoint: str) -> dict[tuple[int, int], int]:
+        """`{(tier, bucket): count}` of one endpoint."""
         if isinstance(strategy, TieredRollups):
             return {
-                endpoint: {
-                    (k, bucket): count
-                    for k, tier in enumerate(TIERS)
-                    for bucket, count in strategy.bucket_counts(endpoint, tier).items()
-                }
-                for endpoint in strategy.endpoints()
+                (k, bucket): count
+                for k, tier in enumerate(TIERS)
+                for bucket, count in strategy.bucket_counts(endpoint, tier).items()
             }
-        buckets = keeping_buckets(strategy)
-        return {
-            endpoint: {
-                (0, bucket): count for bucket, count in buckets.bucket_counts(endpoint).items()
-            }
-            for endpoint in strategy.endpoints()
-        }
+        counts = keeping_buckets(strategy).bucket_counts(endpoint)
+        return {(0, bucket): count for bucket, count in counts.items()}
 
     def read(
         self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
@@ -174,10 +179,6 @@ class BucketLayout(SqliteLayout):
         """Buckets of every tier."""
         return int(db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0])
 
-    def baseline(self, strategy: Strategy) -> Parts:
-        """A copy of every endpoint's buckets."""
-        return self.parts(strategy)
-
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Insert every bucket."""
         rows = (
@@ -187,15 +188,15 @@ class BucketLayout(SqliteLayout):
         )
         db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
 
-    def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
-        """Upsert changed buckets, delete removed ones."""
-        old: Parts = base
-        new = self.parts(strategy)
+    def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
+        """Per changed endpoint: upsert the buckets that differ from its rows, delete the
+        ones gone (an endpoint gone loses them all)."""  # noqa: D205, D209
+        held = set(strategy.endpoints())
         upserts, deletes = [], []
-        for endpoint in old.keys() | new.keys():
-            before, after = old.get(endpoint, {}), new.get(endpoint, {})
-            if before == after:
-                continue
+        query = "SELECT tier, bucket, count FROM buckets WHERE endpoint = ?"
+        for endpoint in sorted(changed):
+            before = {(t, b): n for t, b, n in db.execute(query, (endpoint,))}
+            after = self.part(strategy, endpoint) if endpoint in held else {}
             upserts += [(endpoint, *key, n) for key, n in after.items() if before.get(key) != n]
             deletes += [(endpoint, *key) for key in before.keys() - after.keys()]
         db.executemany(
@@ -244,9 +245,7 @@ class SlidingLayout(SqliteLayout):
         """Timestamps held."""
         return int(db.execute("SELECT COALESCE(SUM(n), 0) FROM sliding_chunks").fetchone()[0])
 
-    def baseline(self, strategy: Strategy) -> Any:
-        """The strategy object itself: its timestamps only grow and lose their oldest."""
-        return strategy
+    tracks_changes = True
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Every endpoint's timestamps in full chunks."""
@@ -254,18 +253,13 @@ class SlidingLayout(SqliteLayout):
         for endpoint in strategy.endpoints():
             self.insert(db, endpoint, source.timestamps(endpoint))
 
-    def write_delta(self, db: sqlite3.Connection, strategy: Strategy, base: Any) -> None:
-        """Per endpoint: drop pruned rows and add the new tail, else rewrite the endpoint."""
-        if base is not strategy:
-            super().write_delta(db, strategy, base)
-            return
+    def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
+        """Per changed endpoint: drop pruned rows and add the new tail, else rewrite it."""
         source = keeping_timestamps(strategy)
-        held = set(self.endpoints(db))
-        for endpoint in held - set(strategy.endpoints()):
-            db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
-        for endpoint in strategy.endpoints():
-            times = source.timestamps(endpoint)
-            if not (endpoint in held and self._append(db, endpoint, times)):
+        held = set(strategy.endpoints())
+        for endpoint in sorted(changed):
+            times = source.timestamps(endpoint) if endpoint in held else ()
+            if not (times and self._append(db, endpoint, times)):
                 db.execute("DELETE FROM sliding_chunks WHERE endpoint = ?", (endpoint,))
                 self.insert(db, endpoint, times)
 
@@ -278,6 +272,8 @@ class SlidingLayout(SqliteLayout):
         last = db.execute(
             "SELECT MAX(last) FROM sliding_chunks WHERE endpoint = ?", (endpoint,)
         ).fetchone()[0]
+        if last is None:
+            return False  # no rows: the endpoint is written whole
         kept = bisect_right(times, last)
         first = times[0]
         whole = db.execute(

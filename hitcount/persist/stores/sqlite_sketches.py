@@ -8,6 +8,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.stores.sqlite_layouts import rows_of
+from hitcount.sketches.distinct_texts import Key, texts_of
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -42,11 +43,22 @@ def sketch_texts(counter: HitCounter) -> Sketches:
 
 
 def write_sketches(
-    db: sqlite3.Connection, counter: HitCounter, before: Sketches | None
+    db: sqlite3.Connection,
+    counter: HitCounter,
+    before: Sketches | None,
+    keys: set[tuple[str, int]] | None = None,
+    horizon: float = -math.inf,
 ) -> Sketches:
     """Write the counter's distinct-users sketches: all of them (`before` None: the table is
-    empty), or only those that changed since `before`, deleting the ones gone. Returns what
-    the table now holds (the next save's `before`)."""  # noqa: D205, D209
+    empty), or only those that changed since `before`, deleting the ones gone. With `keys`
+    (every sketch that may have changed since `before`, whose pruning `horizon` was then the
+    tracker's), only those are encoded and compared, and those pruned since deleted.
+    Returns what the table now holds (the next save's `before`)."""  # noqa: D205, D209
+    tracker = counter.distinct
+    if before is not None and keys is not None and tracker is not None:
+        texts = texts_of(tracker, keys)
+        if texts is not None:
+            return _write_changed(db, tracker, before, texts, horizon)
     rows = counter.distinct.sketch_rows() if counter.distinct is not None else []
     now = {(endpoint, bucket): text for endpoint, bucket, text in rows}
     if before is not None:
@@ -56,6 +68,28 @@ def write_sketches(
     rows.sort()  # in key order, the B-tree fills page by page
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     return now
+
+
+def _write_changed(
+    db: sqlite3.Connection,
+    tracker: Any,
+    before: Sketches,
+    texts: dict[Key, str | None],
+    horizon: float,
+) -> Sketches:
+    """Write the sketches of `texts` that differ, delete those gone and those pruned."""
+    gone = [key for key, text in texts.items() if text is None and key in before]
+    if math.isfinite(tracker.horizon) and tracker.horizon > horizon:
+        first_kept = math.floor(tracker.horizon / tracker.bucket_s)
+        if any(bucket < first_kept for _, bucket in before):
+            gone += [key for key in before if key[1] < first_kept]
+    for key in gone:
+        before.pop(key, None)
+    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
+    rows = sorted((*key, text) for key, text in texts.items() if text and before.get(key) != text)
+    db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
+    before.update(((endpoint, bucket), text) for endpoint, bucket, text in rows)
+    return before
 
 
 def distinct_parameters(counter: HitCounter) -> dict[str, Any] | None:

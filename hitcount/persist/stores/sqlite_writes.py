@@ -1,0 +1,76 @@
+"""The rows every SQLite save writes besides the strategy's: meta, events, inputs.
+
+Each function runs inside the store's one write transaction (`SqliteStore._writing`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from hitcount.persist.document import FORMAT, VERSION
+from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
+from hitcount.persist.stores.sqlite_sketches import distinct_parameters
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
+
+
+def spec(strategy: Any) -> dict[str, Any]:
+    """The strategy's name and parameters, as meta keeps them."""
+    return {"name": strategy.name, "params": dict(strategy.params)}
+
+
+def clear(db: sqlite3.Connection, *, keep_events: bool = False) -> None:
+    """Delete every row (but the event log's, when `keep_events`)."""
+    tables = ("meta", "inputs", "distinct_sketches", *DATA_TABLES, "endpoint_documents")
+    for table in tables if keep_events else (*tables, "events"):
+        db.execute(f"DELETE FROM {table}")  # fixed table names
+
+
+def write_events(db: sqlite3.Connection, counter: HitCounter, *, whole: bool) -> None:
+    """Append the counter's events since it was loaded or saved; for a `whole` state
+    also the remembered ones before them (from a document or another store)."""  # noqa: D205, D209
+    new = list(counter.unsaved_events)
+    rows = new
+    if whole:
+        recent = list(counter.recent_events)
+        rows = recent[: max(0, len(recent) - len(new))] + new
+    db.executemany("INSERT INTO events (event) VALUES (?)", [(json.dumps(e),) for e in rows])
+
+
+def write_meta(db: sqlite3.Connection, counter: HitCounter, layout: SqliteLayout) -> None:
+    """The header: strategy, clock, horizon, metrics, and a whole document's state."""
+    strategy = counter.strategy
+    horizon = strategy.horizon if math.isfinite(strategy.horizon) else None
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "strategy": json.dumps(spec(strategy)),
+        "clock": json.dumps(counter.clock),
+        "horizon": json.dumps(horizon),
+        "max_lateness_s": repr(counter.max_lateness_s),
+        "metrics": json.dumps(counter.metrics.as_dict()),
+        "extras": json.dumps(layout.extras(strategy)),
+        "max_endpoints": json.dumps(counter.max_endpoints),
+        "keys": json.dumps(None if counter.keying.default else counter.keying.to_dict()),
+        "distinct": json.dumps(distinct_parameters(counter)),
+    }
+    if isinstance(layout, DocumentLayout):
+        meta["state"] = layout.document(strategy)
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+
+
+def write_inputs(db: sqlite3.Connection, counter: HitCounter) -> None:
+    """The input positions, and the alert tracks (a `meta` row) kept across runs."""
+    rows = [(path, json.dumps(pos.to_dict())) for path, pos in counter.inputs.items()]
+    db.execute("DELETE FROM inputs")
+    db.executemany("INSERT INTO inputs VALUES (?, ?)", rows)
+    db.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('alerts', ?)",
+        (json.dumps(counter.saved_alerts()),),
+    )
