@@ -187,7 +187,7 @@ def replay_into_store(
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
     if settings.append and store.appends_concurrently and not _folds_saved(store, settings):
-        return _append_shared(cast(RedisStore, store), sources, settings, hooks)
+        return _append_shared(cast("RedisStore", store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
     return _replay_whole(store, sources, settings, hooks)
