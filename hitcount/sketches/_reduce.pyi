@@ -1,5 +1,6 @@
 """Types of the C reduction (`sketches/_reduce.c`)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 Buffer = Any  # numpy arrays or bytes: anything with the buffer protocol
@@ -14,3 +15,4 @@ def reduce(
     closed_right: bool,
     /,
 ) -> tuple[bytearray, bytearray, bytearray, bytearray, bytearray] | None: ...
+def user_registers(names: Sequence[str], precision: int, /) -> bytes: ...

@@ -40,8 +40,16 @@ def code_users(users: Sequence[str | None]) -> tuple[list[str], npt.NDArray[np.i
 def user_registers(names: Sequence[str], precision: int) -> npt.NDArray[np.int64]:
     """Each user's HLL register and rank at `precision`, as `index << 6 | rank`.
 
-    Each distinct user is hashed once (and remembered, per process, bounded).
+    In C (`_reduce.user_registers`, BLAKE2b written out) when built; else each distinct
+    user is hashed once in Python (and remembered, per process, bounded).
     """
+    if native is not None:
+        return np.frombuffer(native.user_registers(names, precision), dtype=np.int64)
+    return python_user_registers(names, precision)
+
+
+def python_user_registers(names: Sequence[str], precision: int) -> npt.NDArray[np.int64]:
+    """`user_registers` without the C extension: `hll.hash64` per user, cached."""
     cache = _register_cache
     if len(cache) > _REGISTER_CACHE_LIMIT:
         cache.clear()
