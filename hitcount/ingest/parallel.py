@@ -31,7 +31,7 @@ from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.keyed import keyed
 from hitcount.ingest.keyed_block import decode_any_block
 from hitcount.ingest.lines import fast_format
-from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES, drop_blank_lines, line_count
+from hitcount.ingest.reader import BOM, MAX_LINE_BYTES, drop_blank_lines, line_count
 from hitcount.ingest.workers import worker_count as worker_count  # re-exported
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.model.keys import Keying
@@ -44,12 +44,6 @@ RANGE_BYTES = 16 * 1024 * 1024
 STREAM_BYTES = 4 * 1024 * 1024
 #: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
-
-
-def is_gzip(path: str) -> bool:
-    """Whether the file starts with the gzip magic bytes."""
-    with open(path, "rb") as handle:
-        return handle.read(2) == GZIP_MAGIC
 
 
 def plan_ranges(path: str, size: int, step: int | None = None) -> list[tuple[int, int]] | None:

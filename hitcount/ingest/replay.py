@@ -32,7 +32,7 @@ from hitcount.ingest.reports import (
 )
 from hitcount.ingest.resuming import Place, opened_place
 from hitcount.ingest.sniffing import csv_header, parser_for_block, parser_for_file
-from hitcount.ingest.workers import small_without_numpy, worker_count
+from hitcount.ingest.workers import is_gzip, small_without_numpy, worker_count
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.keys import Keying
 from hitcount.model.positions import InputPosition, display_name
@@ -268,7 +268,7 @@ class Replayer:
         if options.fmt == "csv" and options.csv_columns is None:
             return False
         self._csv_columns, self._csv_open = options.csv_columns, False
-        if parallel.is_gzip(source):  # one stream: decompressed here, decoded by workers
+        if is_gzip(source):  # one stream: decompressed here, decoded by workers
             with open_input(source) as stream:
                 blocks = iter_blocks(stream, self.name)
                 for (first, data), result in parallel.decode_stream_in_parallel(

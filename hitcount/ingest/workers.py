@@ -18,6 +18,16 @@ from hitcount.ingest.reader import GZIP_MAGIC
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
 
+def is_gzip(path: str) -> bool:
+    """Whether the file starts with the gzip magic bytes.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def worker_count(path: str) -> int:
     """How many worker processes a replay of `path` should use (0: none, stay serial).
 
@@ -28,8 +38,7 @@ def worker_count(path: str) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         size = Path(path).stat().st_size
-        with open(path, "rb") as handle:
-            gzipped = handle.read(2) == GZIP_MAGIC
+        gzipped = is_gzip(path)
     except OSError:
         return 0
     if size < (PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES):
@@ -54,7 +63,6 @@ def small_without_numpy(sources: list[str], total_bytes: int | None) -> bool:
 
 def _gzipped(source: str) -> bool:
     try:
-        with open(source, "rb") as handle:
-            return handle.read(2) == GZIP_MAGIC
+        return is_gzip(source)
     except OSError:  # the replay reports it
         return False
