@@ -102,11 +102,15 @@ class Output:
 
     def on_terminal(self, stderr: bool = False) -> bool:
         """Whether stdout (or stderr) is a terminal, as Rich sees it (no console made for it)."""
-        to_err = stderr or self._stdout_given_away
-        console = self._err if to_err else self._out
-        if console is not None:
-            return bool(console.is_terminal)
-        return not plain_stream(sys.stderr if to_err else sys.stdout)
+        console, stream = self._target(stderr)
+        return bool(console.is_terminal) if console is not None else not plain_stream(stream)
+
+    def _target(self, stderr: bool) -> tuple[Console | None, TextIO]:
+        """Where stdout's (or stderr's) lines go: the console made for it, if any, and the
+        stream (results go to stderr once stdout is given away)."""  # noqa: D205, D209
+        if stderr or self._stdout_given_away:
+            return self._err, sys.stderr
+        return self._out, sys.stdout
 
     def give_stdout_away(self) -> None:
         """Stdout carries other data (`--trace-json -`): results go to stderr instead."""
@@ -115,12 +119,10 @@ class Output:
         self._json_stream = sys.stderr
 
     def _plain(self, stderr: bool) -> TextIO | None:
-        """The stream to write a plain line on, when no Rich console is needed for it."""
-        to_err = stderr or self._stdout_given_away
-        if (self._err if to_err else self._out) is not None:
-            return None  # a console made already (a live view may hold the screen)
-        stream = sys.stderr if to_err else sys.stdout
-        return stream if plain_stream(stream) else None
+        """The stream to write a plain line on, when no Rich console is needed for it: none
+        made yet (a live view may hold one) and the stream not a terminal."""  # noqa: D205, D209
+        console, stream = self._target(stderr)
+        return stream if console is None and plain_stream(stream) else None
 
     def _write_plain(self, stream: TextIO, text: str) -> None:
         stream.write(text + "\n")
