@@ -51,6 +51,8 @@ class Changes:
         """A batch: the names its codes use."""
         import numpy as np  # loaded already: batches are numpy columns
 
+        from hitcount.model.columns import sorted_distinct  # np.unique would load numpy.ma
+
         used = np.bincount(codes, minlength=len(names)).nonzero()[0]
         self.endpoints.update(names[code] for code in used.tolist())
         if self.tracker is None or not len(codes):
@@ -59,7 +61,9 @@ class Changes:
         buckets = np.concatenate([np.floor(scaled), np.ceil(scaled) - 1]).astype(np.int64)
         low = int(buckets.min())
         span = int(buckets.max()) - low + 1
-        pairs = np.unique(np.concatenate([codes, codes]).astype(np.int64) * span + buckets - low)
+        pairs = sorted_distinct(
+            np.concatenate([codes, codes]).astype(np.int64) * span + buckets - low
+        )
         self.keys.update((names[key // span], low + key % span) for key in pairs.tolist())
 
     def pruned(self, event: Any) -> None:
