@@ -55,6 +55,7 @@ class Recorder:
         self.line_by_line = False
         self._done_bytes = 0  # of the inputs before the current one
         self._offset = 0  # into the current input (gzip: compressed bytes)
+        self._last_bad = 0  # the number of the last bad line
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -156,6 +157,7 @@ class Recorder:
                 self.flush()
 
     def _bad(self, number: int, reason: str) -> None:
+        self._last_bad = number
         info = BadLineInfo(self.name, number, reason)
         bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
 

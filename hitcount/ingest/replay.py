@@ -157,7 +157,7 @@ class Replayer(Recorder):
             elif not self._in_parallel(source, started):
                 self._blocks(source, started)
         except StopRequestedError:  # what is recorded so far is the input's position
-            self.source_lines = self.report.lines_read - started
+            self.source_lines = self._kept_lines(started)
             if self.place is not None:
                 self.place.record(self.source_lines)
             raise
@@ -198,7 +198,11 @@ class Replayer(Recorder):
     def _next_input(self) -> None:
         """The current input is read to its end: its bytes count as done."""
         if self.place is not None:
-            self.place.finish(self.report.lines_read - self._started, self._offset)
+            lines = self._kept_lines(self._started)
+            if lines == self.report.lines_read - self._started:
+                self.place.finish(lines, self._offset)
+            else:  # an unfinished last line that did not count: read again next time
+                self.place.record(lines)
         self._done_bytes += self._offset
         self._offset = 0
 
@@ -211,12 +215,24 @@ class Replayer(Recorder):
 
     def _checkpoint(self, source: str, started: int) -> None:
         """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
-        self.source_lines = self.report.lines_read - started
+        self.source_lines = self._kept_lines(started)
         if self.on_checkpoint is not None:
             self.flush()
             if self.place is not None:
                 self.place.record(self.source_lines)
             self.on_checkpoint(source, self.source_lines, False)
+
+    def _kept_lines(self, started: int) -> int:
+        """The current file's lines read so far that its position may cover.
+
+        An unfinished last line (no newline yet) that was bad or blank stays out: a writer
+        may be in the middle of it, and a later `--resume` reads it again once it is whole.
+        """
+        lines = self.report.lines_read - started
+        tail = self.place.unfinished() if self.place is not None else None
+        if tail is not None and (self._last_bad == lines or tail.isspace()):
+            return lines - 1
+        return lines
 
     def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big input on every core; False when it cannot be (a small file)."""
