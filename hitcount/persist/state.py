@@ -52,11 +52,13 @@ class EventLog:
         whole: read from the store's whole event log (SQLite); else from the state's last
             `RECENT_EVENTS`, so older events may be gone (`bounded`).
         bounded: only the last `RECENT_EVENTS` were kept, and the list is full.
+        earlier: more events matched than `limit`: the earliest were left out.
     """
 
     rows: list[dict[str, Any]]
     whole: bool
     bounded: bool
+    earlier: bool = False
 
 
 def read_events(
@@ -71,9 +73,9 @@ def read_events(
     """The last `limit` events named `name` (None: any) whose log clock is in `(start, end]`
     (both infinite: every event), from the store's whole log when it keeps one, else from
     `counter` (loaded from `store`)."""  # noqa: D205, D209
-    logged = store.read_events(name, start, end, limit)
+    logged = store.read_events(name, start, end, limit + 1)  # one more: were some left out?
     if logged is not None:
-        return EventLog(logged, whole=True, bounded=False)
+        return EventLog(logged[-limit:], whole=True, bounded=False, earlier=len(logged) > limit)
     windowed = math.isfinite(start) or math.isfinite(end)
     rows = [
         row
@@ -82,7 +84,8 @@ def read_events(
         and (not windowed or _clock_in(row.get("clock"), start, end))
     ]
     full = len(counter.recent_events) >= RECENT_EVENTS
-    return EventLog(rows[-limit:] if limit else [], whole=False, bounded=full)
+    kept = rows[-limit:] if limit else []
+    return EventLog(kept, whole=False, bounded=full, earlier=len(rows) > len(kept))
 
 
 def _clock_in(clock: Any, start: float, end: float) -> bool:
