@@ -11,13 +11,16 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
 from hitcount.model.metrics import number, plain
 from hitcount.model.windows import DEFAULT_STEPS as DEFAULT_STEPS  # re-exported
 from hitcount.strategies import Strategy, available_strategies
+
+if TYPE_CHECKING:
+    from hitcount.engine import HitCounter
 
 #: Most points a series may have (per endpoint pattern).
 MAX_POINTS = 10_000

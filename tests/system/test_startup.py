@@ -163,7 +163,8 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
 
 
 #: What a piped one-endpoint `query` never needs: Rich, numpy, OpenSSL (hashlib, hmac), the
-#: follow loop, replay, comparisons, and strategies other than the state's.
+#: follow loop, replay and its progress, the Redis store's modules, plot series, comparisons,
+#: and strategies other than the state's.
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
@@ -171,6 +172,9 @@ _NOT_FOR_QUERY = (
     "hmac",
     "hitcount.live.follow",
     "hitcount.ingest.replay",
+    "hitcount.ingest.progress",
+    "hitcount.persist.stores.redis",
+    "hitcount.views.series",
     "hitcount.ops.compare",
     "hitcount.strategies.morris",
     "hitcount.strategies.auto",
@@ -207,7 +211,8 @@ def test_query_on_a_saved_state_loads_only_what_it_answers_with(
 
 
 #: What `replay --append` of a small file onto a file or SQLite state never needs (nor numpy):
-#: the follow loop and its live view, tables, the Redis store, the --alert-exec runner.
+#: the follow loop and its live view, tables, the Redis store (and the Redis layouts' modules),
+#: plot series, the --alert-exec runner.
 #: (Every strategy still loads: `replay` builds its options from each strategy's parameters.)
 _NOT_FOR_APPEND = (
     "rich.table",
@@ -216,6 +221,9 @@ _NOT_FOR_APPEND = (
     "hitcount.live.follow",
     "hitcount.persist.stores.redis",
     "hitcount.persist.stores.redis_append",
+    "hitcount.persist.stores.redis_documents",
+    "hitcount.persist.stores.redis_layout",
+    "hitcount.views.series",
     "hitcount.ops.hooks",
     "concurrent.futures",
 )

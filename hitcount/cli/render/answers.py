@@ -20,9 +20,7 @@ from hitcount.cli.render.text import (
     safe,
     window_text,
 )
-from hitcount.engine import DistinctResult, QueryResult
 from hitcount.engine.ranking import Ranked
-from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
@@ -30,6 +28,9 @@ from hitcount.views.json_forms import distinct_json, query_json, ranked_json, ra
 if TYPE_CHECKING:  # Rich: imported where a table or a live view is drawn (start-up time)
     from rich.console import Group
     from rich.table import Table
+
+    from hitcount.engine.queries import DistinctResult, QueryResult
+    from hitcount.model.answers import Rate, WindowAnswer
 
 _NUMBERS = ("count", "low", "high")
 #: What `watch_top` calls for each refresh: the rows and the strategy's description.

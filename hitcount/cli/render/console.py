@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hitcount.cli.render.text import Styled, progress_text, safe
-from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
 from hitcount.views.csv_forms import csv_text, payload_rows
 
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
