@@ -11,18 +11,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hitcount.engine.counter import (
-        DEFAULT_MAX_LATENESS_S,
-        RECENT_EVENTS,
-        HitCounter,
-        default_counter,
-    )
-    from hitcount.engine.queries import DistinctResult, QueryResult
+    from hitcount.engine.counter import DEFAULT_MAX_LATENESS_S, HitCounter, default_counter
+    from hitcount.engine.queries import RECENT_EVENTS, DistinctResult, QueryResult
 
 #: Each public name and the module it lives in.
 _HOMES = {
     "DEFAULT_MAX_LATENESS_S": "hitcount.engine.counter",
-    "RECENT_EVENTS": "hitcount.engine.counter",
+    "RECENT_EVENTS": "hitcount.engine.queries",
     "HitCounter": "hitcount.engine.counter",
     "default_counter": "hitcount.engine.counter",
     "DistinctResult": "hitcount.engine.queries",

@@ -164,12 +164,19 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
 
 #: What a piped one-endpoint `query` never needs: Rich, numpy, OpenSSL (hashlib, hmac), the
 #: follow loop, replay and its progress, the Redis store's modules, plot series, comparisons,
-#: and strategies other than the state's.
+#: strategies other than the state's, and the counter's recording half (it answers from a
+#: `SavedState`: no HitCounter, alerts, swaps, snapshot document code nor HyperLogLog sketches).
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
     "_hashlib",
     "hmac",
+    "hitcount.engine.counter",
+    "hitcount.engine.swaps",
+    "hitcount.engine.batches",
+    "hitcount.persist.document",
+    "hitcount.persist.state",
+    "hitcount.sketches.hll",
     "hitcount.live.follow",
     "hitcount.ingest.replay",
     "hitcount.ingest.progress",

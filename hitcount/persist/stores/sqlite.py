@@ -28,7 +28,7 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
-from hitcount.persist.document import FORMAT, encode, from_bytes
+from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
@@ -328,6 +328,10 @@ class SqliteStore(Store):
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
+        # here, not at the top: the counter's modules would cost every read-only command's
+        # start-up (a query on SQLite never builds a HitCounter)
+        from hitcount.persist.document import from_bytes
+
         self._write(from_bytes(data, "the state to save"), whole=True)
 
     def save_counter(
