@@ -219,7 +219,7 @@ def test_query_on_a_saved_state_loads_only_what_it_answers_with(
 
 #: What `replay --append` of a small file onto a file or SQLite state never needs (nor numpy):
 #: the follow loop and its live view, tables, the Redis store (and the Redis layouts' modules),
-#: plot series, the --alert-exec runner.
+#: plot series, OpenSSL (hashlib), `statistics`, the --alert-exec runner.
 #: (Every strategy still loads: `replay` builds its options from each strategy's parameters.)
 _NOT_FOR_APPEND = (
     "rich.table",
@@ -231,6 +231,8 @@ _NOT_FOR_APPEND = (
     "hitcount.persist.stores.redis_documents",
     "hitcount.persist.stores.redis_layout",
     "hitcount.views.series",
+    "_hashlib",
+    "statistics",
     "hitcount.ops.hooks",
     "concurrent.futures",
 )
