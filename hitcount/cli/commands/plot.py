@@ -62,7 +62,7 @@ def plot(
     step_given = None if step is None else parse_duration(step, "--step")
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    scope = opt.scope(spec, tuple(endpoints))
+    scope = opt.scope(spec, tuple(endpoints), users=False)
     counter = load_answering(context(ctx).store(), scope)
     window = spec.resolve(counter.clock)
     step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given

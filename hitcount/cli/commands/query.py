@@ -46,7 +46,7 @@ def query(
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     check_depth(depth)
-    scope = opt.scope(spec, (endpoint,) if depth is None else None)
+    scope = opt.scope(spec, (endpoint,) if depth is None else None, users=distinct)
     counter = load_answering(context(ctx).store(), scope)
     window = spec.resolve(counter.clock)
     if depth is None:

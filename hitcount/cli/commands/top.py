@@ -76,7 +76,7 @@ def top(
 
     def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
-        counter = load_answering(store, opt.scope(spec, patterns))
+        counter = load_answering(store, opt.scope(spec, patterns, users=by == "distinct"))
         window = spec.resolve(counter.clock)
         keying[:] = [counter.keying]
         opt.answer_keys(render, counter.keying)

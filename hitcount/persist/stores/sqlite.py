@@ -250,7 +250,9 @@ class SqliteStore(Store):
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
             # sizes only: `sizes` sums the sketches' bytes instead of decoding them
-            "distinct": read_distinct(db, meta, [] if sizes_only else endpoints, since),
+            "distinct": read_distinct(
+                db, meta, [] if sizes_only or not scope.users else endpoints, since
+            ),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }

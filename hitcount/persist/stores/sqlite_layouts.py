@@ -218,8 +218,8 @@ class SlidingLayout(SqliteLayout):
         self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
     ) -> Strategy:
         """The timestamps after `since`, and the newest one of each endpoint before it (so
-        an endpoint with no hit in the window is still held), read from the chunks that
-        reach past `since` and the newest chunk before it."""  # noqa: D205, D209
+        an endpoint with no hit in the window is still held): the chunks that reach past
+        `since`, and the `last` of the newest chunk before it (its blob is not read)."""  # noqa: D205, D209
         strategy = self.empty()
         gathered: dict[str, list[array[float]]] = {}
         low = since if math.isfinite(since) else -math.inf
@@ -228,12 +228,12 @@ class SlidingLayout(SqliteLayout):
             gathered.setdefault(endpoint, []).append(_unpack(blob))
         if math.isfinite(low):
             older = (
-                "SELECT endpoint, stamps FROM sliding_chunks AS c WHERE last <= ? AND id ="
+                "SELECT endpoint, last FROM sliding_chunks AS c WHERE last <= ? AND id ="
                 " (SELECT id FROM sliding_chunks WHERE endpoint = c.endpoint AND last <= ?"
                 " ORDER BY last DESC LIMIT 1)"
             )
-            for endpoint, blob in rows_of(db, older, endpoints, (low, low)):
-                gathered.setdefault(endpoint, []).append(_unpack(blob))
+            for endpoint, last in rows_of(db, older, endpoints, (low, low)):
+                gathered.setdefault(endpoint, []).append(array("d", [last]))
         timestamps = keeping_timestamps(strategy)
         for endpoint, chunks in gathered.items():
             timestamps.set_timestamps(endpoint, _after(_merged(chunks), low))

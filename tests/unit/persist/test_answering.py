@@ -104,6 +104,8 @@ def test_a_saved_state_answers_as_the_whole_counter_and_the_oracle(
         got = scoped.query(pattern, window.last_s, window.end)
         assert got == whole.query(pattern, window.last_s, window.end)
         assert got == counter.query(pattern, window.last_s, window.end)
+        no_users = load_answering(store, Scope((pattern,), reach, end, users=False))  # type: ignore[arg-type]
+        assert no_users.query(pattern, window.last_s, window.end) == got
         _check_oracle(name, hits, got.answer, pattern, window.last_s, window.end)
         # distinct users: as the counter loaded with the same scope (which reads the same
         # sketches), whatever the outcome (a window with no user's sketch: StateError)
@@ -161,15 +163,20 @@ def test_a_short_window_reads_only_its_timestamps_and_one_before(
     counter.record_many([("/a", ts) for ts in times] + [("/b", 10.0)])
     store = store_from_url(str(tmp_path / "state.db"))
     save_counter(store, counter)
-    for last in (1.0, 30.5, 100.0, 399.0):
-        state = load_answering(store, Scope(None, last, None))
-        start = times[-1] - last
+    # windows ending at the clock or before it (--now), starting inside a chunk, right after
+    # one (99.5: only the `last` of the chunk before is read), or before every hit
+    for last, now in [(1.0, None), (30.5, None), (99.5, None), (100.0, None), (399.0, None),
+                      (50.0, 1_200.0), (0.5, 1_299.5), (10.0, 900.0)]:  # fmt: skip
+        end = times[-1] if now is None else now
+        state = load_answering(store, Scope(None, last, now))
+        start = end - last
         held = list(state.strategy.timestamps("/a"))  # type: ignore[attr-defined]
         expected = [t for t in times if t > start]
         before = [t for t in times if t <= start][-1:]
         assert held == before + expected
         assert list(state.strategy.timestamps("/b")) == [10.0]  # type: ignore[attr-defined]
-        assert state.query("/a", last).answer.count == len(expected)
+        in_window = sum(start < t <= end for t in times)
+        assert state.query("/a", last, now).answer.count == in_window
         assert sorted(state.endpoints()) == ["/a", "/b"]
     store.close()
 
@@ -197,3 +204,17 @@ def test_nothing_saved_says_so_as_the_whole_load_does(tmp_path: Path) -> None:
         load_answering(store)
     assert answering.value.message == whole.value.message == f"no saved state at {store.describe()}"
     assert answering.value.exit_code == whole.value.exit_code == 4
+
+
+def test_a_scope_without_users_reads_no_sketch(tmp_path: Path) -> None:
+    """`query` without --distinct, `top` by hits and `plot` leave the sketches unread."""
+    counter = HitCounter("fixed", window_s=10, retention_s=10**6)
+    counter.record_many([("/a", 100.0 + i, f"user{i % 7}") for i in range(50)])
+    store = store_from_url(str(tmp_path / "state.db"))
+    save_counter(store, counter)
+    with_users = load_answering(store, Scope(("/a",), 60.0, None))
+    without = load_answering(store, Scope(("/a",), 60.0, None, users=False))
+    assert with_users.distinct is not None and with_users.distinct.has_data()
+    assert without.distinct is not None and not without.distinct.has_data()
+    assert without.query("/a", 60.0) == with_users.query("/a", 60.0) == counter.query("/a", 60.0)
+    store.close()
