@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from hitcount.engine.alerts import checked_tracks
+from hitcount.engine.alert_tracks import checked_tracks
 from hitcount.engine.capping import checked_cap
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.hits import MAX_TS
