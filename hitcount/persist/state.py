@@ -13,6 +13,7 @@ from typing import Any
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
+from hitcount.persist.answering import no_state
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
 from hitcount.persist.reading import read_head
@@ -36,7 +37,7 @@ def load_counter(
     """
     data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
     if data is None:
-        raise _no_state(store)
+        raise no_state(store)
     counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
     if scope is not EVERYTHING:
         counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
@@ -123,13 +124,6 @@ def read_counter_file(path: Path) -> HitCounter:
         store.close()
 
 
-def _no_state(store: Store) -> StateError:
-    return StateError(
-        f"no saved state at {store.describe()}",
-        hint="run `hitcount replay FILE` first (or pass --state/--store)",
-    )
-
-
 def save_counter(store: Store, counter: HitCounter) -> None:
     """Write the counter's state to `store` atomically (its compact document)."""
     store.save_counter(counter, _compact_document)
@@ -181,7 +175,7 @@ def updating(
             existing = None  # not kept through the replay: a big old state would weigh on it
             counter = create()
         elif existing is None:
-            raise _no_state(store)
+            raise no_state(store)
         else:
             counter = from_bytes(existing, store.describe())  # read once, under the lock
             store.loaded(counter)

@@ -28,7 +28,7 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
-from hitcount.persist.document import FORMAT, encode, from_bytes
+from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
@@ -250,7 +250,9 @@ class SqliteStore(Store):
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
             # sizes only: `sizes` sums the sketches' bytes instead of decoding them
-            "distinct": read_distinct(db, meta, [] if sizes_only else endpoints, since),
+            "distinct": read_distinct(
+                db, meta, [] if sizes_only or not scope.users else endpoints, since
+            ),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }
@@ -333,6 +335,10 @@ class SqliteStore(Store):
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
+        # here, not at the top: the counter's modules would cost every read-only command's
+        # start-up (a query on SQLite never builds a HitCounter)
+        from hitcount.persist.document import from_bytes
+
         self._write(from_bytes(data, "the state to save"), whole=True)
 
     def save_counter(
