@@ -72,6 +72,8 @@ class Answering:
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
     keying: Keying
+    #: Read in part: whether the store holds any user sketch (None: judge by those read).
+    users_stored: bool | None = None
 
     @property
     def strategy(self) -> Strategy:
@@ -86,7 +88,11 @@ class Answering:
     def has_users(self) -> bool:
         """Whether distinct users can be asked: counting is on and some hit carried a user."""
         tracker = self.distinct
-        return tracker is not None and tracker.has_data()
+        return tracker is not None and self._users_seen(tracker)
+
+    def _users_seen(self, tracker: DistinctTracker) -> bool:
+        """Whether some hit kept carried a user (in the store, when read in part)."""
+        return self.users_stored if self.users_stored is not None else tracker.has_data()
 
     def endpoints(self) -> list[str]:
         """Every endpoint with state, sorted."""
@@ -157,7 +163,7 @@ class Answering:
                 " written to Redis by a hitcount that kept no sketches there)",
                 hint="replay again without --no-distinct to count distinct users",
             )
-        if not tracker.has_data():
+        if not self._users_seen(tracker):
             raise StateError(
                 "this state has no user data: no hit recorded so far carried a user",
                 hint='distinct counts need a user per line (ndjson "user", a csv user'

@@ -73,6 +73,7 @@ def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
     if scope is not EVERYTHING:
         state.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+        state.users_stored = store.holds_users() if scope.users else None
     return state
 
 

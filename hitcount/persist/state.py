@@ -41,6 +41,7 @@ def load_counter(
     counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
     if scope is not EVERYTHING:
         counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+        counter.users_stored = store.holds_users() if scope.users else None
     return counter
 
 

@@ -74,6 +74,11 @@ class Store(ABC):
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None
 
+    def holds_users(self) -> bool | None:
+        """Whether any distinct-users sketch is stored, for a state read in part (None: not
+        known here; judge by the sketches read)."""  # noqa: D205, D209
+        return None
+
     def save_counter(
         self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
     ) -> None:

@@ -268,6 +268,14 @@ class SqliteStore(Store):
             return list(patterns)
         return [name for name in layout.endpoints(db) if any(matches(name, p) for p in patterns)]
 
+    def holds_users(self) -> bool | None:
+        """Whether the state holds any distinct-users sketch (a window may read none)."""
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        with self.errors("reading the state"):
+            return bool(db.execute("SELECT EXISTS (SELECT 1 FROM distinct_sketches)").fetchone()[0])
+
     def sizes(self) -> dict[str, int] | None:
         """Endpoints and entries held, and the bytes of the database and its WAL."""
         db = self._connect(create=False)
