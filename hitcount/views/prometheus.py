@@ -103,9 +103,13 @@ def _labels(endpoint: str, window: str) -> str:
 
 
 def _escape(value: str) -> str:
-    """A label value as the format wants it (backslash, double quote and newline escaped),
-    and any other unprintable character as its Python escape, never raw in the file."""  # noqa: D205, D209
-    return shown(value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+    r"""A label value as the format wants it (backslash, double quote and newline escaped),
+    and any other unprintable character as its Python escape with the backslash escaped in
+    turn (the format knows no other escape: `\x02` reads back as the text ``)."""  # noqa: D205, D209
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else shown(c).replace("\\", "\\\\") for c in text)
 
 
 def _value(number: float) -> str:
