@@ -105,7 +105,7 @@ def _labels(endpoint: str, window: str) -> str:
 def _escape(value: str) -> str:
     r"""A label value as the format wants it (backslash, double quote and newline escaped),
     and any other unprintable character as its Python escape with the backslash escaped in
-    turn (the format knows no other escape: `\x02` reads back as the text ``)."""  # noqa: D205, D209
+    turn (the format knows no other escape: `\\x02` reads back as the text `\x02`)."""  # noqa: D205, D209
     text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     if text.isprintable():
         return text
