@@ -136,13 +136,37 @@ def plan_starts(
     for source in sources:
         if source == STDIN:
             continue
-        position = find(saved, source)
+        position = _renamed(saved, source, find(saved, source), note)
         if position is None:
             if resume:
                 note(f"{display_name(source)}: no position recorded for it; from line 1")
         elif start := _start(source, position, resume, again, note):
             starts[source] = start
     return starts
+
+
+def _renamed(
+    saved: Mapping[str, InputPosition],
+    source: str,
+    position: InputPosition | None,
+    note: Callable[[str], None],
+) -> InputPosition | None:
+    """`position`, unless the file at `source` was recorded under another path: a log
+    rotated by renaming (`access.log` to `access.log.1`) is the same file, read as far."""  # noqa: D205, D209
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return position  # the replay says what is wrong with it
+    try:
+        if position is not None and position.matches(fd):
+            return position
+        moved = next((p for p in saved.values() if p is not position and p.matches(fd)), None)
+    finally:
+        os.close(fd)
+    if moved is None:
+        return position
+    note(f"{display_name(source)}: read before as {moved.path} (renamed since)")
+    return moved
 
 
 def _start(
