@@ -95,6 +95,12 @@ class Store(ABC):
         keeps no log beyond the state's recent events."""  # noqa: D205, D209
         return None
 
+    #: Why `vacuum` has nothing to do on this store.
+    why_compact = (
+        "a JSON state file is rewritten whole at every save and never holds free space (a"
+        " SQLite state is a --state path ending in .db, the default)"
+    )
+
     def vacuum(self) -> dict[str, dict[str, int]]:
         """Compact the store; the sizes before and after (only SQLite stores can).
 
@@ -103,8 +109,7 @@ class Store(ABC):
         """
         raise ConfigurationError(
             f"{self.describe()}: not a SQLite state; only a SQLite state can be compacted",
-            hint="nothing to do: a JSON state file is rewritten whole at every save and never"
-            " holds free space (a SQLite state is a --state path ending in .db, the default)",
+            hint=f"nothing to do: {self.why_compact}",
         )
 
     def loaded(self, counter: HitCounter) -> None:  # noqa: B027 - most stores save it whole
