@@ -46,6 +46,12 @@
 
 #include "../sketches/_blake2b.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
 #define EPOCH_MS_THRESHOLD 1e11
 #define MAX_ENDPOINT_BYTES 4096
 #define MAX_USER_BYTES 1024
@@ -189,12 +195,7 @@ static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_s
 
 /* Start loading the slot where a text of hash `h` is looked up first. */
 static inline void prefetch_slot(const Table *t, uint64_t h) {
-#if defined(__GNUC__)
-    __builtin_prefetch(&t->slots[(size_t)h & t->mask]);
-#else
-    (void)t;
-    (void)h;
-#endif
+    PREFETCH(&t->slots[(size_t)h & t->mask]);
 }
 
 static PyObject *table_names(const Table *t, const unsigned char *buf) {
@@ -211,16 +212,116 @@ static PyObject *table_names(const Table *t, const unsigned char *buf) {
     return names;
 }
 
+/* ---- users' registers remembered across blocks: a worker reads range after range of the
+ * same users, and a BLAKE2b costs more than a look-up. Module state, used with the GIL held;
+ * forgotten whole when it holds KNOWN_MAX users or the precision changes. ---- */
+
+#define AHEAD 8 /* look-ups between fetching a slot and reading it */
+#define KNOWN_MAX (1 << 17)     /* users remembered, at most (6 MiB of slots) */
+#define KNOWN_BYTES (1 << 24)   /* bytes of their names, at most */
+#define KNOWN_SEED 0x243F6A8885A308D3ULL
+
+typedef struct {
+    uint64_t hash;
+    int64_t reg;
+    uint32_t off; /* of the text in `known.text` */
+    int32_t len;  /* -1: empty slot */
+} Known;
+
+static struct {
+    Known *slots;
+    size_t mask, count;
+    unsigned char *text;
+    size_t used, cap;
+    int precision;
+} known;
+
+static void known_clear(void) {
+    PyMem_RawFree(known.slots);
+    PyMem_RawFree(known.text);
+    memset(&known, 0, sizeof known);
+}
+
+static int known_init(int precision) {
+    known_clear();
+    known.mask = (1 << 12) - 1;
+    known.slots = PyMem_RawMalloc((known.mask + 1) * sizeof(Known));
+    known.cap = 1 << 16;
+    known.text = PyMem_RawMalloc(known.cap);
+    if (!known.slots || !known.text) {
+        known_clear();
+        return -1;
+    }
+    for (size_t i = 0; i <= known.mask; i++) known.slots[i].len = -1;
+    known.precision = precision;
+    return 0;
+}
+
+static int known_grow(void) {
+    size_t size = (known.mask + 1) * 2;
+    Known *slots = PyMem_RawMalloc(size * sizeof(Known));
+    if (!slots) return -1;
+    for (size_t i = 0; i < size; i++) slots[i].len = -1;
+    for (size_t i = 0; i <= known.mask; i++) {
+        if (known.slots[i].len < 0) continue;
+        size_t j = (size_t)known.slots[i].hash & (size - 1);
+        while (slots[j].len >= 0) j = (j + 1) & (size - 1);
+        slots[j] = known.slots[i];
+    }
+    PyMem_RawFree(known.slots);
+    known.slots = slots;
+    known.mask = size - 1;
+    return 0;
+}
+
+/* Remember `text`'s register (a failure to remember only costs the next hash). */
+static void known_add(const unsigned char *text, Py_ssize_t len, uint64_t h, int64_t reg,
+                      size_t j) {
+    if (known.used + (size_t)len > known.cap) {
+        size_t cap = known.cap * 2 > known.used + (size_t)len ? known.cap * 2 : known.used + (size_t)len;
+        unsigned char *grown = cap < UINT32_MAX ? PyMem_RawRealloc(known.text, cap) : NULL;
+        if (!grown) return;
+        known.text = grown;
+        known.cap = cap;
+    }
+    memcpy(known.text + known.used, text, (size_t)len);
+    known.slots[j] = (Known){h, reg, (uint32_t)known.used, (int32_t)len};
+    known.used += (size_t)len;
+    known.count++;
+    if (known.count * 2 > known.mask + 1 && known_grow() < 0) known_clear();
+}
+
+/* `text`'s HLL register at `precision`, its `hash_bytes` under KNOWN_SEED being `h`:
+ * remembered, or hashed (and remembered). */
+static int64_t known_register(const unsigned char *text, Py_ssize_t len, uint64_t h,
+                              int precision) {
+    if ((known.precision != precision || known.count >= KNOWN_MAX || known.used > KNOWN_BYTES) &&
+        known_init(precision) < 0)
+        return register_of(hash64(text, (size_t)len), precision);
+    size_t j = (size_t)h & known.mask;
+    for (; known.slots[j].len >= 0; j = (j + 1) & known.mask) {
+        const Known *k = &known.slots[j];
+        if (k->hash == h && k->len == len && memcmp(known.text + k->off, text, (size_t)len) == 0)
+            return k->reg;
+    }
+    int64_t reg = register_of(hash64(text, (size_t)len), precision);
+    known_add(text, len, h, reg, j);
+    return reg;
+}
+
 /* Each text's HLL register at `precision`, `index << 6 | rank` as int64 bytes (the values
  * `sketches._reduce.user_registers` gives the texts decoded: they are checked UTF-8). */
 static PyObject *table_registers(const Table *t, const unsigned char *buf, int precision) {
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)t->count * 8);
     if (!out) return NULL;
     int64_t *packed = (int64_t *)PyBytes_AS_STRING(out);
-    Py_BEGIN_ALLOW_THREADS
-    for (int32_t i = 0; i < t->count; i++)
-        packed[i] = register_of(hash64(buf + t->starts[i], (size_t)t->lens[i]), precision);
-    Py_END_ALLOW_THREADS
+    for (int32_t i = 0; i < t->count; i++) /* the hashes first: slots fetched ahead */
+        packed[i] = (int64_t)hash_bytes(buf + t->starts[i], t->lens[i], KNOWN_SEED);
+    for (int32_t i = 0; i < t->count; i++) {
+        if (i + AHEAD < t->count && known.slots)
+            PREFETCH(&known.slots[(size_t)packed[i + AHEAD] & known.mask]);
+        packed[i] = known_register(buf + t->starts[i], t->lens[i], (uint64_t)packed[i], precision);
+    }
     return out;
 }
 
@@ -543,7 +644,6 @@ fail:
 
 /* ---- users interned a few lines late: their slots are fetched while lines are parsed ---- */
 
-#define AHEAD 8 /* lines between hashing a user and looking it up */
 
 typedef struct {
     Py_ssize_t line[AHEAD], start[AHEAD], len[AHEAD];

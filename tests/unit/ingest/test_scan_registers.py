@@ -170,3 +170,19 @@ def test_long_field_values_differing_late_get_their_own_codes() -> None:
     codes = np.frombuffer(value_codes, dtype=np.int32).tolist()
     assert [value_names[c].decode() for c in codes] == [json.dumps(v) for v in values]
     assert len(value_names) == 4
+
+
+def test_registers_remembered_across_blocks_stay_right() -> None:
+    """The scanner remembers users' registers from block to block (a worker reads many
+    ranges): more users than it keeps, the same block again, another precision."""  # noqa: D205, D209
+    users = [f"u{i * 7919 % 150_000}" for i in range(150_000)]  # more than 2**17 distinct
+    block = "".join(
+        f'{{"endpoint": "/e", "ts": 1700000000, "user": "{u}"}}\n' for u in users
+    ).encode()
+    for precision in (SPARSE_PRECISION, SPARSE_PRECISION, 14, SPARSE_PRECISION):
+        found = fast.native.scan_lines(block, 0, True, 1e12, 7, 0, 1, 2, precision)
+        table = np.frombuffer(found[3], dtype=np.int64)
+        codes = np.frombuffer(found[4], dtype=np.int32)
+        got = table[codes].tolist()
+        assert got == [register_oracle(u, precision) for u in users]
+        assert len(set(table.tolist())) <= len(table) == len(set(users))
