@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from hitcount.model.answers import DistinctAnswer
     from hitcount.sketches.distinct import DistinctTracker
 
+#: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
+RECENT_EVENTS = 200
+
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
@@ -69,6 +72,11 @@ class Answering:
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
     keying: Keying
+
+    @property
+    def strategy(self) -> Strategy:
+        """The current strategy (a counter swaps it with `swap_strategy`)."""
+        return self._strategy
 
     @property
     def distinct(self) -> DistinctTracker | None:
@@ -221,6 +229,7 @@ class Answering:
             "distinct_bytes": sizes.get(
                 "distinct_bytes", self.distinct.memory_bytes() if self.distinct is not None else 0
             ),
+            "distinct_precision": self.distinct.precision if self.distinct is not None else None,
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),
             "clock": self.clock,

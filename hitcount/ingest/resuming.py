@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from hitcount.errors import InputError
-from hitcount.ingest.reader import BOM, GZIP_MAGIC
+from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
 from hitcount.model.positions import (
     STDIN,
     InputPosition,
@@ -74,6 +74,15 @@ class Place:
         position = position_at(self.source, self.fd, offset, lines)
         self.inputs[position.path] = kept(self.inputs.get(position.path), position)
         return position
+
+    def unfinished(self) -> bytes | None:
+        """The last line read, when it has no newline yet (None: the read ends a line)."""
+        done = self.done
+        if self.gzip or not done or os.pread(self.fd, 1, done - 1) == b"\n":
+            return None
+        start = max(0, done - MAX_LINE_BYTES - 1)
+        before = os.pread(self.fd, done - start, start)
+        return before[before.rfind(b"\n") + 1 :]
 
     def finish(self, lines: int, end: int) -> InputPosition:
         """The file is read to its end, `end` bytes (gzip: compressed bytes) in."""
@@ -148,6 +157,7 @@ def _start(
     try:
         same = position.matches(fd)
         whole = same and position.read_whole(fd)
+        grown = same and not whole and _grew_after_counting(fd, position.offset)
     finally:
         os.close(fd)
     if not same:
@@ -169,7 +179,19 @@ def _start(
         note(f"{name}: already read whole ({_lines(position.lines)}); nothing new to count")
     else:
         note(f"{name}: resuming after line {position.lines}")
+    if grown:
+        note(
+            f"{name}:{position.lines}: this line was counted before its newline was written;"
+            " what was added to it since is not counted"
+        )
     return position
+
+
+def _grew_after_counting(fd: int, offset: int) -> bool:
+    """Whether the line a position ends inside (a last line counted without its newline)
+    went on being written since: the bytes around `offset` are not a line's end."""  # noqa: D205, D209
+    around = os.pread(fd, 2, offset - 1) if offset else b""
+    return len(around) == 2 and b"\n" not in around
 
 
 def _lines(count: int) -> str:

@@ -6,8 +6,10 @@ A store that knows which (endpoint, bucket) sketches changed encodes only those.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from hitcount.sketches.distinct import DistinctTracker
+if TYPE_CHECKING:
+    from hitcount.sketches.distinct import DistinctTracker
 
 Key = tuple[str, int]
 

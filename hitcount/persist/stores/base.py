@@ -24,11 +24,14 @@ class Scope:
         last_s: the window length, back from `now` (inf: all data; None: no data at all,
             only the header and metrics).
         now: the window's end (None: the saved clock).
+        users: whether distinct users will be asked (False: a store may leave out the
+            distinct-users sketches).
     """
 
     patterns: tuple[str, ...] | None = None
     last_s: float | None = math.inf
     now: float | None = None
+    users: bool = True
 
 
 EVERYTHING = Scope()

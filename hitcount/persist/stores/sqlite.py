@@ -28,7 +28,7 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
-from hitcount.persist.document import FORMAT, encode, from_bytes
+from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
@@ -41,6 +41,7 @@ from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     read_distinct,
+    sketch_bytes,
     sketch_texts,
     write_sketches,
 )
@@ -224,6 +225,7 @@ class SqliteStore(Store):
         if scope.last_s is None and scope.patterns is not None:
             endpoints = []
         since = _since(scope, meta)
+        sizes_only = scope.patterns is None and scope.last_s is None
         if whole:
             # one document: read whole, except for the header alone (sizes come from it)
             state: Any = msgspec.Raw(meta["state"]) if scope.patterns != () else None
@@ -247,7 +249,10 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": read_distinct(db, meta, endpoints, since),
+            # sizes only: `sizes` sums the sketches' bytes instead of decoding them
+            "distinct": read_distinct(
+                db, meta, [] if sizes_only or not scope.users else endpoints, since
+            ),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }
@@ -275,14 +280,16 @@ class SqliteStore(Store):
                 return None
             spec = json.loads(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
+            users = sketch_bytes(db) if meta.get("distinct") else {}
             if isinstance(layout, DocumentLayout) or "state" in meta:
-                return files
+                return {**files, **users}
             endpoints, entries = len(layout.endpoints(db)), layout.entries(db)
         return {
             "endpoints_count": endpoints,
             "memory_entries": entries,
             "state_bytes": files["database_bytes"] + files["wal_bytes"],
             **files,
+            **users,
         }
 
     def read_events(
@@ -328,6 +335,10 @@ class SqliteStore(Store):
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
+        # here, not at the top: the counter's modules would cost every read-only command's
+        # start-up (a query on SQLite never builds a HitCounter)
+        from hitcount.persist.document import from_bytes
+
         self._write(from_bytes(data, "the state to save"), whole=True)
 
     def save_counter(

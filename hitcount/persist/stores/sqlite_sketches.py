@@ -31,6 +31,16 @@ def read_distinct(
     return {**parameters, "endpoints": sketches}
 
 
+def sketch_bytes(db: sqlite3.Connection) -> dict[str, int]:
+    """`distinct_bytes`: the encoded sketches' bytes, summed in SQL (base64 text or BLOB)."""
+    (total,) = db.execute(
+        "SELECT SUM(CASE WHEN typeof(sketch) = 'blob' THEN length(sketch)"
+        " ELSE length(sketch) * 3 / 4 - (sketch LIKE '%=') - (sketch LIKE '%==') END)"
+        " FROM distinct_sketches"
+    ).fetchone()
+    return {"distinct_bytes": int(total or 0)}
+
+
 #: Each stored sketch's base64 text by (endpoint, bucket): what a save compares against.
 Sketches = dict[tuple[str, int], str]
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.document import FORMAT, VERSION
+from hitcount.persist.decoding import FORMAT, VERSION
 from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
 from hitcount.persist.stores.sqlite_sketches import distinct_parameters
 
