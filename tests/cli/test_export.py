@@ -120,3 +120,11 @@ def test_unprintable_endpoints_export_as_escapes_the_strict_parser_accepts(tmp_p
 
 def ok_json_rows(state: list[str]) -> list[dict[str, str]]:
     return list(json.loads(ok([*state, "top", "--last", "1h", "--json"]).stdout))
+
+
+def test_a_morris_state_is_not_exported_as_window_counts(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "m.json")]
+    ok([*state, "replay", str(WEB), "-s", "morris"])
+    result = run([*state, "export", "*", "--last", "1m"])
+    assert_error(result, 2, "morris keeps no time: its counts are of all hits ever recorded")
+    assert result.stdout == ""
