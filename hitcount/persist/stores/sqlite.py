@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,18 +36,20 @@ from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
+from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build
 from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     read_distinct,
-    sketch_texts,
+    saved_sketches,
     write_sketches,
 )
 from hitcount.persist.stores.sqlite_writes import (
     clear,
     spec,
+    write_all,
     write_events,
     write_inputs,
     write_meta,
@@ -66,9 +69,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS distinct_sketches (
-    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch TEXT NOT NULL,
+    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch BLOB NOT NULL,
     PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
+
+_SCHEMA = _META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX
 
 
 class SqliteStore(Store):
@@ -112,7 +117,7 @@ class SqliteStore(Store):
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX)
+            db.executescript(_SCHEMA)
         self._db = db
         return db
 
@@ -324,7 +329,7 @@ class SqliteStore(Store):
             baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
         elif layout.tracks_changes:
             baseline = Changes.watch(counter)
-        self._base = (strategy, baseline, counter, sketch_texts(counter))
+        self._base = (strategy, baseline, counter, saved_sketches(counter))
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -337,34 +342,50 @@ class SqliteStore(Store):
         self._write(counter, whole=False)
 
     def _write(self, counter: HitCounter, *, whole: bool) -> None:
-        db = self._connect(create=True)
-        assert db is not None
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         base = self._base
-        with self._writing(db):
-            old = self._meta(db)
-            same = old is not None and json.loads(old["strategy"]) == spec(strategy)
-            loaded_here = not whole and base is not None and base[2] is counter
-            stored: Sketches | None = None
-            keys: set[tuple[str, int]] | None = None
-            horizon = -math.inf
-            if loaded_here and same and base is not None and base[0] is strategy:
-                stored = base[3]
-                if isinstance(base[1], Changes):
-                    keys, horizon = base[1].sketch_keys(counter), base[1].horizon
-                    layout.write_changed(db, strategy, base[1].take())
-                else:
-                    layout.write_delta(db, strategy, base[1])
-            else:  # a swapped strategy keeps its event log
-                clear(db, keep_events=loaded_here)
-                layout.write_whole(db, strategy)
-            write_events(db, counter, whole=not loaded_here)
-            sketches = write_sketches(db, counter, stored, keys, horizon)
-            write_meta(db, counter, layout)
-            write_inputs(db, counter)
+        loaded_here = not whole and base is not None and base[2] is counter
+        sketches = None
+        if not loaded_here and self._db is None and self._absent():
+            fill = partial(write_all, counter=counter, layout=layout)
+            with self.errors("writing the state"):
+                sketches = build_fresh(self.path, _SCHEMA, fill)
+        if sketches is None:
+            db = self._connect(create=True)
+            assert db is not None
+            with self._writing(db):
+                sketches = self._write_into(db, counter, layout, loaded_here)
         counter.unsaved_events.clear()
         self._base = (strategy, self._next_baseline(layout, counter), counter, sketches)
+
+    def _absent(self) -> bool:
+        """No state file yet (nor an old JSON state to import first): built fresh."""
+        legacy = self.legacy is not None and self.legacy.exists()
+        return not legacy and can_build(self.path)
+
+    def _write_into(
+        self, db: sqlite3.Connection, counter: HitCounter, layout: Any, loaded_here: bool
+    ) -> Sketches:
+        """Write the counter into the open database: its changes, or every row."""
+        strategy, base = counter.strategy, self._base
+        old = self._meta(db)
+        same = old is not None and json.loads(old["strategy"]) == spec(strategy)
+        if not (loaded_here and same and base is not None and base[0] is strategy):
+            clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
+            return write_all(db, counter, layout, whole=not loaded_here)
+        keys: set[tuple[str, int]] | None = None
+        horizon = -math.inf
+        if isinstance(base[1], Changes):
+            keys, horizon = base[1].sketch_keys(counter), base[1].horizon
+            layout.write_changed(db, strategy, base[1].take())
+        else:
+            layout.write_delta(db, strategy, base[1])
+        write_events(db, counter, whole=False)
+        sketches = write_sketches(db, counter, base[3], keys, horizon)
+        write_meta(db, counter, layout)
+        write_inputs(db, counter)
+        return sketches
 
     def _next_baseline(self, layout: Any, counter: HitCounter) -> Any:
         """What the next save of `counter` compares against: the same `Changes`, or a

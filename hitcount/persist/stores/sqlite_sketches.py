@@ -1,14 +1,21 @@
-"""The distinct-users sketches of a SQLite state: one row per endpoint and minute."""
+"""The distinct-users sketches of a SQLite state: one row per endpoint and minute.
+
+A row's `sketch` is `HyperLogLog.to_bytes()` as a BLOB; states saved by hitcount before
+hold its base64 text instead, and both are read (`sketch_bytes`, `stored_sketch`).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.stores.sqlite_layouts import rows_of
-from hitcount.sketches.distinct_texts import Key, texts_of
+from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
+from hitcount.sketches.hll import HyperLogLog
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -24,22 +31,54 @@ def read_distinct(
         return None
     width = float(parameters["bucket_s"])
     query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
-    sketches: dict[str, dict[str, str]] = {}
+    sketches: dict[str, dict[str, str | bytes]] = {}
     low = since if math.isfinite(since) else -1e300
     for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
+        # bytes become base64 text when the document is encoded (msgspec), as old rows are
         sketches.setdefault(endpoint, {})[str(bucket)] = sketch
     return {**parameters, "endpoints": sketches}
 
 
-#: Each stored sketch's base64 text by (endpoint, bucket): what a save compares against.
-Sketches = dict[tuple[str, int], str]
+def sketch_bytes(value: bytes | str) -> bytes:
+    """A `distinct_sketches.sketch` value as `HyperLogLog.to_bytes()`: a BLOB as it is, the
+    base64 TEXT of states saved before as its bytes.
+
+    Raises:
+        ValueError: neither (not base64, another type).
+    """  # noqa: D205
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a distinct-users sketch must be a BLOB, not {type(value).__name__}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as err:
+        raise ValueError("a distinct-users sketch's text is not base64") from err
 
 
-def sketch_texts(counter: HitCounter) -> Sketches:
+def stored_sketch(value: bytes | str) -> HyperLogLog:
+    """The sketch of a `distinct_sketches.sketch` value (BLOB, or an older state's text).
+
+    Raises:
+        ValueError: not a valid sketch.
+    """
+    return HyperLogLog.from_bytes(sketch_bytes(value))
+
+
+def sketch_text(value: bytes | str) -> str:
+    """A `distinct_sketches.sketch` value as the base64 text of a state document."""
+    return value if isinstance(value, str) else base64.b64encode(value).decode("ascii")
+
+
+#: Each stored sketch's bytes by (endpoint, bucket): what a save compares against.
+Sketches = dict[tuple[str, int], bytes | bytearray]
+
+
+def saved_sketches(counter: HitCounter) -> Sketches:
     """The counter's sketches as a save will compare them."""
     if counter.distinct is None:
         return {}
-    return {(endpoint, bucket): text for endpoint, bucket, text in counter.distinct.sketch_rows()}
+    return {(endpoint, bucket): blob for endpoint, bucket, blob in sketch_blobs(counter.distinct)}
 
 
 def write_sketches(
@@ -56,15 +95,15 @@ def write_sketches(
     Returns what the table now holds (the next save's `before`)."""  # noqa: D205, D209
     tracker = counter.distinct
     if before is not None and keys is not None and tracker is not None:
-        texts = texts_of(tracker, keys)
-        if texts is not None:
-            return _write_changed(db, tracker, before, texts, horizon)
-    rows = counter.distinct.sketch_rows() if counter.distinct is not None else []
-    now = {(endpoint, bucket): text for endpoint, bucket, text in rows}
+        blobs = blobs_of(tracker, keys)
+        if blobs is not None:
+            return _write_changed(db, tracker, before, blobs, horizon)
+    rows: list[Any] = sketch_blobs(tracker) if tracker is not None else []
+    now = {(endpoint, bucket): blob for endpoint, bucket, blob in rows}
     if before is not None:
         gone = [key for key in before if key not in now]
         db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
-        rows = [(*key, text) for key, text in now.items() if before.get(key) != text]
+        rows = [(*key, blob) for key, blob in now.items() if before.get(key) != blob]
     rows.sort()  # in key order, the B-tree fills page by page
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     return now
@@ -74,11 +113,11 @@ def _write_changed(
     db: sqlite3.Connection,
     tracker: Any,
     before: Sketches,
-    texts: dict[Key, str | None],
+    blobs: dict[Key, bytes | None],
     horizon: float,
 ) -> Sketches:
-    """Write the sketches of `texts` that differ, delete those gone and those pruned."""
-    gone = [key for key, text in texts.items() if text is None and key in before]
+    """Write the sketches of `blobs` that differ, delete those gone and those pruned."""
+    gone = [key for key, blob in blobs.items() if blob is None and key in before]
     if math.isfinite(tracker.horizon) and tracker.horizon > horizon:
         first_kept = math.floor(tracker.horizon / tracker.bucket_s)
         if any(bucket < first_kept for _, bucket in before):
@@ -86,9 +125,9 @@ def _write_changed(
     for key in gone:
         before.pop(key, None)
     db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
-    rows = sorted((*key, text) for key, text in texts.items() if text and before.get(key) != text)
+    rows = sorted((*key, blob) for key, blob in blobs.items() if blob and before.get(key) != blob)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
-    before.update(((endpoint, bucket), text) for endpoint, bucket, text in rows)
+    before.update(((endpoint, bucket), blob) for endpoint, bucket, blob in rows)
     return before
 
 

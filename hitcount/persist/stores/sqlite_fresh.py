@@ -1,0 +1,109 @@
+"""A new SQLite state built whole under a temporary name, then linked into place.
+
+When no state file exists yet, a save that writes the whole state (a replay without
+`--append`, a restore, the import of the old JSON state) fills a database beside it
+(`.NAME.XXXXXXXX.hitcount-tmp`) with no journal and no syncs while it fills: its pages are
+written once, not to the write-ahead log first. Then it is switched to WAL, fsynced, and
+linked to the state's name only if nothing is there yet: a crash or a kill -9 leaves no
+state or the whole one, and the next writer deletes the temporary file left behind.
+
+A state file that exists is never replaced this way, but in place in one transaction:
+readers may hold it open, and a file renamed over a database in use would share its
+write-ahead log and its index (`NAME-wal`, `NAME-shm`) with the old one: SQLite would apply
+the old log's pages to the new file. For the same reason nothing is linked while a
+`NAME-wal` or `NAME-shm` is there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from hitcount.errors import StoreUnavailableError
+from hitcount.persist.atomic import TEMPORARY_SUFFIX, fsync_directory, temporary_prefix
+
+#: SQLite's own mode for the files it creates (the umask applies).
+_MODE = 0o644
+#: The companions SQLite may leave beside a database file.
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+T = TypeVar("T")
+
+
+def can_build(path: Path) -> bool:
+    """Whether `path` may be built fresh: neither it nor a log or index of it exists."""
+    return not any(Path(f"{path}{end}").exists() for end in ("", *_COMPANIONS))
+
+
+def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T | None:
+    """Build the database `path` from `schema` and `fill` (inside one transaction); link it
+    into place. Returns what `fill` returned, or None when `path` (or a log of it) appeared
+    meanwhile: nothing was linked, the caller writes in place instead.
+
+    Call under the state's writers' lock.
+
+    Raises:
+        StoreUnavailableError: the temporary file could not be written (it is removed).
+        sqlite3.Error: from `fill` (the temporary file is removed).
+    """  # noqa: D205
+    try:
+        return _build(path, schema, fill)
+    except OSError as err:
+        raise StoreUnavailableError(f"{path}: cannot write the state: {err.strerror}") from err
+
+
+def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T | None:
+    remove_leftovers(path)
+    temporary = path.with_name(f"{temporary_prefix(path)}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _MODE))
+    try:
+        result = _fill(temporary, schema, fill)
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not can_build(path):
+            return None
+        try:
+            os.link(temporary, path)  # never over a file that appeared meanwhile
+        except FileExistsError:
+            return None
+        fsync_directory(path.parent)
+        return result
+    finally:
+        _remove(temporary)
+
+
+def _fill(temporary: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T:
+    db = sqlite3.connect(temporary, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")  # a failure deletes the file: nothing to undo
+        db.execute("PRAGMA synchronous=OFF")  # fsynced once, whole, before it is linked
+        db.executescript(schema)
+        db.execute("BEGIN IMMEDIATE")
+        result = fill(db)
+        db.execute("COMMIT")
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
+    return result
+
+
+def remove_leftovers(path: Path) -> None:
+    """Delete the temporary databases (and their logs) a killed build of `path` left."""
+    for stale in path.parent.glob(f"{temporary_prefix(path)}*{TEMPORARY_SUFFIX}*"):
+        if stale.name.endswith((TEMPORARY_SUFFIX, *(TEMPORARY_SUFFIX + e for e in _COMPANIONS))):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _remove(temporary: Path) -> None:
+    for end in ("", *_COMPANIONS):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{temporary}{end}").unlink()
