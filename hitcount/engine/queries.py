@@ -221,6 +221,7 @@ class Answering:
             "distinct_bytes": sizes.get(
                 "distinct_bytes", self.distinct.memory_bytes() if self.distinct is not None else 0
             ),
+            "distinct_precision": self.distinct.precision if self.distinct is not None else None,
             "strategy": strategy.name,
             "strategy_params": dict(strategy.params),
             "clock": self.clock,

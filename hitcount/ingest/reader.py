@@ -111,8 +111,12 @@ def read_offset(stream: BinaryIO) -> int:
         return 0
 
 
-def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]]:
+def iter_blocks(
+    stream: BinaryIO, name: str, first_line: int = 1
+) -> Iterator[tuple[int, bytes | None]]:
     """Yield `(number of the first line, block)`: blocks of whole lines, about 1 MiB each.
+
+    `first_line` numbers a stream that starts later in its file (one seeked to a line start).
 
     Every line of a block ends in a newline, except perhaps the last line of the input. A
     line longer than MAX_LINE_BYTES that does not fit in memory bounds is yielded as
@@ -121,11 +125,11 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None
     Raises:
         InputError: the stream cannot be read (corrupt gzip, I/O error).
     """
-    number = 1
+    number = first_line
     pending = b""
     skipping = False  # inside a line too long to keep
     for index, chunk in enumerate(_chunks(stream, name)):
-        if index == 0:
+        if index == 0 and first_line == 1:
             chunk = chunk.removeprefix(BOM)
         if skipping:
             cut = chunk.find(b"\n")
@@ -146,6 +150,22 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None
         yield number, None
     elif pending:
         yield number, pending
+
+
+def blocks_after(
+    stream: BinaryIO, name: str, skip: int, offset: int | None
+) -> Iterator[tuple[int, bytes | None]]:
+    """The blocks of `stream` after its first `skip` lines, which end at byte `offset`.
+
+    A plain file seeks there when the byte before `offset` ends a line; gzip content, a
+    pipe or a file whose bytes moved are read past those lines instead.
+    """
+    if skip and offset and isinstance(stream, io.BufferedReader) and stream.seekable():
+        stream.seek(offset - 1)
+        if stream.read(1) == b"\n":
+            return iter_blocks(stream, name, skip + 1)
+        stream.seek(0)
+    return skip_lines(iter_blocks(stream, name), skip)
 
 
 def skip_lines(

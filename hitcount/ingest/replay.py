@@ -15,12 +15,12 @@ from hitcount.ingest.formats.keyed import keyed
 from hitcount.ingest.progress import ProgressHandler, ReplayProgress, input_size
 from hitcount.ingest.reader import (
     MAX_LINE_BYTES,
+    blocks_after,
     drop_blank_lines,
     iter_blocks,
     line_count,
     open_input,
     read_offset,
-    skip_lines,
     split_block,
 )
 from hitcount.ingest.reports import (
@@ -31,7 +31,12 @@ from hitcount.ingest.reports import (
     refuse_empty,
 )
 from hitcount.ingest.resuming import Place, opened_place
-from hitcount.ingest.sniffing import csv_header, parser_for_block, parser_for_file
+from hitcount.ingest.sniffing import (
+    csv_header,
+    parser_for_block,
+    parser_for_file,
+    past_csv_header,
+)
 from hitcount.ingest.workers import is_gzip, small_without_numpy, worker_count
 from hitcount.model.hits import BadLine, Hit
 from hitcount.model.keys import Keying
@@ -163,8 +168,10 @@ class Replayer:
         self.source_lines = skip  # a source read to its end before stays there
         self.place = opened_place(source, self.counter.inputs, start)
         try:
-            if skip or not self._in_parallel(source, started):
-                self._blocks(source, skip, started)
+            if start is not None and skip:
+                self._resumed(source, start)
+            elif not self._in_parallel(source, started):
+                self._blocks(source, started)
         except _StopRequestedError:  # what is recorded so far is the input's position
             self.source_lines = self.report.lines_read - started
             if self.place is not None:
@@ -175,10 +182,19 @@ class Replayer:
                 self.place.close()
             self.place = None
 
-    def _blocks(self, source: str, skip: int, started: int) -> None:
-        """Replay one input block by block, on this core."""
+    def _resumed(self, source: str, start: InputPosition) -> None:
+        """Replay `source` after the lines `start` says were counted, on this core."""
+        if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
+            self.parser = keyed(found, self._keying())  # the format its head shows
+        if self.parser is not None and self.parser.name == "csv":
+            past_csv_header(self.parser, source, self.name, start.lines)
+        self._blocks(source, self._started, start)
+
+    def _blocks(self, source: str, started: int, start: InputPosition | None = None) -> None:
+        """Replay one input block by block, on this core (after `start`, if given)."""
+        skip, offset = (start.lines, start.offset) if start is not None else (0, None)
         with open_input(source) as stream:
-            for first, block in skip_lines(iter_blocks(stream, self.name), skip):
+            for first, block in blocks_after(stream, self.name, skip, offset):
                 self._offset = read_offset(stream)
                 self._placed(first, block)
                 self.block(first, block)

@@ -77,9 +77,10 @@ def refuse_empty(
             hint="nothing was saved; check the file, or the command feeding stdin",
         )
     first = report.first_bad[0]
+    which = "its one line is" if report.bad_lines == 1 else f"all {report.bad_lines} lines are"
     raise InputError(
         names,
-        f"no hits: all {report.bad_lines} lines are bad (line {first.line}: {first.reason})",
+        f"no hits: {which} bad (line {first.line}: {first.reason})",
         hint="nothing was saved; is --format right?",
     )
 

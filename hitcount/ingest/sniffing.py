@@ -66,3 +66,21 @@ def is_ndjson(source: str, fmt: str | None) -> bool:
             return handle.read(256).lstrip().startswith(b"{")
     except OSError:
         return False
+
+
+def past_csv_header(parser: LineParser, source: str, name: str, skip: int) -> None:
+    """Show `parser` a CSV file's first line (up to line `skip`) before it resumes after it.
+
+    A CSV header is only ever the first non-blank line: a replay resumed later would never
+    see it and would read the columns in the default order. What `parser` makes of the line
+    is thrown away (it was counted by the replay that read it).
+    """
+    with contextlib.suppress(InputError), open_input(source) as stream:
+        first, block = next(iter_blocks(stream, name), (1, None))
+        for number, line in split_block(first, block) if block is not None else ():
+            if number > skip:
+                return
+            if line is not None and line.strip():
+                with contextlib.suppress(BadLine):
+                    parser.parse(line)
+                return

@@ -57,3 +57,20 @@ def test_metrics_count_pruning(tmp_path: Path) -> None:
     assert all(event["endpoint"] == "/p" for event in pruned)
     # Prunes are traced, not remembered: they would crowd out the notable events.
     assert "pruned" not in [e["event"] for e in ok_json(["events", "--json"])]
+
+
+def test_metrics_shows_the_distinct_users_precision(tmp_path: Path) -> None:
+    hits = [{"endpoint": f"/e{i % 3}", "ts": 1000 + i, "user": f"u{i % 50}"} for i in range(300)]
+    first, more = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_text("".join(json.dumps(hit) + "\n" for hit in hits[:200]))
+    more.write_text("".join(json.dumps(hit) + "\n" for hit in hits[200:]))
+    for name in ("s.db", "s.json"):
+        state = ["--state", str(tmp_path / name)]
+        ok([*state, "replay", str(first)])
+        assert ok_json([*state, "metrics", "--json"])["distinct_precision"] == 13
+        ok([*state, "replay", "--append", str(more), "--distinct-precision", "10"])
+        assert ok_json([*state, "metrics", "--json"])["distinct_precision"] == 10  # folded
+        ok([*state, "replay", str(first), "--no-distinct"])
+        assert ok_json([*state, "metrics", "--json"])["distinct_precision"] is None
+        text = ok([*state, "metrics"]).stdout
+        assert re.search(r"^distinct_precision +-$", text, re.MULTILINE)

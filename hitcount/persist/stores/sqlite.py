@@ -44,6 +44,7 @@ from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     read_distinct,
     saved_sketches,
+    sketch_bytes,
     write_sketches,
 )
 from hitcount.persist.stores.sqlite_writes import (
@@ -229,6 +230,7 @@ class SqliteStore(Store):
         if scope.last_s is None and scope.patterns is not None:
             endpoints = []
         since = _since(scope, meta)
+        sizes_only = scope.patterns is None and scope.last_s is None
         if whole:
             # one document: read whole, except for the header alone (sizes come from it)
             state: Any = msgspec.Raw(meta["state"]) if scope.patterns != () else None
@@ -252,7 +254,8 @@ class SqliteStore(Store):
             "metrics": json.loads(meta["metrics"]),
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
-            "distinct": read_distinct(db, meta, endpoints, since),
+            # sizes only: `sizes` sums the sketches' bytes instead of decoding them
+            "distinct": read_distinct(db, meta, [] if sizes_only else endpoints, since),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }
@@ -280,14 +283,16 @@ class SqliteStore(Store):
                 return None
             spec = json.loads(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
+            users = sketch_bytes(db) if meta.get("distinct") else {}
             if isinstance(layout, DocumentLayout) or "state" in meta:
-                return files
+                return {**files, **users}
             endpoints, entries = len(layout.endpoints(db)), layout.entries(db)
         return {
             "endpoints_count": endpoints,
             "memory_entries": entries,
             "state_bytes": files["database_bytes"] + files["wal_bytes"],
             **files,
+            **users,
         }
 
     def read_events(

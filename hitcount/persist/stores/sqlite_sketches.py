@@ -1,7 +1,7 @@
 """The distinct-users sketches of a SQLite state: one row per endpoint and minute.
 
 A row's `sketch` is `HyperLogLog.to_bytes()` as a BLOB; states saved by hitcount before
-hold its base64 text instead, and both are read (`sketch_bytes`, `stored_sketch`).
+hold its base64 text instead, and both are read (`stored_bytes`, `stored_sketch`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,17 @@ def read_distinct(
     return {**parameters, "endpoints": sketches}
 
 
-def sketch_bytes(value: bytes | str) -> bytes:
+def sketch_bytes(db: sqlite3.Connection) -> dict[str, int]:
+    """`distinct_bytes`: the encoded sketches' bytes, summed in SQL (base64 text or BLOB)."""
+    (total,) = db.execute(
+        "SELECT SUM(CASE WHEN typeof(sketch) = 'blob' THEN length(sketch)"
+        " ELSE length(sketch) * 3 / 4 - (sketch LIKE '%=') - (sketch LIKE '%==') END)"
+        " FROM distinct_sketches"
+    ).fetchone()
+    return {"distinct_bytes": int(total or 0)}
+
+
+def stored_bytes(value: bytes | str) -> bytes:
     """A `distinct_sketches.sketch` value as `HyperLogLog.to_bytes()`: a BLOB as it is, the
     base64 TEXT of states saved before as its bytes.
 
@@ -62,7 +72,7 @@ def stored_sketch(value: bytes | str) -> HyperLogLog:
     Raises:
         ValueError: not a valid sketch.
     """
-    return HyperLogLog.from_bytes(sketch_bytes(value))
+    return HyperLogLog.from_bytes(stored_bytes(value))
 
 
 def sketch_text(value: bytes | str) -> str:

@@ -214,7 +214,12 @@ def test_a_line_dated_centuries_ahead_is_a_bad_line_not_a_new_clock(tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "the input is empty"), (b"\n\n", "the input is empty"), (b"{bad\n[1]\n", "all 2 lines")],
+    [
+        (b"", "the input is empty"),
+        (b"\n\n", "the input is empty"),
+        (b"{bad\n[1]\n", r"no hits: all 2 lines are bad \(line 1: "),
+        (b"\n{bad\n", r"no hits: its one line is bad \(line 2: "),
+    ],
 )
 def test_input_without_a_single_hit_is_refused(
     tmp_path: Path, content: bytes, message: str

@@ -290,3 +290,47 @@ def test_a_commit_of_a_loaded_state_writes_only_the_sketches_it_changed(
     assert loaded.distinct is not None and expected.distinct is not None
     assert sorted(loaded.distinct.sketch_rows()) == sorted(expected.distinct.sketch_rows())
     store.close()
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "sliding", "ehist", "morris"])
+@pytest.mark.parametrize("users", [3, 400, 5000])  # sparse only; sparse and dense sketches
+def test_metrics_sums_the_sketch_bytes_without_decoding_a_sketch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str, users: int
+) -> None:
+    import random
+
+    from hitcount.sketches.hll import HyperLogLog
+
+    rng = random.Random(users)
+    store = SqliteStore(tmp_path / "s.db")
+    with updating(store, lambda: HitCounter(strategy)) as counter:
+        for i in range(6000):
+            counter.record(f"/e{i % 3}", T0 + i * 0.5, f"u{rng.randrange(users)}")
+    store.close()
+    whole = load_counter(SqliteStore(tmp_path / "s.db"))
+    assert whole.distinct is not None
+    expected = whole.distinct.memory_bytes()  # every sketch decoded and measured
+    assert expected > 0
+
+    def no_decoding(*_: object) -> None:
+        raise AssertionError("metrics decoded a sketch")
+
+    monkeypatch.setattr(HyperLogLog, "from_bytes", no_decoding)
+    result = ok(["--state", str(tmp_path / "s.db"), "metrics", "--json"])
+    assert json.loads(result.stdout)["distinct_bytes"] == expected
+
+
+def test_an_append_reports_the_whole_states_sketch_bytes(tmp_path: Path) -> None:
+    state = tmp_path / "s.db"
+    first, more = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    lines = [{"endpoint": f"/e{i % 4}", "ts": T0 + i, "user": f"u{i % 300}"} for i in range(900)]
+    first.write_text("".join(json.dumps(line) + "\n" for line in lines[:800]))
+    more.write_text("".join(json.dumps(line) + "\n" for line in lines[800:]))
+    ok(["--state", str(state), "replay", str(first)])
+    appended = json.loads(
+        ok(["--state", str(state), "replay", "--append", str(more), "--json"]).stdout
+    )
+    whole = load_counter(SqliteStore(state))
+    assert whole.distinct is not None
+    # before: the bytes of the appended batch's sketches alone
+    assert appended["metrics"]["distinct_bytes"] == whole.distinct.memory_bytes()
