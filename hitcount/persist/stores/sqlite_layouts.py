@@ -180,12 +180,20 @@ class BucketLayout(SqliteLayout):
         return int(db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0])
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
-        """Insert every bucket."""
-        rows = (
-            (endpoint, tier, bucket, count)
-            for endpoint, part in self.parts(strategy).items()
-            for (tier, bucket), count in part.items()
-        )
+        """Insert every bucket, in key order (the B-tree fills page by page)."""
+        if isinstance(strategy, TieredRollups):
+            rows = sorted(
+                (endpoint, tier, bucket, count)
+                for endpoint, part in self.parts(strategy).items()
+                for (tier, bucket), count in part.items()
+            )
+        else:  # fixed: straight from its tables, no (tier, bucket) keys made
+            source = keeping_buckets(strategy)
+            rows = [
+                (endpoint, 0, bucket, count)
+                for endpoint in sorted(strategy.endpoints())
+                for bucket, count in sorted(source.bucket_counts(endpoint).items())
+            ]
         db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
