@@ -43,8 +43,8 @@ from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     read_distinct,
-    saved_sketches,
     sketch_bytes,
+    stored_rows,
     write_sketches,
 )
 from hitcount.persist.stores.sqlite_writes import (
@@ -90,7 +90,7 @@ class SqliteStore(Store):
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
         #: What `updating` loaded (strategy, its rows' baseline, the counter, its sketches).
-        self._base: tuple[Any, Any, HitCounter, Sketches] | None = None
+        self._base: tuple[Any, Any, HitCounter, Sketches | None] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ class SqliteStore(Store):
             baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
         elif layout.tracks_changes:
             baseline = Changes.watch(counter)
-        self._base = (strategy, baseline, counter, saved_sketches(counter))
+        self._base = (strategy, baseline, counter, None)  # sketches: as stored
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -351,12 +351,13 @@ class SqliteStore(Store):
         layout = layout_for(strategy.name, strategy.params)
         base = self._base
         loaded_here = not whole and base is not None and base[2] is counter
-        sketches = None
-        if not loaded_here and self._db is None and self._absent():
+        built, sketches = False, None
+        if not loaded_here and self._db is None and can_build(self.path, self.legacy):
             fill = partial(write_all, counter=counter, layout=layout)
+            self._lock._ensure_directory()
             with self.errors("writing the state"):
-                sketches = build_fresh(self.path, _SCHEMA, fill)
-        if sketches is None:
+                built = build_fresh(self.path, _SCHEMA, fill)
+        if not built:
             db = self._connect(create=True)
             assert db is not None
             with self._writing(db):
@@ -364,21 +365,17 @@ class SqliteStore(Store):
         counter.unsaved_events.clear()
         self._base = (strategy, self._next_baseline(layout, counter), counter, sketches)
 
-    def _absent(self) -> bool:
-        """No state file yet (nor an old JSON state to import first): built fresh."""
-        legacy = self.legacy is not None and self.legacy.exists()
-        return not legacy and can_build(self.path)
-
     def _write_into(
         self, db: sqlite3.Connection, counter: HitCounter, layout: Any, loaded_here: bool
-    ) -> Sketches:
+    ) -> Sketches | None:
         """Write the counter into the open database: its changes, or every row."""
         strategy, base = counter.strategy, self._base
         old = self._meta(db)
         same = old is not None and json.loads(old["strategy"]) == spec(strategy)
         if not (loaded_here and same and base is not None and base[0] is strategy):
             clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
-            return write_all(db, counter, layout, whole=not loaded_here)
+            write_all(db, counter, layout, whole=not loaded_here)
+            return None  # the sketches are as stored
         keys: set[tuple[str, int]] | None = None
         horizon = -math.inf
         if isinstance(base[1], Changes):
@@ -387,7 +384,8 @@ class SqliteStore(Store):
         else:
             layout.write_delta(db, strategy, base[1])
         write_events(db, counter, whole=False)
-        sketches = write_sketches(db, counter, base[3], keys, horizon)
+        before = base[3] if base[3] is not None else stored_rows(db)
+        sketches = write_sketches(db, counter, before, keys, horizon)
         write_meta(db, counter, layout)
         write_inputs(db, counter)
         return sketches

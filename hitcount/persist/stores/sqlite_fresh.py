@@ -22,7 +22,6 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from hitcount.errors import StoreUnavailableError
 from hitcount.persist.atomic import TEMPORARY_SUFFIX, fsync_directory, temporary_prefix
@@ -32,18 +31,19 @@ _MODE = 0o644
 #: The companions SQLite may leave beside a database file.
 _COMPANIONS = ("-wal", "-shm", "-journal")
 
-T = TypeVar("T")
 
-
-def can_build(path: Path) -> bool:
-    """Whether `path` may be built fresh: neither it nor a log or index of it exists."""
+def can_build(path: Path, legacy: Path | None = None) -> bool:
+    """Whether `path` may be built fresh: neither it nor a log or index of it exists (nor
+    the old JSON state `legacy`, imported first)."""  # noqa: D205, D209
+    if legacy is not None and legacy.exists():
+        return False
     return not any(Path(f"{path}{end}").exists() for end in ("", *_COMPANIONS))
 
 
-def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T | None:
+def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> bool:
     """Build the database `path` from `schema` and `fill` (inside one transaction); link it
-    into place. Returns what `fill` returned, or None when `path` (or a log of it) appeared
-    meanwhile: nothing was linked, the caller writes in place instead.
+    into place. False: `path` (or a log of it) appeared meanwhile and nothing was linked (the
+    caller writes in place instead).
 
     Call under the state's writers' lock.
 
@@ -57,42 +57,41 @@ def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], T]
         raise StoreUnavailableError(f"{path}: cannot write the state: {err.strerror}") from err
 
 
-def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T | None:
+def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> bool:
     remove_leftovers(path)
     temporary = path.with_name(f"{temporary_prefix(path)}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _MODE))
     try:
-        result = _fill(temporary, schema, fill)
+        _fill(temporary, schema, fill)
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
         if not can_build(path):
-            return None
+            return False
         try:
             os.link(temporary, path)  # never over a file that appeared meanwhile
         except FileExistsError:
-            return None
+            return False
         fsync_directory(path.parent)
-        return result
+        return True
     finally:
         _remove(temporary)
 
 
-def _fill(temporary: Path, schema: str, fill: Callable[[sqlite3.Connection], T]) -> T:
+def _fill(temporary: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> None:
     db = sqlite3.connect(temporary, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=OFF")  # a failure deletes the file: nothing to undo
         db.execute("PRAGMA synchronous=OFF")  # fsynced once, whole, before it is linked
         db.executescript(schema)
         db.execute("BEGIN IMMEDIATE")
-        result = fill(db)
+        fill(db)
         db.execute("COMMIT")
         db.execute("PRAGMA journal_mode=WAL")
     finally:
         db.close()
-    return result
 
 
 def remove_leftovers(path: Path) -> None:

@@ -84,11 +84,10 @@ def sketch_text(value: bytes | str) -> str:
 Sketches = dict[tuple[str, int], bytes | bytearray]
 
 
-def saved_sketches(counter: HitCounter) -> Sketches:
-    """The counter's sketches as a save will compare them."""
-    if counter.distinct is None:
-        return {}
-    return {(endpoint, bucket): blob for endpoint, bucket, blob in sketch_blobs(counter.distinct)}
+def stored_rows(db: sqlite3.Connection) -> Sketches:
+    """What the sketch rows hold, as bytes: the baseline of a save of a loaded state."""
+    rows = db.execute("SELECT endpoint, bucket, sketch FROM distinct_sketches")
+    return {(endpoint, bucket): stored_bytes(value) for endpoint, bucket, value in rows}
 
 
 def write_sketches(
@@ -97,24 +96,26 @@ def write_sketches(
     before: Sketches | None,
     keys: set[tuple[str, int]] | None = None,
     horizon: float = -math.inf,
-) -> Sketches:
+) -> Sketches | None:
     """Write the counter's distinct-users sketches: all of them (`before` None: the table is
     empty), or only those that changed since `before`, deleting the ones gone. With `keys`
     (every sketch that may have changed since `before`, whose pruning `horizon` was then the
     tracker's), only those are encoded and compared, and those pruned since deleted.
-    Returns what the table now holds (the next save's `before`)."""  # noqa: D205, D209
+    Returns what the table now holds (the next save's `before`; None: read it back then)."""  # noqa: D205, D209
     tracker = counter.distinct
     if before is not None and keys is not None and tracker is not None:
         blobs = blobs_of(tracker, keys)
         if blobs is not None:
             return _write_changed(db, tracker, before, blobs, horizon)
     rows: list[Any] = sketch_blobs(tracker) if tracker is not None else []
+    if before is None:
+        rows.sort()  # in key order, the B-tree fills page by page
+        db.executemany("INSERT INTO distinct_sketches VALUES (?, ?, ?)", rows)
+        return None  # a replay saves once: no table of every row made for a next save
     now = {(endpoint, bucket): blob for endpoint, bucket, blob in rows}
-    if before is not None:
-        gone = [key for key in before if key not in now]
-        db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
-        rows = [(*key, blob) for key, blob in now.items() if before.get(key) != blob]
-    rows.sort()  # in key order, the B-tree fills page by page
+    gone = [key for key in before if key not in now]
+    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
+    rows = sorted((*key, blob) for key, blob in now.items() if before.get(key) != blob)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     return now
 

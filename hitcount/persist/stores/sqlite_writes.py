@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.document import FORMAT, VERSION
 from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
-from hitcount.persist.stores.sqlite_sketches import Sketches, distinct_parameters, write_sketches
+from hitcount.persist.stores.sqlite_sketches import distinct_parameters, write_sketches
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -78,12 +78,11 @@ def write_inputs(db: sqlite3.Connection, counter: HitCounter) -> None:
 
 def write_all(
     db: sqlite3.Connection, counter: HitCounter, layout: SqliteLayout, *, whole: bool = True
-) -> Sketches:
+) -> None:
     """Every row of the counter, into empty tables: the events since it was loaded (and,
-    `whole`, those it remembers from before). Returns what the sketch rows hold."""  # noqa: D205, D209
+    `whole`, those it remembers from before)."""  # noqa: D205, D209
     layout.write_whole(db, counter.strategy)
     write_events(db, counter, whole=whole)
-    sketches = write_sketches(db, counter, None)
+    write_sketches(db, counter, None)
     write_meta(db, counter, layout)
     write_inputs(db, counter)
-    return sketches
