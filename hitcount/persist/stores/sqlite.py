@@ -325,8 +325,7 @@ class SqliteStore(Store):
     # -- writing --------------------------------------------------------------------------
 
     def loaded(self, counter: HitCounter) -> None:
-        """Remember the counter `updating` loaded: its next save writes only its changes
-        (the endpoints it noted since, or the rows that differ from a baseline)."""  # noqa: D205, D209
+        """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         baseline: Any = layout.baseline(strategy)
@@ -334,7 +333,10 @@ class SqliteStore(Store):
             baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
         elif layout.tracks_changes:
             baseline = Changes.watch(counter)
-        self._base = (strategy, baseline, counter, None)  # sketches: as stored
+        db = self._connect(create=False)
+        with self.errors("reading the state"):  # the sketches as stored, not encoded again
+            sketches = stored_rows(db) if db is not None else {}
+        self._base = (strategy, baseline, counter, sketches)
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
