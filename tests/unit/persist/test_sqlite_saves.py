@@ -253,3 +253,45 @@ def test_the_next_writer_removes_what_a_killed_build_left(tmp_path: Path) -> Non
     store.close()
     assert not any(path.exists() for path in left) and kept.exists()
     assert _count(state, "/e") == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    precision=st.integers(4, 16),
+    sketches=st.lists(
+        st.tuples(st.sampled_from(["old", "new", "dense"]), st.integers(1, 3000)),
+        min_size=1,
+        max_size=6,
+    ),
+    seed=st.integers(0, 10**6),
+)
+def test_sketches_of_every_saved_form_lay_out_as_they_save_alone(
+    precision: int, sketches: list[tuple[str, int]], seed: int
+) -> None:
+    """Old-form sparse sketches (registers at p, 3 bytes an entry, as states saved before
+    hold them), sparse ones at precision 25 and dense ones, side by side in the register
+    log: each row is the sketch's own `to_bytes`."""  # noqa: D205, D209
+    from hitcount.sketches.hll_bytes import sparse_header
+    from hitcount.sketches.sketchlog import RegisterLog
+
+    rng = np.random.default_rng(seed)
+    log, expected = RegisterLog(precision), dict[tuple[str, int], bytes]()
+    for bucket, (form, size) in enumerate(sketches):
+        if form == "old":  # entries (index, rank) at precision p, below the m/16 limit
+            count = min(size, max(1, (1 << precision) // 16))
+            indexes = sorted(rng.choice(1 << precision, size=count, replace=False).tolist())
+            ranks = rng.integers(1, 66 - precision, size=count).tolist()
+            body = b"".join(
+                i.to_bytes(2, "big") + bytes([r]) for i, r in zip(indexes, ranks, strict=True)
+            )
+            data = sparse_header(precision, count, high=False) + body
+            sketch = HyperLogLog.from_bytes(data)
+            assert sketch.to_bytes() == data and sketch.sparse_precision == precision
+        else:
+            sketch = HyperLogLog(precision)
+            users = size if form == "new" else (1 << precision) // 4 + 64 + size
+            sketch.add_many(f"{seed}:{bucket}:{i}" for i in range(users))
+        log.add_sketch(f"/e{bucket % 2}", bucket, sketch)
+        expected[(f"/e{bucket % 2}", bucket)] = sketch.to_bytes()
+    got = {(endpoint, bucket): bytes(blob) for endpoint, bucket, blob in log.byte_rows()}
+    assert got == expected
