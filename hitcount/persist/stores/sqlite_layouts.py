@@ -24,6 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.stores.sqlite_bulk import insert_rows
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import (
@@ -194,7 +195,7 @@ class BucketLayout(SqliteLayout):
                 for endpoint in sorted(strategy.endpoints())
                 for bucket, count in sorted(source.bucket_counts(endpoint).items())
             ]
-        db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
+        insert_rows(db, "buckets", rows)
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
         """Per changed endpoint: upsert the buckets that differ from its rows, delete the

@@ -13,6 +13,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from hitcount.persist.stores.sqlite_bulk import insert_rows
 from hitcount.persist.stores.sqlite_layouts import rows_of
 from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 from hitcount.sketches.hll import HyperLogLog
@@ -110,7 +111,7 @@ def write_sketches(
     rows: list[Any] = sketch_blobs(tracker) if tracker is not None else []
     if before is None:
         rows.sort()  # in key order, the B-tree fills page by page
-        db.executemany("INSERT INTO distinct_sketches VALUES (?, ?, ?)", rows)
+        insert_rows(db, "distinct_sketches", rows)
         return None  # a replay saves once: no table of every row made for a next save
     now = {(endpoint, bucket): blob for endpoint, bucket, blob in rows}
     gone = [key for key in before if key not in now]

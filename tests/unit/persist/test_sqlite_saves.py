@@ -295,3 +295,26 @@ def test_sketches_of_every_saved_form_lay_out_as_they_save_alone(
         expected[(f"/e{bucket % 2}", bucket)] = sketch.to_bytes()
     got = {(endpoint, bucket): bytes(blob) for endpoint, bucket, blob in log.byte_rows()}
     assert got == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(0, 3 * 200 + 7),
+    per=st.sampled_from([1, 2, 7, 200]),
+    width=st.integers(1, 4),
+)
+def test_rows_inserted_in_batches_are_the_rows_one_by_one(count: int, per: int, width: int) -> None:
+    from hitcount.persist.stores import sqlite_bulk
+
+    rows = [tuple([f"r{i}", *range(i, i + width - 1)]) for i in range(count)]
+    db = sqlite3.connect(":memory:")
+    columns = ", ".join(f"c{k}" for k in range(width))
+    db.execute(f"CREATE TABLE t ({columns})")
+    original = sqlite_bulk.ROWS_PER_STATEMENT
+    sqlite_bulk.ROWS_PER_STATEMENT = per
+    try:
+        sqlite_bulk.insert_rows(db, "t", rows)
+    finally:
+        sqlite_bulk.ROWS_PER_STATEMENT = original
+    assert db.execute("SELECT * FROM t ORDER BY rowid").fetchall() == rows
+    db.close()
