@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -58,8 +57,8 @@ def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], ob
 
 
 def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> bool:
-    remove_leftovers(path)
-    temporary = path.with_name(f"{temporary_prefix(path)}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    remove_leftovers(path)  # a random name from os.urandom: `secrets` would import hashlib
+    temporary = path.with_name(f"{temporary_prefix(path)}{os.urandom(4).hex()}{TEMPORARY_SUFFIX}")
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _MODE))
     try:
         _fill(temporary, schema, fill)
