@@ -12,13 +12,18 @@ setup(
         Extension(
             "hitcount.ingest._scan",
             sources=["hitcount/ingest/_scan.c"],
-            depends=["hitcount/ingest/_scan_text.h", "hitcount/ingest/_scan_fields.h"],
+            depends=[
+                "hitcount/ingest/_scan_text.h",
+                "hitcount/ingest/_scan_fields.h",
+                "hitcount/sketches/_blake2b.h",
+            ],
             extra_compile_args=["-O2"],
             optional=True,
         ),
         Extension(
             "hitcount.sketches._reduce",
             sources=["hitcount/sketches/_reduce.c"],
+            depends=["hitcount/sketches/_blake2b.h"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

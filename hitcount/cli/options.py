@@ -355,12 +355,15 @@ def window(
     return spec
 
 
-def scope(spec: WindowSpec, patterns: tuple[str, ...] | None = None) -> Scope:
-    """What a store must read for `spec`: its patterns, back far enough for the window."""
+def scope(
+    spec: WindowSpec, patterns: tuple[str, ...] | None = None, *, users: bool = True
+) -> Scope:
+    """What a store must read for `spec`: its patterns, back far enough for the window, and
+    the distinct-users sketches only when `users` will be asked."""  # noqa: D205, D209
     from hitcount.persist.stores import Scope
 
     back, end = spec.reach()
-    return Scope(patterns=patterns, last_s=back, now=end)
+    return Scope(patterns=patterns, last_s=back, now=end, users=users)
 
 
 def renderer(json_output: bool, csv_output: bool = False) -> Renderer:

@@ -1,12 +1,39 @@
-"""The engine: `HitCounter` (record, prune, swap, clock, metrics, events), queries, alerts."""
+"""The engine: `HitCounter` (record, prune, swap, clock, metrics, events), queries, alerts.
 
-from hitcount.engine.counter import (
-    DEFAULT_MAX_LATENESS_S,
-    RECENT_EVENTS,
-    HitCounter,
-    default_counter,
-)
-from hitcount.engine.queries import DistinctResult, QueryResult
+The names below are imported from their modules when first asked for (PEP 562), so a
+module that needs only `engine.queries` or `engine.ranking` (rendering an answer) does not
+load the counter, its alerts and swaps (start-up time).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hitcount.engine.counter import DEFAULT_MAX_LATENESS_S, HitCounter, default_counter
+    from hitcount.engine.queries import RECENT_EVENTS, DistinctResult, QueryResult
+
+#: Each public name and the module it lives in.
+_HOMES = {
+    "DEFAULT_MAX_LATENESS_S": "hitcount.engine.counter",
+    "RECENT_EVENTS": "hitcount.engine.queries",
+    "HitCounter": "hitcount.engine.counter",
+    "default_counter": "hitcount.engine.counter",
+    "DistinctResult": "hitcount.engine.queries",
+    "QueryResult": "hitcount.engine.queries",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module when first asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_MAX_LATENESS_S",

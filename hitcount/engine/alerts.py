@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hitcount.engine.alert_tracks import checked_tracks as checked_tracks  # re-exported
 from hitcount.errors import ConfigurationError
 from hitcount.model import events as ev
 from hitcount.model.globs import matches
@@ -346,35 +347,3 @@ class Alerts:
         for key in [k for k, t in self._tracks.items() if t.idle(clock, self.rules[k[0]].window_s)]:
             del self._tracks[key]
         self._sweep_at = max(_SWEEP_FLOOR, 2 * len(self._tracks))
-
-
-def checked_tracks(items: Any) -> list[dict[str, Any]]:
-    """Saved alert tracks (`Alerts.to_state`), checked field by field.
-
-    Raises:
-        ValueError: not a list of tracks of that shape.
-    """
-    if not isinstance(items, list):
-        raise ValueError("alerts must be a list")
-    for item in items:
-        if not isinstance(item, dict) or set(item) != _TRACK_FIELDS:
-            raise ValueError(f"an alert track must have the fields {sorted(_TRACK_FIELDS)}")
-        recent, quiet = item["recent"], item["quiet_from"]
-        good = (
-            isinstance(item["rule"], str)
-            and isinstance(item["endpoint"], str)
-            and isinstance(item["firing"], bool)
-            and isinstance(recent, list)
-            and all(_finite(ts) for ts in recent)
-            and (quiet is None or _finite(quiet))
-        )
-        if not good:
-            raise ValueError(f"alert track for {item.get('endpoint')!r} is damaged")
-    return list(items)
-
-
-_TRACK_FIELDS = frozenset({"rule", "endpoint", "recent", "firing", "quiet_from"})
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -58,7 +58,12 @@ def add_users(tracker: DistinctTracker, columns: Columns, late: npt.NDArray[np.b
     """The users of a batch's kept hits into the tracker (before the batch's prune)."""
     import numpy as np  # heavy: only batch ingest needs it
 
-    from hitcount.sketches.registers import code_users  # numpy at import
+    from hitcount.sketches.hll import SPARSE_PRECISION
+    from hitcount.sketches.registers import (  # numpy at import
+        code_users,
+        reduce_registered,
+        user_registers,
+    )
 
     entries = columns.user_entries
     made_for = None if entries is None else (entries.precision, entries.bucket_s)
@@ -68,15 +73,23 @@ def add_users(tracker: DistinctTracker, columns: Columns, late: npt.NDArray[np.b
     if entries is not None and usable and not any_late:  # a worker's reduction holds
         tracker.add_entries(columns.names, entries)
         return
-    if columns.user_names is not None and columns.user_codes is not None:
+    if columns.user_registers is not None and columns.user_codes is not None:
+        table, user_codes = columns.user_registers, columns.user_codes
+    elif columns.user_names is not None and columns.user_codes is not None:
         user_names, user_codes = columns.user_names, columns.user_codes
+        table = user_registers(user_names, SPARSE_PRECISION)
     elif columns.users is not None:
         user_names, user_codes = code_users(columns.users)
+        table = user_registers(user_names, SPARSE_PRECISION)
     else:
         return
     if any_late:
         user_codes = np.where(late, np.int32(-1), user_codes)  # late hits add no user
-    tracker.add_users(columns.names, columns.codes, columns.ts, user_names, user_codes)
+    entries = reduce_registered(
+        columns.codes, columns.ts, table, user_codes, tracker.precision, tracker.bucket_s,
+        tracker.closed_right,
+    )  # fmt: skip
+    tracker.add_entries(columns.names, entries)
 
 
 def record_on_time(

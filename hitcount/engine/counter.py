@@ -11,6 +11,7 @@ from hitcount.engine.alerts import AlertRule, Alerts, HitObserver
 from hitcount.engine.batches import add_users, horizon_at, late_mask, record_on_time
 from hitcount.engine.capping import capped_columns, capped_endpoint
 from hitcount.engine.codec import DeprecatedSnapshots
+from hitcount.engine.queries import RECENT_EVENTS as RECENT_EVENTS  # re-exported
 from hitcount.engine.queries import Answering
 from hitcount.engine.swaps import Swap, swap
 from hitcount.errors import ConfigurationError, InputError
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 #: Default allowance for late lines, in seconds: pruning waits this long past retention.
 DEFAULT_MAX_LATENESS_S = 60.0
-#: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
-RECENT_EVENTS = 200
 #: At most this many events wait for a store with a whole event log (SQLite) between saves.
 UNSAVED_EVENTS = 100_000
 
@@ -151,11 +150,6 @@ class HitCounter(Answering, DeprecatedSnapshots):
         """
         self._strategy = strategy
         strategy.allow_lateness(self.max_lateness_s)
-
-    @property
-    def strategy(self) -> Strategy:
-        """The current strategy (swap it with `swap_strategy`)."""
-        return self._strategy
 
     def subscribe(self, name: str, handler: Handler) -> Any:
         """Call `handler(event)` for every event `name` (or `"*"` for all); see `events`."""

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from hitcount.model.answers import DistinctAnswer
     from hitcount.sketches.distinct import DistinctTracker
 
+#: How many notable events (not per-hit ones) the state remembers for `hitcount events`.
+RECENT_EVENTS = 200
+
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
@@ -69,6 +72,13 @@ class Answering:
     recent_events: deque[dict[str, Any]]
     stored_sizes: dict[str, int] | None
     keying: Keying
+    #: Read in part: whether the store holds any user sketch (None: judge by those read).
+    users_stored: bool | None = None
+
+    @property
+    def strategy(self) -> Strategy:
+        """The current strategy (a counter swaps it with `swap_strategy`)."""
+        return self._strategy
 
     @property
     def distinct(self) -> DistinctTracker | None:
@@ -78,7 +88,11 @@ class Answering:
     def has_users(self) -> bool:
         """Whether distinct users can be asked: counting is on and some hit carried a user."""
         tracker = self.distinct
-        return tracker is not None and tracker.has_data()
+        return tracker is not None and self._users_seen(tracker)
+
+    def _users_seen(self, tracker: DistinctTracker) -> bool:
+        """Whether some hit kept carried a user (in the store, when read in part)."""
+        return self.users_stored if self.users_stored is not None else tracker.has_data()
 
     def endpoints(self) -> list[str]:
         """Every endpoint with state, sorted."""
@@ -149,7 +163,7 @@ class Answering:
                 " written to Redis by a hitcount that kept no sketches there)",
                 hint="replay again without --no-distinct to count distinct users",
             )
-        if not tracker.has_data():
+        if not self._users_seen(tracker):
             raise StateError(
                 "this state has no user data: no hit recorded so far carried a user",
                 hint='distinct counts need a user per line (ndjson "user", a csv user'

@@ -8,7 +8,9 @@
  *
  * as `scan` does, one entry a line, and `skipped`: the int32 indexes of the lines it did not
  * read exactly as the per-line parser would (their codes are -1). The caller hands those to
- * the per-line parser; UTF-8 is checked here, line by line.
+ * the per-line parser; UTF-8 is checked here, line by line. With a `precision` (an optional
+ * last argument, 4..57), the users come as their HLL registers instead of their names: int64
+ * `index << 6 | rank` bytes, one per user code, hashed from the bytes read (no str made).
  *
  * scan(block, users, latest, seed) reads a block of NDJSON lines whose values are plain:
  * `{"endpoint": "/a", "ts": 1700000000.25, "user": "u1"}` in any key order, any spacing
@@ -42,6 +44,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../sketches/_blake2b.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
 #define EPOCH_MS_THRESHOLD 1e11
 #define MAX_ENDPOINT_BYTES 4096
 #define MAX_USER_BYTES 1024
@@ -55,14 +65,14 @@ static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 /* ---- interning: distinct byte strings of the block, coded in first-seen order ---- */
 
-#define INLINE_WORDS 4 /* a text's first 32 bytes, kept in its slot: most compare there */
-
+/* A slot is 16 bytes, so that a table of 100,000 users stays within a few MiB of cache:
+ * the text's first 8 bytes (zero-padded), its length, 16 bits of its hash and its code. A
+ * text longer than 8 bytes is compared past them at its first occurrence in the block. */
 typedef struct {
-    uint64_t hash;
-    uint64_t head[INLINE_WORDS]; /* zero-padded */
-    Py_ssize_t start;
-    Py_ssize_t len;
+    uint64_t head;
     int32_t code; /* -1: empty slot */
+    uint16_t tag; /* the hash's top 16 bits */
+    uint16_t len; /* 0xFFFF: that long or longer (field values), see `lens` */
 } Slot;
 
 typedef struct {
@@ -71,6 +81,7 @@ typedef struct {
     int32_t count;
     Py_ssize_t *starts; /* first occurrence of each code */
     Py_ssize_t *lens;
+    uint64_t *hashes; /* of each code: the table grows without reading the texts again */
     size_t capacity;
     uint64_t seed;
 } Table;
@@ -105,7 +116,8 @@ static int table_init(Table *t, uint64_t seed) {
     t->slots = PyMem_RawMalloc((t->mask + 1) * sizeof(Slot));
     t->starts = PyMem_RawMalloc(t->capacity * sizeof(Py_ssize_t));
     t->lens = PyMem_RawMalloc(t->capacity * sizeof(Py_ssize_t));
-    if (!t->slots || !t->starts || !t->lens) return -1;
+    t->hashes = PyMem_RawMalloc(t->capacity * sizeof(uint64_t));
+    if (!t->slots || !t->starts || !t->lens || !t->hashes) return -1;
     for (size_t i = 0; i <= t->mask; i++) t->slots[i].code = -1;
     return 0;
 }
@@ -114,6 +126,7 @@ static void table_free(Table *t) {
     PyMem_RawFree(t->slots);
     PyMem_RawFree(t->starts);
     PyMem_RawFree(t->lens);
+    PyMem_RawFree(t->hashes);
 }
 
 static int table_grow(Table *t) {
@@ -124,7 +137,7 @@ static int table_grow(Table *t) {
     for (size_t i = 0; i <= t->mask; i++) {
         Slot s = t->slots[i];
         if (s.code < 0) continue;
-        size_t j = (size_t)s.hash & (size - 1);
+        size_t j = (size_t)t->hashes[s.code] & (size - 1);
         while (slots[j].code >= 0) j = (j + 1) & (size - 1);
         slots[j] = s;
     }
@@ -134,21 +147,22 @@ static int table_grow(Table *t) {
     return 0;
 }
 
-/* The code of `buf[start:start+len]`, adding it when new; -1 on memory failure. */
-static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_ssize_t len) {
+/* The code of `buf[start:start+len]` whose `hash_bytes` is `h`, adding it when new; -1 on
+ * memory failure. */
+static int32_t intern_hashed(Table *t, const unsigned char *buf, Py_ssize_t start,
+                             Py_ssize_t len, uint64_t h) {
     const unsigned char *text = buf + start;
-    uint64_t h = hash_bytes(text, len, t->seed);
-    uint64_t head[INLINE_WORDS] = {0};
-    const Py_ssize_t inline_len = len < 8 * INLINE_WORDS ? len : 8 * INLINE_WORDS;
-    memcpy(head, text, (size_t)inline_len);
+    uint64_t head = 0;
+    memcpy(&head, text, (size_t)(len < 8 ? len : 8));
+    const uint16_t tag = (uint16_t)(h >> 48);
+    const uint16_t short_len = len < 0xFFFF ? (uint16_t)len : 0xFFFF; /* 0xFFFF: look it up */
     size_t j = (size_t)h & t->mask;
     for (;;) {
         Slot *s = &t->slots[j];
         if (s->code < 0) break;
-        if (s->hash == h && s->len == len && s->head[0] == head[0] && s->head[1] == head[1] &&
-            s->head[2] == head[2] && s->head[3] == head[3] &&
-            (len <= inline_len ||
-             memcmp(buf + s->start + inline_len, text + inline_len, (size_t)(len - inline_len)) == 0))
+        if (s->tag == tag && s->len == short_len && s->head == head &&
+            (len <= 8 || ((short_len < 0xFFFF || t->lens[s->code] == len) &&
+                          memcmp(buf + t->starts[s->code] + 8, text + 8, (size_t)(len - 8)) == 0)))
             return s->code;
         j = (j + 1) & t->mask;
     }
@@ -160,14 +174,28 @@ static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_s
         Py_ssize_t *lens = PyMem_RawRealloc(t->lens, capacity * sizeof(Py_ssize_t));
         if (!lens) return -1;
         t->lens = lens;
+        uint64_t *hashes = PyMem_RawRealloc(t->hashes, capacity * sizeof(uint64_t));
+        if (!hashes) return -1;
+        t->hashes = hashes;
         t->capacity = capacity;
     }
     int32_t code = t->count++;
     t->starts[code] = start;
     t->lens[code] = len;
-    t->slots[j] = (Slot){h, {head[0], head[1], head[2], head[3]}, start, len, code};
+    t->hashes[code] = h;
+    t->slots[j] = (Slot){head, code, tag, short_len};
     if ((size_t)t->count * 2 > t->mask + 1 && table_grow(t) < 0) return -1;
     return code;
+}
+
+/* The code of `buf[start:start+len]`, adding it when new; -1 on memory failure. */
+static int32_t intern(Table *t, const unsigned char *buf, Py_ssize_t start, Py_ssize_t len) {
+    return intern_hashed(t, buf, start, len, hash_bytes(buf + start, len, t->seed));
+}
+
+/* Start loading the slot where a text of hash `h` is looked up first. */
+static inline void prefetch_slot(const Table *t, uint64_t h) {
+    PREFETCH(&t->slots[(size_t)h & t->mask]);
 }
 
 static PyObject *table_names(const Table *t, const unsigned char *buf) {
@@ -182,6 +210,119 @@ static PyObject *table_names(const Table *t, const unsigned char *buf) {
         PyList_SET_ITEM(names, i, name);
     }
     return names;
+}
+
+/* ---- users' registers remembered across blocks: a worker reads range after range of the
+ * same users, and a BLAKE2b costs more than a look-up. Module state, used with the GIL held;
+ * forgotten whole when it holds KNOWN_MAX users or the precision changes. ---- */
+
+#define AHEAD 8 /* look-ups between fetching a slot and reading it */
+#define KNOWN_MAX (1 << 17)     /* users remembered, at most (6 MiB of slots) */
+#define KNOWN_BYTES (1 << 24)   /* bytes of their names, at most */
+#define KNOWN_SEED 0x243F6A8885A308D3ULL
+
+typedef struct {
+    uint64_t hash;
+    int64_t reg;
+    uint32_t off; /* of the text in `known.text` */
+    int32_t len;  /* -1: empty slot */
+} Known;
+
+static struct {
+    Known *slots;
+    size_t mask, count;
+    unsigned char *text;
+    size_t used, cap;
+    int precision;
+} known;
+
+static void known_clear(void) {
+    PyMem_RawFree(known.slots);
+    PyMem_RawFree(known.text);
+    memset(&known, 0, sizeof known);
+}
+
+static int known_init(int precision) {
+    known_clear();
+    known.mask = (1 << 12) - 1;
+    known.slots = PyMem_RawMalloc((known.mask + 1) * sizeof(Known));
+    known.cap = 1 << 16;
+    known.text = PyMem_RawMalloc(known.cap);
+    if (!known.slots || !known.text) {
+        known_clear();
+        return -1;
+    }
+    for (size_t i = 0; i <= known.mask; i++) known.slots[i].len = -1;
+    known.precision = precision;
+    return 0;
+}
+
+static int known_grow(void) {
+    size_t size = (known.mask + 1) * 2;
+    Known *slots = PyMem_RawMalloc(size * sizeof(Known));
+    if (!slots) return -1;
+    for (size_t i = 0; i < size; i++) slots[i].len = -1;
+    for (size_t i = 0; i <= known.mask; i++) {
+        if (known.slots[i].len < 0) continue;
+        size_t j = (size_t)known.slots[i].hash & (size - 1);
+        while (slots[j].len >= 0) j = (j + 1) & (size - 1);
+        slots[j] = known.slots[i];
+    }
+    PyMem_RawFree(known.slots);
+    known.slots = slots;
+    known.mask = size - 1;
+    return 0;
+}
+
+/* Remember `text`'s register (a failure to remember only costs the next hash). */
+static void known_add(const unsigned char *text, Py_ssize_t len, uint64_t h, int64_t reg,
+                      size_t j) {
+    if (known.used + (size_t)len > known.cap) {
+        size_t cap = known.cap * 2 > known.used + (size_t)len ? known.cap * 2 : known.used + (size_t)len;
+        unsigned char *grown = cap < UINT32_MAX ? PyMem_RawRealloc(known.text, cap) : NULL;
+        if (!grown) return;
+        known.text = grown;
+        known.cap = cap;
+    }
+    memcpy(known.text + known.used, text, (size_t)len);
+    known.slots[j] = (Known){h, reg, (uint32_t)known.used, (int32_t)len};
+    known.used += (size_t)len;
+    known.count++;
+    if (known.count * 2 > known.mask + 1 && known_grow() < 0) known_clear();
+}
+
+/* `text`'s HLL register at `precision`, its `hash_bytes` under KNOWN_SEED being `h`:
+ * remembered, or hashed (and remembered). */
+static int64_t known_register(const unsigned char *text, Py_ssize_t len, uint64_t h,
+                              int precision) {
+    if ((known.precision != precision || known.count >= KNOWN_MAX || known.used > KNOWN_BYTES) &&
+        known_init(precision) < 0)
+        return register_of(hash64(text, (size_t)len), precision);
+    size_t j = (size_t)h & known.mask;
+    for (; known.slots[j].len >= 0; j = (j + 1) & known.mask) {
+        const Known *k = &known.slots[j];
+        if (k->hash == h && k->len == len && memcmp(known.text + k->off, text, (size_t)len) == 0)
+            return k->reg;
+    }
+    int64_t reg = register_of(hash64(text, (size_t)len), precision);
+    known_add(text, len, h, reg, j);
+    return reg;
+}
+
+/* Each text's HLL register at `precision`, `index << 6 | rank` as int64 bytes (the values
+ * `sketches._reduce.user_registers` gives the texts decoded: they are checked UTF-8). */
+static PyObject *table_registers(const Table *t, const unsigned char *buf, int precision) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)t->count * 8);
+    if (!out) return NULL;
+    int64_t *packed = (int64_t *)PyBytes_AS_STRING(out);
+    for (int32_t i = 0; i < t->count; i++) /* the hashes first: slots fetched ahead */
+        packed[i] = (int64_t)hash_bytes(buf + t->starts[i], t->lens[i], KNOWN_SEED);
+    for (int32_t i = 0; i < t->count; i++) {
+        if (i + AHEAD < t->count && known.slots)
+            PREFETCH(&known.slots[(size_t)packed[i + AHEAD] & known.mask]);
+        packed[i] = known_register(buf + t->starts[i], t->lens[i], (uint64_t)packed[i], precision);
+    }
+    return out;
 }
 
 /* ---- one line ---- */
@@ -494,10 +635,46 @@ fail:
     Py_XDECREF(codes);
     Py_XDECREF(stamps);
     Py_XDECREF(user_codes);
-    if (endpoints.slots || endpoints.starts || endpoints.lens) table_free(&endpoints);
-    if (users.slots || users.starts || users.lens) table_free(&users);
+    if (endpoints.slots || endpoints.starts || endpoints.lens || endpoints.hashes)
+        table_free(&endpoints);
+    if (users.slots || users.starts || users.lens || users.hashes) table_free(&users);
     PyBuffer_Release(&view);
     return result;
+}
+
+/* ---- users interned a few lines late: their slots are fetched while lines are parsed ---- */
+
+
+typedef struct {
+    Py_ssize_t line[AHEAD], start[AHEAD], len[AHEAD];
+    uint64_t hash[AHEAD];
+    Py_ssize_t count, done; /* users queued, users interned */
+} Pending;
+
+/* Intern the queued users up to the `until`th; -1 on memory failure. */
+static int drain_users(Pending *q, Table *t, const unsigned char *buf, Py_ssize_t until,
+                       int32_t *user_out) {
+    for (; q->done < until; q->done++) {
+        int k = (int)(q->done % AHEAD);
+        user_out[q->line[k]] = intern_hashed(t, buf, q->start[k], q->len[k], q->hash[k]);
+        if (user_out[q->line[k]] < 0) return -1;
+    }
+    return 0;
+}
+
+/* Queue line `i`'s user (its slot starts loading); intern the one queued AHEAD users ago. */
+static int queue_user(Pending *q, Table *t, const unsigned char *buf, Py_ssize_t i,
+                      const Line *line, int32_t *user_out) {
+    if (q->count - q->done == AHEAD && drain_users(q, t, buf, q->done + 1, user_out) < 0)
+        return -1;
+    int k = (int)(q->count % AHEAD);
+    q->line[k] = i;
+    q->start[k] = line->user_start;
+    q->len[k] = line->user_len;
+    q->hash[k] = hash_bytes(buf + line->user_start, line->user_len, t->seed);
+    prefetch_slot(t, q->hash[k]);
+    q->count++;
+    return 0;
 }
 
 /* ---- a block line by line: what the C code cannot read goes to the per-line parser ---- */
@@ -529,9 +706,15 @@ static PyObject *scan_lines(PyObject *Py_UNUSED(self), PyObject *args) {
     double latest;
     unsigned long long seed;
     CsvColumns cols;
-    if (!PyArg_ParseTuple(args, "y*ipdKiii", &view, &format, &want_users, &latest, &seed,
-                          &cols.endpoint, &cols.ts, &cols.user))
+    int precision = 0; /* users as names (0) or as their HLL registers at this precision */
+    if (!PyArg_ParseTuple(args, "y*ipdKiii|i", &view, &format, &want_users, &latest, &seed,
+                          &cols.endpoint, &cols.ts, &cols.user, &precision))
         return NULL;
+    if (precision != 0 && (precision < 4 || precision > 57)) {
+        PyErr_SetString(PyExc_ValueError, "precision must be 0 or between 4 and 57");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const unsigned char *buf = view.buf, *end = buf + view.len;
     PyObject *result = NULL, *codes = NULL, *stamps = NULL, *user_codes = NULL;
     PyObject *names = NULL, *user_names = NULL, *skipped = NULL;
@@ -556,6 +739,7 @@ static PyObject *scan_lines(PyObject *Py_UNUSED(self), PyObject *args) {
     int32_t *user_out = (int32_t *)PyByteArray_AS_STRING(user_codes);
     int32_t *skip_out = (int32_t *)PyByteArray_AS_STRING(skipped);
     int any_user = 0, failed = 0;
+    Pending ahead = {.count = 0, .done = 0};
     Py_BEGIN_ALLOW_THREADS
     const unsigned char *p = buf;
     for (Py_ssize_t i = 0; i < lines; i++) {
@@ -571,14 +755,15 @@ static PyObject *scan_lines(PyObject *Py_UNUSED(self), PyObject *args) {
             ts_out[i] = line.ts;
             if (line.user_start >= 0) {
                 any_user = 1;
-                if (want_users) user_out[i] = intern(&users, buf, line.user_start, line.user_len);
-                if (want_users && user_out[i] < 0) failed = 1;
+                if (want_users && queue_user(&ahead, &users, buf, i, &line, user_out) < 0)
+                    failed = 1;
             }
             if (code_out[i] < 0) failed = 1;
             if (failed) break;
         }
         p = e + 1;
     }
+    if (!failed && drain_users(&ahead, &users, buf, ahead.count, user_out) < 0) failed = 1;
     Py_END_ALLOW_THREADS
     if (failed) {
         PyErr_NoMemory();
@@ -588,7 +773,7 @@ static PyObject *scan_lines(PyObject *Py_UNUSED(self), PyObject *args) {
     names = table_names(&endpoints, buf);
     if (!names) goto fail;
     if (want_users && any_user) {
-        user_names = table_names(&users, buf);
+        user_names = precision ? table_registers(&users, buf, precision) : table_names(&users, buf);
         if (!user_names) goto fail;
     } else {
         Py_CLEAR(user_codes);
@@ -603,8 +788,9 @@ fail:
     Py_XDECREF(stamps);
     Py_XDECREF(user_codes);
     Py_XDECREF(skipped);
-    if (endpoints.slots || endpoints.starts || endpoints.lens) table_free(&endpoints);
-    if (users.slots || users.starts || users.lens) table_free(&users);
+    if (endpoints.slots || endpoints.starts || endpoints.lens || endpoints.hashes)
+        table_free(&endpoints);
+    if (users.slots || users.starts || users.lens || users.hashes) table_free(&users);
     PyBuffer_Release(&view);
     return result;
 }
@@ -616,8 +802,8 @@ static PyMethodDef methods[] = {
      "scan_fields(block, format, users, latest, seed, names) -> "
      "(names, codes, ts, user_names, user_codes, skipped, fields)"},
     {"scan_lines", scan_lines, METH_VARARGS,
-     "scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col) -> "
-     "(names, codes, ts, user_names, user_codes, skipped)"},
+     "scan_lines(block, format, users, latest, seed, endpoint_col, ts_col, user_col, "
+     "precision=0) -> (names, codes, ts, user_names or registers, user_codes, skipped)"},
     {"scan", scan, METH_VARARGS,
      "scan(block, users, latest, seed) -> (names, codes, ts, user_names, user_codes, "
      "non_ascii) or None"},

@@ -14,8 +14,11 @@ def scan_lines(
     endpoint_col: int,
     ts_col: int,
     user_col: int,
+    precision: int = 0,
     /,
-) -> tuple[list[bytes], bytearray, bytearray, list[bytes] | None, bytearray | None, bytearray]: ...
+) -> tuple[
+    list[bytes], bytearray, bytearray, list[bytes] | bytes | None, bytearray | None, bytearray
+]: ...
 def scan_fields(
     block: bytes | memoryview,
     format: int,

@@ -220,10 +220,12 @@ fail:
     Py_XDECREF(out_fields);
     for (int k = 0; k < f.n; k++) {
         Py_XDECREF(field_codes[k]);
-        if (values[k].slots || values[k].starts || values[k].lens) table_free(&values[k]);
+        if (values[k].slots || values[k].starts || values[k].lens || values[k].hashes)
+            table_free(&values[k]);
     }
-    if (endpoints.slots || endpoints.starts || endpoints.lens) table_free(&endpoints);
-    if (users.slots || users.starts || users.lens) table_free(&users);
+    if (endpoints.slots || endpoints.starts || endpoints.lens || endpoints.hashes)
+        table_free(&endpoints);
+    if (users.slots || users.starts || users.lens || users.hashes) table_free(&users);
     PyBuffer_Release(&view);
     return result;
 }

@@ -16,8 +16,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from hitcount.ingest.reader import MAX_LINE_BYTES
-from hitcount.model.columns import Columns
+from hitcount.ingest.reader import MAX_LINE_BYTES, drop_blank_lines
+from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.model.hits import (
     EPOCH_MS_THRESHOLD,
     MAX_USER_CHARS,
@@ -63,6 +63,19 @@ def decode_ndjson_block(block: bytes, *, users: bool = True) -> Columns | None:
 
     scanned = scan_block(block, users=users)
     return scanned if scanned is not None else decode_with_msgspec(block)
+
+
+def ndjson_columns(block: bytes) -> tuple[Columns, int] | None:
+    """An NDJSON block's hits without the C scanner, and its blank lines (None: a line
+    needs the per-line parser)."""  # noqa: D205, D209
+    columns = decode_ndjson_block(block)
+    if columns is not None:
+        return columns, 0
+    dense, blank = drop_blank_lines(block)
+    if not blank:
+        return None
+    columns = decode_ndjson_block(dense) if dense else EMPTY_COLUMNS
+    return None if columns is None else (columns, blank)
 
 
 def decode_with_msgspec(block: bytes) -> Columns | None:

@@ -57,12 +57,13 @@ def keyed_fast(parser: LineParser | None) -> TypeGuard[KeyedParser]:
 
 
 def decode_any_block(
-    block: bytes, first: int, parser: LineParser, *, users: bool = True
+    block: bytes, first: int, parser: LineParser, *, users: bool = True, registers: bool = False
 ) -> DecodedBlock | None:
-    """`decode_block`, keyed when `parser` is a key or filter the C scanner can serve."""
+    """`decode_block`, keyed when `parser` is a key or filter the C scanner can serve (its
+    users are names then, whatever `registers` asks)."""  # noqa: D205, D209
     if isinstance(parser, KeyedParser):
         return decode_keyed_block(block, first, parser, users=users) if keyed_fast(parser) else None
-    return decode_block(block, first, parser, users=users)
+    return decode_block(block, first, parser, users=users, registers=registers)
 
 
 def _asked(parser: KeyedParser) -> list[str]:

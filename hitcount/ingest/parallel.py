@@ -35,7 +35,8 @@ from hitcount.ingest.reader import BOM, MAX_LINE_BYTES, drop_blank_lines, line_c
 from hitcount.ingest.workers import worker_count as worker_count  # re-exported
 from hitcount.model.columns import EMPTY_COLUMNS, Columns
 from hitcount.model.keys import Keying
-from hitcount.sketches.registers import code_users, reduce_users
+from hitcount.sketches.hll import SPARSE_PRECISION
+from hitcount.sketches.registers import code_users, reduce_registered, user_registers
 from hitcount.strategies.reductions import Reducer
 
 #: Bytes per range handed to a worker.
@@ -151,7 +152,9 @@ def _decode_range(task: RangeTask) -> RangeResult:
         parser = make_parser(task.fmt)
         if task.csv_columns is not None:
             parser = CsvParser.after_header(task.csv_columns)
-        decoded = decode_any_block(data, 1, keyed(parser, task.keying), users=bool(precision))
+        decoded = decode_any_block(
+            data, 1, keyed(parser, task.keying), users=bool(precision), registers=bool(precision)
+        )
         carry = bool(getattr(parser, "needs_each_line", False))
     if decoded is not None:
         return (*_reduced(task, decoded.lines, decoded.columns), decoded.bad, carry)
@@ -174,23 +177,27 @@ def _reduced(task: RangeTask, lines: int, columns: Columns) -> tuple[int, Column
     # Users cross the process boundary coded (names once, a code a hit), with their HLL
     # registers reduced per endpoint and bucket (what the parent uses when none is late).
     user_names, user_codes = columns.user_names, columns.user_codes
+    table = columns.user_registers if precision else None
     if precision and columns.users is not None:
         user_names, user_codes = code_users(columns.users)
+    if precision and table is None and user_names is not None:
+        table = user_registers(user_names, SPARSE_PRECISION)
     entries = None
-    if precision and user_names is not None and user_codes is not None:
-        entries = reduce_users(
-            columns.codes, columns.ts, user_names, user_codes, precision, task.bucket_s
+    if table is not None and user_codes is not None:  # names cross as their registers
+        entries = reduce_registered(
+            columns.codes, columns.ts, table, user_codes, precision, task.bucket_s
         )
-        user_codes = _narrow(user_codes, len(user_names), np.int16)
+        user_codes = _narrow(user_codes, len(table), np.int16)
     else:
-        user_names = user_codes = None
+        table = user_codes = None
     reducer = task.reducer
     columns = dataclasses.replace(
         columns,
         codes=_narrow(columns.codes, len(columns.names), np.uint16),
         users=None,
-        user_names=user_names,
+        user_names=None,
         user_codes=user_codes,
+        user_registers=table,
         user_entries=entries,
         reduced=reducer.reduce(columns.codes, columns.ts) if reducer and len(columns) else None,
     )

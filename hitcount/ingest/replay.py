@@ -5,63 +5,64 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from hitcount.engine import HitCounter
-from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.fast_paths import Block, CsvColumns, range_options, read_ahead
+from hitcount.ingest.formats import format_from_name, make_parser
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.keyed import keyed
-from hitcount.ingest.progress import ProgressHandler, ReplayProgress, input_size
+from hitcount.ingest.progress import ProgressHandler, input_size
 from hitcount.ingest.reader import (
-    MAX_LINE_BYTES,
     blocks_after,
-    drop_blank_lines,
     iter_blocks,
-    line_count,
     open_input,
     read_offset,
     split_block,
 )
+from hitcount.ingest.recording import BadLineHandler, Recorder, StopRequestedError
 from hitcount.ingest.reports import (
     FIRST_BAD_LINES,
     BadLineInfo,
     ReplayReport,
-    bad_line,
     refuse_empty,
 )
 from hitcount.ingest.resuming import Place, opened_place
 from hitcount.ingest.sniffing import (
+    csv_columns_of,
     csv_header,
-    parser_for_block,
     parser_for_file,
     past_csv_header,
 )
-from hitcount.ingest.workers import is_gzip, small_without_numpy, worker_count
-from hitcount.model.hits import BadLine, Hit
-from hitcount.model.keys import Keying
-from hitcount.model.positions import InputPosition, display_name
+from hitcount.ingest.workers import (
+    PARALLEL_MIN_BYTES,
+    is_gzip,
+    small_without_numpy,
+    stream_workers,
+    worker_count,
+)
+from hitcount.model.positions import STDIN, InputPosition, display_name
 
 if TYPE_CHECKING:
-    from hitcount.ingest.lines import DecodedBlock
-    from hitcount.ingest.parallel import RangeResult
-    from hitcount.model.columns import Columns
+    from hitcount.ingest.parallel import RangeOptions, RangeResult
 
-__all__ = ["FIRST_BAD_LINES", "BadLineInfo", "ReplayReport", "refuse_empty", "replay"]
+    #: Worker processes, and how they decode.
+    Pool = tuple[int, RangeOptions]
 
-#: Formats whose files workers decode in ranges (CSV: its header read first, see `_range`).
-_PARALLEL_FORMATS = frozenset({"ndjson", "combined", "common", "csv"})
-#: Hits recorded per `record_many` call.
-BATCH_SIZE = 8192
+__all__ = [
+    "FIRST_BAD_LINES",
+    "BadLineHandler",
+    "BadLineInfo",
+    "ReplayReport",
+    "Replayer",
+    "refuse_empty",
+    "replay",
+]
 
-
-BadLineHandler = Callable[[BadLineInfo], None]
 #: Called after each block with (source, lines of it read so far, whether it is done).
 CheckpointHandler = Callable[[str, int, bool], None]
-
-
-class _StopRequestedError(Exception):
-    """Raised inside a replay when its `stop` callback says so; caught by `replay`."""
 
 
 def replay(
@@ -107,7 +108,7 @@ def replay(
         for source in sources:
             replayer.source(source, (starts or {}).get(source))
         replayer.flush()
-    except _StopRequestedError:
+    except StopRequestedError:
         replayer.report.stopped = True
     if not starts:
         refuse_empty(replayer.report, sources, counter.keying.where)
@@ -118,8 +119,9 @@ def replay(
     return replayer.report
 
 
-class Replayer:
-    """Feeds blocks of lines to the counter: columnar when it can, line by line otherwise."""
+class Replayer(Recorder):
+    """Reads inputs block by block (files in ranges and streams on every core, resumed files
+    from their saved position) and hands the blocks to the `Recorder`."""  # noqa: D205, D209
 
     def __init__(
         self,
@@ -129,35 +131,17 @@ class Replayer:
         on_bad_line: BadLineHandler | None,
         on_progress: ProgressHandler | None,
     ) -> None:
-        self.counter = counter
+        super().__init__(counter, strict, on_bad_line, on_progress)
         self.fmt = fmt
-        self.strict = strict
-        self.on_bad_line = on_bad_line
-        self.on_progress = on_progress
-        self.report = ReplayReport()
-        self.batch: list[Hit] = []
-        self.parser: LineParser | None = None
-        self.name = ""
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
-        self.stop: Callable[[], bool] | None = None
         #: CSV read by workers: the header's columns, and whether a quoted field is open.
         self._csv_columns: tuple[int, int, int | None] | None = None
         self._csv_open = False
-        #: The inputs' size in bytes, for progress (None: unknown).
-        self.total_bytes: int | None = None
-        #: Small input, numpy not loaded: every line through the per-line parser.
-        self.line_by_line = False
-        self._done_bytes = 0  # of the inputs before the current one
-        self._offset = 0  # into the current input (gzip: compressed bytes)
         #: The current input file and its position (None: stdin, or not replaying a file).
         self.place: Place | None = None
         self._started = 0  # lines read before the current input, less those it skipped
         self.current = ""  # the input being read (its name as given)
-
-    def _check_stop(self) -> None:
-        if self.stop is not None and self.stop():
-            raise _StopRequestedError
 
     def source(self, source: str, start: InputPosition | None = None) -> None:
         """Replay one input file (or `-`), after `start` (its saved position, if any)."""
@@ -172,8 +156,8 @@ class Replayer:
                 self._resumed(source, start)
             elif not self._in_parallel(source, started):
                 self._blocks(source, started)
-        except _StopRequestedError:  # what is recorded so far is the input's position
-            self.source_lines = self.report.lines_read - started
+        except StopRequestedError:  # what is recorded so far is the input's position
+            self.source_lines = self._kept_lines(started)
             if self.place is not None:
                 self.place.record(self.source_lines)
             raise
@@ -194,12 +178,16 @@ class Replayer:
         """Replay one input block by block, on this core (after `start`, if given)."""
         skip, offset = (start.lines, start.offset) if start is not None else (0, None)
         with open_input(source) as stream:
-            for first, block in blocks_after(stream, self.name, skip, offset):
-                self._offset = read_offset(stream)
-                self._placed(first, block)
-                self.block(first, block)
-                self._checkpoint(source, started)
+            self._serial(source, started, stream, blocks_after(stream, self.name, skip, offset))
+
+    def _serial(self, source: str, started: int, stream: BinaryIO, blocks: Iterable[Block]) -> None:
+        """Record `blocks`, read from `stream`, on this core."""
+        for first, block in blocks:
             self._offset = read_offset(stream)
+            self._placed(first, block)
+            self.block(first, block)
+            self._checkpoint(source, started)
+        self._offset = read_offset(stream)
         self._next_input()
 
     def _placed(self, first: int, block: bytes | None) -> None:
@@ -210,14 +198,13 @@ class Replayer:
     def _next_input(self) -> None:
         """The current input is read to its end: its bytes count as done."""
         if self.place is not None:
-            self.place.finish(self.report.lines_read - self._started, self._offset)
+            lines = self._kept_lines(self._started)
+            if lines == self.report.lines_read - self._started:
+                self.place.finish(lines, self._offset)
+            else:  # an unfinished last line that did not count: read again next time
+                self.place.record(lines)
         self._done_bytes += self._offset
         self._offset = 0
-
-    def _progress(self) -> None:
-        if self.on_progress is not None:
-            done = self._done_bytes + self._offset
-            self.on_progress(ReplayProgress(self.report.lines_read, done, self.total_bytes))
 
     def begin(self, source: str) -> None:
         """Start a new input: name it and pick its parser (by --format, else by name)."""
@@ -226,73 +213,44 @@ class Replayer:
         if self.parser is None and source != "-" and (by_name := format_from_name(source)):
             self.parser = keyed(make_parser(by_name), self._keying())
 
-    def _keying(self) -> Keying | None:
-        """The counter's `--key`/`--where` (None: the default, fast paths allowed)."""
-        keying = self.counter.keying
-        return None if keying.default else keying
-
-    def block(self, first: int, block: bytes | None) -> None:
-        """Record a block of lines from `iter_blocks` (`first` is its first line's number)."""
-        if block is not None and block.isspace():  # blank lines only: nothing to parse
-            self.report.lines_read += line_count(block)
-        elif not self._columnar(first, block):
-            for number, line in split_block(first, block):
-                self._line(number, line)
-        self._progress()
-
     def _checkpoint(self, source: str, started: int) -> None:
         """After a block: tell `on_checkpoint` how far `source` is read, all hits recorded."""
-        self.source_lines = self.report.lines_read - started
+        self.source_lines = self._kept_lines(started)
         if self.on_checkpoint is not None:
             self.flush()
             if self.place is not None:
                 self.place.record(self.source_lines)
             self.on_checkpoint(source, self.source_lines, False)
 
-    def _in_parallel(self, source: str, started: int) -> bool:
-        """Decode a big file on every core; False when it cannot be (stdin, small file)."""
-        if source == "-":
-            return False
-        keying = self._keying()
-        if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
-            self.parser = keyed(found, keying)
-        if self.parser is None or self.parser.name not in _PARALLEL_FORMATS:
-            return False
-        if self.counter.wants_each_hit():  # per-hit events need each hit's user as text
-            return False
-        workers = worker_count(source)
-        if not workers:
-            return False  # a small file: `parallel` and numpy are not even loaded
-        from hitcount.ingest import parallel  # numpy at import: big files only
-        from hitcount.ingest.keyed_block import keyed_fast
-        from hitcount.ingest.lines import fast_format
+    def _kept_lines(self, started: int) -> int:
+        """The current file's lines read so far that its position may cover.
 
-        if keying is not None and not keyed_fast(self.parser):
-            return False  # a key or filter the C scanner cannot read: line by line
-        if self.parser.name != "ndjson" and not fast_format(self.parser.name):
-            return False  # no C scanner: only NDJSON has a bulk decoder
-        tracker = self.counter.distinct
-        options = parallel.RangeOptions(
-            precision=tracker.precision if tracker is not None else 0,
-            bucket_s=tracker.bucket_s if tracker is not None else 60.0,
-            group=self.counter.strategy.groups_batches(),
-            fmt=self.parser.name,
-            csv_columns=csv_header(source, self.name) if self.parser.name == "csv" else None,
-            keying=keying,
-            reducer=self.counter.strategy.reducer() if self.counter.max_endpoints is None else None,
-        )
-        if options.fmt == "csv" and options.csv_columns is None:
+        An unfinished last line (no newline yet) that was bad or blank stays out: a writer
+        may be in the middle of it, and a later `--resume` reads it again once it is whole.
+        """
+        lines = self.report.lines_read - started
+        tail = self.place.unfinished() if self.place is not None else None
+        if tail is not None and (self._last_bad == lines or tail.isspace()):
+            return lines - 1
+        return lines
+
+    def _in_parallel(self, source: str, started: int) -> bool:
+        """Decode a big input on every core; False when it cannot be (a small file)."""
+        if source == STDIN:
+            return self._stdin(started)
+        if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
+            self.parser = keyed(found, self._keying())
+        workers = worker_count(source)  # 0: a small file, `parallel` and numpy not loaded
+        options = self._options(lambda: csv_header(source, self.name)) if workers else None
+        if options is None:
             return False
-        self._csv_columns, self._csv_open = options.csv_columns, False
+        from hitcount.ingest import parallel  # numpy at import: big files only
+
         if is_gzip(source):  # one stream: decompressed here, decoded by workers
             with open_input(source) as stream:
-                blocks = iter_blocks(stream, self.name)
-                for (first, data), result in parallel.decode_stream_in_parallel(
-                    blocks, workers, options
-                ):
-                    self._offset = read_offset(stream)
-                    self._range(source, started, first, data, result, None)
-            self._next_input()
+                self._stream(
+                    source, started, stream, iter_blocks(stream, self.name), (workers, options)
+                )
             return True
         ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
         if not ranges:
@@ -307,6 +265,40 @@ class Replayer:
             number += result[0]
         self._next_input()
         return True
+
+    def _stdin(self, started: int) -> bool:
+        """Stdin: to the workers once more than `PARALLEL_MIN_BYTES` come, else on this core."""
+        with open_input(STDIN) as stream:
+            blocks = iter_blocks(stream, self.name)
+            head, whole = read_ahead(blocks, PARALLEL_MIN_BYTES)
+            first, sample = next(((n, b) for n, b in head if b and not b.isspace()), (1, b""))
+            self._sniff(first, sample)
+            workers = 0 if whole or not sample else stream_workers()
+            options = self._options(lambda: csv_columns_of(first, sample)) if workers else None
+            if options is None:
+                self._serial(STDIN, started, stream, chain(head, blocks))
+            else:
+                self._stream(STDIN, started, stream, chain(head, blocks), (workers, options))
+        return True
+
+    def _options(self, csv_columns: Callable[[], CsvColumns | None]) -> RangeOptions | None:
+        """How workers decode this input (None: they cannot); notes a CSV's columns."""
+        options = range_options(self.counter, self.parser, self._keying(), csv_columns)
+        if options is not None:
+            self._csv_columns, self._csv_open = options.csv_columns, False
+        return options
+
+    def _stream(
+        self, source: str, started: int, stream: BinaryIO, blocks: Iterable[Block], pool: Pool
+    ) -> None:
+        """Workers (`pool`: how many, and their options) decode `blocks` read from `stream`."""
+        from hitcount.ingest import parallel
+
+        decoded = parallel.decode_stream_in_parallel(blocks, *pool)
+        for (first, data), result in decoded:
+            self._offset = read_offset(stream)
+            self._range(source, started, first, data, result, None)
+        self._next_input()
 
     def _range(
         self,
@@ -345,101 +337,3 @@ class Replayer:
                     self._line(line_number, line)
             self._progress()
         self._checkpoint(source, started)
-
-    def _columnar(self, first: int, block: bytes | None) -> bool:
-        """Record a whole block at once; False when it needs the per-line path."""
-        if block is None or self.line_by_line:
-            return False
-        if self.parser is None:
-            found = parser_for_block(first, block, self.name)
-            self.parser = None if found is None else keyed(found, self._keying())
-        if self.parser is None:
-            return False
-        # numpy at import: only the block paths load it (`query` never does)
-        from hitcount.ingest.keyed_block import decode_keyed_block, keyed_fast
-        from hitcount.ingest.lines import decode_block, fast_format
-
-        if self._keying() is not None:  # a key, filter or field names: lines the C reads
-            if not keyed_fast(self.parser):
-                return False
-            decoded: DecodedBlock | None = decode_keyed_block(block, first, self.parser)
-        elif not fast_format(self.parser.name):
-            return self.parser.name == "ndjson" and self._columnar_ndjson(block)
-        else:
-            decoded = decode_block(block, first, self.parser)
-        if decoded is None:
-            return False
-        self.report.formats[self.name] = self.parser.name
-        self.report.lines_read += decoded.lines - len(decoded.columns)
-        for number, reason in decoded.bad:
-            self._bad(number, reason)
-        self._record_columns(decoded.columns)
-        return True
-
-    def _columnar_ndjson(self, block: bytes) -> bool:
-        """An NDJSON block without the C scanner: the numpy scanner, else msgspec."""
-        from hitcount.ingest.columnar import decode_ndjson_block
-        from hitcount.model.columns import EMPTY_COLUMNS
-
-        columns, blank = decode_ndjson_block(block), 0
-        if columns is None:
-            dense, blank = drop_blank_lines(block)
-            if not blank:
-                return False
-            columns = decode_ndjson_block(dense) if dense else EMPTY_COLUMNS
-            if columns is None:
-                return False
-        self._record_columns(columns)
-        self.report.lines_read += blank
-        return True
-
-    def _record_columns(self, columns: Columns) -> None:
-        self.flush()  # keep arrival order
-        if self.parser is not None:
-            self.report.formats[self.name] = self.parser.name
-        self.report.lines_read += len(columns)
-        self.report.hits_read += len(columns)
-        if len(columns):
-            self.report.oldest_ts = min(self.report.oldest_ts, float(columns.ts.min()))
-        self.report.hits_kept += self.counter.record_columns(columns)
-        self._check_stop()
-
-    def _line(self, number: int, line: bytes | None) -> None:
-        self.report.lines_read += 1
-        if line is None:
-            self._bad(number, f"line longer than {MAX_LINE_BYTES} bytes")
-            return
-        if self.parser is None:
-            if not line.strip():
-                return
-            self.parser = keyed(make_parser(sniff_format(line, self.name)), self._keying())
-        self.report.formats[self.name] = self.parser.name
-        try:
-            hit = self.parser.parse(line)
-        except BadLine as bad:
-            self._bad(number, bad.reason)
-            return
-        if hit is not None:
-            self.batch.append(hit)
-            self.batch.extend(getattr(self.parser, "also", ()))  # several --key
-            if len(self.batch) >= BATCH_SIZE:
-                self.flush()
-
-    def _bad(self, number: int, reason: str) -> None:
-        info = BadLineInfo(self.name, number, reason)
-        bad_line(self.counter, self.report, info, self.strict, self.on_bad_line)
-
-    def flush(self) -> None:
-        """Record the hits gathered line by line."""
-        if self.batch:
-            self.report.hits_read += len(self.batch)
-            oldest = min(hit.ts for hit in self.batch)
-            self.report.oldest_ts = min(self.report.oldest_ts, oldest)
-            if self.line_by_line and not self.counter.strategy.draws_at_random:  # no numpy
-                record = self.counter.record
-                kept = sum(1 for hit in self.batch if record(hit.endpoint, hit.ts, hit.user))
-            else:
-                kept = self.counter.record_many(self.batch)
-            self.report.hits_kept += kept
-            self.batch.clear()
-            self._check_stop()

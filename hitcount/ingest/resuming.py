@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from hitcount.errors import InputError
-from hitcount.ingest.reader import BOM, GZIP_MAGIC
+from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
 from hitcount.model.positions import (
     STDIN,
     InputPosition,
@@ -75,6 +75,15 @@ class Place:
         self.inputs[position.path] = kept(self.inputs.get(position.path), position)
         return position
 
+    def unfinished(self) -> bytes | None:
+        """The last line read, when it has no newline yet (None: the read ends a line)."""
+        done = self.done
+        if self.gzip or not done or os.pread(self.fd, 1, done - 1) == b"\n":
+            return None
+        start = max(0, done - MAX_LINE_BYTES - 1)
+        before = os.pread(self.fd, done - start, start)
+        return before[before.rfind(b"\n") + 1 :]
+
     def finish(self, lines: int, end: int) -> InputPosition:
         """The file is read to its end, `end` bytes (gzip: compressed bytes) in."""
         return self.record(lines, end)
@@ -127,13 +136,37 @@ def plan_starts(
     for source in sources:
         if source == STDIN:
             continue
-        position = find(saved, source)
+        position = _renamed(saved, source, find(saved, source), note)
         if position is None:
             if resume:
                 note(f"{display_name(source)}: no position recorded for it; from line 1")
         elif start := _start(source, position, resume, again, note):
             starts[source] = start
     return starts
+
+
+def _renamed(
+    saved: Mapping[str, InputPosition],
+    source: str,
+    position: InputPosition | None,
+    note: Callable[[str], None],
+) -> InputPosition | None:
+    """`position`, unless the file at `source` was recorded under another path: a log
+    rotated by renaming (`access.log` to `access.log.1`) is the same file, read as far."""  # noqa: D205, D209
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return position  # the replay says what is wrong with it
+    try:
+        if position is not None and position.matches(fd):
+            return position
+        moved = next((p for p in saved.values() if p is not position and p.matches(fd)), None)
+    finally:
+        os.close(fd)
+    if moved is None:
+        return position
+    note(f"{display_name(source)}: read before as {moved.path} (renamed since)")
+    return moved
 
 
 def _start(
@@ -148,6 +181,7 @@ def _start(
     try:
         same = position.matches(fd)
         whole = same and position.read_whole(fd)
+        grown = same and not whole and _grew_after_counting(fd, position.offset)
     finally:
         os.close(fd)
     if not same:
@@ -169,7 +203,19 @@ def _start(
         note(f"{name}: already read whole ({_lines(position.lines)}); nothing new to count")
     else:
         note(f"{name}: resuming after line {position.lines}")
+    if grown:
+        note(
+            f"{name}:{position.lines}: this line was counted before its newline was written;"
+            " what was added to it since is not counted"
+        )
     return position
+
+
+def _grew_after_counting(fd: int, offset: int) -> bool:
+    """Whether the line a position ends inside (a last line counted without its newline)
+    went on being written since: the bytes around `offset` are not a line's end."""  # noqa: D205, D209
+    around = os.pread(fd, 2, offset - 1) if offset else b""
+    return len(around) == 2 and b"\n" not in around
 
 
 def _lines(count: int) -> str:

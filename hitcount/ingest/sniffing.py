@@ -33,14 +33,20 @@ def parser_for_file(source: str, name: str) -> LineParser | None:
 
 def csv_header(source: str, name: str) -> tuple[int, int, int | None] | None:
     """A CSV file's columns, from its first lines (None: no clean start)."""
-    scratch = CsvParser()
     with contextlib.suppress(InputError), open_input(source) as stream:
         first, block = next(iter_blocks(stream, name), (1, None))
-        for _, line in split_block(first, block) if block is not None else ():
-            if not scratch.needs_each_line:
-                break
-            with contextlib.suppress(BadLine):
-                scratch.parse(line or b"")  # an over-long line is never parsed
+        return csv_columns_of(first, block)
+    return None
+
+
+def csv_columns_of(first: int, block: bytes | None) -> tuple[int, int, int | None] | None:
+    """The columns a CSV input's first block (lines from `first`) names (None: unclear)."""
+    scratch = CsvParser()
+    for _, line in split_block(first, block) if block is not None else ():
+        if not scratch.needs_each_line:
+            break
+        with contextlib.suppress(BadLine):
+            scratch.parse(line or b"")  # an over-long line is never parsed
     return None if scratch.needs_each_line else scratch.columns
 
 

@@ -35,7 +35,6 @@ def worker_count(path: str) -> int:
 
     `$HITCOUNT_WORKERS` overrides the core count (0 or 1: always serial).
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         size = Path(path).stat().st_size
         gzipped = is_gzip(path)
@@ -43,6 +42,15 @@ def worker_count(path: str) -> int:
         return 0
     if size < (PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES):
         return 0
+    return stream_workers()
+
+
+def stream_workers() -> int:
+    """How many worker processes a big input should use (0: stay serial), whatever its size.
+
+    `$HITCOUNT_WORKERS` overrides the core count (0 or 1: always serial).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     wanted = os.environ.get("HITCOUNT_WORKERS", "")
     workers = int(wanted) if wanted.isdigit() else min(cores or 1, 8)
     return workers if workers >= 2 else 0

@@ -49,6 +49,9 @@ class Columns:
     #: Or the users coded: hit i by `user_names[user_codes[i]]` (code -1: no user).
     user_names: list[str] | None = None
     user_codes: npt.NDArray[np.int32] | None = None
+    #: Or, instead of `user_names`, each coded user's HLL register at the sparse precision
+    #: (`index << 6 | rank`, int64): what a worker's C scanner hashed from the bytes it read.
+    user_registers: npt.NDArray[np.int64] | None = None
     #: From a worker: the users reduced to HLL registers per endpoint and bucket, used
     #: when no hit of the batch is late (else the coded users above are).
     user_entries: RegisterEntries | None = None
@@ -70,7 +73,13 @@ class Columns:
         return bool(self.users) or self.user_codes is not None
 
     def user_list(self) -> list[str | None]:
-        """The user of each hit (None where it has none, or users crossed as registers)."""
+        """The user of each hit (None where it has none).
+
+        Raises:
+            ValueError: the users came as registers only, without their names.
+        """
+        if self.user_registers is not None and self.user_names is None:
+            raise ValueError("the users of this batch are HLL registers, not names")
         if self.users is not None:
             return self.users
         if self.user_names is not None and self.user_codes is not None:

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hitcount.model.digests import sha256
+
 #: The checksum covers at most this many bytes from the start of the file.
 HEAD_BYTES = 1024
 #: The source name that reads standard input.
@@ -169,6 +171,4 @@ def offset_after_lines(fd: int, lines: int) -> int:
 
 def head_checksum(fd: int, size: int) -> str:
     """Hex SHA-256 of the first `size` bytes of the open file `fd` (fewer if it is shorter)."""
-    import hashlib  # start-up: hashlib loads OpenSSL; only a replay checks its inputs' heads
-
-    return hashlib.sha256(os.pread(fd, size, 0) if size else b"").hexdigest()
+    return sha256(os.pread(fd, size, 0) if size else b"").hexdigest()

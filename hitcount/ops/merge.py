@@ -115,7 +115,7 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)
     pruned = merged.metrics.pruned_events - before
-    warnings = _shared_seed_warning(counters, sources)
+    warnings = _shared_seed_warning(counters, sources) + _shared_input_warning(counters, sources)
     return MergeResult(merged, sources, pruned, warnings, _folded_note(counters, sources))
 
 
@@ -190,6 +190,25 @@ def _shared_seed_warning(counters: Sequence[HitCounter], sources: Sequence[str])
         f" {seeds[first]}: their errors are correlated, so the merged estimate is less"
         " precise than its interval says; replay the shards with different --seed values",
     )
+
+
+def _shared_input_warning(
+    counters: Sequence[HitCounter], sources: Sequence[str]
+) -> tuple[str, ...]:
+    """Two shards that read the same lines of one file (a state and its copy, say) count
+    those hits twice, unless each kept its own part of them (`--where`)."""  # noqa: D205, D209
+    seen: dict[tuple[int, int, str], int] = {}
+    for index, counter in enumerate(counters):
+        for position in counter.inputs.values():
+            key = (position.device, position.inode, position.head_sha256)
+            first = seen.setdefault(key, index)
+            if first != index and position.lines:
+                return (
+                    f"{sources[first]} and {sources[index]} both read {position.path}: unless"
+                    " each kept its own part of its lines (--where), its hits count twice"
+                    " in the merge",
+                )
+    return ()
 
 
 def _distinct_spec(counter: HitCounter) -> str:

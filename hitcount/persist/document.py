@@ -33,52 +33,15 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
-from hitcount.engine.alerts import checked_tracks
-from hitcount.engine.capping import checked_cap
 from hitcount.engine.codec import register_document_codec
-from hitcount.errors import ConfigurationError, HitcountError, StateError
-from hitcount.model.hits import MAX_TS
-from hitcount.model.keys import Keying
-from hitcount.model.metrics import Metrics
-from hitcount.model.positions import InputPosition
+from hitcount.errors import HitcountError, StateError
 from hitcount.persist.atomic import write_output
-from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.decoding import FORMAT as FORMAT  # re-exported
+from hitcount.persist.decoding import VERSION as VERSION  # re-exported
+from hitcount.persist.decoding import Document, Header, decode, distinct_of, parts_of
+from hitcount.persist.decoding import encode as encode  # re-exported
 from hitcount.persist.plausible import check_plausible
-from hitcount.persist.reading import MAX_DOCUMENT_BYTES, read_document_file
-from hitcount.sketches.distinct import DistinctTracker
-from hitcount.strategies import get_strategy
-
-FORMAT = "hitcount-snapshot"
-VERSION = 1
-#: Documents larger than this are refused before parsing (bytes).
-
-
-class _Header(msgspec.Struct):
-    format: Any = None
-    version: Any = None
-
-
-class _StrategySpec(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    params: dict[str, float | int]
-
-
-class _Document(msgspec.Struct, forbid_unknown_fields=True):
-    format: str
-    version: int
-    strategy: _StrategySpec
-    clock: float | None
-    horizon: float | None
-    max_lateness_s: float
-    metrics: Metrics
-    state: msgspec.Raw
-    created_at: str = ""
-    recent_events: list[dict[str, Any]] = msgspec.field(default_factory=list)
-    distinct: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
-    inputs: list[Any] = msgspec.field(default_factory=list)
-    alerts: list[Any] = msgspec.field(default_factory=list)
-    keys: dict[str, Any] | None = None
-    max_endpoints: int | None = None
+from hitcount.persist.reading import read_document_file
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -144,12 +107,6 @@ class _Codec:
         restore_snapshot(counter, document)
 
 
-def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
-    """JSON bytes of a document (indented when `pretty`)."""
-    data = b"".join(encode_chunks(document))
-    return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
-
-
 def read_file(path: Path) -> HitCounter:
     """The counter saved in a snapshot (or state) file.
 
@@ -177,31 +134,17 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
     Raises:
         StateError: not JSON, not a hitcount snapshot, a newer version, or any invalid value.
     """
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise StateError(f"{source}: file too large to be a hitcount snapshot")
-    try:
-        document = msgspec.json.decode(data, type=_Document, strict=True)
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
-        _check_header(data, source)  # a foreign or newer document says so first
-        raise StateError(f"{source}: invalid snapshot: {err}") from err
-    _check_header(document, source)
+    document = decode(data, source)
     try:
         counter = _build(document)
     except HitcountError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
     raw = document.distinct  # a view of `data`: copied only when the sketches are read
     if lazy_distinct:
-        counter.load_distinct_later(lambda: _distinct_of(raw, source))
+        counter.load_distinct_later(lambda: distinct_of(raw, source))
     else:
-        counter.distinct = _distinct_of(raw, source)
+        counter.distinct = distinct_of(raw, source)
     return counter
-
-
-def _distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
-    try:
-        return _distinct(bytes(raw))
-    except StateError as err:
-        raise StateError(f"{source}: invalid snapshot: {err.message}") from err
 
 
 def from_document(document: dict[str, Any], source: str = "snapshot") -> HitCounter:
@@ -246,9 +189,9 @@ def check_is_state(data: bytes, source: str) -> None:
         StateError: the bytes are not a hitcount snapshot or state.
     """
     try:
-        header = msgspec.json.decode(data, type=_Header)
+        header = msgspec.json.decode(data, type=Header)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        header = _Header()
+        header = Header()
     if header.format != FORMAT:
         raise StateError(
             f"{source}: exists and is not a hitcount state file; refusing to overwrite it",
@@ -256,88 +199,18 @@ def check_is_state(data: bytes, source: str) -> None:
         )
 
 
-def _check_header(data: bytes | _Document, source: str) -> None:
-    """Refuse a foreign or newer document (given as bytes, or already decoded)."""
-    try:
-        header = data if isinstance(data, _Document) else msgspec.json.decode(data, type=_Header)
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
-        raise StateError(
-            f"{source}: not a hitcount snapshot (not a JSON object: {err})",
-            hint="the file is damaged or is another kind of file",
-        ) from err
-    if header.format != FORMAT:
-        raise StateError(
-            f"{source}: not a hitcount snapshot (format is {header.format!r}, expected {FORMAT!r})"
-        )
-    if not isinstance(header.version, int) or isinstance(header.version, bool):
-        raise StateError(f"{source}: invalid snapshot version {header.version!r}")
-    if header.version > VERSION:
-        raise StateError(
-            f"{source}: snapshot version {header.version} is newer than this hitcount"
-            f" understands ({VERSION})",
-            hint="upgrade hitcount to read it",
-        )
-    if header.version < 1:
-        raise StateError(f"{source}: invalid snapshot version {header.version}")
-
-
-def _check_time(name: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and -MAX_TS <= value <= MAX_TS):
-        raise StateError(f"{name} out of range: {value!r}")
-
-
-def _distinct(raw: bytes) -> DistinctTracker | None:
-    """The tracker of a document: absent -> empty, null -> off."""
-    if raw.strip() == b"null":
-        return None
-    if raw.strip() == b"{}":
-        return DistinctTracker()
-    try:
-        return DistinctTracker.from_state(raw)
-    except ValueError as err:
-        raise StateError(str(err)) from err
-
-
-def _build(document: _Document) -> HitCounter:
-    _check_time("clock", document.clock)
-    if document.horizon is not None and abs(document.horizon) > 3 * MAX_TS:
-        raise StateError(f"horizon out of range: {document.horizon!r}")
-    if not 0 <= document.max_lateness_s <= MAX_TS:
-        raise StateError(f"max_lateness_s out of range: {document.max_lateness_s!r}")
-    try:
-        document.metrics.check()
-    except ValueError as err:
-        raise StateError(str(err)) from err
-    strategy = get_strategy(document.strategy.name)(**document.strategy.params)
-    strategy.horizon = -math.inf if document.horizon is None else document.horizon
-    strategy.load_state(bytes(document.state))
-    if document.clock is None and any(True for _ in strategy.endpoints()):
-        raise StateError("clock is null but the state holds hits")
-    counter = HitCounter(strategy, max_lateness_s=document.max_lateness_s)
-    counter.clock = document.clock
-    counter.metrics = document.metrics
-    counter.recent_events.extend(document.recent_events[-RECENT_EVENTS:])
-    counter.inputs = _inputs(document.inputs)
-    try:
-        counter.alert_tracks = checked_tracks(document.alerts)
-    except ValueError as err:
-        raise StateError(str(err)) from err
-    try:
-        counter.keying = Keying.from_dict(document.keys)
-    except ConfigurationError as err:
-        raise StateError(f"keys: {err.message}") from err
-    counter.max_endpoints = checked_cap(document.max_endpoints, saved=True)
+def _build(document: Document) -> HitCounter:
+    parts = parts_of(document)
+    counter = HitCounter(parts.strategy, max_lateness_s=parts.max_lateness_s)
+    counter.clock = parts.clock
+    counter.metrics = parts.metrics
+    counter.recent_events.extend(parts.recent_events[-RECENT_EVENTS:])
+    counter.inputs = parts.inputs
+    counter.alert_tracks = parts.alert_tracks
+    counter.keying = parts.keying
+    counter.max_endpoints = parts.max_endpoints
     check_plausible(counter)  # each part passed; do they agree with one another?
     return counter
-
-
-def _inputs(items: list[Any]) -> dict[str, InputPosition]:
-    """The input positions of a document, by path (absent in documents of older versions)."""
-    try:
-        positions = [InputPosition.from_dict(item) for item in items]
-    except ValueError as err:
-        raise StateError(str(err)) from err
-    return {position.path: position for position in positions}
 
 
 register_document_codec(_Codec())

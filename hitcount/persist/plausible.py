@@ -17,17 +17,20 @@ sizes) are checked by each strategy's `load_state`.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from hitcount.engine import HitCounter
 from hitcount.errors import StateError
 from hitcount.model.hits import MAX_ENDPOINT_CHARS
 from hitcount.model.timeparse import iso
+
+if TYPE_CHECKING:
+    from hitcount.engine.queries import Answering
 
 #: Relative slack on time comparisons: bucket edges are float products.
 _TIME_SLACK = 1e-9
 
 
-def check_plausible(counter: HitCounter) -> None:
+def check_plausible(counter: Answering) -> None:
     """Raise unless the counter's parts agree with one another.
 
     Raises:
@@ -44,7 +47,7 @@ def check_plausible(counter: HitCounter) -> None:
     _check_times(counter)
 
 
-def _check_hits(counter: HitCounter) -> None:
+def _check_hits(counter: Answering) -> None:
     recorded = counter.metrics.total_hits
     held = counter.strategy.hits_held_at_least()
     if max(held.values(), default=0) > recorded:
@@ -60,7 +63,7 @@ def _check_hits(counter: HitCounter) -> None:
         )
 
 
-def _check_times(counter: HitCounter) -> None:
+def _check_times(counter: Answering) -> None:
     times = counter.strategy.data_times()
     if times is None or counter.clock is None:
         return

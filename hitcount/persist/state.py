@@ -13,6 +13,7 @@ from typing import Any
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
+from hitcount.persist.answering import no_state
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
 from hitcount.persist.reading import read_head
@@ -36,10 +37,11 @@ def load_counter(
     """
     data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
     if data is None:
-        raise _no_state(store)
+        raise no_state(store)
     counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
     if scope is not EVERYTHING:
         counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+        counter.users_stored = store.holds_users() if scope.users else None
     return counter
 
 
@@ -52,11 +54,13 @@ class EventLog:
         whole: read from the store's whole event log (SQLite); else from the state's last
             `RECENT_EVENTS`, so older events may be gone (`bounded`).
         bounded: only the last `RECENT_EVENTS` were kept, and the list is full.
+        earlier: more events matched than `limit`: the earliest were left out.
     """
 
     rows: list[dict[str, Any]]
     whole: bool
     bounded: bool
+    earlier: bool = False
 
 
 def read_events(
@@ -71,9 +75,9 @@ def read_events(
     """The last `limit` events named `name` (None: any) whose log clock is in `(start, end]`
     (both infinite: every event), from the store's whole log when it keeps one, else from
     `counter` (loaded from `store`)."""  # noqa: D205, D209
-    logged = store.read_events(name, start, end, limit)
+    logged = store.read_events(name, start, end, limit + 1)  # one more: were some left out?
     if logged is not None:
-        return EventLog(logged, whole=True, bounded=False)
+        return EventLog(logged[-limit:], whole=True, bounded=False, earlier=len(logged) > limit)
     windowed = math.isfinite(start) or math.isfinite(end)
     rows = [
         row
@@ -82,7 +86,8 @@ def read_events(
         and (not windowed or _clock_in(row.get("clock"), start, end))
     ]
     full = len(counter.recent_events) >= RECENT_EVENTS
-    return EventLog(rows[-limit:] if limit else [], whole=False, bounded=full)
+    kept = rows[-limit:] if limit else []
+    return EventLog(kept, whole=False, bounded=full, earlier=len(rows) > len(kept))
 
 
 def _clock_in(clock: Any, start: float, end: float) -> bool:
@@ -118,13 +123,6 @@ def read_counter_file(path: Path) -> HitCounter:
         return load_counter(store)
     finally:
         store.close()
-
-
-def _no_state(store: Store) -> StateError:
-    return StateError(
-        f"no saved state at {store.describe()}",
-        hint="run `hitcount replay FILE` first (or pass --state/--store)",
-    )
 
 
 def save_counter(store: Store, counter: HitCounter) -> None:
@@ -178,7 +176,7 @@ def updating(
             existing = None  # not kept through the replay: a big old state would weigh on it
             counter = create()
         elif existing is None:
-            raise _no_state(store)
+            raise no_state(store)
         else:
             counter = from_bytes(existing, store.describe())  # read once, under the lock
             store.loaded(counter)

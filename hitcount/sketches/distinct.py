@@ -256,8 +256,6 @@ class DistinctTracker:
             return 0
         gone: set[tuple[str, int]] = set()
         self._lowest = math.inf
-        if self._log is not None:
-            gone, self._lowest = self._log.prune(first_kept)
         for endpoint in list(self._sketches):
             buckets = self._sketches[endpoint]
             old = [b for b in buckets if b < first_kept]
@@ -269,7 +267,11 @@ class DistinctTracker:
             gone.update((endpoint, bucket) for bucket in old)
             if not buckets:
                 del self._sketches[endpoint]
-        return len(gone)
+        if self._log is None:
+            return len(gone)
+        count, lowest = self._log.prune(first_kept, gone)
+        self._lowest = min(self._lowest, lowest)
+        return count
 
     def merge(self, other: DistinctTracker) -> None:
         """Fold `other` in: per endpoint and bucket, the register-wise maximum of the two
@@ -368,7 +370,7 @@ class DistinctTracker:
         `PACKED_MIN_SKETCHES` sketches or more (the state store's form: far faster to write
         and read than one text per sketch).
         """
-        held = len(self._log.pairs()) if self._log is not None else 0
+        held = self._log.pair_count() if self._log is not None else 0
         if compact and held + sum(map(len, self._sketches.values())) >= PACKED_MIN_SKETCHES:
             packed = self._bulk(create=True)
             assert packed is not None

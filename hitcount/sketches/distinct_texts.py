@@ -7,8 +7,10 @@ there); a store that knows which sketches changed encodes only those (`blobs_of`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from hitcount.sketches.distinct import DistinctTracker
+if TYPE_CHECKING:
+    from hitcount.sketches.distinct import DistinctTracker
 
 Key = tuple[str, int]
 

@@ -277,7 +277,7 @@ class HyperLogLog:
         registers while sparse (exact but for collisions), else Ertl's improved estimator."""  # noqa: D205, D209
         if self._sparse is not None and self._sparse_p > self.precision:
             width = 1 << self._sparse_p
-            return -width * math.log1p(-len(self._sparse) / width)
+            return 0.0 - width * math.log1p(-len(self._sparse) / width)  # never -0.0
         width = self.m if self._sparse is None else 1 << self._sparse_p
         return ertl_estimate(self.histogram(), width)
 

@@ -10,7 +10,6 @@ dict instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -23,17 +22,47 @@ _MAX_ENDPOINTS = 1 << (62 - _BUCKET_BITS)
 
 
 class PairTable:
-    """The (endpoint, bucket) pairs of a log, numbered 0, 1, ... in order of arrival."""
+    """The (endpoint, bucket) pairs of a log, numbered 0, 1, ... in order of arrival.
+
+    Pairs are held as arrays (endpoint number, bucket), not as Python tuples: a replay of a
+    long access log numbers about a pair per hit, and the tuples are made only when asked.
+    """
 
     def __init__(self) -> None:
         """No pairs yet."""
-        #: Pair number -> (endpoint, bucket).
-        self.pairs: list[tuple[str, int]] = []
         self._endpoints: dict[str, int] = {}
+        self._names: list[str] = []  # endpoint number -> name
         self._keys = np.zeros(0, dtype=np.int64)  # sorted composite keys
         self._ids = np.zeros(0, dtype=np.int64)  # their pair numbers
         self._others: dict[tuple[str, int], int] = {}  # pairs whose key would not fit
-        self._buckets = np.zeros(0, dtype=np.int64)
+        #: Pair number -> endpoint number and bucket, in chunks joined when read.
+        self._chunks: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def pairs(self) -> list[tuple[str, int]]:
+        """Pair number -> (endpoint, bucket), as a list (made on each call)."""
+        endpoints, buckets = self.arrays()
+        names = self._names
+        return list(zip(map(names.__getitem__, endpoints.tolist()), buckets.tolist(), strict=True))
+
+    def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The endpoint number and the bucket of every pair, by pair number."""
+        if len(self._chunks) != 1:
+            empty = np.zeros(0, dtype=np.int64)
+            joined = (
+                np.concatenate([c[0] for c in self._chunks]) if self._chunks else empty,
+                np.concatenate([c[1] for c in self._chunks]) if self._chunks else empty,
+            )
+            self._chunks = [joined]
+        return self._chunks[0]
+
+    def names(self) -> list[str]:
+        """Endpoint number -> endpoint name."""
+        return self._names
 
     def number(
         self, names: Sequence[str], codes: npt.NDArray[np.integer], buckets: npt.NDArray[np.int64]
@@ -46,14 +75,15 @@ class PairTable:
         fits = (np.abs(buckets) < _OFFSET) & (endpoints < _MAX_ENDPOINTS)
         if fits.all():
             keys = (endpoints << _BUCKET_BITS) | (buckets + _OFFSET)
-            return self._lookup(keys, names, codes, buckets)
+            return self._lookup(keys, endpoints, buckets)
         ids = np.empty(len(codes), dtype=np.int64)  # rare: one at a time, in order
         for i, fit in enumerate(fits.tolist()):
+            one = slice(i, i + 1)
             if fit:
-                key = (endpoints[i : i + 1] << _BUCKET_BITS) | (buckets[i : i + 1] + _OFFSET)
-                ids[i] = self._lookup(key, names, codes[i : i + 1], buckets[i : i + 1])[0]
+                key = (endpoints[one] << _BUCKET_BITS) | (buckets[one] + _OFFSET)
+                ids[i] = self._lookup(key, endpoints[one], buckets[one])[0]
             else:
-                ids[i] = self._other((names[int(codes[i])], int(buckets[i])))
+                ids[i] = self._other(int(endpoints[i]), int(buckets[i]))
         return ids
 
     def pair_id(self, pair: tuple[str, int]) -> int:
@@ -68,14 +98,11 @@ class PairTable:
         codes = np.array([position[endpoint] for endpoint, _ in pairs], dtype=np.int64)
         buckets = np.array([bucket for _, bucket in pairs], dtype=np.int64)
         ids = self.number(names, codes, buckets)
-        return len(self.pairs) == len(pairs) and bool(np.all(ids == np.arange(len(pairs))))
+        return len(self) == len(pairs) and bool(np.all(ids == np.arange(len(pairs))))
 
     def buckets(self) -> npt.NDArray[np.int64]:
         """The bucket of every pair, by number."""
-        if len(self._buckets) < len(self.pairs):
-            added = [bucket for _, bucket in self.pairs[len(self._buckets) :]]
-            self._buckets = np.concatenate((self._buckets, np.array(added, dtype=np.int64)))
-        return self._buckets
+        return self.arrays()[1]
 
     def keep(self, live: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         """Keep the pairs that `live` marks, renumbered 0, 1, ... in their order.
@@ -85,8 +112,9 @@ class PairTable:
         """
         renumber = np.cumsum(live, dtype=np.int64) - 1
         renumber[~live] = -1
-        self._buckets = self.buckets()[live]
-        self.pairs = list(compress(self.pairs, live.tolist()))
+        endpoints, buckets = self.arrays()
+        self._chunks = [(endpoints[live], buckets[live])]
+        self._count = len(self._chunks[0][0])
         held = live[self._ids]
         self._keys, self._ids = self._keys[held], renumber[self._ids[held]]
         self._others = {pair: int(renumber[i]) for pair, i in self._others.items() if live[i]}
@@ -96,13 +124,17 @@ class PairTable:
         found = self._endpoints.get(name)
         if found is None:
             found = self._endpoints[name] = len(self._endpoints)
+            self._names.append(name)
         return found
+
+    def _add(self, endpoints: npt.NDArray[np.int64], buckets: npt.NDArray[np.int64]) -> None:
+        self._chunks.append((endpoints, buckets))
+        self._count += len(endpoints)
 
     def _lookup(
         self,
         keys: npt.NDArray[np.int64],
-        names: Sequence[str],
-        codes: npt.NDArray[np.integer],
+        endpoints: npt.NDArray[np.int64],
         buckets: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.int64]:
         """The numbers of composite `keys`, numbering the new ones in order of appearance."""
@@ -117,21 +149,19 @@ class PairTable:
         order = np.argsort(first, kind="stable")  # number in order of appearance
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        numbers = len(self.pairs) + rank
+        numbers = self._count + rank
         ids[~found] = numbers[inverse.reshape(-1)]
-        new_codes, new_buckets = codes[~found][first[order]], buckets[~found][first[order]]
-        self.pairs.extend(
-            zip(map(names.__getitem__, new_codes.tolist()), new_buckets.tolist(), strict=True)
-        )
-        merged = np.concatenate((self._keys, new_keys))
-        by_key = np.argsort(merged, kind="stable")
-        self._keys = merged[by_key]
-        self._ids = np.concatenate((self._ids, numbers))[by_key]
+        chosen = first[order]
+        self._add(endpoints[~found][chosen], buckets[~found][chosen])
+        where = np.searchsorted(self._keys, new_keys)  # both sorted: merge them in
+        self._keys = np.insert(self._keys, where, new_keys)
+        self._ids = np.insert(self._ids, where, numbers)
         return ids
 
-    def _other(self, pair: tuple[str, int]) -> int:
+    def _other(self, endpoint: int, bucket: int) -> int:
+        pair = (self._names[endpoint], bucket)
         found = self._others.get(pair)
         if found is None:
-            found = self._others[pair] = len(self.pairs)
-            self.pairs.append(pair)
+            found = self._others[pair] = self._count
+            self._add(np.array([endpoint], dtype=np.int64), np.array([bucket], dtype=np.int64))
         return found

@@ -79,6 +79,22 @@ def reduce_users(
     (code -1: no user, skipped): the C reduction when built, else numpy's sort. Buckets are
     `(lo, hi]` (`closed_right`, the window's convention) or `[lo, hi)` (states saved before)."""  # noqa: D205, D209
     table = user_registers(user_names, SPARSE_PRECISION)
+    return reduce_registered(
+        codes, timestamps, table, user_codes, precision, bucket_s, closed_right
+    )
+
+
+def reduce_registered(
+    codes: npt.NDArray[np.int32],
+    timestamps: npt.NDArray[np.float64],
+    table: npt.NDArray[np.int64],
+    user_codes: npt.NDArray[np.int32],
+    precision: int,
+    bucket_s: float,
+    closed_right: bool = True,
+) -> RegisterEntries:
+    """`reduce_users` with the users already hashed: hit i's user has the register
+    `table[user_codes[i]]` (`user_registers` at the sparse precision; code -1: no user)."""  # noqa: D205, D209
     if native is not None:
         found = native.reduce(
             np.ascontiguousarray(codes, dtype=np.int32),

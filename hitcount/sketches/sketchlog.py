@@ -136,6 +136,10 @@ class RegisterLog:
         """The (endpoint, bucket) pairs numbered so far."""
         return self._pairs.pairs
 
+    def pair_count(self) -> int:
+        """How many (endpoint, bucket) pairs are numbered."""
+        return len(self._pairs)
+
     def compact(self) -> npt.NDArray[np.int64]:
         """All keys as one sorted array, one per pair and register (the largest rank), the
         sparse registers of a pair folded to precision p when it has grown dense."""  # noqa: D205, D209
@@ -167,8 +171,9 @@ class RegisterLog:
         keys.sort(kind="stable")
         return largest_rank_per_register(keys)
 
-    def prune(self, first_kept: int) -> tuple[set[tuple[str, int]], float]:
-        """Drop the pairs of buckets before `first_kept`; return them and the oldest bucket left."""
+    def prune(self, first_kept: int, also: set[tuple[str, int]]) -> tuple[int, float]:
+        """Drop the pairs of buckets before `first_kept`; return how many distinct pairs they
+        and `also` are, and the oldest bucket left."""  # noqa: D205, D209
         buckets = self._pairs.buckets()
         dropped = np.zeros(len(buckets), dtype=bool)
         lowest = math.inf
@@ -180,8 +185,13 @@ class RegisterLog:
                 self._chunks[i], held = chunk[~old], held[~old]
             if len(held):
                 lowest = min(lowest, int(held.min()))
-        pairs = self._pairs.pairs
-        gone = {pairs[pair] for pair in np.flatnonzero(dropped).tolist()}
+        gone = int(np.count_nonzero(dropped))
+        if also and gone:  # pairs settled as sketches too: count each pair once
+            ids = np.flatnonzero(dropped)
+            ends = map(self._pairs.names().__getitem__, self._pairs.arrays()[0][ids].tolist())
+            gone = len(also.union(zip(ends, buckets[ids].tolist(), strict=True)))
+        else:
+            gone += len(also)
         self._forget(buckets >= first_kept)
         return gone, lowest
 
@@ -270,14 +280,19 @@ class RegisterLog:
         """
         keys = self.compact()
         pair_ids, starts = self._runs(keys)
-        held = [self._pairs.pairs[pair] for pair in pair_ids.tolist()]
+        all_endpoints, all_buckets = self._pairs.arrays()
+        held = all_endpoints[pair_ids]
         sizes = np.diff(np.append(starts, len(keys)))
-        names = list(dict.fromkeys(endpoint for endpoint, _ in held))
-        number = {name: i for i, name in enumerate(names)}
+        # endpoints numbered in order of first appearance among the held pairs
+        used, first = np.unique(held, return_index=True)
+        order = np.argsort(first, kind="stable")
+        number = np.zeros(int(used.max()) + 1 if len(used) else 0, dtype=np.int64)
+        number[used[order]] = np.arange(len(used))
+        table = self._pairs.names()
         return {
-            "endpoints": names,
-            "pair_endpoints": Base64Value(np.array([number[e] for e, _ in held], dtype="<u4")),
-            "pair_buckets": Base64Value(np.array([bucket for _, bucket in held], dtype="<i8")),
+            "endpoints": [table[endpoint] for endpoint in used[order].tolist()],
+            "pair_endpoints": Base64Value(number[held].astype("<u4")),
+            "pair_buckets": Base64Value(all_buckets[pair_ids].astype("<i8")),
             "pair_sizes": Base64Value(sizes.astype("<u4")),
             "entries": Base64Value((keys & 0xFFFFFFFF).astype("<u4")),
         }

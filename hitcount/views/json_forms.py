@@ -31,16 +31,16 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hitcount.engine import DistinctResult, QueryResult
-from hitcount.engine.ranking import Ranked
-from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
-from hitcount.views.series import Point, Series
 
 if TYPE_CHECKING:
+    from hitcount.engine.queries import DistinctResult, QueryResult
+    from hitcount.engine.ranking import Ranked
     from hitcount.ingest.replay import ReplayReport
     from hitcount.live.follow import FollowStatus
+    from hitcount.model.answers import Rate, WindowAnswer
+    from hitcount.views.series import Point, Series
 
 #: `--json` lists at most this many endpoints a glob matched (`matched_count` has them all).
 MATCHED_SHOWN = 100

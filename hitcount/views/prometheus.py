@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hitcount.engine import HitCounter
 from hitcount.engine.ranking import Ranked, rank
+from hitcount.errors import ConfigurationError
 from hitcount.model.inert import shown
 from hitcount.model.timeparse import duration_text
 from hitcount.persist.atomic import write_output
@@ -103,9 +104,13 @@ def _labels(endpoint: str, window: str) -> str:
 
 
 def _escape(value: str) -> str:
-    """A label value as the format wants it (backslash, double quote and newline escaped),
-    and any other unprintable character as its Python escape, never raw in the file."""  # noqa: D205, D209
-    return shown(value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+    r"""A label value as the format wants it (backslash, double quote and newline escaped),
+    and any other unprintable character as its Python escape with the backslash escaped in
+    turn (the format knows no other escape: `\\x02` reads back as the text `\x02`)."""  # noqa: D205, D209
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else shown(c).replace("\\", "\\\\") for c in text)
 
 
 def _value(number: float) -> str:
@@ -131,10 +136,17 @@ def export(
     included when the state keeps them.
 
     Raises:
-        ConfigurationError: a bad window or depth.
+        ConfigurationError: a bad window or depth, or a strategy that keeps no time.
     """
     rows = rank(counter, last_s, end, limit=None, pattern=pattern, depth=depth,
                 users=counter.has_users())  # fmt: skip
+    if any(row.result.answer.all_time for row in rows):
+        raise ConfigurationError(
+            f"{counter.strategy.name} keeps no time: its counts are of all hits ever recorded,"
+            " and a series labelled with a window would pass them off as that window's",
+            hint="export a state replayed with a strategy that keeps time, e.g."
+            " `hitcount replay FILE -s sliding`",
+        )
     ordered = tuple(sorted(rows, key=lambda row: row.result.endpoint))
     window_end = end if end is not None else counter.clock
     return Exposition(ordered, duration_text(last_s), window_end)

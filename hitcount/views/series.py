@@ -11,13 +11,16 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
 from hitcount.model.metrics import number, plain
 from hitcount.model.windows import DEFAULT_STEPS as DEFAULT_STEPS  # re-exported
 from hitcount.strategies import Strategy, available_strategies
+
+if TYPE_CHECKING:
+    from hitcount.engine.queries import Answering
 
 #: Most points a series may have (per endpoint pattern).
 MAX_POINTS = 10_000
@@ -137,7 +140,7 @@ class Series:
 
 
 def series(
-    counter: HitCounter,
+    counter: Answering,
     patterns: list[str],
     last_s: float,
     step_s: float,
@@ -241,7 +244,7 @@ def step_count(last_s: float, step_s: float) -> int:
     return points
 
 
-def _window_end(counter: HitCounter, now: float | None) -> float:
+def _window_end(counter: Answering, now: float | None) -> float:
     if now is not None:
         if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
             raise ConfigurationError(

@@ -7,6 +7,8 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.cli_helpers import ok, ok_json, run
 
 
@@ -36,3 +38,21 @@ def test_events_that_are_never_remembered_are_refused_with_the_way_to_see_them(
         assert "--trace-json" in result.stderr
     help_text = ok(["events", "--help"]).stdout
     assert "prunes" not in help_text.split("Hits, prunes")[0]  # no longer promised
+
+
+def test_events_beyond_the_limit_are_said_to_be_left_out(tmp_path: Path) -> None:
+    import json
+
+    log = tmp_path / "e.ndjson"  # 80 endpoints past a budget of 5: 80 switches
+    log.write_text("".join(json.dumps({"endpoint": f"/e{i % 80}", "ts": 1000 + i}) + "\n"
+                           for i in range(800)))  # fmt: skip
+    for name in ("s.db", "s.json"):
+        state = ["--state", str(tmp_path / name)]
+        ok([*state, "replay", str(log), "-s", "auto", "--memory-budget", "5"])
+        shown = ok([*state, "events", "--json"])
+        rows = json.loads(shown.stdout)
+        assert len(rows) == 50 and rows[-1]["endpoint"] == "/e79"  # the last 50, oldest first
+        assert "earlier ones were left out (--limit N shows more)" in shown.stderr
+        every = ok([*state, "events", "-n", "80"])
+        assert every.stdout.count("endpoint_switched") == 80
+        assert "left out" not in every.stderr

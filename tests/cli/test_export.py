@@ -83,3 +83,48 @@ def test_export_to_a_file_for_the_textfile_collector(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "hitcount.prom"
     assert_error(run(["export", "-o", str(missing)]), 8, "cannot write the export")
     assert parsed(target.read_text())["hitcount_hits"] == {("/api", "301s"): 4}  # still whole
+
+
+#: A label value in the text exposition format: only \\, \" and \n may follow a backslash
+#: (Prometheus's Go parser, the one node exporter and the pushgateway run, drops the whole
+#: file at any other escape).
+_LABEL_VALUE = r'"((?:[^"\\\n]|\\[\\"n])*)"'
+
+
+def test_unprintable_endpoints_export_as_escapes_the_strict_parser_accepts(tmp_path: Path) -> None:
+    import re
+
+    from hitcount.model.inert import shown
+
+    names = ["/csi\u009b31m", "/ls\u2028x", "/ctl\x02\x1b[2J", '/q"uote\\d', "/nl\nx", "/\udc90raw"]
+    log = tmp_path / "e.ndjson"
+    log.write_text(
+        "".join(json.dumps({"endpoint": n, "ts": 1_000 + i}) + "\n" for i, n in enumerate(names)),
+        encoding="utf-8",
+        errors="surrogatepass",
+    )
+    state = ["--state", str(tmp_path / "s.json")]
+    ok([*state, "replay", str(log)])
+    text = ok([*state, "export", "*", "--last", "1h"]).stdout
+    found = set()
+    for line in text.splitlines():
+        if line.startswith("hitcount_hits{"):
+            match = re.fullmatch(r"hitcount_hits\{endpoint=" + _LABEL_VALUE + r",window=" +
+                                 _LABEL_VALUE + r"\} \S+", line)  # fmt: skip
+            assert match is not None, line
+            value = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m[1], m[1]), match[1])
+            found.add(value)
+    endpoints = [row["endpoint"] for row in ok_json_rows(state)]
+    assert found == {shown(name) if "\n" not in name else name for name in endpoints}
+
+
+def ok_json_rows(state: list[str]) -> list[dict[str, str]]:
+    return list(json.loads(ok([*state, "top", "--last", "1h", "--json"]).stdout))
+
+
+def test_a_morris_state_is_not_exported_as_window_counts(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "m.json")]
+    ok([*state, "replay", str(WEB), "-s", "morris"])
+    result = run([*state, "export", "*", "--last", "1m"])
+    assert_error(result, 2, "morris keeps no time: its counts are of all hits ever recorded")
+    assert result.stdout == ""

@@ -138,3 +138,16 @@ def test_merge_output_into_a_missing_directory_exits_8_and_creates_nothing(
     assert result.exit_code == 8
     assert "cannot write the snapshot" in result.stderr
     assert not (tmp_path / "missing").exists()
+
+
+def test_shards_that_read_the_same_file_are_merged_with_a_warning(tmp_path: Path) -> None:
+    files = _shard_files(tmp_path, parts=2)
+    first, second, copy = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "copy.db"
+    ok(["--state", str(first), "replay", str(files[0])])
+    ok(["--state", str(second), "replay", str(files[1])])
+    copy.write_bytes(first.read_bytes())  # the same state twice, by another name
+    apart = ok(["merge", str(first), str(second), "-o", "apart.json"])
+    assert apart.stderr == ""  # shards of one stream: no file read twice
+    twice = ok(["merge", str(first), str(copy), "-o", "twice.json"])
+    assert f"{first} and {copy} both read {files[0].resolve()}" in twice.stderr
+    assert "its hits count twice in the merge" in twice.stderr

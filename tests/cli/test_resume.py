@@ -93,3 +93,24 @@ def test_a_whole_replay_into_redis_records_its_files_for_later_appends(
         grown.write((tmp_path / "b.ndjson").read_text())
     ok([*store, "replay", "--append", "--resume", str(log)])
     assert _total(store) == 400
+
+
+def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_path: Path) -> None:
+    """Renamed as logrotate does: access.log becomes access.log.1, a new access.log starts."""
+    log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
+    _write(log, 0, 1000)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    with log.open("a") as handle:  # the log grows, then is renamed away
+        handle.writelines(json.dumps({"endpoint": "/e0", "ts": 1000 + i}) + "\n"
+                          for i in range(1000, 1500))  # fmt: skip
+    os.rename(log, rotated)
+    _write(log, 1500, 2000)
+    resumed = ok([*state, "replay", "--append", "--resume", str(rotated), str(log)])
+    assert f"a.ndjson.1: read before as {log} (renamed since)" in resumed.stderr
+    assert "a.ndjson.1: resuming after line 1000" in resumed.stderr
+    assert _total(state) == 2000  # each line once
+    os.rename(log, tmp_path / "a.ndjson.2")  # rotated again: refused like the file itself
+    result = run([*state, "replay", "--append", str(tmp_path / "a.ndjson.2")])
+    assert result.exit_code == 3
+    assert "already read whole by an earlier replay (500 lines in the state)" in result.stderr
+    assert _total(state) == 2000

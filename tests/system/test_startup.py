@@ -163,14 +163,25 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
 
 
 #: What a piped one-endpoint `query` never needs: Rich, numpy, OpenSSL (hashlib, hmac), the
-#: follow loop, replay, comparisons, and strategies other than the state's.
+#: follow loop, replay and its progress, the Redis store's modules, plot series, comparisons,
+#: strategies other than the state's, and the counter's recording half (it answers from a
+#: `SavedState`: no HitCounter, alerts, swaps, snapshot document code nor HyperLogLog sketches).
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
     "_hashlib",
     "hmac",
+    "hitcount.engine.counter",
+    "hitcount.engine.swaps",
+    "hitcount.engine.batches",
+    "hitcount.persist.document",
+    "hitcount.persist.state",
+    "hitcount.sketches.hll",
     "hitcount.live.follow",
     "hitcount.ingest.replay",
+    "hitcount.ingest.progress",
+    "hitcount.persist.stores.redis",
+    "hitcount.views.series",
     "hitcount.ops.compare",
     "hitcount.strategies.morris",
     "hitcount.strategies.auto",
@@ -206,8 +217,29 @@ def test_query_on_a_saved_state_loads_only_what_it_answers_with(
     assert str(exact) in printed and exact > 0
 
 
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+def test_a_piped_top_loads_neither_rich_nor_the_counter(tmp_path: Path, suffix: str) -> None:
+    """`top` answers from the saved state as `query` does, and a piped table is plain text."""
+    state = tmp_path / f"state{suffix}"
+    traffic = tmp_path / "hits.ndjson"
+    hits = [("/api/login" if i % 3 else "/api/other", 1_700_000_000 + 7 * i) for i in range(300)]
+    traffic.write_text("".join(f'{{"endpoint": "{e}", "ts": {t}}}\n' for e, t in hits))
+    subprocess.run(
+        [sys.executable, "-m", "hitcount", "--state", str(state), "replay", str(traffic),
+         "--strategy", "sliding", "--max-window", "86400"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    loaded, printed = _all_modules_loaded_by("--state", str(state), "top", "--last", "600")
+    assert not [m for m in loaded if m.startswith(_NOT_FOR_QUERY)]
+    end = hits[-1][1]  # brute force: hits of each endpoint in (end - 600, end]
+    counts = {e: sum(x == e and end - 600 < t <= end for x, t in hits) for e, _ in hits}
+    for endpoint, count in counts.items():
+        assert re.search(rf"^{endpoint} +{count} ", printed, re.MULTILINE)
+
+
 #: What `replay --append` of a small file onto a file or SQLite state never needs (nor numpy):
-#: the follow loop and its live view, tables, the Redis store, the --alert-exec runner.
+#: the follow loop and its live view, tables, the Redis store (and the Redis layouts' modules),
+#: plot series, OpenSSL (hashlib), `statistics`, the --alert-exec runner.
 #: (Every strategy still loads: `replay` builds its options from each strategy's parameters.)
 _NOT_FOR_APPEND = (
     "rich.table",
@@ -216,6 +248,11 @@ _NOT_FOR_APPEND = (
     "hitcount.live.follow",
     "hitcount.persist.stores.redis",
     "hitcount.persist.stores.redis_append",
+    "hitcount.persist.stores.redis_documents",
+    "hitcount.persist.stores.redis_layout",
+    "hitcount.views.series",
+    "_hashlib",
+    "statistics",
     "hitcount.ops.hooks",
     "concurrent.futures",
 )

@@ -72,4 +72,4 @@ def events(
             return
         start, end = window.end - window.last_s, window.end
     log = read_events(store, counter, name=name, start=start, end=end, limit=limit)
-    render.events(log.rows, whole_log=log.whole, bounded=log.bounded)
+    render.events(log.rows, whole_log=log.whole, bounded=log.bounded, earlier=log.earlier)

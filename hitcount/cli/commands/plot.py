@@ -11,7 +11,7 @@ from hitcount.cli.options import context
 from hitcount.cli.render.charts import PIPED_BAR_WIDTH, draw_series
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
-from hitcount.persist.state import load_counter
+from hitcount.persist.answering import load_answering
 from hitcount.views.csv_forms import series_rows
 from hitcount.views.json_forms import series_json
 from hitcount.views.series import DEFAULT_STEPS, series
@@ -62,8 +62,8 @@ def plot(
     step_given = None if step is None else parse_duration(step, "--step")
     if width is not None and not 1 <= width <= MAX_WIDTH:
         raise ConfigurationError(f"--width must be between 1 and {MAX_WIDTH}, got {width}")
-    scope = opt.scope(spec, tuple(endpoints))
-    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
+    scope = opt.scope(spec, tuple(endpoints), users=False)
+    counter = load_answering(context(ctx).store(), scope)
     window = spec.resolve(counter.clock)
     step_s = window.last_s / DEFAULT_STEPS if step_given is None else step_given
     result = series(counter, endpoints, window.last_s, step_s, window.end)

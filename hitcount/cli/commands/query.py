@@ -11,7 +11,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.engine.ranking import check_depth, query_rolled
 from hitcount.model.answers import Rate
-from hitcount.persist.state import load_counter
+from hitcount.persist.answering import load_answering
 
 
 def query(
@@ -46,8 +46,8 @@ def query(
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     check_depth(depth)
-    scope = opt.scope(spec, (endpoint,) if depth is None else None)
-    counter = load_counter(context(ctx).store(), lazy_distinct=True, scope=scope)
+    scope = opt.scope(spec, (endpoint,) if depth is None else None, users=distinct)
+    counter = load_answering(context(ctx).store(), scope)
     window = spec.resolve(counter.clock)
     if depth is None:
         result = counter.query(endpoint, window.last_s, window.end)

@@ -12,7 +12,7 @@ from hitcount.cli.options import context
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
 from hitcount.model.keys import Keying
-from hitcount.persist.state import load_counter
+from hitcount.persist.answering import load_answering
 
 
 def top(
@@ -76,7 +76,7 @@ def top(
 
     def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
-        counter = load_counter(store, lazy_distinct=True, scope=opt.scope(spec, patterns))
+        counter = load_answering(store, opt.scope(spec, patterns, users=by == "distinct"))
         window = spec.resolve(counter.clock)
         keying[:] = [counter.keying]
         opt.answer_keys(render, counter.keying)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
-from hitcount.cli.render.console import Output
+from hitcount.cli.render.console import Output, TextTable
 from hitcount.cli.render.text import (
     Styled,
     answer_text,
@@ -20,16 +20,16 @@ from hitcount.cli.render.text import (
     safe,
     window_text,
 )
-from hitcount.engine import DistinctResult, QueryResult
 from hitcount.engine.ranking import Ranked
-from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
 
 if TYPE_CHECKING:  # Rich: imported where a table or a live view is drawn (start-up time)
     from rich.console import Group
-    from rich.table import Table
+
+    from hitcount.engine.queries import DistinctResult, QueryResult
+    from hitcount.model.answers import Rate, WindowAnswer
 
 _NUMBERS = ("count", "low", "high")
 #: What `watch_top` calls for each refresh: the rows and the strategy's description.
@@ -115,7 +115,7 @@ class AnswerViews(Output):
                 self.note(f"window {start} < ts <= {end} · {strategy}")
             self._caveats(_combine(r.answer for r in results))
 
-    def _top_table(self, rows: list[Ranked]) -> Table:
+    def _top_table(self, rows: list[Ranked]) -> TextTable:
         users = any(row.users is not None for row in rows)
         extra = ("users",) if users else ()
         table = self.table(
@@ -176,7 +176,7 @@ class AnswerViews(Output):
 
         length = "" if last_s is None else f" · last {duration(last_s)}"
         header = Text(f"top{length} · {window} · {strategy} · Ctrl-C stops")
-        return Group(header, self._top_table(rows))
+        return Group(header, self.rich_table(self._top_table(rows)))
 
 
 def _no_hits(last_s: float) -> str:

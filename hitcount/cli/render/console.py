@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hitcount.cli.render.text import Styled, progress_text, safe
-from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.model.inert import json_line
 from hitcount.views.csv_forms import csv_text, payload_rows
 
@@ -24,10 +23,48 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from hitcount.ingest.progress import ProgressHandler, ReplayProgress
+
 #: Output width when stdout is not a terminal: wide enough that table rows never wrap.
 _PIPED_WIDTH = 100_000
 #: Replays shorter than this (seconds) draw no progress line.
 PROGRESS_AFTER_S = 1.0
+
+
+class TextTable:
+    """A table of text cells, drawn by `Output.show`: as bare columns when piped (the lines
+    Rich prints for it, without loading Rich), else as a Rich table."""  # noqa: D205, D209
+
+    def __init__(self, columns: Sequence[str], right: Sequence[str] = ()) -> None:
+        """Columns by name; `right` ones are right-justified (numbers)."""
+        self.columns = list(columns)
+        self.right = set(right)
+        self.rows: list[list[str]] = []
+
+    def add_row(self, *cells: str) -> None:
+        """One row; every cell is shown escaped (never markup, never a terminal command)."""
+        self.rows.append([safe(cell) for cell in cells])
+
+    def plain_lines(self) -> list[str] | None:
+        """The lines of the table as Rich prints it on a pipe (no box, two spaces between
+        columns, line ends stripped); None unless every cell is printable ASCII (one cell
+        a character), no heading holds markup, and a line fits Rich's piped width."""  # noqa: D205, D209
+        grid = [self.columns, *self.rows]
+        if not all(cell.isascii() and cell.isprintable() for row in grid for cell in row):
+            return None
+        if any("[" in name for name in self.columns):  # Rich reads a heading as markup
+            return None
+        widths = [max(len(row[i]) for row in grid) for i in range(len(self.columns))]
+        if sum(widths) + 2 * (len(widths) - 1) > _PIPED_WIDTH:
+            return None
+        sides = [name in self.right for name in self.columns]
+        return [
+            "  ".join(
+                cell.rjust(width) if right else cell.ljust(width)
+                for cell, width, right in zip(row, widths, sides, strict=True)
+            ).rstrip()
+            for row in grid
+        ]
 
 
 def plain_stream(stream: TextIO) -> bool:
@@ -183,13 +220,20 @@ class Output:
         if hint:
             self.diagnostic(Styled(f"hint: {hint}", "dim"))
 
-    def show(self, table: Table) -> None:
+    def show(self, table: TextTable) -> None:
         """Print a table; when piped, without the padding Rich leaves at line ends."""
+        stream = None if self._stdout_given_away else self._plain(stderr=False)
+        lines = None if stream is None else table.plain_lines()
+        if stream is not None and lines is not None:
+            stream.write("".join(line + "\n" for line in lines))
+            stream.flush()
+            return
+        drawn = self.rich_table(table)
         if self.out.is_terminal:
-            self.out.print(table)
+            self.out.print(drawn)
             return
         with self.out.capture() as captured:
-            self.out.print(table)
+            self.out.print(drawn)
         lines = captured.get().splitlines()
         sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
         sys.stdout.flush()
@@ -203,9 +247,13 @@ class Output:
         else:
             self.line(f"== {text}")
 
-    def table(self, *columns: str, right: tuple[str, ...] = ()) -> Table:
-        """A table: boxed on a terminal, bare aligned columns when piped; `right` columns are
-        right-justified (numbers)."""  # noqa: D205, D209
+    def table(self, *columns: str, right: tuple[str, ...] = ()) -> TextTable:
+        """A table to fill and `show`: boxed on a terminal, bare aligned columns when piped;
+        `right` columns are right-justified (numbers)."""  # noqa: D205, D209
+        return TextTable(columns, right)
+
+    def rich_table(self, text: TextTable) -> Table:
+        """`text` as the Rich table `show` draws for it."""
         from rich import box
 
         from hitcount.cli.render.rich_parts import InertTable
@@ -217,13 +265,15 @@ class Output:
             header_style="bold" if styled else "",
             pad_edge=False,
         )
-        for index, column in enumerate(columns):
-            if column in right:  # numbers never wrap
+        for index, column in enumerate(text.columns):
+            if column in text.right:  # numbers never wrap
                 table.add_column(column, justify="right", no_wrap=True)
             elif index == 0:  # the name gives way first: long ones end in an ellipsis
                 table.add_column(column, overflow="ellipsis")
             else:
                 table.add_column(column, no_wrap=True)
+        for row in text.rows:
+            table.add_row(*row)
         return table
 
     @contextmanager

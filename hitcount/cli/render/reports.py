@@ -49,11 +49,22 @@ class ReportViews(Output):
         self.show(table)
 
     def events(
-        self, events: Iterable[Mapping[str, Any]], *, whole_log: bool = False, bounded: bool = False
+        self,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        whole_log: bool = False,
+        bounded: bool = False,
+        earlier: bool = False,
     ) -> None:
         """Remembered events, oldest first: from the whole event log, or from the last ones
-        kept (`bounded`: that list is full, older events are gone)."""  # noqa: D205, D209
+        kept (`bounded`: that list is full, older events are gone); `earlier`: more matched
+        than were asked for, the earliest left out."""  # noqa: D205, D209
         rows = list(events)
+        if earlier:
+            self.note(
+                f"showing the last {len(rows)} matching events; earlier ones were left out"
+                " (--limit N shows more)"
+            )
         if self.json_output:
             self.json(rows)
             return

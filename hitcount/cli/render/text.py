@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hitcount.engine import DistinctResult
-from hitcount.ingest.progress import ReplayProgress
-from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.inert import shown
 from hitcount.model.metrics import four_digits, number
 from hitcount.model.timeparse import iso
+
+if TYPE_CHECKING:
+    from hitcount.engine.queries import DistinctResult
+    from hitcount.ingest.progress import ReplayProgress
+    from hitcount.model.answers import Rate, WindowAnswer
 
 
 class Styled(NamedTuple):

@@ -24,11 +24,14 @@ class Scope:
         last_s: the window length, back from `now` (inf: all data; None: no data at all,
             only the header and metrics).
         now: the window's end (None: the saved clock).
+        users: whether distinct users will be asked (False: a store may leave out the
+            distinct-users sketches).
     """
 
     patterns: tuple[str, ...] | None = None
     last_s: float | None = math.inf
     now: float | None = None
+    users: bool = True
 
 
 EVERYTHING = Scope()
@@ -71,6 +74,11 @@ class Store(ABC):
         """Sizes measured in the store, for states not loaded whole (None: use the counter's)."""
         return None
 
+    def holds_users(self) -> bool | None:
+        """Whether any distinct-users sketch is stored, for a state read in part (None: not
+        known here; judge by the sketches read)."""  # noqa: D205, D209
+        return None
+
     def save_counter(
         self, counter: HitCounter, encoded: Callable[[HitCounter], Iterable[bytes]]
     ) -> None:
@@ -87,6 +95,12 @@ class Store(ABC):
         keeps no log beyond the state's recent events."""  # noqa: D205, D209
         return None
 
+    #: Why `vacuum` has nothing to do on this store.
+    why_compact = (
+        "a JSON state file is rewritten whole at every save and never holds free space (a"
+        " SQLite state is a --state path ending in .db, the default)"
+    )
+
     def vacuum(self) -> dict[str, dict[str, int]]:
         """Compact the store; the sizes before and after (only SQLite stores can).
 
@@ -95,8 +109,7 @@ class Store(ABC):
         """
         raise ConfigurationError(
             f"{self.describe()}: not a SQLite state; only a SQLite state can be compacted",
-            hint="nothing to do: a JSON state file is rewritten whole at every save and never"
-            " holds free space (a SQLite state is a --state path ending in .db, the default)",
+            hint=f"nothing to do: {self.why_compact}",
         )
 
     def loaded(self, counter: HitCounter) -> None:  # noqa: B027 - most stores save it whole

@@ -11,6 +11,8 @@ from hitcount.persist.stores.base import Store
 class MemoryStore(Store):
     """Keeps the document in memory; the lock is a thread lock."""
 
+    why_compact = "a memory:// state lives only as long as the process and is never on disk"
+
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._data: bytes | None = None

@@ -66,6 +66,7 @@ class RedisStore(Store):
     """The state of one namespace on a Redis server or cluster."""
 
     appends_concurrently = True
+    why_compact = "Redis manages its own memory (see its MEMORY PURGE and active defrag)"
 
     def __init__(self, url: str, namespace: str | None = None, *, timeout_s: float = 10.0):
         parts = urllib.parse.urlsplit(url)

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
-from hitcount.engine.alerts import checked_tracks
+from hitcount.engine.alert_tracks import checked_tracks
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from hitcount.persist.stores.document_parts import combine, restrict
 from hitcount.persist.stores.redis_checks import DamagedValueError
 from hitcount.persist.stores.redis_delta import RawHits
 from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind, reply
@@ -123,30 +124,3 @@ class DocumentLayout(ReadModifyWriteLayout):
     def queue_size(self, pipe: Any, key: str) -> None:
         """The entries the endpoint's document holds."""
         pipe.hget(key, "entries")
-
-
-def restrict(state: Any, endpoint: str, names: set[str]) -> Any:
-    """`state` keeping only `endpoint`: maps keyed by endpoint names, and lists of names."""
-    if isinstance(state, dict):
-        if state and all(key in names for key in state):
-            return {endpoint: state[endpoint]} if endpoint in state else {}
-        return {key: restrict(value, endpoint, names) for key, value in state.items()}
-    if isinstance(state, list) and state and all(isinstance(item, str) for item in state):
-        return [endpoint] if endpoint in state else []
-    return state
-
-
-def combine(states: Sequence[Any]) -> Any:
-    """Restricted states of different endpoints put back together (the later time wins)."""
-    if not states:
-        return {}
-    first = states[0]
-    if isinstance(first, dict):
-        keys = {key: None for state in states for key in state}
-        return {key: combine([s[key] for s in states if key in s]) for key in keys}
-    if isinstance(first, list) and all(isinstance(s, list) for s in states):
-        if any(item for s in states for item in s if not isinstance(item, str)):
-            return first  # one endpoint's own list (e.g. its buckets): never shared
-        return sorted({item for s in states for item in s})
-    numbers = [s for s in states if isinstance(s, (int, float)) and not isinstance(s, bool)]
-    return max(numbers) if numbers and len(numbers) == len(states) else first

@@ -29,7 +29,7 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
-from hitcount.persist.document import FORMAT, encode, from_bytes
+from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
@@ -45,12 +45,13 @@ from hitcount.persist.stores.sqlite_sketches import (
     read_distinct,
     sketch_bytes,
     stored_rows,
-    write_sketches,
 )
 from hitcount.persist.stores.sqlite_writes import (
     clear,
+    next_baseline,
     spec,
     write_all,
+    write_changes,
     write_events,
     write_inputs,
     write_meta,
@@ -255,7 +256,9 @@ class SqliteStore(Store):
             "recent_events": [json.loads(row[0]) for row in reversed(events)],
             "state": state,
             # sizes only: `sizes` sums the sketches' bytes instead of decoding them
-            "distinct": read_distinct(db, meta, [] if sizes_only else endpoints, since),
+            "distinct": read_distinct(
+                db, meta, [] if sizes_only or not scope.users else endpoints, since
+            ),
             "inputs": inputs,
             "alerts": json.loads(meta.get("alerts") or "[]"),
         }
@@ -270,6 +273,14 @@ class SqliteStore(Store):
         if all(not is_glob(p) for p in patterns):
             return list(patterns)
         return [name for name in layout.endpoints(db) if any(matches(name, p) for p in patterns)]
+
+    def holds_users(self) -> bool | None:
+        """Whether the state holds any distinct-users sketch (a window may read none)."""
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        with self.errors("reading the state"):
+            return bool(db.execute("SELECT EXISTS (SELECT 1 FROM distinct_sketches)").fetchone()[0])
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints and entries held, and the bytes of the database and its WAL."""
@@ -340,6 +351,10 @@ class SqliteStore(Store):
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
+        # here, not at the top: the counter's modules would cost every read-only command's
+        # start-up (a query on SQLite never builds a HitCounter)
+        from hitcount.persist.document import from_bytes
+
         self._write(from_bytes(data, "the state to save"), whole=True)
 
     def save_counter(
@@ -365,7 +380,7 @@ class SqliteStore(Store):
             with self._writing(db):
                 sketches = self._write_into(db, counter, layout, loaded_here)
         counter.unsaved_events.clear()
-        self._base = (strategy, self._next_baseline(layout, counter), counter, sketches)
+        self._base = (strategy, next_baseline(self._base, layout, counter), counter, sketches)
 
     def _write_into(
         self, db: sqlite3.Connection, counter: HitCounter, layout: Any, loaded_here: bool
@@ -378,30 +393,8 @@ class SqliteStore(Store):
             clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
             write_all(db, counter, layout, whole=not loaded_here)
             return None  # the sketches are as stored
-        keys: set[tuple[str, int]] | None = None
-        horizon = -math.inf
-        if isinstance(base[1], Changes):
-            keys, horizon = base[1].sketch_keys(counter), base[1].horizon
-            layout.write_changed(db, strategy, base[1].take())
-        else:
-            layout.write_delta(db, strategy, base[1])
-        write_events(db, counter, whole=False)
         before = base[3] if base[3] is not None else stored_rows(db)
-        sketches = write_sketches(db, counter, before, keys, horizon)
-        write_meta(db, counter, layout)
-        write_inputs(db, counter)
-        return sketches
-
-    def _next_baseline(self, layout: Any, counter: HitCounter) -> Any:
-        """What the next save of `counter` compares against: the same `Changes`, or a
-        new baseline (a counter saved whole starts noting its changes now)."""  # noqa: D205, D209
-        base = self._base
-        if base is not None and base[2] is counter and isinstance(base[1], Changes):
-            base[1].take()  # a save whole wrote them all
-            return base[1]
-        if layout.tracks_changes:
-            return Changes.watch(counter)
-        return layout.baseline(counter.strategy)
+        return write_changes(db, counter, layout, base[1], before)
 
     def write_rows(
         self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from hitcount.persist.stores.redis_documents import combine
+from hitcount.persist.stores.document_parts import combine
 from hitcount.persist.stores.sqlite_layouts import (
     BucketLayout,
     DocumentLayout,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.persist.atomic import fsync_directory
-from hitcount.persist.document import from_bytes
 from hitcount.persist.stores.file import FileStore
 
 if TYPE_CHECKING:
@@ -37,6 +36,10 @@ def import_legacy(
         StateError: the old state is damaged (nothing is written; it is left as it is).
         StoreUnavailableError: it cannot be read, or the database cannot be written.
     """
+    # here, not at the top: the counter's modules would cost every read-only command's
+    # start-up, and an old state is imported once
+    from hitcount.persist.document import from_bytes
+
     data = FileStore(legacy).load()
     if data is None:  # gone since we looked
         return

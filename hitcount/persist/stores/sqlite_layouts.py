@@ -226,7 +226,9 @@ class SlidingLayout(SqliteLayout):
     def read(
         self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
     ) -> Strategy:
-        """The chunks reaching past `since`, and the newest chunk of each endpoint before it."""
+        """The timestamps after `since`, and the newest one of each endpoint before it (so
+        an endpoint with no hit in the window is still held): the chunks that reach past
+        `since`, and the `last` of the newest chunk before it (its blob is not read)."""  # noqa: D205, D209
         strategy = self.empty()
         gathered: dict[str, list[array[float]]] = {}
         low = since if math.isfinite(since) else -math.inf
@@ -235,15 +237,15 @@ class SlidingLayout(SqliteLayout):
             gathered.setdefault(endpoint, []).append(_unpack(blob))
         if math.isfinite(low):
             older = (
-                "SELECT endpoint, stamps FROM sliding_chunks AS c WHERE last <= ? AND id ="
+                "SELECT endpoint, last FROM sliding_chunks AS c WHERE last <= ? AND id ="
                 " (SELECT id FROM sliding_chunks WHERE endpoint = c.endpoint AND last <= ?"
                 " ORDER BY last DESC LIMIT 1)"
             )
-            for endpoint, blob in rows_of(db, older, endpoints, (low, low)):
-                gathered.setdefault(endpoint, []).append(_unpack(blob))
+            for endpoint, last in rows_of(db, older, endpoints, (low, low)):
+                gathered.setdefault(endpoint, []).append(array("d", [last]))
         timestamps = keeping_timestamps(strategy)
         for endpoint, chunks in gathered.items():
-            timestamps.set_timestamps(endpoint, _merged(chunks))
+            timestamps.set_timestamps(endpoint, _after(_merged(chunks), low))
         return strategy
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
@@ -410,6 +412,15 @@ def rows_of(
         names = endpoints[start : start + 500]
         marks = ", ".join("?" * len(names))
         yield from db.execute(f"{query}{joiner}endpoint IN ({marks})", (*args, *names))
+
+
+def _after(times: array[float], since: float) -> array[float]:
+    """`times` (sorted) after `since`, and the last one before: a window's chunk holds up to
+    `CHUNK` timestamps, most of them older than a short window."""  # noqa: D205, D209
+    if not math.isfinite(since):
+        return times
+    first = max(bisect_right(times, since) - 1, 0)
+    return times[first:] if first else times
 
 
 def _merged(chunks: list[array[float]]) -> array[float]:

@@ -1,7 +1,8 @@
 """The distinct-users sketches of a SQLite state: one row per endpoint and minute.
 
 A row's `sketch` is `HyperLogLog.to_bytes()` as a BLOB; states saved by hitcount before
-hold its base64 text instead, and both are read (`stored_bytes`, `stored_sketch`).
+hold its base64 text instead, and both are read (`stored_bytes`; no HyperLogLog is loaded
+here: a query's read path imports this module).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from hitcount.persist.stores.sqlite_bulk import insert_rows
 from hitcount.persist.stores.sqlite_layouts import rows_of
 from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
-from hitcount.sketches.hll import HyperLogLog
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -65,15 +65,6 @@ def stored_bytes(value: bytes | str) -> bytes:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as err:
         raise ValueError("a distinct-users sketch's text is not base64") from err
-
-
-def stored_sketch(value: bytes | str) -> HyperLogLog:
-    """The sketch of a `distinct_sketches.sketch` value (BLOB, or an older state's text).
-
-    Raises:
-        ValueError: not a valid sketch.
-    """
-    return HyperLogLog.from_bytes(stored_bytes(value))
 
 
 def sketch_text(value: bytes | str) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from hitcount import HitCounter, load_counter, updating
 from hitcount.persist.stores import FileStore, SqliteStore
-from hitcount.persist.stores.redis_documents import restrict
+from hitcount.persist.stores.document_parts import restrict
 from hitcount.persist.stores.sqlite_documents import split
 from hitcount.persist.stores.sqlite_layouts import DocumentLayout
 from tests.cli_helpers import ok

@@ -200,3 +200,18 @@ def test_each_command_closes_every_sqlite_connection_it_opened(
     for connection in opened:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             connection.execute("SELECT 1")
+
+
+@pytest.mark.parametrize(
+    ("store", "why"),
+    [("file:///{tmp}/s.json", "a JSON state file is rewritten whole at every save"),
+     ("memory://", "a memory:// state lives only as long as the process")],
+)  # fmt: skip
+def test_vacuum_elsewhere_says_why_there_is_nothing_to_do(
+    tmp_path: Path, store: str, why: str
+) -> None:
+    url = store.format(tmp=str(tmp_path).lstrip("/"))
+    result = run(["--store", url, "vacuum"])
+    assert result.exit_code == 2
+    assert "only a SQLite state can be compacted" in result.stderr
+    assert f"hint: nothing to do: {why}" in result.stderr

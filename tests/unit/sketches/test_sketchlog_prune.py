@@ -65,3 +65,20 @@ def test_pair_table_stays_bounded_by_retained_pairs_and_answers_match(
     assert bulk._log is None or 4 * len(bulk._log.pairs()) <= 5 * _held_pairs(one)
     assert sorted(bulk.sketch_rows()) == sorted(one.sketch_rows())
     assert bulk.query(names, 0.0, clock) == one.query(names, 0.0, clock)
+
+
+def test_a_pair_both_settled_and_in_the_log_is_pruned_once() -> None:
+    """Bulk adds, a query (the log settles into sketches), more bulk adds to the same pairs:
+    each prune counts the buckets it drops as the tracker fed hit by hit does."""  # noqa: D205, D209
+    names = ["/a", "/b"]
+    bulk, one = (DistinctTracker(10.0, 8, 30.0) for _ in "ab")
+    codes = np.array([0, 1], dtype=np.int32)
+    for step in range(10):
+        stamps = np.array([100.0 + 5 * step, 101.0 + 5 * step])
+        bulk.add_columns(names, codes, stamps, ["u1", "u2"])
+        bulk.query(names, 0.0, 1e9)
+        bulk.add_columns(names, codes, stamps, ["u3", "u4"])
+        for code, ts in zip(codes.tolist(), stamps.tolist(), strict=True):
+            one.add(names[code], ts, "u1")
+        horizon = stamps[0] - 30.0
+        assert bulk.prune(horizon) == one.prune(horizon)

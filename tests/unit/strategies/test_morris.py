@@ -193,3 +193,10 @@ def test_a_seed_reproduces_a_replay_whatever_the_string_hashing() -> None:
         for hash_seed in (1, 2, 3)
     }
     assert len(outputs) == 1
+
+
+def test_the_interval_quantile_is_the_normal_one_for_the_confidence() -> None:
+    """`_Z` is written as a constant (start-up time); it must stay the 95% normal quantile."""
+    from hitcount.strategies import morris
+
+    assert NormalDist().inv_cdf(0.5 + morris.CONFIDENCE / 2) == morris._Z

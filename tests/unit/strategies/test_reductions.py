@@ -159,3 +159,33 @@ def test_bucket_counts_of_a_span_too_wide_for_one_key_use_a_two_key_sort() -> No
     )
     top = math.ceil(2.5e11 / 0.001) - 1
     assert got == [(0, top, 1), (1, 2999, 1), (20_000, 999, 2), (20_000, top, 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    hits=st.lists(
+        st.tuples(st.integers(0, 70_000), st.floats(1e9, 1e9 + 50, allow_nan=False)), max_size=300
+    ),
+    dtype=st.sampled_from([np.int32, np.int64, np.uint16]),
+    narrow=st.booleans(),
+)
+def test_sorted_runs_of_wide_codes_are_a_sort_by_code_and_time(
+    hits: list[tuple[int, float]], dtype: type[np.integer], narrow: bool
+) -> None:
+    """Codes as the scanner gives them (int32) or wider than 16 bits: each endpoint's run is
+    its timestamps sorted, in code order (oracle: `np.lexsort`)."""  # noqa: D205, D209
+    if narrow or dtype is np.uint16:
+        hits = [(code % 60_000, ts) for code, ts in hits]
+    codes = np.array([code for code, _ in hits], dtype=dtype)
+    stamps = np.array([ts for _, ts in hits], dtype=np.float64)
+    runs = RunReducer().reduce(codes, stamps)
+    order = np.lexsort((stamps, codes))
+    assert runs.stamps.tolist() == stamps[order].tolist()
+    got = [(code, list(run)) for code, run in runs.runs()]
+    want = [
+        (code, [ts for _, ts in group])
+        for code, group in itertools.groupby(
+            zip(codes[order].tolist(), stamps[order].tolist(), strict=True), lambda h: h[0]
+        )
+    ]
+    assert got == want

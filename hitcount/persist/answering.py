@@ -1,0 +1,85 @@
+"""A saved state for commands that only answer (`query`, `top`, `plot`): no `HitCounter`.
+
+A read-only command needs the strategy (holding what its `Scope` asked the store for), the
+clock and the keying; not the counter's recording half (alerts, swaps, batches, the
+endpoint cap), whose modules would cost its start-up more than the answer. `load_answering`
+builds a `SavedState` from the same decoded and checked parts as `load_counter`
+(`persist/decoding.py`, then the same cross-checks), and a `SavedState` answers with the
+counter's own query code (`engine/queries.Answering`), so the answers cannot differ.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hitcount.engine.queries import RECENT_EVENTS, Answering
+from hitcount.errors import HitcountError, StateError
+from hitcount.persist.decoding import StateParts, decode, distinct_of, parts_of
+from hitcount.persist.plausible import check_plausible
+from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
+
+if TYPE_CHECKING:
+    from hitcount.sketches.distinct import DistinctTracker
+
+
+class SavedState(Answering):
+    """A loaded state that answers queries and is never recorded into nor saved."""
+
+    def __init__(self, parts: StateParts, distinct: Callable[[], DistinctTracker | None]) -> None:
+        """The state made of `parts`; `distinct` decodes its sketches when first asked."""
+        self._strategy = parts.strategy
+        self.clock = parts.clock
+        self.max_lateness_s = parts.max_lateness_s
+        self.max_endpoints = parts.max_endpoints
+        self.metrics = parts.metrics
+        self.recent_events = deque(parts.recent_events[-RECENT_EVENTS:], maxlen=RECENT_EVENTS)
+        self.stored_sizes = None
+        self.keying = parts.keying
+        self._distinct_loader: Callable[[], DistinctTracker | None] | None = distinct
+        self._distinct: DistinctTracker | None = None
+
+    @property
+    def distinct(self) -> DistinctTracker | None:
+        """The distinct-users tracker (None when off), decoded on first use."""
+        if self._distinct_loader is not None:
+            loader, self._distinct_loader = self._distinct_loader, None
+            self._distinct = loader()
+        return self._distinct
+
+
+def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
+    """The state saved in `store`, to answer what `scope` says (read without locking).
+
+    Args:
+        store: where the state lives.
+        scope: what the caller will ask; a store that is not read whole (SQLite, Redis)
+            reads only that, and the state then answers only that.
+
+    Raises:
+        StateError: nothing saved yet, or the saved state is invalid.
+    """
+    data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
+    if data is None:
+        raise no_state(store)
+    source = store.describe()
+    document = decode(data, source)
+    raw = document.distinct  # a view of `data`: copied only when the sketches are read
+    try:
+        state = SavedState(parts_of(document), lambda: distinct_of(raw, source))
+        check_plausible(state)  # each part passed; do they agree with one another?
+    except HitcountError as err:
+        raise StateError(f"{source}: invalid snapshot: {err.message}") from err
+    if scope is not EVERYTHING:
+        state.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
+        state.users_stored = store.holds_users() if scope.users else None
+    return state
+
+
+def no_state(store: Store) -> StateError:
+    """The error for a store that holds no state yet."""
+    return StateError(
+        f"no saved state at {store.describe()}",
+        hint="run `hitcount replay FILE` first (or pass --state/--store)",
+    )

@@ -1,0 +1,36 @@
+"""Distinct users of a window without hits: exactly zero users, on every store, never an error.
+
+Oracle: a window with no hit of the endpoint (or a name or glob matching none) holds no user.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from hitcount.sketches.hll import HyperLogLog
+from tests.cli_helpers import ok
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_traffic/web.ndjson"
+
+
+@pytest.mark.parametrize("precision", [4, 12, 13, 16])
+def test_an_empty_sketch_estimates_plus_zero(precision: int) -> None:
+    estimate = HyperLogLog(precision).estimate()
+    assert estimate == 0 and math.copysign(1.0, estimate) == 1.0
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+@pytest.mark.parametrize("endpoint", ["/api", "/no/such/*", "/api/login/0"])
+def test_a_window_without_hits_has_zero_users(tmp_path: Path, suffix: str, endpoint: str) -> None:
+    state = ["--state", str(tmp_path / f"s{suffix}")]
+    ok([*state, "replay", str(SAMPLE), "-s", "sliding", "--max-window", "1d"])
+    window = ["--last", "1h", "--now", "2026-11-27T03:00:00Z"]  # no hit of the sample in it
+    text = ok([*state, "query", endpoint, *window, "--distinct"]).stdout
+    assert "~0 distinct users in" in text and "(0..0, 95% interval)" in text
+    answer = json.loads(ok([*state, "query", endpoint, *window, "--distinct", "--json"]).stdout)
+    assert answer["count"] == 0
+    assert (answer["distinct"], answer["distinct_low"], answer["distinct_high"]) == (0, 0, 0)
