@@ -36,7 +36,7 @@ from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
-from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build
+from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, unfinished
 from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
@@ -137,7 +137,7 @@ class SqliteStore(Store):
     def _refuse_foreign(self, db: sqlite3.Connection) -> None:
         """Another program's database (tables, but no hitcount meta) is never changed."""
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if not tables:
+        if not tables or unfinished(db, tables, _SCHEMA):  # ours: no state saved yet
             return
         meta = None
         if "meta" in tables:

@@ -105,3 +105,27 @@ def _remove(temporary: Path) -> None:
     for end in ("", *_COMPANIONS):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{temporary}{end}").unlink()
+
+
+def unfinished(db: sqlite3.Connection, names: set[str], schema: str) -> bool:
+    """Whether `db`, whose `sqlite_master` holds `names`, holds hitcount's tables and nothing
+    else, every one empty: what a first save written in place leaves when killed before its
+    commit (the tables are made before its transaction). No state was saved there yet."""  # noqa: D205, D209
+    if not names <= _names_of(schema):
+        return False
+    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return all(
+        db.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchone() is None  # one of our names
+        for (name,) in tables
+        if not name.startswith("sqlite_")
+    )
+
+
+def _names_of(schema: str) -> set[str]:
+    """The names in `sqlite_master` of a database made by `schema` (tables, indexes)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(schema)
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    finally:
+        db.close()

@@ -30,7 +30,7 @@ from hitcount.persist.stores.sqlite_sketches import stored_bytes
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.distinct_texts import sketch_blobs
 from hitcount.sketches.hll import HyperLogLog
-from tests.cli_helpers import ok
+from tests.cli_helpers import assert_error, ok, run
 
 DATA = Path(__file__).parent / "data"
 ANSWERS: dict[str, Any] = json.loads((DATA / "text-rows-answers.json").read_text())
@@ -318,3 +318,33 @@ def test_rows_inserted_in_batches_are_the_rows_one_by_one(count: int, per: int, 
         sqlite_bulk.ROWS_PER_STATEMENT = original
     assert db.execute("SELECT * FROM t ORDER BY rowid").fetchall() == rows
     db.close()
+
+
+@pytest.mark.parametrize("extra", [None, "foreign table", "a row"])
+def test_empty_hitcount_tables_are_no_state_yet_and_anything_more_is_refused(
+    tmp_path: Path, extra: str | None
+) -> None:
+    """What a first save killed before its commit leaves (its tables, all empty) is taken as
+    no state; with another program's table, or a row in one of them, it is refused."""  # noqa: D205, D209
+    state = tmp_path / "s.db"
+    store = SqliteStore(state)
+    db = store._connect(create=True)  # makes the tables, as a first save does before its work
+    assert db is not None
+    if extra == "foreign table":
+        db.execute("CREATE TABLE notes (x TEXT)")
+    elif extra == "a row":
+        db.execute("INSERT INTO buckets VALUES ('/e', 0, 1, 1)")
+    store.close()
+    metrics = run(["--state", str(state), "metrics"])
+    hits = tmp_path / "h.ndjson"
+    hits.write_text("".join(json.dumps({"endpoint": "/e", "ts": T0 + i}) + "\n" for i in range(9)))
+    if extra is None:
+        assert_error(metrics, 4, "no saved state")
+        ok(["--state", str(state), "replay", str(hits)])
+        assert _count(state, "/e") == 9
+    else:
+        assert_error(metrics, 4, "not a hitcount state")
+        assert_error(run(["--state", str(state), "replay", str(hits)]), 4, "not a hitcount state")
+        with sqlite3.connect(state) as check:
+            assert check.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+        check.close()
