@@ -4,6 +4,11 @@
 One run, as whole processes, on a sliding state (``--max-window 86400``) of ``--lines`` hits
 (2 million by default) kept both as ``state.db`` and as ``state.json``:
 
+* full replays (users kept, the default) into a new ``.db`` and a new ``.json`` for
+  ``fixed``, ``sliding`` (``--max-window 86400``) and ``morris``, alternating, ``--replays``
+  rounds (3 by default): median wall and CPU seconds and the ratio ``.db`` / ``.json``; and
+  a sliding replay replacing the state each round left (a file that exists: SQLite replaces
+  it in place, in one transaction, where a new state is built whole and linked into place);
 * a full ``hitcount replay`` into each (once, timed);
 * ``hitcount replay --append`` of a 1,000-line file onto each, 40 times, alternating with
   ``hitcount --version`` (the process start floor), so every median comes from the same
@@ -85,6 +90,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000, help="hits in the state")
     parser.add_argument("--appends", type=int, default=40, help="appends of 1,000 lines")
+    parser.add_argument("--replays", type=int, default=3, help="rounds of full replays (0: skip)")
     parser.add_argument("--queries", type=int, default=15, help="queries per state")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the files here")
     parser.add_argument(
@@ -102,6 +108,7 @@ def main() -> int:
     big, add = directory / "big.ndjson", directory / "add.ndjson"
     generate(big, options.lines, "2026-11-27T00:00:00Z", 86400, 3)
     generate(add, 1000, "2026-11-28T00:00:00Z", 60, 4)
+    full_replays(directory, big, options.replays)
     states = {kind: directory / f"state.{kind}" for kind in KINDS}
     rows: list[tuple[str, float, float | None]] = []
     for kind, state in states.items():
@@ -161,6 +168,46 @@ def main() -> int:
     if options.follow_lines:
         follow_commits(directory, options.follow_lines)
     return status
+
+
+def cpu_timed(args: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (the process and the workers it waited for) of one process."""
+    before = os.times()
+    wall, _ = timed(args)
+    after = os.times()
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("children_user", "children_system"))
+    return wall, cpu
+
+
+def full_replays(directory: Path, big: Path, rounds: int) -> None:
+    """Full replays into new states (and one replacing a state), .db against .json."""
+    if not rounds:
+        return
+    shapes = {"fixed": [], "sliding": ["--max-window", "86400"], "morris": []}
+    runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        for strategy, extra in shapes.items():
+            for kind in KINDS:
+                state = directory / f"full-{strategy}.{kind}"
+                for leftover in directory.glob(f"{state.name}*"):
+                    leftover.unlink()
+                args = ["hitcount", "--state", str(state), "replay", str(big), "-s", strategy]
+                runs.setdefault((strategy, kind), []).append(cpu_timed([*args, *extra]))
+        for kind in KINDS:  # the sliding state just written, replaced by the same replay
+            state = directory / f"full-sliding.{kind}"
+            args = ["hitcount", "--state", str(state), "replay", str(big), "-s", "sliding"]
+            runs.setdefault(("sliding, replacing", kind), []).append(
+                cpu_timed([*args, *shapes["sliding"]])
+            )
+    print(f"\nfull replays, {rounds} rounds alternating (medians)")
+    print(f"{'strategy':<20} {'.db wall':>9} {'.json wall':>11} {'ratio':>6} {'.db cpu':>8}"
+          f" {'.json cpu':>10} {'ratio':>6}")  # fmt: skip
+    for strategy in [*shapes, "sliding, replacing"]:
+        db, js = runs[(strategy, "db")], runs[(strategy, "json")]
+        walls = [statistics.median(run[0] for run in each) for each in (db, js)]
+        cpus = [statistics.median(run[1] for run in each) for each in (db, js)]
+        print(f"{strategy:<20} {walls[0]:>9.3f} {walls[1]:>11.3f} {walls[0] / walls[1]:>6.2f}"
+              f" {cpus[0]:>8.3f} {cpus[1]:>10.3f} {cpus[0] / cpus[1]:>6.2f}")  # fmt: skip
 
 
 def concurrent(states: dict[str, Path], directory: Path, count: int) -> int:

@@ -77,3 +77,92 @@ def test_kill_9_leaves_a_whole_database_with_the_old_or_the_new_state(
             assert counter.metrics.total_hits == 2_000
         assert counter.metrics.total_hits == counter.strategy.memory_entries() or command == "swap"
     assert "new" in outcomes
+
+
+def test_kill_9_while_a_new_state_is_built_leaves_no_state_or_the_whole_one(
+    tmp_path: Path, traffic: dict[str, Path]
+) -> None:
+    """A state that does not exist yet is built under a temporary name and linked into place:
+    a kill leaves no state (and a temporary file the next writer deletes) or all of it."""  # noqa: D205, D209
+    state = tmp_path / "state.db"
+    args = ["replay", str(traffic["big"]), "-s", "sliding", "--max-window", "1e7"]
+    rng = random.Random("fresh")
+    outcomes = set()
+    for attempt in range(6):
+        for leftover in tmp_path.glob("*state.db*"):
+            leftover.unlink()
+        process = subprocess.Popen(
+            _hitcount(state, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if attempt:  # the first run is left to finish: "new" must be reachable
+            building = _building(tmp_path, process)  # killed while the temporary file fills
+            time.sleep(rng.uniform(0, 0.005) if building else 0)
+            process.send_signal(signal.SIGKILL)
+        acknowledged = process.wait(timeout=120) == 0
+        if not state.exists():
+            outcomes.add("none")
+            assert not acknowledged
+        else:
+            outcomes.add("new")
+            with sqlite3.connect(state) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            db.close()
+            assert _counter_of(state).metrics.total_hits == 150_000
+        if not acknowledged and not state.exists():  # the next writer cleans up and builds
+            assert _run(state, *args).returncode == 0
+            assert _counter_of(state).metrics.total_hits == 150_000
+            assert sorted(p.name for p in tmp_path.glob("*state.db*")) == [
+                "state.db",
+                "state.db.lock",
+            ]
+    assert outcomes == {"none", "new"}
+
+
+def _building(folder: Path, process: subprocess.Popen[bytes]) -> bool:
+    """Wait until `process` has a temporary database in `folder` (False: it ended first)."""
+    while process.poll() is None:
+        if any(folder.glob(".state.db.*.hitcount-tmp")):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+@pytest.mark.parametrize("how", ["in place", "follow"])
+def test_kill_9_before_a_new_states_first_commit_leaves_a_path_that_works(
+    tmp_path: Path, traffic: dict[str, Path], how: str
+) -> None:
+    """A first save written in place (here because a `-shm` is beside the path) makes the
+    tables before its transaction: killed before the commit, they stay, empty. That is no
+    state yet, not another program's database: every later command works on the path."""  # noqa: D205, D209
+    state = tmp_path / "state.db"
+    rng = random.Random(how)
+    for _attempt in range(4):
+        for leftover in tmp_path.glob("*state.db*"):
+            leftover.unlink()
+        if how == "in place":
+            Path(f"{state}-shm").write_bytes(b"")
+            args = ["replay", str(traffic["big"]), "-s", "sliding", "--max-window", "1e7"]
+        else:
+            grow = tmp_path / "grow.ndjson"
+            grow.write_text("")
+            args = ["replay", "--follow", str(grow), "--commit-every", "0.3"]
+        process = subprocess.Popen(
+            _hitcount(state, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if how == "in place":  # killed as soon as the file is there: its save has begun
+            while process.poll() is None and not state.exists():
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.01))
+        else:
+            time.sleep(rng.uniform(0.3, 1.2))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=120)
+        metrics = _run(state, "metrics", "--json")
+        assert metrics.returncode in (0, 4), metrics.stderr
+        assert "not a hitcount state" not in metrics.stderr
+        if metrics.returncode == 4:
+            assert "no saved state" in metrics.stderr
+        small = ["replay", str(traffic["small"]), "-s", "sliding", "--max-window", "1e7"]
+        assert _run(state, *small).returncode == 0
+        assert _run(state, "replay", "--append", "--again", str(traffic["small"])).returncode == 0
+        assert _counter_of(state).metrics.total_hits == 4_000

@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
+from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, unfinished
 from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
@@ -42,12 +44,14 @@ from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     read_distinct,
     sketch_bytes,
-    sketch_texts,
-    write_sketches,
+    stored_rows,
 )
 from hitcount.persist.stores.sqlite_writes import (
     clear,
+    next_baseline,
     spec,
+    write_all,
+    write_changes,
     write_events,
     write_inputs,
     write_meta,
@@ -67,9 +71,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS distinct_sketches (
-    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch TEXT NOT NULL,
+    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch BLOB NOT NULL,
     PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
+
+_SCHEMA = _META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX
 
 
 class SqliteStore(Store):
@@ -85,7 +91,7 @@ class SqliteStore(Store):
         self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
         self._db: sqlite3.Connection | None = None
         #: What `updating` loaded (strategy, its rows' baseline, the counter, its sketches).
-        self._base: tuple[Any, Any, HitCounter, Sketches] | None = None
+        self._base: tuple[Any, Any, HitCounter, Sketches | None] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -113,7 +119,7 @@ class SqliteStore(Store):
             self._refuse_foreign(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX)
+            db.executescript(_SCHEMA)
         self._db = db
         return db
 
@@ -131,7 +137,7 @@ class SqliteStore(Store):
     def _refuse_foreign(self, db: sqlite3.Connection) -> None:
         """Another program's database (tables, but no hitcount meta) is never changed."""
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if not tables:
+        if not tables or unfinished(db, tables, _SCHEMA):  # ours: no state saved yet
             return
         meta = None
         if "meta" in tables:
@@ -330,8 +336,7 @@ class SqliteStore(Store):
     # -- writing --------------------------------------------------------------------------
 
     def loaded(self, counter: HitCounter) -> None:
-        """Remember the counter `updating` loaded: its next save writes only its changes
-        (the endpoints it noted since, or the rows that differ from a baseline)."""  # noqa: D205, D209
+        """Remember the counter `updating` loaded: its next save writes only its changes."""
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         baseline: Any = layout.baseline(strategy)
@@ -339,7 +344,10 @@ class SqliteStore(Store):
             baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
         elif layout.tracks_changes:
             baseline = Changes.watch(counter)
-        self._base = (strategy, baseline, counter, sketch_texts(counter))
+        db = self._connect(create=False)
+        with self.errors("reading the state"):  # the sketches as stored, not encoded again
+            sketches = stored_rows(db) if db is not None else {}
+        self._base = (strategy, baseline, counter, sketches)
 
     def save(self, data: bytes) -> None:
         """Replace the whole state with a state document's."""
@@ -356,45 +364,37 @@ class SqliteStore(Store):
         self._write(counter, whole=False)
 
     def _write(self, counter: HitCounter, *, whole: bool) -> None:
-        db = self._connect(create=True)
-        assert db is not None
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params)
         base = self._base
-        with self._writing(db):
-            old = self._meta(db)
-            same = old is not None and json.loads(old["strategy"]) == spec(strategy)
-            loaded_here = not whole and base is not None and base[2] is counter
-            stored: Sketches | None = None
-            keys: set[tuple[str, int]] | None = None
-            horizon = -math.inf
-            if loaded_here and same and base is not None and base[0] is strategy:
-                stored = base[3]
-                if isinstance(base[1], Changes):
-                    keys, horizon = base[1].sketch_keys(counter), base[1].horizon
-                    layout.write_changed(db, strategy, base[1].take())
-                else:
-                    layout.write_delta(db, strategy, base[1])
-            else:  # a swapped strategy keeps its event log
-                clear(db, keep_events=loaded_here)
-                layout.write_whole(db, strategy)
-            write_events(db, counter, whole=not loaded_here)
-            sketches = write_sketches(db, counter, stored, keys, horizon)
-            write_meta(db, counter, layout)
-            write_inputs(db, counter)
+        loaded_here = not whole and base is not None and base[2] is counter
+        built, sketches = False, None
+        if not loaded_here and self._db is None and can_build(self.path, self.legacy):
+            fill = partial(write_all, counter=counter, layout=layout)
+            self._lock._ensure_directory()
+            with self.errors("writing the state"):
+                built = build_fresh(self.path, _SCHEMA, fill)
+        if not built:
+            db = self._connect(create=True)
+            assert db is not None
+            with self._writing(db):
+                sketches = self._write_into(db, counter, layout, loaded_here)
         counter.unsaved_events.clear()
-        self._base = (strategy, self._next_baseline(layout, counter), counter, sketches)
+        self._base = (strategy, next_baseline(self._base, layout, counter), counter, sketches)
 
-    def _next_baseline(self, layout: Any, counter: HitCounter) -> Any:
-        """What the next save of `counter` compares against: the same `Changes`, or a
-        new baseline (a counter saved whole starts noting its changes now)."""  # noqa: D205, D209
-        base = self._base
-        if base is not None and base[2] is counter and isinstance(base[1], Changes):
-            base[1].take()  # a save whole wrote them all
-            return base[1]
-        if layout.tracks_changes:
-            return Changes.watch(counter)
-        return layout.baseline(counter.strategy)
+    def _write_into(
+        self, db: sqlite3.Connection, counter: HitCounter, layout: Any, loaded_here: bool
+    ) -> Sketches | None:
+        """Write the counter into the open database: its changes, or every row."""
+        strategy, base = counter.strategy, self._base
+        old = self._meta(db)
+        same = old is not None and json.loads(old["strategy"]) == spec(strategy)
+        if not (loaded_here and same and base is not None and base[0] is strategy):
+            clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
+            write_all(db, counter, layout, whole=not loaded_here)
+            return None  # the sketches are as stored
+        before = base[3] if base[3] is not None else stored_rows(db)
+        return write_changes(db, counter, layout, base[1], before)
 
     def write_rows(
         self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]

@@ -27,7 +27,9 @@ from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout
+from hitcount.persist.stores.sqlite_sketches import sketch_text
 from hitcount.sketches.distinct import DistinctTracker
+from hitcount.sketches.distinct_texts import sketch_blobs
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 
@@ -111,15 +113,12 @@ class RowAdder:
                     (endpoint, int(bucket)),
                 ).fetchone()
                 if row is not None:
-                    stored.setdefault(endpoint, {})[bucket] = row[0]
+                    stored.setdefault(endpoint, {})[bucket] = sketch_text(row[0])
         merged = DistinctTracker.from_state({**added, "endpoints": stored})
-        merged.merge(tracker)
-        rows = [
-            (endpoint, int(bucket), sketch)
-            for endpoint, buckets in merged.to_state(compact=False)["endpoints"].items()
-            for bucket, sketch in buckets.items()
-        ]
-        db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
+        merged.merge(tracker)  # holds the sketches of the minutes appended to, merged
+        db.executemany(
+            "INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", sketch_blobs(merged)
+        )
         if math.isfinite(tracker.horizon) and tracker.horizon > self.start_distinct:
             db.execute(
                 "DELETE FROM distinct_sketches WHERE (bucket + 1) * ? <= ?",

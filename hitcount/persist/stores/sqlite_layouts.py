@@ -24,6 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from hitcount.persist.bigvalues import encode_chunks
+from hitcount.persist.stores.sqlite_bulk import insert_rows
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import (
@@ -180,13 +181,21 @@ class BucketLayout(SqliteLayout):
         return int(db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0])
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
-        """Insert every bucket."""
-        rows = (
-            (endpoint, tier, bucket, count)
-            for endpoint, part in self.parts(strategy).items()
-            for (tier, bucket), count in part.items()
-        )
-        db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
+        """Insert every bucket, in key order (the B-tree fills page by page)."""
+        if isinstance(strategy, TieredRollups):
+            rows = sorted(
+                (endpoint, tier, bucket, count)
+                for endpoint, part in self.parts(strategy).items()
+                for (tier, bucket), count in part.items()
+            )
+        else:  # fixed: straight from its tables, no (tier, bucket) keys made
+            source = keeping_buckets(strategy)
+            rows = [
+                (endpoint, 0, bucket, count)
+                for endpoint in sorted(strategy.endpoints())
+                for bucket, count in sorted(source.bucket_counts(endpoint).items())
+            ]
+        insert_rows(db, "buckets", rows)
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
         """Per changed endpoint: upsert the buckets that differ from its rows, delete the

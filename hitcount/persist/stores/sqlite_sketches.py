@@ -1,14 +1,22 @@
-"""The distinct-users sketches of a SQLite state: one row per endpoint and minute."""
+"""The distinct-users sketches of a SQLite state: one row per endpoint and minute.
+
+A row's `sketch` is `HyperLogLog.to_bytes()` as a BLOB; states saved by hitcount before
+hold its base64 text instead, and both are read (`stored_bytes`; no HyperLogLog is loaded
+here: a query's read path imports this module).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from hitcount.persist.stores.sqlite_bulk import insert_rows
 from hitcount.persist.stores.sqlite_layouts import rows_of
-from hitcount.sketches.distinct_texts import Key, texts_of
+from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -24,9 +32,10 @@ def read_distinct(
         return None
     width = float(parameters["bucket_s"])
     query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
-    sketches: dict[str, dict[str, str]] = {}
+    sketches: dict[str, dict[str, str | bytes]] = {}
     low = since if math.isfinite(since) else -1e300
     for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
+        # bytes become base64 text when the document is encoded (msgspec), as old rows are
         sketches.setdefault(endpoint, {})[str(bucket)] = sketch
     return {**parameters, "endpoints": sketches}
 
@@ -41,15 +50,36 @@ def sketch_bytes(db: sqlite3.Connection) -> dict[str, int]:
     return {"distinct_bytes": int(total or 0)}
 
 
-#: Each stored sketch's base64 text by (endpoint, bucket): what a save compares against.
-Sketches = dict[tuple[str, int], str]
+def stored_bytes(value: bytes | str) -> bytes:
+    """A `distinct_sketches.sketch` value as `HyperLogLog.to_bytes()`: a BLOB as it is, the
+    base64 TEXT of states saved before as its bytes.
+
+    Raises:
+        ValueError: neither (not base64, another type).
+    """  # noqa: D205
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a distinct-users sketch must be a BLOB, not {type(value).__name__}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as err:
+        raise ValueError("a distinct-users sketch's text is not base64") from err
 
 
-def sketch_texts(counter: HitCounter) -> Sketches:
-    """The counter's sketches as a save will compare them."""
-    if counter.distinct is None:
-        return {}
-    return {(endpoint, bucket): text for endpoint, bucket, text in counter.distinct.sketch_rows()}
+def sketch_text(value: bytes | str) -> str:
+    """A `distinct_sketches.sketch` value as the base64 text of a state document."""
+    return value if isinstance(value, str) else base64.b64encode(value).decode("ascii")
+
+
+#: Each stored sketch's bytes by (endpoint, bucket): what a save compares against.
+Sketches = dict[tuple[str, int], bytes | bytearray]
+
+
+def stored_rows(db: sqlite3.Connection) -> Sketches:
+    """What the sketch rows hold, as bytes: the baseline of a save of a loaded state."""
+    rows = db.execute("SELECT endpoint, bucket, sketch FROM distinct_sketches")
+    return {(endpoint, bucket): stored_bytes(value) for endpoint, bucket, value in rows}
 
 
 def write_sketches(
@@ -58,24 +88,26 @@ def write_sketches(
     before: Sketches | None,
     keys: set[tuple[str, int]] | None = None,
     horizon: float = -math.inf,
-) -> Sketches:
+) -> Sketches | None:
     """Write the counter's distinct-users sketches: all of them (`before` None: the table is
     empty), or only those that changed since `before`, deleting the ones gone. With `keys`
     (every sketch that may have changed since `before`, whose pruning `horizon` was then the
     tracker's), only those are encoded and compared, and those pruned since deleted.
-    Returns what the table now holds (the next save's `before`)."""  # noqa: D205, D209
+    Returns what the table now holds (the next save's `before`; None: read it back then)."""  # noqa: D205, D209
     tracker = counter.distinct
     if before is not None and keys is not None and tracker is not None:
-        texts = texts_of(tracker, keys)
-        if texts is not None:
-            return _write_changed(db, tracker, before, texts, horizon)
-    rows = counter.distinct.sketch_rows() if counter.distinct is not None else []
-    now = {(endpoint, bucket): text for endpoint, bucket, text in rows}
-    if before is not None:
-        gone = [key for key in before if key not in now]
-        db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
-        rows = [(*key, text) for key, text in now.items() if before.get(key) != text]
-    rows.sort()  # in key order, the B-tree fills page by page
+        blobs = blobs_of(tracker, keys)
+        if blobs is not None:
+            return _write_changed(db, tracker, before, blobs, horizon)
+    rows: list[Any] = sketch_blobs(tracker) if tracker is not None else []
+    if before is None:
+        rows.sort()  # in key order, the B-tree fills page by page
+        insert_rows(db, "distinct_sketches", rows)
+        return None  # a replay saves once: no table of every row made for a next save
+    now = {(endpoint, bucket): blob for endpoint, bucket, blob in rows}
+    gone = [key for key in before if key not in now]
+    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
+    rows = sorted((*key, blob) for key, blob in now.items() if before.get(key) != blob)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     return now
 
@@ -84,11 +116,11 @@ def _write_changed(
     db: sqlite3.Connection,
     tracker: Any,
     before: Sketches,
-    texts: dict[Key, str | None],
+    blobs: dict[Key, bytes | None],
     horizon: float,
 ) -> Sketches:
-    """Write the sketches of `texts` that differ, delete those gone and those pruned."""
-    gone = [key for key, text in texts.items() if text is None and key in before]
+    """Write the sketches of `blobs` that differ, delete those gone and those pruned."""
+    gone = [key for key, blob in blobs.items() if blob is None and key in before]
     if math.isfinite(tracker.horizon) and tracker.horizon > horizon:
         first_kept = math.floor(tracker.horizon / tracker.bucket_s)
         if any(bucket < first_kept for _, bucket in before):
@@ -96,9 +128,9 @@ def _write_changed(
     for key in gone:
         before.pop(key, None)
     db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
-    rows = sorted((*key, text) for key, text in texts.items() if text and before.get(key) != text)
+    rows = sorted((*key, blob) for key, blob in blobs.items() if blob and before.get(key) != blob)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
-    before.update(((endpoint, bucket), text) for endpoint, bucket, text in rows)
+    before.update(((endpoint, bucket), blob) for endpoint, bucket, blob in rows)
     return before
 
 

@@ -12,8 +12,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.decoding import FORMAT, VERSION
+from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
-from hitcount.persist.stores.sqlite_sketches import distinct_parameters
+from hitcount.persist.stores.sqlite_sketches import (
+    Sketches,
+    distinct_parameters,
+    write_sketches,
+)
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
@@ -74,3 +79,52 @@ def write_inputs(db: sqlite3.Connection, counter: HitCounter) -> None:
         "INSERT OR REPLACE INTO meta VALUES ('alerts', ?)",
         (json.dumps(counter.saved_alerts()),),
     )
+
+
+def write_all(
+    db: sqlite3.Connection, counter: HitCounter, layout: SqliteLayout, *, whole: bool = True
+) -> None:
+    """Every row of the counter, into empty tables: the events since it was loaded (and,
+    `whole`, those it remembers from before)."""  # noqa: D205, D209
+    layout.write_whole(db, counter.strategy)
+    write_events(db, counter, whole=whole)
+    write_sketches(db, counter, None)
+    write_meta(db, counter, layout)
+    write_inputs(db, counter)
+
+
+def write_changes(
+    db: sqlite3.Connection,
+    counter: HitCounter,
+    layout: SqliteLayout,
+    baseline: Any,
+    before: Sketches,
+) -> Sketches:
+    """The counter's changes since it was loaded or saved: the rows `baseline` (its
+    `Changes`, or the layout's baseline) tells apart, new events, the sketches that differ
+    from `before`. Returns what the sketch rows now hold."""  # noqa: D205, D209
+    keys: set[tuple[str, int]] | None = None
+    horizon = -math.inf
+    if isinstance(baseline, Changes):
+        keys, horizon = baseline.sketch_keys(counter), baseline.horizon
+        layout.write_changed(db, counter.strategy, baseline.take())
+    else:
+        layout.write_delta(db, counter.strategy, baseline)
+    write_events(db, counter, whole=False)
+    sketches = write_sketches(db, counter, before, keys, horizon)
+    assert sketches is not None  # compared with `before`, never written blind
+    write_meta(db, counter, layout)
+    write_inputs(db, counter)
+    return sketches
+
+
+def next_baseline(base: Any, layout: SqliteLayout, counter: HitCounter) -> Any:
+    """What the next save of `counter` compares against: the same `Changes` of `base` (what
+    the store loaded: strategy, baseline, counter, sketches), or a new baseline (a counter
+    saved whole starts noting its changes now)."""  # noqa: D205, D209
+    if base is not None and base[2] is counter and isinstance(base[1], Changes):
+        base[1].take()  # a save whole wrote them all
+        return base[1]
+    if layout.tracks_changes:
+        return Changes.watch(counter)
+    return layout.baseline(counter.strategy)

@@ -70,13 +70,13 @@ def _commits(
 
         monkeypatch.setattr(type(counter.strategy), reader, counted)
         encoded: list[int] = []
-        to_base64 = HyperLogLog.to_base64
+        to_bytes = HyperLogLog.to_bytes
 
-        def encoding(self: HyperLogLog) -> str:
+        def encoding(self: HyperLogLog) -> bytes:
             encoded.append(1)
-            return to_base64(self)
+            return to_bytes(self)
 
-        monkeypatch.setattr(HyperLogLog, "to_base64", encoding)
+        monkeypatch.setattr(HyperLogLog, "to_bytes", encoding)
         for batch in new:
             for hit in batch:
                 counter.record(*hit)
@@ -89,7 +89,7 @@ def _commits(
             store._db.set_trace_callback(None)
             work.append((len(statements), len(set(asked)), len(encoded)))
         monkeypatch.setattr(type(counter.strategy), reader, original)
-        monkeypatch.setattr(HyperLogLog, "to_base64", to_base64)
+        monkeypatch.setattr(HyperLogLog, "to_bytes", to_bytes)
     store.close()
     return work
 
