@@ -207,6 +207,13 @@ def test_a_window_length_is_written_as_a_duration_that_reads_back(seconds: int) 
     assert len(text) <= 16  # never 499532379s: days, hours, minutes and seconds
 
 
+@pytest.mark.parametrize(("seconds", "text"), [(0.001, "1ms"), (0.25, "250ms"), (0.0005, "0.5ms")])
+def test_a_window_under_a_second_is_written_in_milliseconds(seconds: float, text: str) -> None:
+    from hitcount.cli.render.text import duration
+
+    assert duration(seconds) == text
+
+
 def test_a_long_since_range_says_its_length_in_units(tmp_path: Path) -> None:
     source = tmp_path / "old.ndjson"
     source.write_text(

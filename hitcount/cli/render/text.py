@@ -44,6 +44,8 @@ def duration(seconds: float) -> str:
     for unit, size in _UNITS:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
+    if 0 < seconds < 1:  # `1ms`, never `0.0s`
+        return f"{number(seconds * 1000)}ms"
     if seconds < 3600 or not math.isfinite(seconds):
         return f"{number(seconds)}s"
     parts, rest = [], seconds  # an hour or more, not whole: its parts, largest first
