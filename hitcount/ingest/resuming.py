@@ -72,7 +72,11 @@ class Place:
         if offset is None:
             offset = self._offset_of(lines)
         position = position_at(self.source, self.fd, offset, lines)
-        self.inputs[position.path] = kept(self.inputs.get(position.path), position)
+        recorded = kept(self.inputs.get(position.path), position)
+        for path, other in list(self.inputs.items()):  # one file, one position: a hard link
+            if path != position.path and _same_inode(other, position) and other.lines <= lines:
+                del self.inputs[path]  # or a rename read under its new name
+        self.inputs[position.path] = recorded
         return position
 
     def unfinished(self) -> bytes | None:
@@ -145,6 +149,10 @@ def plan_starts(
     return starts
 
 
+def _same_inode(one: InputPosition, other: InputPosition) -> bool:
+    return (one.device, one.inode) == (other.device, other.inode)
+
+
 def _renamed(
     saved: Mapping[str, InputPosition],
     source: str,
@@ -165,7 +173,7 @@ def _renamed(
         os.close(fd)
     if moved is None:
         return position
-    note(f"{display_name(source)}: read before as {moved.path} (renamed since)")
+    note(f"{display_name(source)}: read before as {moved.path} (the same file, renamed or linked)")
     return moved
 
 

@@ -106,7 +106,7 @@ def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_pa
     os.rename(log, rotated)
     _write(log, 1500, 2000)
     resumed = ok([*state, "replay", "--append", "--resume", str(rotated), str(log)])
-    assert f"a.ndjson.1: read before as {log} (renamed since)" in resumed.stderr
+    assert f"a.ndjson.1: read before as {log} (the same file, renamed or linked)" in resumed.stderr
     assert "a.ndjson.1: resuming after line 1000" in resumed.stderr
     assert _total(state) == 2000  # each line once
     os.rename(log, tmp_path / "a.ndjson.2")  # rotated again: refused like the file itself
@@ -114,3 +114,21 @@ def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_pa
     assert result.exit_code == 3
     assert "already read whole by an earlier replay (500 lines in the state)" in result.stderr
     assert _total(state) == 2000
+
+
+def test_a_hard_linked_log_read_by_either_name_counts_each_line_once(
+    state: list[str], tmp_path: Path
+) -> None:
+    log, link = tmp_path / "access.ndjson", tmp_path / "old.ndjson"
+    _write(log, 0, 1000)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    os.link(log, link)
+    for start, end, name in ((1000, 1100, link), (1100, 1150, log), (1150, 1160, link)):
+        with log.open("a") as handle:  # the file grows; read through one name, then the other
+            handle.writelines(json.dumps({"endpoint": "/e1", "ts": 1000 + i}) + "\n"
+                              for i in range(start, end))  # fmt: skip
+        resumed = ok([*state, "replay", "--append", "--resume", str(name)])
+        assert f"resuming after line {start}" in resumed.stderr
+        assert _total(state) == end
+    again = ok([*state, "replay", "--append", "--resume", str(log)])
+    assert "already read whole (1,160 lines)" in again.stderr
