@@ -147,6 +147,7 @@ class Replayer(Recorder):
         """Replay one input file (or `-`), after `start` (its saved position, if any)."""
         skip = start.lines if start is not None else 0
         self.current = source
+        self._last_bad = 0  # of this source: see `_kept_lines`
         self.begin(source)
         started = self._started = self.report.lines_read - skip
         self.source_lines = skip  # a source read to its end before stays there

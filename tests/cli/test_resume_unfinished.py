@@ -108,3 +108,14 @@ def test_a_file_ending_without_a_newline_counts_its_last_line_once(tmp_path: Pat
     log.write_text(log.read_text() + '\n{"endpoint": "/c", "ts": 7}\n')
     ok([*state, "replay", "--append", "--resume", str(log)])
     assert _counts(state, "10") == {"/a": 1, "/b": 1, "/c": 1}
+
+
+def test_a_bad_line_of_one_file_does_not_uncount_the_next_files_last_line(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_text('{"endpoint": "/a", "ts": 5}\n{bad\n')  # its line 2 is bad
+    second.write_text('{"endpoint": "/b", "ts": 6}\n{"endpoint": "/c", "ts": 7}')  # 2 lines
+    state = ["--state", str(tmp_path / "s.json")]
+    ok([*state, "replay", str(first), str(second)])
+    again = ok([*state, "replay", "--append", "--resume", str(second)])
+    assert "already read whole (2 lines)" in again.stderr
+    assert _counts(state, "10") == {"/a": 1, "/b": 1, "/c": 1}
