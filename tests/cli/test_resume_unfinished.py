@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli_helpers import ok, ok_json
+from tests.conftest import REAL_LOGS
 
-REAL = Path(__file__).resolve().parents[3] / "shared/data/real"
 _PATH = re.compile(rb'"[A-Z]+ (\S+)')
 
 
@@ -39,7 +39,7 @@ def _ndjson(seed: int, count: int) -> bytes:
 def _access_log(count: int) -> bytes:
     import gzip
 
-    whole = gzip.decompress((REAL / "nasa_http_jul95_first4k.log.gz").read_bytes())
+    whole = gzip.decompress((REAL_LOGS / "nasa_http_jul95_first4k.log.gz").read_bytes())
     return b"".join(line + b"\n" for line in whole.splitlines()[:count])
 
 

@@ -10,7 +10,6 @@ import gzip
 import io
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,11 @@ from hypothesis import strategies as st
 from hitcount import HitCounter, replay
 from hitcount.ingest import lines, parallel, reader
 from hitcount.ingest import replay as replay_module
+from tests.conftest import REAL_LOGS
 from tests.unit.ingest.test_parallel_formats import csv_text
 
 if lines.native is None:
     pytest.skip("the C extensions are not built (no compiler at install)", allow_module_level=True)
-
-REAL = Path(__file__).resolve().parents[4] / "shared/data/real"
 
 
 def ndjson_text(seed: int, rows: int) -> bytes:
@@ -91,7 +89,7 @@ def test_stdin_through_the_workers_equals_the_per_line_replay(
 
 
 def test_a_real_access_log_on_stdin_takes_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = gzip.decompress((REAL / "elastic_apache_logs_2015-05.log.gz").read_bytes())
+    data = gzip.decompress((REAL_LOGS / "elastic_apache_logs_2015-05.log.gz").read_bytes())
     monkeypatch.setattr(replay_module, "PARALLEL_MIN_BYTES", 256 * 1024)
     monkeypatch.setattr(reader, "_CHUNK_BYTES", 64 * 1024)
     calls = _spy_streams(monkeypatch)
