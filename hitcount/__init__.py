@@ -11,10 +11,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hitcount._version import __version__
+from hitcount.model.lazy import lazy_names
 
 if TYPE_CHECKING:
     from hitcount.engine import (
@@ -122,14 +122,7 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module when first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'hitcount' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names("hitcount", _HOMES)
 
 
 __all__ = [

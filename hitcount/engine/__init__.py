@@ -7,8 +7,9 @@ load the counter, its alerts and swaps (start-up time).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hitcount.model.lazy import lazy_names
 
 if TYPE_CHECKING:
     from hitcount.engine.counter import DEFAULT_MAX_LATENESS_S, HitCounter, default_counter
@@ -25,14 +26,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module when first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 __all__ = [
