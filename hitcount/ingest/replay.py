@@ -237,8 +237,8 @@ class Replayer(Recorder):
 
     def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big input on every core; False when it cannot be (a small file)."""
-        if source == STDIN:
-            return self._stdin(started)
+        if source == STDIN:  # workers only when asked: see `stream_workers`
+            return bool(stream_workers()) and self._stdin(started)
         if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
             self.parser = keyed(found, self._keying())
         workers = worker_count(source)  # 0: a small file, `parallel` and numpy not loaded
@@ -274,7 +274,7 @@ class Replayer(Recorder):
             head, whole = read_ahead(blocks, PARALLEL_MIN_BYTES)
             first, sample = next(((n, b) for n, b in head if b and not b.isspace()), (1, b""))
             self._sniff(first, sample)
-            workers = 0 if whole or not sample else stream_workers()
+            workers = 0 if whole or not sample else stream_workers()  # asked for: >= 2
             options = self._options(lambda: csv_columns_of(first, sample)) if workers else None
             if options is None:
                 self._serial(STDIN, started, stream, chain(head, blocks))
