@@ -71,10 +71,16 @@ def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
         check_plausible(state)  # each part passed; do they agree with one another?
     except HitcountError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
+    read_in_part(state, store, scope)
+    return state
+
+
+def read_in_part(state: Answering, store: Store, scope: Scope) -> None:
+    """What a state read for `scope` only takes from the store itself: its sizes, and
+    whether it holds any distinct-users sketch (the part read may hold none)."""  # noqa: D205, D209
     if scope is not EVERYTHING:
         state.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
         state.users_stored = store.holds_users() if scope.users else None
-    return state
 
 
 def no_state(store: Store) -> StateError:

@@ -13,11 +13,11 @@ from typing import Any
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
-from hitcount.persist.answering import no_state
+from hitcount.persist.answering import no_state, read_in_part
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
 from hitcount.persist.reading import read_head
-from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
+from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.sqlite import SQLITE_MAGIC, SqliteStore
 
 
@@ -39,9 +39,7 @@ def load_counter(
     if data is None:
         raise no_state(store)
     counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
-    if scope is not EVERYTHING:
-        counter.stored_sizes = store.sizes() if scope == SIZES_ONLY else None
-        counter.users_stored = store.holds_users() if scope.users else None
+    read_in_part(counter, store, scope)
     return counter
 
 
