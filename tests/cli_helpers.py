@@ -181,3 +181,14 @@ def plain_output_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in COLOUR_FORCING_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
+
+
+def gunzip(packed: Path, target: Path) -> Path:
+    """Write the gzip file `packed` inflated to `target` (a saved state or input the tests keep
+    compressed)."""  # noqa: D205, D209
+    import gzip
+    import shutil
+
+    with gzip.open(packed, "rb") as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out)
+    return target

@@ -11,7 +11,6 @@ figure must be too.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ from hitcount.persist.stores.sqlite_sketches import stored_bytes
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.distinct_texts import sketch_blobs
 from hitcount.sketches.hll import HyperLogLog
-from tests.cli_helpers import assert_error, ok, run
+from tests.cli_helpers import assert_error, gunzip, ok, run
 
 DATA = Path(__file__).parent / "data"
 ANSWERS: dict[str, Any] = json.loads((DATA / "text-rows-answers.json").read_text())
@@ -38,9 +37,7 @@ T0 = 1_767_225_600.0
 
 
 def _unpack(name: str, target: Path) -> Path:
-    with gzip.open(DATA / f"{name}.gz", "rb") as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out)
-    return target
+    return gunzip(DATA / f"{name}.gz", target)
 
 
 def _answers(state: Path, expected: list[dict[str, Any]]) -> None:

@@ -11,7 +11,6 @@ must be too, also after appending (new users fold into the old sketches' precisi
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import sqlite3
@@ -22,7 +21,7 @@ import pytest
 
 from hitcount.model.answers import settled
 from hitcount.sketches.hll import HyperLogLog
-from tests.cli_helpers import assert_error, ok, run
+from tests.cli_helpers import assert_error, gunzip, ok, run
 
 DATA = Path(__file__).parent / "data"
 ANSWERS: dict[str, list[dict[str, Any]]] = json.loads((DATA / "old-answers.json").read_text())
@@ -30,9 +29,7 @@ NOW = "2026-11-27T00:06:00Z"
 
 
 def _unpack(name: str, target: Path) -> Path:
-    with gzip.open(DATA / f"{name}.gz", "rb") as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out)
-    return target
+    return gunzip(DATA / f"{name}.gz", target)
 
 
 def _answers(state: Path, expected: list[dict[str, Any]]) -> None:
