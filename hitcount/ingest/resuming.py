@@ -10,11 +10,16 @@ read whole (unless `again`), and one file named twice in one replay.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import NamedTuple
 
 from hitcount.errors import InputError
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
+from hitcount.model.digests import sha256
 from hitcount.model.positions import (
+    HEAD_BYTES,
     STDIN,
     InputPosition,
     display_name,
@@ -129,8 +134,10 @@ def plan_starts(
 ) -> dict[str, InputPosition]:
     """Where each of `sources` starts: after its saved position when resuming.
 
-    A file the state already holds whole is refused unless `again` (under `resume` it is
-    skipped with a note: nothing of it is left to count).
+    A file is found by its path, else by identity: renamed or linked (the same inode and
+    head), or compressed since it was read (a gzip file whose inflated head is a recorded
+    plain file's). A file the state already holds whole is refused unless `again` (under
+    `resume` it is skipped with a note: nothing of it is left to count).
 
     Raises:
         InputError: one file named twice, or a file already read whole (without `again`).
@@ -140,83 +147,137 @@ def plan_starts(
     for source in sources:
         if source == STDIN:
             continue
-        position = _renamed(saved, source, find(saved, source), note)
-        if position is None:
-            if resume:
-                note(f"{display_name(source)}: no position recorded for it; from line 1")
-        elif start := _start(source, position, resume, again, note):
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # the replay says what is wrong with it
+        try:
+            start = _start_in(saved, source, fd, _Choice(resume, again, note))
+        finally:
+            os.close(fd)
+        if start is not None:
             starts[source] = start
     return starts
+
+
+class _Choice(NamedTuple):
+    resume: bool
+    again: bool
+    note: Callable[[str], None]
 
 
 def _same_inode(one: InputPosition, other: InputPosition) -> bool:
     return (one.device, one.inode) == (other.device, other.inode)
 
 
-def _renamed(
-    saved: Mapping[str, InputPosition],
-    source: str,
-    position: InputPosition | None,
-    note: Callable[[str], None],
+def _start_in(
+    saved: Mapping[str, InputPosition], source: str, fd: int, choice: _Choice
 ) -> InputPosition | None:
-    """`position`, unless the file at `source` was recorded under another path: a log
-    rotated by renaming (`access.log` to `access.log.1`) is the same file, read as far."""  # noqa: D205, D209
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return position  # the replay says what is wrong with it
-    try:
-        if position is not None and position.matches(fd):
-            return position
-        moved = next((p for p in saved.values() if p is not position and p.matches(fd)), None)
-    finally:
-        os.close(fd)
-    if moved is None:
-        return position
-    note(f"{display_name(source)}: read before as {moved.path} (the same file, renamed or linked)")
-    return moved
+    """Where the open file `fd` at `source` starts (None: from line 1)."""
+    name, position = display_name(source), find(saved, source)
+    if position is not None and position.matches(fd):
+        return _start(name, fd, position, os.fstat(fd).st_size == position.offset, choice)
+    moved = next((p for p in saved.values() if p is not position and p.matches(fd)), None)
+    if moved is not None:  # a log rotated by renaming (access.log to access.log.1)
+        seen = f"{name}: read before as {moved.path} (the same file, renamed or linked)"
+        return _start(name, fd, moved, os.fstat(fd).st_size == moved.offset, choice, seen)
+    packed = compressed_copy(saved, fd)
+    if packed is not None:  # ... and compressed since (access.log.1 to access.log.1.gz)
+        plain, whole = packed
+        seen = f"{name}: read before as {plain.path} (the same lines, compressed since)"
+        return _start(name, fd, _inside_gzip(fd, source, plain.lines), whole, choice, seen)
+    if choice.resume:
+        if position is None:
+            choice.note(f"{name}: no position recorded for it; from line 1")
+        else:
+            choice.note(
+                f"{name}: not the file replayed before (rotated or rewritten?); from line 1"
+            )
+    return None
 
 
 def _start(
-    source: str, position: InputPosition, resume: bool, again: bool, note: Callable[[str], None]
+    name: str,
+    fd: int,
+    position: InputPosition,
+    whole: bool,
+    choice: _Choice,
+    seen: str = "",
 ) -> InputPosition | None:
-    """Where `source` starts given its saved `position` (None: from line 1)."""
-    name = display_name(source)
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None  # the replay says what is wrong with it
-    try:
-        same = position.matches(fd)
-        whole = same and position.read_whole(fd)
-        grown = same and not whole and _grew_after_counting(fd, position.offset)
-    finally:
-        os.close(fd)
-    if not same:
-        if resume:
-            note(f"{name}: not the file replayed before (rotated or rewritten?); from line 1")
+    """Where the file named `name` starts given its saved `position` (None: from line 1);
+    `seen` notes where it was read before, when under another name."""  # noqa: D205, D209
+    if choice.again:  # asked for: counted from line 1 again
         return None
-    if again:  # asked for: counted from line 1 again
-        return None
-    if whole and not resume:
+    if whole and not choice.resume:
         raise InputError(
             name,
             f"already read whole by an earlier replay ({_lines(position.lines)} in the"
             " state); appending it again would count them twice",
             hint=f"leave it out, use --resume to count only what it gains, or {AGAIN_HINT}",
         )
-    if not resume:
+    if not choice.resume:
         return None
+    if seen:
+        choice.note(seen)
     if whole:
-        note(f"{name}: already read whole ({_lines(position.lines)}); nothing new to count")
+        choice.note(f"{name}: already read whole ({_lines(position.lines)}); nothing new to count")
     else:
-        note(f"{name}: resuming after line {position.lines}")
-    if grown:
-        note(
+        choice.note(f"{name}: resuming after line {position.lines}")
+    if not whole and _grew_after_counting(fd, position.offset):
+        choice.note(
             f"{name}:{position.lines}: this line was counted before its newline was written;"
             " what was added to it since is not counted"
         )
     return position
+
+
+def compressed_copy(
+    saved: Mapping[str, InputPosition], fd: int
+) -> tuple[InputPosition, bool] | None:
+    """The recorded position of a plain file whose bytes the gzip file `fd` holds.
+
+    Also whether it holds no more than was read (its inflated size is the offset). Of
+    several candidates (one head, several files) the one read as far as the gzip file's
+    size says is preferred, else the one read furthest.
+    """
+    if os.pread(fd, 2, 0) != GZIP_MAGIC:
+        return None
+    plain = [p for p in saved.values() if p.head_bytes > 0 and p.offset and p.lines]
+    head = _inflated_head(fd, HEAD_BYTES) if plain else b""
+    found = [
+        p for p in plain
+        if len(head) >= p.head_bytes and sha256(head[: p.head_bytes]).hexdigest() == p.head_sha256
+    ]  # fmt: skip
+    if not found:
+        return None
+    size = int.from_bytes(os.pread(fd, 4, max(0, os.fstat(fd).st_size - 4)), "little")
+    whole = [p for p in found if p.offset % 2**32 == size]
+    best = whole[0] if whole else max(found, key=lambda p: p.offset)
+    return best, bool(whole)
+
+
+def _inflated_head(fd: int, size: int) -> bytes:
+    """The first `size` bytes inflated from the gzip file `fd` (fewer if it holds fewer or
+    is damaged there: the replay reports the damage)."""  # noqa: D205, D209
+    inflate = zlib.decompressobj(wbits=31)
+    head, offset = b"", 0
+    try:
+        while len(head) < size and not inflate.eof:
+            chunk = os.pread(fd, 16 * 1024, offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            head += inflate.decompress(chunk, size - len(head))
+            while inflate.unconsumed_tail and len(head) < size:
+                head += inflate.decompress(inflate.unconsumed_tail, size - len(head))
+    except zlib.error:
+        pass
+    return head[:size]
+
+
+def _inside_gzip(fd: int, source: str, lines: int) -> InputPosition:
+    """A position `lines` lines into the gzip file `fd` (no file offset, no head)."""
+    return replace(position_at(source, fd, 0, 0), lines=lines)
 
 
 def _grew_after_counting(fd: int, offset: int) -> bool:

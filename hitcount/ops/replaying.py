@@ -286,14 +286,14 @@ def _append_shared(
             hooks.on_note(counter.lateness_note)
         session.on_flush = hooks.on_saved
         if settings.commit_every_s is not None:  # each commit sends the delta
-            counter.inputs.update(session.saved_positions(sources))
+            counter.inputs.update(session.saved_positions())
             commit_to = session.commit_followed
             followed = _follow(counter, store, sources, settings, hooks, commit_to=commit_to)
             if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
                 raise KeyboardInterrupt
             metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
             return ReplayOutcome(followed.report, metrics, store.describe(), followed)
-        starts = _starts(session.saved_positions(sources), sources, settings, hooks)
+        starts = _starts(session.saved_positions(), sources, settings, hooks)
         report = _replay(
             counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
         )

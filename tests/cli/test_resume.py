@@ -5,6 +5,7 @@ The oracle is the number of lines written (every line one hit), on the JSON and 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -132,3 +133,77 @@ def test_a_hard_linked_log_read_by_either_name_counts_each_line_once(
         assert _total(state) == end
     again = ok([*state, "replay", "--append", "--resume", str(log)])
     assert "already read whole (1,160 lines)" in again.stderr
+
+
+def _grow(log: Path, start: int, end: int) -> None:
+    with log.open("a") as handle:
+        handle.writelines(json.dumps({"endpoint": "/e2", "ts": 1000 + i}) + "\n"
+                          for i in range(start, end))  # fmt: skip
+
+
+def _compress(plain: Path) -> Path:
+    """Gzip `plain` into `plain.gz` and remove it, as logrotate's compress does."""
+    packed = plain.with_name(plain.name + ".gz")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    return packed
+
+
+def test_a_rotated_log_compressed_since_resumes_where_it_was(
+    state: list[str], tmp_path: Path
+) -> None:
+    """Logrotate with compress: access.log -> access.log.1 -> access.log.1.gz (a new inode)."""
+    log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
+    _write(log, 0, 1000)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    _grow(log, 1000, 1500)  # grew after the last replay, then rotated and compressed
+    os.rename(log, rotated)
+    packed = _compress(rotated)
+    _write(log, 1500, 2000)
+    resumed = ok([*state, "replay", "--append", "--resume", str(packed), str(log)])
+    assert f"a.ndjson.1.gz: read before as {log} (the same lines, compressed since)" in (
+        resumed.stderr
+    )
+    assert "a.ndjson.1.gz: resuming after line 1000" in resumed.stderr
+    assert _total(state) == 2000  # each line once
+    result = run([*state, "replay", "--append", str(packed)])  # now known by its own inode
+    assert_error(result, 3, "already read whole by an earlier replay (1,500 lines in the state)")
+    assert _total(state) == 2000
+
+
+def test_a_log_compressed_whole_is_refused_like_the_log(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 700)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    packed = _compress(log)
+    result = run([*state, "replay", "--append", str(packed)])
+    assert_error(result, 3, "already read whole by an earlier replay (700 lines in the state)")
+    resumed = ok([*state, "replay", "--append", "--resume", str(packed)])
+    assert "a.ndjson.gz: already read whole (700 lines); nothing new to count" in resumed.stderr
+    assert _total(state) == 700
+    other = _write(tmp_path / "b.ndjson", 700, 900)  # another log's gzip is another input
+    ok([*state, "replay", "--append", str(_compress(other))])
+    assert _total(state) == 900
+    ok([*state, "replay", "--append", "--again", str(packed)])
+    assert _total(state) == 1600
+
+
+@pytest.mark.redis
+def test_redis_finds_a_rotated_log_renamed_or_compressed(redis_url: str, tmp_path: Path) -> None:
+    """Redis reads every recorded position, so rotated files are found by identity there too."""
+    store = ["--store", redis_url, "--namespace", fresh_namespace()]
+    log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
+    _write(log, 0, 1000)
+    ok([*store, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    _grow(log, 1000, 1200)
+    os.rename(log, rotated)
+    _write(log, 1200, 1300)
+    resumed = ok([*store, "replay", "--append", "--resume", str(rotated), str(log)])
+    assert "a.ndjson.1: resuming after line 1000" in resumed.stderr
+    assert _total(store) == 1300
+    _grow(log, 1300, 1350)  # rotated again, compressed this time
+    os.rename(log, tmp_path / "a.ndjson.2")
+    packed = _compress(tmp_path / "a.ndjson.2")
+    resumed = ok([*store, "replay", "--append", "--resume", str(packed)])
+    assert "(the same lines, compressed since)" in resumed.stderr
+    assert "a.ndjson.2.gz: resuming after line 100" in resumed.stderr
+    assert _total(store) == 1350

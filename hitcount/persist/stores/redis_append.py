@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -88,21 +88,18 @@ class RedisAppend:
 
     # -- resuming ----------------------------------------------------------------------------
 
-    def saved_positions(self, sources: Iterable[str]) -> dict[str, InputPosition]:
-        """The recorded positions of `sources` (those with one), by real path; positions
-        older hitcounts wrote are converted when they still name the file."""  # noqa: D205, D209
+    def saved_positions(self) -> dict[str, InputPosition]:
+        """Every recorded input position, by real path (a file renamed, linked or compressed
+        since is found by identity among them); positions older hitcounts wrote are converted
+        when they still name their file."""  # noqa: D205, D209
         found: dict[str, InputPosition] = {}
         key = self._inputs_key()
-        for source in sources:
-            if source == STDIN:
-                continue
-            field = _input_field(source)
-            with self.store.errors("reading input positions"):
-                raw = self.store.client.hget(key, field)
-            if raw is None:
-                continue
+        with self.store.errors("reading input positions"):
+            recorded = self.store.client.hgetall(key)
+        for raw_field, raw in recorded.items():
+            field = raw_field.decode("utf-8", "surrogateescape")
             saved = self.store.checked(key, partial(parse_position, raw))
-            position = saved if isinstance(saved, InputPosition) else _converted(source, saved)
+            position = saved if isinstance(saved, InputPosition) else _converted(field, saved)
             if position is not None:
                 found[field] = position
         return found
@@ -374,10 +371,6 @@ def _replaced(store: RedisStore) -> StateError:
         f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
         hint="the batches written before went to the old state; replay again with --append",
     )
-
-
-def _input_field(source: str) -> str:
-    return os.path.realpath(source)
 
 
 def _converted(source: str, saved: dict[str, Any]) -> InputPosition | None:

@@ -317,7 +317,7 @@ def test_a_replay_cut_by_a_lost_connection_resumes_without_counting_twice(
     monkeypatch.setattr(redis_append.RedisAppend, "_flush", real_flush)
     notes: list[str] = []
     with appending(store, create) as session:
-        saved = session.saved_positions([str(source)])
+        saved = session.saved_positions()
         starts = plan_starts(saved, [str(source)], resume=True, again=False, note=notes.append)
         replay(session.counter, [str(source)], on_checkpoint=session.checkpoint, starts=starts)
     assert notes == [f"{source}: resuming after line {starts[str(source)].lines}"]
