@@ -123,10 +123,19 @@ class FixedWindow(Strategy, KeepsBuckets):
         self._lowest: float = math.inf
 
     def bucket_of(self, ts: float) -> int:
-        """The bucket index of a timestamp: `ceil(ts / window_s) - 1` (`floor` if `[lo, hi)`)."""
+        """The bucket `j` with `j * window_s < ts <= (j + 1) * window_s` (`[lo, hi)` in states
+        saved before): `ceil(ts / window_s) - 1`, or `floor`, moved by one where the division
+        rounds across an edge the products put elsewhere (or underflows)."""  # noqa: D205, D209
+        w = self.window_s
         if self.closed_right:
-            return math.ceil(ts / self.window_s) - 1
-        return math.floor(ts / self.window_s)
+            j = math.ceil(ts / w) - 1
+            if j * w >= ts:
+                return j - 1
+            return j + 1 if (j + 1) * w < ts else j
+        j = math.floor(ts / w)
+        if j * w > ts:
+            return j - 1
+        return j + 1 if (j + 1) * w <= ts else j
 
     def _buckets_of(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """`bucket_of` of every element, with the same float division."""
@@ -267,7 +276,7 @@ class FixedWindow(Strategy, KeepsBuckets):
         is the part of its span `(lo, min(hi, clock)]` the window overlaps.
         """
         lo = bucket * self.window_s
-        hi = lo + self.window_s  # hits are in (lo, hi] (or [lo, hi)) and at or before `clock`
+        hi = (bucket + 1) * self.window_s  # hits are in (lo, hi] (or [lo, hi)), by `clock`
         span_end = min(hi, clock)
         if self.closed_right:
             if span_end <= start or lo >= end:

@@ -90,9 +90,12 @@ class BucketReducer:
         """The bucket of every timestamp (as a float, with the strategy's own division)."""
         import numpy as np
 
-        if self.closed_right:
-            return np.ceil(stamps / self.width_s) - 1
-        return np.floor(stamps / self.width_s)
+        w = self.width_s
+        if self.closed_right:  # as `FixedWindow.bucket_of`, element by element
+            j = np.ceil(stamps / w) - 1
+            return j - (j * w >= stamps) + ((j + 1) * w < stamps)
+        j = np.floor(stamps / w)
+        return j - (j * w > stamps) + ((j + 1) * w <= stamps)
 
     def reduce(
         self, codes: npt.NDArray[np.integer], stamps: npt.NDArray[np.float64]

@@ -189,3 +189,32 @@ def test_sorted_runs_of_wide_codes_are_a_sort_by_code_and_time(
         )
     ]
     assert got == want
+
+
+@st.composite
+def _edge_times(draw: st.DrawFn, width: float) -> float:
+    """Times on, just beside and far from bucket edges, subnormal ones too."""
+    edge = draw(st.integers(0, 10**9)) * width
+    return draw(
+        st.sampled_from([edge, math.nextafter(edge, math.inf), math.nextafter(edge, -math.inf)])
+        | st.floats(0, 4e9, allow_subnormal=True)
+        | st.sampled_from([5e-324, 1e-310, 0.1 + 0.2])
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), width=st.sampled_from([3.0, 0.5, 0.1, 7.3, 60.0, 1e-3]), right=st.booleans())
+def test_a_hit_lands_in_the_bucket_whose_edges_hold_it(
+    data: st.DataObject, width: float, right: bool
+) -> None:
+    """The edges are the products `j * width` the queries use: a division that rounds across
+    an edge (or underflows, 5e-324 / 3 == 0) must not put a hit in the bucket beside."""  # noqa: D205, D209
+    stamps = data.draw(st.lists(_edge_times(width).filter(lambda t: t > 0), min_size=1))
+    strategy = create_strategy("fixed", window_s=width)
+    strategy.closed_right = right  # type: ignore[attr-defined]
+    bulk = BucketReducer(width, right).buckets_of(np.array(stamps))
+    for ts, in_bulk in zip(stamps, bulk.tolist(), strict=True):
+        j = strategy.bucket_of(ts)  # type: ignore[attr-defined]
+        assert j == in_bulk
+        lo, hi = j * width, (j + 1) * width
+        assert (lo < ts <= hi) if right else (lo <= ts < hi)
