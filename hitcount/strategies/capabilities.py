@@ -52,6 +52,30 @@ class KeepsBuckets(ABC):
         """Replace `endpoint`'s buckets with `counts`; an empty table drops the endpoint."""
 
 
+class KeepsLevels(ABC):
+    """A strategy that keeps, per endpoint, a few small counter levels, advanced by a random
+    generator whose whole state is one integer (Morris counters)."""  # noqa: D205, D209
+
+    @abstractmethod
+    def levels(self, endpoint: str) -> list[int]:
+        """A copy of `endpoint`'s counter levels; empty if none."""
+
+    @abstractmethod
+    def set_levels(self, endpoint: str, levels: Sequence[int]) -> None:
+        """Replace `endpoint`'s levels with `levels`; empty drops the endpoint.
+
+        Values are checked when the state is next loaded (`load_state`), not here.
+        """
+
+    @abstractmethod
+    def generator_state(self) -> int:
+        """The random generator's state (what the next draws start from)."""
+
+    @abstractmethod
+    def set_generator_state(self, state: int) -> None:
+        """Continue the random draws from `state` (checked at the next `load_state`)."""
+
+
 _S = TypeVar("_S", bound=Strategy)
 
 
@@ -86,4 +110,15 @@ def keeping_timestamps(strategy: Strategy) -> KeepsTimestamps:
     """
     if not isinstance(strategy, KeepsTimestamps):
         raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
+    return strategy
+
+
+def keeping_levels(strategy: Strategy) -> KeepsLevels:
+    """`strategy` as one that keeps counter levels (a store's layout for it asks no less).
+
+    Raises:
+        TypeError: it keeps none; the layout was chosen for another strategy.
+    """
+    if not isinstance(strategy, KeepsLevels):
+        raise TypeError(f"the {strategy.name} strategy keeps no counter levels")
     return strategy

@@ -123,19 +123,14 @@ class FixedWindow(Strategy, KeepsBuckets):
         self._lowest: float = math.inf
 
     def bucket_of(self, ts: float) -> int:
-        """The bucket `j` with `j * window_s < ts <= (j + 1) * window_s` (`[lo, hi)` in states
-        saved before): `ceil(ts / window_s) - 1`, or `floor`, moved by one where the division
-        rounds across an edge the products put elsewhere (or underflows)."""  # noqa: D205, D209
+        """`j` with `j * w < ts <= (j + 1) * w` (`[lo, hi)` in older states): the division's
+        guess, moved by one where it rounds across an edge (or underflows)."""  # noqa: D205, D209
         w = self.window_s
         if self.closed_right:
             j = math.ceil(ts / w) - 1
-            if j * w >= ts:
-                return j - 1
-            return j + 1 if (j + 1) * w < ts else j
+            return j - 1 if j * w >= ts else j + 1 if (j + 1) * w < ts else j
         j = math.floor(ts / w)
-        if j * w > ts:
-            return j - 1
-        return j + 1 if (j + 1) * w <= ts else j
+        return j - 1 if j * w > ts else j + 1 if (j + 1) * w <= ts else j
 
     def _buckets_of(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """`bucket_of` of every element, with the same float division."""

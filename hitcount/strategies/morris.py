@@ -37,6 +37,7 @@ from hitcount.errors import StateError
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.digests import sha256
 from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
+from hitcount.strategies.capabilities import KeepsLevels
 from hitcount.strategies.reductions import HitCounts, HitReducer
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class _MorrisState(msgspec.Struct, forbid_unknown_fields=True):
     counters: dict[str, list[int]]
 
 
-class MorrisCounter(Strategy):
+class MorrisCounter(Strategy, KeepsLevels):
     """Approximate all-time counts in a few bytes per endpoint."""
 
     name = "morris"
@@ -303,6 +304,14 @@ class MorrisCounter(Strategy):
     def state_bytes(self) -> int:
         """One byte per counter (levels stay below 256 for base >= 1.01) plus names."""
         return sum(self.k + len(ep) + _ENDPOINT_OVERHEAD_BYTES for ep in self._counters)
+
+    def generator_state(self) -> int:
+        """The 64-bit state the next draws start from."""
+        return self.rng.state
+
+    def set_generator_state(self, state: int) -> None:
+        """Continue the draws from `state`."""
+        self.rng = SplitMix64(state)
 
     def to_state(self) -> dict[str, Any]:
         """`{"rng_state": int, "counters": {endpoint: [level, ...]}}`."""

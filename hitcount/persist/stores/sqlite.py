@@ -39,6 +39,7 @@ from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, unfinished
 from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
+from hitcount.persist.stores.sqlite_levels import SCHEMA as LEVELS_SCHEMA
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS distinct_sketches (
     PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
 
-_SCHEMA = _META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + EVENTS_INDEX
+_SCHEMA = _META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + LEVELS_SCHEMA + EVENTS_INDEX
 
 
 class SqliteStore(Store):

@@ -24,6 +24,7 @@ from hitcount.persist.stores.sqlite_layouts import (
     SqliteLayout,
     rows_of,
 )
+from hitcount.persist.stores.sqlite_levels import LevelLayout
 from hitcount.strategies.base import Strategy
 
 SCHEMA = """
@@ -115,9 +116,10 @@ NATIVE: dict[str, type[SqliteLayout]] = {
     "sliding": SlidingLayout,
     "ehist": EndpointDocumentLayout,
     "auto": EndpointDocumentLayout,
+    "morris": LevelLayout,
 }
 
 
 def layout_for(name: str, params: Mapping[str, float | int]) -> SqliteLayout:
-    """The layout of a strategy: native tables, else one document in meta (`morris`)."""
+    """The layout of a strategy: native tables, else one document in meta."""
     return NATIVE.get(name, DocumentLayout)(name, params)
