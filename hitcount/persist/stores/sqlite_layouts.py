@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import pairwise
 from typing import Any
 
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_stamps import after, checked, merged, pack, unpack
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import (
@@ -52,21 +51,6 @@ CREATE INDEX IF NOT EXISTS sliding_by_endpoint ON sliding_chunks (endpoint, last
 DATA_TABLES = ("buckets", "sliding_chunks")
 
 Parts = dict[str, dict[tuple[int, int], int]]
-
-
-def _pack(values: Sequence[float]) -> bytes:
-    packed = array("d", values)
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        packed.byteswap()
-    return packed.tobytes()
-
-
-def _unpack(blob: bytes) -> array[float]:
-    values = array("d")
-    values.frombytes(blob[: len(blob) - len(blob) % 8])
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        values.byteswap()
-    return values
 
 
 class SqliteLayout:
@@ -232,9 +216,9 @@ class SlidingLayout(SqliteLayout):
         strategy = self.empty()
         gathered: dict[str, list[array[float]]] = {}
         low = since if math.isfinite(since) else -math.inf
-        query = "SELECT endpoint, stamps FROM sliding_chunks WHERE last > ?"
-        for endpoint, blob in rows_of(db, query, endpoints, (low,)):
-            gathered.setdefault(endpoint, []).append(_unpack(blob))
+        query = "SELECT endpoint, stamps, n, first, last FROM sliding_chunks WHERE last > ?"
+        for endpoint, blob, *held in rows_of(db, query, endpoints, (low,)):
+            gathered.setdefault(endpoint, []).append(checked(endpoint, unpack(blob), *held))
         if math.isfinite(low):
             older = (
                 "SELECT endpoint, last FROM sliding_chunks AS c WHERE last <= ? AND id ="
@@ -245,7 +229,7 @@ class SlidingLayout(SqliteLayout):
                 gathered.setdefault(endpoint, []).append(array("d", [last]))
         timestamps = keeping_timestamps(strategy)
         for endpoint, chunks in gathered.items():
-            timestamps.set_timestamps(endpoint, _after(_merged(chunks), low))
+            timestamps.set_timestamps(endpoint, after(merged(chunks), low))
         return strategy
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
@@ -295,7 +279,7 @@ class SlidingLayout(SqliteLayout):
             "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND first < ? AND last >= ?",
             (endpoint, first, first),
         ).fetchall()
-        trimmed = [(row_id, _unpack(blob)) for row_id, blob in straddling]
+        trimmed = [(row_id, unpack(blob)) for row_id, blob in straddling]
         trimmed = [(row_id, values[bisect_left(values, first) :]) for row_id, values in trimmed]
         if whole + sum(len(values) for _, values in trimmed) != kept:
             return False
@@ -303,7 +287,7 @@ class SlidingLayout(SqliteLayout):
         for row_id, values in trimmed:
             db.execute(
                 "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
-                (values[0], len(values), _pack(values), row_id),
+                (values[0], len(values), pack(values), row_id),
             )
         self.insert(db, endpoint, times[kept:])
         self.merge_small(db, endpoint)
@@ -318,7 +302,7 @@ class SlidingLayout(SqliteLayout):
         if len(small) < MAX_SMALL:
             return
         db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in small])
-        self.insert(db, endpoint, _merged([_unpack(row[1]) for row in small]))
+        self.insert(db, endpoint, merged([unpack(row[1]) for row in small]))
 
     def prune_rows(self, db: sqlite3.Connection, horizon: float) -> int:
         """Delete the timestamps `<= horizon` of every endpoint; how many there were."""
@@ -333,13 +317,13 @@ class SlidingLayout(SqliteLayout):
             (horizon, horizon),
         ).fetchall()
         for row_id, blob in straddling:
-            values = _unpack(blob)
+            values = unpack(blob)
             cut = bisect_right(values, horizon)
             pruned += cut
             kept = values[cut:]
             db.execute(
                 "UPDATE sliding_chunks SET first = ?, n = ?, stamps = ? WHERE id = ?",
-                (kept[0], len(kept), _pack(kept), row_id),
+                (kept[0], len(kept), pack(kept), row_id),
             )
         return pruned
 
@@ -357,13 +341,13 @@ class SlidingLayout(SqliteLayout):
         db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in overlapped])
         values = array("d", times)
         for _, blob in overlapped:
-            values.extend(_unpack(blob))
+            values.extend(unpack(blob))
         self.insert(db, endpoint, array("d", sorted(values)))
 
     def insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
         """Add `times` (sorted) to `endpoint` as new chunks."""
         rows = (
-            (endpoint, chunk[0], chunk[-1], len(chunk), _pack(chunk))
+            (endpoint, chunk[0], chunk[-1], len(chunk), pack(chunk))
             for chunk in _chunked(times, CHUNK)
         )
         db.executemany(
@@ -412,28 +396,6 @@ def rows_of(
         names = endpoints[start : start + 500]
         marks = ", ".join("?" * len(names))
         yield from db.execute(f"{query}{joiner}endpoint IN ({marks})", (*args, *names))
-
-
-def _after(times: array[float], since: float) -> array[float]:
-    """`times` (sorted) after `since`, and the last one before: a window's chunk holds up to
-    `CHUNK` timestamps, most of them older than a short window."""  # noqa: D205, D209
-    if not math.isfinite(since):
-        return times
-    first = max(bisect_right(times, since) - 1, 0)
-    return times[first:] if first else times
-
-
-def _merged(chunks: list[array[float]]) -> array[float]:
-    if len(chunks) == 1:
-        return chunks[0]
-    chunks.sort(key=lambda values: values[0] if values else 0.0)
-    merged = array("d")
-    for values in chunks:
-        merged.extend(values)
-    ordered = all(a[-1] <= b[0] for a, b in pairwise(chunks) if a and b)
-    if not ordered:  # overlapping chunks (late hits appended): each is sorted, not all
-        merged = array("d", sorted(merged))
-    return merged
 
 
 def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:

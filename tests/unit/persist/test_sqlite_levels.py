@@ -1,4 +1,4 @@
-"""morris in SQLite: one row of levels per endpoint, the generator's state in meta.
+"""morris in SQLite: one row of levels per endpoint, the generator's state in meta; damaged rows.
 
 The oracle is the JSON store fed the same hits: both continue the draws from the saved
 generator state, so after every save and append the levels are equal, counter by counter.
@@ -131,3 +131,29 @@ def test_damaged_rows_are_refused_with_the_row_named(
     for command in (["query", "/e1", "--json"], ["top"], ["replay", "--append", str(log)]):
         assert_error(run([*state, *command]), 4, message)
     assert path.read_bytes() == kept  # the state is left as it was
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE sliding_chunks SET stamps = substr(stamps, 1, 16)",  # torn: fewer than `n`
+        "UPDATE sliding_chunks SET stamps = 'text'",
+        "UPDATE sliding_chunks SET n = n + 1",
+        "UPDATE sliding_chunks SET last = last + 1",
+    ],
+)
+def test_a_damaged_sliding_chunk_is_refused_not_read_as_fewer_hits(
+    tmp_path: Path, change: str
+) -> None:
+    """A chunk whose stamps disagree with its row answered 0 hits, exactly, before."""
+    path = tmp_path / "s.db"
+    with updating(SqliteStore(path), lambda: HitCounter("sliding")) as counter:
+        for i in range(300):
+            counter.record(f"/e{i % 3}", T0 + i)
+    with sqlite3.connect(path) as db:
+        db.execute(change)
+    db.close()
+    kept = path.read_bytes()
+    result = run(["--state", str(path), "query", "/e1", "--last", "3600", "--json"])
+    assert_error(result, 4, "damaged sliding_chunks row of '/e")
+    assert path.read_bytes() == kept

@@ -1,0 +1,63 @@
+"""The timestamps of a `sliding_chunks` row: sorted float64, little-endian, checked on read."""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import pairwise
+
+from hitcount.errors import StateError
+
+
+def pack(values: Sequence[float]) -> bytes:
+    """A row's `stamps` BLOB of `values`."""
+    packed = array("d", values)
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(blob: bytes) -> array[float]:
+    """The timestamps of a `stamps` BLOB (a torn last value is left out: see `checked`)."""
+    values = array("d")
+    if isinstance(blob, bytes):  # else damaged: no values, which `checked` refuses
+        values.frombytes(blob[: len(blob) - len(blob) % 8])
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        values.byteswap()
+    return values
+
+
+def after(times: array[float], since: float) -> array[float]:
+    """`times` (sorted) after `since`, and the last one before: a window's chunk holds up to
+    `CHUNK` timestamps, most of them older than a short window."""  # noqa: D205, D209
+    if not math.isfinite(since):
+        return times
+    first = max(bisect_right(times, since) - 1, 0)
+    return times[first:] if first else times
+
+
+def checked(endpoint: str, values: array[float], n: int, first: float, last: float) -> array[float]:
+    """A chunk's timestamps, refused unless they are what its row says (count, extremes)."""
+    if len(values) != n or (n and (values[0] != first or values[-1] != last)):
+        raise StateError(
+            f"damaged sliding_chunks row of {endpoint!r}: its stamps are not the {n} the row says",
+            hint="restore a snapshot into a new state (hitcount snapshot restore)",
+        )
+    return values
+
+
+def merged(chunks: list[array[float]]) -> array[float]:
+    """One sorted array of an endpoint's chunks (each sorted, maybe overlapping)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    chunks.sort(key=lambda values: values[0] if values else 0.0)
+    merged = array("d")
+    for values in chunks:
+        merged.extend(values)
+    ordered = all(a[-1] <= b[0] for a, b in pairwise(chunks) if a and b)
+    if not ordered:  # overlapping chunks (late hits appended): each is sorted, not all
+        merged = array("d", sorted(merged))
+    return merged
