@@ -182,7 +182,7 @@ class RedisStore(Store):
             start = end - scope.last_s if math.isfinite(scope.last_s) else -math.inf
             parts = self._read_parts(generation, layout, endpoints, start)
             window = (start, end)
-        users = (generation, meta["distinct"], scope.patterns, window)
+        users = (generation, meta["distinct"], scope.patterns, window if scope.users else None)
         meta["distinct"] = redis_users.read_scoped(self, *users)
         extras = meta.pop("extras")
         return encode({**meta, "state": layout.state_document(parts, extras)})

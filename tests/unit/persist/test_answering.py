@@ -22,7 +22,7 @@ from hitcount.persist.state import load_counter, save_counter
 from hitcount.persist.stores import Scope, store_from_url
 from hitcount.persist.stores import sqlite_layouts as layouts
 from hitcount.strategies import available_strategies
-from tests.conftest import ROOMY_PARAMS, Oracle
+from tests.conftest import ROOMY_PARAMS, Oracle, fresh_namespace
 
 ENDPOINTS = ["/a", "/b", "/api/c", "/api/d"]
 HITS = st.lists(
@@ -206,11 +206,18 @@ def test_nothing_saved_says_so_as_the_whole_load_does(tmp_path: Path) -> None:
     assert answering.value.exit_code == whole.value.exit_code == 4
 
 
-def test_a_scope_without_users_reads_no_sketch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["state.db", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_scope_without_users_reads_no_sketch(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
     """`query` without --distinct, `top` by hits and `plot` leave the sketches unread."""
     counter = HitCounter("fixed", window_s=10, retention_s=10**6)
     counter.record_many([("/a", 100.0 + i, f"user{i % 7}") for i in range(50)])
-    store = store_from_url(str(tmp_path / "state.db"))
+    if where == "redis":
+        url = request.getfixturevalue("redis_url")
+        store = store_from_url(url, namespace=fresh_namespace())
+    else:
+        store = store_from_url(str(tmp_path / where))
     save_counter(store, counter)
     with_users = load_answering(store, Scope(("/a",), 60.0, None))
     without = load_answering(store, Scope(("/a",), 60.0, None, users=False))
