@@ -141,15 +141,15 @@ CASES: dict[str, tuple[str, Damage, tuple[str, ...]]] = {
     "tier field abc": ("tiered", _hset("abc", "1"), ("query", "append")),
     "tier extras abc": ("tiered", _hset("x:fine", "abc", _meta), ("query", "metrics", "append")),
     "document not json": ("ehist", _hset("doc", "{"), ("query", "append")),
-    "sketch not base64": ("fixed", _last_minute("!!"), ("query", "append")),
-    "sketch not a sketch": ("fixed", _last_minute("SExMMQ=="), ("query", "append")),
+    "sketch not base64": ("fixed", _last_minute("!!"), ("distinct", "append")),
+    "sketch not a sketch": ("fixed", _last_minute("SExMMQ=="), ("distinct", "append")),
     "sketch of precision 10": (
         "fixed",
         _last_minute(base64.b64encode(b"HLL1\x0a\x00\x00\x00\x00\x00").decode()),
-        ("query", "append"),
+        ("distinct", "append"),
     ),
     "sketch bucket abc": ("fixed", _hset("abc", "x", _users), ("snapshot",)),
-    "users key a string": ("fixed", _replace_by_string(_users), ("query", "append")),
+    "users key a string": ("fixed", _replace_by_string(_users), ("distinct", "append")),
     "distinct precision 99": (
         "fixed",
         _hset("d:precision", "99", _meta),
@@ -166,6 +166,7 @@ CASES: dict[str, tuple[str, Damage, tuple[str, ...]]] = {
 }
 COMMANDS = {
     "query": ["query", "/", "--last", "1h"],
+    "distinct": ["query", "/", "--last", "1h", "--distinct"],  # reads the users' sketches
     "snapshot": ["snapshot", "save", "-"],
     "metrics": ["metrics"],
     "append": ["replay", "--append", "--again", SAMPLE],  # the file the state was built from
