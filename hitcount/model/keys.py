@@ -62,11 +62,11 @@ class Where:
         if self.op in ("=", "!="):
             equal = _equal(got, self.value)
             return equal if self.op == "=" else not equal
-        left, right = _number(got), _number(self.value)
-        if left is None or right is None:
-            left_text, right_text = str(got), self.value
-            return _compare(left_text, right_text, self.op)
-        return _compare(left, right, self.op)
+        right = _number(self.value)
+        if right is None:  # a text bound: the field's text in code-point order
+            return _compare(_text(got), self.value, self.op)
+        left = _number(got)  # a number bound: a field that is no number never passes
+        return left is not None and _compare(left, right, self.op)
 
     def __str__(self) -> str:
         return f"{self.field}{self.op}{self.value}"

@@ -35,6 +35,13 @@ def test_numeric_filters_compare_as_numbers(status: int, bound: int, op: str) ->
         ("path=/api/*", {"path": "/api/x/y"}, True), ("path=/api/*", {"path": "/apix"}, False),
         ("path!=/api/*", {"path": "/apix"}, True), (" status >= 500 ", {"status": 503}, True),
         ("host=10.0.0.?", {"host": "10.0.0.7"}, True), ("status=5xx", {"status": 503}, False),
+        # a number bound holds only for numbers: text, true or a nested value never passes
+        ("status>=500", {"status": "abc"}, False), ("status<500", {"status": "abc"}, False),
+        ("status>=500", {"status": True}, False), ("status<600", {"status": [503]}, False),
+        ("status>=500", {"status": "-"}, False), ("size<10", {"size": "-"}, False),
+        # a text bound compares the text: versions, dates, names
+        ("day>=2026-01-02", {"day": "2026-01-10"}, True), ("v<b", {"v": "a7"}, True),
+        ("day>=2026-01-02", {"day": "2025-12-31"}, False),
     ],
 )  # fmt: skip
 def test_filters_by_hand(text: str, fields: dict[str, object], holds: bool) -> None:
