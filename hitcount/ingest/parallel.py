@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -106,11 +107,40 @@ def _start_worker(parent: int) -> None:
 
     A forked worker inherits every open file of the parent: the state lock, a Redis socket.
     If the parent is killed, a worker left running would keep them (and the lock) for good.
+    Its pipes to the parent are widened (`PIPE_BYTES`).
     """
     _die_with_parent(parent)
-    for fd in _inherited_fds():
+    kept = _inherited_fds()
+    for fd in kept[0]:
         with contextlib.suppress(OSError):
             os.close(fd)
+    for fd in kept[1]:
+        _widen_pipe(fd)
+
+
+#: Bytes a pipe between a worker and the parent holds (Linux; the default is 64 KiB). A
+#: range's result is a few MB: with 64 KiB the worker waits for the parent to drain the pipe
+#: a hundred times a range (a 6.8 MB result: 11 ms from worker to parent, 6 ms with 1 MiB).
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let pipe `fd` hold `PIPE_BYTES` (or the system's most, `/proc/sys/fs/pipe-max-size`)."""
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):  # not Linux
+        return
+    for size in (PIPE_BYTES, _pipe_max_size()):
+        with contextlib.suppress(OSError):
+            if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < size:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            return
+
+
+def _pipe_max_size() -> int:
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return 0
 
 
 def _die_with_parent(parent: int) -> None:
@@ -122,20 +152,22 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _inherited_fds() -> list[int]:
-    """Open descriptors above stderr that are not pipes (the pool talks through pipes)."""
+def _inherited_fds() -> tuple[list[int], list[int]]:
+    """Open descriptors above stderr: those that are not pipes, and the pipes (the pool
+    talks through pipes)."""  # noqa: D205, D209
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # no /proc: keep them (the worker still dies with its parent)
-        return []
-    inherited = []
+        return [], []
+    inherited: list[int] = []
+    pipes: list[int] = []
     for fd in fds:
         try:
-            if fd > 2 and not stat.S_ISFIFO(os.fstat(fd).st_mode):
-                inherited.append(fd)
+            if fd > 2:
+                (pipes if stat.S_ISFIFO(os.fstat(fd).st_mode) else inherited).append(fd)
         except OSError:  # the descriptor of the listing itself, already closed
             continue
-    return inherited
+    return inherited, pipes
 
 
 #: What a worker sends back: the range's lines, its hits (None: parse it in the parent) and

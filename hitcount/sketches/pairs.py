@@ -1,10 +1,11 @@
 """Numbers for (endpoint, bucket) pairs, given a batch at a time with numpy.
 
 `RegisterLog` keys carry a pair number. A batch's pairs are looked up all at once in a
-sorted array of `endpoint number << 42 | bucket + 2^41` (binary search); only the pairs
-seen for the first time touch Python objects. A bucket or endpoint number that does not fit
-those bits (a sub-millisecond bucket width, two million endpoints) is numbered through a
-dict instead.
+sorted array of `bucket + 2^41 << 20 | endpoint number` (binary search); only the pairs
+seen for the first time touch Python objects. Buckets lead the key, so the new pairs of
+input read in time order sort after every held one and are appended, not merged in. A
+bucket or endpoint number that does not fit those bits (a sub-millisecond bucket width, a
+million endpoints) is numbered through a dict instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from hitcount.model.columns import sorted_distinct
 
 _BUCKET_BITS = 42
 _OFFSET = 1 << (_BUCKET_BITS - 1)
-_MAX_ENDPOINTS = 1 << (62 - _BUCKET_BITS)
+_ENDPOINT_BITS = 62 - _BUCKET_BITS
+_MAX_ENDPOINTS = 1 << _ENDPOINT_BITS
 
 
 class PairTable:
@@ -74,13 +76,13 @@ class PairTable:
         endpoints = endpoint_of[codes]
         fits = (np.abs(buckets) < _OFFSET) & (endpoints < _MAX_ENDPOINTS)
         if fits.all():
-            keys = (endpoints << _BUCKET_BITS) | (buckets + _OFFSET)
+            keys = ((buckets + _OFFSET) << _ENDPOINT_BITS) | endpoints
             return self._lookup(keys, endpoints, buckets)
         ids = np.empty(len(codes), dtype=np.int64)  # rare: one at a time, in order
         for i, fit in enumerate(fits.tolist()):
             one = slice(i, i + 1)
             if fit:
-                key = (endpoints[one] << _BUCKET_BITS) | (buckets[one] + _OFFSET)
+                key = ((buckets[one] + _OFFSET) << _ENDPOINT_BITS) | endpoints[one]
                 ids[i] = self._lookup(key, endpoints[one], buckets[one])[0]
             else:
                 ids[i] = self._other(int(endpoints[i]), int(buckets[i]))
@@ -153,6 +155,10 @@ class PairTable:
         ids[~found] = numbers[inverse.reshape(-1)]
         chosen = first[order]
         self._add(endpoints[~found][chosen], buckets[~found][chosen])
+        if not len(self._keys) or new_keys[0] > self._keys[-1]:  # all later: append
+            self._keys = np.concatenate((self._keys, new_keys))
+            self._ids = np.concatenate((self._ids, numbers))
+            return ids
         where = np.searchsorted(self._keys, new_keys)  # both sorted: merge them in
         self._keys = np.insert(self._keys, where, new_keys)
         self._ids = np.insert(self._ids, where, numbers)

@@ -159,7 +159,13 @@ class RegisterLog:
             return keys
         pairs = keys >> self._shift
         starts = run_starts(pairs)
-        sizes = np.diff(np.append(starts, len(keys)))
+        ends = np.append(starts[1:], len(keys))
+        sizes = ends - starts
+        # Sparse keys sort first within a pair (DENSE is above the register bits): only a
+        # pair starting sparse and ending dense, or past the limit, may fold (usually none).
+        sparse_first, dense_last = (keys[starts] & DENSE) == 0, (keys[ends - 1] & DENSE) != 0
+        if not (sparse_first & (dense_last | (sizes > self._limit))).any():
+            return keys
         sparse = (keys & DENSE) == 0
         sparse_count = np.add.reduceat(sparse.astype(np.int64), starts)
         folds = (sparse_count > self._limit) | ((sizes > sparse_count) & (sparse_count > 0))

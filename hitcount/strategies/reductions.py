@@ -72,10 +72,12 @@ class BucketCounts:
         buckets, counts = self.buckets.tolist(), self.counts.tolist()
         for code, start, end in _runs(self.codes):
             table = tables.setdefault(names[code], {})
-            added = dict(zip(buckets[start:end], counts[start:end], strict=True))
-            for bucket in added.keys() & table.keys():  # usually the one at the batch's edge
-                added[bucket] += table[bucket]
-            table.update(added)
+            run = buckets[start:end]
+            if table.keys().isdisjoint(run):  # the usual run: buckets new to the endpoint
+                table.update(zip(run, counts[start:end], strict=True))
+                continue
+            for bucket, count in zip(run, counts[start:end], strict=True):  # some held
+                table[bucket] = table.get(bucket, 0) + count
         return int(self.buckets.min())
 
 
