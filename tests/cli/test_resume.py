@@ -27,6 +27,13 @@ def state(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
     return ["--state", str(tmp_path / request.param)]
 
 
+def _grow(log: Path, start: int, end: int) -> None:
+    """Append lines `start` to `end` to `log` (a log the server goes on writing)."""
+    with log.open("a") as handle:
+        handle.writelines(json.dumps({"endpoint": "/e2", "ts": 1000 + i}) + "\n"
+                          for i in range(start, end))  # fmt: skip
+
+
 def _total(state: list[str]) -> int:
     return int(ok_json([*state, "metrics", "--json"])["total_hits"])
 
@@ -101,9 +108,7 @@ def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_pa
     log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
     _write(log, 0, 1000)
     ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
-    with log.open("a") as handle:  # the log grows, then is renamed away
-        handle.writelines(json.dumps({"endpoint": "/e0", "ts": 1000 + i}) + "\n"
-                          for i in range(1000, 1500))  # fmt: skip
+    _grow(log, 1000, 1500)  # the log grows, then is renamed away
     os.rename(log, rotated)
     _write(log, 1500, 2000)
     resumed = ok([*state, "replay", "--append", "--resume", str(rotated), str(log)])
@@ -125,20 +130,12 @@ def test_a_hard_linked_log_read_by_either_name_counts_each_line_once(
     ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
     os.link(log, link)
     for start, end, name in ((1000, 1100, link), (1100, 1150, log), (1150, 1160, link)):
-        with log.open("a") as handle:  # the file grows; read through one name, then the other
-            handle.writelines(json.dumps({"endpoint": "/e1", "ts": 1000 + i}) + "\n"
-                              for i in range(start, end))  # fmt: skip
+        _grow(log, start, end)  # the file grows; read through one name, then the other
         resumed = ok([*state, "replay", "--append", "--resume", str(name)])
         assert f"resuming after line {start}" in resumed.stderr
         assert _total(state) == end
     again = ok([*state, "replay", "--append", "--resume", str(log)])
     assert "already read whole (1,160 lines)" in again.stderr
-
-
-def _grow(log: Path, start: int, end: int) -> None:
-    with log.open("a") as handle:
-        handle.writelines(json.dumps({"endpoint": "/e2", "ts": 1000 + i}) + "\n"
-                          for i in range(start, end))  # fmt: skip
 
 
 def _compress(plain: Path) -> Path:
