@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.engine.alerts import AlertRule, Alerts, HitObserver
@@ -70,8 +70,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             ConfigurationError: bad parameter.
         """
         self.events = EventBus()
-        self._distinct: DistinctTracker | None = None
-        self._distinct_loader: Callable[[], DistinctTracker | None] | None = None
+        self._distinct, self._distinct_loader = None, None
         if distinct:
             try:
                 self.distinct = DistinctTracker(precision=distinct_precision)
@@ -102,22 +101,6 @@ class HitCounter(Answering, DeprecatedSnapshots):
         )
         for name in ev.REMEMBERED:
             self.events.subscribe(name, self._remember)
-
-    @property
-    def distinct(self) -> DistinctTracker | None:
-        """The distinct-users tracker (None when off); a saved one is decoded on first use."""
-        if self._distinct_loader is not None:
-            loader, self._distinct_loader = self._distinct_loader, None
-            self._distinct = loader()
-        return self._distinct
-
-    @distinct.setter
-    def distinct(self, tracker: DistinctTracker | None) -> None:
-        self._distinct, self._distinct_loader = tracker, None
-
-    def load_distinct_later(self, loader: Callable[[], DistinctTracker | None]) -> None:
-        """Decode the tracker only if something asks for it (read-only commands rarely do)."""
-        self._distinct, self._distinct_loader = None, loader
 
     def set_max_lateness(self, max_lateness_s: float) -> None:
         """Change how late (seconds) a hit may arrive; pruning follows from the next hit.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,10 +80,24 @@ class Answering:
         """The current strategy (a counter swaps it with `swap_strategy`)."""
         return self._strategy
 
+    _distinct: DistinctTracker | None = None
+    _distinct_loader: Callable[[], DistinctTracker | None] | None = None
+
     @property
     def distinct(self) -> DistinctTracker | None:
-        """The distinct-users tracker (None when off)."""
-        raise NotImplementedError
+        """The distinct-users tracker (None when off); a saved one is decoded on first use."""
+        if self._distinct_loader is not None:
+            loader, self._distinct_loader = self._distinct_loader, None
+            self._distinct = loader()
+        return self._distinct
+
+    @distinct.setter
+    def distinct(self, tracker: DistinctTracker | None) -> None:
+        self._distinct, self._distinct_loader = tracker, None
+
+    def load_distinct_later(self, loader: Callable[[], DistinctTracker | None]) -> None:
+        """Decode the tracker only if something asks for it (read-only commands rarely do)."""
+        self._distinct, self._distinct_loader = None, loader
 
     def has_users(self) -> bool:
         """Whether distinct users can be asked: counting is on and some hit carried a user."""

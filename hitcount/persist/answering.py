@@ -37,16 +37,7 @@ class SavedState(Answering):
         self.recent_events = deque(parts.recent_events[-RECENT_EVENTS:], maxlen=RECENT_EVENTS)
         self.stored_sizes = None
         self.keying = parts.keying
-        self._distinct_loader: Callable[[], DistinctTracker | None] | None = distinct
-        self._distinct: DistinctTracker | None = None
-
-    @property
-    def distinct(self) -> DistinctTracker | None:
-        """The distinct-users tracker (None when off), decoded on first use."""
-        if self._distinct_loader is not None:
-            loader, self._distinct_loader = self._distinct_loader, None
-            self._distinct = loader()
-        return self._distinct
+        self.load_distinct_later(distinct)
 
 
 def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
