@@ -259,3 +259,34 @@ def test_an_append_no_line_of_passes_the_states_where_keeps_the_state(tmp_path: 
     result = run([*state, "replay", "--append", str(fine)])
     assert_error(result, 3, "no line passed --where 'status>=500' (20 lines read, 0 bad)")
     assert ok_json(asked) == before
+
+
+@pytest.mark.parametrize("lines", [50, 3000])  # line by line, and through the block decoder
+def test_a_number_bound_passes_only_numbers_and_a_text_bound_compares_text(
+    tmp_path: Path, lines: int
+) -> None:
+    """`status>=500` counts the 5xx numbers (also as strings), never '-', 'abc' or true;
+    `day>=2026-01-02` compares text. The oracle counts the lines by the same rule."""  # noqa: D205, D209
+    statuses: list[object] = [503, "504", "-", "abc", True, 200, None, 599.0]
+    days = ["2026-01-01", "2026-01-02", "2026-01-10", "2025-12-31"]
+    rows = [{"ts": 1e9 + k, "endpoint": f"/e{k % 3}", "status": statuses[k % len(statuses)],
+             "day": days[k % len(days)]} for k in range(lines)]  # fmt: skip
+    log = tmp_path / "in.ndjson"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def numeric(value: object) -> bool:
+        return (
+            not isinstance(value, bool)
+            and isinstance(value, int | float | str)
+            and (
+                str(value).replace(".", "", 1).isdigit() and float(value) >= 500  # type: ignore[arg-type]
+            )
+        )
+
+    for where, expected in (
+        ("status>=500", sum(numeric(row["status"]) for row in rows)),
+        ("day>=2026-01-02", sum(str(row["day"]) >= "2026-01-02" for row in rows)),
+    ):
+        state = ["--state", str(tmp_path / f"{where[:3]}.db")]
+        ok([*state, "replay", str(log), "--where", where, *ALL_TIME])
+        assert ok_json([*state, "metrics", "--json"])["total_hits"] == expected
