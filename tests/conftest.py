@@ -116,6 +116,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         opened.close()
         return
     paths = {"file": "state.json", "sqlite": "state.db"}
+    (tmp_path / "state").mkdir()  # a named state's directory must exist
     url = (
         "memory://" if request.param == "memory" else str(tmp_path / "state" / paths[request.param])
     )

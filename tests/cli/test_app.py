@@ -193,6 +193,9 @@ def test_state_option_and_env_select_the_state_file(tmp_path: Path, state_env: P
     ok(["replay", str(good)])
     assert state_env.exists()
     other = tmp_path / "sub" / "other.json"
+    result = run(["--state", str(other), "replay", str(good), *SLIDING])
+    assert result.exit_code == 5 and "mkdir -p" in result.stderr  # a named path's directory
+    other.parent.mkdir()
     ok(["--state", str(other), "replay", str(good), *SLIDING])
     assert other.exists()
     assert metrics()["strategy"] == "fixed"  # HITCOUNT_STATE's file is untouched

@@ -27,7 +27,7 @@ JSON_SUFFIX = ".json"
 LEGACY_STATE_NAME = "state.json"
 
 _SCHEMES: dict[str, Callable[[str, str | None], Store]] = {
-    "file": lambda url, _: FileStore(url.removeprefix("file://")),
+    "file": lambda url, _: FileStore(url.removeprefix("file://"), make_directory=False),
     "memory": lambda url, _: MemoryStore(url),
     "sqlite": lambda url, _: _sqlite(url),
     "redis": lambda url, namespace: _redis(url, namespace),
@@ -42,17 +42,18 @@ def _sqlite(url: str) -> Store:
             f"invalid SQLite store URL {url!r}: the path must be absolute",
             hint="write sqlite:///absolute/path/state.db (three slashes), or pass the path alone",
         )
-    return SqliteStore(path, url=url)
+    return SqliteStore(path, url=url, make_directory=False)
 
 
 def _path_store(path: Path) -> Store:
-    """A JSON state file for a `.json` path (or a file already holding JSON), else SQLite."""
+    """A JSON state file for a `.json` path (or a file already holding JSON), else SQLite.
+
+    The path was named (`--state`, `HITCOUNT_STATE`, a URL): its directory must exist.
+    """
     suffix = path.suffix.lower()
-    if suffix == JSON_SUFFIX:
-        return FileStore(path)
-    if suffix not in SQLITE_SUFFIXES and _holds_json(path):
-        return FileStore(path)
-    return SqliteStore(path)
+    if suffix == JSON_SUFFIX or (suffix not in SQLITE_SUFFIXES and _holds_json(path)):
+        return FileStore(path, make_directory=False)
+    return SqliteStore(path, make_directory=False)
 
 
 def _holds_json(path: Path) -> bool:

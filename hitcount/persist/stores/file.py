@@ -109,10 +109,19 @@ class FileStore(Store):
     `flock` on `PATH.lock` for their whole read-modify-write, so no update is lost.
     """  # noqa: D205
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout_s: float | None = None,
+        make_directory: bool = True,
+    ):
         self.path = Path(path).expanduser()
         self.url = str(self.path)
         self.lock_timeout_s = lock_timeout_s
+        #: Whether a missing directory is created (the default location), else refused (a
+        #: path the user named: a typo would keep the state where no later command looks).
+        self.make_directory = make_directory
 
     def load(self) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
@@ -142,6 +151,11 @@ class FileStore(Store):
 
     def _ensure_directory(self) -> Path:
         directory = self.path.parent
+        if not self.make_directory and not directory.is_dir():
+            raise StoreUnavailableError(
+                f"{directory}: no such directory for the state {self.path.name}",
+                hint=f"create it first (mkdir -p {directory}), or pass another --state path",
+            )
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -83,13 +83,19 @@ class SqliteStore(Store):
     """A state in one SQLite database file."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, url: str | None = None, legacy: Path | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        url: str | None = None,
+        legacy: Path | None = None,
+        make_directory: bool = True,
     ) -> None:
         self.path = Path(path).expanduser()
         self.url = url or str(self.path)
         #: An old JSON state imported when the database does not exist yet (the default).
         self.legacy = legacy
-        self._lock = FileStore(self.path)  # its flock on PATH.lock, and its checks
+        # its flock on PATH.lock, its checks, and whether a missing directory is created
+        self._lock = FileStore(self.path, make_directory=make_directory)
         self._db: sqlite3.Connection | None = None
         #: What `updating` loaded (strategy, its rows' baseline, the counter, its sketches).
         self._base: tuple[Any, Any, HitCounter, Sketches | None] | None = None

@@ -91,6 +91,7 @@ def test_the_old_default_state_json_is_imported_once_and_left_as_it_is(
 ) -> None:
     old = home / "state.json"
     hits, truth = _hits(tmp_path, 3)
+    home.mkdir(parents=True)
     ok(["--state", str(old), "replay", str(hits), "-s", strategy])
     before, mtime = old.read_bytes(), old.stat().st_mtime_ns
     first = run(["query", "/e1", "--last", "1d", "--json"])
@@ -157,6 +158,7 @@ print(counter.metrics.total_hits, len(notes))
 def test_processes_importing_at_once_make_one_whole_database(home: Path, tmp_path: Path) -> None:
     old = home / "state.json"
     hits, truth = _hits(tmp_path, 7)
+    home.mkdir(parents=True)
     ok(["--state", str(old), "replay", str(hits), "-s", "fixed"])
     env = {**os.environ, "XDG_STATE_HOME": str(home.parent)}
     procs = [
@@ -204,3 +206,37 @@ def _shown(path: Path) -> dict[str, object]:
     shown = json.loads(ok(["snapshot", "show", str(path), "--json"]).stdout)
     shown.pop("file")
     return dict(shown)
+
+
+@pytest.mark.parametrize(
+    ("how", "name"),
+    [("--state", "s.db"), ("--state", "s.json"), ("HITCOUNT_STATE", "s.db"),
+     ("HITCOUNT_STATE", "s.json"), ("--store sqlite://", "s.db")],
+)  # fmt: skip
+def test_a_named_state_in_a_missing_directory_is_refused_and_nothing_is_made(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, how: str
+) -> None:
+    """A path the user named must be in a directory that exists (a typo would hide the
+    state); the default location is made when missing."""  # noqa: D205, D209
+    log, truth = _hits(tmp_path, 7)
+    missing = tmp_path / "typo" / "deeper"
+    path = missing / name
+    if how == "HITCOUNT_STATE":
+        monkeypatch.setenv("HITCOUNT_STATE", str(path))
+        chosen: list[str] = []
+    elif how == "--state":
+        chosen = ["--state", str(path)]
+    else:
+        chosen = ["--store", f"sqlite://{path}"]
+    result = run([*chosen, "replay", str(log)])
+    assert_error(result, 5, f"{missing}: no such directory for the state {name}")
+    assert f"mkdir -p {missing}" in result.stderr
+    assert not (tmp_path / "typo").exists()
+    missing.mkdir(parents=True)
+    ok([*chosen, "replay", str(log)])
+    total = ok([*chosen, "metrics", "--json"]).stdout
+    assert json.loads(total)["total_hits"] == sum(map(len, truth.values()))
+    monkeypatch.delenv("HITCOUNT_STATE", raising=False)
+    assert not home.exists()
+    ok(["replay", str(log)])  # the default location is made
+    assert (home / "state.db").exists()
