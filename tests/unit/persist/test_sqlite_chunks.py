@@ -153,6 +153,17 @@ def test_appends_saves_and_pruning_keep_every_chunked_sketch_exact(
         store.close()
     seen = _check(state, json_state, first, precision)
     assert seen["chunks"] and not _stored_rows_table(state)  # a whole save: chunks only
+    # a loaded state's save of hits one by one: only the sketches they reached (chunked)
+    clock = max(ts for _, ts, _ in first)
+    now = [(f"/e{i % endpoints}", clock - 20 + 2 * i, f"n{i}") for i in range(10)]
+    for store in (SqliteStore(state), FileStore(json_state)):
+        with updating(store) as counter:
+            assert all(counter.record(*hit) for hit in now)
+            assert counter.distinct is not None and counter.distinct._log is None
+        store.close()
+    first += now
+    seen = _check(state, json_state, first, precision)
+    assert _stored_rows_table(state)  # taken out of their chunks into rows
     # an append reaching into chunked minutes (their sketches move to rows) and new ones
     minutes = [*rng.choice(180, 5, replace=False).tolist(), 200, 201]
     more = _hits(rng, endpoints, sorted(minutes), 20)
@@ -164,11 +175,9 @@ def test_appends_saves_and_pruning_keep_every_chunked_sketch_exact(
     # a loaded state's save, sketches added in bulk (compared whole) and one by one
     late = _hits(rng, endpoints, [178, 179], 10)
     for store in (SqliteStore(state), FileStore(json_state)):
-        with updating(store) as counter:
+        with updating(store) as counter:  # compared whole with what is stored
             assert counter.distinct is not None
-            _in_bulk(counter.distinct, late[:5])
-            for endpoint, ts, user in late[5:]:
-                counter.distinct.add(endpoint, ts, user)
+            _in_bulk(counter.distinct, late)
         store.close()
     seen = _check(state, json_state, first + more + late, precision)
     # hits a day later: the horizon cuts an hour's chunk in two, the rest goes
