@@ -50,7 +50,7 @@ def write_chunks(db: sqlite3.Connection, tracker: DistinctTracker) -> None:
 
 def read_chunks(
     db: sqlite3.Connection, endpoints: list[str] | None, width: float, low: float, precision: int
-) -> list[tuple[str, int, bytearray]]:
+) -> list[tuple[str, int, bytes]]:
     """`(endpoint, bucket, to_bytes())` of the chunked sketches of `endpoints` (None: all)
     whose minute ends after `low`.
 
@@ -181,17 +181,31 @@ def _blob(values: array[int]) -> bytes:
     return values.tobytes()
 
 
-def _decoded(precision: int, chunks: list[Any]) -> list[tuple[str, int, bytearray]]:
-    # here: numpy and the sketches' modules (distinct users asked for, or a write)
-    from hitcount.sketches.sketch_chunks import chunk_sketches
+def _decoded(precision: int, chunks: list[Any]) -> list[tuple[str, int, bytes]]:
+    """`(endpoint, bucket, to_bytes())` of every sketch of `chunks` (`(endpoint, buckets,
+    sizes, entries)` rows), laid out in pure Python: no numpy for a query.
 
-    try:
-        return chunk_sketches(precision, chunks)
-    except ValueError as err:
-        raise StateError(
-            f"damaged distinct-users chunk: {err}",
-            hint="restore a snapshot into a new state (hitcount snapshot restore)",
-        ) from err
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    # here: the sketches' byte forms, loaded only when distinct users are read or written
+    from hitcount.sketches.entry_bytes import entry_bytes
+
+    rows = []
+    for row in chunks:
+        endpoint, buckets, sizes, entries = _arrays(row)
+        offset, previous = 0, None
+        for bucket, size in zip(buckets, sizes, strict=True):
+            run = entries[offset : offset + size]
+            offset += size
+            if (previous is not None and bucket <= previous) or not size:
+                raise _damaged(endpoint)
+            previous = bucket
+            try:
+                rows.append((endpoint, bucket, entry_bytes(precision, run)))
+            except ValueError as err:
+                raise _damaged(endpoint) from err
+    return rows
 
 
 def _damaged(endpoint: str) -> StateError:
