@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from array import array
 
-from hitcount.sketches.hll_bytes import dense_header, pack6, sparse_header
+from hitcount.sketches.hll_bytes import dense_header, dense_size, pack6, sparse_header
 from hitcount.sketches.hll_math import SPARSE_PRECISION, sparse_limit
 
 _DENSE = 1 << 31
@@ -45,3 +45,12 @@ def entry_bytes(precision: int, entries: array[int]) -> bytes:
     for register, entry in zip(registers, entries, strict=True):
         dense[register] = entry & 63
     return dense_header(precision) + pack6(dense)
+
+
+def encoded_length(precision: int, count: int, first: int) -> int:
+    """The `to_bytes()` length of a sketch of `count` entries whose first is `first`."""
+    if not first & _DENSE:
+        return len(dense_header(precision)) + 4 + 4 * count
+    if count <= sparse_limit(precision, precision):
+        return len(dense_header(precision)) + 4 + 3 * count
+    return dense_size(precision)

@@ -140,16 +140,16 @@ def _rewrite(
 
 
 def _length(precision: int, arrays: tuple[array[int], array[int], array[int]]) -> int:
-    """The `to_bytes()` bytes of a chunk's sketches (`sketch_chunks.encoded_lengths`)."""
-    # here: numpy and the sketches' modules (a write that changes chunked sketches)
-    import numpy as np
-
-    from hitcount.sketches.sketch_chunks import encoded_lengths
+    """The `to_bytes()` bytes of a chunk's sketches."""
+    # here: the sketches' byte forms (a write that changes chunked sketches; no numpy)
+    from hitcount.sketches.entry_bytes import encoded_length
 
     _, sizes, entries = arrays
-    counts = np.array(sizes, dtype=np.int64)
-    firsts = np.array(entries, dtype=np.int64)[np.cumsum(counts) - counts]
-    return int(encoded_lengths(precision, counts, firsts).sum())
+    total, offset = 0, 0
+    for size in sizes:
+        total += encoded_length(precision, size, entries[offset])
+        offset += size
+    return total
 
 
 def _arrays(row: Any) -> tuple[str, array[int], array[int], array[int]]:
