@@ -5,6 +5,7 @@ Appends, replacing replays, swaps and restores are killed at random moments.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import sqlite3
@@ -166,3 +167,84 @@ def test_kill_9_before_a_new_states_first_commit_leaves_a_path_that_works(
         assert _run(state, *small).returncode == 0
         assert _run(state, "replay", "--append", "--again", str(traffic["small"])).returncode == 0
         assert _counter_of(state).metrics.total_hits == 4_000
+
+
+def _sketches_of(state: Path) -> dict[tuple[str, int], bytes]:
+    """Every distinct-users sketch the state holds (its rows and its chunks), as bytes."""
+    from hitcount.persist.stores.sqlite_sketches import stored_rows
+
+    counter = _counter_of(state)
+    with sqlite3.connect(state) as db:
+        held = stored_rows(db, counter)
+    db.close()
+    return {key: bytes(blob) for key, blob in held.items()}
+
+
+TABLES = ("distinct_chunks", "distinct_sketches")
+
+
+@pytest.mark.parametrize("command", ["build", "append", "replay"])
+def test_kill_9_with_chunked_sketches_leaves_the_old_or_the_new_sketches(
+    tmp_path: Path, command: str
+) -> None:
+    """Users on: a whole save writes the sketches in chunks, an append takes those it
+    reaches out of them. Killed at any moment, the sketches are all the old ones or all
+    the new ones (as a run left to finish wrote them)."""  # noqa: D205, D209
+    rng = random.Random(command)
+    small, big, tail = (tmp_path / f"{name}.ndjson" for name in ("small", "big", "tail"))
+    # the tail reaches back into the big file's last minutes (sketches held in chunks)
+    files = ((small, 20_000, T0), (big, 150_000, T0 + 150), (tail, 40_000, T0 + 1_400))
+    for path, lines, start in files:
+        with path.open("w") as out:
+            for i in range(lines):
+                ts = start + i * 0.01 + rng.uniform(-2, 0)
+                user = f"u{rng.randrange(900)}"
+                hit = {"endpoint": f"/e{rng.randrange(50)}", "ts": ts, "user": user}
+                out.write(json.dumps(hit) + "\n")
+    sliding = ["-s", "sliding", "--max-window", "1e7"]
+    args = {
+        "build": ["replay", str(big), *sliding],
+        "append": ["replay", "--append", str(tail)],
+        "replay": ["replay", str(big), *sliding],
+    }[command]
+    old_state, new_state = tmp_path / "old.db", tmp_path / "new.db"
+    before = small if command == "replay" else big
+    first = [] if command == "build" else ["replay", str(before), *sliding]
+    for state in (old_state, new_state) if first else ():
+        assert _run(state, *first).returncode == 0
+    assert _run(new_state, *args).returncode == 0
+    old = _sketches_of(old_state) if first else None
+    new = _sketches_of(new_state)
+    assert new and (old is None or old != new)
+    with sqlite3.connect(new_state) as db:  # chunks written, and (appended) rows
+        tables = [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
+    db.close()
+    assert tables[0] > 0 and (tables[1] > 0) == (command == "append")
+    outcomes = set()
+    for attempt in range(5):
+        for leftover in tmp_path.glob("*state.db*"):
+            leftover.unlink()
+        state = tmp_path / "state.db"
+        if first:
+            assert _run(state, *first).returncode == 0
+        process = subprocess.Popen(
+            _hitcount(state, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if attempt:  # the first run is left to finish
+            time.sleep(rng.uniform(0.05, 1.2))
+            process.send_signal(signal.SIGKILL)
+        acknowledged = process.wait(timeout=120) == 0
+        if not state.exists():
+            outcomes.add("old")
+            assert not acknowledged and old is None
+            continue
+        with sqlite3.connect(state) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        held = _sketches_of(state)
+        if held == new:
+            outcomes.add("new")
+        else:
+            outcomes.add("old")
+            assert not acknowledged and held == old
+    assert "new" in outcomes

@@ -34,6 +34,7 @@ from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_changes import Changes
+from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, unfinished
@@ -43,6 +44,7 @@ from hitcount.persist.stores.sqlite_levels import SCHEMA as LEVELS_SCHEMA
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
+    holds_sketches,
     read_distinct,
     sketch_bytes,
     stored_rows,
@@ -76,7 +78,7 @@ CREATE TABLE IF NOT EXISTS distinct_sketches (
     PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
 
-_SCHEMA = _META_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + LEVELS_SCHEMA + EVENTS_INDEX
+_SCHEMA = _META_SCHEMA + CHUNKS_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + LEVELS_SCHEMA + EVENTS_INDEX
 
 
 class SqliteStore(Store):
@@ -287,7 +289,7 @@ class SqliteStore(Store):
         if db is None:
             return None
         with self.errors("reading the state"):
-            return bool(db.execute("SELECT EXISTS (SELECT 1 FROM distinct_sketches)").fetchone()[0])
+            return holds_sketches(db)
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints and entries held, and the bytes of the database and its WAL."""
@@ -353,7 +355,7 @@ class SqliteStore(Store):
             baseline = Changes.watch(counter)
         db = self._connect(create=False)
         with self.errors("reading the state"):  # the sketches as stored, not encoded again
-            sketches = stored_rows(db) if db is not None else {}
+            sketches = stored_rows(db, counter) if db is not None else {}
         self._base = (strategy, baseline, counter, sketches)
 
     def save(self, data: bytes) -> None:
@@ -400,7 +402,7 @@ class SqliteStore(Store):
             clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
             write_all(db, counter, layout, whole=not loaded_here)
             return None  # the sketches are as stored
-        before = base[3] if base[3] is not None else stored_rows(db)
+        before = base[3] if base[3] is not None else stored_rows(db, counter)
         return write_changes(db, counter, layout, base[1], before)
 
     def write_rows(

@@ -27,9 +27,7 @@ from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout
-from hitcount.persist.stores.sqlite_sketches import sketch_text
-from hitcount.sketches.distinct import DistinctTracker
-from hitcount.sketches.distinct_texts import sketch_blobs
+from hitcount.persist.stores.sqlite_sketches import append_sketches
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 
@@ -100,30 +98,10 @@ class RowAdder:
         raise TypeError(f"the {self.delta.name} strategy is not appended by rows")
 
     def _add_sketches(self, db: sqlite3.Connection) -> None:
-        """Merge the new distinct-users sketches into their rows; drop the pruned rows."""
+        """Merge the new distinct-users sketches into the stored ones; drop the pruned."""
         tracker = self.counter.distinct
-        if tracker is None:
-            return
-        added = tracker.to_state(compact=False)
-        stored: dict[str, dict[str, str]] = {}
-        for endpoint, buckets in added["endpoints"].items():
-            for bucket in buckets:
-                row = db.execute(
-                    "SELECT sketch FROM distinct_sketches WHERE endpoint = ? AND bucket = ?",
-                    (endpoint, int(bucket)),
-                ).fetchone()
-                if row is not None:
-                    stored.setdefault(endpoint, {})[bucket] = sketch_text(row[0])
-        merged = DistinctTracker.from_state({**added, "endpoints": stored})
-        merged.merge(tracker)  # holds the sketches of the minutes appended to, merged
-        db.executemany(
-            "INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", sketch_blobs(merged)
-        )
-        if math.isfinite(tracker.horizon) and tracker.horizon > self.start_distinct:
-            db.execute(
-                "DELETE FROM distinct_sketches WHERE (bucket + 1) * ? <= ?",
-                (tracker.bucket_s, tracker.horizon),
-            )
+        if tracker is not None:
+            append_sketches(db, tracker, self.start_distinct)
 
     def _add_timestamps(self, db: sqlite3.Connection, delta: KeepsTimestamps) -> int:
         layout = layout_for(self.delta.name, self.delta.params)

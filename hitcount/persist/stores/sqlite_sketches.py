@@ -1,8 +1,10 @@
-"""The distinct-users sketches of a SQLite state: one row per endpoint and minute.
+"""The distinct-users sketches of a SQLite state: one row per endpoint and minute, or chunks.
 
 A row's `sketch` is `HyperLogLog.to_bytes()` as a BLOB; states saved by hitcount before
 hold its base64 text instead, and both are read (`stored_bytes`; no HyperLogLog is loaded
-here: a query's read path imports this module).
+here: a query's read path imports this module). A whole save of a tracker holding its
+sketches in bulk writes them in `distinct_chunks` instead (`sqlite_chunks.py`); every read
+here gives the sketches of both, and every write takes a sketch it changes out of its chunk.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_chunks import (
+    chunk_bytes,
+    holds_chunks,
+    prune_chunks,
+    read_chunks,
+    release,
+    write_chunks,
+)
 from hitcount.persist.stores.sqlite_layouts import rows_of
 from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 
@@ -34,7 +44,8 @@ def read_distinct(
     query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
     sketches: dict[str, dict[str, str | bytes]] = {}
     low = since if math.isfinite(since) else -1e300
-    for endpoint, bucket, sketch in rows_of(db, query, endpoints, (width, low)):
+    chunked = read_chunks(db, endpoints, width, low, int(parameters["precision"]))
+    for endpoint, bucket, sketch in (*rows_of(db, query, endpoints, (width, low)), *chunked):
         # bytes become base64 text when the document is encoded (msgspec), as old rows are
         sketches.setdefault(endpoint, {})[str(bucket)] = sketch
     return {**parameters, "endpoints": sketches}
@@ -47,7 +58,7 @@ def sketch_bytes(db: sqlite3.Connection) -> dict[str, int]:
         " ELSE length(sketch) * 3 / 4 - (sketch LIKE '%=') - (sketch LIKE '%==') END)"
         " FROM distinct_sketches"
     ).fetchone()
-    return {"distinct_bytes": int(total or 0)}
+    return {"distinct_bytes": int(total or 0) + chunk_bytes(db)}
 
 
 def stored_bytes(value: bytes | str) -> bytes:
@@ -76,10 +87,21 @@ def sketch_text(value: bytes | str) -> str:
 Sketches = dict[tuple[str, int], bytes | bytearray]
 
 
-def stored_rows(db: sqlite3.Connection) -> Sketches:
-    """What the sketch rows hold, as bytes: the baseline of a save of a loaded state."""
+def holds_sketches(db: sqlite3.Connection) -> bool:
+    """Whether any distinct-users sketch is stored (a row or a chunk)."""
+    (rows,) = db.execute("SELECT EXISTS (SELECT 1 FROM distinct_sketches)").fetchone()
+    return bool(rows) or holds_chunks(db)
+
+
+def stored_rows(db: sqlite3.Connection, counter: HitCounter) -> Sketches:
+    """What the sketch rows and chunks hold, as bytes: the baseline of a save of the
+    `counter` loaded from them."""  # noqa: D205, D209
     rows = db.execute("SELECT endpoint, bucket, sketch FROM distinct_sketches")
-    return {(endpoint, bucket): stored_bytes(value) for endpoint, bucket, value in rows}
+    held: Sketches = {(endpoint, bucket): stored_bytes(value) for endpoint, bucket, value in rows}
+    if counter.distinct is not None:
+        chunked = read_chunks(db, None, 1.0, -1e300, counter.distinct.precision)
+        held.update(((endpoint, bucket), blob) for endpoint, bucket, blob in chunked)
+    return held
 
 
 def write_sketches(
@@ -99,6 +121,9 @@ def write_sketches(
         blobs = blobs_of(tracker, keys)
         if blobs is not None:
             return _write_changed(db, tracker, before, blobs, horizon)
+    if before is None and tracker is not None and tracker._log is not None:
+        write_chunks(db, tracker)  # held in bulk: its arrays as they are, no sketch encoded
+        return None
     rows: list[Any] = sketch_blobs(tracker) if tracker is not None else []
     if before is None:
         rows.sort()  # in key order, the B-tree fills page by page
@@ -106,10 +131,47 @@ def write_sketches(
         return None  # a replay saves once: no table of every row made for a next save
     now = {(endpoint, bucket): blob for endpoint, bucket, blob in rows}
     gone = [key for key in before if key not in now]
-    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
     rows = sorted((*key, blob) for key, blob in now.items() if before.get(key) != blob)
+    _release(db, tracker, [*gone, *((endpoint, bucket) for endpoint, bucket, _ in rows)])
+    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     return now
+
+
+def _release(db: sqlite3.Connection, tracker: Any, keys: list[tuple[str, int]]) -> None:
+    """Take the sketches of `keys` out of their chunks (their rows are written next)."""
+    if keys and tracker is not None:
+        release(db, keys, tracker.precision)
+
+
+def append_sketches(db: sqlite3.Connection, tracker: Any, start_horizon: float) -> None:
+    """Merge an append's sketches into the stored ones (their rows, or taken out of their
+    chunks); drop those its pruning horizon, past `start_horizon`, leaves behind."""  # noqa: D205, D209
+    # here: the tracker's module, which a query's read path must not load
+    from hitcount.sketches.distinct import DistinctTracker
+
+    added = tracker.to_state(compact=False)
+    stored: dict[str, dict[str, str]] = {}
+    keys = [(endpoint, int(bucket)) for endpoint, buckets in added["endpoints"].items()
+            for bucket in buckets]  # fmt: skip
+    query = "SELECT sketch FROM distinct_sketches WHERE endpoint = ? AND bucket = ?"
+    for endpoint, bucket in keys:
+        row = db.execute(query, (endpoint, bucket)).fetchone()
+        if row is not None:
+            stored.setdefault(endpoint, {})[str(bucket)] = sketch_text(row[0])
+    for (endpoint, bucket), blob in release(db, keys, tracker.precision).items():
+        stored.setdefault(endpoint, {})[str(bucket)] = sketch_text(blob)
+    merged = DistinctTracker.from_state({**added, "endpoints": stored})
+    merged.merge(tracker)  # holds the sketches of the minutes appended to, merged
+    db.executemany(
+        "INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", sketch_blobs(merged)
+    )
+    if math.isfinite(tracker.horizon) and tracker.horizon > start_horizon:
+        db.execute(
+            "DELETE FROM distinct_sketches WHERE (bucket + 1) * ? <= ?",
+            (tracker.bucket_s, tracker.horizon),
+        )
+        prune_chunks(db, tracker.bucket_s, tracker.horizon, tracker.precision)
 
 
 def _write_changed(
@@ -127,8 +189,9 @@ def _write_changed(
             gone += [key for key in before if key[1] < first_kept]
     for key in gone:
         before.pop(key, None)
-    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
     rows = sorted((*key, blob) for key, blob in blobs.items() if blob and before.get(key) != blob)
+    _release(db, tracker, [*gone, *((endpoint, bucket) for endpoint, bucket, _ in rows)])
+    db.executemany("DELETE FROM distinct_sketches WHERE endpoint = ? AND bucket = ?", gone)
     db.executemany("INSERT OR REPLACE INTO distinct_sketches VALUES (?, ?, ?)", rows)
     before.update(((endpoint, bucket), blob) for endpoint, bucket, blob in rows)
     return before

@@ -32,7 +32,8 @@ def spec(strategy: Any) -> dict[str, Any]:
 def clear(db: sqlite3.Connection, *, keep_events: bool = False) -> None:
     """Delete every row (but the event log's, when `keep_events`)."""
     tables = (
-        "meta", "inputs", "distinct_sketches", *DATA_TABLES, "endpoint_documents", "morris_levels"
+        "meta", "inputs", "distinct_sketches", "distinct_chunks", *DATA_TABLES,
+        "endpoint_documents", "morris_levels",
     )  # fmt: skip
     for table in tables if keep_events else (*tables, "events"):
         db.execute(f"DELETE FROM {table}")  # fixed table names
