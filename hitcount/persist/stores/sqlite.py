@@ -37,7 +37,7 @@ from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
-from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, unfinished
+from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, refuse_foreign
 from hitcount.persist.stores.sqlite_import import import_legacy
 from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
 from hitcount.persist.stores.sqlite_levels import SCHEMA as LEVELS_SCHEMA
@@ -51,6 +51,8 @@ from hitcount.persist.stores.sqlite_sketches import (
 )
 from hitcount.persist.stores.sqlite_writes import (
     clear,
+    document_version,
+    drop_stale_chunks,
     next_baseline,
     spec,
     write_all,
@@ -125,10 +127,11 @@ class SqliteStore(Store):
             db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            self._refuse_foreign(db)
+            refuse_foreign(db, self.path, _SCHEMA)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            drop_stale_chunks(db)
         self._db = db
         return db
 
@@ -141,21 +144,6 @@ class SqliteStore(Store):
             raise StateError(
                 f"{self.path}: exists and is not a hitcount SQLite state; refusing to use it",
                 hint="pass another --state path (a .json path keeps a JSON state file)",
-            )
-
-    def _refuse_foreign(self, db: sqlite3.Connection) -> None:
-        """Another program's database (tables, but no hitcount meta) is never changed."""
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if not tables or unfinished(db, tables, _SCHEMA):  # ours: no state saved yet
-            return
-        meta = None
-        if "meta" in tables:
-            meta = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        if meta is None or meta[0] != FORMAT:
-            db.close()
-            raise StateError(
-                f"{self.path}: a SQLite database that is not a hitcount state; refusing to use it",
-                hint="pass another --state path (a new file is created)",
             )
 
     @contextlib.contextmanager
@@ -255,7 +243,7 @@ class SqliteStore(Store):
         inputs = [json.loads(row[0]) for row in db.execute("SELECT position FROM inputs")]
         document = {
             "format": FORMAT,
-            "version": int(meta["version"]),
+            "version": document_version(int(meta["version"])),
             "created_at": meta.get("created_at", ""),
             "strategy": spec,
             "clock": json.loads(meta["clock"]),

@@ -22,8 +22,9 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from hitcount.errors import StoreUnavailableError
+from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.persist.atomic import TEMPORARY_SUFFIX, fsync_directory, temporary_prefix
+from hitcount.persist.decoding import FORMAT
 
 #: SQLite's own mode for the files it creates (the umask applies).
 _MODE = 0o644
@@ -129,3 +130,19 @@ def _names_of(schema: str) -> set[str]:
         return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     finally:
         db.close()
+
+
+def refuse_foreign(db: sqlite3.Connection, path: Path, schema: str) -> None:
+    """Another program's database (tables, but no hitcount meta) is never changed."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    if not tables or unfinished(db, tables, schema):  # ours: no state saved yet
+        return
+    meta = None
+    if "meta" in tables:
+        meta = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    if meta is None or meta[0] != FORMAT:
+        db.close()
+        raise StateError(
+            f"{path}: a SQLite database that is not a hitcount state; refusing to use it",
+            hint="pass another --state path (a new file is created)",
+        )

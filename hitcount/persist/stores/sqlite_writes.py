@@ -24,6 +24,35 @@ if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
 
+#: The `version` in meta: 2 since sketches may be kept in `distinct_chunks`, which a
+#: hitcount from before does not read. It refuses a newer version (its documents carry the
+#: meta's version), so it never answers from such a state without those sketches; the
+#: state's documents (`snapshot save`) still say `VERSION`.
+LAYOUT_VERSION = VERSION + 1
+
+
+def document_version(layout_version: int) -> int:
+    """The document version of a state whose meta says `layout_version` (1: written before
+    chunks, read as it is; a version after `LAYOUT_VERSION` stays newer, so it is refused)."""  # noqa: D205, D209
+    return VERSION if layout_version == LAYOUT_VERSION else layout_version
+
+
+def drop_stale_chunks(db: sqlite3.Connection) -> None:
+    """Delete `distinct_chunks` rows a state's meta does not vouch for: a hitcount from
+    before chunks replaced the state in place (its meta says version 1) and left ours."""  # noqa: D205, D209
+    row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    if row is None or int(row[0]) >= LAYOUT_VERSION:
+        return
+    if db.execute("SELECT EXISTS (SELECT 1 FROM distinct_chunks)").fetchone()[0]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM distinct_chunks")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
 def spec(strategy: Any) -> dict[str, Any]:
     """The strategy's name and parameters, as meta keeps them."""
     return {"name": strategy.name, "params": dict(strategy.params)}
@@ -56,7 +85,7 @@ def write_meta(db: sqlite3.Connection, counter: HitCounter, layout: SqliteLayout
     horizon = strategy.horizon if math.isfinite(strategy.horizon) else None
     meta: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": LAYOUT_VERSION,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "strategy": json.dumps(spec(strategy)),
         "clock": json.dumps(counter.clock),
