@@ -25,6 +25,7 @@ from hitcount.sketches.distinct import DEFAULT_RETENTION_S, DistinctTracker
 from hitcount.sketches.hll import HyperLogLog
 from hitcount.sketches.sketch_chunks import chunk_rows, chunk_sketches
 from tests.cli_helpers import assert_error, ok, run
+from tests.unit.persist.test_sqlite_saves import SAVED_FORMS, register_log_of
 
 T0 = 1_767_225_600.0  # a whole hour
 Hit = tuple[str, float, str]
@@ -239,43 +240,16 @@ def test_a_damaged_chunk_is_refused_with_a_hint(tmp_path: Path) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    precision=st.integers(4, 16),
-    sketches=st.lists(
-        st.tuples(st.sampled_from(["old", "new", "dense"]), st.integers(1, 3000)),
-        min_size=1,
-        max_size=6,
-    ),
-    seed=st.integers(0, 10**6),
-)
+@given(precision=st.integers(4, 16), sketches=SAVED_FORMS, seed=st.integers(0, 10**6))
 def test_chunked_sketches_of_every_form_read_back_without_numpy_as_saved_alone(
     precision: int, sketches: list[tuple[str, int]], seed: int
 ) -> None:
-    """Old-form sparse sketches (registers at p, as states saved before hold them), sparse
-    ones at precision 25 and dense ones in one chunk: the pure-Python layout a query uses
-    gives each sketch's own `to_bytes`, as the bulk layout does."""  # noqa: D205, D209
+    """Every saved form in one chunk: the pure-Python layout a query uses gives each
+    sketch's own `to_bytes`, as the bulk layout does."""  # noqa: D205, D209
     from hitcount.persist.stores.sqlite_chunks import _decoded
-    from hitcount.sketches.hll_bytes import sparse_header
-    from hitcount.sketches.sketchlog import RegisterLog
 
-    rng = np.random.default_rng(seed)
     tracker = DistinctTracker(precision=precision, retention_s=1e12)
-    tracker._log, expected = RegisterLog(precision), dict[tuple[str, int], bytes]()
-    for bucket, (form, size) in enumerate(sketches):
-        if form == "old":  # entries (index, rank) at precision p, below the m/16 limit
-            count = min(size, max(1, (1 << precision) // 16))
-            indexes = sorted(rng.choice(1 << precision, size=count, replace=False).tolist())
-            ranks = rng.integers(1, 66 - precision, size=count).tolist()
-            body = b"".join(
-                i.to_bytes(2, "big") + bytes([r]) for i, r in zip(indexes, ranks, strict=True)
-            )
-            sketch = HyperLogLog.from_bytes(sparse_header(precision, count, high=False) + body)
-        else:
-            sketch = HyperLogLog(precision)
-            users = size if form == "new" else (1 << precision) // 4 + 64 + size
-            sketch.add_many(f"{seed}:{bucket}:{i}" for i in range(users))
-        tracker._log.add_sketch(f"/e{bucket % 2}", bucket, sketch)
-        expected[(f"/e{bucket % 2}", bucket)] = sketch.to_bytes()
+    tracker._log, expected = register_log_of(precision, sketches, seed)
     rows = [(row[0], *row[5:]) for row in chunk_rows(tracker, SPAN)]
     pure = {(endpoint, bucket): blob for endpoint, bucket, blob in _decoded(precision, rows)}
     bulk = {(e, b): bytes(blob) for e, b, blob in chunk_sketches(precision, rows)}

@@ -29,6 +29,7 @@ from hitcount.persist.stores.sqlite_sketches import stored_bytes
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.distinct_texts import sketch_blobs
 from hitcount.sketches.hll import HyperLogLog
+from hitcount.sketches.sketchlog import RegisterLog
 from tests.cli_helpers import assert_error, gunzip, ok, run
 
 DATA = Path(__file__).parent / "data"
@@ -252,24 +253,21 @@ def test_the_next_writer_removes_what_a_killed_build_left(tmp_path: Path) -> Non
     assert _count(state, "/e") == 1
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    precision=st.integers(4, 16),
-    sketches=st.lists(
-        st.tuples(st.sampled_from(["old", "new", "dense"]), st.integers(1, 3000)),
-        min_size=1,
-        max_size=6,
-    ),
-    seed=st.integers(0, 10**6),
+#: Sketches of every saved form, by size: old-form sparse (registers at p, 3 bytes an entry,
+#: as states saved before hold them), sparse at precision 25 ("new") and dense.
+SAVED_FORMS = st.lists(
+    st.tuples(st.sampled_from(["old", "new", "dense"]), st.integers(1, 3000)),
+    min_size=1,
+    max_size=6,
 )
-def test_sketches_of_every_saved_form_lay_out_as_they_save_alone(
+
+
+def register_log_of(
     precision: int, sketches: list[tuple[str, int]], seed: int
-) -> None:
-    """Old-form sparse sketches (registers at p, 3 bytes an entry, as states saved before
-    hold them), sparse ones at precision 25 and dense ones, side by side in the register
-    log: each row is the sketch's own `to_bytes`."""  # noqa: D205, D209
+) -> tuple[RegisterLog, dict[tuple[str, int], bytes]]:
+    """A register log holding a sketch of each drawn form (endpoint `/e0` or `/e1`, bucket
+    its index), and each sketch's own `to_bytes` (the oracle)."""  # noqa: D205, D209
     from hitcount.sketches.hll_bytes import sparse_header
-    from hitcount.sketches.sketchlog import RegisterLog
 
     rng = np.random.default_rng(seed)
     log, expected = RegisterLog(precision), dict[tuple[str, int], bytes]()
@@ -290,6 +288,17 @@ def test_sketches_of_every_saved_form_lay_out_as_they_save_alone(
             sketch.add_many(f"{seed}:{bucket}:{i}" for i in range(users))
         log.add_sketch(f"/e{bucket % 2}", bucket, sketch)
         expected[(f"/e{bucket % 2}", bucket)] = sketch.to_bytes()
+    return log, expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(precision=st.integers(4, 16), sketches=SAVED_FORMS, seed=st.integers(0, 10**6))
+def test_sketches_of_every_saved_form_lay_out_as_they_save_alone(
+    precision: int, sketches: list[tuple[str, int]], seed: int
+) -> None:
+    """Every saved form side by side in the register log: each row is the sketch's own
+    `to_bytes`."""  # noqa: D205, D209
+    log, expected = register_log_of(precision, sketches, seed)
     got = {(endpoint, bucket): bytes(blob) for endpoint, bucket, blob in log.byte_rows()}
     assert got == expected
 
