@@ -53,6 +53,7 @@ from hitcount.persist.stores.sqlite_writes import (
     clear,
     document_version,
     drop_stale_chunks,
+    meta_version,
     next_baseline,
     spec,
     write_all,
@@ -243,7 +244,7 @@ class SqliteStore(Store):
         inputs = [json.loads(row[0]) for row in db.execute("SELECT position FROM inputs")]
         document = {
             "format": FORMAT,
-            "version": document_version(int(meta["version"])),
+            "version": document_version(self._version(meta)),
             "created_at": meta.get("created_at", ""),
             "strategy": spec,
             "clock": json.loads(meta["clock"]),
@@ -264,6 +265,12 @@ class SqliteStore(Store):
         if (keys := json.loads(meta.get("keys") or "null")) is not None:
             document["keys"] = keys
         return encode(document)
+
+    def _version(self, meta: dict[str, Any]) -> int:
+        version = meta_version(meta.get("version"))
+        if version is None:
+            raise StateError(f"{self.path}: damaged meta row 'version': {meta.get('version')!r}")
+        return version
 
     def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:
         patterns = scope.patterns or ()

@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 LAYOUT_VERSION = VERSION + 1
 
 
+def meta_version(value: object) -> int | None:
+    """Meta's `version` as an int (None: not a whole number, a damaged row)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str | bytes) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def document_version(layout_version: int) -> int:
     """The document version of a state whose meta says `layout_version` (1: written before
     chunks, read as it is; a version after `LAYOUT_VERSION` stays newer, so it is refused)."""  # noqa: D205, D209
@@ -41,8 +50,9 @@ def drop_stale_chunks(db: sqlite3.Connection) -> None:
     """Delete `distinct_chunks` rows a state's meta does not vouch for: a hitcount from
     before chunks replaced the state in place (its meta says version 1) and left ours."""  # noqa: D205, D209
     row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-    if row is None or int(row[0]) >= LAYOUT_VERSION:
-        return
+    version = None if row is None else meta_version(row[0])
+    if version is None or version >= LAYOUT_VERSION:
+        return  # nothing saved, ours, or damaged (reading the header says so)
     if db.execute("SELECT EXISTS (SELECT 1 FROM distinct_chunks)").fetchone()[0]:
         db.execute("BEGIN IMMEDIATE")
         try:

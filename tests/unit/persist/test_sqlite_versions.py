@@ -72,3 +72,16 @@ def test_chunks_an_older_hitcount_left_behind_are_dropped(tmp_path: Path) -> Non
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] == 0
     db.close()
+
+
+def test_a_damaged_version_row_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    _chunked_state(path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = 'abc' WHERE key = 'version'")
+    db.close()
+    for command in (["query", "/e1", "--json"], ["metrics"], ["snapshot", "save", "-"]):
+        assert_error(run(["--state", str(path), *command]), 4, "damaged meta row 'version': 'abc'")
+    with sqlite3.connect(path) as db:  # nothing dropped from a state whose version is unknown
+        assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] > 0
+    db.close()
