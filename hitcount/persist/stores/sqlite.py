@@ -33,6 +33,7 @@ from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
+from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
 from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
@@ -165,7 +166,7 @@ class SqliteStore(Store):
         except sqlite3.DatabaseError as err:
             raise StateError(
                 f"{self.path}: damaged database ({doing}): {err}",
-                hint="restore a snapshot into a new state (hitcount snapshot restore)",
+                hint=DAMAGED_HINT,
             ) from err
 
     def fold_wal(self) -> None:

@@ -1,5 +1,6 @@
-"""Many rows inserted with few statements: `INSERT INTO t VALUES (?, ?), (?, ?), ...`.
+"""Rows of a SQLite state: inserted many to a statement, and refused when read back damaged.
 
+`INSERT INTO t VALUES (?, ?), (?, ?), ...`:
 sqlite3's `executemany` steps and resets its statement once per row; a statement of
 `ROWS_PER_STATEMENT` rows does that once per batch, and inserts the same rows in about 40%
 less time (83,000 sketch rows: 0.114 s -> 0.068 s).
@@ -11,6 +12,11 @@ import sqlite3
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any
+
+from hitcount.errors import StateError
+
+#: What to do about a damaged row (or database): every such error of the SQLite store says it.
+DAMAGED_HINT = "restore a snapshot into a new state (hitcount snapshot restore)"
 
 #: Rows per statement (at most 4 columns here: 800 parameters, far below SQLite's limit).
 ROWS_PER_STATEMENT = 200
@@ -35,3 +41,8 @@ def insert_rows(
         rest = rows[whole:]
         statement = f"{verb} INTO {table} VALUES " + ", ".join([one] * len(rest))
         db.execute(statement, list(chain.from_iterable(rest)))
+
+
+def damaged_row(what: str) -> StateError:
+    """The error for a row read back damaged (`what`: which row, and how)."""
+    return StateError(what, hint=DAMAGED_HINT)

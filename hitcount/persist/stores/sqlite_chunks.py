@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
-from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows
 from hitcount.persist.stores.sqlite_layouts import rows_of
 
 if TYPE_CHECKING:
@@ -209,7 +209,4 @@ def _decoded(precision: int, chunks: list[Any]) -> list[tuple[str, int, bytes]]:
 
 
 def _damaged(endpoint: str) -> StateError:
-    return StateError(
-        f"damaged distinct-users chunk of {endpoint}: its arrays do not agree",
-        hint="restore a snapshot into a new state (hitcount snapshot restore)",
-    )
+    return damaged_row(f"damaged distinct-users chunk of {endpoint}: its arrays do not agree")

@@ -13,8 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from hitcount.errors import StateError
-from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows
 from hitcount.persist.stores.sqlite_layouts import SqliteLayout, rows_of
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import keeping_levels
@@ -28,7 +27,6 @@ CREATE TABLE IF NOT EXISTS morris_levels (
 Levels = dict[str, str]
 
 _MAX_STATE = 2**64 - 1
-_HINT = "restore a snapshot into a new state (hitcount snapshot restore)"
 
 
 class LevelLayout(SqliteLayout):
@@ -95,10 +93,10 @@ def _levels(endpoint: str, text: Any) -> list[int]:
         levels = json.loads(text)
     except (TypeError, ValueError) as err:
         what = f"damaged morris_levels row for {endpoint!r}: not JSON"
-        raise StateError(what, hint=_HINT) from err
+        raise damaged_row(what) from err
     if not isinstance(levels, list) or not levels:
         what = f"damaged morris_levels row for {endpoint!r}: not a list of levels"
-        raise StateError(what, hint=_HINT)
+        raise damaged_row(what)
     return levels
 
 
@@ -106,5 +104,5 @@ def _generator_state(extras: Any) -> int:
     state = extras.get("rng_state") if isinstance(extras, dict) else None
     if not isinstance(state, int) or isinstance(state, bool) or not 0 <= state <= _MAX_STATE:
         what = "damaged meta row 'extras': no morris generator state (rng_state)"
-        raise StateError(what, hint=_HINT)
+        raise damaged_row(what)
     return state

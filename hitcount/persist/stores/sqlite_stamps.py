@@ -9,7 +9,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
 
-from hitcount.errors import StateError
+from hitcount.persist.stores.sqlite_bulk import damaged_row
 
 
 def pack(values: Sequence[float]) -> bytes:
@@ -42,9 +42,8 @@ def after(times: array[float], since: float) -> array[float]:
 def checked(endpoint: str, values: array[float], n: int, first: float, last: float) -> array[float]:
     """A chunk's timestamps, refused unless they are what its row says (count, extremes)."""
     if len(values) != n or (n and (values[0] != first or values[-1] != last)):
-        raise StateError(
-            f"damaged sliding_chunks row of {endpoint!r}: its stamps are not the {n} the row says",
-            hint="restore a snapshot into a new state (hitcount snapshot restore)",
+        raise damaged_row(
+            f"damaged sliding_chunks row of {endpoint!r}: its stamps are not the {n} the row says"
         )
     return values
 
