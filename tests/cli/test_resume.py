@@ -103,14 +103,32 @@ def test_a_whole_replay_into_redis_records_its_files_for_later_appends(
     assert _total(store) == 400
 
 
-def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_path: Path) -> None:
-    """Renamed as logrotate does: access.log becomes access.log.1, a new access.log starts."""
+def _rotated(state: list[str], tmp_path: Path, *, compress: bool) -> tuple[Path, Path]:
+    """As logrotate does: `a.ndjson` (1,000 lines replayed, 500 more written since) becomes
+    `a.ndjson.1` (then `a.ndjson.1.gz`, a new inode, with `compress`), and a new `a.ndjson`
+    starts with 500 lines. Returns the new log and the rotated one."""  # noqa: D205, D209
     log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
     _write(log, 0, 1000)
     ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
-    _grow(log, 1000, 1500)  # the log grows, then is renamed away
+    _grow(log, 1000, 1500)
     os.rename(log, rotated)
+    if compress:
+        rotated = _compress(rotated)
     _write(log, 1500, 2000)
+    return log, rotated
+
+
+def _compress(plain: Path) -> Path:
+    """Gzip `plain` into `plain.gz` and remove it, as logrotate's compress does."""
+    packed = plain.with_name(plain.name + ".gz")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    return packed
+
+
+def test_a_log_rotated_by_renaming_resumes_where_it_was(state: list[str], tmp_path: Path) -> None:
+    """Renamed as logrotate does: access.log becomes access.log.1, a new access.log starts."""
+    log, rotated = _rotated(state, tmp_path, compress=False)
     resumed = ok([*state, "replay", "--append", "--resume", str(rotated), str(log)])
     assert f"a.ndjson.1: read before as {log} (the same file, renamed or linked)" in resumed.stderr
     assert "a.ndjson.1: resuming after line 1000" in resumed.stderr
@@ -138,25 +156,11 @@ def test_a_hard_linked_log_read_by_either_name_counts_each_line_once(
     assert "already read whole (1,160 lines)" in again.stderr
 
 
-def _compress(plain: Path) -> Path:
-    """Gzip `plain` into `plain.gz` and remove it, as logrotate's compress does."""
-    packed = plain.with_name(plain.name + ".gz")
-    packed.write_bytes(gzip.compress(plain.read_bytes()))
-    plain.unlink()
-    return packed
-
-
 def test_a_rotated_log_compressed_since_resumes_where_it_was(
     state: list[str], tmp_path: Path
 ) -> None:
     """Logrotate with compress: access.log -> access.log.1 -> access.log.1.gz (a new inode)."""
-    log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
-    _write(log, 0, 1000)
-    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
-    _grow(log, 1000, 1500)  # grew after the last replay, then rotated and compressed
-    os.rename(log, rotated)
-    packed = _compress(rotated)
-    _write(log, 1500, 2000)
+    log, packed = _rotated(state, tmp_path, compress=True)
     resumed = ok([*state, "replay", "--append", "--resume", str(packed), str(log)])
     assert f"a.ndjson.1.gz: read before as {log} (the same lines, compressed since)" in (
         resumed.stderr
