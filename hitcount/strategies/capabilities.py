@@ -92,33 +92,27 @@ def replayed_into(
 
 
 def keeping_buckets(strategy: Strategy) -> KeepsBuckets:
-    """`strategy` as one that keeps buckets (a store's layout for it asks no less).
-
-    Raises:
-        TypeError: it keeps none; the layout was chosen for another strategy.
-    """
-    if not isinstance(strategy, KeepsBuckets):
-        raise TypeError(f"the {strategy.name} strategy keeps no buckets")
-    return strategy
+    """`strategy` as one that keeps buckets (a store's layout for it asks no less)."""
+    if isinstance(strategy, KeepsBuckets):
+        return strategy
+    raise _keeps_no(strategy, "buckets")
 
 
 def keeping_timestamps(strategy: Strategy) -> KeepsTimestamps:
-    """`strategy` as one that keeps timestamps (a store's layout for it asks no less).
-
-    Raises:
-        TypeError: it keeps none; the layout was chosen for another strategy.
-    """
-    if not isinstance(strategy, KeepsTimestamps):
-        raise TypeError(f"the {strategy.name} strategy keeps no timestamps")
-    return strategy
+    """`strategy` as one that keeps timestamps (a store's layout for it asks no less)."""
+    if isinstance(strategy, KeepsTimestamps):
+        return strategy
+    raise _keeps_no(strategy, "timestamps")
 
 
 def keeping_levels(strategy: Strategy) -> KeepsLevels:
-    """`strategy` as one that keeps counter levels (a store's layout for it asks no less).
+    """`strategy` as one that keeps counter levels (a store's layout for it asks no less)."""
+    if isinstance(strategy, KeepsLevels):
+        return strategy
+    raise _keeps_no(strategy, "counter levels")
 
-    Raises:
-        TypeError: it keeps none; the layout was chosen for another strategy.
-    """
-    if not isinstance(strategy, KeepsLevels):
-        raise TypeError(f"the {strategy.name} strategy keeps no counter levels")
-    return strategy
+
+def _keeps_no(strategy: Strategy, what: str) -> TypeError:
+    """The error of a `keeping_*` asked of a strategy without `what`: a layout chosen for
+    another strategy (a bug, not bad input)."""  # noqa: D205, D209
+    return TypeError(f"the {strategy.name} strategy keeps no {what}")
