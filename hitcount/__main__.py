@@ -10,7 +10,6 @@ built (about 0.025 s after a 2M-line `fixed` replay, of 0.04 s spent exiting).
 
 from __future__ import annotations
 
-import gc
 import sys
 
 
@@ -23,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stderr.write("hitcount: error: interrupted while starting; nothing was read or saved\n")
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    import gc  # here, not above: a Ctrl-C before `main` runs is Python's own start
+
     try:
         run(argv)
     finally:

@@ -3,9 +3,10 @@
 The replay runs into a counter loaded without its data (the header: clock, horizon,
 metrics, lateness, distinct-users sketches, recent events), so its strategy holds only the
 new hits: the delta. The save is one transaction: the delta's rows are added (a new chunk
-of timestamps per endpoint, or bucket counts added in place), the rows the new horizon
-leaves behind are deleted and counted as pruned, and the header is rewritten. Writers take
-turns under the store's lock for the whole append, so none is lost.
+of timestamps per endpoint, or bucket counts added in place once the chunks holding those
+buckets are taken out), the rows the new horizon leaves behind are deleted and counted as
+pruned, and the header is rewritten. Writers take turns under the store's lock for the
+whole append, so none is lost.
 
 Strategies kept natively by adding rows (`sliding`, `fixed`) take this path; the others,
 and states with an endpoint cap, are appended whole (`updating`).
@@ -25,6 +26,7 @@ from hitcount.persist.document import from_bytes
 from hitcount.persist.state import signals_deferred
 from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
+from hitcount.persist.stores.sqlite_bucket_chunks import prune_bucket_chunks, release
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout
 from hitcount.persist.stores.sqlite_sketches import append_sketches
@@ -118,6 +120,7 @@ class RowAdder:
             for endpoint in self.delta.endpoints()
             for bucket, count in delta.bucket_counts(endpoint).items()
         ]
+        release(db, [(endpoint, 0, bucket) for endpoint, bucket, _ in rows])
         db.executemany(
             "INSERT INTO buckets VALUES (?, 0, ?, ?) ON CONFLICT (endpoint, tier, bucket)"
             " DO UPDATE SET count = count + excluded.count",
@@ -127,4 +130,6 @@ class RowAdder:
             return 0
         # the horizon is a bucket edge (first kept * width): round, not floor, its quotient
         first_kept = round(self.delta.horizon / delta.bucket_width_s)
-        return int(db.execute("DELETE FROM buckets WHERE bucket < ?", (first_kept,)).rowcount)
+        chunked = prune_bucket_chunks(db, 0, first_kept)
+        deleted = db.execute("DELETE FROM buckets WHERE bucket < ?", (first_kept,)).rowcount
+        return chunked + int(deleted)

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows
-from hitcount.persist.stores.sqlite_layouts import rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
 
 if TYPE_CHECKING:
     import sqlite3

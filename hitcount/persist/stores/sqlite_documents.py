@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from hitcount.persist.stores.document_parts import combine
+from hitcount.persist.stores.sqlite_bulk import rows_of
 from hitcount.persist.stores.sqlite_layouts import (
     BucketLayout,
     DocumentLayout,
     SlidingLayout,
     SqliteLayout,
-    rows_of,
 )
 from hitcount.persist.stores.sqlite_levels import LevelLayout
 from hitcount.strategies.base import Strategy

@@ -19,10 +19,20 @@ import sqlite3
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from hitcount.persist.bigvalues import encode_chunks
-from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_bucket_chunks import (
+    SCHEMA as BUCKET_CHUNKS_SCHEMA,
+)
+from hitcount.persist.stores.sqlite_bucket_chunks import (
+    chunked_part,
+    read_bucket_chunks,
+    release,
+    write_bucket_chunks,
+)
+from hitcount.persist.stores.sqlite_bulk import rows_of
 from hitcount.persist.stores.sqlite_stamps import after, checked, merged, pack, unpack
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
@@ -39,7 +49,8 @@ CHUNK = 65_536
 SMALL = 4096
 MAX_SMALL = 32
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS buckets (
     endpoint TEXT NOT NULL, tier INTEGER NOT NULL, bucket INTEGER NOT NULL,
     count INTEGER NOT NULL, PRIMARY KEY (endpoint, tier, bucket)) WITHOUT ROWID;
@@ -48,7 +59,9 @@ CREATE TABLE IF NOT EXISTS sliding_chunks (
     n INTEGER NOT NULL, stamps BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS sliding_by_endpoint ON sliding_chunks (endpoint, last);
 """
-DATA_TABLES = ("buckets", "sliding_chunks")
+    + BUCKET_CHUNKS_SCHEMA
+)
+DATA_TABLES = ("buckets", "bucket_chunks", "sliding_chunks")
 
 Parts = dict[str, dict[tuple[int, int], int]]
 
@@ -134,9 +147,8 @@ class BucketLayout(SqliteLayout):
         """Every bucket of the endpoints (each table is bounded by its retention)."""
         strategy = self.empty()
         parts: Parts = {}
-        for endpoint, tier, bucket, count in rows_of(
-            db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints
-        ):
+        rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
+        for endpoint, tier, bucket, count in chain(rows, read_bucket_chunks(db, endpoints)):
             parts.setdefault(endpoint, {})[(tier, bucket)] = count
         for endpoint, part in parts.items():
             self._put(strategy, endpoint, part)
@@ -158,40 +170,42 @@ class BucketLayout(SqliteLayout):
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
         """Endpoints with buckets."""
-        return [row[0] for row in db.execute("SELECT DISTINCT endpoint FROM buckets")]
+        query = "SELECT endpoint FROM buckets UNION SELECT endpoint FROM bucket_chunks"
+        return [row[0] for row in db.execute(query)]
 
     def entries(self, db: sqlite3.Connection) -> int:
         """Buckets of every tier."""
-        return int(db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0])
+        rows = db.execute("SELECT COUNT(*) FROM buckets").fetchone()[0]
+        chunked = db.execute("SELECT SUM(buckets) FROM bucket_chunks").fetchone()[0]
+        return int(rows) + int(chunked or 0)
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
-        """Insert every bucket, in key order (the B-tree fills page by page)."""
-        if isinstance(strategy, TieredRollups):
-            rows = sorted(
-                (endpoint, tier, bucket, count)
-                for endpoint, part in self.parts(strategy).items()
-                for (tier, bucket), count in part.items()
-            )
-        else:  # fixed: straight from its tables, no (tier, bucket) keys made
-            source = keeping_buckets(strategy)
-            rows = [
-                (endpoint, 0, bucket, count)
-                for endpoint in sorted(strategy.endpoints())
-                for bucket, count in sorted(source.bucket_counts(endpoint).items())
-            ]
-        insert_rows(db, "buckets", rows)
+        """Write every bucket in chunks, endpoint by endpoint and tier by tier."""
+        for endpoint in sorted(strategy.endpoints()):
+            if isinstance(strategy, TieredRollups):
+                for k, tier in enumerate(TIERS):
+                    write_bucket_chunks(db, endpoint, k, strategy.bucket_counts(endpoint, tier))
+            else:  # fixed: straight from its table
+                counts = keeping_buckets(strategy).bucket_counts(endpoint)
+                write_bucket_chunks(db, endpoint, 0, counts)
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
-        """Per changed endpoint: upsert the buckets that differ from its rows, delete the
-        ones gone (an endpoint gone loses them all)."""  # noqa: D205, D209
+        """Per changed endpoint: upsert the buckets that differ from its rows and chunks,
+        delete the ones gone (an endpoint gone loses them all); a chunk holding any of them
+        is taken out first."""  # noqa: D205, D209
         held = set(strategy.endpoints())
         upserts, deletes = [], []
         query = "SELECT tier, bucket, count FROM buckets WHERE endpoint = ?"
         for endpoint in sorted(changed):
             before = {(t, b): n for t, b, n in db.execute(query, (endpoint,))}
+            chunked = chunked_part(db, endpoint)
+            before.update(chunked)
             after = self.part(strategy, endpoint) if endpoint in held else {}
-            upserts += [(endpoint, *key, n) for key, n in after.items() if before.get(key) != n]
-            deletes += [(endpoint, *key) for key in before.keys() - after.keys()]
+            ups = [key for key, n in after.items() if before.get(key) != n]
+            gone = before.keys() - after.keys()
+            release(db, [(endpoint, *key) for key in (*ups, *gone) if key in chunked])
+            upserts += [(endpoint, *key, after[key]) for key in ups]
+            deletes += [(endpoint, *key) for key in gone]
         db.executemany(
             "DELETE FROM buckets WHERE endpoint = ? AND tier = ? AND bucket = ?", deletes
         )
@@ -382,20 +396,6 @@ class DocumentLayout(SqliteLayout):
     def entries(self, db: sqlite3.Connection) -> int:
         """Not known without decoding the document."""
         return 0
-
-
-def rows_of(
-    db: sqlite3.Connection, query: str, endpoints: list[str] | None, args: tuple[Any, ...] = ()
-) -> Iterator[Any]:
-    """The rows of `query` (a SELECT with or without a WHERE) for `endpoints` (None: all)."""
-    if endpoints is None:
-        yield from db.execute(query, args)
-        return
-    joiner = " AND " if " WHERE " in query else " WHERE "
-    for start in range(0, len(endpoints), 500):
-        names = endpoints[start : start + 500]
-        marks = ", ".join("?" * len(names))
-        yield from db.execute(f"{query}{joiner}endpoint IN ({marks})", (*args, *names))
 
 
 def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:

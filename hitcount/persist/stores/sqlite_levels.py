@@ -13,8 +13,8 @@ import json
 import sqlite3
 from typing import Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows
-from hitcount.persist.stores.sqlite_layouts import SqliteLayout, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+from hitcount.persist.stores.sqlite_layouts import SqliteLayout
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import keeping_levels
 

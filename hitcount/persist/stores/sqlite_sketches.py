@@ -16,7 +16,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import insert_rows
+from hitcount.persist.stores.sqlite_bulk import insert_rows, rows_of
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
     holds_chunks,
@@ -25,7 +25,6 @@ from hitcount.persist.stores.sqlite_chunks import (
     release,
     write_chunks,
 )
-from hitcount.persist.stores.sqlite_layouts import rows_of
 from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 
 if TYPE_CHECKING:

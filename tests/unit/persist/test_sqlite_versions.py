@@ -1,11 +1,12 @@
 """A SQLite state says which layout wrote it: an older hitcount refuses what it cannot read.
 
-Since distinct-users sketches may be kept in `distinct_chunks` (a table an older hitcount does
-not know), meta's `version` is 2: an older hitcount puts that version into the document it
-decodes and refuses it ("newer than this hitcount understands"), so it never answers from
-such a state without its chunked sketches. Snapshots still say version 1. An older hitcount
-that replaced such a state in place (its meta says 1 again) left our chunks behind: they are
-dropped, so the state answers as the older hitcount wrote it.
+Distinct-users sketches may be kept in `distinct_chunks` (meta `version` 2) and buckets in
+`bucket_chunks` (3), tables an older hitcount does not know: it puts the version into the
+document it decodes and refuses it ("newer than this hitcount understands"), so it never
+answers from such a state without its chunked rows. Snapshots still say version 1. An older
+hitcount that replaced such a state in place (its meta says its own version again) left our
+chunks behind: those its version does not know are dropped, so the state answers as the
+older hitcount wrote it.
 """
 
 from __future__ import annotations
@@ -18,35 +19,46 @@ import numpy as np
 
 from hitcount import HitCounter, updating
 from hitcount.persist.stores import SqliteStore
+from hitcount.persist.stores.sqlite_bucket_chunks import read_bucket_chunks
 from tests.cli_helpers import assert_error, ok, ok_json, run
 from tests.unit.persist.test_sqlite_chunks import T0, _hits, _in_bulk
 
 TABLES = ("meta", "inputs", "events", "distinct_sketches", "buckets", "sliding_chunks")
 
 
-def _chunked_state(path: Path) -> None:
-    hits = _hits(np.random.default_rng(4), 5, list(range(0, 180, 3)), 40)
+def _chunked_state(path: Path, seed: int = 4) -> None:
+    hits = _hits(np.random.default_rng(seed), 5, list(range(0, 180, 3)), 40)
     with updating(SqliteStore(path), lambda: HitCounter("fixed", window_s=60)) as counter:
         assert counter.distinct is not None
         _in_bulk(counter.distinct, hits)
         counter.record_many([(endpoint, ts) for endpoint, ts, _ in hits])
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] > 0
-        assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == 2
+        assert db.execute("SELECT COUNT(*) FROM bucket_chunks").fetchone()[0] > 0
+        assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == 3
     db.close()
 
 
-def test_a_state_with_chunks_says_version_2_and_its_snapshot_version_1(tmp_path: Path) -> None:
+def _buckets_as_rows(path: Path) -> None:
+    """Move every chunked bucket into `buckets` rows, as a hitcount before 3 keeps them."""
+    with sqlite3.connect(path) as db:
+        rows = list(read_bucket_chunks(db, None))
+        db.execute("DELETE FROM bucket_chunks")
+        db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)", rows)
+    db.close()
+
+
+def test_a_state_with_chunks_says_version_3_and_its_snapshot_version_1(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     _chunked_state(path)
     snapshot = tmp_path / "snap.json"
     ok(["--state", str(path), "snapshot", "save", str(snapshot)])
     assert json.loads(snapshot.read_text())["version"] == 1
     with sqlite3.connect(path) as db:  # a layout after ours: refused, not misread
-        db.execute("UPDATE meta SET value = 3 WHERE key = 'version'")
+        db.execute("UPDATE meta SET value = 4 WHERE key = 'version'")
     db.close()
     result = run(["--state", str(path), "query", "/e1", "--json"])
-    assert_error(result, 4, "version 3 is newer than this hitcount understands (1)")
+    assert_error(result, 4, "version 4 is newer than this hitcount understands (1)")
 
 
 def test_chunks_an_older_hitcount_left_behind_are_dropped(tmp_path: Path) -> None:
@@ -56,6 +68,7 @@ def test_chunks_an_older_hitcount_left_behind_are_dropped(tmp_path: Path) -> Non
     with updating(SqliteStore(older), lambda: HitCounter("fixed", window_s=60)) as counter:
         for i in range(300):  # hit by hit: sketches in rows, as an older hitcount keeps them
             counter.record(f"/e{i % 3}", T0 + 9000 + i, f"v{i % 17}")
+    _buckets_as_rows(older)
     with sqlite3.connect(older) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] == 0
     db.close()
@@ -71,6 +84,31 @@ def test_chunks_an_older_hitcount_left_behind_are_dropped(tmp_path: Path) -> Non
     assert ok_json(["--state", str(path), *asked]) == expected
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM bucket_chunks").fetchone()[0] == 0
+    db.close()
+
+
+def test_bucket_chunks_a_version_2_hitcount_left_behind_are_dropped_its_sketches_kept(
+    tmp_path: Path,
+) -> None:
+    """Version 2 knows sketch chunks but not bucket chunks: only the latter are stale."""
+    path, older = tmp_path / "s.db", tmp_path / "older.db"
+    _chunked_state(path)
+    _chunked_state(older, seed=5)
+    _buckets_as_rows(older)  # as version 2 writes its buckets
+    with sqlite3.connect(path) as db:
+        db.execute("ATTACH DATABASE ? AS older", (str(older),))
+        for table in (*TABLES, "distinct_chunks"):
+            db.execute(f"DELETE FROM main.{table}")
+            db.execute(f"INSERT INTO main.{table} SELECT * FROM older.{table}")
+        db.execute("UPDATE meta SET value = 2 WHERE key = 'version'")
+    db.close()
+    asked = ["query", "/e*", "--distinct", "--last", "1d", "--json"]
+    expected = ok_json(["--state", str(older), *asked])
+    assert ok_json(["--state", str(path), *asked]) == expected
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] > 0
+        assert db.execute("SELECT COUNT(*) FROM bucket_chunks").fetchone()[0] == 0
     db.close()
 
 

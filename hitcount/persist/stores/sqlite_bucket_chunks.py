@@ -1,0 +1,151 @@
+"""The `fixed` and `tiered` buckets a whole save writes: one row per endpoint, tier and hour.
+
+`bucket_chunks` holds, per endpoint, tier and `SPAN` consecutive buckets, those buckets'
+numbers and counts as two arrays of little-endian 64-bit integers, so a replay writes a
+few thousand rows instead of one per bucket. A bucket lives in one place: its `buckets`
+row or its chunk. A write that changes or deletes buckets held in a chunk first takes that
+chunk out (`release`: its buckets become rows, at most `SPAN` of them), so an append or a
+`--follow` commit still costs what it adds; pruning deletes the chunks the horizon passed
+and takes out the one it cuts.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from hitcount.errors import StateError
+
+#: Buckets per chunk (an hour of one-minute buckets).
+SPAN = 60
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bucket_chunks (
+    endpoint TEXT NOT NULL, tier INTEGER NOT NULL, first INTEGER NOT NULL,
+    last INTEGER NOT NULL, buckets INTEGER NOT NULL, hits INTEGER NOT NULL,
+    numbers BLOB NOT NULL, counts BLOB NOT NULL,
+    PRIMARY KEY (endpoint, tier, first)) WITHOUT ROWID;
+"""
+
+#: `(endpoint, tier, bucket, count)`: a bucket as a `buckets` row.
+Bucket = tuple[str, int, int, int]
+
+_SELECT = "SELECT endpoint, tier, first, buckets, numbers, counts FROM bucket_chunks"
+
+
+def write_bucket_chunks(
+    db: sqlite3.Connection, endpoint: str, tier: int, counts: dict[int, int]
+) -> None:
+    """The buckets `counts` of one endpoint and tier, in chunks, into the table (which
+    holds none of them)."""  # noqa: D205, D209
+    numbers = sorted(counts)
+    rows, start = [], 0
+    while start < len(numbers):
+        first = numbers[start] // SPAN * SPAN
+        end = bisect_left(numbers, first + SPAN, start)
+        part = array("q", numbers[start:end])
+        values = array("q", map(counts.__getitem__, part))
+        rows.append(
+            (endpoint, tier, first, part[-1], len(part), sum(values), _blob(part), _blob(values))
+        )
+        start = end
+    insert_rows(db, "bucket_chunks", rows)
+
+
+def read_bucket_chunks(db: sqlite3.Connection, endpoints: list[str] | None) -> Iterator[Bucket]:
+    """Every chunked bucket of `endpoints` (None: all).
+
+    Raises:
+        StateError: a damaged chunk.
+    """
+    for row in rows_of(db, _SELECT, endpoints):
+        yield from _buckets(row)
+
+
+def chunked_part(db: sqlite3.Connection, endpoint: str) -> dict[tuple[int, int], int]:
+    """`{(tier, bucket): count}` of the endpoint's chunked buckets."""
+    return {(tier, bucket): n for _, tier, bucket, n in read_bucket_chunks(db, [endpoint])}
+
+
+def release(db: sqlite3.Connection, keys: Iterable[tuple[str, int, int]]) -> None:
+    """Take the chunks holding any bucket of `keys` (`(endpoint, tier, bucket)`) out: their
+    buckets become `buckets` rows.
+
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    chunks = {(endpoint, tier, bucket // SPAN * SPAN) for endpoint, tier, bucket in keys}
+    query = f"{_SELECT} WHERE endpoint = ? AND tier = ? AND first = ?"
+    for key in sorted(chunks):
+        row = db.execute(query, key).fetchone()
+        if row is not None:
+            _take_out(db, row)
+
+
+def prune_bucket_chunks(db: sqlite3.Connection, tier: int, first_kept: int) -> int:
+    """Delete the chunked buckets of `tier` numbered below `first_kept` (the chunk the
+    horizon cuts is taken out first; its rows are left for the `buckets` prune). Returns
+    the buckets deleted.
+
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    for row in db.execute(
+        f"{_SELECT} WHERE tier = ? AND first < ? AND last >= ?", (tier, first_kept, first_kept)
+    ).fetchall():
+        _take_out(db, row)
+    gone = db.execute(
+        "SELECT SUM(buckets) FROM bucket_chunks WHERE tier = ? AND last < ?", (tier, first_kept)
+    ).fetchone()[0]
+    db.execute("DELETE FROM bucket_chunks WHERE tier = ? AND last < ?", (tier, first_kept))
+    return int(gone or 0)
+
+
+def _take_out(db: sqlite3.Connection, row: Sequence[Any]) -> None:
+    """The chunk `row` deleted, its buckets inserted as rows."""
+    buckets = list(_buckets(row))
+    db.execute("DELETE FROM bucket_chunks WHERE endpoint = ? AND tier = ? AND first = ?", row[:3])
+    insert_rows(db, "buckets", buckets)
+
+
+def _buckets(row: Sequence[Any]) -> list[Bucket]:
+    """The buckets of a chunk row `(endpoint, tier, first, buckets, numbers, counts)`,
+    checked to agree.
+
+    Raises:
+        StateError: arrays of another length, numbers out of the chunk or out of order.
+    """  # noqa: D205
+    endpoint, tier, first, size, *blobs = row
+    if not isinstance(size, int):
+        raise _damaged(endpoint)
+    numbers, counts = array("q"), array("q")
+    for values, blob in zip((numbers, counts), blobs, strict=True):
+        if not isinstance(blob, bytes) or len(blob) != 8 * size:
+            raise _damaged(endpoint)
+        values.frombytes(blob)
+        if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+            values.byteswap()
+    in_order = all(a < b for a, b in pairwise(numbers))
+    if not size or not in_order or numbers[0] < first or numbers[-1] >= first + SPAN:
+        raise _damaged(endpoint)
+    return [(endpoint, tier, bucket, n) for bucket, n in zip(numbers, counts, strict=True)]
+
+
+def _blob(values: array[int]) -> bytes:
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _damaged(endpoint: str) -> StateError:
+    return damaged_row(f"damaged bucket chunk of {endpoint}: its arrays do not agree")
