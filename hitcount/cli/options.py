@@ -6,10 +6,10 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
 
 from hitcount.cli import completion as complete
@@ -293,8 +293,7 @@ def _open_sink(app_ctx: AppContext, target: str) -> IO[str] | TraceFile:
     return trace
 
 
-@dataclass(frozen=True)
-class FollowSettings:
+class FollowSettings(msgspec.Struct, frozen=True):
     """The options of `replay --follow`, checked."""
 
     commit_every_s: float

@@ -28,8 +28,9 @@ import re
 from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from hitcount.engine.alert_tracks import checked_tracks as checked_tracks  # re-exported
 from hitcount.errors import ConfigurationError
@@ -65,8 +66,7 @@ class HitObserver(Protocol):
         """A batch (`names[codes[i]]` at `stamps[i]`), as `record_columns` takes it."""
 
 
-@dataclass(frozen=True, slots=True)
-class AlertRule:
+class AlertRule(msgspec.Struct, frozen=True):
     """Alert when an endpoint gets more than `limit` hits in `window_s` seconds.
 
     Attributes:

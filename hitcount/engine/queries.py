@@ -6,12 +6,12 @@ every window is `now - N < ts <= now`, `now` defaulting to the replay clock.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 RECENT_EVENTS = 200
 
 
-@dataclass(frozen=True, slots=True)
-class QueryResult:
+class QueryResult(msgspec.Struct, frozen=True):
     """A window query and its answer: hits of `endpoint` with `now - last_s < ts <= now`.
 
     Attributes:
@@ -47,8 +46,7 @@ class QueryResult:
     answer: WindowAnswer
 
 
-@dataclass(frozen=True, slots=True)
-class DistinctResult:
+class DistinctResult(msgspec.Struct, frozen=True):
     """Distinct users of `endpoint` in `now - last_s < ts <= now`.
 
     A glob's endpoints are merged: a user seen on several of them counts once.
@@ -187,9 +185,9 @@ class Answering:
         answer = tracker.query(matched, start, end, self.clock, confidence)
         horizon = max(tracker.horizon, self._strategy.horizon)
         if start < horizon and answer.complete:
-            answer = dataclasses.replace(answer, complete=False)
+            answer = msgspec.structs.replace(answer, complete=False)
         if not answer.complete:  # users from what was pruned are unknown: no upper bound
-            answer = dataclasses.replace(answer, high=math.inf)
+            answer = msgspec.structs.replace(answer, high=math.inf)
         return DistinctResult(label, tuple(matched), last_s, self._now(now), answer)
 
     def top(self, last_s: float, now: float | None = None, limit: int = 10) -> list[QueryResult]:
@@ -280,4 +278,4 @@ def honest(answer: WindowAnswer) -> WindowAnswer:
     """A window reaching past the retained data has no upper bound and is not exact."""
     if answer.complete:
         return answer
-    return dataclasses.replace(answer, high=math.inf, exact=False)
+    return msgspec.structs.replace(answer, high=math.inf, exact=False)

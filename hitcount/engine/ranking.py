@@ -8,8 +8,9 @@ with the bounds of that sum; distinct users of a group are merged, each user onc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.answers import Rate
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
 RANK_BY = ("hits", "distinct", "rate")
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
+class Ranked(msgspec.Struct, frozen=True):
     """One row of a ranking: the hits of an endpoint (or group), its rate, its users.
 
     Attributes:

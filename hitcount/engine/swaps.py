@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from hitcount.engine.batches import horizon_at
 from hitcount.errors import SwapRefusedError
@@ -13,8 +14,7 @@ from hitcount.model import events as ev
 from hitcount.strategies import Strategy, get_strategy
 
 
-@dataclass(frozen=True, slots=True)
-class Swap:
+class Swap(msgspec.Struct, frozen=True):
     """A planned swap: the new strategy, the event that tells of it, and what it loses.
 
     Attributes:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayProgress:
+class ReplayProgress(msgspec.Struct, frozen=True):
     """How far a replay has got: lines read, and bytes of the inputs read (gzip files by
     their compressed bytes) out of `total_bytes`, which is None when unknown (stdin)."""  # noqa: D205, D209
 

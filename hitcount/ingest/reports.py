@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from hitcount.errors import InputError
 from hitcount.model.positions import display_name
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
 FIRST_BAD_LINES = 5
 
 
-@dataclass(frozen=True, slots=True)
-class BadLineInfo:
+class BadLineInfo(msgspec.Struct, frozen=True):
     """One rejected line: where it is and why."""
 
     source: str
@@ -26,16 +26,15 @@ class BadLineInfo:
     reason: str
 
 
-@dataclass(slots=True)
-class ReplayReport:
+class ReplayReport(msgspec.Struct):
     """What a replay read, kept and rejected."""
 
     lines_read: int = 0
     hits_read: int = 0
     hits_kept: int = 0
     bad_lines: int = 0
-    first_bad: list[BadLineInfo] = field(default_factory=list)
-    formats: dict[str, str] = field(default_factory=dict)
+    first_bad: list[BadLineInfo] = msgspec.field(default_factory=list)
+    formats: dict[str, str] = msgspec.field(default_factory=dict)
     elapsed_s: float = 0.0
     #: The `stop` callback asked to end early (the hits read up to then are recorded).
     stopped: bool = False

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import NamedTuple
+
+import msgspec
 
 from hitcount.errors import InputError
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
@@ -277,7 +278,7 @@ def _inflated_head(fd: int, size: int) -> bytes:
 
 def _inside_gzip(fd: int, source: str, lines: int) -> InputPosition:
     """A position `lines` lines into the gzip file `fd` (no file offset, no head)."""
-    return replace(position_at(source, fd, 0, 0), lines=lines)
+    return msgspec.structs.replace(position_at(source, fd, 0, 0), lines=lines)
 
 
 def _grew_after_counting(fd: int, offset: int) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+import msgspec
 
 #: Significant digits an estimate keeps beyond its bounds' spread (see `WindowAnswer`).
 _DIGITS_PAST_SPREAD = 3
@@ -25,8 +26,7 @@ def settled(count: float, low: float, high: float) -> float:
     return min(max(round(count, digits) + 0.0, low), high)
 
 
-@dataclass(frozen=True, slots=True)
-class DistinctAnswer:
+class DistinctAnswer(msgspec.Struct, frozen=True):
     """Distinct users in a window, `start < ts <= end`.
 
     Attributes:
@@ -45,11 +45,10 @@ class DistinctAnswer:
     buckets_partial: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "estimate", settled(self.estimate, self.low, self.high))
+        msgspec.structs.force_setattr(self, "estimate", settled(self.estimate, self.low, self.high))
 
 
-@dataclass(frozen=True, slots=True)
-class WindowAnswer:
+class WindowAnswer(msgspec.Struct, frozen=True):
     """The answer to "how many hits in `(start, end]`", with how exact it is.
 
     Attributes:
@@ -80,7 +79,7 @@ class WindowAnswer:
 
     def __post_init__(self) -> None:
         if not self.exact:
-            object.__setattr__(self, "count", settled(self.count, self.low, self.high))
+            msgspec.structs.force_setattr(self, "count", settled(self.count, self.low, self.high))
 
     @classmethod
     def exactly(cls, count: int, *, complete: bool = True) -> WindowAnswer:
@@ -106,8 +105,7 @@ class WindowAnswer:
 EMPTY_ANSWER = WindowAnswer.exactly(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Rate:
+class Rate(msgspec.Struct, frozen=True):
     """Hits per second over a window: the answer's count and bounds divided by its length.
 
     `high` is inf when the answer has no upper bound.

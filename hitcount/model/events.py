@@ -7,8 +7,9 @@ event costs one dict lookup and no allocation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from hitcount.errors import ConfigurationError
 
@@ -53,12 +54,11 @@ REMEMBERED = (
 ALL = "*"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """One event: its name, its payload and the replay-clock time it happened at."""
 
     name: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
     clock: float | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
+
+import msgspec
 
 #: Longest endpoint accepted, in characters; longer ones are bad lines.
 MAX_ENDPOINT_CHARS = 4096
@@ -21,8 +22,7 @@ MAX_TS = 253402300799.0
 FUTURE_SLACK_S = 366 * 86400.0
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(msgspec.Struct, frozen=True):
     """One hit: an endpoint at a time (epoch seconds), with an optional user."""
 
     endpoint: str

@@ -15,10 +15,11 @@ import math
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import unquote_to_bytes
+
+import msgspec
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.globs import is_glob
@@ -31,8 +32,7 @@ _OPS = ("=", "!=", ">=", "<=", ">", "<")
 _SLASHES = re.compile(r"//+")
 
 
-@dataclass(frozen=True, slots=True)
-class Where:
+class Where(msgspec.Struct, frozen=True):
     """One `--where` filter: `field op value`."""
 
     field: str
@@ -72,8 +72,7 @@ class Where:
         return f"{self.field}{self.op}{self.value}"
 
 
-@dataclass(frozen=True, slots=True)
-class Keying:
+class Keying(msgspec.Struct, frozen=True):
     """The key template, the filters and the field names of a replay.
 
     `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`);

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
+
+import msgspec
 
 from hitcount.model.digests import sha256
 
@@ -35,8 +36,7 @@ def display_name(source: str) -> str:
     return "<stdin>" if source == STDIN else source
 
 
-@dataclass(frozen=True, slots=True)
-class InputPosition:
+class InputPosition(msgspec.Struct, frozen=True):
     """A file's identity and how far into it the state has read.
 
     Attributes:
@@ -59,7 +59,7 @@ class InputPosition:
 
     def to_dict(self) -> dict[str, Any]:
         """The position as a JSON-ready dict."""
-        return asdict(self)
+        return msgspec.structs.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> InputPosition:

@@ -11,8 +11,9 @@ instant (epoch seconds, ISO 8601, `wall`) or a time relative to the reference su
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import (
@@ -29,8 +30,7 @@ DEFAULT_LAST_S = 3600.0
 DEFAULT_STEPS = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Instant:
+class Instant(msgspec.Struct, frozen=True):
     """An instant as given: absolute epoch seconds, or an offset from the reference clock."""
 
     value: float
@@ -41,16 +41,14 @@ class Instant:
         return reference + self.value if self.relative else self.value
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(msgspec.Struct, frozen=True):
     """A window in the engine's terms: `(end - last_s, end]`; end None when nothing is known."""
 
     last_s: float
     end: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class WindowSpec:
+class WindowSpec(msgspec.Struct, frozen=True):
     """The window options of one command, checked but not yet placed on a clock.
 
     Attributes:

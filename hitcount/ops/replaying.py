@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
@@ -53,8 +54,7 @@ SLOW_SCANNER_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class ReplaySettings:
+class ReplaySettings(msgspec.Struct, frozen=True):
     """What to replay and how (the options of `hitcount replay`).
 
     Attributes:
@@ -77,7 +77,7 @@ class ReplaySettings:
     """
 
     strategy: str | None = None
-    params: Mapping[str, object] = field(default_factory=dict)
+    params: Mapping[str, object] = msgspec.field(default_factory=dict)
     max_lateness_s: float | None = None
     append: bool = False
     strict: bool = False
@@ -122,8 +122,7 @@ def _no_progress() -> Iterator[ProgressHandler]:
     yield _ignore
 
 
-@dataclass
-class ReplayHooks:
+class ReplayHooks(msgspec.Struct):
     """How the caller observes a replay; each hook is optional.
 
     Attributes:
@@ -145,8 +144,7 @@ class ReplayHooks:
     follow_view: Callable[[], AbstractContextManager[FollowView]] | None = None
 
 
-@dataclass(frozen=True)
-class ReplayOutcome:
+class ReplayOutcome(msgspec.Struct, frozen=True):
     """What a replay did: its report, the state's metrics after it, where it was saved."""
 
     report: ReplayReport
@@ -248,7 +246,7 @@ def _first_bad_lines_only(hooks: ReplayHooks) -> ReplayHooks:
             shown[0] += 1
             show(info)
 
-    return replace(hooks, on_bad_line=first)
+    return msgspec.structs.replace(hooks, on_bad_line=first)
 
 
 def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: ReplayHooks) -> None:

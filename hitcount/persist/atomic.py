@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,6 +68,8 @@ def write_atomically(target: Path, chunks: Iterable[bytes], *, mode: int | None 
     Raises:
         AtomicWriteError: the file could not be written; `target` is unchanged.
     """
+    import tempfile  # here: a read-only command never writes (start-up time)
+
     directory = target.parent
     try:
         fd, tmp_name = tempfile.mkstemp(

@@ -9,7 +9,6 @@ ranges on decoding, then the strategy's own `load_state`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -66,8 +65,7 @@ class Document(msgspec.Struct, forbid_unknown_fields=True):
     max_endpoints: int | None = None
 
 
-@dataclass
-class StateParts:
+class StateParts(msgspec.Struct):
     """A decoded state's checked parts: what a counter or a read-only state is made of."""
 
     strategy: Strategy

@@ -7,9 +7,10 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import StateError
@@ -43,8 +44,7 @@ def load_counter(
     return counter
 
 
-@dataclass(frozen=True)
-class EventLog:
+class EventLog(msgspec.Struct, frozen=True):
     """Events a state remembers, oldest first.
 
     Attributes:

@@ -18,10 +18,11 @@ So the distinct answer covers the windows the counts cover.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from hitcount.model.answers import DistinctAnswer
 from hitcount.model.metrics import plain
@@ -341,7 +342,7 @@ class DistinctTracker:
         held = [self._sketches.get(name, {}) for name in names]
         window = Window(start, end, clock, self.bucket_s, self.closed_right)
         answer = window_answer(held, window, self.precision, confidence)
-        return dataclasses.replace(answer, complete=start >= self.horizon)
+        return msgspec.structs.replace(answer, complete=start >= self.horizon)
 
     # -- size and state --------------------------------------------------------------
 

@@ -9,14 +9,14 @@ lower sketch; those plus the boundary buckets partly inside give the upper one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from hitcount.model.answers import DistinctAnswer
 from hitcount.sketches.hll import HyperLogLog
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(msgspec.Struct, frozen=True):
     """`(start, end]`, the latest hit seen (`clock`), and the buckets' grid."""
 
     start: float

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
@@ -42,8 +41,7 @@ def answer_from_buckets(pieces: Iterable[tuple[int, float]], *, complete: bool) 
     return WindowAnswer(low + estimate, low, low + partial, False, complete=complete)
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(msgspec.Struct, frozen=True):
     """One strategy parameter: its name, type, default, CLI flag and valid range."""
 
     name: str

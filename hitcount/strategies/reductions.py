@@ -15,8 +15,9 @@ numpy is imported inside the functions: `query` never loads it.
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,8 +55,7 @@ def _runs(codes: npt.NDArray[np.integer]) -> Iterator[tuple[int, int, int]]:
     yield from zip(values, starts, ends, strict=True)
 
 
-@dataclass(frozen=True, slots=True)
-class BucketCounts:
+class BucketCounts(msgspec.Struct, frozen=True):
     """Hits per (endpoint, bucket), grouped by endpoint code, buckets ascending."""
 
     made_by: BucketReducer
@@ -81,8 +81,7 @@ class BucketCounts:
         return int(self.buckets.min())
 
 
-@dataclass(frozen=True, slots=True)
-class BucketReducer:
+class BucketReducer(msgspec.Struct, frozen=True):
     """Counts per bucket of `width_s` seconds: `ceil(ts / w) - 1`, or `floor` for `[lo, hi)`."""
 
     width_s: float
@@ -129,8 +128,7 @@ class BucketReducer:
         return BucketCounts(self, wide[starts], buckets[starts], counts)
 
 
-@dataclass(frozen=True, slots=True)
-class HitCounts:
+class HitCounts(msgspec.Struct, frozen=True):
     """Hits per endpoint code (codes with at least one hit, ascending)."""
 
     made_by: HitReducer
@@ -142,8 +140,7 @@ class HitCounts:
         yield from zip(self.codes.tolist(), self.counts.tolist(), strict=True)
 
 
-@dataclass(frozen=True, slots=True)
-class HitReducer:
+class HitReducer(msgspec.Struct, frozen=True):
     """Counts hits per endpoint (a strategy without time, such as `morris`)."""
 
     def reduce(self, codes: npt.NDArray[np.integer], stamps: npt.NDArray[np.float64]) -> HitCounts:
@@ -155,8 +152,7 @@ class HitReducer:
         return HitCounts(self, present.astype(np.int64), counts[present].astype(np.int64))
 
 
-@dataclass(frozen=True, slots=True)
-class SortedRuns:
+class SortedRuns(msgspec.Struct, frozen=True):
     """Timestamps grouped by endpoint code, ascending within each endpoint."""
 
     made_by: RunReducer
@@ -173,8 +169,7 @@ class SortedRuns:
             start = end
 
 
-@dataclass(frozen=True, slots=True)
-class RunReducer:
+class RunReducer(msgspec.Struct, frozen=True):
     """Sorts each endpoint's timestamps (a strategy that keeps them, such as `sliding`)."""
 
     def reduce(self, codes: npt.NDArray[np.integer], stamps: npt.NDArray[np.float64]) -> SortedRuns:

@@ -7,11 +7,12 @@ count, bounds and exactness as a `query` over that step would.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
@@ -308,7 +309,7 @@ def _honest(answer: WindowAnswer) -> WindowAnswer:
     """A step reaching past the retained data has no upper bound and is not exact."""
     if answer.complete:
         return answer
-    return dataclasses.replace(answer, high=math.inf, exact=False)
+    return msgspec.structs.replace(answer, high=math.inf, exact=False)
 
 
 def total_text(answer: WindowAnswer) -> str:

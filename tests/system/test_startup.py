@@ -165,7 +165,8 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
 #: What a piped one-endpoint `query` never needs: Rich, numpy, OpenSSL (hashlib, hmac), the
 #: follow loop, replay and its progress, the Redis store's modules, plot series, comparisons,
 #: strategies other than the state's, and the counter's recording half (it answers from a
-#: `SavedState`: no HitCounter, alerts, swaps, snapshot document code nor HyperLogLog sketches).
+#: `SavedState`: no HitCounter, alerts, swaps, events, change tracking, snapshot document
+#: code, temporary files nor HyperLogLog sketches).
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
@@ -185,6 +186,9 @@ _NOT_FOR_QUERY = (
     "hitcount.ops.compare",
     "hitcount.strategies.morris",
     "hitcount.strategies.auto",
+    "hitcount.model.events",
+    "hitcount.persist.stores.sqlite_changes",
+    "tempfile",
 )
 
 

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from hitcount.cli.render.console import Output
 from hitcount.cli.render.text import Styled, counted, duration, safe, value_text
 from hitcount.engine import RECENT_EVENTS
-from hitcount.model.events import THRESHOLD_EXCEEDED, Event
 from hitcount.model.metrics import metric_text, number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import answer_json, replay_json
 
 if TYPE_CHECKING:  # what only replay and compare print (start-up time of the others)
     from hitcount.ingest.replay import BadLineInfo, ReplayReport
+    from hitcount.model.events import Event
     from hitcount.ops.compare import Comparison
 
 
@@ -178,6 +178,8 @@ class ReportViews(Output):
 
     def alert(self, event: Event) -> None:
         """One line on stderr per `threshold_exceeded` / `threshold_cleared` event."""
+        from hitcount.model.events import THRESHOLD_EXCEEDED  # here: queries print no event
+
         data = event.payload
         where = f"{safe(data['endpoint'])}: {data['count']} hits in {duration(data['window'])}"
         rule = f"({safe(data['rule'])})"

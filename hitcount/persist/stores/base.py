@@ -6,8 +6,9 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from hitcount.errors import ConfigurationError
 
@@ -15,8 +16,7 @@ if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(msgspec.Struct, frozen=True):
     """What a read-only command needs of the state; a store may read only that.
 
     Attributes:

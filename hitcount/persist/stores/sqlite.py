@@ -34,7 +34,6 @@ from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
-from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
@@ -348,6 +347,8 @@ class SqliteStore(Store):
         if "state" in (self.header() or {}):  # an older save's whole document
             baseline = {} if isinstance(baseline, dict) else None  # every endpoint gets rows
         elif layout.tracks_changes:
+            from hitcount.persist.stores.sqlite_changes import Changes  # a reader never needs it
+
             baseline = Changes.watch(counter)
         db = self._connect(create=False)
         with self.errors("reading the state"):  # the sketches as stored, not encoded again

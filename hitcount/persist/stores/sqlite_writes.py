@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.decoding import FORMAT, VERSION
-from hitcount.persist.stores.sqlite_changes import Changes
 from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
@@ -152,6 +151,8 @@ def write_changes(
     """The counter's changes since it was loaded or saved: the rows `baseline` (its
     `Changes`, or the layout's baseline) tells apart, new events, the sketches that differ
     from `before`. Returns what the sketch rows now hold."""  # noqa: D205, D209
+    from hitcount.persist.stores.sqlite_changes import Changes  # writers only: start-up time
+
     keys: set[tuple[str, int]] | None = None
     horizon = -math.inf
     if isinstance(baseline, Changes):
@@ -171,6 +172,8 @@ def next_baseline(base: Any, layout: SqliteLayout, counter: HitCounter) -> Any:
     """What the next save of `counter` compares against: the same `Changes` of `base` (what
     the store loaded: strategy, baseline, counter, sketches), or a new baseline (a counter
     saved whole starts noting its changes now)."""  # noqa: D205, D209
+    from hitcount.persist.stores.sqlite_changes import Changes
+
     if base is not None and base[2] is counter and isinstance(base[1], Changes):
         base[1].take()  # a save whole wrote them all
         return base[1]
