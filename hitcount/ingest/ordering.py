@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import islice
+from itertools import chain, islice
 
 from hitcount.errors import InputError
-from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats import (
+    SNIFF_LINES,
+    LineParser,
+    format_from_name,
+    make_parser,
+    sniff_lines,
+)
 from hitcount.ingest.reader import iter_lines, open_input
 from hitcount.model.hits import BadLine
 from hitcount.model.positions import STDIN, display_name
@@ -44,14 +50,16 @@ def first_timestamp(source: str, fmt: str | None = None) -> float:
     named = fmt or format_from_name(source)
     parser: LineParser | None = make_parser(named) if named else None
     with open_input(source) as stream:
-        for _, line in islice(iter_lines(stream, name), PEEK_LINES):
+        lines = islice(iter_lines(stream, name), PEEK_LINES)
+        head = list(islice(lines, SNIFF_LINES))
+        if parser is None:
+            try:
+                parser = make_parser(sniff_lines(head, name))
+            except InputError:  # the replay itself will say so
+                return math.inf
+        for _, line in chain(head, lines):
             if line is None or not line.strip():
                 continue
-            if parser is None:
-                try:
-                    parser = make_parser(sniff_format(line, name))
-                except InputError:  # the replay itself will say so
-                    return math.inf
             try:
                 hit = parser.parse(line)
             except BadLine:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from itertools import islice
 
 from hitcount.errors import InputError
-from hitcount.ingest.formats import LineParser, format_from_name, make_parser, sniff_format
+from hitcount.ingest.formats import (
+    SNIFF_LINES,
+    LineParser,
+    format_from_name,
+    make_parser,
+    sniff_lines,
+)
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.reader import iter_blocks, open_input, split_block
 from hitcount.ingest.workers import worker_count
@@ -14,11 +21,10 @@ from hitcount.model.hits import BadLine
 
 
 def parser_for_block(first: int, block: bytes, name: str) -> LineParser | None:
-    """The parser for the block's first non-blank line, as the per-line path would pick it."""
-    for _, line in split_block(first, block):
-        if line is not None and line.strip():
-            return make_parser(sniff_format(line, name))
-    return None
+    """The parser for the block's first non-blank lines (None: none), as every path picks it."""
+    numbered = split_block(first, block)
+    lines = list(islice(((n, x) for n, x in numbered if x is not None and x.strip()), SNIFF_LINES))
+    return make_parser(sniff_lines(lines, name)) if lines else None
 
 
 def parser_for_file(source: str, name: str) -> LineParser | None:

@@ -1,12 +1,12 @@
 """Input formats by name, and how the format of an input is chosen.
 
 The format comes from `--format`, else from the file name (`.ndjson`, `.jsonl`, `.json`,
-`.csv`, optionally followed by `.gz`), else it is sniffed from the first non-blank line.
+`.csv`, optionally followed by `.gz`), else it is sniffed from the first non-blank lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from hitcount.errors import ConfigurationError, InputError
@@ -49,6 +49,9 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {
 #: `make_parser(LOG_FORMAT_PREFIX + layout)`: a custom access-log layout (`--log-format`).
 LOG_FORMAT_PREFIX = "log_format:"
 _SUFFIXES = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv"}
+#: Non-blank lines sniffed for an NDJSON or access-log line: a piece of a log cut mid-line
+#: (`tail -c`, a split file) starts with the end of a line, which no format reads.
+SNIFF_LINES = 64
 
 
 def available_formats() -> list[str]:
@@ -87,18 +90,38 @@ def sniff_format(first_line: bytes, source: str) -> str:
     Raises:
         InputError: the line looks like none of the formats.
     """
-    stripped = first_line.strip()
-    if stripped.startswith(b"{"):
-        return "ndjson"
-    access = sniff_access_log(stripped)
-    if access is not None:
-        return access
-    if b"," in stripped:
+    return sniff_lines([(1, first_line)], source)
+
+
+def sniff_lines(lines: Iterable[tuple[int, bytes | None]], source: str) -> str:
+    """The format of an input's first lines (`(number, line)`, blank and over-long ones
+    skipped): the first of `SNIFF_LINES` non-blank lines that starts with `{` is `ndjson`,
+    or has an access log's shape; else `csv` when the first non-blank line has a comma.
+
+    Raises:
+        InputError: none of them shows a format (at the first non-blank line).
+    """  # noqa: D205
+    first: tuple[int, bytes] | None = None
+    seen = 0
+    for number, line in lines:
+        stripped = line.strip() if line is not None else b""
+        if not stripped:
+            continue
+        first = first or (number, stripped)
+        if stripped.startswith(b"{"):
+            return "ndjson"
+        access = sniff_access_log(stripped)
+        if access is not None:
+            return access
+        seen += 1
+        if seen == SNIFF_LINES:
+            break
+    if first is not None and b"," in first[1]:
         return "csv"
     raise InputError(
         source,
-        "cannot tell the input format from the first line",
-        line=1,
+        "cannot tell the input format from its first lines",
+        line=first[0] if first is not None else 1,
         hint=f"pass --format ({', '.join(_FACTORIES)})",
     )
 
@@ -111,4 +134,5 @@ __all__ = [
     "format_from_name",
     "make_parser",
     "sniff_format",
+    "sniff_lines",
 ]
