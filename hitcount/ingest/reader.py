@@ -93,12 +93,12 @@ class _Capped(io.RawIOBase):
 
 
 def _inflate_errors() -> tuple[type[Exception], ...]:
-    """What reading damaged gzip content raises, beyond OSError and EOFError."""
-    try:
-        from isal.igzip_lib import IsalError
-    except ImportError:
+    """What reading damaged gzip content raises, beyond OSError and EOFError (ISA-L's error
+    once `gzip_reader` has loaded it: a plain input never imports it)."""  # noqa: D205, D209
+    isal = sys.modules.get("isal.igzip_lib")
+    if isal is None:
         return (zlib.error,)
-    return (zlib.error, cast("type[Exception]", IsalError))  # its stub types an instance
+    return (zlib.error, cast("type[Exception]", isal.IsalError))
 
 
 def read_offset(stream: BinaryIO) -> int:

@@ -243,7 +243,7 @@ def test_a_piped_top_loads_neither_rich_nor_the_counter(tmp_path: Path, suffix: 
 
 #: What `replay --append` of a small file onto a file or SQLite state never needs (nor numpy):
 #: the follow loop and its live view, tables, the Redis store (and the Redis layouts' modules),
-#: plot series, OpenSSL (hashlib), `statistics`, the --alert-exec runner.
+#: plot series, OpenSSL (hashlib), `statistics`, the --alert-exec runner, ISA-L (plain input).
 #: (Every strategy still loads: `replay` builds its options from each strategy's parameters.)
 _NOT_FOR_APPEND = (
     "rich.table",
@@ -259,6 +259,8 @@ _NOT_FOR_APPEND = (
     "statistics",
     "hitcount.ops.hooks",
     "concurrent.futures",
+    "isal.igzip",
+    "isal.igzip_lib",
 )
 
 
