@@ -21,7 +21,8 @@ endpoint in the last 60 s" question from the same file (``read_ndjson``, or ``re
 ``bench.py`` (NDJSON only) and of ``hitcount query`` on each state against ``hitcount
 --version``. The contenders alternate round-robin for ``--repeat`` rounds (paired runs: every
 round runs each once, in the same order); the table gives medians and ratios, and the load
-average before and after. It checks that hitcount's sliding answer equals DuckDB's.
+average before and after. It checks that hitcount's sliding answer equals DuckDB's. The
+states are SQLite files (`.db`, the default store) unless ``--state-suffix .json``.
 
 Example::
 
@@ -178,7 +179,7 @@ def ensure(shape: str, lines: int, data_dir: Path) -> Path:
 
 
 def contenders(shape: str, data: Path, lines: int, tools: dict[str, str], work: Path,
-               skip: set[str]) -> list[Contender]:  # fmt: skip
+               skip: set[str], suffix: str = ".db") -> list[Contender]:  # fmt: skip
     """The commands of one round for one input."""
     python = sys.executable
     code = DUCKDB_ACCESS if shape == "access" else DUCKDB_NDJSON
@@ -188,20 +189,20 @@ def contenders(shape: str, data: Path, lines: int, tools: dict[str, str], work: 
         found.append(Contender("naive (per hit)", "ingest", naive, lines))
     for label, exe in tools.items():
         for strategy, extra in STRATEGIES.items():
-            state = work / f"{label}-{strategy}.json"
+            state = work / f"{label}-{strategy}{suffix}"
             cmd = [exe, "--state", str(state), "replay", str(data), "--strategy", strategy]
             found.append(Contender(f"{label} {strategy}", "ingest", cmd + extra, lines))
     new = tools["hitcount"]
     if "keys" not in skip:
         for label, exe in tools.items():
             for extra in KEYED["access" if shape == "access" else "ndjson"]:
-                state = work / f"{label}-keyed.json"
+                state = work / f"{label}-keyed{suffix}"
                 cmd = [exe, "--state", str(state), "replay", str(data), "--strategy", "sliding",
                        *STRATEGIES["sliding"], *extra]  # fmt: skip
                 found.append(Contender(f"{label} sliding {' '.join(extra)}", "ingest", cmd, lines))
     found.append(Contender("hitcount --version", "start", [new, "--version"]))
     for strategy in STRATEGIES:
-        state = work / f"hitcount-{strategy}.json"
+        state = work / f"hitcount-{strategy}{suffix}"
         cmd = [new, "--state", str(state), "query", "/api/login/0", "--last", "60"]
         found.append(Contender(f"query {strategy}", "query", cmd))
     return found
@@ -217,15 +218,17 @@ def measure(shape: str, lines: int, args: argparse.Namespace, tools: dict[str, s
     data = ensure(shape, lines, args.data_dir)
     with tempfile.TemporaryDirectory(prefix="hitcount-shapes-") as tmp:
         work = Path(tmp)
-        found = contenders(shape, data, lines, tools, work, set(args.skip))
+        found = contenders(shape, data, lines, tools, work, set(args.skip), args.state_suffix)
         before = loadavg()
         for _ in range(args.repeat):
             for contender in found:
                 if contender.kind == "ingest" and "--state" in contender.cmd:
                     state = contender.cmd[contender.cmd.index("--state") + 1]
-                    Path(state).unlink(missing_ok=True)  # a replay appends: start afresh
+                    for leftover in (state, f"{state}-wal", f"{state}-shm"):
+                        Path(leftover).unlink(missing_ok=True)  # each replay builds a new state
                 contender.samples.append(run_measured(contender.cmd, args.timeout))
-        status = check_answer(found, tools["hitcount"], work)
+        sliding = work / f"hitcount-sliding{args.state_suffix}"
+        status = check_answer(found, tools["hitcount"], sliding)
     print(f"\n## {shape}, {lines:,} lines ({data}); load {before} before, {loadavg()} after")
     print(table(found))
     return status
@@ -267,13 +270,12 @@ def table(found: list[Contender]) -> str:
     return render_table(header, rows)
 
 
-def check_answer(found: list[Contender], hitcount: str, work: Path) -> int:
+def check_answer(found: list[Contender], hitcount: str, state: Path) -> int:
     """Compare hitcount's sliding answer for the last 60 s with DuckDB's."""
     duck = next(c for c in found if c.name == "duckdb")
     if not duck.ok_samples:
         return 1
     want = {k: v for k, v in json.loads(duck.ok_samples[-1].stdout).items() if v}
-    state = work / "hitcount-sliding.json"
     cmd = [hitcount, "--state", str(state), "top", "--last", "60", "--limit", "100000", "--json"]
     result = run_measured(cmd, 120)
     if not result.ok:
@@ -310,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "keys"])
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/hitcount-bench-shapes"))
+    parser.add_argument(
+        "--state-suffix",
+        choices=[".db", ".json"],
+        default=".db",
+        help="the states' store: SQLite (the default store) or a JSON file",
+    )
     args = parser.parse_args(argv)
     new = shutil.which("hitcount")
     if new is None:

@@ -69,22 +69,21 @@ def chunk_rows(tracker: DistinctTracker, span: int) -> list[ChunkRow]:
     group = np.floor_divide(buckets, span)
     cuts = np.flatnonzero((np.diff(endpoint_ranks) != 0) | (np.diff(group) != 0)) + 1
     bounds = [0, *cuts.tolist(), len(buckets)]
-    ends = np.append(at, len(entries))
+    starts_at = np.array(bounds[:-1])
+    ends = np.append(at, len(entries)).tolist()
     by_rank = np.argsort(ranks)
+    chunk_names = [names[i] for i in by_rank[endpoint_ranks[starts_at]].tolist()]
+    firsts = (group[starts_at] * span).tolist()
+    lasts = buckets[np.array(bounds[1:]) - 1].tolist()
+    totals = np.add.reduceat(lengths, starts_at).tolist()  # every chunk holds a sketch
     wide, narrow, entries32 = buckets.astype("<i8"), sizes.astype("<u4"), entries.astype("<u4")
-    rows: list[ChunkRow] = []
-    for a, b in pairwise(bounds):
-        rows.append((
-            names[int(by_rank[endpoint_ranks[a]])],
-            int(group[a]) * span,
-            int(buckets[b - 1]),
-            b - a,
-            int(lengths[a:b].sum()),
-            wide[a:b].tobytes(),
-            narrow[a:b].tobytes(),
-            entries32[int(ends[a]) : int(ends[b])].tobytes(),
-        ))  # fmt: skip
-    return rows
+    return [
+        (name, first, last, b - a, total, wide[a:b].tobytes(), narrow[a:b].tobytes(),
+         entries32[ends[a] : ends[b]].tobytes())
+        for (a, b), name, first, last, total in zip(
+            pairwise(bounds), chunk_names, firsts, lasts, totals, strict=True
+        )
+    ]  # fmt: skip
 
 
 def chunk_sketches(

@@ -379,7 +379,7 @@ class SqliteStore(Store):
             fill = partial(write_all, counter=counter, layout=layout)
             self._lock._ensure_directory()
             with self.errors("writing the state"):
-                built = build_fresh(self.path, _SCHEMA, fill)
+                built = build_fresh(self.path, _SCHEMA, fill, counter.metrics.total_hits)
         if not built:
             db = self._connect(create=True)
             assert db is not None

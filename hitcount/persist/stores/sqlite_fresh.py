@@ -28,6 +28,13 @@ from hitcount.persist.decoding import FORMAT
 
 #: SQLite's own mode for the files it creates (the umask applies).
 _MODE = 0o644
+#: The page size of a big state built whole: chunks of timestamps, sketches and buckets are
+#: BLOBs of kilobytes, which 4 KiB pages (SQLite's default) split over overflow pages; with
+#: 16 KiB pages a 2M-hit save takes 0.03 s less (0.128 -> 0.098 s, 288,000 sketches). A
+#: state of fewer than `BIG_STATE_HITS` hits keeps 4 KiB pages: every table and index takes
+#: a page at least (16 of them: 256 KiB at 16 KiB a page).
+PAGE_BYTES = 16_384
+BIG_STATE_HITS = 100_000
 #: The companions SQLite may leave beside a database file.
 _COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -40,10 +47,13 @@ def can_build(path: Path, legacy: Path | None = None) -> bool:
     return not any(Path(f"{path}{end}").exists() for end in ("", *_COMPANIONS))
 
 
-def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> bool:
-    """Build the database `path` from `schema` and `fill` (inside one transaction); link it
-    into place. False: `path` (or a log of it) appeared meanwhile and nothing was linked (the
-    caller writes in place instead).
+def build_fresh(
+    path: Path, schema: str, fill: Callable[[sqlite3.Connection], object], hits: int = 0
+) -> bool:
+    """Build the database `path` from `schema` and `fill` (inside one transaction), with
+    bigger pages for a state of `hits` >= `BIG_STATE_HITS`; link it into place. False: `path`
+    (or a log of it) appeared meanwhile and nothing was linked (the caller writes in place
+    instead).
 
     Call under the state's writers' lock.
 
@@ -52,17 +62,19 @@ def build_fresh(path: Path, schema: str, fill: Callable[[sqlite3.Connection], ob
         sqlite3.Error: from `fill` (the temporary file is removed).
     """  # noqa: D205
     try:
-        return _build(path, schema, fill)
+        return _build(path, schema, fill, PAGE_BYTES if hits >= BIG_STATE_HITS else 4096)
     except OSError as err:
         raise StoreUnavailableError(f"{path}: cannot write the state: {err.strerror}") from err
 
 
-def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> bool:
+def _build(
+    path: Path, schema: str, fill: Callable[[sqlite3.Connection], object], page_bytes: int
+) -> bool:
     remove_leftovers(path)  # a random name from os.urandom: `secrets` would import hashlib
     temporary = path.with_name(f"{temporary_prefix(path)}{os.urandom(4).hex()}{TEMPORARY_SUFFIX}")
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _MODE))
     try:
-        _fill(temporary, schema, fill)
+        _fill(temporary, schema, fill, page_bytes)
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -80,9 +92,12 @@ def _build(path: Path, schema: str, fill: Callable[[sqlite3.Connection], object]
         _remove(temporary)
 
 
-def _fill(temporary: Path, schema: str, fill: Callable[[sqlite3.Connection], object]) -> None:
+def _fill(
+    temporary: Path, schema: str, fill: Callable[[sqlite3.Connection], object], page_bytes: int
+) -> None:
     db = sqlite3.connect(temporary, isolation_level=None)
     try:
+        db.execute(f"PRAGMA page_size={page_bytes}")  # before the first table: the file's pages
         db.execute("PRAGMA journal_mode=OFF")  # a failure deletes the file: nothing to undo
         db.execute("PRAGMA synchronous=OFF")  # fsynced once, whole, before it is linked
         db.executescript(schema)

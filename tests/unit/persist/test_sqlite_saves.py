@@ -25,12 +25,13 @@ from hypothesis import strategies as st
 
 from hitcount import HitCounter, load_counter, updating
 from hitcount.persist.stores import SqliteStore
+from hitcount.persist.stores.sqlite_fresh import BIG_STATE_HITS, PAGE_BYTES
 from hitcount.persist.stores.sqlite_sketches import stored_bytes
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.sketches.distinct_texts import sketch_blobs
 from hitcount.sketches.hll import HyperLogLog
 from hitcount.sketches.sketchlog import RegisterLog
-from tests.cli_helpers import assert_error, gunzip, ok, run
+from tests.cli_helpers import assert_error, gunzip, ok, ok_json, run
 
 DATA = Path(__file__).parent / "data"
 ANSWERS: dict[str, Any] = json.loads((DATA / "text-rows-answers.json").read_text())
@@ -357,3 +358,24 @@ def test_empty_hitcount_tables_are_no_state_yet_and_anything_more_is_refused(
         with sqlite3.connect(state) as check:
             assert check.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
         check.close()
+
+
+@pytest.mark.parametrize(("hits", "page_bytes"), [(9, 4096), (BIG_STATE_HITS, PAGE_BYTES)])
+def test_a_big_state_built_whole_has_pages_for_its_blobs(
+    tmp_path: Path, hits: int, page_bytes: int
+) -> None:
+    """A replay of 100,000 hits or more builds the file with 16 KiB pages (its chunks are
+    BLOBs of kilobytes); a small state keeps SQLite's 4 KiB pages."""  # noqa: D205, D209
+    feed = tmp_path / "h.ndjson"
+    lines = (json.dumps({"endpoint": f"/e{i % 7}", "ts": T0 + i / 9}) for i in range(hits))
+    feed.write_text("\n".join(lines) + "\n")
+    state = tmp_path / "s.db"
+    ok(["--state", str(state), "replay", str(feed), "-s", "fixed"])
+    with sqlite3.connect(state) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == page_bytes
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    assert ok_json(["--state", str(state), "query", "/e1", "--last", "1d", "--json"])["count"] == (
+        len(range(1, hits, 7))
+    )
