@@ -48,6 +48,20 @@ def _buckets_as_rows(path: Path) -> None:
     db.close()
 
 
+def _replaced_in_place(path: Path, older: Path, tables: tuple[str, ...], version: int) -> None:
+    """`path` as an older hitcount's in-place replace leaves it: `older`'s rows in `tables`
+    and its `version`, every other table as it was; then it answers as `older` does."""  # noqa: D205, D209
+    with sqlite3.connect(path) as db:
+        db.execute("ATTACH DATABASE ? AS older", (str(older),))
+        for table in tables:
+            db.execute(f"DELETE FROM main.{table}")
+            db.execute(f"INSERT INTO main.{table} SELECT * FROM older.{table}")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
+    db.close()
+    asked = ["query", "/e*", "--distinct", "--last", "1d", "--json"]
+    assert ok_json(["--state", str(path), *asked]) == ok_json(["--state", str(older), *asked])
+
+
 def test_a_state_with_chunks_says_version_3_and_its_snapshot_version_1(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     _chunked_state(path)
@@ -72,16 +86,7 @@ def test_chunks_an_older_hitcount_left_behind_are_dropped(tmp_path: Path) -> Non
     with sqlite3.connect(older) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] == 0
     db.close()
-    with sqlite3.connect(path) as db:
-        db.execute("ATTACH DATABASE ? AS older", (str(older),))
-        for table in TABLES:
-            db.execute(f"DELETE FROM main.{table}")
-            db.execute(f"INSERT INTO main.{table} SELECT * FROM older.{table}")
-        db.execute("UPDATE meta SET value = 1 WHERE key = 'version'")
-    db.close()
-    asked = ["query", "/e*", "--distinct", "--last", "1d", "--json"]
-    expected = ok_json(["--state", str(older), *asked])
-    assert ok_json(["--state", str(path), *asked]) == expected
+    _replaced_in_place(path, older, TABLES, version=1)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] == 0
         assert db.execute("SELECT COUNT(*) FROM bucket_chunks").fetchone()[0] == 0
@@ -96,16 +101,7 @@ def test_bucket_chunks_a_version_2_hitcount_left_behind_are_dropped_its_sketches
     _chunked_state(path)
     _chunked_state(older, seed=5)
     _buckets_as_rows(older)  # as version 2 writes its buckets
-    with sqlite3.connect(path) as db:
-        db.execute("ATTACH DATABASE ? AS older", (str(older),))
-        for table in (*TABLES, "distinct_chunks"):
-            db.execute(f"DELETE FROM main.{table}")
-            db.execute(f"INSERT INTO main.{table} SELECT * FROM older.{table}")
-        db.execute("UPDATE meta SET value = 2 WHERE key = 'version'")
-    db.close()
-    asked = ["query", "/e*", "--distinct", "--last", "1d", "--json"]
-    expected = ok_json(["--state", str(older), *asked])
-    assert ok_json(["--state", str(path), *asked]) == expected
+    _replaced_in_place(path, older, (*TABLES, "distinct_chunks"), version=2)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM distinct_chunks").fetchone()[0] > 0
         assert db.execute("SELECT COUNT(*) FROM bucket_chunks").fetchone()[0] == 0
