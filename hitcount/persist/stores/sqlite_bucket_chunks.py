@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS bucket_chunks (
     PRIMARY KEY (endpoint, tier, first)) WITHOUT ROWID;
 """
 
+#: The largest `hits` a chunk row says (SQLite's largest integer): a restored snapshot may
+#: hold counts up to 2**62 a bucket, whose sum would not fit.
+_MAX_HITS = 2**63 - 1
+
 #: `(endpoint, tier, bucket, count)`: a bucket as a `buckets` row.
 Bucket = tuple[str, int, int, int]
 
@@ -54,9 +58,8 @@ def write_bucket_chunks(
         end = bisect_left(numbers, first + SPAN, start)
         part = array("q", numbers[start:end])
         values = array("q", map(counts.__getitem__, part))
-        rows.append(
-            (endpoint, tier, first, part[-1], len(part), sum(values), _blob(part), _blob(values))
-        )
+        hits = min(sum(values), _MAX_HITS)
+        rows.append((endpoint, tier, first, part[-1], len(part), hits, _blob(part), _blob(values)))
         start = end
     insert_rows(db, "bucket_chunks", rows)
 

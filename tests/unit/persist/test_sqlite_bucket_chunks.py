@@ -193,6 +193,17 @@ def test_chunks_hold_each_bucket_once_through_release_and_prune(
     db.close()
 
 
+def test_counts_too_big_to_sum_in_sql_are_kept_whole() -> None:
+    """A restored snapshot may hold 2**62 a bucket: the row's `hits` saturates, no bucket
+    changes."""  # noqa: D205, D209
+    counts = {0: 2**62, 1: 2**62, 2: 2**62, 70: 5}
+    db = _db_with(counts)
+    assert _everything(db) == {("/a", 0, b): n for b, n in counts.items()}
+    sums = [n for (n,) in db.execute("SELECT hits FROM bucket_chunks ORDER BY first")]
+    assert sums == [2**63 - 1, 5]
+    db.close()
+
+
 def _saved_fixed(path: Path) -> None:
     counter = HitCounter("fixed")
     counter.record_many([(f"/e{i % 2}", T0 + 7 * i) for i in range(300)])
