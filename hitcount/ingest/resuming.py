@@ -50,7 +50,7 @@ class Place:
         self.gzip = head[:2] == GZIP_MAGIC
         self.done: int | None = len(BOM) if head == BOM else 0
         if start is not None and start.lines:  # a resumed plain file starts at its offset
-            self.done = start.offset or None
+            self.done = _next_line_start(self.fd, start.offset) if start.offset else None
         if self.gzip:
             self.done = None
         self._block = b""
@@ -279,6 +279,16 @@ def _inflated_head(fd: int, size: int) -> bytes:
 def _inside_gzip(fd: int, source: str, lines: int) -> InputPosition:
     """A position `lines` lines into the gzip file `fd` (no file offset, no head)."""
     return msgspec.structs.replace(position_at(source, fd, 0, 0), lines=lines)
+
+
+def _next_line_start(fd: int, offset: int) -> int:
+    """Where the lines after a position start: `offset`, or past the newline of the line it
+    ends inside (a last line counted without its newline; reading skips the rest of it),
+    `offset` again while that line has no newline yet: nothing after it is read."""  # noqa: D205, D209
+    if os.pread(fd, 1, offset - 1) == b"\n":
+        return offset
+    end = os.pread(fd, MAX_LINE_BYTES + 1, offset).find(b"\n")
+    return offset if end < 0 else offset + end + 1
 
 
 def _grew_after_counting(fd: int, offset: int) -> bool:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.cli_helpers import ok, ok_json
@@ -66,6 +66,9 @@ def _complete_counts(data: bytes, kind: str) -> dict[str, int]:
     cuts=st.lists(st.integers(1, 5_000), min_size=1, max_size=6),
     store=st.sampled_from(["s.json", "s.db"]),
 )
+# a line counted without its newline, then "\n" and one byte of the next line: resuming
+# skips the counted line's end, and the unfinished next line must be read again whole
+@example(kind="access", seed=0, cuts=[97, 2], store="s.json")
 def test_a_log_written_in_any_pieces_is_counted_once_whole(
     tmp_path_factory: pytest.TempPathFactory, kind: str, seed: int, cuts: list[int], store: str
 ) -> None:
