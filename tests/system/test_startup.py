@@ -166,7 +166,7 @@ def _all_modules_loaded_by(*argv: str) -> tuple[set[str], str]:
 #: follow loop, replay and its progress, the Redis store's modules, plot series, comparisons,
 #: strategies other than the state's, and the counter's recording half (it answers from a
 #: `SavedState`: no HitCounter, alerts, swaps, events, change tracking, snapshot document
-#: code, temporary files nor HyperLogLog sketches).
+#: code, temporary files nor HyperLogLog sketches), nor `tiered` for a `sliding` state.
 _NOT_FOR_QUERY = (
     "numpy",
     "rich",
@@ -189,6 +189,7 @@ _NOT_FOR_QUERY = (
     "hitcount.model.events",
     "hitcount.persist.stores.sqlite_changes",
     "tempfile",
+    "hitcount.strategies.tiered",
 )
 
 

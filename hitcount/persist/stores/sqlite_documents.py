@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hitcount.persist.stores.document_parts import combine
@@ -110,9 +110,15 @@ def split(state: Any, names: set[str]) -> dict[str, Any]:
     return dict.fromkeys(names, state)
 
 
-NATIVE: dict[str, type[SqliteLayout]] = {
+def _tiered(name: str, params: Mapping[str, float | int]) -> SqliteLayout:
+    from hitcount.persist.stores.sqlite_tiered import TieredLayout  # a tiered state's only
+
+    return TieredLayout(name, params)
+
+
+NATIVE: dict[str, Callable[[str, Mapping[str, float | int]], SqliteLayout]] = {
     "fixed": BucketLayout,
-    "tiered": BucketLayout,
+    "tiered": _tiered,
     "sliding": SlidingLayout,
     "ehist": EndpointDocumentLayout,
     "auto": EndpointDocumentLayout,

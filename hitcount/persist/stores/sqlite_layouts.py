@@ -6,7 +6,8 @@ since the rows were read (the delta). Values read back are checked by the strate
 `load_state`, as for any document (the store builds its document from them).
 
 - `fixed` (any `KeepsBuckets`): `buckets(endpoint, tier = 0, bucket, count)`.
-- `tiered`: the same table, one tier per row (0 fine, 1 mid, 2 coarse); the cuts live in meta.
+- `tiered`: the same table, one tier per row (0 fine, 1 mid, 2 coarse); the cuts live in meta
+  (`sqlite_tiered.py`, imported only for a tiered state).
 - `sliding` (any `KeepsTimestamps`): `sliding_chunks(endpoint, first, last, n, stamps)`,
   sorted little-endian float64 timestamps in chunks, indexed by (endpoint, last).
 - any other strategy (`morris`, `ehist`, `auto`): its compact state, one document.
@@ -40,8 +41,6 @@ from hitcount.strategies.capabilities import (
     keeping_buckets,
     keeping_timestamps,
 )
-from hitcount.strategies.tiered import TieredRollups
-from hitcount.strategies.tiered_grid import TIERS, TierCuts
 
 #: Timestamps per chunk written whole; appends add smaller chunks, merged when many.
 CHUNK = 65_536
@@ -122,7 +121,8 @@ class SqliteLayout:
 
 
 class BucketLayout(SqliteLayout):
-    """`fixed` and `tiered`: `(endpoint, tier, bucket) -> count`, changed row by row."""
+    """`fixed`: `(endpoint, 0, bucket) -> count`, changed row by row (`tiered`, the same
+    table with three tiers: `sqlite_tiered.TieredLayout`)."""  # noqa: D205, D209
 
     tracks_changes = True
 
@@ -132,12 +132,6 @@ class BucketLayout(SqliteLayout):
 
     def part(self, strategy: Strategy, endpoint: str) -> dict[tuple[int, int], int]:
         """`{(tier, bucket): count}` of one endpoint."""
-        if isinstance(strategy, TieredRollups):
-            return {
-                (k, bucket): count
-                for k, tier in enumerate(TIERS)
-                for bucket, count in strategy.bucket_counts(endpoint, tier).items()
-            }
         counts = keeping_buckets(strategy).bucket_counts(endpoint)
         return {(0, bucket): count for bucket, count in counts.items()}
 
@@ -152,20 +146,14 @@ class BucketLayout(SqliteLayout):
             parts.setdefault(endpoint, {})[(tier, bucket)] = count
         for endpoint, part in parts.items():
             self._put(strategy, endpoint, part)
-        if isinstance(strategy, TieredRollups):
-            if extras:
-                strategy.restore_cuts(TierCuts(*(_time(value) for value in extras)))
-        else:  # fixed: `(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`
-            keeping_buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
+        self._restore(strategy, extras)
         return strategy
 
+    def _restore(self, strategy: Strategy, extras: Any) -> None:
+        """`(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`."""
+        keeping_buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
+
     def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:
-        if isinstance(strategy, TieredRollups):
-            for k, tier in enumerate(TIERS):
-                tier_part = {bucket: count for (t, bucket), count in part.items() if t == k}
-                if tier_part:
-                    strategy.set_bucket_counts(endpoint, tier, tier_part)
-            return
         keeping_buckets(strategy).set_buckets(endpoint, {b: c for (_, b), c in part.items()})
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
@@ -180,14 +168,10 @@ class BucketLayout(SqliteLayout):
         return int(rows) + int(chunked or 0)
 
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
-        """Write every bucket in chunks, endpoint by endpoint and tier by tier."""
+        """Write every bucket in chunks, endpoint by endpoint (straight from its table)."""
+        source = keeping_buckets(strategy)
         for endpoint in sorted(strategy.endpoints()):
-            if isinstance(strategy, TieredRollups):
-                for k, tier in enumerate(TIERS):
-                    write_bucket_chunks(db, endpoint, k, strategy.bucket_counts(endpoint, tier))
-            else:  # fixed: straight from its table
-                counts = keeping_buckets(strategy).bucket_counts(endpoint)
-                write_bucket_chunks(db, endpoint, 0, counts)
+            write_bucket_chunks(db, endpoint, 0, source.bucket_counts(endpoint))
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
         """Per changed endpoint: upsert the buckets that differ from its rows and chunks,
@@ -212,10 +196,8 @@ class BucketLayout(SqliteLayout):
         db.executemany("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?)", upserts)
 
     def extras(self, strategy: Strategy) -> Any:
-        """Meta values: tiered's cuts and `closed_until` (None where unset), fixed's edge rule."""
-        if not isinstance(strategy, TieredRollups):
-            return {"closed_right": keeping_buckets(strategy).closed_right}
-        return [value if math.isfinite(value) else None for value in strategy.cuts()]
+        """Meta values: the bucket edge rule."""
+        return {"closed_right": keeping_buckets(strategy).closed_right}
 
 
 class SlidingLayout(SqliteLayout):
@@ -401,7 +383,3 @@ class DocumentLayout(SqliteLayout):
 def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:
     for start in range(0, len(times), size):
         yield times[start : start + size]
-
-
-def _time(value: Any) -> float:
-    return -math.inf if value is None else float(value)

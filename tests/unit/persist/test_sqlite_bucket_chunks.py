@@ -25,6 +25,7 @@ from hitcount.persist.stores.sqlite_bucket_chunks import (
     release,
     write_bucket_chunks,
 )
+from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import BucketLayout
 from tests.cli_helpers import assert_error, ok, run
 
@@ -65,7 +66,9 @@ def _stored(state: Path) -> dict[tuple[str, int, int], int]:
 
 def _json_buckets(json_state: Path) -> dict[tuple[str, int, int], int]:
     strategy = load_counter(FileStore(json_state)).strategy
-    parts = BucketLayout(strategy.name, strategy.params).parts(strategy)
+    layout = layout_for(strategy.name, strategy.params)
+    assert isinstance(layout, BucketLayout)  # tiered's is one too
+    parts = layout.parts(strategy)
     return {(e, t, b): n for e, part in parts.items() for (t, b), n in part.items()}
 
 

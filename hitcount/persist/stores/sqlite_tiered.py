@@ -1,0 +1,62 @@
+"""`tiered` in SQLite: `fixed`'s bucket rows and chunks, one tier per row (0 fine, 1 mid,
+2 coarse), the tiers' cuts in meta.
+
+Its own module so that a state of another strategy never imports `tiered` (start-up time of
+`query`); `sqlite_documents.layout_for` imports it for a tiered state only.
+"""  # noqa: D205
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from typing import Any
+
+from hitcount.persist.stores.sqlite_bucket_chunks import write_bucket_chunks
+from hitcount.persist.stores.sqlite_layouts import BucketLayout
+from hitcount.strategies.base import Strategy
+from hitcount.strategies.tiered import TieredRollups
+from hitcount.strategies.tiered_grid import TIERS, TierCuts
+
+
+class TieredLayout(BucketLayout):
+    """`tiered`: `(endpoint, tier, bucket) -> count`, changed row by row."""
+
+    def part(self, strategy: Strategy, endpoint: str) -> dict[tuple[int, int], int]:
+        """`{(tier, bucket): count}` of one endpoint, every tier."""
+        tiered = _tiered(strategy)
+        return {
+            (k, bucket): count
+            for k, tier in enumerate(TIERS)
+            for bucket, count in tiered.bucket_counts(endpoint, tier).items()
+        }
+
+    def _restore(self, strategy: Strategy, extras: Any) -> None:
+        """The tiers' cuts and `closed_until` (None where unset)."""
+        if extras:
+            _tiered(strategy).restore_cuts(TierCuts(*(_time(value) for value in extras)))
+
+    def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:
+        for k, tier in enumerate(TIERS):
+            tier_part = {bucket: count for (t, bucket), count in part.items() if t == k}
+            if tier_part:
+                _tiered(strategy).set_bucket_counts(endpoint, tier, tier_part)
+
+    def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
+        """Write every bucket in chunks, endpoint by endpoint and tier by tier."""
+        tiered = _tiered(strategy)
+        for endpoint in sorted(strategy.endpoints()):
+            for k, tier in enumerate(TIERS):
+                write_bucket_chunks(db, endpoint, k, tiered.bucket_counts(endpoint, tier))
+
+    def extras(self, strategy: Strategy) -> Any:
+        """Meta values: the cuts and `closed_until` (None where unset)."""
+        return [value if math.isfinite(value) else None for value in _tiered(strategy).cuts()]
+
+
+def _tiered(strategy: Strategy) -> TieredRollups:
+    assert isinstance(strategy, TieredRollups)  # the layout of a tiered state
+    return strategy
+
+
+def _time(value: Any) -> float:
+    return -math.inf if value is None else float(value)
