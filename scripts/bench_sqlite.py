@@ -16,6 +16,12 @@ One run, as whole processes, on a sliding state (``--max-window 86400``) of ``--
 * then ``hitcount query /api/login --last 60`` on each (after those 40 appends), alternating
   with ``--version`` again.
 
+Each start-up row gives the ratio of the medians and, in parentheses, of the fastest runs
+(the ratio the machine's load moves least). ``--user-install DIR`` times hitcount as a user
+installs it (``pip install .`` into a virtual environment at DIR, made once): a development
+environment adds what no user has (the editable install's finder on every start, and mypy's
+``typing_extensions``, which msgspec imports when it is there).
+
 hitcount's modules are byte-compiled first, as a wheel install has them (an editable install
 run with ``PYTHONDONTWRITEBYTECODE=1`` would compile every module at each start, a cost no
 installed copy pays and that would flatten every ratio).
@@ -55,6 +61,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("db", "json")
+#: The hitcount program timed: PATH's, or --user-install's.
+HITCOUNT = ["hitcount"]
 
 
 def timed(args: list[str]) -> tuple[float, str]:
@@ -85,6 +93,25 @@ def byte_compile() -> None:
     print(f"byte-compiled {package} first, as pip does for a wheel install")
 
 
+def user_install(where: Path) -> str:
+    """A virtual environment at `where` holding hitcount as a user installs it (`pip install
+    .`: no editable finder, no test tools such as mypy's typing_extensions, which msgspec
+    then imports at every start); made once, reused after. Returns its `hitcount`."""  # noqa: D205, D209
+    program = where / "bin" / "hitcount"
+    if not program.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+        pip = [str(where / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, str(HERE.parent)], check=True)
+    print(f"timing {program} (pip install {HERE.parent}; delete {where} to rebuild it)")
+    return str(program)
+
+
+def spread(seconds: list[float], floor: list[float]) -> str:
+    """The minimum of `seconds` over the minimum of `floor`: the ratio least moved by the
+    machine's load (the medians' ratio is the table's)."""  # noqa: D205, D209
+    return f"{min(seconds) / min(floor):.2f}"
+
+
 def main() -> int:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,69 +126,66 @@ def main() -> int:
     parser.add_argument(
         "--follow-lines", type=int, default=10_000_000, help="hits of the followed state (0: skip)"
     )
+    parser.add_argument(
+        "--user-install",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="time hitcount installed in a virtual environment at DIR, as `pip install .`"
+        " installs it (made if missing); default: the hitcount on PATH",
+    )
     options = parser.parse_args()
     directory = options.data_dir or Path(tempfile.mkdtemp(prefix="hitcount-bench-sqlite-"))
     directory.mkdir(parents=True, exist_ok=True)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    byte_compile()
+    if options.user_install is not None:
+        HITCOUNT[0] = user_install(options.user_install.resolve())
+    else:
+        byte_compile()
     big, add = directory / "big.ndjson", directory / "add.ndjson"
     generate(big, options.lines, "2026-11-27T00:00:00Z", 86400, 3)
     generate(add, 1000, "2026-11-28T00:00:00Z", 60, 4)
     full_replays(directory, big, options.replays)
     states = {kind: directory / f"state.{kind}" for kind in KINDS}
-    rows: list[tuple[str, float, float | None]] = []
+    rows: list[tuple[str, float, float | None, str]] = []
     for kind, state in states.items():
         for leftover in directory.glob(f"state.{kind}*"):
             leftover.unlink()
-        seconds, _ = timed(["hitcount", "--state", str(state), "replay", str(big),
+        seconds, _ = timed([HITCOUNT[0], "--state", str(state), "replay", str(big),
                             "--strategy", "sliding", "--max-window", "86400"])  # fmt: skip
-        rows.append((f"full replay of {options.lines:,} lines into .{kind}", seconds, None))
+        rows.append((f"full replay of {options.lines:,} lines into .{kind}", seconds, None, ""))
     samples: dict[str, list[float]] = {"version": [], "db": [], "json": []}
     for _ in range(options.appends):
-        samples["version"].append(timed(["hitcount", "--version"])[0])
+        samples["version"].append(timed([HITCOUNT[0], "--version"])[0])
         for kind, state in states.items():
             # --again: the same file each time (without it, a repeat is refused as counted)
-            args = ["hitcount", "--state", str(state), "replay", "--append", "--again", str(add)]
+            args = [HITCOUNT[0], "--state", str(state), "replay", "--append", "--again", str(add)]
             samples[kind].append(timed(args)[0])
     version = statistics.median(samples["version"])
     for kind in KINDS:
-        rows.append(
-            (f"replay --append 1,000 lines onto .{kind}", statistics.median(samples[kind]), version)
-        )
+        rows.append((f"replay --append 1,000 lines onto .{kind}", statistics.median(samples[kind]),
+                     version, spread(samples[kind], samples["version"])))  # fmt: skip
     queries: dict[str, list[float]] = {"version": [], "db": [], "json": []}
     answers: dict[str, str] = {}
     for _ in range(options.queries):
-        queries["version"].append(timed(["hitcount", "--version"])[0])
+        queries["version"].append(timed([HITCOUNT[0], "--version"])[0])
         for kind, state in states.items():
-            args = [
-                "hitcount",
-                "--state",
-                str(state),
-                "query",
-                "/api/login",
-                "--last",
-                "60",
-                "--json",
-            ]
+            args = [HITCOUNT[0], "--state", str(state), "query", "/api/login", "--last", "60",
+                    "--json"]  # fmt: skip
             seconds, answers[kind] = timed(args)
             queries[kind].append(seconds)
     query_version = statistics.median(queries["version"])
     for kind in KINDS:
-        rows.append(
-            (
-                f"query /api/login --last 60 on .{kind}",
-                statistics.median(queries[kind]),
-                query_version,
-            )
-        )
-    print(f"\n{'step':<48} {'median s':>9} {'x --version':>12}")
+        rows.append((f"query /api/login --last 60 on .{kind}", statistics.median(queries[kind]),
+                     query_version, spread(queries[kind], queries["version"])))  # fmt: skip
+    print(f"\n{'step':<48} {'median s':>9} {'x --version':>12} {'(fastest)':>10}")
     print(
         f"{'hitcount --version (appends / queries)':<48} {version:>9.3f} {query_version:>9.3f} (s)"
     )
-    for name, seconds, floor in rows:
+    for name, seconds, floor, fastest in rows:
         ratio = f"{seconds / floor:>12.2f}" if floor else f"{'':>12}"
-        print(f"{name:<48} {seconds:>9.3f} {ratio}")
+        print(f"{name:<48} {seconds:>9.3f} {ratio} {fastest:>10}")
     status = check(states, answers, options)
     for count in (int(n) for n in options.concurrent.split(",") if n.strip()):
         status |= concurrent(states, directory, count)
@@ -191,11 +215,11 @@ def full_replays(directory: Path, big: Path, rounds: int) -> None:
                 state = directory / f"full-{strategy}.{kind}"
                 for leftover in directory.glob(f"{state.name}*"):
                     leftover.unlink()
-                args = ["hitcount", "--state", str(state), "replay", str(big), "-s", strategy]
+                args = [HITCOUNT[0], "--state", str(state), "replay", str(big), "-s", strategy]
                 runs.setdefault((strategy, kind), []).append(cpu_timed([*args, *extra]))
         for kind in KINDS:  # the sliding state just written, replaced by the same replay
             state = directory / f"full-sliding.{kind}"
-            args = ["hitcount", "--state", str(state), "replay", str(big), "-s", "sliding"]
+            args = [HITCOUNT[0], "--state", str(state), "replay", str(big), "-s", "sliding"]
             runs.setdefault(("sliding, replacing", kind), []).append(
                 cpu_timed([*args, *shapes["sliding"]])
             )
@@ -230,7 +254,7 @@ def concurrent(states: dict[str, Path], directory: Path, count: int) -> int:
         began = time.perf_counter()
         procs = [
             subprocess.Popen(
-                ["hitcount", "--state", str(state), "replay", "--append", str(path)],
+                [HITCOUNT[0], "--state", str(state), "replay", "--append", str(path)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=env,
@@ -239,7 +263,7 @@ def concurrent(states: dict[str, Path], directory: Path, count: int) -> int:
         ]
         failed = [proc.communicate()[1] for proc in procs if proc.wait() != 0]
         wall = time.perf_counter() - began
-        _, out = timed(["hitcount", "--state", str(state), "top", f"/concurrent/{count}/*",
+        _, out = timed([HITCOUNT[0], "--state", str(state), "top", f"/concurrent/{count}/*",
                         "--since", "0", "--json", "--limit", str(count + 1)])  # fmt: skip
         counts = {row["endpoint"]: row["count"] for row in json.loads(out)}
         exact = len(counts) == count and all(value == 1000 for value in counts.values())
@@ -262,13 +286,13 @@ def follow_commits(directory: Path, lines: int) -> None:
         state = directory / f"follow-{size}.db"
         for leftover in directory.glob(f"{state.name}*"):
             leftover.unlink()
-        seconds, _ = timed(["hitcount", "--state", str(state), "replay", str(source),
+        seconds, _ = timed([HITCOUNT[0], "--state", str(state), "replay", str(source),
                             "--strategy", "sliding", "--max-window", "86400"])  # fmt: skip
         print(f"full replay of {size:,} lines into .db for --follow: {seconds:.1f} s")
         grow = directory / f"grow-{size}.ndjson"
         grow.write_text("")
         proc = subprocess.Popen(
-            ["hitcount", "--state", str(state), "replay", "--append", "--follow", str(grow),
+            [HITCOUNT[0], "--state", str(state), "replay", "--append", "--follow", str(grow),
              "--commit-every", "1s", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
@@ -299,7 +323,7 @@ def check(states: dict[str, Path], answers: dict[str, str], options: argparse.Na
         status = 1
     expected = options.lines + 1000 * options.appends
     for kind, state in states.items():
-        _, out = timed(["hitcount", "--state", str(state), "metrics", "--json"])
+        _, out = timed([HITCOUNT[0], "--state", str(state), "metrics", "--json"])
         metrics = json.loads(out)
         held = metrics["total_hits"] + metrics["late_hits"]
         if held != expected:

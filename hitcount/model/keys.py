@@ -26,10 +26,10 @@ from hitcount.model.globs import is_glob
 from hitcount.model.hits import BadLine
 
 DEFAULT_KEY = "{path}"
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
-_FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.S)
+_FIELD = r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}"
+_FILTER = r"(?s)^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$"
 _OPS = ("=", "!=", ">=", "<=", ">", "<")
-_SLASHES = re.compile(r"//+")
+_SLASHES = r"//+"
 
 
 class Where(msgspec.Struct, frozen=True):
@@ -46,7 +46,7 @@ class Where(msgspec.Struct, frozen=True):
         Raises:
             ConfigurationError: not FIELD OP VALUE.
         """
-        found = _FILTER.match(text)
+        found = re.match(_FILTER, text)
         if found is None or not found.group(3):
             raise ConfigurationError(
                 f"--where must look like FIELD OP VALUE (OP: {' '.join(_OPS)}), got {text!r}",
@@ -88,7 +88,7 @@ class Keying(msgspec.Struct, frozen=True):
 
     def __post_init__(self) -> None:
         for template in self.templates:
-            if not _FIELD.search(template):
+            if not re.search(_FIELD, template):
                 raise ConfigurationError(
                     f"--key must name at least one field in braces, got {template!r}",
                     hint="e.g. --key '{method} {path}' or --key '{status_class}'",
@@ -135,7 +135,7 @@ class Keying(msgspec.Struct, frozen=True):
 
     def field_names(self) -> frozenset[str]:
         """Every field the keys and filters name (`status_class` also needs `status`)."""
-        names = {name for template in self.templates for name in _FIELD.findall(template)}
+        names = {name for template in self.templates for name in re.findall(_FIELD, template)}
         names |= {rule.field for rule in self.where}
         return frozenset(names | {"status"} if "status_class" in names else names)
 
@@ -204,7 +204,7 @@ def decode_path(path: str) -> str:
     if "%" in path:
         with suppress(UnicodeDecodeError):  # not UTF-8: keep it as written
             path = unquote_to_bytes(path).decode("utf-8")
-    return _SLASHES.sub("/", path) if "//" in path else path
+    return re.sub(_SLASHES, "/", path) if "//" in path else path
 
 
 def _fill(template: str, fields: Mapping[str, Any]) -> str:
@@ -214,7 +214,7 @@ def _fill(template: str, fields: Mapping[str, Any]) -> str:
             raise BadLine(f"no field {found.group(1)!r} for --key {template}")
         return _text(got)
 
-    return _FIELD.sub(value, template)
+    return re.sub(_FIELD, value, template)
 
 
 def status_class(status: object) -> str | None:

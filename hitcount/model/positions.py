@@ -21,8 +21,6 @@ from typing import Any
 
 import msgspec
 
-from hitcount.model.digests import sha256
-
 #: The checksum covers at most this many bytes from the start of the file.
 HEAD_BYTES = 1024
 #: The source name that reads standard input.
@@ -171,4 +169,6 @@ def offset_after_lines(fd: int, lines: int) -> int:
 
 def head_checksum(fd: int, size: int) -> str:
     """Hex SHA-256 of the first `size` bytes of the open file `fd` (fewer if it is shorter)."""
+    from hitcount.model.digests import sha256  # here: a query reads positions, never hashes
+
     return sha256(os.pread(fd, size, 0) if size else b"").hexdigest()

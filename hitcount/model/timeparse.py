@@ -17,8 +17,8 @@ _UNITS = {
 }  # fmt: skip
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
 #: One number and its unit (a bare number is seconds, and only alone).
-_PART = re.compile(rf"({_NUMBER})\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
-_DURATION = re.compile(rf"^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:ms|min|s|m|h|d|w)\s*)+)\s*$", re.I)
+_PART = rf"(?i)({_NUMBER})\s*(ms|min|s|m|h|d|w)"
+_DURATION = rf"(?i)^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:ms|min|s|m|h|d|w)\s*)+)\s*$"
 
 
 def parse_duration(text: str, option: str = "last") -> float:
@@ -36,7 +36,7 @@ def parse_duration(text: str, option: str = "last") -> float:
 
 def is_duration(text: str) -> bool:
     """Whether `text` is shaped like a duration (`300`, `1h30m`; zero included)."""
-    return _DURATION.match(text) is not None
+    return _is_number(text) or re.match(_DURATION, text) is not None
 
 
 def parse_length(text: str, option: str = "last") -> float:
@@ -45,12 +45,15 @@ def parse_length(text: str, option: str = "last") -> float:
     Raises:
         ConfigurationError: not a duration, or not finite.
     """
-    if _DURATION.match(text) is None:
+    if _is_number(text):  # `300`: no pattern compiled (a query's start-up)
+        parts = []
+    elif re.match(_DURATION, text) is None:
         raise ConfigurationError(
             f"{option} must be a duration such as 300, 90s, 5m, 1h30m or 1d; got {text!r}",
             param=option,
         )
-    parts = _PART.findall(text)
+    else:
+        parts = re.findall(_PART, text)
     if not parts:  # a bare number of seconds
         seconds = float(text)
     else:
@@ -67,6 +70,13 @@ def parse_length(text: str, option: str = "last") -> float:
     if not math.isfinite(seconds):
         raise ConfigurationError(f"{option} must be finite, got {text!r}", param=option)
     return seconds
+
+
+def _is_number(text: str) -> bool:
+    """Whether `text` is a bare number of seconds as `_NUMBER` reads it (`300`, `1.5`, `.5`),
+    with whitespace around."""  # noqa: D205, D209
+    head, dot, tail = text.strip().partition(".")
+    return (head.isdecimal() or (bool(dot) and not head)) and (not dot or tail.isdecimal())
 
 
 def parse_instant(text: str, option: str = "now") -> float:

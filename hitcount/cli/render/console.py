@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hitcount.cli.render.text import Styled, progress_text, safe
 from hitcount.model.inert import json_line
-from hitcount.views.csv_forms import csv_text, payload_rows
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -169,6 +168,8 @@ class Output:
         """One JSON document on stdout (non-finite numbers become null, controls escaped);
         CSV rows with --csv."""  # noqa: D205, D209
         if self.csv_output:
+            from hitcount.views.csv_forms import payload_rows  # here: only --csv loads csv
+
             self.csv(payload_rows(payload))
             return
         self._json_stream.write(json_line(payload) + "\n")
@@ -176,6 +177,8 @@ class Output:
 
     def csv(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows as CSV on stdout, a header line first."""
+        from hitcount.views.csv_forms import csv_text
+
         self._json_stream.write(csv_text(rows))
         self._json_stream.flush()
 

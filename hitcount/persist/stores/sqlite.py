@@ -15,7 +15,6 @@ Writers of the same state take turns through an `flock` on `PATH.lock`, as the f
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sqlite3
@@ -33,38 +32,30 @@ from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
-from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
-from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
-from hitcount.persist.stores.sqlite_documents import SCHEMA as DOCUMENTS_SCHEMA
+from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
+from hitcount.persist.stores.sqlite_documents import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, refuse_foreign
-from hitcount.persist.stores.sqlite_import import import_legacy
-from hitcount.persist.stores.sqlite_layouts import SCHEMA, DocumentLayout
-from hitcount.persist.stores.sqlite_levels import SCHEMA as LEVELS_SCHEMA
+from hitcount.persist.stores.sqlite_layouts import DocumentLayout
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
+from hitcount.persist.stores.sqlite_sketches import SCHEMA as SKETCHES_SCHEMA
 from hitcount.persist.stores.sqlite_sketches import (
-    Sketches,
     holds_sketches,
     read_distinct,
     sketch_bytes,
     stored_rows,
 )
-from hitcount.persist.stores.sqlite_writes import (
-    clear,
+from hitcount.persist.stores.sqlite_versions import (
     document_version,
     drop_stale_chunks,
     meta_version,
-    next_baseline,
-    spec,
-    write_all,
-    write_changes,
-    write_events,
-    write_inputs,
-    write_meta,
 )
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from hitcount.engine import HitCounter
+    from hitcount.persist.stores.sqlite_sketches import Sketches
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Seconds SQLite itself waits for a lock (writers of hitcount already take turns).
@@ -76,12 +67,9 @@ _META_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS distinct_sketches (
-    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch BLOB NOT NULL,
-    PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
 """
 
-_SCHEMA = _META_SCHEMA + CHUNKS_SCHEMA + SCHEMA + DOCUMENTS_SCHEMA + LEVELS_SCHEMA + EVENTS_INDEX
+_SCHEMA = _META_SCHEMA + SKETCHES_SCHEMA + LAYOUTS_SCHEMA + EVENTS_INDEX
 
 
 class SqliteStore(Store):
@@ -114,6 +102,8 @@ class SqliteStore(Store):
         if self.path.is_dir():
             raise StateError(f"{self.path}: is a directory, not a state file")
         if self.legacy is not None and not self.path.exists() and self.legacy.exists():
+            from hitcount.persist.stores.sqlite_import import import_legacy  # once per state
+
             self._lock._ensure_directory()
             import_legacy(self, self.legacy, SqliteStore, self.on_note)
         if not self.path.exists():
@@ -219,9 +209,9 @@ class SqliteStore(Store):
         meta = self._meta(db)
         if meta is None:
             return None
-        spec = json.loads(meta["strategy"])
+        spec = json_value(meta["strategy"])
         layout = layout_for(spec["name"], spec["params"])
-        extras = json.loads(meta.get("extras") or "null")
+        extras = json_value(meta.get("extras") or "null")
         endpoints = None
         whole = isinstance(layout, DocumentLayout) or "state" in meta  # or an older save's
         if scope.patterns is not None and not whole:
@@ -241,28 +231,28 @@ class SqliteStore(Store):
         events = db.execute(
             "SELECT event FROM events ORDER BY id DESC LIMIT ?", (RECENT_EVENTS,)
         ).fetchall()
-        inputs = [json.loads(row[0]) for row in db.execute("SELECT position FROM inputs")]
+        inputs = [json_value(row[0]) for row in db.execute("SELECT position FROM inputs")]
         document = {
             "format": FORMAT,
             "version": document_version(self._version(meta)),
             "created_at": meta.get("created_at", ""),
             "strategy": spec,
-            "clock": json.loads(meta["clock"]),
-            "horizon": json.loads(meta["horizon"]),
+            "clock": json_value(meta["clock"]),
+            "horizon": json_value(meta["horizon"]),
             "max_lateness_s": float(meta["max_lateness_s"]),
-            "metrics": json.loads(meta["metrics"]),
-            "recent_events": [json.loads(row[0]) for row in reversed(events)],
+            "metrics": json_value(meta["metrics"]),
+            "recent_events": [json_value(row[0]) for row in reversed(events)],
             "state": state,
             # sizes only: `sizes` sums the sketches' bytes instead of decoding them
             "distinct": read_distinct(
                 db, meta, [] if sizes_only or not scope.users else endpoints, since
             ),
             "inputs": inputs,
-            "alerts": json.loads(meta.get("alerts") or "[]"),
+            "alerts": json_value(meta.get("alerts") or "[]"),
         }
         if meta.get("max_endpoints"):
-            document["max_endpoints"] = json.loads(meta["max_endpoints"])
-        if (keys := json.loads(meta.get("keys") or "null")) is not None:
+            document["max_endpoints"] = json_value(meta["max_endpoints"])
+        if (keys := json_value(meta.get("keys") or "null")) is not None:
             document["keys"] = keys
         return encode(document)
 
@@ -296,7 +286,7 @@ class SqliteStore(Store):
             meta = self._meta(db)
             if meta is None:
                 return None
-            spec = json.loads(meta["strategy"])
+            spec = json_value(meta["strategy"])
             layout = layout_for(spec["name"], spec["params"])
             users = sketch_bytes(db) if meta.get("distinct") else {}
             if isinstance(layout, DocumentLayout) or "state" in meta:
@@ -376,7 +366,7 @@ class SqliteStore(Store):
         loaded_here = not whole and base is not None and base[2] is counter
         built, sketches = False, None
         if not loaded_here and self._db is None and can_build(self.path, self.legacy):
-            fill = partial(write_all, counter=counter, layout=layout)
+            fill = partial(_writes_module().write_all, counter=counter, layout=layout)
             self._lock._ensure_directory()
             with self.errors("writing the state"):
                 built = build_fresh(self.path, _SCHEMA, fill, counter.metrics.total_hits)
@@ -386,21 +376,23 @@ class SqliteStore(Store):
             with self._writing(db):
                 sketches = self._write_into(db, counter, layout, loaded_here)
         counter.unsaved_events.clear()
-        self._base = (strategy, next_baseline(self._base, layout, counter), counter, sketches)
+        baseline = _writes_module().next_baseline(self._base, layout, counter)
+        self._base = (strategy, baseline, counter, sketches)
 
     def _write_into(
         self, db: sqlite3.Connection, counter: HitCounter, layout: Any, loaded_here: bool
     ) -> Sketches | None:
         """Write the counter into the open database: its changes, or every row."""
-        strategy, base = counter.strategy, self._base
+        strategy, base, writes = counter.strategy, self._base, _writes_module()
         old = self._meta(db)
-        same = old is not None and json.loads(old["strategy"]) == spec(strategy)
+        same = old is not None and json_value(old["strategy"]) == writes.spec(strategy)
         if not (loaded_here and same and base is not None and base[0] is strategy):
-            clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
-            write_all(db, counter, layout, whole=not loaded_here)
+            writes.clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
+            writes.write_all(db, counter, layout, whole=not loaded_here)
             return None  # the sketches are as stored
         before = base[3] if base[3] is not None else stored_rows(db, counter)
-        return write_changes(db, counter, layout, base[1], before)
+        changed: Sketches | None = writes.write_changes(db, counter, layout, base[1], before)
+        return changed
 
     def write_rows(
         self, counter: HitCounter, add_rows: Callable[[sqlite3.Connection], int]
@@ -410,11 +402,12 @@ class SqliteStore(Store):
         db = self._connect(create=True)
         assert db is not None
         layout = layout_for(counter.strategy.name, counter.strategy.params)
+        writes = _writes_module()
         with self._writing(db):
             counter.metrics.pruned_events += add_rows(db)
-            write_events(db, counter, whole=False)
-            write_meta(db, counter, layout)
-            write_inputs(db, counter)
+            writes.write_events(db, counter, whole=False)
+            writes.write_meta(db, counter, layout)
+            writes.write_inputs(db, counter)
         counter.unsaved_events.clear()
 
     @contextlib.contextmanager
@@ -441,9 +434,16 @@ class SqliteStore(Store):
                 self._base = None
 
 
+def _writes_module() -> ModuleType:
+    """`sqlite_writes`, imported by the first write (a read-only command never needs it)."""
+    from hitcount.persist.stores import sqlite_writes
+
+    return sqlite_writes
+
+
 def _since(scope: Scope, meta: dict[str, Any]) -> float:
     if scope.last_s is None or not math.isfinite(scope.last_s):
         return -math.inf
-    clock = json.loads(meta["clock"])
+    clock = json_value(meta["clock"])
     end = scope.now if scope.now is not None else (clock or 0.0)
     return float(end - scope.last_s)

@@ -1,5 +1,8 @@
 """Rows of a SQLite state: inserted many to a statement, read by endpoint, checked.
 
+The JSON values in rows are read by `json_value`, which imports the `json` module only for
+what msgspec does not read (`Infinity`, `NaN`, lone surrogates): a query's start-up.
+
 `INSERT INTO t VALUES (?, ?), (?, ?), ...`:
 sqlite3's `executemany` steps and resets its statement once per row; a statement of
 `ROWS_PER_STATEMENT` rows does that once per batch, and inserts the same rows in about 40%
@@ -12,6 +15,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
+
+import msgspec
 
 from hitcount.errors import StateError
 
@@ -60,3 +65,17 @@ def rows_of(
 def damaged_row(what: str) -> StateError:
     """The error for a row read back damaged (`what`: which row, and how)."""
     return StateError(what, hint=DAMAGED_HINT)
+
+
+def json_value(text: str | bytes) -> Any:
+    """A JSON value exactly as `json.loads` reads it.
+
+    Raises:
+        ValueError: not JSON (`json.JSONDecodeError`).
+    """
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:  # `Infinity`, `NaN`, `1e400`: what only `json` reads
+        import json
+
+        return json.loads(text)

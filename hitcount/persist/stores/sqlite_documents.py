@@ -11,26 +11,29 @@ save.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hitcount.persist.stores.document_parts import combine
-from hitcount.persist.stores.sqlite_bulk import rows_of
+from hitcount.persist.stores.sqlite_bulk import json_value, rows_of
+from hitcount.persist.stores.sqlite_layouts import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_layouts import (
     BucketLayout,
     DocumentLayout,
     SlidingLayout,
     SqliteLayout,
 )
+from hitcount.persist.stores.sqlite_levels import SCHEMA as LEVELS_SCHEMA
 from hitcount.persist.stores.sqlite_levels import LevelLayout
 from hitcount.strategies.base import Strategy
 
-SCHEMA = """
+_DOCUMENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS endpoint_documents (
     endpoint TEXT PRIMARY KEY, document TEXT NOT NULL, entries INTEGER NOT NULL) WITHOUT ROWID;
 """
+#: The tables of every strategy's layout.
+SCHEMA = LAYOUTS_SCHEMA + _DOCUMENTS_SCHEMA + LEVELS_SCHEMA
 
 #: Each endpoint's document text: what a save compares against.
 Documents = dict[str, str]
@@ -41,6 +44,8 @@ class EndpointDocumentLayout(SqliteLayout):
 
     def documents(self, strategy: Strategy) -> Documents:
         """Each endpoint's state restricted to it, as JSON text."""
+        import json  # writers only: a query's start-up
+
         parts = split(strategy.to_state(), set(strategy.endpoints()))
         return {name: json.dumps(parts[name]) for name in sorted(parts)}
 
@@ -48,8 +53,10 @@ class EndpointDocumentLayout(SqliteLayout):
         self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
     ) -> Strategy:
         """A strategy holding the documents of `endpoints` (None: all)."""
+        import json  # `ehist` and `auto` only: as their documents were written
+
         query = "SELECT document FROM endpoint_documents"
-        parts = [json.loads(row[0]) for row in rows_of(db, query, endpoints)]
+        parts = [json_value(row[0]) for row in rows_of(db, query, endpoints)]
         strategy = self.empty()
         strategy.load_state(json.dumps(combine([strategy.to_state(), *parts])).encode())
         return strategy

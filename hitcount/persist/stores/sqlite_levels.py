@@ -9,11 +9,10 @@ document in `meta`) is read as it is and moved into rows at its next save.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, json_value, rows_of
 from hitcount.persist.stores.sqlite_layouts import SqliteLayout
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import keeping_levels
@@ -59,6 +58,8 @@ class LevelLayout(SqliteLayout):
 
     def rows(self, strategy: Strategy) -> Levels:
         """Each endpoint's levels as JSON text."""
+        import json  # writers only: a query's start-up
+
         counters = keeping_levels(strategy)
         return {
             endpoint: json.dumps(counters.levels(endpoint), separators=(",", ":"))
@@ -90,7 +91,7 @@ class LevelLayout(SqliteLayout):
 def _levels(endpoint: str, text: Any) -> list[int]:
     """A row's levels (their range is checked when the state is loaded)."""
     try:
-        levels = json.loads(text)
+        levels = json_value(text)
     except (TypeError, ValueError) as err:
         what = f"damaged morris_levels row for {endpoint!r}: not JSON"
         raise damaged_row(what) from err

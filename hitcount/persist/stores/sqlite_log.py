@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+from hitcount.persist.stores.sqlite_bulk import json_value
 
 #: An index of the events by their log clock, for `events --since/--until` over all of them.
 EVENTS_INDEX = (
@@ -31,7 +32,7 @@ def read_events(
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = db.execute(f"{sql} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [json.loads(row[0]) for row in reversed(rows)]
+    return [json_value(row[0]) for row in reversed(rows)]
 
 
 def file_sizes(path: Path) -> dict[str, int]:

@@ -9,14 +9,13 @@ here gives the sketches of both, and every write takes a sketch it changes out o
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import insert_rows, rows_of
+from hitcount.persist.stores.sqlite_bulk import insert_rows, json_value, rows_of
+from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
     holds_chunks,
@@ -30,13 +29,23 @@ from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
+#: One sketch a row, and the chunks of `sqlite_chunks`.
+SCHEMA = (
+    CHUNKS_SCHEMA
+    + """
+CREATE TABLE IF NOT EXISTS distinct_sketches (
+    endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch BLOB NOT NULL,
+    PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
+"""
+)
+
 
 def read_distinct(
     db: sqlite3.Connection, meta: dict[str, Any], endpoints: list[str] | None, since: float
 ) -> Any:
     """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
     all) whose minute ends after `since`."""  # noqa: D205, D209
-    parameters = json.loads(meta.get("distinct") or "null")
+    parameters = json_value(meta.get("distinct") or "null")
     if parameters is None:
         return None
     width = float(parameters["bucket_s"])
@@ -71,6 +80,8 @@ def stored_bytes(value: bytes | str) -> bytes:
         return value
     if not isinstance(value, str):
         raise ValueError(f"a distinct-users sketch must be a BLOB, not {type(value).__name__}")
+    import base64  # states saved before sketches were BLOBs only
+
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as err:
@@ -79,7 +90,7 @@ def stored_bytes(value: bytes | str) -> bytes:
 
 def sketch_text(value: bytes | str) -> str:
     """A `distinct_sketches.sketch` value as the base64 text of a state document."""
-    return value if isinstance(value, str) else base64.b64encode(value).decode("ascii")
+    return value if isinstance(value, str) else binascii.b2a_base64(value, newline=False).decode()
 
 
 #: Each stored sketch's bytes by (endpoint, bucket): what a save compares against.

@@ -11,62 +11,17 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.decoding import FORMAT, VERSION
+from hitcount.persist.decoding import FORMAT
 from hitcount.persist.stores.sqlite_layouts import DATA_TABLES, DocumentLayout, SqliteLayout
 from hitcount.persist.stores.sqlite_sketches import (
     Sketches,
     distinct_parameters,
     write_sketches,
 )
+from hitcount.persist.stores.sqlite_versions import LAYOUT_VERSION
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
-
-
-#: The `version` in meta: 2 since sketches may be kept in `distinct_chunks`, 3 since
-#: buckets may be kept in `bucket_chunks`; a hitcount from before does not read them. It
-#: refuses a newer version (its documents carry the meta's version), so it never answers
-#: from such a state without those rows; the state's documents (`snapshot save`) still say
-#: `VERSION`.
-LAYOUT_VERSION = VERSION + 2
-
-#: The chunk tables, by the meta version that brought them.
-CHUNK_TABLES = {2: "distinct_chunks", 3: "bucket_chunks"}
-
-
-def meta_version(value: object) -> int | None:
-    """Meta's `version` as an int (None: not a whole number, a damaged row)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str | bytes) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def document_version(layout_version: int) -> int:
-    """The document version of a state whose meta says `layout_version` (up to
-    `LAYOUT_VERSION`: read as it is; a version after it stays newer, so it is refused)."""  # noqa: D205, D209
-    return VERSION if VERSION <= layout_version <= LAYOUT_VERSION else layout_version
-
-
-def drop_stale_chunks(db: sqlite3.Connection) -> None:
-    """Delete chunk rows a state's meta does not vouch for: a hitcount from before those
-    chunks replaced the state in place (its meta says an older version) and left ours."""  # noqa: D205, D209
-    row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-    version = None if row is None else meta_version(row[0])
-    if version is None or version >= LAYOUT_VERSION:
-        return  # nothing saved, ours, or damaged (reading the header says so)
-    stale = [table for since, table in CHUNK_TABLES.items() if since > version]
-    if not any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in stale):
-        return  # fixed table names
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for table in stale:
-            db.execute(f"DELETE FROM {table}")  # fixed table names
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def spec(strategy: Any) -> dict[str, Any]:
