@@ -30,6 +30,7 @@ from hitcount.ingest.columnar import decode_ndjson_block
 from hitcount.ingest.formats import make_parser
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.keyed import keyed
+from hitcount.ingest.heap import keep_freed_memory
 from hitcount.ingest.keyed_block import decode_any_block
 from hitcount.ingest.lines import fast_format
 from hitcount.ingest.reader import BOM, MAX_LINE_BYTES, drop_blank_lines, line_count
@@ -328,6 +329,7 @@ def _in_pool(
     tasks: Iterable[tuple[_Key, RangeTask | None]], workers: int
 ) -> Iterator[tuple[_Key, RangeResult | None]]:
     """Run the tasks on `workers` processes, a few ahead; yield `(key, result)` in order."""
+    keep_freed_memory()  # before the workers fork: they inherit it
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
