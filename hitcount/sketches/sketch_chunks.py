@@ -64,19 +64,25 @@ def chunk_rows(tracker: DistinctTracker, span: int) -> list[ChunkRow]:
     sizes, starts, buckets = sizes[order], starts[order], buckets[order]
     endpoint_ranks, pair_ids = endpoint_ranks[order], pair_ids[order]
     at = np.cumsum(sizes) - sizes
-    entries = (keys & 0xFFFFFFFF)[np.repeat(starts - at, sizes) + np.arange(len(keys))]
-    lengths = encoded_lengths(log.precision, sizes, entries[at])
+    # the entries (each key's low 32 bits) of the runs in that order; 32-bit arrays: a save
+    # of 2M keys touches 32 MiB of new memory instead of 88 (its pages fault in one by one)
+    index = np.intp if len(keys) >= 2**31 else np.int32
+    source = np.repeat((starts - at).astype(index), sizes)
+    source += np.arange(len(keys), dtype=index)
+    entries32 = keys.astype("<u4")[source]
+    del source
+    lengths = encoded_lengths(log.precision, sizes, entries32[at].astype(np.int64))
     group = np.floor_divide(buckets, span)
     cuts = np.flatnonzero((np.diff(endpoint_ranks) != 0) | (np.diff(group) != 0)) + 1
     bounds = [0, *cuts.tolist(), len(buckets)]
     starts_at = np.array(bounds[:-1])
-    ends = np.append(at, len(entries)).tolist()
+    ends = np.append(at, len(entries32)).tolist()
     by_rank = np.argsort(ranks)
     chunk_names = [names[i] for i in by_rank[endpoint_ranks[starts_at]].tolist()]
     firsts = (group[starts_at] * span).tolist()
     lasts = buckets[np.array(bounds[1:]) - 1].tolist()
     totals = np.add.reduceat(lengths, starts_at).tolist()  # every chunk holds a sketch
-    wide, narrow, entries32 = buckets.astype("<i8"), sizes.astype("<u4"), entries.astype("<u4")
+    wide, narrow = buckets.astype("<i8"), sizes.astype("<u4")
     return [
         (name, first, last, b - a, total, wide[a:b].tobytes(), narrow[a:b].tobytes(),
          entries32[ends[a] : ends[b]].tobytes())
