@@ -6,7 +6,7 @@ import io
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
@@ -114,6 +114,8 @@ def _tables(draw: st.DrawFn) -> tuple[list[str], set[str], list[list[str]]]:
 
 @settings(max_examples=300)
 @given(_tables())
+@example((["0 "], {"0 "}, []))  # Rich strips a right-justified cell's trailing spaces
+@example((["a", "n"], {"n"}, [["x ", "5  "], ["yy", "12"]]))
 def test_a_piped_table_is_what_rich_printed(
     table: tuple[list[str], set[str], list[list[str]]],
 ) -> None:

@@ -59,7 +59,7 @@ class TextTable:
         sides = [name in self.right for name in self.columns]
         return [
             "  ".join(
-                cell.rjust(width) if right else cell.ljust(width)
+                cell.rstrip().rjust(width) if right else cell.ljust(width)  # as Rich
                 for cell, width, right in zip(row, widths, sides, strict=True)
             ).rstrip()
             for row in grid
