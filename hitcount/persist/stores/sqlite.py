@@ -30,6 +30,7 @@ from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
 from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
+from hitcount.persist.stores import sqlite_versions as meta_rows
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
 from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
@@ -44,11 +45,6 @@ from hitcount.persist.stores.sqlite_sketches import (
     read_distinct,
     sketch_bytes,
     stored_rows,
-)
-from hitcount.persist.stores.sqlite_versions import (
-    document_version,
-    drop_stale_chunks,
-    meta_version,
 )
 
 if TYPE_CHECKING:
@@ -122,7 +118,7 @@ class SqliteStore(Store):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
-            drop_stale_chunks(db)
+            meta_rows.drop_stale_chunks(db)
         self._db = db
         return db
 
@@ -139,9 +135,14 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:
-        """Turn sqlite3's exceptions into one clear StoreUnavailableError or StateError."""
+        """Turn sqlite3's exceptions into one clear StoreUnavailableError or StateError; a
+        damaged row's StateError names the file."""  # noqa: D205, D209
         try:
             yield
+        except StateError as err:
+            if type(err) is not StateError or err.message.startswith(f"{self.path}: "):
+                raise
+            raise StateError(f"{self.path}: {err.message}", hint=err.hint) from err
         except sqlite3.OperationalError as err:
             if "locked" in str(err) or "busy" in str(err):
                 raise StoreUnavailableError(
@@ -149,14 +150,11 @@ class SqliteStore(Store):
                     f" ({doing})",
                     hint="another program (a sqlite3 shell?) holds a write transaction: end it",
                 ) from err
-            raise StoreUnavailableError(
-                f"{self.path}: cannot use the database ({doing}): {err}"
-            ) from err
+            what = f"{self.path}: cannot use the database ({doing}): {err}"
+            raise StoreUnavailableError(what) from err
         except sqlite3.DatabaseError as err:
-            raise StateError(
-                f"{self.path}: damaged database ({doing}): {err}",
-                hint=DAMAGED_HINT,
-            ) from err
+            what = f"{self.path}: damaged database ({doing}): {err}"
+            raise StateError(what, hint=DAMAGED_HINT) from err
 
     def fold_wal(self) -> None:
         """Move the WAL into the database file and stop using one (a file whole by itself)."""
@@ -209,9 +207,9 @@ class SqliteStore(Store):
         meta = self._meta(db)
         if meta is None:
             return None
-        spec = json_value(meta["strategy"])
+        spec = meta_rows.strategy_spec(meta)
         layout = layout_for(spec["name"], spec["params"])
-        extras = json_value(meta.get("extras") or "null")
+        extras = meta_rows.meta_json(meta, "extras", "null")
         endpoints = None
         whole = isinstance(layout, DocumentLayout) or "state" in meta  # or an older save's
         if scope.patterns is not None and not whole:
@@ -231,33 +229,35 @@ class SqliteStore(Store):
         events = db.execute(
             "SELECT event FROM events ORDER BY id DESC LIMIT ?", (RECENT_EVENTS,)
         ).fetchall()
-        inputs = [json_value(row[0]) for row in db.execute("SELECT position FROM inputs")]
+        inputs = [
+            json_value(row[0], "inputs row") for row in db.execute("SELECT position FROM inputs")
+        ]
         document = {
             "format": FORMAT,
-            "version": document_version(self._version(meta)),
+            "version": meta_rows.document_version(self._version(meta)),
             "created_at": meta.get("created_at", ""),
             "strategy": spec,
-            "clock": json_value(meta["clock"]),
-            "horizon": json_value(meta["horizon"]),
-            "max_lateness_s": float(meta["max_lateness_s"]),
-            "metrics": json_value(meta["metrics"]),
-            "recent_events": [json_value(row[0]) for row in reversed(events)],
+            "clock": meta_rows.meta_json(meta, "clock"),
+            "horizon": meta_rows.meta_json(meta, "horizon"),
+            "max_lateness_s": meta_rows.meta_seconds(meta, "max_lateness_s"),
+            "metrics": meta_rows.meta_json(meta, "metrics"),
+            "recent_events": [json_value(row[0], "events row") for row in reversed(events)],
             "state": state,
             # sizes only: `sizes` sums the sketches' bytes instead of decoding them
             "distinct": read_distinct(
                 db, meta, [] if sizes_only or not scope.users else endpoints, since
             ),
             "inputs": inputs,
-            "alerts": json_value(meta.get("alerts") or "[]"),
+            "alerts": meta_rows.meta_json(meta, "alerts", "[]"),
         }
         if meta.get("max_endpoints"):
-            document["max_endpoints"] = json_value(meta["max_endpoints"])
-        if (keys := json_value(meta.get("keys") or "null")) is not None:
+            document["max_endpoints"] = meta_rows.meta_json(meta, "max_endpoints")
+        if (keys := meta_rows.meta_json(meta, "keys", "null")) is not None:
             document["keys"] = keys
         return encode(document)
 
     def _version(self, meta: dict[str, Any]) -> int:
-        version = meta_version(meta.get("version"))
+        version = meta_rows.meta_version(meta.get("version"))
         if version is None:
             raise StateError(f"{self.path}: damaged meta row 'version': {meta.get('version')!r}")
         return version
@@ -286,7 +286,7 @@ class SqliteStore(Store):
             meta = self._meta(db)
             if meta is None:
                 return None
-            spec = json_value(meta["strategy"])
+            spec = meta_rows.strategy_spec(meta)
             layout = layout_for(spec["name"], spec["params"])
             users = sketch_bytes(db) if meta.get("distinct") else {}
             if isinstance(layout, DocumentLayout) or "state" in meta:
@@ -385,7 +385,7 @@ class SqliteStore(Store):
         """Write the counter into the open database: its changes, or every row."""
         strategy, base, writes = counter.strategy, self._base, _writes_module()
         old = self._meta(db)
-        same = old is not None and json_value(old["strategy"]) == writes.spec(strategy)
+        same = old is not None and meta_rows.strategy_spec(old) == writes.spec(strategy)
         if not (loaded_here and same and base is not None and base[0] is strategy):
             writes.clear(db, keep_events=loaded_here)  # a swapped strategy keeps its event log
             writes.write_all(db, counter, layout, whole=not loaded_here)
@@ -444,6 +444,6 @@ def _writes_module() -> ModuleType:
 def _since(scope: Scope, meta: dict[str, Any]) -> float:
     if scope.last_s is None or not math.isfinite(scope.last_s):
         return -math.inf
-    clock = json_value(meta["clock"])
+    clock = meta_rows.meta_json(meta, "clock")
     end = scope.now if scope.now is not None else (clock or 0.0)
     return float(end - scope.last_s)

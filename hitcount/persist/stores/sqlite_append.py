@@ -14,7 +14,6 @@ and states with an endpoint cap, are appended whole (`updating`).
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from hitcount.persist.stores.sqlite_bucket_chunks import prune_bucket_chunks, re
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout
 from hitcount.persist.stores.sqlite_sketches import append_sketches
+from hitcount.persist.stores.sqlite_versions import meta_json, strategy_spec
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 
@@ -42,9 +42,9 @@ def appends_rows(store: SqliteStore) -> bool:
     meta = store.header()
     if meta is None:
         return False
-    return json.loads(meta["strategy"])["name"] in ADDS_ROWS and not json.loads(
-        meta.get("max_endpoints") or "null"
-    )
+    with store.errors("reading the state"):  # a damaged row names the file
+        name = strategy_spec(meta)["name"]
+        return name in ADDS_ROWS and not meta_json(meta, "max_endpoints", "null")
 
 
 @contextmanager

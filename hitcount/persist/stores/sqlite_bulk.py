@@ -67,15 +67,18 @@ def damaged_row(what: str) -> StateError:
     return StateError(what, hint=DAMAGED_HINT)
 
 
-def json_value(text: str | bytes) -> Any:
+def json_value(text: str | bytes, what: str = "row") -> Any:
     """A JSON value exactly as `json.loads` reads it.
 
     Raises:
-        ValueError: not JSON (`json.JSONDecodeError`).
+        StateError: not JSON (a damaged `what`, named in the message).
     """
     try:
         return msgspec.json.decode(text)
-    except msgspec.DecodeError:  # `Infinity`, `NaN`, `1e400`: what only `json` reads
+    except (msgspec.DecodeError, TypeError):  # `Infinity`, `NaN`, `1e400`: only `json` reads
         import json
 
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise damaged_row(f"damaged {what}: not JSON ({err})") from err

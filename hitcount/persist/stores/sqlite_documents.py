@@ -56,7 +56,9 @@ class EndpointDocumentLayout(SqliteLayout):
         import json  # `ehist` and `auto` only: as their documents were written
 
         query = "SELECT document FROM endpoint_documents"
-        parts = [json_value(row[0]) for row in rows_of(db, query, endpoints)]
+        parts = [
+            json_value(row[0], "endpoint_documents row") for row in rows_of(db, query, endpoints)
+        ]
         strategy = self.empty()
         strategy.load_state(json.dumps(combine([strategy.to_state(), *parts])).encode())
         return strategy

@@ -90,11 +90,7 @@ class LevelLayout(SqliteLayout):
 
 def _levels(endpoint: str, text: Any) -> list[int]:
     """A row's levels (their range is checked when the state is loaded)."""
-    try:
-        levels = json_value(text)
-    except (TypeError, ValueError) as err:
-        what = f"damaged morris_levels row for {endpoint!r}: not JSON"
-        raise damaged_row(what) from err
+    levels = json_value(text, f"morris_levels row for {endpoint!r}")
     if not isinstance(levels, list) or not levels:
         what = f"damaged morris_levels row for {endpoint!r}: not a list of levels"
         raise damaged_row(what)

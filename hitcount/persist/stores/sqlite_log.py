@@ -32,7 +32,7 @@ def read_events(
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = db.execute(f"{sql} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [json_value(row[0]) for row in reversed(rows)]
+    return [json_value(row[0], "events row") for row in reversed(rows)]
 
 
 def file_sizes(path: Path) -> dict[str, int]:

@@ -45,7 +45,7 @@ def read_distinct(
 ) -> Any:
     """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
     all) whose minute ends after `since`."""  # noqa: D205, D209
-    parameters = json_value(meta.get("distinct") or "null")
+    parameters = json_value(meta.get("distinct") or "null", "meta row 'distinct'")
     if parameters is None:
         return None
     width = float(parameters["bucket_s"])

@@ -1,14 +1,18 @@
-"""Which SQLite states this hitcount reads: meta's `version`, the chunk tables it brought.
+"""A SQLite state's meta as this hitcount reads it: versions, chunk tables, checked values.
 
-Read on every open of a state (`drop_stale_chunks`) and by every load (`document_version`),
-so it imports nothing a reader would not.
+Meta's `version` says which chunk tables the state may hold; its rows' values are read
+checked (a damaged row is a `StateError` naming it). Read on every open of a state and by
+every load, so it imports nothing a reader would not.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from hitcount.persist.decoding import VERSION
+from hitcount.persist.stores.sqlite_bulk import damaged_row, json_value
 
 #: The `version` in meta: 2 since sketches may be kept in `distinct_chunks`, 3 since
 #: buckets may be kept in `bucket_chunks`; a hitcount from before does not read them. It
@@ -54,3 +58,43 @@ def drop_stale_chunks(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def meta_json(meta: Mapping[str, Any], key: str, missing: str | None = None) -> Any:
+    """Meta row `key`'s JSON value; a missing (or empty) row reads as `missing`.
+
+    Raises:
+        StateError: the row is not JSON, or missing where `missing` is None.
+    """
+    value = meta.get(key) or missing
+    if value is None:
+        raise damaged_row(f"damaged state: no meta row {key!r}")
+    return json_value(value, f"meta row {key!r}")
+
+
+def strategy_spec(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Meta's `strategy`: `{"name": ..., "params": {...}}`.
+
+    Raises:
+        StateError: a damaged row.
+    """
+    spec = meta_json(meta, "strategy")
+    if not (
+        isinstance(spec, dict)
+        and isinstance(spec.get("name"), str)
+        and isinstance(spec.get("params"), dict)
+    ):
+        raise damaged_row("damaged meta row 'strategy': not a strategy's name and parameters")
+    return spec
+
+
+def meta_seconds(meta: Mapping[str, Any], key: str) -> float:
+    """Meta row `key` as a number of seconds (`max_lateness_s`).
+
+    Raises:
+        StateError: missing or not a number.
+    """
+    try:
+        return float(meta[key])
+    except (KeyError, TypeError, ValueError) as err:
+        raise damaged_row(f"damaged meta row {key!r}: {meta.get(key)!r}") from err

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from hitcount.errors import StateError
 from hitcount.persist.stores.sqlite_bulk import json_value
 
 _SCALARS = (
@@ -60,8 +61,8 @@ def test_reads_the_corner_cases_as_json_loads_does(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1,]", "nul", "'a'", "1 2", "\x00"])
-def test_not_json_is_a_value_error_as_with_json_loads(text: str) -> None:
+def test_what_json_loads_refuses_is_a_damaged_row(text: str) -> None:
     with pytest.raises(ValueError):
         json.loads(text)
-    with pytest.raises(ValueError):
-        json_value(text)
+    with pytest.raises(StateError, match="damaged meta row 'clock': not JSON"):
+        json_value(text, "meta row 'clock'")
