@@ -237,7 +237,7 @@ class SqliteStore(Store):
             "version": meta_rows.document_version(self._version(meta)),
             "created_at": meta.get("created_at", ""),
             "strategy": spec,
-            "clock": meta_rows.meta_json(meta, "clock"),
+            "clock": meta_rows.meta_clock(meta),
             "horizon": meta_rows.meta_json(meta, "horizon"),
             "max_lateness_s": meta_rows.meta_seconds(meta, "max_lateness_s"),
             "metrics": meta_rows.meta_json(meta, "metrics"),
@@ -444,6 +444,6 @@ def _writes_module() -> ModuleType:
 def _since(scope: Scope, meta: dict[str, Any]) -> float:
     if scope.last_s is None or not math.isfinite(scope.last_s):
         return -math.inf
-    clock = meta_rows.meta_json(meta, "clock")
+    clock = meta_rows.meta_clock(meta)
     end = scope.now if scope.now is not None else (clock or 0.0)
     return float(end - scope.last_s)

@@ -33,7 +33,7 @@ from hitcount.persist.stores.sqlite_bucket_chunks import (
     release,
     write_bucket_chunks,
 )
-from hitcount.persist.stores.sqlite_bulk import rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, rows_of
 from hitcount.persist.stores.sqlite_stamps import after, checked, merged, pack, unpack
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
@@ -151,6 +151,8 @@ class BucketLayout(SqliteLayout):
 
     def _restore(self, strategy: Strategy, extras: Any) -> None:
         """`(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`."""
+        if not isinstance(extras, dict | None):
+            raise damaged_row(f"damaged meta row 'extras': {extras!r} is not fixed's")
         keeping_buckets(strategy).closed_right = (extras or {}).get("closed_right", True)
 
     def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:

@@ -14,7 +14,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import insert_rows, json_value, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, json_value, rows_of
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
@@ -48,6 +48,10 @@ def read_distinct(
     parameters = json_value(meta.get("distinct") or "null", "meta row 'distinct'")
     if parameters is None:
         return None
+    if not isinstance(parameters, dict) or not all(
+        isinstance(parameters.get(key), int | float) for key in ("bucket_s", "precision")
+    ):
+        raise damaged_row(f"damaged meta row 'distinct': {parameters!r} is not its parameters")
     width = float(parameters["bucket_s"])
     query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
     sketches: dict[str, dict[str, str | bytes]] = {}

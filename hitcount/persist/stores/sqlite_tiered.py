@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from hitcount.persist.stores.sqlite_bucket_chunks import write_bucket_chunks
+from hitcount.persist.stores.sqlite_bulk import damaged_row
 from hitcount.persist.stores.sqlite_layouts import BucketLayout
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.tiered import TieredRollups
@@ -32,8 +33,12 @@ class TieredLayout(BucketLayout):
 
     def _restore(self, strategy: Strategy, extras: Any) -> None:
         """The tiers' cuts and `closed_until` (None where unset)."""
-        if extras:
-            _tiered(strategy).restore_cuts(TierCuts(*(_time(value) for value in extras)))
+        if not extras:
+            return
+        times = extras if isinstance(extras, list) else []
+        if len(times) != len(TierCuts._fields) or not all(_is_time(value) for value in times):
+            raise damaged_row(f"damaged meta row 'extras': {extras!r} is not tiered's cuts")
+        _tiered(strategy).restore_cuts(TierCuts(*(_time(value) for value in times)))
 
     def _put(self, strategy: Strategy, endpoint: str, part: dict[tuple[int, int], int]) -> None:
         for k, tier in enumerate(TIERS):
@@ -56,6 +61,10 @@ class TieredLayout(BucketLayout):
 def _tiered(strategy: Strategy) -> TieredRollups:
     assert isinstance(strategy, TieredRollups)  # the layout of a tiered state
     return strategy
+
+
+def _is_time(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _time(value: Any) -> float:

@@ -98,3 +98,15 @@ def meta_seconds(meta: Mapping[str, Any], key: str) -> float:
         return float(meta[key])
     except (KeyError, TypeError, ValueError) as err:
         raise damaged_row(f"damaged meta row {key!r}: {meta.get(key)!r}") from err
+
+
+def meta_clock(meta: Mapping[str, Any]) -> float | None:
+    """Meta's `clock`: the latest hit's time, or None (nothing recorded).
+
+    Raises:
+        StateError: a damaged row.
+    """
+    clock = meta_json(meta, "clock")
+    if clock is None or (isinstance(clock, int | float) and not isinstance(clock, bool)):
+        return clock
+    raise damaged_row(f"damaged meta row 'clock': {clock!r} is not a time")

@@ -23,6 +23,8 @@ _DAMAGES = [
     ("UPDATE meta SET value = '[1]' WHERE key = 'strategy'", "meta row 'strategy': not a"),
     ("UPDATE meta SET value = '{\"name\": 3}' WHERE key = 'strategy'", "meta row 'strategy'"),
     ("UPDATE meta SET value = 'abc' WHERE key = 'max_lateness_s'", "meta row 'max_lateness_s'"),
+    ("UPDATE meta SET value = '\"abc\"' WHERE key = 'clock'", "meta row 'clock': 'abc' is not"),
+    ("UPDATE meta SET value = '[1]' WHERE key = 'distinct'", "meta row 'distinct': [1] is not"),
     ("DELETE FROM meta WHERE key = 'clock'", "no meta row 'clock'"),
     ("DELETE FROM meta WHERE key = 'strategy'", "no meta row 'strategy'"),
     ("INSERT OR REPLACE INTO inputs VALUES ('x.log', '{bad')", "inputs row: not JSON"),
@@ -74,3 +76,17 @@ def test_meta_rows_read_with_their_defaults_and_checks() -> None:
     assert meta_seconds(meta, "lateness") == 2.5
     with pytest.raises(StateError, match="no meta row 'clock'"):
         meta_json(meta, "clock")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "extras"), [("fixed", "[1]"), ("tiered", "[1]"), ("tiered", '[1, 2, "a"]')]
+)
+def test_a_strategys_damaged_extras_are_refused(tmp_path: Path, strategy: str, extras: str) -> None:
+    path = _state(tmp_path, strategy)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'extras'", (extras,))
+    db.close()
+    kept = path.read_bytes()
+    for command in (["query", "/e1", "--last", "1h"], ["metrics"], ["snapshot", "save", "-"]):
+        assert_error(run(["--state", str(path), *command]), 4, "damaged meta row 'extras'")
+    assert path.read_bytes() == kept
