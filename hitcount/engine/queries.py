@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from hitcount.engine.capping import OVERFLOW_ENDPOINT
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.globs import select
@@ -140,7 +141,23 @@ class Answering:
         answer = self._empty_answer(start)
         for name in matched:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
+        if OVERFLOW_ENDPOINT not in matched:
+            answer = widened(answer, self._overflow(start, end))
         return QueryResult(label, tuple(matched), last_s, self._now(now), honest(answer))
+
+    def _overflow(self, start: float, end: float) -> WindowAnswer | None:
+        """What `(other endpoints)` holds in the window of a capped state (None: nothing).
+
+        Its hits may belong to any endpoint not asked for by that name (a name past the cap,
+        or one that had none before a place came free), so an answer of other endpoints
+        takes its `high` into its own and is no longer exact (`widened`).
+        """
+        if self.max_endpoints is None or not math.isfinite(end):
+            return None
+        if OVERFLOW_ENDPOINT not in self._strategy.endpoints():
+            return None
+        overflow = self._strategy.query(OVERFLOW_ENDPOINT, start, end, self._clock_for_query())
+        return overflow if overflow.high > 0 else None
 
     def query_distinct(
         self, endpoint: str, last_s: float, now: float | None = None, confidence: float = 0.95
@@ -195,14 +212,18 @@ class Answering:
         if limit < 1:
             raise ConfigurationError(f"limit must be >= 1, got {limit}", param="limit")
         start, end = self._window(last_s, now)
-        clock = self._clock_for_query()
+        clock, overflow = self._clock_for_query(), self._overflow(start, end)
         results = [
             QueryResult(
                 ep,
                 (ep,),
                 last_s,
                 self._now(now),
-                honest(self._strategy.query(ep, start, end, clock)),
+                honest(
+                    self._strategy.query(ep, start, end, clock)
+                    if ep == OVERFLOW_ENDPOINT
+                    else widened(self._strategy.query(ep, start, end, clock), overflow)
+                ),
             )
             for ep in self._strategy.endpoints()
         ]
@@ -272,6 +293,14 @@ class Answering:
             for row in self.recent_events
             if isinstance(row.get("clock"), (int, float)) and start < row["clock"] <= end
         ]
+
+
+def widened(answer: WindowAnswer, overflow: WindowAnswer | None) -> WindowAnswer:
+    """`answer` with `overflow`'s hits as ones it may also hold: `high` takes them, and it
+    is exact no more (None: no overflow in the window)."""  # noqa: D205, D209
+    if overflow is None:
+        return answer
+    return msgspec.structs.replace(answer, high=answer.high + overflow.high, exact=False)
 
 
 def honest(answer: WindowAnswer) -> WindowAnswer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,30 @@ def test_the_default_warning_threshold_is_the_documented_one() -> None:
 
     readme = (SAMPLES.parent / "README.md").read_text()
     assert f"{ENDPOINTS_WARNING:,}" in readme and "(other endpoints)" in readme
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+def test_answers_of_a_capped_state_bound_the_true_counts(tmp_path: Path, suffix: str) -> None:
+    """An endpoint past the cap, one with a name, a glob: every answer's bounds hold the true
+    count (the file's own, no cap), and one that `(other endpoints)` may hold part of is not
+    called exact; `*` and the overflow itself stay exact."""  # noqa: D205, D209
+    state = ["--state", str(tmp_path / f"capped{suffix}")]
+    ok([*state, "replay", str(WEB), "-s", "sliding", "--max-window", "2678400",
+        "--max-endpoints", "10"])  # fmt: skip
+    true = Counter(endpoint for endpoint, _ in pairs(read_ndjson(WEB)))
+    named = {e for e in _expected(10) if e != OTHER}
+    overflowed = sorted(set(true) - named)
+    assert overflowed
+    asked = [overflowed[0], sorted(named)[0], "/api/*", "/no/such/endpoint"]
+    for pattern in asked:
+        answer = ok_json([*state, "query", pattern, "--last", "30d", "--json"])
+        expected = sum(n for e, n in true.items() if fnmatchcase(e, pattern))
+        assert answer["low"] <= expected <= answer["high"], (pattern, answer, expected)
+        assert not answer["exact"]  # the overflow's hits may be its own
+    for pattern, expected in (("*", sum(true.values())), (OTHER, _expected(10)[OTHER])):
+        answer = ok_json([*state, "query", pattern, "--last", "30d", "--json"])
+        assert answer["exact"] and answer["count"] == expected
+    rows = ok_json([*state, "top", "--last", "30d", "--limit", "1000", "--json"])
+    for row in rows:
+        if row["endpoint"] != OTHER:
+            assert row["low"] <= true[row["endpoint"]] <= row["high"] and not row["exact"]

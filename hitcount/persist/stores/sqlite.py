@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hitcount.errors import StateError, StoreUnavailableError
-from hitcount.model.globs import is_glob, matches
 from hitcount.model.metrics import plain
 from hitcount.persist.decoding import FORMAT, encode
 from hitcount.persist.reading import read_head
@@ -37,7 +36,7 @@ from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
 from hitcount.persist.stores.sqlite_documents import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, refuse_foreign
-from hitcount.persist.stores.sqlite_layouts import DocumentLayout
+from hitcount.persist.stores.sqlite_layouts import DocumentLayout, scoped_endpoints
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_sketches import SCHEMA as SKETCHES_SCHEMA
 from hitcount.persist.stores.sqlite_sketches import (
@@ -135,8 +134,7 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:
-        """Turn sqlite3's exceptions into one clear StoreUnavailableError or StateError; a
-        damaged row's StateError names the file."""  # noqa: D205, D209
+        """sqlite3's exceptions as one clear error; a damaged row's error names the file."""
         try:
             yield
         except StateError as err:
@@ -213,7 +211,8 @@ class SqliteStore(Store):
         endpoints = None
         whole = isinstance(layout, DocumentLayout) or "state" in meta  # or an older save's
         if scope.patterns is not None and not whole:
-            endpoints = self._endpoints(db, layout, scope)
+            capped = meta_rows.meta_json(meta, "max_endpoints", "null") is not None
+            endpoints = scoped_endpoints(db, layout, scope.patterns, capped)
         if scope.last_s is None and scope.patterns is not None:
             endpoints = []
         since = _since(scope, meta)
@@ -229,9 +228,8 @@ class SqliteStore(Store):
         events = db.execute(
             "SELECT event FROM events ORDER BY id DESC LIMIT ?", (RECENT_EVENTS,)
         ).fetchall()
-        inputs = [
-            json_value(row[0], "inputs row") for row in db.execute("SELECT position FROM inputs")
-        ]
+        positions = db.execute("SELECT position FROM inputs").fetchall()
+        inputs = [json_value(row[0], "inputs row") for row in positions]
         document = {
             "format": FORMAT,
             "version": meta_rows.document_version(self._version(meta)),
@@ -261,12 +259,6 @@ class SqliteStore(Store):
         if version is None:
             raise StateError(f"{self.path}: damaged meta row 'version': {meta.get('version')!r}")
         return version
-
-    def _endpoints(self, db: sqlite3.Connection, layout: Any, scope: Scope) -> list[str]:
-        patterns = scope.patterns or ()
-        if all(not is_glob(p) for p in patterns):
-            return list(patterns)
-        return [name for name in layout.endpoints(db) if any(matches(name, p) for p in patterns)]
 
     def holds_users(self) -> bool | None:
         """Whether the state holds any distinct-users sketch (a window may read none)."""

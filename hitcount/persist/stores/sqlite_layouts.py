@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
+from hitcount.engine.capping import OVERFLOW_ENDPOINT
+from hitcount.model.globs import is_glob, matches
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.stores.sqlite_bucket_chunks import (
     SCHEMA as BUCKET_CHUNKS_SCHEMA,
@@ -385,3 +387,15 @@ class DocumentLayout(SqliteLayout):
 def _chunked(times: Sequence[float], size: int) -> Iterator[Sequence[float]]:
     for start in range(0, len(times), size):
         yield times[start : start + size]
+
+
+def scoped_endpoints(
+    db: sqlite3.Connection, layout: SqliteLayout, patterns: Sequence[str], capped: bool
+) -> list[str]:
+    """The endpoints `patterns` name or match, and a capped state's overflow: its hits bound
+    every other endpoint's answer (`Answering._overflow`)."""  # noqa: D205, D209
+    if all(not is_glob(p) for p in patterns):
+        names = list(patterns)
+    else:
+        names = [name for name in layout.endpoints(db) if any(matches(name, p) for p in patterns)]
+    return [*names, OVERFLOW_ENDPOINT] if capped and OVERFLOW_ENDPOINT not in names else names
