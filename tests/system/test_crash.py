@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -243,3 +244,29 @@ def test_a_closed_stderr_pipe_under_trace_exits_141_without_a_word(
     assert writer.wait(timeout=60) == 141
     assert b"internal error" not in first and b"Traceback" not in first
     assert not state.exists()  # the replay stopped before its save
+
+
+@pytest.mark.parametrize("merged", [True, False], ids=["2>&1 | head", "stderr | head"])
+def test_warnings_to_a_closed_stderr_pipe_do_not_lose_the_replay(
+    tmp_path: Path, merged: bool
+) -> None:
+    """Bad-line warnings are asides: their reader leaving (`2>&1 | head -1`) neither stops
+    the replay nor loses its state; only stdout's reader leaving is 141 (after the save)."""  # noqa: D205, D209
+    state = tmp_path / "state.db"
+    bad = Path(__file__).resolve().parents[2] / "sample_traffic" / "bad_lines.ndjson"
+    writer = subprocess.Popen(
+        _hitcount(state, "replay", str(bad)),
+        stdout=subprocess.PIPE if merged else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+    )
+    reader = writer.stdout if merged else writer.stderr
+    assert reader is not None
+    first = reader.readline()
+    reader.close()  # like `| head -1`
+    assert writer.wait(timeout=60) == (141 if merged else 0)
+    assert b"warning" in first and b"Traceback" not in first
+    kept = subprocess.run(
+        _hitcount(state, "query", "*", "--last", "3650d", "--json"),
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(kept.stdout)["count"] > 0  # the replay was saved

@@ -211,11 +211,22 @@ class Output:
 
     def warn(self, message: str) -> None:
         """`hitcount: warning: ...` on stderr."""
-        self.diagnostic(Styled(f"hitcount: warning: {message}", "yellow"))
+        self._aside(Styled(f"hitcount: warning: {message}", "yellow"))
 
     def note(self, message: str) -> None:
         """A dim informational line on stderr."""
-        self.diagnostic(Styled(message, "dim"))
+        self._aside(Styled(message, "dim"))
+
+    def _aside(self, line: Styled) -> None:
+        """A warning or a note: when stderr's reader has left (`2>&1 | head`), it and every
+        later line on stderr go nowhere, and the command goes on (a warning never stops it;
+        a trace, the output asked for, does: `diagnostic`)."""  # noqa: D205, D209
+        try:
+            self.diagnostic(line)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
 
     def error(self, message: str, hint: str | None = None) -> None:
         """`hitcount: error: ...` (and the hint) on stderr."""
