@@ -17,6 +17,7 @@ import msgspec
 
 from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import (
+    duration_text,
     is_duration,
     iso,
     parse_duration,
@@ -100,6 +101,13 @@ class WindowSpec(msgspec.Struct, frozen=True):
                 f" before its end {iso(end)}",
                 hint="give a --since before --until (or before the state's clock, or --now)",
                 param="since",
+            )
+        if iso(end - last_s) is None:  # before year 1: no instant to show or compare
+            raise ConfigurationError(
+                f"the window would start before year 1: --last {duration_text(last_s)} before"
+                f" {iso(end)}",
+                hint="give a shorter --last, or --since with a date",
+                param="last",
             )
         return Resolved(last_s, end)
 

@@ -223,3 +223,16 @@ def test_a_long_since_range_says_its_length_in_units(tmp_path: Path) -> None:
     text = ok(["query", "/a", "--since", "2001-01-01T00:00:00Z"]).stdout
     # 2001-01-01 to 2014-05-13T16:53:20Z: 4880 days 16:53:20, written in units
     assert "/a: 1 hit in the 4880d16h53m20s to 2014-05-13T16:53:20Z (exact)" in text
+
+
+def test_a_last_reaching_before_year_1_is_a_usage_error() -> None:
+    ok(["replay", str(SAMPLES / "web.ndjson")])
+    for last in ("800000d", "99999999999999999999d"):
+        for command in (["query", "*"], ["top"]):
+            assert_error(run([*command, "--last", last]), 2, "would start before year 1")
+    assert ok_json(["query", "*", "--last", "3650d", "--json"])["count"] > 0  # still answers
+
+
+def test_an_empty_endpoint_is_a_usage_error() -> None:
+    ok(["replay", str(SAMPLES / "web.ndjson")])
+    assert_error(run(["query", ""]), 2, "the endpoint is empty")
