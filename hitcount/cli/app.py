@@ -139,9 +139,9 @@ def _stop_on_broken_pipe(ctx: Any) -> NoReturn:
 
 def _discard(stream: Any) -> None:
     """Point `stream`'s descriptor at /dev/null, so no later flush fails."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, stream.fileno())
-    os.close(devnull)
+    from hitcount.cli.render.console import discard  # here: a broken pipe's path only
+
+    discard(stream)
 
 
 def _message(err: HitcountError, command: str | None) -> str:

@@ -80,6 +80,14 @@ def plain_stream(stream: TextIO) -> bool:
         return True
 
 
+def discard(stream: TextIO) -> None:
+    """Point `stream`'s descriptor at /dev/null (its reader has left), so no later write or
+    flush fails."""  # noqa: D205, D209
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
 def _plain_part(part: str | Styled | Text) -> str:
     if isinstance(part, str):
         return safe(part)
@@ -224,9 +232,7 @@ class Output:
         try:
             self.diagnostic(line)
         except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stderr.fileno())
-            os.close(devnull)
+            discard(sys.stderr)
 
     def error(self, message: str, hint: str | None = None) -> None:
         """`hitcount: error: ...` (and the hint) on stderr."""

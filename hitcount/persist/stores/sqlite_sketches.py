@@ -14,7 +14,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, json_value, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
@@ -24,6 +24,7 @@ from hitcount.persist.stores.sqlite_chunks import (
     release,
     write_chunks,
 )
+from hitcount.persist.stores.sqlite_versions import meta_json
 from hitcount.sketches.distinct_texts import Key, blobs_of, sketch_blobs
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def read_distinct(
 ) -> Any:
     """The distinct-users state: its parameters, and the sketches of `endpoints` (None:
     all) whose minute ends after `since`."""  # noqa: D205, D209
-    parameters = json_value(meta.get("distinct") or "null", "meta row 'distinct'")
+    parameters = meta_json(meta, "distinct", "null")
     if parameters is None:
         return None
     if not isinstance(parameters, dict) or not all(

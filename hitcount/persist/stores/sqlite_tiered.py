@@ -14,6 +14,7 @@ from typing import Any
 from hitcount.persist.stores.sqlite_bucket_chunks import write_bucket_chunks
 from hitcount.persist.stores.sqlite_bulk import damaged_row
 from hitcount.persist.stores.sqlite_layouts import BucketLayout
+from hitcount.persist.stores.sqlite_versions import is_time
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.tiered import TieredRollups
 from hitcount.strategies.tiered_grid import TIERS, TierCuts
@@ -36,7 +37,7 @@ class TieredLayout(BucketLayout):
         if not extras:
             return
         times = extras if isinstance(extras, list) else []
-        if len(times) != len(TierCuts._fields) or not all(_is_time(value) for value in times):
+        if len(times) != len(TierCuts._fields) or not all(is_time(value) for value in times):
             raise damaged_row(f"damaged meta row 'extras': {extras!r} is not tiered's cuts")
         _tiered(strategy).restore_cuts(TierCuts(*(_time(value) for value in times)))
 
@@ -61,10 +62,6 @@ class TieredLayout(BucketLayout):
 def _tiered(strategy: Strategy) -> TieredRollups:
     assert isinstance(strategy, TieredRollups)  # the layout of a tiered state
     return strategy
-
-
-def _is_time(value: Any) -> bool:
-    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _time(value: Any) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from hitcount.persist.decoding import VERSION
 from hitcount.persist.stores.sqlite_bulk import damaged_row, json_value
@@ -107,6 +107,11 @@ def meta_clock(meta: Mapping[str, Any]) -> float | None:
         StateError: a damaged row.
     """
     clock = meta_json(meta, "clock")
-    if clock is None or (isinstance(clock, int | float) and not isinstance(clock, bool)):
+    if is_time(clock):
         return clock
     raise damaged_row(f"damaged meta row 'clock': {clock!r} is not a time")
+
+
+def is_time(value: object) -> TypeGuard[float | None]:
+    """Whether a meta value is a time as JSON holds one: a number, or None (unset)."""
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
