@@ -264,12 +264,12 @@ def _chosen_store(ctx: typer.Context, state: str | None, store: str | None) -> s
 def _command(name: str) -> Any:
     """The Click command Typer builds for command `name` (a function or a sub-app)."""
     holder = typer.Typer(add_completion=False, rich_markup_mode=None)
-    holder.callback()(_nothing)  # a callback makes Typer build a group holding `name`
     command = load(name)
-    if isinstance(command, typer.Typer):
-        holder.add_typer(command, name=name)
-    else:
+    if not isinstance(command, typer.Typer):  # one function: Typer builds it alone
         holder.command(name)(command)
+        return typer.main.get_command(holder)
+    holder.callback()(_nothing)  # a callback makes Typer build a group holding `name`
+    holder.add_typer(command, name=name)
     return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
 
 

@@ -20,7 +20,6 @@ from hitcount.model.hits import MAX_TS
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import InputPosition
-from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.reading import MAX_DOCUMENT_BYTES
 from hitcount.strategies import Strategy, get_strategy
 
@@ -81,6 +80,8 @@ class StateParts(msgspec.Struct):
 
 def encode(document: dict[str, Any], *, pretty: bool = False) -> bytes:
     """JSON bytes of a document (indented when `pretty`)."""
+    from hitcount.persist.bigvalues import encode_chunks  # a writer's: no reader loads it
+
     data = b"".join(encode_chunks(document))
     return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
 

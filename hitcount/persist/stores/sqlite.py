@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL
 """
 
 _SCHEMA = _META_SCHEMA + SKETCHES_SCHEMA + LAYOUTS_SCHEMA + EVENTS_INDEX
+_SCHEMA_NAMES = meta_rows.schema_names(_SCHEMA)
 
 
 class SqliteStore(Store):
@@ -113,11 +114,14 @@ class SqliteStore(Store):
             db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            refuse_foreign(db, self.path, _SCHEMA)
+            current = meta_rows.is_current(db, _SCHEMA_NAMES)
+            if not current:
+                refuse_foreign(db, self.path, _SCHEMA)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            meta_rows.drop_stale_chunks(db)
+            if not current:
+                db.executescript(_SCHEMA)
+                meta_rows.drop_stale_chunks(db)
         self._db = db
         return db
 

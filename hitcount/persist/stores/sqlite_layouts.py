@@ -25,7 +25,6 @@ from typing import Any
 
 from hitcount.engine.capping import OVERFLOW_ENDPOINT
 from hitcount.model.globs import is_glob, matches
-from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.stores.sqlite_bucket_chunks import (
     SCHEMA as BUCKET_CHUNKS_SCHEMA,
 )
@@ -373,6 +372,8 @@ class DocumentLayout(SqliteLayout):
 
     def document(self, strategy: Strategy) -> bytes:
         """The strategy's compact state, encoded."""
+        from hitcount.persist.bigvalues import encode_chunks  # a writer's: no reader loads it
+
         return b"".join(encode_chunks(strategy.to_compact_state()))
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:

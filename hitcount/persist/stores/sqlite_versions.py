@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from hitcount.persist.decoding import VERSION
+from hitcount.persist.decoding import FORMAT, VERSION
 from hitcount.persist.stores.sqlite_bulk import damaged_row, json_value
 
 #: The `version` in meta: 2 since sketches may be kept in `distinct_chunks`, 3 since
@@ -38,6 +38,30 @@ def document_version(layout_version: int) -> int:
     """The document version of a state whose meta says `layout_version` (up to
     `LAYOUT_VERSION`: read as it is; a version after it stays newer, so it is refused)."""  # noqa: D205, D209
     return VERSION if VERSION <= layout_version <= LAYOUT_VERSION else layout_version
+
+
+def schema_names(schema: str) -> frozenset[str]:
+    """The tables and indexes `schema` (`CREATE ... IF NOT EXISTS` statements) makes."""
+    made = schema.split("IF NOT EXISTS ")[1:]
+    return frozenset(statement.split(None, 1)[0].split("(", 1)[0] for statement in made)
+
+
+def is_current(db: sqlite3.Connection, names: frozenset[str]) -> bool:
+    """Whether `db` is a state of this layout holding every table and index in `names`:
+    opening it needs no schema script, no foreign-database check, no stale-chunk cleanup.
+    Anything else (no meta table, another format or version, a missing table, a damaged
+    file) says no, and the open takes the long way that refuses or repairs it."""  # noqa: D205, D209
+    try:
+        query = "SELECT key, value FROM meta WHERE key IN ('format', 'version')"
+        rows = dict(db.execute(query).fetchall())
+        held = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return False
+    return (
+        rows.get("format") == FORMAT
+        and meta_version(rows.get("version")) == LAYOUT_VERSION
+        and names <= held
+    )
 
 
 def drop_stale_chunks(db: sqlite3.Connection) -> None:

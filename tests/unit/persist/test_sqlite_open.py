@@ -1,0 +1,79 @@
+"""Opening a SQLite state: a current one is used as it is (no schema script, no foreign
+check); anything else takes the long way, which repairs or refuses it as before."""  # noqa: D205, D209
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hitcount.persist.stores import sqlite as sqlite_store
+from hitcount.persist.stores.sqlite_fresh import _names_of
+from hitcount.persist.stores.sqlite_versions import LAYOUT_VERSION, is_current, schema_names
+from tests.cli_helpers import assert_error, ok, run
+
+T0 = 1_767_225_600
+
+
+def _state(tmp_path: Path) -> Path:
+    path, log = tmp_path / "s.db", tmp_path / "hits.ndjson"
+    log.write_text("".join(f'{{"endpoint": "/e{i % 3}", "ts": {T0 + i}}}\n' for i in range(90)))
+    ok(["--state", str(path), "replay", str(log), "--strategy", "sliding"])
+    return path
+
+
+def _current(path: Path) -> bool:
+    db = sqlite3.connect(path)
+    try:
+        return is_current(db, sqlite_store._SCHEMA_NAMES)
+    finally:
+        db.close()
+
+
+def test_the_names_read_from_the_schema_are_the_tables_and_indexes_it_makes() -> None:
+    made = {name for name in _names_of(sqlite_store._SCHEMA) if not name.startswith("sqlite_")}
+    assert schema_names(sqlite_store._SCHEMA) == made
+    assert {"meta", "events", "sliding_chunks", "sliding_by_endpoint"} <= made
+
+
+def test_a_state_this_hitcount_saved_is_current(tmp_path: Path) -> None:
+    assert _current(_state(tmp_path))
+
+
+def test_a_dropped_index_is_made_again_by_the_next_open(tmp_path: Path) -> None:
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX sliding_by_endpoint")
+    db.close()
+    assert not _current(path)
+    assert "/e1: 30 hits" in ok(["--state", str(path), "query", "/e1", "--last", "1h"]).stdout
+    assert _current(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        f"UPDATE meta SET value = '{LAYOUT_VERSION - 1}' WHERE key = 'version'",
+        "UPDATE meta SET value = 'other' WHERE key = 'format'",
+        "DROP TABLE meta",
+    ],
+)
+def test_another_version_or_format_is_not_current(tmp_path: Path, change: str) -> None:
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(change)
+    db.close()
+    assert not _current(path)
+
+
+def test_a_foreign_database_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE orders (id INTEGER)")
+        db.execute("INSERT INTO orders VALUES (1)")
+    db.close()
+    kept = path.read_bytes()
+    assert not _current(path)
+    assert_error(run(["--state", str(path), "metrics"]), 4, "is not a hitcount state")
+    assert path.read_bytes() == kept
