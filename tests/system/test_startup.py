@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import gc
 import os
 import re
 import shutil
@@ -37,6 +38,21 @@ def test_version_loads_no_command_and_no_engine() -> None:
     loaded = _modules_loaded_by("--version")
     assert "hitcount.cli.app" in loaded
     assert not [m for m in loaded if m.startswith(("hitcount.engine", "hitcount.cli.commands."))]
+
+
+def test_the_command_line_collects_young_objects_in_larger_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr("hitcount.cli.main", lambda argv: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    try:
+        entry.main([])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    assert seen == [(entry.YOUNG_OBJECTS, *before[1:])]
+    assert entry.YOUNG_OBJECTS > before[0]
 
 
 def test_a_command_loads_only_its_own_module() -> None:

@@ -109,9 +109,7 @@ class RowAdder:
         layout = layout_for(self.delta.name, self.delta.params)
         assert isinstance(layout, SlidingLayout)
         pruned = layout.prune_rows(db, self.delta.horizon) if self._pruning() else 0
-        for endpoint in self.delta.endpoints():
-            layout.insert_merged(db, endpoint, delta.timestamps(endpoint))
-            layout.merge_small(db, endpoint)
+        layout.add_merged(db, {e: delta.timestamps(e) for e in self.delta.endpoints()})
         return pruned
 
     def _add_buckets(self, db: sqlite3.Connection, delta: KeepsBuckets) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
 
 if TYPE_CHECKING:
     import sqlite3
@@ -86,12 +86,15 @@ def release(db: sqlite3.Connection, keys: Iterable[tuple[str, int, int]]) -> Non
     Raises:
         StateError: a damaged chunk.
     """  # noqa: D205
-    chunks = {(endpoint, tier, bucket // SPAN * SPAN) for endpoint, tier, bucket in keys}
+    tiers: dict[int, set[tuple[str, int]]] = {}
+    for endpoint, tier, bucket in keys:
+        tiers.setdefault(tier, set()).add((endpoint, bucket // SPAN * SPAN))
     query = f"{_SELECT} WHERE endpoint = ? AND tier = ? AND first = ?"
-    for key in sorted(chunks):
-        row = db.execute(query, key).fetchone()
-        if row is not None:
-            _take_out(db, row)
+    for tier, chunks in sorted(tiers.items()):
+        for endpoint, first in present_keys(db, "bucket_chunks", "first", chunks):
+            row = db.execute(query, (endpoint, tier, first)).fetchone()
+            if row is not None:
+                _take_out(db, row)
 
 
 def prune_bucket_chunks(db: sqlite3.Connection, tier: int, first_kept: int) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
 
 if TYPE_CHECKING:
     import sqlite3
@@ -88,7 +88,8 @@ def release(
         wanted.setdefault((endpoint, bucket // SPAN * SPAN), set()).add(bucket)
     taken: list[Any] = []
     query = f"{_SELECT} WHERE endpoint = ? AND first = ?"
-    for (endpoint, first), buckets in sorted(wanted.items()):
+    for endpoint, first in present_keys(db, "distinct_chunks", "first", wanted):
+        buckets = wanted[(endpoint, first)]
         row = db.execute(query, (endpoint, first)).fetchone()
         if row is not None:
             part = _rewrite(db, first, row, buckets.__contains__, precision)

@@ -19,6 +19,7 @@ import math
 import sqlite3
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
@@ -64,6 +65,10 @@ CREATE INDEX IF NOT EXISTS sliding_by_endpoint ON sliding_chunks (endpoint, last
 DATA_TABLES = ("buckets", "bucket_chunks", "sliding_chunks")
 
 Parts = dict[str, dict[tuple[int, int], int]]
+
+_INSERT_CHUNK = (
+    "INSERT INTO sliding_chunks (endpoint, first, last, n, stamps) VALUES (?, ?, ?, ?, ?)"
+)
 
 
 class SqliteLayout:
@@ -326,33 +331,50 @@ class SlidingLayout(SqliteLayout):
             )
         return pruned
 
-    def insert_merged(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
-        """Add `times` (sorted), merged with the chunks they overlap, so chunks never do."""
-        if not times:
+    def add_merged(self, db: sqlite3.Connection, parts: Mapping[str, Sequence[float]]) -> None:
+        """Add each endpoint's sorted times in `parts`, merged with the chunks they overlap
+        (so chunks never do), then merge its small chunks when there are too many: a few
+        statements for every endpoint at once, the overlapped chunks found by their ends
+        first and only those read whole."""  # noqa: D205, D209
+        parts = {endpoint: times for endpoint, times in parts.items() if times}
+        if not parts:
             return
-        overlapped = db.execute(
-            "SELECT id, stamps FROM sliding_chunks WHERE endpoint = ? AND last > ?",
-            (endpoint, times[0]),
-        ).fetchall()
-        if not overlapped:
-            self.insert(db, endpoint, times)
-            return
-        db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(row[0],) for row in overlapped])
-        values = array("d", times)
-        for _, blob in overlapped:
-            values.extend(unpack(blob))
-        self.insert(db, endpoint, array("d", sorted(values)))
+        low = min(times[0] for times in parts.values())
+        ends = "SELECT id, endpoint, last FROM sliding_chunks WHERE last > ?"
+        overlapped = [
+            (row_id, endpoint)
+            for row_id, endpoint, last in rows_of(db, ends, list(parts), (low,))
+            if last > parts[endpoint][0]
+        ]
+        ids = [row_id for row_id, _ in overlapped]
+        endpoint_of = dict(overlapped)
+        merged_with: dict[str, array[float]] = {}
+        for start in range(0, len(ids), 500):
+            some = ids[start : start + 500]
+            marks = ", ".join("?" * len(some))
+            query = f"SELECT id, stamps FROM sliding_chunks WHERE id IN ({marks})"
+            for row_id, blob in db.execute(query, some):
+                endpoint = endpoint_of[row_id]
+                merged_with.setdefault(endpoint, array("d", parts[endpoint])).extend(unpack(blob))
+        db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(i,) for i in ids])
+        rows = chain.from_iterable(
+            self._rows(e, array("d", sorted(merged_with[e])) if e in merged_with else times)
+            for e, times in parts.items()
+        )
+        db.executemany(_INSERT_CHUNK, rows)
+        small = "SELECT endpoint FROM sliding_chunks WHERE n < ?"
+        counts = Counter(row[0] for row in rows_of(db, small, list(parts), (SMALL,)))
+        for endpoint in sorted(e for e, n in counts.items() if n >= MAX_SMALL):
+            self.merge_small(db, endpoint)
 
     def insert(self, db: sqlite3.Connection, endpoint: str, times: Sequence[float]) -> None:
         """Add `times` (sorted) to `endpoint` as new chunks."""
-        rows = (
-            (endpoint, chunk[0], chunk[-1], len(chunk), pack(chunk))
-            for chunk in _chunked(times, CHUNK)
-        )
-        db.executemany(
-            "INSERT INTO sliding_chunks (endpoint, first, last, n, stamps) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+        db.executemany(_INSERT_CHUNK, self._rows(endpoint, times))
+
+    def _rows(self, endpoint: str, times: Sequence[float]) -> Iterator[tuple[Any, ...]]:
+        """The `sliding_chunks` rows (no id) of `times` (sorted) of `endpoint`."""
+        for chunk in _chunked(times, CHUNK):
+            yield (endpoint, chunk[0], chunk[-1], len(chunk), pack(chunk))
 
 
 class DocumentLayout(SqliteLayout):

@@ -14,7 +14,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
@@ -170,7 +170,7 @@ def append_sketches(db: sqlite3.Connection, tracker: Any, start_horizon: float) 
     keys = [(endpoint, int(bucket)) for endpoint, buckets in added["endpoints"].items()
             for bucket in buckets]  # fmt: skip
     query = "SELECT sketch FROM distinct_sketches WHERE endpoint = ? AND bucket = ?"
-    for endpoint, bucket in keys:
+    for endpoint, bucket in present_keys(db, "distinct_sketches", "bucket", keys):
         row = db.execute(query, (endpoint, bucket)).fetchone()
         if row is not None:
             stored.setdefault(endpoint, {})[str(bucket)] = sketch_text(row[0])

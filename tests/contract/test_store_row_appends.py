@@ -1,0 +1,77 @@
+"""`replay --append` into SQLite adds the delta's rows (`sqlite_append`): whatever the
+batches, their lateness, the retention and the overlaps with what is stored, the state keeps
+what one counter fed every batch in turn keeps (saved whole to a memory store)."""  # noqa: D205, D209
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hitcount import HitCounter, load_counter, updating
+from hitcount.persist.stores import MemoryStore, store_from_url
+from hitcount.persist.stores.sqlite_append import appending
+from hitcount.persist.stores.sqlite_layouts import MAX_SMALL
+
+from .test_store_deltas import T0, WIDTHS, _document, _run, batches
+
+RETENTION = {"fixed": "retention_s", "sliding": "max_window_s"}
+
+
+def _appended(path: Path, make: object, steps: list[list[tuple[str, float]]]) -> None:
+    """The first batch replayed, each next one appended by rows (as `replay --append`)."""
+    store = store_from_url(str(path))
+    try:
+        base = T0
+        for number, step in enumerate(steps):
+            with updating(store, make) if number == 0 else appending(store) as counter:  # type: ignore[arg-type]
+                for endpoint, offset in step:
+                    counter.record(endpoint, base + offset)
+            base += 120
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("strategy", ["sliding", "fixed"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=batches, retention=st.sampled_from([30.0, 120.0, 900.0, 10_000.0]), data=st.data())
+def test_appending_rows_keeps_what_one_counter_keeps(
+    strategy: str, steps: list[list[tuple[str, float]]], retention: float, data: st.DataObject
+) -> None:
+    lateness = data.draw(st.sampled_from([0.0, 60.0, 600.0]), label="max_lateness_s")
+    params: dict[str, float] = {RETENTION[strategy]: retention}
+    if strategy == "fixed":
+        params["window_s"] = data.draw(st.sampled_from(WIDTHS), label="window_s")
+
+    def make() -> HitCounter:
+        return HitCounter(strategy, max_lateness_s=lateness, **params)
+
+    reference = MemoryStore()
+    _run(reference, make, steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.db"
+        _appended(path, make, steps)
+        store = store_from_url(str(path))
+        try:
+            assert _document(store) == _document(reference)
+        finally:
+            store.close()
+
+
+def test_many_small_appends_are_merged_and_count_every_hit(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    steps = [[(endpoint, float(i % 7)) for endpoint in ("/a", "/b")] for i in range(3 * MAX_SMALL)]
+    _appended(path, lambda: HitCounter("sliding", max_window_s=10**7), steps)
+    store = store_from_url(str(path))
+    try:
+        counter = load_counter(store)
+        for endpoint in ("/a", "/b"):
+            assert counter.query(endpoint, 10**7).answer.count == len(steps)
+        db = store._connect(create=False)  # type: ignore[attr-defined]
+        chunks = db.execute("SELECT endpoint, COUNT(*) FROM sliding_chunks GROUP BY endpoint")
+        assert all(n <= MAX_SMALL for _, n in chunks)
+    finally:
+        store.close()
