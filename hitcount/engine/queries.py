@@ -138,12 +138,19 @@ class Answering:
         """
         start, end = self._window(last_s, now)
         matched = list(endpoints) if math.isfinite(end) else []
+        answer = self.answer_between(matched, start, end)
+        return QueryResult(label, tuple(matched), last_s, self._now(now), answer)
+
+    def answer_between(self, endpoints: Sequence[str], start: float, end: float) -> WindowAnswer:
+        """Hits of `endpoints` summed with `start < ts <= end`, as every answer gives them:
+        a capped state's overflow in the window widens them, and a window reaching past the
+        data kept has no upper bound (`widened`, `honest`)."""  # noqa: D205, D209
         answer = self._empty_answer(start)
-        for name in matched:
+        for name in endpoints:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        if OVERFLOW_ENDPOINT not in matched:
+        if OVERFLOW_ENDPOINT not in endpoints:
             answer = widened(answer, self._overflow(start, end))
-        return QueryResult(label, tuple(matched), last_s, self._now(now), honest(answer))
+        return honest(answer)
 
     def _overflow(self, start: float, end: float) -> WindowAnswer | None:
         """What `(other endpoints)` holds in the window of a capped state (None: nothing).
@@ -200,6 +207,10 @@ class Answering:
             )
         matched = list(endpoints) if math.isfinite(end) else []
         answer = tracker.query(matched, start, end, self.clock, confidence)
+        if OVERFLOW_ENDPOINT not in matched and self._overflow(start, end) is not None:
+            # users of the overflow's hits may be any other endpoint's: the bound takes them
+            overflow = tracker.query([OVERFLOW_ENDPOINT], start, end, self.clock, confidence)
+            answer = msgspec.structs.replace(answer, high=answer.high + overflow.high)
         horizon = max(tracker.horizon, self._strategy.horizon)
         if start < horizon and answer.complete:
             answer = msgspec.structs.replace(answer, complete=False)

@@ -12,10 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.model.answers import EMPTY_ANSWER, Rate, WindowAnswer
+from hitcount.model.answers import Rate, WindowAnswer
 from hitcount.model.metrics import number, plain
 from hitcount.model.windows import DEFAULT_STEPS as DEFAULT_STEPS  # re-exported
 from hitcount.strategies import Strategy, available_strategies
@@ -183,6 +181,7 @@ def series(
     edges = _edges(end, last_s, step_s, points)
     strategy = counter.strategy
     clock = counter.clock if counter.clock is not None else -math.inf
+    answer = counter.answer_between
     matches = [counter.match(pattern) for pattern in patterns]
     _check_time_resolving(strategy, [ep for m in matches for ep in m], edges[0], end, clock)
     return Series(
@@ -195,10 +194,10 @@ def series(
                 pattern,
                 tuple(matched),
                 tuple(
-                    Point(start, stop, _answer(strategy, matched, start, stop, clock))
+                    Point(start, stop, answer(matched, start, stop))
                     for start, stop in itertools.pairwise(edges)
                 ),
-                _answer(strategy, matched, edges[0], end, clock),
+                answer(matched, edges[0], end),
             )
             for pattern, matched in zip(patterns, matches, strict=True)
         ),
@@ -292,24 +291,6 @@ def _check_time_resolving(
             " `hitcount replay FILE -s sliding`; swapping away from"
             f" {strategy.name} needs --reset and starts empty",
         )
-
-
-def _answer(
-    strategy: Strategy, endpoints: list[str], start: float, end: float, clock: float
-) -> WindowAnswer:
-    """Hits of every endpoint with `start < ts <= end`, summed, as `HitCounter.query` does."""
-    complete = start >= strategy.horizon
-    answer = EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
-    for endpoint in endpoints:
-        answer = answer + strategy.query(endpoint, start, end, clock)
-    return _honest(answer)
-
-
-def _honest(answer: WindowAnswer) -> WindowAnswer:
-    """A step reaching past the retained data has no upper bound and is not exact."""
-    if answer.complete:
-        return answer
-    return msgspec.structs.replace(answer, high=math.inf, exact=False)
 
 
 def total_text(answer: WindowAnswer) -> str:

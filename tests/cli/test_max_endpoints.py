@@ -7,6 +7,7 @@ N have one; every other hit counts under `(other endpoints)`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from fnmatch import fnmatchcase
@@ -122,3 +123,27 @@ def test_answers_of_a_capped_state_bound_the_true_counts(tmp_path: Path, suffix:
     for row in rows:
         if row["endpoint"] != OTHER:
             assert row["low"] <= true[row["endpoint"]] <= row["high"] and not row["exact"]
+
+
+def test_plots_and_distinct_users_of_a_capped_state_bound_the_truth(tmp_path: Path) -> None:
+    """`plot` (each step and the total) and `--distinct` answer an endpoint past the cap, a
+    named one and a glob with bounds holding what the file itself holds (brute force)."""  # noqa: D205, D209
+    state = ["--state", str(tmp_path / "capped.db")]
+    ok([*state, "replay", str(WEB), "-s", "sliding", "--max-window", "2678400",
+        "--max-endpoints", "10"])  # fmt: skip
+    rows = [json.loads(line) for line in WEB.read_text().splitlines() if line.strip()]
+    named = {e for e in _expected(10) if e != OTHER}
+    overflowed = sorted({row["endpoint"] for row in rows} - named)
+    for pattern in (overflowed[0], sorted(named)[0], "/api/*"):
+        mine = [row for row in rows if fnmatchcase(row["endpoint"], pattern)]
+        plot = ok_json([*state, "plot", pattern, "--last", "30d", "--step", "3d", "--json"])
+        (series,) = plot["series"]
+        assert series["total"]["low"] <= len(mine) <= series["total"]["high"]
+        assert not series["total"]["exact"]
+        for point in series["points"]:
+            start = point["end"] - plot["step"]
+            expected = sum(1 for row in mine if start < row["ts"] <= point["end"])
+            assert point["low"] <= expected <= point["high"], (pattern, point, expected)
+        users = len({row["user"] for row in mine})
+        answer = ok_json([*state, "query", pattern, "--last", "30d", "--distinct", "--json"])
+        assert answer["distinct_low"] <= users <= answer["distinct_high"], (pattern, answer)
