@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hitcount.engine import HitCounter, QueryResult
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, InputError
 from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
 from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
@@ -198,6 +198,7 @@ class _Run:
         self.fmt, self.strict, self.on_bad_line = fmt, strict, on_bad_line
         self.tails: list[FileTail | StreamTail] = []
         self.replayers: list[Replayer] = []
+        self.sources: list[str] = []
         self.result = FollowResult(ReplayReport())
         self.started = time.monotonic()
         self._committed_lines = 0
@@ -228,6 +229,7 @@ class _Run:
             replayer.begin(source)
             self.tails.append(tail)
             self.replayers.append(replayer)
+            self.sources.append(source)
 
     def loop(self, commit_every_s: float, stop: Callable[[], bool]) -> None:
         """Read, record and commit until `stop()` or the end of stdin.
@@ -260,12 +262,24 @@ class _Run:
     def step(self) -> bool:
         """Give each tail one read; True when any had lines."""
         busy = False
-        for tail, replayer in zip(self.tails, self.replayers, strict=True):
+        for tail, replayer, source in zip(self.tails, self.replayers, self.sources, strict=True):
             block = tail.read()
             if block is None:
                 continue
             busy = True
-            replayer.block(*block)
+            if block[0] == 1 and replayer.report.lines_read:
+                # rotated or truncated: the new file starts afresh, a CSV header too
+                replayer.flush()
+                replayer.begin(source)
+            try:
+                replayer.block(*block)
+            except InputError as err:
+                if err.line is not None and self.result.commits:  # --strict
+                    err.hint = (
+                        "the state keeps the last commit before this line; fix or remove"
+                        " the line, or drop --strict to skip bad lines"
+                    )
+                raise
             self._dirty = self._unshown = True
             if tail.position is not None:
                 self.counter.inputs[tail.position.path] = tail.position

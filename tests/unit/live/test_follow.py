@@ -545,3 +545,68 @@ def test_the_last_status_the_view_gets_counts_the_last_commit(tmp_path: Path) ->
         view=FollowView(on_tick=statuses.append), should_stop=lambda: key in counter.inputs,
     )  # fmt: skip
     assert result.commits == 1 and statuses[-1].commits == 1
+
+
+def _csv(rows: list[tuple[str, float]]) -> str:
+    return "".join(f"{endpoint},{ts},u{i}\n" for i, (endpoint, ts) in enumerate(rows))
+
+
+def test_a_csv_log_rotated_or_truncated_starts_again_with_its_header(tmp_path: Path) -> None:
+    """Each new file of a CSV log begins with its header (renamed and created, or copied and
+    truncated): read as a header every time, never as a bad line."""  # noqa: D205, D209
+    path, store, header = tmp_path / "access.csv", MemoryStore(), "path,ts,client\n"
+    batches = [
+        [(f"/x/{i % 3}", T0 + i) for i in range(20)],
+        [(f"/y/{i % 2}", T0 + 100 + i) for i in range(9)],
+        [("/z", T0 + 200 + i) for i in range(4)],
+    ]
+    path.write_text(header + _csv(batches[0]))
+
+    def rotate() -> None:
+        os.rename(path, tmp_path / "access.csv.1")
+        path.write_text(header + _csv(batches[1]))
+
+    def copy_and_truncate() -> None:
+        (tmp_path / "access.csv.2").write_text(path.read_text())
+        with path.open("r+") as handle:
+            handle.truncate(0)
+        path.write_text(header + _csv(batches[2]))
+
+    polls = iter(range(60))
+
+    def should_stop() -> bool:
+        poll = next(polls, None)
+        if poll == 10:
+            rotate()
+        elif poll == 30:
+            copy_and_truncate()
+        return poll is None
+
+    notes: list[str] = []
+    counter = HitCounter("sliding", max_window_s=1e7)
+    follow(counter, [str(path)], store, commit_every_s=0.05,
+           view=FollowView(on_note=notes.append), should_stop=should_stop)  # fmt: skip
+    saved = from_bytes(store.load() or b"", "store")
+    expected = Counter(endpoint for batch in batches for endpoint, _ in batch)
+    assert _counts(saved) == expected
+    assert saved.metrics.bad_lines == 0
+    assert any("rotated" in note for note in notes) and any("truncated" in n for n in notes)
+
+
+def test_strict_follow_stops_at_a_bad_line_keeping_its_commits(tmp_path: Path) -> None:
+    path, store = tmp_path / "access.ndjson", MemoryStore()
+    lines = [_line("/a", T0 + i) for i in range(5)]
+    _write(path, lines)
+    polls = iter(range(40))
+
+    def should_stop() -> bool:
+        if next(polls, None) == 10:
+            _write(path, ["not json\n"])
+        return False
+
+    with pytest.raises(InputError) as raised:
+        follow(HitCounter("sliding", max_window_s=1e7), [str(path)], store, strict=True,
+               commit_every_s=0.02, should_stop=should_stop)  # fmt: skip
+    assert raised.value.line == 6
+    assert raised.value.hint is not None and "keeps the last commit" in raised.value.hint
+    assert _counts(from_bytes(store.load() or b"", "store")) == _expected(lines)
