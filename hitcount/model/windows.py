@@ -103,13 +103,22 @@ class WindowSpec(msgspec.Struct, frozen=True):
                 param="since",
             )
         if iso(end - last_s) is None:  # before year 1: no instant to show or compare
-            raise ConfigurationError(
-                f"the window would start before year 1: --last {duration_text(last_s)} before"
-                f" {iso(end)}",
-                hint="give a shorter --last, or --since with a date",
-                param="last",
-            )
+            raise self._before_year_one(end, last_s)
         return Resolved(last_s, end)
+
+    def _before_year_one(self, end: float, last_s: float) -> ConfigurationError:
+        """The error for a window reaching before year 1, naming the option that put it there."""
+        hint = "give a later time, or a date"
+        if self.until is not None and iso(end) is None:
+            return ConfigurationError("--until is before year 1", hint=hint, param="until")
+        if self.since is not None:
+            return ConfigurationError("--since is before year 1", hint=hint, param="since")
+        return ConfigurationError(
+            f"the window would start before year 1: --last {duration_text(last_s)} before"
+            f" {iso(end)}",
+            hint="give a shorter --last, or --since with a date",
+            param="last",
+        )
 
     def length(self) -> float | None:
         """The window's length when no clock is needed to know it (None: it depends on one)."""

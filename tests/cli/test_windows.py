@@ -233,6 +233,25 @@ def test_a_last_reaching_before_year_1_is_a_usage_error() -> None:
     assert ok_json(["query", "*", "--last", "3650d", "--json"])["count"] > 0  # still answers
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--until", "-1000000d"], "--until is before year 1"),
+        (["--since", "-1000000d", "--until", "-999999d"], "--until is before year 1"),
+        (["--since", "-1000000d"], "--since is before year 1"),
+        (["--last", "1h", "--until", "-1000000d"], "--until is before year 1"),
+    ],
+)
+def test_a_relative_time_before_year_1_is_named_in_the_usage_error(
+    given: list[str], named: str
+) -> None:
+    ok(["replay", str(SAMPLES / "web.ndjson")])
+    for command in (["query", "*"], ["top"], ["events"]):
+        result = run([*command, *given])
+        assert_error(result, 2, named)
+        assert "None" not in result.stderr
+
+
 def test_an_empty_endpoint_is_a_usage_error() -> None:
     ok(["replay", str(SAMPLES / "web.ndjson")])
     assert_error(run(["query", ""]), 2, "the endpoint is empty")
