@@ -26,6 +26,8 @@ from hitcount.model.globs import is_glob
 from hitcount.model.hits import BadLine
 
 DEFAULT_KEY = "{path}"
+#: What `--field NAME=SOURCE` may rename: the names a hit is read from.
+FIELD_NAMES = ("endpoint", "ts", "user")
 _FIELD = r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}"
 _FILTER = r"(?s)^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$"
 _OPS = ("=", "!=", ">=", "<=", ">", "<")
@@ -118,6 +120,12 @@ class Keying(msgspec.Struct, frozen=True):
         """
         rules = tuple(Where.parse(text) for text in where or [])
         mapping = tuple(sorted((fields or {}).items()))
+        for name, source in mapping:
+            if name not in FIELD_NAMES or not source:
+                raise ConfigurationError(
+                    f"a field must be one of {', '.join(FIELD_NAMES)} read from a source;"
+                    f" got {name}={source}"
+                )
         keys = [key] if isinstance(key, str) else list(key or [])
         first, *more = keys or [DEFAULT_KEY]
         return cls(first, rules, mapping, decode_paths, tuple(more))

@@ -16,6 +16,7 @@ import msgspec
 from hitcount.engine.alert_tracks import checked_tracks
 from hitcount.engine.capping import checked_cap
 from hitcount.errors import ConfigurationError, StateError
+from hitcount.model.events import EVENT_FIELDS
 from hitcount.model.hits import MAX_TS
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
@@ -164,7 +165,7 @@ def parts_of(document: Document) -> StateParts:
         raise StateError(f"keys: {err.message}") from err
     return StateParts(
         strategy, document.clock, document.max_lateness_s, document.metrics,
-        document.recent_events, _inputs(document.inputs), tracks, keying,
+        _checked_events(document.recent_events), _inputs(document.inputs), tracks, keying,
         checked_cap(document.max_endpoints, saved=True),
     )  # fmt: skip
 
@@ -195,6 +196,45 @@ def distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
 def _check_time(name: str, value: float | None) -> None:
     if value is not None and not (math.isfinite(value) and -MAX_TS <= value <= MAX_TS):
         raise StateError(f"{name} out of range: {value!r}")
+
+
+def _checked_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The remembered events, each an event hitcount emits: a known name, a clock that is
+    a time (or null), fields of that event only (older states may lack the newer ones),
+    each a JSON scalar.
+
+    Raises:
+        StateError: an event that is not one.
+    """  # noqa: D205
+    for number, event in enumerate(events, 1):
+        name = event.get("event")
+        fields = EVENT_FIELDS.get(name) if isinstance(name, str) else None
+        clock = event.get("clock")
+        extra = set(event) - {"event", "clock", *(fields or ())}
+        problem = (
+            f"unknown event {name!r}" if fields is None
+            else f"clock {clock!r} is not a time" if not _is_time(clock)
+            else f"unknown field {sorted(extra)[0]!r}" if extra
+            else None
+        )  # fmt: skip
+        if problem is None and not all(_scalar(event[f]) for f in fields or () if f in event):
+            problem = "a field that is not a number, a string or null"
+        if problem is not None:
+            raise StateError(f"recent_events[{number}]: {problem}")
+    return events
+
+
+def _is_time(value: object) -> bool:
+    """A clock: null, or a finite number in range (not a boolean)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and -MAX_TS <= value <= MAX_TS
+
+
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float)
 
 
 def _inputs(items: list[Any]) -> dict[str, InputPosition]:

@@ -107,3 +107,10 @@ def test_a_quoted_newline_makes_both_halves_bad_with_or_without_a_mapping(
     )
     rows = ok_json(["top", "--last", "1000d", "--json"])
     assert {row["endpoint"]: row["count"] for row in rows} == {"/a": 1, "/c": 1}
+
+
+def test_the_names_a_field_may_rename_are_the_keyings_own() -> None:
+    from hitcount.ingest.formats.mapped import TARGETS
+    from hitcount.model.keys import FIELD_NAMES
+
+    assert tuple(TARGETS) == FIELD_NAMES

@@ -49,7 +49,25 @@ def _mutations() -> list[tuple[str, object]]:
         ("state", {"buckets": {"/a": {"1": "many"}}}),
         ("state", []),
         ("recent_events", "nope"),
+        ("recent_events", [{"event": "strategy_swapped", "clock": "x", "old": "a", "new": "b"}]),
+        ("recent_events", [{"event": "bogus", "clock": 1.0}]),
+        ("recent_events", [{"event": "strategy_swapped", "clock": True}]),
+        ("recent_events", [{"event": "threshold_exceeded", "clock": 1.0, "zzz": 1}]),
+        ("recent_events", [{"event": "pruned", "clock": 1.0, "endpoint": ["/a"]}]),
+        ("recent_events", [{"clock": 1.0}]),
+        ("keys", {"fields": {"bogus": "x"}}),
+        ("keys", {"fields": {"ts": ""}}),
     ]
+
+
+def test_remembered_events_of_older_states_and_null_clocks_still_load() -> None:
+    document = _document()
+    document["recent_events"] = [
+        {"event": "threshold_exceeded", "clock": T0, "endpoint": "/a", "count": 3,
+         "limit": 2, "window": 60.0},  # before `ts` and `rule` were added
+        {"event": "strategy_swapped", "clock": None, "old": "a", "new": "b"},
+    ]  # fmt: skip
+    assert list(from_document(document, "snap.json").recent_events) == document["recent_events"]
 
 
 @pytest.mark.parametrize(("field", "value"), _mutations())
