@@ -235,7 +235,10 @@ def main_options(
 ) -> None:
     """Count hits per endpoint over time windows."""
     ctx.obj = AppContext(
-        store_url=_chosen_store(ctx, state, store), namespace=namespace, debug=debug
+        store_url=_chosen_store(ctx, state, store),
+        # HITCOUNT_NAMESPACE is read by the store after a namespace in its URL
+        namespace=namespace if given_on_command_line(ctx, "namespace") else None,
+        debug=debug,
     )
     ctx.call_on_close(ctx.obj.close_stores)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -48,11 +47,11 @@ from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import leased_lock
 from hitcount.persist.stores.redis_scripts import Scripts
+from hitcount.persist.stores.redis_urls import split_url
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
-DEFAULT_NAMESPACE = "hitcount"
 _T = TypeVar("_T")
 READ_CHUNK = 500  # endpoints per pipelined round trip
 
@@ -69,17 +68,8 @@ class RedisStore(Store):
     why_compact = "Redis manages its own memory (see its MEMORY PURGE and active defrag)"
 
     def __init__(self, url: str, namespace: str | None = None, *, timeout_s: float = 10.0):
+        self.namespace, self.connect_url = split_url(url, namespace)
         parts = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qs(parts.query)
-        chosen = namespace or _first(query.pop("namespace", None))
-        self.namespace = chosen or os.environ.get("HITCOUNT_NAMESPACE") or DEFAULT_NAMESPACE
-        if not self.namespace.isprintable() or set("{} ").intersection(self.namespace):
-            raise ConfigurationError(
-                f"invalid Redis namespace {self.namespace!r}",
-                hint="use letters, digits and punctuation without braces or spaces",
-            )
-        rest = urllib.parse.urlencode(query, doseq=True)
-        self.connect_url = urllib.parse.urlunsplit(parts._replace(query=rest))
         self.url = url
         self.timeout_s = timeout_s
         self._shown = masked(parts)
@@ -118,13 +108,20 @@ class RedisStore(Store):
                 hint="pip install 'hitcount[redis]'",
             ) from err
         options = {"socket_timeout": self.timeout_s, "socket_connect_timeout": self.timeout_s}
-        with self.errors():
-            client = redis.Redis.from_url(self.connect_url, **options)
-            if client.info("cluster").get("cluster_enabled"):
-                client.close()
-                self.is_cluster = True
-                return RedisCluster.from_url(self.connect_url, **options)
-            return client
+        try:
+            with self.errors():
+                client = redis.Redis.from_url(self.connect_url, **options)
+                if client.info("cluster").get("cluster_enabled"):
+                    client.close()
+                    self.is_cluster = True
+                    return RedisCluster.from_url(self.connect_url, **options)
+                return client
+        except (TypeError, ValueError) as err:  # a URL parameter redis-py does not take
+            raise ConfigurationError(
+                f"invalid Redis store URL {self._shown}: {err}",
+                hint="hitcount reads ?namespace=; the other parameters are redis-py's"
+                " connection options (socket_timeout=5, ...)",
+            ) from err
 
     @contextmanager
     def errors(self, doing: str = "") -> Iterator[None]:
@@ -193,6 +190,12 @@ class RedisStore(Store):
             return self.load_scoped(HEADER_ONLY)
         except StateError:
             return None
+
+    def holds_users(self) -> bool | None:
+        """Whether any endpoint of the live state has distinct-users sketches (a window may
+        read none); None: nothing saved."""  # noqa: D205, D209
+        generation = self.current_generation()
+        return None if generation is None else redis_users.holds_any(self, generation)
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints, entries and bytes (`MEMORY USAGE`) of the live state, read key by key."""
@@ -423,10 +426,6 @@ class RedisStore(Store):
             self._client.close()
             self._client = None
             self._scripts = None
-
-
-def _first(values: list[str] | None) -> str | None:
-    return values[0] if values else None
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

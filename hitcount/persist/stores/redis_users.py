@@ -257,6 +257,12 @@ class SketchAppend:
             pipe.execute()
 
 
+def holds_any(store: RedisStore, generation: str) -> bool:
+    """Whether any endpoint of `generation` has distinct-users sketches."""
+    with store.errors("reading the state"):
+        return bool(store.client.scard(store.gen_key(generation, "users")))
+
+
 def sizes(store: RedisStore, generation: str) -> dict[str, int]:
     """`distinct_bytes`: what the sketches' hashes take in Redis (`MEMORY USAGE`)."""
     endpoints = store.endpoints_in(generation, None, "users")

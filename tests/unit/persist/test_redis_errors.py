@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run
-from tests.conftest import REAL_LOGS
+from tests.conftest import REAL_LOGS, fresh_namespace
 from tests.redis_servers import redis_server
 
 pytestmark = pytest.mark.redis
@@ -64,3 +64,24 @@ def test_out_of_memory_is_said_without_the_command(tmp_path: Path) -> None:
             generations = set(client.scan_iter("{hitcount}:g*:meta"))
             assert len(generations) <= 1  # a whole write that failed left nothing behind
             assert run(["--store", store, *sliding, str(head)]).exit_code == 0
+
+
+def test_namespaces_named_twice_or_unknown_url_parameters_are_usage_errors(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hits = tmp_path / "hits.ndjson"
+    hits.write_text('{"endpoint": "/e", "ts": 1700000000}\n')
+    name = fresh_namespace()
+    in_url = f"{redis_url}?namespace={name}"
+    for extra in ([], ["--namespace", name]):  # once, or twice alike
+        assert run(["--store", in_url, *extra, "replay", str(hits)]).exit_code == 0
+    monkeypatch.setenv("HITCOUNT_NAMESPACE", "from-the-environment")
+    found = run(["--store", in_url, "query", "/e", "--last", "1d"])  # the URL's beats it
+    assert found.exit_code == 0 and "1 hit" in found.stdout
+    clash = run(["--store", in_url, "--namespace", "other", "query", "/e", "--last", "1d"])
+    assert clash.exit_code == 2
+    assert "name two namespaces" in _one_line_error(clash.stderr)[0]
+    for parameter in ("bogus=1", "socket_timeout=abc"):
+        bad = run(["--store", f"{redis_url}?{parameter}", "query", "/e", "--last", "1d"])
+        assert bad.exit_code == 2
+        assert "invalid Redis store URL" in _one_line_error(bad.stderr)[0]

@@ -346,3 +346,17 @@ def test_minute_edges_answer_exactly_on_redis_as_in_a_file(url: str, tmp_path: P
     assert answers[0] == answers[1]
     assert answers[0]["distinct"] == 1  # u120 alone
     assert answers[0]["distinct_low"] == 1
+
+
+def test_a_window_without_users_answers_zero_as_a_state_file_does(url: str, tmp_path: Path) -> None:
+    hits = tmp_path / "hits.ndjson"
+    hits.write_text(
+        '{"endpoint": "/a", "ts": 1700000000, "user": "u1"}\n'
+        '{"endpoint": "/b", "ts": 1700003000, "user": "u2"}\n'
+    )
+    file_state = str(tmp_path / "state.db")
+    for store in (url, file_state):
+        ok(["--store", store, "replay", str(hits)])
+    for asked in (["/a", "--last", "10m"], ["/nope", "--since", "-10m"], ["/b", "--last", "1m"]):
+        answer = _json(url, "query", *asked, "--distinct")
+        assert answer == _json(file_state, "query", *asked, "--distinct")

@@ -1,0 +1,41 @@
+"""A Redis store's URL: the namespace it names, and the URL redis-py connects with.
+
+The namespace comes from `--namespace`, else the URL's `?namespace=`, else
+`$HITCOUNT_NAMESPACE`, else `hitcount`; a `--namespace` and a URL naming two different ones
+is a usage error. The URL's other query parameters are redis-py's connection options.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+
+from hitcount.errors import ConfigurationError
+
+#: The key prefix when nothing names one.
+DEFAULT_NAMESPACE = "hitcount"
+
+
+def split_url(url: str, namespace: str | None) -> tuple[str, str]:
+    """`(namespace, url to connect with)` of a store URL and the `--namespace` given.
+
+    Raises:
+        ConfigurationError: two namespaces named, or one with braces, spaces or controls.
+    """
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    named = query.pop("namespace", None)
+    in_url = named[0] if named else None
+    if namespace and in_url and namespace != in_url:
+        raise ConfigurationError(
+            f"--namespace {namespace} and the store URL's ?namespace={in_url} name two namespaces",
+            hint="give the namespace once: in the URL or with --namespace",
+        )
+    chosen = namespace or in_url or os.environ.get("HITCOUNT_NAMESPACE") or DEFAULT_NAMESPACE
+    if not chosen.isprintable() or set("{} ").intersection(chosen):
+        raise ConfigurationError(
+            f"invalid Redis namespace {chosen!r}",
+            hint="use letters, digits and punctuation without braces or spaces",
+        )
+    rest = urllib.parse.urlencode(query, doseq=True)
+    return chosen, urllib.parse.urlunsplit(parts._replace(query=rest))
