@@ -182,7 +182,8 @@ class RedisStore(Store):
         users = (generation, meta["distinct"], scope.patterns, window if scope.users else None)
         meta["distinct"] = redis_users.read_scoped(self, *users)
         extras = meta.pop("extras")
-        return encode({**meta, "state": layout.state_document(parts, extras)})
+        horizon = meta["horizon"] if meta["horizon"] is not None else -math.inf
+        return encode({**meta, "state": layout.state_document(parts, extras, horizon)})
 
     def header_to_replace(self) -> bytes | None:
         """The header, or None when it is damaged: the namespace is hitcount's, replaced."""

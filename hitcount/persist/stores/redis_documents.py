@@ -47,14 +47,16 @@ class DocumentLayout(ReadModifyWriteLayout):
         """The endpoint's new document ("" when nothing is left) and its entries."""
         raw = as_kind(delta, RawHits)
         strategy = self.empty()
-        strategy.horizon = raw.real.horizon
-        if reply(current):
+        if reply(current):  # as written: appends since may have moved the horizon past it
             strategy.load_state(current)
+        pruned = 0
+        if math.isfinite(raw.real.horizon):  # what the stored horizon has left behind
+            pruned = sum(strategy.prune(raw.real.horizon).values())
+        strategy.horizon = max(strategy.horizon, raw.real.horizon)
         hits = raw.hits.get(endpoint, [])
         self.refused[endpoint] = len(hits) - strategy.record_many(endpoint, hits)  # arrival order
-        pruned = 0
         if math.isfinite(raw.horizon):
-            pruned = sum(strategy.prune(raw.horizon).values())
+            pruned += sum(strategy.prune(raw.horizon).values())
         if endpoint not in set(strategy.endpoints()):
             return Change(("", 0), pruned)
         document = json.dumps(restrict(strategy.to_state(), endpoint, {endpoint}))
@@ -89,11 +91,21 @@ class DocumentLayout(ReadModifyWriteLayout):
         return part
 
     def state_document(
-        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+        self,
+        parts: Mapping[str, Any],
+        extras: Mapping[str, float] | None = None,
+        horizon: float = -math.inf,
     ) -> dict[str, Any]:
-        """The per-endpoint states combined into one (on an empty strategy's, for its shape)."""
+        """The per-endpoint states combined into one (on an empty strategy's, for its shape),
+        pruned to `horizon` (see `Layout.state_document`)."""  # noqa: D205, D209
         empty = self.empty().to_state()
-        return dict(combine([empty, *parts.values()]))
+        combined = dict(combine([empty, *parts.values()]))
+        if not math.isfinite(horizon):
+            return combined
+        strategy = self.empty()
+        strategy.load_state(json.dumps(combined).encode())
+        strategy.prune(horizon)
+        return strategy.to_compact_state()
 
     def queue_write(self, pipe: Any, key: str, strategy: Strategy, endpoint: str) -> None:
         """Write the endpoint's restricted state, and its entries."""

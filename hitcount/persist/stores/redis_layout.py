@@ -8,6 +8,7 @@ log's, never the server's: nothing expires by TTL, pruning follows the replay cl
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,13 +106,20 @@ class Layout(ABC):
         """One endpoint's state from its replies (None: no state)."""
 
     def state_document(
-        self, parts: Mapping[str, Any], extras: Mapping[str, float] | None = None
+        self,
+        parts: Mapping[str, Any],
+        extras: Mapping[str, float] | None = None,
+        horizon: float = -math.inf,
     ) -> dict[str, Any]:
-        """The strategy's state document (`load_state` reads it) from per-endpoint parts."""
+        """The strategy's state document (`load_state` reads it) from per-endpoint parts,
+        pruned to `horizon`: an append prunes only the endpoints it touches, so another's
+        key may still hold what the horizon has since left behind."""  # noqa: D205, D209
         strategy = self.empty()
         for endpoint, part in parts.items():
             self.put(strategy, endpoint, part)
         self.restore_extras(strategy, extras or {})
+        if math.isfinite(horizon):
+            strategy.prune(horizon)
         return strategy.to_compact_state()
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:

@@ -84,6 +84,37 @@ def test_append_in_parts_equals_one_replay(url: str, tmp_path: Path, strategy: s
     assert _answers(url) == _answers(whole)
 
 
+RETENTION = {"fixed": "--retention", "sliding": "--max-window", "ehist": "--max-window",
+             "auto": "--max-window", "tiered": None}  # fmt: skip
+
+
+@pytest.mark.parametrize("strategy", list(RETENTION))
+def test_appends_past_the_retention_answer_as_a_state_file(
+    url: str, tmp_path: Path, strategy: str
+) -> None:
+    """The real Apache log in four parts, in time order, with a retention of 2 h: each
+    append moves the horizon past endpoints it does not touch, whose keys still hold older
+    hits; the answers equal the same appends into a SQLite state."""  # noqa: D205, D209
+    import gzip
+
+    log = REAL_LOGS / "elastic_apache_logs_2015-05.log.gz"
+    lines = gzip.decompress(log.read_bytes()).splitlines(keepends=True)
+    quarter = len(lines) // 4 + 1
+    parts = [tmp_path / f"part{i}.log" for i in range(4)]
+    for i, part in enumerate(parts):
+        part.write_bytes(b"".join(lines[i * quarter : (i + 1) * quarter]))
+    option = RETENTION[strategy]
+    retention = [option, "2h"] if option else []
+    file_state = str(tmp_path / "state.db")
+    for store in (url, file_state):
+        hitcount(store, "replay", "-s", strategy, *retention, str(parts[0]))
+        for part in parts[1:]:
+            hitcount(store, "replay", "--append", str(part))
+    for asked in (["top", "--last", "2h", "--limit", "30"], ["query", "*", "--last", "1h"],
+                  ["query", "/*", "--last", "30d"]):  # fmt: skip
+        assert hitcount(url, *asked, "--json") == hitcount(file_state, *asked, "--json"), asked
+
+
 def test_concurrent_writers_on_the_real_log_equal_a_single_replay(url: str, tmp_path: Path) -> None:
     """Three processes append disjoint thirds of a real nginx log at the same time."""
     if not NGINX.exists():
