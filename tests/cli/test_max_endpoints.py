@@ -147,3 +147,31 @@ def test_plots_and_distinct_users_of_a_capped_state_bound_the_truth(tmp_path: Pa
         users = len({row["user"] for row in mine})
         answer = ok_json([*state, "query", pattern, "--last", "30d", "--distinct", "--json"])
         assert answer["distinct_low"] <= users <= answer["distinct_high"], (pattern, answer)
+
+
+def test_a_merge_of_shards_capped_alike_keeps_their_names_and_bounds_the_truth(
+    tmp_path: Path,
+) -> None:
+    lines = WEB.read_text().splitlines(keepends=True)
+    shards = [tmp_path / f"shard{i}.ndjson" for i in range(2)]
+    for i, shard in enumerate(shards):
+        shard.write_text("".join(lines[i::2]))
+        ok(["--state", str(tmp_path / f"s{i}.db"), "replay", str(shard), "-s", "sliding",
+            "--max-window", "2678400", "--max-endpoints", "10"])  # fmt: skip
+    merged = tmp_path / "merged.json"
+    ok(["merge", str(tmp_path / "s0.db"), str(tmp_path / "s1.db"), "-o", str(merged)])
+    state = ["--state", str(merged)]
+    named = {row["endpoint"] for row in ok_json([*state, "top", "--last", "30d", "-n", "100",
+                                                 "--json"])} - {OTHER}  # fmt: skip
+    assert 10 < len(named) <= 20
+    true = Counter(endpoint for endpoint, _ in pairs(read_ndjson(WEB)))
+    for pattern in [*sorted(named)[:3], "/api/*"]:
+        answer = ok_json([*state, "query", pattern, "--last", "30d", "--json"])
+        expected = sum(n for e, n in true.items() if fnmatchcase(e, pattern))
+        assert answer["low"] <= expected <= answer["high"], (pattern, answer, expected)
+    assert ok_json([*state, "query", "*", "--last", "30d", "--json"])["count"] == len(lines)
+    newcomer = tmp_path / "new.ndjson"
+    clock = max(ts for _, ts in pairs(read_ndjson(WEB)))
+    newcomer.write_text(f'{{"endpoint": "/brand/new", "ts": {clock}}}\n')
+    ok([*state, "replay", "--append", str(newcomer)])
+    assert ok_json([*state, "query", "/brand/new", "--last", "1d", "--json"])["count"] == 0
