@@ -58,7 +58,7 @@ def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
     document = decode(data, source)
     raw = document.distinct  # a view of `data`: copied only when the sketches are read
     try:
-        state = SavedState(parts_of(document), lambda: distinct_of(raw, source))
+        state = SavedState(parts_of(document), lambda: distinct_of(raw, source, document.clock))
         check_plausible(state)  # each part passed; do they agree with one another?
     except HitcountError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err

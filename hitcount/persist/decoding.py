@@ -170,12 +170,13 @@ def parts_of(document: Document) -> StateParts:
     )  # fmt: skip
 
 
-def distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
-    """The distinct-users tracker of a document's `distinct` (absent: empty; null: off).
+def distinct_of(raw: msgspec.Raw, source: str, clock: float | None) -> DistinctTracker | None:
+    """The distinct-users tracker of a document's `distinct` (absent: empty; null: off),
+    holding no sketch of a minute after the state's `clock`.
 
     Raises:
         StateError: the sketches are invalid.
-    """
+    """  # noqa: D205
     # here, not at the top: the sketches' modules cost a read-only command's start ~4 ms,
     # and most commands never ask for distinct users
     from hitcount.sketches.distinct import DistinctTracker
@@ -186,11 +187,18 @@ def distinct_of(raw: msgspec.Raw, source: str) -> DistinctTracker | None:
     if data == b"{}":
         return DistinctTracker()
     try:
-        return DistinctTracker.from_state(data)
+        tracker = DistinctTracker.from_state(data)
     except ValueError as err:
         raise StateError(f"{source}: invalid snapshot: {err}") from err
     except StateError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
+    newest = tracker.newest_bucket()
+    if newest is not None and (clock is None or newest > tracker.bucket_of(clock)):
+        raise StateError(
+            f"{source}: invalid snapshot: a distinct-users sketch of bucket {newest} is after"
+            f" the clock (bucket {None if clock is None else tracker.bucket_of(clock)})"
+        )
+    return tracker
 
 
 def _check_time(name: str, value: float | None) -> None:

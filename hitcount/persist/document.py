@@ -141,9 +141,9 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
     raw = document.distinct  # a view of `data`: copied only when the sketches are read
     if lazy_distinct:
-        counter.load_distinct_later(lambda: distinct_of(raw, source))
+        counter.load_distinct_later(lambda: distinct_of(raw, source, document.clock))
     else:
-        counter.distinct = distinct_of(raw, source)
+        counter.distinct = distinct_of(raw, source, document.clock)
     return counter
 
 

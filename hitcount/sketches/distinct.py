@@ -323,6 +323,14 @@ class DistinctTracker:
         self._settle()
         return sorted(self._sketches)
 
+    def newest_bucket(self) -> int | None:
+        """The newest bucket holding a sketch (None: none)."""
+        self._settle()
+        newest = [max(buckets) for buckets in self._sketches.values() if buckets]
+        if self._log is not None:
+            newest += [bucket for _, bucket in self._log.pairs()]
+        return max(newest, default=None)
+
     def has_data(self) -> bool:
         """Whether any endpoint has user data."""
         return bool(self._sketches) or bool(self._log)

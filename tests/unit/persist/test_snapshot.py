@@ -203,3 +203,28 @@ def test_snapshot_restore_of_a_deeply_nested_file_exits_4_and_keeps_the_state(
     result = run(["--state", state, "snapshot", "restore", str(deep)])
     assert result.exit_code == 4
     assert Path(state).read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+def test_a_users_sketch_after_the_clock_is_refused_and_the_state_kept(
+    tmp_path: Path, suffix: str
+) -> None:
+    from tests.cli_helpers import assert_error, ok, run
+
+    hits = tmp_path / "hits.ndjson"
+    hits.write_text(
+        '{"endpoint": "/a", "ts": 1700000000, "user": "u1"}\n'
+        '{"endpoint": "/b", "ts": 1700000061, "user": "u2"}\n'
+    )
+    state = ["--state", str(tmp_path / f"state{suffix}")]
+    ok([*state, "replay", str(hits)])
+    snapshot = tmp_path / "snap.json"
+    ok([*state, "snapshot", "save", str(snapshot)])
+    document = json.loads(snapshot.read_text())
+    sketches = document["distinct"]["endpoints"]["/a"]
+    document["distinct"]["endpoints"]["/a"] = {"99999999": next(iter(sketches.values()))}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document))
+    assert_error(run([*state, "snapshot", "restore", str(forged)]), 4, "after the clock")
+    answer = json.loads(ok([*state, "query", "/a", "--last", "1d", "--distinct", "--json"]).stdout)
+    assert answer["distinct"] == 1
