@@ -311,7 +311,10 @@ def widened(answer: WindowAnswer, overflow: WindowAnswer | None) -> WindowAnswer
     is exact no more (None: no overflow in the window)."""  # noqa: D205, D209
     if overflow is None:
         return answer
-    return msgspec.structs.replace(answer, high=answer.high + overflow.high, exact=False)
+    confidence = answer.confidence or overflow.confidence  # as a sum of answers holds
+    return msgspec.structs.replace(
+        answer, high=answer.high + overflow.high, exact=False, confidence=confidence
+    )
 
 
 def honest(answer: WindowAnswer) -> WindowAnswer:

@@ -175,3 +175,17 @@ def test_a_merge_of_shards_capped_alike_keeps_their_names_and_bounds_the_truth(
     newcomer.write_text(f'{{"endpoint": "/brand/new", "ts": {clock}}}\n')
     ok([*state, "replay", "--append", str(newcomer)])
     assert ok_json([*state, "query", "/brand/new", "--last", "1d", "--json"])["count"] == 0
+
+
+def test_an_answer_widened_by_an_estimated_overflow_holds_at_its_confidence(
+    tmp_path: Path,
+) -> None:
+    state = ["--state", str(tmp_path / "capped.db")]
+    ok([*state, "replay", str(WEB), "-s", "morris", "--max-endpoints", "10"])
+    named = {e for e in _expected(10) if e != OTHER}
+    overflowed = sorted({e for e, _ in pairs(read_ndjson(WEB))} - named)[0]
+    other = ok_json([*state, "query", OTHER, "--json"])
+    assert other["confidence"] is not None  # morris estimates
+    answer = ok_json([*state, "query", overflowed, "--json"])
+    assert answer["confidence"] == other["confidence"] and answer["high"] >= other["high"]
+    assert "95% interval" in ok([*state, "query", overflowed]).stdout
