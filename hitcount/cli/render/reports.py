@@ -80,8 +80,9 @@ class ReportViews(Output):
             self.note("no such events in the state's event log")
         elif not rows or bounded:
             self.note(
-                f"{'no such events remembered: ' if not rows else ''}a JSON state keeps only"
-                f" its last {RECENT_EVENTS} notable events (a SQLite state keeps them all)"
+                f"{'no such events remembered: ' if not rows else ''}this state (JSON or"
+                f" Redis) keeps only its last {RECENT_EVENTS} notable events (a SQLite state"
+                " keeps them all)"
             )
 
     def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:

@@ -480,3 +480,12 @@ def test_fixed_keeps_the_bucket_convention_of_the_stored_state(
     assert strategy.to_state()["edges"] == "[lo, hi)"
     assert strategy.to_state()["buckets"]["/a"] == {0: 2, 1: 1, 2: 1}  # 120 starts [120, 180)
     assert client.hget(meta, "x:closed_right") is None
+
+
+def test_a_redis_store_remembers_the_last_200_events_and_says_so(redis_url: str) -> None:
+    store = f"{redis_url}?namespace={fresh_namespace()}"
+    hitcount(store, "replay", str(SAMPLES / "web.ndjson"), "--alert", "/*>2/10s")
+    result = run(["--store", store, "events", "-n", "100000", "--json"])
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 200
+    text = run(["--store", store, "events", "-n", "100000"])
+    assert "this state (JSON or Redis) keeps only its last 200" in text.stderr

@@ -56,7 +56,7 @@ def test_events_since_until_read_the_whole_event_log_of_a_sqlite_state(
     assert newest == everything[-7:]
     # the JSON state keeps its last 200, and says so
     bounded = run(["--state", js, *asked[:-1]])
-    assert "a JSON state keeps only its last 200" in bounded.stderr
+    assert "this state (JSON or Redis) keeps only its last 200" in bounded.stderr
     kept = ok_json(["--state", js, "events", "-n", "100000", "--json"])
     assert len(kept) == 200 and kept == everything[-200:]
 
