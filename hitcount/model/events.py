@@ -12,45 +12,47 @@ from typing import Any
 import msgspec
 
 from hitcount.errors import ConfigurationError
-
-HIT_RECORDED = "hit_recorded"
-PRUNED = "pruned"
-STRATEGY_SWAPPED = "strategy_swapped"
-STRATEGY_RESET = "strategy_reset"
-SNAPSHOT_TAKEN = "snapshot_taken"
-SNAPSHOT_RESTORED = "snapshot_restored"
-METRICS_UPDATED = "metrics_updated"
-THRESHOLD_EXCEEDED = "threshold_exceeded"
-THRESHOLD_CLEARED = "threshold_cleared"
-LATE_DROPPED = "late_dropped"
-ENDPOINT_SWITCHED = "endpoint_switched"
-
-#: Every event name hitcount emits, with the payload fields each carries.
-EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    HIT_RECORDED: ("endpoint", "ts"),
-    PRUNED: ("endpoint", "removed"),
-    STRATEGY_SWAPPED: ("old", "new"),
-    STRATEGY_RESET: ("from", "to", "reason"),
-    SNAPSHOT_TAKEN: ("endpoints_count",),
-    SNAPSHOT_RESTORED: (),
-    METRICS_UPDATED: ("total_hits", "memory_entries"),
-    THRESHOLD_EXCEEDED: ("endpoint", "count", "limit", "window", "ts", "rule"),
-    THRESHOLD_CLEARED: ("endpoint", "count", "limit", "window", "ts", "rule"),
-    LATE_DROPPED: ("endpoint", "ts", "horizon"),
-    ENDPOINT_SWITCHED: ("endpoint", "to"),
-}
-#: Subscribe to this name to receive every event.
-#: The events a state remembers for `hitcount events` (per-hit and per-prune ones would
-#: crowd out the rest; pruning is counted in `metrics.pruned_events` instead).
-REMEMBERED = (
-    ENDPOINT_SWITCHED,
-    STRATEGY_SWAPPED,
-    STRATEGY_RESET,
-    SNAPSHOT_TAKEN,
-    SNAPSHOT_RESTORED,
-    THRESHOLD_EXCEEDED,
-    THRESHOLD_CLEARED,
+from hitcount.model.event_names import (
+    ENDPOINT_SWITCHED as ENDPOINT_SWITCHED,
 )
+from hitcount.model.event_names import (
+    EVENT_FIELDS as EVENT_FIELDS,
+)
+from hitcount.model.event_names import (  # re-exported: the bus's names
+    HIT_RECORDED as HIT_RECORDED,
+)
+from hitcount.model.event_names import (
+    LATE_DROPPED as LATE_DROPPED,
+)
+from hitcount.model.event_names import (
+    METRICS_UPDATED as METRICS_UPDATED,
+)
+from hitcount.model.event_names import (
+    PRUNED as PRUNED,
+)
+from hitcount.model.event_names import (
+    REMEMBERED as REMEMBERED,
+)
+from hitcount.model.event_names import (
+    SNAPSHOT_RESTORED as SNAPSHOT_RESTORED,
+)
+from hitcount.model.event_names import (
+    SNAPSHOT_TAKEN as SNAPSHOT_TAKEN,
+)
+from hitcount.model.event_names import (
+    STRATEGY_RESET as STRATEGY_RESET,
+)
+from hitcount.model.event_names import (
+    STRATEGY_SWAPPED as STRATEGY_SWAPPED,
+)
+from hitcount.model.event_names import (
+    THRESHOLD_CLEARED as THRESHOLD_CLEARED,
+)
+from hitcount.model.event_names import (
+    THRESHOLD_EXCEEDED as THRESHOLD_EXCEEDED,
+)
+
+#: Subscribe to this name to receive every event.
 ALL = "*"
 
 

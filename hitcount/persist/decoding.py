@@ -16,7 +16,7 @@ import msgspec
 from hitcount.engine.alert_tracks import checked_tracks
 from hitcount.engine.capping import checked_cap
 from hitcount.errors import ConfigurationError, StateError
-from hitcount.model.events import EVENT_FIELDS
+from hitcount.model.event_names import EVENT_FIELDS
 from hitcount.model.hits import MAX_TS
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
