@@ -73,8 +73,15 @@ def query_rolled(
     """Hits of every endpoint whose roll-up to `depth` segments is `pattern` (or matches it).
 
     Raises:
-        ConfigurationError: a bad depth or window.
+        ConfigurationError: a bad depth or window, or a pattern too deep for any group.
     """
+    if pattern.lstrip("/").count("/") >= depth:  # a group name has depth - 1 inner `/`
+        raise ConfigurationError(
+            f"{pattern!r} has more path segments than --depth {depth}: no group of that"
+            " depth can match it",
+            hint=f"give a deeper --depth, or `top {pattern} --depth {depth}` for the groups"
+            " of the endpoints it matches",
+        )
     grouped = groups(counter, None, depth)
     members = sorted({ep for name in select(pattern, grouped) for ep in grouped[name]})
     return counter.query_of(pattern, members, last_s, now)

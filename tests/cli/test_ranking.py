@@ -85,6 +85,15 @@ def test_query_depth_counts_what_top_depth_shows(web_state: float, depth: int) -
         assert answer["count"] == hits, name
 
 
+@pytest.mark.parametrize(("pattern", "depth"), [("/api/*", 1), ("/api/users/*", 2), ("/a/b/c", 2)])
+def test_a_query_pattern_deeper_than_its_depth_is_a_usage_error(
+    web_state: float, pattern: str, depth: int
+) -> None:
+    result = run(["query", pattern, "--depth", str(depth), "--last", "2h"])
+    assert_error(result, 2, "more path segments than --depth")
+    assert f"top {pattern} --depth {depth}" in result.stderr
+
+
 def test_top_by_distinct_orders_by_users_within_bounds(web_state: float) -> None:
     rows = ok_json(["top", "--depth", "1", "--by", "distinct", "-n", "1000", "--json"])
     expected = brute_force(web_state - 3600, web_state, 1)
