@@ -17,7 +17,6 @@ from typing import Any
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, OutputError
 from hitcount.model.answers import WindowAnswer
-from hitcount.model.metrics import plain
 from hitcount.model.timeparse import iso
 from hitcount.persist.atomic import cannot_write, write_output
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
@@ -90,12 +89,7 @@ def build_report(
             f"limit must be between 1 and {MAX_TOP}, got {limit}", param="limit"
         )
     step = last_s / DEFAULT_STEPS if step_s is None else step_s
-    if step_count(last_s, step) > MAX_STEPS:
-        raise ConfigurationError(
-            f"--last {plain(last_s)}s in steps of {plain(step)}s makes more than {MAX_STEPS} steps,"
-            " more than a chart can show",
-            hint=f"use a --step of at least {plain(last_s / MAX_STEPS)}s",
-        )
+    step_count(last_s, step, most=MAX_STEPS)  # a chart shows at most MAX_STEPS
     top = tuple(counter.top(last_s, now, limit))
     timeless = any(result.answer.all_time for result in top)
     chart = None

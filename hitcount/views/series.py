@@ -205,12 +205,12 @@ def series(
     )
 
 
-def step_count(last_s: float, step_s: float) -> int:
+def step_count(last_s: float, step_s: float, most: int = MAX_POINTS) -> int:
     """How many steps tile the window; checks both lengths.
 
     Raises:
         ConfigurationError: not positive and finite, `last_s < step_s`, not a whole
-            number of steps, or more than `MAX_POINTS` of them.
+            number of steps, or more than `most` of them.
     """
     for option, value in (("step_s", step_s), ("last_s", last_s)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -227,12 +227,12 @@ def step_count(last_s: float, step_s: float) -> int:
             hint="use a shorter --step or a longer --last",
         )
     ratio = last_s / step_s
-    if ratio > MAX_POINTS + 0.5:
+    if ratio > most + 0.5:
         raise ConfigurationError(
             f"--last {plain(last_s)}s in steps of {plain(step_s)}s makes"
             f" {math.ceil(ratio):,} points;"
-            f" the most is {MAX_POINTS:,}",
-            hint=f"use a --step of at least {plain(last_s / MAX_POINTS)}s",
+            f" the most is {most:,}",
+            hint=f"use a --step of at least {plain(last_s / most)}s",
         )
     points = round(ratio)
     if abs(points * step_s - last_s) > _TILING_TOLERANCE * last_s:

@@ -170,7 +170,8 @@ def test_an_empty_window_says_so_instead_of_charting() -> None:
     ("last", "step", "limit", "fragment"),
     [
         (3600, 420, 10, "whole number of --step"),
-        (86400, 60, 10, f"more than {MAX_STEPS} steps"),
+        (86400, 60, 10, f"1,440 points; the most is {MAX_STEPS}"),
+        (3600, 0.001, 10, f"3,600,000 points; the most is {MAX_STEPS}"),
         (3600, 60, 0, "limit must be between 1 and 100"),
         (3600, 60, 101, "limit must be between 1 and 100"),
         (3600, -5, 10, "step_s must be a positive number"),
@@ -181,8 +182,11 @@ def test_bad_windows_steps_and_limits_are_refused(
 ) -> None:
     counter = HitCounter("sliding")
     counter.record("/api", 1000.0)
-    with pytest.raises(ConfigurationError, match=fragment.replace("-", r"\-")):
+    with pytest.raises(ConfigurationError, match=fragment.replace("-", r"\-")) as raised:
         build_report(counter, last, step, limit)
+    if "points" in fragment:  # the hint's step is one the report takes
+        shortest = float(str(raised.value.hint).split("at least ")[1].rstrip("s"))
+        assert last / shortest <= MAX_STEPS
 
 
 # -------------------------------------------------------------------------------------------
@@ -319,7 +323,7 @@ def test_bad_outputs_are_clear_errors_and_touch_nothing(state_env: Path, tmp_pat
     ("args", "code", "fragment"),
     [
         (["--last", "1h", "--step", "7m"], 2, "whole number of --step"),
-        (["--last", "1d", "--step", "1m"], 2, "more than 720 steps"),
+        (["--last", "1d", "--step", "1m"], 2, "1,440 points; the most is 720"),
         (["--top", "0"], 2, "--top must be between 1 and 100"),
         (["--last", "soon"], 2, "--last"),
         (["--now", "yesterday"], 2, "--now"),
