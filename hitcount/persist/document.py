@@ -41,7 +41,7 @@ from hitcount.persist.decoding import VERSION as VERSION  # re-exported
 from hitcount.persist.decoding import Document, Header, decode, distinct_of, parts_of
 from hitcount.persist.decoding import encode as encode  # re-exported
 from hitcount.persist.plausible import check_plausible
-from hitcount.persist.reading import read_document_file
+from hitcount.persist.reading import SQLITE_MAGIC, read_document_file, read_head
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -173,6 +173,13 @@ def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
         OutputError: the file cannot be written (a missing or read-only directory).
     """
     if path.is_file():
+        if read_head(path, len(SQLITE_MAGIC), "snapshot") == SQLITE_MAGIC:
+            raise StateError(
+                f"{path}: is a SQLite database (a state?); a snapshot is a JSON file and would"
+                " replace it: refusing",
+                hint="write the snapshot to another path (`hitcount snapshot restore FILE"
+                f" --state {path}` loads one into that state)",
+            )
         try:
             check_is_state(read_document_file(path, "snapshot"), str(path))
         except StateError as err:

@@ -16,6 +16,8 @@ from hitcount.errors import StateError
 
 #: The largest state or snapshot document hitcount reads, in bytes.
 MAX_DOCUMENT_BYTES = 4 * 1024**3
+#: The first bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
 _READ_BYTES = 1 << 24
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import assert_error, ok, ok_json, pairs, read_ndjson, run, write_ndjson
-from tests.conftest import Oracle
+from tests.conftest import SAMPLES, Oracle
 
 START = 1_700_000_000.0
 
@@ -104,6 +104,19 @@ def test_output_onto_a_foreign_file_is_refused(tmp_path: Path) -> None:
     result = run(["merge", *map(str, snapshots), "-o", str(notes)])
     assert_error(result, 4, "is not a hitcount state file; refusing to overwrite it")
     assert notes.read_text() == "my notes\n"
+
+
+def test_output_onto_a_sqlite_state_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+    snapshots = _snapshots(_shard_files(tmp_path, parts=2))
+    state = tmp_path / "state.db"
+    ok(["--state", str(state), "replay", str(SAMPLES / "web.ndjson")])
+    kept = state.read_bytes()
+    for command in (["merge", *map(str, snapshots), "-o", str(state)],
+                    ["--state", str(state), "snapshot", "save", str(state)]):  # fmt: skip
+        result = run(command)
+        assert_error(result, 4, "is a SQLite database (a state?)")
+        assert "snapshot restore" in result.stderr
+        assert state.read_bytes() == kept
 
 
 def test_an_input_given_twice_and_json_with_dash_are_usage_errors(tmp_path: Path) -> None:

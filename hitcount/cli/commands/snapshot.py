@@ -51,7 +51,9 @@ def snapshot_save(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    snap.write_file(file, data)  # overwrites snapshots, nothing else
+    snap.write_file(  # overwrites snapshots and JSON states, nothing else
+        file, data, hint="choose another file, or delete it if it is a damaged snapshot"
+    )
     endpoints = sum(1 for _ in counter.strategy.endpoints())
     render = Renderer(json_output=json_output)
     if json_output:

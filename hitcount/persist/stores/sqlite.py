@@ -28,6 +28,7 @@ import msgspec
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import plain
 from hitcount.persist.decoding import FORMAT, encode
+from hitcount.persist.reading import SQLITE_MAGIC as SQLITE_MAGIC  # re-exported
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores import sqlite_versions as meta_rows
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from hitcount.engine import HitCounter
     from hitcount.persist.stores.sqlite_sketches import Sketches
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Seconds SQLite itself waits for a lock (writers of hitcount already take turns).
 BUSY_TIMEOUT_S = 10.0
 #: Events kept in the document a load returns (the events table keeps them all).
