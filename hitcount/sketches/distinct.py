@@ -29,12 +29,12 @@ from hitcount.model.metrics import plain
 from hitcount.sketches.distinct_query import Window, window_answer
 from hitcount.sketches.distinct_state import (
     LEFT_CLOSED,
-    MAX_BUCKET,
     RIGHT_CLOSED,
     checked_horizon,
     decode_state,
     decoded_sketches,
     encoded_sketches,
+    packed_log,
 )
 from hitcount.sketches.hll import DEFAULT_PRECISION, HyperLogLog, check_precision, hash64
 
@@ -425,18 +425,9 @@ class DistinctTracker:
         if state.packed is not None:
             if state.endpoints:
                 raise ValueError("distinct-users state has both endpoints and packed")
-            tracker._load_packed(state.packed)
+            tracker._log = packed_log(tracker.precision, state.packed, tracker._keeps)
         tracker._sketches = decoded_sketches(state.endpoints, tracker.precision, tracker._keeps)
         return tracker
-
-    def _load_packed(self, packed: Mapping[str, object]) -> None:
-        from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
-
-        log = RegisterLog.from_packed(self.precision, packed)
-        for endpoint, bucket in log.pairs():
-            if abs(bucket) > MAX_BUCKET or not self._keeps(bucket):
-                raise ValueError(f"distinct-users bucket {bucket} of {endpoint} is invalid")
-        self._log = log if log else None
 
     def load_state(self, raw: bytes | Mapping[str, Any]) -> None:
         """Replace this tracker's contents with `to_state` output.

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hitcount.model.hits import MAX_TS
 from hitcount.sketches.hll import HyperLogLog
+
+if TYPE_CHECKING:
+    from hitcount.sketches.sketchlog import RegisterLog
 
 #: Bucket indexes beyond this are refused (they could not be exact as floats).
 MAX_BUCKET = 2**53
@@ -104,3 +107,20 @@ def encoded_sketches(
         endpoint: {str(b): buckets[b].to_base64() for b in sorted(buckets)}
         for endpoint, buckets in sorted(sketches.items())
     }
+
+
+def packed_log(
+    precision: int, packed: Mapping[str, object], keeps: Callable[[int], bool]
+) -> RegisterLog | None:
+    """The register log of a packed state (None: empty): every bucket one `keeps` accepts.
+
+    Raises:
+        ValueError: bad arrays, or a bucket out of range or before the horizon.
+    """
+    from hitcount.sketches.sketchlog import RegisterLog  # loads numpy
+
+    log = RegisterLog.from_packed(precision, packed)
+    for endpoint, bucket in log.pairs():
+        if abs(bucket) > MAX_BUCKET or not keeps(bucket):
+            raise ValueError(f"distinct-users bucket {bucket} of {endpoint} is invalid")
+    return log if log else None
