@@ -515,6 +515,7 @@ static int parse_line(const unsigned char *buf, const unsigned char *p, const un
                     line->user_start = start - buf;
                     line->user_len = p - 1 - start;
                     if (line->user_len > MAX_USER_BYTES) return -1;
+                    if (line->user_len == 0) line->user_start = -1; /* "": no user */
                 } else if (e - p >= 4 && memcmp(p, "null", 4) == 0) {
                     p += 4;
                 } else {

@@ -113,10 +113,13 @@ def _checked_users(users: list[Any]) -> list[str | None] | bool | None:
         return None
     if not kinds <= {str, int, type(None)}:
         return False
-    if kinds == {str}:
+    if kinds == {str} and "" not in users:
         return users if max(map(len, users)) <= MAX_USER_CHARS else False
-    text = [None if user is None else str(user) for user in users]
-    return text if max(len(user) for user in text if user is not None) <= MAX_USER_CHARS else False
+    text = [None if user is None or user == "" else str(user) for user in users]  # "": nobody
+    lengths = [len(user) for user in text if user is not None]
+    if not lengths:
+        return None
+    return text if max(lengths) <= MAX_USER_CHARS else False
 
 
 def _line_count(block: bytes) -> int | None:

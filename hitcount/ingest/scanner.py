@@ -126,6 +126,8 @@ def scan_numpy(block: bytes, *, users: bool = True) -> Columns | None:
     if not with_user:
         return Columns(endpoints[0], endpoints[1], ts)
     user_bytes = quotes[:, 9] - quotes[:, 8] - 1
+    if int(user_bytes.min()) == 0:
+        return None  # an empty user names nobody: msgspec's path reads it so
     if not users and block.isascii() and int(user_bytes.max()) <= _MAX_TEXT_BYTES:
         # Every user valid and none wanted; a longer one steps aside as when users are
         # wanted (grouping stops at _MAX_TEXT_BYTES), so both calls agree on the block.

@@ -59,12 +59,13 @@ def check_endpoint(endpoint: object) -> str:
 
 
 def check_user(user: object) -> str | None:
-    """Return `user` as a string (or None when absent).
+    """Return `user` as a string (None when absent or empty: `""` names nobody, in every
+    format).
 
     Raises:
         BadLine: a user that is not a string or number, or is too long.
-    """
-    if user is None:
+    """  # noqa: D205
+    if user is None or user == "":
         return None
     if isinstance(user, bool) or not isinstance(user, (str, int)):
         raise BadLine(f"user must be a string, got {type(user).__name__}")

@@ -34,3 +34,21 @@ def test_a_window_without_hits_has_zero_users(tmp_path: Path, suffix: str, endpo
     answer = json.loads(ok([*state, "query", endpoint, *window, "--distinct", "--json"]).stdout)
     assert answer["count"] == 0
     assert (answer["distinct"], answer["distinct_low"], answer["distinct_high"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("lines", [3, 60_000])  # the per-line path, then the block paths
+def test_an_empty_user_is_no_user_in_ndjson_as_in_csv(tmp_path: Path, lines: int) -> None:
+    rows = [("/u", 1_700_000_000 + i / 100, "" if i % 2 else f"a{i % 7}") for i in range(lines)]
+    truth = len({user for _, _, user in rows if user})
+    ndjson, csv = tmp_path / "hits.ndjson", tmp_path / "hits.csv"
+    ndjson.write_text(
+        "".join(json.dumps({"endpoint": e, "ts": ts, "user": u}) + "\n" for e, ts, u in rows)
+    )
+    csv.write_text("".join(f"{e},{ts},{u}\n" for e, ts, u in rows))
+    for source in (ndjson, csv):
+        state = ["--state", str(tmp_path / f"{source.suffix[1:]}.db")]
+        ok([*state, "replay", str(source), "-s", "sliding", "--max-window", "1d"])
+        answer = json.loads(ok([*state, "query", "/u", "--last", "1d", "--distinct",
+                                "--json"]).stdout)  # fmt: skip
+        assert round(answer["distinct"]) == truth, source.name  # HLL: exact at small counts
+        assert answer["distinct_low"] <= truth <= answer["distinct_high"]

@@ -21,7 +21,7 @@ GOOD_TIMESTAMPS = st.one_of(
 TIMESTAMPS = GOOD_TIMESTAMPS | st.sampled_from(
     ["017", "1.", ".5", "-1", "1e9", "1795737600.3570000001", "99999999999999999", "1.5e-7"]
 )
-GOOD_USERS = st.sampled_from(["u1", "u22", "ü", "8"])
+GOOD_USERS = st.sampled_from(["u1", "u22", "ü", "8", ""])
 USERS = st.one_of(st.none(), GOOD_USERS, st.just("x" * 300), st.integers(0, 9))
 
 
