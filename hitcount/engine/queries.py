@@ -129,26 +129,43 @@ class Answering:
         return self.query_of(endpoint, self.match(endpoint), last_s, now)
 
     def query_of(
-        self, label: str, endpoints: Sequence[str], last_s: float, now: float | None = None
+        self,
+        label: str,
+        endpoints: Sequence[str],
+        last_s: float,
+        now: float | None = None,
+        *,
+        widen: bool = True,
     ) -> QueryResult:
-        """Hits of `endpoints` summed in a window, answered under the name `label`.
+        """Hits of `endpoints` summed in a window, answered under the name `label`
+        (`widen=False`: without a capped state's overflow, for `widen` to add).
 
         Raises:
             ConfigurationError: `last_s` is not a positive number.
-        """
+        """  # noqa: D205
         start, end = self._window(last_s, now)
         matched = list(endpoints) if math.isfinite(end) else []
-        answer = self.answer_between(matched, start, end)
+        answer = self.answer_between(matched, start, end, widen=widen)
         return QueryResult(label, tuple(matched), last_s, self._now(now), answer)
 
-    def answer_between(self, endpoints: Sequence[str], start: float, end: float) -> WindowAnswer:
+    def widen(self, result: QueryResult) -> QueryResult:
+        """A result asked with `widen=False`, its bound taking in the overflow's hits."""
+        start, end = self._window(result.last_s, result.now)
+        if OVERFLOW_ENDPOINT in result.matched or not math.isfinite(end):
+            return result
+        answer = widened(result.answer, self._overflow(start, end))
+        return msgspec.structs.replace(result, answer=honest(answer))
+
+    def answer_between(
+        self, endpoints: Sequence[str], start: float, end: float, *, widen: bool = True
+    ) -> WindowAnswer:
         """Hits of `endpoints` summed with `start < ts <= end`, as every answer gives them:
-        a capped state's overflow in the window widens them, and a window reaching past the
-        data kept has no upper bound (`widened`, `honest`)."""  # noqa: D205, D209
+        a capped state's overflow in the window widens them (unless `widen` is false), and
+        a window reaching past the data kept has no upper bound (`widened`, `honest`)."""  # noqa: D205, D209
         answer = self._empty_answer(start)
         for name in endpoints:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
-        if OVERFLOW_ENDPOINT not in endpoints:
+        if widen and OVERFLOW_ENDPOINT not in endpoints:
             answer = widened(answer, self._overflow(start, end))
         return honest(answer)
 
@@ -224,22 +241,21 @@ class Answering:
             raise ConfigurationError(f"limit must be >= 1, got {limit}", param="limit")
         start, end = self._window(last_s, now)
         clock, overflow = self._clock_for_query(), self._overflow(start, end)
+        query = self._strategy.query
+        owns = {ep: query(ep, start, end, clock) for ep in self._strategy.endpoints()}
         results = [
             QueryResult(
                 ep,
                 (ep,),
                 last_s,
                 self._now(now),
-                honest(
-                    self._strategy.query(ep, start, end, clock)
-                    if ep == OVERFLOW_ENDPOINT
-                    else widened(self._strategy.query(ep, start, end, clock), overflow)
-                ),
+                honest(own if ep == OVERFLOW_ENDPOINT else widened(own, overflow)),
             )
-            for ep in self._strategy.endpoints()
+            for ep, own in owns.items()
+            if own.high > 0  # nothing of its own there for certain: left out
         ]
         results.sort(key=lambda r: (-r.answer.count, r.endpoint))
-        return [r for r in results[:limit] if r.answer.high > 0]
+        return results[:limit]
 
     def _now(self, now: float | None) -> float | None:
         return self.clock if now is None else now

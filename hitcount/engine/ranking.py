@@ -113,9 +113,10 @@ def rank(
     check_rank(depth, by)
     rows = []
     for name, members in groups(counter, pattern, depth).items():
-        result = counter.query_of(name, members, last_s, now)
-        if result.answer.high <= 0:  # nothing there for certain
+        own = counter.query_of(name, members, last_s, now, widen=False)
+        if own.answer.high <= 0:  # nothing of its own there for certain
             continue
+        result = counter.widen(own)
         counted = None
         if by == "distinct" or users:
             counted = counter.query_distinct_of(name, members, last_s, now)

@@ -189,3 +189,19 @@ def test_an_answer_widened_by_an_estimated_overflow_holds_at_its_confidence(
     answer = ok_json([*state, "query", overflowed, "--json"])
     assert answer["confidence"] == other["confidence"] and answer["high"] >= other["high"]
     assert "95% interval" in ok([*state, "query", overflowed]).stdout
+
+
+def test_top_leaves_out_named_endpoints_with_nothing_of_their_own(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "capped.db")]
+    ok([*state, "replay", str(WEB), "-s", "sliding", "--max-window", "2678400",
+        "--max-endpoints", "10"])  # fmt: skip
+    hits = read_ndjson(WEB)
+    clock = max(hit.ts for hit in hits)
+    for last in ("1m", "10m", "1h"):
+        seconds = {"1m": 60, "10m": 600, "1h": 3600}[last]
+        mine = Counter(h.endpoint for h in hits if clock - seconds < h.ts)
+        named = {e for e in _expected(10) if e != OTHER}
+        expected = {e for e in mine if e in named} | ({OTHER} if set(mine) - named else set())
+        for command in (["top"], ["top", "*"]):
+            rows = ok_json([*state, *command, "--last", last, "-n", "1000", "--json"])
+            assert {row["endpoint"] for row in rows} == expected, (command, last)
