@@ -147,6 +147,8 @@ def plan_starts(
     starts: dict[str, InputPosition] = {}
     for source in sources:
         if source == STDIN:
+            if resume:
+                note("--resume does not apply to stdin: every line it gives is counted")
             continue
         try:
             fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)

@@ -53,6 +53,15 @@ def test_a_file_read_whole_is_refused_unless_again(state: list[str], tmp_path: P
     assert _total(state) == 600
 
 
+def test_resume_on_stdin_says_it_counts_every_line(state: list[str], tmp_path: Path) -> None:
+    log = _write(tmp_path / "a.ndjson", 0, 30)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    for _ in range(2):  # stdin is never resumed: each run counts its lines
+        again = ok([*state, "replay", "-", "--append", "--resume"], input=log.read_text())
+        assert "--resume does not apply to stdin" in again.stderr
+    assert _total(state) == 90
+
+
 def test_a_file_named_twice_is_refused(state: list[str], tmp_path: Path) -> None:
     log = _write(tmp_path / "a.ndjson", 0, 50)
     link = tmp_path / "link.ndjson"
