@@ -219,3 +219,16 @@ def test_a_window_outside_the_data_says_where_the_data_begins_and_ends(
     after = ok(["query", "/a", "--last", "5m", "--now", "2026-01-02T00:00:00Z"])
     assert "0 hits in the last 5m (exact)" in after.stdout
     assert "ends after the latest hit the state has seen (2026-01-01T00:59:50Z)" in after.stderr
+
+
+def test_json_and_csv_list_the_first_100_matches_and_count_them_all(tmp_path: Path) -> None:
+    lines = [{"endpoint": f"/e/{i:04d}", "ts": 1_700_000_000 + i} for i in range(250)]
+    source = tmp_path / "many.ndjson"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ok(["replay", str(source), "-s", "sliding", "--max-window", "1d"])
+    answer = ok_json(["query", "/e/*", "--last", "1d", "--json"])
+    names = sorted(line["endpoint"] for line in lines)
+    assert answer["matched"] == names[:100] and answer["matched_count"] == 250
+    assert answer["count"] == 250
+    row = ok(["query", "/e/*", "--last", "1d", "--csv"]).stdout.splitlines()[1]
+    assert ";".join(names[:100]) in row
