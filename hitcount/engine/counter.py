@@ -406,6 +406,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.inputs = other.inputs
         self.keying = other.keying
         self.max_endpoints = other.max_endpoints
+        self.alert_tracks = other.saved_alerts()  # a burst in progress goes on
         self._emit(ev.SNAPSHOT_RESTORED, {})
 
 

@@ -164,3 +164,21 @@ def test_the_parallel_replay_alerts_exactly_as_hit_by_hit(
     assert got == expected
     names = [name for name, _ in expected]
     assert names.count(THRESHOLD_EXCEEDED) >= 8 and names.count(THRESHOLD_CLEARED) >= 8
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+def test_a_restored_snapshot_carries_a_burst_in_progress(tmp_path: Path, suffix: str) -> None:
+    """The alert state goes with a snapshot: an --append after `snapshot restore` with the
+    same rule continues the burst, as one after the original state does (no second alert)."""  # noqa: D205, D209
+    first, more = tmp_path / "first.ndjson", tmp_path / "more.ndjson"
+    first.write_text('{"endpoint": "/a", "ts": 1700000000}\n{"endpoint": "/a", "ts": 1700000030}\n')
+    more.write_text('{"endpoint": "/a", "ts": 1700000070}\n')
+    rule = ["--alert", "/a>0/1h"]
+    original = ["--state", str(tmp_path / f"original{suffix}")]
+    assert "alert:" in ok([*original, "replay", str(first), *rule]).stderr
+    snapshot = tmp_path / "snap.json"
+    ok([*original, "snapshot", "save", str(snapshot)])
+    restored = ["--state", str(tmp_path / f"restored{suffix}")]
+    ok([*restored, "snapshot", "restore", str(snapshot)])
+    for state in (original, restored):
+        assert "alert:" not in ok([*state, "replay", "--append", str(more), *rule]).stderr

@@ -42,7 +42,7 @@ from hitcount.persist.stores.redis_checks import (
     parse_meta,
     whole,
 )
-from hitcount.persist.stores.redis_errors import masked, translated
+from hitcount.persist.stores.redis_errors import invalid_url, masked, refuse_cap, translated
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import leased_lock
@@ -117,11 +117,7 @@ class RedisStore(Store):
                     return RedisCluster.from_url(self.connect_url, **options)
                 return client
         except (TypeError, ValueError) as err:  # a URL parameter redis-py does not take
-            raise ConfigurationError(
-                f"invalid Redis store URL {self._shown}: {err}",
-                hint="hitcount reads ?namespace=; the other parameters are redis-py's"
-                " connection options (socket_timeout=5, ...)",
-            ) from err
+            raise invalid_url(self._shown, err) from err
 
     @contextmanager
     def errors(self, doing: str = "") -> Iterator[None]:
@@ -319,7 +315,9 @@ class RedisStore(Store):
         self.write_generation(counter)
 
     def write_generation(self, counter: HitCounter) -> None:
-        """Write a whole new generation, switch to it in one SET, delete the old ones."""
+        """Write a whole new generation, switch to it in one SET, delete the old ones (a
+        state with an endpoint cap is refused: Redis keeps none yet)."""  # noqa: D205, D209
+        refuse_cap(counter.max_endpoints)
         strategy = counter.strategy
         layout = layout_for(strategy.name, strategy.params, self.scripts)
         with self.errors("writing the state"):

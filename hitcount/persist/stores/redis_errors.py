@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from hitcount.errors import HitcountError, StoreUnavailableError
+from hitcount.errors import ConfigurationError, HitcountError, StoreUnavailableError
 from hitcount.model.metrics import plain
 from hitcount.persist.stores.redis_checks import damaged
 
@@ -110,3 +110,25 @@ def masked(parts: urllib.parse.SplitResult) -> str:
     host = parts.hostname or ""
     netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=""))
+
+
+def invalid_url(shown: str, err: Exception) -> ConfigurationError:
+    """The error for a store URL with a parameter redis-py does not take."""
+    return ConfigurationError(
+        f"invalid Redis store URL {shown}: {err}",
+        hint="hitcount reads ?namespace=; the other parameters are redis-py's connection"
+        " options (socket_timeout=5, ...)",
+    )
+
+
+def refuse_cap(max_endpoints: int | None) -> None:
+    """Refuse a state with an endpoint cap: the Redis store keeps none yet.
+
+    Raises:
+        ConfigurationError: `max_endpoints` is set.
+    """
+    if max_endpoints is not None:
+        raise ConfigurationError(
+            "a state with --max-endpoints cannot be kept in a Redis store yet",
+            hint="restore it into a state file (--state PATH)",
+        )

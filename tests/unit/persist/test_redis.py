@@ -489,3 +489,14 @@ def test_a_redis_store_remembers_the_last_200_events_and_says_so(redis_url: str)
     assert result.exit_code == 0 and len(json.loads(result.stdout)) == 200
     text = run(["--store", store, "events", "-n", "100000"])
     assert "this state (JSON or Redis) keeps only its last 200" in text.stderr
+
+
+def test_a_capped_snapshot_is_refused_by_a_redis_store(redis_url: str, tmp_path: Path) -> None:
+    state = str(tmp_path / "capped.db")
+    hitcount(state, "replay", str(SAMPLES / "web.ndjson"), "--max-endpoints", "10")
+    snapshot = tmp_path / "snap.json"
+    hitcount(state, "snapshot", "save", str(snapshot))
+    store = f"{redis_url}?namespace={fresh_namespace()}"
+    result = run(["--store", store, "snapshot", "restore", str(snapshot)])
+    assert result.exit_code == 2 and "cannot be kept in a Redis store yet" in result.stderr
+    assert "no saved state" in run(["--store", store, "metrics"]).stderr
