@@ -43,6 +43,7 @@ from hitcount.persist.stores.redis_checks import (
     whole,
 )
 from hitcount.persist.stores.redis_errors import invalid_url, masked, refuse_cap, translated
+from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import leased_lock
@@ -179,6 +180,9 @@ class RedisStore(Store):
         meta["distinct"] = redis_users.read_scoped(self, *users)
         extras = meta.pop("extras")
         horizon = meta["horizon"] if meta["horizon"] is not None else -math.inf
+        if scope == EVERYTHING:  # the whole state: what it read and its alerts too
+            meta["inputs"] = [p.to_dict() for p in read_positions(self, generation).values()]
+            meta["alerts"] = read_alerts(self, generation)
         return encode({**meta, "state": layout.state_document(parts, extras, horizon)})
 
     def header_to_replace(self) -> bytes | None:

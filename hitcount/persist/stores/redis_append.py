@@ -13,7 +13,6 @@ flush cut in the middle may be partly applied, and resuming may count that batch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -24,7 +23,6 @@ from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
-from hitcount.engine.alert_tracks import checked_tracks
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
@@ -38,7 +36,8 @@ from hitcount.model.positions import (
 )
 from hitcount.persist.document import encode, to_document
 from hitcount.persist.stores.redis import RedisStore
-from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged, parse_position
+from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged
+from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
@@ -70,7 +69,7 @@ class RedisAppend:
             distinct=False,
         )
         self.counter.clock = meta["clock"]
-        self.counter.alert_tracks = self._saved_alerts()
+        self.counter.alert_tracks = read_alerts(store, generation)
         self.counter.keying = Keying.from_dict(meta.get("keys"))
         #: The saved distinct-users parameters (None: the state keeps no sketches).
         self._users: dict[str, Any] | None = meta["distinct"]
@@ -89,20 +88,8 @@ class RedisAppend:
     # -- resuming ----------------------------------------------------------------------------
 
     def saved_positions(self) -> dict[str, InputPosition]:
-        """Every recorded input position, by real path (a file renamed, linked or compressed
-        since is found by identity among them); positions older hitcounts wrote are converted
-        when they still name their file."""  # noqa: D205, D209
-        found: dict[str, InputPosition] = {}
-        key = self._inputs_key()
-        with self.store.errors("reading input positions"):
-            recorded = self.store.client.hgetall(key)
-        for raw_field, raw in recorded.items():
-            field = raw_field.decode("utf-8", "surrogateescape")
-            saved = self.store.checked(key, partial(parse_position, raw))
-            position = saved if isinstance(saved, InputPosition) else _converted(field, saved)
-            if position is not None:
-                found[field] = position
-        return found
+        """Every recorded input position, by real path (`redis_extras.read_positions`)."""
+        return read_positions(self.store, self.generation)
 
     # -- flushing ----------------------------------------------------------------------------
 
@@ -318,16 +305,6 @@ class RedisAppend:
             fresh.horizon = max(tracker.horizon, float(users_raw) if users_raw else -math.inf)
             self.counter.distinct = fresh
 
-    def _saved_alerts(self) -> list[dict[str, Any]]:
-        """The alert tracks saved by earlier appends (`Alerts.to_state`)."""
-        key = self._alerts_key()
-        with self.store.errors("reading the alert state"):
-            raw = self.store.client.get(key)
-        try:
-            return checked_tracks(json.loads(raw)) if raw else []
-        except ValueError as err:  # JSONDecodeError included
-            raise damaged(self.store.describe(), key, str(err)) from err
-
     def _alerts_key(self) -> str:
         return self.store.gen_key(self.generation, "alerts")
 
@@ -371,26 +348,6 @@ def _replaced(store: RedisStore) -> StateError:
         f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
         hint="the batches written before went to the old state; replay again with --append",
     )
-
-
-def _converted(source: str, saved: dict[str, Any]) -> InputPosition | None:
-    """A position in the shape older hitcounts wrote (device, inode and a checksum of up to
-    4 KiB, lines), as an `InputPosition` when it still names the file (else None)."""  # noqa: D205, D209
-    head_len, identity = int(saved["head_len"]), saved["identity"]
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        status = os.fstat(fd)
-        head = hashlib.sha256(os.pread(fd, head_len, 0)).hexdigest()
-        now = {"dev": status.st_dev, "ino": status.st_ino, "head": head}
-        if now != identity:
-            return None
-        lines = int(saved["lines"])
-        return position_at(source, fd, offset_after_lines(fd, lines), lines)
-    finally:
-        os.close(fd)
 
 
 def _position_after(source: str, lines: int) -> InputPosition | None:

@@ -500,3 +500,21 @@ def test_a_capped_snapshot_is_refused_by_a_redis_store(redis_url: str, tmp_path:
     result = run(["--store", store, "snapshot", "restore", str(snapshot)])
     assert result.exit_code == 2 and "cannot be kept in a Redis store yet" in result.stderr
     assert "no saved state" in run(["--store", store, "metrics"]).stderr
+
+
+def test_a_snapshot_of_a_redis_state_carries_its_inputs_and_alerts(
+    redis_url: str, tmp_path: Path
+) -> None:
+    hits = tmp_path / "hits.ndjson"
+    hits.write_text('{"endpoint": "/a", "ts": 1700000000}\n{"endpoint": "/a", "ts": 1700000030}\n')
+    store = f"{redis_url}?namespace={fresh_namespace()}"
+    hitcount(store, "replay", str(hits), "--alert", "/a>0/1h")
+    snapshot = tmp_path / "snap.json"
+    hitcount(store, "snapshot", "save", str(snapshot))
+    document = json.loads(snapshot.read_text())
+    assert [item["path"] for item in document["inputs"]] == [str(hits.resolve())]
+    assert document["alerts"] and document["alerts"][0]["firing"]
+    moved = str(tmp_path / "moved.db")
+    hitcount(moved, "snapshot", "restore", str(snapshot))
+    refused = run(["--state", moved, "replay", "--append", str(hits)])
+    assert refused.exit_code == 3 and "already read whole" in refused.stderr
