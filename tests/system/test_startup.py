@@ -40,19 +40,23 @@ def test_version_loads_no_command_and_no_engine() -> None:
     assert not [m for m in loaded if m.startswith(("hitcount.engine", "hitcount.cli.commands."))]
 
 
-def test_the_command_line_collects_young_objects_in_larger_steps(
+def test_start_up_objects_are_frozen_and_the_command_keeps_pythons_thresholds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[tuple[int, ...]] = []
-    monkeypatch.setattr("hitcount.cli.main", lambda argv: seen.append(gc.get_threshold()))
+    seen: list[tuple[tuple[int, ...], int]] = []
+
+    def command(argv: object) -> None:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+
+    monkeypatch.setattr("hitcount.cli.main", command)
     before = gc.get_threshold()
     try:
         entry.main([])
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
-    assert seen == [(entry.YOUNG_OBJECTS, *before[1:])]
-    assert before[0] < entry.YOUNG_OBJECTS
+    assert len(seen) == 1 and seen[0][0] == before and seen[0][1] > 0
+    assert before[0] < entry.START_YOUNG_OBJECTS
 
 
 def test_a_command_loads_only_its_own_module() -> None:
