@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def _document(store: Store) -> dict[str, Any]:
     return document
 
 
+def drawn_counter(
+    strategy: str, params: dict[str, Any], data: st.DataObject
+) -> Callable[[], HitCounter]:
+    """A maker of the counter the test draws: its lateness and, for `fixed`, its bucket width."""
+    lateness = data.draw(st.sampled_from([0.0, 60.0, 600.0]), label="max_lateness_s")
+    if strategy == "fixed":
+        params["window_s"] = data.draw(st.sampled_from(WIDTHS), label="window_s")
+    return lambda: HitCounter(strategy, max_lateness_s=lateness, **params)
+
+
 def _run(store: Store, make: Any, steps: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
     """Apply each batch in its own `updating` block; the hits, in order, with their times."""
     recorded: list[tuple[str, float]] = []
@@ -61,13 +72,7 @@ def test_saving_the_change_keeps_what_a_whole_save_keeps(
     params = dict(ROOMY_PARAMS.get(strategy, {}))
     if strategy in RETENTION:
         params[RETENTION[strategy]] = retention
-    lateness = data.draw(st.sampled_from([0.0, 60.0, 600.0]), label="max_lateness_s")
-    if strategy == "fixed":
-        params["window_s"] = data.draw(st.sampled_from(WIDTHS), label="window_s")
-
-    def make() -> HitCounter:
-        return HitCounter(strategy, max_lateness_s=lateness, **params)
-
+    make = drawn_counter(strategy, params, data)
     reference = MemoryStore()
     _run(reference, make, steps)
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ from hitcount.persist.stores import MemoryStore, store_from_url
 from hitcount.persist.stores.sqlite_append import appending
 from hitcount.persist.stores.sqlite_layouts import MAX_SMALL
 
-from .test_store_deltas import T0, WIDTHS, _document, _run, batches
+from .test_store_deltas import T0, _document, _run, batches, drawn_counter
 
 RETENTION = {"fixed": "retention_s", "sliding": "max_window_s"}
 
@@ -52,14 +52,7 @@ def _assert_chunks_never_overlap(db: sqlite3.Connection) -> None:
 def test_appending_rows_keeps_what_one_counter_keeps(
     strategy: str, steps: list[list[tuple[str, float]]], retention: float, data: st.DataObject
 ) -> None:
-    lateness = data.draw(st.sampled_from([0.0, 60.0, 600.0]), label="max_lateness_s")
-    params: dict[str, float] = {RETENTION[strategy]: retention}
-    if strategy == "fixed":
-        params["window_s"] = data.draw(st.sampled_from(WIDTHS), label="window_s")
-
-    def make() -> HitCounter:
-        return HitCounter(strategy, max_lateness_s=lateness, **params)
-
+    make = drawn_counter(strategy, {RETENTION[strategy]: retention}, data)
     reference = MemoryStore()
     _run(reference, make, steps)
     with tempfile.TemporaryDirectory() as tmp:
