@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.cli.conftest import HAND_HITS, metrics
 from tests.cli_helpers import ok, ok_json, write_ndjson
+from tests.conftest import SAMPLES
 
 METRICS_KEYS = {
     "total_hits",
@@ -74,3 +75,21 @@ def test_metrics_shows_the_distinct_users_precision(tmp_path: Path) -> None:
         assert ok_json([*state, "metrics", "--json"])["distinct_precision"] is None
         text = ok([*state, "metrics"]).stdout
         assert re.search(r"^distinct_precision +-$", text, re.MULTILINE)
+
+
+def test_a_replays_json_metrics_are_the_counters_and_an_appends_the_stored_sizes(
+    tmp_path: Path,
+) -> None:
+    """As the README says: a whole replay reports its counter's estimate of `state_bytes`
+    and no file sizes; an append onto SQLite, like `metrics`, the file sizes."""  # noqa: D205, D209
+    state = ["--state", str(tmp_path / "s.db")]
+    whole = ok_json([*state, "replay", str(SAMPLES / "web.ndjson"), "--json"])["metrics"]
+    assert "database_bytes" not in whole and whole["state_bytes"] > 0
+    more = tmp_path / "more.ndjson"
+    more.write_text('{"endpoint": "/x", "ts": 1795823999}\n')
+    appended = ok_json([*state, "replay", "--append", str(more), "--json"])["metrics"]
+    assert appended["state_bytes"] == appended["database_bytes"] + appended["wal_bytes"]
+    stored = ok_json([*state, "metrics", "--json"])
+    assert stored["database_bytes"] > 0 and stored["state_bytes"] == (
+        stored["database_bytes"] + stored["wal_bytes"]
+    )
