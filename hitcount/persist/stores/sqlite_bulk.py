@@ -49,9 +49,15 @@ def insert_rows(
 
 
 def rows_of(
-    db: sqlite3.Connection, query: str, endpoints: list[str] | None, args: tuple[Any, ...] = ()
+    db: sqlite3.Connection,
+    query: str,
+    endpoints: Sequence[Any] | None,
+    args: tuple[Any, ...] = (),
+    *,
+    column: str = "endpoint",
 ) -> Iterator[Any]:
-    """The rows of `query` (a SELECT with or without a WHERE) for `endpoints` (None: all)."""
+    """The rows of `query` (a SELECT with or without a WHERE) whose `column` is one of
+    `endpoints` (None: all), 500 values to a statement."""  # noqa: D205, D209
     if endpoints is None:
         yield from db.execute(query, args)
         return
@@ -59,7 +65,7 @@ def rows_of(
     for start in range(0, len(endpoints), 500):
         names = endpoints[start : start + 500]
         marks = ", ".join("?" * len(names))
-        yield from db.execute(f"{query}{joiner}endpoint IN ({marks})", (*args, *names))
+        yield from db.execute(f"{query}{joiner}{column} IN ({marks})", (*args, *names))
 
 
 def present_keys(

@@ -349,13 +349,10 @@ class SlidingLayout(SqliteLayout):
         ids = [row_id for row_id, _ in overlapped]
         endpoint_of = dict(overlapped)
         merged_with: dict[str, array[float]] = {}
-        for start in range(0, len(ids), 500):
-            some = ids[start : start + 500]
-            marks = ", ".join("?" * len(some))
-            query = f"SELECT id, stamps FROM sliding_chunks WHERE id IN ({marks})"
-            for row_id, blob in db.execute(query, some):
-                endpoint = endpoint_of[row_id]
-                merged_with.setdefault(endpoint, array("d", parts[endpoint])).extend(unpack(blob))
+        stamps = "SELECT id, stamps FROM sliding_chunks"
+        for row_id, blob in rows_of(db, stamps, ids, column="id"):
+            endpoint = endpoint_of[row_id]
+            merged_with.setdefault(endpoint, array("d", parts[endpoint])).extend(unpack(blob))
         db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(i,) for i in ids])
         rows = chain.from_iterable(
             self._rows(e, array("d", sorted(merged_with[e])) if e in merged_with else times)
