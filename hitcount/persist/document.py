@@ -41,7 +41,7 @@ from hitcount.persist.decoding import VERSION as VERSION  # re-exported
 from hitcount.persist.decoding import Document, Header, decode, distinct_of, parts_of
 from hitcount.persist.decoding import encode as encode  # re-exported
 from hitcount.persist.plausible import check_plausible
-from hitcount.persist.reading import SQLITE_MAGIC, read_document_file, read_head
+from hitcount.persist.reading import holds_sqlite, read_document_file
 
 
 def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def write_file(path: Path, data: bytes, *, hint: str | None = None) -> None:
         OutputError: the file cannot be written (a missing or read-only directory).
     """
     if path.is_file():
-        if read_head(path, len(SQLITE_MAGIC), "snapshot") == SQLITE_MAGIC:
+        if holds_sqlite(path, "snapshot"):
             raise StateError(
                 f"{path}: is a SQLite database (a state?); a snapshot is a JSON file and would"
                 " replace it: refusing",

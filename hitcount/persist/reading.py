@@ -75,3 +75,12 @@ def read_head(path: Path, size: int, what: str = "state") -> bytes:
         return os.read(fd, size)
     finally:
         os.close(fd)
+
+
+def holds_sqlite(path: Path, what: str = "state") -> bool:
+    """Whether the file at `path` begins as a SQLite database does (False when it cannot be
+    read: the caller's own read of it says why)."""  # noqa: D205, D209
+    try:
+        return read_head(path, len(SQLITE_MAGIC), what) == SQLITE_MAGIC
+    except (OSError, StateError):
+        return False

@@ -13,13 +13,12 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
-from hitcount.errors import StateError
 from hitcount.persist.answering import no_state, read_in_part
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
-from hitcount.persist.reading import read_head
+from hitcount.persist.reading import holds_sqlite
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
-from hitcount.persist.stores.sqlite import SQLITE_MAGIC, SqliteStore
+from hitcount.persist.stores.sqlite import SqliteStore
 
 
 def load_counter(
@@ -110,12 +109,8 @@ def read_counter_file(path: Path) -> HitCounter:
     Raises:
         StateError: missing, unreadable, damaged or foreign (named).
     """
-    try:
-        head = read_head(path, len(SQLITE_MAGIC), "snapshot")
-    except (OSError, StateError):
-        head = b""  # read_file says what is wrong
-    if head != SQLITE_MAGIC:
-        return read_file(path)
+    if not holds_sqlite(path, "snapshot"):
+        return read_file(path)  # which says what is wrong with an unreadable file
     store = SqliteStore(path)
     try:
         return load_counter(store)
