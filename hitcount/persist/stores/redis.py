@@ -367,6 +367,7 @@ class RedisStore(Store):
             "strategy": json.dumps({"name": strategy.name, "params": dict(strategy.params)}),
             "clock": "" if counter.clock is None else repr(counter.clock),
             "horizon": repr(horizon) if math.isfinite(horizon) else "",
+            "swept": "" if counter.clock is None else repr(counter.clock),  # see redis_sweep
             "max_lateness_s": repr(counter.max_lateness_s),
             **{f"m:{name}": getattr(counter.metrics, name) for name in METRIC_FIELDS},
             **{f"x:{name}": repr(value) for name, value in layout.extras_of(strategy).items()},

@@ -40,6 +40,7 @@ from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_sweep import sweep_if_due
 from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 
 FLUSH_HITS = 200_000
@@ -77,7 +78,6 @@ class RedisAppend:
             self.counter.distinct = empty_tracker(self._users)
         self.hits_written = 0
         self._sent = Metrics()
-        self._known: set[str] = set()
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
         self._positions: dict[str, InputPosition] = {}  # how far each input file is read
@@ -130,8 +130,19 @@ class RedisAppend:
             ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)
+        self._sweep()
         if self.on_flush is not None:
             self.on_flush()
+
+    def _sweep(self) -> None:
+        """Prune the endpoints no batch touched, when it is due (`redis_sweep`)."""
+        clock, tracker = self.counter.clock, self.counter.distinct
+        if clock is None:
+            return
+        retention = self.layout.shortest_retention(clock, self.counter.strategy.horizon)
+        if tracker is not None:
+            retention = min(retention, tracker.retention_s)
+        sweep_if_due(self.store, self.generation, self.layout, clock, retention)
 
     def _flush(self, source: str | None) -> None:
         for _ in range(MAX_RETRIES):
@@ -185,9 +196,8 @@ class RedisAppend:
                 add = partial(layout.queue_add, pipe, key, delta, endpoint, delta.horizon)
                 store.checked(key, partial(add, values.get(key)))
                 prune_replies.append(len(pipe) - 1)
-            fresh = [ep for ep in endpoints if ep not in self._known]
-            if fresh:
-                pipe.sadd(store.gen_key(self.generation, "endpoints"), *fresh)
+            if endpoints:  # every batch: a sweep may have unlisted one (see `redis_sweep`)
+                pipe.sadd(store.gen_key(self.generation, "endpoints"), *endpoints)
             if users is not None:
                 users.queue_writes(pipe, merged)
             increments["pruned_events"] += self._pruned_remote
@@ -199,7 +209,6 @@ class RedisAppend:
             meta_keys = (current, self._meta_key(), self._inputs_key())
             store.scripts.run("commit", meta_keys, self._commit_args(increments), on=pipe)
             replies = self._execute(pipe)
-        self._known.update(fresh)
         if layout.needs_current:
             self._pruned_remote = sum(layout.pruned.values())
         else:

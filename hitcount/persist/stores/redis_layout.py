@@ -42,6 +42,8 @@ class Layout(ABC):
     #: for a layout that `needs_current`: it reads and checks the keys itself).
     key_type: str | None = None
     field_pattern = ""
+    #: Whether the strategy's entries expire at the horizon (a sweep prunes untouched keys).
+    prunes = True
 
     def __init__(self, params: Mapping[str, float | int], scripts: Scripts | None) -> None:
         self.params = dict(params)
@@ -53,6 +55,10 @@ class Layout(ABC):
         self.refused: dict[str, int] = {}
         #: The state's lateness allowance: what `empty` strategies keep (see `allow_lateness`).
         self.lateness_s = 0.0
+
+    def shortest_retention(self, clock: float, horizon: float) -> float:
+        """How long the shortest-kept entries live (inf: nothing expires)."""
+        return clock - horizon if self.prunes and math.isfinite(horizon) else math.inf
 
     def start_batch(self) -> None:
         """Forget the outcomes of the previous batch (or of a batch being retried)."""

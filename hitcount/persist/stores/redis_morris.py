@@ -31,6 +31,7 @@ class MorrisLayout(ReadModifyWriteLayout):
     """`morris`: hash of counter index -> level."""
 
     strategy_name = "morris"
+    prunes = False  # counters carry no time
 
     def __init__(self, params: Mapping[str, float | int], scripts: Scripts | None) -> None:
         super().__init__(params, scripts)

@@ -187,6 +187,10 @@ class TieredLayout(Layout):
                 args += [k, bucket, count]
         self.run_script(pipe, "tiered_add", key, args)
 
+    def shortest_retention(self, clock: float, horizon: float) -> float:
+        """The fine tier's retention."""
+        return as_kind(self.empty(), TieredRollups).retentions[0]
+
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
         """Every bucket of every tier (each tier is bounded by its retention)."""
         pipe.hgetall(key)
