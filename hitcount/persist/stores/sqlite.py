@@ -36,9 +36,15 @@ from hitcount.persist.stores.file import FileStore
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
 from hitcount.persist.stores.sqlite_documents import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
-from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build, refuse_foreign
+from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build
 from hitcount.persist.stores.sqlite_layouts import DocumentLayout, scoped_endpoints
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
+from hitcount.persist.stores.sqlite_open import (
+    cannot_write,
+    failure,
+    open_current,
+    open_read_only,
+)
 from hitcount.persist.stores.sqlite_sketches import SCHEMA as SKETCHES_SCHEMA
 from hitcount.persist.stores.sqlite_sketches import (
     holds_sketches,
@@ -109,19 +115,15 @@ class SqliteStore(Store):
         else:
             self._check_is_sqlite()
         with self.errors("opening"):
-            # one connection per store; a store may be handed to another thread (follow's
-            # commits), never used by two at once
-            db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            current = meta_rows.is_current(db, _SCHEMA_NAMES)
-            if not current:
-                refuse_foreign(db, self.path, _SCHEMA)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            if not current:
-                db.executescript(_SCHEMA)
-                meta_rows.drop_stale_chunks(db)
+            try:
+                db = open_current(self.path, BUSY_TIMEOUT_S, _SCHEMA, _SCHEMA_NAMES)
+            except sqlite3.OperationalError as err:
+                if create or not cannot_write(err):
+                    raise
+                read_only = open_read_only(self.path, BUSY_TIMEOUT_S, _SCHEMA_NAMES)
+                if read_only is None:
+                    raise
+                db = read_only
         self._db = db
         return db
 
@@ -152,8 +154,7 @@ class SqliteStore(Store):
                     f" ({doing})",
                     hint="another program (a sqlite3 shell?) holds a write transaction: end it",
                 ) from err
-            what = f"{self.path}: cannot use the database ({doing}): {err}"
-            raise StoreUnavailableError(what) from err
+            raise failure(self.path, doing, err) from err
         except sqlite3.DatabaseError as err:
             what = f"{self.path}: damaged database ({doing}): {err}"
             raise StateError(what, hint=DAMAGED_HINT) from err
@@ -415,7 +416,8 @@ class SqliteStore(Store):
                 yield
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                    db.execute("ROLLBACK")
                 raise
 
     @contextlib.contextmanager

@@ -1,0 +1,88 @@
+"""Opening a SQLite state, and what its errors mean for the user.
+
+A state is opened read-write. A reader that cannot write beside it (a state owned by
+another user, a read-only directory or mount, a full disk: SQLite in WAL mode creates
+`PATH-shm` even to read) opens it read-only instead, and when even that needs the missing
+`-shm`, as an immutable file: that reads the database file alone, so it is done only when no
+`-wal` or `-shm` file says a write may be under way or unfinished.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from hitcount.errors import StoreUnavailableError
+from hitcount.persist.stores import sqlite_versions as meta_rows
+from hitcount.persist.stores.sqlite_fresh import refuse_foreign
+
+#: SQLite's messages for a write it could not make (the file, its directory or the disk).
+_CANNOT_WRITE = ("readonly", "unable to open", "disk i/o error", "disk is full")
+
+
+def connect(target: str | Path, timeout_s: float, *, uri: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode that another thread may use (follow's commits)."""
+    return sqlite3.connect(
+        target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=uri
+    )
+
+
+def cannot_write(err: sqlite3.OperationalError) -> bool:
+    """Whether `err` says SQLite could not write the database or a file beside it."""
+    return any(what in str(err).lower() for what in _CANNOT_WRITE)
+
+
+def open_current(
+    path: Path, timeout_s: float, schema: str, names: frozenset[str]
+) -> sqlite3.Connection:
+    """The database opened read-write in WAL mode, `schema` applied when not current."""
+    db = connect(path, timeout_s)
+    try:
+        current = meta_rows.is_current(db, names)
+        if not current:
+            refuse_foreign(db, path, schema)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        if not current:
+            db.executescript(schema)
+            meta_rows.drop_stale_chunks(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_read_only(
+    path: Path, timeout_s: float, names: frozenset[str]
+) -> sqlite3.Connection | None:
+    """A connection that only reads `path` (None: it cannot be read safely that way, or
+    its layout is older: bringing it up to date writes)."""  # noqa: D205, D209
+    uri = path.absolute().as_uri()
+    db = connect(f"{uri}?mode=ro", timeout_s, uri=True)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        db.close()
+        if any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+            return None
+        db = connect(f"{uri}?immutable=1", timeout_s, uri=True)
+    if not meta_rows.is_current(db, names):
+        db.close()
+        return None
+    return db
+
+
+def failure(path: Path, doing: str, err: sqlite3.OperationalError) -> StoreUnavailableError:
+    """The error to report for `err`, met `doing` something with the state at `path`."""
+    text = str(err)
+    if "disk is full" in text.lower():
+        return StoreUnavailableError(
+            f"{path}: the disk holding the state is full ({doing}): {text}",
+            hint=f"free some space in {path.parent}; the saved state is as it was",
+        )
+    if "readonly" in text.lower():
+        return StoreUnavailableError(
+            f"{path}: cannot write the state ({doing}): {text}",
+            hint=f"run as a user who may write {path.name} and its directory {path.parent}",
+        )
+    return StoreUnavailableError(f"{path}: cannot use the database ({doing}): {text}")
