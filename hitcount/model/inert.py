@@ -8,7 +8,10 @@ categories Cc, Cf, Cs, Co, Cn, Zl, Zp, and Zs but the space) is shown escaped in
 never raw:
 
 - text for humans (tables, summaries, warnings, errors): as Python escapes, `\x1b`,
-  `\x9b`, `\u202e` (`shown`);
+  `\x9b`, `\u202e` (`shown`, which changes nothing it already showed);
+- names in tables, CSV cells, HTML and Prometheus labels, where two must never look alike:
+  the same escapes and a backslash doubled (`unambiguous`: `/a<TAB>b` is `/a\tb`, the text
+  `/a\tb` is `/a\\tb`), as Python's `unicode_escape` writes them;
 - JSON (every `--json`, `--trace-json`, the follower's status lines): as JSON escapes,
   `\u001b`, `\u009b`, `\u202e`, which a JSON reader decodes back to the exact text
   (`json_line`).
@@ -23,6 +26,8 @@ import msgspec
 
 #: Candidates: every character outside printable ASCII (most are letters, shown as they are).
 _NOT_ASCII_PRINTABLE = re.compile("[^ -~]")
+#: ... and the backslash, which `unambiguous` escapes too.
+_WITH_BACKSLASH = re.compile(r"[^ -\[\]-~]")
 
 
 def unsafe(char: str) -> bool:
@@ -36,6 +41,15 @@ def shown(text: str) -> str:
     if text.isprintable():
         return text
     return _NOT_ASCII_PRINTABLE.sub(_python_escape, text)
+
+
+def unambiguous(text: str) -> str:
+    r"""`shown`, with each backslash doubled too: two texts never come out alike (`/a\tb` is
+    the endpoint with a TAB, `/a\\tb` the one with a backslash). Its output is printable:
+    `shown` leaves it as it is."""  # noqa: D205, D209
+    if text.isprintable() and "\\" not in text:
+        return text
+    return _WITH_BACKSLASH.sub(_python_escape, text)
 
 
 def json_line(payload: Any) -> str:
@@ -63,7 +77,9 @@ def escaped_json_bytes(data: bytes) -> bytes:
 
 def _python_escape(match: re.Match[str]) -> str:
     char = match.group()
-    return char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+    if char.isprintable() and char != "\\":  # the backslash: only `unambiguous` meets it
+        return char
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def _json_escape(match: re.Match[str]) -> str:

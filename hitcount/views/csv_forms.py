@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hitcount.model.inert import json_line, shown
+from hitcount.model.inert import json_line, unambiguous
 from hitcount.model.timeparse import iso
 
 
@@ -63,4 +63,4 @@ def _cell(value: Any) -> str:
         return ";".join(_cell(item) for item in value)
     if isinstance(value, (dict, float, int)):
         return json_line(value)
-    return shown(str(value))  # a cell is text on a terminal too: nothing unsafe shown raw
+    return unambiguous(str(value))  # a cell is text on a terminal too: nothing unsafe raw

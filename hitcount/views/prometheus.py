@@ -24,7 +24,7 @@ from pathlib import Path
 from hitcount.engine import HitCounter
 from hitcount.engine.ranking import Ranked, rank
 from hitcount.errors import ConfigurationError
-from hitcount.model.inert import shown
+from hitcount.model.inert import unambiguous
 from hitcount.model.timeparse import duration_text
 from hitcount.persist.atomic import write_output
 
@@ -104,13 +104,10 @@ def _labels(endpoint: str, window: str) -> str:
 
 
 def _escape(value: str) -> str:
-    r"""A label value as the format wants it (backslash, double quote and newline escaped),
-    and any other unprintable character as its Python escape with the backslash escaped in
-    turn (the format knows no other escape: `\\x02` reads back as the text `\x02`)."""  # noqa: D205, D209
-    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else shown(c).replace("\\", "\\\\") for c in text)
+    r"""A label value: the text as the tables show it (`unambiguous`: an unprintable
+    character as its Python escape, a backslash doubled, so two endpoints never share a
+    label), then escaped as the format wants (backslash and double quote)."""  # noqa: D205, D209
+    return unambiguous(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _value(number: float) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from hitcount._version import __version__
 from hitcount.model.answers import WindowAnswer
-from hitcount.model.inert import shown
+from hitcount.model.inert import unambiguous
 from hitcount.model.metrics import four_digits, metric_text, number, plain
 from hitcount.model.timeparse import iso
 from hitcount.views.report import GENERATOR, Report
@@ -79,7 +79,7 @@ def _text(value: object) -> str:
     Control and bidi characters are shown as Python escapes (ESC as x1b), so they cannot hide or
     reorder what is around them: the one rule of every output (`model.inert`).
     """
-    return html.escape(shown(str(value)), quote=True)
+    return html.escape(unambiguous(str(value)), quote=True)
 
 
 def _count(answer: WindowAnswer) -> str:

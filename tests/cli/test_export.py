@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hitcount.model.inert import unambiguous
 from tests.cli.conftest import HAND_HITS, SLIDING
 from tests.cli_helpers import assert_error, ok, run, write_ndjson
 from tests.conftest import SAMPLES
@@ -64,8 +65,9 @@ def test_unknown_upper_bounds_are_plus_inf_and_names_are_escaped(tmp_path: Path)
     ok(["replay", str(write_ndjson(tmp_path / "h.ndjson", hits)), "-s", "sliding",
         "--max-window", "300", "--max-lateness", "0"])  # fmt: skip
     metrics = parsed(ok(["export", "--last", "1h"]).stdout)
-    for name in odd:  # the parser gives back the very names
-        assert metrics["hitcount_hits"][(name, "1h")] == 1
+    for name in odd:  # the parser gives back the names as the tables show them
+        assert metrics["hitcount_hits"][(unambiguous(name), "1h")] == 1
+    assert ("/c\\\\d", "1h") in metrics["hitcount_hits"]  # a backslash doubled
     assert math.isinf(metrics["hitcount_hits_high"][("/api/login", "1h")])
     assert metrics["hitcount_hits_exact"][("/api/login", "1h")] == 0
     assert "hitcount_distinct_users" not in metrics  # no users in these lines
@@ -94,9 +96,8 @@ _LABEL_VALUE = r'"((?:[^"\\\n]|\\[\\"n])*)"'
 def test_unprintable_endpoints_export_as_escapes_the_strict_parser_accepts(tmp_path: Path) -> None:
     import re
 
-    from hitcount.model.inert import shown
-
     names = ["/csi\u009b31m", "/ls\u2028x", "/ctl\x02\x1b[2J", '/q"uote\\d', "/nl\nx", "/\udc90raw"]
+    names += ["/a\tb", "/a\\tb"]  # a TAB, and a backslash and t: two labels
     log = tmp_path / "e.ndjson"
     log.write_text(
         "".join(json.dumps({"endpoint": n, "ts": 1_000 + i}) + "\n" for i, n in enumerate(names)),
@@ -115,7 +116,8 @@ def test_unprintable_endpoints_export_as_escapes_the_strict_parser_accepts(tmp_p
             value = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m[1], m[1]), match[1])
             found.add(value)
     endpoints = [row["endpoint"] for row in ok_json_rows(state)]
-    assert found == {shown(name) if "\n" not in name else name for name in endpoints}
+    assert found == {unambiguous(name) for name in endpoints}
+    assert len(found) == len(endpoints) and {"/a\\tb", "/a\\\\tb"} <= found
 
 
 def ok_json_rows(state: list[str]) -> list[dict[str, str]]:

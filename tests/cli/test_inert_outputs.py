@@ -8,6 +8,8 @@ here is the Unicode category of each character printed, from `unicodedata`.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import unicodedata
 from pathlib import Path
@@ -178,3 +180,17 @@ def test_csv_and_prometheus_exports_escape_hostile_endpoints(
     result = ok(args)
     assert_inert(result.stdout, result.stderr)
     assert "\\x9b" in result.stdout or args[0] == "plot"  # shown, not dropped
+
+
+@pytest.mark.parametrize("form", [[], ["--csv"]])
+def test_two_endpoints_never_look_alike_in_tables_and_csv(tmp_path: Path, form: list[str]) -> None:
+    r"""`/a<TAB>b` and the text `/a\tb` (a backslash and a t): two different rows."""
+    state = ["--state", str(tmp_path / "s.db")]
+    hits = [("/a\tb", 1_000.0), ("/a\\tb", 1_001.0), ("/a\\tb", 1_002.0)]
+    ok([*state, "replay", str(write_ndjson(tmp_path / "h.ndjson", hits)), "-s", "sliding"])
+    shown = ok([*state, "top", "--last", "1h", *form]).stdout
+    if form:
+        rows = {row["endpoint"]: row["count"] for row in csv.DictReader(io.StringIO(shown))}
+    else:
+        rows = dict(line.split()[:2] for line in shown.splitlines()[1:])
+    assert rows == {"/a\\tb": "1", "/a\\\\tb": "2"}  # the TAB escaped; the backslash doubled

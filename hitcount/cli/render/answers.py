@@ -17,7 +17,6 @@ from hitcount.cli.render.text import (
     duration,
     rate_line,
     rate_text,
-    safe,
     window_text,
 )
 from hitcount.engine.ranking import Ranked
@@ -125,7 +124,7 @@ class AnswerViews(Output):
         for row in rows:
             a = row.result.answer
             cells: list[str] = [
-                safe(row.result.endpoint),  # the table makes every str cell inert
+                row.result.endpoint,  # the table makes every str cell inert and unambiguous
                 number(a.count),
                 number(a.low),
                 number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound

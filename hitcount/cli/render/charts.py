@@ -8,8 +8,9 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from hitcount.cli.render.console import Output
-from hitcount.cli.render.text import duration, rate_text, safe
+from hitcount.cli.render.text import duration, rate_text
 from hitcount.model.answers import Rate
+from hitcount.model.inert import unambiguous
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.series import EndpointSeries, Point, Series, total_text
@@ -37,7 +38,7 @@ def draw_series(render: Output, result: Series, *, bars: bool, width: int | None
 
 
 def _sparklines(render: Output, result: Series, width: int | None) -> None:
-    labels = [safe(s.endpoint) for s in result.series]
+    labels = [unambiguous(s.endpoint) for s in result.series]
     label_width = max(cell_len(label) for label in labels)
     stats = [_stats(s, result.peak(s)) for s in result.series]
     points = len(result.times)
@@ -130,7 +131,9 @@ def _bars(render: Output, result: Series, width: int | None) -> None:
     for s in result.series:
         peak = result.peak(s)
         rate = f" · peak {rate_text(peak)}/s" if peak is not None else ""
-        render.line(Text(safe(s.endpoint), style="bold"), f"  total {total_text(s.total)}{rate}")
+        render.line(
+            Text(unambiguous(s.endpoint), style="bold"), f"  total {total_text(s.total)}{rate}"
+        )
         for when, point in zip(times, s.points, strict=True):
             render.line(
                 f"  {when}  {_count_text(point):>{count_width}}  ",

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hitcount.cli.render.text import Styled, progress_text, safe
-from hitcount.model.inert import json_line
+from hitcount.model.inert import json_line, unambiguous
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,8 +41,9 @@ class TextTable:
         self.rows: list[list[str]] = []
 
     def add_row(self, *cells: str) -> None:
-        """One row; every cell is shown escaped (never markup, never a terminal command)."""
-        self.rows.append([safe(cell) for cell in cells])
+        """One row; every cell is shown escaped (never markup, never a terminal command, and
+        two names never alike: `unambiguous`)."""  # noqa: D205, D209
+        self.rows.append([unambiguous(cell) for cell in cells])
 
     def plain_lines(self) -> list[str] | None:
         """The lines of the table as Rich prints it on a pipe (no box, two spaces between
@@ -284,6 +285,7 @@ class Output:
             show_header=True,
             header_style="bold" if styled else "",
             pad_edge=False,
+            named=False,  # `TextTable.add_row` made the cells unambiguous
         )
         for index, column in enumerate(text.columns):
             if column in text.right:  # numbers never wrap

@@ -45,7 +45,7 @@ class ReportViews(Output):
             return
         table = self.table("metric", "value")
         for name, value in metrics.items():
-            table.add_row(name, safe(metric_text(name, value)))
+            table.add_row(name, metric_text(name, value))  # cells: made inert by the table
         self.show(table)
 
     def events(
@@ -73,7 +73,7 @@ class ReportViews(Output):
             details = ", ".join(
                 f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
             )
-            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), safe(details))
+            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), details)
         if rows:  # no header over nothing: the note says why
             self.show(table)
         if not rows and whole_log:
@@ -164,7 +164,7 @@ class ReportViews(Output):
         for endpoint, exact in result.exact.items():
             counts = [number(run.answers[endpoint].count) for run in result.runs]
             totals = [str(result.totals[endpoint])] if all_time else []
-            answers.add_row(safe(endpoint), str(exact), *totals, *counts)
+            answers.add_row(endpoint, str(exact), *totals, *counts)
         self.show(answers)
 
     def bad_line(self, info: BadLineInfo) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, RenderableType
 from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
 from hitcount.cli.render.text import Styled, safe
+from hitcount.model.inert import unambiguous
 
 
 def inert(part: str | Styled | Text) -> Text:
@@ -20,8 +23,27 @@ def inert(part: str | Styled | Text) -> Text:
     return part if cleaned == part.plain else Text(cleaned, style=part.style)
 
 
+def _named(cell: str | Text) -> str | Text:
+    """A table cell with `unambiguous` escapes: two endpoints never look alike."""
+    if isinstance(cell, str):
+        return unambiguous(cell)
+    named = unambiguous(cell.plain)
+    return cell if named == cell.plain else Text(named, style=cell.style)
+
+
+def _as_given(cell: str | Text) -> str | Text:
+    return cell
+
+
 class InertTable(Table):
-    """A Rich table whose cells are shown escaped: a string cell is never read as markup."""
+    """A Rich table whose cells are shown escaped: a string cell is never read as markup.
+
+    `named=False`: the cells are `unambiguous` already (a `TextTable`'s), only made inert.
+    """
+
+    def __init__(self, *args: Any, named: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._named = named
 
     def add_row(
         self,
@@ -29,8 +51,9 @@ class InertTable(Table):
         style: StyleType | None = None,
         end_section: bool = False,
     ) -> None:
-        """Add a row; text cells (`str` or `Text`) are made inert first."""
-        cells = [inert(c) if isinstance(c, str | Text) else c for c in renderables]
+        """Add a row; text cells (`str` or `Text`) are made inert first, and unambiguous."""
+        name = _named if self._named else _as_given
+        cells = [inert(name(c)) if isinstance(c, str | Text) else c for c in renderables]
         super().add_row(*cells, style=style, end_section=end_section)
 
 
