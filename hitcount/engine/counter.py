@@ -17,7 +17,15 @@ from hitcount.engine.swaps import Swap, swap
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
 from hitcount.model.events import Event, EventBus, Handler
-from hitcount.model.hits import MAX_TS, BadLine, Hit, check_endpoint, check_ts, check_user
+from hitcount.model.hits import (
+    MAX_TS,
+    BadLine,
+    Hit,
+    as_seconds,
+    check_endpoint,
+    check_ts,
+    check_user,
+)
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics, plain
 from hitcount.sketches.distinct import DistinctTracker
@@ -193,10 +201,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
         """
         try:
             check_endpoint(endpoint)
-            ts = check_ts(float(ts))
+            ts = check_ts(as_seconds(ts))
             user = check_user(user)
-        except (BadLine, TypeError, ValueError) as err:
-            raise InputError("record()", str(err)) from err
+        except BadLine as bad:
+            raise InputError("record()", bad.reason) from bad
         return self._record_checked(endpoint, ts, user)
 
     def _record_checked(self, endpoint: str, ts: float, user: str | None = None) -> bool:
@@ -234,14 +242,13 @@ class HitCounter(Answering, DeprecatedSnapshots):
         """
         from hitcount.model.columns import columns_from_hits  # numpy at import: batches only
 
-        batch = [
-            hit if isinstance(hit, Hit) else Hit(hit[0], float(hit[1]), *hit[2:3]) for hit in hits
-        ]
+        batch = []
         try:
-            for hit in batch:
-                check_endpoint(hit.endpoint)
-                check_ts(float(hit.ts))
-                check_user(hit.user)
+            for index, hit in enumerate(hits):
+                batch.append(hit if isinstance(hit, Hit) else _hit_of(index, hit))
+                check_endpoint(batch[-1].endpoint)
+                check_ts(as_seconds(batch[-1].ts))
+                check_user(batch[-1].user)
         except BadLine as bad:
             raise InputError("record_many()", bad.reason) from bad
         columns: Columns = columns_from_hits(batch)
@@ -423,3 +430,14 @@ def default_counter() -> HitCounter:
     if _default_counter is None:
         _default_counter = HitCounter()
     return _default_counter
+
+
+def _hit_of(index: int, item: object) -> Hit:
+    """Item `index` of `record_many`'s hits, a `(endpoint, ts[, user])` tuple, as a Hit.
+
+    Raises:
+        BadLine: anything else.
+    """
+    if not isinstance(item, tuple | list) or not 2 <= len(item) <= 3:
+        raise BadLine(f"item {index} is not a Hit or (endpoint, ts[, user]): {item!r:.80}")
+    return Hit(item[0], as_seconds(item[1]), *item[2:3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
@@ -81,7 +82,7 @@ def replay(
 
     Args:
         counter: where hits go.
-        sources: input files, read in order.
+        sources: input files, read in order (one path alone is one input).
         fmt: the input format; default: from each file name, else sniffed.
         strict: raise at the first bad line instead of skipping it.
         on_bad_line: called for each bad line (when not strict).
@@ -100,7 +101,8 @@ def replay(
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop
-    sources = list(sources)
+    sources = [sources] if isinstance(sources, str | bytes | os.PathLike) else list(sources)
+    sources = [os.fsdecode(source) for source in sources]
     replayer.total_bytes = input_size(sources)
     replayer.line_by_line = small_without_numpy(sources, replayer.total_bytes)
     started = time.perf_counter()

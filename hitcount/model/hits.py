@@ -75,6 +75,20 @@ def check_user(user: object) -> str | None:
     return text
 
 
+def as_seconds(ts: object) -> float:
+    """A timestamp given to the library (`record`, `record_many`) as a float.
+
+    Raises:
+        BadLine: not a number (a string is refused: files' timestamps are parsed by formats).
+    """
+    if isinstance(ts, str | bytes | bool) or not hasattr(ts, "__float__"):
+        shown = f" {ts!r:.40}" if isinstance(ts, str | bytes) else ""
+        raise BadLine(
+            f"timestamp must be a number of epoch seconds, got {type(ts).__name__}{shown}"
+        )
+    return float(ts)
+
+
 def check_ts(ts: float) -> float:
     """Return `ts` (epoch seconds) if it is finite, after 1970 and at most a year ahead.
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+import hitcount
 from hitcount import (
     ConfigurationError,
     Hit,
@@ -118,16 +120,37 @@ def test_record_many_equals_record_one_by_one_for_answers() -> None:
         ("/a", -1.0),
         ("x" * 5000, T0),
         ("/a", 1e13),
+        ("/a", "1700000000"),  # a string, even of a number: formats parse text times
+        ("/a", "2023-11-14T22:13:20Z"),
+        ("/a", None),
+        ("/a", True),
     ],
 )
-def test_record_rejects_bad_input_without_changing_state(endpoint: str, ts: float) -> None:
+def test_record_rejects_bad_input_without_changing_state(endpoint: str, ts: object) -> None:
     counter = HitCounter("sliding")
-    with pytest.raises(InputError):
-        counter.record(endpoint, ts)
-    with pytest.raises(InputError):
-        counter.record_many([(endpoint, ts)])
+    with pytest.raises(InputError, match=r"^record"):
+        counter.record(endpoint, ts)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^record_many"):
+        counter.record_many([("/ok", T0), (endpoint, ts)])  # type: ignore[list-item]
     assert counter.metrics.total_hits == 0
     assert counter.clock is None
+
+
+@pytest.mark.parametrize("item", [("/a",), ("/a", T0, "u", 4), "/a", 17, None])
+def test_record_many_names_an_item_that_is_not_a_hit(item: object) -> None:
+    counter = HitCounter("sliding")
+    with pytest.raises(InputError, match=r"item 1 is not a Hit or \(endpoint, ts\[, user\]\)"):
+        counter.record_many([("/ok", T0), item])  # type: ignore[list-item]
+    assert counter.metrics.total_hits == 0
+
+
+def test_replay_takes_one_path_as_one_input(tmp_path: Path) -> None:
+    log = tmp_path / "one.ndjson"
+    log.write_text(f'{{"endpoint": "/a", "ts": {T0}}}\n{{"endpoint": "/b", "ts": {T0 + 1}}}\n')
+    for source in (str(log), log):
+        counter = HitCounter("sliding")
+        hitcount.replay(counter, source)  # type: ignore[arg-type]
+        assert counter.metrics.total_hits == 2
 
 
 def test_glob_query_sums_matching_endpoints() -> None:
