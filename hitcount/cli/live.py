@@ -20,7 +20,6 @@ from hitcount.cli.render.reports import bad_line_text
 from hitcount.cli.render.rich_parts import InertTable
 from hitcount.ingest.replay import BadLineInfo
 from hitcount.live.follow import FollowStatus, FollowView
-from hitcount.model.inert import unambiguous
 from hitcount.model.metrics import number
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import follow_status_json
@@ -74,7 +73,7 @@ def _top_table(status: FollowStatus) -> Table:
         answer = row.result.answer
         count = number(answer.count) if answer.exact else f"~{number(answer.count)}"
         line = sparkline(list(row.steps), top) if row.steps else "(all time)"
-        table.add_row(Text(unambiguous(row.result.endpoint)), count, Text(line, style="cyan"))
+        table.add_row(row.result.endpoint, count, Text(line, style="cyan"))  # the table escapes
     if not status.top:
         table.add_row(Text("no hits yet", style="dim"), "", "")
     return table
