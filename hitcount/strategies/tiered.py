@@ -223,6 +223,23 @@ class TieredRollups(Strategy):
             del self._data[endpoint]
         return dict(removed)
 
+    def drop_behind_cuts(self) -> dict[str, int]:
+        """Drop what each tier's cut (or the horizon) has left behind, moving no cut.
+
+        For a state put together from parts older than its cuts: `prune` would take the
+        horizon for the clock less the coarse retention, which a swapped state's is not.
+
+        Returns:
+            Buckets removed per endpoint, all tiers together.
+        """
+        removed: Counter[str] = Counter()
+        for k, cut in enumerate(self.horizons()):
+            if math.isfinite(cut):
+                self._drop_below(k, self.grid.cut_at(k, cut)[0], removed)
+        for endpoint in [ep for ep, tables in self._data.items() if not any(tables)]:
+            del self._data[endpoint]
+        return dict(removed)
+
     def _drop_below(self, tier: int, first: int, removed: Counter[str]) -> None:
         swept = self._swept[tier]
         for endpoint, tables in self._data.items():

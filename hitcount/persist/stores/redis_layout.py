@@ -125,8 +125,12 @@ class Layout(ABC):
             self.put(strategy, endpoint, part)
         self.restore_extras(strategy, extras or {})
         if math.isfinite(horizon):
-            strategy.prune(horizon)
+            self.prune_read(strategy, horizon)
         return strategy.to_compact_state()
+
+    def prune_read(self, strategy: Strategy, horizon: float) -> None:
+        """Drop from a state read back what the stored `horizon` has left behind."""
+        strategy.prune(horizon)
 
     def put(self, strategy: Strategy, endpoint: str, part: Any) -> None:
         """Give `strategy` one endpoint's part, as `state_part` read it."""

@@ -187,6 +187,12 @@ class TieredLayout(Layout):
                 args += [k, bucket, count]
         self.run_script(pipe, "tiered_add", key, args)
 
+    def prune_read(self, strategy: Strategy, horizon: float) -> None:
+        """Drop what each stored cut has left behind (the cuts stay as stored)."""
+        tiered = as_kind(strategy, TieredRollups)
+        tiered.horizon = max(tiered.horizon, horizon)
+        tiered.drop_behind_cuts()
+
     def shortest_retention(self, clock: float, horizon: float) -> float:
         """The fine tier's retention."""
         return as_kind(self.empty(), TieredRollups).retentions[0]

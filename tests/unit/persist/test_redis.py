@@ -195,13 +195,29 @@ def test_restore_replaces_the_namespace_whole_and_leaves_no_old_keys(
     assert generations == {b"g3"}  # the replaced generations g1 and g2 are gone
 
 
-def test_swap_converts_like_the_file_store(url: str, tmp_path: Path) -> None:
-    file_state = str(tmp_path / "state.json")
+@pytest.mark.parametrize(
+    ("strategy", "params"), [("fixed", ["--window", "60", "--retention", "1e6"]), ("tiered", [])]
+)
+def test_swap_converts_like_the_file_store(
+    url: str, tmp_path: Path, strategy: str, params: list[str]
+) -> None:
+    """A swap to `tiered` keeps a horizon that is not the clock less the coarse retention
+    (here 2 days, the sliding state's): read back, its fine and mid tiers stay."""  # noqa: D205, D209
+    file_state = str(tmp_path / "state.db")
+    log = str(REAL_LOGS / "elastic_apache_logs_2015-05.log.gz")
     for store in (url, file_state):
-        sample = str(SAMPLES / "web.ndjson")
-        hitcount(store, "replay", "-s", "sliding", "--max-window", "1e6", sample)
-        hitcount(store, "swap", "fixed", "--window", "60", "--retention", "1e6")
-    assert _answers(url) == _answers(file_state)
+        hitcount(store, "replay", "-s", "sliding", "--max-window", "2d", log)
+        hitcount(store, "swap", strategy, *params)
+    for asked in (["top", "--last", "10m", "--limit", "20"], ["query", "/*", "--last", "1m"],
+                  ["query", "*", "--last", "1d"]):  # fmt: skip
+        assert hitcount(url, *asked, "--json") == hitcount(file_state, *asked, "--json"), asked
+    appended = tmp_path / "new.ndjson"  # after the swap: the fine tier counts them
+    appended.write_text("".join(f'{{"endpoint": "/new", "ts": {1432156000 + 2 * i}}}\n'
+                                for i in range(300)))  # fmt: skip
+    for store in (url, file_state):
+        hitcount(store, "replay", "--append", str(appended))
+    asked = ["query", "/new", "--last", "1m", "--json"]
+    assert hitcount(url, *asked) == hitcount(file_state, *asked)
 
 
 @pytest.mark.parametrize("strategy", ["ehist", "auto"])
