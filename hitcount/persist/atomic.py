@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hitcount.errors import OutputError
@@ -112,6 +112,31 @@ def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
     except AtomicWriteError as failed:
         where = f" (in {target.parent})" if failed.in_directory else ""
         raise cannot_write(target, what, failed.error, where) from failed.error
+
+
+def check_replaceable(target: Path, what: str, ours: Callable[[bytes], bool], example: str) -> None:
+    """Refuse to replace `target` unless it is missing or a `what` hitcount wrote (`ours`
+    recognises it from its first KiB): a mistyped `-o` never destroys a file.
+
+    Raises:
+        OutputError: `target` is a directory, unreadable, or not one of ours.
+    """  # noqa: D205
+    if target.is_dir():
+        raise OutputError(
+            f"{target}: is a directory", hint=f"give a file name, e.g. {example}, or - for stdout"
+        )
+    try:
+        with target.open("rb") as handle:
+            head = handle.read(1024)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise cannot_write(target, what, err) from err
+    if not ours(head):
+        raise OutputError(
+            f"{target}: exists and is not a hitcount {what}; left as it is",
+            hint="choose another file name, or remove that file first",
+        )
 
 
 def cannot_write(target: Path, what: str, err: OSError, where: str = "") -> OutputError:

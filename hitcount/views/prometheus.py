@@ -26,7 +26,7 @@ from hitcount.engine.ranking import Ranked, rank
 from hitcount.errors import ConfigurationError
 from hitcount.model.inert import unambiguous
 from hitcount.model.timeparse import duration_text
-from hitcount.persist.atomic import write_output
+from hitcount.persist.atomic import check_replaceable, write_output
 
 #: (name, help) of each per-endpoint gauge, in the order written.
 GAUGES = (
@@ -72,12 +72,21 @@ def exposition_text(export: Exposition) -> str:
 
 
 def write_exposition(path: str | os.PathLike[str], text: str) -> None:
-    """Replace `path` with `text` atomically (a temporary file renamed over it).
+    """Replace `path` with `text` atomically (a temporary file renamed over it), if it is
+    missing, empty or an export hitcount wrote.
 
     Raises:
-        OutputError: the directory is missing or not writable.
-    """
-    write_output(Path(path), [text.encode("utf-8")], what="export")
+        OutputError: the directory is missing or not writable, or an existing file there is
+            not an export.
+    """  # noqa: D205
+    target = Path(path)
+    check_replaceable(target, "export", _is_export, "hitcount.prom")
+    write_output(target, [text.encode("utf-8")], what="export")
+
+
+def _is_export(head: bytes) -> bool:
+    """Whether a file beginning with `head` is an export (empty: one of no endpoint)."""
+    return not head.strip() or head.startswith(b"# HELP hitcount_")
 
 
 def _sample(name: str, row: Ranked) -> float | None:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from hitcount.engine import HitCounter, QueryResult
-from hitcount.errors import ConfigurationError, OutputError
+from hitcount.errors import ConfigurationError
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.timeparse import iso
-from hitcount.persist.atomic import cannot_write, write_output
+from hitcount.persist.atomic import check_replaceable, write_output
 from hitcount.views.series import DEFAULT_STEPS, Series, series, step_count
 
 #: Most steps a report charts: one pixel per bar at the chart's width.
@@ -28,7 +28,6 @@ MAX_TOP = 100
 #: The marker every report carries; only a file that has it is overwritten.
 GENERATOR = "hitcount report"
 #: How much of an existing file is read to find the marker.
-_MARKER_WINDOW = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,19 +166,5 @@ def write_report(path: str | os.PathLike[str], page: str) -> None:
 
 
 def _check_replaceable(target: Path) -> None:
-    if target.is_dir():
-        raise OutputError(
-            f"{target}: is a directory", hint="give a file name, e.g. report.html, or - for stdout"
-        )
-    try:
-        with target.open("rb") as handle:
-            head = handle.read(_MARKER_WINDOW)
-    except FileNotFoundError:
-        return
-    except OSError as err:
-        raise cannot_write(target, "report", err) from err
-    if f'name="generator" content="{GENERATOR}'.encode() not in head:
-        raise OutputError(
-            f"{target}: exists and is not a hitcount report; left as it is",
-            hint="choose another file name, or remove that file first",
-        )
+    marker = f'name="generator" content="{GENERATOR}'.encode()
+    check_replaceable(target, "report", lambda head: marker in head, "report.html")

@@ -76,7 +76,7 @@ def test_unknown_upper_bounds_are_plus_inf_and_names_are_escaped(tmp_path: Path)
 def test_export_to_a_file_for_the_textfile_collector(tmp_path: Path) -> None:
     ok(["replay", str(write_ndjson(tmp_path / "h.ndjson", HAND_HITS)), *SLIDING])
     target = tmp_path / "hitcount.prom"
-    target.write_text("old\n")
+    target.write_text("# HELP hitcount_hits an older export\n")
     result = ok(["export", "/api/*", "--depth", "1", "--last", "301", "-o", str(target)])
     assert "wrote" in result.stderr
     metrics = parsed(target.read_text())
@@ -130,3 +130,23 @@ def test_a_morris_state_is_not_exported_as_window_counts(tmp_path: Path) -> None
     result = run([*state, "export", "*", "--last", "1m"])
     assert_error(result, 2, "morris keeps no time: its counts are of all hits ever recorded")
     assert result.stdout == ""
+
+
+def test_export_replaces_only_an_export_or_an_empty_file(tmp_path: Path) -> None:
+    """`-o` onto the state itself, another state or a user's file is refused (exit 8)."""
+    state = tmp_path / "s.db"
+    ok(["--state", str(state), "replay", str(write_ndjson(tmp_path / "h.ndjson", HAND_HITS)),
+        *SLIDING])  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for target in (state, notes):
+        before = target.read_bytes()
+        error = run(["--state", str(state), "export", "-o", str(target)])
+        assert_error(error, 8, "exists and is not a hitcount export; left as it is")
+        assert target.read_bytes() == before
+    ok(["--state", str(state), "query", "/api/login"])  # the state still answers
+    for existing in ("", "# HELP hitcount_hits old\n"):  # empty, or an older export
+        prom = tmp_path / "hitcount.prom"
+        prom.write_text(existing)
+        ok(["--state", str(state), "export", "-o", str(prom)])
+        assert "hitcount_hits{" in prom.read_text()
