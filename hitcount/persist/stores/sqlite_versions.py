@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+from hitcount.errors import ConfigurationError, StateError
 from hitcount.persist.decoding import FORMAT, VERSION
 from hitcount.persist.stores.sqlite_bulk import damaged_row, json_value
 
@@ -109,6 +110,17 @@ def strategy_spec(meta: Mapping[str, Any]) -> dict[str, Any]:
         and isinstance(spec.get("params"), dict)
     ):
         raise damaged_row("damaged meta row 'strategy': not a strategy's name and parameters")
+    from hitcount.strategies import available_strategies, create_strategy
+
+    if spec["name"] not in available_strategies():
+        raise StateError(
+            f"meta row 'strategy' names a strategy this hitcount does not know: {spec['name']!r}",
+            hint="a newer hitcount may have written it: upgrade, or restore a snapshot",
+        )
+    try:
+        create_strategy(spec["name"], **spec["params"])
+    except ConfigurationError as err:
+        raise damaged_row(f"damaged meta row 'strategy': {err.message}") from err
     return spec
 
 

@@ -90,3 +90,30 @@ def test_a_strategys_damaged_extras_are_refused(tmp_path: Path, strategy: str, e
     for command in (["query", "/e1", "--last", "1h"], ["metrics"], ["snapshot", "save", "-"]):
         assert_error(run(["--state", str(path), *command]), 4, "damaged meta row 'extras'")
     assert path.read_bytes() == kept
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ('{"name": "nope", "params": {}}', "names a strategy this hitcount does not know: 'nope'"),
+        ('{"name": "fixed", "params": {"window_s": -5}}', "'strategy': window_s must be >= "),
+        ('{"name": "sliding", "params": {"bogus": 1}}', "damaged meta row 'strategy'"),
+    ],
+)
+def test_a_saved_strategy_this_hitcount_cannot_make_is_refused(
+    tmp_path: Path, spec: str, fragment: str
+) -> None:
+    """A state from a newer hitcount, or damaged: exit 4 naming the row, never an internal
+    error or a usage error about a flag nobody gave."""  # noqa: D205, D209
+    path = _state(tmp_path, "fixed")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'strategy'", (spec,))
+    db.close()
+    kept = path.read_bytes()
+    more = tmp_path / "more.ndjson"
+    more.write_text('{"endpoint": "/x", "ts": 1767225700}\n')
+    commands = (["query", "/e1", "--last", "1h"], ["top"], ["metrics"], ["events"],
+                ["snapshot", "save", "-"], ["replay", "--append", str(more)])  # fmt: skip
+    for command in commands:
+        assert_error(run(["--state", str(path), *command]), 4, fragment)
+    assert path.read_bytes() == kept
