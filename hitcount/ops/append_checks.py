@@ -12,17 +12,18 @@ from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.model.keys import Keying
 from hitcount.strategies import get_strategy
+from hitcount.strategies.base import Strategy
 
 
 def check_same_strategy(
-    counter: HitCounter, name: str | None, params: Mapping[str, object]
+    current: Strategy, name: str | None, params: Mapping[str, object]
 ) -> None:
-    """Under `append`: the strategy asked for (if any) must be the saved one, same parameters.
+    """Under `append`: the strategy asked for (if any) must be the saved one (`current`),
+    same parameters.
 
     Raises:
         ConfigurationError: a different strategy or different parameters.
-    """
-    current = counter.strategy
+    """  # noqa: D205
     wanted = get_strategy(name or current.name)
     resolved = wanted.resolve_params(
         {**current.params, **params} if wanted.name == current.name else params

@@ -251,7 +251,7 @@ def _first_bad_lines_only(hooks: ReplayHooks) -> ReplayHooks:
 
 def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: ReplayHooks) -> None:
     """Under `append`: the saved strategy and distinct users stay; the lateness may change."""
-    check_same_strategy(counter, settings.strategy, settings.params)
+    check_same_strategy(counter.strategy, settings.strategy, settings.params)
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
     precision = settings.distinct_precision
@@ -273,7 +273,7 @@ def _append_shared(
 
     with appending(store, settings.create) as session:
         counter = session.counter
-        check_same_strategy(counter, None, {})
+        check_same_strategy(session.layout.empty(), settings.strategy, settings.params)
         precision = settings.distinct_precision
         check_same_distinct(
             counter, not settings.distinct, precision, hooks.on_note, can_fold=False

@@ -585,3 +585,18 @@ def test_a_sweep_keeps_listed_an_endpoint_a_writer_recreates_meanwhile(
     monkeypatch.undo()
     listed = set(store.endpoints_in(generation, None))
     assert listed == {"/a", "/c"}  # /b was swept and unlisted, /a put back
+
+
+@pytest.mark.parametrize(
+    "other", [["-s", "tiered"], ["-s", "fixed", "--window", "5"], ["--max-window", "10"]]
+)
+def test_an_append_cannot_change_the_strategy(url: str, other: list[str]) -> None:
+    """As on a state file: exit 2, nothing written (it was taken and ignored)."""
+    sample = str(SAMPLES / "web.ndjson")
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "2d", sample)
+    before = _answers(url)
+    result = run(["--store", url, "replay", "--append", "--again", sample, *other])
+    assert result.exit_code == 2, result.stderr
+    assert "--append cannot change the strategy" in result.stderr
+    assert _answers(url) == before
+    hitcount(url, "replay", "--append", "--again", sample, "--max-window", "2d")  # the same: fine
