@@ -2,7 +2,8 @@
 
 The namespace comes from `--namespace`, else the URL's `?namespace=`, else
 `$HITCOUNT_NAMESPACE`, else `hitcount`; a `--namespace` and a URL naming two different ones
-is a usage error. The URL's other query parameters are redis-py's connection options.
+is a usage error, and so is an empty one (an empty `$HITCOUNT_NAMESPACE` counts as unset).
+The URL's other query parameters are redis-py's connection options.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ def split_url(url: str, namespace: str | None) -> tuple[str, str]:
     """`(namespace, url to connect with)` of a store URL and the `--namespace` given.
 
     Raises:
-        ConfigurationError: two namespaces named, or one with braces, spaces or controls.
+        ConfigurationError: two namespaces named, an empty one (an unset shell variable: it
+            would be the default everyone shares), or one with braces, spaces or controls.
     """
     parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qs(parts.query)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
     named = query.pop("namespace", None)
     in_url = named[0] if named else None
+    query = {name: values for name, values in query.items() if any(values)}
+    for given, where in ((namespace, "--namespace"), (in_url, "the store URL's ?namespace=")):
+        if given is not None and not given:
+            raise ConfigurationError(
+                f"{where} is empty",
+                hint="name a namespace, or leave it out for the default one (hitcount)",
+            )
     if namespace and in_url and namespace != in_url:
         raise ConfigurationError(
             f"--namespace {namespace} and the store URL's ?namespace={in_url} name two namespaces",

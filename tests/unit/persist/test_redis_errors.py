@@ -85,3 +85,19 @@ def test_namespaces_named_twice_or_unknown_url_parameters_are_usage_errors(
         bad = run(["--store", f"{redis_url}?{parameter}", "query", "/e", "--last", "1d"])
         assert bad.exit_code == 2
         assert "invalid Redis store URL" in _one_line_error(bad.stderr)[0]
+
+
+def test_an_empty_namespace_is_a_usage_error_not_the_shared_default(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`?namespace=$TEAM` with TEAM unset must not replace the default namespace's state."""
+    hits = tmp_path / "hits.ndjson"
+    hits.write_text('{"endpoint": "/e", "ts": 1700000000}\n')
+    shared = f"{redis_url}?namespace={fresh_namespace()}"
+    monkeypatch.setenv("HITCOUNT_NAMESPACE", shared.rpartition("=")[2])  # the shared default
+    assert run(["--store", redis_url, "replay", str(hits)]).exit_code == 0
+    for given in ([f"{redis_url}?namespace="], [redis_url, "--namespace", ""]):
+        empty = run(["--store", *given, "replay", str(hits), str(hits), "--again"])
+        assert empty.exit_code == 2
+        assert "namespace" in _one_line_error(empty.stderr)[0] and "is empty" in empty.stderr
+    assert "1 hit" in run(["--store", shared, "query", "/e", "--last", "1d"]).stdout
