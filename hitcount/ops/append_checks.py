@@ -15,9 +15,7 @@ from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 
 
-def check_same_strategy(
-    current: Strategy, name: str | None, params: Mapping[str, object]
-) -> None:
+def check_same_strategy(current: Strategy, name: str | None, params: Mapping[str, object]) -> None:
     """Under `append`: the strategy asked for (if any) must be the saved one (`current`),
     same parameters.
 

@@ -203,39 +203,31 @@ class TieredRollups(Strategy):
     def prune(self, horizon: float) -> dict[str, int]:
         """Cut each tier by its own retention; the coarse cut becomes the horizon.
 
-        The engine passes `horizon = clock - coarse retention - lateness`, so
-        `horizon + coarse retention` is the clock less the lateness allowance; each tier
-        keeps its retention back from there, its cut aligned down to its own width.
-
-        Returns:
-            Buckets removed per endpoint, all tiers together.
+        The engine passes `horizon = clock - coarse retention - lateness`, so `horizon +
+        coarse retention` is the clock less the lateness allowance; each tier keeps its
+        retention back from there, its cut aligned down to its width. Returns the buckets
+        removed per endpoint, all tiers together.
         """
         anchor = horizon + self.retentions[2]
-        targets = (anchor - self.retentions[0], anchor - self.retentions[1], horizon)
-        removed: Counter[str] = Counter()
-        for k, target in enumerate(targets):
-            first, cut = self.grid.cut_at(k, target)
-            if cut > self._cut[k]:
-                self._cut[k] = cut
-                self._drop_below(k, first, removed)
+        fine, mid = anchor - self.retentions[0], anchor - self.retentions[1]
+        removed = self._cut_tiers((fine, mid, horizon))
         self.horizon = max(self.horizon, self._cut[2])
-        for endpoint in [ep for ep, tables in self._data.items() if not any(tables)]:
-            del self._data[endpoint]
-        return dict(removed)
+        return removed
 
     def drop_behind_cuts(self) -> dict[str, int]:
-        """Drop what each tier's cut (or the horizon) has left behind, moving no cut.
+        """Drop what each tier's cut (or the horizon) left behind, moving no cut: for a state
+        put together from parts older than its cuts (`prune` takes the horizon for the clock
+        less the coarse retention, which a swapped state's is not)."""  # noqa: D205, D209
+        return self._cut_tiers(self.horizons(), again=True)
 
-        For a state put together from parts older than its cuts: `prune` would take the
-        horizon for the clock less the coarse retention, which a swapped state's is not.
-
-        Returns:
-            Buckets removed per endpoint, all tiers together.
-        """
+    def _cut_tiers(self, targets: Sequence[float], again: bool = False) -> dict[str, int]:
+        """Move each tier's cut up to its target (`again`: drop below it even if it stays)."""
         removed: Counter[str] = Counter()
-        for k, cut in enumerate(self.horizons()):
-            if math.isfinite(cut):
-                self._drop_below(k, self.grid.cut_at(k, cut)[0], removed)
+        for k, target in enumerate(targets):
+            first, cut = self.grid.cut_at(k, target) if math.isfinite(target) else (0, target)
+            if cut > self._cut[k] or (again and math.isfinite(cut)):
+                self._cut[k] = max(self._cut[k], cut)
+                self._drop_below(k, first, removed)
         for endpoint in [ep for ep, tables in self._data.items() if not any(tables)]:
             del self._data[endpoint]
         return dict(removed)

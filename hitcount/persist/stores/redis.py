@@ -42,11 +42,12 @@ from hitcount.persist.stores.redis_checks import (
     parse_meta,
     whole,
 )
+from hitcount.persist.stores.redis_drop import drop_generation
 from hitcount.persist.stores.redis_errors import invalid_url, masked, refuse_cap, translated
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
-from hitcount.persist.stores.redis_lock import leased_lock
+from hitcount.persist.stores.redis_lock import leased_lock, writers_paused
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.persist.stores.redis_urls import split_url
 
@@ -161,7 +162,14 @@ class RedisStore(Store):
         return self.load_scoped(EVERYTHING)
 
     def load_scoped(self, scope: Scope) -> bytes | None:
-        """A state document holding only what `scope` needs: its endpoints, its window."""
+        """A state document holding only what `scope` needs: its endpoints, its window (the
+        whole state is read with `--append`s paused: one moment's data and positions)."""  # noqa: D205, D209
+        if scope == EVERYTHING:
+            with writers_paused(self):
+                return self._load_scoped(scope)
+        return self._load_scoped(scope)
+
+    def _load_scoped(self, scope: Scope) -> bytes | None:
         generation = self.current_generation()
         if generation is None:
             return None
@@ -354,7 +362,7 @@ class RedisStore(Store):
         try:
             if self.current_generation() != generation:
                 with self.errors("deleting the unfinished state"):
-                    self._drop(generation)
+                    drop_generation(self, generation)
         except (StoreUnavailableError, StateError):
             pass  # the next whole write deletes it (`drop_old_generations`)
 
@@ -393,30 +401,7 @@ class RedisStore(Store):
             generations = [g.decode() for g in self.client.smembers(self.root_key("all"))]
             for generation in generations:
                 if generation != keep:
-                    self._drop(generation)
-
-    def _drop(self, generation: str) -> None:
-        import redis.exceptions as rex
-
-        try:
-            names = [
-                n.decode(errors="replace")
-                for n in self.client.sscan_iter(self.gen_key(generation, "endpoints"))
-            ]
-        except rex.ResponseError:  # damaged: not a set (its endpoints' keys are left)
-            names = []
-        for chunk in _chunks(names, READ_CHUNK):
-            pipe = self.client.pipeline(transaction=False)
-            for endpoint in chunk:
-                pipe.unlink(self.endpoint_key(generation, endpoint))
-            pipe.execute()
-        pipe = self.client.pipeline(transaction=False)
-        for key in redis_users.drop_keys(self, generation):
-            pipe.unlink(key)
-        pipe.execute()
-        for name in ("meta", "endpoints", "inputs", "events", "writers", "alerts"):
-            self.client.unlink(self.gen_key(generation, name))
-        self.client.srem(self.root_key("all"), generation)
+                    drop_generation(self, generation)
 
     # -- locking -------------------------------------------------------------------------------
 

@@ -40,12 +40,14 @@ from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
+from hitcount.persist.stores.redis_lock import pause_key
 from hitcount.persist.stores.redis_sweep import sweep_if_due
 from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
+PAUSE_WAIT_S = 120.0  # how long a batch waits for a whole read (`writers_paused`)
 CHECK_CHUNK = 500  # keys checked per round trip before a batch is written
 
 
@@ -145,12 +147,21 @@ class RedisAppend:
         sweep_if_due(self.store, self.generation, self.layout, clock, retention)
 
     def _flush(self, source: str | None) -> None:
-        for _ in range(MAX_RETRIES):
+        tries, paused_until = 0, time.monotonic() + PAUSE_WAIT_S
+        while tries < MAX_RETRIES:
             try:
                 self._flush_once()
                 return
             except _ConcurrentChangeError:
-                continue  # another writer changed a document we read: read it again
+                tries += 1  # another writer changed a document we read: read it again
+            except _PausedError:
+                if time.monotonic() > paused_until:
+                    raise StoreUnavailableError(
+                        f"{self.store.describe()}: a whole read (snapshot save, merge) held"
+                        f" the appends back for {PAUSE_WAIT_S:.0f} s",
+                        hint="retry when it is done",
+                    ) from None
+                time.sleep(0.05)
         raise StoreUnavailableError(
             f"{self.store.describe()}: gave up after {MAX_RETRIES} tries: other writers kept"
             " changing the same endpoints",
@@ -174,15 +185,21 @@ class RedisAppend:
             values: dict[str, bytes | None] = {}
             merged: dict[str, dict[str, str]] = {}
             checked = list(keys.values()) if layout.key_type else []
+            pause = pause_key(store)
             if not store.is_cluster:
-                pipe.watch(current, *documents, *checked, *(users.watched() if users else ()))
+                watched = (*documents, *checked, *(users.watched() if users else ()))
+                pipe.watch(current, pause, *watched)
                 if pipe.get(current) != self.generation.encode():
                     raise _replaced(store)
+                if pipe.exists(pause):
+                    raise _PausedError  # a snapshot is reading the whole state
                 self._check(checked)
                 values = self._read(documents)
                 merged = users.merged(list(users.keys))[1] if users else {}
                 pipe.multi()
             else:
+                if client.exists(pause):
+                    raise _PausedError
                 self._check(checked)
                 if documents:
                     self._compare_and_set(endpoints, keys)
@@ -346,6 +363,10 @@ def appending(store: RedisStore, create: Callable[[], HitCounter]) -> Iterator[R
 
 class _ConcurrentChangeError(Exception):
     """A document this batch read was changed by another writer before it was written."""
+
+
+class _PausedError(Exception):
+    """A whole read holds the appends back (`redis_lock.writers_paused`): wait, retry."""
 
 
 def _finite(value: float | None) -> bool:

@@ -71,3 +71,22 @@ def _renew(store: RedisStore, key: str, token: str, lease_ms: int, stop: threadi
                 return  # expired or deleted: the owner's work is no longer protected
         except rex.RedisError:
             continue  # a lost connection: try again at the next third of the lease
+
+
+def pause_key(store: RedisStore) -> str:
+    """The key a whole read holds while `--append` batches wait (`writers_paused`)."""
+    return store.root_key("pause")
+
+
+@contextmanager
+def writers_paused(store: RedisStore) -> Iterator[None]:
+    """Hold back `--append` batches while the block reads the whole state.
+
+    A batch on a single server WATCHes the pause key and waits while it is held, so the
+    counts, metrics and input positions a snapshot reads are those of one moment: a
+    position never says a file was read whose hits the data does not hold, or the other way
+    round. Taking the key aborts a batch under way (it retries, then waits). On a cluster a
+    batch only checks the key first: a batch already under way may still land in the middle.
+    """
+    with leased_lock(store, pause_key(store)):
+        yield

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
 from hitcount.persist.stores.redis_layout import Layout, ReadModifyWriteLayout
+from hitcount.persist.stores.redis_lock import pause_key
 from hitcount.persist.stores.redis_users import users_key
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ def sweep_if_due(
         return 0
     meta_key = store.gen_key(generation, "meta")
     with store.errors("claiming a sweep"):
+        if store.client.exists(pause_key(store)):
+            return 0  # a whole read is under way: the next batch sweeps
         step = retention_s * SWEEP_SHARE
         if not store.scripts.run("sweep_claim", [meta_key], [repr(clock), repr(step)]):
             return 0
