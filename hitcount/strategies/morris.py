@@ -350,9 +350,10 @@ class MorrisCounter(Strategy, KeepsLevels):
             target._counters = {ep: list(c) for ep, c in source._counters.items()}
             target.rng = SplitMix64(source.rng.state)
             return target
-        for endpoint, total in source.totals().items():
-            if total > 0:
-                target.add_hits(endpoint, total)
+        totals = source.totals()
+        for endpoint in sorted(totals):  # one order, whatever store the source came from
+            if totals[endpoint] > 0:
+                target.add_hits(endpoint, totals[endpoint])
         return target
 
     @classmethod

@@ -103,3 +103,16 @@ def test_a_swap_onto_the_same_strategy_and_parameters_does_nothing(
     assert result.stdout.startswith("nothing to do: the state already uses")
     assert "strategy_swapped" not in [e["event"] for e in ok_json(["events", "--json"])]
     assert ok_json(["swap", name, *flags, "--json"])["unchanged"] is True
+
+
+def test_a_swap_to_morris_draws_the_same_levels_from_every_store(tmp_path: Path) -> None:
+    """The counters are fed in one order (sorted endpoints), not the order a store loads."""
+    hits = [(f"/e{(i * 7919) % 97}", 1_000.0 + i) for i in range(3_000)]
+    log = write_ndjson(tmp_path / "h.ndjson", hits)
+    answers = []
+    for name in ("s.db", "s.json"):
+        state = ["--state", str(tmp_path / name)]
+        ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+        ok([*state, "swap", "morris", "--seed", "7"])
+        answers.append(ok_json([*state, "top", "--limit", "100", "--json"]))
+    assert answers[0] == answers[1]
