@@ -128,7 +128,7 @@ class RedisStore(Store):
 
         try:
             yield
-        except rex.RedisError as err:
+        except (rex.RedisError, rex.RedisClusterException) as err:  # the latter: a cluster's
             where = self._shown + (f" ({doing})" if doing else "")
             raise translated(err, where, self) from err
 
@@ -185,7 +185,10 @@ class RedisStore(Store):
             parts = self._read_parts(generation, layout, endpoints, start)
             window = (start, end)
         users = (generation, meta["distinct"], scope.patterns, window if scope.users else None)
-        meta["distinct"] = redis_users.read_scoped(self, *users)
+        distinct = redis_users.read_scoped(self, *users)
+        if window is not None:  # the header as of after the reads: batches may have landed
+            meta = self.meta(generation)  # meanwhile, and the data must not pass its clock
+        meta["distinct"] = distinct
         extras = meta.pop("extras")
         horizon = meta["horizon"] if meta["horizon"] is not None else -math.inf
         if scope == EVERYTHING:  # the whole state: what it read and its alerts too

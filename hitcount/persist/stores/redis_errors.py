@@ -32,7 +32,7 @@ def translated(err: Exception, where: str, store: Any) -> HitcountError:
             f"{where}: timed out after {plain(store.timeout_s)} s",
             hint="is the server overloaded or the network slow? try again",
         )
-    if isinstance(err, rex.ConnectionError):
+    if isinstance(err, rex.ConnectionError | rex.RedisClusterUnreachableError):
         return StoreUnavailableError(
             f"{where}: cannot reach the server: {_clean(str(err))}",
             hint="is redis-server running there? check host, port and TLS (rediss://)",

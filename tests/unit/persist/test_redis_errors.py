@@ -101,3 +101,18 @@ def test_an_empty_namespace_is_a_usage_error_not_the_shared_default(
         assert empty.exit_code == 2
         assert "namespace" in _one_line_error(empty.stderr)[0] and "is empty" in empty.stderr
     assert "1 hit" in run(["--store", shared, "query", "/e", "--last", "1d"]).stdout
+
+
+def test_a_cluster_that_went_away_is_a_store_error_not_an_internal_one(redis_url: str) -> None:
+    """redis-py's cluster errors are not RedisErrors: they too become exit 5 with a hint."""
+    import redis.exceptions as rex
+
+    from hitcount.errors import StoreUnavailableError
+    from hitcount.persist.stores.redis import RedisStore
+
+    store = RedisStore(redis_url)
+    gone = rex.RedisClusterUnreachableError("Redis Cluster cannot be connected")
+    unreachable = pytest.raises(StoreUnavailableError, match="cannot reach the server")
+    with unreachable as caught, store.errors("reading the state"):
+        raise gone
+    assert caught.value.exit_code == 5 and caught.value.hint
