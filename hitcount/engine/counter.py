@@ -292,11 +292,14 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self._metrics_updated()
 
     def _announce_switches(self) -> None:
-        """Emit `endpoint_switched` for endpoints an adaptive strategy moved to less memory."""
         drain = getattr(self._strategy, "drain_switches", None)
-        if drain is None:
-            return
-        for endpoint in drain():  # drained even when nobody listens, so it cannot grow
+        if drain is not None:  # drained even when nobody listens, so it cannot grow
+            self.announce_switches(drain())
+
+    def announce_switches(self, endpoints: Iterable[str]) -> None:
+        """Emit `endpoint_switched` for endpoints an adaptive strategy moved to less memory
+        (its own, or a store's copy of it: a Redis append)."""  # noqa: D205, D209
+        for endpoint in endpoints:
             self._emit(ev.ENDPOINT_SWITCHED, {"endpoint": endpoint, "to": "ehist"})
 
     def _note_late(self, endpoint: str, ts: float) -> None:

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from hitcount.engine import HitCounter
+from hitcount.engine.queries import RECENT_EVENTS
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
@@ -233,6 +234,22 @@ class RedisAppend:
         self.hits_written += increments["total_hits"]
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
+        self.counter.announce_switches(dict.fromkeys(layout.switched))  # a CAS retry: once
+        self._save_events()
+
+    def _save_events(self) -> None:
+        """Add the notable events since the last batch (alerts, switches) to the state's
+        list of recent ones, as a file store remembers them (after the batch they follow)."""  # noqa: D205, D209
+        rows = [json.dumps(row) for row in self.counter.unsaved_events]
+        if not rows:
+            return
+        key = self.store.gen_key(self.generation, "events")
+        with self.store.errors("remembering events"):
+            pipe = self.store.client.pipeline(transaction=False)
+            pipe.rpush(key, *rows)
+            pipe.ltrim(key, -RECENT_EVENTS, -1)
+            pipe.execute()
+        self.counter.unsaved_events.clear()
 
     def _check(self, keys: list[str]) -> None:
         """Refuse the batch before any write when one of `keys` is damaged (`check.lua`)."""

@@ -55,6 +55,8 @@ class DocumentLayout(ReadModifyWriteLayout):
         strategy.horizon = max(strategy.horizon, raw.real.horizon)
         hits = raw.hits.get(endpoint, [])
         self.refused[endpoint] = len(hits) - strategy.record_many(endpoint, hits)  # arrival order
+        if (drain := getattr(strategy, "drain_switches", None)) is not None:
+            self.switched.extend(drain())
         if math.isfinite(raw.horizon):
             pruned += sum(strategy.prune(raw.horizon).values())
         if endpoint not in set(strategy.endpoints()):

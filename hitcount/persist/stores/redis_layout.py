@@ -53,6 +53,8 @@ class Layout(ABC):
         #: it: older than what it already summarizes). Native layouts leave them empty.
         self.pruned: dict[str, int] = {}
         self.refused: dict[str, int] = {}
+        #: Endpoints an adaptive strategy's copy switched in the current batch (`auto`).
+        self.switched: list[str] = []
         #: The state's lateness allowance: what `empty` strategies keep (see `allow_lateness`).
         self.lateness_s = 0.0
 
@@ -62,7 +64,7 @@ class Layout(ABC):
 
     def start_batch(self) -> None:
         """Forget the outcomes of the previous batch (or of a batch being retried)."""
-        self.pruned, self.refused = {}, {}
+        self.pruned, self.refused, self.switched = {}, {}, []
 
     def use_writer(self, number: int) -> None:  # noqa: B027 - most layouts draw nothing
         """This layout writes for the `number`-th writer of the state (random draws differ)."""

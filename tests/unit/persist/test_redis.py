@@ -681,3 +681,21 @@ def test_a_batch_landing_mid_read_does_not_make_the_state_look_damaged(
 
 
 T_REAL = 1_795_824_000
+
+
+def test_an_append_remembers_its_alerts_and_switches(url: str, tmp_path: Path) -> None:
+    """As a state file does (Redis dates a switch at the batch that wrote it)."""
+    lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
+    first, rest = tmp_path / "first.ndjson", tmp_path / "rest.ndjson"
+    first.write_bytes(lines[0])
+    rest.write_bytes(b"".join(lines[1:]))
+    remembered = []
+    for store in (url, str(tmp_path / "s.db")):
+        hitcount(store, "replay", "-s", "auto", "--memory-budget", "50", str(first))
+        hitcount(store, "replay", "--append", str(rest), "--alert", "/api/login>20/1m")
+        events = hitcount(store, "events", "--json")
+        remembered.append(sorted((event["event"], event.get("endpoint")) for event in events))
+    assert remembered[0] == remembered[1]
+    assert {"threshold_exceeded", "threshold_cleared", "endpoint_switched"} <= {
+        name for name, _ in remembered[0]
+    }
