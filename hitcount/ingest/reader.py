@@ -241,7 +241,8 @@ def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
             raise InputError(
                 name,
                 f"cannot read: {err}",
-                hint="the file is damaged or truncated; nothing was saved",
+                hint="the file is damaged, truncated, or holds bytes after its gzip data"
+                " (`gzip -t` tells); nothing was saved",
             ) from err
         if not chunk:
             return

@@ -70,9 +70,13 @@ def refuse_empty(
             " without the field never passes)",
         )
     if not report.bad_lines:
+        what = "the input is empty"
+        if report.lines_read:
+            lines = f"{report.lines_read} line{'s' if report.lines_read != 1 else ''}"
+            what = f"{lines} read, none with a hit (a CSV header alone?)"
         raise InputError(
             names,
-            "no hits: the input is empty",
+            f"no hits: {what}",
             hint="nothing was saved; check the file, or the command feeding stdin",
         )
     first = report.first_bad[0]

@@ -162,7 +162,7 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
             raise MergeRefusedError(
                 f"{name} counts {counter.keying.describe()}, but {names[0]} counts"
                 f" {first.keying.describe()}; their endpoints cannot be merged",
-                hint="replay the shards with the same --key, --where and --field",
+                hint="replay the shards with the same --key, --where, --field and --decode-paths",
             )
         if counter.max_endpoints != first.max_endpoints:
             raise MergeRefusedError(

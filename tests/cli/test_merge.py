@@ -164,3 +164,26 @@ def test_shards_that_read_the_same_file_are_merged_with_a_warning(tmp_path: Path
     twice = ok(["merge", str(first), str(copy), "-o", "twice.json"])
     assert f"{first} and {copy} both read {files[0].resolve()}" in twice.stderr
     assert "its hits count twice in the merge" in twice.stderr
+
+
+def test_the_readme_morris_merge_example(tmp_path: Path) -> None:
+    """The commands of the README's Morris paragraph print what it says; the interval holds
+    the true count, and the merged state keeps no input positions."""  # noqa: D205, D209
+    lines = (SAMPLES / "web.ndjson").read_text().splitlines(keepends=True)
+    shards = []
+    for parity, seed in ((1, "1"), (0, "2")):
+        part = tmp_path / f"w{2 - parity}.ndjson"
+        part.write_text("".join(line for n, line in enumerate(lines, 1) if n % 2 == parity))
+        state = tmp_path / f"m{2 - parity}.db"
+        ok(["--state", str(state), "replay", str(part), "-s", "morris", "--base", "1.1",
+            "--counters", "8", "--seed", seed])  # fmt: skip
+        shards.append(str(state))
+    merged = tmp_path / "merged.json"
+    ok(["merge", *shards, "-o", str(merged)])
+    assert (
+        "inputs" not in json.loads(merged.read_text())
+        or not json.loads(merged.read_text())["inputs"]
+    )
+    answer = ok(["--state", str(merged), "query", "/api/login"]).stdout.splitlines()[0]
+    assert answer == "/api/login: ~1520.5 hits over all time (1317..1799, 95% interval)"
+    assert 1317 <= sum('"/api/login"' in line for line in lines) == 1600 <= 1799

@@ -12,8 +12,10 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, counted
 from hitcount.engine import HitCounter
+from hitcount.errors import StateError
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
+from hitcount.persist.reading import SQLITE_MAGIC
 from hitcount.persist.state import load_counter, read_counter_file, updating
 
 snapshot_app = typer.Typer(
@@ -29,7 +31,15 @@ FileArg = Annotated[
 
 def _read_snapshot(path: Path) -> HitCounter:
     if str(path) == "-":
-        return snap.from_bytes(sys.stdin.buffer.read(), "<stdin>")
+        data = sys.stdin.buffer.read()
+        if not data.strip():
+            raise StateError("<stdin>: no snapshot: the input is empty")
+        if data.startswith(SQLITE_MAGIC):
+            raise StateError(
+                "<stdin>: a SQLite state cannot be read from stdin",
+                hint="give its path instead of -",
+            )
+        return snap.from_bytes(data, "<stdin>")
     return read_counter_file(path)
 
 

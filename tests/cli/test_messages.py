@@ -1,0 +1,46 @@
+"""Messages that say what happened: a CSV header alone, stdin among inputs, a snapshot
+piped in that is not one, a gzip file with bytes after its data."""  # noqa: D205, D209
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from tests.cli_helpers import assert_error, ok, run
+
+T0 = 1_767_225_600
+
+
+def test_a_csv_header_alone_is_not_called_empty(tmp_path: Path) -> None:
+    header = tmp_path / "h.csv"
+    header.write_text("endpoint,ts\n")
+    error = run(["--state", str(tmp_path / "s.db"), "replay", str(header)])
+    assert_error(error, 3, "1 line read, none with a hit (a CSV header alone?)")
+
+
+def test_stdin_among_inputs_says_the_order_is_as_given(tmp_path: Path) -> None:
+    later, earlier = tmp_path / "later.ndjson", f'{{"endpoint": "/a", "ts": {T0}}}\n'
+    later.write_text(f'{{"endpoint": "/b", "ts": {T0 + 100}}}\n')
+    result = ok(["--state", str(tmp_path / "s.db"), "replay", str(later), "-"], input=earlier)
+    assert "stdin cannot be put in time order: the inputs are replayed as given" in result.stderr
+
+
+def test_a_sqlite_state_or_nothing_piped_to_restore_says_so(tmp_path: Path) -> None:
+    state = tmp_path / "s.db"
+    log = tmp_path / "h.ndjson"
+    log.write_text(f'{{"endpoint": "/a", "ts": {T0}}}\n')
+    ok(["--state", str(state), "replay", str(log)])
+    target = ["--state", str(tmp_path / "t.db"), "snapshot", "restore", "-"]
+    assert_error(
+        run(target, input=state.read_bytes()), 4, "a SQLite state cannot be read from stdin"
+    )
+    assert_error(run(target, input=b""), 4, "no snapshot: the input is empty")
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_bytes_after_the_gzip_data_are_named_in_the_hint(tmp_path: Path) -> None:
+    packed = tmp_path / "h.ndjson.gz"
+    packed.write_bytes(gzip.compress(f'{{"endpoint": "/a", "ts": {T0}}}\n'.encode()) + b"JUNKJUNK")
+    error = run(["--state", str(tmp_path / "s.db"), "replay", str(packed)])
+    assert error.exit_code == 3
+    assert "bytes after its gzip data" in error.stderr
