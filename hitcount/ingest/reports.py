@@ -73,7 +73,7 @@ def refuse_empty(
         what = "the input is empty"
         if report.lines_read:
             lines = f"{report.lines_read} line{'s' if report.lines_read != 1 else ''}"
-            what = f"{lines} read, none with a hit (a CSV header alone?)"
+            what = f"{lines} read, none with a hit (blank lines, or a CSV header alone?)"
         raise InputError(
             names,
             f"no hits: {what}",

@@ -15,7 +15,7 @@ def test_a_csv_header_alone_is_not_called_empty(tmp_path: Path) -> None:
     header = tmp_path / "h.csv"
     header.write_text("endpoint,ts\n")
     error = run(["--state", str(tmp_path / "s.db"), "replay", str(header)])
-    assert_error(error, 3, "1 line read, none with a hit (a CSV header alone?)")
+    assert_error(error, 3, "1 line read, none with a hit (blank lines, or a CSV header alone?)")
 
 
 def test_stdin_among_inputs_says_the_order_is_as_given(tmp_path: Path) -> None:

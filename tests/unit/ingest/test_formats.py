@@ -216,7 +216,7 @@ def test_a_line_dated_centuries_ahead_is_a_bad_line_not_a_new_clock(tmp_path: Pa
     ("content", "message"),
     [
         (b"", "the input is empty"),
-        (b"\n\n", "the input is empty"),
+        (b"\n\n", "2 lines read, none with a hit"),
         (b"{bad\n[1]\n", r"no hits: all 2 lines are bad \(line 1: "),
         (b"\n{bad\n", r"no hits: its one line is bad \(line 2: "),
     ],
