@@ -96,6 +96,8 @@ def read_scoped(
         return {**parameters, "endpoints": {}}
     tracker = empty_tracker(parameters)
     fields = _fields(tracker, *window)
+    if fields == []:  # the window ends before the sketches kept: none to read
+        return {**parameters, "endpoints": {}}
     endpoints = store.endpoints_in(generation, patterns, "users")
     found: Sketches = {}
     for start in range(0, len(endpoints), _CHUNK):
@@ -118,6 +120,8 @@ def _fields(tracker: DistinctTracker, start: float, end: float) -> list[str] | N
     if not (math.isfinite(start) and math.isfinite(end)):
         return None
     first, last = tracker.bucket_of(max(start, tracker.horizon)), tracker.bucket_of(end)
+    if last < first:
+        return []
     if last - first >= FIELDS_READ_MAX:
         return None
     return [str(bucket) for bucket in range(first, last + 1)]

@@ -699,3 +699,19 @@ def test_an_append_remembers_its_alerts_and_switches(url: str, tmp_path: Path) -
     assert {"threshold_exceeded", "threshold_cleared", "endpoint_switched"} <= {
         name for name, _ in remembered[0]
     }
+
+
+@pytest.mark.parametrize("now", ["2026-11-26T23:00:00Z", "2025-01-01T00:00:00Z"])
+def test_a_distinct_read_before_the_sketches_kept_answers_as_a_state_file(
+    url: str, tmp_path: Path, now: str
+) -> None:
+    """A window ending before the sketches' horizon reads no sketch (it read them all and
+    failed to match them to the window's buckets)."""  # noqa: D205, D209
+    file_state = str(tmp_path / "s.db")
+    for store in (url, file_state):
+        hitcount(
+            store, "replay", "-s", "sliding", "--max-window", "1d", str(SAMPLES / "web.ndjson")
+        )
+    for asked in (["query", "/", "--distinct", "--now", now], ["top", "--by", "distinct", "--now",
+                  now, "--limit", "5"]):  # fmt: skip
+        assert hitcount(url, *asked, "--json") == hitcount(file_state, *asked, "--json"), asked
