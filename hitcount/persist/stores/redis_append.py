@@ -148,7 +148,8 @@ class RedisAppend:
         sweep_if_due(self.store, self.generation, self.layout, clock, retention)
 
     def _flush(self, source: str | None) -> None:
-        tries, paused_until = 0, time.monotonic() + PAUSE_WAIT_S
+        started = time.monotonic()
+        tries, told = 0, False
         while tries < MAX_RETRIES:
             try:
                 self._flush_once()
@@ -156,7 +157,15 @@ class RedisAppend:
             except _ConcurrentChangeError:
                 tries += 1  # another writer changed a document we read: read it again
             except _PausedError:
-                if time.monotonic() > paused_until:
+                waited = time.monotonic() - started
+                if not told and waited >= 1.0 and self.store.on_wait is not None:
+                    told = True
+                    self.store.on_wait(
+                        f"{self.store.describe()}: waiting while a whole read (snapshot"
+                        " save, merge) holds the appends back (a killed one's hold lapses"
+                        " within 10 s)"
+                    )
+                if waited > PAUSE_WAIT_S:
                     raise StoreUnavailableError(
                         f"{self.store.describe()}: a whole read (snapshot save, merge) held"
                         f" the appends back for {PAUSE_WAIT_S:.0f} s",

@@ -715,3 +715,25 @@ def test_a_distinct_read_before_the_sketches_kept_answers_as_a_state_file(
     for asked in (["query", "/", "--distinct", "--now", now], ["top", "--by", "distinct", "--now",
                   now, "--limit", "5"]):  # fmt: skip
         assert hitcount(url, *asked, "--json") == hitcount(file_state, *asked, "--json"), asked
+
+
+def test_a_batch_held_back_by_a_whole_read_says_it_waits(redis_url: str, tmp_path: Path) -> None:
+    """A killed `snapshot save` leaves its pause until the lease lapses; the append says so."""
+    import redis
+
+    from hitcount.persist.stores.redis_lock import LEASE_MS
+
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1d", str(SAMPLES / "web.ndjson"))
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    client = redis.Redis.from_url(redis_url)
+    client.set(store.root_key("pause"), "a killed reader's token", px=2500)  # lapses in 2.5 s
+    assert LEASE_MS >= 2500
+    started = time.monotonic()
+    result = run(["--store", url, "replay", "--append", "--again", str(SAMPLES / "web.ndjson")])
+    assert result.exit_code == 0, result.stderr
+    assert time.monotonic() - started >= 2.0
+    assert "waiting while a whole read (snapshot save, merge) holds the appends back" in (
+        result.stderr
+    )
