@@ -50,13 +50,30 @@ def open_input(source: str) -> Iterator[BinaryIO]:
         owned = True
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
-        if buffered.peek(2)[:2] == GZIP_MAGIC:
+        head = buffered.peek(4)[:4]
+        if head[:2] == GZIP_MAGIC:
             yield gzip_reader(buffered)
         else:
+            refuse_wide_text(name, head)
             yield buffered
     finally:
         if owned:
             raw.close()
+
+
+def refuse_wide_text(name: str, head: bytes) -> None:
+    """Refuse UTF-16 or UTF-32 text (a byte order mark): every line would be bad.
+
+    Raises:
+        InputError: it is.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        raise InputError(
+            name,
+            "the input is UTF-16 or UTF-32 text (it starts with a byte order mark); hitcount"
+            " reads UTF-8",
+            hint="convert it first, e.g. iconv -f utf-16 -t utf-8 FILE > FILE.utf8",
+        )
 
 
 def gzip_reader(fileobj: BinaryIO) -> BinaryIO:

@@ -21,6 +21,7 @@ from hitcount.ingest.reader import (
     iter_blocks,
     open_input,
     read_offset,
+    refuse_wide_text,
     split_block,
 )
 from hitcount.ingest.recording import BadLineHandler, Recorder, StopRequestedError
@@ -255,6 +256,8 @@ class Replayer(Recorder):
                     source, started, stream, iter_blocks(stream, self.name), (workers, options)
                 )
             return True
+        with open(source, "rb") as head:  # cut into ranges: open_input's check is not met
+            refuse_wide_text(self.name, head.read(4))
         ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
         if not ranges:
             return False

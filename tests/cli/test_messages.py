@@ -44,3 +44,21 @@ def test_bytes_after_the_gzip_data_are_named_in_the_hint(tmp_path: Path) -> None
     error = run(["--state", str(tmp_path / "s.db"), "replay", str(packed)])
     assert error.exit_code == 3
     assert "bytes after its gzip data" in error.stderr
+
+
+def test_utf16_text_is_named_not_read_as_bad_lines(tmp_path: Path) -> None:
+    wide = tmp_path / "u16.ndjson"
+    wide.write_bytes(f'{{"endpoint": "/a", "ts": {T0}}}\n'.encode("utf-16"))
+    error = run(["--state", str(tmp_path / "s.db"), "replay", str(wide)])
+    assert_error(error, 3, "the input is UTF-16 or UTF-32 text")
+    assert "iconv" in error.stderr
+
+
+def test_a_replay_of_many_files_names_a_few_and_counts_the_rest(tmp_path: Path) -> None:
+    files = []
+    for i in range(25):
+        files.append(tmp_path / f"f{i:02d}.ndjson")
+        files[-1].write_text(f'{{"endpoint": "/e", "ts": {T0 + i}}}\n')
+    summary = ok(["--state", str(tmp_path / "s.db"), "replay", *map(str, files)]).stdout
+    first = summary.splitlines()[0]
+    assert "f08.ndjson (ndjson), 16 more files in" in first and "f09.ndjson" not in first

@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # what only replay and compare print (start-up time of the ot
     from hitcount.model.events import Event
     from hitcount.ops.compare import Comparison
 
+#: Inputs a replay's summary names; past that, the first ones and how many more.
+_NAMED_INPUTS = 10
+
 
 def _round_up(seconds: float) -> float:
     """Up to a whole unit a person would type: days past a week, else hours or minutes."""
@@ -91,7 +94,11 @@ class ReportViews(Output):
             self.json(replay_json(report, metrics, saved_to))
             self.bad_lines_summary(report)
             return
-        formats = ", ".join(f"{safe(src)} ({fmt})" for src, fmt in report.formats.items())
+        named = [f"{safe(src)} ({fmt})" for src, fmt in report.formats.items()]
+        if len(named) > _NAMED_INPUTS:  # thousands of files: a few names and a count
+            more = len(named) - _NAMED_INPUTS + 1
+            named = [*named[: _NAMED_INPUTS - 1], f"{more:,} more files"]
+        formats = ", ".join(named)
         self.line(
             f"replayed {counted(report.lines_read, 'line')} from {formats or 'no new input'}"
             f" in {report.elapsed_s:.2f}s: {counted(report.hits_kept, 'hit')} kept,"
