@@ -62,3 +62,28 @@ def test_a_replay_of_many_files_names_a_few_and_counts_the_rest(tmp_path: Path) 
     summary = ok(["--state", str(tmp_path / "s.db"), "replay", *map(str, files)]).stdout
     first = summary.splitlines()[0]
     assert "f08.ndjson (ndjson), 16 more files in" in first and "f09.ndjson" not in first
+
+
+def test_field_names_a_column_the_csv_header_lacks(tmp_path: Path) -> None:
+    """The header line's reason names the column, how to map it, and the columns there (a
+    header-less file shows its first line taken as the header)."""  # noqa: D205, D209
+    headed, bare = tmp_path / "h.csv", tmp_path / "b.csv"
+    headed.write_text(f"when,what,who\n{T0},/a,u1\n")
+    bare.write_text(f"/a,{T0},u1\n/b,{T0 + 1},u2\n")
+    state = ["--state", str(tmp_path / "s.db")]
+    for fields, fragment in (
+        (["ts=when"], "has no column 'endpoint' (map one with --field endpoint=COLUMN);"
+                      " its columns: when, what, who"),
+        (["ts=nosuch", "endpoint=what"], "has no column 'nosuch' (--field ts=nosuch)"),
+    ):  # fmt: skip
+        options = [part for field in fields for part in ("--field", field)]
+        error = run([*state, "replay", str(headed), *options])
+        assert error.exit_code == 3
+        assert fragment in _error_line(error.stderr)
+    error = run([*state, "replay", str(bare), "--field", "ts=when"])
+    assert f"its columns: /a, {T0}, u1" in _error_line(error.stderr)
+    ok([*state, "replay", str(headed), "--field", "ts=when", "--field", "endpoint=what"])
+
+
+def _error_line(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("hitcount: error: "))

@@ -107,6 +107,7 @@ class MappedCsvParser(CsvLines):
             return None
         if self.header is None:
             self.header = [field.strip().lower() for field in fields]
+            self._check_header(self.header)
             return None
         self.last_fields = fields
         row = dict(zip(self.header, fields, strict=False))
@@ -119,6 +120,22 @@ class MappedCsvParser(CsvLines):
             epoch_from_value(values["ts"].strip()),
             check_user(values["user"] or None),
         )
+
+    def _check_header(self, header: list[str]) -> None:
+        """Refuse a header (the first line) without the endpoint or time column.
+
+        Raises:
+            BadLine: naming the column, how to map it, and the header's columns.
+        """
+        for target in ("endpoint", "ts"):
+            names = self._names(target)
+            if not any(name in header for name in names):
+                how = f"--field {target}={names[0]}" if target in self.mapping else (
+                    f"map one with --field {target}=COLUMN")  # fmt: skip
+                raise BadLine(
+                    f"the CSV header (the first line: --field reads columns by name) has no"
+                    f" column {names[0]!r} ({how}); its columns: {', '.join(header)}"
+                )
 
     def _names(self, target: str) -> tuple[str, ...]:
         return (self.mapping[target],) if target in self.mapping else TARGETS[target]
