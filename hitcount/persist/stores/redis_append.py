@@ -41,14 +41,14 @@ from hitcount.persist.stores.redis_checks import METRIC_FIELDS, damaged
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import ReadModifyWriteLayout
 from hitcount.persist.stores.redis_layouts import layout_for
-from hitcount.persist.stores.redis_lock import pause_key
+from hitcount.persist.stores.redis_lock import note_waiting, pause_key
 from hitcount.persist.stores.redis_sweep import sweep_if_due
 from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
 FLUSH_INTERVAL_S = 1.0
-PAUSE_WAIT_S = 120.0  # how long a batch waits for a whole read (`writers_paused`)
+PAUSE_WAIT_S = 900.0  # how long a batch waits for whole reads (`writers_paused`)
 CHECK_CHUNK = 500  # keys checked per round trip before a batch is written
 
 
@@ -149,14 +149,19 @@ class RedisAppend:
 
     def _flush(self, source: str | None) -> None:
         started = time.monotonic()
-        tries, told = 0, False
+        tries, told, held_back = 0, False, False
         while tries < MAX_RETRIES:
+            if held_back:  # the next whole read lets this batch in first
+                note_waiting(self.store)
             try:
                 self._flush_once()
+                if held_back:
+                    note_waiting(self.store, landed=True)
                 return
             except _ConcurrentChangeError:
                 tries += 1  # another writer changed a document we read: read it again
             except _PausedError:
+                held_back = True
                 waited = time.monotonic() - started
                 if not told and waited >= 1.0 and self.store.on_wait is not None:
                     told = True

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 LEASE_MS = 10_000
 #: How long a writer waits for another's lock before giving up.
 TIMEOUT_S = 60.0
+#: How long a held-back writer's turn lasts (longer than one batch takes), and how long a
+#: whole read waits for such writers at most.
+WAITING_MS = 3_000
+WRITERS_TURN_S = 10.0
 
 
 @contextmanager
@@ -87,6 +91,24 @@ def writers_paused(store: RedisStore) -> Iterator[None]:
     position never says a file was read whose hits the data does not hold, or the other way
     round. Taking the key aborts a batch under way (it retries, then waits). On a cluster a
     batch only checks the key first: a batch already under way may still land in the middle.
+    Writers go first: a writer the last read held back lands its batch before the next read
+    pauses them again (`note_waiting`), so reads back to back never starve the appends.
     """
+    deadline = time.monotonic() + WRITERS_TURN_S
+    with store.errors("letting held-back appends in"):
+        while store.client.exists(waiting_key(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
     with leased_lock(store, pause_key(store)):
         yield
+
+
+def waiting_key(store: RedisStore) -> str:
+    """The key a writer held back by a whole read keeps alive until its batch lands."""
+    return store.root_key("waiting")
+
+
+def note_waiting(store: RedisStore, landed: bool = False) -> None:
+    """Say (for `WAITING_MS`) that a held-back writer is about to try its batch again, or
+    (`landed`) that it is through: then a read waits only briefly for the others."""  # noqa: D205, D209
+    with store.errors("waiting for a whole read"):
+        store.client.set(waiting_key(store), "1", px=200 if landed else WAITING_MS)

@@ -737,3 +737,37 @@ def test_a_batch_held_back_by_a_whole_read_says_it_waits(redis_url: str, tmp_pat
     assert "waiting while a whole read (snapshot save, merge) holds the appends back" in (
         result.stderr
     )
+
+
+def test_whole_reads_back_to_back_do_not_starve_the_appends(redis_url: str, tmp_path: Path) -> None:
+    """Two `snapshot save` loops pause the appends in turn; a held-back writer goes first."""
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    big = tmp_path / "big.ndjson"
+    big.write_text("".join(f'{{"endpoint": "/b/{j % 300}", "ts": {1795824000 + j * 0.01}}}\n'
+                           for j in range(150_000)))  # fmt: skip
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1e9", str(big))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    save = f"while true; do {sys.executable} -m hitcount --store '{url}' snapshot save -; done"
+    savers = [
+        subprocess.Popen(
+            save,
+            shell=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        time.sleep(1.0)  # both loops saving
+        started = time.monotonic()
+        result = run(["--store", url, "replay", "--append", "--again", str(SAMPLES / "web.ndjson")])
+        took = time.monotonic() - started
+    finally:
+        for saver in savers:
+            os.killpg(saver.pid, signal.SIGKILL)
+            saver.wait()
+    assert result.exit_code == 0, result.stderr
+    assert took < 60, took
+    assert hitcount(url, "metrics", "--json")["total_hits"] == 150_000 + 20_000
