@@ -26,6 +26,7 @@ from pathlib import Path
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.model.metrics import Metrics, plain
+from hitcount.model.positions import InputPosition
 from hitcount.persist.document import encode, to_document, write_file
 from hitcount.persist.state import read_counter_file
 from hitcount.sketches.distinct import DistinctTracker
@@ -90,8 +91,25 @@ def merge_counters(
     merged.max_endpoints = counters[0].max_endpoints  # the same in every shard
     merged.metrics.pruned_events += pruned
     merged.recent_events.extend(event for c in counters for event in c.recent_events)
+    merged.inputs = _merged_inputs(counters)
     merged.prune_all()
     return merged
+
+
+def _merged_inputs(counters: Sequence[HitCounter]) -> dict[str, InputPosition]:
+    """The input positions that hold for the merge: of a file one shard read, or that every
+    shard reading it read as far (shards filtering one file, each to its part); a file
+    shards read to different lines has none (`--append` of it is not refused then)."""  # noqa: D205, D209
+    found: dict[tuple[int, int, str], list[tuple[str, InputPosition]]] = {}
+    for counter in counters:
+        for path, position in counter.inputs.items():
+            key = (position.device, position.inode, position.head_sha256)
+            found.setdefault(key, []).append((path, position))
+    return {
+        readers[0][0]: readers[0][1]
+        for readers in found.values()
+        if len({position.lines for _, position in readers}) == 1
+    }
 
 
 def merge_files(paths: Sequence[str | Path]) -> MergeResult:

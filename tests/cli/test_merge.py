@@ -168,7 +168,7 @@ def test_shards_that_read_the_same_file_are_merged_with_a_warning(tmp_path: Path
 
 def test_the_readme_morris_merge_example(tmp_path: Path) -> None:
     """The commands of the README's Morris paragraph print what it says; the interval holds
-    the true count, and the merged state keeps no input positions."""  # noqa: D205, D209
+    the true count, and the merged state keeps each shard's input position."""  # noqa: D205, D209
     lines = (SAMPLES / "web.ndjson").read_text().splitlines(keepends=True)
     shards = []
     for parity, seed in ((1, "1"), (0, "2")):
@@ -180,10 +180,26 @@ def test_the_readme_morris_merge_example(tmp_path: Path) -> None:
         shards.append(str(state))
     merged = tmp_path / "merged.json"
     ok(["merge", *shards, "-o", str(merged)])
-    assert (
-        "inputs" not in json.loads(merged.read_text())
-        or not json.loads(merged.read_text())["inputs"]
-    )
+    saved = json.loads(merged.read_text())["inputs"]
+    assert {p["path"].rpartition("/")[2]: p["lines"] for p in saved} == {
+        "w1.ndjson": 10_000,
+        "w2.ndjson": 10_000,
+    }  # each shard's position: its file is not counted twice
+    again = run(["--state", str(merged), "replay", "--append", str(tmp_path / "w1.ndjson")])
+    assert again.exit_code == 3 and "already" in again.stderr
     answer = ok(["--state", str(merged), "query", "/api/login"]).stdout.splitlines()[0]
     assert answer == "/api/login: ~1520.5 hits over all time (1317..1799, 95% interval)"
     assert 1317 <= sum('"/api/login"' in line for line in lines) == 1600 <= 1799
+
+
+def test_a_file_shards_read_to_different_lines_keeps_no_position(tmp_path: Path) -> None:
+    """One shard read a file before it grew, the other after: neither position holds."""
+    log = tmp_path / "grows.ndjson"
+    log.write_text("".join(f'{{"endpoint": "/a", "ts": {1_000 + i}}}\n' for i in range(100)))
+    ok(["--state", str(tmp_path / "one.db"), "replay", str(log), "-s", "sliding"])
+    with log.open("a") as more:
+        more.write("".join(f'{{"endpoint": "/b", "ts": {1_100 + i}}}\n' for i in range(50)))
+    ok(["--state", str(tmp_path / "two.db"), "replay", str(log), "-s", "sliding"])
+    merged = tmp_path / "merged.json"
+    ok(["merge", str(tmp_path / "one.db"), str(tmp_path / "two.db"), "-o", str(merged)])
+    assert json.loads(merged.read_text())["inputs"] == []
