@@ -202,4 +202,4 @@ def test_a_file_shards_read_to_different_lines_keeps_no_position(tmp_path: Path)
     ok(["--state", str(tmp_path / "two.db"), "replay", str(log), "-s", "sliding"])
     merged = tmp_path / "merged.json"
     ok(["merge", str(tmp_path / "one.db"), str(tmp_path / "two.db"), "-o", str(merged)])
-    assert json.loads(merged.read_text())["inputs"] == []
+    assert not json.loads(merged.read_text()).get("inputs")
