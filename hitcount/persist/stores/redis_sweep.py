@@ -31,7 +31,7 @@ from hitcount.persist.stores.redis_users import users_key
 if TYPE_CHECKING:
     from hitcount.persist.stores.redis import RedisStore
 
-#: A sweep is due once the horizon has moved this share of the retention since the last.
+#: A sweep is due once the clock has moved this share of the shortest retention since the last.
 SWEEP_SHARE = 0.25
 _CHUNK = 500
 _RETRIES = 50
