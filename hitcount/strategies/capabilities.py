@@ -42,6 +42,8 @@ class KeepsBuckets(ABC):
     bucket_width_s: float
     #: Whether buckets are `(lo, hi]` (else `[lo, hi)`).
     closed_right: bool
+    #: When a dict, `prune` notes the buckets it drops, per endpoint (None: it does not).
+    pruned_buckets: dict[str, set[int]] | None
 
     @abstractmethod
     def bucket_counts(self, endpoint: str) -> dict[int, int]:

@@ -121,6 +121,9 @@ class FixedWindow(Strategy, KeepsBuckets):
         self._buckets: dict[str, dict[int, int]] = {}
         #: No bucket below this index exists (a lower bound), so most prunes scan nothing.
         self._lowest: float = math.inf
+        #: When a dict, `prune` notes the buckets it drops, per endpoint: a store adding this
+        #: strategy's buckets as an append's delta counts a bucket it also held once.
+        self.pruned_buckets: dict[str, set[int]] | None = None
 
     def bucket_of(self, ts: float) -> int:
         """`j` with `j * w < ts <= (j + 1) * w` (`[lo, hi)` in older states): the division's
@@ -131,10 +134,6 @@ class FixedWindow(Strategy, KeepsBuckets):
             return j - 1 if j * w >= ts else j + 1 if (j + 1) * w < ts else j
         j = math.floor(ts / w)
         return j - 1 if j * w > ts else j + 1 if (j + 1) * w <= ts else j
-
-    def _buckets_of(self, stamps: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """`bucket_of` of every element, with the same float division."""
-        return self.reducer().buckets_of(stamps)
 
     def reducer(self) -> BucketReducer:
         """Workers count hits per (endpoint, bucket) on this strategy's grid."""
@@ -199,7 +198,7 @@ class FixedWindow(Strategy, KeepsBuckets):
         fresh = timestamps[~self.late_mask(timestamps, np.float64(self.horizon))]
         if not len(fresh):
             return 0
-        buckets, counts = np.unique(self._buckets_of(fresh), return_counts=True)
+        buckets, counts = np.unique(self.reducer().buckets_of(fresh), return_counts=True)
         table = self._buckets.setdefault(endpoint, {})
         for bucket, count in zip(buckets.tolist(), counts.tolist(), strict=True):
             table[int(bucket)] = table.get(int(bucket), 0) + count
@@ -234,8 +233,11 @@ class FixedWindow(Strategy, KeepsBuckets):
             return {}
         low, self._lowest = int(self._lowest), first_kept
         removed: dict[str, int] = {}
+        noted = self.pruned_buckets
         for endpoint in list(self._buckets):
             buckets = self._buckets[endpoint]
+            if noted is not None:
+                noted.setdefault(endpoint, set()).update(b for b in buckets if b < first_kept)
             if gone := _drop_before(buckets, low, first_kept):
                 removed[endpoint] = gone
             if not buckets:

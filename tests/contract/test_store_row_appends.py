@@ -65,17 +65,9 @@ def test_appending_rows_keeps_what_one_counter_keeps(
                 _assert_chunks_never_overlap(store._connect(create=False))  # type: ignore[attr-defined]
         finally:
             store.close()
-    if strategy == "fixed":  # see the xfail below: compared there
-        appended["metrics"].pop("pruned_events")
-        whole["metrics"].pop("pruned_events")
     assert appended == whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a bucket an append both filled and pruned is counted twice in"
-    " pruned_events (once pruned from the delta, once deleted from the rows)",
-)
 def test_a_bucket_an_append_fills_and_prunes_is_counted_once(tmp_path: Path) -> None:
     steps = [[("/a", 181.0)], [], [("/a", 0.0), ("/a", 30.0)]]
 

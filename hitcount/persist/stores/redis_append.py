@@ -185,7 +185,7 @@ class RedisAppend:
 
     def _flush_once(self) -> None:
         delta = self.counter.strategy
-        endpoints = sorted(delta.endpoints())
+        endpoints = self.layout.batch_endpoints(delta)
         metrics = self.counter.metrics
         increments = {n: getattr(metrics, n) - getattr(self._sent, n) for n in METRIC_FIELDS}
         store, client, layout = self.store, self.store.client, self.layout
@@ -228,8 +228,8 @@ class RedisAppend:
                 add = partial(layout.queue_add, pipe, key, delta, endpoint, delta.horizon)
                 store.checked(key, partial(add, values.get(key)))
                 prune_replies.append(len(pipe) - 1)
-            if endpoints:  # every batch: a sweep may have unlisted one (see `redis_sweep`)
-                pipe.sadd(store.gen_key(self.generation, "endpoints"), *endpoints)
+            if held := sorted(delta.endpoints()):  # every batch: a sweep may unlist one
+                pipe.sadd(store.gen_key(self.generation, "endpoints"), *held)
             if users is not None:
                 users.queue_writes(pipe, merged)
             increments["pruned_events"] += self._pruned_remote

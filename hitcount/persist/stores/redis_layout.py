@@ -58,6 +58,10 @@ class Layout(ABC):
         #: The state's lateness allowance: what `empty` strategies keep (see `allow_lateness`).
         self.lateness_s = 0.0
 
+    def batch_endpoints(self, delta: Strategy) -> list[str]:
+        """The endpoints a batch of `delta` writes, sorted."""
+        return sorted(delta.endpoints())
+
     def shortest_retention(self, clock: float, horizon: float) -> float:
         """How long the shortest-kept entries live (inf: nothing expires)."""
         return clock - horizon if self.prunes and math.isfinite(horizon) else math.inf

@@ -43,9 +43,11 @@ class FixedLayout(Layout):
     key_type, field_pattern = "hash", "^%-?%d+$"
 
     def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
-        """An empty local strategy, with the stored state's bucket convention."""
+        """An empty local strategy, with the stored state's bucket convention, that notes
+        the buckets it prunes (a batch counts a bucket Redis also holds once)."""  # noqa: D205, D209
         strategy = super().new_delta(horizon, extras)
         self.restore_extras(strategy, extras or {})
+        keeping_buckets(strategy).pruned_buckets = {}
         return strategy
 
     def restore_extras(self, strategy: Strategy, extras: Mapping[str, float]) -> None:
@@ -69,10 +71,17 @@ class FixedLayout(Layout):
         buckets = keeping_buckets(delta)
         width = buckets.bucket_width_s
         first_kept = "" if not math.isfinite(horizon) else str(math.floor(horizon / width))
-        args: list[Any] = [first_kept]
+        counted = sorted((buckets.pruned_buckets or {}).get(endpoint, ()))  # by the delta
+        args: list[Any] = [first_kept, len(counted), *counted]
         for bucket, count in buckets.bucket_counts(endpoint).items():
             args += [bucket, count]
         self.run_script(pipe, "fixed_add", key, args)
+
+    def batch_endpoints(self, delta: Strategy) -> list[str]:
+        """Those with buckets, and those the delta pruned whole: Redis may hold the buckets
+        it pruned, which the batch's `fixed_add` drops without counting them again."""  # noqa: D205, D209
+        pruned = keeping_buckets(delta).pruned_buckets or {}
+        return sorted({*delta.endpoints(), *pruned})
 
     def queue_read(self, pipe: Any, key: str, since: float) -> None:
         """Every bucket of the endpoint (at most retention / window of them)."""

@@ -25,7 +25,11 @@ from hitcount.persist.document import from_bytes
 from hitcount.persist.state import signals_deferred
 from hitcount.persist.stores.base import HEADER_ONLY
 from hitcount.persist.stores.sqlite import SqliteStore
-from hitcount.persist.stores.sqlite_bucket_chunks import prune_bucket_chunks, release
+from hitcount.persist.stores.sqlite_bucket_chunks import (
+    held_before,
+    prune_bucket_chunks,
+    release,
+)
 from hitcount.persist.stores.sqlite_documents import layout_for
 from hitcount.persist.stores.sqlite_layouts import SlidingLayout
 from hitcount.persist.stores.sqlite_sketches import append_sketches
@@ -82,6 +86,8 @@ class RowAdder:
     def __init__(self, counter: HitCounter) -> None:
         self.counter = counter
         self.delta: Strategy = counter.strategy
+        if isinstance(self.delta, KeepsBuckets):  # what it prunes may be stored too: count once
+            self.delta.pruned_buckets = {}
         self.start_horizon = self.delta.horizon
         tracker = counter.distinct
         self.start_distinct = tracker.horizon if tracker is not None else -math.inf
@@ -128,6 +134,8 @@ class RowAdder:
             return 0
         # the horizon is a bucket edge (first kept * width): round, not floor, its quotient
         first_kept = round(self.delta.horizon / delta.bucket_width_s)
+        pruned_here = delta.pruned_buckets
+        twice = held_before(db, 0, first_kept, pruned_here) if pruned_here else 0
         chunked = prune_bucket_chunks(db, 0, first_kept)
         deleted = db.execute("DELETE FROM buckets WHERE bucket < ?", (first_kept,)).rowcount
-        return chunked + int(deleted)
+        return chunked + int(deleted) - twice  # a bucket the delta pruned: counted there

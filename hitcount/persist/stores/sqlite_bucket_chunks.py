@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,35 @@ def release(db: sqlite3.Connection, keys: Iterable[tuple[str, int, int]]) -> Non
             row = db.execute(query, (endpoint, tier, first)).fetchone()
             if row is not None:
                 _take_out(db, row)
+
+
+def held_before(
+    db: sqlite3.Connection, tier: int, first_kept: int, keys: Mapping[str, set[int]]
+) -> int:
+    """How many of `keys` (buckets per endpoint) the rows and chunks of `tier` hold below
+    `first_kept` (what a prune to it deletes).
+
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    endpoints = sorted(endpoint for endpoint, buckets in keys.items() if buckets)
+    found = 0
+    for part in range(0, len(endpoints), 500):
+        names = endpoints[part : part + 500]
+        marks = ",".join("?" * len(names))
+        rows = db.execute(
+            f"SELECT endpoint, bucket FROM buckets WHERE tier = ? AND bucket < ?"
+            f" AND endpoint IN ({marks})",
+            (tier, first_kept, *names),
+        ).fetchall()
+        chunks = db.execute(
+            f"{_SELECT} WHERE tier = ? AND first < ? AND endpoint IN ({marks})",
+            (tier, first_kept, *names),
+        ).fetchall()
+        held = [(endpoint, bucket) for endpoint, bucket in rows]
+        held += [(row[0], bucket[2]) for row in chunks for bucket in _buckets(row)]
+        found += sum(1 for e, b in held if b < first_kept and b in keys[e])
+    return found
 
 
 def prune_bucket_chunks(db: sqlite3.Connection, tier: int, first_kept: int) -> int:

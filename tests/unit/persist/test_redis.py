@@ -117,8 +117,8 @@ def test_appends_past_the_retention_answer_as_a_state_file(
     redis_metrics = hitcount(url, "metrics", "--json")
     file_metrics = hitcount(file_state, "metrics", "--json")
     # `tiered` counts a bucket twice in pruned_events when a batch both fills and prunes it
-    # (once in the batch, once in Redis), as a `fixed` SQLite row append does: a known
-    # miscount (test_store_row_appends.py), left out here.
+    # (once in the batch, once in Redis): a known miscount, left out here (`fixed` notes
+    # the buckets its delta pruned, `FixedWindow.pruned_buckets`, and counts each once).
     names = ["endpoints_count", "memory_entries", "total_hits"]
     names += ["pruned_events"] if strategy != "tiered" else []
     for name in names:

@@ -1,5 +1,7 @@
--- fixed: add ARGV[2..] (bucket, count pairs) to the hash KEYS[1], then drop the buckets
--- below ARGV[1] (the first kept bucket; empty: keep all). Returns the buckets dropped.
+-- fixed: add the (bucket, count) pairs after ARGV[2 + ARGV[2]] to the hash KEYS[1], then
+-- drop the buckets below ARGV[1] (the first kept bucket; empty: keep all). ARGV[3..2+n]
+-- (n = ARGV[2]) are buckets the batch already counted as pruned. Returns the buckets
+-- dropped, but those.
 -- Damaged data (a value hitcount could not have written) is refused before any write.
 local function damaged(what)
   return redis.error_reply('HITCOUNT_DAMAGED ' .. KEYS[1] .. ': ' .. what)
@@ -13,7 +15,10 @@ for i = 1, #held, 2 do
     return damaged('the count of ' .. held[i] .. ' is not a count: ' .. held[i + 1])
   end
 end
-for i = 2, #ARGV, 2 do
+local counted = {}
+local n = tonumber(ARGV[2])
+for i = 3, 2 + n do counted[ARGV[i]] = true end
+for i = 3 + n, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 local removed = 0
@@ -22,7 +27,7 @@ if first_kept ~= nil then
   for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
     if tonumber(field) < first_kept then
       redis.call('HDEL', KEYS[1], field)
-      removed = removed + 1
+      if not counted[field] then removed = removed + 1 end
     end
   end
 end
