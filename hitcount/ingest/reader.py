@@ -52,13 +52,27 @@ def open_input(source: str) -> Iterator[BinaryIO]:
     try:
         head = buffered.peek(4)[:4]
         if head[:2] == GZIP_MAGIC:
-            yield gzip_reader(buffered)
+            unzipped = gzip_reader(buffered)
+            peek = getattr(unzipped, "peek", None)
+            if peek is not None:  # the text inside: UTF-16 there is refused too
+                refuse_wide_text(name, _first_bytes(peek, name))
+            yield unzipped
         else:
             refuse_wide_text(name, head)
             yield buffered
     finally:
         if owned:
             raw.close()
+
+
+def _first_bytes(peek: Any, name: str) -> bytes:
+    """The first bytes a gzip reader gives (none when they cannot be read: the read that
+    follows reports that, as it would have)."""  # noqa: D205, D209
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, *_inflate_errors())
+    try:
+        return bytes(peek(4)[:4])
+    except errors:
+        return b""
 
 
 def refuse_wide_text(name: str, head: bytes) -> None:

@@ -98,17 +98,24 @@ def merge_counters(
 
 def _merged_inputs(counters: Sequence[HitCounter]) -> dict[str, InputPosition]:
     """The input positions that hold for the merge: of a file one shard read, or that every
-    shard reading it read as far (shards filtering one file, each to its part); a file
-    shards read to different lines has none (`--append` of it is not refused then)."""  # noqa: D205, D209
+    shard reading it read as far (shards filtering one file, each to its part). A file
+    shards read to different lines has none (`--append` of it is not refused then), and
+    neither has a path that names different files in different shards (each machine's
+    `access.log`): keeping one would pass the other off as read."""  # noqa: D205, D209
     found: dict[tuple[int, int, str], list[tuple[str, InputPosition]]] = {}
     for counter in counters:
         for path, position in counter.inputs.items():
             key = (position.device, position.inode, position.head_sha256)
             found.setdefault(key, []).append((path, position))
+    files_at: dict[str, int] = {}
+    for readers in found.values():
+        for path in {path for path, _ in readers}:
+            files_at[path] = files_at.get(path, 0) + 1
     return {
         readers[0][0]: readers[0][1]
         for readers in found.values()
         if len({position.lines for _, position in readers}) == 1
+        and all(files_at[path] == 1 for path, _ in readers)
     }
 
 

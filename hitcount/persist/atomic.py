@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -106,6 +107,7 @@ def write_output(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
     """
     if target.is_dir():
         raise OutputError(f"{target}: is a directory", hint="give a file name")
+    refuse_special(target)
     remove_stale_temporaries(target, older_than_s=STALE_OUTPUT_S)
     try:
         write_atomically(target, chunks, mode=shared_mode())
@@ -125,6 +127,7 @@ def check_replaceable(target: Path, what: str, ours: Callable[[bytes], bool], ex
         raise OutputError(
             f"{target}: is a directory", hint=f"give a file name, e.g. {example}, or - for stdout"
         )
+    refuse_special(target)  # before reading it: a FIFO would block
     try:
         with target.open("rb") as handle:
             head = handle.read(1024)
@@ -136,6 +139,24 @@ def check_replaceable(target: Path, what: str, ours: Callable[[bytes], bool], ex
         raise OutputError(
             f"{target}: exists and is not a hitcount {what}; left as it is",
             hint="choose another file name, or remove that file first",
+        )
+
+
+def refuse_special(target: Path) -> None:
+    """Refuse an output path that exists and is not a regular file (or a link to one): a
+    rename would put a file in place of a device (`/dev/null`), a FIFO or a socket.
+
+    Raises:
+        OutputError: it is one.
+    """  # noqa: D205
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return  # missing (or a dangling link): written as a new file
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise OutputError(
+            f"{target}: is not a regular file (a device, FIFO or socket); left as it is",
+            hint="give a file path, or - for stdout",
         )
 
 

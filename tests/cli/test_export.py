@@ -150,3 +150,23 @@ def test_export_replaces_only_an_export_or_an_empty_file(tmp_path: Path) -> None
         prom.write_text(existing)
         ok(["--state", str(state), "export", "-o", str(prom)])
         assert "hitcount_hits{" in prom.read_text()
+
+
+def test_outputs_never_replace_a_device_or_a_fifo(tmp_path: Path) -> None:
+    """A rename would put a file in place of `/dev/null` or a FIFO (and reading a FIFO to
+    check it would block): `export -o`, `snapshot save` and `merge -o` refuse them."""  # noqa: D205, D209
+    import os
+
+    state = tmp_path / "s.db"
+    ok(["--state", str(state), "replay", str(write_ndjson(tmp_path / "h.ndjson", HAND_HITS)),
+        *SLIDING])  # fmt: skip
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    device = tmp_path / "null"
+    device.symlink_to("/dev/null")
+    for target in (fifo, device):
+        for command in (["export", "-o", str(target)], ["snapshot", "save", str(target)],
+                        ["merge", str(state), "-o", str(target)]):  # fmt: skip
+            error = run(["--state", str(state), *command])
+            assert_error(error, 8, "is not a regular file (a device, FIFO or socket)")
+    assert fifo.is_fifo() and device.is_symlink() and Path("/dev/null").is_char_device()

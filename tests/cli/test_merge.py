@@ -203,3 +203,16 @@ def test_a_file_shards_read_to_different_lines_keeps_no_position(tmp_path: Path)
     merged = tmp_path / "merged.json"
     ok(["merge", str(tmp_path / "one.db"), str(tmp_path / "two.db"), "-o", str(merged)])
     assert not json.loads(merged.read_text()).get("inputs")
+
+
+def test_one_path_naming_two_files_keeps_no_position(tmp_path: Path) -> None:
+    """Each machine's `log.ndjson`: one path, two files. Keeping either position would pass
+    the other file off as read (its --append would be refused, or not counted)."""  # noqa: D205, D209
+    log = tmp_path / "log.ndjson"
+    for name, start in (("a.db", 1_000), ("b.db", 5_000)):
+        log.write_text("".join(f'{{"endpoint": "/m", "ts": {start + i}}}\n' for i in range(50)))
+        ok(["--state", str(tmp_path / name), "replay", str(log), "-s", "sliding"])
+        log.unlink()
+    merged = tmp_path / "merged.json"
+    ok(["merge", str(tmp_path / "a.db"), str(tmp_path / "b.db"), "-o", str(merged)])
+    assert not json.loads(merged.read_text()).get("inputs")

@@ -87,3 +87,17 @@ def test_field_names_a_column_the_csv_header_lacks(tmp_path: Path) -> None:
 
 def _error_line(stderr: str) -> str:
     return next(line for line in stderr.splitlines() if line.startswith("hitcount: error: "))
+
+
+def test_gzipped_utf16_and_a_user_column_the_header_lacks_are_named(tmp_path: Path) -> None:
+    packed = tmp_path / "u16.ndjson.gz"
+    packed.write_bytes(gzip.compress(f'{{"endpoint": "/a", "ts": {T0}}}\n'.encode("utf-16")))
+    error = run(["--state", str(tmp_path / "s.db"), "replay", str(packed)])
+    assert_error(error, 3, "the input is UTF-16 or UTF-32 text")
+    headed = tmp_path / "h.csv"
+    headed.write_text(f"path,time,who\n/a,{T0},u\n")
+    mapped = ["--field", "endpoint=path", "--field", "ts=time", "--field", "user=nosuch"]
+    result = ok(["--state", str(tmp_path / "f.db"), "replay", str(headed), *mapped])
+    assert "has no column 'nosuch' (--field user=nosuch); its columns: path, time, who" in (
+        result.stderr
+    )

@@ -127,8 +127,10 @@ class MappedCsvParser(CsvLines):
         Raises:
             BadLine: naming the column, how to map it, and the header's columns.
         """
-        for target in ("endpoint", "ts"):
+        for target in ("endpoint", "ts", "user"):
             names = self._names(target)
+            if target == "user" and target not in self.mapping:
+                continue  # a CSV without users has no user column
             if not any(name in header for name in names):
                 how = f"--field {target}={names[0]}" if target in self.mapping else (
                     f"map one with --field {target}=COLUMN")  # fmt: skip
