@@ -243,6 +243,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
         from hitcount.model.columns import columns_from_hits  # numpy at import: batches only
 
         batch = []
+        if not isinstance(hits, Iterable):
+            raise InputError(
+                "record_many()", f"hits must be an iterable, got {type(hits).__name__}"
+            )
         try:
             for index, hit in enumerate(hits):
                 batch.append(hit if isinstance(hit, Hit) else _hit_of(index, hit))

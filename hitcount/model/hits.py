@@ -86,7 +86,10 @@ def as_seconds(ts: object) -> float:
         raise BadLine(
             f"timestamp must be a number of epoch seconds, got {type(ts).__name__}{shown}"
         )
-    return float(ts)
+    try:
+        return float(ts)
+    except (OverflowError, ValueError, TypeError) as err:
+        raise BadLine(f"timestamp is not a usable number: {err}") from err
 
 
 def check_ts(ts: float) -> float:

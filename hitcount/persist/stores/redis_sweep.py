@@ -60,16 +60,21 @@ def sweep_if_due(
         delta = layout.new_delta(horizon, meta["extras"])
         layout.restore_extras(delta, meta["extras"])
         for chunk in _listed(store, generation, "endpoints"):
+            if store.current_generation() != generation:
+                return pruned  # replaced meanwhile: its keys are being deleted
             pruned += _prune_endpoints(store, generation, layout, delta, horizon, chunk)
     users = meta["distinct"]
     if users is not None and users["horizon"] is not None:
         first = math.floor(users["horizon"] / users["bucket_s"])
         for chunk in _listed(store, generation, "users"):
+            if store.current_generation() != generation:
+                return pruned
             _prune_users(store, generation, first, chunk)
     layout.start_batch()  # the outcomes of the sweep's `applied` are not a batch's
     if pruned:
         with store.errors("counting what a sweep pruned"):
-            store.client.hincrby(meta_key, "m:pruned_events", pruned)
+            keys = [store.root_key("current"), meta_key]
+            store.scripts.run("sweep_count", keys, [generation, pruned])
     return pruned
 
 

@@ -4,11 +4,12 @@ A state is opened read-write. A reader that cannot write beside it (a state owne
 another user, a read-only directory or mount, a full disk: SQLite in WAL mode creates
 `PATH-shm` even to read) opens it read-only instead, and when even that needs the missing
 `-shm`, as an immutable file: that reads the database file alone, so it is done only when no
-`-wal` or `-shm` file says a write may be under way or unfinished.
+`-wal` file holds frames the database file lacks.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def open_read_only(
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
         db.close()
-        if any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+        if _holds_frames(Path(f"{path}-wal")):
             return None
         db = connect(f"{uri}?immutable=1", timeout_s, uri=True)
     if not meta_rows.is_current(db, names):
@@ -72,13 +73,30 @@ def open_read_only(
     return db
 
 
+def _holds_frames(wal: Path) -> bool:
+    """Whether a write-ahead log is there with something in it (an empty one, as a failed
+    open on a full disk leaves, holds nothing the database file lacks)."""  # noqa: D205, D209
+    try:
+        return wal.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding `path` has no room left."""
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 def failure(path: Path, doing: str, err: sqlite3.OperationalError) -> StoreUnavailableError:
     """The error to report for `err`, met `doing` something with the state at `path`."""
     text = str(err)
-    if "disk is full" in text.lower():
+    if "disk is full" in text.lower() or (cannot_write(err) and _disk_full(path)):
         return StoreUnavailableError(
             f"{path}: the disk holding the state is full ({doing}): {text}",
-            hint=f"free some space in {path.parent}; the saved state is as it was",
+            hint=f"free some space in {path.absolute().parent}; the saved state is as it was",
         )
     if "readonly" in text.lower():
         return StoreUnavailableError(

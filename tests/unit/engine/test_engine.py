@@ -124,6 +124,7 @@ def test_record_many_equals_record_one_by_one_for_answers() -> None:
         ("/a", "2023-11-14T22:13:20Z"),
         ("/a", None),
         ("/a", True),
+        ("/a", 10**400),  # too large for a float
     ],
 )
 def test_record_rejects_bad_input_without_changing_state(endpoint: str, ts: object) -> None:
@@ -267,3 +268,8 @@ def test_the_deprecated_snapshot_methods_warn_and_still_work() -> None:
         counter.restore(document)
     assert counter.metrics.total_hits == 10
     assert counter.endpoints() == ["/a"]
+
+
+def test_record_many_of_something_not_iterable_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"record_many\(\): hits must be an iterable"):
+        HitCounter("sliding").record_many(None)  # type: ignore[arg-type]

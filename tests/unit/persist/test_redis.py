@@ -771,3 +771,29 @@ def test_whole_reads_back_to_back_do_not_starve_the_appends(redis_url: str, tmp_
     assert result.exit_code == 0, result.stderr
     assert took < 60, took
     assert hitcount(url, "metrics", "--json")["total_hits"] == 150_000 + 20_000
+
+
+def test_a_sweep_of_a_replaced_generation_writes_nothing_to_it(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A restore or replay replaced the generation a sweep started on: nothing of the old
+    one is written again (its keys are being deleted; a counted meta hash would stay)."""  # noqa: D205, D209
+    from hitcount.persist.stores.redis_layouts import layout_for as redis_layout_for
+    from hitcount.persist.stores.redis_sweep import sweep_if_due
+
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    old = tmp_path / "old.ndjson"
+    old.write_text("".join(f'{{"endpoint": "/o/{i}", "ts": {T_REAL + i}}}\n' for i in range(50)))
+    hitcount(url, "replay", "-s", "fixed", "--retention", "600", str(old))
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    generation = store.current_generation()
+    assert generation is not None
+    meta_key = store.gen_key(generation, "meta")
+    store.client.hdel(meta_key, "swept")  # due at once
+    store.client.hset(meta_key, "horizon", repr(T_REAL + 5_000.0))  # past every bucket
+    store.client.set(store.root_key("current"), "999")  # replaced, as by a restore
+    layout = redis_layout_for("fixed", {"window_s": 60.0, "retention_s": 600.0}, store.scripts)
+    assert sweep_if_due(store, generation, layout, T_REAL + 10_000.0, 600.0) == 0
+    assert int(store.client.hget(meta_key, "m:pruned_events") or 0) == 0
+    assert store.client.scard(store.gen_key(generation, "endpoints")) == 50  # untouched

@@ -142,3 +142,32 @@ def test_a_write_that_fills_the_disk_says_so_and_keeps_the_state(
     monkeypatch.undo()
     assert ok(["--state", str(state), "top", "--last", "1d", "--json"]).stdout == before
     assert sqlite3.connect(state).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_an_empty_wal_left_by_a_failed_open_does_not_stop_a_reader(shared_state: Path) -> None:
+    """On a full disk the read-write open creates an empty `-wal` (and a `-shm`) before it
+    fails: with no frames in it, reading the database file alone is exact."""  # noqa: D205, D209
+    expected = ok(["--state", str(shared_state), "top", "--last", "1d", "--json"]).stdout
+    Path(f"{shared_state}-wal").write_bytes(b"")
+    Path(f"{shared_state}-shm").write_bytes(b"\x00\x00\x00")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{shared_state}{suffix}").chmod(0o644)
+    read = _as_reader(shared_state, "top", "--last", "1d", "--json")
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout) == json.loads(expected)
+
+
+def test_a_write_refused_on_a_full_disk_is_named_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite says "disk I/O error" or "readonly database" when no byte is left; the
+    message says the disk is full when the file system has no room."""  # noqa: D205, D209
+    monkeypatch.setattr(sqlite_open, "_disk_full", lambda path: True)
+    for text in ("disk I/O error", "attempt to write a readonly database"):
+        error = sqlite_open.failure(tmp_path / "s.db", "opening", sqlite3.OperationalError(text))
+        assert "the disk holding the state is full" in error.message and error.hint
+    monkeypatch.setattr(sqlite_open, "_disk_full", lambda path: False)
+    error = sqlite_open.failure(
+        tmp_path / "s.db", "opening", sqlite3.OperationalError("disk I/O error")
+    )
+    assert "cannot use the database (opening): disk I/O error" in error.message
