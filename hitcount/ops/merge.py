@@ -129,6 +129,12 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
     """
     seen: dict[Path, str] = {}
     for path in paths:
+        if str(path).startswith(("redis:/", "rediss:/")):  # a Path keeps one slash of `//`
+            raise ConfigurationError(
+                f"{str(path).replace(':/', '://', 1)}: merge reads snapshot or state files,"
+                " not a Redis store",
+                hint="save it to a file first: hitcount snapshot save FILE --store URL",
+            )
         resolved = Path(path).resolve()
         if resolved in seen:
             raise ConfigurationError(

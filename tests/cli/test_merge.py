@@ -216,3 +216,9 @@ def test_one_path_naming_two_files_keeps_no_position(tmp_path: Path) -> None:
     merged = tmp_path / "merged.json"
     ok(["merge", str(tmp_path / "a.db"), str(tmp_path / "b.db"), "-o", str(merged)])
     assert not json.loads(merged.read_text()).get("inputs")
+
+
+def test_a_redis_url_given_to_merge_says_to_save_it_first() -> None:
+    error = run(["merge", "redis://127.0.0.1:1/0?namespace=a", "b.json", "-o", "out.json"])
+    assert_error(error, 2, "redis://127.0.0.1:1/0?namespace=a: merge reads snapshot or state")
+    assert "snapshot save FILE --store URL" in error.stderr
