@@ -166,14 +166,14 @@ class RedisAppend:
                 if not told and waited >= 1.0 and self.store.on_wait is not None:
                     told = True
                     self.store.on_wait(
-                        f"{self.store.describe()}: waiting while a whole read (snapshot"
-                        " save, merge) holds the appends back (a killed one's hold lapses"
-                        " within 10 s)"
+                        f"{self.store.describe()}: waiting while a whole read (a snapshot"
+                        " save) holds the appends back (a killed one's hold lapses within"
+                        " 10 s)"
                     )
                 if waited > PAUSE_WAIT_S:
                     raise StoreUnavailableError(
-                        f"{self.store.describe()}: a whole read (snapshot save, merge) held"
-                        f" the appends back for {PAUSE_WAIT_S:.0f} s",
+                        f"{self.store.describe()}: whole reads (snapshot saves) held the"
+                        f" appends back for {PAUSE_WAIT_S:.0f} s",
                         hint="retry when it is done",
                     ) from None
                 time.sleep(0.05)
