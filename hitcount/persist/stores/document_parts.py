@@ -27,9 +27,12 @@ def combine(states: Sequence[Any]) -> Any:
     if not states:
         return {}
     first = states[0]
-    if isinstance(first, dict):
-        keys = {key: None for state in states for key in state}
-        return {key: combine([s[key] for s in states if key in s]) for key in keys}
+    if isinstance(first, dict):  # one pass: each part holds its own endpoint's keys
+        grouped: dict[Any, list[Any]] = {}
+        for state in states:
+            for key, value in state.items():
+                grouped.setdefault(key, []).append(value)
+        return {key: combine(values) for key, values in grouped.items()}
     if isinstance(first, list) and all(isinstance(s, list) for s in states):
         if any(item for s in states for item in s if not isinstance(item, str)):
             return first  # one endpoint's own list (e.g. its buckets): never shared
