@@ -126,12 +126,18 @@ def test_appends_past_the_retention_answer_as_a_state_file(
     assert _stored_endpoints(url) == redis_metrics["endpoints_count"]
 
 
-def _stored_endpoints(url: str) -> int:
-    """How many endpoint keys the live generation of `url`'s namespace holds in Redis."""
+def _live(url: str) -> tuple[RedisStore, str]:
+    """The Redis store of `url` and its live generation."""
     store = store_from_url(url)
     assert isinstance(store, RedisStore)
     generation = store.current_generation()
     assert generation is not None
+    return store, generation
+
+
+def _stored_endpoints(url: str) -> int:
+    """How many endpoint keys the live generation of `url`'s namespace holds in Redis."""
+    store, generation = _live(url)
     pattern = f"{store.namespace}:g{generation}:{{*}}"  # not the `...}:users` hashes
     return len({key for key in store.client.scan_iter(match=pattern, count=1000)})
 
@@ -567,10 +573,7 @@ def test_a_sweep_keeps_listed_an_endpoint_a_writer_recreates_meanwhile(
     old.write_text('{"endpoint": "/a", "ts": 1000}\n{"endpoint": "/b", "ts": 1000}\n')
     new.write_text('{"endpoint": "/c", "ts": 100000}\n')
     hitcount(url, "replay", "-s", "sliding", "--max-window", "60", str(old))
-    store = store_from_url(url)
-    assert isinstance(store, RedisStore)
-    generation = store.current_generation()
-    assert generation is not None
+    store, generation = _live(url)
     recreated = store.endpoint_key(generation, "/a")
     real_srem = store.client.srem
 
@@ -783,10 +786,7 @@ def test_a_sweep_of_a_replaced_generation_writes_nothing_to_it(
     old = tmp_path / "old.ndjson"
     old.write_text("".join(f'{{"endpoint": "/o/{i}", "ts": {T_REAL + i}}}\n' for i in range(50)))
     hitcount(url, "replay", "-s", "fixed", "--retention", "600", str(old))
-    store = store_from_url(url)
-    assert isinstance(store, RedisStore)
-    generation = store.current_generation()
-    assert generation is not None
+    store, generation = _live(url)
     meta_key = store.gen_key(generation, "meta")
     store.client.hdel(meta_key, "swept")  # due at once
     store.client.hset(meta_key, "horizon", repr(T_REAL + 5_000.0))  # past every bucket
