@@ -68,10 +68,9 @@ def open_input(source: str) -> Iterator[BinaryIO]:
 def _first_bytes(peek: Any, name: str) -> bytes:
     """The first bytes a gzip reader gives (none when they cannot be read: the read that
     follows reports that, as it would have)."""  # noqa: D205, D209
-    errors: tuple[type[Exception], ...] = (OSError, EOFError, *_inflate_errors())
     try:
         return bytes(peek(4)[:4])
-    except errors:
+    except _read_errors():
         return b""
 
 
@@ -123,13 +122,13 @@ class _Capped(io.RawIOBase):
         return self._inner.tell()
 
 
-def _inflate_errors() -> tuple[type[Exception], ...]:
-    """What reading damaged gzip content raises, beyond OSError and EOFError (ISA-L's error
-    once `gzip_reader` has loaded it: a plain input never imports it)."""  # noqa: D205, D209
+def _read_errors() -> tuple[type[Exception], ...]:
+    """What reading a damaged input raises: OSError, EOFError, zlib's error and ISA-L's
+    (once `gzip_reader` has loaded it: a plain input never imports it)."""  # noqa: D205, D209
     isal = sys.modules.get("isal.igzip_lib")
     if isal is None:
-        return (zlib.error,)
-    return (zlib.error, cast("type[Exception]", isal.IsalError))
+        return (OSError, EOFError, zlib.error)
+    return (OSError, EOFError, zlib.error, cast("type[Exception]", isal.IsalError))
 
 
 def read_offset(stream: BinaryIO) -> int:
@@ -264,7 +263,7 @@ def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None]
 
 
 def _chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
-    errors: tuple[type[Exception], ...] = (OSError, EOFError, *_inflate_errors())
+    errors = _read_errors()
     while True:
         try:
             chunk = stream.read(_CHUNK_BYTES)

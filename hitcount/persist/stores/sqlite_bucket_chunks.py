@@ -107,23 +107,11 @@ def held_before(
         StateError: a damaged chunk.
     """  # noqa: D205
     endpoints = sorted(endpoint for endpoint, buckets in keys.items() if buckets)
-    found = 0
-    for part in range(0, len(endpoints), 500):
-        names = endpoints[part : part + 500]
-        marks = ",".join("?" * len(names))
-        rows = db.execute(
-            f"SELECT endpoint, bucket FROM buckets WHERE tier = ? AND bucket < ?"
-            f" AND endpoint IN ({marks})",
-            (tier, first_kept, *names),
-        ).fetchall()
-        chunks = db.execute(
-            f"{_SELECT} WHERE tier = ? AND first < ? AND endpoint IN ({marks})",
-            (tier, first_kept, *names),
-        ).fetchall()
-        held = [(endpoint, bucket) for endpoint, bucket in rows]
-        held += [(row[0], bucket[2]) for row in chunks for bucket in _buckets(row)]
-        found += sum(1 for e, b in held if b < first_kept and b in keys[e])
-    return found
+    rows = rows_of(db, "SELECT endpoint, bucket FROM buckets WHERE tier = ? AND bucket < ?",
+                   endpoints, (tier, first_kept))  # fmt: skip
+    chunks = rows_of(db, f"{_SELECT} WHERE tier = ? AND first < ?", endpoints, (tier, first_kept))
+    held = [*rows, *((row[0], bucket[2]) for row in chunks for bucket in _buckets(row))]
+    return sum(1 for endpoint, b in held if b < first_kept and b in keys[endpoint])
 
 
 def prune_bucket_chunks(db: sqlite3.Connection, tier: int, first_kept: int) -> int:
