@@ -49,10 +49,9 @@ def sweep_if_due(
         return 0
     meta_key = store.gen_key(generation, "meta")
     with store.errors("claiming a sweep"):
-        if store.client.exists(pause_key(store)):
-            return 0  # a whole read is under way: the next batch sweeps
         step = retention_s * SWEEP_SHARE
-        if not store.scripts.run("sweep_claim", [meta_key], [repr(clock), repr(step)]):
+        keys = [meta_key, pause_key(store)]  # one slot: both carry the namespace's tag
+        if not store.scripts.run("sweep_claim", keys, [repr(clock), repr(step)]):
             return 0
     meta = store.meta(generation)
     horizon, pruned = meta["horizon"], 0
