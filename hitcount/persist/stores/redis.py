@@ -187,7 +187,8 @@ class RedisStore(Store):
         users = (generation, meta["distinct"], scope.patterns, window if scope.users else None)
         distinct = redis_users.read_scoped(self, *users)
         if window is not None:  # the header as of after the reads: batches may have landed
-            meta = self.meta(generation)  # meanwhile, and the data must not pass its clock
+            later = self.meta(generation, events=False)  # meanwhile: the data must not pass
+            meta = {**later, "recent_events": meta["recent_events"]}  # its clock
         meta["distinct"] = distinct
         extras = meta.pop("extras")
         horizon = meta["horizon"] if meta["horizon"] is not None else -math.inf
@@ -219,8 +220,10 @@ class RedisStore(Store):
         sizes = self._sizes(generation, layout, self.endpoints_in(generation, None))
         return {**sizes, **redis_users.sizes(self, generation)}
 
-    def meta(self, generation: str) -> dict[str, Any]:
+    def meta(self, generation: str, *, events: bool = True) -> dict[str, Any]:
         """The header of a generation's state document (strategy, clock, metrics...).
+
+        Its recent events too, unless `events` is false (then an empty list: not read).
 
         Raises:
             StateError: the generation has no metadata, or it is damaged (naming the key).
@@ -228,7 +231,8 @@ class RedisStore(Store):
         meta_key, events_key = self.gen_key(generation, "meta"), self.gen_key(generation, "events")
         with self.errors("reading the state"):
             raw = self.checked(meta_key, partial(self.client.hgetall, meta_key))
-            events = self.checked(events_key, partial(self.client.lrange, events_key, 0, -1))
+            read = partial(self.client.lrange, events_key, 0, -1)
+            rows = self.checked(events_key, read) if events else []
         if not raw:
             raise damaged(
                 self.describe(), self.root_key("current"), f"generation {generation} has no data"
@@ -239,7 +243,7 @@ class RedisStore(Store):
         except (UnicodeDecodeError, DamagedValueError) as err:
             raise damaged(self.describe(), meta_key, str(err)) from err
         try:
-            meta["recent_events"] = parse_events(events)
+            meta["recent_events"] = parse_events(rows)
         except DamagedValueError as err:
             raise damaged(self.describe(), events_key, str(err)) from err
         return meta

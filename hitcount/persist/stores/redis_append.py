@@ -58,7 +58,7 @@ class RedisAppend:
     def __init__(self, store: RedisStore, generation: str) -> None:
         self.store = store
         self.generation = generation
-        meta = store.meta(generation)
+        meta = store.meta(generation, events=False)
         spec = meta["strategy"]
         self.layout = layout_for(spec["name"], spec["params"], store.scripts)
         self.layout.lateness_s = meta["max_lateness_s"]

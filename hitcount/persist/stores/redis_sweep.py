@@ -53,7 +53,7 @@ def sweep_if_due(
         keys = [meta_key, pause_key(store)]  # one slot: both carry the namespace's tag
         if not store.scripts.run("sweep_claim", keys, [repr(clock), repr(step)]):
             return 0
-    meta = store.meta(generation)
+    meta = store.meta(generation, events=False)
     horizon, pruned = meta["horizon"], 0
     if layout.prunes and horizon is not None:
         delta = layout.new_delta(horizon, meta["extras"])
