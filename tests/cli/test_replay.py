@@ -106,6 +106,22 @@ def test_append_does_not_silently_ignore_max_lateness(tmp_path: Path) -> None:
         assert_error(result, 2, "--max-lateness")
 
 
+@pytest.mark.parametrize(("given", "seconds"), [("2m", 120), ("1m30s", 90), ("45", 45)])
+def test_max_lateness_takes_a_duration(tmp_path: Path, given: str, seconds: float) -> None:
+    # clock 1000; a line 100 s late counts while the allowance is at least 100 s
+    hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 1000.0), ("/a", 900.0)])
+    sliding = ["--strategy", "sliding", "--max-window", "10"]
+    report = ok_json(["replay", str(hits), *sliding, "--max-lateness", given, "--json"])
+    assert report["metrics"]["max_lateness_s"] == seconds
+    assert report["hits_kept"] == (2 if seconds >= 100 else 1)
+
+
+@pytest.mark.parametrize("given", ["-5", "soon", "nan", "1e400"])
+def test_max_lateness_refuses_what_is_not_a_duration(tmp_path: Path, given: str) -> None:
+    hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 1000.0)])
+    assert_error(run(["replay", str(hits), "--max-lateness", given]), 2, "--max-lateness")
+
+
 @pytest.mark.parametrize("name", ["hits.data", "hits.ndjson", "hits"])
 def test_gzip_is_detected_by_content_not_name(tmp_path: Path, name: str) -> None:
     raw = "".join(json.dumps({"endpoint": "/gz", "ts": 100 + i}) + "\n" for i in range(5))

@@ -20,6 +20,7 @@ from hitcount.ingest.formats import LOG_FORMAT_PREFIX, make_parser
 from hitcount.ingest.formats.mapped import parse_fields
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
+from hitcount.model.timeparse import parse_length
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
@@ -39,11 +40,11 @@ Strategy = Annotated[
     ),
 ]
 MaxLateness = Annotated[
-    float | None,
+    str | None,
     typer.Option(
         "--max-lateness",
-        help="Seconds a line may arrive late and still count; kept with the state"
-        f" (default: {plain(DEFAULT_MAX_LATENESS_S)}).",
+        help="How late a line may arrive and still count (seconds, or a duration such as"
+        f" 90s, 5m, 1h); kept with the state (default: {plain(DEFAULT_MAX_LATENESS_S)}).",
         show_default=False,
     ),
 ]
@@ -240,7 +241,7 @@ def replay(
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
     settings = ReplaySettings(
-        strategy=strategy, params=strategy_params or {}, max_lateness_s=max_lateness,
+        strategy=strategy, params=strategy_params or {}, max_lateness_s=_lateness(max_lateness),
         append=append, strict=strict, distinct=not no_distinct,
         distinct_precision=distinct_precision, resume=resume, again=again, fmt=fmt,
         commit_every_s=following.commit_every_s if following is not None else None,
@@ -272,6 +273,11 @@ def _follow_view(render: Renderer, window_s: float) -> AbstractContextManager[Fo
     from hitcount.cli.live import follow_view
 
     return follow_view(render, window_s)
+
+
+def _lateness(text: str | None) -> float | None:
+    """`--max-lateness` in seconds: a number of seconds or a duration (`90s`, `5m`, `1h`)."""
+    return None if text is None else parse_length(text, "--max-lateness")
 
 
 def custom_format(fmt: str | None, log_format: str | None) -> str | None:
