@@ -21,22 +21,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from hitcount.errors import StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
-from hitcount.model.hits import MAX_TS
-from hitcount.strategies.base import Strategy, answer_from_buckets, decode_state, same_kind
+from hitcount.strategies.base import Strategy, answer_from_buckets, same_kind
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
 from hitcount.strategies.tiered_grid import (
     TIERS,
     Rollup,
     TierCuts,
     TierGrid,
-    check_nesting,
+    decode_tiers,
     nesting,
     regroup,
-    time_or_inf,
     width_param,
 )
 from hitcount.strategies.tiered_grid import retention_param as tier_retention
@@ -49,21 +44,10 @@ if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
 _BUCKET_BYTES = 16
 _ENDPOINT_OVERHEAD_BYTES = 64
 _HORIZON_BYTES = 8 * len(TIERS)
-#: Largest per-bucket count accepted from a saved state.
-_MAX_COUNT = 2**62
 #: Batches shorter than this skip numpy in `record_array`.
 _SMALL_BATCH = 64
 
 _Tables = tuple[dict[int, int], dict[int, int], dict[int, int]]
-
-
-class _TieredState(msgspec.Struct, forbid_unknown_fields=True):
-    fine: dict[str, dict[int, int]]
-    mid: dict[str, dict[int, int]]
-    coarse: dict[str, dict[int, int]]
-    fine_horizon: float | None
-    mid_horizon: float | None
-    closed_until: float | None
 
 
 class TieredRollups(Strategy):
@@ -114,6 +98,9 @@ class TieredRollups(Strategy):
         self._swept: list[int | None] = [None, None, None]
         #: Buckets starting before this may hold a hit exactly at their start (from fixed).
         self.closed_until = -math.inf
+        #: The `(tier, bucket)`s pruned per endpoint, noted only when a store asks ({}): a
+        #: store adding this batch to stored buckets does not count them as pruned again.
+        self.pruned_buckets: dict[str, set[tuple[int, int]]] | None = None
 
     def first_bucket_after(self, tier: int, t: float) -> int:
         """The index of the first bucket of `tier` that starts at or after the edge `t`."""
@@ -244,6 +231,8 @@ class TieredRollups(Strategy):
                 del table[j]
             if old:
                 removed[endpoint] += len(old)
+                if self.pruned_buckets is not None:
+                    self.pruned_buckets.setdefault(endpoint, set()).update((tier, j) for j in old)
         self._swept[tier] = first
 
     # -- answering -------------------------------------------------------------------
@@ -360,25 +349,10 @@ class TieredRollups(Strategy):
             StateError: unknown or missing fields, wrong types, an empty endpoint, a count
                 below 1, a bucket index outside 0 .. year 9999, or a horizon out of range.
         """
-        decoded: _TieredState = decode_state(raw, _TieredState, self.name)
-        data: dict[str, _Tables] = {}
-        for k, tier in enumerate(TIERS):
-            limit = MAX_TS / self.widths[k] + 1
-            for endpoint, buckets in getattr(decoded, tier).items():
-                if not endpoint:
-                    raise StateError(f"invalid tiered state: empty endpoint in {tier}")
-                for j, count in buckets.items():
-                    if not (-1 <= j <= limit and 0 < count <= _MAX_COUNT):
-                        raise StateError(
-                            f"invalid tiered state: {tier} bucket {j} of {endpoint!r} holds {count}"
-                        )
-                if buckets:
-                    data.setdefault(endpoint, ({}, {}, {}))[k].update(buckets)
-        check_nesting(data, self._steps)
-        cuts = [time_or_inf(decoded.fine_horizon, "fine_horizon")]
-        cuts += [time_or_inf(decoded.mid_horizon, "mid_horizon"), -math.inf]
-        self.closed_until = time_or_inf(decoded.closed_until, "closed_until")
-        self._data, self._cut, self._swept = data, cuts, [None, None, None]
+        data, cuts = decode_tiers(raw, self.widths, self._steps)
+        self._data, self.closed_until = data, cuts.closed_until
+        self._cut = [cuts.fine_horizon, cuts.mid_horizon, -math.inf]
+        self._swept = [None, None, None]
 
     @classmethod
     def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:

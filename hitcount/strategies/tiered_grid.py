@@ -12,10 +12,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+import msgspec
+
 from hitcount.errors import ConfigurationError, StateError, SwapRefusedError
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import plain
-from hitcount.strategies.base import Param
+from hitcount.strategies.base import Param, decode_state
 
 if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
     import numpy as np
@@ -26,6 +28,19 @@ TIERS = ("fine", "mid", "coarse")
 _RATIO_TOLERANCE = 1e-9
 #: Partial buckets get a share strictly between 0 and 1, so they always widen the bounds.
 _TINY_SHARE = 1e-12
+
+
+#: Largest per-bucket count accepted from a saved state.
+_MAX_COUNT = 2**62
+
+
+class _TieredState(msgspec.Struct, forbid_unknown_fields=True):
+    fine: dict[str, dict[int, int]]
+    mid: dict[str, dict[int, int]]
+    coarse: dict[str, dict[int, int]]
+    fine_horizon: float | None
+    mid_horizon: float | None
+    closed_until: float | None
 
 
 class TierCuts(NamedTuple):
@@ -126,6 +141,38 @@ def check_nesting(tables: Mapping[str, Sequence[Mapping[int, int]]], steps: Sequ
                         f" buckets hold {count} hits inside {TIERS[k + 1]} bucket {big}, which"
                         f" holds {held}"
                     )
+
+
+def decode_tiers(
+    raw: bytes, widths: Sequence[float], steps: Sequence[int]
+) -> tuple[dict[str, tuple[dict[int, int], dict[int, int], dict[int, int]]], TierCuts]:
+    """The tables (per endpoint, per tier `{bucket: count}`) and cuts of a saved state.
+
+    Raises:
+        StateError: unknown or missing fields, wrong types, an empty endpoint, a count
+            below 1, a bucket index outside 0 .. year 9999, or a horizon out of range.
+    """
+    decoded: _TieredState = decode_state(raw, _TieredState, "tiered")
+    data: dict[str, tuple[dict[int, int], dict[int, int], dict[int, int]]] = {}
+    for k, tier in enumerate(TIERS):
+        limit = MAX_TS / widths[k] + 1
+        for endpoint, buckets in getattr(decoded, tier).items():
+            if not endpoint:
+                raise StateError(f"invalid tiered state: empty endpoint in {tier}")
+            for j, count in buckets.items():
+                if not (-1 <= j <= limit and 0 < count <= _MAX_COUNT):
+                    raise StateError(
+                        f"invalid tiered state: {tier} bucket {j} of {endpoint!r} holds {count}"
+                    )
+            if buckets:
+                data.setdefault(endpoint, ({}, {}, {}))[k].update(buckets)
+    check_nesting(data, steps)
+    cuts = TierCuts(
+        time_or_inf(decoded.fine_horizon, "fine_horizon"),
+        time_or_inf(decoded.mid_horizon, "mid_horizon"),
+        time_or_inf(decoded.closed_until, "closed_until"),
+    )
+    return data, cuts
 
 
 class TierGrid:

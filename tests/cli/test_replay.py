@@ -106,7 +106,9 @@ def test_append_does_not_silently_ignore_max_lateness(tmp_path: Path) -> None:
         assert_error(result, 2, "--max-lateness")
 
 
-@pytest.mark.parametrize(("given", "seconds"), [("2m", 120), ("1m30s", 90), ("45", 45)])
+@pytest.mark.parametrize(
+    ("given", "seconds"), [("2m", 120), ("1m30s", 90), ("45", 45), ("1e3", 1000)]
+)
 def test_max_lateness_takes_a_duration(tmp_path: Path, given: str, seconds: float) -> None:
     # clock 1000; a line 100 s late counts while the allowance is at least 100 s
     hits = write_ndjson(tmp_path / "h.ndjson", [("/a", 1000.0), ("/a", 900.0)])

@@ -276,8 +276,16 @@ def _follow_view(render: Renderer, window_s: float) -> AbstractContextManager[Fo
 
 
 def _lateness(text: str | None) -> float | None:
-    """`--max-lateness` in seconds: a number of seconds or a duration (`90s`, `5m`, `1h`)."""
-    return None if text is None else parse_length(text, "--max-lateness")
+    """`--max-lateness` in seconds: a number (`120`, `1e6`) or a duration (`90s`, `1h`).
+
+    The counter refuses a number out of range (negative, not finite) naming the flag.
+    """
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return parse_length(text, "--max-lateness")
 
 
 def custom_format(fmt: str | None, log_format: str | None) -> str | None:

@@ -186,15 +186,28 @@ class TieredLayout(Layout):
         horizon: float,
         current: Any = None,
     ) -> None:
-        """Add every tier's bucket counts, then drop each tier's buckets before its cut."""
+        """Add every tier's bucket counts, then drop each tier's buckets before its cut
+        (counting as pruned those the delta did not count already)."""  # noqa: D205, D209
         tiered = as_kind(delta, TieredRollups)
         args: list[Any] = []
         for k, cut in enumerate(tiered.horizons()):
             args.append(tiered.first_bucket_after(k, cut) if math.isfinite(cut) else "")
+        counted = sorted((tiered.pruned_buckets or {}).get(endpoint, ()))
+        args += [len(counted), *(f"{k}:{j}" for k, j in counted)]
         for k, tier in enumerate(TIERS):
             for bucket, count in tiered.bucket_counts(endpoint, tier).items():
                 args += [k, bucket, count]
         self.run_script(pipe, "tiered_add", key, args)
+
+    def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
+        """An empty local strategy that notes the buckets it prunes (see `FixedLayout`)."""
+        strategy = super().new_delta(horizon, extras)
+        as_kind(strategy, TieredRollups).pruned_buckets = {}
+        return strategy
+
+    def batch_endpoints(self, delta: Strategy) -> list[str]:
+        """Those with buckets, and those the delta pruned whole (see `FixedLayout`)."""
+        return sorted({*delta.endpoints(), *(as_kind(delta, TieredRollups).pruned_buckets or {})})
 
     def prune_read(self, strategy: Strategy, horizon: float) -> None:
         """Drop what each stored cut has left behind (the cuts stay as stored)."""

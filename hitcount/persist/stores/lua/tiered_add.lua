@@ -1,6 +1,7 @@
--- tiered: add ARGV[4..] (tier, bucket, count triples) to the hash KEYS[1] (fields
--- `tier:bucket`), then drop each tier's buckets below its first kept index (ARGV[1..3],
--- empty: keep all). Returns the buckets dropped.
+-- tiered: add the (tier, bucket, count) triples after ARGV[4 + ARGV[4]] to the hash KEYS[1]
+-- (fields `tier:bucket`), then drop each tier's buckets below its first kept index
+-- (ARGV[1..3], empty: keep all). ARGV[5..4+n] (n = ARGV[4]) are fields the batch already
+-- counted as pruned. Returns the buckets dropped, but those.
 -- Damaged data (a value hitcount could not have written) is refused before any write.
 local function damaged(what)
   return redis.error_reply('HITCOUNT_DAMAGED ' .. KEYS[1] .. ': ' .. what)
@@ -15,7 +16,10 @@ for i = 1, #held, 2 do
   end
 end
 local first = {tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])}
-for i = 4, #ARGV, 3 do
+local counted = {}
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n do counted[ARGV[i]] = true end
+for i = 5 + n, #ARGV, 3 do
   redis.call('HINCRBY', KEYS[1], ARGV[i] .. ':' .. ARGV[i + 1], ARGV[i + 2])
 end
 local removed = 0
@@ -25,7 +29,7 @@ if first[1] or first[2] or first[3] then
     local tier = tonumber(string.sub(field, 1, sep - 1)) + 1
     if first[tier] and tonumber(string.sub(field, sep + 1)) < first[tier] then
       redis.call('HDEL', KEYS[1], field)
-      removed = removed + 1
+      if not counted[field] then removed = removed + 1 end
     end
   end
 end
