@@ -3,6 +3,8 @@
  * reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) computes, for a batch of
  * hits, the largest HyperLogLog rank per (endpoint, time bucket, register) with a radix sort;
  * it replaces numpy's sort in the worker processes and the parent (see sketchlog.py).
+ * last_per_register and low_words compact a register log and lay its runs out for a save
+ * in one pass each, instead of numpy's temporaries.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -208,12 +210,73 @@ fail:
     return NULL;
 }
 
+/* ---- register logs: compaction and chunk layout in one pass (see sketchlog.py) ---- */
+
+/* last_per_register(keys) -> n: of sorted int64 keys `pair << 32 | ... | register << 6 |
+ * rank` (a writable buffer), keep in place the last key (the largest rank) of each run of
+ * equal `key >> 6`; returns how many are kept, at the front. */
+static PyObject *last_per_register(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "w*", &view)) return NULL;
+    if (view.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "keys must be int64");
+        return NULL;
+    }
+    int64_t *keys = (int64_t *)view.buf;
+    Py_ssize_t n = view.len / (Py_ssize_t)sizeof(int64_t), kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 1 == n || (keys[i] >> 6) != (keys[i + 1] >> 6)) keys[kept++] = keys[i];
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(kept);
+}
+
+/* low_words(keys, starts, sizes) -> bytes: the low 32 bits of the int64 keys of each run
+ * `keys[starts[i] : starts[i] + sizes[i]]`, runs in the order given, as native uint32s. */
+static PyObject *low_words(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer keys_view, starts_view, sizes_view;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &keys_view, &starts_view, &sizes_view)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n = keys_view.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t runs = starts_view.len / (Py_ssize_t)sizeof(int64_t);
+    if (keys_view.len % 8 || starts_view.len % 8 || starts_view.len != sizes_view.len) {
+        PyErr_SetString(PyExc_ValueError, "keys, starts and sizes must be int64, as many starts as sizes");
+        goto done;
+    }
+    const int64_t *keys = keys_view.buf, *starts = starts_view.buf, *sizes = sizes_view.buf;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        if (starts[r] < 0 || sizes[r] < 0 || starts[r] > n || sizes[r] > n - starts[r]) {
+            PyErr_SetString(PyExc_ValueError, "a run lies outside the keys");
+            goto done;
+        }
+        total += sizes[r];
+    }
+    out = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
+    if (!out) goto done;
+    uint32_t *words = (uint32_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        const int64_t *run = keys + starts[r];
+        for (int64_t i = 0; i < sizes[r]; i++) *words++ = (uint32_t)((uint64_t)run[i] & 0xffffffffu);
+    }
+done:
+    PyBuffer_Release(&keys_view);
+    PyBuffer_Release(&starts_view);
+    PyBuffer_Release(&sizes_view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"reduce", reduce, METH_VARARGS,
      "reduce(codes, ts, user_codes, user_registers, bucket_s, precision, closed_right) -> (pair codes, "
      "pair buckets, pair sizes, registers, ranks) or None"},
     {"user_registers", user_registers, METH_VARARGS,
      "user_registers(names, precision) -> bytes of int64 index << 6 | rank (hll.hash64), one per name"},
+    {"last_per_register", last_per_register, METH_VARARGS,
+     "last_per_register(keys) -> n: sorted int64 keys compacted in place to the last of each register"},
+    {"low_words", low_words, METH_VARARGS,
+     "low_words(keys, starts, sizes) -> bytes: the low 32 bits of each run's keys, runs in order"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -179,7 +179,7 @@ def reduce_registers(
         table, inverse = np.unique(both, axis=0, return_inverse=True)
         pairs = inverse.reshape(-1).astype(np.int64)
     keys = (pairs << pair_bits) | (indexes[has_user].astype(np.int64) << RANK_BITS)
-    keys = largest_rank_per_register(np.sort(keys | ranks[has_user]))
+    keys = largest_rank_per_register(np.sort(keys | ranks[has_user]), in_place=True)
     pair_of = keys >> pair_bits
     starts = run_starts(pair_of)
     sizes = np.diff(np.append(starts, len(keys)))
@@ -195,6 +195,25 @@ def reduce_registers(
     )
 
 
+def low_words(
+    keys: npt.NDArray[np.int64], starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint32]:
+    """The low 32 bits of each run `keys[start : start + size]`, runs in the order given,
+    as little-endian uint32 (in C when built: one pass, no index array)."""  # noqa: D205, D209
+    if native is not None:
+        words = native.low_words(
+            np.ascontiguousarray(keys, dtype=np.int64),
+            np.ascontiguousarray(starts, dtype=np.int64),
+            np.ascontiguousarray(sizes, dtype=np.int64),
+        )
+        return np.frombuffer(words, dtype=np.uint32).astype("<u4", copy=False)
+    index = np.intp if len(keys) >= 2**31 else np.int32
+    at = np.cumsum(sizes) - sizes
+    source = np.repeat((starts - at).astype(index), sizes)
+    source += np.arange(len(source), dtype=index)
+    return keys.astype("<u4")[source]
+
+
 def run_starts(values: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Where each run of equal values starts (of sorted values)."""
     boundary = np.ones(len(values), dtype=bool)
@@ -202,8 +221,16 @@ def run_starts(values: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(boundary)
 
 
-def largest_rank_per_register(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Of sorted keys, the last (largest rank) of each pair and register."""
+def largest_rank_per_register(
+    keys: npt.NDArray[np.int64], *, in_place: bool = False
+) -> npt.NDArray[np.int64]:
+    """Of sorted keys, the last (largest rank) of each pair and register.
+
+    `in_place`: `keys` may be overwritten (in C, when built: one pass, no temporary).
+    """
+    if in_place and native is not None and keys.flags.c_contiguous and keys.flags.writeable:
+        kept = native.last_per_register(keys)
+        return keys[:kept] if 4 * kept >= 3 * len(keys) else keys[:kept].copy()
     registers = keys >> RANK_BITS
     last = np.ones(len(keys), dtype=bool)
     np.not_equal(registers[1:], registers[:-1], out=last[:-1])

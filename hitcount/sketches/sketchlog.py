@@ -147,7 +147,7 @@ class RegisterLog:
             merged = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int64)
             self._chunks = []  # freed before sorting: the log may hold millions of keys
             merged.sort(kind="stable")
-            keys = largest_rank_per_register(merged)
+            keys = largest_rank_per_register(merged, in_place=True)
             del merged
             self._chunks = [self._fold(keys)]
             self._compact, self._pending = True, 0
@@ -175,7 +175,7 @@ class RegisterLog:
         keys = keys.copy()
         keys[moving] = fold_keys(keys[moving], self.precision)
         keys.sort(kind="stable")
-        return largest_rank_per_register(keys)
+        return largest_rank_per_register(keys, in_place=True)
 
     def prune(self, first_kept: int, also: set[tuple[str, int]]) -> tuple[int, float]:
         """Drop the pairs of buckets before `first_kept`; return how many distinct pairs they
