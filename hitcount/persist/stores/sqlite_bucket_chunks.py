@@ -52,14 +52,15 @@ def write_bucket_chunks(
     """The buckets `counts` of one endpoint and tier, in chunks, into the table (which
     holds none of them)."""  # noqa: D205, D209
     numbers = sorted(counts)
+    values = list(map(counts.__getitem__, numbers))
+    packed_numbers, packed_values = _packed(numbers), _packed(values)  # whole, then sliced
     rows, start = [], 0
     while start < len(numbers):
         first = numbers[start] // SPAN * SPAN
         end = bisect_left(numbers, first + SPAN, start)
-        part = array("q", numbers[start:end])
-        values = array("q", map(counts.__getitem__, part))
-        hits = min(sum(values), _MAX_HITS)
-        rows.append((endpoint, tier, first, part[-1], len(part), hits, _blob(part), _blob(values)))
+        hits = min(sum(values[start:end]), _MAX_HITS)
+        blobs = packed_numbers[8 * start : 8 * end], packed_values[8 * start : 8 * end]
+        rows.append((endpoint, tier, first, numbers[end - 1], end - start, hits, *blobs))
         start = end
     insert_rows(db, "bucket_chunks", rows)
 
@@ -161,6 +162,11 @@ def _buckets(row: Sequence[Any]) -> list[Bucket]:
     if not size or not in_order or numbers[0] < first or numbers[-1] >= first + SPAN:
         raise _damaged(endpoint)
     return [(endpoint, tier, bucket, n) for bucket, n in zip(numbers, counts, strict=True)]
+
+
+def _packed(values: list[int]) -> bytes:
+    """Little-endian int64s."""
+    return _blob(array("q", values))
 
 
 def _blob(values: array[int]) -> bytes:
