@@ -71,18 +71,20 @@ def chunk_rows(tracker: DistinctTracker, span: int) -> list[ChunkRow]:
     cuts = np.flatnonzero((np.diff(endpoint_ranks) != 0) | (np.diff(group) != 0)) + 1
     bounds = [0, *cuts.tolist(), len(buckets)]
     starts_at = np.array(bounds[:-1])
-    ends = np.append(at, len(entries32)).tolist()
+    offsets = np.append(at, len(entries32))[bounds].tolist()  # of each chunk's entries
     by_rank = np.argsort(ranks)
     chunk_names = [names[i] for i in by_rank[endpoint_ranks[starts_at]].tolist()]
     firsts = (group[starts_at] * span).tolist()
     lasts = buckets[np.array(bounds[1:]) - 1].tolist()
     totals = np.add.reduceat(lengths, starts_at).tolist()  # every chunk holds a sketch
-    wide, narrow = buckets.astype("<i8"), sizes.astype("<u4")
+    # whole arrays as bytes once, then sliced: cheaper than a numpy slice per chunk
+    wide, narrow = buckets.astype("<i8").tobytes(), sizes.astype("<u4").tobytes()
+    words = entries32.tobytes()
     return [
-        (name, first, last, b - a, total, wide[a:b].tobytes(), narrow[a:b].tobytes(),
-         entries32[ends[a] : ends[b]].tobytes())
-        for (a, b), name, first, last, total in zip(
-            pairwise(bounds), chunk_names, firsts, lasts, totals, strict=True
+        (name, first, last, b - a, total, wide[8 * a : 8 * b], narrow[4 * a : 4 * b],
+         words[4 * low : 4 * high])
+        for (a, b), (low, high), name, first, last, total in zip(
+            pairwise(bounds), pairwise(offsets), chunk_names, firsts, lasts, totals, strict=True
         )
     ]  # fmt: skip
 
