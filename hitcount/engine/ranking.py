@@ -61,9 +61,20 @@ def check_rank(depth: int | None, by: str) -> None:
 def groups(
     counter: Answering, pattern: str | None = None, depth: int | None = None
 ) -> dict[str, tuple[str, ...]]:
-    """The endpoints `pattern` names (all when None), rolled up to `depth` segments."""
+    """The endpoints `pattern` names (all when None), rolled up to `depth` segments.
+
+    With a depth, a group whose name `pattern` matches counts whole, as `query --depth`
+    counts it: a roll-up skips empty segments, so `//wp/a/b` is in `/wp/a`, which `/wp*`
+    matches though the endpoint itself does not.
+    """
     check_depth(depth)
-    names = counter.endpoints() if pattern is None else counter.match(pattern)
+    if pattern is None:
+        return rolled(counter.endpoints(), depth)
+    names = counter.match(pattern)
+    if depth is not None:
+        every = rolled(counter.endpoints(), depth)
+        named = (ep for name in select(pattern, every) for ep in every[name])
+        names = sorted({*names, *named})
     return rolled(names, depth)
 
 
