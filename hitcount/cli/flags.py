@@ -22,6 +22,7 @@ FLAGS: dict[str, str] = {
     "depth": "--depth",
     "by": "--by",
     "max_endpoints": "--max-endpoints",
+    "max_lateness_s": "--max-lateness",
 }
 #: Where one command names a parameter with another flag.
 COMMAND_FLAGS: dict[str, dict[str, str]] = {

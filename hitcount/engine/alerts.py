@@ -105,7 +105,7 @@ class AlertRule(msgspec.Struct, frozen=True):
         Raises:
             ConfigurationError: anything else, with the expected form.
         """
-        match = _RULE.match(spec)
+        match = _RULE.match(spec) if isinstance(spec, str) else None
         if match is None or not match.group("limit").isdigit():
             raise ConfigurationError(
                 f"--alert must look like {RULE_FORM}; got {spec!r}",

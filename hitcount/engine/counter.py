@@ -16,6 +16,7 @@ from hitcount.engine.queries import Answering
 from hitcount.engine.swaps import Swap, swap
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.model import events as ev
+from hitcount.model.arguments import finite_number
 from hitcount.model.events import Event, EventBus, Handler
 from hitcount.model.hits import (
     MAX_TS,
@@ -25,6 +26,7 @@ from hitcount.model.hits import (
     check_endpoint,
     check_ts,
     check_user,
+    hit_of,
 )
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics, plain
@@ -116,12 +118,14 @@ class HitCounter(Answering, DeprecatedSnapshots):
         Raises:
             ConfigurationError: negative or not finite.
         """
-        if not (math.isfinite(max_lateness_s) and 0 <= max_lateness_s <= MAX_TS):
+        seconds = finite_number(max_lateness_s, "max_lateness_s", "a number of seconds")
+        if not 0 <= seconds <= MAX_TS:
             raise ConfigurationError(
-                f"--max-lateness must be between 0 and {plain(MAX_TS)} seconds,"
-                f" got {max_lateness_s!r}"
+                f"max_lateness_s must be between 0 and {plain(MAX_TS)} seconds,"
+                f" got {max_lateness_s!r}",
+                param="max_lateness_s",
             )
-        self.max_lateness_s = float(max_lateness_s)
+        self.max_lateness_s = seconds
         if hasattr(self, "_strategy"):
             self.lateness_note = self._strategy.allow_lateness(self.max_lateness_s)
 
@@ -249,7 +253,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             )
         try:
             for index, hit in enumerate(hits):
-                batch.append(hit if isinstance(hit, Hit) else _hit_of(index, hit))
+                batch.append(hit if isinstance(hit, Hit) else hit_of(index, hit))
                 check_endpoint(batch[-1].endpoint)
                 check_ts(as_seconds(batch[-1].ts))
                 check_user(batch[-1].user)
@@ -437,14 +441,3 @@ def default_counter() -> HitCounter:
     if _default_counter is None:
         _default_counter = HitCounter()
     return _default_counter
-
-
-def _hit_of(index: int, item: object) -> Hit:
-    """Item `index` of `record_many`'s hits, a `(endpoint, ts[, user])` tuple, as a Hit.
-
-    Raises:
-        BadLine: anything else.
-    """
-    if not isinstance(item, tuple | list) or not 2 <= len(item) <= 3:
-        raise BadLine(f"item {index} is not a Hit or (endpoint, ts[, user]): {item!r:.80}")
-    return Hit(item[0], as_seconds(item[1]), *item[2:3])

@@ -16,6 +16,7 @@ import msgspec
 from hitcount.engine.capping import OVERFLOW_ENDPOINT
 from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
+from hitcount.model.arguments import finite_number, of_type
 from hitcount.model.globs import select
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
@@ -112,7 +113,12 @@ class Answering:
         return sorted(self._strategy.endpoints())
 
     def match(self, pattern: str) -> list[str]:
-        """Endpoints equal to `pattern`, or matching it as a glob (`*`, `?`, `[...]`)."""
+        """Endpoints equal to `pattern`, or matching it as a glob (`*`, `?`, `[...]`).
+
+        Raises:
+            ConfigurationError: `pattern` is not a string.
+        """
+        of_type(pattern, str, "endpoint", "a string (an endpoint or a glob)")
         return select(pattern, self._strategy.endpoints())
 
     def query(self, endpoint: str, last_s: float, now: float | None = None) -> QueryResult:
@@ -209,6 +215,10 @@ class Answering:
             StateError: distinct counting is off, or no hit recorded so far carried a user.
         """
         start, end = self._window(last_s, now)
+        if not 0 < finite_number(confidence, "confidence", "a probability") < 1:
+            raise ConfigurationError(
+                f"confidence must be between 0 and 1, got {confidence!r}", param="confidence"
+            )
         tracker = self.distinct
         if tracker is None:
             raise StateError(
@@ -264,12 +274,14 @@ class Answering:
         return self.clock if self.clock is not None else -math.inf
 
     def _window(self, last_s: float, now: float | None) -> tuple[float, float]:
-        if not (isinstance(last_s, (int, float)) and math.isfinite(last_s) and last_s > 0):
+        if isinstance(last_s, bool) or not (
+            isinstance(last_s, int | float) and math.isfinite(last_s) and last_s > 0
+        ):
             raise ConfigurationError(
                 f"last_s must be a positive number of seconds, got {last_s!r}", param="last_s"
             )
-        if now is not None and not math.isfinite(now):
-            raise ConfigurationError(f"now must be finite, got {now!r}", param="now")
+        if now is not None:
+            now = finite_number(now, "now", "a finite number of epoch seconds")
         end = self._now(now)
         if end is None:
             return -math.inf, -math.inf

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from hitcount.engine import HitCounter
+from hitcount.errors import ConfigurationError
 from hitcount.ingest.fast_paths import Block, CsvColumns, range_options, read_ahead
 from hitcount.ingest.formats import format_from_name, make_parser
 from hitcount.ingest.formats.csv import CsvParser
@@ -102,8 +103,7 @@ def replay(
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop
-    sources = [sources] if isinstance(sources, str | bytes | os.PathLike) else list(sources)
-    sources = [os.fsdecode(source) for source in sources]
+    sources = _paths(sources)
     replayer.total_bytes = input_size(sources)
     replayer.line_by_line = small_without_numpy(sources, replayer.total_bytes)
     started = time.perf_counter()
@@ -120,6 +120,24 @@ def replay(
         on_checkpoint(replayer.current or sources[-1], replayer.source_lines, True)
     replayer.report.elapsed_s = time.perf_counter() - started
     return replayer.report
+
+
+def _paths(sources: object) -> list[str]:
+    """`replay`'s sources as path strings: one path, or an iterable of them.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if isinstance(sources, str | bytes | os.PathLike):
+        sources = [sources]
+    try:
+        return [os.fsdecode(source) for source in sources]  # type: ignore[attr-defined]
+    except TypeError as err:
+        raise ConfigurationError(
+            f"sources must be a path or an iterable of paths (str, bytes or os.PathLike),"
+            f" got {sources!r:.60}",
+            param="sources",
+        ) from err
 
 
 class Replayer(Recorder):

@@ -167,3 +167,14 @@ def epoch_from_value(value: object) -> float:
             return epoch_from_iso(value)
         return epoch_from_number(number)
     raise BadLine(f"timestamp must be a number or a string, got {type(value).__name__}")
+
+
+def hit_of(index: int, item: object) -> Hit:
+    """Item `index` of `record_many`'s hits, a `(endpoint, ts[, user])` tuple, as a Hit.
+
+    Raises:
+        BadLine: anything else.
+    """
+    if not isinstance(item, tuple | list) or not 2 <= len(item) <= 3:
+        raise BadLine(f"item {index} is not a Hit or (endpoint, ts[, user]): {item!r:.80}")
+    return Hit(item[0], as_seconds(item[1]), *item[2:3])

@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
+from hitcount.errors import ConfigurationError
+from hitcount.model.arguments import of_type
 from hitcount.persist.answering import no_state, read_in_part
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
@@ -35,7 +37,7 @@ def load_counter(
     Raises:
         StateError: nothing saved yet, or the saved state is invalid.
     """
-    data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
+    data = _store(store).load() if scope is EVERYTHING else store.load_scoped(scope)
     if data is None:
         raise no_state(store)
     counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
@@ -120,8 +122,20 @@ def read_counter_file(path: Path) -> HitCounter:
 
 def save_counter(store: Store, counter: HitCounter) -> None:
     """Write the counter's state to `store` atomically (its compact document)."""
-    store.save_counter(counter, _compact_document)
+    of_type(counter, HitCounter, "counter", "a HitCounter")
+    _store(store).save_counter(counter, _compact_document)
     counter.unsaved_events.clear()
+
+
+def _store(store: Store) -> Store:
+    """`store` itself, checked: a caller passing a URL or None learns how to make one."""
+    if not isinstance(store, Store):
+        raise ConfigurationError(
+            f"store must be a Store, got {type(store).__name__}",
+            hint="make one with hitcount.store_from_url('state.db') (or a redis:// URL)",
+            param="store",
+        )
+    return store
 
 
 def _compact_document(counter: HitCounter) -> Iterable[bytes]:
@@ -161,7 +175,7 @@ def updating(
             `replace`) the store holds something that is not a hitcount state, which is
             never overwritten.
     """
-    with store.locked():
+    with _store(store).locked():
         existing = store.header_to_replace() if replace else store.load()
         if create is not None and (replace or existing is None):
             if existing is not None:

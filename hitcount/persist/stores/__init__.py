@@ -104,6 +104,11 @@ def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
     """
     if url is None:
         return default_store()
+    if not isinstance(url, str | os.PathLike):
+        raise ConfigurationError(
+            f"url must be a store URL or a path, got {type(url).__name__}", param="url"
+        )
+    url = os.fsdecode(url)
     scheme, sep, _ = url.partition("://")
     if not sep:
         return _path_store(Path(url))

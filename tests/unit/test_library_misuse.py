@@ -1,0 +1,95 @@
+"""Library misuse raises the documented errors, naming the parameter, never a bare TypeError.
+
+Each case is a call a script could make by mistake; the expected error class and the
+parameter it names are the contract (docs/errors.md: library users catch HitcountError).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hitcount import (
+    ConfigurationError,
+    HitCounter,
+    load_counter,
+    replay,
+    save_counter,
+    store_from_url,
+    updating,
+)
+
+T0 = 1_700_000_000.0
+
+
+def counter() -> HitCounter:
+    made = HitCounter("sliding", max_window_s=3600)
+    made.record("/a", T0, "u1")
+    return made
+
+
+CASES: dict[str, tuple[Callable[[], Any], str]] = {
+    "query endpoint None": (lambda: counter().query(None, 60), "endpoint"),
+    "query endpoint int": (lambda: counter().query(5, 60), "endpoint"),
+    "query endpoint bytes": (lambda: counter().query(b"/a", 60), "endpoint"),
+    "query now text": (lambda: counter().query("/a", 60, now="x"), "now"),
+    "query now bool": (lambda: counter().query("/a", 60, now=True), "now"),
+    "query now nan": (lambda: counter().query("/a", 60, now=math.nan), "now"),
+    "query last bool": (lambda: counter().query("/a", True), "last_s"),
+    "distinct confidence 2": (
+        lambda: counter().query_distinct("/a", 60, confidence=2),
+        "confidence",
+    ),
+    "distinct confidence -0.5": (
+        lambda: counter().query_distinct("/a", 60, confidence=-0.5),
+        "confidence",
+    ),
+    "distinct confidence nan": (
+        lambda: counter().query_distinct("/a", 60, confidence=math.nan),
+        "confidence",
+    ),
+    "distinct confidence text": (
+        lambda: counter().query_distinct("/a", 60, confidence="x"),
+        "confidence",
+    ),
+    "lateness text": (lambda: HitCounter("fixed", max_lateness_s="60"), "max_lateness_s"),
+    "lateness negative": (lambda: HitCounter("fixed", max_lateness_s=-1), "max_lateness_s"),
+    "lateness huge int": (lambda: HitCounter("fixed", max_lateness_s=10**400), "max_lateness_s"),
+    "replay None": (lambda: replay(counter(), None), "sources"),
+    "replay int": (lambda: replay(counter(), 123), "sources"),
+    "replay [None]": (lambda: replay(counter(), [None]), "sources"),
+    "add_alert None": (lambda: counter().add_alert(None), ""),
+    "load_counter None": (lambda: load_counter(None), "store"),
+    "updating None": (lambda: updating(None).__enter__(), "store"),
+    "save_counter None": (lambda: save_counter(None, counter()), "store"),
+    "save_counter of None": (lambda: save_counter(store_from_url("memory://"), None), "counter"),
+    "store_from_url int": (lambda: store_from_url(5), "url"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_misuse_is_a_configuration_error_naming_the_parameter(name: str) -> None:
+    call, param = CASES[name]
+    with pytest.raises(ConfigurationError) as caught:
+        call()
+    if param:
+        assert caught.value.param == param
+        assert caught.value.message.startswith(param)
+
+
+def test_a_good_confidence_and_now_still_answer() -> None:
+    answer = counter().query_distinct("/a", 60, confidence=0.5).answer
+    assert answer.low <= 1 <= answer.high
+    assert counter().query("/a", 60, now=T0).answer.count == 1
+    assert counter().query("/a", 60, now=int(T0)).answer.count == 1
+
+
+def test_a_path_like_store_url_names_the_store(tmp_path: Path) -> None:
+    store = store_from_url(tmp_path / "state.db")
+    with updating(store, counter):
+        pass
+    assert load_counter(store).query("/a", 3600).answer.count == 1
