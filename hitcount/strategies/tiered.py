@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # numpy is imported only on the batch ingest path
 _BUCKET_BYTES = 16
 _ENDPOINT_OVERHEAD_BYTES = 64
 _HORIZON_BYTES = 8 * len(TIERS)
+#: The coarse tier's index: only its pruned buckets count in `pruned_events`.
+_COARSE = len(TIERS) - 1
 #: Batches shorter than this skip numpy in `record_array`.
 _SMALL_BATCH = 64
 
@@ -98,8 +100,8 @@ class TieredRollups(Strategy):
         self._swept: list[int | None] = [None, None, None]
         #: Buckets starting before this may hold a hit exactly at their start (from fixed).
         self.closed_until = -math.inf
-        #: The `(tier, bucket)`s pruned per endpoint, noted only when a store asks ({}): a
-        #: store adding this batch to stored buckets does not count them as pruned again.
+        #: The coarse `(tier, bucket)`s pruned per endpoint, noted only when a store asks
+        #: ({}): a store adding this batch to stored buckets does not count them again.
         self.pruned_buckets: dict[str, set[tuple[int, int]]] | None = None
 
     def first_bucket_after(self, tier: int, t: float) -> int:
@@ -163,7 +165,7 @@ class TieredRollups(Strategy):
 
         The state after the batch's prune equals per-hit recording: a hit that a cut made
         during the batch would have kept out of a finer tier lands in a bucket that cut
-        removes. Only `pruned_events` may then count that bucket once more.
+        removes (`pruned_events` counts only the coarse tier, which takes every hit).
         """
         import numpy as np
 
@@ -192,8 +194,9 @@ class TieredRollups(Strategy):
 
         The engine passes `horizon = clock - coarse retention - lateness`, so `horizon +
         coarse retention` is the clock less the lateness allowance; each tier keeps its
-        retention back from there, its cut aligned down to its width. Returns the buckets
-        removed per endpoint, all tiers together.
+        retention back from there, its cut aligned down to its width. Returns the coarse
+        buckets removed per endpoint: a batch fills finer buckets that one hit at a time
+        would have found cut already, so their number depends on how hits were batched.
         """
         anchor = horizon + self.retentions[2]
         fine, mid = anchor - self.retentions[0], anchor - self.retentions[1]
@@ -229,9 +232,10 @@ class TieredRollups(Strategy):
                 old = [j for j in table if j < first]
             for j in old:
                 del table[j]
-            if old:
-                removed[endpoint] += len(old)
-                if self.pruned_buckets is not None:
+            if old:  # counted in the coarse tier only: the finer tiers' would depend on batching
+                coarse = tier == _COARSE
+                removed[endpoint] += len(old) if coarse else 0  # 0: still pruned (a save's)
+                if coarse and self.pruned_buckets is not None:
                     self.pruned_buckets.setdefault(endpoint, set()).update((tier, j) for j in old)
         self._swept[tier] = first
 

@@ -72,6 +72,10 @@ def test_saving_the_change_keeps_what_a_whole_save_keeps(
     params = dict(ROOMY_PARAMS.get(strategy, {}))
     if strategy in RETENTION:
         params[RETENTION[strategy]] = retention
+    if strategy == "tiered":  # every tier pruned by the drawn retention: a changed tier's rows
+        params = {"fine_s": 1, "fine_retention_s": retention, "mid_s": 5,
+                  "mid_retention_s": 2 * retention, "coarse_s": 25,
+                  "coarse_retention_s": 4 * retention}  # fmt: skip
     make = drawn_counter(strategy, params, data)
     reference = MemoryStore()
     _run(reference, make, steps)
@@ -134,3 +138,24 @@ def test_a_scoped_read_answers_as_the_whole_state(
     if not any(True for _ in whole.strategy.endpoints()):
         return
     assert scoped.query(pattern, window) == whole.query(pattern, window)
+
+
+def test_an_untouched_tiered_endpoint_whose_finer_tiers_roll_off_is_saved_so() -> None:
+    # /a is not hit again; its fine and mid buckets roll off while its coarse one stays
+    params = {"fine_s": 1, "fine_retention_s": 30, "mid_s": 5, "mid_retention_s": 60,
+              "coarse_s": 25, "coarse_retention_s": 1000}  # fmt: skip
+    steps = [[("/a", 0.0), ("/b", 0.0)], [("/b", 100.0)]]
+
+    def make() -> HitCounter:
+        return HitCounter("tiered", max_lateness_s=0, **params)
+
+    reference = MemoryStore()
+    _run(reference, make, steps)
+    assert load_counter(reference).strategy.bucket_counts("/a", "fine") == {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = store_from_url(str(Path(tmp) / "state.db"))
+        try:
+            _run(store, make, steps)
+            assert _document(store) == _document(reference)
+        finally:
+            store.close()

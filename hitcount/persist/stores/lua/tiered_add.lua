@@ -1,7 +1,8 @@
 -- tiered: add the (tier, bucket, count) triples after ARGV[4 + ARGV[4]] to the hash KEYS[1]
 -- (fields `tier:bucket`), then drop each tier's buckets below its first kept index
 -- (ARGV[1..3], empty: keep all). ARGV[5..4+n] (n = ARGV[4]) are fields the batch already
--- counted as pruned. Returns the buckets dropped, but those.
+-- counted as pruned. Returns the coarse buckets dropped, but those (`pruned_events` counts
+-- only the coarse tier: how many finer buckets a batch fills and drops depends on batching).
 -- Damaged data (a value hitcount could not have written) is refused before any write.
 local function damaged(what)
   return redis.error_reply('HITCOUNT_DAMAGED ' .. KEYS[1] .. ': ' .. what)
@@ -29,7 +30,7 @@ if first[1] or first[2] or first[3] then
     local tier = tonumber(string.sub(field, 1, sep - 1)) + 1
     if first[tier] and tonumber(string.sub(field, sep + 1)) < first[tier] then
       redis.call('HDEL', KEYS[1], field)
-      if not counted[field] then removed = removed + 1 end
+      if tier == 3 and not counted[field] then removed = removed + 1 end
     end
   end
 end
