@@ -75,12 +75,12 @@ class AlertWatch:
             counter.subscribe(THRESHOLD_CLEARED, self._show)
 
     def _show(self, event: Event) -> None:
-        if self.first is not None:
-            return  # stopping: the rest of the batch is counted but not announced
+        # after the first alert the rest of its batch is still counted and saved, so its
+        # alerts are announced too: a resumed run starts after them
         self.render.alert(event)
         if self.hook is not None:
             self.hook(event)
-        if self.exit_on_alert and event.name == THRESHOLD_EXCEEDED:
+        if self.exit_on_alert and event.name == THRESHOLD_EXCEEDED and self.first is None:
             self.first = event
 
     def stop_requested(self) -> bool:
@@ -99,5 +99,6 @@ class AlertWatch:
         raise AlertStopError(
             f"stopped at the first alert (--exit-on-alert): {data['endpoint']} went above"
             f" {data['limit']} hits in {plain(data['window'])}s at {iso(data['ts'])};"
-            " the hits read up to the end of that batch were counted and saved"
+            " the hits read up to the end of that batch were counted and saved, and their"
+            " alerts shown"
         )

@@ -392,5 +392,5 @@ def _follow(
         return follow(
             counter, sources, store, fmt=settings.fmt, strict=settings.strict,
             commit_every_s=settings.commit_every_s, on_bad_line=hooks.on_bad_line, view=view,
-            replacing=not settings.append, commit_to=commit_to,
+            replacing=not settings.append, commit_to=commit_to, should_stop=hooks.should_stop,
         )  # fmt: skip

@@ -65,7 +65,7 @@ def test_alerts_go_to_trace_json_and_stay_in_the_state(tmp_path: Path) -> None:
     assert [e for e in remembered if e["event"].startswith("threshold_")] == alerts
 
 
-def test_exit_on_alert_exits_8_and_saves_the_hits_read_up_to_that_batch(tmp_path: Path) -> None:
+def test_exit_on_alert_exits_9_and_saves_the_hits_read_up_to_that_batch(tmp_path: Path) -> None:
     # The alert fires in the first batch: a 1 MiB block of lines (the C scanner reads CSV),
     # or 8192 lines when hitcount was built without it.
     from hitcount.ingest import lines
@@ -81,12 +81,17 @@ def test_exit_on_alert_exits_8_and_saves_the_hits_read_up_to_that_batch(tmp_path
 
     assert result.exit_code == ExitCode.ALERT == 9
     assert result.stdout == ""
+    # the rest of the batch is counted and saved, so its alerts are shown (and hooked) too
     assert result.stderr.splitlines() == [
         f"hitcount: alert: /login: 3 hits in 1m > 2 at {stamp(T0 + 102)} (/login>2/60s)",
+        f"hitcount: alert cleared: /login: 0 hits in 1m at {stamp(T0 + 220)}, <= 2 for a full"
+        " window (/login>2/60s)",
         "hitcount: error: stopped at the first alert (--exit-on-alert): /login went above 2"
         f" hits in 60s at {stamp(T0 + 102)}; the hits read up to the end of that batch were"
-        " counted and saved",
+        " counted and saved, and their alerts shown",
     ]
+    shown = [e for e in ok_json(["events", "--json"]) if e["event"].startswith("threshold_")]
+    assert [e["event"] for e in shown] == ["threshold_exceeded", "threshold_cleared"]
     metrics = ok_json(["metrics", "--json"])
     assert metrics["total_hits"] == metrics["lines_read"] == batch < len(rows)
     assert metrics["clock"] == T0 + batch - 1

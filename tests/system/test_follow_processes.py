@@ -272,3 +272,24 @@ def _read_for(fd: int, seconds: float) -> bytes:
         if ready:
             data += os.read(fd, 65536)
     return data
+
+
+def test_follow_exit_on_alert_exits_9_at_the_first_alert_with_it_committed(
+    tmp_path: Path,
+) -> None:
+    state, log = tmp_path / "state.json", tmp_path / "live.ndjson"
+    quiet = [json.dumps({"endpoint": "/p", "ts": T0 + 2 * i}) for i in range(30)]
+    burst = [json.dumps({"endpoint": "/login", "ts": T0 + 100 + i / 10}) for i in range(60)]
+    log.write_text("\n".join(quiet) + "\n")
+    follower = Follower(state, log, "--alert", "/login>50/10s", "--exit-on-alert")
+    try:
+        _wait_for_total(state, len(quiet))
+        with log.open("a") as handle:
+            handle.write("\n".join(burst) + "\n")
+        assert follower.process.wait(timeout=20) == 9, follower.err.read_text()
+    finally:
+        follower.kill()
+    err = follower.err.read_text()
+    assert "hitcount: alert: /login: 51 hits in 10s > 50" in err
+    assert "stopped at the first alert (--exit-on-alert)" in err
+    assert _committed(state) == _expected(quiet, burst)  # the batch of the alert: committed

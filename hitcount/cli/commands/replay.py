@@ -260,9 +260,10 @@ def replay(
         observers.close()
     for warning in outcome.warnings():
         render.warn(warning)
-    if outcome.followed is not None:  # the end of stdin
+    if outcome.followed is not None:  # the end of stdin, or --exit-on-alert
         if render.draws_live():  # then a text summary ends the live view
             render.replay(outcome.report, outcome.metrics, outcome.saved_to)
+        observers.finish()  # --exit-on-alert: exit 9, the last commit made
         return
     observers.finish()  # --exit-on-alert: exit 9, the state saved
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
