@@ -118,6 +118,18 @@ def latest_plausible_ts() -> float:
     return min(MAX_TS, time.time() + FUTURE_SLACK_S)
 
 
+def plain_float(text: str) -> float:
+    """`float(text)` for a number as JSON or a log writes it: ASCII, no `_` (float() also
+    reads `1_700_000_000` and other scripts' digits).
+
+    Raises:
+        ValueError: anything else.
+    """  # noqa: D205
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"not a plain number: {text[:40]!r}")
+    return float(text)
+
+
 def epoch_from_number(value: float) -> float:
     """Epoch seconds from a number: seconds, or milliseconds when above 1e11.
 
@@ -136,6 +148,8 @@ def epoch_from_iso(text: str) -> float:
         BadLine: the text is not an ISO 8601 date-time.
     """
     candidate = text.strip()
+    if not candidate.isascii():  # fromisoformat also reads other scripts' digits
+        raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}")
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"
     try:
@@ -162,7 +176,7 @@ def epoch_from_value(value: object) -> float:
             raise BadLine("timestamp is absurdly large") from err
     if isinstance(value, str):
         try:
-            number = float(value)
+            number = plain_float(value)
         except ValueError:
             return epoch_from_iso(value)
         return epoch_from_number(number)

@@ -17,8 +17,8 @@ _UNITS = {
 }  # fmt: skip
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
 #: One number and its unit (a bare number is seconds, and only alone).
-_PART = rf"(?i)({_NUMBER})\s*(ms|min|s|m|h|d|w)"
-_DURATION = rf"(?i)^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:ms|min|s|m|h|d|w)\s*)+)\s*$"
+_PART = rf"(?ai)({_NUMBER})\s*(ms|min|s|m|h|d|w)"  # ASCII digits only
+_DURATION = rf"(?ai)^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:ms|min|s|m|h|d|w)\s*)+)\s*$"
 
 
 def parse_duration(text: str, option: str = "last") -> float:
@@ -75,6 +75,8 @@ def parse_length(text: str, option: str = "last") -> float:
 def _is_number(text: str) -> bool:
     """Whether `text` is a bare number of seconds as `_NUMBER` reads it (`300`, `1.5`, `.5`),
     with whitespace around."""  # noqa: D205, D209
+    if not text.isascii():  # isdecimal() also takes other scripts' digits
+        return False
     head, dot, tail = text.strip().partition(".")
     return (head.isdecimal() or (bool(dot) and not head)) and (not dot or tail.isdecimal())
 

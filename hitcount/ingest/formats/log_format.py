@@ -18,7 +18,7 @@ from typing import Any
 
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats.access_log import endpoint_of_request
-from hitcount.model.hits import BadLine, Hit, check_endpoint, check_ts, check_user
+from hitcount.model.hits import BadLine, Hit, check_endpoint, check_ts, check_user, plain_float
 from hitcount.model.keys import status_class
 
 #: Apache `LogFormat` directives and the nginx variable each stands for.
@@ -146,7 +146,7 @@ class LogFormatParser:
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=timezone.utc)
             else:
-                return check_ts(float(fields["msec"]))
+                return check_ts(plain_float(fields["msec"]))
         except ValueError as err:
             raise BadLine("bad timestamp") from err
         return check_ts(moment.timestamp())

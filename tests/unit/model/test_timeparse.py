@@ -7,8 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hitcount.errors import ConfigurationError
-from hitcount.model.timeparse import parse_duration
+from hitcount.model.hits import BadLine, epoch_from_value
+from hitcount.model.timeparse import parse_duration, parse_instant
 
+#: 1700000000 in Arabic-Indic and in full-width digits.
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "1700000000")
+FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "1700000000")
 UNIT_S = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
@@ -48,3 +52,36 @@ def test_any_descending_sum_of_parts_is_their_total(counts: list[int]) -> None:
     text = "".join(f"{n}{unit}" for n, unit in parts)
     expected = sum(n * UNIT_S[unit] for n, unit in parts)
     assert parse_duration(text) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1_700_000_000",
+        ARABIC_INDIC,
+        FULL_WIDTH,
+        "\u0662\u0660\u0662\u0663-11-14T22:13:20Z",
+        "1700000000_",
+    ],
+)
+def test_a_timestamp_in_other_digits_or_with_underscores_is_a_bad_line(text: str) -> None:
+    # float() and fromisoformat() read these; JSON, jq and DuckDB do not: neither do we
+    with pytest.raises(BadLine, match="not a number or ISO 8601 date"):
+        epoch_from_value(text)
+    with pytest.raises(ConfigurationError, match="--now"):
+        parse_instant(text, "--now")
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0660", "\uff11\uff10m", "1_0s", "10_"])
+def test_a_duration_in_other_digits_or_with_underscores_is_refused(text: str) -> None:
+    with pytest.raises(ConfigurationError, match="must be a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1700000000", 1_700_000_000), (" 1700000000.5 ", 1_700_000_000.5), ("1.7e9", 1.7e9),
+     ("2023-11-14T22:13:20Z", 1_700_000_000)],
+)  # fmt: skip
+def test_plain_timestamps_still_read(text: str, seconds: float) -> None:
+    assert epoch_from_value(text) == seconds
