@@ -22,9 +22,10 @@ space-separated ``HTTP/...`` token when there is one, with surrounding spaces re
 request that names a target is a hit; only a line with no request at all (``"-"``, ``""``,
 a method alone) is bad. The endpoint is the target up to the first ``?`` or ``#``; an
 absolute URI (``scheme://authority``) gives its path, or ``/`` when it has none; ``CONNECT``
-gives its authority (``host:port``); ``OPTIONS *`` gives ``OPTIONS *``. A target longer than
-an endpoint may be (4096 characters) is cut and marked: its first characters, then
-``...[truncated]``, so a flood of long requests is counted under one visible endpoint.
+gives its authority (``host:port``); ``OPTIONS *`` gives ``OPTIONS *`` (and ``GET *``,
+``GET *``). A target longer than an endpoint may be (4096 characters) is cut and marked:
+its first characters, then ``...[truncated]``, so a flood of long requests is counted under
+one visible endpoint.
 Bytes are decoded as UTF-8 with
 ``errors="backslashreplace"``; nothing is percent-decoded or unescaped (a logged ``\"`` or
 ``\xHH`` stays as logged), and control characters stay in the endpoint as data.
@@ -52,7 +53,7 @@ the BadLine reason is given):
 | 6 ``HTTP/V1.0`` (last token ``HTTP/...``)       | hit; the protocol is not validated           |
 | 6 absolute URI ``GET http://h:p/path?q``        | hit ``/path`` (``/`` when it has no path)    |
 | 6 ``CONNECT host:port``                         | hit ``host:port`` (the authority)            |
-| 6 ``OPTIONS *``                                 | hit ``OPTIONS *`` (``*`` would be a glob)    |
+| 6 ``OPTIONS *`` (any method with target ``*``) | hit ``OPTIONS *`` (``*`` would be a glob)    |
 | 6 relative ``GET photo/``, ``../../etc/*``      | hit; the target as written, no query         |
 | 6 spaces inside the target                      | hit; the endpoint keeps its inner spaces     |
 | 6 lowercase/garbage method (``get``, ``200``)   | hit; the method is not read                  |
@@ -229,8 +230,8 @@ def _endpoint(request: bytes) -> str:
     target = target.strip(b" ")
     if not target:
         raise BadLine("no target in request")
-    if target == b"*":  # OPTIONS * asks about the server; "*" alone would read as a glob
-        return "OPTIONS *"
+    if target == b"*":  # `OPTIONS *` asks about the server; "*" alone would read as a glob
+        return method.decode("utf-8", "backslashreplace") + " *"
     if method.upper() == b"CONNECT":  # the authority, host:port
         return _decoded(target)
     found = _ABSOLUTE.match(target) if target[:1] != b"/" else None

@@ -751,7 +751,7 @@ def oracle(line: bytes) -> tuple[str, float, str] | None:
     method, target = words[0], b" ".join(words[1:])
     scheme = urlsplit(target.decode("latin-1")).scheme if b"://" in target else ""
     if target == b"*":
-        path = b"OPTIONS *"
+        path = method + b" *"
     elif method.upper() == b"CONNECT":  # the authority as written
         path = target
     elif scheme and not target.startswith(b"/"):
@@ -892,6 +892,7 @@ def test_the_readme_table_of_access_log_targets_holds_from_the_cli(tmp_path: Pat
         b"GET http://example.com:8080/a?b HTTP/1.0",
         b"CONNECT 1.3.3.7:1337 HTTP/1.0",
         b"OPTIONS * HTTP/1.0",
+        b"GET * HTTP/1.1",
         b"GET photo/ HTTP/1.0",
         b"GET ../../etc/* HTTP/1.0",
         b"SEARCH /" + b"A" * 5000 + b" HTTP/1.1",
@@ -904,11 +905,12 @@ def test_the_readme_table_of_access_log_targets_holds_from_the_cli(tmp_path: Pat
     log.write_bytes(b"".join(line(request) for request in requests))
     state = str(tmp_path / "state.json")
     replayed = ok(["--state", state, "replay", str(log), "--format", "combined"])
-    assert "7 hits kept" in replayed.stdout
+    assert "8 hits kept" in replayed.stdout
     assert "4 bad lines" in replayed.stdout
     top = json.loads(ok(["--state", state, "top", "--last", "1d", "--json"]).stdout)
     names = {row["endpoint"] for row in top}
     flood = "/" + "A" * (MAX_ENDPOINT_CHARS - len(TRUNCATED_MARK) - 1) + TRUNCATED_MARK
     assert names == {
-        "/api/login", "/a", "1.3.3.7:1337", "OPTIONS *", "photo/", "../../etc/*", flood
+        "/api/login", "/a", "1.3.3.7:1337", "OPTIONS *", "GET *", "photo/", "../../etc/*",
+        flood,
     }  # fmt: skip
