@@ -35,6 +35,7 @@ import msgspec
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.engine.codec import register_document_codec
 from hitcount.errors import HitcountError, StateError
+from hitcount.model.arguments import of_type
 from hitcount.persist.atomic import write_output
 from hitcount.persist.decoding import FORMAT as FORMAT  # re-exported
 from hitcount.persist.decoding import VERSION as VERSION  # re-exported
@@ -133,7 +134,9 @@ def from_bytes(data: bytes, source: str, *, lazy_distinct: bool = False) -> HitC
 
     Raises:
         StateError: not JSON, not a hitcount snapshot, a newer version, or any invalid value.
+        ConfigurationError: `data` is not bytes (or str).
     """
+    of_type(data, (bytes, bytearray, memoryview, str), "data", "the snapshot's bytes")
     document = decode(data, source)
     try:
         counter = _build(document)

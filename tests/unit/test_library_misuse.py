@@ -16,6 +16,7 @@ import pytest
 from hitcount import (
     ConfigurationError,
     HitCounter,
+    from_bytes,
     load_counter,
     replay,
     save_counter,
@@ -68,6 +69,7 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "save_counter None": (lambda: save_counter(None, counter()), "store"),
     "save_counter of None": (lambda: save_counter(store_from_url("memory://"), None), "counter"),
     "store_from_url int": (lambda: store_from_url(5), "url"),
+    "from_bytes None": (lambda: from_bytes(None, "here"), "data"),
 }
 
 
