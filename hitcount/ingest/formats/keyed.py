@@ -22,11 +22,10 @@ import msgspec
 from hitcount.ingest.formats.access_log import access_record
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.mapped import mapped_parser
-from hitcount.ingest.formats.ndjson import NdjsonParser, ndjson_hit
+from hitcount.ingest.formats.ndjson import NdjsonParser, invalid_json, ndjson_hit
 from hitcount.model.hits import (
     MAX_ENDPOINT_CHARS,
     TRUNCATED_MARK,
-    BadLine,
     Hit,
     check_endpoint,
 )
@@ -113,7 +112,7 @@ class KeyedParser:
             record = msgspec.json.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
             self.inner.parse(line)  # raises its reason
-            raise BadLine(f"invalid JSON ({err})") from err
+            raise invalid_json(err, line) from err
         if not isinstance(record, dict):
             self.inner.parse(line)  # raises "not a JSON object"
             record = {}
@@ -150,7 +149,7 @@ def _decoded(line: bytes) -> dict[str, Any]:
     try:
         record = msgspec.json.decode(line)
     except msgspec.DecodeError as err:  # the format's parser accepted it: not expected
-        raise BadLine(f"invalid JSON ({err})") from err
+        raise invalid_json(err, line) from err
     return record if isinstance(record, dict) else {}
 
 

@@ -16,6 +16,7 @@ import msgspec
 
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats.csv import CsvLines
+from hitcount.ingest.formats.ndjson import invalid_json
 from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_from_value
 from hitcount.model.keys import lookup
 
@@ -66,7 +67,7 @@ class MappedNdjsonParser:
         try:
             record = msgspec.json.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
-            raise BadLine(f"invalid JSON ({err})") from err
+            raise invalid_json(err, line) from err
         if not isinstance(record, dict):
             raise BadLine("not a JSON object")
         endpoint, ts = self._get(record, "endpoint"), self._get(record, "ts")

@@ -7,6 +7,7 @@ ignored.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -22,6 +23,8 @@ class _Line(msgspec.Struct):
 
 
 _decoder = msgspec.json.Decoder(_Line)
+#: A `\uD800`-`\uDBFF` escape: the first half of a UTF-16 surrogate pair.
+_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 
 
 class NdjsonParser:
@@ -44,12 +47,21 @@ class NdjsonParser:
                 raise BadLine(f"not a JSON object ({err})") from err
             raise BadLine(f"invalid value ({err})") from err
         except msgspec.DecodeError as err:
-            raise BadLine(f"invalid JSON ({err})") from err
+            raise invalid_json(err, line) from err
         except UnicodeDecodeError as err:
             raise BadLine(f"invalid JSON (not UTF-8 at byte {err.start})") from err
         except RecursionError as err:
             raise BadLine("invalid JSON (values nested too deeply)") from err
         return ndjson_hit(record.endpoint, record.ts, record.timestamp, record.user)
+
+
+def invalid_json(err: Exception, line: bytes) -> BadLine:
+    """The bad line a JSON decoding error makes: msgspec says a lone high-surrogate escape
+    (its pair missing) "was truncated"; the line was not."""  # noqa: D205, D209
+    reason = str(err)
+    if reason == "Input data was truncated" and _HIGH_SURROGATE.search(line):
+        reason = "a \\uD800-\\uDBFF escape without the low surrogate that must follow it"
+    return BadLine(f"invalid JSON ({reason})")
 
 
 def ndjson_hit(endpoint: Any, ts: Any, timestamp: Any, user: Any) -> Hit:

@@ -68,6 +68,8 @@ def test_ndjson_user_and_blank_line() -> None:
         (b'{"endpoint": "/a", "ts": 1, "user": {"id": 1}}', "user must be a string"),
         (b'{"endpoint": "/\xff", "ts": 1}', "invalid JSON"),
         (b'{"endpoint": "' + b"x" * 5000 + b'", "ts": 1}', "longer than"),
+        (b'{"endpoint": "/a", "ts": 1, "user": "\\ud800"}', "without the low surrogate"),
+        (b'{"endpoint": "/a", "ts": 1', "Input data was truncated"),  # truly cut short
     ],
 )
 def test_ndjson_bad_lines_say_why(line: bytes, reason: str) -> None:
@@ -248,3 +250,17 @@ def test_csv_record_spanning_lines_makes_every_line_of_it_bad(tmp_path: Path) ->
     assert [bad.line for bad in report.first_bad] == [2, 3, 4]
     assert "spanning lines" in report.first_bad[0].reason
     assert counter.endpoints() == ["/b", '/c "x"']
+
+
+def test_a_lone_surrogate_escape_is_named_in_a_replay(tmp_path: Path) -> None:
+    path = tmp_path / "s.ndjson"
+    path.write_text(
+        '{"endpoint": "/a", "ts": 1700000000, "user": "\\ud800"}\n'
+        '{"endpoint": "/b", "ts": 1700000001}\n',
+        encoding="utf-8",
+    )
+    reasons: list[str] = []
+    replay(HitCounter("sliding"), [str(path)], on_bad_line=lambda bad: reasons.append(bad.reason))
+    assert reasons == [
+        "invalid JSON (a \\uD800-\\uDBFF escape without the low surrogate that must follow it)"
+    ]
