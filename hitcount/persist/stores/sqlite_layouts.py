@@ -178,8 +178,8 @@ class BucketLayout(SqliteLayout):
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Write every bucket in chunks, endpoint by endpoint (straight from its table)."""
         source = keeping_buckets(strategy)
-        for endpoint in sorted(strategy.endpoints()):
-            write_bucket_chunks(db, endpoint, 0, source.bucket_counts(endpoint))
+        endpoints = sorted(strategy.endpoints())
+        write_bucket_chunks(db, ((ep, 0, source.bucket_counts(ep)) for ep in endpoints))
 
     def write_changed(self, db: sqlite3.Connection, strategy: Strategy, changed: set[str]) -> None:
         """Per changed endpoint: upsert the buckets that differ from its rows and chunks,

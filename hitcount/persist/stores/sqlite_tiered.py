@@ -50,9 +50,14 @@ class TieredLayout(BucketLayout):
     def write_whole(self, db: sqlite3.Connection, strategy: Strategy) -> None:
         """Write every bucket in chunks, endpoint by endpoint and tier by tier."""
         tiered = _tiered(strategy)
-        for endpoint in sorted(strategy.endpoints()):
-            for k, tier in enumerate(TIERS):
-                write_bucket_chunks(db, endpoint, k, tiered.bucket_counts(endpoint, tier))
+        write_bucket_chunks(
+            db,
+            (
+                (endpoint, k, tiered.bucket_counts(endpoint, tier))
+                for endpoint in sorted(strategy.endpoints())
+                for k, tier in enumerate(TIERS)
+            ),
+        )
 
     def extras(self, strategy: Strategy) -> Any:
         """Meta values: the cuts and `closed_until` (None where unset)."""
