@@ -161,7 +161,7 @@ def _db_with(counts: dict[int, int], endpoint: str = "/a", tier: int = 0) -> sql
         " bucket INTEGER NOT NULL, count INTEGER NOT NULL,"
         " PRIMARY KEY (endpoint, tier, bucket)) WITHOUT ROWID;" + SCHEMA
     )
-    write_bucket_chunks(db, endpoint, tier, counts)
+    write_bucket_chunks(db, [(endpoint, tier, counts)])
     return db
 
 
