@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -38,6 +39,35 @@ EVERYTHING = Scope()
 HEADER_ONLY = Scope(patterns=(), last_s=None)
 #: Every endpoint, no data: what `metrics` needs (with the store's `sizes`).
 SIZES_ONLY = Scope(patterns=None, last_s=None)
+
+
+#: How long a writer waits for another writer's lock before giving up, in seconds
+#: (`HITCOUNT_LOCK_TIMEOUT` overrides it).
+LOCK_TIMEOUT_S = 120.0
+LOCK_TIMEOUT_ENV = "HITCOUNT_LOCK_TIMEOUT"
+#: After this many seconds of waiting for the lock, `on_wait` is told (once).
+LOCK_NOTICE_S = 1.0
+
+
+def lock_timeout_s() -> float:
+    """`$HITCOUNT_LOCK_TIMEOUT` in seconds (0: do not wait), else `LOCK_TIMEOUT_S`.
+
+    Raises:
+        ConfigurationError: the variable is not a number >= 0.
+    """
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigurationError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds >= 0",
+            hint=f"set {LOCK_TIMEOUT_ENV} to seconds, e.g. {LOCK_TIMEOUT_ENV}=600, or unset it",
+        )
+    return value
 
 
 class Store(ABC):

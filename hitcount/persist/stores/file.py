@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import math
 import os
 import stat
 import time
@@ -13,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.metrics import plain
 from hitcount.persist.atomic import (
     AtomicWriteError,
@@ -21,35 +20,12 @@ from hitcount.persist.atomic import (
     write_atomically,
 )
 from hitcount.persist.reading import read_document_file
-from hitcount.persist.stores.base import Store
-
-#: How long a writer waits for another writer's lock before giving up, in seconds
-#: (`HITCOUNT_LOCK_TIMEOUT` overrides it).
-LOCK_TIMEOUT_S = 120.0
-LOCK_TIMEOUT_ENV = "HITCOUNT_LOCK_TIMEOUT"
-#: After this many seconds of waiting for the lock, `on_wait` is told (once).
-LOCK_NOTICE_S = 1.0
-
-
-def lock_timeout_s() -> float:
-    """`$HITCOUNT_LOCK_TIMEOUT` in seconds (0: do not wait), else `LOCK_TIMEOUT_S`.
-
-    Raises:
-        ConfigurationError: the variable is not a number >= 0.
-    """
-    raw = os.environ.get(LOCK_TIMEOUT_ENV)
-    if raw is None or not raw.strip():
-        return LOCK_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ConfigurationError(
-            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds >= 0",
-            hint=f"set {LOCK_TIMEOUT_ENV} to seconds, e.g. {LOCK_TIMEOUT_ENV}=600, or unset it",
-        )
-    return value
+from hitcount.persist.stores.base import (
+    LOCK_NOTICE_S,
+    LOCK_TIMEOUT_ENV,
+    Store,
+    lock_timeout_s,
+)
 
 
 def default_state_path() -> Path:

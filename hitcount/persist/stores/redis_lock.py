@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 
 from hitcount.errors import StoreUnavailableError
 from hitcount.model.metrics import plain
+from hitcount.persist.stores.base import LOCK_NOTICE_S, LOCK_TIMEOUT_ENV, lock_timeout_s
 
 if TYPE_CHECKING:
     from hitcount.persist.stores.redis import RedisStore
 
 #: How long the lock outlives an owner that stopped renewing it (killed, frozen, cut off).
 LEASE_MS = 10_000
-#: How long a writer waits for another's lock before giving up.
-TIMEOUT_S = 60.0
 #: How long a held-back writer's turn lasts (longer than one batch takes), and how long a
 #: whole read waits for such writers at most.
 WAITING_MS = 3_000
@@ -36,18 +35,32 @@ WRITERS_TURN_S = 10.0
 def leased_lock(store: RedisStore, key: str) -> Iterator[None]:
     """Hold the lock `key` of `store` for the block, renewing its lease meanwhile.
 
+    Waits as a file store does: up to `$HITCOUNT_LOCK_TIMEOUT` (`lock_timeout_s`), saying so
+    after `LOCK_NOTICE_S`.
+
     Raises:
-        StoreUnavailableError: another writer held it for `TIMEOUT_S`, or Redis failed.
+        StoreUnavailableError: another writer held it that long, or Redis failed.
     """
     token, lease_ms = os.urandom(12).hex(), LEASE_MS
-    deadline = time.monotonic() + TIMEOUT_S
+    timeout = lock_timeout_s()
+    started = time.monotonic()
+    told = False
     with store.errors("taking the lock"):
         store.scripts.run("renew_lock", [key], [token, lease_ms])  # registered before the thread
         while not store.client.set(key, token, nx=True, px=lease_ms):
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - started
+            if not told and waited >= LOCK_NOTICE_S and store.on_wait is not None:
+                told = True
+                store.on_wait(
+                    f"{store.describe()}: waiting for another hitcount process to finish"
+                    f" writing (up to {plain(timeout)} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
+                )
+            if waited >= timeout:
                 raise StoreUnavailableError(
-                    f"{store.describe()}: another hitcount holds the lock",
-                    hint=f"wait for it; if its owner died, the lock is free within"
+                    f"{store.describe()}: another hitcount process held the state lock for"
+                    f" {plain(timeout)} s",
+                    hint=f"run again when it is done, or wait longer: {LOCK_TIMEOUT_ENV}=600"
+                    f" hitcount ...; if its owner died, the lock is free within"
                     f" {plain(lease_ms / 1000)} s",
                 )
             time.sleep(0.05)

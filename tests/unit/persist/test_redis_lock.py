@@ -71,20 +71,36 @@ def test_a_live_owner_keeps_the_lock_for_many_leases(
 ) -> None:
     redis_url = redis_base
     monkeypatch.setattr(redis_lock, "LEASE_MS", 300)
-    monkeypatch.setattr(redis_lock, "TIMEOUT_S", 0.2)
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "0.2")  # the same variable as the file stores
     namespace = fresh_namespace()
     owner, other = _store(redis_url, namespace), _store(redis_url, namespace)
     refused = []
     with owner.locked():
         for _ in range(8):  # 2.4 s: eight leases
             time.sleep(0.3)
-            with (
-                pytest.raises(StoreUnavailableError, match="holds the lock") as err,
-                other.locked(),
-            ):
+            held_too_long = r"held the state lock for 0\.2 s"
+            with pytest.raises(StoreUnavailableError, match=held_too_long) as err, other.locked():
                 pass
             refused.append(err.value)
     assert "free within 0.3 s" in str(refused[0].hint)
     with other.locked():
         assert [t.name for t in threading.enumerate()].count("hitcount-lock") == 1
     assert "hitcount-lock" not in [t.name for t in threading.enumerate()]
+
+
+def test_a_waiting_writer_says_so_and_gives_up_after_the_lock_timeout(
+    redis_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITCOUNT_LOCK_TIMEOUT", "1.5")
+    namespace = fresh_namespace()
+    owner, other = _store(redis_base, namespace), _store(redis_base, namespace)
+    told: list[str] = []
+    other.on_wait = told.append
+    with owner.locked():
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError) as err, other.locked():
+            pass
+        waited = time.monotonic() - started
+    assert 1.5 <= waited < 3.0
+    assert len(told) == 1 and "waiting for another hitcount process" in told[0]
+    assert "HITCOUNT_LOCK_TIMEOUT=600" in str(err.value.hint)
