@@ -84,8 +84,13 @@ class EventBus:
             A function that removes this subscription.
 
         Raises:
-            ConfigurationError: `name` is not a known event name nor `ALL`.
+            ConfigurationError: `name` is not a known event name nor `ALL`, or `handler` is
+                not callable.
         """
+        if not callable(handler):
+            raise ConfigurationError(
+                f"handler must be callable, got {type(handler).__name__}", param="handler"
+            )
         if name != ALL and name not in EVENT_FIELDS:
             known = ", ".join(sorted(EVENT_FIELDS))
             raise ConfigurationError(f"unknown event {name!r}", hint=f"known events: {known}")

@@ -82,6 +82,7 @@ def to_document(counter: HitCounter, *, compact: bool = False) -> dict[str, Any]
 
 def take_snapshot(counter: HitCounter) -> dict[str, Any]:
     """The whole state as a JSON-ready snapshot document (emits `snapshot_taken`)."""
+    of_type(counter, HitCounter, "counter", "a HitCounter")
     document = to_document(counter)
     counter.snapshot_taken()
     return document
@@ -94,7 +95,9 @@ def restore_snapshot(counter: HitCounter, document: dict[str, Any]) -> None:
 
     Raises:
         StateError: the document is invalid; the counter is then left unchanged.
+        ConfigurationError: `counter` is not a HitCounter.
     """
+    of_type(counter, HitCounter, "counter", "a HitCounter")
     counter.replace_with(from_document(document))
 
 

@@ -175,13 +175,19 @@ def updating(
             `replace`) the store holds something that is not a hitcount state, which is
             never overwritten.
     """
+    if create is not None and not callable(create):
+        raise ConfigurationError(
+            f"create must be a function that returns a HitCounter, got {type(create).__name__}",
+            hint="pass the function itself: updating(store, lambda: HitCounter('sliding'))",
+            param="create",
+        )
     with _store(store).locked():
         existing = store.header_to_replace() if replace else store.load()
         if create is not None and (replace or existing is None):
             if existing is not None:
                 check_is_state(existing, store.describe())
             existing = None  # not kept through the replay: a big old state would weigh on it
-            counter = create()
+            counter = of_type(create(), HitCounter, "create", "a function returning a HitCounter")
         elif existing is None:
             raise no_state(store)
         else:

@@ -19,8 +19,10 @@ from hitcount import (
     from_bytes,
     load_counter,
     replay,
+    restore_snapshot,
     save_counter,
     store_from_url,
+    take_snapshot,
     updating,
 )
 
@@ -70,6 +72,19 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "save_counter of None": (lambda: save_counter(store_from_url("memory://"), None), "counter"),
     "store_from_url int": (lambda: store_from_url(5), "url"),
     "from_bytes None": (lambda: from_bytes(None, "here"), "data"),
+    "subscribe None": (lambda: counter().subscribe("pruned", None), "handler"),
+    "subscribe text": (lambda: counter().subscribe("pruned", "print"), "handler"),
+    "take_snapshot None": (lambda: take_snapshot(None), "counter"),
+    "restore_snapshot None": (lambda: restore_snapshot(None, take_snapshot(counter())), "counter"),
+    "namespace int": (lambda: store_from_url("memory://", namespace=5), "namespace"),
+    "updating with a counter": (
+        lambda: updating(store_from_url("memory://"), counter()).__enter__(),
+        "create",
+    ),
+    "updating creating None": (
+        lambda: updating(store_from_url("memory://"), lambda: None).__enter__(),
+        "create",
+    ),
 }
 
 

@@ -102,6 +102,10 @@ def store_from_url(url: str | None, *, namespace: str | None = None) -> Store:
     Raises:
         ConfigurationError: an unknown scheme (the message lists the known ones).
     """
+    if namespace is not None and not isinstance(namespace, str):
+        raise ConfigurationError(
+            f"namespace must be a string, got {type(namespace).__name__}", param="namespace"
+        )
     if url is None:
         return default_store()
     if not isinstance(url, str | os.PathLike):
