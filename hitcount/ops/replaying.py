@@ -289,6 +289,7 @@ def _append_shared(
             counter.inputs.update(session.saved_positions())
             commit_to = session.commit_followed
             followed = _follow(counter, store, sources, settings, hooks, commit_to=commit_to)
+            followed.report.hits_kept -= session.refused_hits  # as the metrics count them
             if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
                 raise KeyboardInterrupt
             metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
@@ -297,6 +298,7 @@ def _append_shared(
         report = _replay(
             counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
         )
+    report.hits_kept -= session.refused_hits  # late for the stored state, as the metrics say
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
 

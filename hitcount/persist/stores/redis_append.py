@@ -80,6 +80,9 @@ class RedisAppend:
         if self._users is not None:
             self.counter.distinct = empty_tracker(self._users)
         self.hits_written = 0
+        #: Hits this writer's counter kept but the stored state refused as too late (a
+        #: document strategy's endpoint is further on in Redis than in the local delta).
+        self.refused_hits = 0
         self._sent = Metrics()
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
@@ -246,6 +249,7 @@ class RedisAppend:
         else:
             self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)
         self.hits_written += increments["total_hits"]
+        self.refused_hits += refused
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
         self.counter.announce_switches(dict.fromkeys(layout.switched))  # a CAS retry: once

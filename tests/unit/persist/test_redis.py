@@ -25,7 +25,7 @@ from hitcount.ingest.resuming import plan_starts
 from hitcount.persist.stores import Scope, store_from_url
 from hitcount.persist.stores.redis import RedisStore
 from hitcount.persist.stores.redis_append import appending
-from tests.cli_helpers import ok, run
+from tests.cli_helpers import ok, run, write_ndjson
 from tests.conftest import REAL_LOGS, SAMPLES, fresh_namespace
 from tests.redis_servers import free_port, redis_server
 
@@ -82,6 +82,24 @@ def test_append_in_parts_equals_one_replay(url: str, tmp_path: Path, strategy: s
     whole = str(tmp_path / "whole.json")
     hitcount(whole, "replay", "-s", strategy, "--max-lateness", "1e6", str(SAMPLES / "web.ndjson"))
     assert _answers(url) == _answers(whole)
+
+
+@pytest.mark.parametrize("strategy", ["ehist", "auto"])
+def test_an_append_reports_the_hits_the_stored_state_refused_as_late(
+    url: str, tmp_path: Path, strategy: str
+) -> None:
+    # the batch's own counter keeps all three; the stored endpoint is further on: one is late
+    first = write_ndjson(tmp_path / "b.ndjson", [("/a", 1_745_713_014.0)])
+    later = [("/x", 1_745_937_039.0), ("/x", 1_745_936_911.0), ("/x", 1_745_936_798.0)]
+    added = write_ndjson(tmp_path / "a.ndjson", later)
+    file_state = str(tmp_path / "state.db")
+    reports = []
+    for store in (url, file_state):
+        hitcount(store, "replay", "-s", strategy, str(first))
+        hitcount(store, "replay", "--append", str(added))
+        reports.append(hitcount(store, "replay", "--append", "--again", str(added), "--json"))
+    assert reports[0]["hits_kept"] == reports[1]["hits_kept"] == 2
+    assert reports[0]["late_hits"] == reports[1]["late_hits"] == 1
 
 
 RETENTION = {"fixed": "--retention", "sliding": "--max-window", "ehist": "--max-window",
