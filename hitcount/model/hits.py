@@ -148,7 +148,10 @@ def epoch_from_iso(text: str) -> float:
         BadLine: the text is not an ISO 8601 date-time.
     """
     candidate = text.strip()
-    if not candidate.isascii():  # fromisoformat also reads other scripts' digits
+    # fromisoformat also reads other scripts' digits, and any character between the date
+    # and the time (`2023-11-14_22:13:20`): ISO 8601 and RFC 3339 put a T or a space there
+    odd_separator = candidate[4:5] == "-" and len(candidate) > 10 and candidate[10] not in "Tt "
+    if not candidate.isascii() or odd_separator:
         raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}")
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"

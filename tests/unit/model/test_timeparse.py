@@ -62,9 +62,11 @@ def test_any_descending_sum_of_parts_is_their_total(counts: list[int]) -> None:
         FULL_WIDTH,
         "\u0662\u0660\u0662\u0663-11-14T22:13:20Z",
         "1700000000_",
+        "2023-11-14_22:13:20Z",
+        "2023-11-14X22:13:20",
     ],
 )
-def test_a_timestamp_in_other_digits_or_with_underscores_is_a_bad_line(text: str) -> None:
+def test_a_timestamp_in_other_digits_underscores_or_odd_separators_is_a_bad_line(text: str) -> None:
     # float() and fromisoformat() read these; JSON, jq and DuckDB do not: neither do we
     with pytest.raises(BadLine, match="not a number or ISO 8601 date"):
         epoch_from_value(text)
@@ -81,7 +83,9 @@ def test_a_duration_in_other_digits_or_with_underscores_is_refused(text: str) ->
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("1700000000", 1_700_000_000), (" 1700000000.5 ", 1_700_000_000.5), ("1.7e9", 1.7e9),
-     ("2023-11-14T22:13:20Z", 1_700_000_000)],
+     ("2023-11-14T22:13:20Z", 1_700_000_000), ("2023-11-14t22:13:20Z", 1_700_000_000),
+     ("2023-11-14 22:13:20", 1_700_000_000), ("20231114T221320Z", 1_700_000_000),
+     ("2023-11-14", 1_699_920_000)],
 )  # fmt: skip
 def test_plain_timestamps_still_read(text: str, seconds: float) -> None:
     assert epoch_from_value(text) == seconds
