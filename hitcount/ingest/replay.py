@@ -115,7 +115,7 @@ def replay(
         replayer.report.stopped = True
     if not starts:
         refuse_empty(replayer.report, sources, counter.keying.where)
-    counter.metrics.lines_read += replayer.report.lines_read
+    replayer.count_lines()
     if on_checkpoint is not None and sources:  # the input last read (a stop ends early)
         on_checkpoint(replayer.current or sources[-1], replayer.source_lines, True)
     replayer.report.elapsed_s = time.perf_counter() - started
@@ -156,6 +156,7 @@ class Replayer(Recorder):
         self.fmt = fmt
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
+        self._lines_counted = 0  # of `report.lines_read`, those in the counter's metrics
         #: CSV read by workers: the header's columns, and whether a quoted field is open.
         self._csv_columns: tuple[int, int, int | None] | None = None
         self._csv_open = False
@@ -240,9 +241,15 @@ class Replayer(Recorder):
         self.source_lines = self._kept_lines(started)
         if self.on_checkpoint is not None:
             self.flush()
+            self.count_lines()  # a store saving each batch saves its lines with its hits
             if self.place is not None:
                 self.place.record(self.source_lines)
             self.on_checkpoint(source, self.source_lines, False)
+
+    def count_lines(self) -> None:
+        """Add the lines read since the last call to the counter's `lines_read` metric."""
+        self.counter.metrics.lines_read += self.report.lines_read - self._lines_counted
+        self._lines_counted = self.report.lines_read
 
     def _kept_lines(self, started: int) -> int:
         """The current file's lines read so far that its position may cover.

@@ -47,7 +47,7 @@ from hitcount.persist.stores.redis_errors import invalid_url, masked, refuse_cap
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
-from hitcount.persist.stores.redis_lock import leased_lock, writers_paused
+from hitcount.persist.stores.redis_lock import whole_state_lock, writers_paused
 from hitcount.persist.stores.redis_scripts import Scripts
 from hitcount.persist.stores.redis_urls import split_url
 
@@ -79,6 +79,8 @@ class RedisStore(Store):
         self._client: Any = None
         self._scripts: Scripts | None = None
         self.is_cluster = False
+        #: Whether this store holds the appends back already (`whole_state_lock`).
+        self.writers_held = False
 
     def describe(self) -> str:
         """The URL without its password, and the namespace."""
@@ -164,7 +166,7 @@ class RedisStore(Store):
     def load_scoped(self, scope: Scope) -> bytes | None:
         """A state document holding only what `scope` needs: its endpoints, its window (the
         whole state is read with `--append`s paused: one moment's data and positions)."""  # noqa: D205, D209
-        if scope == EVERYTHING:
+        if scope == EVERYTHING and not self.writers_held:
             with writers_paused(self):
                 return self._load_scoped(scope)
         return self._load_scoped(scope)
@@ -413,8 +415,9 @@ class RedisStore(Store):
     # -- locking -------------------------------------------------------------------------------
 
     def locked(self) -> AbstractContextManager[None]:
-        """A lock key against other whole-state writers: a short lease renewed while held."""
-        return leased_lock(self, self.root_key("lock"))
+        """A lock key against other whole-state writers (a short lease renewed while held),
+        the appends paused meanwhile (`whole_state_lock`)."""  # noqa: D205, D209
+        return whole_state_lock(self)
 
     def close(self) -> None:
         """Close the connection pool."""

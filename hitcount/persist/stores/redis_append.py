@@ -169,13 +169,13 @@ class RedisAppend:
                 if not told and waited >= 1.0 and self.store.on_wait is not None:
                     told = True
                     self.store.on_wait(
-                        f"{self.store.describe()}: waiting while a whole read (a snapshot"
-                        " save) holds the appends back (a killed one's hold lapses within"
-                        " 10 s)"
+                        f"{self.store.describe()}: waiting while a whole-state read or change"
+                        " (snapshot save, swap, restore, replay) holds the appends back (a"
+                        " killed one's hold lapses within 10 s)"
                     )
                 if waited > PAUSE_WAIT_S:
                     raise StoreUnavailableError(
-                        f"{self.store.describe()}: whole reads (snapshot saves) held the"
+                        f"{self.store.describe()}: whole-state reads or changes held the"
                         f" appends back for {PAUSE_WAIT_S:.0f} s",
                         hint="retry when it is done",
                     ) from None
@@ -411,7 +411,9 @@ def _finite(value: float | None) -> bool:
 def _replaced(store: RedisStore) -> StateError:
     return StateError(
         f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
-        hint="the batches written before went to the old state; replay again with --append",
+        hint="the batches written before went to the state that was replaced (a swap keeps"
+        " them); replay again with --append --resume: it goes on after the lines the state"
+        " holds",
     )
 
 

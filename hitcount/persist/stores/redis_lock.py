@@ -115,6 +115,21 @@ def writers_paused(store: RedisStore) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def whole_state_lock(store: RedisStore) -> Iterator[None]:
+    """The lock of a whole-state change (swap, restore, a replay without `--append`, a fold),
+    with the appends paused until it is released: a batch that a swap's read held back must
+    not land in the generation the swap is about to replace (it would be lost); it waits,
+    then finds the state replaced. Whole reads under it do not pause again
+    (`store.writers_held`)."""  # noqa: D205, D209
+    with leased_lock(store, store.root_key("lock")), writers_paused(store):
+        store.writers_held = True
+        try:
+            yield
+        finally:
+            store.writers_held = False
+
+
 def waiting_key(store: RedisStore) -> str:
     """The key a writer held back by a whole read keeps alive until its batch lands."""
     return store.root_key("waiting")

@@ -752,7 +752,7 @@ def test_a_batch_held_back_by_a_whole_read_says_it_waits(redis_url: str, tmp_pat
     result = run(["--store", url, "replay", "--append", "--again", str(SAMPLES / "web.ndjson")])
     assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started >= 2.0
-    assert "waiting while a whole read (a snapshot save) holds the appends back" in (result.stderr)
+    assert "waiting while a whole-state read or change (snapshot save, swap" in result.stderr
 
 
 def test_whole_reads_back_to_back_do_not_starve_the_appends(redis_url: str, tmp_path: Path) -> None:
@@ -810,3 +810,76 @@ def test_a_sweep_of_a_replaced_generation_writes_nothing_to_it(
     assert sweep_if_due(store, generation, layout, T_REAL + 10_000.0, 600.0) == 0
     assert int(store.client.hget(meta_key, "m:pruned_events") or 0) == 0
     assert store.client.scard(store.gen_key(generation, "endpoints")) == 50  # untouched
+
+
+def test_a_batch_held_back_by_a_swap_finds_the_state_replaced_not_lost(redis_url: str) -> None:
+    """A swap reads the whole state, converts it, writes a new generation: an append's batch
+    held back meanwhile must not land in the generation about to be replaced (it was lost,
+    and the append said it was saved); it waits, then finds the state replaced (QA E4)."""  # noqa: D205, D209
+    import threading
+
+    from hitcount.persist.state import updating
+    from hitcount.persist.stores import redis_append
+
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    create = lambda: HitCounter("sliding", max_window_s=1e7)  # noqa: E731
+    save_counter(store, create())
+    read, release = threading.Event(), threading.Event()
+
+    def swap() -> None:
+        swapper = store_from_url(url)
+        with updating(swapper) as counter:  # the lock, the whole read: the appends paused
+            read.set()
+            release.wait(10)
+            counter.swap_strategy("sliding", max_window_s=2e7)
+        swapper.close()
+
+    writer = redis_append.RedisAppend(store, str(store.current_generation()))
+    writer.counter.record_many([("/a", 1e9 + 1), ("/a", 1e9 + 2)])
+    writer.flush()  # the first batch lands before the swap reads
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    assert read.wait(10)
+    writer.counter.record_many([("/a", 1e9 + 3)])
+    threading.Timer(0.5, release.set).start()  # the swap converts while it waits
+    try:
+        with pytest.raises(StateError, match="the state was replaced"):
+            writer.flush()  # held back until the swap is through, then refused
+    finally:
+        swapper.join(10)
+    counter = load_counter(store)
+    assert counter.strategy.params["max_window_s"] == 2e7  # the swap's state
+    assert counter.query("/a", 1e8).answer.count == counter.metrics.total_hits == 2
+
+
+def test_each_batch_commits_the_lines_it_read(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lines_read` goes in with each batch's hits and position, so an append that dies
+    after a batch leaves the state's metrics agreeing with what it holds (QA E5)."""  # noqa: D205, D209
+    from hitcount import replay
+    from hitcount.persist.stores import redis_append
+
+    monkeypatch.setattr(redis_append, "FLUSH_HITS", 1000)  # a batch per block of lines
+
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    create = lambda: HitCounter("sliding", max_window_s=1e7)  # noqa: E731
+    save_counter(store, create())
+    path = write_ndjson(tmp_path / "h.ndjson", [("/a", 1e9 + i / 100) for i in range(80_000)])
+
+    class KilledError(Exception):
+        """The process dies right after its first batch landed."""
+
+    def die() -> None:
+        raise KilledError
+
+    with pytest.raises(KilledError), appending(store, create) as session:
+        session.on_flush = die
+        replay(session.counter, [str(path)], on_checkpoint=session.checkpoint)
+    metrics = load_counter(store).metrics
+    assert 0 < metrics.total_hits < 80_000
+    assert metrics.lines_read == metrics.total_hits

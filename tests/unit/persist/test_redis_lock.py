@@ -84,7 +84,8 @@ def test_a_live_owner_keeps_the_lock_for_many_leases(
             refused.append(err.value)
     assert "free within 0.3 s" in str(refused[0].hint)
     with other.locked():
-        assert [t.name for t in threading.enumerate()].count("hitcount-lock") == 1
+        # two renewers: the lock, and the pause that holds the appends back meanwhile
+        assert [t.name for t in threading.enumerate()].count("hitcount-lock") == 2
     assert "hitcount-lock" not in [t.name for t in threading.enumerate()]
 
 
