@@ -226,6 +226,8 @@ class Replayer(Recorder):
                 self.place.finish(lines, self._offset)
             else:  # an unfinished last line that did not count: read again next time
                 self.place.record(lines)
+            if self.on_checkpoint is not None:  # the end's position (a gzip file's is only now)
+                self.on_checkpoint(self.current, lines, False)
         self._done_bytes += self._offset
         self._offset = 0
 

@@ -412,8 +412,8 @@ def _replaced(store: RedisStore) -> StateError:
     return StateError(
         f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
         hint="the batches written before went to the state that was replaced (a swap keeps"
-        " them); replay again with --append --resume: it goes on after the lines the state"
-        " holds",
+        " them); replay again with --append --resume (or --follow --append): it goes on after"
+        " the lines the state holds",
     )
 
 

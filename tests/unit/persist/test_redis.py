@@ -883,3 +883,23 @@ def test_each_batch_commits_the_lines_it_read(
     metrics = load_counter(store).metrics
     assert 0 < metrics.total_hits < 80_000
     assert metrics.lines_read == metrics.total_hits
+
+
+def test_a_gzip_file_appended_with_another_is_recorded_as_read_whole(
+    url: str, tmp_path: Path
+) -> None:
+    """A gzip file's end offset is known only once it is read to its end: the position sent
+    with its last batch said 0, so a later append of it was not refused (QA E7)."""  # noqa: D205, D209
+    import gzip
+
+    hits = [("/g", 1e9 + i) for i in range(50)]
+    plain = write_ndjson(tmp_path / "g.ndjson", hits)
+    packed = tmp_path / "g.ndjson.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    other = write_ndjson(tmp_path / "o.ndjson", [("/o", 1e9 + 60 + i) for i in range(50)])
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1d", str(other))
+    hitcount(url, "replay", "--append", "--again", str(packed), str(other))
+    again = run(["--store", url, "replay", "--append", str(packed)])
+    assert again.exit_code == 3, again.stderr
+    assert "already read whole" in again.stderr
+    assert hitcount(url, "metrics", "--json")["total_hits"] == 150
