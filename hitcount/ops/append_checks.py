@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.model.keys import Keying
+from hitcount.model.metrics import plain
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 
@@ -31,6 +32,22 @@ def check_same_strategy(current: Strategy, name: str | None, params: Mapping[str
             f"the saved state uses {current.describe()}; --append cannot change the strategy",
             hint="use `hitcount swap` to change it, or replay without --append to start over",
         )
+
+
+def check_same_lateness(counter: HitCounter, max_lateness_s: float | None) -> None:
+    """Under `append` onto a shared store (Redis): the lateness allowance asked for (if any)
+    must be the saved one; writers at once cannot each change it.
+
+    Raises:
+        ConfigurationError: a different one.
+    """  # noqa: D205
+    if max_lateness_s is None or max_lateness_s == counter.max_lateness_s:
+        return
+    raise ConfigurationError(
+        f"the saved state allows lines {plain(counter.max_lateness_s)} s late; an --append to"
+        f" Redis cannot change --max-lateness (asked {plain(max_lateness_s)} s)",
+        hint="give the saved allowance or none; a replay without --append sets a new one",
+    )
 
 
 def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:

@@ -32,6 +32,7 @@ from hitcount.ops.append_checks import (
     check_same_cap,
     check_same_distinct,
     check_same_keying,
+    check_same_lateness,
     check_same_strategy,
 )
 from hitcount.persist.state import load_counter, updating
@@ -281,6 +282,7 @@ def _append_shared(
             counter, not settings.distinct, precision, hooks.on_note, can_fold=False
         )
         check_same_keying(counter, settings.keying)
+        check_same_lateness(counter, settings.max_lateness_s)
         hooks.on_counter(counter)
         if counter.lateness_note:
             hooks.on_note(counter.lateness_note)

@@ -620,6 +620,19 @@ def test_an_append_cannot_change_the_strategy(url: str, other: list[str]) -> Non
     hitcount(url, "replay", "--append", "--again", sample, "--max-window", "2d")  # the same: fine
 
 
+def test_an_append_cannot_change_the_lateness_allowance(url: str) -> None:
+    """A file state takes a new --max-lateness on --append; Redis refused nothing and used
+    the old one silently (QA E8): now it says so, exit 2, nothing written."""  # noqa: D205, D209
+    sample = str(SAMPLES / "web.ndjson")
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "2d", sample)
+    before = _answers(url)
+    result = run(["--store", url, "replay", "--append", "--again", sample, "--max-lateness", "5m"])
+    assert result.exit_code == 2, result.stderr
+    assert "cannot change --max-lateness" in result.stderr
+    assert _answers(url) == before
+    hitcount(url, "replay", "--append", "--again", sample, "--max-lateness", "60")  # the same
+
+
 _SMALL_BATCHES = (
     "import sys, hitcount.persist.stores.redis_append as a; a.FLUSH_HITS = 1500;"
     " from hitcount.__main__ import main; sys.argv[0] = 'hitcount'; main()"
