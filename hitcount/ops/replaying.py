@@ -18,7 +18,7 @@ import msgspec
 
 from hitcount.engine import DEFAULT_MAX_LATENESS_S, HitCounter
 from hitcount.engine.capping import ENDPOINTS_WARNING, checked_cap
-from hitcount.errors import ConfigurationError, StateError
+from hitcount.errors import ConfigurationError, InputError, StateError
 from hitcount.ingest.ordering import in_time_order
 from hitcount.ingest.progress import ProgressHandler
 from hitcount.ingest.replay import FIRST_BAD_LINES, BadLineInfo, ReplayReport
@@ -297,9 +297,12 @@ def _append_shared(
             metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
             return ReplayOutcome(followed.report, metrics, store.describe(), followed)
         starts = _starts(session.saved_positions(), sources, settings, hooks)
-        report = _replay(
-            counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
-        )
+        try:
+            report = _replay(
+                counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts
+            )
+        except InputError as err:  # some batches may be in: "nothing was saved" is not so
+            raise session.partly_written(err) from err
     report.hits_kept -= session.refused_hits  # late for the stored state, as the metrics say
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())

@@ -24,7 +24,7 @@ from typing import Any
 
 from hitcount.engine import HitCounter
 from hitcount.engine.queries import RECENT_EVENTS
-from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.errors import InputError, StateError, StoreUnavailableError
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import (
@@ -80,6 +80,7 @@ class RedisAppend:
         if self._users is not None:
             self.counter.distinct = empty_tracker(self._users)
         self.hits_written = 0
+        self._source: str | None = None  # the input of the last block (for messages)
         #: Hits this writer's counter kept but the stored state refused as too late (a
         #: document strategy's endpoint is further on in Redis than in the local delta).
         self.refused_hits = 0
@@ -101,6 +102,7 @@ class RedisAppend:
 
     def checkpoint(self, source: str, lines: int, final: bool) -> None:
         """After each block of `source` (`lines` read so far): flush when it is time."""
+        self._source = source
         if source != STDIN and (position := self._position(source, lines)) is not None:
             self._positions[position.path] = position
         due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
@@ -124,21 +126,32 @@ class RedisAppend:
         try:
             self._flush(source)
         except StoreUnavailableError as err:
-            where = ""
-            if source is not None and source != STDIN:
-                position = find(self._committed, source)
-                done = position.lines if position is not None else 0
-                where = f" (through line {done} of {display_name(source)})"
-            again = "run the same command with --append --resume to go on without counting twice"
             raise StoreUnavailableError(
-                f"{err.message}; {self.hits_written} hits of this replay were written{where}",
-                hint=f"{err.hint}; then {again}" if err.hint else again,
+                f"{err.message}; {self.written(source)}",
+                hint=f"{err.hint}; then {_AGAIN}" if err.hint else _AGAIN,
             ) from err
         self._last_flush = time.monotonic()
         self._committed = dict(self._positions)
         self._sweep()
         if self.on_flush is not None:
             self.on_flush()
+
+    def written(self, source: str | None) -> str:
+        """What this replay's batches wrote so far: `N hits ... (through line L of FILE)`."""
+        where = ""
+        if source is not None and source != STDIN:
+            position = find(self._committed, source)
+            done = position.lines if position is not None else 0
+            where = f" (through line {done} of {display_name(source)})"
+        return f"{self.hits_written} hits of this replay were written{where}"
+
+    def partly_written(self, err: InputError) -> InputError:
+        """`err` (a bad input met after some batches landed) saying what was written and how
+        to go on, instead of its "nothing was saved"."""  # noqa: D205, D209
+        if not self._committed and not self.hits_written:
+            return err
+        hint = f"{self.written(self._source)}; fix the input, then {_AGAIN}"
+        return InputError(err.source, err.reason, line=err.line, hint=hint)
 
     def _sweep(self) -> None:
         """Prune the endpoints no batch touched, when it is due (`redis_sweep`)."""
@@ -406,6 +419,9 @@ class _PausedError(Exception):
 
 def _finite(value: float | None) -> bool:
     return value is not None and value not in (float("inf"), -float("inf"))
+
+
+_AGAIN = "run the same command with --append --resume to go on without counting twice"
 
 
 def _replaced(store: RedisStore) -> StateError:

@@ -916,3 +916,29 @@ def test_a_gzip_file_appended_with_another_is_recorded_as_read_whole(
     assert again.exit_code == 3, again.stderr
     assert "already read whole" in again.stderr
     assert hitcount(url, "metrics", "--json")["total_hits"] == 150
+
+
+def test_a_strict_bad_line_after_some_batches_says_what_was_written(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches landed before the bad line: "nothing was saved" was false, and running the
+    same --append again counted them twice (QA E9). It says how to go on instead."""  # noqa: D205, D209
+    from hitcount.persist.stores import redis_append
+
+    monkeypatch.setattr(redis_append, "FLUSH_HITS", 1000)  # a batch per block of lines
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    good = [json.dumps({"endpoint": f"/e{i % 7}", "ts": 1e9 + i / 10}) for i in range(40_000)]
+    path = tmp_path / "s.ndjson"  # the bad line after the first block (1 MiB) of lines
+    path.write_text("\n".join([*good[:30_000], "garbage", *good[30_000:]]) + "\n")
+    seed = write_ndjson(tmp_path / "seed.ndjson", [("/seed", 1e9)])
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1d", str(seed))
+    result = run(["--store", url, "replay", "--append", "--strict", str(path)])
+    assert result.exit_code == 3, result.stderr
+    assert "s.ndjson:30001: invalid JSON" in result.stderr
+    assert "nothing was saved" not in result.stderr
+    assert "hits of this replay were written (through line" in result.stderr
+    assert "--append --resume" in result.stderr
+    path.write_text("\n".join(good) + "\n")  # the line fixed (removed)
+    ok(["--store", url, "replay", "--append", "--resume", "--strict", str(path)])
+    metrics = hitcount(url, "metrics", "--json")
+    assert metrics["total_hits"] == metrics["lines_read"] == 40_001
