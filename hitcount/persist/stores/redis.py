@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.model.globs import is_glob, matches
 from hitcount.persist.document import VERSION, encode, from_bytes
 from hitcount.persist.stores import redis_users
@@ -43,19 +43,20 @@ from hitcount.persist.stores.redis_checks import (
     whole,
 )
 from hitcount.persist.stores.redis_drop import drop_generation
-from hitcount.persist.stores.redis_errors import invalid_url, masked, refuse_cap, translated
+from hitcount.persist.stores.redis_errors import masked, refuse_cap, translated
 from hitcount.persist.stores.redis_extras import read_alerts, read_positions
 from hitcount.persist.stores.redis_layout import Layout
 from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import whole_state_lock, writers_paused
 from hitcount.persist.stores.redis_scripts import Scripts
-from hitcount.persist.stores.redis_urls import split_url
+from hitcount.persist.stores.redis_urls import connect, split_url
 
 if TYPE_CHECKING:
     from hitcount.engine import HitCounter
 
 _T = TypeVar("_T")
 READ_CHUNK = 500  # endpoints per pipelined round trip
+_READ_TRIES = 5  # reads of a state that whole-state changes keep replacing, then give up
 
 
 def escape_tag(endpoint: str) -> str:
@@ -92,7 +93,10 @@ class RedisStore(Store):
     def client(self) -> Any:
         """A connected client (a cluster client when the server runs in cluster mode)."""
         if self._client is None:
-            self._client = self._connect()
+            with self.errors():
+                self._client, self.is_cluster = connect(
+                    self.connect_url, self._shown, self.timeout_s
+                )
         return self._client
 
     @property
@@ -101,27 +105,6 @@ class RedisStore(Store):
         if self._scripts is None:
             self._scripts = Scripts(self.client, cluster=self.is_cluster)
         return self._scripts
-
-    def _connect(self) -> Any:
-        try:
-            import redis
-            from redis.cluster import RedisCluster
-        except ImportError as err:
-            raise ConfigurationError(
-                "the Redis store needs the redis package",
-                hint="pip install 'hitcount[redis]'",
-            ) from err
-        options = {"socket_timeout": self.timeout_s, "socket_connect_timeout": self.timeout_s}
-        try:
-            with self.errors():
-                client = redis.Redis.from_url(self.connect_url, **options)
-                if client.info("cluster").get("cluster_enabled"):
-                    client.close()
-                    self.is_cluster = True
-                    return RedisCluster.from_url(self.connect_url, **options)
-                return client
-        except (TypeError, ValueError) as err:  # a URL parameter redis-py does not take
-            raise invalid_url(self._shown, err) from err
 
     @contextmanager
     def errors(self, doing: str = "") -> Iterator[None]:
@@ -165,16 +148,37 @@ class RedisStore(Store):
 
     def load_scoped(self, scope: Scope) -> bytes | None:
         """A state document holding only what `scope` needs: its endpoints, its window (the
-        whole state is read with `--append`s paused: one moment's data and positions)."""  # noqa: D205, D209
+        whole state is read with `--append`s paused: one moment's data and positions). A
+        read that a whole-state change switched under (its keys then go) reads again."""  # noqa: D205, D209
+        return self._read_live(partial(self._paused_read, scope=scope))
+
+    def _read_live(self, read: Callable[[str], _T]) -> _T | None:
+        """`read(generation)` of the live generation (None: nothing saved), again when a
+        whole-state change switched to a new one meanwhile."""  # noqa: D205, D209
+        for _ in range(_READ_TRIES):
+            generation = self.current_generation()
+            if generation is None:
+                return None
+            try:
+                data = read(generation)
+            except StateError:
+                if self.current_generation() == generation:
+                    raise  # really damaged
+                continue
+            if self.current_generation() == generation:
+                return data
+        raise StoreUnavailableError(
+            f"{self.describe()}: the state was replaced {_READ_TRIES} times while it was read",
+            hint="read it again when the swaps and restores are done",
+        )
+
+    def _paused_read(self, generation: str, scope: Scope) -> bytes:
         if scope == EVERYTHING and not self.writers_held:
             with writers_paused(self):
-                return self._load_scoped(scope)
-        return self._load_scoped(scope)
+                return self._load_generation(generation, scope)
+        return self._load_generation(generation, scope)
 
-    def _load_scoped(self, scope: Scope) -> bytes | None:
-        generation = self.current_generation()
-        if generation is None:
-            return None
+    def _load_generation(self, generation: str, scope: Scope) -> bytes:
         meta = self.meta(generation)
         layout = layout_for(meta["strategy"]["name"], meta["strategy"]["params"])
         endpoints = self.endpoints_in(generation, scope.patterns)
@@ -214,9 +218,9 @@ class RedisStore(Store):
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints, entries and bytes (`MEMORY USAGE`) of the live state, read key by key."""
-        generation = self.current_generation()
-        if generation is None:
-            return None
+        return self._read_live(self._sizes_of)
+
+    def _sizes_of(self, generation: str) -> dict[str, int]:
         meta = self.meta(generation)
         layout = layout_for(meta["strategy"]["name"], meta["strategy"]["params"])
         sizes = self._sizes(generation, layout, self.endpoints_in(generation, None))

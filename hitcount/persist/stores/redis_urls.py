@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+from typing import Any
 
 from hitcount.errors import ConfigurationError
+from hitcount.persist.stores.redis_errors import invalid_url
 
 #: The key prefix when nothing names one.
 DEFAULT_NAMESPACE = "hitcount"
@@ -48,3 +50,27 @@ def split_url(url: str, namespace: str | None) -> tuple[str, str]:
         )
     rest = urllib.parse.urlencode(query, doseq=True)
     return chosen, urllib.parse.urlunsplit(parts._replace(query=rest))
+
+
+def connect(url: str, shown: str, timeout_s: float) -> tuple[Any, bool]:
+    """A redis-py client for `url` and whether it is a cluster's (the server says so).
+
+    Raises:
+        ConfigurationError: redis-py is not installed, or a URL parameter it does not take.
+    """
+    try:
+        import redis
+        from redis.cluster import RedisCluster
+    except ImportError as err:
+        raise ConfigurationError(
+            "the Redis store needs the redis package", hint="pip install 'hitcount[redis]'"
+        ) from err
+    options = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    try:
+        client = redis.Redis.from_url(url, **options)
+        if client.info("cluster").get("cluster_enabled"):
+            client.close()
+            return RedisCluster.from_url(url, **options), True
+        return client, False
+    except (TypeError, ValueError) as err:  # a URL parameter redis-py does not take
+        raise invalid_url(shown, err) from err

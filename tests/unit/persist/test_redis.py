@@ -942,3 +942,34 @@ def test_a_strict_bad_line_after_some_batches_says_what_was_written(
     ok(["--store", url, "replay", "--append", "--resume", "--strict", str(path)])
     metrics = hitcount(url, "metrics", "--json")
     assert metrics["total_hits"] == metrics["lines_read"] == 40_001
+
+
+def test_a_read_that_a_swap_switched_under_reads_the_new_state(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A swap switches generations and deletes the old keys; a reader that had read the old
+    header then found no data ("damaged") or none of its hits. It reads again (QA E10)."""  # noqa: D205, D209
+    from hitcount.persist.state import updating
+
+    store = store_from_url(url)
+    assert isinstance(store, RedisStore)
+    counter = HitCounter("sliding", max_window_s=1e7)
+    counter.record_many([("/a", 1e9 + i) for i in range(10)])
+    save_counter(store, counter)
+    real_read = RedisStore._read_parts
+    swapped: list[bool] = []
+
+    def read_after_a_swap(self: RedisStore, *args: Any) -> Any:
+        if not swapped:
+            swapped.append(True)
+            swapper = store_from_url(url)
+            with updating(swapper) as live:
+                live.swap_strategy("sliding", max_window_s=2e7)
+            swapper.close()
+        return real_read(self, *args)
+
+    monkeypatch.setattr(RedisStore, "_read_parts", read_after_a_swap)
+    scoped = load_counter(store, scope=Scope(patterns=("/a",), last_s=1e8))
+    assert swapped
+    assert scoped.strategy.params["max_window_s"] == 2e7
+    assert scoped.query("/a", 1e8).answer.count == 10
