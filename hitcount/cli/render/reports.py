@@ -68,17 +68,17 @@ class ReportViews(Output):
                 f"showing the last {len(rows)} matching events; earlier ones were left out"
                 " (--limit N shows more)"
             )
-        if self.json_output:
+        if self.json_output:  # --json and --csv: the notes below on stderr all the same
             self.json(rows)
-            return
-        table = self.table("clock", "event", "details")
-        for row in rows:
-            details = ", ".join(
-                f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
-            )
-            table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), details)
-        if rows:  # no header over nothing: the note says why
-            self.show(table)
+        else:
+            table = self.table("clock", "event", "details")
+            for row in rows:
+                details = ", ".join(
+                    f"{k}={value_text(v)}" for k, v in row.items() if k not in ("event", "clock")
+                )
+                table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), details)
+            if rows:  # no header over nothing: the note says why
+                self.show(table)
         if not rows and whole_log:
             self.note("no such events in the state's event log")
         elif not rows or bounded:

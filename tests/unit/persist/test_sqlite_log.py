@@ -59,6 +59,10 @@ def test_events_since_until_read_the_whole_event_log_of_a_sqlite_state(
     assert "this state (JSON or Redis) keeps only its last 200" in bounded.stderr
     kept = ok_json(["--state", js, "events", "-n", "100000", "--json"])
     assert len(kept) == 200 and kept == everything[-200:]
+    for form in ("--json", "--csv"):  # a program reading stdout is told on stderr too
+        told = run(["--state", js, "events", "-n", "100000", form])
+        assert "keeps only its last 200" in told.stderr, form
+        assert "keeps only its last" not in ok(["--state", db, "events", form]).stderr
 
 
 def test_the_events_table_is_indexed_by_clock(tmp_path: Path) -> None:
