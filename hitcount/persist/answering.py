@@ -10,9 +10,11 @@ counter's own query code (`engine/queries.Answering`), so the answers cannot dif
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from hitcount.engine.queries import RECENT_EVENTS, Answering
 from hitcount.errors import HitcountError, StateError
@@ -22,6 +24,10 @@ from hitcount.persist.stores.base import EVERYTHING, SIZES_ONLY, Scope, Store
 
 if TYPE_CHECKING:
     from hitcount.sketches.distinct import DistinctTracker
+
+_T = TypeVar("_T")
+#: Reads of a state whose parts disagree, on a store whose reads may straddle a batch.
+STRADDLE_TRIES = 5
 
 
 class SavedState(Answering):
@@ -51,6 +57,12 @@ def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
     Raises:
         StateError: nothing saved yet, or the saved state is invalid.
     """
+    state = read_again_if_straddled(store, partial(_load, store, scope))
+    read_in_part(state, store, scope)
+    return state
+
+
+def _load(store: Store, scope: Scope) -> SavedState:
     data = store.load() if scope is EVERYTHING else store.load_scoped(scope)
     if data is None:
         raise no_state(store)
@@ -62,8 +74,20 @@ def load_answering(store: Store, scope: Scope = EVERYTHING) -> SavedState:
         check_plausible(state)  # each part passed; do they agree with one another?
     except HitcountError as err:
         raise StateError(f"{source}: invalid snapshot: {err.message}") from err
-    read_in_part(state, store, scope)
     return state
+
+
+def read_again_if_straddled(store: Store, read: Callable[[], _T]) -> _T:
+    """`read()`; on a store whose reads may catch a batch half-way (`reads_may_straddle`),
+    again a few times when it finds the state's parts disagreeing (a StateError)."""  # noqa: D205, D209
+    for attempt in range(STRADDLE_TRIES):
+        try:
+            return read()
+        except StateError:
+            if not store.reads_may_straddle or attempt == STRADDLE_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))  # the batch's last step lands meanwhile
+    raise AssertionError("unreachable")
 
 
 def read_in_part(state: Answering, store: Store, scope: Scope) -> None:

@@ -15,7 +15,7 @@ import msgspec
 from hitcount.engine import RECENT_EVENTS, HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.model.arguments import of_type
-from hitcount.persist.answering import no_state, read_in_part
+from hitcount.persist.answering import no_state, read_again_if_straddled, read_in_part
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
 from hitcount.persist.reading import holds_sqlite
@@ -37,10 +37,14 @@ def load_counter(
     Raises:
         StateError: nothing saved yet, or the saved state is invalid.
     """
-    data = _store(store).load() if scope is EVERYTHING else store.load_scoped(scope)
-    if data is None:
-        raise no_state(store)
-    counter = from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+
+    def read() -> HitCounter:
+        data = _store(store).load() if scope is EVERYTHING else store.load_scoped(scope)
+        if data is None:
+            raise no_state(store)
+        return from_bytes(data, store.describe(), lazy_distinct=lazy_distinct)
+
+    counter = read_again_if_straddled(store, read)
     read_in_part(counter, store, scope)
     return counter
 

@@ -78,6 +78,9 @@ class Store(ABC):
     #: Whether `replay --append` writes batches straight into the store, next to other
     #: writers (Redis), instead of a locked load-modify-save of the whole document.
     appends_concurrently = False
+    #: Whether a read may see part of a writer's batch (a Redis cluster, where a batch is
+    #: not one transaction): a state whose parts disagree is then read again.
+    reads_may_straddle = False
     #: Told once when a writer has waited `LOCK_NOTICE_S` for another writer's lock (the CLI
     #: prints it on stderr); None: wait in silence.
     on_wait: Callable[[str], None] | None = None

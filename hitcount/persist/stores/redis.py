@@ -97,6 +97,7 @@ class RedisStore(Store):
                 self._client, self.is_cluster = connect(
                     self.connect_url, self._shown, self.timeout_s
                 )
+                self.reads_may_straddle = self.is_cluster
         return self._client
 
     @property
