@@ -214,8 +214,7 @@ class RedisStore(Store):
     def holds_users(self) -> bool | None:
         """Whether any endpoint of the live state has distinct-users sketches (a window may
         read none); None: nothing saved."""  # noqa: D205, D209
-        generation = self.current_generation()
-        return None if generation is None else redis_users.holds_any(self, generation)
+        return self._read_live(partial(redis_users.holds_any, self))
 
     def sizes(self) -> dict[str, int] | None:
         """Endpoints, entries and bytes (`MEMORY USAGE`) of the live state, read key by key."""
