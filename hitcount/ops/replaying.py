@@ -185,8 +185,17 @@ def replay_into_store(
     hooks = _first_bad_lines_only(hooks)
     if settings.commit_every_s is None:  # followed inputs are read side by side
         sources = _in_time_order(sources, settings.fmt, hooks)
-    if settings.append and store.appends_concurrently and not _folds_saved(store, settings):
-        return _append_shared(cast("RedisStore", store), sources, settings, hooks)
+    if settings.append and store.appends_concurrently:
+        if not _folds_saved(store, settings):
+            return _append_shared(cast("RedisStore", store), sources, settings, hooks)
+        if settings.commit_every_s is not None:  # a fold rewrites the whole shared state
+            raise ConfigurationError(
+                "--follow --append cannot lower --distinct-precision on Redis: the fold"
+                " rewrites the whole state, which a follower would then hold for as long"
+                " as it runs",
+                hint="fold once first (replay --append --distinct-precision N FILE), then"
+                " follow without --distinct-precision",
+            )
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
     return _replay_whole(store, sources, settings, hooks)

@@ -183,8 +183,9 @@ class RedisAppend:
                     told = True
                     self.store.on_wait(
                         f"{self.store.describe()}: waiting while a whole-state read or change"
-                        " (snapshot save, swap, restore, replay) holds the appends back (a"
-                        " killed one's hold lapses within 10 s)"
+                        " holds the appends back: a snapshot save, swap, restore, a fold of"
+                        " the sketches' precision, or a replay without --append (a --follow"
+                        " one for as long as it runs); a killed one's hold lapses within 10 s"
                     )
                 if waited > PAUSE_WAIT_S:
                     raise StoreUnavailableError(
@@ -426,10 +427,11 @@ _AGAIN = "run the same command with --append --resume to go on without counting 
 
 def _replaced(store: RedisStore) -> StateError:
     return StateError(
-        f"{store.describe()}: the state was replaced (restore, swap or replay) during this replay",
-        hint="the batches written before went to the state that was replaced (a swap keeps"
-        " them); replay again with --append --resume (or --follow --append): it goes on after"
-        " the lines the state holds",
+        f"{store.describe()}: the state was replaced during this replay (a restore, swap,"
+        " precision fold or replay without --append)",
+        hint="a swap or fold keeps the batches written before, a restore or replay does not;"
+        " replay again with --append --resume (or --follow --append): it goes on after the"
+        " lines the state holds",
     )
 
 

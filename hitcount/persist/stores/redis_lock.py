@@ -52,8 +52,9 @@ def leased_lock(store: RedisStore, key: str) -> Iterator[None]:
             if not told and waited >= LOCK_NOTICE_S and store.on_wait is not None:
                 told = True
                 store.on_wait(
-                    f"{store.describe()}: waiting for another hitcount process to finish"
-                    f" writing (up to {plain(timeout)} s; {LOCK_TIMEOUT_ENV}=SECONDS to change)"
+                    f"{store.describe()}: waiting for another hitcount process's whole-state"
+                    f" read or change (up to {plain(timeout)} s; {LOCK_TIMEOUT_ENV}=SECONDS"
+                    " to change)"
                 )
             if waited >= timeout:
                 raise StoreUnavailableError(

@@ -765,7 +765,7 @@ def test_a_batch_held_back_by_a_whole_read_says_it_waits(redis_url: str, tmp_pat
     result = run(["--store", url, "replay", "--append", "--again", str(SAMPLES / "web.ndjson")])
     assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started >= 2.0
-    assert "waiting while a whole-state read or change (snapshot save, swap" in result.stderr
+    assert "waiting while a whole-state read or change holds the appends back" in result.stderr
 
 
 def test_whole_reads_back_to_back_do_not_starve_the_appends(redis_url: str, tmp_path: Path) -> None:
@@ -973,3 +973,16 @@ def test_a_read_that_a_swap_switched_under_reads_the_new_state(
     assert swapped
     assert scoped.strategy.params["max_window_s"] == 2e7
     assert scoped.query("/a", 1e8).answer.count == 10
+
+
+def test_a_follower_cannot_fold_the_shared_state(url: str, tmp_path: Path) -> None:
+    """A fold rewrites the whole state; a follower doing it held every other writer back
+    for as long as it ran (QA F3). It is refused, exit 2, nothing written."""  # noqa: D205, D209
+    first = write_ndjson(tmp_path / "a.ndjson", [("/a", 1e9 + i) for i in range(10)])
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1d", str(first))
+    before = _answers(url)
+    command = ["--store", url, "replay", "--append", "--follow", "--distinct-precision", "10"]
+    result = run([*command, str(first)])
+    assert result.exit_code == 2, result.stderr
+    assert "cannot lower --distinct-precision on Redis" in result.stderr
+    assert _answers(url) == before
