@@ -80,14 +80,14 @@ def _load(store: Store, scope: Scope) -> SavedState:
 def read_again_if_straddled(store: Store, read: Callable[[], _T]) -> _T:
     """`read()`; on a store whose reads may catch a batch half-way (`reads_may_straddle`),
     again a few times when it finds the state's parts disagreeing (a StateError)."""  # noqa: D205, D209
-    for attempt in range(STRADDLE_TRIES):
+    for attempt in range(1, STRADDLE_TRIES):
         try:
             return read()
         except StateError:
-            if not store.reads_may_straddle or attempt == STRADDLE_TRIES - 1:
+            if not store.reads_may_straddle:
                 raise
-            time.sleep(0.05 * (attempt + 1))  # the batch's last step lands meanwhile
-    raise AssertionError("unreachable")
+            time.sleep(0.05 * attempt)  # the batch's last step lands meanwhile
+    return read()  # the last try: its error stands
 
 
 def read_in_part(state: Answering, store: Store, scope: Scope) -> None:
