@@ -172,3 +172,16 @@ def head_checksum(fd: int, size: int) -> str:
     from hitcount.model.digests import sha256  # here: a query reads positions, never hashes
 
     return sha256(os.pread(fd, size, 0) if size else b"").hexdigest()
+
+
+def position_after_lines(source: str, lines: int) -> InputPosition | None:
+    """The position after the first `lines` lines of the file `source` (None: unreadable)."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        gzip = os.pread(fd, 2, 0) == b"\x1f\x8b"  # inside a gzip file: no file offset
+        return position_at(source, fd, 0 if gzip else offset_after_lines(fd, lines), lines)
+    finally:
+        os.close(fd)

@@ -196,6 +196,8 @@ def replay_into_store(
                 hint="fold once first (replay --append --distinct-precision N FILE), then"
                 " follow without --distinct-precision",
             )
+    if _follows_shared(store, settings):
+        return _follow_replacing_shared(cast("RedisStore", store), sources, settings, hooks)
     if settings.append and _adds_rows(store, settings):
         return _append_rows(cast(SqliteStore, store), sources, settings, hooks)
     return _replay_whole(store, sources, settings, hooks)
@@ -300,11 +302,7 @@ def _append_shared(
             counter.inputs.update(session.saved_positions())
             commit_to = session.commit_followed
             followed = _follow(counter, store, sources, settings, hooks, commit_to=commit_to)
-            followed.report.hits_kept -= session.refused_hits  # as the metrics count them
-            if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
-                raise KeyboardInterrupt
-            metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
-            return ReplayOutcome(followed.report, metrics, store.describe(), followed)
+            return _shared_outcome(store, followed, session.refused_hits)
         starts = _starts(session.saved_positions(), sources, settings, hooks)
         try:
             report = _replay(
@@ -315,6 +313,38 @@ def _append_shared(
     report.hits_kept -= session.refused_hits  # late for the stored state, as the metrics say
     metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
     return ReplayOutcome(report, metrics, store.describe())
+
+
+def _follows_shared(store: Store, settings: ReplaySettings) -> bool:
+    """Whether a `--follow` without `--append` replaces a shared store's state at its first
+    commit and appends after (a traced one keeps the whole state under the lock)."""  # noqa: D205, D209
+    following = settings.commit_every_s is not None and not settings.append
+    return following and store.appends_concurrently and not settings.traced
+
+
+def _follow_replacing_shared(
+    store: RedisStore, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
+) -> ReplayOutcome:
+    """`--follow` onto a store many writers share: its first commit replaces the state,
+    the later ones go in as batches beside the other writers'."""  # noqa: D205, D209
+    from hitcount.ops.shared_follow import ReplacingFollower
+
+    follower = ReplacingFollower(store)
+    counter = settings.create()
+    hooks.on_counter(counter)
+    if counter.lateness_note:
+        hooks.on_note(counter.lateness_note)
+    followed = _follow(counter, store, sources, settings, hooks, commit_to=follower.commit)
+    return _shared_outcome(store, followed, follower.refused_hits)
+
+
+def _shared_outcome(store: Store, followed: FollowResult, refused_hits: int) -> ReplayOutcome:
+    """A follow onto a shared store ended: its report and the stored state's metrics."""
+    followed.report.hits_kept -= refused_hits  # late for the stored state, as the metrics say
+    if followed.interrupted:  # Ctrl-C or SIGTERM, after the last commit
+        raise KeyboardInterrupt
+    metrics = load_counter(store, scope=SIZES_ONLY).metrics_dict()
+    return ReplayOutcome(followed.report, metrics, store.describe(), followed)
 
 
 def _folds_saved(store: Store, settings: ReplaySettings) -> bool:

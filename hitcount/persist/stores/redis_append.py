@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,8 +31,7 @@ from hitcount.model.positions import (
     InputPosition,
     display_name,
     find,
-    offset_after_lines,
-    position_at,
+    position_after_lines,
 )
 from hitcount.persist.document import encode, to_document
 from hitcount.persist.stores.redis import RedisStore
@@ -114,12 +112,21 @@ class RedisAppend:
         self._positions.update(counter.inputs)
         self.flush()
 
+    def adopt(self, counter: HitCounter) -> None:
+        """Go on from `counter`, whose hits the state holds already (a follower that
+        replaced the state at its first commit): it keeps only the delta from now on, its
+        observers (alerts) and what it counted so far stay."""  # noqa: D205, D209
+        counter.continue_with(self.counter.strategy)
+        counter.distinct = self.counter.distinct
+        self._sent = Metrics(**counter.metrics.as_dict())
+        self.counter = counter
+
     def _position(self, source: str, lines: int) -> InputPosition | None:
         """`source`'s position after `lines` lines: the replay's, else found in the file."""
         position = find(self.counter.inputs, source)
         if position is not None and position.lines == lines:
             return position
-        return _position_after(source, lines)
+        return position_after_lines(source, lines)
 
     def flush(self, source: str | None = None) -> None:
         """Send the delta and commit it (with how far `source` has been read)."""
@@ -185,7 +192,8 @@ class RedisAppend:
                         f"{self.store.describe()}: waiting while a whole-state read or change"
                         " holds the appends back: a snapshot save, swap, restore, a fold of"
                         " the sketches' precision, or a replay without --append (a --follow"
-                        " one for as long as it runs); a killed one's hold lapses within 10 s"
+                        " --trace one for as long as it runs); a killed one's hold lapses"
+                        " within 10 s"
                     )
                 if waited > PAUSE_WAIT_S:
                     raise StoreUnavailableError(
@@ -433,16 +441,3 @@ def _replaced(store: RedisStore) -> StateError:
         " replay again with --append --resume (or --follow --append): it goes on after the"
         " lines the state holds",
     )
-
-
-def _position_after(source: str, lines: int) -> InputPosition | None:
-    """The position after the first `lines` lines of the file `source` (None: unreadable)."""
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        gzip = os.pread(fd, 2, 0) == b"\x1f\x8b"  # inside a gzip file: no file offset
-        return position_at(source, fd, 0 if gzip else offset_after_lines(fd, lines), lines)
-    finally:
-        os.close(fd)
