@@ -70,8 +70,8 @@ class ExponentialHistogram(Strategy):
               "--max-window", minimum=0, exclusive_minimum=True, maximum=MAX_TS),
         Param("epsilon", float, 0.05, "relative error bound, 0 < epsilon < 1", "--epsilon",
               minimum=1e-9, maximum=1.0),
-        Param("buffer_s", float, 60.0, "recent seconds kept exact to absorb late lines",
-              "--buffer", minimum=0, maximum=MAX_TS),
+        Param("buffer_s", float, 60.0, "recent seconds kept exact (at least --max-lateness,"
+              " which alone says how late a line may be)", "--buffer", minimum=0, maximum=MAX_TS),
     )  # fmt: skip
 
     def __init__(self, **params: object) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -36,6 +37,7 @@ from hitcount.strategies.ehist import ExponentialHistogram
 from hitcount.strategies.fixed import FixedWindow
 from hitcount.strategies.morris import MorrisCounter
 from hitcount.strategies.sliding import SlidingWindow
+from tests.cli_helpers import ok, ok_json, write_ndjson
 from tests.conftest import Oracle
 
 T0 = 1_700_000_000.0
@@ -345,6 +347,21 @@ def test_the_issue_case_keeps_a_hit_inside_the_allowance_with_a_short_buffer(nam
     assert [counter.record("/a", T0 + ts) for ts in (0, 10, 130, 5)] == [True] * 4
     assert counter.query("/a", 1000).answer == WindowAnswer.exactly(4)
     assert HitCounter(name, max_lateness_s=60).lateness_note is None
+
+
+@pytest.mark.parametrize("name", ["ehist", "auto"])
+def test_a_longer_buffer_does_not_widen_the_lateness_allowance(tmp_path: Path, name: str) -> None:
+    """semantics.md's case (QA G1): with nothing folded yet, a hit 200 s behind the clock is
+    refused under the default `--max-lateness 60` whatever `--buffer` says, and kept with
+    `--max-lateness 300`."""  # noqa: D205, D209
+    data = write_ndjson(tmp_path / "late.ndjson", [("/a", T0), ("/a", T0 + 300), ("/a", T0 + 100)])
+    state = str(tmp_path / "s.json")
+    command = ["--state", state, "replay", str(data), "-s", name, "--buffer", "600"]
+    assert "2 hits kept, 1 too late" in ok([*command, "--max-window", "600"]).stdout
+    kept = ok([*command, "--max-window", "600", "--max-lateness", "300"]).stdout
+    assert "3 hits kept, 0 too late" in kept
+    answer = ok_json(["--state", state, "query", "/a", "--last", "10m", "--json"])
+    assert (answer["count"], answer["exact"]) == (3, True)
 
 
 @pytest.mark.parametrize("name", ["ehist", "auto"])
