@@ -22,7 +22,7 @@ from hitcount.ingest.formats import (
 )
 from hitcount.ingest.reader import iter_lines, open_input
 from hitcount.model.hits import BadLine
-from hitcount.model.positions import STDIN, display_name
+from hitcount.model.positions import display_name, is_stream
 
 #: Lines read from the start of an input to find its first hit.
 PEEK_LINES = 1000
@@ -34,7 +34,7 @@ def in_time_order(sources: Sequence[str], fmt: str | None = None) -> list[str]:
     Raises:
         InputError: an input that cannot be opened or read.
     """
-    if len(sources) < 2 or STDIN in sources:
+    if len(sources) < 2 or any(is_stream(source) for source in sources):
         return list(sources)
     firsts = {source: first_timestamp(source, fmt) for source in sources}
     return sorted(sources, key=lambda source: firsts[source])

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from hitcount.model.positions import is_stream
+
 
 class ReplayProgress(msgspec.Struct, frozen=True):
     """How far a replay has got: lines read, and bytes of the inputs read (gzip files by
@@ -37,7 +39,7 @@ def input_size(sources: Iterable[str]) -> int | None:
     file (which the replay then reports)."""  # noqa: D205, D209
     total = 0
     for source in sources:
-        if source == "-":
+        if is_stream(source):
             return None
         try:
             total += os.stat(source).st_size

@@ -46,7 +46,7 @@ from hitcount.ingest.workers import (
     stream_workers,
     worker_count,
 )
-from hitcount.model.positions import STDIN, InputPosition, display_name
+from hitcount.model.positions import InputPosition, display_name, is_stream
 
 if TYPE_CHECKING:
     from hitcount.ingest.parallel import RangeOptions, RangeResult
@@ -267,8 +267,8 @@ class Replayer(Recorder):
 
     def _in_parallel(self, source: str, started: int) -> bool:
         """Decode a big input on every core; False when it cannot be (a small file)."""
-        if source == STDIN:  # workers only when asked: see `stream_workers`
-            return bool(stream_workers()) and self._stdin(started)
+        if is_stream(source):  # workers only when asked: see `stream_workers`
+            return bool(stream_workers()) and self._read_once(source, started)
         if self.parser is None and (found := parser_for_file(source, self.name)) is not None:
             self.parser = keyed(found, self._keying())
         workers = worker_count(source)  # 0: a small file, `parallel` and numpy not loaded
@@ -299,9 +299,10 @@ class Replayer(Recorder):
         self._next_input()
         return True
 
-    def _stdin(self, started: int) -> bool:
-        """Stdin: to the workers once more than `PARALLEL_MIN_BYTES` come, else on this core."""
-        with open_input(STDIN) as stream:
+    def _read_once(self, source: str, started: int) -> bool:
+        """Stdin or a pipe: to the workers once more than `PARALLEL_MIN_BYTES` come, else on
+        this core."""  # noqa: D205, D209
+        with open_input(source) as stream:
             blocks = iter_blocks(stream, self.name)
             head, whole = read_ahead(blocks, PARALLEL_MIN_BYTES)
             first, sample = next(((n, b) for n, b in head if b and not b.isspace()), (1, b""))
@@ -309,9 +310,9 @@ class Replayer(Recorder):
             workers = 0 if whole or not sample else stream_workers()  # asked for: >= 2
             options = self._options(lambda: csv_columns_of(first, sample)) if workers else None
             if options is None:
-                self._serial(STDIN, started, stream, chain(head, blocks))
+                self._serial(source, started, stream, chain(head, blocks))
             else:
-                self._stream(STDIN, started, stream, chain(head, blocks), (workers, options))
+                self._stream(source, started, stream, chain(head, blocks), (workers, options))
         return True
 
     def _options(self, csv_columns: Callable[[], CsvColumns | None]) -> RangeOptions | None:

@@ -25,6 +25,7 @@ from hitcount.model.positions import (
     InputPosition,
     display_name,
     find,
+    is_stream,
     kept,
     offset_after_lines,
     position_at,
@@ -146,9 +147,12 @@ def plan_starts(
     refuse_repeats(sources, again)
     starts: dict[str, InputPosition] = {}
     for source in sources:
-        if source == STDIN:
+        if is_stream(source):
             if resume:
-                note("--resume does not apply to stdin: every line it gives is counted")
+                note(
+                    f"--resume does not apply to {display_name(source)} (read once, as a"
+                    " stream): every line it gives is counted"
+                )
             continue
         try:
             fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
@@ -335,7 +339,7 @@ def opened_place(
 ) -> Place | None:
     """The place of `source` (None: stdin, or a file that cannot be opened: the reader says
     why), starting after `start`."""  # noqa: D205, D209
-    if source == STDIN:
+    if is_stream(source):
         return None
     try:
         return Place(source, inputs, start)

@@ -18,6 +18,7 @@ from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.reader import iter_blocks, open_input, split_block
 from hitcount.ingest.workers import worker_count
 from hitcount.model.hits import BadLine
+from hitcount.model.positions import is_stream
 
 
 def parser_for_block(first: int, block: bytes, name: str) -> LineParser | None:
@@ -59,7 +60,9 @@ def csv_columns_of(first: int, block: bytes | None) -> tuple[int, int, int | Non
 def needs_slow_scanner_note(sources: Sequence[str], fmt: str | None) -> bool:
     """Whether a big NDJSON file among `sources` meets an install without the C scanner."""
     big = any(
-        worker_count(source) and is_ndjson(source, fmt) for source in sources if source != "-"
+        worker_count(source) and is_ndjson(source, fmt)
+        for source in sources
+        if not is_stream(source)
     )
     if not big:
         return False

@@ -16,6 +16,7 @@ identity a position never moves back (`kept`).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,19 @@ HEAD_BYTES = 1024
 STDIN = "-"
 _SCAN_BYTES = 1024 * 1024
 _FIELDS = {"path": str, "device": int, "inode": int, "head_bytes": int, "head_sha256": str}
+
+
+def is_stream(source: str) -> bool:
+    """Whether `source` can be read only once, front to back: stdin (`-`), or a path that is
+    not a regular file (a pipe such as `<(zcat log.gz)`, a FIFO, `/dev/stdin`). Such an input
+    is opened once and has no position: it is never sniffed ahead, resumed or reordered."""  # noqa: D205, D209
+    if source == STDIN:
+        return True
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return False  # the reader says what is wrong with it
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def display_name(source: str) -> str:

@@ -27,7 +27,7 @@ from hitcount.ingest.resuming import plan_starts, refuse_repeats
 from hitcount.ingest.sniffing import is_ndjson as is_ndjson
 from hitcount.ingest.sniffing import needs_slow_scanner_note
 from hitcount.model.keys import Keying
-from hitcount.model.positions import STDIN, InputPosition, display_name
+from hitcount.model.positions import InputPosition, display_name, is_stream
 from hitcount.ops.append_checks import (
     check_same_cap,
     check_same_distinct,
@@ -206,8 +206,11 @@ def replay_into_store(
 def _in_time_order(sources: Sequence[str], fmt: str | None, hooks: ReplayHooks) -> list[str]:
     """The inputs sorted by their first hit (rotated logs come newest first), said if moved."""
     ordered = in_time_order(sources, fmt)
-    if STDIN in sources and len(sources) > 1:
-        hooks.on_note("note: stdin cannot be put in time order: the inputs are replayed as given")
+    if len(sources) > 1 and (streams := [s for s in sources if is_stream(s)]):
+        hooks.on_note(
+            f"note: {display_name(streams[0])} is read once, as a stream, and cannot be put in"
+            " time order: the inputs are replayed as given"
+        )
     elif ordered != list(sources):
         names = ", ".join(display_name(source) for source in ordered)
         hooks.on_note(f"note: replaying the inputs in time order (by their first hit): {names}")

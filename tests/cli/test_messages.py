@@ -22,7 +22,7 @@ def test_stdin_among_inputs_says_the_order_is_as_given(tmp_path: Path) -> None:
     later, earlier = tmp_path / "later.ndjson", f'{{"endpoint": "/a", "ts": {T0}}}\n'
     later.write_text(f'{{"endpoint": "/b", "ts": {T0 + 100}}}\n')
     result = ok(["--state", str(tmp_path / "s.db"), "replay", str(later), "-"], input=earlier)
-    assert "stdin cannot be put in time order: the inputs are replayed as given" in result.stderr
+    assert "<stdin> is read once, as a stream, and cannot be put in time order" in result.stderr
 
 
 def test_a_sqlite_state_or_nothing_piped_to_restore_says_so(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_resume_on_stdin_says_it_counts_every_line(state: list[str], tmp_path: P
     ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
     for _ in range(2):  # stdin is never resumed: each run counts its lines
         again = ok([*state, "replay", "-", "--append", "--resume"], input=log.read_text())
-        assert "--resume does not apply to stdin" in again.stderr
+        assert "--resume does not apply to <stdin>" in again.stderr
     assert _total(state) == 90
 
 

@@ -27,10 +27,10 @@ from hitcount.errors import InputError, StateError, StoreUnavailableError
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import (
-    STDIN,
     InputPosition,
     display_name,
     find,
+    is_stream,
     position_after_lines,
 )
 from hitcount.persist.document import encode, to_document
@@ -101,7 +101,7 @@ class RedisAppend:
     def checkpoint(self, source: str, lines: int, final: bool) -> None:
         """After each block of `source` (`lines` read so far): flush when it is time."""
         self._source = source
-        if source != STDIN and (position := self._position(source, lines)) is not None:
+        if not is_stream(source) and (position := self._position(source, lines)) is not None:
             self._positions[position.path] = position
         due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
         if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
@@ -146,7 +146,7 @@ class RedisAppend:
     def written(self, source: str | None) -> str:
         """What this replay's batches wrote so far: `N hits ... (through line L of FILE)`."""
         where = ""
-        if source is not None and source != STDIN:
+        if source is not None and not is_stream(source):
             position = find(self._committed, source)
             done = position.lines if position is not None else 0
             where = f" (through line {done} of {display_name(source)})"
