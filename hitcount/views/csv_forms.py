@@ -3,7 +3,8 @@ r"""CSV beside JSON: the JSON form of a result, as rows a spreadsheet opens.
 One row per JSON object; the columns are the keys, in the order first seen. A list becomes
 its items joined by `;`, a nested object its JSON, null an empty cell, a boolean `true` or
 `false` as in the JSON. Text follows the one rule for text outputs: a character that is not
-printable (a newline, a control, a bidi override) is shown as its Python escape (`\n`).
+printable (a newline, a control, a bidi override) is shown as its Python escape (`\n`); text
+a spreadsheet would run as a formula (`=HYPERLINK(...)`, `@SUM(...)`) starts with a `'`.
 A series (`plot --csv`) is one row per endpoint and step.
 """
 
@@ -16,6 +17,11 @@ from typing import Any
 
 from hitcount.model.inert import json_line, unambiguous
 from hitcount.model.timeparse import iso
+
+#: A text cell starting with one of these is given a leading `'`: a spreadsheet would read
+#: `=`, `+`, `-` or `@` as the start of a formula (a client can put any of them in a request
+#: target), and the `'` itself is guarded too, so one leading `'` stripped gives the text back.
+_FORMULA_STARTS = frozenset("=+-@'")
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -63,4 +69,5 @@ def _cell(value: Any) -> str:
         return ";".join(_cell(item) for item in value)
     if isinstance(value, (dict, float, int)):
         return json_line(value)
-    return unambiguous(str(value))  # a cell is text on a terminal too: nothing unsafe raw
+    text = unambiguous(str(value))  # a cell is text on a terminal too: nothing unsafe raw
+    return f"'{text}" if text[:1] in _FORMULA_STARTS else text

@@ -194,3 +194,18 @@ def test_two_endpoints_never_look_alike_in_tables_and_csv(tmp_path: Path, form: 
     else:
         rows = dict(line.split()[:2] for line in shown.splitlines()[1:])
     assert rows == {"/a\\tb": "1", "/a\\\\tb": "2"}  # the TAB escaped; the backslash doubled
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote(tmp_path: Path) -> None:
+    """Any client can send `GET =HYPERLINK(...)` (QA G10): such a cell, and one that starts
+    with a quote itself, gets one leading `'`; stripping it gives the endpoint back."""  # noqa: D205, D209
+    endpoints = ['=HYPERLINK("http://evil.example/","x")', "@SUM(1+1)*cmd|x", "+1", "-2+3", "'q"]
+    hits = [(endpoint, 1_000.0 + i) for i, endpoint in enumerate([*endpoints, "/a"])]
+    state = ["--state", str(tmp_path / "s.json")]
+    ok([*state, "replay", str(write_ndjson(tmp_path / "h.ndjson", hits)), "-s", "sliding"])
+    guarded = {"/a", *(f"'{endpoint}" for endpoint in endpoints)}
+    top = ok([*state, "top", "--last", "1h", "--limit", "50", "--csv"]).stdout
+    assert {row["endpoint"] for row in csv.DictReader(io.StringIO(top))} == guarded
+    query = ok([*state, "query", "*", "--last", "1h", "--csv"]).stdout
+    (row,) = csv.DictReader(io.StringIO(query))
+    assert set(row["matched"].split(";")) == guarded
