@@ -38,12 +38,12 @@ def rollup(endpoint: str, depth: int) -> str:
     """`endpoint` cut to its first `depth` path segments: `/api/users/123` at 2 is `/api/users`.
 
     The result is the first `depth` non-empty segments joined by `/`, after a leading `/`
-    when the endpoint has one: `/api/` and `/api//x` at 1 are both `/api`, `/` stays `/`,
+    when the endpoint has one: `/api/` and `/api//x` at 1 are both `/api`, `/` and `//` are `/`,
     and `api/users/1` at 1 is `api`.
     """
     lead = "/" if endpoint.startswith("/") else ""
     segments = [part for part in endpoint.split("/") if part]
-    return lead + "/".join(segments[:depth]) if segments else endpoint
+    return lead + "/".join(segments[:depth]) if segments else lead or endpoint
 
 
 def rolled(endpoints: Iterable[str], depth: int | None) -> dict[str, tuple[str, ...]]:
