@@ -225,8 +225,14 @@ def with_strategy_options(command: Callable[..., None]) -> Callable[..., None]:
             if name.startswith(_OPTION_PREFIX)
         }
         chosen: dict[str, object] = {k: v for k, v in given.items() if v is not None}
-        chosen.update(_named_params(kwargs.pop("param", None)))
-        command(**kwargs, strategy_params=chosen)
+        named = _named_params(kwargs.pop("param", None))
+        if twice := sorted(set(chosen) & set(named)):
+            flag = specs[twice[0]][0].flag
+            raise ConfigurationError(
+                f"{flag} and --param {twice[0]}=... both set {twice[0]}",
+                hint="give each parameter once",
+            )
+        command(**kwargs, strategy_params={**chosen, **named})
 
     new_signature = signature.replace(parameters=[*kept, *added])
     wrapper.__signature__ = new_signature  # type: ignore[attr-defined]
@@ -259,6 +265,10 @@ def _named_params(items: list[str] | None) -> dict[str, object]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise ConfigurationError(f"--param must look like NAME=VALUE, got {item!r}")
+        if name.strip() in chosen:
+            raise ConfigurationError(
+                f"--param {name.strip()} is given twice", hint="give each parameter once"
+            )
         chosen[name.strip()] = value.strip()
     return chosen
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hitcount import available_strategies
 from tests.cli_helpers import assert_error, ok, ok_json, run
 from tests.conftest import SAMPLES
@@ -66,3 +68,25 @@ def test_seconds_parameters_take_durations_like_windows(tmp_path: Path) -> None:
                "--max-window", "1x"])  # fmt: skip
     assert_error(bad, 2, "--max-window must be seconds or a duration such as 90s")
     assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--window", "60", "-p", "window_s=30"], "--window and --param window_s=... both set"),
+        (["-p", "window_s=30", "--window", "60"], "--window and --param window_s=... both set"),
+        (["-p", "window_s=30", "-p", "window_s=45"], "--param window_s is given twice"),
+    ],
+)
+def test_one_parameter_given_twice_is_refused_before_anything_changes(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """`-p` used to win silently over the flag, whatever the order (QA G2)."""
+    state = ["--state", str(tmp_path / "s.db")]
+    ok([*state, "replay", str(SAMPLES / "web.ndjson"), "-s", "fixed", "--window", "10"])
+    before = ok_json([*state, "metrics", "--json"])
+    assert_error(run([*state, "replay", str(SAMPLES / "web.ndjson"), *args]), 2, said)
+    assert_error(run([*state, "swap", "fixed", *args]), 2, said)
+    compare = ["compare", str(SAMPLES / "web.ndjson"), "--strategies", "fixed", *args]
+    assert_error(run(compare), 2, said)
+    assert ok_json([*state, "metrics", "--json"]) == before
