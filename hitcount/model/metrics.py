@@ -43,10 +43,12 @@ def plain(value: float) -> str:
     """`2678400`, `0.05`, `88`: a number as people write it (no exponent, no float noise).
 
     Twelve significant digits at most, so `87.99999999999994` reads `88`; `inf` and `-inf`
-    stay words.
+    stay words, and beyond 1e21 (no count or time is) the exponent stays: `1e+308`.
     """
     if not math.isfinite(value):
         return str(value)
+    if abs(value) >= 1e21:  # past any count or time: `1e+308`, not its 309 digits
+        return f"{value:.12g}"
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     text = f"{value:.12g}"

@@ -52,6 +52,7 @@ class Param(msgspec.Struct, frozen=True):
     minimum: float | None = None
     exclusive_minimum: bool = False
     maximum: float | None = None
+    exclusive_maximum: bool = False
 
     @property
     def in_seconds(self) -> bool:
@@ -96,9 +97,11 @@ class Param(msgspec.Struct, frozen=True):
             raise ConfigurationError(
                 f"{self.name} must be {relation} {plain(low)}, got {plain(number)}", param=self.name
             )
-        if self.maximum is not None and number > self.maximum:
+        high = self.maximum
+        if high is not None and (number > high or (self.exclusive_maximum and number == high)):
+            relation = "<" if self.exclusive_maximum else "<="
             raise ConfigurationError(
-                f"{self.name} must be <= {plain(self.maximum)}, got {plain(number)}",
+                f"{self.name} must be {relation} {plain(high)}, got {plain(number)}",
                 param=self.name,
             )
 

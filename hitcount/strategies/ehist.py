@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from hitcount.errors import ConfigurationError, StateError
+from hitcount.errors import StateError
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.model.hits import MAX_TS
 from hitcount.model.metrics import plain
@@ -69,7 +69,7 @@ class ExponentialHistogram(Strategy):
         Param("max_window_s", float, 3600.0, "longest window queries can ask for, in seconds",
               "--max-window", minimum=0, exclusive_minimum=True, maximum=MAX_TS),
         Param("epsilon", float, 0.05, "relative error bound, 0 < epsilon < 1", "--epsilon",
-              minimum=1e-9, maximum=1.0),
+              minimum=1e-9, maximum=1.0, exclusive_maximum=True),
         Param("buffer_s", float, 60.0, "recent seconds kept exact (at least --max-lateness,"
               " which alone says how late a line may be)", "--buffer", minimum=0, maximum=MAX_TS),
     )  # fmt: skip
@@ -81,10 +81,6 @@ class ExponentialHistogram(Strategy):
         self.buffer_s = float(self.params["buffer_s"])
         #: Seconds kept exact: `buffer_s`, or the engine's lateness allowance if longer.
         self.kept_s = self.buffer_s
-        if self.epsilon >= 1.0:
-            raise ConfigurationError(
-                f"epsilon must be < 1, got {plain(self.epsilon)}", param="epsilon"
-            )
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2

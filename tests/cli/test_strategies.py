@@ -90,3 +90,20 @@ def test_one_parameter_given_twice_is_refused_before_anything_changes(
     compare = ["compare", str(SAMPLES / "web.ndjson"), "--strategies", "fixed", *args]
     assert_error(run(compare), 2, said)
     assert ok_json([*state, "metrics", "--json"]) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-s", "morris", "--base", "1e308"], "--base must be <= 16, got 1e+308"),
+        (["-s", "ehist", "--epsilon", "1"], "--epsilon must be < 1, got 1"),
+        (["-s", "auto", "--epsilon", "1e300"], "--epsilon must be < 1, got 1e+300"),
+        (["--window", "1e300"], "--window must be <= 253402300799, got 1e+300"),
+    ],
+)
+def test_a_value_out_of_range_is_named_in_a_few_characters(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """One bound per parameter, as --help states it; no 309-digit number (QA G4)."""
+    result = run(["--state", str(tmp_path / "s.db"), "replay", str(SAMPLES / "web.ndjson"), *args])
+    assert_error(result, 2, said)
