@@ -83,6 +83,11 @@ static int civil_seconds(int year, int month, int day, int hours, int minutes, i
     return 0;
 }
 
+/* The offsets places on Earth use, in seconds east of UTC: an access log's time with any
+ * other (`+2359`) is a bad timestamp (`access_log._offset` says so on the per-line path). */
+#define UTC_WEST_MOST (12 * 3600)
+#define UTC_EAST_MOST (14 * 3600)
+
 /* The offset `+hh:mm` or `+hhmm` at [p, e) in seconds east of UTC; its length in *used. */
 static int read_offset(const unsigned char *p, const unsigned char *e, int colon, int *used,
                        int64_t *east) {
@@ -242,7 +247,8 @@ static int parse_access(const unsigned char *buf, const unsigned char *p, const 
     int used = 0;
     if (civil_seconds(number_at(p + 7, 4), month, number_at(p, 2), number_at(p + 12, 2),
                       number_at(p + 15, 2), number_at(p + 18, 2), 60, &secs) < 0 ||
-        read_offset(p + 21, e, 0, &used, &east) < 0)
+        read_offset(p + 21, e, 0, &used, &east) < 0 || east < -UTC_WEST_MOST ||
+        east > UTC_EAST_MOST)
         return -1;
     secs -= east;
     if (secs < 0 || !((double)secs <= latest)) return -1;

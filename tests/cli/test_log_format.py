@@ -70,3 +70,17 @@ def test_bad_layouts_are_usage_errors(custom_log: Path, layout: str, fragment: s
 def test_format_and_log_format_exclude_each_other(custom_log: Path) -> None:
     result = run(["replay", str(custom_log), "--format", "combined", "--log-format", CUSTOM])
     assert_error(result, 2, "--format and --log-format exclude each other")
+
+
+def test_a_time_local_offset_no_place_uses_is_a_bad_line(tmp_path: Path) -> None:
+    """As in the combined format (QA G8): `+2359` is a bad timestamp, `+1400` a real offset."""
+    log = tmp_path / "odd.log"
+    log.write_text(
+        '1.2.3.4 [27/Nov/2026:12:00:00 +2359] "GET /a HTTP/1.1" 200\n'
+        '1.2.3.4 [27/Nov/2026:12:00:00 +1400] "GET /b HTTP/1.1" 200\n'
+    )
+    layout = '$remote_addr [$time_local] "$request" $status'
+    state = ["--state", str(tmp_path / "s.json")]
+    result = ok([*state, "replay", str(log), "--log-format", layout, "-s", "sliding"])
+    assert "odd.log:1: bad timestamp" in result.stderr
+    assert "1 hit kept" in result.stdout and "1 bad line" in result.stdout

@@ -62,7 +62,7 @@ the BadLine reason is given):
 | 6 ``GET ?x=1`` (a query, no path)               | BadLine ``no path before the query ...``     |
 | 7 CRLF line endings                             | hit; the ``\r`` is stripped                  |
 | 8 a third quoted field after the user-agent     | hit (all after the size is ignored)          |
-| 10 any offset, out-of-order seconds, gaps       | hit; ts = UTC epoch seconds                  |
+| 10 an offset -1200..+1400, out-of-order seconds | hit; ts = UTC epoch seconds                  |
 | 11 any three-digit status (499 ...)             | hit; the status is read only for ``--key``    |
 | bad month, day, hour or offset in ``[time]``    | BadLine ``bad timestamp``                    |
 | time before 1970 or after 9999 (UTC)            | BadLine from ``check_ts``                    |
@@ -130,6 +130,8 @@ _day_cache: dict[bytes, int] = {}
 _clock_cache: dict[bytes, int] = {}
 #: b"-0700" -> seconds east of UTC (subtract from local time to get UTC).
 _offset_cache: dict[bytes, int] = {}
+#: The offsets places on Earth use (UTC-12:00 to UTC+14:00), in seconds east of UTC.
+EARTH_OFFSETS_S = (-12 * 3600, 14 * 3600)
 
 
 def _day_start(date: bytes) -> int:
@@ -169,6 +171,8 @@ def _offset(text: bytes) -> int:
     seconds = hours * 3600 + minutes * 60
     if text[0:1] == b"-":
         seconds = -seconds
+    if not EARTH_OFFSETS_S[0] <= seconds <= EARTH_OFFSETS_S[1]:  # no place uses it: garbled
+        raise BadLine("bad timestamp")
     _offset_cache[text] = seconds
     return seconds
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hitcount.ingest import lines as fast
 from hitcount.ingest.formats.access_log import parse_combined, parse_common, sniff_access_log
 from hitcount.model.hits import MAX_ENDPOINT_CHARS, MAX_TS, TRUNCATED_MARK, BadLine, Hit
 from tests.cli_helpers import ok
@@ -914,3 +915,24 @@ def test_the_readme_table_of_access_log_targets_holds_from_the_cli(tmp_path: Pat
         "/api/login", "/a", "1.3.3.7:1337", "OPTIONS *", "GET *", "photo/", "../../etc/*",
         flood,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "east_s"),
+    [("+1400", 50400), ("-1200", -43200), ("+0530", 19800), ("+1401", None), ("+2359", None),
+     ("-1201", None), ("-2300", None)],
+)  # fmt: skip
+def test_only_offsets_some_place_uses_are_read(zone: str, east_s: int | None) -> None:
+    """UTC-12:00 to UTC+14:00; `+2359` moved a hit by almost a day with no word (QA G8). The
+    C scanner steps aside for the same lines, so the per-line parser decides on both paths."""  # noqa: D205, D209
+    line = f'1.2.3.4 - - [27/Nov/2026:12:00:00 {zone}] "GET /x HTTP/1.0" 200 5'.encode()
+    local = 1_795_780_800.0  # 2026-11-27T12:00:00Z
+    if east_s is None:
+        with pytest.raises(BadLine, match="bad timestamp"):
+            parse_common(line)
+    else:
+        assert parse_common(line).ts == local - east_s
+    if fast.native is None:
+        return  # an install without the C scanner: the per-line parser reads every line
+    scanned = fast.native.scan_lines(line + b"\n", 1, True, 1e12, 7, 0, 1, 2)
+    assert (len(scanned[5]) == 0) is (east_s is not None)  # read by C, or handed back
