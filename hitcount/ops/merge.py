@@ -28,7 +28,7 @@ from hitcount.errors import ConfigurationError, MergeRefusedError, StateError
 from hitcount.model.metrics import Metrics, plain
 from hitcount.model.positions import InputPosition
 from hitcount.persist.document import encode, to_document, write_file
-from hitcount.persist.state import read_counter_file
+from hitcount.persist.state import read_counter_file, refuse_future_clock
 from hitcount.sketches.distinct import DistinctTracker
 from hitcount.strategies.base import same_kind
 
@@ -141,7 +141,7 @@ def merge_files(paths: Sequence[str | Path]) -> MergeResult:
                 f"{path}: given twice (as {seen[resolved]}); its hits would count twice"
             )
         seen[resolved] = str(path)
-    counters = [read_counter_file(Path(path)) for path in paths]
+    counters = [refuse_future_clock(read_counter_file(Path(path)), str(path)) for path in paths]
     before = sum(counter.metrics.pruned_events for counter in counters)
     sources = tuple(str(path) for path in paths)
     merged = merge_counters(counters, sources)

@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 
 from hitcount.engine import RECENT_EVENTS, HitCounter
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, StateError
 from hitcount.model.arguments import of_type
+from hitcount.model.hits import latest_plausible_ts
+from hitcount.model.timeparse import iso
 from hitcount.persist.answering import no_state, read_again_if_straddled, read_in_part
 from hitcount.persist.bigvalues import encode_chunks
 from hitcount.persist.document import check_is_state, from_bytes, read_file, to_document
@@ -122,6 +124,23 @@ def read_counter_file(path: Path) -> HitCounter:
         return load_counter(store)
     finally:
         store.close()
+
+
+def refuse_future_clock(counter: HitCounter, source: str) -> HitCounter:
+    """`counter` read from `source`, unless its clock is more than a year past this machine's
+    (as a replay refuses such a line): no real hit could ever be added to it.
+
+    Raises:
+        StateError: the clock is that far ahead (a forged or shifted snapshot).
+    """  # noqa: D205
+    clock = counter.clock
+    if clock is not None and clock > latest_plausible_ts():
+        raise StateError(
+            f"{source}: its clock ({iso(clock)}) is more than a year past this machine's:"
+            " every hit added to it would be too late",
+            hint="check the file (a shifted or forged snapshot?) or this machine's clock",
+        )
+    return counter
 
 
 def save_counter(store: Store, counter: HitCounter) -> None:

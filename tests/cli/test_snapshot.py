@@ -7,9 +7,11 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.cli.conftest import DAMAGE, HAND_HITS, HOSTILE, SLIDING, assert_inert, metrics
@@ -27,6 +29,32 @@ def test_restoring_a_damaged_snapshot_exits_4_and_keeps_the_state(
     assert_error(run(["snapshot", "restore", "snap.json"]), 4, "snap.json")
     assert_error(run(["snapshot", "show", "snap.json"]), 4, "snap.json")
     assert state_env.read_bytes() == good_state
+
+
+def test_a_snapshot_whose_clock_is_a_century_ahead_is_not_restored_or_merged(
+    good_state: bytes, state_env: Path, tmp_path: Path
+) -> None:
+    """Replay and --now refuse times more than a year ahead; a snapshot shifted there took
+    no real hit again ("20000 too late"): restore and merge refuse it (QA G9)."""  # noqa: D205, D209
+    century = 100 * 365 * 86400.0
+    shifted = ["--state", str(tmp_path / "shift.json"), "replay", str(SAMPLES / "web.ndjson")]
+    ok([*shifted, "-s", "sliding", "--no-distinct"])
+    document = json.loads((tmp_path / "shift.json").read_text())
+    document["clock"] += century
+    document["horizon"] += century
+    packed = document["state"]["timestamps_f8"]  # base64 of little-endian float64s
+    document["state"]["timestamps_f8"] = {
+        endpoint: base64.b64encode(
+            (np.frombuffer(base64.b64decode(text), "<f8") + century).tobytes()
+        ).decode()
+        for endpoint, text in packed.items()
+    }
+    (tmp_path / "ahead.json").write_text(json.dumps(document))
+    said = "ahead.json: its clock (2126-"
+    assert_error(run(["snapshot", "restore", str(tmp_path / "ahead.json")]), 4, said)
+    merged = ["merge", str(tmp_path / "ahead.json"), str(tmp_path / "shift.json")]
+    assert_error(run([*merged, "-o", str(tmp_path / "m.json")]), 4, said)
+    assert state_env.read_bytes() == good_state and not (tmp_path / "m.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from hitcount.errors import StateError
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
 from hitcount.persist.reading import SQLITE_MAGIC
-from hitcount.persist.state import load_counter, read_counter_file, updating
+from hitcount.persist.state import load_counter, read_counter_file, refuse_future_clock, updating
 
 snapshot_app = typer.Typer(
     help="Save, restore and inspect snapshots (versioned JSON documents).\n\n"
@@ -94,7 +94,9 @@ def snapshot_restore(
     Example: hitcount snapshot restore before-deploy.json
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
-    restored = _read_snapshot(file)
+    restored = refuse_future_clock(
+        _read_snapshot(file), "<stdin>" if str(file) == "-" else str(file)
+    )
     counter = HitCounter()
     opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
     with updating(app_ctx.store(), lambda: counter, replace=True, on_saved=app_ctx.mark_saved):
