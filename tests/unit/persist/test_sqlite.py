@@ -225,6 +225,8 @@ def test_an_interrupt_during_the_append_write_still_reports_it_saved(
         reader.close()
 
     later = _hits(tmp_path)  # the same hits again: 50 more
+    before = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    print("DIAG before", before, threading.current_thread().name)
     gc.disable()  # a finalizer run first would swallow the interrupt (seen once in a full run)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -232,6 +234,7 @@ def test_an_interrupt_during_the_append_write_still_reports_it_saved(
             replay_into_store(store, [str(later)], settings, ReplayHooks(on_saved=on_saved))
     finally:
         gc.enable()
+        print("DIAG after", signal.sigpending(), signal.getsignal(signal.SIGINT))
     assert saved == [100]  # told it was saved (the interrupt waited for that)
     store.close()
 
