@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import ok, ok_json
+from tests.cli_helpers import assert_error, ok, ok_json, run
 
 T0 = 1_700_000_000.0
 LINES = 40_000  # about 2.4 MB: several 1 MiB blocks, where whole blocks went missing
@@ -124,3 +124,13 @@ def test_a_pipe_appended_to_redis_counts_every_line(redis_url: str) -> None:
     assert {row["endpoint"]: row["count"] for row in rows} == {
         e: 2 * n for e, n in expected.items()
     }
+
+
+def test_compare_refuses_an_input_it_could_read_only_once(tmp_path: Path) -> None:
+    """Each strategy reads the input again: a pipe would give the first one everything and
+    the rest nothing, so stdin and pipes are refused before anything is read."""  # noqa: D205, D209
+    data, _ = _lines(100)
+    with _fd_path(data) as source:
+        result = run(["compare", source, "--strategies", "fixed,sliding"])
+        assert_error(result, 2, "can be read only once (stdin or a pipe)")
+    assert_error(run(["compare", "-"], input=data), 2, "<stdin> can be read only once")
