@@ -559,7 +559,7 @@ PATH_TEXT = st.text(
 @settings(max_examples=300, deadline=None)
 @given(
     moment=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2026, 1, 1)),
-    offset_minutes=st.integers(-23 * 60 - 59, 23 * 60 + 59),
+    offset_minutes=st.integers(-12 * 60, 14 * 60),  # the offsets places use
     host=st.from_regex(r"\A[A-Za-z0-9.:-]{1,40}\Z"),
     path=PATH_TEXT,
     query=st.one_of(st.just(""), PATH_TEXT.map(lambda q: "?" + q)),
