@@ -130,6 +130,7 @@ def follow(
     should_stop: Callable[[], bool] | None = None,
     replacing: bool = False,
     commit_to: Callable[[HitCounter], None] | None = None,
+    refused_hits: Callable[[], int] | None = None,
 ) -> FollowResult:
     """Record the lines `sources` gain into `counter`, committing it to `store` as it goes.
 
@@ -152,6 +153,8 @@ def follow(
             first hit, and a run that read none fails instead (the saved state stays).
         commit_to: how a commit saves `counter` (default: `persist.state.commit` to
             `store`; a Redis append sends its delta with the positions instead).
+        refused_hits: how many hits the commits so far sent that the stored state refused
+            as late (a shared store's is further on than `counter`): not counted as kept.
 
     Raises:
         ConfigurationError: a bad interval, gzip input, or stdin mixed with files.
@@ -167,6 +170,8 @@ def follow(
     run.replacing = replacing
     if commit_to is not None:
         run.commit_to = commit_to
+    if refused_hits is not None:
+        run.refused_hits = refused_hits
     try:
         run.add(sources)
         with _stop_signals() as signalled:
@@ -209,6 +214,7 @@ class _Run:
         #: The counter replaces the saved state: no commit before its first hit.
         self.replacing = False
         self.commit_to: Callable[[HitCounter], None] = lambda counter: commit(store, counter)
+        self.refused_hits: Callable[[], int] = lambda: 0
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -316,6 +322,7 @@ class _Run:
             total.bad_lines += part.bad_lines
             total.first_bad.extend(part.first_bad)
             total.formats.update(part.formats)
+        total.hits_kept -= self.refused_hits()  # late for the stored state: as its metrics say
         return total
 
     def status(self, *, final: bool = False) -> FollowStatus:

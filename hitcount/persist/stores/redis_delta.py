@@ -71,8 +71,12 @@ class RawHits(Strategy):
         return {}
 
     def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
-        """Not answerable: a delta is only shipped."""
-        raise NotImplementedError("a batch of raw hits answers no query")
+        """The batch's hits in `(start, end]`, exactly: what a writer's live view shows (the
+        hits since its last commit; the stored state answers every other question)."""  # noqa: D205, D209
+        import numpy as np
+
+        times = np.asarray(self.hits.get(endpoint, ()), dtype=np.float64)
+        return WindowAnswer.exactly(int(np.count_nonzero((times > start) & (times <= end))))
 
     def endpoints(self) -> Iterable[str]:
         """Endpoints with hits in the batch."""

@@ -610,3 +610,24 @@ def test_strict_follow_stops_at_a_bad_line_keeping_its_commits(tmp_path: Path) -
     assert raised.value.line == 6
     assert raised.value.hint is not None and "keeps the last commit" in raised.value.hint
     assert _counts(from_bytes(store.load() or b"", "store")) == _expected(lines)
+
+
+def test_hits_a_shared_store_refused_are_not_shown_as_kept(tmp_path: Path) -> None:
+    """A Redis state further on than the follower refuses some of its hits as late: every
+    status (and the result) says what the state took, as `metrics` does (QA H2)."""  # noqa: D205, D209
+    path = tmp_path / "a.ndjson"
+    _write(path, [_line("/a", 1_000.0 + i) for i in range(20)])
+    counter, store = HitCounter("sliding", max_window_s=1e6), MemoryStore()
+    refused, shown = [0], []
+
+    def commit_to(_: HitCounter) -> None:
+        refused[0] = 7  # the store took 13 of the 20
+
+    key = os.path.abspath(path)
+    result = follow(
+        counter, [str(path)], store, commit_every_s=0.05, commit_to=commit_to,
+        refused_hits=lambda: refused[0], view=FollowView(on_commit=shown.append),
+        should_stop=lambda: key in counter.inputs and counter.inputs[key].lines == 20,
+    )  # fmt: skip
+    assert (result.report.hits_kept, result.report.late_hits) == (13, 7)
+    assert (shown[-1].hits_kept, shown[-1].late_hits, shown[-1].final) == (13, 7, True)

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from hitcount import HitCounter, available_strategies, load_counter, save_counter
+from hitcount.live.follow import top_rows
 from hitcount.ops.shared_follow import ReplacingFollower
 from hitcount.persist.stores import store_from_url
 from hitcount.persist.stores.redis import RedisStore
@@ -68,6 +69,8 @@ def test_a_follower_replaces_the_state_once_then_appends_beside_other_writers(
     writer.join(timeout=20)
     assert not writer.is_alive() and time.monotonic() - started < 10
     _record(counter, later)
+    shown = {row.result.endpoint: row.result.answer.count for row in top_rows(counter, 1e6, 10)}
+    assert shown == dict(Counter(endpoint for endpoint, _ in later))  # the interval's hits (H1)
     follower.commit(counter)
     follower.commit(counter)  # nothing new: nothing sent twice
 
