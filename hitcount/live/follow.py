@@ -307,7 +307,7 @@ class _Run:
             self._last_commit_s = time.perf_counter() - started
             self.result.commits += 1
             self._dirty, self._unshown = False, True
-        self.result.report = report
+        self.result.report = self.report()  # after the commit: what the store refused
         if self.view.on_commit is not None:
             self.view.on_commit(self.status(final=final))
 

@@ -81,9 +81,9 @@ def test_a_redis_store_refuses_the_cap_before_connecting() -> None:
 def test_a_state_past_the_warning_threshold_without_a_cap_is_warned_about(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hitcount.ops import replaying
+    from hitcount.ops import replay_types
 
-    monkeypatch.setattr(replaying, "ENDPOINTS_WARNING", 50)  # web.ndjson has 60 endpoints
+    monkeypatch.setattr(replay_types, "ENDPOINTS_WARNING", 50)  # web.ndjson has 60 endpoints
     warned = ok(["replay", str(WEB)]).stderr
     assert "hitcount: warning: the state holds 60 endpoints (more than 50)" in warned
     assert "--max-endpoints N" in warned
