@@ -21,8 +21,14 @@ from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
-from hitcount.live.tail import FileTail, NoteHandler, StreamTail, compressed_refusal
-from hitcount.model.positions import STDIN, InputPosition, find
+from hitcount.live.tail import (
+    FOLLOW_STDIN_HINT,
+    FileTail,
+    NoteHandler,
+    StreamTail,
+    compressed_refusal,
+)
+from hitcount.model.positions import STDIN, InputPosition, display_name, find, is_stream
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store
 from hitcount.views.series import series
@@ -98,16 +104,19 @@ class FollowView:
 
 
 def check_followable(sources: Sequence[str]) -> None:
-    """Refuse what cannot be followed: gzip files, and stdin mixed with files.
+    """Refuse gzip files, stdin mixed with files, and pipes named by path (follow `-`).
 
     Raises:
-        ConfigurationError: one of those.
+        ConfigurationError: gzip, or stdin mixed with files.
+        InputError: a path that is not a regular file.
     """
     if STDIN in sources and len(sources) > 1:
         raise ConfigurationError("follow reads stdin (-) alone, not with files", param="follow")
     for source in sources:
         if source == STDIN:
             continue
+        if is_stream(source):  # by its status: opening a FIFO would wait for a writer
+            raise InputError(display_name(source), "is not a regular file", hint=FOLLOW_STDIN_HINT)
         try:
             with open(source, "rb") as handle:
                 compressed = handle.read(2) == GZIP_MAGIC

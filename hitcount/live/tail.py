@@ -22,6 +22,8 @@ from hitcount.model.positions import InputPosition, display_name, start_of
 
 #: Most bytes read at once.
 CHUNK_BYTES = 4 * 1024 * 1024
+#: What to do with a pipe or FIFO named by path: it cannot be followed as a file.
+FOLLOW_STDIN_HINT = "pipe it in and follow - instead"
 #: How long a stream read waits for data before giving the caller a turn (seconds).
 WAIT_S = 0.1
 
@@ -93,9 +95,7 @@ class FileTail:
         if stat.S_ISDIR(mode):
             raise InputError(self.name, "is a directory, not a file")
         if not stat.S_ISREG(mode):
-            raise InputError(
-                self.name, "is not a regular file", hint="pipe it in and follow - instead"
-            )
+            raise InputError(self.name, "is not a regular file", hint=FOLLOW_STDIN_HINT)
         if os.pread(fd, 2, 0) == GZIP_MAGIC:
             raise compressed_refusal(self.name)
         if self.first_note is not None:

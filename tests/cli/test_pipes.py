@@ -134,3 +134,13 @@ def test_compare_refuses_an_input_it_could_read_only_once(tmp_path: Path) -> Non
         result = run(["compare", source, "--strategies", "fixed,sliding"])
         assert_error(result, 2, "can be read only once (stdin or a pipe)")
     assert_error(run(["compare", "-"], input=data), 2, "<stdin> can be read only once")
+
+
+def test_following_a_fifo_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer: it blocked for ever, holding the state lock, when
+    the writer had gone (QA H3). It is refused by its status first (exit 3)."""  # noqa: D205, D209
+    fifo = tmp_path / "traffic.fifo"
+    os.mkfifo(fifo)  # no writer at all: any open() for reading would block
+    result = run(["--state", str(tmp_path / "s.db"), "replay", str(fifo), "--follow"])
+    assert_error(result, 3, "traffic.fifo: is not a regular file")
+    assert "follow - instead" in result.stderr and not (tmp_path / "s.db").exists()

@@ -28,7 +28,6 @@ from hitcount.model.keys import Keying
 from hitcount.model.metrics import Metrics
 from hitcount.model.positions import (
     InputPosition,
-    display_name,
     find,
     is_stream,
     position_after_lines,
@@ -42,6 +41,7 @@ from hitcount.persist.stores.redis_layouts import layout_for
 from hitcount.persist.stores.redis_lock import note_waiting, pause_key
 from hitcount.persist.stores.redis_sweep import sweep_if_due
 from hitcount.persist.stores.redis_users import SketchAppend, empty_tracker
+from hitcount.persist.stores.redis_written import Written
 
 FLUSH_HITS = 200_000
 MAX_RETRIES = 50
@@ -77,7 +77,6 @@ class RedisAppend:
         self._users: dict[str, Any] | None = meta["distinct"]
         if self._users is not None:
             self.counter.distinct = empty_tracker(self._users)
-        self.hits_written = 0
         self._source: str | None = None  # the input of the last block (for messages)
         #: Hits this writer's counter kept but the stored state refused as too late (a
         #: document strategy's endpoint is further on in Redis than in the local delta).
@@ -86,7 +85,7 @@ class RedisAppend:
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
         self._positions: dict[str, InputPosition] = {}  # how far each input file is read
-        self._committed: dict[str, InputPosition] = {}  # ... and how far Redis has it
+        self.landed = Written()  # what the batches that landed hold
         #: Called after each flush (the CLI notes that something was saved).
         self.on_flush: Callable[[], None] | None = None
 
@@ -101,7 +100,9 @@ class RedisAppend:
     def checkpoint(self, source: str, lines: int, final: bool) -> None:
         """After each block of `source` (`lines` read so far): flush when it is time."""
         self._source = source
-        if not is_stream(source) and (position := self._position(source, lines)) is not None:
+        if is_stream(source):
+            self.landed.stream_read = lines
+        elif (position := self._position(source, lines)) is not None:
             self._positions[position.path] = position
         due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
         if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
@@ -130,35 +131,30 @@ class RedisAppend:
 
     def flush(self, source: str | None = None) -> None:
         """Send the delta and commit it (with how far `source` has been read)."""
+        again = self.landed.again(source)
         try:
             self._flush(source)
         except StoreUnavailableError as err:
             raise StoreUnavailableError(
                 f"{err.message}; {self.written(source)}",
-                hint=f"{err.hint}; then {_AGAIN}" if err.hint else _AGAIN,
+                hint=f"{err.hint}; then {again}" if err.hint else again,
             ) from err
+        except StateError as err:  # replaced: a stream is not resumed as the hint says
+            if source is None or not is_stream(source) or not err.hint:
+                raise
+            raise StateError(err.message, hint=f"{self.written(source)}; {again}") from err
         self._last_flush = time.monotonic()
-        self._committed = dict(self._positions)
         self._sweep()
         if self.on_flush is not None:
             self.on_flush()
 
     def written(self, source: str | None) -> str:
-        """What this replay's batches wrote so far: `N hits ... (through line L of FILE)`."""
-        where = ""
-        if source is not None and not is_stream(source):
-            position = find(self._committed, source)
-            done = position.lines if position is not None else 0
-            where = f" (through line {done} of {display_name(source)})"
-        return f"{self.hits_written} hits of this replay were written{where}"
+        """What this replay's batches wrote so far (`Written.summary`)."""
+        return self.landed.summary(source)
 
     def partly_written(self, err: InputError) -> InputError:
-        """`err` (a bad input met after some batches landed) saying what was written and how
-        to go on, instead of its "nothing was saved"."""  # noqa: D205, D209
-        if not self._committed and not self.hits_written:
-            return err
-        hint = f"{self.written(self._source)}; fix the input, then {_AGAIN}"
-        return InputError(err.source, err.reason, line=err.line, hint=hint)
+        """`err`, a bad input met after some batches landed, saying how to go on."""
+        return self.landed.partly(err, self._source)
 
     def _sweep(self) -> None:
         """Prune the endpoints no batch touched, when it is due (`redis_sweep`)."""
@@ -270,7 +266,7 @@ class RedisAppend:
             self._pruned_remote = sum(layout.pruned.values())
         else:
             self._pruned_remote = sum(int(replies[i] or 0) for i in prune_replies)
-        self.hits_written += increments["total_hits"]
+        self.landed.landed(increments["total_hits"], self._positions)
         self.refused_hits += refused
         self._sent = Metrics(**metrics.as_dict())
         self._catch_up(replies[-1], delta.horizon)
@@ -428,9 +424,6 @@ class _PausedError(Exception):
 
 def _finite(value: float | None) -> bool:
     return value is not None and value not in (float("inf"), -float("inf"))
-
-
-_AGAIN = "run the same command with --append --resume to go on without counting twice"
 
 
 def _replaced(store: RedisStore) -> StateError:

@@ -986,3 +986,31 @@ def test_a_follower_cannot_fold_the_shared_state(url: str, tmp_path: Path) -> No
     assert result.exit_code == 2, result.stderr
     assert "cannot lower --distinct-precision on Redis" in result.stderr
     assert _answers(url) == before
+
+
+def test_a_stream_cut_after_some_batches_says_which_lines_to_give_again(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stdin is never resumed, so "--append --resume" (E9's hint for files) would count the
+    written batches twice (QA H4): the hint names the lines to give again instead."""  # noqa: D205, D209
+    from hitcount.persist.stores import redis_append
+
+    monkeypatch.setattr(redis_append, "FLUSH_HITS", 1000)  # a batch per block of lines
+    url = f"{redis_url}?namespace={fresh_namespace()}"
+    good = [json.dumps({"endpoint": f"/e{i % 7}", "ts": 1e9 + i / 10}) for i in range(40_000)]
+    seed = write_ndjson(tmp_path / "seed.ndjson", [("/seed", 1e9)])
+    hitcount(url, "replay", "-s", "sliding", "--max-window", "1d", str(seed))
+    text = "\n".join([*good[:30_000], "garbage", *good[30_000:]]) + "\n"
+    result = run(["--store", url, "replay", "--append", "--strict", "-"], input=text)
+    assert result.exit_code == 3, result.stderr
+    found = re.search(
+        r"(\d+) hits of this replay were written \(through line (\d+) of <stdin>\)", result.stderr
+    )
+    assert found is not None, result.stderr
+    assert "--resume" not in result.stderr and "cannot be resumed" in result.stderr
+    written, through = int(found[1]), int(found[2])
+    assert f"give replay --append only the lines after line {through}" in result.stderr
+    assert written == through and hitcount(url, "metrics", "--json")["total_hits"] == 1 + written
+    rest = "\n".join(good[through:]) + "\n"  # as told: the lines after it, the bad one fixed
+    ok(["--store", url, "replay", "--append", "--strict", "-"], input=rest)
+    assert hitcount(url, "metrics", "--json")["total_hits"] == 40_001
