@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, InputError
@@ -224,6 +225,9 @@ class _Run:
         self.replacing = False
         self.commit_to: Callable[[HitCounter], None] = lambda counter: commit(store, counter)
         self.refused_hits: Callable[[], int] = lambda: 0
+        #: The busiest endpoints and the metrics as the last commit saw them, shown until a
+        #: line is read again (a shared store's commit empties the counter it ships).
+        self._seen: tuple[tuple[TopRow, ...], dict[str, Any]] | None = None
         self._rate_mark = (self.started, 0)
 
     def add(self, sources: Sequence[str]) -> None:
@@ -311,6 +315,7 @@ class _Run:
         if self._dirty or not self.result.commits:
             self.counter.metrics.lines_read += report.lines_read - self._committed_lines
             self._committed_lines = report.lines_read
+            self._seen = (self._top(), self.counter.metrics_dict())
             started = time.perf_counter()
             self.commit_to(self.counter)
             self._last_commit_s = time.perf_counter() - started
@@ -319,6 +324,9 @@ class _Run:
         self.result.report = self.report()  # after the commit: what the store refused
         if self.view.on_commit is not None:
             self.view.on_commit(self.status(final=final))
+
+    def _top(self) -> tuple[TopRow, ...]:
+        return top_rows(self.counter, self.view.window_s, self.view.limit)
 
     def report(self) -> ReplayReport:
         """The replayers' reports added up."""
@@ -344,7 +352,10 @@ class _Run:
         mark_time, mark_hits = self._rate_mark
         rate = (report.hits_read - mark_hits) / (now - mark_time) if now > mark_time else 0.0
         self._rate_mark = (now, report.hits_read)
-        metrics = self.counter.metrics_dict()
+        if self._seen is not None and not self._dirty:
+            top, metrics = self._seen
+        else:
+            top, metrics = self._top(), self.counter.metrics_dict()
         return FollowStatus(
             elapsed_s=report.elapsed_s,
             lines_read=report.lines_read,
@@ -353,7 +364,7 @@ class _Run:
             bad_lines=report.bad_lines,
             hits_per_s=rate,
             window_s=self.view.window_s,
-            top=top_rows(self.counter, self.view.window_s, self.view.limit),
+            top=top,
             strategy=self.counter.strategy.describe(),
             memory_entries=metrics["memory_entries"],
             memory_bytes=metrics["state_bytes"] + metrics["distinct_bytes"],

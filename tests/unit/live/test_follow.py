@@ -631,3 +631,25 @@ def test_hits_a_shared_store_refused_are_not_shown_as_kept(tmp_path: Path) -> No
     )  # fmt: skip
     assert (result.report.hits_kept, result.report.late_hits) == (13, 7)
     assert (shown[-1].hits_kept, shown[-1].late_hits, shown[-1].final) == (13, 7, True)
+
+
+def test_a_commit_that_ships_the_counter_away_still_shows_what_it_held(tmp_path: Path) -> None:
+    """A shared store's commit empties the counter it sends (Redis): its status line showed
+    `"top": []` at every commit (QA H10); it shows the committed interval's endpoints."""  # noqa: D205, D209
+    from hitcount.strategies.sliding import SlidingWindow
+
+    path = tmp_path / "a.ndjson"
+    _write(path, [_line(f"/e{i % 3}", 1_000.0 + i) for i in range(30)])
+    counter, shown = HitCounter("sliding", max_window_s=1e6), []
+
+    def ship(sent: HitCounter) -> None:  # as RedisAppend does after a batch
+        sent.continue_with(SlidingWindow(max_window_s=1e6))
+
+    key = os.path.abspath(path)
+    follow(
+        counter, [str(path)], MemoryStore(), commit_every_s=0.05, commit_to=ship,
+        view=FollowView(on_commit=shown.append, window_s=1e6),
+        should_stop=lambda: key in counter.inputs and counter.inputs[key].lines == 30,
+    )  # fmt: skip
+    top = {row.result.endpoint: row.result.answer.count for row in shown[-1].top}
+    assert shown[-1].final and top == {"/e0": 10, "/e1": 10, "/e2": 10}
