@@ -309,23 +309,26 @@ def _lines(count: int) -> str:
 
 
 def refuse_repeats(sources: Sequence[str], again: bool) -> None:
-    """One file named twice in one replay (by any path) would be counted twice.
+    """One file named twice in one replay (by any path) would be counted twice; one stream
+    (stdin, a pipe) named twice cannot be read twice at all.
 
     Raises:
-        InputError: unless `again`.
-    """
-    if again:
-        return
+        InputError: a stream named twice; a file named twice, unless `again`.
+    """  # noqa: D205
     seen: dict[tuple[int, int], str] = {}
-    for source in sources:
-        if source == STDIN:
-            continue
+    for number, source in enumerate(sources):
         try:
-            status = os.stat(source)
+            status = os.fstat(0) if source == STDIN else os.stat(source)
         except OSError:
             continue  # the replay says what is wrong with it
         first = seen.setdefault((status.st_dev, status.st_ino), source)
-        if first != source or sources.count(source) > 1:
+        twice = first != source or source in sources[:number]
+        if twice and is_stream(source):
+            what = "is named twice" if first == source else f"is {display_name(first)} again"
+            raise InputError(
+                display_name(source), f"{what}: a stream can be read only once", hint="name it once"
+            )
+        if twice and not again:
             also = "" if first == source else f" (it is {display_name(first)})"
             raise InputError(
                 display_name(source),

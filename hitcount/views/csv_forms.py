@@ -61,13 +61,19 @@ def series_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _cell(value: Any) -> str:
+    text = _text(value)
+    if isinstance(value, (list, str)) and text[:1] in _FORMULA_STARTS:
+        return f"'{text}"  # the whole cell: one `'` to strip, whatever it holds
+    return text
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ";".join(_cell(item) for item in value)
+        return ";".join(_text(item) for item in value)
     if isinstance(value, (dict, float, int)):
         return json_line(value)
-    text = unambiguous(str(value))  # a cell is text on a terminal too: nothing unsafe raw
-    return f"'{text}" if text[:1] in _FORMULA_STARTS else text
+    return unambiguous(str(value))  # a cell is text on a terminal too: nothing unsafe raw

@@ -208,4 +208,5 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote(tmp_pa
     assert {row["endpoint"] for row in csv.DictReader(io.StringIO(top))} == guarded
     query = ok([*state, "query", "*", "--last", "1h", "--csv"]).stdout
     (row,) = csv.DictReader(io.StringIO(query))
-    assert set(row["matched"].split(";")) == guarded
+    assert row["matched"].startswith("'") and row["matched"].count("'") == 2  # + `'q`'s own
+    assert set(row["matched"][1:].split(";")) == {"/a", *endpoints}  # one `'` for the cell

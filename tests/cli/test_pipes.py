@@ -144,3 +144,19 @@ def test_following_a_fifo_is_refused_before_it_is_opened(tmp_path: Path) -> None
     result = run(["--state", str(tmp_path / "s.db"), "replay", str(fifo), "--follow"])
     assert_error(result, 3, "traffic.fifo: is not a regular file")
     assert "follow - instead" in result.stderr and not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("sources", "said"),
+    [(["-", "-"], "<stdin>: is named twice: a stream can be read only once"),
+     (["-", "/dev/stdin"], "/dev/stdin: is <stdin> again: a stream can be read only once"),
+     (["/dev/stdin", "/dev/fd/0", "--again"], "/dev/fd/0: is /dev/stdin again")],
+)  # fmt: skip
+def test_stdin_named_twice_is_refused_even_with_again(
+    tmp_path: Path, sources: list[str], said: str
+) -> None:
+    """`- -` passed silently and `/dev/stdin /dev/fd/0` said "add --again" (QA H9)."""
+    data, _ = _lines(10)
+    result = run(["--state", str(tmp_path / "s.db"), "replay", *sources], input=data)
+    assert_error(result, 3, said)
+    assert not (tmp_path / "s.db").exists()
