@@ -131,18 +131,19 @@ class RedisAppend:
 
     def flush(self, source: str | None = None) -> None:
         """Send the delta and commit it (with how far `source` has been read)."""
-        again = self.landed.again(source)
+        name = source if source is not None else self._source  # for the messages
+        again = self.landed.again(name)
         try:
             self._flush(source)
         except StoreUnavailableError as err:
             raise StoreUnavailableError(
-                f"{err.message}; {self.written(source)}",
+                f"{err.message}; {self.written(name)}",
                 hint=f"{err.hint}; then {again}" if err.hint else again,
             ) from err
         except StateError as err:  # replaced: a stream is not resumed as the hint says
-            if source is None or not is_stream(source) or not err.hint:
+            if name is None or not is_stream(name) or not err.hint:
                 raise
-            raise StateError(err.message, hint=f"{self.written(source)}; {again}") from err
+            raise StateError(err.message, hint=f"{self.written(name)}; {again}") from err
         self._last_flush = time.monotonic()
         self._sweep()
         if self.on_flush is not None:
