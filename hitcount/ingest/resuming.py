@@ -323,7 +323,7 @@ def refuse_repeats(sources: Sequence[str], again: bool) -> None:
             continue  # the replay says what is wrong with it
         first = seen.setdefault((status.st_dev, status.st_ino), source)
         twice = first != source or source in sources[:number]
-        if twice and is_stream(source):
+        if twice and is_stream(source) and is_stream(first):
             what = "is named twice" if first == source else f"is {display_name(first)} again"
             raise InputError(
                 display_name(source), f"{what}: a stream can be read only once", hint="name it once"
