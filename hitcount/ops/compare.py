@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
+from hitcount.errors import ConfigurationError
 from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
@@ -89,6 +90,7 @@ def compare(
         UnknownStrategyError, ConfigurationError, InputError: as `replay` and the registry.
     """
     names = list(strategies or available_strategies())
+    _refuse_unknown_params(names, params or {})
     window = window or WindowSpec(last_s=last_s)
     keep = last_s if window == WindowSpec(last_s=last_s) else MAX_TS  # a range: keep all
     reference = HitCounter(
@@ -147,6 +149,21 @@ class _Stages:
         total = None if size is None else size * self.count
         done = (size or 0) * self.done + progress.done_bytes
         self.on_progress(ReplayProgress(self.lines + progress.lines, done, total, stage))
+
+
+def _refuse_unknown_params(names: Sequence[str], given: Mapping[str, object]) -> None:
+    """A parameter none of the compared strategies takes is a typo or a mix-up, as in replay.
+
+    Raises:
+        ConfigurationError: naming it and the parameters they do take.
+    """
+    taken = {param.name for name in names for param in get_strategy(name).params_spec}
+    if unknown := sorted(set(given) - taken):
+        raise ConfigurationError(
+            f"no compared strategy ({', '.join(names)}) has a parameter {unknown[0]!r}",
+            hint=f"their parameters: {', '.join(sorted(taken)) or 'none'}",
+            param=unknown[0],
+        )
 
 
 def _params_for(name: str, given: Mapping[str, object], last_s: float) -> dict[str, object]:

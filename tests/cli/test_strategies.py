@@ -107,3 +107,16 @@ def test_a_value_out_of_range_is_named_in_a_few_characters(
     """One bound per parameter, as --help states it; no 309-digit number (QA G4)."""
     result = run(["--state", str(tmp_path / "s.db"), "replay", str(SAMPLES / "web.ndjson"), *args])
     assert_error(result, 2, said)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-p", "bogus=3"], "no compared strategy (fixed, sliding, morris"),
+        (["--strategies", "sliding", "-p", "windw_s=30"], "(sliding) has a parameter 'windw_s'"),
+        (["--strategies", "sliding", "--window", "30"], "(sliding) has a parameter 'window_s'"),
+    ],
+)
+def test_compare_refuses_a_parameter_no_compared_strategy_takes(args: list[str], said: str) -> None:
+    """A typo gave the defaults without a word, where replay refuses it (QA H5)."""
+    assert_error(run(["compare", str(SAMPLES / "web.ndjson"), "-n", "1", *args]), 2, said)
