@@ -12,6 +12,7 @@ from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.hits import MAX_TS
+from hitcount.model.positions import display_name, is_stream
 from hitcount.model.windows import WindowSpec
 from hitcount.strategies import available_strategies, create_strategy, get_strategy
 
@@ -74,7 +75,7 @@ def compare(
     """Replay `sources` through each strategy and answer `--last last_s` for the top endpoints.
 
     Args:
-        sources: input files (not stdin: each strategy reads them again).
+        sources: input files (not stdin or a pipe: each strategy reads them again).
         last_s: window length; windows are `now - N < ts <= now`, now = the latest hit.
         strategies: names to compare (default: every registered strategy).
         params: strategy parameters, each applied to the strategies that take it; a
@@ -87,8 +88,16 @@ def compare(
             window ending before it makes `max_window_s` reach back to the window's start.
 
     Raises:
+        ConfigurationError: stdin or a pipe among `sources`, a parameter no compared
+            strategy takes.
         UnknownStrategyError, ConfigurationError, InputError: as `replay` and the registry.
     """
+    if streams := [source for source in sources if is_stream(source)]:
+        raise ConfigurationError(
+            f"compare reads its input once per strategy; {display_name(streams[0])} can be read"
+            " only once (stdin or a pipe)",
+            hint="save it to a file first, then compare the file",
+        )
     names = list(strategies or available_strategies())
     _refuse_unknown_params(names, params or {})
     window = window or WindowSpec(last_s=last_s)

@@ -9,7 +9,6 @@ import typer
 from hitcount.cli import completion as complete
 from hitcount.cli import options as opt
 from hitcount.errors import ConfigurationError
-from hitcount.model.positions import display_name, is_stream
 from hitcount.model.timeparse import parse_duration
 from hitcount.model.windows import DEFAULT_LAST_S
 from hitcount.ops.compare import compare as run_compare
@@ -47,12 +46,6 @@ def compare_command(
     opt.check_limit(limit)
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
-    if streams := [source for source in sources if is_stream(source)]:
-        raise ConfigurationError(
-            f"compare reads its input once per strategy; {display_name(streams[0])} can be read"
-            " only once (stdin or a pipe)",
-            hint="save it to a file first, then compare the file",
-        )
     names = [name.strip() for name in strategies.split(",")] if strategies is not None else None
     if names is not None and not all(names):
         raise ConfigurationError(

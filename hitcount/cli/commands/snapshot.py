@@ -13,6 +13,7 @@ from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, counted
 from hitcount.engine import HitCounter
 from hitcount.errors import StateError
+from hitcount.model.positions import display_name
 from hitcount.model.timeparse import iso
 from hitcount.persist import document as snap
 from hitcount.persist.reading import SQLITE_MAGIC
@@ -94,9 +95,7 @@ def snapshot_restore(
     Example: hitcount snapshot restore before-deploy.json
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
-    restored = refuse_future_clock(
-        _read_snapshot(file), "<stdin>" if str(file) == "-" else str(file)
-    )
+    restored = refuse_future_clock(_read_snapshot(file), display_name(str(file)))
     counter = HitCounter()
     opt.attach_tracing(app_ctx, counter, render, trace, trace_json)
     with updating(app_ctx.store(), lambda: counter, replace=True, on_saved=app_ctx.mark_saved):

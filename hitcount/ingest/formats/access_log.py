@@ -131,7 +131,12 @@ _clock_cache: dict[bytes, int] = {}
 #: b"-0700" -> seconds east of UTC (subtract from local time to get UTC).
 _offset_cache: dict[bytes, int] = {}
 #: The offsets places on Earth use (UTC-12:00 to UTC+14:00), in seconds east of UTC.
-EARTH_OFFSETS_S = (-12 * 3600, 14 * 3600)
+_EARTH_OFFSETS_S = (-12 * 3600, 14 * 3600)
+
+
+def is_earth_offset(east_s: float) -> bool:
+    """Whether some place uses this offset (seconds east of UTC): `+2359` is garbled."""
+    return _EARTH_OFFSETS_S[0] <= east_s <= _EARTH_OFFSETS_S[1]
 
 
 def _day_start(date: bytes) -> int:
@@ -171,7 +176,7 @@ def _offset(text: bytes) -> int:
     seconds = hours * 3600 + minutes * 60
     if text[0:1] == b"-":
         seconds = -seconds
-    if not EARTH_OFFSETS_S[0] <= seconds <= EARTH_OFFSETS_S[1]:  # no place uses it: garbled
+    if not is_earth_offset(seconds):
         raise BadLine("bad timestamp")
     _offset_cache[text] = seconds
     return seconds

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.formats.access_log import EARTH_OFFSETS_S, endpoint_of_request
+from hitcount.ingest.formats.access_log import endpoint_of_request, is_earth_offset
 from hitcount.model.hits import BadLine, Hit, check_endpoint, check_ts, check_user, plain_float
 from hitcount.model.keys import status_class
 
@@ -142,10 +142,7 @@ class LogFormatParser:
             if "time_local" in fields:
                 moment = datetime.strptime(fields["time_local"], "%d/%b/%Y:%H:%M:%S %z")
                 east = moment.utcoffset()
-                if (
-                    east is None
-                    or not EARTH_OFFSETS_S[0] <= east.total_seconds() <= EARTH_OFFSETS_S[1]
-                ):
+                if east is None or not is_earth_offset(east.total_seconds()):
                     raise ValueError("an offset no place uses")
             elif "time_iso8601" in fields:
                 moment = datetime.fromisoformat(fields["time_iso8601"].replace("Z", "+00:00"))

@@ -132,10 +132,10 @@ class RedisAppend:
     def flush(self, source: str | None = None) -> None:
         """Send the delta and commit it (with how far `source` has been read)."""
         name = source if source is not None else self._source  # for the messages
-        again = self.landed.again(name)
         try:
             self._flush(source)
         except StoreUnavailableError as err:
+            again = self.landed.again(name)
             raise StoreUnavailableError(
                 f"{err.message}; {self.written(name)}",
                 hint=f"{err.hint}; then {again}" if err.hint else again,
@@ -143,7 +143,8 @@ class RedisAppend:
         except StateError as err:  # replaced: a stream is not resumed as the hint says
             if name is None or not is_stream(name) or not err.hint:
                 raise
-            raise StateError(err.message, hint=f"{self.written(name)}; {again}") from err
+            hint = f"{self.written(name)}; {self.landed.again(name)}"
+            raise StateError(err.message, hint=hint) from err
         self._last_flush = time.monotonic()
         self._sweep()
         if self.on_flush is not None:

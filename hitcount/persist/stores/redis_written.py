@@ -33,9 +33,11 @@ class Written:
         """`N hits of this replay were written (through line L of FILE)`."""
         where = ""
         if source is not None:
-            position = find(self.files, source)
-            done = position.lines if position is not None else 0
-            done = self.stream_landed if is_stream(source) else done
+            if is_stream(source):
+                done = self.stream_landed
+            else:
+                position = find(self.files, source)
+                done = position.lines if position is not None else 0
             where = f" (through line {done} of {display_name(source)})"
         return f"{self.hits} hits of this replay were written{where}"
 
