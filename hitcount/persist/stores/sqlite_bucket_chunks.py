@@ -11,6 +11,7 @@ and takes out the one it cuts.
 
 from __future__ import annotations
 
+import math
 import sys
 from array import array
 from bisect import bisect_left
@@ -67,14 +68,41 @@ def write_bucket_chunks(
     insert_rows(db, "bucket_chunks", rows)
 
 
-def read_bucket_chunks(db: sqlite3.Connection, endpoints: list[str] | None) -> Iterator[Bucket]:
-    """Every chunked bucket of `endpoints` (None: all).
+def read_bucket_chunks(
+    db: sqlite3.Connection, endpoints: list[str] | None, where: str = "", args: tuple[Any, ...] = ()
+) -> Iterator[Bucket]:
+    """Every chunked bucket of `endpoints` (None: all) in the chunks `where` picks.
+
+    `where` is a WHERE clause (or nothing), with `args` for its parameters.
 
     Raises:
         StateError: a damaged chunk.
     """
-    for row in rows_of(db, _SELECT, endpoints):
+    for row in rows_of(db, f"{_SELECT} {where}".rstrip(), endpoints, args):
         yield from _buckets(row)
+
+
+def newest_before(
+    db: sqlite3.Connection, endpoints: list[str] | None, first: int
+) -> dict[str, tuple[int, int, int]]:
+    """`endpoint -> (tier, bucket, count)`: each endpoint's newest bucket numbered below
+    `first`, in its rows or chunks (one tier: `fixed`).
+
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    newest: dict[str, tuple[int, int, int]] = {}
+    query = "SELECT endpoint, tier, MAX(bucket), count FROM buckets WHERE bucket < ?"
+    for endpoint, tier, bucket, count in rows_of(db, query, endpoints, (first,), group=True):
+        newest[endpoint] = (tier, bucket, count)
+    where = (
+        "WHERE first = (SELECT MAX(c.first) FROM bucket_chunks c"
+        " WHERE c.endpoint = bucket_chunks.endpoint AND c.last < ?)"
+    )
+    for endpoint, tier, bucket, count in read_bucket_chunks(db, endpoints, where, (first,)):
+        if bucket < first and bucket > newest.get(endpoint, (0, -math.inf))[1]:
+            newest[endpoint] = (tier, bucket, count)
+    return newest
 
 
 def chunked_part(db: sqlite3.Connection, endpoint: str) -> dict[tuple[int, int], int]:

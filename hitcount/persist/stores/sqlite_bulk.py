@@ -55,17 +55,20 @@ def rows_of(
     args: tuple[Any, ...] = (),
     *,
     column: str = "endpoint",
+    group: bool = False,
 ) -> Iterator[Any]:
     """The rows of `query` (a SELECT with or without a WHERE) whose `column` is one of
-    `endpoints` (None: all), 500 values to a statement."""  # noqa: D205, D209
+    `endpoints` (None: all), 500 values to a statement; `group`: grouped by `column`."""  # noqa: D205, D209
+    grouping = f" GROUP BY {column}" if group else ""
     if endpoints is None:
-        yield from db.execute(query, args)
+        yield from db.execute(query + grouping, args)
         return
     joiner = " AND " if " WHERE " in query else " WHERE "
     for start in range(0, len(endpoints), 500):
         names = endpoints[start : start + 500]
         marks = ", ".join("?" * len(names))
-        yield from db.execute(f"{query}{joiner}{column} IN ({marks})", (*args, *names))
+        statement = f"{query}{joiner}{column} IN ({marks}){grouping}"
+        yield from db.execute(statement, (*args, *names))
 
 
 def present_keys(

@@ -31,6 +31,7 @@ from hitcount.persist.stores.sqlite_bucket_chunks import (
 )
 from hitcount.persist.stores.sqlite_bucket_chunks import (
     chunked_part,
+    newest_before,
     read_bucket_chunks,
     release,
     write_bucket_chunks,
@@ -144,16 +145,40 @@ class BucketLayout(SqliteLayout):
     def read(
         self, db: sqlite3.Connection, endpoints: list[str] | None, since: float, extras: Any
     ) -> Strategy:
-        """Every bucket of the endpoints (each table is bounded by its retention)."""
+        """The buckets a window after `since` needs, and each endpoint's newest bucket
+        before them (so an endpoint with no hit in the window is still held); every bucket
+        when `since` is unbounded, and for `tiered`."""  # noqa: D205, D209
         strategy = self.empty()
+        first = self._first_needed(strategy, since)
         parts: Parts = {}
-        rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
-        for endpoint, tier, bucket, count in chain(rows, read_bucket_chunks(db, endpoints)):
+        for endpoint, tier, bucket, count in self._buckets_from(db, endpoints, first):
             parts.setdefault(endpoint, {})[(tier, bucket)] = count
+        if first is not None:  # keep the endpoints with no bucket from `first` on
+            for endpoint, (tier, bucket, count) in newest_before(db, endpoints, first).items():
+                parts.setdefault(endpoint, {(tier, bucket): count})
         for endpoint, part in parts.items():
             self._put(strategy, endpoint, part)
         self._restore(strategy, extras)
         return strategy
+
+    def _first_needed(self, strategy: Strategy, since: float) -> int | None:
+        """The first bucket a window after `since` reads (None: every bucket)."""
+        if not math.isfinite(since):
+            return None
+        first = math.floor(since / keeping_buckets(strategy).bucket_width_s) - 1  # as `query`
+        return first - 1  # and one more: `since` may round apart from the window's start
+
+    def _buckets_from(
+        self, db: sqlite3.Connection, endpoints: list[str] | None, first: int | None
+    ) -> Iterator[tuple[str, int, int, int]]:
+        """The buckets numbered `first` on (None: all), rows and chunks."""
+        if first is None:
+            rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
+            return chain(rows, read_bucket_chunks(db, endpoints))
+        query = "SELECT endpoint, tier, bucket, count FROM buckets WHERE bucket >= ?"
+        rows = rows_of(db, query, endpoints, (first,))
+        chunks = read_bucket_chunks(db, endpoints, "WHERE last >= ?", (first,))
+        return (b for b in chain(rows, chunks) if b[2] >= first)
 
     def _restore(self, strategy: Strategy, extras: Any) -> None:
         """`(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`."""

@@ -32,6 +32,10 @@ class TieredLayout(BucketLayout):
             for bucket, count in tiered.bucket_counts(endpoint, tier).items()
         }
 
+    def _first_needed(self, strategy: Strategy, since: float) -> int | None:
+        """Every bucket: the tiers' widths differ (a tiered state is read whole)."""
+        return None
+
     def _restore(self, strategy: Strategy, extras: Any) -> None:
         """The tiers' cuts and `closed_until` (None where unset)."""
         if not extras:

@@ -7,6 +7,7 @@ and JSON states, with the counter loaded whole and with a brute-force oracle.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from hitcount.persist.answering import SavedState, load_answering
 from hitcount.persist.state import load_counter, save_counter
 from hitcount.persist.stores import Scope, store_from_url
 from hitcount.persist.stores import sqlite_layouts as layouts
+from hitcount.persist.stores.sqlite_append import appending
 from hitcount.strategies import available_strategies
 from tests.conftest import ROOMY_PARAMS, Oracle, fresh_namespace
 
@@ -224,4 +226,35 @@ def test_a_scope_without_users_reads_no_sketch(
     assert with_users.distinct is not None and with_users.distinct.has_data()
     assert without.distinct is not None and not without.distinct.has_data()
     assert without.query("/a", 60.0) == with_users.query("/a", 60.0) == counter.query("/a", 60.0)
+    store.close()
+
+
+def test_a_short_window_reads_only_its_buckets_and_each_endpoints_newest(
+    tmp_path: Path,
+) -> None:
+    """`fixed`: a window reads only the buckets from just before its start.
+
+    Chunks and rows both, and the newest bucket before them of an endpoint with none in it;
+    answers stay the whole state's.
+    """
+    counter = HitCounter("fixed", window_s=1, retention_s=10**6)
+    counter.record_many([("/a", 1_000.0 + i) for i in range(400)] + [("/b", 10.0)])
+    store = store_from_url(str(tmp_path / "state.db"))
+    save_counter(store, counter)  # whole: buckets in chunks of an hour's numbers
+    with appending(store) as appended:  # type: ignore[arg-type]  # rows beside the chunks
+        appended.record_many([("/a", 1_399.5), ("/c", 1_399.7)])
+    whole = load_counter(store)
+    for last, now in [(1.0, None), (30.5, None), (100.0, None), (398.0, None),
+                      (50.0, 1_200.0), (0.5, 1_299.5), (10.0, 900.0), (2_000.0, None)]:  # fmt: skip
+        state = load_answering(store, Scope(None, last, now))
+        end = whole.clock if now is None else now
+        first = math.floor((end - last) / 1) - 2  # the query's first candidate, and one more
+        held = state.strategy.bucket_counts("/a")  # type: ignore[attr-defined]
+        expected = {b: n for b, n in whole.strategy.bucket_counts("/a").items() if b >= first}
+        assert held == (expected or {max(whole.strategy.bucket_counts("/a")): 1})  # type: ignore[attr-defined]
+        if first > 10:
+            assert state.strategy.bucket_counts("/b") == {9: 1}  # type: ignore[attr-defined]
+        assert sorted(state.endpoints()) == ["/a", "/b", "/c"]
+        for pattern in ("/a", "/b", "/c", "*"):
+            assert state.query(pattern, last, now) == whole.query(pattern, last, now)
     store.close()
