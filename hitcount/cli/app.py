@@ -5,8 +5,6 @@ library and renders. Errors reach `HitcountGroup.invoke`, which prints one line 
 with the error's code.
 """
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import os
@@ -158,7 +156,7 @@ def _fail(message: str, code: ExitCode, hint: str | None = None) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def _renderer() -> Renderer:
+def _renderer() -> "Renderer":
     """The error/warning printer, imported when first needed (start-up time)."""
     from hitcount.cli.render import Renderer
 

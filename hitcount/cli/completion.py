@@ -4,9 +4,10 @@ Each function is a Typer `autocompletion` callback: it gets what the user has ty
 and returns the values that can follow, with a short description where one helps (zsh and
 fish show it). Typer keeps those that start with what was typed; an empty answer lets the
 shell complete file names instead.
-"""
 
-from __future__ import annotations
+Typer reads these functions' annotations at each start, so they are not strings (no
+`from __future__ import annotations`: each string costs a compile).
+"""
 
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ _FORMAT_HELP = {
 }
 
 
-def _strategies() -> dict[str, type[Strategy]]:
+def _strategies() -> "dict[str, type[Strategy]]":
     """Every strategy by name (imported here, not at start-up)."""
     from hitcount.strategies import available_strategies, get_strategy
 

@@ -1,7 +1,5 @@
 """`hitcount compare`: every strategy against the exact counts, on the same input."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

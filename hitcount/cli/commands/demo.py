@@ -1,7 +1,5 @@
 """`hitcount demo`: the five scenarios of the original design, on a simulated clock."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`hitcount events`: the notable events the saved state remembers."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`hitcount export`: the window's counts for Prometheus (textfile collector, pushgateway)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """The `merge` command: snapshots of shards combined into one snapshot."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

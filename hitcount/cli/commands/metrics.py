@@ -1,7 +1,5 @@
 """`hitcount metrics`: the running figures of the saved state."""
 
-from __future__ import annotations
-
 import typer
 
 from hitcount.cli import options as opt

@@ -1,7 +1,5 @@
 """`hitcount plot`: hits per step as sparklines or bars, several endpoints on one scale."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`hitcount query`: one endpoint or glob over one window."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated
 

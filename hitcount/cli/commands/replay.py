@@ -1,7 +1,5 @@
 """`hitcount replay`: parse the options, call the replay service, show what it did."""
 
-from __future__ import annotations
-
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
@@ -103,7 +101,7 @@ class _Observers:
         render: Renderer,
         tracing: tuple[bool, str | None],
         alerting: tuple[list[AlertRule], bool],
-        hook: AlertExec | None = None,
+        hook: "AlertExec | None" = None,
     ) -> None:
         self.app_ctx, self.render = app_ctx, render
         self.tracing, self.alerting, self.hook = tracing, alerting, hook
@@ -269,7 +267,7 @@ def replay(
     render.replay(outcome.report, outcome.metrics, outcome.saved_to)
 
 
-def _follow_view(render: Renderer, window_s: float) -> AbstractContextManager[FollowView]:
+def _follow_view(render: Renderer, window_s: float) -> "AbstractContextManager[FollowView]":
     """The live view of `--follow` (Rich's live display: imported only for --follow)."""
     from hitcount.cli.live import follow_view
 

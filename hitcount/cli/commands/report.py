@@ -1,7 +1,5 @@
 """The `report` command: one self-contained HTML page from the saved state."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

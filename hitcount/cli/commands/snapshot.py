@@ -1,7 +1,5 @@
 """`hitcount snapshot save|restore|show`: the state as a versioned JSON document."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any

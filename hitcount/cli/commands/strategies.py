@@ -1,7 +1,5 @@
 """`hitcount strategies`: the registry's strategies and their parameters."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from hitcount.cli import options as opt

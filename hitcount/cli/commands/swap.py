@@ -1,7 +1,5 @@
 """`hitcount swap`: change the strategy of the saved state."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

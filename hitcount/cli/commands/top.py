@@ -1,7 +1,5 @@
 """`hitcount top`: the busiest endpoints of a window, once or redrawn."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated
 

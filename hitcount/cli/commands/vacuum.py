@@ -1,7 +1,5 @@
 """`hitcount vacuum`: compact a SQLite state and empty its write-ahead log."""
 
-from __future__ import annotations
-
 import typer
 
 from hitcount.cli import options as opt
