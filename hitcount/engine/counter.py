@@ -230,6 +230,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
             observer.observe(endpoint, ts)
         return kept
 
+    def record_parsed(self, hits: Iterable[Hit]) -> int:
+        """Count hits a format's parser made (checked there), in order; returns those kept."""
+        return sum(1 for hit in hits if self._record_checked(hit.endpoint, hit.ts, hit.user))
+
     def record_many(
         self, hits: Iterable[Hit | tuple[str, float] | tuple[str, float, str | None]]
     ) -> int:

@@ -168,8 +168,7 @@ class Recorder:
             oldest = min(hit.ts for hit in self.batch)
             self.report.oldest_ts = min(self.report.oldest_ts, oldest)
             if self.line_by_line and not self.counter.strategy.draws_at_random:  # no numpy
-                record = self.counter.record
-                kept = sum(1 for hit in self.batch if record(hit.endpoint, hit.ts, hit.user))
+                kept = self.counter.record_parsed(self.batch)
             else:
                 kept = self.counter.record_many(self.batch)
             self.report.hits_kept += kept
