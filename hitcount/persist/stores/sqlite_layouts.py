@@ -163,9 +163,10 @@ class BucketLayout(SqliteLayout):
 
     def _first_needed(self, strategy: Strategy, since: float) -> int | None:
         """The first bucket a window after `since` reads (None: every bucket)."""
-        if not math.isfinite(since):
+        number = since / keeping_buckets(strategy).bucket_width_s
+        if not math.isfinite(number) or abs(number) > 2**62:  # SQLite's integers: every one
             return None
-        first = math.floor(since / keeping_buckets(strategy).bucket_width_s) - 1  # as `query`
+        first = math.floor(number) - 1  # as `query`
         return first - 1  # and one more: `since` may round apart from the window's start
 
     def _buckets_from(

@@ -245,7 +245,8 @@ def test_a_short_window_reads_only_its_buckets_and_each_endpoints_newest(
         appended.record_many([("/a", 1_399.5), ("/c", 1_399.7)])
     whole = load_counter(store)
     for last, now in [(1.0, None), (30.5, None), (100.0, None), (398.0, None),
-                      (50.0, 1_200.0), (0.5, 1_299.5), (10.0, 900.0), (2_000.0, None)]:  # fmt: skip
+                      (50.0, 1_200.0), (0.5, 1_299.5), (10.0, 900.0), (2_000.0, None),
+                      (1e15, None), (1e300, None)]:  # fmt: skip
         state = load_answering(store, Scope(None, last, now))
         end = whole.clock if now is None else now
         first = math.floor((end - last) / 1) - 2  # the query's first candidate, and one more
