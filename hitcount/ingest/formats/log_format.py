@@ -2,12 +2,13 @@
 
 `replay --log-format '$remote_addr [$time_local] "$request" $status $request_time'` (nginx)
 or `--log-format '%h %l %u %t "%r" %>s %b %D'` (Apache) reads lines of that shape. Each
-variable matches up to the text that follows it in the format; literal text must match as
-written. The hit's time comes from `$time_local` / `%t`, `$time_iso8601` or `$msec`; its
-endpoint from `$request` / `%r` (as the combined parser reads a request), else `$request_uri`
-/ `%U` / `$uri`; its user from `$remote_addr` / `%h`. Every variable is a field for `--key`
-and `--where` under its nginx name (`status`, `request_method`, `host`, `http_user_agent`);
-`method`, `path` and `status_class` are there too.
+variable's value runs up to the text that follows it in the layout (`_Layout` says how a
+line that does not fit is tried again); literal text must match as written. The hit's time
+comes from `$time_local` / `%t`, `$time_iso8601` or `$msec`; its endpoint from `$request` /
+`%r` (as the combined parser reads a request), else `$request_uri` / `%U` / `$uri`; its user
+from `$remote_addr` / `%h`. Every variable is a field for `--key` and `--where` under its
+nginx name (`status`, `request_method`, `host`, `http_user_agent`); `method`, `path` and
+`status_class` are there too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,87 @@ def nginx_variables(layout: str) -> str:
     )
 
 
+#: A line the exact patterns miss is tried by the lenient one only when it is this short and
+#: holds at most `_LENIENT_EXTRA` more of the texts that end values than the layout: each is
+#: a place a value may end, and the tries multiply.
+_LENIENT_MAX_CHARS = 8192
+_LENIENT_EXTRA = 8
+
+
+class _Layout:
+    r"""A layout's patterns, tried in turn on a line (each a group `v<i>` per variable).
+
+    1. exact: each value runs up to the first character of the text after it in the layout
+       (inside quotes, Apache's `\"` escape is part of it; nginx writes `\x22`), so a line
+       that does not fit fails in time linear in its length;
+    2. the same, then more fields after a space (a log with fields the layout leaves out);
+    3. lenient, for short lines: a value may hold the text that ends it where the rest
+       still fits (a client's unescaped `"` in a request, garbled lines).
+    """
+
+    def __init__(self, layout: str) -> None:
+        self.names: list[str] = []
+        exact, lenient, position = [], [], 0
+        tokens = list(_NGINX_TOKEN.finditer(layout))
+        for index, found in enumerate(tokens):
+            text = re.escape(layout[position : found.start()])
+            name = found.group(1) or found.group(2)
+            end = tokens[index + 1].start() if index + 1 < len(tokens) else len(layout)
+            after = layout[found.end() : end]
+            group = f"(?P<v{len(self.names)}>"
+            exact.append(f"{text}{group}{_SHAPES.get(name) or _value_until(after)})")
+            lenient.append(f"{text}{group}{_SHAPES.get(name) or _value_across(after)})")
+            self.names.append(name)
+            position = found.end()
+        tail = re.escape(layout[position:])
+        self.exact = re.compile("".join(exact) + tail + r"\s*\Z", re.S)
+        self.extra = re.compile("".join(exact) + tail + r"\s.*\Z", re.S) if tail else None
+        self.lenient = re.compile("".join(lenient) + tail + r"\s*\Z", re.S)
+        #: The texts after the values the lenient pattern lets run across them, and how
+        #: often the layout itself holds them (see `_lenient_fits`).
+        self.stops = {
+            layout[t.end() : tokens[i + 1].start() if i + 1 < len(tokens) else len(layout)]
+            for i, t in enumerate(tokens)
+            if (t.group(1) or t.group(2)) not in _SHAPES
+        } - {""}
+        skeleton = _NGINX_TOKEN.sub("\0", layout)
+        self.held = sum(skeleton.count(stop) for stop in self.stops)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        """The first pattern that reads `text` whole (None: none does)."""
+        found = self.exact.match(text)
+        if found is None and self.extra is not None:
+            found = self.extra.match(text)
+        if found is None and self._lenient_fits(text):
+            found = self.lenient.match(text)
+        return found
+
+    def _lenient_fits(self, text: str) -> bool:
+        """Whether the lenient pattern may try `text`: each more place a value could end
+        multiplies its tries, so only a short line with few of them more than the layout."""  # noqa: D205, D209
+        if len(text) > _LENIENT_MAX_CHARS:
+            return False
+        return sum(text.count(stop) for stop in self.stops) <= self.held + _LENIENT_EXTRA
+
+
+def _value_until(text: str) -> str:
+    """A value up to the first character of `text` (the layout after the variable)."""
+    if not text:  # the last variable, or one right before another: no text to stop at
+        return ".*?"
+    if text[0] == '"':
+        return r'(?:[^"\\]|\\.)*'
+    return f"[^{re.escape(text[0])}]*"
+
+
+def _value_across(text: str) -> str:
+    """A value that may hold the first character of `text`: runs of other characters
+    joined by it, as few as fit (backtracking only where that character is)."""  # noqa: D205, D209
+    if not text:
+        return ".*?"
+    stop = re.escape(text[0])
+    return f"[^{stop}]*(?:{stop}[^{stop}]*)*?"
+
+
 class LogFormatParser:
     """Lines of one custom layout, each a hit and its named fields."""
 
@@ -72,16 +154,8 @@ class LogFormatParser:
             ConfigurationError: no variable for the time or for the endpoint.
         """
         self.layout = nginx_variables(layout)
-        self.names: list[str] = []
-        parts, position = [], 0
-        for found in _NGINX_TOKEN.finditer(self.layout):
-            parts.append(re.escape(self.layout[position : found.start()]))
-            name = found.group(1) or found.group(2)
-            parts.append(f"(?P<v{len(self.names)}>{_SHAPES.get(name, '.*?')})")
-            self.names.append(name)
-            position = found.end()
-        parts.append(re.escape(self.layout[position:]))
-        self.pattern = re.compile("".join(parts) + r"\s*\Z", re.S)
+        self.patterns = _Layout(self.layout)
+        self.names = self.patterns.names
         if not any(name in self.names for name in _TIMES):
             raise ConfigurationError(
                 "--log-format needs a time: $time_local (%t), $time_iso8601 or $msec"
@@ -109,7 +183,7 @@ class LogFormatParser:
         text = line.decode("utf-8", "backslashreplace").rstrip("\r")
         if not text.strip():
             return None
-        found = self.pattern.match(text)
+        found = self.patterns.match(text)
         if found is None:
             raise BadLine("line does not have the --log-format layout")
         fields: dict[str, Any] = {
