@@ -180,7 +180,20 @@ class Alerts:
     """
 
     def __init__(self, rules: Iterable[AlertRule], emit: Emit, clock: float | None = None) -> None:
-        """Watch `rules`; `emit(name, payload, clock)` receives each event; `clock` to start."""
+        """Watch `rules`; `emit(name, payload, clock)` receives each event; `clock` to start.
+
+        Raises:
+            ConfigurationError: `rules` not an iterable of rules, or `emit` not callable.
+        """
+        if not isinstance(rules, Iterable) or isinstance(rules, str | bytes):
+            raise ConfigurationError(
+                f"rules must be an iterable of alert rules, got {type(rules).__name__}",
+                param="rules",
+            )
+        if not callable(emit):
+            raise ConfigurationError(
+                f"emit must be callable, got {type(emit).__name__}", param="emit"
+            )
         self.rules: list[AlertRule] = []
         self.clock = clock
         self._emit = emit
@@ -192,8 +205,18 @@ class Alerts:
         for rule in rules:
             self.add(rule)
 
-    def add(self, rule: AlertRule) -> None:
-        """Watch one more rule (from the next hit on)."""
+    def add(self, rule: AlertRule | str) -> None:
+        """Watch one more rule (from the next hit on): an `AlertRule` or its text.
+
+        Raises:
+            ConfigurationError: a rule that does not parse, or neither a rule nor text.
+        """
+        if isinstance(rule, str):
+            rule = AlertRule.parse(rule)
+        elif not isinstance(rule, AlertRule):
+            raise ConfigurationError(
+                f"rule must be an AlertRule or its text, got {type(rule).__name__}", param="rule"
+            )
         self.rules.append(rule)
         self._memo.clear()
 

@@ -257,10 +257,11 @@ class HitCounter(Answering, DeprecatedSnapshots):
             )
         try:
             for index, hit in enumerate(hits):
-                batch.append(hit if isinstance(hit, Hit) else hit_of(index, hit))
-                check_endpoint(batch[-1].endpoint)
-                check_ts(as_seconds(batch[-1].ts))
-                check_user(batch[-1].user)
+                given = hit if isinstance(hit, Hit) else hit_of(index, hit)
+                check_endpoint(given.endpoint)
+                check_ts(as_seconds(given.ts))
+                user = check_user(given.user)  # an integer user is kept as text, as `record`
+                batch.append(given if user is given.user else Hit(given.endpoint, given.ts, user))
         except BadLine as bad:
             raise InputError("record_many()", bad.reason) from bad
         columns: Columns = columns_from_hits(batch)

@@ -99,7 +99,12 @@ def replay(
     Raises:
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
             input without a single valid hit; the counter may then hold part of the input.
+        ConfigurationError: `counter` or `sources` of the wrong type.
     """
+    if not isinstance(counter, HitCounter):
+        raise ConfigurationError(
+            f"counter must be a HitCounter, got {type(counter).__name__}", param="counter"
+        )
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop

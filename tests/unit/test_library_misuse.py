@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from hitcount import (
+    Alerts,
     ConfigurationError,
+    FileStore,
     HitCounter,
     from_bytes,
     load_counter,
@@ -77,6 +79,12 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "take_snapshot None": (lambda: take_snapshot(None), "counter"),
     "restore_snapshot None": (lambda: restore_snapshot(None, take_snapshot(counter())), "counter"),
     "namespace int": (lambda: store_from_url("memory://", namespace=5), "namespace"),
+    "replay into None": (lambda: replay(None, ["x.ndjson"]), "counter"),
+    "replay into text": (lambda: replay("state.db", ["x.ndjson"]), "counter"),
+    "Alerts of None": (lambda: Alerts(None, lambda *_: None), "rules"),
+    "Alerts emitting to None": (lambda: Alerts([], None), "emit"),
+    "Alerts of a number": (lambda: Alerts([5], lambda *_: None), "rule"),
+    "FileStore of None": (lambda: FileStore(None), "path"),
     "updating with a counter": (
         lambda: updating(store_from_url("memory://"), counter()).__enter__(),
         "create",
@@ -110,3 +118,19 @@ def test_a_path_like_store_url_names_the_store(tmp_path: Path) -> None:
     with updating(store, counter):
         pass
     assert load_counter(store).query("/a", 3600).answer.count == 1
+
+
+def test_an_integer_user_is_kept_as_text_by_record_many_as_by_record() -> None:
+    """`record_many` with an integer user raised a bare TypeError from the C extension and
+    recorded none of the batch (QA I2); `record` and NDJSON keep it as text."""  # noqa: D205, D209
+    hits = [("/b", T0, "u1"), ("/b", T0 + 1, 7), ("/b", T0 + 2, "7"), ("/b", T0 + 3, "")]
+    one_by_one, at_once = (
+        HitCounter("sliding", max_window_s=60),
+        HitCounter("sliding", max_window_s=60),
+    )
+    for hit in hits:
+        one_by_one.record(*hit)
+    assert at_once.record_many(hits) == 4
+    answers = [c.query_distinct("/b", 60).answer for c in (one_by_one, at_once)]
+    assert answers[0] == answers[1]
+    assert answers[1].low <= 2 <= answers[1].high  # u1 and 7 ("7" is the same user)
