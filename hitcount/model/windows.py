@@ -135,7 +135,8 @@ class WindowSpec(msgspec.Struct, frozen=True):
         if self.now is not None:
             resolved = self.resolve(None)  # --now places every instant
             end = self.now if resolved.end is None else resolved.end
-            return self.now - (end - resolved.last_s), self.now
+            reach_end = max(self.now, end)  # an absolute --until may lie after --now
+            return reach_end - (end - resolved.last_s), reach_end
         if self.since is not None:
             return (-self.since.value if self.since.relative else math.inf), None
         if self.until is not None and not self.until.relative:

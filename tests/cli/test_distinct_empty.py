@@ -13,6 +13,7 @@ import pytest
 
 from hitcount.sketches.hll import HyperLogLog
 from tests.cli_helpers import ok
+from tests.conftest import fresh_namespace
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_traffic/web.ndjson"
 
@@ -52,3 +53,24 @@ def test_an_empty_user_is_no_user_in_ndjson_as_in_csv(tmp_path: Path, lines: int
                                 "--json"]).stdout)  # fmt: skip
         assert round(answer["distinct"]) == truth, source.name  # HLL: exact at small counts
         assert answer["distinct_low"] <= truth <= answer["distinct_high"]
+
+
+@pytest.mark.parametrize("kind", ["db", "json", "redis"])
+def test_a_window_ending_after_now_counts_its_users_up_to_its_end(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """`--until U --now N` with N before U: the window is (U - 1h, U], on every store (Redis
+    read the users' sketches only up to N and answered 0..0 for the one user; QA J1)."""  # noqa: D205, D209
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        state = ["--store", f"{url}?namespace={fresh_namespace()}"]
+    else:
+        state = ["--state", str(tmp_path / f"s.{kind}")]
+    hits = tmp_path / "h.ndjson"
+    hits.write_text('{"endpoint": "/a", "ts": 1795043290, "user": "u1"}\n')
+    ok([*state, "replay", str(hits)])
+    window = ["--now", "1795043000", "--until", "1795043290"]
+    answer = json.loads(ok([*state, "query", "/a", *window, "--distinct", "--json"]).stdout)
+    assert answer["count"] == 1
+    assert answer["distinct_low"] <= 1 <= answer["distinct_high"]
+    assert round(answer["distinct"]) == 1

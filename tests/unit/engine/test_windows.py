@@ -28,6 +28,7 @@ def writings(start: int, end: int, clock: int) -> list[WindowSpec]:
         window_spec(length, None, str(end), None),  # --until U --last N
         window_spec(length, None, None, str(end)),  # --last N --now U
         window_spec(length, None, _offset(end - clock - 7), str(clock + 7)),  # from --now
+        window_spec(length, None, str(end), str(end - 37)),  # --until U after --now (QA J1)
     ]
     if start < clock and end < clock:  # relative to the state's clock
         ways.append(window_spec(None, f"-{clock - start}s", f"-{clock - end}s", None))
@@ -62,6 +63,7 @@ def test_every_writing_of_a_window_counts_the_brute_force_answer(
         assert counter.query("/e", window.last_s, window.end).answer.count == expected, spec
         back, end = spec.reach()  # a store reading this much back holds the whole window
         assert (end if end is not None else clock) - back <= lo
+        assert end is None or end >= hi  # and up to its end
 
 
 def test_no_window_is_the_last_hour_and_an_empty_state_places_nothing() -> None:
