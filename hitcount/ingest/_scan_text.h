@@ -83,8 +83,8 @@ static int civil_seconds(int year, int month, int day, int hours, int minutes, i
     return 0;
 }
 
-/* The offsets places on Earth use, in seconds east of UTC: an access log's time with any
- * other (`+2359`) is a bad timestamp (`access_log._offset` says so on the per-line path). */
+/* The offsets places on Earth use, in seconds east of UTC: a time with any other (`+2359`)
+ * is a bad timestamp (`model.hits.is_earth_offset` says so on the per-line path). */
 #define UTC_WEST_MOST (12 * 3600)
 #define UTC_EAST_MOST (14 * 3600)
 
@@ -130,6 +130,7 @@ static int read_iso(const unsigned char *p, const unsigned char *e, double lates
     } else if (q < e) {
         int used = 0; /* +hh:mm only: Python 3.10 reads no other offset */
         if (read_offset(q, e, 1, &used, &east) < 0) return -1;
+        if (east < -UTC_WEST_MOST || east > UTC_EAST_MOST) return -1; /* the parser refuses */
         q += used;
     }
     if (q != e) return -1;

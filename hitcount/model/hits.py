@@ -141,6 +141,15 @@ def epoch_from_number(value: float) -> float:
     return check_ts(value)
 
 
+#: The offsets places on Earth use (UTC-12:00 to UTC+14:00), in seconds east of UTC.
+EARTH_OFFSETS_S = (-12 * 3600, 14 * 3600)
+
+
+def is_earth_offset(east_s: float) -> bool:
+    """Whether some place uses this offset (seconds east of UTC): `+2359` is garbled."""
+    return EARTH_OFFSETS_S[0] <= east_s <= EARTH_OFFSETS_S[1]
+
+
 def epoch_from_iso(text: str) -> float:
     """Epoch seconds from an ISO 8601 string; without an offset it is read as UTC.
 
@@ -159,8 +168,11 @@ def epoch_from_iso(text: str) -> float:
         moment = datetime.fromisoformat(candidate)
     except ValueError as err:
         raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}") from err
-    if moment.tzinfo is None:
+    east = moment.utcoffset()
+    if east is None:
         moment = moment.replace(tzinfo=timezone.utc)
+    elif not is_earth_offset(east.total_seconds()):  # a garbled one moved a hit a day
+        raise BadLine(f"timestamp has an offset no place uses (-12:00..+14:00): {text[:40]!r}")
     return check_ts(moment.timestamp())
 
 

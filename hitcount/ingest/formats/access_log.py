@@ -89,6 +89,7 @@ from hitcount.model.hits import (
     BadLine,
     Hit,
     check_ts,
+    is_earth_offset,
     latest_plausible_ts,
 )
 
@@ -130,13 +131,6 @@ _day_cache: dict[bytes, int] = {}
 _clock_cache: dict[bytes, int] = {}
 #: b"-0700" -> seconds east of UTC (subtract from local time to get UTC).
 _offset_cache: dict[bytes, int] = {}
-#: The offsets places on Earth use (UTC-12:00 to UTC+14:00), in seconds east of UTC.
-_EARTH_OFFSETS_S = (-12 * 3600, 14 * 3600)
-
-
-def is_earth_offset(east_s: float) -> bool:
-    """Whether some place uses this offset (seconds east of UTC): `+2359` is garbled."""
-    return _EARTH_OFFSETS_S[0] <= east_s <= _EARTH_OFFSETS_S[1]
 
 
 def _day_start(date: bytes) -> int:

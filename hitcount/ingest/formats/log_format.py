@@ -18,8 +18,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.formats.access_log import endpoint_of_request, is_earth_offset
-from hitcount.model.hits import BadLine, Hit, check_endpoint, check_ts, check_user, plain_float
+from hitcount.ingest.formats.access_log import endpoint_of_request
+from hitcount.model.hits import (
+    BadLine,
+    Hit,
+    check_endpoint,
+    check_ts,
+    check_user,
+    is_earth_offset,
+    plain_float,
+)
 from hitcount.model.keys import status_class
 
 #: Apache `LogFormat` directives and the nginx variable each stands for.
@@ -220,8 +228,11 @@ class LogFormatParser:
                     raise ValueError("an offset no place uses")
             elif "time_iso8601" in fields:
                 moment = datetime.fromisoformat(fields["time_iso8601"].replace("Z", "+00:00"))
-                if moment.tzinfo is None:
+                east = moment.utcoffset()
+                if east is None:
                     moment = moment.replace(tzinfo=timezone.utc)
+                elif not is_earth_offset(east.total_seconds()):
+                    raise ValueError("an offset no place uses")
             else:
                 return check_ts(plain_float(fields["msec"]))
         except ValueError as err:

@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from hitcount.ingest import lines as fast
 from hitcount.ingest.formats.access_log import parse_combined, parse_common, sniff_access_log
-from hitcount.model.hits import MAX_ENDPOINT_CHARS, MAX_TS, TRUNCATED_MARK, BadLine, Hit
+from hitcount.model.hits import (
+    MAX_ENDPOINT_CHARS,
+    MAX_TS,
+    TRUNCATED_MARK,
+    BadLine,
+    Hit,
+    epoch_from_iso,
+)
 from tests.cli_helpers import ok
 from tests.conftest import REAL_LOGS
 
@@ -935,4 +942,25 @@ def test_only_offsets_some_place_uses_are_read(zone: str, east_s: int | None) ->
     if fast.native is None:
         return  # an install without the C scanner: the per-line parser reads every line
     scanned = fast.native.scan_lines(line + b"\n", 1, True, 1e12, 7, 0, 1, 2)
+    assert (len(scanned[5]) == 0) is (east_s is not None)  # read by C, or handed back
+
+
+@pytest.mark.parametrize(
+    ("zone", "east_s"),
+    [("+14:00", 50400), ("-12:00", -43200), ("+05:30", 19800), ("+14:01", None),
+     ("+23:59", None), ("-12:01", None), ("-23:00", None)],
+)  # fmt: skip
+def test_iso_times_take_only_offsets_some_place_uses_too(zone: str, east_s: int | None) -> None:
+    """NDJSON and CSV times follow the access logs' rule (QA H6): `+23:59` is garbled. The C
+    scanner hands such a line back, so the per-line parser gives the reason on both paths."""  # noqa: D205, D209
+    text = f"2026-11-27T12:00:00{zone}"
+    if east_s is None:
+        with pytest.raises(BadLine, match="an offset no place uses"):
+            epoch_from_iso(text)
+    else:
+        assert epoch_from_iso(text) == 1_795_780_800.0 - east_s
+    if fast.native is None:
+        return  # an install without the C scanner: the per-line parser reads every line
+    line = f'{{"endpoint": "/x", "ts": "{text}"}}\n'.encode()
+    scanned = fast.native.scan_lines(line, 0, False, 1e12, 0, 0, 1, 2)  # NDJSON
     assert (len(scanned[5]) == 0) is (east_s is not None)  # read by C, or handed back

@@ -77,3 +77,14 @@ def test_a_line_of_the_layout_reads_every_value() -> None:
     assert fields["ts"] == 1_795_777_200.0  # 11:00:00Z
     assert (fields["path"], fields["status"], fields["request_time"]) == ("/api/login", 503, "1.5")
     assert fields["http_user_agent"] == "Moz 5"
+
+
+@pytest.mark.parametrize(("zone", "read"), [("+14:00", True), ("+23:59", False), ("Z", True)])
+def test_a_time_iso8601_takes_only_offsets_some_place_uses(zone: str, read: bool) -> None:
+    parser = LogFormatParser('$remote_addr $time_iso8601 "$request"')
+    line = f'1.2.3.4 2026-11-27T12:00:00{zone} "GET /a HTTP/1.1"'.encode()
+    if read:
+        assert parser.parse(line) is not None
+    else:
+        with pytest.raises(BadLine, match="bad timestamp"):
+            parser.parse(line)
