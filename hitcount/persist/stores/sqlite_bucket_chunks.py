@@ -16,7 +16,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any
 
 from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
@@ -80,6 +80,24 @@ def read_bucket_chunks(
     """
     for row in rows_of(db, f"{_SELECT} {where}".rstrip(), endpoints, args):
         yield from _buckets(row)
+
+
+def buckets_from(
+    db: sqlite3.Connection, endpoints: list[str] | None, first: int | None
+) -> Iterator[Bucket]:
+    """The buckets of `endpoints` (None: all) numbered `first` on (None: all), rows and
+    chunks.
+
+    Raises:
+        StateError: a damaged chunk.
+    """  # noqa: D205
+    if first is None:
+        rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
+        return chain(rows, read_bucket_chunks(db, endpoints))
+    query = "SELECT endpoint, tier, bucket, count FROM buckets WHERE bucket >= ?"
+    rows = rows_of(db, query, endpoints, (first,))
+    chunks = read_bucket_chunks(db, endpoints, "WHERE last >= ?", (first,))
+    return (bucket for bucket in chain(rows, chunks) if bucket[2] >= first)
 
 
 def newest_before(

@@ -25,6 +25,8 @@ from pathlib import Path
 from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.persist.atomic import TEMPORARY_SUFFIX, fsync_directory, temporary_prefix
 from hitcount.persist.decoding import FORMAT
+from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
+from hitcount.persist.stores.sqlite_versions import LAYOUT_VERSION, meta_version
 
 #: SQLite's own mode for the files it creates (the umask applies).
 _MODE = 0o644
@@ -160,4 +162,28 @@ def refuse_foreign(db: sqlite3.Connection, path: Path, schema: str) -> None:
         raise StateError(
             f"{path}: a SQLite database that is not a hitcount state; refusing to use it",
             hint="pass another --state path (a new file is created)",
+        )
+    _refuse_missing_tables(db, path, tables, schema)
+
+
+def _refuse_missing_tables(
+    db: sqlite3.Connection, path: Path, tables: set[str], schema: str
+) -> None:
+    """A state of this layout lacking one of its tables lost that table's rows: refused (an
+    older layout's state gains the tables added since, empty)."""  # noqa: D205, D209
+    row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    if row is None or meta_version(row[0]) != LAYOUT_VERSION:
+        return
+    memory = sqlite3.connect(":memory:")
+    try:
+        memory.executescript(schema)
+        made = memory.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        memory.close()
+    missing = sorted({name for (name,) in made if not name.startswith("sqlite_")} - tables)
+    if missing:
+        db.close()
+        raise StateError(
+            f"{path}: damaged state: its {', '.join(missing)} table is missing",
+            hint=DAMAGED_HINT,
         )

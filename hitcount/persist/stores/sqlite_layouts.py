@@ -30,14 +30,21 @@ from hitcount.persist.stores.sqlite_bucket_chunks import (
     SCHEMA as BUCKET_CHUNKS_SCHEMA,
 )
 from hitcount.persist.stores.sqlite_bucket_chunks import (
+    buckets_from,
     chunked_part,
     newest_before,
-    read_bucket_chunks,
     release,
     write_bucket_chunks,
 )
 from hitcount.persist.stores.sqlite_bulk import damaged_row, rows_of
-from hitcount.persist.stores.sqlite_stamps import after, checked, merged, pack, unpack
+from hitcount.persist.stores.sqlite_stamps import (
+    after,
+    checked,
+    merged,
+    pack,
+    refuse_damaged_chunks,
+    unpack,
+)
 from hitcount.strategies import get_strategy
 from hitcount.strategies.base import Strategy
 from hitcount.strategies.capabilities import (
@@ -151,7 +158,7 @@ class BucketLayout(SqliteLayout):
         strategy = self.empty()
         first = self._first_needed(strategy, since)
         parts: Parts = {}
-        for endpoint, tier, bucket, count in self._buckets_from(db, endpoints, first):
+        for endpoint, tier, bucket, count in buckets_from(db, endpoints, first):
             parts.setdefault(endpoint, {})[(tier, bucket)] = count
         if first is not None:  # keep the endpoints with no bucket from `first` on
             for endpoint, (tier, bucket, count) in newest_before(db, endpoints, first).items():
@@ -168,18 +175,6 @@ class BucketLayout(SqliteLayout):
             return None
         first = math.floor(number) - 1  # as `query`
         return first - 1  # and one more: `since` may round apart from the window's start
-
-    def _buckets_from(
-        self, db: sqlite3.Connection, endpoints: list[str] | None, first: int | None
-    ) -> Iterator[tuple[str, int, int, int]]:
-        """The buckets numbered `first` on (None: all), rows and chunks."""
-        if first is None:
-            rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
-            return chain(rows, read_bucket_chunks(db, endpoints))
-        query = "SELECT endpoint, tier, bucket, count FROM buckets WHERE bucket >= ?"
-        rows = rows_of(db, query, endpoints, (first,))
-        chunks = read_bucket_chunks(db, endpoints, "WHERE last >= ?", (first,))
-        return (b for b in chain(rows, chunks) if b[2] >= first)
 
     def _restore(self, strategy: Strategy, extras: Any) -> None:
         """`(lo, hi]` buckets unless the state says it keeps the old `[lo, hi)`."""
@@ -365,6 +360,7 @@ class SlidingLayout(SqliteLayout):
         parts = {endpoint: times for endpoint, times in parts.items() if times}
         if not parts:
             return
+        refuse_damaged_chunks(db, list(parts))
         low = min(times[0] for times in parts.values())
         ends = "SELECT id, endpoint, last FROM sliding_chunks WHERE last > ?"
         overlapped = [
@@ -375,10 +371,11 @@ class SlidingLayout(SqliteLayout):
         ids = [row_id for row_id, _ in overlapped]
         endpoint_of = dict(overlapped)
         merged_with: dict[str, array[float]] = {}
-        stamps = "SELECT id, stamps FROM sliding_chunks"
-        for row_id, blob in rows_of(db, stamps, ids, column="id"):
+        stamps = "SELECT id, stamps, n, first, last FROM sliding_chunks"
+        for row_id, blob, *held in rows_of(db, stamps, ids, column="id"):
             endpoint = endpoint_of[row_id]
-            merged_with.setdefault(endpoint, array("d", parts[endpoint])).extend(unpack(blob))
+            times = checked(endpoint, unpack(blob), *held)
+            merged_with.setdefault(endpoint, array("d", parts[endpoint])).extend(times)
         db.executemany("DELETE FROM sliding_chunks WHERE id = ?", [(i,) for i in ids])
         rows = chain.from_iterable(
             self._rows(e, array("d", sorted(merged_with[e])) if e in merged_with else times)

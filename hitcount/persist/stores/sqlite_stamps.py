@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row
+from hitcount.persist.stores.sqlite_bulk import damaged_row, rows_of
 
 
 def pack(values: Sequence[float]) -> bytes:
@@ -60,3 +61,17 @@ def merged(chunks: list[array[float]]) -> array[float]:
     if not ordered:  # overlapping chunks (late hits appended): each is sorted, not all
         merged = array("d", sorted(merged))
     return merged
+
+
+def refuse_damaged_chunks(db: sqlite3.Connection, endpoints: list[str]) -> None:
+    """An append refuses the chunks of its endpoints whose row says another size than its
+    stamps hold (what a read would refuse), reading no stamps: it would save a state that
+    no later command reads."""  # noqa: D205, D209
+    query = (
+        "SELECT endpoint, n FROM sliding_chunks"
+        " WHERE (n < 1 OR length(stamps) != 8 * n OR typeof(stamps) != 'blob' OR first > last)"
+    )
+    for endpoint, n in rows_of(db, query, endpoints):
+        raise damaged_row(
+            f"damaged sliding_chunks row of {endpoint!r}: its stamps are not the {n} the row says"
+        )

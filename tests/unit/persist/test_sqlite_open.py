@@ -77,3 +77,61 @@ def test_a_foreign_database_is_still_refused(tmp_path: Path) -> None:
     assert not _current(path)
     assert_error(run(["--state", str(path), "metrics"]), 4, "is not a hitcount state")
     assert path.read_bytes() == kept
+
+
+def _tables() -> list[str]:
+    db = sqlite3.connect(":memory:")
+    db.executescript(sqlite_store._SCHEMA)
+    return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
+@pytest.mark.parametrize("table", [t for t in _tables() if t != "meta" and "sqlite_" not in t])
+def test_a_state_missing_one_of_its_tables_is_refused_not_made_empty(
+    tmp_path: Path, table: str
+) -> None:
+    """Its rows are lost: every read said "0 hits (exact)" and an append wrote a new empty
+    table under them, exit 0 (QA I4). Every command refuses it now, and the file is kept."""  # noqa: D205, D209
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"DROP TABLE {table}")
+    db.close()
+    kept = path.read_bytes()
+    more = tmp_path / "more.ndjson"
+    more.write_text(f'{{"endpoint": "/e1", "ts": {T0 + 100}}}\n')
+    for command in (
+        ["query", "/e1", "--last", "1h"],
+        ["metrics"],
+        ["replay", "--append", str(more)],
+    ):
+        assert_error(run(["--state", str(path), *command]), 4, f"its {table} table is missing")
+    assert path.read_bytes() == kept
+
+
+def test_an_older_layouts_state_gains_the_tables_added_since(tmp_path: Path) -> None:
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE bucket_chunks")  # added after the layout before this one
+        db.execute(f"UPDATE meta SET value = '{LAYOUT_VERSION - 1}' WHERE key = 'version'")
+    db.close()
+    assert "/e1: 30 hits" in ok(["--state", str(path), "query", "/e1", "--last", "1h"]).stdout
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["UPDATE sliding_chunks SET n = n + 5", "UPDATE sliding_chunks SET stamps = x'00'",
+     "UPDATE sliding_chunks SET first = last + 1"],
+)  # fmt: skip
+def test_an_append_onto_a_damaged_chunk_of_its_endpoints_is_refused(
+    tmp_path: Path, damage: str
+) -> None:
+    """Reads refused the chunk, yet an append wrote its rows and said "saved" (QA I4): now
+    it refuses too, checking the sizes its endpoints' rows say without reading any stamps."""  # noqa: D205, D209
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"{damage} WHERE endpoint = '/e1'")
+    db.close()
+    kept = path.read_bytes()
+    more = tmp_path / "more.ndjson"
+    more.write_text(f'{{"endpoint": "/e1", "ts": {T0 + 100}}}\n')
+    assert_error(run(["--state", str(path), "replay", "--append", str(more)]), 4, "damaged")
+    assert path.read_bytes() == kept
