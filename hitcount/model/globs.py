@@ -1,9 +1,11 @@
 """The endpoint pattern rule that queries, alerts and stores share, and path roll-ups.
 
 A pattern names one endpoint exactly, or, when it holds `*`, `?` or `[`, every endpoint that
-matches it as a shell glob (`fnmatchcase`: case-sensitive, `/` is an ordinary character).
-An endpoint equal to the pattern always matches, so an endpoint whose name holds glob
-characters can still be asked for by name.
+matches it as a shell glob (`fnmatchcase`: case-sensitive, `/` is an ordinary character),
+and the endpoint of that very name too. A glob always names all of them: a client that
+requests the literal target `/api/*` cannot turn `query '/api/*'` into its one hit. An
+endpoint whose name holds glob characters is asked for alone with them in brackets
+(`'/api/[*]'`, `'/[[]x]'`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ def matches(endpoint: str, pattern: str) -> bool:
 
 
 def select(pattern: str, endpoints: Iterable[str]) -> list[str]:
-    """The endpoints `pattern` names, sorted: itself when it is one of them (even a glob)."""
+    """The endpoints `pattern` names, sorted (what `matches` says of each)."""
     known = endpoints if isinstance(endpoints, AbstractSet) else frozenset(endpoints)
-    if pattern in known or not is_glob(pattern):
+    if not is_glob(pattern):
         return [pattern] if pattern in known else []
-    return sorted(endpoint for endpoint in known if fnmatchcase(endpoint, pattern))
+    return sorted(e for e in known if e == pattern or fnmatchcase(e, pattern))
 
 
 def rollup(endpoint: str, depth: int) -> str:

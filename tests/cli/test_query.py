@@ -232,3 +232,29 @@ def test_json_and_csv_list_the_first_100_matches_and_count_them_all(tmp_path: Pa
     assert answer["count"] == 250
     row = ok(["query", "/e/*", "--last", "1d", "--csv"]).stdout.splitlines()[1]
     assert ";".join(names[:100]) in row
+
+
+def test_a_literal_target_with_glob_characters_cannot_hide_the_globs_sum(tmp_path: Path) -> None:
+    """A scanner's request for the target `/api/*` made `query '/api/*'` answer for it alone,
+    "exact" (QA I6): a glob now names every endpoint it matches and the one of its name;
+    brackets ask for that one alone."""  # noqa: D205, D209
+    lines = [f'10.0.0.{i} - - [27/Nov/2026:12:00:0{i} +0000] "GET {target} HTTP/1.1" 200 5'
+             for i, target in enumerate(["/api/users/1", "/api/users/2", "/api/*", "/api/login",
+                                         "/[x]", "/x"])]  # fmt: skip
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    state = ["--state", str(tmp_path / "s.db")]
+    ok([*state, "replay", str(log), "-s", "sliding", "--max-window", "1d"])
+    for pattern, count, matched in [
+        ("/api/*", 4, ["/api/*", "/api/login", "/api/users/1", "/api/users/2"]),
+        ("*", 6, None),
+        ("/api/[*]", 1, ["/api/*"]),
+        ("/[x]", 2, ["/[x]", "/x"]),
+        ("/[[]x]", 1, ["/[x]"]),
+    ]:
+        answer = ok_json([*state, "query", pattern, "--last", "1d", "--json"])
+        assert answer["count"] == count, pattern
+        assert matched is None or answer["matched"] == matched, pattern
+    rows = ok_json([*state, "top", "/api/*", "--last", "1d", "--json"])
+    assert sorted(row["endpoint"] for row in rows) == ["/api/*", "/api/login", "/api/users/1",
+                                                       "/api/users/2"]  # fmt: skip
