@@ -62,6 +62,21 @@ def test_renamed_csv_columns(tmp_path: Path) -> None:
     assert answers() == expected
 
 
+def test_mapping_one_csv_column_keeps_the_usual_names_of_the_others(tmp_path: Path) -> None:
+    """`--field user=who` on a `path,time,who` header: the endpoint and the time are found
+    under the names the CSV reader knows without `--field` (every line was bad; QA I7)."""  # noqa: D205, D209
+    expected = original()
+    renamed = tmp_path / "aliases.csv"
+    with (SAMPLES / "web.ndjson").open(encoding="utf-8") as source:
+        rows = [json.loads(line) for line in source]
+    with renamed.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "time", "who"])
+        writer.writerows([r["endpoint"], r["ts"], r["user"]] for r in rows)
+    ok(["replay", str(renamed), *DAY, "--field", "user=who"])
+    assert answers() == expected
+
+
 def test_a_line_missing_a_mapped_field_is_a_bad_line(tmp_path: Path) -> None:
     source = tmp_path / "m.ndjson"
     source.write_text('{"t": 1, "p": "/a"}\n{"t": 2}\n{"t": 3, "p": {"x": 1}}\n')

@@ -18,6 +18,8 @@ from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_
 _ENDPOINT_NAMES = ("endpoint", "path", "url", "uri", "request")
 _TIME_NAMES = ("timestamp", "ts", "time", "datetime")
 _USER_NAMES = ("user", "client", "ip", "host", "user_id")
+#: The header names a column of each field goes by, first found first.
+HEADER_NAMES = {"endpoint": _ENDPOINT_NAMES, "ts": _TIME_NAMES, "user": _USER_NAMES}
 _SPANNING = "records spanning lines are not supported"
 
 

@@ -4,7 +4,8 @@
 name (`request.path` reaches into nested objects) or a CSV column by its header name. For
 example `--field endpoint=request.path --field ts=time` reads
 `{"time": "2026-11-27T12:00:00Z", "request": {"path": "/api"}}`. Unmapped fields keep their
-usual names (`endpoint`, `ts` or `timestamp`, `user`).
+usual names (NDJSON: `endpoint`, `ts` or `timestamp`, `user`; CSV: the header names the
+CSV reader knows, such as `path` or `time`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.formats.csv import CsvLines
+from hitcount.ingest.formats.csv import HEADER_NAMES, CsvLines
 from hitcount.ingest.formats.ndjson import invalid_json
 from hitcount.model.hits import BadLine, Hit, check_endpoint, check_user, epoch_from_value
 from hitcount.model.keys import lookup
@@ -96,6 +97,8 @@ class MappedCsvParser(CsvLines):
         self.mapping = {target: source.lower() for target, source in mapping.items()}
         self.header: list[str] | None = None
         self.last_fields: list[str] = []
+        #: Each field's column (from the header): mapped, or found under its usual names.
+        self.columns: dict[str, str] = {}
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line; None for a blank line or the header.
@@ -115,7 +118,8 @@ class MappedCsvParser(CsvLines):
         values = {target: self._get(row, target) for target in TARGETS}
         if values["endpoint"] is None or values["ts"] is None:
             missing = "endpoint" if values["endpoint"] is None else "ts"
-            raise BadLine(f"missing column {self._names(missing)[0]!r}")
+            column = self.columns.get(missing) or self.mapping.get(missing, missing)
+            raise BadLine(f"missing column {column!r}")
         return Hit(
             check_endpoint(values["endpoint"]),
             epoch_from_value(values["ts"].strip()),
@@ -123,31 +127,32 @@ class MappedCsvParser(CsvLines):
         )
 
     def _check_header(self, header: list[str]) -> None:
-        """Refuse a header (the first line) without the endpoint or time column.
+        """Each field's column: the mapped one, else the first of its usual header names
+        (`path` or `url` for the endpoint, `time` for the time, as without `--field`).
 
         Raises:
-            BadLine: naming the column, how to map it, and the header's columns.
-        """
-        for target in ("endpoint", "ts", "user"):
-            names = self._names(target)
-            if target == "user" and target not in self.mapping:
-                continue  # a CSV without users has no user column
-            if not any(name in header for name in names):
+            BadLine: no endpoint or time column (or no mapped user column), naming the
+                column, how to map it, and the header's columns.
+        """  # noqa: D205
+        self.columns = {}
+        for target, usual in HEADER_NAMES.items():
+            names = (self.mapping[target],) if target in self.mapping else usual
+            found = next((name for name in names if name in header), None)
+            if found is not None:
+                self.columns[target] = found
+            elif target != "user" or target in self.mapping:  # users are optional
                 how = f"--field {target}={names[0]}" if target in self.mapping else (
                     f"map one with --field {target}=COLUMN")  # fmt: skip
                 raise BadLine(
                     f"the CSV header (the first line: --field reads columns by name) has no"
-                    f" column {names[0]!r} ({how}); its columns: {', '.join(header)}"
+                    f" column {' or '.join(repr(n) for n in names)} ({how}); its columns:"
+                    f" {', '.join(header)}"
                 )
 
-    def _names(self, target: str) -> tuple[str, ...]:
-        return (self.mapping[target],) if target in self.mapping else TARGETS[target]
-
     def _get(self, row: dict[str, str], target: str) -> str | None:
-        for name in self._names(target):
-            if row.get(name) not in (None, ""):
-                return row[name]
-        return None
+        column = self.columns.get(target)
+        value = None if column is None else row.get(column)
+        return value if value not in (None, "") else None
 
 
 def mapped_parser(fmt: str, mapping: Mapping[str, str]) -> Any:
