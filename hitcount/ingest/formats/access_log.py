@@ -93,7 +93,13 @@ from hitcount.model.hits import (
     latest_plausible_ts,
 )
 
-__all__ = ["endpoint_of_request", "parse_combined", "parse_common", "sniff_access_log"]
+__all__ = [
+    "endpoint_of_request",
+    "endpoint_of_target",
+    "parse_combined",
+    "parse_common",
+    "sniff_access_log",
+]
 
 # host ident user [dd/Mon/yyyy:hh:mm:ss +hhmm] "request" status size( rest)
 # The user field may hold spaces (an authenticated name), but never "[", so "[^\[]*" can only
@@ -230,12 +236,23 @@ def _endpoint(request: bytes) -> str:
     method, _, rest = request.partition(b" ")
     head, space, last = rest.rpartition(b" ")
     target = (head if space else b"") if last[:5].upper() == b"HTTP/" else rest
+    return endpoint_of_target(target, method)
+
+
+def endpoint_of_target(target: bytes, method: bytes | None = None) -> str:
+    """The endpoint of a request's target (`$request_uri`), as the parsers read a request:
+    the path of an absolute URI, without its query and fragment; `*` is `METHOD *` (only
+    `OPTIONS` asks it: `OPTIONS *` when the method is unknown), `CONNECT`'s authority whole.
+
+    Raises:
+        BadLine: no target, or no path before its query.
+    """  # noqa: D205
     target = target.strip(b" ")
     if not target:
         raise BadLine("no target in request")
     if target == b"*":  # `OPTIONS *` asks about the server; "*" alone would read as a glob
-        return method.decode("utf-8", "backslashreplace") + " *"
-    if method.upper() == b"CONNECT":  # the authority, host:port
+        return (method or b"OPTIONS").decode("utf-8", "backslashreplace") + " *"
+    if method is not None and method.upper() == b"CONNECT":  # the authority, host:port
         return _decoded(target)
     found = _ABSOLUTE.match(target) if target[:1] != b"/" else None
     if found is not None:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hitcount.errors import ConfigurationError
-from hitcount.ingest.formats.access_log import endpoint_of_request
+from hitcount.ingest.formats.access_log import endpoint_of_request, endpoint_of_target
 from hitcount.model.hits import (
     BadLine,
     Hit,
@@ -214,10 +214,9 @@ class LogFormatParser:
         if "request" in fields:
             return endpoint_of_request(fields["request"].encode("utf-8", "surrogateescape"))
         target = fields.get("request_uri") or fields.get("uri") or ""
-        path = target.partition("?")[0]
-        if not path:
-            raise BadLine("no path in the request")
-        return str(path)
+        method = fields.get("request_method")
+        raw = None if not method else method.encode("utf-8", "surrogateescape")
+        return endpoint_of_target(target.encode("utf-8", "surrogateescape"), raw)
 
     def _ts(self, fields: dict[str, Any]) -> float:
         try:

@@ -88,3 +88,24 @@ def test_a_time_iso8601_takes_only_offsets_some_place_uses(zone: str, read: bool
     else:
         with pytest.raises(BadLine, match="bad timestamp"):
             parser.parse(line)
+
+
+@pytest.mark.parametrize(
+    ("target", "endpoint"),
+    [("*", "OPTIONS *"), ("/a?x=1", "/a"), ("http://h:80/abs?q", "/abs"), ("/frag#x", "/frag"),
+     ("HTTPS://[::1]:443/x", "/x")],
+)  # fmt: skip
+@pytest.mark.parametrize("method", ["", '"OPTIONS" '])
+def test_a_request_uri_is_read_as_the_built_in_parsers_read_a_target(
+    target: str, endpoint: str, method: str
+) -> None:
+    """`$request_uri` kept `*` (which reads as a glob), absolute URIs and fragments whole, so
+    one request counted under another endpoint than with `$request` (QA I6)."""  # noqa: D205, D209
+    layout = "$remote_addr [$time_local] " + ('"$request_method" ' if method else "")
+    parser = LogFormatParser(layout + "$request_uri $status")
+    line = f"1.2.3.4 [27/Nov/2026:12:00:00 +0000] {method}{target} 200".encode()
+    hit = parser.parse(line)
+    assert hit is not None and hit.endpoint == endpoint
+    request = LogFormatParser('$remote_addr [$time_local] "$request" $status')
+    line = f'1.2.3.4 [27/Nov/2026:12:00:00 +0000] "OPTIONS {target} HTTP/1.1" 200'.encode()
+    assert request.parse(line) == hit
