@@ -84,7 +84,8 @@ def refuse_empty(
     raise InputError(
         names,
         f"no hits: {which} bad (line {first.line}: {first.reason})",
-        hint="nothing was saved; is --format right?",
+        hint="nothing was saved; "
+        + ("map the columns with --field" if "--field" in first.reason else "is --format right?"),
     )
 
 

@@ -72,8 +72,8 @@ def test_field_names_a_column_the_csv_header_lacks(tmp_path: Path) -> None:
     bare.write_text(f"/a,{T0},u1\n/b,{T0 + 1},u2\n")
     state = ["--state", str(tmp_path / "s.db")]
     for fields, fragment in (
-        (["ts=when"], "has no column 'endpoint' (map one with --field endpoint=COLUMN);"
-                      " its columns: when, what, who"),
+        (["ts=when"], "has no column 'endpoint' (endpoint, path, url, uri or request; map one"
+                      " with --field endpoint=COLUMN); its columns: when, what, who"),
         (["ts=nosuch", "endpoint=what"], "has no column 'nosuch' (--field ts=nosuch)"),
     ):  # fmt: skip
         options = [part for field in fields for part in ("--field", field)]

@@ -141,11 +141,9 @@ class MappedCsvParser(CsvLines):
             if found is not None:
                 self.columns[target] = found
             elif target != "user" or target in self.mapping:  # users are optional
-                how = f"--field {target}={names[0]}" if target in self.mapping else (
-                    f"map one with --field {target}=COLUMN")  # fmt: skip
                 raise BadLine(
                     f"the CSV header (the first line: --field reads columns by name) has no"
-                    f" column {' or '.join(repr(n) for n in names)} ({how}); its columns:"
+                    f" {_wanted(target, names, target in self.mapping)}; its columns:"
                     f" {', '.join(header)}"
                 )
 
@@ -153,6 +151,14 @@ class MappedCsvParser(CsvLines):
         column = self.columns.get(target)
         value = None if column is None else row.get(column)
         return value if value not in (None, "") else None
+
+
+def _wanted(target: str, names: tuple[str, ...], mapped: bool) -> str:
+    """The column a header lacks: the mapped one, or any of a field's usual names."""
+    if mapped:
+        return f"column {names[0]!r} (--field {target}={names[0]})"
+    usual = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    return f"column {names[0]!r} ({usual}; map one with --field {target}=COLUMN)"
 
 
 def mapped_parser(fmt: str, mapping: Mapping[str, str]) -> Any:
