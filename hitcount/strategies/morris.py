@@ -134,6 +134,14 @@ class MorrisCounter(Strategy, KeepsLevels):
         """Counters never expire."""
         return math.inf
 
+    def late_mask(
+        self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """None: counters keep no time, so no hit is late (`record` takes every one)."""
+        import numpy as np
+
+        return np.zeros(timestamps.shape, dtype=np.bool_)
+
     def record(self, endpoint: str, ts: float) -> bool:
         """One coin per counter: increment with probability `base**-c`."""
         counters = self._counters.get(endpoint)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import HAND_HITS, SLIDING, metrics
 from tests.cli_helpers import assert_error, ok, ok_json, query, run, write_ndjson
+from tests.conftest import fresh_namespace
 
 
 def test_swap_morris_to_sliding_is_refused_until_reset(good_state: bytes, state_env: Path) -> None:
@@ -116,3 +121,27 @@ def test_a_swap_to_morris_draws_the_same_levels_from_every_store(tmp_path: Path)
         ok([*state, "swap", "morris", "--seed", "7"])
         answers.append(ok_json([*state, "top", "--limit", "100", "--json"]))
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("kind", ["db", "json", "redis"])
+def test_after_a_swap_to_morris_no_hit_is_late_on_any_store(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """`morris` keeps no time, so no hit is ever late; a Redis append took the swap's
+    horizon for a cut-off and refused an older hit the file stores kept (QA J2)."""  # noqa: D205, D209
+    if kind == "redis":
+        state = ["--store", f"{request.getfixturevalue('redis_url')}?namespace={fresh_namespace()}"]
+    else:
+        state = ["--state", str(tmp_path / f"s.{kind}")]
+    first, older = tmp_path / "first.ndjson", tmp_path / "older.ndjson"
+    first.write_text('{"endpoint": "/a", "ts": 1795000000}\n')
+    older.write_text('{"endpoint": "/a", "ts": 1794990000}\n')
+    ok([*state, "replay", str(first), "-s", "sliding", "--max-window", "60"])
+    ok([*state, "swap", "morris"])
+    appended = subprocess.run(  # a process of its own: numpy unloaded, the per-line path
+        [sys.executable, "-m", "hitcount", *state, "replay", str(older), "--append"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "1 hit kept, 0 too late" in appended.stdout
+    figures = ok_json([*state, "metrics", "--json"])
+    assert (figures["total_hits"], figures["late_hits"]) == (2, 0)
