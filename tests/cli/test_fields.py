@@ -30,6 +30,17 @@ def original() -> list[Any]:
     return answers()
 
 
+def _sample_csv(path: Path, columns: dict[str, str]) -> Path:
+    """The sample traffic as CSV under a header of `columns` (header name -> NDJSON field)."""
+    with (SAMPLES / "web.ndjson").open(encoding="utf-8") as source:
+        rows = [json.loads(line) for line in source]
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(list(columns))
+        writer.writerows([row[field] for field in columns.values()] for row in rows)
+    return path
+
+
 def test_nested_and_renamed_ndjson_fields(tmp_path: Path) -> None:
     expected = original()
     renamed = tmp_path / "renamed.ndjson"
@@ -50,13 +61,9 @@ def test_nested_and_renamed_ndjson_fields(tmp_path: Path) -> None:
 
 def test_renamed_csv_columns(tmp_path: Path) -> None:
     expected = original()
-    renamed = tmp_path / "renamed.csv"
-    with (SAMPLES / "web.ndjson").open(encoding="utf-8") as source:
-        rows = [json.loads(line) for line in source]
-    with renamed.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["Who", "When", "Url"])
-        writer.writerows([r["user"], r["ts"], r["endpoint"]] for r in rows)
+    renamed = _sample_csv(
+        tmp_path / "renamed.csv", {"Who": "user", "When": "ts", "Url": "endpoint"}
+    )
     ok(["replay", str(renamed), *DAY, "--field", "endpoint=url", "--field", "ts=When",
         "--field", "user=who"])  # fmt: skip
     assert answers() == expected
@@ -66,13 +73,9 @@ def test_mapping_one_csv_column_keeps_the_usual_names_of_the_others(tmp_path: Pa
     """`--field user=who` on a `path,time,who` header: the endpoint and the time are found
     under the names the CSV reader knows without `--field` (every line was bad; QA I7)."""  # noqa: D205, D209
     expected = original()
-    renamed = tmp_path / "aliases.csv"
-    with (SAMPLES / "web.ndjson").open(encoding="utf-8") as source:
-        rows = [json.loads(line) for line in source]
-    with renamed.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["path", "time", "who"])
-        writer.writerows([r["endpoint"], r["ts"], r["user"]] for r in rows)
+    renamed = _sample_csv(
+        tmp_path / "aliases.csv", {"path": "endpoint", "time": "ts", "who": "user"}
+    )
     ok(["replay", str(renamed), *DAY, "--field", "user=who"])
     assert answers() == expected
 

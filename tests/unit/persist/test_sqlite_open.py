@@ -85,19 +85,25 @@ def _tables() -> list[str]:
     return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
 
 
+def _damaged(tmp_path: Path, change: str) -> tuple[Path, Path]:
+    """A state after `change` (SQL), and a file of one more hit of `/e1` to append."""
+    path = _state(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(change)
+    db.close()
+    more = tmp_path / "more.ndjson"
+    more.write_text(f'{{"endpoint": "/e1", "ts": {T0 + 100}}}\n')
+    return path, more
+
+
 @pytest.mark.parametrize("table", [t for t in _tables() if t != "meta" and "sqlite_" not in t])
 def test_a_state_missing_one_of_its_tables_is_refused_not_made_empty(
     tmp_path: Path, table: str
 ) -> None:
     """Its rows are lost: every read said "0 hits (exact)" and an append wrote a new empty
     table under them, exit 0 (QA I4). Every command refuses it now, and the file is kept."""  # noqa: D205, D209
-    path = _state(tmp_path)
-    with sqlite3.connect(path) as db:
-        db.execute(f"DROP TABLE {table}")
-    db.close()
+    path, more = _damaged(tmp_path, f"DROP TABLE {table}")
     kept = path.read_bytes()
-    more = tmp_path / "more.ndjson"
-    more.write_text(f'{{"endpoint": "/e1", "ts": {T0 + 100}}}\n')
     for command in (
         ["query", "/e1", "--last", "1h"],
         ["metrics"],
@@ -126,12 +132,7 @@ def test_an_append_onto_a_damaged_chunk_of_its_endpoints_is_refused(
 ) -> None:
     """Reads refused the chunk, yet an append wrote its rows and said "saved" (QA I4): now
     it refuses too, checking the sizes its endpoints' rows say without reading any stamps."""  # noqa: D205, D209
-    path = _state(tmp_path)
-    with sqlite3.connect(path) as db:
-        db.execute(f"{damage} WHERE endpoint = '/e1'")
-    db.close()
+    path, more = _damaged(tmp_path, f"{damage} WHERE endpoint = '/e1'")
     kept = path.read_bytes()
-    more = tmp_path / "more.ndjson"
-    more.write_text(f'{{"endpoint": "/e1", "ts": {T0 + 100}}}\n')
     assert_error(run(["--state", str(path), "replay", "--append", str(more)]), 4, "damaged")
     assert path.read_bytes() == kept
