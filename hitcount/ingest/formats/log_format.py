@@ -42,7 +42,11 @@ APACHE = {
 _APACHE_TOKEN = re.compile(r"%(?:\{[^}]*\}[a-zA-Z]|>?[a-zA-Z])")
 _NGINX_TOKEN = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 #: How a variable's value may look when it has a known shape (others: up to the next text).
-_SHAPES = {"time_local": r"[^\]]+", "status": r"\d{3}", "remote_addr": r"\S+"}
+_SHAPES = {
+    "time_local": r"[^\]]+", "status": r"\d{3}", "remote_addr": r"\S+",
+    "body_bytes_sent": r"\d+|-", "bytes_sent": r"\d+|-", "request_time": r"\d+(?:\.\d+)?|-",
+    "request_time_us": r"\d+|-", "msec": r"\d+(?:\.\d+)?",
+}  # fmt: skip
 _TIMES = ("time_local", "time_iso8601", "msec")
 
 
@@ -74,6 +78,12 @@ def nginx_variables(layout: str) -> str:
 #: a place a value may end, and the tries multiply.
 _LENIENT_MAX_CHARS = 8192
 _LENIENT_EXTRA = 8
+#: The longest line a layout reads where a variable sits right before one of a set shape
+#: (`$method$status`): nothing marks where the first ends, so each place is tried, and time
+#: grows with a power of the length (about 0.1 s at this length for a line that does not
+#: fit). Before a variable of any shape (`$host$request_uri`), the first value is empty and
+#: the second takes it all, as a lazy match of both did: no limit.
+SIDE_BY_SIDE_MAX_CHARS = 1024
 
 
 class _Layout:
@@ -91,19 +101,32 @@ class _Layout:
         self.names: list[str] = []
         exact, lenient, position = [], [], 0
         tokens = list(_NGINX_TOKEN.finditer(layout))
+        #: Whether a value has no text after it and a value of a set shape right after.
+        self.side_by_side = False
         for index, found in enumerate(tokens):
             text = re.escape(layout[position : found.start()])
             name = found.group(1) or found.group(2)
-            end = tokens[index + 1].start() if index + 1 < len(tokens) else len(layout)
-            after = layout[found.end() : end]
+            last = index + 1 == len(tokens)
+            after = layout[found.end() : len(layout) if last else tokens[index + 1].start()]
+            shape = _SHAPES.get(name)
+            if not (after or last or shape):  # `$a$b`: nothing marks where `$a` ends
+                following = tokens[index + 1].group(1) or tokens[index + 1].group(2)
+                # the next value takes it all when it may (as a lazy match of both did)
+                free = _SHAPES.get(following, r"\S+") == r"\S+"
+                shape = "" if free else r"\S*?"
+                self.side_by_side |= not free
             group = f"(?P<v{len(self.names)}>"
-            exact.append(f"{text}{group}{_SHAPES.get(name) or _value_until(after)})")
-            lenient.append(f"{text}{group}{_SHAPES.get(name) or _value_across(after)})")
+            exact.append(f"{text}{group}{_value_until(after, last) if shape is None else shape})")
+            lenient.append(
+                f"{text}{group}{_value_across(after, last) if shape is None else shape})"
+            )
             self.names.append(name)
             position = found.end()
         tail = re.escape(layout[position:])
+        ends_free = not tail and bool(tokens) and self.names[-1] not in _SHAPES
         self.exact = re.compile("".join(exact) + tail + r"\s*\Z", re.S)
-        self.extra = re.compile("".join(exact) + tail + r"\s.*\Z", re.S) if tail else None
+        extra = "".join(exact) + tail + r"\s.*\Z"
+        self.extra = None if ends_free else re.compile(extra, re.S)
         self.lenient = re.compile("".join(lenient) + tail + r"\s*\Z", re.S)
         #: The texts after the values the lenient pattern lets run across them, and how
         #: often the layout itself holds them (see `_lenient_fits`).
@@ -116,7 +139,16 @@ class _Layout:
         self.held = sum(skeleton.count(stop) for stop in self.stops)
 
     def match(self, text: str) -> re.Match[str] | None:
-        """The first pattern that reads `text` whole (None: none does)."""
+        """The first pattern that reads `text` whole (None: none does).
+
+        Raises:
+            BadLine: a line too long for a layout with values side by side.
+        """
+        if self.side_by_side and len(text) > SIDE_BY_SIDE_MAX_CHARS:
+            raise BadLine(
+                f"line longer than {SIDE_BY_SIDE_MAX_CHARS} characters, the most a layout with a"
+                " variable right before one of a set shape ($a$status) reads"
+            )
         found = self.exact.match(text)
         if found is None and self.extra is not None:
             found = self.extra.match(text)
@@ -132,22 +164,28 @@ class _Layout:
         return sum(text.count(stop) for stop in self.stops) <= self.held + _LENIENT_EXTRA
 
 
-def _value_until(text: str) -> str:
+def _value_until(text: str, last: bool) -> str:
     """A value up to the first character of `text` (the layout after the variable)."""
-    if not text:  # the last variable, or one right before another: no text to stop at
-        return ".*?"
+    if not text:
+        return _value_at_end(last)
     if text[0] == '"':
         return r'(?:[^"\\]|\\.)*'
     return f"[^{re.escape(text[0])}]*"
 
 
-def _value_across(text: str) -> str:
+def _value_across(text: str, last: bool) -> str:
     """A value that may hold the first character of `text`: runs of other characters
     joined by it, as few as fit (backtracking only where that character is)."""  # noqa: D205, D209
     if not text:
-        return ".*?"
+        return _value_at_end(last)
     stop = re.escape(text[0])
     return f"[^{stop}]*(?:{stop}[^{stop}]*)*?"
+
+
+def _value_at_end(last: bool) -> str:
+    """A value with no text after it: the last one, the rest of the line but its trailing
+    spaces (one greedy run, then back over the spaces)."""  # noqa: D205, D209
+    return r"(?:.*\S)?" if last else ".*?"
 
 
 class LogFormatParser:

@@ -23,6 +23,16 @@ SLOW_BEFORE = [
     (NGINX_CUSTOM, lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET /' + 'x " 200 0.1 "' * n
      + ' HTTP/1.1" 200 0.1 "ua'),
     (MANY_VALUES, lambda n: "1.2.3.4 " + "a " * n),
+    # a layout ending in a variable, and variables side by side (QA K1)
+    ('%h %l %u %t "%r" %>s %b', lambda n: START + ' HTTP/1.1" 200 5' + " " * n + "x"),
+    ('$remote_addr [$time_local] "$request" $status $upstream_addr',
+     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 a' + " " * n + "x"),
+    ("$remote_addr [$time_local] $request_method$request_uri$status",
+     lambda n: "1.2.3.4 [27/Nov/2026:12:00:00 +0000] GET" + "/a" * n + "x"),
+    ('$remote_addr [$time_local] "$host$request_uri" $status',
+     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "h.example' + "/a" * n + "x"),
+    ('$remote_addr [$time_local] "$request" $a$request_time',
+     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" ' + "1" * n + "x"),
 ]  # fmt: skip
 
 
@@ -109,3 +119,45 @@ def test_a_request_uri_is_read_as_the_built_in_parsers_read_a_target(
     request = LogFormatParser('$remote_addr [$time_local] "$request" $status')
     line = f'1.2.3.4 [27/Nov/2026:12:00:00 +0000] "OPTIONS {target} HTTP/1.1" 200'.encode()
     assert request.parse(line) == hit
+
+
+@pytest.mark.parametrize(
+    ("layout", "field", "value"),
+    [('%h %l %u %t "%r" %>s %b', "body_bytes_sent", "5"),
+     ('%h %l %u %t "%r" %>s', "status", 200),
+     ('$remote_addr [$time_local] "$request" $status $request_time', "request_time", "0.5")],
+)  # fmt: skip
+def test_a_layout_ending_in_a_value_of_set_shape_leaves_extra_fields_out(
+    layout: str, field: str, value: object
+) -> None:
+    """A combined line under the common layout: `%b` took `5 "-" "Mozilla/5.0"`, and a
+    layout ending in `%>s` refused the line (QA K2)."""  # noqa: D205, D209
+    time = "[27/Nov/2026:12:00:00 +0000]"
+    extra = ' "-" "Mozilla/5.0"'
+    if "$request_time" in layout:
+        line = f'10.0.0.2 {time} "GET /x HTTP/1.1" 200 0.5{extra}'
+    else:
+        line = f'10.0.0.2 - - {time} "GET /x HTTP/1.1" 200 5{extra}'
+    assert _fields(layout, line)[field] == value
+
+
+def test_a_layout_ending_in_a_free_value_takes_the_rest_of_the_line() -> None:
+    line = '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 10.0.0.1:80, 10.0.0.2:80  '
+    layout = '$remote_addr [$time_local] "$request" $status $upstream_addr'
+    assert _fields(layout, line)["upstream_addr"] == "10.0.0.1:80, 10.0.0.2:80"
+
+
+@pytest.mark.parametrize(
+    ("layout", "line", "values"),
+    [('$remote_addr [$time_local] "$host$request_uri" $status',
+      '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "h.example/a?b=1" 200',
+      {"host": "", "path": "h.example/a"}),
+     ('$remote_addr [$time_local] "$request" $request_method$status',
+      '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" GET200',
+      {"request_method": "GET", "status": 200})],
+)  # fmt: skip
+def test_variables_side_by_side_split_as_a_lazy_match_did(
+    layout: str, line: str, values: dict[str, object]
+) -> None:
+    fields = _fields(layout, line)
+    assert {name: fields[name] for name in values} == values
