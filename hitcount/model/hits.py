@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import datetime, timezone
 
@@ -150,6 +151,11 @@ def is_earth_offset(east_s: float) -> bool:
     return EARTH_OFFSETS_S[0] <= east_s <= EARTH_OFFSETS_S[1]
 
 
+#: An ISO 8601 offset at the end of a date-time: its minutes and seconds (hours are checked
+#: by the range of offsets places use).
+_ISO_OFFSET = re.compile(r"[+-]\d\d(?::?(\d\d)(?::?(\d\d)(?:\.\d+)?)?)?\Z")
+
+
 def epoch_from_iso(text: str) -> float:
     """Epoch seconds from an ISO 8601 string; without an offset it is read as UTC.
 
@@ -164,6 +170,9 @@ def epoch_from_iso(text: str) -> float:
         raise BadLine(f"timestamp is not a number or ISO 8601 date: {text[:40]!r}")
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"
+    zone = _ISO_OFFSET.search(candidate, 11)  # fromisoformat takes `+00:99` (1h39m)
+    if zone is not None and any(int(part or 0) > 59 for part in zone.groups()):
+        raise BadLine(f"timestamp has an offset of more than 59 minutes: {text[:40]!r}")
     try:
         moment = datetime.fromisoformat(candidate)
     except ValueError as err:

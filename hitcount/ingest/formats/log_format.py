@@ -14,7 +14,7 @@ nginx name (`status`, `request_method`, `host`, `http_user_agent`); `method`, `p
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from hitcount.errors import ConfigurationError
@@ -25,6 +25,7 @@ from hitcount.model.hits import (
     check_endpoint,
     check_ts,
     check_user,
+    epoch_from_iso,
     is_earth_offset,
     plain_float,
 )
@@ -264,12 +265,7 @@ class LogFormatParser:
                 if east is None or not is_earth_offset(east.total_seconds()):
                     raise ValueError("an offset no place uses")
             elif "time_iso8601" in fields:
-                moment = datetime.fromisoformat(fields["time_iso8601"].replace("Z", "+00:00"))
-                east = moment.utcoffset()
-                if east is None:
-                    moment = moment.replace(tzinfo=timezone.utc)
-                elif not is_earth_offset(east.total_seconds()):
-                    raise ValueError("an offset no place uses")
+                return epoch_from_iso(fields["time_iso8601"])  # as NDJSON and CSV read it
             else:
                 return check_ts(plain_float(fields["msec"]))
         except ValueError as err:

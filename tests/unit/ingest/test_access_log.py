@@ -948,14 +948,15 @@ def test_only_offsets_some_place_uses_are_read(zone: str, east_s: int | None) ->
 @pytest.mark.parametrize(
     ("zone", "east_s"),
     [("+14:00", 50400), ("-12:00", -43200), ("+05:30", 19800), ("+14:01", None),
-     ("+23:59", None), ("-12:01", None), ("-23:00", None)],
+     ("+23:59", None), ("-12:01", None), ("-23:00", None), ("+00:99", None), ("+00:60", None),
+     ("+13:60", None)],
 )  # fmt: skip
 def test_iso_times_take_only_offsets_some_place_uses_too(zone: str, east_s: int | None) -> None:
     """NDJSON and CSV times follow the access logs' rule (QA H6): `+23:59` is garbled. The C
     scanner hands such a line back, so the per-line parser gives the reason on both paths."""  # noqa: D205, D209
     text = f"2026-11-27T12:00:00{zone}"
     if east_s is None:
-        with pytest.raises(BadLine, match="an offset no place uses"):
+        with pytest.raises(BadLine, match="an offset"):
             epoch_from_iso(text)
     else:
         assert epoch_from_iso(text) == 1_795_780_800.0 - east_s
