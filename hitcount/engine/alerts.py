@@ -183,7 +183,8 @@ class Alerts:
         """Watch `rules`; `emit(name, payload, clock)` receives each event; `clock` to start.
 
         Raises:
-            ConfigurationError: `rules` not an iterable of rules, or `emit` not callable.
+            ConfigurationError: `rules` not an iterable of rules, `emit` not callable, or
+                `clock` neither None nor a finite number.
         """
         if not isinstance(rules, Iterable) or isinstance(rules, str | bytes):
             raise ConfigurationError(
@@ -193,6 +194,12 @@ class Alerts:
         if not callable(emit):
             raise ConfigurationError(
                 f"emit must be callable, got {type(emit).__name__}", param="emit"
+            )
+        finite = isinstance(clock, int | float) and not isinstance(clock, bool)
+        if clock is not None and not (finite and math.isfinite(clock)):
+            raise ConfigurationError(
+                f"clock must be None or epoch seconds (a finite number), got {clock!r:.40}",
+                param="clock",
             )
         self.rules: list[AlertRule] = []
         self.clock = clock

@@ -84,9 +84,17 @@ def refuse_empty(
     raise InputError(
         names,
         f"no hits: {which} bad (line {first.line}: {first.reason})",
-        hint="nothing was saved; "
-        + ("map the columns with --field" if "--field" in first.reason else "is --format right?"),
+        hint=f"nothing was saved; {_what_to_check(report, first.reason)}",
     )
+
+
+def _what_to_check(report: ReplayReport, reason: str) -> str:
+    """The option a replay whose every line was bad most likely got wrong."""
+    if "--field" in reason:
+        return "map the columns with --field"
+    if "log_format" in report.formats.values():
+        return "is the --log-format layout the log's?"
+    return "is --format right?"
 
 
 def bad_line(

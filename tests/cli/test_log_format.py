@@ -84,3 +84,11 @@ def test_a_time_local_offset_no_place_uses_is_a_bad_line(tmp_path: Path) -> None
     result = ok([*state, "replay", str(log), "--log-format", layout, "-s", "sliding"])
     assert "odd.log:1: bad timestamp" in result.stderr
     assert "1 hit kept" in result.stdout and "1 bad line" in result.stdout
+
+
+def test_a_log_no_line_of_which_fits_the_layout_hints_at_the_layout(tmp_path: Path) -> None:
+    log = tmp_path / "other.log"
+    log.write_text("not this layout\nnor this\n")
+    result = run(["--state", str(tmp_path / "s.db"), "replay", str(log), "--log-format", CUSTOM])
+    assert_error(result, 3, "does not have the --log-format layout")
+    assert "is the --log-format layout the log's?" in result.stderr  # not --format (QA K4)

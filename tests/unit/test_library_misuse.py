@@ -84,6 +84,8 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "Alerts of None": (lambda: Alerts(None, lambda *_: None), "rules"),
     "Alerts emitting to None": (lambda: Alerts([], None), "emit"),
     "Alerts of a number": (lambda: Alerts([5], lambda *_: None), "rule"),
+    "Alerts at a text clock": (lambda: Alerts([], lambda *_: None, clock="x"), "clock"),
+    "Alerts at an infinite clock": (lambda: Alerts([], lambda *_: None, clock=math.inf), "clock"),
     "FileStore of None": (lambda: FileStore(None), "path"),
     "updating with a counter": (
         lambda: updating(store_from_url("memory://"), counter()).__enter__(),
