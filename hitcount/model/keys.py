@@ -15,14 +15,13 @@ import math
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgspec
 
 from hitcount.errors import ConfigurationError
-from hitcount.model.globs import is_glob
+from hitcount.model.globs import is_glob, matches
 from hitcount.model.hits import BadLine
 
 DEFAULT_KEY = "{path}"
@@ -263,8 +262,8 @@ def _number(value: Any) -> float | None:
 
 def _equal(got: Any, wanted: str) -> bool:
     text = _text(got)
-    if is_glob(wanted):
-        return fnmatchcase(text, wanted)
+    if is_glob(wanted):  # as an endpoint pattern: the glob's matches and its very name
+        return matches(text, wanted)
     left, right = _number(got), _number(wanted)
     if left is not None and right is not None:
         return left == right

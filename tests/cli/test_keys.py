@@ -290,3 +290,15 @@ def test_a_number_bound_passes_only_numbers_and_a_text_bound_compares_text(
         state = ["--state", str(tmp_path / f"{where[:3]}.db")]
         ok([*state, "replay", str(log), "--where", where, *ALL_TIME])
         assert ok_json([*state, "metrics", "--json"])["total_hits"] == expected
+
+
+def test_a_where_glob_keeps_what_the_same_query_pattern_names(tmp_path: Path) -> None:
+    """`--where 'path=/[x]'` kept `/x` but not the endpoint named `/[x]`, which `query '/[x]'`
+    counts (QA K6): one rule for patterns, in filters too."""  # noqa: D205, D209
+    log = tmp_path / "hits.ndjson"
+    log.write_text("".join(f'{{"endpoint": "{e}", "ts": {1_795_000_000 + i}}}\n'
+                           for i, e in enumerate(["/[x]", "/x", "/y", "/[x]"])))  # fmt: skip
+    state = ["--state", str(tmp_path / "s.db")]
+    ok([*state, "replay", str(log), "-s", "sliding", "--where", "path=/[x]"])
+    kept = ok_json([*state, "top", "--last", "1d", "--json"])
+    assert sorted((row["endpoint"], row["count"]) for row in kept) == [("/[x]", 2), ("/x", 1)]
