@@ -241,6 +241,8 @@ class SlidingLayout(SqliteLayout):
         strategy = self.empty()
         gathered: dict[str, list[array[float]]] = {}
         low = since if math.isfinite(since) else -math.inf
+        if math.isfinite(low):  # chunks are skipped by their `last`: it must be sound
+            refuse_damaged_chunks(db, endpoints)
         query = "SELECT endpoint, stamps, n, first, last FROM sliding_chunks WHERE last > ?"
         for endpoint, blob, *held in rows_of(db, query, endpoints, (low,)):
             gathered.setdefault(endpoint, []).append(checked(endpoint, unpack(blob), *held))

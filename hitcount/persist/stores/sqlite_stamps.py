@@ -63,15 +63,20 @@ def merged(chunks: list[array[float]]) -> array[float]:
     return merged
 
 
-def refuse_damaged_chunks(db: sqlite3.Connection, endpoints: list[str]) -> None:
-    """An append refuses the chunks of its endpoints whose row says another size than its
-    stamps hold (what a read would refuse), reading no stamps: it would save a state that
-    no later command reads."""  # noqa: D205, D209
+def refuse_damaged_chunks(db: sqlite3.Connection, endpoints: list[str] | None) -> None:
+    """Refuse the chunks of `endpoints` (None: all) whose row says another size than its
+    stamps hold, or a first time after its last, reading no stamps: an append would save a
+    state no later command reads, and a read that skips chunks by their `last` would take
+    a damaged one for an older one and answer "0 hits (exact)".
+
+    Raises:
+        StateError: naming the endpoint and what is wrong.
+    """  # noqa: D205
     query = (
-        "SELECT endpoint, n FROM sliding_chunks"
+        "SELECT endpoint, n, first > last FROM sliding_chunks"
         " WHERE (n < 1 OR length(stamps) != 8 * n OR typeof(stamps) != 'blob' OR first > last)"
     )
-    for endpoint, n in rows_of(db, query, endpoints):
-        raise damaged_row(
-            f"damaged sliding_chunks row of {endpoint!r}: its stamps are not the {n} the row says"
-        )
+    for endpoint, n, disordered in rows_of(db, query, endpoints):
+        what = "its first time is after its last" if disordered else (
+            f"its stamps are not the {n} the row says")  # fmt: skip
+        raise damaged_row(f"damaged sliding_chunks row of {endpoint!r}: {what}")

@@ -136,3 +136,13 @@ def test_an_append_onto_a_damaged_chunk_of_its_endpoints_is_refused(
     kept = path.read_bytes()
     assert_error(run(["--state", str(path), "replay", "--append", str(more)]), 4, "damaged")
     assert path.read_bytes() == kept
+
+
+def test_a_chunk_whose_last_time_is_damaged_is_refused_by_a_windowed_read(tmp_path: Path) -> None:
+    """A read skips chunks by their `last`: one set before its `first` made `/e1` answer
+    "0 hits (exact)" (QA K7); it is refused, naming what is wrong."""  # noqa: D205, D209
+    path, _ = _damaged(
+        tmp_path, "UPDATE sliding_chunks SET last = first - 1 WHERE endpoint = '/e1'"
+    )
+    result = run(["--state", str(path), "query", "/e1", "--last", "10m"])
+    assert_error(result, 4, "its first time is after its last")
