@@ -13,8 +13,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-from hitcount.errors import StoreUnavailableError
+from hitcount.errors import HitcountError, StateError, StoreUnavailableError
 from hitcount.persist.stores import sqlite_versions as meta_rows
+from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
 from hitcount.persist.stores.sqlite_fresh import refuse_foreign
 
 #: SQLite's messages for a write it could not make (the file, its directory or the disk).
@@ -26,6 +27,16 @@ def connect(target: str | Path, timeout_s: float, *, uri: bool = False) -> sqlit
     return sqlite3.connect(
         target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=uri
     )
+
+
+#: What SQLite says of a table that is not the one a state of this layout holds: the state
+#: is damaged (exit 4), not out of reach (exit 5, which a caller may retry).
+_TABLE_DAMAGE = ("no such column", "no such table", "columns but")
+
+
+def damaged_table(err: sqlite3.OperationalError) -> bool:
+    """Whether `err` says a table has another shape than this layout's."""
+    return any(sign in str(err) for sign in _TABLE_DAMAGE)
 
 
 def cannot_write(err: sqlite3.OperationalError) -> bool:
@@ -90,9 +101,12 @@ def _disk_full(path: Path) -> bool:
         return False
 
 
-def failure(path: Path, doing: str, err: sqlite3.OperationalError) -> StoreUnavailableError:
-    """The error to report for `err`, met `doing` something with the state at `path`."""
+def failure(path: Path, doing: str, err: sqlite3.OperationalError) -> HitcountError:
+    """The error to report for `err`, met `doing` something with the state at `path`: a
+    table of another shape is a damaged state (exit 4), the rest the store out of reach."""  # noqa: D205, D209
     text = str(err)
+    if damaged_table(err):
+        return StateError(f"{path}: damaged state ({doing}): {text}", hint=DAMAGED_HINT)
     if "disk is full" in text.lower() or (cannot_write(err) and _disk_full(path)):
         return StoreUnavailableError(
             f"{path}: the disk holding the state is full ({doing}): {text}",

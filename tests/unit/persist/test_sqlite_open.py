@@ -146,3 +146,18 @@ def test_a_chunk_whose_last_time_is_damaged_is_refused_by_a_windowed_read(tmp_pa
     )
     result = run(["--state", str(path), "query", "/e1", "--last", "10m"])
     assert_error(result, 4, "its first time is after its last")
+
+
+def test_a_table_of_another_shape_is_a_damaged_state_not_an_unreachable_store(
+    tmp_path: Path,
+) -> None:
+    """Exit 4, which a caller does not retry, where it was 5 ("cannot use the database";
+    QA K3); the file is kept."""  # noqa: D205, D209
+    path, more = _damaged(tmp_path, "DROP TABLE sliding_chunks")
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE sliding_chunks (endpoint TEXT, n INTEGER)")
+    db.close()
+    kept = path.read_bytes()
+    for command in (["query", "/e1", "--last", "1h"], ["replay", "--append", str(more)]):
+        assert_error(run(["--state", str(path), *command]), 4, "damaged state")
+    assert path.read_bytes() == kept
