@@ -104,6 +104,8 @@ class _Layout:
         tokens = list(_NGINX_TOKEN.finditer(layout))
         #: Whether a value has no text after it and a value of a set shape right after.
         self.side_by_side = False
+        #: Variables with no text between them, the first read empty (`$host$request_uri`).
+        self.together: list[tuple[str, str]] = []
         for index, found in enumerate(tokens):
             text = re.escape(layout[position : found.start()])
             name = found.group(1) or found.group(2)
@@ -116,6 +118,8 @@ class _Layout:
                 free = _SHAPES.get(following, r"\S+") == r"\S+"
                 shape = "" if free else r"\S*?"
                 self.side_by_side |= not free
+                if free:
+                    self.together.append((name, following))
             group = f"(?P<v{len(self.names)}>"
             exact.append(f"{text}{group}{_value_until(after, last) if shape is None else shape})")
             lenient.append(
@@ -211,6 +215,26 @@ class LogFormatParser:
             raise ConfigurationError(
                 "--log-format needs a request: $request (%r), $request_uri or $uri (%U)"
             )
+        self._refuse_unsplit_hits()
+
+    def _refuse_unsplit_hits(self) -> None:
+        """Refuse a layout whose endpoint or time comes from one of two variables with no
+        text between them (`$request_method$request_uri`): the first always reads empty and
+        the second both, so every endpoint would be wrong.
+
+        Raises:
+            ConfigurationError: naming the two variables.
+        """  # noqa: D205
+        used = {"request"} if "request" in self.names else {"request_uri", "uri"}
+        used.update(name for name in _TIMES if name in self.names)
+        for first, second in self.patterns.together:
+            if {first, second} & used:
+                raise ConfigurationError(
+                    f"--log-format: ${first} and ${second} have no text between them, so"
+                    " where one ends is unknown",
+                    hint="write the text the log has between them into the layout, or take"
+                    " the endpoint from $request",
+                )
 
     def parse(self, line: bytes) -> Hit | None:
         """The hit on this line, or None for a blank line.

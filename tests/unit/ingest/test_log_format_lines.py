@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats.log_format import LogFormatParser
 from hitcount.model.hits import BadLine
 
@@ -27,10 +28,10 @@ SLOW_BEFORE = [
     ('%h %l %u %t "%r" %>s %b', lambda n: START + ' HTTP/1.1" 200 5' + " " * n + "x"),
     ('$remote_addr [$time_local] "$request" $status $upstream_addr',
      lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 a' + " " * n + "x"),
-    ("$remote_addr [$time_local] $request_method$request_uri$status",
-     lambda n: "1.2.3.4 [27/Nov/2026:12:00:00 +0000] GET" + "/a" * n + "x"),
-    ('$remote_addr [$time_local] "$host$request_uri" $status',
-     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "h.example' + "/a" * n + "x"),
+    ('$remote_addr [$time_local] "$request" $request_method$request_uri$status',
+     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" GET' + "/a" * n + "x"),
+    ('$remote_addr [$time_local] "$request" "$host$request_uri" $status',
+     lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" "h' + "/a" * n + "x"),
     ('$remote_addr [$time_local] "$request" $a$request_time',
      lambda n: '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" ' + "1" * n + "x"),
 ]  # fmt: skip
@@ -151,9 +152,9 @@ def test_a_layout_ending_in_a_free_value_takes_the_rest_of_the_line() -> None:
 
 @pytest.mark.parametrize(
     ("layout", "line", "values"),
-    [('$remote_addr [$time_local] "$host$request_uri" $status',
-      '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "h.example/a?b=1" 200',
-      {"host": "", "path": "h.example/a"}),
+    [('$remote_addr [$time_local] "$request" "$host$request_uri" $status',
+      '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" "h.example/a?b=1" 200',
+      {"host": "", "request_uri": "h.example/a?b=1", "path": "/a"}),
      ('$remote_addr [$time_local] "$request" $request_method$status',
       '1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" GET200',
       {"request_method": "GET", "status": 200})],
@@ -163,3 +164,16 @@ def test_variables_side_by_side_split_as_a_lazy_match_did(
 ) -> None:
     fields = _fields(layout, line)
     assert {name: fields[name] for name in values} == values
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ['[$time_local]$remote_addr|$request_method$request_uri $status',
+     '$remote_addr [$time_local] "$host$uri" $status',
+     '$remote_addr $time_iso8601$request_uri $status'],
+)  # fmt: skip
+def test_a_layout_whose_hit_needs_two_variables_side_by_side_is_refused(layout: str) -> None:
+    """The first of the two always read empty, so every endpoint came out as `GET/path`,
+    with no word (QA K8)."""  # noqa: D205, D209
+    with pytest.raises(ConfigurationError, match="have no text between them"):
+        LogFormatParser(layout)
