@@ -227,9 +227,11 @@ class DistinctTracker:
             log = self._log = RegisterLog(self.precision)
         if log is None:
             return None
-        for endpoint, buckets in self._sketches.items():
-            for bucket, sketch in buckets.items():
-                log.add_sketch(endpoint, bucket, sketch)
+        log.add_sketches(
+            [(endpoint, bucket, sketch)
+             for endpoint, buckets in self._sketches.items()
+             for bucket, sketch in buckets.items()]
+        )  # fmt: skip
         self._sketches = {}
         return log
 
@@ -324,8 +326,8 @@ class DistinctTracker:
         return sorted(self._sketches)
 
     def newest_bucket(self) -> int | None:
-        """The newest bucket holding a sketch (None: none)."""
-        self._settle()
+        """The newest bucket holding a sketch (None: none), the bulk log's read from its
+        pairs (turning them into sketches made loading a day of them take a second)."""  # noqa: D205, D209
         newest = [max(buckets) for buckets in self._sketches.values() if buckets]
         if self._log is not None:
             newest += [bucket for _, bucket in self._log.pairs()]

@@ -1,4 +1,8 @@
-"""Reading the arrays of a packed distinct-users log (`RegisterLog.packed`), checked."""
+"""The keys of a distinct-users log (`RegisterLog`).
+
+A sketch's registers as keys, and the arrays of a packed log (`RegisterLog.packed`) read
+back, checked.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,29 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from hitcount.sketches.hll import SPARSE_PRECISION
+from hitcount.sketches.hll import SPARSE_PRECISION, HyperLogLog
 from hitcount.sketches.registers import RANK_BITS
 
 #: A key's flag for a register at the sketch's precision p (else at the sparse precision).
 DENSE = 1 << 31
 _SPARSE_MASK = (1 << SPARSE_PRECISION) - 1
+
+
+def sketch_keys(
+    sketch: HyperLogLog, pair: int, precision: int, shift: int
+) -> npt.NDArray[np.int64]:
+    """The log keys of a sketch's registers under pair number `pair` (shifted by `shift`):
+    sparse ones at the sparse precision, else dense at `precision`."""  # noqa: D205, D209
+    sparse = sketch.sparse_registers()
+    flag = 0 if sketch.sparse_precision > precision and sparse is not None else DENSE
+    if sparse is not None:
+        indexes = np.fromiter(sparse.keys(), dtype=np.int64, count=len(sparse))
+        ranks = np.fromiter(sparse.values(), dtype=np.int64, count=len(sparse))
+    else:
+        registers = np.frombuffer(sketch.registers(), dtype=np.uint8)
+        indexes = np.flatnonzero(registers).astype(np.int64)
+        ranks = registers[indexes].astype(np.int64)
+    return (pair << shift) | flag | (indexes << RANK_BITS) | ranks
 
 
 def packed_array(packed: Mapping[str, object], name: str, dtype: str) -> npt.NDArray[np.generic]:

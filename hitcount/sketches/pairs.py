@@ -88,18 +88,17 @@ class PairTable:
                 ids[i] = self._other(int(endpoints[i]), int(buckets[i]))
         return ids
 
-    def pair_id(self, pair: tuple[str, int]) -> int:
-        """The number of one pair (added if new)."""
-        names, codes = [pair[0]], np.zeros(1, dtype=np.int64)
-        return int(self.number(names, codes, np.array([pair[1]], dtype=np.int64))[0])
-
-    def load(self, pairs: list[tuple[str, int]]) -> bool:
-        """Number `pairs` in order into an empty table; False if one repeats."""
+    def number_all(self, pairs: Sequence[tuple[str, int]]) -> npt.NDArray[np.int64]:
+        """The number of each `(endpoint, bucket)`, new ones added in order, in one batch."""
         names = list(dict.fromkeys(endpoint for endpoint, _ in pairs))
         position = {name: i for i, name in enumerate(names)}
         codes = np.array([position[endpoint] for endpoint, _ in pairs], dtype=np.int64)
         buckets = np.array([bucket for _, bucket in pairs], dtype=np.int64)
-        ids = self.number(names, codes, buckets)
+        return self.number(names, codes, buckets)
+
+    def load(self, pairs: list[tuple[str, int]]) -> bool:
+        """Number `pairs` in order into an empty table; False if one repeats."""
+        ids = self.number_all(pairs)
         return len(self) == len(pairs) and bool(np.all(ids == np.arange(len(pairs))))
 
     def buckets(self) -> npt.NDArray[np.int64]:

@@ -290,7 +290,7 @@ def register_log_of(
             sketch = HyperLogLog(precision)
             users = size if form == "new" else (1 << precision) // 4 + 64 + size
             sketch.add_many(f"{seed}:{bucket}:{i}" for i in range(users))
-        log.add_sketch(f"/e{bucket % 2}", bucket, sketch)
+        log.add_sketches([(f"/e{bucket % 2}", bucket, sketch)])
         expected[(f"/e{bucket % 2}", bucket)] = sketch.to_bytes()
     return log, expected
 
