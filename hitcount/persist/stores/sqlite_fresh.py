@@ -139,12 +139,14 @@ def unfinished(db: sqlite3.Connection, names: set[str], schema: str) -> bool:
     )
 
 
-def _names_of(schema: str) -> set[str]:
-    """The names in `sqlite_master` of a database made by `schema` (tables, indexes)."""
+def _names_of(schema: str, kind: str | None = None) -> set[str]:
+    """The names in `sqlite_master` of a database made by `schema` (tables, indexes; only
+    those of type `kind`, such as `table`, when given)."""  # noqa: D205, D209
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(schema)
-        return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        query = "SELECT name, type FROM sqlite_master"
+        return {name for name, made in db.execute(query) if kind in (None, made)}
     finally:
         db.close()
 
@@ -174,13 +176,8 @@ def _refuse_missing_tables(
     row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
     if row is None or meta_version(row[0]) != LAYOUT_VERSION:
         return
-    memory = sqlite3.connect(":memory:")
-    try:
-        memory.executescript(schema)
-        made = memory.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    finally:
-        memory.close()
-    missing = sorted({name for (name,) in made if not name.startswith("sqlite_")} - tables)
+    made = _names_of(schema, "table")
+    missing = sorted({name for name in made if not name.startswith("sqlite_")} - tables)
     if missing:
         db.close()
         raise StateError(
