@@ -106,14 +106,19 @@ class _Layout:
         self.side_by_side = False
         #: Variables with no text between them, the first read empty (`$host$request_uri`).
         self.together: list[tuple[str, str]] = []
+        #: The texts after the values the lenient pattern lets run across them, and how
+        #: often the layout itself holds them (see `_lenient_fits`).
+        self.stops: set[str] = set()
         for index, found in enumerate(tokens):
             text = re.escape(layout[position : found.start()])
-            name = found.group(1) or found.group(2)
+            name = _variable(found)
             last = index + 1 == len(tokens)
             after = layout[found.end() : len(layout) if last else tokens[index + 1].start()]
             shape = _SHAPES.get(name)
+            if shape is None and after:
+                self.stops.add(after)
             if not (after or last or shape):  # `$a$b`: nothing marks where `$a` ends
-                following = tokens[index + 1].group(1) or tokens[index + 1].group(2)
+                following = _variable(tokens[index + 1])
                 # the next value takes it all when it may (as a lazy match of both did)
                 free = _SHAPES.get(following, r"\S+") == r"\S+"
                 shape = "" if free else r"\S*?"
@@ -133,13 +138,6 @@ class _Layout:
         extra = "".join(exact) + tail + r"\s.*\Z"
         self.extra = None if ends_free else re.compile(extra, re.S)
         self.lenient = re.compile("".join(lenient) + tail + r"\s*\Z", re.S)
-        #: The texts after the values the lenient pattern lets run across them, and how
-        #: often the layout itself holds them (see `_lenient_fits`).
-        self.stops = {
-            layout[t.end() : tokens[i + 1].start() if i + 1 < len(tokens) else len(layout)]
-            for i, t in enumerate(tokens)
-            if (t.group(1) or t.group(2)) not in _SHAPES
-        } - {""}
         skeleton = _NGINX_TOKEN.sub("\0", layout)
         self.held = sum(skeleton.count(stop) for stop in self.stops)
 
@@ -167,6 +165,11 @@ class _Layout:
         if len(text) > _LENIENT_MAX_CHARS:
             return False
         return sum(text.count(stop) for stop in self.stops) <= self.held + _LENIENT_EXTRA
+
+
+def _variable(token: re.Match[str]) -> str:
+    """The name of a `$name` or `${name}` token."""
+    return token.group(1) or token.group(2)
 
 
 def _value_until(text: str, last: bool) -> str:
