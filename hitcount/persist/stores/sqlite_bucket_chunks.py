@@ -97,7 +97,7 @@ def buckets_from(
     query = "SELECT endpoint, tier, bucket, count FROM buckets WHERE bucket >= ?"
     rows = rows_of(db, query, endpoints, (first,))
     chunks = read_bucket_chunks(db, endpoints, "WHERE last >= ?", (first,))
-    return (bucket for bucket in chain(rows, chunks) if bucket[2] >= first)
+    return chain(rows, (bucket for bucket in chunks if bucket[2] >= first))  # a chunk's front
 
 
 def newest_before(
@@ -118,7 +118,7 @@ def newest_before(
         " WHERE c.endpoint = bucket_chunks.endpoint AND c.last < ?)"
     )
     for endpoint, tier, bucket, count in read_bucket_chunks(db, endpoints, where, (first,)):
-        if bucket < first and bucket > newest.get(endpoint, (0, -math.inf))[1]:
+        if bucket > newest.get(endpoint, (0, -math.inf))[1]:  # the chunk ends below `first`
             newest[endpoint] = (tier, bucket, count)
     return newest
 
