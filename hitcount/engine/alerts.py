@@ -35,6 +35,7 @@ import msgspec
 from hitcount.engine.alert_tracks import checked_tracks as checked_tracks  # re-exported
 from hitcount.errors import ConfigurationError
 from hitcount.model import events as ev
+from hitcount.model.arguments import finite_number, of_type
 from hitcount.model.globs import matches
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_duration
@@ -195,12 +196,8 @@ class Alerts:
             raise ConfigurationError(
                 f"emit must be callable, got {type(emit).__name__}", param="emit"
             )
-        finite = isinstance(clock, int | float) and not isinstance(clock, bool)
-        if clock is not None and not (finite and math.isfinite(clock)):
-            raise ConfigurationError(
-                f"clock must be None or epoch seconds (a finite number), got {clock!r:.40}",
-                param="clock",
-            )
+        if clock is not None:
+            clock = finite_number(clock, "clock", "None or epoch seconds (a finite number)")
         self.rules: list[AlertRule] = []
         self.clock = clock
         self._emit = emit
@@ -220,11 +217,7 @@ class Alerts:
         """
         if isinstance(rule, str):
             rule = AlertRule.parse(rule)
-        elif not isinstance(rule, AlertRule):
-            raise ConfigurationError(
-                f"rule must be an AlertRule or its text, got {type(rule).__name__}", param="rule"
-            )
-        self.rules.append(rule)
+        self.rules.append(of_type(rule, AlertRule, "rule", "an AlertRule or its text"))
         self._memo.clear()
 
     def active(self) -> list[tuple[AlertRule, str]]:

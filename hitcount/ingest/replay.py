@@ -46,6 +46,7 @@ from hitcount.ingest.workers import (
     stream_workers,
     worker_count,
 )
+from hitcount.model.arguments import of_type
 from hitcount.model.positions import InputPosition, display_name, is_stream
 
 if TYPE_CHECKING:
@@ -101,10 +102,7 @@ def replay(
             input without a single valid hit; the counter may then hold part of the input.
         ConfigurationError: `counter` or `sources` of the wrong type.
     """
-    if not isinstance(counter, HitCounter):
-        raise ConfigurationError(
-            f"counter must be a HitCounter, got {type(counter).__name__}", param="counter"
-        )
+    of_type(counter, HitCounter, "counter", "a HitCounter")
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from hitcount.errors import ConfigurationError, StateError, StoreUnavailableError
+from hitcount.errors import StateError, StoreUnavailableError
+from hitcount.model.arguments import of_type
 from hitcount.model.metrics import plain
 from hitcount.persist.atomic import (
     AtomicWriteError,
@@ -92,11 +93,7 @@ class FileStore(Store):
         lock_timeout_s: float | None = None,
         make_directory: bool = True,
     ):
-        if not isinstance(path, str | os.PathLike):
-            raise ConfigurationError(
-                f"path must be a path (str or os.PathLike), got {type(path).__name__}",
-                param="path",
-            )
+        of_type(path, (str, os.PathLike), "path", "a path (str or os.PathLike)")
         self.path = Path(path).expanduser()
         self.url = str(self.path)
         self.lock_timeout_s = lock_timeout_s
