@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS inputs (path TEXT PRIMARY KEY, position TEXT NOT NULL
 
 _SCHEMA = _META_SCHEMA + SKETCHES_SCHEMA + LAYOUTS_SCHEMA + EVENTS_INDEX
 _SCHEMA_NAMES = meta_rows.schema_names(_SCHEMA)
+#: What a reader needs (an index only speeds it up; one made since is added by a writer).
+_TABLE_NAMES = meta_rows.schema_names(_SCHEMA, "TABLE")
 
 
 class SqliteStore(Store):
@@ -120,7 +122,7 @@ class SqliteStore(Store):
             except sqlite3.OperationalError as err:
                 if create or not cannot_write(err):
                     raise
-                read_only = open_read_only(self.path, BUSY_TIMEOUT_S, _SCHEMA_NAMES)
+                read_only = open_read_only(self.path, BUSY_TIMEOUT_S, _TABLE_NAMES)
                 if read_only is None:
                     raise
                 db = read_only

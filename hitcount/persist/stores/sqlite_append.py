@@ -137,5 +137,5 @@ class RowAdder:
         pruned_here = delta.pruned_buckets
         twice = held_before(db, 0, first_kept, pruned_here) if pruned_here else 0
         chunked = prune_bucket_chunks(db, 0, first_kept)
-        deleted = db.execute("DELETE FROM buckets WHERE bucket < ?", (first_kept,)).rowcount
-        return chunked + int(deleted) - twice  # a bucket the delta pruned: counted there
+        deleted = db.execute("DELETE FROM buckets WHERE tier = 0 AND bucket < ?", (first_kept,))
+        return chunked + int(deleted.rowcount) - twice  # a bucket the delta pruned: counted there

@@ -19,7 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
+from hitcount.persist.stores.sqlite_bulk import (
+    damaged_row,
+    each_endpoint,
+    insert_rows,
+    present_keys,
+    rows_of,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -35,6 +41,7 @@ CREATE TABLE IF NOT EXISTS bucket_chunks (
     last INTEGER NOT NULL, buckets INTEGER NOT NULL, hits INTEGER NOT NULL,
     numbers BLOB NOT NULL, counts BLOB NOT NULL,
     PRIMARY KEY (endpoint, tier, first)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bucket_chunks_by_last ON bucket_chunks (tier, last, buckets);
 """
 
 #: The largest `hits` a chunk row says (SQLite's largest integer): a restored snapshot may
@@ -83,10 +90,10 @@ def read_bucket_chunks(
 
 
 def buckets_from(
-    db: sqlite3.Connection, endpoints: list[str] | None, first: int | None
+    db: sqlite3.Connection, endpoints: list[str] | None, first: int | None, tier: int = 0
 ) -> Iterator[Bucket]:
-    """The buckets of `endpoints` (None: all) numbered `first` on (None: all), rows and
-    chunks.
+    """The buckets of `endpoints` (None: all) numbered `first` on, in their rows and chunks
+    of `tier`; None: every bucket of every tier.
 
     Raises:
         StateError: a damaged chunk.
@@ -94,33 +101,57 @@ def buckets_from(
     if first is None:
         rows = rows_of(db, "SELECT endpoint, tier, bucket, count FROM buckets", endpoints)
         return chain(rows, read_bucket_chunks(db, endpoints))
-    query = "SELECT endpoint, tier, bucket, count FROM buckets WHERE bucket >= ?"
-    rows = rows_of(db, query, endpoints, (first,))
-    chunks = read_bucket_chunks(db, endpoints, "WHERE last >= ?", (first,))
-    return chain(rows, (bucket for bucket in chunks if bucket[2] >= first))  # a chunk's front
+    query = f"{_ROWS} AND b.bucket >= ?"
+    rows = each_endpoint(db, "buckets", endpoints, query, (tier, first))
+    # a chunk holds buckets `first` to `first + SPAN - 1` (`_buckets` checks): those from
+    # `first - SPAN + 1` on may hold one numbered `first` or more
+    query = f"{_CHUNKS} AND c.first > ?"
+    chunks = each_endpoint(db, "bucket_chunks", endpoints, query, (tier, first - SPAN))
+    found = (bucket for row in chunks for bucket in _buckets(row))
+    return chain(rows, (bucket for bucket in found if bucket[2] >= first))  # a chunk's front
 
 
 def newest_before(
-    db: sqlite3.Connection, endpoints: list[str] | None, first: int
+    db: sqlite3.Connection, endpoints: list[str] | None, first: int, tier: int = 0
 ) -> dict[str, tuple[int, int, int]]:
-    """`endpoint -> (tier, bucket, count)`: each endpoint's newest bucket numbered below
-    `first`, in its rows or chunks (one tier: `fixed`).
+    """`endpoint -> (tier, bucket, count)`: each endpoint's newest bucket of `tier` numbered
+    below `first`, in its rows or its chunks that end below `first`.
 
     Raises:
         StateError: a damaged chunk.
     """  # noqa: D205
     newest: dict[str, tuple[int, int, int]] = {}
-    query = "SELECT endpoint, tier, MAX(bucket), count FROM buckets WHERE bucket < ?"
-    for endpoint, tier, bucket, count in rows_of(db, query, endpoints, (first,), group=True):
+    query = f"{_ROWS} AND b.bucket = ({_NEWEST_ROW})"
+    for endpoint, _, bucket, count in each_endpoint(
+        db, "buckets", endpoints, query, (tier, tier, first)
+    ):
         newest[endpoint] = (tier, bucket, count)
-    where = (
-        "WHERE first = (SELECT MAX(c.first) FROM bucket_chunks c"
-        " WHERE c.endpoint = bucket_chunks.endpoint AND c.last < ?)"
-    )
-    for endpoint, tier, bucket, count in read_bucket_chunks(db, endpoints, where, (first,)):
-        if bucket > newest.get(endpoint, (0, -math.inf))[1]:  # the chunk ends below `first`
+    query = f"{_CHUNKS} AND c.first = ({_NEWEST_CHUNK})"
+    for row in each_endpoint(db, "bucket_chunks", endpoints, query, (tier, tier, first, first)):
+        endpoint, _, bucket, count = _buckets(row)[-1]  # the chunk's newest
+        if bucket > newest.get(endpoint, (0, -math.inf))[1]:
             newest[endpoint] = (tier, bucket, count)
     return newest
+
+
+#: Reads joined to `sqlite_bulk.each_endpoint`'s names: one endpoint's rows of a tier.
+_ROWS = (
+    "SELECT b.endpoint, b.tier, b.bucket, b.count FROM names CROSS JOIN buckets b"
+    " WHERE b.endpoint = names.endpoint AND b.tier = ?"
+)
+_CHUNKS = (
+    "SELECT c.endpoint, c.tier, c.first, c.buckets, c.numbers, c.counts"
+    " FROM names CROSS JOIN bucket_chunks c WHERE c.endpoint = names.endpoint AND c.tier = ?"
+)
+#: An endpoint's newest bucket row of a tier below a number, and its newest chunk ending
+#: below it (the one before the newest starting below it, when that one ends later).
+_NEWEST_ROW = (
+    "SELECT MAX(bucket) FROM buckets WHERE endpoint = names.endpoint AND tier = ? AND bucket < ?"
+)
+_NEWEST_CHUNK = (
+    "SELECT first FROM bucket_chunks WHERE endpoint = names.endpoint AND tier = ?"
+    " AND first < ? AND last < ? ORDER BY first DESC LIMIT 1"
+)
 
 
 def chunked_part(db: sqlite3.Connection, endpoint: str) -> dict[tuple[int, int], int]:
@@ -140,7 +171,7 @@ def release(db: sqlite3.Connection, keys: Iterable[tuple[str, int, int]]) -> Non
         tiers.setdefault(tier, set()).add((endpoint, bucket // SPAN * SPAN))
     query = f"{_SELECT} WHERE endpoint = ? AND tier = ? AND first = ?"
     for tier, chunks in sorted(tiers.items()):
-        for endpoint, first in present_keys(db, "bucket_chunks", "first", chunks):
+        for endpoint, first in present_keys(db, "bucket_chunks", "first", chunks, tier=tier):
             row = db.execute(query, (endpoint, tier, first)).fetchone()
             if row is not None:
                 _take_out(db, row)
@@ -171,9 +202,8 @@ def prune_bucket_chunks(db: sqlite3.Connection, tier: int, first_kept: int) -> i
     Raises:
         StateError: a damaged chunk.
     """  # noqa: D205
-    for row in db.execute(
-        f"{_SELECT} WHERE tier = ? AND first < ? AND last >= ?", (tier, first_kept, first_kept)
-    ).fetchall():
+    cut = f"{_SELECT} WHERE tier = ? AND last BETWEEN ? AND ? AND first < ?"  # by last
+    for row in db.execute(cut, (tier, first_kept, first_kept + SPAN - 1, first_kept)).fetchall():
         _take_out(db, row)
     gone = db.execute(
         "SELECT SUM(buckets) FROM bucket_chunks WHERE tier = ? AND last < ?", (tier, first_kept)

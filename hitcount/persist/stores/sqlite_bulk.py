@@ -71,21 +71,75 @@ def rows_of(
         yield from db.execute(statement, (*args, *names))
 
 
+#: A `names` table of every endpoint `{table}` holds, found by one index seek each (a
+#: scan would read every row, and a month's retention holds tens of thousands).
+_EVERY_ENDPOINT = (
+    "WITH RECURSIVE names(endpoint) AS (SELECT (SELECT MIN(endpoint) FROM {table})"
+    " UNION ALL SELECT (SELECT MIN(endpoint) FROM {table} WHERE endpoint > names.endpoint)"
+    " FROM names WHERE names.endpoint IS NOT NULL)"
+)
+
+
+def endpoints_in(db: sqlite3.Connection, table: str) -> list[str]:
+    """The endpoints `table` (indexed by endpoint first) holds, in order."""
+    query = _EVERY_ENDPOINT.format(table=table) + " SELECT endpoint FROM names"
+    return [row[0] for row in db.execute(query) if row[0] is not None]
+
+
+def each_endpoint(
+    db: sqlite3.Connection,
+    table: str,
+    endpoints: Sequence[str] | None,
+    query: str,
+    args: tuple[Any, ...] = (),
+) -> Iterator[Any]:
+    """The rows of `query` for each of `endpoints` (None: every endpoint `table` holds).
+
+    `query` reads a table `names` (one column, `endpoint`) `CROSS JOIN`ed to the rows it
+    wants, matched on their leading index column `endpoint`: SQLite seeks each endpoint's
+    rows in the index instead of reading the table (what makes a read's cost follow the
+    window it asks for, not the state's retention). Its parameters follow the names'.
+    """
+    # rows are handed on one by one, never `yield from` a cursor: a reader that stops early
+    # (a damaged row) would close it when the generator goes, maybe after the connection
+    if endpoints is None:
+        for row in db.execute(f"{_EVERY_ENDPOINT.format(table=table)} {query}", args):
+            yield row
+        return
+    for start in range(0, len(endpoints), 500):
+        names = endpoints[start : start + 500]
+        values = ", ".join(["(?)"] * len(names))
+        for row in db.execute(
+            f"WITH names(endpoint) AS (VALUES {values}) {query}", (*names, *args)
+        ):
+            yield row
+
+
 def present_keys(
-    db: sqlite3.Connection, table: str, column: str, keys: Iterable[tuple[str, int]]
+    db: sqlite3.Connection,
+    table: str,
+    column: str,
+    keys: Iterable[tuple[str, int]],
+    *,
+    tier: int | None = None,
 ) -> list[tuple[str, int]]:
     """Which `keys`, `(endpoint, value of column)`, have a row in `table`, in key order.
 
     One statement per 500 endpoints reads the key columns alone over the span of values the
-    keys cover (an append's few endpoints and minutes: one statement, not one per key).
+    keys cover (an append's few endpoints and minutes: one statement, not one per key);
+    `tier`, for `bucket_chunks`, keeps to that tier's rows.
     """
     wanted = set(keys)
     if not wanted:
         return []
     values = [value for _, value in wanted]
-    query = f"SELECT endpoint, {column} FROM {table} WHERE {column} BETWEEN ? AND ?"  # fixed
+    where = f"{column} BETWEEN ? AND ?"
+    args: tuple[int, ...] = (min(values), max(values))
+    if tier is not None:  # the key's middle column: without it the index is read per endpoint
+        where, args = f"tier = ? AND {where}", (tier, *args)
+    query = f"SELECT endpoint, {column} FROM {table} WHERE {where}"  # fixed names
     endpoints = sorted({endpoint for endpoint, _ in wanted})
-    found = rows_of(db, query, endpoints, (min(values), max(values)))
+    found = rows_of(db, query, endpoints, args)
     return sorted({(endpoint, value) for endpoint, value in found} & wanted)
 
 

@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hitcount.errors import StateError
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
+from hitcount.persist.stores.sqlite_bulk import (
+    damaged_row,
+    each_endpoint,
+    insert_rows,
+    present_keys,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -34,6 +39,7 @@ CREATE TABLE IF NOT EXISTS distinct_chunks (
     sketches INTEGER NOT NULL, bytes INTEGER NOT NULL,
     buckets BLOB NOT NULL, sizes BLOB NOT NULL, entries BLOB NOT NULL,
     PRIMARY KEY (endpoint, first)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS distinct_chunks_by_last ON distinct_chunks (last, bytes);
 """
 
 _SELECT = "SELECT endpoint, buckets, sizes, entries FROM distinct_chunks"
@@ -56,8 +62,14 @@ def read_chunks(
     Raises:
         StateError: a damaged chunk.
     """  # noqa: D205
-    query = f"{_SELECT} WHERE (last + 1) * ? > ?"
-    chunks = list(rows_of(db, query, endpoints, (width, low)))
+    query = (
+        "SELECT c.endpoint, c.buckets, c.sizes, c.entries FROM names CROSS JOIN distinct_chunks c"
+        " WHERE c.endpoint = names.endpoint AND c.first > ? AND (c.last + 1) * ? > ?"
+    )
+    # a chunk's buckets run from its `first` to `first + SPAN - 1`: one whose minute ends
+    # after `low` starts after `low / width - 1 - SPAN` (and one more, for the rounding)
+    since = low / width - SPAN - 2
+    chunks = list(each_endpoint(db, "distinct_chunks", endpoints, query, (since, width, low)))
     if not chunks:
         return []
     rows = _decoded(precision, chunks)
@@ -100,11 +112,17 @@ def release(
 
 def prune_chunks(db: sqlite3.Connection, width: float, horizon: float, precision: int) -> None:
     """Delete the chunked sketches whose minute ends at or before `horizon`."""
-    db.execute("DELETE FROM distinct_chunks WHERE (last + 1) * ? <= ?", (width, horizon))
+    # by the index on `last`: a chunk whose minutes all end by `horizon` has `last` below
+    # `horizon / width` (one more, for the rounding); one the horizon cuts, below that + SPAN
+    bound = horizon / width + 1
+    db.execute(
+        "DELETE FROM distinct_chunks WHERE last < ? AND (last + 1) * ? <= ?",
+        (bound, width, horizon),
+    )
     cut = db.execute(
         "SELECT first, endpoint, buckets, sizes, entries FROM distinct_chunks"
-        " WHERE (first + 1) * ? <= ?",
-        (width, horizon),
+        " WHERE last < ? AND (first + 1) * ? <= ?",
+        (bound + SPAN, width, horizon),
     ).fetchall()
     for first, *row in cut:
         _rewrite(db, first, row, lambda bucket: (bucket + 1) * width <= horizon, precision)

@@ -36,7 +36,7 @@ from hitcount.persist.stores.sqlite_bucket_chunks import (
     release,
     write_bucket_chunks,
 )
-from hitcount.persist.stores.sqlite_bulk import damaged_row, rows_of
+from hitcount.persist.stores.sqlite_bulk import damaged_row, endpoints_in, rows_of
 from hitcount.persist.stores.sqlite_stamps import (
     after,
     checked,
@@ -63,6 +63,7 @@ SCHEMA = (
 CREATE TABLE IF NOT EXISTS buckets (
     endpoint TEXT NOT NULL, tier INTEGER NOT NULL, bucket INTEGER NOT NULL,
     count INTEGER NOT NULL, PRIMARY KEY (endpoint, tier, bucket)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS buckets_by_bucket ON buckets (tier, bucket);
 CREATE TABLE IF NOT EXISTS sliding_chunks (
     id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, first REAL NOT NULL, last REAL NOT NULL,
     n INTEGER NOT NULL, stamps BLOB NOT NULL);
@@ -187,8 +188,7 @@ class BucketLayout(SqliteLayout):
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
         """Endpoints with buckets."""
-        query = "SELECT endpoint FROM buckets UNION SELECT endpoint FROM bucket_chunks"
-        return [row[0] for row in db.execute(query)]
+        return sorted({*endpoints_in(db, "buckets"), *endpoints_in(db, "bucket_chunks")})
 
     def entries(self, db: sqlite3.Connection) -> int:
         """Buckets of every tier."""
@@ -261,7 +261,7 @@ class SlidingLayout(SqliteLayout):
 
     def endpoints(self, db: sqlite3.Connection) -> list[str]:
         """Endpoints with timestamps."""
-        return [row[0] for row in db.execute("SELECT DISTINCT endpoint FROM sliding_chunks")]
+        return endpoints_in(db, "sliding_chunks")
 
     def entries(self, db: sqlite3.Connection) -> int:
         """Timestamps held."""

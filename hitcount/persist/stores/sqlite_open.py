@@ -68,7 +68,8 @@ def open_read_only(
     path: Path, timeout_s: float, names: frozenset[str]
 ) -> sqlite3.Connection | None:
     """A connection that only reads `path` (None: it cannot be read safely that way, or
-    its layout is older: bringing it up to date writes)."""  # noqa: D205, D209
+    its layout is older, without one of the tables `names`: bringing it up to date writes;
+    an index made since is only missed, reads being slower without it)."""  # noqa: D205, D209
     uri = path.absolute().as_uri()
     db = connect(f"{uri}?mode=ro", timeout_s, uri=True)
     try:

@@ -14,7 +14,12 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from hitcount.persist.stores.sqlite_bulk import damaged_row, insert_rows, present_keys, rows_of
+from hitcount.persist.stores.sqlite_bulk import (
+    damaged_row,
+    each_endpoint,
+    insert_rows,
+    present_keys,
+)
 from hitcount.persist.stores.sqlite_chunks import SCHEMA as CHUNKS_SCHEMA
 from hitcount.persist.stores.sqlite_chunks import (
     chunk_bytes,
@@ -37,6 +42,7 @@ SCHEMA = (
 CREATE TABLE IF NOT EXISTS distinct_sketches (
     endpoint TEXT NOT NULL, bucket INTEGER NOT NULL, sketch BLOB NOT NULL,
     PRIMARY KEY (endpoint, bucket)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS distinct_sketches_by_bucket ON distinct_sketches (bucket);
 """
 )
 
@@ -49,16 +55,25 @@ def read_distinct(
     parameters = meta_json(meta, "distinct", "null")
     if parameters is None:
         return None
-    if not isinstance(parameters, dict) or not all(
-        isinstance(parameters.get(key), int | float) for key in ("bucket_s", "precision")
+    if (
+        not isinstance(parameters, dict)
+        or not all(
+            isinstance(parameters.get(key), int | float) for key in ("bucket_s", "precision")
+        )
+        or not 0 < parameters["bucket_s"] < math.inf
     ):
         raise damaged_row(f"damaged meta row 'distinct': {parameters!r} is not its parameters")
     width = float(parameters["bucket_s"])
-    query = "SELECT endpoint, bucket, sketch FROM distinct_sketches WHERE (bucket + 1) * ? > ?"
+    query = (
+        "SELECT s.endpoint, s.bucket, s.sketch FROM names CROSS JOIN distinct_sketches s"
+        " WHERE s.endpoint = names.endpoint AND s.bucket > ? AND (s.bucket + 1) * ? > ?"
+    )
     sketches: dict[str, dict[str, str | bytes]] = {}
     low = since if math.isfinite(since) else -1e300
     chunked = read_chunks(db, endpoints, width, low, int(parameters["precision"]))
-    for endpoint, bucket, sketch in (*rows_of(db, query, endpoints, (width, low)), *chunked):
+    args = (low / width - 2, width, low)  # by the key: minutes ending after `low`, and one
+    rows = each_endpoint(db, "distinct_sketches", endpoints, query, args)
+    for endpoint, bucket, sketch in (*rows, *chunked):
         # bytes become base64 text when the document is encoded (msgspec), as old rows are
         sketches.setdefault(endpoint, {})[str(bucket)] = sketch
     return {**parameters, "endpoints": sketches}
@@ -183,9 +198,9 @@ def append_sketches(db: sqlite3.Connection, tracker: Any, start_horizon: float) 
     )
     if math.isfinite(tracker.horizon) and tracker.horizon > start_horizon:
         db.execute(
-            "DELETE FROM distinct_sketches WHERE (bucket + 1) * ? <= ?",
-            (tracker.bucket_s, tracker.horizon),
-        )
+            "DELETE FROM distinct_sketches WHERE bucket < ? AND (bucket + 1) * ? <= ?",
+            (tracker.horizon / tracker.bucket_s + 1, tracker.bucket_s, tracker.horizon),
+        )  # by the index on `bucket`: a minute ending by the horizon starts below it
         prune_chunks(db, tracker.bucket_s, tracker.horizon, tracker.precision)
 
 

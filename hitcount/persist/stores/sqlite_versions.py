@@ -41,10 +41,13 @@ def document_version(layout_version: int) -> int:
     return VERSION if VERSION <= layout_version <= LAYOUT_VERSION else layout_version
 
 
-def schema_names(schema: str) -> frozenset[str]:
-    """The tables and indexes `schema` (`CREATE ... IF NOT EXISTS` statements) makes."""
-    made = schema.split("IF NOT EXISTS ")[1:]
-    return frozenset(statement.split(None, 1)[0].split("(", 1)[0] for statement in made)
+def schema_names(schema: str, kind: str | None = None) -> frozenset[str]:
+    """The tables and indexes `schema` (`CREATE ... IF NOT EXISTS` statements) makes; only
+    those of `kind` (`TABLE`, `INDEX`) when given."""  # noqa: D205, D209
+    made = (statement.split(" IF NOT EXISTS ", 1) for statement in schema.split("CREATE ")[1:])
+    return frozenset(
+        rest.split(None, 1)[0].split("(", 1)[0] for what, rest in made if kind in (None, what)
+    )
 
 
 def is_current(db: sqlite3.Connection, names: frozenset[str]) -> bool:

@@ -259,3 +259,80 @@ def test_a_short_window_reads_only_its_buckets_and_each_endpoints_newest(
         for pattern in ("/a", "/b", "/c", "*"):
             assert state.query(pattern, last, now) == whole.query(pattern, last, now)
     store.close()
+
+
+#: Hits over a few hours, so a whole save writes many chunks of an hour's buckets or sketches.
+SPREAD_HITS = st.lists(
+    st.tuples(
+        st.sampled_from(ENDPOINTS),
+        st.floats(0, 4 * 3_600),
+        st.none() | st.sampled_from(["u1", "u2", "u3", "u4", "u5"]),
+    ),
+    max_size=120,
+)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    window_s=st.sampled_from([1, 7.5, 60]),
+    retention_s=st.sampled_from([600, 3_600, 10**7]),
+    saved=SPREAD_HITS,
+    appends=st.lists(
+        st.tuples(st.sampled_from([0, 1_800, 7_200, 20_000]), SPREAD_HITS), max_size=3
+    ),
+    last=st.sampled_from([1.0, 59.0, 60.0, 61.0, 3_600.0, 9_000.0, 1e9]),
+    back=st.none() | st.floats(0, 5 * 3_600),
+    pattern=st.sampled_from([None, "/a", "/api/*", "/nothing"]),
+)
+def test_a_windowed_read_of_appended_fixed_state_answers_as_the_whole_state(
+    tmp_path_factory: pytest.TempPathFactory,
+    window_s: float,
+    retention_s: int,
+    saved: list[tuple[str, float, str | None]],
+    appends: list[tuple[int, list[tuple[str, float, str | None]]]],
+    last: float,
+    back: float | None,
+    pattern: str | None,
+) -> None:
+    """`fixed` on SQLite, a whole save then appends: buckets and sketches in chunks and in
+    rows, pruned by the appends; a window read by index seeks (each endpoint's rows from
+    the window's start, and its newest before) answers as the state loaded whole."""  # noqa: D205, D209
+    counter = HitCounter("fixed", window_s=window_s, retention_s=retention_s)
+    counter.record_many(saved)
+    store = store_from_url(str(tmp_path_factory.mktemp("s") / "state.db"))
+    try:
+        save_counter(store, counter)
+        parts = [[(e, ts + shift, user) for e, ts, user in hits] for shift, hits in appends]
+        for part in parts:  # later parts move the clock on: the appends prune
+            with appending(store) as appended:  # type: ignore[arg-type]
+                appended.record_many(part)
+        whole = load_counter(store, lazy_distinct=True)  # type: ignore[arg-type]
+        for part in parts:  # the same hits in one counter: what the appends must keep
+            counter.record_many(part)
+        for endpoint in ENDPOINTS:  # and no more: the appends pruned what it pruned
+            held = whole.strategy.bucket_counts(endpoint)  # type: ignore[attr-defined]
+            assert held == counter.strategy.bucket_counts(endpoint)  # type: ignore[attr-defined]
+        assert store.sizes()["memory_entries"] == counter.strategy.memory_entries()  # type: ignore[attr-defined]
+        now = None if back is None or whole.clock is None else whole.clock - back
+        spec = WindowSpec(last_s=last, since=None, until=None, now=now)
+        reach, end = spec.reach()
+        window = spec.resolve(whole.clock)
+        patterns = None if pattern is None else (pattern,)
+        scoped = load_answering(store, Scope(patterns, reach, end))  # type: ignore[arg-type]
+        if pattern is None:  # else only the endpoints the pattern names are read
+            assert sorted(scoped.endpoints()) == sorted(whole.endpoints())
+        for asked in [pattern] if pattern is not None else [*ENDPOINTS, "*"]:
+            got = scoped.query(asked, window.last_s, window.end)
+            assert got == whole.query(asked, window.last_s, window.end)
+            assert got.answer == counter.query(asked, window.last_s, window.end).answer
+            users = _outcome(scoped, got.matched, window.last_s, window.end)
+            assert users == _outcome(whole, got.matched, window.last_s, window.end)
+            assert users == _outcome(counter, got.matched, window.last_s, window.end)
+        if pattern is None:
+            ranked = rank(scoped, window.last_s, window.end, limit=10, pattern=None, depth=None)
+            assert ranked == rank(whole, window.last_s, window.end, limit=10, pattern=None,
+                                  depth=None)  # fmt: skip
+    finally:
+        store.close()  # type: ignore[attr-defined]

@@ -88,6 +88,24 @@ def test_a_reader_who_cannot_write_beside_the_state_reads_it(
     assert not Path(f"{shared_state}-shm").exists()
 
 
+def test_a_reader_who_cannot_write_reads_a_state_without_the_indexes_made_since(
+    shared_state: Path,
+) -> None:
+    """A state an older hitcount saved lacks the indexes added since: a writer adds them,
+    a reader who cannot write reads without them (slower, the same answers)."""  # noqa: D205, D209
+    asked = ["top", "--last", "1d", "--json"]
+    expected = ok(["--state", str(shared_state), *asked]).stdout
+    db = sqlite3.connect(shared_state)
+    indexes = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
+    for name in (name for name in indexes if not name.startswith("sqlite_")):
+        db.execute(f"DROP INDEX {name}")
+    db.commit()
+    db.close()
+    read = _as_reader(shared_state, *asked)
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout) == json.loads(expected)
+
+
 def test_a_reader_reads_beside_a_writer_that_keeps_the_state_open(shared_state: Path) -> None:
     """With a `-wal` and `-shm` there (a writer's connection open), the reader uses them
     read-only and sees the last commit, not the database file alone."""  # noqa: D205, D209
