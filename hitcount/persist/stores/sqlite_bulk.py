@@ -106,8 +106,9 @@ def each_endpoint(
         for row in db.execute(f"{_EVERY_ENDPOINT.format(table=table)} {query}", args):
             yield row
         return
-    for start in range(0, len(endpoints), 500):
-        names = endpoints[start : start + 500]
+    unique = list(dict.fromkeys(endpoints))  # as `IN (...)` would: each endpoint once
+    for start in range(0, len(unique), 500):
+        names = unique[start : start + 500]
         values = ", ".join(["(?)"] * len(names))
         for row in db.execute(
             f"WITH names(endpoint) AS (VALUES {values}) {query}", (*names, *args)
