@@ -154,6 +154,17 @@ class Answering:
         answer = self.answer_between(matched, start, end, widen=widen)
         return QueryResult(label, tuple(matched), last_s, self._now(now), answer)
 
+    def unheld_answer(self, last_s: float, now: float | None = None) -> WindowAnswer:
+        """What a window holds of an endpoint the state keeps nothing of: no hit, certain
+        only when the window starts at or after the oldest data kept (else no upper bound;
+        over all time, or since its counters started, for a strategy that keeps no time).
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """  # noqa: D205
+        start, _ = self._window(last_s, now)
+        return honest(self._empty_answer(start))
+
     def widen(self, result: QueryResult) -> QueryResult:
         """A result asked with `widen=False`, its bound taking in the overflow's hits."""
         start, end = self._window(result.last_s, result.now)
@@ -288,8 +299,10 @@ class Answering:
         return end - last_s, end
 
     def _empty_answer(self, start: float) -> WindowAnswer:
-        if self._strategy.retention_s() == math.inf and not self._strategy.is_exact:
-            return WindowAnswer(0, 0, 0, True, all_time=True)
+        strategy = self._strategy
+        if strategy.retention_s() == math.inf and not strategy.is_exact:  # morris
+            horizon = strategy.horizon if math.isfinite(strategy.horizon) else None
+            return WindowAnswer(0, 0, 0, True, all_time=True, since=horizon)
         complete = start >= self._strategy.horizon
         return EMPTY_ANSWER if complete else WindowAnswer.exactly(0, complete=False)
 

@@ -258,8 +258,8 @@ class MorrisCounter(Strategy, KeepsLevels):
     def query(self, endpoint: str, start: float, end: float, clock: float) -> WindowAnswer:
         """The all-time estimate with its 95% interval (`all_time=True`)."""
         counters = self._counters.get(endpoint)
-        if not counters or max(counters) == 0:
-            return WindowAnswer(0, 0, 0, True, all_time=True)
+        if not counters or max(counters) == 0:  # none since the counters started (`since`)
+            return WindowAnswer(0, 0, 0, True, all_time=True, since=self.since())
         estimate = self.estimate(counters)
         low, high = self.interval(estimate)
         # Counts are whole: n >= low means n >= ceil(low). A counter at level c has seen at
@@ -273,8 +273,13 @@ class MorrisCounter(Strategy, KeepsLevels):
             False,
             confidence=CONFIDENCE,
             all_time=True,
-            since=self.horizon if math.isfinite(self.horizon) else None,
+            since=self.since(),
         )
+
+    def since(self) -> float | None:
+        """When the counters started, for a state swapped into `morris`: its source's
+        horizon (None: they count every hit ever recorded)."""  # noqa: D205, D209
+        return self.horizon if math.isfinite(self.horizon) else None
 
     def interval(self, estimate: float) -> tuple[float, float]:
         """The n with `|estimate - n| <= z * sd(n)`, `sd(n)**2 = (a-1) n (n-1) / (2k)`.

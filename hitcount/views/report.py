@@ -90,6 +90,7 @@ def build_report(
     step = last_s / DEFAULT_STEPS if step_s is None else step_s
     step_count(last_s, step, most=MAX_STEPS)  # a chart shows at most MAX_STEPS
     top = tuple(counter.top(last_s, now, limit))
+    unheld = counter.unheld_answer(last_s, now)  # with no row: are "no hits" certain?
     timeless = any(result.answer.all_time for result in top)
     chart = None
     if top and not timeless:
@@ -103,18 +104,25 @@ def build_report(
         top=top,
         series=chart,
         metrics=counter.metrics_dict(),
-        notes=tuple(accuracy_notes(strategy.name, top, chart, strategy.horizon)),
+        notes=tuple(accuracy_notes(strategy.name, top, chart, strategy.horizon, unheld)),
     )
 
 
 def accuracy_notes(
-    strategy: str, top: tuple[QueryResult, ...], chart: Series | None, horizon: float
+    strategy: str,
+    top: tuple[QueryResult, ...],
+    chart: Series | None,
+    horizon: float,
+    unheld: WindowAnswer | None = None,
 ) -> list[str]:
-    """How exact the numbers of a report are, one sentence each."""
+    """How exact the numbers of a report are, one sentence each (`unheld`: what the window
+    holds of an endpoint the state keeps nothing of, which the page says as "no hits")."""  # noqa: D205, D209
     answers = [result.answer for result in top]
     if chart is not None:
         answers += [point.answer for s in chart.series for point in s.points]
-    notes = [_timeless_note(strategy, top)] if any(a.all_time for a in answers) else []
+    if unheld is not None:
+        answers.append(unheld)
+    notes = [_timeless_note(strategy, answers)] if any(a.all_time for a in answers) else []
     notes.append(_exactness_note(answers))
     unknown = sum(not p.complete for s in (chart.series if chart else ()) for p in s.points)
     if unknown or not all(a.complete for a in answers):
@@ -127,8 +135,8 @@ def accuracy_notes(
     return notes
 
 
-def _timeless_note(strategy: str, top: tuple[QueryResult, ...]) -> str:
-    since = next((r.answer.since for r in top if r.answer.since is not None), None)
+def _timeless_note(strategy: str, answers: list[WindowAnswer]) -> str:
+    since = next((answer.since for answer in answers if answer.since is not None), None)
     scope = "every hit ever recorded" if since is None else f"the hits after {iso(since)}"
     return (
         f"{strategy} keeps no time: its counters count {scope}, not hits per window,"

@@ -58,6 +58,12 @@ def export_command(
     )
     window = spec.resolve(counter.clock)
     result = export(counter, window.last_s, window.end, pattern=pattern, depth=depth)
+    if not result.rows and not counter.unheld_answer(window.last_s, window.end).complete:
+        render.warn(
+            "no endpoint has a hit the state keeps in the window, which starts before the"
+            " oldest data the state keeps: the true counts may be higher; use a longer"
+            " --max-window / --retention"
+        )
     text = exposition_text(result)
     if out == "-":
         render.document(text)

@@ -9,6 +9,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
+from hitcount.model.answers import WindowAnswer
 from hitcount.model.keys import Keying
 from hitcount.persist.answering import load_answering
 
@@ -71,6 +72,7 @@ def top(
     patterns = None if pattern is None or depth is not None else (pattern,)
 
     keying: list[Keying] = []
+    unheld: list[WindowAnswer] = []  # what a window with no row holds: none, or unknown
 
     def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
@@ -80,11 +82,12 @@ def top(
         opt.answer_keys(render, counter.keying)
         rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
                     depth=depth, by=by)  # fmt: skip
+        unheld[:] = [counter.unheld_answer(window.last_s, window.end)]
         return rows, counter.strategy.describe()
 
     if watch:
         render.watch_top(fetch, shown_s, interval, count)
         return
     results, strategy = fetch()
-    render.top(results, shown_s, strategy)
+    render.top(results, shown_s, strategy, unheld[0])
     opt.note_keys(render, keying[0])

@@ -98,15 +98,29 @@ class AnswerViews(Output):
                 " true count may be higher; use a longer --max-window / --retention"
             )
 
-    def top(self, rows: list[Ranked], last_s: float | None, strategy: str) -> None:
-        """The busiest endpoints (`last_s` None: a window whose length the clock decides)."""
+    def top(
+        self,
+        rows: list[Ranked],
+        last_s: float | None,
+        strategy: str,
+        unheld: WindowAnswer | None = None,
+    ) -> None:
+        """The busiest endpoints (`last_s` None: a window whose length the clock decides).
+
+        `unheld`: what the window holds of an endpoint the state keeps nothing of; with no
+        row, its caveats say whether "no hits" is certain (JSON too: on stderr).
+        """
         if self.json_output:
             self.json([{**ranked_json(row, strategy), **self.keys} for row in rows])
+            if not rows and unheld is not None:
+                self._caveats(unheld)
             return
         self.show(self._top_table(rows))
         results = [row.result for row in rows]
         if not results:
             self.note("no hits in the window" if last_s is None else _no_hits(last_s))
+            if unheld is not None:
+                self._caveats(unheld)
         if results:
             first = results[0]
             if first.now is not None and not first.answer.all_time:
