@@ -339,6 +339,20 @@ def context(ctx: typer.Context) -> AppContext:
     return obj
 
 
+def check_endpoints(*endpoints: str | None) -> None:
+    """Each endpoint or glob given (None: not given) is not empty, checked first.
+
+    An empty one is an unset `$VAR`: no endpoint is empty (replay skips those).
+
+    Raises:
+        ConfigurationError: an empty one.
+    """
+    if any(endpoint == "" for endpoint in endpoints):
+        raise ConfigurationError(
+            "the endpoint is empty", hint="give an endpoint, or a glob such as '/api/*'"
+        )
+
+
 def check_limit(limit: int) -> None:
     """`--limit` is at least 1, checked before any state is read.
 

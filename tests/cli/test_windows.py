@@ -252,6 +252,14 @@ def test_a_relative_time_before_year_1_is_named_in_the_usage_error(
         assert "None" not in result.stderr
 
 
-def test_an_empty_endpoint_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    "command", [["query", ""], ["top", ""], ["plot", "/api/login", ""], ["export", ""]]
+)
+def test_an_empty_endpoint_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    """An unset `$EP` in `hitcount export "$EP" -o FILE` must not replace the file."""
     ok(["replay", str(SAMPLES / "web.ndjson")])
-    assert_error(run(["query", ""]), 2, "the endpoint is empty")
+    out = tmp_path / "hits.prom"
+    out.write_text("kept\n")
+    given = [*command, "-o", str(out)] if command[0] == "export" else command
+    assert_error(run(given), 2, "the endpoint is empty")
+    assert out.read_text() == "kept\n"

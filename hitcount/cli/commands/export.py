@@ -49,6 +49,7 @@ def export_command(
 
     Example: hitcount export --last 1m -o /var/lib/node_exporter/textfile/hitcount.prom
     """
+    opt.check_endpoints(pattern)
     render = Renderer()
     spec = opt.window(last, since, until, now, render)
     check_depth(depth)

@@ -55,6 +55,7 @@ def plot(
 
     Example: hitcount plot /api/login '/static/*' --last 6h --step 30m
     """
+    opt.check_endpoints(*endpoints)
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     step_given = None if step is None else parse_duration(step, "--step")

@@ -8,7 +8,6 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.engine.ranking import check_depth, query_rolled
-from hitcount.errors import ConfigurationError
 from hitcount.model.answers import Rate
 from hitcount.persist.answering import load_answering
 
@@ -42,10 +41,7 @@ def query(
     distinct users: hitcount query /api --last 1h --distinct;
     a roll-up: hitcount query /api/users --depth 2 --rate counts /api/users/...)
     """
-    if not endpoint:  # an empty `$VAR`: no endpoint is empty (replay skips those)
-        raise ConfigurationError(
-            "the endpoint is empty", hint="give an endpoint, or a glob such as '/api/*'"
-        )
+    opt.check_endpoints(endpoint)
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     check_depth(depth)

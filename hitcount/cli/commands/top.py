@@ -55,6 +55,7 @@ def top(
     Example: hitcount top --last 1h --limit 5   (or --watch while replays append;
     hitcount top '/api/*' --depth 2 --by distinct for the /api/... groups with most users)
     """
+    opt.check_endpoints(pattern)
     render = opt.renderer(json_output, csv_output)
     spec = opt.window(last, since, until, now, render)
     opt.check_limit(limit)
