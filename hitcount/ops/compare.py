@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hitcount.engine import HitCounter
-from hitcount.errors import ConfigurationError
+from hitcount.errors import ConfigurationError, InputError
 from hitcount.ingest.progress import ProgressHandler, ReplayProgress
 from hitcount.ingest.replay import replay
 from hitcount.model.answers import WindowAnswer
@@ -147,7 +147,11 @@ class _Stages:
     ) -> None:
         """Replay `sources` into `counter` as the next stage."""
         label = f"{stage}, {self.done + 1} of {self.count}"
-        report = replay(counter, sources, fmt=fmt, on_progress=lambda p: self._tell(p, label))
+        try:
+            report = replay(counter, sources, fmt=fmt, on_progress=lambda p: self._tell(p, label))
+        except InputError as err:  # compare saves nothing: the hint is the rest of replay's
+            hint = (err.hint or "").removeprefix("nothing was saved; ") or None
+            raise InputError(err.source, err.reason, line=err.line, hint=hint) from err
         self.done += 1
         self.lines += report.lines_read
 

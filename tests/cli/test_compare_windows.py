@@ -62,3 +62,12 @@ def test_bad_windows_and_both_outputs_are_usage_errors(tmp_path: Path) -> None:
     assert_error(run(["compare", str(source), "--json", "--csv"]), 2, "exclude each other")
     result = run(["compare", str(source), "--since", "1", "--until", "2", "--last", "5"])
     assert_error(result, 2, "--last cannot go with both --since and --until")
+
+
+def test_compare_of_an_empty_input_does_not_speak_of_a_save(tmp_path: Path) -> None:
+    """`compare` saves nothing: its hint is replay's without "nothing was saved"."""
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    result = run(["compare", str(empty)])
+    assert_error(result, 3, "no hits: the input is empty")
+    assert "check the file" in result.stderr and "saved" not in result.stderr
