@@ -38,6 +38,7 @@ from hitcount.model.answers import WindowAnswer
 from hitcount.model.digests import sha256
 from hitcount.strategies.base import Param, Strategy, decode_state, same_kind
 from hitcount.strategies.capabilities import KeepsLevels
+from hitcount.strategies.morris_interval import exact_interval, small_levels
 from hitcount.strategies.reductions import HitCounts, HitReducer
 
 if TYPE_CHECKING:
@@ -261,7 +262,10 @@ class MorrisCounter(Strategy, KeepsLevels):
         if not counters or max(counters) == 0:  # none since the counters started (`since`)
             return WindowAnswer(0, 0, 0, True, all_time=True, since=self.since())
         estimate = self.estimate(counters)
-        low, high = self.interval(estimate)
+        exact = None
+        if small_levels(tuple(counters)):  # the normal approximation misses down there
+            exact = exact_interval(self.base, self.k, sum(counters))
+        low, high = exact if exact is not None else self.interval(estimate)
         # Counts are whole: n >= low means n >= ceil(low). A counter at level c has seen at
         # least c hits, for certain.
         low = max(math.ceil(low - 1e-9), max(counters))

@@ -107,6 +107,35 @@ def test_interval_covers_the_truth_at_the_stated_confidence(base: float, counter
     assert covered / trials >= confidence - slack
 
 
+@pytest.mark.parametrize(("base", "counters"), [(2.0, 4), (2.0, 16), (1.5, 4), (2.0, 1)])
+@pytest.mark.parametrize("hits", [1, 2, 3, 4, 6, 8])
+def test_interval_covers_small_counts_at_the_stated_confidence(
+    base: float, counters: int, hits: int
+) -> None:
+    """At the first levels the counters are far from normal (4 counters at level 1 after 2
+    hits one time in 16): the exact interval covers the truth at least 95% of the time."""  # noqa: D205, D209
+    endpoints = 1500
+    counter = MorrisCounter(base=base, counters=counters, seed=hits * 100 + counters)
+    covered = 0
+    for endpoint in range(endpoints):  # each endpoint's counters draw afresh
+        counter.add_hits(f"/e{endpoint}", hits)
+        answer = counter.query(f"/e{endpoint}", 0, 1, 1)
+        covered += answer.low <= hits <= answer.high
+    confidence = 0.95
+    slack = NormalDist().inv_cdf(0.999) * math.sqrt(confidence * (1 - confidence) / endpoints)
+    assert covered / endpoints >= confidence - slack
+
+
+def test_four_counters_at_level_one_may_have_seen_two_hits() -> None:
+    """All four at level 1 (two hits leave them so one time in 16): the interval holds 2;
+    all four at level 2 (two hits, one time in 16): it holds 2 too."""  # noqa: D205, D209
+    counter = MorrisCounter(base=2.0, counters=4, seed=0)
+    counter._counters["/one"] = [1, 1, 1, 1]
+    counter._counters["/two"] = [2, 2, 2, 2]
+    assert counter.query("/one", 0, 1, 1).low == 1 and counter.query("/one", 0, 1, 1).high >= 2
+    assert counter.query("/two", 0, 1, 1).low <= 2 <= counter.query("/two", 0, 1, 1).high
+
+
 def test_same_seed_same_counts_and_different_seeds_differ() -> None:
     def run(seed: int) -> list[int]:
         counter = MorrisCounter(base=1.2, counters=4, seed=seed)
