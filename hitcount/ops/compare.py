@@ -187,6 +187,16 @@ def _params_for(name: str, given: Mapping[str, object], last_s: float) -> dict[s
     return chosen
 
 
-def worst_error(run: StrategyRun, truth: Mapping[str, int]) -> float:
-    """The largest relative error over the compared endpoints (0 for none)."""
-    return max((run.error(ep, n) for ep, n in truth.items()), default=0.0)
+def worst_error(run: StrategyRun, truth: Mapping[str, int]) -> float | None:
+    """The largest relative error over the compared endpoints whose answers are complete
+    (0 for none compared; None: every answer reaches before the data the strategy keeps,
+    a lower bound, not an estimate)."""  # noqa: D205, D209
+    complete = [(ep, n) for ep, n in truth.items() if run.answers[ep].complete]
+    if truth and not complete:
+        return None
+    return max((run.error(ep, n) for ep, n in complete), default=0.0)
+
+
+def incomplete(run: StrategyRun, truth: Mapping[str, int]) -> int:
+    """How many of the compared answers reach before the data the strategy keeps."""
+    return sum(not run.answers[ep].complete for ep in truth)

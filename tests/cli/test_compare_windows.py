@@ -71,3 +71,21 @@ def test_compare_of_an_empty_input_does_not_speak_of_a_save(tmp_path: Path) -> N
     result = run(["compare", str(empty)])
     assert_error(result, 3, "no hits: the input is empty")
     assert "check the file" in result.stderr and "saved" not in result.stderr
+
+
+def test_answers_reaching_before_the_data_kept_are_shown_as_lower_bounds(
+    tmp_path: Path,
+) -> None:
+    """A 2h window against 1h of retention: each answer is a lower bound, not an error of
+    an exact strategy; JSON's worst error is null where no answer is complete."""  # noqa: D205, D209
+    hits = write_hits(tmp_path / "hits.ndjson", 3)
+    args = ["compare", str(tmp_path / "hits.ndjson"), "--last", "2h", "--strategies",
+            "sliding", "--max-window", "1h", "-n", "3"]  # fmt: skip
+    shown = ok(args)
+    assert "lower bounds, shown as >=N" in shown.stderr
+    rows = [line.split() for line in shown.stdout.splitlines() if line.startswith("/")]
+    assert rows and all(row[-1].startswith(">=") for row in rows)
+    assert int(rows[0][-1][2:]) <= int(rows[0][1])  # a lower bound of the exact count
+    summary = ok_json([*args, "--json"])["strategies"][0]
+    assert summary["worst_error"] is None
+    assert hits  # the input the exact counts were made from

@@ -15,6 +15,7 @@ from hitcount.views.json_forms import answer_json, replay_json
 
 if TYPE_CHECKING:  # what only replay and compare print (start-up time of the others)
     from hitcount.ingest.replay import BadLineInfo, ReplayReport
+    from hitcount.model.answers import WindowAnswer
     from hitcount.model.events import Event
     from hitcount.ops.compare import Comparison
 
@@ -135,7 +136,7 @@ class ReportViews(Output):
 
     def comparison(self, result: Comparison) -> None:
         """Every strategy's answers against the exact counts."""
-        from hitcount.ops.compare import worst_error
+        from hitcount.ops.compare import incomplete, worst_error
 
         if self.csv_output:  # a row per strategy and endpoint
             self.csv(comparison_rows(result))
@@ -151,15 +152,20 @@ class ReportViews(Output):
             "strategy", "replay s", "entries", "state bytes", "worst error", "bounds hold",
             "parameters", right=("replay s", "entries", "state bytes", "worst error"),
         )  # fmt: skip
+        partial = []
         for run in result.runs:
             truth = result.truth(run)
             held = sum(run.bounds_hold(ep, n) for ep, n in truth.items())
             name, _, params = run.strategy.partition("(")
+            worst = worst_error(run, truth)
             summary.add_row(
                 name + (" (all time)" if run.all_time else ""), f"{run.replay_s:.2f}",
                 str(run.memory_entries), str(run.state_bytes),
-                f"{worst_error(run, truth):.2%}", f"{held}/{len(truth)}", params.rstrip(")"),
+                "-" if worst is None else f"{worst:.2%}", f"{held}/{len(truth)}",
+                params.rstrip(")"),
             )  # fmt: skip
+            if missing := incomplete(run, truth):
+                partial.append(f"{name} ({missing} of {len(truth)})")
         self.show(summary)
         # An all-time answer sits beside the all-time count it is judged against.
         all_time = any(run.all_time for run in result.runs)
@@ -169,10 +175,17 @@ class ReportViews(Output):
         extra = ["exact, all time"] if all_time else []
         answers = self.table("endpoint", "exact", *extra, *names)
         for endpoint, exact in result.exact.items():
-            counts = [number(run.answers[endpoint].count) for run in result.runs]
+            counts = [_compared(run.answers[endpoint]) for run in result.runs]
             totals = [str(result.totals[endpoint])] if all_time else []
             answers.add_row(endpoint, str(exact), *totals, *counts)
         self.show(answers)
+        if partial:
+            which = ", ".join(partial)
+            self.warn(
+                f"the window starts before the oldest data some strategies keep: {which}"
+                " answers are lower bounds, shown as >=N and left out of the worst error; give"
+                " a longer --max-window / --retention"
+            )
 
     def bad_line(self, info: BadLineInfo) -> None:
         """One bad line, as it is met."""
@@ -206,6 +219,11 @@ class ReportViews(Output):
         details = " ".join(f"{k}={value_text(v)}" for k, v in event.payload.items())
         stamp = iso(event.clock) or "-"
         self.diagnostic(Styled(f"{stamp} ", "dim"), Styled(event.name, "cyan"), " ", details)
+
+
+def _compared(answer: WindowAnswer) -> str:
+    """A strategy's count in compare's table: `>=N` when it is only a lower bound."""
+    return number(answer.count) if answer.complete else f">={number(answer.count)}"
 
 
 def comparison_json(result: Comparison) -> dict[str, Any]:
