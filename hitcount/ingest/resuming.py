@@ -26,7 +26,7 @@ from hitcount.model.positions import (
     display_name,
     find,
     is_stream,
-    kept,
+    keep_position,
     offset_after_lines,
     position_at,
 )
@@ -79,11 +79,10 @@ class Place:
         if offset is None:
             offset = self._offset_of(lines)
         position = position_at(self.source, self.fd, offset, lines)
-        recorded = kept(self.inputs.get(position.path), position)
         for path, other in list(self.inputs.items()):  # one file, one position: a hard link
             if path != position.path and _same_inode(other, position) and other.lines <= lines:
                 del self.inputs[path]  # or a rename read under its new name
-        self.inputs[position.path] = recorded
+        keep_position(self.inputs, position)
         return position
 
     def unfinished(self) -> bytes | None:

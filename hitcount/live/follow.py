@@ -29,7 +29,14 @@ from hitcount.live.tail import (
     StreamTail,
     compressed_refusal,
 )
-from hitcount.model.positions import STDIN, InputPosition, display_name, find, is_stream
+from hitcount.model.positions import (
+    STDIN,
+    InputPosition,
+    display_name,
+    find,
+    is_stream,
+    keep_position,
+)
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store
 from hitcount.views.series import series
@@ -301,7 +308,7 @@ class _Run:
                 raise
             self._dirty = self._unshown = True
             if tail.position is not None:
-                self.counter.inputs[tail.position.path] = tail.position
+                keep_position(self.counter.inputs, tail.position)
         return busy
 
     def commit(self, *, final: bool = False) -> None:

@@ -153,6 +153,37 @@ def kept(old: InputPosition | None, new: InputPosition) -> InputPosition:
     return new
 
 
+def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> None:
+    """Record `position` under its path (never back for one file, `kept`).
+
+    A position there of another file (one rotated away since: `access.log` renamed to
+    `access.log.1`, a new `access.log` in its place) is not lost: it moves to that file's
+    present name in the same directory, where a later `--append --resume access.log.1`
+    finds it instead of counting the file again. A file no longer there is forgotten.
+    """
+    old = inputs.get(position.path)
+    if old is not None and (old.device, old.inode) != (position.device, position.inode):
+        moved_to = _present_name(old)
+        if moved_to is not None and moved_to not in inputs:
+            inputs[moved_to] = msgspec.structs.replace(old, path=moved_to)
+    inputs[position.path] = kept(old, position)
+
+
+def _present_name(position: InputPosition) -> str | None:
+    """Where the file of `position` is now, in the directory it was read in (None: gone)."""
+    try:
+        with os.scandir(os.path.dirname(position.path) or ".") as entries:
+            for entry in entries:
+                if entry.path == position.path or not entry.is_file(follow_symlinks=False):
+                    continue
+                status = entry.stat(follow_symlinks=False)
+                if (status.st_dev, status.st_ino) == (position.device, position.inode):
+                    return os.path.realpath(entry.path)
+    except OSError:  # the directory is gone or unreadable
+        return None
+    return None
+
+
 def find(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
     """The saved position of `source`: by its path, else by the file it names (a link)."""
     found = inputs.get(os.path.abspath(source))

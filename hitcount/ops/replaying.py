@@ -208,7 +208,9 @@ def _append_shared(
                 lambda: session.refused_hits,
             )  # fmt: skip
             return shared_outcome(store, followed)
-        starts = _starts(session.saved_positions(), sources, settings, hooks)
+        saved = session.saved_positions()
+        counter.inputs.update(saved)  # a rotated file's position moves to its new name
+        starts = _starts(saved, sources, settings, hooks)
         try:
             report = _replay(
                 counter, sources, settings, hooks, on_checkpoint=session.checkpoint, starts=starts

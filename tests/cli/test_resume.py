@@ -217,3 +217,36 @@ def test_redis_finds_a_rotated_log_renamed_or_compressed(redis_url: str, tmp_pat
     assert "(the same lines, compressed since)" in resumed.stderr
     assert "a.ndjson.2.gz: resuming after line 100" in resumed.stderr
     assert _total(store) == 1350
+
+
+def _rotate_then_resume_new_first(store: list[str], tmp_path: Path) -> None:
+    """Cron after logrotate: the new log is resumed first, then the rotated one."""
+    log, rotated = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1"
+    _write(log, 0, 1000)
+    ok([*store, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    _grow(log, 1000, 1200)  # lines the old file got before it was rotated
+    os.rename(log, rotated)
+    _write(log, 1200, 1300)
+    ok([*store, "replay", "--append", "--resume", str(log)])  # the new file at the old name
+    assert _total(store) == 1100
+    resumed = ok([*store, "replay", "--append", "--resume", str(rotated)])
+    assert "a.ndjson.1: resuming after line 1000" in resumed.stderr
+    assert _total(store) == 1300  # each line once: the rotated file's position was kept
+    refused = run([*store, "replay", "--append", str(rotated)])
+    assert refused.exit_code == 3 and "already read whole" in refused.stderr
+    assert _total(store) == 1300
+
+
+def test_a_new_log_at_the_rotated_ones_name_keeps_the_rotated_ones_position(
+    state: list[str], tmp_path: Path
+) -> None:
+    """The new file's position takes the name; the old file's moves to its new name."""
+    _rotate_then_resume_new_first(state, tmp_path)
+
+
+@pytest.mark.redis
+def test_redis_keeps_a_rotated_logs_position_when_the_new_log_is_read_first(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = ["--store", redis_url, "--namespace", fresh_namespace()]
+    _rotate_then_resume_new_first(store, tmp_path)

@@ -85,6 +85,7 @@ class RedisAppend:
         self._pruned_remote = 0
         self._last_flush = time.monotonic()
         self._positions: dict[str, InputPosition] = {}  # how far each input file is read
+        self._saved_positions: dict[str, InputPosition] = {}  # as `saved_positions` read them
         self.landed = Written()  # what the batches that landed hold
         #: Called after each flush (the CLI notes that something was saved).
         self.on_flush: Callable[[], None] | None = None
@@ -93,7 +94,8 @@ class RedisAppend:
 
     def saved_positions(self) -> dict[str, InputPosition]:
         """Every recorded input position, by real path (`redis_extras.read_positions`)."""
-        return read_positions(self.store, self.generation)
+        self._saved_positions = read_positions(self.store, self.generation)
+        return dict(self._saved_positions)
 
     # -- flushing ----------------------------------------------------------------------------
 
@@ -104,6 +106,9 @@ class RedisAppend:
             self.landed.stream_read = lines
         elif (position := self._position(source, lines)) is not None:
             self._positions[position.path] = position
+            for path, other in self.counter.inputs.items():  # a rotated file's, renamed
+                if path != position.path and self._saved_positions.get(path) != other:
+                    self._positions[path] = other
         due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
         if final or due or self.counter.metrics.total_hits - self._sent.total_hits >= FLUSH_HITS:
             self.flush(source)
