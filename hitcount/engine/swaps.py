@@ -61,7 +61,7 @@ def swap(
     """
     target = get_strategy(name)
     try:
-        new = target.convert(old, params)
+        new = target.convert(old, params, lateness)
     except SwapRefusedError as refusal:
         if not reset:
             raise

@@ -339,7 +339,9 @@ class AutoStrategy(Strategy):
         return bool(counts.max() > self.memory_budget)
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """From sliding, feed every timestamp in order (no loss); refuse anything else.
 
         Endpoints over the budget switch on the way (`drain_switches` lists them).
@@ -348,8 +350,10 @@ class AutoStrategy(Strategy):
             SwapRefusedError: the source has no individual timestamps.
         """
         if not isinstance(source, KeepsTimestamps):
-            return super().convert(source, params)
-        return replayed_into(cls(**params), source, source.endpoints(), source.horizon)
+            return super().convert(source, params, lateness_s)
+        target = cls(**params)
+        target.allow_lateness(lateness_s)  # the hits inside the allowance stay exact
+        return replayed_into(target, source, source.endpoints(), source.horizon)
 
 
 __all__ = ["AutoStrategy"]

@@ -296,17 +296,22 @@ class Strategy(ABC):
         """
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """A new instance of this strategy holding what `source` knows.
 
         The default converts only from this very strategy with the same parameters (a copy);
-        strategies override it for the downhill conversions they support.
+        strategies override it for the downhill conversions they support. `lateness_s` is
+        the counter's lateness allowance, applied before any hit is fed in
+        (`allow_lateness`): a strategy that keeps recent hits exact keeps those inside it.
 
         Raises:
             SwapRefusedError: `source` lacks information this strategy would need.
         """
         if type(source) is cls and source.params == cls.resolve_params(params):
             copy = cls(**params)
+            copy.allow_lateness(lateness_s)
             copy.load_state(msgspec.json.encode(source.to_state()))
             copy.horizon = source.horizon
             return copy

@@ -366,12 +366,16 @@ class ExponentialHistogram(Strategy):
         self._expired = {endpoint: state.expired for endpoint, state in loaded.items()}
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """From sliding, feed every timestamp in order (no loss); refuse anything else.
 
         Raises:
             SwapRefusedError: the source has no individual timestamps (fixed, morris...).
         """
         if not isinstance(source, KeepsTimestamps):
-            return super().convert(source, params)
-        return replayed_into(cls(**params), source, source.endpoints(), source.horizon)
+            return super().convert(source, params, lateness_s)
+        target = cls(**params)
+        target.allow_lateness(lateness_s)  # the hits inside the allowance stay exact
+        return replayed_into(target, source, source.endpoints(), source.horizon)

@@ -377,7 +377,9 @@ class FixedWindow(Strategy, KeepsBuckets):
         self._lowest = min((min(b) for b in self._buckets.values()), default=math.inf)
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """From sliding: bucket each timestamp. From fixed: merge whole buckets.
 
         Merged buckets keep the source's convention (`edges`).
@@ -396,7 +398,7 @@ class FixedWindow(Strategy, KeepsBuckets):
             target.closed_right = source.closed_right
             target._merge_buckets_of(source)
             return target
-        return super().convert(source, params)
+        return super().convert(source, params, lateness_s)
 
     def _merge_buckets_of(self, source: FixedWindow) -> None:
         width = source.bucket_width_s

@@ -349,7 +349,9 @@ class MorrisCounter(Strategy, KeepsLevels):
         self._counters = decoded.counters
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """Feed each endpoint's retained total into fresh counters.
 
         The counters then cover the hits after the source's horizon (`since` in answers).
@@ -363,7 +365,7 @@ class MorrisCounter(Strategy, KeepsLevels):
         target.horizon = source.horizon
         if isinstance(source, MorrisCounter):
             if source.params != target.params:
-                return super().convert(source, params)
+                return super().convert(source, params, lateness_s)
             target._counters = {ep: list(c) for ep, c in source._counters.items()}
             target.rng = SplitMix64(source.rng.state)
             return target

@@ -241,11 +241,13 @@ class SlidingWindow(Strategy, KeepsTimestamps):
         self._times = loaded
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """From any strategy that keeps every timestamp (another sliding window); anything
         else is refused."""  # noqa: D205, D209
         if not isinstance(source, KeepsTimestamps):
-            return super().convert(source, params)
+            return super().convert(source, params, lateness_s)
         target = cls(**params)
         target.horizon = source.horizon
         for endpoint in source.endpoints():

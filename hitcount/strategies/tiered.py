@@ -359,7 +359,9 @@ class TieredRollups(Strategy):
         self._swept = [None, None, None]
 
     @classmethod
-    def convert(cls, source: Strategy, params: Mapping[str, object]) -> Strategy:
+    def convert(
+        cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
+    ) -> Strategy:
         """From sliding: exact. From fixed or tiered: regroup whole buckets into each tier.
 
         A tier is filled from the coarsest source buckets whose width divides its own, and
@@ -386,7 +388,7 @@ class TieredRollups(Strategy):
             rollups = source._rollups()
             target.closed_until = source.closed_until
         else:
-            return super().convert(source, params)
+            return super().convert(source, params, lateness_s)
         target._fill_from(rollups, source)
         return target
 

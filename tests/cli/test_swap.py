@@ -145,3 +145,20 @@ def test_after_a_swap_to_morris_no_hit_is_late_on_any_store(
     assert "1 hit kept, 0 too late" in appended.stdout
     figures = ok_json([*state, "metrics", "--json"])
     assert (figures["total_hits"], figures["late_hits"]) == (2, 0)
+
+
+@pytest.mark.parametrize("target", ["ehist", "auto"])
+def test_a_swap_keeps_the_lateness_allowance_exact(
+    target: str, tmp_path: Path, state_env: Path
+) -> None:
+    """--buffer 0 under --max-lateness 600: a hit 400 s behind the clock is still taken
+    after the swap, as a replay straight into the strategy takes it."""  # noqa: D205, D209
+    first = [("/a", 1795000000.0), ("/a", 1795000200.0), ("/a", 1795000400.0), ("/b", 1795000500.0)]
+    ok(["replay", str(write_ndjson(tmp_path / "p1.ndjson", first)), "-s", "sliding",
+        "--max-window", "1d", "--max-lateness", "600"])  # fmt: skip
+    ok(["swap", target, "-p", "max_window_s=3600", "-p", "buffer_s=0"])
+    late = ok(
+        ["replay", "--append", str(write_ndjson(tmp_path / "p2.ndjson", [("/a", 1795000100.0)]))]
+    )
+    assert "1 hit kept, 0 too late" in late.stderr + late.stdout
+    assert query("/a", "1h")["count"] == 4
