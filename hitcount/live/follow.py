@@ -303,7 +303,8 @@ class _Run:
                 if err.line is not None and self.result.commits:  # --strict
                     err.hint = (
                         "the state keeps the last commit before this line; fix or remove"
-                        " the line, or drop --strict to skip bad lines"
+                        " the line in place (`sed -i` and most editors write a new file,"
+                        " which is read from line 1 again), or drop --strict to skip bad lines"
                     )
                 raise
             self._dirty = self._unshown = True
