@@ -29,6 +29,8 @@ class StrategyRun:
     memory_entries: int
     state_bytes: int
     replay_s: float
+    #: Hits the strategy refused as too late (the exact counts took them): in no answer.
+    late_hits: int = 0
 
     def error(self, endpoint: str, exact: int) -> float:
         """Relative error of the estimate for `endpoint` (0 when both are 0)."""
@@ -130,6 +132,7 @@ def compare(
                 metrics["memory_entries"],
                 metrics["state_bytes"],
                 elapsed,
+                counter.metrics.late_hits,
             )
         )
     return comparison

@@ -89,3 +89,21 @@ def test_answers_reaching_before_the_data_kept_are_shown_as_lower_bounds(
     summary = ok_json([*args, "--json"])["strategies"][0]
     assert summary["worst_error"] is None
     assert hits  # the input the exact counts were made from
+
+
+def test_hits_a_strategy_refused_as_too_late_are_named(tmp_path: Path) -> None:
+    """3,000 hits 1.2 s apart, then 300 stamped 10 min back: ehist refuses them (more than
+    the lateness allowance behind), the exact counts take them; compare says why its bounds
+    miss."""  # noqa: D205, D209
+    t0 = 1_795_000_000
+    hits = [("/a", t0 + 1.2 * i) for i in range(3000)] + [
+        ("/a", t0 + 3000 + 0.1 * i) for i in range(300)
+    ]
+    source = tmp_path / "late.ndjson"
+    source.write_text("".join(json.dumps({"endpoint": e, "ts": t}) + "\n" for e, t in hits))
+    args = ["compare", str(source), "--last", "30m", "--strategies", "ehist,sliding"]
+    shown = ok(args)
+    assert "ehist refused 300 hits as too late" in shown.stderr
+    assert "sliding refused" not in shown.stderr
+    runs = {run["strategy"].split("(")[0]: run for run in ok_json([*args, "--json"])["strategies"]}
+    assert runs["ehist"]["late_hits"] == 300 and runs["sliding"]["late_hits"] == 0

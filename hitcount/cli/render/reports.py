@@ -179,6 +179,15 @@ class ReportViews(Output):
             totals = [str(result.totals[endpoint])] if all_time else []
             answers.add_row(endpoint, str(exact), *totals, *counts)
         self.show(answers)
+        for run in result.runs:
+            if run.late_hits:
+                name = run.strategy.partition("(")[0]
+                self.warn(
+                    f"{name} refused {counted(run.late_hits, 'hit')} as too late (more than"
+                    " the default --max-lateness behind the latest hit): they are in none of"
+                    " its answers, so its bounds may miss the exact counts (`replay"
+                    " --max-lateness` takes later lines)"
+                )
         if partial:
             which = ", ".join(partial)
             self.warn(
@@ -242,6 +251,7 @@ def comparison_json(result: Comparison) -> dict[str, Any]:
                 "memory_entries": run.memory_entries,
                 "state_bytes": run.state_bytes,
                 "all_time": run.all_time,
+                "late_hits": run.late_hits,
                 "worst_error": worst_error(run, result.truth(run)),
                 "answers": {ep: answer_json(a) for ep, a in run.answers.items()},
             }
