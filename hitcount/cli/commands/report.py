@@ -44,6 +44,7 @@ def report(
     step_s = None if step is None else parse_duration(step, "--step")
     store = context(ctx).store()
     counter = load_counter(store, lazy_distinct=True)
+    counter.stored_sizes = store.sizes()  # the figures `metrics` gives (a database's files)
     window = spec.resolve(counter.clock)
     result = build_report(counter, window.last_s, step_s, top, window.end)
     page = render_html(result, store.describe())

@@ -271,6 +271,21 @@ def test_the_page_shows_what_top_plot_and_metrics_say(
     assert rows["strategy"] == strategy
 
 
+def test_a_database_states_page_gives_the_sizes_metrics_gives(
+    state_env: Path, tmp_path: Path
+) -> None:
+    """SQLite: the files' sizes, as `metrics` reads them, not the strategy's estimate."""
+    state = ["--state", str(tmp_path / "state.db")]
+    ok([*state, "replay", str(SAMPLES / "web.ndjson"), "-s", "sliding"])
+    out = tmp_path / "report.html"
+    ok([*state, "report", str(out), "--last", "1h"])
+    rows = dict(Page.parse(out.read_text()).rows("metrics-table"))
+    metrics = ok_json([*state, "metrics", "--json"])
+    assert list(rows) == list(metrics)
+    for name in ("state_bytes", "database_bytes", "wal_bytes", "distinct_bytes"):
+        assert rows[name] == str(metrics[name])
+
+
 def test_morris_reports_totals_and_says_it_keeps_no_time(state_env: Path, tmp_path: Path) -> None:
     ok(["replay", str(SAMPLES / "web.ndjson"), "-s", "morris"])
     out = tmp_path / "report.html"
