@@ -158,15 +158,25 @@ def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> 
 
     A position there of another file (one rotated away since: `access.log` renamed to
     `access.log.1`, a new `access.log` in its place) is not lost: it moves to that file's
-    present name in the same directory, where a later `--append --resume access.log.1`
-    finds it instead of counting the file again. A file no longer there is forgotten.
+    present name in the same directory (and one there before it, to its own: a chain of
+    rotations), where a later `--append --resume access.log.1` finds it instead of counting
+    the file again. A file no longer there is forgotten.
     """
-    old = inputs.get(position.path)
-    if old is not None and (old.device, old.inode) != (position.device, position.inode):
-        moved_to = _present_name(old)
-        if moved_to is not None and moved_to not in inputs:
-            inputs[moved_to] = msgspec.structs.replace(old, path=moved_to)
-    inputs[position.path] = kept(old, position)
+    _make_room(inputs, position.path, (position.device, position.inode), len(inputs))
+    inputs[position.path] = kept(inputs.get(position.path), position)
+
+
+def _make_room(
+    inputs: dict[str, InputPosition], path: str, identity: tuple[int, int], moves: int
+) -> None:
+    """Move the position under `path`, when another file's, to that file's present name."""
+    old = inputs.get(path)
+    if old is None or (old.device, old.inode) == identity or moves < 0:
+        return
+    moved_to = _present_name(old)
+    if moved_to is not None:
+        _make_room(inputs, moved_to, (old.device, old.inode), moves - 1)
+        inputs[moved_to] = kept(inputs.get(moved_to), msgspec.structs.replace(old, path=moved_to))
 
 
 def _present_name(position: InputPosition) -> str | None:

@@ -250,3 +250,36 @@ def test_redis_keeps_a_rotated_logs_position_when_the_new_log_is_read_first(
 ) -> None:
     store = ["--store", redis_url, "--namespace", fresh_namespace()]
     _rotate_then_resume_new_first(store, tmp_path)
+
+
+def test_a_chain_of_rotations_keeps_each_rotated_files_position(
+    state: list[str], tmp_path: Path
+) -> None:
+    """Rotated twice (a.ndjson.1 to .2, a.ndjson to .1), the new log read each time first:
+    every rotated file resumes where it was, each line counted once."""  # noqa: D205, D209
+    _rotate_twice(state, tmp_path)
+
+
+@pytest.mark.redis
+def test_redis_keeps_each_rotated_files_position_through_a_chain(
+    redis_url: str, tmp_path: Path
+) -> None:
+    _rotate_twice(["--store", redis_url, "--namespace", fresh_namespace()], tmp_path)
+
+
+def _rotate_twice(state: list[str], tmp_path: Path) -> None:
+    log = tmp_path / "a.ndjson"
+    _write(log, 0, 100)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    _grow(log, 100, 150)
+    os.rename(log, tmp_path / "a.ndjson.1")
+    _write(log, 150, 200)
+    ok([*state, "replay", "--append", "--resume", str(log)])
+    _grow(log, 200, 220)
+    os.rename(tmp_path / "a.ndjson.1", tmp_path / "a.ndjson.2")
+    os.rename(log, tmp_path / "a.ndjson.1")
+    _write(log, 220, 300)
+    ok([*state, "replay", "--append", "--resume", str(log)])
+    ok([*state, "replay", "--append", "--resume", str(tmp_path / "a.ndjson.1")])
+    ok([*state, "replay", "--append", "--resume", str(tmp_path / "a.ndjson.2")])
+    assert _total(state) == 300
