@@ -115,12 +115,13 @@ def check_header(data: bytes | Document, source: str) -> None:
         header = data if isinstance(data, Document) else msgspec.json.decode(data, type=Header)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as err:
         raise StateError(
-            f"{source}: not a hitcount snapshot (not a JSON object: {err})",
-            hint="the file is damaged or is another kind of file",
+            f"{source}: not a hitcount snapshot or JSON state (not a JSON object: {err})",
+            hint="the file is damaged, or is another kind of file (a log given as --state?)",
         ) from err
     if header.format != FORMAT:
         raise StateError(
-            f"{source}: not a hitcount snapshot (format is {header.format!r}, expected {FORMAT!r})"
+            f"{source}: not a hitcount snapshot or JSON state (format is {header.format!r},"
+            f" expected {FORMAT!r})"
         )
     if not isinstance(header.version, int) or isinstance(header.version, bool):
         raise StateError(f"{source}: invalid snapshot version {header.version!r}")

@@ -159,8 +159,8 @@ EXIT_TABLE: list[Row] = [
     Row(["replay", "."], nothing, ExitCode.INPUT, "is a directory"),
     # 4: state
     Row(["query", "/a", "--last", "60"], nothing, ExitCode.STATE, "no saved state"),
-    Row(["metrics"], truncated_state, ExitCode.STATE, "not a hitcount snapshot"),
-    Row(["top", "--last", "60"], foreign_state, ExitCode.STATE, "not a hitcount snapshot"),
+    Row(["metrics"], truncated_state, ExitCode.STATE, "not a hitcount snapshot or JSON state"),
+    Row(["top", "--last", "60"], foreign_state, ExitCode.STATE, "not a hitcount snapshot or"),
     Row(["metrics"], newer_state, ExitCode.STATE, "version 99 is newer"),
     Row(["replay", "hits.ndjson", "--append"], truncated_state, ExitCode.STATE, "state.json"),
     Row(["snapshot", "restore", "snap.json"], damaged_snapshot, ExitCode.STATE, "snap.json"),

@@ -81,11 +81,11 @@ def test_damaged_documents_raise_state_error(field: str, value: object) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "not a hitcount snapshot"),
-        (b"{", "not a hitcount snapshot"),
-        (b"[1, 2]", "not a hitcount snapshot"),
+        (b"", "not a hitcount snapshot or JSON state"),
+        (b"{", "not a hitcount snapshot or JSON state"),
+        (b"[1, 2]", "not a hitcount snapshot or JSON state"),
         (b'{"a": 1}', "format is None"),
-        (b"\x1f\x8b\x08\x00garbage", "not a hitcount snapshot"),
+        (b"\x1f\x8b\x08\x00garbage", "not a hitcount snapshot or JSON state"),
         (b'{"format": "hitcount-snapshot", "version": 99}', "newer than this hitcount"),
         (b'{"format": "hitcount-snapshot", "version": 1}', "invalid snapshot"),
     ],
