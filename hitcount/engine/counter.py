@@ -309,11 +309,12 @@ class HitCounter(Answering, DeprecatedSnapshots):
         if drain is not None:  # drained even when nobody listens, so it cannot grow
             self.announce_switches(drain())
 
-    def announce_switches(self, endpoints: Iterable[str]) -> None:
+    def announce_switches(self, switches: Iterable[tuple[str, float]]) -> None:
         """Emit `endpoint_switched` for endpoints an adaptive strategy moved to less memory
-        (its own, or a store's copy of it: a Redis append)."""  # noqa: D205, D209
-        for endpoint in endpoints:
-            self._emit(ev.ENDPOINT_SWITCHED, {"endpoint": endpoint, "to": "ehist"})
+        (its own, or a store's copy of it: a Redis append), dated at the hit that passed
+        the budget (the event's clock), not at the end of the batch that held it."""  # noqa: D205, D209
+        for endpoint, at in switches:
+            self.events.emit(ev.ENDPOINT_SWITCHED, {"endpoint": endpoint, "to": "ehist"}, at)
 
     def _note_late(self, endpoint: str, ts: float) -> None:
         self.metrics.late_hits += 1

@@ -116,8 +116,8 @@ class AutoStrategy(Strategy):
         self._exact = _ExactPart(max_window_s=self.params["max_window_s"])
         #: Endpoints that switched to the histogram (for good).
         self._switched: set[str] = set()
-        #: Switched since the last `drain_switches`.
-        self._pending: list[str] = []
+        #: Switched since the last `drain_switches`, with the time of the hit that did it.
+        self._pending: list[tuple[str, float]] = []
         self.horizon = self._horizon
 
     # The horizon is shared with the two parts: the engine and snapshots set it directly.
@@ -190,10 +190,15 @@ class AutoStrategy(Strategy):
         width, budget = self.max_window_s, self.memory_budget
         first, last = bisect_left(times, low), bisect_left(times, high + width)
         if last - first <= _SCALAR_CHECKS:
-            dense = any(
-                bisect_right(times, times[i], i) - bisect_right(times, times[i] - width, 0, i + 1)
-                > budget
-                for i in range(first, last)
+            at = next(
+                (
+                    times[i]
+                    for i in range(first, last)
+                    if bisect_right(times, times[i], i)
+                    - bisect_right(times, times[i] - width, 0, i + 1)
+                    > budget
+                ),
+                None,
             )
         else:
             import numpy as np
@@ -203,17 +208,19 @@ class AutoStrategy(Strategy):
             counts = np.searchsorted(values, ends, "right") - np.searchsorted(
                 values, ends - width, "right"
             )
-            dense = bool(counts.max() > budget)
-        if dense:
-            self._switch(endpoint)
+            over = np.flatnonzero(counts > budget)
+            at = float(ends[over[0]]) if len(over) else None
+        if at is not None:  # the first hit whose window holds more than the budget
+            self._switch(endpoint, at)
 
-    def _switch(self, endpoint: str) -> None:
+    def _switch(self, endpoint: str, at: float) -> None:
         self._exact.forget(endpoint)
         self._switched.add(endpoint)
-        self._pending.append(endpoint)
+        self._pending.append((endpoint, at))
 
-    def drain_switches(self) -> list[str]:
-        """The endpoints switched to the histogram since the last call, in order."""
+    def drain_switches(self) -> list[tuple[str, float]]:
+        """The endpoints switched to the histogram since the last call, in order, each with
+        the time of the hit that passed the budget (the switch's time, not the batch's)."""  # noqa: D205, D209
         drained, self._pending = self._pending, []
         return drained
 

@@ -54,7 +54,7 @@ class Layout(ABC):
         self.pruned: dict[str, int] = {}
         self.refused: dict[str, int] = {}
         #: Endpoints an adaptive strategy's copy switched in the current batch (`auto`).
-        self.switched: list[str] = []
+        self.switched: list[tuple[str, float]] = []
         #: The state's lateness allowance: what `empty` strategies keep (see `allow_lateness`).
         self.lateness_s = 0.0
 

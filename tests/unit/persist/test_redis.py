@@ -715,7 +715,7 @@ T_REAL = 1_795_824_000
 
 
 def test_an_append_remembers_its_alerts_and_switches(url: str, tmp_path: Path) -> None:
-    """As a state file does (Redis dates a switch at the batch that wrote it)."""
+    """As a state file does (a switch dated at the hit that passed the budget)."""
     lines = (SAMPLES / "web.ndjson").read_bytes().splitlines(keepends=True)
     first, rest = tmp_path / "first.ndjson", tmp_path / "rest.ndjson"
     first.write_bytes(lines[0])

@@ -325,7 +325,8 @@ def test_convert_from_sliding_is_lossless_and_switches_hot_endpoints() -> None:
         sliding, {"max_window_s": 10**7, "memory_budget": 200, "buffer_s": 10}
     )
     assert isinstance(converted, AutoStrategy)
-    assert converted.drain_switches() == ["/a"]
+    passed = sorted(ts for endpoint, ts in hits if endpoint == "/a")[200]  # its 201st hit
+    assert converted.drain_switches() == [("/a", passed)]
     oracle = Oracle(hits)
     end = T0 + 300
     for last in (5, 50, 299):
@@ -371,3 +372,23 @@ def test_the_engine_announces_each_switch_once() -> None:
     counter.record("/hot", 1_767_225_700.0)
     assert [(e.payload["endpoint"], e.payload["to"]) for e in seen] == [("/hot", "ehist")]
     assert any(row["event"] == ENDPOINT_SWITCHED for row in counter.iter_events())
+
+
+def test_a_switch_is_dated_at_the_hit_that_passed_the_budget_however_batched() -> None:
+    """One batch or hit by hit: `endpoint_switched` at the 51st hit of a 50-hit budget."""
+    hits = [("/a", T0 + i) for i in range(120)] + [("/b", T0 + 0.5)]
+    dates = []
+    for batched in (True, False):
+        counter = HitCounter("auto", max_window_s=1000, memory_budget=50)
+        seen: list[tuple[str, float]] = []
+        counter.subscribe(
+            "endpoint_switched",
+            lambda event, seen=seen: seen.append((event.payload["endpoint"], event.clock)),
+        )
+        if batched:
+            counter.record_many(sorted(hits, key=lambda hit: hit[1]))
+        else:
+            for endpoint, ts in sorted(hits, key=lambda hit: hit[1]):
+                counter.record(endpoint, ts)
+        dates.append(seen)
+    assert dates[0] == dates[1] == [("/a", T0 + 50)]
