@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hitcount.model.digests import sha256
 from hitcount.persist.stores.redis_checks import whole
 from hitcount.persist.stores.redis_delta import RawHits
 from hitcount.persist.stores.redis_layout import Change, ReadModifyWriteLayout, as_kind, reply
@@ -45,6 +46,17 @@ class MorrisLayout(ReadModifyWriteLayout):
     def new_delta(self, horizon: float, extras: Mapping[str, float] | None = None) -> Strategy:
         """The batch's hits, kept or refused as the real strategy would."""
         return RawHits.of(self.empty(), horizon)
+
+    def restore_extras(self, strategy: Strategy, extras: Mapping[str, float]) -> None:
+        """A state read back draws on from a stream of its own levels: Redis keeps no
+        generator state (each writer draws on a stream of its own), and the seed's first
+        stream, which the replay that made the state drew on, would repeat its draws in
+        the errors of whatever a snapshot of it is given next. Streams past 2**64, which no
+        writer's number reaches."""  # noqa: D205, D209
+        counters = as_kind(strategy, MorrisCounter)
+        levels = repr(sorted((ep, counters.levels(ep)) for ep in counters.endpoints()))
+        digest = sha256(levels.encode()).digest()
+        counters.use_stream((1 << 64) + int.from_bytes(digest[:8], "big"))
 
     def queue_read_current(self, pipe: Any, key: str) -> None:
         """The levels."""

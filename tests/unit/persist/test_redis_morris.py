@@ -49,3 +49,18 @@ def _append(store: object, hits: int) -> None:
         stamps = T0 + np.arange(hits, dtype=np.float64)
         session.counter.record_columns(Columns(["/a"], np.zeros(hits, np.int32), stamps))
     store.close()
+
+
+@pytest.mark.redis
+def test_a_state_read_back_from_redis_draws_on_a_stream_of_its_own(redis_url: str) -> None:
+    """Redis keeps no generator state: a state read back (a snapshot of it) must not start
+    again from the seed's first stream, which the replay that made it drew on."""  # noqa: D205, D209
+    counter = HitCounter("morris", base=1.5, counters=4, seed=5)
+    counter.record_many([("/a", 1_000.0 + i) for i in range(300)])
+    store = store_from_url(f"{redis_url}?namespace={fresh_namespace()}")
+    save_counter(store, counter)
+    first, again = load_counter(store), load_counter(store)
+    fresh = HitCounter("morris", base=1.5, counters=4, seed=5).strategy
+    assert first.strategy.generator_state() == again.strategy.generator_state()  # type: ignore[attr-defined]
+    assert first.strategy.generator_state() != fresh.generator_state()  # type: ignore[attr-defined]
+    assert first.strategy.levels("/a") == counter.strategy.levels("/a")  # type: ignore[attr-defined]
