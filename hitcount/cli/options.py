@@ -24,6 +24,7 @@ from hitcount.model.windows import DEFAULT_STEPS, WindowSpec, naive_instant, win
 if TYPE_CHECKING:
     from hitcount.cli.render import Renderer
     from hitcount.engine import HitCounter
+    from hitcount.engine.queries import Answering
     from hitcount.model.keys import Keying
     from hitcount.persist.stores import Scope
     from hitcount.persist.traces import TraceFile
@@ -405,6 +406,23 @@ def renderer(json_output: bool, csv_output: bool = False) -> Renderer:
 def answer_keys(render: Renderer, keying: Keying) -> None:
     """Answers in JSON carry `keys` (as `metrics` shows them) when the state counts keys."""
     render.keys = {} if keying.default else {"keys": keying.describe()}
+
+
+def warn_refused(render: Renderer, counter: Answering, last_s: float, end: float | None) -> None:
+    """Under an answer of a strategy that refuses late hits inside its retention: how many
+    it refused, when the window may hold some (one within the lateness allowance before
+    the clock cannot)."""  # noqa: D205, D209
+    late, strategy = counter.metrics.late_hits, counter.strategy
+    within = end is None or end == counter.clock
+    if not late or not strategy.refuses_inside_retention:
+        return
+    if within and last_s <= counter.max_lateness_s:
+        return
+    render.warn(
+        f"{strategy.name} refused {late:,} hit{'s' if late != 1 else ''} of this state as too"
+        " late (more than --max-lateness behind the latest hit when they came): they are in"
+        " none of its answers, exact or not"
+    )
 
 
 def note_keys(render: Renderer, keying: Keying) -> None:

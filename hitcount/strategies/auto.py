@@ -90,6 +90,7 @@ class AutoStrategy(Strategy):
         "adaptive: exact per endpoint until a --max-window holds --memory-budget hits, then ehist"
     )
     is_exact = False
+    refuses_inside_retention = True
     retention_param = "max_window_s"
     params_spec = (
         *ExponentialHistogram.params_spec,

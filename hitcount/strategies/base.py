@@ -127,6 +127,10 @@ class Strategy(ABC):
     #: Whether recording draws random numbers: then hits recorded one by one and in a batch
     #: give different (equally valid) states, so a replay keeps to one way.
     draws_at_random: ClassVar[bool] = False
+    #: Whether a hit may be refused as late inside the retained window (more than the
+    #: lateness allowance behind the clock, not only behind the horizon): then an answer is
+    #: over the hits taken, and those refused are in none (`ehist`, `auto`).
+    refuses_inside_retention: ClassVar[bool] = False
 
     def __init__(self, **params: object) -> None:
         self.params: dict[str, float | int] = self.resolve_params(params)

@@ -64,6 +64,7 @@ class ExponentialHistogram(Strategy):
     name = "ehist"
     summary = "approximate: exponential histogram, windows ending now within --epsilon"
     is_exact = False
+    refuses_inside_retention = True
     retention_param = "max_window_s"
     params_spec = (
         Param("max_window_s", float, 3600.0, "longest window queries can ask for, in seconds",

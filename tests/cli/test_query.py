@@ -258,3 +258,22 @@ def test_a_literal_target_with_glob_characters_cannot_hide_the_globs_sum(tmp_pat
     rows = ok_json([*state, "top", "/api/*", "--last", "1d", "--json"])
     assert sorted(row["endpoint"] for row in rows) == ["/api/*", "/api/login", "/api/users/1",
                                                        "/api/users/2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("strategy", ["ehist", "auto", "sliding"])
+def test_answers_of_a_strategy_that_refused_late_hits_in_its_window_say_so(
+    strategy: str, tmp_path: Path, state_env: Path
+) -> None:
+    """3,000 hits 1.2 s apart, then 300 stamped 10 min back: ehist and auto refuse them
+    (more than --max-lateness behind), sliding takes them; a window that may hold them says
+    so, one within the lateness allowance before the clock does not."""  # noqa: D205, D209
+    t0 = 1_795_000_000
+    hits = [("/a", t0 + 1.2 * i) for i in range(3000)] + [
+        ("/a", t0 + 3000 + 0.1 * i) for i in range(300)
+    ]
+    ok(["replay", str(write_ndjson(tmp_path / "late.ndjson", hits)), "-s", strategy])
+    warned = "refused 300 hits of this state as too late"
+    for command in (["query", "/a", "--last", "30m"], ["top", "--last", "30m"]):
+        shown = ok(command)
+        assert (warned in shown.stderr) == (strategy != "sliding")
+    assert warned not in ok(["query", "/a", "--last", "30s"]).stderr

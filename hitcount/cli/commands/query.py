@@ -65,4 +65,5 @@ def query(
         result, counter.strategy.describe(), users, known, ranged=spec.ranged, rate=rate,
         per_s=per_s,
     )  # fmt: skip
+    opt.warn_refused(render, counter, window.last_s, window.end)
     opt.note_keys(render, counter.keying)

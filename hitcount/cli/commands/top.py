@@ -7,6 +7,7 @@ import typer
 
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
+from hitcount.engine.queries import Answering
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
 from hitcount.model.answers import WindowAnswer
@@ -74,6 +75,7 @@ def top(
 
     keying: list[Keying] = []
     unheld: list[WindowAnswer] = []  # what a window with no row holds: none, or unknown
+    read: list[tuple[Answering, float, float | None]] = []  # the state and window answered
 
     def fetch() -> tuple[list[Ranked], str]:
         # read again each time: others write it
@@ -84,6 +86,7 @@ def top(
         rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
                     depth=depth, by=by)  # fmt: skip
         unheld[:] = [counter.unheld_answer(window.last_s, window.end)]
+        read[:] = [(counter, window.last_s, window.end)]
         return rows, counter.strategy.describe()
 
     if watch:
@@ -91,4 +94,5 @@ def top(
         return
     results, strategy = fetch()
     render.top(results, shown_s, strategy, unheld[0])
+    opt.warn_refused(render, *read[0])
     opt.note_keys(render, keying[0])
