@@ -262,10 +262,11 @@ class MorrisCounter(Strategy, KeepsLevels):
         if not counters or max(counters) == 0:  # none since the counters started (`since`)
             return WindowAnswer(0, 0, 0, True, all_time=True, since=self.since())
         estimate = self.estimate(counters)
-        exact = None
+        low, high = self.interval(estimate)
         if small_levels(tuple(counters)):  # the normal approximation misses down there
             exact = exact_interval(self.base, self.k, sum(counters))
-        low, high = exact if exact is not None else self.interval(estimate)
+            if exact is not None:  # both: never below what either covers
+                low, high = min(low, exact[0]), max(high, exact[1])
         # Counts are whole: n >= low means n >= ceil(low). A counter at level c has seen at
         # least c hits, for certain.
         low = max(math.ceil(low - 1e-9), max(counters))

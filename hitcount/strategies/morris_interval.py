@@ -4,7 +4,8 @@ The normal-approximation interval (`MorrisCounter.interval`) is fine once counte
 risen a few levels, but at the first levels the counters' distribution is far from normal
 and the interval can miss: four counters at level 1 estimate 1 hit and give `1..1`, yet
 two hits leave all four there one time in sixteen. So while the counters are low (their
-levels sum to at most `3 k` or 12, and `k <= 16`), the interval is the exact one: the hit counts
+levels sum to at most `3 k` or 12, and `k <= 16`), the interval also takes in the exact
+one (the query keeps the union, which covers whatever either covers): the hit counts
 `n` under which the levels' sum `T` is in neither 2.5% tail, `P(T <= t | n) >= 2.5%` and
 `P(T >= t | n) >= 2.5%` at the observed sum `t`. `T` is the sum of `k` independent
 counters, each a Markov chain that rises from level `c` with probability `base**-c` per hit,
