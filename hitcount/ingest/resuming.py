@@ -10,7 +10,6 @@ read whole (unless `again`), and one file named twice in one replay.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -18,6 +17,7 @@ import msgspec
 
 from hitcount.errors import InputError
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
+from hitcount.ingest.rotation import inflated_head, keep_position
 from hitcount.model.digests import sha256
 from hitcount.model.positions import (
     HEAD_BYTES,
@@ -26,7 +26,6 @@ from hitcount.model.positions import (
     display_name,
     find,
     is_stream,
-    keep_position,
     offset_after_lines,
     position_at,
 )
@@ -80,7 +79,8 @@ class Place:
             offset = self._offset_of(lines)
         position = position_at(self.source, self.fd, offset, lines)
         for path, other in list(self.inputs.items()):  # one file, one position: a hard link
-            if path != position.path and _same_inode(other, position) and other.lines <= lines:
+            # `matches`: the same inode and head (a deleted file's inode is soon another's)
+            if path != position.path and other.lines <= lines and other.matches(self.fd):
                 del self.inputs[path]  # or a rename read under its new name
         keep_position(self.inputs, position)
         return position
@@ -172,10 +172,6 @@ class _Choice(NamedTuple):
     note: Callable[[str], None]
 
 
-def _same_inode(one: InputPosition, other: InputPosition) -> bool:
-    return (one.device, one.inode) == (other.device, other.inode)
-
-
 def _start_in(
     saved: Mapping[str, InputPosition], source: str, fd: int, choice: _Choice
 ) -> InputPosition | None:
@@ -249,7 +245,7 @@ def compressed_copy(
     if os.pread(fd, 2, 0) != GZIP_MAGIC:
         return None
     plain = [p for p in saved.values() if p.head_bytes > 0 and p.offset and p.lines]
-    head = _inflated_head(fd, HEAD_BYTES) if plain else b""
+    head = inflated_head(fd, HEAD_BYTES) if plain else b""
     found = [
         p for p in plain
         if len(head) >= p.head_bytes and sha256(head[: p.head_bytes]).hexdigest() == p.head_sha256
@@ -260,25 +256,6 @@ def compressed_copy(
     whole = [p for p in found if p.offset % 2**32 == size]
     best = whole[0] if whole else max(found, key=lambda p: p.offset)
     return best, bool(whole)
-
-
-def _inflated_head(fd: int, size: int) -> bytes:
-    """The first `size` bytes inflated from the gzip file `fd` (fewer if it holds fewer or
-    is damaged there: the replay reports the damage)."""  # noqa: D205, D209
-    inflate = zlib.decompressobj(wbits=31)
-    head, offset = b"", 0
-    try:
-        while len(head) < size and not inflate.eof:
-            chunk = os.pread(fd, 16 * 1024, offset)
-            if not chunk:
-                break
-            offset += len(chunk)
-            head += inflate.decompress(chunk, size - len(head))
-            while inflate.unconsumed_tail and len(head) < size:
-                head += inflate.decompress(inflate.unconsumed_tail, size - len(head))
-    except zlib.error:
-        pass
-    return head[:size]
 
 
 def _inside_gzip(fd: int, source: str, lines: int) -> InputPosition:

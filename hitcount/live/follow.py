@@ -22,6 +22,7 @@ from hitcount.engine import HitCounter, QueryResult
 from hitcount.errors import ConfigurationError, InputError
 from hitcount.ingest.reader import GZIP_MAGIC
 from hitcount.ingest.replay import BadLineHandler, Replayer, ReplayReport, refuse_empty
+from hitcount.ingest.rotation import keep_position
 from hitcount.live.tail import (
     FOLLOW_STDIN_HINT,
     FileTail,
@@ -35,7 +36,6 @@ from hitcount.model.positions import (
     display_name,
     find,
     is_stream,
-    keep_position,
 )
 from hitcount.persist.state import commit
 from hitcount.persist.stores.base import Store

@@ -153,47 +153,6 @@ def kept(old: InputPosition | None, new: InputPosition) -> InputPosition:
     return new
 
 
-def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> None:
-    """Record `position` under its path (never back for one file, `kept`).
-
-    A position there of another file (one rotated away since: `access.log` renamed to
-    `access.log.1`, a new `access.log` in its place) is not lost: it moves to that file's
-    present name in the same directory (and one there before it, to its own: a chain of
-    rotations), where a later `--append --resume access.log.1` finds it instead of counting
-    the file again. A file no longer there is forgotten.
-    """
-    _make_room(inputs, position.path, (position.device, position.inode), len(inputs))
-    inputs[position.path] = kept(inputs.get(position.path), position)
-
-
-def _make_room(
-    inputs: dict[str, InputPosition], path: str, identity: tuple[int, int], moves: int
-) -> None:
-    """Move the position under `path`, when another file's, to that file's present name."""
-    old = inputs.get(path)
-    if old is None or (old.device, old.inode) == identity or moves < 0:
-        return
-    moved_to = _present_name(old)
-    if moved_to is not None:
-        _make_room(inputs, moved_to, (old.device, old.inode), moves - 1)
-        inputs[moved_to] = kept(inputs.get(moved_to), msgspec.structs.replace(old, path=moved_to))
-
-
-def _present_name(position: InputPosition) -> str | None:
-    """Where the file of `position` is now, in the directory it was read in (None: gone)."""
-    try:
-        with os.scandir(os.path.dirname(position.path) or ".") as entries:
-            for entry in entries:
-                if entry.path == position.path or not entry.is_file(follow_symlinks=False):
-                    continue
-                status = entry.stat(follow_symlinks=False)
-                if (status.st_dev, status.st_ino) == (position.device, position.inode):
-                    return os.path.realpath(entry.path)
-    except OSError:  # the directory is gone or unreadable
-        return None
-    return None
-
-
 def find(inputs: Mapping[str, InputPosition], source: str) -> InputPosition | None:
     """The saved position of `source`: by its path, else by the file it names (a link)."""
     found = inputs.get(os.path.abspath(source))

@@ -283,3 +283,40 @@ def _rotate_twice(state: list[str], tmp_path: Path) -> None:
     ok([*state, "replay", "--append", "--resume", str(tmp_path / "a.ndjson.1")])
     ok([*state, "replay", "--append", "--resume", str(tmp_path / "a.ndjson.2")])
     assert _total(state) == 300
+
+
+def test_a_rotated_log_compressed_at_the_next_rotation_keeps_its_position(
+    state: list[str], tmp_path: Path
+) -> None:
+    """Logrotate's delaycompress: access.log.1 becomes access.log.2.gz at the next rotation
+    (a new file, the plain one gone); resuming it after the new logs counts nothing again."""  # noqa: D205, D209
+    _rotate_with_delayed_compression(state, tmp_path)
+
+
+@pytest.mark.redis
+def test_redis_keeps_a_rotated_logs_position_through_delayed_compression(
+    redis_url: str, tmp_path: Path
+) -> None:
+    store = ["--store", redis_url, "--namespace", fresh_namespace()]
+    _rotate_with_delayed_compression(store, tmp_path)
+
+
+def _rotate_with_delayed_compression(state: list[str], tmp_path: Path) -> None:
+    log, first, second = tmp_path / "a.ndjson", tmp_path / "a.ndjson.1", tmp_path / "a.ndjson.2"
+    _write(log, 0, 100)
+    ok([*state, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+    _grow(log, 100, 150)
+    os.rename(log, first)
+    _write(log, 150, 200)
+    ok([*state, "replay", "--append", "--resume", str(log), str(first)])
+    assert _total(state) == 200
+    _grow(log, 200, 220)
+    os.rename(first, second)
+    packed = _compress(second)  # a.ndjson.2.gz; a.ndjson.2 is gone
+    os.rename(log, first)
+    _write(log, 220, 300)
+    ok([*state, "replay", "--append", "--resume", str(log), str(first)])
+    assert _total(state) == 300
+    resumed = ok([*state, "replay", "--append", "--resume", str(packed)])
+    assert "nothing new to count" in resumed.stderr
+    assert _total(state) == 300

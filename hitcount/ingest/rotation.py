@@ -1,0 +1,107 @@
+"""Positions of rotated logs: a new file at a path does not lose the old file's position.
+
+When a file is read at a path whose recorded position belongs to another file (logrotate
+renamed `access.log` to `access.log.1` and started a new `access.log`), the old position
+moves to the name its file has now in the same directory: found by its inode (and its
+head: a deleted file's inode is soon another's), or, once the file is gone, as the gzip
+file whose inflated head is its head (`delaycompress`:
+`access.log.1` to `access.log.2.gz`). A later `--append --resume` of that name then resumes
+where the file was, instead of counting it again. A position whose file cannot be found is
+forgotten.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import msgspec
+
+from hitcount.ingest.reader import GZIP_MAGIC
+from hitcount.model.digests import sha256
+from hitcount.model.positions import HEAD_BYTES, InputPosition, kept
+
+
+def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> None:
+    """Record `position` under its path (never back for one file, `kept`), moving a
+    position there of another file to that file's present name first (and one there
+    before it to its own: a chain of rotations)."""  # noqa: D205, D209
+    _make_room(inputs, position.path, (position.device, position.inode), len(inputs))
+    inputs[position.path] = kept(inputs.get(position.path), position)
+
+
+def _make_room(
+    inputs: dict[str, InputPosition], path: str, identity: tuple[int, int], moves: int
+) -> None:
+    """Move the position under `path`, when another file's, to that file's present name."""
+    old = inputs.get(path)
+    if old is None or (old.device, old.inode) == identity or moves < 0:
+        return
+    moved_to = _present_name(old)
+    if moved_to is not None:
+        _make_room(inputs, moved_to, (old.device, old.inode), moves - 1)
+        inputs[moved_to] = kept(inputs.get(moved_to), msgspec.structs.replace(old, path=moved_to))
+
+
+def _present_name(position: InputPosition) -> str | None:
+    """Where the file of `position` is now, in the directory it was read in: the same
+    inode, else a gzip copy of it (None: neither is there)."""  # noqa: D205, D209
+    try:
+        with os.scandir(os.path.dirname(position.path) or ".") as listing:
+            entries = [e for e in listing if e.path != position.path and e.is_file()]
+        for entry in entries:
+            status = entry.stat(follow_symlinks=False)
+            same = (status.st_dev, status.st_ino) == (position.device, position.inode)
+            if same and _holds_plain(entry.path, position):  # not a new file on a reused inode
+                return os.path.realpath(entry.path)
+        if position.head_bytes and position.lines:
+            return next((e.path for e in entries if _holds_head(e.path, position)), None)
+    except OSError:  # the directory is gone or unreadable
+        return None
+    return None
+
+
+def _holds_plain(path: str, position: InputPosition) -> bool:
+    """Whether the file at `path` is `position`'s file, still holding its head."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return position.matches(fd)
+    finally:
+        os.close(fd)
+
+
+def _holds_head(path: str, position: InputPosition) -> bool:
+    """Whether the file at `path` is gzip inflating to the head of `position`'s file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        if os.pread(fd, 2, 0) != GZIP_MAGIC:
+            return False
+        head = inflated_head(fd, HEAD_BYTES)[: position.head_bytes]
+    finally:
+        os.close(fd)
+    return len(head) == position.head_bytes and sha256(head).hexdigest() == position.head_sha256
+
+
+def inflated_head(fd: int, size: int) -> bytes:
+    """The first `size` bytes inflated from the gzip file `fd` (fewer if it holds fewer or
+    is damaged there: the replay reports the damage)."""  # noqa: D205, D209
+    inflate = zlib.decompressobj(wbits=31)
+    head, offset = b"", 0
+    try:
+        while len(head) < size and not inflate.eof:
+            chunk = os.pread(fd, 16 * 1024, offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            head += inflate.decompress(chunk, size - len(head))
+            while inflate.unconsumed_tail and len(head) < size:
+                head += inflate.decompress(inflate.unconsumed_tail, size - len(head))
+    except zlib.error:
+        pass
+    return head[:size]
