@@ -127,10 +127,14 @@ def accuracy_notes(
     unknown = sum(not p.complete for s in (chart.series if chart else ()) for p in s.points)
     if unknown or not all(a.complete for a in answers):
         kept = f" ({iso(horizon)})" if math.isfinite(horizon) else ""
+        steps = (
+            f"; {unknown} chart step(s) are unknown and drawn hatched, not as zero"
+            if chart is not None
+            else "; an endpoint with no hit kept there may have had some"
+        )
         notes.append(
             f"The window starts before the oldest data the strategy keeps{kept}: those"
-            f" counts are lower bounds with no upper bound; {unknown} chart step(s) are"
-            " unknown and drawn hatched, not as zero."
+            f" counts are lower bounds with no upper bound{steps}."
         )
     return notes
 

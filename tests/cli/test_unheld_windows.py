@@ -52,6 +52,7 @@ def test_a_report_of_such_a_window_does_not_call_its_numbers_exact(
     text = page.read_text()
     assert "Every number on this page is exact" not in text
     assert "The window starts before the oldest data the strategy keeps" in text
+    assert "0 chart step(s)" not in text  # no chart: no step to call unknown
 
 
 def test_export_of_such_a_window_warns(reset_state: Path, tmp_path: Path) -> None:

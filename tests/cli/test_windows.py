@@ -253,7 +253,8 @@ def test_a_relative_time_before_year_1_is_named_in_the_usage_error(
 
 
 @pytest.mark.parametrize(
-    "command", [["query", ""], ["top", ""], ["plot", "/api/login", ""], ["export", ""]]
+    "command",
+    [["query", ""], ["top", ""], ["plot", "/api/login", ""], ["export", ""], ["report", ""]],
 )
 def test_an_empty_endpoint_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
     """An unset `$EP` in `hitcount export "$EP" -o FILE` must not replace the file."""
@@ -261,5 +262,6 @@ def test_an_empty_endpoint_is_a_usage_error(command: list[str], tmp_path: Path) 
     out = tmp_path / "hits.prom"
     out.write_text("kept\n")
     given = [*command, "-o", str(out)] if command[0] == "export" else command
-    assert_error(run(given), 2, "the endpoint is empty")
+    empty = "the output path is empty" if command[0] == "report" else "the endpoint is empty"
+    assert_error(run(given), 2, empty)
     assert out.read_text() == "kept\n"

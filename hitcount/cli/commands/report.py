@@ -8,6 +8,7 @@ import typer
 from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.cli.render import Renderer, counted, duration
+from hitcount.errors import ConfigurationError
 from hitcount.model.timeparse import parse_duration
 from hitcount.persist.state import load_counter
 from hitcount.views.report import build_report, write_report
@@ -39,6 +40,10 @@ def report(
 
     Example: hitcount report report.html --last 6h --step 10m --top 5
     """
+    if not out:  # an unset `$OUT`
+        raise ConfigurationError(
+            "the output path is empty", hint="give a file name, or - for stdout"
+        )
     render = Renderer()
     spec = opt.window(last, since, until, now, render)
     step_s = None if step is None else parse_duration(step, "--step")
