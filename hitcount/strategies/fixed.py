@@ -380,9 +380,7 @@ class FixedWindow(Strategy, KeepsBuckets):
     def convert(
         cls, source: Strategy, params: Mapping[str, object], lateness_s: float = 0.0
     ) -> Strategy:
-        """From sliding: bucket each timestamp. From fixed: merge whole buckets.
-
-        Merged buckets keep the source's convention (`edges`).
+        """From sliding, bucket each timestamp; from fixed, merge whole buckets (`edges` kept).
 
         Raises:
             SwapRefusedError: the new window is not a whole multiple of the old one, or
