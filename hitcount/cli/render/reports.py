@@ -183,10 +183,9 @@ class ReportViews(Output):
             if run.late_hits:
                 name = run.strategy.partition("(")[0]
                 self.warn(
-                    f"{name} refused {counted(run.late_hits, 'hit')} as too late (more than"
-                    " the default --max-lateness behind the latest hit): they are in none of"
-                    " its answers, so its bounds may miss the exact counts (`replay"
-                    " --max-lateness` takes later lines)"
+                    f"{name} refused {counted(run.late_hits, 'hit')} as too late (compare"
+                    " replays with the default --max-lateness, 60 s): they are in none of its"
+                    " answers, so its bounds may miss the exact counts"
                 )
         if partial:
             which = ", ".join(partial)
