@@ -136,6 +136,7 @@ class ReportViews(Output):
 
     def comparison(self, result: Comparison) -> None:
         """Every strategy's answers against the exact counts."""
+        from hitcount.engine.counter import DEFAULT_MAX_LATENESS_S as LATENESS_S
         from hitcount.ops.compare import incomplete, worst_error
 
         if self.csv_output:  # a row per strategy and endpoint
@@ -184,8 +185,8 @@ class ReportViews(Output):
                 name = run.strategy.partition("(")[0]
                 self.warn(
                     f"{name} refused {counted(run.late_hits, 'hit')} as too late (compare"
-                    " replays with the default --max-lateness, 60 s): they are in none of its"
-                    " answers, so its bounds may miss the exact counts"
+                    f" replays with the default --max-lateness, {duration(LATENESS_S)}): they"
+                    " are in none of its answers, so its bounds may miss the exact counts"
                 )
         if partial:
             which = ", ".join(partial)
