@@ -413,10 +413,9 @@ def warn_refused(render: Renderer, counter: Answering, last_s: float, end: float
     it refused, when the window may hold some (one within the lateness allowance before
     the clock cannot)."""  # noqa: D205, D209
     late, strategy = counter.metrics.late_hits, counter.strategy
-    within = end is None or end == counter.clock
     if not late or not strategy.refuses_inside_retention:
         return
-    if within and last_s <= counter.max_lateness_s:
+    if (end is None or end == counter.clock) and last_s <= counter.max_lateness_s:
         return
     render.warn(
         f"{strategy.name} refused {late:,} hit{'s' if late != 1 else ''} of this state as too"

@@ -10,7 +10,6 @@ from hitcount.cli.options import context
 from hitcount.engine.queries import Answering
 from hitcount.engine.ranking import Ranked, check_rank, rank
 from hitcount.errors import ConfigurationError
-from hitcount.model.answers import WindowAnswer
 from hitcount.model.keys import Keying
 from hitcount.persist.answering import load_answering
 
@@ -74,7 +73,6 @@ def top(
     patterns = None if pattern is None or depth is not None else (pattern,)
 
     keying: list[Keying] = []
-    unheld: list[WindowAnswer] = []  # what a window with no row holds: none, or unknown
     read: list[tuple[Answering, float, float | None]] = []  # the state and window answered
 
     def fetch() -> tuple[list[Ranked], str]:
@@ -85,7 +83,6 @@ def top(
         opt.answer_keys(render, counter.keying)
         rows = rank(counter, window.last_s, window.end, limit=limit, pattern=pattern,
                     depth=depth, by=by)  # fmt: skip
-        unheld[:] = [counter.unheld_answer(window.last_s, window.end)]
         read[:] = [(counter, window.last_s, window.end)]
         return rows, counter.strategy.describe()
 
@@ -93,6 +90,7 @@ def top(
         render.watch_top(fetch, shown_s, interval, count)
         return
     results, strategy = fetch()
-    render.top(results, shown_s, strategy, unheld[0])
-    opt.warn_refused(render, *read[0])
+    counter, last_s, end = read[0]
+    render.top(results, shown_s, strategy, counter.unheld_answer(last_s, end))
+    opt.warn_refused(render, counter, last_s, end)
     opt.note_keys(render, keying[0])
