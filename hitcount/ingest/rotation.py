@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable
+from functools import partial
 
 import msgspec
 
@@ -52,39 +54,33 @@ def _present_name(position: InputPosition) -> str | None:
         for entry in entries:
             status = entry.stat(follow_symlinks=False)
             same = (status.st_dev, status.st_ino) == (position.device, position.inode)
-            if same and _holds_plain(entry.path, position):  # not a new file on a reused inode
+            if same and _opened(entry.path, position.matches):  # not a reused inode
                 return os.path.realpath(entry.path)
         if position.head_bytes and position.lines:
-            return next((e.path for e in entries if _holds_head(e.path, position)), None)
+            copies = (e.path for e in entries if _opened(e.path, partial(_gzip_of, position)))
+            return next(copies, None)
     except OSError:  # the directory is gone or unreadable
         return None
     return None
 
 
-def _holds_plain(path: str, position: InputPosition) -> bool:
-    """Whether the file at `path` is `position`'s file, still holding its head."""
+def _opened(path: str, check: Callable[[int], bool]) -> bool:
+    """`check` of the file at `path` opened (False: it cannot be opened)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        return position.matches(fd)
+        return check(fd)
     finally:
         os.close(fd)
 
 
-def _holds_head(path: str, position: InputPosition) -> bool:
-    """Whether the file at `path` is gzip inflating to the head of `position`'s file."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+def _gzip_of(position: InputPosition, fd: int) -> bool:
+    """Whether the file `fd` is gzip inflating to the head of `position`'s file."""
+    if os.pread(fd, 2, 0) != GZIP_MAGIC:
         return False
-    try:
-        if os.pread(fd, 2, 0) != GZIP_MAGIC:
-            return False
-        head = inflated_head(fd, HEAD_BYTES)[: position.head_bytes]
-    finally:
-        os.close(fd)
+    head = inflated_head(fd, HEAD_BYTES)[: position.head_bytes]
     return len(head) == position.head_bytes and sha256(head).hexdigest() == position.head_sha256
 
 
