@@ -17,7 +17,7 @@ import msgspec
 
 from hitcount.errors import InputError
 from hitcount.ingest.reader import BOM, GZIP_MAGIC, MAX_LINE_BYTES
-from hitcount.ingest.rotation import inflated_head, keep_position
+from hitcount.ingest.rotation import copy_of, inflated_head, keep_position
 from hitcount.model.digests import sha256
 from hitcount.model.positions import (
     HEAD_BYTES,
@@ -188,6 +188,10 @@ def _start_in(
         plain, whole = packed
         seen = f"{name}: read before as {plain.path} (the same lines, compressed since)"
         return _start(name, fd, _inside_gzip(fd, source, plain.lines), whole, choice, seen)
+    copied = plain_copy(saved, fd)
+    if copied is not None:  # ... or copied, then emptied in place (copytruncate)
+        seen = f"{name}: read before as {copied.path} (the same lines, copied since)"
+        return _start(name, fd, copied, os.fstat(fd).st_size == copied.offset, choice, seen)
     if choice.resume:
         if position is None:
             choice.note(f"{name}: no position recorded for it; from line 1")
@@ -231,6 +235,15 @@ def _start(
             " what was added to it since is not counted"
         )
     return position
+
+
+def plain_copy(saved: Mapping[str, InputPosition], fd: int) -> InputPosition | None:
+    """The recorded position of another file whose lines the plain file `fd` starts with
+    (its head, and at least its length: a copy), the one read furthest."""  # noqa: D205, D209
+    if os.pread(fd, 2, 0) == GZIP_MAGIC:
+        return None
+    found = [p for p in saved.values() if p.head_bytes > 0 and p.lines and copy_of(p, fd)]
+    return max(found, key=lambda p: p.offset, default=None)
 
 
 def compressed_copy(

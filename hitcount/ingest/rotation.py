@@ -3,11 +3,12 @@
 When a file is read at a path whose recorded position belongs to another file (logrotate
 renamed `access.log` to `access.log.1` and started a new `access.log`), the old position
 moves to the name its file has now in the same directory: found by its inode (and its
-head: a deleted file's inode is soon another's), or, once the file is gone, as the gzip
-file whose inflated head is its head (`delaycompress`:
-`access.log.1` to `access.log.2.gz`). A later `--append --resume` of that name then resumes
-where the file was, instead of counting it again. A position whose file cannot be found is
-forgotten.
+head: a deleted file's inode is soon another's), or as a copy of its lines: a file that
+starts with its head and is as long (`copytruncate`: `access.log` copied to
+`access.log.1`, then emptied in place), or a gzip file inflating to its head
+(`delaycompress`: `access.log.1` to `access.log.2.gz`). A later `--append --resume` of
+that name then resumes where the file was, instead of counting it again. A position whose
+file cannot be found, or whose file has a position of its own there, is forgotten.
 """
 
 from __future__ import annotations
@@ -28,26 +29,27 @@ def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> 
     """Record `position` under its path (never back for one file, `kept`), moving a
     position there of another file to that file's present name first (and one there
     before it to its own: a chain of rotations)."""  # noqa: D205, D209
-    _make_room(inputs, position.path, (position.device, position.inode), len(inputs))
+    _make_room(inputs, position.path, len(inputs))
     inputs[position.path] = kept(inputs.get(position.path), position)
 
 
-def _make_room(
-    inputs: dict[str, InputPosition], path: str, identity: tuple[int, int], moves: int
-) -> None:
-    """Move the position under `path`, when another file's, to that file's present name."""
+def _make_room(inputs: dict[str, InputPosition], path: str, moves: int) -> None:
+    """Move the position under `path`, unless it is the position of the file now there, to
+    its file's present name (forgotten when that is gone, or has a position of its own)."""  # noqa: D205, D209
     old = inputs.get(path)
-    if old is None or (old.device, old.inode) == identity or moves < 0:
+    if old is None or moves < 0 or _opened(path, old.matches):
         return
     moved_to = _present_name(old)
-    if moved_to is not None:
-        _make_room(inputs, moved_to, (old.device, old.inode), moves - 1)
-        inputs[moved_to] = kept(inputs.get(moved_to), msgspec.structs.replace(old, path=moved_to))
+    if moved_to is None or (moved_to in inputs and _opened(moved_to, inputs[moved_to].matches)):
+        return
+    _make_room(inputs, moved_to, moves - 1)
+    inputs[moved_to] = msgspec.structs.replace(old, path=moved_to)
 
 
 def _present_name(position: InputPosition) -> str | None:
     """Where the file of `position` is now, in the directory it was read in: the same
-    inode, else a gzip copy of it (None: neither is there)."""  # noqa: D205, D209
+    inode and head, else a copy of its lines, plain (`copytruncate`) or gzip (None: none
+    is there)."""  # noqa: D205, D209
     try:
         with os.scandir(os.path.dirname(position.path) or ".") as listing:
             entries = [e for e in listing if e.path != position.path and e.is_file()]
@@ -57,8 +59,8 @@ def _present_name(position: InputPosition) -> str | None:
             if same and _opened(entry.path, position.matches):  # not a reused inode
                 return os.path.realpath(entry.path)
         if position.head_bytes and position.lines:
-            copies = (e.path for e in entries if _opened(e.path, partial(_gzip_of, position)))
-            return next(copies, None)
+            copies = (e.path for e in entries if _opened(e.path, partial(copy_of, position)))
+            return next((os.path.realpath(path) for path in copies), None)
     except OSError:  # the directory is gone or unreadable
         return None
     return None
@@ -76,11 +78,15 @@ def _opened(path: str, check: Callable[[int], bool]) -> bool:
         os.close(fd)
 
 
-def _gzip_of(position: InputPosition, fd: int) -> bool:
-    """Whether the file `fd` is gzip inflating to the head of `position`'s file."""
-    if os.pread(fd, 2, 0) != GZIP_MAGIC:
+def copy_of(position: InputPosition, fd: int) -> bool:
+    """Whether the file `fd` (another inode) holds the lines `position` counted: it starts
+    with that file's head and is as long, or it is gzip inflating to that head."""  # noqa: D205, D209
+    if os.pread(fd, 2, 0) == GZIP_MAGIC:
+        head = inflated_head(fd, HEAD_BYTES)[: position.head_bytes]
+    elif os.fstat(fd).st_size >= position.offset:
+        head = os.pread(fd, position.head_bytes, 0)
+    else:
         return False
-    head = inflated_head(fd, HEAD_BYTES)[: position.head_bytes]
     return len(head) == position.head_bytes and sha256(head).hexdigest() == position.head_sha256
 
 

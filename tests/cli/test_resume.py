@@ -320,3 +320,27 @@ def _rotate_with_delayed_compression(state: list[str], tmp_path: Path) -> None:
     resumed = ok([*state, "replay", "--append", "--resume", str(packed)])
     assert "nothing new to count" in resumed.stderr
     assert _total(state) == 300
+
+
+def test_a_log_rotated_by_copytruncate_resumes_in_its_copy(
+    state: list[str], tmp_path: Path
+) -> None:
+    """With copytruncate, access.log is copied to access.log.1, then emptied in place (its inode
+    kept); the copy resumes after the lines read, whichever is read first."""  # noqa: D205, D209
+    for first_new in (True, False):
+        place = tmp_path / ("new-first" if first_new else "copy-first")
+        place.mkdir()
+        store = [state[0], str(place / Path(state[1]).name)]
+        log, copy = place / "a.ndjson", place / "a.ndjson.1"
+        _write(log, 0, 100)
+        ok([*store, "replay", str(log), "-s", "fixed", "--retention", "1e6"])
+        _grow(log, 100, 130)  # written after that replay, before the rotation
+        copy.write_bytes(log.read_bytes())
+        with log.open("r+") as handle:
+            handle.truncate(0)
+        _grow(log, 130, 160)
+        for name in [log, copy] if first_new else [copy, log]:
+            ok([*store, "replay", "--append", "--resume", str(name)])
+        assert _total(store) == 160  # each line once
+        refused = run([*store, "replay", "--append", str(copy)])
+        assert refused.exit_code == 3 and "already read whole" in refused.stderr
