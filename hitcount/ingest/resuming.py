@@ -190,7 +190,8 @@ def _start_in(
         return _start(name, fd, _inside_gzip(fd, source, plain.lines), whole, choice, seen)
     copied = plain_copy(saved, fd)
     if copied is not None:  # ... or copied, then emptied in place (copytruncate)
-        seen = f"{name}: read before as {copied.path} (the same lines, copied since)"
+        as_name = "" if copied.path == os.path.realpath(source) else f" as {copied.path}"
+        seen = f"{name}: read before{as_name} (the same lines, copied since)"
         return _start(name, fd, copied, os.fstat(fd).st_size == copied.offset, choice, seen)
     if choice.resume:
         if position is None:
