@@ -40,7 +40,9 @@ def _make_room(inputs: dict[str, InputPosition], path: str, moves: int) -> None:
     if old is None or moves < 0 or _opened(path, old.matches):
         return
     moved_to = _present_name(old)
-    if moved_to is None or (moved_to in inputs and _opened(moved_to, inputs[moved_to].matches)):
+    if moved_to is None or moved_to == path:
+        return
+    if moved_to in inputs and _opened(moved_to, inputs[moved_to].matches):
         return
     _make_room(inputs, moved_to, moves - 1)
     inputs[moved_to] = msgspec.structs.replace(old, path=moved_to)
@@ -52,7 +54,9 @@ def _present_name(position: InputPosition) -> str | None:
     is there)."""  # noqa: D205, D209
     try:
         with os.scandir(os.path.dirname(position.path) or ".") as listing:
-            entries = [e for e in listing if e.path != position.path and e.is_file()]
+            entries = [
+                e for e in listing if e.path != position.path and e.is_file(follow_symlinks=False)
+            ]  # a link is not where a file went (it may even name this one)
         for entry in entries:
             status = entry.stat(follow_symlinks=False)
             same = (status.st_dev, status.st_ino) == (position.device, position.inode)

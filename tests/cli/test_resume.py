@@ -344,3 +344,10 @@ def test_a_log_rotated_by_copytruncate_resumes_in_its_copy(
         assert _total(store) == 160  # each line once
         refused = run([*store, "replay", "--append", str(copy)])
         assert refused.exit_code == 3 and "already read whole" in refused.stderr
+
+
+def test_a_link_beside_a_rotated_log_is_not_taken_for_it(state: list[str], tmp_path: Path) -> None:
+    """`current -> a.ndjson` in the same directory: the rotated file's position goes to
+    `a.ndjson.1`, not to the link (which names the new log)."""  # noqa: D205, D209
+    (tmp_path / "current").symlink_to("a.ndjson")
+    _rotate_then_resume_new_first(state, tmp_path)
