@@ -71,6 +71,11 @@ def number(value: float) -> str:
     return f"{value:.1f}"
 
 
+def upper_bound(high: float) -> str:
+    """An answer's `high` in a table: `none` when it has no upper bound (as `query` says)."""
+    return number(high) if math.isfinite(high) else "none"
+
+
 def metric_text(name: str, value: Any) -> str:
     """A metric as `hitcount metrics` prints it (times also in ISO 8601, parameters inline)."""
     if name in ("clock", "horizon") and isinstance(value, (int, float)):

@@ -16,7 +16,7 @@ from typing import Any
 from hitcount._version import __version__
 from hitcount.model.answers import WindowAnswer
 from hitcount.model.inert import unambiguous
-from hitcount.model.metrics import four_digits, metric_text, number, plain
+from hitcount.model.metrics import four_digits, metric_text, number, plain, upper_bound
 from hitcount.model.timeparse import iso
 from hitcount.views.report import GENERATOR, Report
 from hitcount.views.series import EndpointSeries, Point, total_text
@@ -232,7 +232,7 @@ def _top_table(report: Report) -> str:
         rows.append(
             f"<tr><td class=n>{rank}</td><td class=ep>{cell}</td>"
             f"<td class=n>{_text(number(a.count))}</td><td class=n>{_text(number(a.low))}</td>"
-            f"<td class=n>{_text(_high(a.high))}</td><td>{'yes' if a.exact else 'no'}</td>"
+            f"<td class=n>{_text(upper_bound(a.high))}</td><td>{'yes' if a.exact else 'no'}</td>"
             f"<td class=n>{_text(_peak(report, rank - 1))}</td></tr>"
         )
     head = (
@@ -241,11 +241,6 @@ def _top_table(report: Report) -> str:
     )
     table = f"<table id=top-table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     return _section(title, table)
-
-
-def _high(high: float) -> str:
-    """An upper bound as the text tables show it: `none` when there is none."""
-    return number(high) if math.isfinite(high) else "none"
 
 
 def _peak(report: Report, index: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -20,7 +19,7 @@ from hitcount.cli.render.text import (
     window_text,
 )
 from hitcount.engine.ranking import Ranked
-from hitcount.model.metrics import number
+from hitcount.model.metrics import number, upper_bound
 from hitcount.model.timeparse import iso
 from hitcount.views.json_forms import distinct_json, query_json, ranked_json, rate_json
 
@@ -141,7 +140,7 @@ class AnswerViews(Output):
                 row.result.endpoint,  # the table makes every str cell inert and unambiguous
                 number(a.count),
                 number(a.low),
-                number(a.high) if math.isfinite(a.high) else "none",  # as `query`: no bound
+                upper_bound(a.high),
                 "yes" if a.exact else "no",
                 rate_text(row.rate),
             ]
