@@ -25,6 +25,8 @@ DAMAGED_HINT = "restore a snapshot into a new state (hitcount snapshot restore)"
 
 #: Rows per statement (at most 4 columns here: 800 parameters, far below SQLite's limit).
 ROWS_PER_STATEMENT = 200
+#: Endpoints named in one read statement (`IN (...)` or `VALUES`), with its few parameters.
+NAMES_PER_STATEMENT = 500
 
 
 def insert_rows(
@@ -55,20 +57,21 @@ def rows_of(
     args: tuple[Any, ...] = (),
     *,
     column: str = "endpoint",
-    group: bool = False,
 ) -> Iterator[Any]:
     """The rows of `query` (a SELECT with or without a WHERE) whose `column` is one of
-    `endpoints` (None: all), 500 values to a statement; `group`: grouped by `column`."""  # noqa: D205, D209
-    grouping = f" GROUP BY {column}" if group else ""
+    `endpoints` (None: all), `NAMES_PER_STATEMENT` values to a statement."""  # noqa: D205, D209
+    # rows are handed on one by one, never `yield from` a cursor: a reader that stops early
+    # (a damaged row) would close it when the generator goes, maybe after the connection
     if endpoints is None:
-        yield from db.execute(query + grouping, args)
+        for row in db.execute(query, args):
+            yield row
         return
     joiner = " AND " if " WHERE " in query else " WHERE "
-    for start in range(0, len(endpoints), 500):
-        names = endpoints[start : start + 500]
+    for start in range(0, len(endpoints), NAMES_PER_STATEMENT):
+        names = endpoints[start : start + NAMES_PER_STATEMENT]
         marks = ", ".join("?" * len(names))
-        statement = f"{query}{joiner}{column} IN ({marks}){grouping}"
-        yield from db.execute(statement, (*args, *names))
+        for row in db.execute(f"{query}{joiner}{column} IN ({marks})", (*args, *names)):
+            yield row
 
 
 #: A `names` table of every endpoint `{table}` holds, found by one index seek each (a
@@ -100,15 +103,14 @@ def each_endpoint(
     rows in the index instead of reading the table (what makes a read's cost follow the
     window it asks for, not the state's retention). Its parameters follow the names'.
     """
-    # rows are handed on one by one, never `yield from` a cursor: a reader that stops early
-    # (a damaged row) would close it when the generator goes, maybe after the connection
+    # rows one by one, as `rows_of` hands them
     if endpoints is None:
         for row in db.execute(f"{_EVERY_ENDPOINT.format(table=table)} {query}", args):
             yield row
         return
     unique = list(dict.fromkeys(endpoints))  # as `IN (...)` would: each endpoint once
-    for start in range(0, len(unique), 500):
-        names = unique[start : start + 500]
+    for start in range(0, len(unique), NAMES_PER_STATEMENT):
+        names = unique[start : start + NAMES_PER_STATEMENT]
         values = ", ".join(["(?)"] * len(names))
         for row in db.execute(
             f"WITH names(endpoint) AS (VALUES {values}) {query}", (*names, *args)
@@ -126,8 +128,9 @@ def present_keys(
 ) -> list[tuple[str, int]]:
     """Which `keys`, `(endpoint, value of column)`, have a row in `table`, in key order.
 
-    One statement per 500 endpoints reads the key columns alone over the span of values the
-    keys cover (an append's few endpoints and minutes: one statement, not one per key);
+    One statement per `NAMES_PER_STATEMENT` endpoints reads the key columns alone over the
+    span of values the keys cover (an append's few endpoints and minutes: one statement,
+    not one per key);
     `tier`, for `bucket_chunks`, keeps to that tier's rows.
     """
     wanted = set(keys)
