@@ -263,7 +263,7 @@ class MorrisCounter(Strategy, KeepsLevels):
             return WindowAnswer(0, 0, 0, True, all_time=True, since=self.since())
         estimate = self.estimate(counters)
         low, high = self.interval(estimate)
-        if small_levels(tuple(counters)):  # the normal approximation misses down there
+        if small_levels(counters):  # the normal approximation misses down there
             exact = exact_interval(self.base, self.k, sum(counters))
             if exact is not None:  # both: never below what either covers
                 low, high = min(low, exact[0]), max(high, exact[1])

@@ -14,7 +14,9 @@ so both tails are computed exactly, once per base and number of counters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 #: Each tail left out of the interval.
 _TAIL = 0.025
@@ -28,7 +30,7 @@ _LEAST_TOP = 12
 _MOST_HITS = 64
 
 
-def small_levels(levels: tuple[int, ...]) -> bool:
+def small_levels(levels: Sequence[int]) -> bool:
     """Whether the counters are few and low enough for the exact interval."""
     return len(levels) <= _MOST_COUNTERS and sum(levels) <= _top(len(levels))
 
@@ -59,7 +61,7 @@ class _Sums:
     def __init__(self, base: float, counters: int) -> None:
         self.base, self.counters = base, counters
         self.levels = [1.0] + [0.0] * _top(counters)  # one counter's, before any hit
-        self.cdfs = [_cumulative(_summed(self.levels, counters))]
+        self.cdfs = [list(accumulate(_summed(self.levels, counters)))]
 
     @staticmethod
     @lru_cache(maxsize=32)
@@ -74,7 +76,7 @@ class _Sums:
             if len(self.cdfs) > _MOST_HITS:
                 return False
             self.levels = _after_one_hit(self.levels, self.base)
-            self.cdfs.append(_cumulative(_summed(self.levels, self.counters)))
+            self.cdfs.append(list(accumulate(_summed(self.levels, self.counters))))
         return True
 
 
@@ -105,11 +107,3 @@ def _summed(levels: list[float], counters: int) -> list[float]:
                     added[total + level] += chance * more
         sums = added
     return sums
-
-
-def _cumulative(values: list[float]) -> list[float]:
-    total, running = 0.0, []
-    for value in values:
-        total += value
-        running.append(total)
-    return running
