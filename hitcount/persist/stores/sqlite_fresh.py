@@ -26,7 +26,7 @@ from hitcount.errors import StateError, StoreUnavailableError
 from hitcount.persist.atomic import TEMPORARY_SUFFIX, fsync_directory, temporary_prefix
 from hitcount.persist.decoding import FORMAT
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT
-from hitcount.persist.stores.sqlite_versions import LAYOUT_VERSION, meta_version
+from hitcount.persist.stores.sqlite_versions import LAYOUT_VERSION, meta_version, schema_names
 
 #: SQLite's own mode for the files it creates (the umask applies).
 _MODE = 0o644
@@ -139,14 +139,13 @@ def unfinished(db: sqlite3.Connection, names: set[str], schema: str) -> bool:
     )
 
 
-def _names_of(schema: str, kind: str | None = None) -> set[str]:
-    """The names in `sqlite_master` of a database made by `schema` (tables, indexes; only
-    those of type `kind`, such as `table`, when given)."""  # noqa: D205, D209
+def _names_of(schema: str) -> set[str]:
+    """The names in `sqlite_master` of a database made by `schema` (tables, indexes, and
+    SQLite's own: autoindexes, `sqlite_sequence`)."""  # noqa: D205, D209
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(schema)
-        query = "SELECT name, type FROM sqlite_master"
-        return {name for name, made in db.execute(query) if kind in (None, made)}
+        return {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     finally:
         db.close()
 
@@ -176,8 +175,7 @@ def _refuse_missing_tables(
     row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
     if row is None or meta_version(row[0]) != LAYOUT_VERSION:
         return
-    made = _names_of(schema, "table")
-    missing = sorted({name for name in made if not name.startswith("sqlite_")} - tables)
+    missing = sorted(schema_names(schema, "TABLE") - tables)
     if missing:
         db.close()
         raise StateError(

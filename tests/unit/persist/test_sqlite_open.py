@@ -34,6 +34,11 @@ def _current(path: Path) -> bool:
 def test_the_names_read_from_the_schema_are_the_tables_and_indexes_it_makes() -> None:
     made = {name for name in _names_of(sqlite_store._SCHEMA) if not name.startswith("sqlite_")}
     assert schema_names(sqlite_store._SCHEMA) == made
+    db = sqlite3.connect(":memory:")
+    db.executescript(sqlite_store._SCHEMA)
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db.close()
+    assert schema_names(sqlite_store._SCHEMA, "TABLE") == tables - {"sqlite_sequence"}
     assert {"meta", "events", "sliding_chunks", "sliding_by_endpoint"} <= made
 
 
