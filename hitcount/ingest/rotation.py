@@ -29,15 +29,21 @@ def keep_position(inputs: dict[str, InputPosition], position: InputPosition) -> 
     """Record `position` under its path (never back for one file, `kept`), moving a
     position there of another file to that file's present name first (and one there
     before it to its own: a chain of rotations)."""  # noqa: D205, D209
-    _make_room(inputs, position.path, len(inputs))
+    _make_room(inputs, position.path, len(inputs), position)
     inputs[position.path] = kept(inputs.get(position.path), position)
 
 
-def _make_room(inputs: dict[str, InputPosition], path: str, moves: int) -> None:
-    """Move the position under `path`, unless it is the position of the file now there, to
-    its file's present name (forgotten when that is gone, or has a position of its own)."""  # noqa: D205, D209
+def _make_room(
+    inputs: dict[str, InputPosition],
+    path: str,
+    moves: int,
+    current: InputPosition | None = None,
+) -> None:
+    """Move the position under `path`, unless it is the position of the file now there
+    (`current`: that file's position, when known), to its file's present name (forgotten
+    when that is gone, or has a position of its own)."""  # noqa: D205, D209
     old = inputs.get(path)
-    if old is None or moves < 0 or _opened(path, old.matches):
+    if old is None or moves < 0 or _describes(old, path, current):
         return
     moved_to = _present_name(old)
     if moved_to is None or moved_to == path:
@@ -46,6 +52,18 @@ def _make_room(inputs: dict[str, InputPosition], path: str, moves: int) -> None:
         return
     _make_room(inputs, moved_to, moves - 1)
     inputs[moved_to] = msgspec.structs.replace(old, path=moved_to)
+
+
+def _describes(old: InputPosition, path: str, current: InputPosition | None) -> bool:
+    """Whether `old` is a position of the file now at `path` (`old.matches` it), told from
+    that file's `current` position without opening it again when it can be: another
+    inode is another file; the same inode and head, `old` no further, the same file."""  # noqa: D205, D209
+    if current is not None:
+        if (old.device, old.inode) != (current.device, current.inode):
+            return False
+        if old.same_file(current) and old.offset <= current.offset:
+            return True
+    return _opened(path, old.matches)
 
 
 def _present_name(position: InputPosition) -> str | None:
