@@ -409,19 +409,17 @@ def answer_keys(render: Renderer, keying: Keying) -> None:
 
 
 def warn_refused(render: Renderer, counter: Answering, last_s: float, end: float | None) -> None:
-    """Under an answer of a strategy that refuses late hits inside its retention: how many
-    it refused, when the window may hold some (one within the lateness allowance before
-    the clock cannot)."""  # noqa: D205, D209
-    late, strategy = counter.metrics.late_hits, counter.strategy
-    if not late or not strategy.refuses_inside_retention:
-        return
-    if (end is None or end == counter.clock) and last_s <= counter.max_lateness_s:
-        return
-    render.warn(
-        f"{strategy.name} refused {late:,} hit{'s' if late != 1 else ''} of this state as too"
-        " late (more than --max-lateness behind the latest hit when they came): they are in"
-        " none of its answers, exact or not"
-    )
+    """Under an answer whose window may hold hits the state refused as too late: why its
+    upper bound takes them in (`ehist` and `auto` refuse hits inside their retention)."""  # noqa: D205, D209
+    refused = counter.refused_in(last_s, end)
+    if refused:
+        render.warn(
+            f"{counter.strategy.name} refused {refused:,} hit{'s' if refused != 1 else ''} of"
+            " this state as too late (more than --max-lateness behind the latest hit when"
+            " they came); which endpoint and time each had is not kept, so an answer whose"
+            " window reaches back past the lateness allowance is not exact and its upper"
+            " bound takes them in"
+        )
 
 
 def note_keys(render: Renderer, keying: Keying) -> None:

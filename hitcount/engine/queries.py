@@ -163,7 +163,7 @@ class Answering:
             ConfigurationError: `last_s` is not a positive number.
         """  # noqa: D205
         start, _ = self._window(last_s, now)
-        return honest(self._empty_answer(start))
+        return honest(with_refused(self._empty_answer(start), self._refused(start)))
 
     def widen(self, result: QueryResult) -> QueryResult:
         """A result asked with `widen=False`, its bound taking in the overflow's hits."""
@@ -184,7 +184,31 @@ class Answering:
             answer = answer + self._strategy.query(name, start, end, self._clock_for_query())
         if widen and OVERFLOW_ENDPOINT not in endpoints:
             answer = widened(answer, self._overflow(start, end))
-        return honest(answer)
+        return honest(with_refused(answer, self._refused(start)))
+
+    def refused_in(self, last_s: float, now: float | None = None) -> int:
+        """The hits refused as too late that the window may hold, which no answer counted
+        (its upper bound takes them in: `answer_between`).
+
+        Raises:
+            ConfigurationError: `last_s` is not a positive number.
+        """  # noqa: D205
+        start, _ = self._window(last_s, now)
+        return self._refused(start)
+
+    def _refused(self, start: float) -> int:
+        """The hits refused as too late that a window starting at `start` may hold.
+
+        `ehist` and `auto` refuse hits inside their retention: each was more than
+        `max_lateness_s` behind the clock of then (never behind less: docs/semantics.md),
+        so none is after `clock - max_lateness_s`. Which endpoint and second each had is
+        not kept, so any window reaching before that may hold every one of them. The other
+        strategies refuse only hits older than anything they keep (an incomplete window).
+        """
+        late = self.metrics.late_hits
+        if not late or not self._strategy.refuses_inside_retention or self.clock is None:
+            return 0
+        return late if start < self.clock - self.max_lateness_s else 0
 
     def _overflow(self, start: float, end: float) -> WindowAnswer | None:
         """What `(other endpoints)` holds in the window of a capped state (None: nothing).
@@ -262,6 +286,7 @@ class Answering:
             raise ConfigurationError(f"limit must be >= 1, got {limit}", param="limit")
         start, end = self._window(last_s, now)
         clock, overflow = self._clock_for_query(), self._overflow(start, end)
+        refused = self._refused(start)
         query = self._strategy.query
         owns = {ep: query(ep, start, end, clock) for ep in self._strategy.endpoints()}
         results = [
@@ -270,7 +295,11 @@ class Answering:
                 (ep,),
                 last_s,
                 self._now(now),
-                honest(own if ep == OVERFLOW_ENDPOINT else widened(own, overflow)),
+                honest(
+                    with_refused(
+                        own if ep == OVERFLOW_ENDPOINT else widened(own, overflow), refused
+                    )
+                ),
             )
             for ep, own in owns.items()
             if own.high > 0  # nothing of its own there for certain: left out
@@ -356,6 +385,14 @@ def widened(answer: WindowAnswer, overflow: WindowAnswer | None) -> WindowAnswer
     return msgspec.structs.replace(
         answer, high=answer.high + overflow.high, exact=False, confidence=confidence
     )
+
+
+def with_refused(answer: WindowAnswer, refused: int) -> WindowAnswer:
+    """`answer` with `refused` hits the window may hold though no answer counted them:
+    `high` takes them in, and it is exact no more (0: none can be there)."""  # noqa: D205, D209
+    if not refused:
+        return answer
+    return msgspec.structs.replace(answer, high=answer.high + refused, exact=False)
 
 
 def honest(answer: WindowAnswer) -> WindowAnswer:

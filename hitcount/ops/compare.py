@@ -29,7 +29,8 @@ class StrategyRun:
     memory_entries: int
     state_bytes: int
     replay_s: float
-    #: Hits the strategy refused as too late (the exact counts took them): in no answer.
+    #: Hits the strategy refused as too late (the exact counts took them): in no answer's
+    #: count, in the upper bound of each whose window may hold them.
     late_hits: int = 0
 
     def error(self, endpoint: str, exact: int) -> float:

@@ -266,7 +266,8 @@ def test_answers_of_a_strategy_that_refused_late_hits_in_its_window_say_so(
 ) -> None:
     """3,000 hits 1.2 s apart, then 300 stamped 10 min back: ehist and auto refuse them
     (more than --max-lateness behind), sliding takes them; a window that may hold them says
-    so, one within the lateness allowance before the clock does not."""  # noqa: D205, D209
+    so, is not exact and its upper bound takes them in (QA L4), one within the lateness
+    allowance before the clock is unchanged."""  # noqa: D205, D209
     t0 = 1_795_000_000
     hits = [("/a", t0 + 1.2 * i) for i in range(3000)] + [
         ("/a", t0 + 3000 + 0.1 * i) for i in range(300)
@@ -277,3 +278,11 @@ def test_answers_of_a_strategy_that_refused_late_hits_in_its_window_say_so(
         shown = ok(command)
         assert (warned in shown.stderr) == (strategy != "sliding")
     assert warned not in ok(["query", "/a", "--last", "30s"]).stderr
+    truth = 1500 + 300  # the hits on time after the window's start, and every refused one
+    for answer in (
+        ok_json(["query", "/a", "--last", "30m", "--json"]),
+        ok_json(["top", "--last", "30m", "--json"])[0],
+    ):
+        assert answer["low"] <= truth <= answer["high"]
+        assert answer["exact"] == (answer["count"] == truth)
+    assert ok_json(["query", "/a", "--last", "30s", "--json"])["exact"]

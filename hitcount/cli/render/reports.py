@@ -185,8 +185,9 @@ class ReportViews(Output):
                 name = run.strategy.partition("(")[0]
                 self.warn(
                     f"{name} refused {counted(run.late_hits, 'hit')} as too late (compare"
-                    f" replays with the default --max-lateness, {duration(LATENESS_S)}): they"
-                    " are in none of its answers, so its bounds may miss the exact counts"
+                    f" replays with the default --max-lateness, {duration(LATENESS_S)}): the"
+                    " exact counts take them; its answers do not, and widen their upper"
+                    " bounds by them"
                 )
         if partial:
             which = ", ".join(partial)
