@@ -2,7 +2,8 @@
 
 A strategy may offer a `Reducer` (`Strategy.reducer()`): a small picklable value that a
 worker process applies to its range's hits (`reduce(codes, stamps)`): bucket counts for
-`fixed`, hit counts for `morris`, timestamps sorted per endpoint for `sliding`. The result
+`fixed` (and for `tiered`, on its fine grid: each tier regroups them), hit counts for
+`morris`, timestamps sorted per endpoint for `sliding`. The result
 travels back with the columns; `HitCounter.record_columns` hands it to
 `Strategy.record_reduced` when no hit of the batch is late (and no endpoint cap renames
 endpoints), so the parent only merges. Otherwise the columns are recorded hit by hit as
@@ -14,7 +15,7 @@ numpy is imported inside the functions: `query` never loads it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
@@ -69,9 +70,14 @@ class BucketCounts(msgspec.Struct, frozen=True):
 
     def merge_into(self, tables: MutableMapping[str, dict[int, int]], names: Sequence[str]) -> int:
         """Add the counts to per-endpoint `bucket -> count` tables; the lowest bucket added."""
+        return self.add_to(lambda name: tables.setdefault(name, {}), names)
+
+    def add_to(self, table_of: Callable[[str], dict[int, int]], names: Sequence[str]) -> int:
+        """Add the counts to the `bucket -> count` table `table_of` gives for each endpoint
+        name; the lowest bucket added."""  # noqa: D205, D209
         buckets, counts = self.buckets.tolist(), self.counts.tolist()
         for code, start, end in _runs(self.codes):
-            table = tables.setdefault(names[code], {})
+            table = table_of(names[code])
             run = buckets[start:end]
             if table.keys().isdisjoint(run):  # the usual run: buckets new to the endpoint
                 table.update(zip(run, counts[start:end], strict=True))
@@ -79,6 +85,25 @@ class BucketCounts(msgspec.Struct, frozen=True):
             for bucket, count in zip(run, counts[start:end], strict=True):  # some held
                 table[bucket] = table.get(bucket, 0) + count
         return int(self.buckets.min())
+
+    def regrouped(self, first: int | None, step: int) -> BucketCounts:
+        """The counts of buckets `first` and later (None: all), `step` of them to one bucket
+        (`j // step`): a coarser grid's counts, as `tiered` keeps them."""  # noqa: D205, D209
+        import numpy as np
+
+        codes, buckets, counts = self.codes, self.buckets, self.counts
+        if first is not None and len(buckets) and buckets.min() < first:
+            keep = buckets >= first
+            codes, buckets, counts = codes[keep], buckets[keep], counts[keep]
+        if step == 1 or not len(codes):
+            return BucketCounts(self.made_by, codes, buckets, counts)
+        buckets = buckets // step  # still ascending within each endpoint's run
+        starts = np.flatnonzero(
+            np.concatenate(([True], (codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])))
+        )
+        return BucketCounts(
+            self.made_by, codes[starts], buckets[starts], np.add.reduceat(counts, starts)
+        )
 
 
 class BucketReducer(msgspec.Struct, frozen=True):

@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hitcount.model.answers import EMPTY_ANSWER, WindowAnswer
 from hitcount.strategies.base import Strategy, answer_from_buckets, same_kind
 from hitcount.strategies.capabilities import KeepsBuckets, KeepsTimestamps
+from hitcount.strategies.reductions import BucketCounts, BucketReducer
 from hitcount.strategies.tiered_grid import (
     TIERS,
     Rollup,
@@ -183,6 +185,26 @@ class TieredRollups(Strategy):
                 table[j] = table.get(j, 0) + count
         return len(fresh)
 
+    def reducer(self) -> BucketReducer:
+        """Workers count hits per (endpoint, fine bucket); each tier regroups those."""
+        return BucketReducer(self.fine_s, closed_right=True)
+
+    def record_reduced(self, names: Sequence[str], reduced: object) -> int | None:
+        """Add a worker's fine-bucket counts to each tier after its horizon, as `record_many`
+        would (None: another grid's, or a horizon between fine edges: only hits split it)."""  # noqa: D205, D209
+        if not isinstance(reduced, BucketCounts) or reduced.made_by != self.reducer():
+            return None
+        if (firsts := self.grid.fine_firsts(self.horizons())) is None:
+            return None
+        kept = 0  # the coarse tier's hits, at the end: it takes every hit it does not refuse
+        for k, first in enumerate(firsts):  # fine bucket `first` on: its hits are after it
+            if kept := (part := reduced.regrouped(first, self._steps[k])).hits():
+                part.add_to(partial(self._tier_table, k), names)
+        return kept
+
+    def _tier_table(self, tier: int, endpoint: str) -> dict[int, int]:
+        return self._tables(endpoint)[tier]
+
     def _tables(self, endpoint: str) -> _Tables:
         tables = self._data.get(endpoint)
         if tables is None:
@@ -308,10 +330,7 @@ class TieredRollups(Strategy):
 
     def tier_entries(self) -> dict[str, int]:
         """Buckets held per tier, all endpoints together."""
-        return {
-            tier: sum(len(tables[k]) for tables in self._data.values())
-            for k, tier in enumerate(TIERS)
-        }
+        return {tier: sum(len(t[k]) for t in self._data.values()) for k, tier in enumerate(TIERS)}
 
     def memory_entries(self) -> int:
         """Buckets across all tiers."""

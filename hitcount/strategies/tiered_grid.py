@@ -189,6 +189,17 @@ class TierGrid:
             return i - 1
         return i + 1 if (i + 1) * self.fine_s <= t else i
 
+    def fine_firsts(self, horizons: Iterable[float]) -> list[int | None] | None:
+        """Per horizon, the first fine bucket all of whose hits are after it (None: -inf,
+        every one); None when one lies between fine edges, where only the hits can tell."""  # noqa: D205, D209
+        firsts: list[int | None] = []
+        for t in horizons:
+            m = round(t / self.fine_s) if math.isfinite(t) else None
+            if t != -math.inf and (m is None or m * self.fine_s != t):
+                return None
+            firsts.append(m)
+        return firsts
+
     def ceil_index(self, t: float) -> int:
         """The fine edge index `i` with `(i - 1) * fine_s < t <= i * fine_s`."""
         i = math.ceil(t / self.fine_s)

@@ -1,8 +1,9 @@
 """Workers count their range for the strategy; the parent merges, lateness stays exact.
 
-A range with no late hit arrives reduced (bucket counts, sorted runs, hit counts) and the
-parent only merges it; a range with a late hit, including one whose very first line is late
-against the previous range's newest hit, is recorded from its columns as before. The oracle
+A range with no late hit arrives reduced (bucket counts, `tiered`'s fine ones too, sorted
+runs, hit counts) and the parent only merges it; a range with a late hit, including one whose
+very first line is late against the previous range's newest hit, is recorded from its
+columns as before. The oracle
 is the same hits recorded one by one with `HitCounter.record` (for `morris`, whose counters
 draw at random: the same parallel replay with the reductions switched off).
 """
@@ -91,7 +92,21 @@ def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("gzipped", [False, True])
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("fixed", {"window_s": 10, "retention_s": 120}), ("sliding", {"max_window_s": 120})],
+    [
+        ("fixed", {"window_s": 10, "retention_s": 120}),
+        ("sliding", {"max_window_s": 120}),
+        (
+            "tiered",
+            {
+                "fine_s": 2,
+                "fine_retention_s": 30,
+                "mid_s": 10,
+                "mid_retention_s": 60,
+                "coarse_s": 20,
+                "coarse_retention_s": 120,
+            },
+        ),
+    ],
 )
 def test_reduced_ranges_and_late_ranges_give_the_hit_by_hit_state(
     tmp_path: Path,

@@ -144,7 +144,11 @@ def test_a_reduction_made_on_another_grid_is_refused() -> None:
     assert fixed.record_reduced(NAMES, other) is None
     assert fixed.record_reduced(NAMES, HitReducer().reduce(*_arrays([(0, 1e9)]))) is None
     assert create_strategy("morris").record_reduced(NAMES, other) is None
-    assert create_strategy("tiered").reducer() is None
+    tiered = create_strategy("tiered", fine_s=5.0)
+    assert (
+        tiered.record_reduced(NAMES, BucketReducer(10.0, True).reduce(*_arrays([(0, 1e9)]))) is None
+    )
+    assert create_strategy("ehist").reducer() is None
     assert not list(fixed.endpoints())
 
 
@@ -218,3 +222,46 @@ def test_a_hit_lands_in_the_bucket_whose_edges_hold_it(
         assert j == in_bulk
         lo, hi = j * width, (j + 1) * width
         assert (lo < ts <= hi) if right else (lo <= ts < hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hits=hits_st,
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+    fine=st.sampled_from([1.0, 2.0, 0.5, 0.3, 7.0]),
+    steps=st.tuples(st.sampled_from([2, 3, 5]), st.sampled_from([2, 4])),
+    reach=st.floats(2.0, 40.0),
+    horizons=st.lists(st.tuples(st.floats(0, 5000), st.booleans()), min_size=4, max_size=4),
+)
+def test_tiered_fine_bucket_counts_regrouped_per_tier_equal_hit_by_hit(
+    hits: list[tuple[int, float]],
+    cuts: list[int],
+    fine: float,
+    steps: tuple[int, int],
+    reach: float,
+    horizons: list[tuple[float, bool]],
+) -> None:
+    """Each batch after a prune at a drawn horizon, or a horizon set between fine edges (as a
+    swap from `sliding` sets it), where the reduction is refused and the hits are recorded
+    instead; hits at or before the horizon are refused either way."""  # noqa: D205, D209
+    mid, coarse = fine * steps[0], fine * steps[0] * steps[1]
+    params = {"fine_s": fine, "mid_s": mid, "coarse_s": coarse}
+    for tier, retention in (("fine", reach * fine), ("mid", 2 * reach * coarse)):
+        params[f"{tier}_retention_s"] = retention
+    params["coarse_retention_s"] = 4 * reach * coarse
+    reduced, one_by_one = create_strategy("tiered", **params), create_strategy("tiered", **params)
+    batches = _batches(sorted(hits, key=lambda hit: hit[1]), cuts)
+    for batch, (horizon, between) in zip(batches, sorted(horizons), strict=False):
+        for strategy in (reduced, one_by_one):
+            if between:  # as a swap from `sliding` leaves it: anywhere
+                strategy.horizon = max(strategy.horizon, 1e9 + horizon)
+            else:
+                strategy.prune(1e9 + horizon)  # cuts every tier on its edges
+        made = reduced.reducer()
+        assert made is not None
+        kept = reduced.record_reduced(NAMES, made.reduce(*_arrays(batch)))
+        taken = sum(one_by_one.record(NAMES[code], ts) for code, ts in batch)  # late: refused
+        if kept is None:  # a horizon between fine edges: the hits themselves
+            kept = sum(reduced.record(NAMES[code], ts) for code, ts in batch)
+        assert kept == taken
+    assert reduced.to_state() == one_by_one.to_state()
