@@ -10,6 +10,7 @@ read whole (unless `again`), and one file named twice in one replay.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -158,6 +159,8 @@ def plan_starts(
         except OSError:
             continue  # the replay says what is wrong with it
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue  # a directory, a device: the replay says what is wrong with it
             start = _start_in(saved, source, fd, _Choice(resume, again, note))
         finally:
             os.close(fd)

@@ -351,3 +351,16 @@ def test_a_link_beside_a_rotated_log_is_not_taken_for_it(state: list[str], tmp_p
     `a.ndjson.1`, not to the link (which names the new log)."""  # noqa: D205, D209
     (tmp_path / "current").symlink_to("a.ndjson")
     _rotate_then_resume_new_first(state, tmp_path)
+
+
+@pytest.mark.parametrize("flags", [[], ["--resume"], ["--again"]])
+def test_appending_a_directory_is_an_input_error_on_a_state_with_positions(
+    state: list[str], tmp_path: Path, flags: list[str]
+) -> None:
+    """A state that recorded input positions looked inside a directory named as an input
+    for one of them: an internal error (QA P1). It is the replay's own error, exit 3."""  # noqa: D205, D209
+    ok([*state, "replay", str(_write(tmp_path / "a.ndjson", 0, 30)), "-s", "fixed"])
+    (tmp_path / "logs").mkdir()
+    result = run([*state, "replay", "--append", *flags, str(tmp_path / "logs")])
+    assert_error(result, 3, "is a directory")
+    assert _total(state) == 30
