@@ -245,8 +245,13 @@ def lookup(record: Mapping[str, Any], name: str) -> Any:
 
 
 def _text(value: Any) -> str:
+    """A field's value as text, as JSON writes it: `true`, `404`, `{"a":1}`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, dict | list):
+        return msgspec.json.encode(value).decode()
     return str(value)
 
 

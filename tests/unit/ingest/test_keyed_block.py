@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -315,3 +316,23 @@ def test_the_per_line_path_decodes_each_ndjson_line_once_with_the_same_outcome(
     assert got == two_decodes(keying, line)
     if not isinstance(got, str):  # a line read: the parser's own decode was not needed
         assert calls == []
+
+
+@pytest.mark.parametrize("path", [per_line, fast])
+def test_booleans_and_objects_read_as_json_writes_them(path: Callable[..., Seen]) -> None:
+    """`true` is `true`, not Python's `True`, and an object is compact JSON: `cached!=true`
+    let every line through (QA R2). Expected values written by hand."""  # noqa: D205, D209
+    rows = [{"endpoint": "/a", "ts": 1_700_000_000 + i, "cached": c, "req": {"x": i % 2}}
+            for i, c in enumerate([True, True, False, None])]  # fmt: skip
+    block = "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+    def endpoints(keys: list[str], where: list[str]) -> list[str]:
+        hits, bad, _ = path([block], "ndjson", Keying.parse(keys, where, None, False))
+        assert not bad or keys == ["{cached}"]  # the null one: no value for a key
+        return [endpoint for endpoint, _, _ in hits]
+
+    assert endpoints(["{path}"], ["cached=true"]) == ["/a", "/a"]
+    assert endpoints(["{path}"], ["cached!=true"]) == ["/a"]  # null: no value, skipped
+    assert endpoints(["{path}"], ["cached=false"]) == ["/a"]
+    assert endpoints(["{cached}"], []) == ["true", "true", "false"]
+    assert endpoints(["{req}"], []) == ['{"x":0}', '{"x":1}', '{"x":0}', '{"x":1}']
