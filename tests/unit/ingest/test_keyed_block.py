@@ -267,7 +267,7 @@ def test_values_python_calls_equal_keep_their_own_keys() -> None:
     block = "".join(f'{{"endpoint": "/a", "ts": 1700000000, "status": {v}}}\n' for v in values)
     keying = Keying.parse(["{status}"], [], None, False)
     found = fast([block.encode()], "ndjson", keying)
-    assert [key for key, _, _ in found[0]] == ["True", "1", "1", "False", "0", "0", "1"]
+    assert [key for key, _, _ in found[0]] == ["true", "1", "1", "false", "0", "0", "1"]
     assert found == per_line([block.encode()], "ndjson", keying)
 
 
