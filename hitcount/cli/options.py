@@ -427,5 +427,5 @@ def note_keys(render: Renderer, keying: Keying) -> None:
     if not keying.default:
         render.note(
             f"endpoints are {keying.describe()}"
-            " (set by replay --key/--where/--field/--decode-paths)"
+            " (set by replay --key/--where/--field/--decode-paths/--log-format)"
         )

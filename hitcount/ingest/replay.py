@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.fast_paths import Block, CsvColumns, range_options, read_ahead
-from hitcount.ingest.formats import format_from_name, make_parser
+from hitcount.ingest.formats import LOG_FORMAT_PREFIX, format_from_name, make_parser
 from hitcount.ingest.formats.csv import CsvParser
 from hitcount.ingest.formats.keyed import keyed
 from hitcount.ingest.progress import ProgressHandler, input_size
@@ -156,7 +156,8 @@ class Replayer(Recorder):
         on_progress: ProgressHandler | None,
     ) -> None:
         super().__init__(counter, strict, on_bad_line, on_progress)
-        self.fmt = fmt
+        layout = counter.keying.layout  # what the state's keys were read with
+        self.fmt = fmt if fmt is not None or layout is None else LOG_FORMAT_PREFIX + layout
         self.on_checkpoint: CheckpointHandler | None = None
         self.source_lines = 0  # lines of the current source read (or skipped) so far
         self._lines_counted = 0  # of `report.lines_read`, those in the counter's metrics

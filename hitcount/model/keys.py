@@ -78,7 +78,9 @@ class Keying(msgspec.Struct, frozen=True):
 
     `fields` maps `endpoint`, `ts` or `user` to the input field holding it (`--field`);
     `decode_paths` decodes each line's path before the filters and the key see it;
-    `more_keys` are the templates of further `--key` options (a line counts under each).
+    `more_keys` are the templates of further `--key` options (a line counts under each);
+    `layout` is the `--log-format` the fields were read with (None: the format's own
+    parser), kept with keys and filters since it decides what a field such as `host` is.
     """
 
     key: str = DEFAULT_KEY
@@ -86,6 +88,7 @@ class Keying(msgspec.Struct, frozen=True):
     fields: tuple[tuple[str, str], ...] = ()
     decode_paths: bool = False
     more_keys: tuple[str, ...] = ()
+    layout: str | None = None
 
     def __post_init__(self) -> None:
         for template in self.templates:
@@ -111,8 +114,11 @@ class Keying(msgspec.Struct, frozen=True):
         where: list[str] | None,
         fields: Mapping[str, str] | None = None,
         decode_paths: bool = False,
+        layout: str | None = None,
     ) -> Keying:
         """The `--key` (one, or a list), `--where`, (parsed) `--field`, `--decode-paths` options.
+
+        `layout` (`--log-format`) is kept only with keys or filters, whose fields it reads.
 
         Raises:
             ConfigurationError: a template without a field, or a filter that does not parse.
@@ -127,7 +133,17 @@ class Keying(msgspec.Struct, frozen=True):
                 )
         keys = [key] if isinstance(key, str) else list(key or [])
         first, *more = keys or [DEFAULT_KEY]
-        return cls(first, rules, mapping, decode_paths, tuple(more))
+        keying = cls(first, rules, mapping, decode_paths, tuple(more))
+        return keying if keying.default else msgspec.structs.replace(keying, layout=layout)
+
+    def counts_like(self, other: Keying) -> bool:
+        """Whether `other` counts lines as this does: the same keys and filters in any order
+        (a line counts under each key, and must pass every filter)."""  # noqa: D205, D209
+        return self._counting() == other._counting()
+
+    def _counting(self) -> tuple[object, ...]:
+        rules = frozenset(map(str, self.where))
+        return frozenset(self.templates), rules, self.fields, self.decode_paths, self.layout
 
     @property
     def counts_path(self) -> bool:
@@ -173,6 +189,8 @@ class Keying(msgspec.Struct, frozen=True):
             saved["fields"] = dict(self.fields)
         if self.decode_paths:
             saved["decode_paths"] = True
+        if self.layout is not None:
+            saved["log_format"] = self.layout
         return saved
 
     @classmethod
@@ -190,6 +208,7 @@ class Keying(msgspec.Struct, frozen=True):
             list(data.get("where") or []),
             {str(k): str(v) for k, v in fields.items()},
             data.get("decode_paths") is True,
+            layout if isinstance(layout := data.get("log_format"), str) else None,
         )
 
     def describe(self) -> str:
@@ -198,7 +217,8 @@ class Keying(msgspec.Struct, frozen=True):
         fields = ", ".join(f"{name}={source}" for name, source in self.fields)
         decoded = " paths decoded" if self.decode_paths else ""
         keys = f"keys {' and '.join(self.templates)}" if self.more_keys else f"key {self.key}"
-        return f"{keys}{where}" + (f" fields {fields}" if fields else "") + decoded
+        layout = f" read with --log-format {self.layout!r}" if self.layout is not None else ""
+        return f"{keys}{where}" + (f" fields {fields}" if fields else "") + decoded + layout
 
 
 def decode_path(path: str) -> str:

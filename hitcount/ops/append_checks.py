@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import msgspec
+
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
+from hitcount.ingest.formats import LOG_FORMAT_PREFIX
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.strategies import get_strategy
@@ -50,20 +53,33 @@ def check_same_lateness(counter: HitCounter, max_lateness_s: float | None) -> No
     )
 
 
-def check_same_keying(counter: HitCounter, keying: Keying | None) -> None:
-    """Under `append`: the keys and filters asked for (if any) must be the saved ones.
+def check_same_keying(counter: HitCounter, keying: Keying | None, fmt: str | None) -> None:
+    """Under `append`: the keys and filters asked for (if any) must be the saved ones, and
+    so must the `--log-format` layout they were read with (`fmt`; None: the saved one).
 
     Raises:
         ConfigurationError: different ones: the state would mix two kinds of endpoint.
-    """
-    if keying is None or keying == counter.keying:
-        return
-    raise ConfigurationError(
-        f"the saved state counts {counter.keying.describe()}; --append cannot change it to"
-        f" {keying.describe()} (the endpoints would mix)",
-        hint="append without --key/--where/--field/--decode-paths (the saved ones apply), or"
-        " replay without --append",
-    )
+    """  # noqa: D205
+    saved = counter.keying
+    custom = fmt is not None and fmt.startswith(LOG_FORMAT_PREFIX)
+    layout = fmt.removeprefix(LOG_FORMAT_PREFIX) if fmt is not None and custom else None
+    if keying is not None and fmt is None:  # no --log-format: the saved layout reads the lines
+        keying = msgspec.structs.replace(keying, layout=saved.layout)
+    if keying is not None and not keying.counts_like(saved):
+        raise ConfigurationError(
+            f"the saved state counts {saved.describe()}; --append cannot change it to"
+            f" {keying.describe()} (the endpoints would mix)",
+            hint="append without --key/--where/--field/--decode-paths/--log-format (the saved"
+            " ones apply), or replay without --append",
+        )
+    if keying is None and fmt is not None and not saved.default and layout != saved.layout:
+        read = f"--log-format {layout!r}" if layout is not None else f"--format {fmt}"
+        raise ConfigurationError(
+            f"the saved state counts {saved.describe()}; --append cannot read its lines with"
+            f" {read} (a field such as host would mean another thing)",
+            hint="append without --format/--log-format (the saved way of reading applies), or"
+            " replay without --append",
+        )
 
 
 def check_same_cap(counter: HitCounter, cap: int | None) -> None:

@@ -189,7 +189,7 @@ def _check_compatible(counters: Sequence[HitCounter], names: Sequence[str]) -> N
                 hint="replay the shards all with distinct users (or all --no-distinct);"
                 " [lo, hi) buckets come from a state saved by an older version: replay it again",
             )
-        if counter.keying != first.keying:
+        if not counter.keying.counts_like(first.keying):
             raise MergeRefusedError(
                 f"{name} counts {counter.keying.describe()}, but {names[0]} counts"
                 f" {first.keying.describe()}; their endpoints cannot be merged",

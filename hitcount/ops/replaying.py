@@ -173,7 +173,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: R
         counter.set_max_lateness(settings.max_lateness_s)
     precision = settings.distinct_precision
     check_same_distinct(counter, not settings.distinct, precision, hooks.on_note)
-    check_same_keying(counter, settings.keying)
+    check_same_keying(counter, settings.keying, settings.fmt)
     check_same_cap(counter, settings.max_endpoints)
 
 
@@ -195,7 +195,7 @@ def _append_shared(
         check_same_distinct(
             counter, not settings.distinct, precision, hooks.on_note, can_fold=False
         )
-        check_same_keying(counter, settings.keying)
+        check_same_keying(counter, settings.keying, settings.fmt)
         check_same_lateness(counter, settings.max_lateness_s)
         hooks.on_counter(counter)
         if counter.lateness_note:

@@ -302,3 +302,54 @@ def test_a_where_glob_keeps_what_the_same_query_pattern_names(tmp_path: Path) ->
     ok([*state, "replay", str(log), "-s", "sliding", "--where", "path=/[x]"])
     kept = ok_json([*state, "top", "--last", "1d", "--json"])
     assert sorted((row["endpoint"], row["count"]) for row in kept) == [("/[x]", 2), ("/x", 1)]
+
+
+def test_the_same_keys_and_filters_in_another_order_count_alike(tmp_path: Path) -> None:
+    """Filters must all hold and a line counts under every key: their order changes no
+    count, so an append or a merge giving them in another order is not refused (QA R5)."""  # noqa: D205, D209
+    source = tmp_path / "a.ndjson"
+    rows = [
+        {"endpoint": "/a", "ts": t, "status": 200 + t % 3, "method": "GET"} for t in range(1, 7)
+    ]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    one = [
+        "--key",
+        "{status}",
+        "--key",
+        "{method}",
+        "--where",
+        "method=GET",
+        "--where",
+        "status<202",
+    ]
+    other = [
+        "--key",
+        "{method}",
+        "--key",
+        "{status}",
+        "--where",
+        "status<202",
+        "--where",
+        "method=GET",
+    ]
+    shards = []
+    for name, options in (("one", one), ("other", other)):
+        state = ["--state", str(tmp_path / f"{name}.db")]
+        ok([*state, "replay", str(source), *ALL_TIME, *options])
+        ok(
+            [
+                *state,
+                "replay",
+                str(source),
+                "--append",
+                "--again",
+                *(other if name == "one" else one),
+            ]
+        )
+        shards.append(str(tmp_path / f"{name}.json"))
+        ok([*state, "snapshot", "save", shards[-1]])
+    merged = tmp_path / "merged.json"
+    ok(["merge", *shards, "-o", str(merged)])
+    ok(["--state", str(tmp_path / "m.db"), "snapshot", "restore", str(merged)])
+    rows = ok_json(["--state", str(tmp_path / "m.db"), "top", "--last", "1000d", "--json"])
+    assert {row["endpoint"]: row["count"] for row in rows} == {"200": 8, "201": 8, "GET": 16}

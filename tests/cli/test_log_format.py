@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_keys import NGINX, counts, needs_logs, nginx_lines
-from tests.cli_helpers import assert_error, ok, run
+from tests.cli_helpers import assert_error, ok, ok_json, run
+from tests.conftest import fresh_namespace
 
 ALL_TIME = ["-s", "sliding", "--max-window", "1e9"]
 NGINX_COMBINED = (
@@ -93,3 +94,68 @@ def test_a_log_no_line_of_which_fits_the_layout_hints_at_the_layout(tmp_path: Pa
     assert result.exit_code == 3
     assert "no hits: all 2 lines are bad" in result.stderr
     assert "hint: nothing was saved; is the --log-format layout the log's?" in result.stderr
+
+
+VHOSTS = NGINX_COMBINED + " $host"
+
+
+@pytest.fixture(params=["state.db", "state.json", "redis"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    """A SQLite state, a JSON state, a Redis namespace."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        return ["--store", url, "--namespace", fresh_namespace()]
+    return ["--state", str(tmp_path / request.param)]
+
+
+def _vhost_line(second: int, vhost: str) -> str:
+    return (f'1.2.3.4 - - [27/Nov/2026:12:00:{second:02d} +0000] "GET /a HTTP/1.1" 200 5 "-"'
+            f' "ua" {vhost}\n')  # fmt: skip
+
+
+def test_the_layout_keys_were_read_with_is_remembered(where: list[str], tmp_path: Path) -> None:
+    """`{host}` is the vhost under a layout with `$host`, the client under the built-in
+    parser: an append without `--log-format` read the log as combined and counted client
+    addresses as vhosts (QA R1). The saved layout reads it; another way is refused."""  # noqa: D205, D209
+    days = []
+    for day, vhost in enumerate(["shop.example.com", "blog.example.com", "shop.example.com"]):
+        days.append(tmp_path / f"day{day}.log")
+        days[-1].write_text(_vhost_line(day, vhost))
+    ok([*where, "replay", str(days[0]), *ALL_TIME, "--log-format", VHOSTS, "--key", "{host}"])
+    ok([*where, "replay", "--append", str(days[1])])  # the saved layout reads it
+    ok([*where, "replay", "--append", str(days[2]), "--key", "{host}"])  # the same keys
+    top = ok_json([*where, "top", "--last", "1000d", "--json"])
+    assert {row["endpoint"]: row["count"] for row in top} == {
+        "shop.example.com": 2, "blog.example.com": 1
+    }  # fmt: skip
+    for other in (["--format", "combined"], ["--log-format", NGINX_COMBINED]):
+        refused = run([*where, "replay", "--append", "--again", str(days[0]), *other])
+        assert_error(refused, 2, "--append cannot read its lines with")
+    refused = run([*where, "replay", "--append", "--again", str(days[0]), "--key", "{host}",
+                   "--log-format", NGINX_COMBINED])  # fmt: skip
+    assert_error(refused, 2, "--append cannot change it")
+    assert ok_json([*where, "metrics", "--json"])["total_hits"] == 3  # nothing saved
+
+
+def test_keys_read_by_the_built_in_parser_refuse_a_layout(tmp_path: Path) -> None:
+    """The other way round: `{host}` saved as the client cannot go on as the vhost."""
+    state = ["--state", str(tmp_path / "s.db")]
+    log = tmp_path / "a.log"
+    log.write_text(_vhost_line(0, "shop.example.com").rsplit(" ", 1)[0] + "\n")
+    ok([*state, "replay", str(log), *ALL_TIME, "--key", "{host}"])
+    for layout in (VHOSTS, NGINX_COMBINED):
+        refused = run([*state, "replay", "--append", "--again", str(log), "--log-format", layout])
+        assert_error(refused, 2, "--append cannot read its lines with --log-format")
+    ok([*state, "replay", "--append", "--again", str(log), "--format", "combined"])
+    assert ok_json([*state, "metrics", "--json"])["total_hits"] == 2
+
+
+def test_paths_may_be_read_by_any_layout(tmp_path: Path) -> None:
+    """Without keys or filters the path is the path: no layout is kept or asked for."""
+    state = ["--state", str(tmp_path / "s.db")]
+    log = tmp_path / "a.log"
+    log.write_text(_vhost_line(0, "shop.example.com"))
+    ok([*state, "replay", str(log), *ALL_TIME, "--log-format", VHOSTS])
+    ok([*state, "replay", "--append", "--again", str(log), "--log-format", NGINX_COMBINED])
+    assert "keys" not in ok_json([*state, "metrics", "--json"])
+    assert ok_json([*state, "metrics", "--json"])["total_hits"] == 2

@@ -246,7 +246,7 @@ def replay(
         traced=trace or trace_json is not None, max_endpoints=max_endpoints,
         keying=(
             None if key is None and not where and not field and not decode_paths
-            else Keying.parse(key, where, parse_fields(field), decode_paths)
+            else Keying.parse(key, where, parse_fields(field), decode_paths, log_format)
         ),
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)
