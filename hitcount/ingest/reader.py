@@ -217,6 +217,20 @@ def skip_lines(
         yield count + 1, block[cut:]
 
 
+def lines_end(path: str, size: int) -> int:
+    """Where the whole lines of the file's first `size` bytes end: after its last newline."""
+    with open(path, "rb") as handle:
+        end = size
+        while end > 0:
+            start = max(0, end - _CHUNK_BYTES)
+            handle.seek(start)
+            found = handle.read(end - start).rfind(b"\n")
+            if found >= 0:
+                return start + found + 1
+            end = start
+    return 0
+
+
 def line_count(block: bytes) -> int:
     """How many lines `split_block` finds in a block (the last may lack its newline)."""
     return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)

@@ -20,6 +20,7 @@ from hitcount.ingest.progress import ProgressHandler, input_size
 from hitcount.ingest.reader import (
     blocks_after,
     iter_blocks,
+    lines_end,
     open_input,
     read_offset,
     refuse_wide_text,
@@ -80,6 +81,7 @@ def replay(
     on_checkpoint: CheckpointHandler | None = None,
     starts: Mapping[str, InputPosition] | None = None,
     stop: Callable[[], bool] | None = None,
+    resume: bool = False,
 ) -> ReplayReport:
     """Record every hit of `sources` (paths, or `-` for stdin) into `counter`.
 
@@ -96,6 +98,9 @@ def replay(
         starts: where some sources start (their saved positions: resuming).
         stop: asked after each batch recorded; True ends the replay there (the report says
             `stopped`), e.g. at the first alert.
+        resume: reading on where an earlier replay left a file that may still be written
+            (`--resume`): a plain file's last line without its newline yet is not read, and
+            its position ends before it (`report.held` names it).
 
     Raises:
         InputError: a missing/unreadable file, an unknown format, (strict) a bad line, or
@@ -106,6 +111,7 @@ def replay(
     replayer = Replayer(counter, fmt, strict, on_bad_line, on_progress)
     replayer.on_checkpoint = on_checkpoint
     replayer.stop = stop
+    replayer.hold_unfinished = resume
     sources = _paths(sources)
     replayer.total_bytes = input_size(sources)
     replayer.line_by_line = small_without_numpy(sources, replayer.total_bytes)
@@ -168,11 +174,13 @@ class Replayer(Recorder):
         self.place: Place | None = None
         self._started = 0  # lines read before the current input, less those it skipped
         self.current = ""  # the input being read (its name as given)
+        #: `resume`: a plain file's last line without a newline is left out (`_held`: it was).
+        self.hold_unfinished, self._held = False, False
 
     def source(self, source: str, start: InputPosition | None = None) -> None:
         """Replay one input file (or `-`), after `start` (its saved position, if any)."""
         skip = start.lines if start is not None else 0
-        self.current = source
+        self.current, self._held = source, False
         self._last_bad = 0  # of this source: see `_kept_lines`
         self.begin(source)
         started = self._started = self.report.lines_read - skip
@@ -210,12 +218,24 @@ class Replayer(Recorder):
     def _serial(self, source: str, started: int, stream: BinaryIO, blocks: Iterable[Block]) -> None:
         """Record `blocks`, read from `stream`, on this core."""
         for first, block in blocks:
+            if self._holds(first, block):
+                continue
             self._offset = read_offset(stream)
             self._placed(first, block)
             self.block(first, block)
             self._checkpoint(source, started)
         self._offset = read_offset(stream)
         self._next_input()
+
+    def _holds(self, first: int, block: bytes | None) -> bool:
+        """Whether `block` is a last line without its newline that `resume` leaves out (it
+        comes alone: every other block ends a line)."""  # noqa: D205, D209
+        unfinished = block is not None and not block.endswith(b"\n")
+        if not (self.hold_unfinished and unfinished and self.place and not self.place.gzip):
+            return False
+        self.report.held.append((self.name, first))
+        self._held = True
+        return True
 
     def _placed(self, first: int, block: bytes | None) -> None:
         """The lines from `first` (`block`) are about to be recorded."""
@@ -226,7 +246,7 @@ class Replayer(Recorder):
         """The current input is read to its end: its bytes count as done."""
         if self.place is not None:
             lines = self._kept_lines(self._started)
-            if lines == self.report.lines_read - self._started:
+            if lines == self.report.lines_read - self._started and not self._held:
                 self.place.finish(lines, self._offset)
             else:  # an unfinished last line that did not count: read again next time
                 self.place.record(lines)
@@ -289,7 +309,9 @@ class Replayer(Recorder):
             return True
         with open(source, "rb") as head:  # cut into ranges: open_input's check is not met
             refuse_wide_text(self.name, head.read(4))
-        ranges = parallel.plan_ranges(source, Path(source).stat().st_size)
+        size = Path(source).stat().st_size
+        whole = lines_end(source, size) if self.hold_unfinished else size
+        ranges = parallel.plan_ranges(source, whole)
         if not ranges:
             return False
         number = 1
@@ -300,6 +322,8 @@ class Replayer(Recorder):
                 self.place.reached(start)
             self._range(source, started, number, reread, result, end)
             number += result[0]
+        if whole < size:  # a last line without its newline: see `_holds`
+            self.report.held.append((self.name, number))
         self._next_input()
         return True
 

@@ -40,6 +40,9 @@ class ReplayReport(msgspec.Struct):
     stopped: bool = False
     #: The earliest timestamp among the hits read (inf: none).
     oldest_ts: float = math.inf
+    #: Under `resume`, the inputs whose last line had no newline yet, `(name, its number)`:
+    #: a writer may be in the middle of it, so it is left for the next resume.
+    held: list[tuple[str, int]] = msgspec.field(default_factory=list)
 
     @property
     def late_hits(self) -> int:

@@ -281,8 +281,14 @@ def _replay(
     if needs_slow_scanner_note(sources, settings.fmt):
         hooks.on_note(SLOW_SCANNER_NOTE)
     with hooks.progress() as on_progress:
-        return replay_sources(
+        report = replay_sources(
             counter, sources, fmt=settings.fmt, strict=settings.strict,
             on_bad_line=hooks.on_bad_line, on_progress=on_progress, stop=hooks.should_stop,
-            **extra,
+            resume=settings.resume, **extra,
         )  # fmt: skip
+    for name, number in report.held:
+        hooks.on_note(
+            f"{name}:{number}: the last line has no newline yet (its writer may be in the"
+            " middle of it): left for the next --resume"
+        )
+    return report

@@ -183,3 +183,25 @@ def test_an_endpoint_cap_takes_the_columns_not_the_reduction(
         oracle.record(f"/e{int(ts) % 5}", ts, _user(ts))
     assert len(seen) > 6 and seen.count(None) == len(seen)
     assert capped.strategy.to_state() == oracle.strategy.to_state()
+
+
+@pytest.mark.parametrize("workers", ["2", "0"])
+def test_resume_leaves_a_last_line_without_its_newline_in_ranges_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """Under `resume` the unfinished last line is not read, on every core or on one, and
+    the position ends before it; the next resume reads it whole (QA P2)."""  # noqa: D205, D209
+    path, stamps = _late_file(tmp_path, "ndjson", False)
+    _parallel(monkeypatch)
+    monkeypatch.setenv("HITCOUNT_WORKERS", workers)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-9])  # the writer is in the middle of the last line
+    counter = HitCounter("sliding", max_window_s=10**6, max_lateness_s=10**6)
+    report = replay(counter, [str(path)], resume=True)
+    assert report.held == [(str(path), len(stamps))]
+    assert counter.metrics.total_hits == report.lines_read == len(stamps) - 1
+    position = counter.inputs[str(path)]
+    assert (position.lines, position.offset) == (len(stamps) - 1, whole.rindex(b"\n", 0, -1) + 1)
+    path.write_bytes(whole)
+    replay(counter, [str(path)], resume=True, starts={str(path): position})
+    assert counter.metrics.total_hits == len(stamps)
