@@ -7,6 +7,7 @@ hitcount's own parsers. Every test runs on its own state file (`state_env`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.cli_helpers import ok, ok_json, run
@@ -56,3 +57,20 @@ def test_events_beyond_the_limit_are_said_to_be_left_out(tmp_path: Path) -> None
         every = ok([*state, "events", "-n", "80"])
         assert every.stdout.count("endpoint_switched") == 80
         assert "left out" not in every.stderr
+
+
+def test_until_alone_keeps_every_event_up_to_it(tmp_path: Path) -> None:
+    """`--until X` alone was the hour before X, and its empty answer said the log held no
+    such events (QA R4); `--last` still bounds it, and an empty answer names its window."""  # noqa: D205, D209
+    log, state = tmp_path / "a.ndjson", ["--state", str(tmp_path / "s.db")]
+    rows = [{"endpoint": "/x", "ts": t} for t in (1_000_000, 1_000_001, 1_000_002, 1_009_000)]
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ok([*state, "replay", str(log), "--alert", "/x>2/60s"])
+    every = ok_json([*state, "events", "--json"])
+    assert [e["event"] for e in every] == ["threshold_exceeded", "threshold_cleared"]
+    exceeded_at = every[0]["clock"]
+    assert ok_json([*state, "events", "--until", "1008000", "--json"]) == every[:1]
+    assert ok_json([*state, "events", "--now", "1008000", "--json"]) == every[:1]
+    shown = ok([*state, "events", "--until", "1008000", "--last", "1h"])
+    assert "no such events in the state's event log with a log clock in" in shown.stderr
+    assert exceeded_at == 1_000_002

@@ -10,6 +10,7 @@ from hitcount.cli import options as opt
 from hitcount.cli.options import context
 from hitcount.errors import ConfigurationError
 from hitcount.model.events import EVENT_FIELDS, REMEMBERED
+from hitcount.model.timeparse import iso
 from hitcount.persist.state import load_counter, read_events
 from hitcount.persist.stores import HEADER_ONLY
 
@@ -46,7 +47,8 @@ def events(
 
     Hits, prunes and metrics updates are not remembered: see them as they happen with
     --trace or --trace-json on replay. --last, --since and --until keep the events whose
-    log clock is in that window. Example: hitcount events --name strategy_swapped --since -1d
+    log clock is in that window (--until or --now alone: every event up to it).
+    Example: hitcount events --name strategy_swapped --since -1d
     """
     render = opt.renderer(json_output, csv_output)
     windowed = any(value is not None for value in (last, since, until, now))
@@ -69,5 +71,11 @@ def events(
             render.events([])
             return
         start, end = window.end - window.last_s, window.end
+        if last is None and since is None:  # --until or --now alone: everything up to it
+            start = -math.inf
     log = read_events(store, counter, name=name, start=start, end=end, limit=limit)
-    render.events(log.rows, whole_log=log.whole, bounded=log.bounded, earlier=log.earlier)
+    span = f"{iso(start) if math.isfinite(start) else 'the start'} .. {iso(end)}"
+    render.events(
+        log.rows, whole_log=log.whole, bounded=log.bounded, earlier=log.earlier,
+        window=span if windowed else None,
+    )  # fmt: skip

@@ -59,10 +59,11 @@ class ReportViews(Output):
         whole_log: bool = False,
         bounded: bool = False,
         earlier: bool = False,
+        window: str | None = None,
     ) -> None:
         """Remembered events, oldest first: from the whole event log, or from the last ones
         kept (`bounded`: that list is full, older events are gone); `earlier`: more matched
-        than were asked for, the earliest left out."""  # noqa: D205, D209
+        than were asked for, the earliest left out; `window`: the log-clock span asked."""  # noqa: D205, D209
         rows = list(events)
         if earlier:
             self.note(
@@ -81,7 +82,8 @@ class ReportViews(Output):
             if rows:  # no header over nothing: the note says why
                 self.show(table)
         if not rows and whole_log:
-            self.note("no such events in the state's event log")
+            within = f" with a log clock in {window}" if window else ""
+            self.note(f"no such events in the state's event log{within}")
         elif not rows or bounded:
             self.note(
                 f"{'no such events remembered: ' if not rows else ''}this state (JSON or"
