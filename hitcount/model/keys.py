@@ -239,7 +239,11 @@ def _fill(template: str, fields: Mapping[str, Any]) -> str:
         got = fields.get(found.group(1))
         if got is None:
             raise BadLine(f"no field {found.group(1)!r} for --key {template}")
+        if found.group(1) == "path" and with_method and got == f"{fields.get('method')} *":
+            return "*"  # `OPTIONS *`: its path names the method, which the key has already
         return _text(got)
+
+    with_method = "{method}" in template
 
     return re.sub(_FIELD, value, template)
 

@@ -353,3 +353,17 @@ def test_the_same_keys_and_filters_in_another_order_count_alike(tmp_path: Path) 
     ok(["--state", str(tmp_path / "m.db"), "snapshot", "restore", str(merged)])
     rows = ok_json(["--state", str(tmp_path / "m.db"), "top", "--last", "1000d", "--json"])
     assert {row["endpoint"]: row["count"] for row in rows} == {"200": 8, "201": 8, "GET": 16}
+
+
+def test_a_request_for_star_keys_its_method_once(tmp_path: Path) -> None:
+    """`OPTIONS *` counts as `OPTIONS *` (a bare `*` would be a glob); `{method} {path}` gave
+    `OPTIONS OPTIONS *` (QA R6)."""  # noqa: D205, D209
+    log = tmp_path / "a.log"
+    log.write_text(
+        '1.2.3.4 - - [27/Nov/2026:12:00:00 +0000] "OPTIONS * HTTP/1.0" 200 5 "-" "x"\n'
+        '1.2.3.4 - - [27/Nov/2026:12:00:01 +0000] "GET /a HTTP/1.0" 200 5 "-" "x"\n'
+    )
+    ok(["replay", str(log), *ALL_TIME, "--key", "{method} {path}"])
+    assert counts() == {"OPTIONS *": 1, "GET /a": 1}
+    ok(["replay", str(log), *ALL_TIME, "--key", "{path} {status}"])
+    assert counts() == {"OPTIONS * 200": 1, "/a 200": 1}
