@@ -31,47 +31,75 @@ from hitcount.model.hits import (
 )
 from hitcount.model.keys import status_class
 
-#: Apache `LogFormat` directives and the nginx variable each stands for.
+#: Apache `LogFormat` directives and the nginx variable each stands for (`%{Name}i` and
+#: the other `%{...}x` forms: `_apache_braced`).
 APACHE = {
-    "%h": "remote_addr", "%a": "remote_addr", "%l": "remote_logname", "%u": "remote_user",
-    "%t": "time_local", "%r": "request", "%>s": "status", "%s": "status",
-    "%b": "body_bytes_sent", "%B": "body_bytes_sent", "%D": "request_time_us",
-    "%T": "request_time", "%U": "uri", "%m": "request_method", "%q": "args",
-    "%H": "server_protocol", "%v": "host", "%V": "host", "%{Referer}i": "http_referer",
-    "%{User-Agent}i": "http_user_agent", "%{Host}i": "host",
+    "%h": "remote_addr", "%a": "remote_addr", "%A": "server_addr", "%l": "remote_logname",
+    "%u": "remote_user", "%t": "time_local", "%r": "request", "%>s": "status", "%s": "status",
+    "%<s": "original_status", "%b": "body_bytes_sent", "%B": "body_bytes_sent",
+    "%D": "request_time_us", "%T": "request_time", "%U": "uri", "%m": "request_method",
+    "%q": "args", "%H": "server_protocol", "%v": "host", "%V": "host", "%p": "server_port",
+    "%P": "pid", "%I": "bytes_received", "%O": "bytes_sent", "%S": "bytes_transferred",
+    "%L": "request_log_id", "%k": "connection_requests", "%X": "connection_status",
+    "%R": "handler", "%f": "request_filename",
 }  # fmt: skip
-_APACHE_TOKEN = re.compile(r"%(?:\{[^}]*\}[a-zA-Z]|>?[a-zA-Z])")
+#: `%{...}T`, `%{...}p` and `%{sec}t`: their variables.
+_BRACED = {
+    ("s", "T"): "request_time", ("ms", "T"): "request_time_ms", ("us", "T"): "request_time_us",
+    ("canonical", "p"): "server_port", ("local", "p"): "server_port",
+    ("remote", "p"): "remote_port", ("c", "a"): "remote_addr", ("sec", "t"): "msec",
+}  # fmt: skip
+#: `%{Name}i` (a request header), `o` (a response header), `C` (a cookie), `e`, `n`.
+_HEADER_KINDS = {"i": "http_", "o": "sent_http_", "C": "cookie_", "e": "env_", "n": "note_"}
+_APACHE_TOKEN = re.compile(r"%(?:%|\{([^}]*)\}([a-zA-Z])|[<>]?[a-zA-Z])")
 _NGINX_TOKEN = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 #: How a variable's value may look when it has a known shape (others: up to the next text).
 _SHAPES = {
     "time_local": r"[^\]]+", "status": r"\d{3}", "remote_addr": r"\S+",
     "body_bytes_sent": r"\d+|-", "bytes_sent": r"\d+|-", "request_time": r"\d+(?:\.\d+)?|-",
-    "request_time_us": r"\d+|-", "msec": r"\d+(?:\.\d+)?",
+    "request_time_us": r"\d+|-", "msec": r"\d+(?:\.\d+)?", "bytes_received": r"\d+|-",
 }  # fmt: skip
 _TIMES = ("time_local", "time_iso8601", "msec")
 
 
 def nginx_variables(layout: str) -> str:
-    """An Apache `LogFormat` in nginx terms (`%h` -> `$remote_addr`); nginx text unchanged.
+    """An Apache `LogFormat` in nginx terms (`%h` -> `$remote_addr`, `%{X-Id}i` ->
+    `$http_x_id`, `%%` -> `%`); nginx text unchanged. A `\\"` copied from a config file's
+    quoted string is the quote it stands for.
 
     Raises:
         ConfigurationError: an Apache directive hitcount does not know.
-    """
+    """  # noqa: D205, D301
+    layout = layout.replace('\\"', '"')
     if "%" not in layout:
         return layout
 
     def name(found: re.Match[str]) -> str:
         token = found.group(0)
-        if token not in APACHE:
+        if token == "%%":
+            return "%"
+        variable = APACHE.get(token) or _apache_braced(found.group(1), found.group(2))
+        if variable is None:
             raise ConfigurationError(
                 f"--log-format: unknown directive {token}",
-                hint=f"known: {' '.join(APACHE)}",
+                hint=f"known: {' '.join(APACHE)} %{{Header}}i %{{Header}}o %{{Cookie}}C"
+                " %{ms}T %{us}T %{sec}t (a %{format}t time: log %t or %{sec}t instead)",
             )
-        return "${" + APACHE[token] + "}"
+        return "${" + variable + "}"
 
     return _APACHE_TOKEN.sub(name, layout.replace("[%t]", "%t")).replace(
         "${time_local}", "[${time_local}]"
     )
+
+
+def _apache_braced(inside: str | None, kind: str | None) -> str | None:
+    """The variable of `%{inside}kind` (None: unknown); headers as nginx names them."""
+    if inside is None or kind is None:
+        return None
+    if kind in _HEADER_KINDS and inside:
+        header = re.sub(r"[^a-z0-9]", "_", inside.lower())
+        return "host" if (kind, header) == ("i", "host") else _HEADER_KINDS[kind] + header
+    return _BRACED.get((inside, kind))
 
 
 #: A line the exact patterns miss is tried by the lenient one only when it is this short and
