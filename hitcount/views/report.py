@@ -44,6 +44,8 @@ class Report:
             strategy keeps no time or no endpoint had a hit in the window.
         metrics: every metric (as `hitcount metrics --json`).
         notes: the accuracy note: how exact the numbers are, sentence by sentence.
+        none_certain: with no endpoint in `top`, whether it is certain the window had no
+            hit (False: it starts before the data kept, or may hold hits refused as late).
     """
 
     strategy: str
@@ -54,6 +56,7 @@ class Report:
     series: Series | None
     metrics: dict[str, Any]
     notes: tuple[str, ...]
+    none_certain: bool = True
 
     @property
     def all_time(self) -> bool:
@@ -105,6 +108,7 @@ def build_report(
         series=chart,
         metrics=counter.metrics_dict(),
         notes=tuple(accuracy_notes(strategy.name, top, chart, strategy.horizon, unheld)),
+        none_certain=unheld.exact and unheld.high == 0,
     )
 
 

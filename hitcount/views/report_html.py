@@ -127,6 +127,9 @@ def _charts(report: Report) -> str:
             "No charts: this strategy keeps no time (see Accuracy); the table below has totals."
             if report.all_time
             else f"No hits in the window ({_window_text(report)}), so nothing to chart."
+            if report.none_certain
+            else f"No hit kept in the window ({_window_text(report)}), so nothing to chart;"
+            " the window may hold hits the state does not keep (see Accuracy)."
         )
         return _section("Hits over time", f"<p>{_text(reason)}</p>")
     intro = (
@@ -222,7 +225,8 @@ def _mark(p: Point, x: float, width: float, top: float, plot_h: float, index: in
 def _top_table(report: Report) -> str:
     title = "Totals over all time" if report.all_time else "Top endpoints"
     if not report.top:
-        return _section(title, "<p>No endpoint had a hit in the window.</p>")
+        none = "had a hit in the window" if report.none_certain else "has a hit kept in the window"
+        return _section(title, f"<p>No endpoint {none}.</p>")
     charted = report.series is not None
     rows = []
     for rank, result in enumerate(report.top, 1):

@@ -53,6 +53,10 @@ def test_a_report_of_such_a_window_does_not_call_its_numbers_exact(
     assert "Every number on this page is exact" not in text
     assert "The window starts before the oldest data the strategy keeps" in text
     assert "0 chart step(s)" not in text  # no chart: no step to call unknown
+    assert "No hits in the window" not in text and "No endpoint had a hit" not in text  # P3
+    assert "No endpoint has a hit kept in the window" in text
+    ok(["report", str(page), "--last", "1m", "--now", str(T0 + 7200 + 3600)])  # an hour on
+    assert "No endpoint had a hit in the window" in page.read_text()  # within what is kept
 
 
 def test_export_of_such_a_window_warns(reset_state: Path, tmp_path: Path) -> None:
