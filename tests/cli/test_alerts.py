@@ -187,3 +187,23 @@ def test_a_restored_snapshot_carries_a_burst_in_progress(tmp_path: Path, suffix:
     ok([*restored, "snapshot", "restore", str(snapshot)])
     for state in (original, restored):
         assert "alert:" not in ok([*state, "replay", "--append", str(more), *rule]).stderr
+
+
+@pytest.mark.parametrize(
+    ("limit", "deltas", "expected"),
+    [
+        (2, (0, 1, 2, 100, 120), [("threshold_exceeded", 2, 3), ("threshold_cleared", 120, 1)]),
+        (1, (0, 1, 100, 120), [("threshold_exceeded", 1, 2), ("threshold_cleared", 120, 1),
+                               ("threshold_exceeded", 120, 2)]),
+    ],
+)  # fmt: skip
+def test_a_hit_at_the_clearing_instant_is_counted_after_the_clear(
+    tmp_path: Path, limit: int, deltas: tuple[int, ...], expected: list[tuple[str, int, int]]
+) -> None:
+    """As the README says (QA R7): the clear at B+120 counts the hits read before it (B+100),
+    and the hit at B+120 comes after; above the limit again, it alerts at once."""  # noqa: D205, D209
+    b = 1_795_780_800
+    source = write_ndjson(tmp_path / "a.ndjson", [("/x", b + d) for d in deltas])
+    ok(["replay", str(source), "--alert", f"/x>{limit}/60s"])
+    got = [(e["event"], e["ts"] - b, e["count"]) for e in ok_json(["events", "--json"])]
+    assert got == expected
