@@ -92,8 +92,11 @@ def parse_instant(text: str, option: str = "now") -> float:
     try:
         return epoch_from_value(text)
     except BadLine as bad:
+        given = "" if text.strip() in bad.reason else f" (given {text.strip()!r})"
         raise ConfigurationError(
-            f"{option}: {bad.reason}", hint="give epoch seconds, ISO 8601 or 'wall'", param=option
+            f"{option}: {bad.reason}{given}",
+            hint="give epoch seconds, ISO 8601 or 'wall'",
+            param=option,
         ) from bad
 
 

@@ -90,7 +90,7 @@ def test_report_takes_a_range(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("hand_state")
 def test_a_range_says_where_it_ends_instead_of_the_last_n() -> None:
     text = ok(["query", "/api/login", "--since", "1000", "--until", "1800"])
-    assert "2 hits in the 800s to 1970-01-01T00:30:00Z (exact)" in text.stdout
+    assert "2 hits in the 13m20s to 1970-01-01T00:30:00Z (exact)" in text.stdout
     assert "window 1970-01-01T00:16:40Z < ts <= 1970-01-01T00:30:00Z" in text.stderr
 
 
@@ -265,3 +265,24 @@ def test_an_empty_endpoint_is_a_usage_error(command: list[str], tmp_path: Path) 
     empty = "the output path is empty" if command[0] == "report" else "the endpoint is empty"
     assert_error(run(given), 2, empty)
     assert out.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(59.5, "59.5s"), (1795.2, "29m55.2s"), (3595.2, "59m55.2s"), (7195.2, "1h59m55.2s")],
+)
+def test_a_window_of_minutes_with_a_fraction_is_written_as_the_others(
+    seconds: float, text: str
+) -> None:
+    """`3595.2s` under an hour where `1h59m55.2s` over it (QA P4)."""
+    from hitcount.cli.render.text import duration
+    from hitcount.model.timeparse import parse_duration
+
+    assert duration(seconds) == text
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_a_refused_instant_is_shown_as_given(tmp_path: Path) -> None:
+    """`--now 1e300` was shown as `1e+297`, what the milliseconds rule made of it (QA P4)."""
+    result = run(["query", "/a", "--now", "1e300"])
+    assert "(given '1e300')" in result.stderr

@@ -46,9 +46,9 @@ def duration(seconds: float) -> str:
             return f"{int(seconds // size)}{unit}"
     if 0 < seconds < 1:  # `1ms`, never `0.0s`
         return f"{number(seconds * 1000)}ms"
-    if seconds < 3600 or not math.isfinite(seconds):
+    if seconds < 60 or not math.isfinite(seconds):
         return f"{number(seconds)}s"
-    parts, rest = [], seconds  # an hour or more, not whole: its parts, largest first
+    parts, rest = [], seconds  # a minute or more, not whole: its parts, largest first
     for unit, size in _UNITS:
         if rest >= size:
             parts.append(f"{int(rest // size)}{unit}")
