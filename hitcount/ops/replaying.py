@@ -132,9 +132,13 @@ def _replay_whole(
     store: Store, sources: Sequence[str], settings: ReplaySettings, hooks: ReplayHooks
 ) -> ReplayOutcome:
     """The whole state under the store's lock: loaded (or new), replayed into, saved once."""
-    with updating(
-        store, settings.create, replace=not settings.append, on_saved=hooks.on_saved
-    ) as counter:
+
+    def create() -> HitCounter:  # a typo in a cron job's --state would go unnoticed
+        if settings.append:
+            hooks.on_note(f"no state at {store.describe()} yet: --append starts a new one")
+        return settings.create()
+
+    with updating(store, create, replace=not settings.append, on_saved=hooks.on_saved) as counter:
         if settings.append:
             _keep_saved_settings(counter, settings, hooks)
         hooks.on_counter(counter)

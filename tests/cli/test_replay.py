@@ -408,3 +408,14 @@ def test_a_buffer_shorter_than_the_lateness_allowance_is_adjusted_with_a_note(
     assert (answer["count"], answer["exact"]) == (4, True)
     quiet = ok(["replay", str(log), "-s", "ehist", "--max-lateness", "60"])
     assert "--buffer" not in quiet.stderr
+
+
+def test_an_append_onto_no_state_says_it_starts_one(tmp_path: Path) -> None:
+    """A typo in a cron job's --state started a new state in silence (QA round 14)."""
+    source = tmp_path / "a.ndjson"
+    source.write_text('{"endpoint": "/a", "ts": 1}\n')
+    state = ["--state", str(tmp_path / "typo.db")]
+    first = ok([*state, "replay", "--append", str(source)])
+    assert "yet: --append starts a new one" in first.stderr
+    again = ok([*state, "replay", "--append", "--again", str(source)])
+    assert "starts a new one" not in again.stderr
