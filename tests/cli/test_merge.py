@@ -222,3 +222,17 @@ def test_a_redis_url_given_to_merge_says_to_save_it_first() -> None:
     error = run(["merge", "redis://127.0.0.1:1/0?namespace=a", "b.json", "-o", "out.json"])
     assert_error(error, 2, "redis://127.0.0.1:1/0?namespace=a: merge reads snapshot or state")
     assert "snapshot save FILE --store URL" in error.stderr
+
+
+def test_a_merge_keeps_no_alert_tracks(tmp_path: Path) -> None:
+    """As the README's merge table says: each shard watched its own share of the hits."""
+    shards = []
+    for name in ("a", "b"):
+        source = tmp_path / f"{name}.ndjson"
+        source.write_text("".join(f'{{"endpoint": "/x", "ts": {t}}}\n' for t in (1, 2, 3)))
+        state = ["--state", str(tmp_path / f"{name}.json")]
+        ok([*state, "replay", str(source), "-s", "sliding", "--alert", "/x>2/60s"])
+        assert json.loads((tmp_path / f"{name}.json").read_text())["alerts"]  # a burst on
+        shards.append(str(tmp_path / f"{name}.json"))
+    ok(["merge", *shards, "-o", str(tmp_path / "m.json")])
+    assert not json.loads((tmp_path / "m.json").read_text()).get("alerts")
