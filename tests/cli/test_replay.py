@@ -419,3 +419,19 @@ def test_an_append_onto_no_state_says_it_starts_one(tmp_path: Path) -> None:
     assert "yet: --append starts a new one" in first.stderr
     again = ok([*state, "replay", "--append", "--again", str(source)])
     assert "starts a new one" not in again.stderr
+
+
+def test_one_ancient_timestamp_does_not_advise_a_longer_retention(tmp_path: Path) -> None:
+    """A line stamped 0 among an hour of hits is too late, and said so; it advised
+    `--max-window 20785d` (QA P5). An input whose old hits were kept, then pruned, still
+    gets the advice."""  # noqa: D205, D209
+    rows = [{"endpoint": "/a", "ts": 1_795_000_000 + 60 * i} for i in range(10)]
+    source = tmp_path / "a.ndjson"
+    source.write_text("".join(json.dumps(row) + "\n" for row in [*rows[:5], {"endpoint": "/a",
+                      "ts": 0}, *rows[5:]]))  # fmt: skip
+    shown = ok(["--state", str(tmp_path / "s.db"), "replay", str(source), "-s", "sliding",
+                "--max-window", "400d"])  # fmt: skip
+    assert "1 too late" in shown.stdout and "would keep it" not in shown.stderr
+    pruned = ok(["--state", str(tmp_path / "p.db"), "replay", str(source), "-s", "sliding",
+                 "--max-window", "2m"])  # fmt: skip
+    assert "would keep it" in pruned.stderr

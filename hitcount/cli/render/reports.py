@@ -121,6 +121,9 @@ class ReportViews(Output):
         horizon, clock, oldest = metrics.get("horizon"), metrics.get("clock"), report.oldest_ts
         if horizon is None or clock is None or not oldest <= horizon < clock:
             return
+        if report.late_hits and not metrics.get("pruned_events"):
+            return  # nothing kept was pruned: only hits refused as too late were that old
+            # (the summary counts them; one odd timestamp would drive the advice: QA P5)
         share = (horizon - oldest) / (clock - oldest) if clock > oldest else 1.0
         from hitcount.strategies import get_strategy
 
