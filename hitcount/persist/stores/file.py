@@ -80,6 +80,22 @@ def _unsafe_lock(lock_path: Path, problem: str) -> StateError:
     )
 
 
+def refuse_other_names(path: Path, status: os.stat_result) -> None:
+    """Refuse a state file with hard links: each name would be a state of its own (a
+    JSON save replaces the file at one name; SQLite keeps a write-ahead log per name),
+    and writers through two names would not take turns.
+
+    Raises:
+        StateError: the file has more than one name.
+    """  # noqa: D205
+    if status.st_nlink > 1 and stat.S_ISREG(status.st_mode):
+        raise StateError(
+            f"{path}: the state file has {status.st_nlink} names (hard links): what is written"
+            " through one would be lost through another; refusing to write it",
+            hint="keep one name for it (remove the other links; a symbolic link is fine)",
+        )
+
+
 class FileStore(Store):
     """A state file. Saving writes a temporary file, fsyncs it and renames it over the old
     one, so a crash leaves the old file or the new one, never a torn one. Writers hold an
@@ -117,15 +133,49 @@ class FileStore(Store):
         self.save_chunks((data,))
 
     def save_chunks(self, chunks: Iterable[bytes]) -> None:
-        """`save`, writing the pieces to the temporary file as they come."""
+        """`save`, writing the pieces to the temporary file as they come.
+
+        The file a symbolic link names is replaced, not the link, and the new file keeps
+        the old one's permission bits (0600 for a new state).
+
+        Raises:
+            StoreUnavailableError: the file cannot be written, is read-only, or has other
+                names (hard links): replacing it would leave them with the old state.
+        """
         directory = self._ensure_directory()
+        target = self.target()
+        mode = self._kept_mode(target)
         try:
-            write_atomically(self.path, chunks)
+            write_atomically(target, chunks, mode=mode)
         except AtomicWriteError as failed:
             where = directory if failed.in_directory else self.path
+            full = failed.error.errno == errno.ENOSPC
             raise StoreUnavailableError(
-                f"{where}: cannot write state: {failed.error.strerror}"
+                f"{where}: cannot write state: {failed.error.strerror}",
+                hint=f"free some space in {directory}; the saved state is as it was"
+                if full
+                else None,
             ) from failed.error
+
+    def target(self) -> Path:
+        """The file the state is: the path with its symbolic links followed."""
+        return Path(os.path.realpath(self.path))
+
+    def _kept_mode(self, target: Path) -> int | None:
+        """The state file's permission bits, to keep (None: no file yet, 0600)."""
+        try:
+            status = target.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
+        if not status.st_mode & stat.S_IWUSR:
+            raise StoreUnavailableError(
+                f"{self.path}: the state file is read-only; refusing to write it",
+                hint=f"make it writable (chmod u+w {self.path}), or pass another --state path",
+            )
+        refuse_other_names(self.path, status)
+        return stat.S_IMODE(status.st_mode)
 
     def _ensure_directory(self) -> Path:
         directory = self.path.parent
@@ -148,12 +198,13 @@ class FileStore(Store):
     def _flock(self) -> Iterator[None]:
         if self.path.is_dir():  # refused before any lock file is made beside it
             raise StateError(f"{self.path}: is a directory, not a state file")
-        directory = self._ensure_directory()
-        lock_path = directory / f"{self.path.name}.lock"
+        self._ensure_directory()
+        target = self.target()  # one lock for every symbolic link to the state
+        lock_path = target.parent / f"{target.name}.lock"
         fd = open_lock_file(lock_path)
         try:
             self._acquire(fd, lock_path)
-            remove_stale_temporaries(self.path)  # only the lock holder writes them
+            remove_stale_temporaries(target)  # only the lock holder writes them
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock

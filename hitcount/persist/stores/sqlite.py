@@ -32,7 +32,7 @@ from hitcount.persist.reading import SQLITE_MAGIC as SQLITE_MAGIC  # re-exported
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores import sqlite_versions as meta_rows
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
-from hitcount.persist.stores.file import FileStore
+from hitcount.persist.stores.file import FileStore, refuse_other_names
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
 from hitcount.persist.stores.sqlite_documents import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
@@ -40,10 +40,10 @@ from hitcount.persist.stores.sqlite_fresh import build_fresh, can_build
 from hitcount.persist.stores.sqlite_layouts import DocumentLayout, scoped_endpoints
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_open import (
-    cannot_write,
+    empty,
+    existing,
     failure,
-    open_current,
-    open_read_only,
+    open_state,
 )
 from hitcount.persist.stores.sqlite_sketches import SCHEMA as SKETCHES_SCHEMA
 from hitcount.persist.stores.sqlite_sketches import (
@@ -110,24 +110,18 @@ class SqliteStore(Store):
 
             self._lock._ensure_directory()
             import_legacy(self, self.legacy, SqliteStore, self.on_note)
-        if not self.path.exists():
+        status = existing(self.path)
+        if status is None or (not create and empty(status)):  # a reader writes nothing
             if not create:
                 return None
             self._lock._ensure_directory()
         else:
             self._check_is_sqlite()
+            refuse_other_names(self.path, status)
         with self.errors("opening"):
-            try:
-                db = open_current(self.path, BUSY_TIMEOUT_S, _SCHEMA, _SCHEMA_NAMES)
-            except sqlite3.OperationalError as err:
-                if create or not cannot_write(err):
-                    raise
-                read_only = open_read_only(self.path, BUSY_TIMEOUT_S, _TABLE_NAMES)
-                if read_only is None:
-                    raise
-                db = read_only
-        self._db = db
-        return db
+            names = (_SCHEMA_NAMES, _TABLE_NAMES)
+            self._db = open_state(self.path, BUSY_TIMEOUT_S, create, _SCHEMA, names)
+        return self._db
 
     def _check_is_sqlite(self) -> None:
         try:

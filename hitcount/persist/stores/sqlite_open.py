@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from hitcount.errors import HitcountError, StateError, StoreUnavailableError
@@ -20,6 +21,25 @@ from hitcount.persist.stores.sqlite_fresh import refuse_foreign
 
 #: SQLite's messages for a write it could not make (the file, its directory or the disk).
 _CANNOT_WRITE = ("readonly", "unable to open", "disk i/o error", "disk is full")
+
+
+def existing(path: Path) -> os.stat_result | None:
+    """The state file's status (None: there is none).
+
+    Raises:
+        StoreUnavailableError: it cannot be looked at.
+    """
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise StoreUnavailableError(f"{path}: cannot read state: {err.strerror}") from err
+
+
+def empty(status: os.stat_result) -> bool:
+    """Whether the file is an empty regular file (no state in it yet)."""
+    return stat.S_ISREG(status.st_mode) and status.st_size == 0
 
 
 def connect(target: str | Path, timeout_s: float, *, uri: bool = False) -> sqlite3.Connection:
@@ -44,6 +64,35 @@ def cannot_write(err: sqlite3.OperationalError) -> bool:
     return any(what in str(err).lower() for what in _CANNOT_WRITE)
 
 
+def open_state(
+    path: Path,
+    timeout_s: float,
+    create: bool,
+    schema: str,
+    names: tuple[frozenset[str], frozenset[str]],
+) -> sqlite3.Connection:
+    """The state opened read-write; for a reader (not `create`) that cannot write, read-only.
+
+    `names` are the schema's names and its tables' (see `open_current`, `open_read_only`).
+    A reader that may not write the file opens it read-only at once: read-write, SQLite
+    would make `-wal` and `-shm` files of its own in a directory it may write, which the
+    state's owner could then not write through.
+    """
+    every, tables = names
+    reader = not create and not os.access(path, os.W_OK)
+    if reader and (read_only := open_read_only(path, timeout_s, tables, leave_nothing=True)):
+        return read_only
+    try:
+        return open_current(path, timeout_s, schema, every)
+    except sqlite3.OperationalError as err:
+        if create or not cannot_write(err):
+            raise
+        read_only = open_read_only(path, timeout_s, tables)
+        if read_only is None:
+            raise
+        return read_only
+
+
 def open_current(
     path: Path, timeout_s: float, schema: str, names: frozenset[str]
 ) -> sqlite3.Connection:
@@ -65,18 +114,24 @@ def open_current(
 
 
 def open_read_only(
-    path: Path, timeout_s: float, names: frozenset[str]
+    path: Path, timeout_s: float, names: frozenset[str], *, leave_nothing: bool = False
 ) -> sqlite3.Connection | None:
     """A connection that only reads `path` (None: it cannot be read safely that way, or
     its layout is older, without one of the tables `names`: bringing it up to date writes;
-    an index made since is only missed, reads being slower without it)."""  # noqa: D205, D209
+    an index made since is only missed, reads being slower without it).
+
+    With no `-wal` beside it and `leave_nothing`, it is read as an immutable file at once:
+    SQLite would otherwise make `-wal` and `-shm` files, owned by this reader, in a
+    directory it may write.
+    """  # noqa: D205
     uri = path.absolute().as_uri()
-    db = connect(f"{uri}?mode=ro", timeout_s, uri=True)
+    quiet = leave_nothing and not Path(f"{path}-wal").exists()
+    db = connect(f"{uri}?{'immutable=1' if quiet else 'mode=ro'}", timeout_s, uri=True)
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
         db.close()
-        if _holds_frames(Path(f"{path}-wal")):
+        if quiet or _holds_frames(Path(f"{path}-wal")):
             return None
         db = connect(f"{uri}?immutable=1", timeout_s, uri=True)
     if not meta_rows.is_current(db, names):

@@ -46,6 +46,7 @@ def _as_reader(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     another user when this is root (whom permissions do not stop), else this user with
     the directory made read-only."""  # noqa: D205, D209
     command = [sys.executable, "-m", "hitcount", "--state", str(state), *args]
+    mode = state.parent.stat().st_mode
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.fail("setpriv (util-linux) is needed to read as another user")
@@ -56,7 +57,7 @@ def _as_reader(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     finally:
-        state.parent.chmod(0o755)
+        state.parent.chmod(mode)
 
 
 @pytest.fixture
@@ -189,3 +190,19 @@ def test_a_write_refused_on_a_full_disk_is_named_so(
         tmp_path / "s.db", "opening", sqlite3.OperationalError("disk I/O error")
     )
     assert "cannot use the database (opening): disk I/O error" in error.message
+
+
+def test_a_reader_in_a_directory_it_may_write_leaves_no_file_of_its_own(
+    shared_state: Path,
+) -> None:
+    """A reader who may write the directory but not the state (a shared, sticky or group
+    directory) left `-wal` and `-shm` files of its own there, through which the state's
+    owner could then not write (QA Q2): it opens the state read-only at once."""  # noqa: D205, D209
+    shared_state.parent.chmod(0o1777)
+    expected = ok(["--state", str(shared_state), "top", "--last", "1d", "--json"]).stdout
+    read = _as_reader(shared_state, "top", "--last", "1d", "--json")
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout) == json.loads(expected)
+    if os.geteuid() == 0:  # the reader was another user
+        theirs = [p.name for p in shared_state.parent.iterdir() if p.stat().st_uid == NOBODY]
+        assert theirs == []
