@@ -18,6 +18,7 @@ from hitcount.model.metrics import plain
 from hitcount.persist.atomic import (
     AtomicWriteError,
     remove_stale_temporaries,
+    temporary_prefix,
     write_atomically,
 )
 from hitcount.persist.reading import read_document_file
@@ -88,12 +89,26 @@ def refuse_other_names(path: Path, status: os.stat_result) -> None:
     Raises:
         StateError: the file has more than one name.
     """  # noqa: D205
-    if status.st_nlink > 1 and stat.S_ISREG(status.st_mode):
+    if status.st_nlink > 1 and stat.S_ISREG(status.st_mode) and _other_names(path, status):
         raise StateError(
             f"{path}: the state file has {status.st_nlink} names (hard links): what is written"
             " through one would be lost through another; refusing to write it",
             hint="keep one name for it (remove the other links; a symbolic link is fine)",
         )
+
+
+def _other_names(path: Path, status: os.stat_result) -> int:
+    """The names of the file beyond `path` and the temporary ones hitcount links it by
+    while publishing a new state (a second link for an instant, then removed)."""  # noqa: D205, D209
+    target = Path(os.path.realpath(path))
+    prefix = temporary_prefix(target)
+    try:
+        with os.scandir(target.parent) as listing:
+            ours = sum(e.name.startswith(prefix) and e.inode() == status.st_ino for e in listing)
+        now = target.stat().st_nlink  # a publishing link may be gone by now
+    except OSError:
+        return 0  # the replay says what is wrong with the file
+    return max(0, min(status.st_nlink, now) - 1 - ours)
 
 
 class FileStore(Store):
