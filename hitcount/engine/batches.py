@@ -46,7 +46,8 @@ def late_mask(
     # its hits could face, so none is late (horizons only grow within a batch).
     newest = max(before_batch, float(stamps.max()))
     latest = max(math.floor((newest - retention - max_lateness_s) / grid) * grid, strategy.horizon)
-    if not strategy.late_mask(np.array([stamps.min()]), np.array([latest]))[0]:
+    probe = np.array([newest, stamps.min()])  # the oldest hit, after the newest (ehist's edge)
+    if not strategy.late_mask(probe, np.array([latest, latest]))[1]:
         return np.zeros(len(stamps), dtype=bool)
     before = np.maximum.accumulate(np.concatenate(([before_batch], stamps[:-1])))
     horizons = np.floor((before - retention - max_lateness_s) / grid) * grid

@@ -88,8 +88,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
                 raise ConfigurationError(
                     f"distinct_precision: {err}", param="distinct_precision"
                 ) from err
-        self.set_max_lateness(max_lateness_s)
-        self.clock: float | None = None
+        self.set_max_lateness(max_lateness_s)  # the clock: None (`Answering`) until a hit
         self.metrics = Metrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         #: Every event since the state was loaded or last saved (a store's event log).
@@ -102,8 +101,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.alert_tracks: list[dict[str, Any]] = []
         #: Observers shown every hit recorded, in arrival order (alerts); see `observe_hits`.
         self._observers: list[HitObserver] = []
-        #: What replays count as the endpoint, and which lines (`--key`, `--where`); at most
-        #: `max_endpoints` endpoints by name, the rest under one (None: no cap; `capping`).
+        #: What counts as the endpoint (`--key`...); `max_endpoints` by name (`capping`).
         self.keying = Keying()
         self.max_endpoints: int | None = None
         self._use(
@@ -131,10 +129,11 @@ class HitCounter(Answering, DeprecatedSnapshots):
 
     def _use(self, strategy: Strategy) -> None:
         self._strategy = strategy
+        if self.clock is not None:  # a swap, or a load: the late edge follows the clock
+            strategy.note_clock(self.clock)
         #: What the strategy adjusted to keep every hit inside the lateness allowance.
         self.lateness_note = strategy.allow_lateness(self.max_lateness_s)
-        #: The last horizon handed to `strategy.prune` (a strategy may keep a later one of
-        #: its own after a conversion, yet still have finer parts to prune).
+        #: The last horizon handed to `strategy.prune` (it may keep a later one of its own).
         self._pruned_to = -math.inf
 
     def continue_with(self, strategy: Strategy) -> None:
@@ -332,6 +331,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
                 },
             )
 
+    def _clock_moved(self, clock: float) -> None:
+        if hasattr(self, "_strategy"):
+            self._strategy.note_clock(clock)
+
     def _advance_clock(self, ts: float) -> None:
         if self.clock is None or ts > self.clock:
             self.clock = ts
@@ -438,11 +441,7 @@ _default_counter: HitCounter | None = None
 
 
 def default_counter() -> HitCounter:
-    """A process-wide counter for quick scripts (in memory, `fixed` strategy).
-
-    Libraries and the CLI never use it; create your own `HitCounter` when you need more
-    than one or a saved state.
-    """
+    """A process-wide counter for quick scripts (in memory, `fixed`); the CLI never uses it."""
     global _default_counter
     if _default_counter is None:
         _default_counter = HitCounter()

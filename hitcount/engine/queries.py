@@ -65,7 +65,7 @@ class Answering:
     """The queries of a counter: what it needs is its strategy, clock and distinct users."""
 
     _strategy: Strategy
-    clock: float | None
+    _clock: float | None = None
     max_lateness_s: float
     max_endpoints: int | None
     metrics: Metrics
@@ -74,6 +74,20 @@ class Answering:
     keying: Keying
     #: Read in part: whether the store holds any user sketch (None: judge by those read).
     users_stored: bool | None = None
+
+    @property
+    def clock(self) -> float | None:
+        """The replay clock: the latest timestamp recorded (None: no hit yet)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, value: float | None) -> None:
+        self._clock = value
+        if value is not None:
+            self._clock_moved(value)
+
+    def _clock_moved(self, clock: float) -> None:
+        """The clock was set or moved on (a counter tells its strategy)."""
 
     @property
     def strategy(self) -> Strategy:

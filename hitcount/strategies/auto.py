@@ -22,8 +22,9 @@ depends only on the hits kept and the horizon: not on their batching nor on when
 ran. The histogram costs an exact endpoint only `buffer_s` seconds of duplicated recent
 timestamps plus O((1/epsilon) log N) buckets.
 
-A hit is kept as `ehist` keeps it: newer than `horizon + max_window_s` (the lateness
-allowance) and not older than the endpoint's newest hit already moved into the histogram.
+A hit is kept as `ehist` keeps it: not older than its late edge (`horizon + max_window_s`,
+the lateness allowance: `ExponentialHistogram.late_edge`) nor than the endpoint's newest hit
+already moved into the histogram.
 An exact endpoint retains at most `memory_budget` hits per `max_window_s`, i.e. at most
 `memory_budget * ceil((max_window_s + lateness + prune grid) / max_window_s)` timestamps
 (twice the budget with the defaults); a switched one keeps only its histogram.
@@ -133,6 +134,10 @@ class AutoStrategy(Strategy):
         if "_exact" in self.__dict__:
             self._exact.horizon = value
             self._hist.horizon = value
+
+    def note_clock(self, clock: float) -> None:
+        """The histogram's late edge follows the replay clock."""
+        self._hist.note_clock(clock)
 
     def allow_lateness(self, lateness_s: float) -> str | None:
         """The histogram keeps the lateness allowance exact (see `ExponentialHistogram`)."""
@@ -313,7 +318,7 @@ class AutoStrategy(Strategy):
             buffer_s=self.params["buffer_s"],
         )
         hist.horizon = self.horizon
-        hist.allow_lateness(self._hist.kept_s)
+        hist.allow_lateness(self._hist.lateness_s)
         hist.load_state(bytes(decoded.ehist))
         switched = set(decoded.switched)
         if len(switched) != len(decoded.switched) or "" in switched:

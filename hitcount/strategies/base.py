@@ -159,6 +159,9 @@ class Strategy(ABC):
         """Keep every hit up to `lateness_s` behind the clock; a note if that adjusts a param."""
         return None
 
+    def note_clock(self, clock: float) -> None:  # noqa: B027 - most strategies need no clock
+        """The replay clock is at `clock` (set by a load, a swap or a hit): `ehist` keeps it."""
+
     def describe(self) -> str:
         """`name(param=value, ...)`, for humans."""
         inner = ", ".join(f"{k}={plain(v)}" for k, v in self.params.items())

@@ -15,8 +15,10 @@ The histogram needs its input in timestamp order, and real logs arrive out of or
 each endpoint's recent hits (`kept_s` behind its newest: `buffer_s`, or the engine's lateness
 allowance if longer, so that no hit inside the allowance is lost) stay exact in a sorted
 buffer and move into the histogram in order once older. A hit older than what has moved, or
-than `horizon + max_window_s` (outside the allowance), is refused (late). Buckets expire as
-hits are inserted, so the state depends only on the hits kept and the horizon.
+than the late edge (outside the allowance: `horizon + max_window_s`, or the lateness
+allowance behind the newest hit kept when that is earlier, as after a swap or reset set the
+horizon), is refused (late). Buckets expire as hits are inserted, so the state depends only
+on the hits kept and the horizon.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class ExponentialHistogram(Strategy):
         self.buffer_s = float(self.params["buffer_s"])
         #: Seconds kept exact: `buffer_s`, or the engine's lateness allowance if longer.
         self.kept_s = self.buffer_s
+        self.lateness_s = 0.0  # the engine's allowance (`allow_lateness`)
+        self._newest = -math.inf  # the newest hit kept, of any endpoint (or the clock)
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2
@@ -94,7 +98,7 @@ class ExponentialHistogram(Strategy):
 
     def allow_lateness(self, lateness_s: float) -> str | None:
         """Keep at least the last `lateness_s` seconds exact: no hit inside it is refused."""
-        self.kept_s = max(self.buffer_s, lateness_s)
+        self.kept_s, self.lateness_s = max(self.buffer_s, lateness_s), lateness_s
         return (
             None
             if self.kept_s == self.buffer_s
@@ -118,7 +122,7 @@ class ExponentialHistogram(Strategy):
             False (a late hit) when `ts` is older than `horizon + max_window_s`, or than the
             newest hit already moved into the histogram (it cannot be inserted in order).
         """
-        if not (ts > self.horizon and ts >= self.horizon + self.max_window_s):  # NaN too
+        if not (ts > self.horizon and ts >= self.late_edge()):  # NaN too
             return False
         state = self._endpoints.get(endpoint)
         if state is None:
@@ -128,7 +132,18 @@ class ExponentialHistogram(Strategy):
             if frontier is not None and ts < frontier:
                 return False
         self._buffer_one(state, float(ts) + 0.0)  # + 0.0 turns -0.0 into 0.0
+        self._newest = max(self._newest, ts)
         return True
+
+    def note_clock(self, clock: float) -> None:
+        """The replay clock: the newest hit kept, as far as the late edge is concerned."""
+        self._newest = max(self._newest, clock)
+
+    def late_edge(self) -> float:
+        """Hits older than this are refused: the lateness allowance behind the newest hit
+        kept, or `horizon + max_window_s` when earlier (as pruning sets the horizon, it is
+        that allowance on the prune grid; a horizon a swap or `--reset` set may be later)."""  # noqa: D205, D209
+        return min(self.horizon + self.max_window_s, self._newest - self.lateness_s)
 
     def record_many(self, endpoint: str, timestamps: Sequence[float]) -> int:
         """Count a batch of one endpoint's hits: the same state as `record` one by one.
@@ -141,7 +156,7 @@ class ExponentialHistogram(Strategy):
             return sum(1 for ts in stamps if self.record(endpoint, ts))
         state = self._endpoints.get(endpoint) or self._new_endpoint(endpoint)
         frontier = state.frontier()
-        floor = max(self.horizon + self.max_window_s, -math.inf if frontier is None else frontier)
+        floor = max(self.late_edge(), -math.inf if frontier is None else frontier)
         first = 0
         while first < len(stamps) and (stamps[first] <= self.horizon or stamps[first] < floor):
             first += 1
@@ -153,14 +168,19 @@ class ExponentialHistogram(Strategy):
         state.buffer = live + fresh if not live or fresh[0] >= live[-1] else sorted(live + fresh)
         state.head = 0
         self._flush(state, state.buffer[-1] - self.kept_s)
+        self._newest = max(self._newest, fresh[-1])
         return len(fresh)
 
     def late_mask(
         self, timestamps: npt.NDArray[np.float64], horizons: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.bool_]:
-        """The hits `record` refuses at these horizons, `ts < horizon + max_window_s` (hits
-        older than the histogram's newest are refused later, by `record_many`)."""  # noqa: D205, D209
-        return (timestamps <= horizons) | (timestamps < horizons + self.max_window_s)
+        """The hits `record` refuses at these horizons, older than the late edge each meets
+        (hits older than the histogram's newest are refused later, by `record_many`)."""  # noqa: D205, D209
+        import numpy as np
+
+        newest = np.maximum(np.maximum.accumulate(timestamps), self._newest)
+        edge = np.minimum(horizons + self.max_window_s, newest - self.lateness_s)
+        return (timestamps <= horizons) | (timestamps < edge)
 
     def _buffer_one(self, state: Endpoint, ts: float) -> None:
         """Insert `ts` into the buffer, then move what fell `kept_s` behind the newest."""
@@ -365,6 +385,7 @@ class ExponentialHistogram(Strategy):
                 loaded[endpoint] = state
         self._endpoints = loaded
         self._expired = {endpoint: state.expired for endpoint, state in loaded.items()}
+        self._newest = max((state.ends()[1] for state in loaded.values()), default=-math.inf)
 
     @classmethod
     def convert(

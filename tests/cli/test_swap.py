@@ -162,3 +162,44 @@ def test_a_swap_keeps_the_lateness_allowance_exact(
     )
     assert "1 hit kept, 0 too late" in late.stderr + late.stdout
     assert query("/a", "1h")["count"] == 4
+
+
+@pytest.mark.parametrize("kind", ["db", "json", "redis"])
+@pytest.mark.parametrize("target", ["ehist", "auto"])
+@pytest.mark.parametrize(
+    ("source", "swap"),
+    [(["sliding", "--max-window", "1h"], ["-p", "max_window_s=7200", "--force"]),
+     (["fixed", "--retention", "1h"], ["--reset"])],
+)  # fmt: skip
+def test_after_a_swap_into_ehist_new_hits_are_not_late(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    kind: str,
+    target: str,
+    source: list[str],
+    swap: list[str],
+) -> None:
+    """A swap into a longer ehist/auto window (or `--reset`) kept a horizon whose
+    `horizon + max_window_s` lay after the clock: every new hit was refused as late for up
+    to a window of log time, on every store (QA 14b Q1). Hits inside the allowance count,
+    by the per-line path and by batches, and one past it is still refused."""  # noqa: D205, D209
+    if kind == "redis":
+        state = ["--store", f"{request.getfixturevalue('redis_url')}?namespace={fresh_namespace()}"]
+    else:
+        state = ["--state", str(tmp_path / f"s.{kind}")]
+    t0 = 1_795_000_000
+    first = write_ndjson(tmp_path / "a.ndjson", [("/a", t0 + 5.0 * i) for i in range(200)])
+    ok([*state, "replay", str(first), "-s", *source, "--max-lateness", "600"])
+    ok([*state, "swap", target, *swap])
+    clock = t0 + 995
+    late_ok = [("/a", clock + 1.0), ("/a", clock + 5.0), ("/a", clock + 1005.0)]
+    for number, hits in enumerate([late_ok[:1], late_ok[1:], [("/a", clock - 2000.0)]]):
+        source = write_ndjson(tmp_path / f"b{number}.ndjson", hits)
+        shown = subprocess.run(  # the per-line path, numpy unloaded
+            [sys.executable, "-m", "hitcount", *state, "replay", str(source), "--append"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        expected = "0 hits kept, 1 too late" if number == 2 else f"{len(hits)} hit"
+        assert expected in shown.stdout, (number, shown.stdout)
+    batch = write_ndjson(tmp_path / "c.ndjson", [("/a", clock + 1005.0 + s) for s in range(3)])
+    assert "3 hits kept, 0 too late" in ok([*state, "replay", str(batch), "--append"]).stdout

@@ -354,11 +354,12 @@ def test_prune_drops_both_kinds_and_the_horizon_reaches_both_parts() -> None:
 
 def test_engine_horizon_assignment_reaches_the_parts() -> None:
     strategy = AutoStrategy()
-    strategy.horizon = T0
+    strategy.horizon = T0  # as a swap's --reset sets it: nothing kept yet
     assert not strategy.record("/a", T0)
-    assert not strategy.record("/a", T0 + 3599)  # within horizon + max_window_s: late
-    assert strategy.record("/a", T0 + 3600)
-    assert strategy.query("/a", T0 - 1, T0 + 3600, T0 + 3600).complete is False
+    assert strategy.record("/a", T0 + 3599)  # no newest hit to be late behind (QA 14b Q1)
+    assert strategy.record("/a", T0 + 7200)
+    assert not strategy.record("/a", T0 + 3599.5)  # before horizon + max_window_s: late
+    assert strategy.query("/a", T0 - 1, T0 + 3600, T0 + 7200).complete is False
 
 
 def test_the_engine_announces_each_switch_once() -> None:
