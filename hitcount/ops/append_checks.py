@@ -100,6 +100,29 @@ def check_same_cap(counter: HitCounter, cap: int | None) -> None:
     )
 
 
+def check_lateness_kept(counter: HitCounter, max_lateness_s: float | None) -> None:
+    """Under `append`: a state whose strategy refused hits as too late inside its retention
+    (`ehist`, `auto`) keeps its allowance from growing: each refused hit lies before the
+    clock less the allowance of then, and an answer whose window starts after that (less
+    the new allowance) would be called exact though it may hold one.
+
+    Raises:
+        ConfigurationError: a longer `--max-lateness` for such a state.
+    """  # noqa: D205
+    late, allowed = counter.metrics.late_hits, counter.max_lateness_s
+    if max_lateness_s is None or max_lateness_s <= allowed or not late:
+        return
+    if not counter.strategy.refuses_inside_retention:
+        return
+    raise ConfigurationError(
+        f"the saved {counter.strategy.name} state refused {late:,} hit{'s' if late != 1 else ''}"
+        f" as more than {plain(allowed)} s late; --append cannot raise --max-lateness to"
+        f" {plain(max_lateness_s)} s (answers would call windows exact that may hold them)",
+        hint=f"append with --max-lateness {plain(allowed)} or less, or replay without --append"
+        " to start with the longer allowance",
+    )
+
+
 def check_same_distinct(
     counter: HitCounter,
     off: bool,

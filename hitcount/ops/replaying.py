@@ -26,6 +26,7 @@ from hitcount.ingest.sniffing import is_ndjson as is_ndjson
 from hitcount.ingest.sniffing import needs_slow_scanner_note
 from hitcount.model.positions import InputPosition, display_name, is_stream
 from hitcount.ops.append_checks import (
+    check_lateness_kept,
     check_same_cap,
     check_same_distinct,
     check_same_keying,
@@ -173,6 +174,7 @@ def _first_bad_lines_only(hooks: ReplayHooks) -> ReplayHooks:
 def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: ReplayHooks) -> None:
     """Under `append`: the saved strategy and distinct users stay; the lateness may change."""
     check_same_strategy(counter.strategy, settings.strategy, settings.params)
+    check_lateness_kept(counter, settings.max_lateness_s)
     if settings.max_lateness_s is not None:
         counter.set_max_lateness(settings.max_lateness_s)
     precision = settings.distinct_precision

@@ -23,7 +23,16 @@ from tests.cli.conftest import (
     iso,
     oracle_count,
 )
-from tests.cli_helpers import ok, ok_json, pairs, query, read_ndjson, write_ndjson
+from tests.cli_helpers import (
+    assert_error,
+    ok,
+    ok_json,
+    pairs,
+    query,
+    read_ndjson,
+    run,
+    write_ndjson,
+)
 from tests.conftest import SAMPLES, Oracle
 
 ESC = "\x1b"
@@ -286,3 +295,25 @@ def test_answers_of_a_strategy_that_refused_late_hits_in_its_window_say_so(
         assert answer["low"] <= truth <= answer["high"]
         assert answer["exact"] == (answer["count"] == truth)
     assert ok_json(["query", "/a", "--last", "30s", "--json"])["exact"]
+
+
+@pytest.mark.parametrize("strategy", ["ehist", "auto"])
+def test_an_append_cannot_raise_the_allowance_over_refused_hits(
+    strategy: str, tmp_path: Path, state_env: Path
+) -> None:
+    """A hit refused under --max-lateness 60 lies before clock - 60: raising the allowance
+    made a window starting after clock - 300 exact though it may hold one (QA S1). Refused
+    once a hit has been refused; lowering it, or raising it with nothing refused, is fine."""  # noqa: D205, D209
+    t0 = 1_795_000_000
+    on_time = write_ndjson(tmp_path / "a.ndjson", [("/a", t0 + 5.0 * i) for i in range(200)])
+    ok(["replay", str(on_time), "-s", strategy, "--max-lateness", "60"])
+    ok(["replay", "--append", "--again", str(on_time), "--max-lateness", "120"])  # none refused
+    late = write_ndjson(tmp_path / "b.ndjson", [("/a", t0 + 895.0)])
+    assert "1 too late" in ok(["replay", "--append", str(late)]).stdout
+    later = write_ndjson(tmp_path / "c.ndjson", [("/a", t0 + 1000.0)])
+    refused = run(["replay", "--append", str(later), "--max-lateness", "300"])
+    assert_error(refused, 2, "cannot raise --max-lateness to 300 s")
+    ok(["replay", "--append", str(later), "--max-lateness", "100"])
+    answer = ok_json(["query", "/a", "--last", "110", "--json"])
+    truth = 2 * 21 + 1 + 1  # on time in (890, 1000] (given twice), the refused one, the new one
+    assert answer["low"] <= truth <= answer["high"] and not answer["exact"]
