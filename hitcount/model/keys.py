@@ -138,12 +138,14 @@ class Keying(msgspec.Struct, frozen=True):
 
     def counts_like(self, other: Keying) -> bool:
         """Whether `other` counts lines as this does: the same keys and filters in any order
-        (a line counts under each key, and must pass every filter)."""  # noqa: D205, D209
-        return self._counting() == other._counting()
+        (a line counts under each key, and must pass every filter), read with the same
+        layout, or with none known (a state saved before layouts were kept)."""  # noqa: D205, D209
+        layouts = self.layout is None or other.layout is None or self.layout == other.layout
+        return layouts and self._counting() == other._counting()
 
     def _counting(self) -> tuple[object, ...]:
         rules = frozenset(map(str, self.where))
-        return frozenset(self.templates), rules, self.fields, self.decode_paths, self.layout
+        return frozenset(self.templates), rules, self.fields, self.decode_paths
 
     @property
     def counts_path(self) -> bool:

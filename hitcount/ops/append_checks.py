@@ -13,6 +13,7 @@ import msgspec
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import LOG_FORMAT_PREFIX
+from hitcount.ingest.formats.log_format import nginx_variables
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.strategies import get_strategy
@@ -53,33 +54,45 @@ def check_same_lateness(counter: HitCounter, max_lateness_s: float | None) -> No
     )
 
 
-def check_same_keying(counter: HitCounter, keying: Keying | None, fmt: str | None) -> None:
-    """Under `append`: the keys and filters asked for (if any) must be the saved ones, and
-    so must the `--log-format` layout they were read with (`fmt`; None: the saved one).
+def agreed_keying(counter: HitCounter, keying: Keying | None, fmt: str | None) -> Keying:
+    """Under `append`: the keys and filters to count with, which must be the saved ones (if
+    any are asked), read with the saved `--log-format` layout (`fmt`; None: the saved one).
+    Keys saved with no layout (by the built-in parsers, or before layouts were kept) take
+    the one given, which the state then keeps.
 
     Raises:
-        ConfigurationError: different ones: the state would mix two kinds of endpoint.
+        ConfigurationError: other keys or filters, or another way of reading their fields:
+            the state would mix two kinds of endpoint.
     """  # noqa: D205
     saved = counter.keying
+    kept = normal_layout(saved.layout)
     custom = fmt is not None and fmt.startswith(LOG_FORMAT_PREFIX)
-    layout = fmt.removeprefix(LOG_FORMAT_PREFIX) if fmt is not None and custom else None
-    if keying is not None and fmt is None:  # no --log-format: the saved layout reads the lines
-        keying = msgspec.structs.replace(keying, layout=saved.layout)
+    given = normal_layout(fmt.removeprefix(LOG_FORMAT_PREFIX)) if fmt and custom else None
+    layout = kept if fmt is None else given
     if keying is not None and not keying.counts_like(saved):
         raise ConfigurationError(
             f"the saved state counts {saved.describe()}; --append cannot change it to"
-            f" {keying.describe()} (the endpoints would mix)",
-            hint="append without --key/--where/--field/--decode-paths/--log-format (the saved"
-            " ones apply), or replay without --append",
+            f" {msgspec.structs.replace(keying, layout=layout).describe()} (the endpoints"
+            " would mix)",
+            hint="append without --key/--where/--field/--decode-paths (the saved ones apply), or"
+            " replay without --append",
         )
-    if keying is None and fmt is not None and not saved.default and layout != saved.layout:
-        read = f"--log-format {layout!r}" if layout is not None else f"--format {fmt}"
+    if saved.default or kept is None:
+        return saved if saved.default else msgspec.structs.replace(saved, layout=layout)
+    if layout != kept:
+        read = f"--log-format {given!r}" if given is not None else f"--format {fmt}"
         raise ConfigurationError(
             f"the saved state counts {saved.describe()}; --append cannot read its lines with"
             f" {read} (a field such as host would mean another thing)",
             hint="append without --format/--log-format (the saved way of reading applies), or"
             " replay without --append",
         )
+    return saved
+
+
+def normal_layout(layout: str | None) -> str | None:
+    """A `--log-format` layout in the one form it is kept and compared in (nginx's)."""
+    return None if layout is None else nginx_variables(layout)
 
 
 def check_same_cap(counter: HitCounter, cap: int | None) -> None:

@@ -84,7 +84,7 @@ def merge_counters(
         strategy, max_lateness_s=max(c.max_lateness_s for c in counters), distinct=False
     )
     merged.distinct = _merged_distinct(counters)
-    merged.keying = counters[0].keying
+    merged.keying = next((c.keying for c in counters if c.keying.layout), counters[0].keying)
     clocks = [counter.clock for counter in counters if counter.clock is not None]
     merged.clock = max(clocks) if clocks else None
     merged.metrics = _summed_metrics(counters)

@@ -26,10 +26,10 @@ from hitcount.ingest.sniffing import is_ndjson as is_ndjson
 from hitcount.ingest.sniffing import needs_slow_scanner_note
 from hitcount.model.positions import InputPosition, display_name, is_stream
 from hitcount.ops.append_checks import (
+    agreed_keying,
     check_lateness_kept,
     check_same_cap,
     check_same_distinct,
-    check_same_keying,
     check_same_lateness,
     check_same_strategy,
 )
@@ -179,7 +179,7 @@ def _keep_saved_settings(counter: HitCounter, settings: ReplaySettings, hooks: R
         counter.set_max_lateness(settings.max_lateness_s)
     precision = settings.distinct_precision
     check_same_distinct(counter, not settings.distinct, precision, hooks.on_note)
-    check_same_keying(counter, settings.keying, settings.fmt)
+    counter.keying = agreed_keying(counter, settings.keying, settings.fmt)
     check_same_cap(counter, settings.max_endpoints)
 
 
@@ -201,7 +201,7 @@ def _append_shared(
         check_same_distinct(
             counter, not settings.distinct, precision, hooks.on_note, can_fold=False
         )
-        check_same_keying(counter, settings.keying, settings.fmt)
+        agreed_keying(counter, settings.keying, settings.fmt)
         check_same_lateness(counter, settings.max_lateness_s)
         hooks.on_counter(counter)
         if counter.lateness_note:

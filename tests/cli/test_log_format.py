@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -137,17 +139,31 @@ def test_the_layout_keys_were_read_with_is_remembered(where: list[str], tmp_path
     assert ok_json([*where, "metrics", "--json"])["total_hits"] == 3  # nothing saved
 
 
-def test_keys_read_by_the_built_in_parser_refuse_a_layout(tmp_path: Path) -> None:
-    """The other way round: `{host}` saved as the client cannot go on as the vhost."""
+def test_keys_saved_without_a_layout_take_the_one_given_then_keep_it(tmp_path: Path) -> None:
+    """A state whose keys were read with no layout (by the built-in parser, or saved before
+    layouts were kept) takes the layout an append gives and keeps it from then on (QA S2: a
+    state saved before could not be appended with its own layout any more)."""  # noqa: D205, D209
     state = ["--state", str(tmp_path / "s.db")]
     log = tmp_path / "a.log"
-    log.write_text(_vhost_line(0, "shop.example.com").rsplit(" ", 1)[0] + "\n")
-    ok([*state, "replay", str(log), *ALL_TIME, "--key", "{host}"])
-    for layout in (VHOSTS, NGINX_COMBINED):
-        refused = run([*state, "replay", "--append", "--again", str(log), "--log-format", layout])
-        assert_error(refused, 2, "--append cannot read its lines with --log-format")
-    ok([*state, "replay", "--append", "--again", str(log), "--format", "combined"])
-    assert ok_json([*state, "metrics", "--json"])["total_hits"] == 2
+    log.write_text(_vhost_line(0, "shop.example.com"))
+    ok([*state, "replay", str(log), *ALL_TIME, "--log-format", VHOSTS, "--key", "{host}"])
+    db = sqlite3.connect(tmp_path / "s.db")  # as a state saved before layouts were kept
+    (keys,) = db.execute("SELECT value FROM meta WHERE key = 'keys'").fetchone()
+    db.execute("UPDATE meta SET value = ? WHERE key = 'keys'", (json.dumps({"key": "{host}",
+               "where": []}),))  # fmt: skip
+    db.commit()
+    db.close()
+    assert "log_format" in json.loads(keys)
+    apache = '%h %l %u %t \\"%r\\" %>s %b \\"%{referer}i\\" \\"%{user-agent}i\\" %{HOST}i'
+    ok([*state, "replay", "--append", "--again", str(log), "--log-format", apache])
+    ok([*state, "replay", "--append", "--again", str(log)])  # the layout it took reads it
+    same = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{Host}i'  # spelled anew
+    ok([*state, "replay", "--append", "--again", str(log), "--log-format", same])
+    for other in (["--format", "combined"], ["--log-format", VHOSTS]):  # `-` is no %l
+        refused = run([*state, "replay", "--append", "--again", str(log), *other])
+        assert_error(refused, 2, "--append cannot read its lines with")
+    top = ok_json([*state, "top", "--last", "1000d", "--json"])
+    assert {row["endpoint"]: row["count"] for row in top} == {"shop.example.com": 4}
 
 
 def test_paths_may_be_read_by_any_layout(tmp_path: Path) -> None:

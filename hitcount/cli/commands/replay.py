@@ -19,6 +19,7 @@ from hitcount.ingest.formats.mapped import parse_fields
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.model.timeparse import parse_length
+from hitcount.ops.append_checks import normal_layout
 from hitcount.ops.replaying import ReplayHooks, ReplaySettings, replay_into_store
 from hitcount.sketches.hll import DEFAULT_PRECISION
 from hitcount.strategies import available_strategies
@@ -234,7 +235,7 @@ def replay(
     """
     app_ctx, render = context(ctx), Renderer(json_output=json_output)
     rules = parse_rules(alert, exit_on_alert)
-    fmt = custom_format(fmt, log_format)
+    fmt, layout = custom_format(fmt, log_format), normal_layout(log_format)
     hook = alert_exec(alert_exec_command, alert_exec_timeout, rules, render)
     store = app_ctx.store()
     following = opt.follow_settings(ctx, sources, follow, commit_every, view_last)
@@ -246,7 +247,7 @@ def replay(
         traced=trace or trace_json is not None, max_endpoints=max_endpoints,
         keying=(
             None if key is None and not where and not field and not decode_paths
-            else Keying.parse(key, where, parse_fields(field), decode_paths, log_format)
+            else Keying.parse(key, where, parse_fields(field), decode_paths, layout)
         ),
     )  # fmt: skip
     observers = _Observers(app_ctx, render, (trace, trace_json), (rules, exit_on_alert), hook)

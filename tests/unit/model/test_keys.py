@@ -107,3 +107,13 @@ def test_decoding_is_remembered_and_off_keeps_the_plain_parser() -> None:
     parser = make_parser("combined")
     assert keyed(parser, Keying()) is parser  # off: the format's own (fast) parser
     assert keyed(parser, decoding) is not parser
+
+
+def test_keys_count_alike_in_any_order_and_with_an_unknown_layout() -> None:
+    """Order never changes a count (QA R5); a layout compares only when both are known: a
+    state saved before layouts were kept merges with one that keeps it (QA S2)."""  # noqa: D205, D209
+    one = Keying.parse(["{a}", "{b}"], ["x=1", "y>2"], None, False, "$a $b")
+    other = Keying.parse(["{b}", "{a}"], ["y>2", "x=1"], None, False, None)
+    assert one.counts_like(other) and other.counts_like(one)
+    assert not one.counts_like(Keying.parse(["{a}", "{b}"], ["x=1", "y>2"], None, False, "$b $a"))
+    assert not one.counts_like(Keying.parse(["{a}"], ["x=1", "y>2"], None, False, "$a $b"))
