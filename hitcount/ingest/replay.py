@@ -122,7 +122,7 @@ def replay(
         replayer.flush()
     except StopRequestedError:
         replayer.report.stopped = True
-    if not starts:
+    if not starts and not replayer.report.held:  # a line held back: nothing new, yet
         refuse_empty(replayer.report, sources, counter.keying.where)
     replayer.count_lines()
     if on_checkpoint is not None and sources:  # the input last read (a stop ends early)

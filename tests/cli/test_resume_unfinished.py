@@ -137,3 +137,19 @@ def test_a_bad_line_of_one_file_does_not_uncount_the_next_files_last_line(tmp_pa
     again = ok([*state, "replay", "--append", "--resume", str(second)])
     assert "already read whole (2 lines)" in again.stderr
     assert _counts(state, "10") == {"/a": 1, "/b": 1, "/c": 1}
+
+
+def test_a_new_log_holding_only_an_unfinished_line_waits_for_it(tmp_path: Path) -> None:
+    """After a rotation the new log may hold only the line its writer is in the middle of:
+    `--append --resume` failed with "no hits: the input is empty" (QA S4)."""  # noqa: D205, D209
+    state = ["--state", str(tmp_path / "s.db")]
+    first = tmp_path / "old.ndjson"
+    first.write_text('{"endpoint": "/a", "ts": 5}\n')
+    ok([*state, "replay", str(first)])
+    log = tmp_path / "access.ndjson"
+    log.write_text('{"endpoint": "/b", "ts"')
+    shown = ok([*state, "replay", "--append", "--resume", str(log)])
+    assert "access.ndjson:1: the last line has no newline yet" in shown.stderr
+    log.write_text('{"endpoint": "/b", "ts": 6}\n')
+    ok([*state, "replay", "--append", "--resume", str(log)])
+    assert _counts(state, "10") == {"/a": 1, "/b": 1}
