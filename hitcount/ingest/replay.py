@@ -149,6 +149,15 @@ def _paths(sources: object) -> list[str]:
         ) from err
 
 
+#: A file changed this recently may have a writer in the middle of its last line.
+WRITING_S = 60.0
+
+
+def being_written(fd: int) -> bool:
+    """Whether the file was changed within the last `WRITING_S` seconds."""
+    return time.time() - os.fstat(fd).st_mtime < WRITING_S
+
+
 class Replayer(Recorder):
     """Reads inputs block by block (files in ranges and streams on every core, resumed files
     from their saved position) and hands the blocks to the `Recorder`."""  # noqa: D205, D209
@@ -233,6 +242,8 @@ class Replayer(Recorder):
         unfinished = block is not None and not block.endswith(b"\n")
         if not (self.hold_unfinished and unfinished and self.place and not self.place.gzip):
             return False
+        if not being_written(self.place.fd):
+            return False  # a file that simply ends without a newline: its last line counts
         self.report.held.append((self.name, first))
         self._held = True
         return True
@@ -310,7 +321,9 @@ class Replayer(Recorder):
         with open(source, "rb") as head:  # cut into ranges: open_input's check is not met
             refuse_wide_text(self.name, head.read(4))
         size = Path(source).stat().st_size
-        whole = lines_end(source, size) if self.hold_unfinished else size
+        whole = size
+        if self.hold_unfinished and self.place is not None and being_written(self.place.fd):
+            whole = lines_end(source, size)
         ranges = parallel.plan_ranges(source, whole)
         if not ranges:
             return False

@@ -226,7 +226,12 @@ def _start(
             hint=f"leave it out, use --resume to count only what it gains, or {AGAIN_HINT}",
         )
     if not choice.resume:
-        return None
+        raise InputError(
+            name,
+            f"already read up to line {position.lines} by an earlier replay; appending it"
+            " again would count those lines twice",
+            hint=f"use --resume to count only the lines after them, or {AGAIN_HINT}",
+        )
     if seen:
         choice.note(seen)
     if whole:
