@@ -74,3 +74,17 @@ def test_until_alone_keeps_every_event_up_to_it(tmp_path: Path) -> None:
     shown = ok([*state, "events", "--until", "1008000", "--last", "1h"])
     assert "no such events in the state's event log with a log clock in" in shown.stderr
     assert exceeded_at == 1_000_002
+
+
+def test_a_json_state_names_the_window_and_says_it_keeps_the_last_events_when_full(
+    tmp_path: Path,
+) -> None:
+    """On a JSON (or Redis) state an empty window did not name itself, and the note that
+    only the last 200 events are kept came with every empty answer (QA S5)."""  # noqa: D205, D209
+    log, state = tmp_path / "a.ndjson", ["--state", str(tmp_path / "s.json")]
+    rows = [{"endpoint": "/x", "ts": t} for t in (1_000_000, 1_000_001, 1_000_002, 1_009_000)]
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ok([*state, "replay", str(log), "--alert", "/x>2/60s"])
+    shown = ok([*state, "events", "--until", "999999"])
+    assert "no such events remembered with a log clock in the start .." in shown.stderr
+    assert "keeps only its last" not in shown.stderr

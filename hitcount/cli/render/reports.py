@@ -81,14 +81,14 @@ class ReportViews(Output):
                 table.add_row(iso(row.get("clock")) or "-", str(row.get("event")), details)
             if rows:  # no header over nothing: the note says why
                 self.show(table)
-        if not rows and whole_log:
-            within = f" with a log clock in {window}" if window else ""
-            self.note(f"no such events in the state's event log{within}")
-        elif not rows or bounded:
+        within = f" with a log clock in {window}" if window else ""
+        if not rows:
+            where = "in the state's event log" if whole_log else "remembered"
+            self.note(f"no such events {where}{within}")
+        if bounded:
             self.note(
-                f"{'no such events remembered: ' if not rows else ''}this state (JSON or"
-                f" Redis) keeps only its last {RECENT_EVENTS} notable events (a SQLite state"
-                " keeps them all)"
+                f"this state (JSON or Redis) keeps only its last {RECENT_EVENTS} notable events"
+                " (a SQLite state keeps them all)"
             )
 
     def replay(self, report: ReplayReport, metrics: Mapping[str, Any], saved_to: str) -> None:

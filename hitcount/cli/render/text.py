@@ -41,6 +41,8 @@ _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 
 def duration(seconds: float) -> str:
     """`90s`, `5m`, `2h`, `1d2h3m4s`: a window length for humans (as `--last` reads it)."""
+    if seconds >= 60 and math.isfinite(seconds):  # to the millisecond: never `1m60.0s`
+        seconds = round(seconds, 3)
     for unit, size in _UNITS:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
