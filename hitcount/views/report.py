@@ -107,7 +107,10 @@ def build_report(
         top=top,
         series=chart,
         metrics=counter.metrics_dict(),
-        notes=tuple(accuracy_notes(strategy.name, top, chart, strategy.horizon, unheld)),
+        notes=tuple(
+            accuracy_notes(strategy.name, top, chart, strategy.horizon, unheld)
+            + _refused_note(strategy.name, counter.refused_in(last_s, now))
+        ),
         none_certain=unheld.exact and unheld.high == 0,
     )
 
@@ -141,6 +144,18 @@ def accuracy_notes(
             f" counts are lower bounds with no upper bound{steps}."
         )
     return notes
+
+
+def _refused_note(strategy: str, refused: int) -> list[str]:
+    """The hits refused as too late that the window may hold, in no count (QA S8)."""
+    if not refused:
+        return []
+    return [
+        f"{strategy} refused {refused:,} hit{'s' if refused != 1 else ''} as too late (more than"
+        " --max-lateness behind the latest hit when they came); which endpoint and time each"
+        " had is not kept, so every count here whose window may hold them is not exact and"
+        " its upper bound takes them in."
+    ]
 
 
 def _timeless_note(strategy: str, answers: list[WindowAnswer]) -> str:

@@ -88,3 +88,16 @@ def test_morris_after_a_swap_answers_an_endpoint_it_holds_no_counter_of_since_it
     text = ok(["query", "/old"])
     assert "since" in text.stdout and "over all time" not in text.stdout
     assert "ever recorded" not in text.stderr
+
+
+def test_a_report_says_why_a_window_may_hold_hits_refused_as_late(tmp_path: Path) -> None:
+    """Its charts said "(see Accuracy)", and Accuracy never spoke of refused hits (QA S8)."""
+    t0 = 1_700_000_000
+    hits = [("/a", t0 + float(i)) for i in [*range(0, 100, 5), *range(1000, 1100, 5)]]
+    state = ["--state", str(tmp_path / "g.db")]
+    ok([*state, "replay", str(write_ndjson(tmp_path / "g1.ndjson", hits)), "-s", "ehist"])
+    late = write_ndjson(tmp_path / "g2.ndjson", [("/a", t0 + 500.0)])
+    assert "1 too late" in ok([*state, "replay", "--append", str(late)]).stdout
+    page = tmp_path / "r.html"
+    ok([*state, "report", str(page), "--since", str(t0 + 400), "--until", str(t0 + 600)])
+    assert "ehist refused 1 hit as too late" in page.read_text()
