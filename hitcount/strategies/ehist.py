@@ -85,7 +85,7 @@ class ExponentialHistogram(Strategy):
         #: Seconds kept exact: `buffer_s`, or the engine's lateness allowance if longer.
         self.kept_s = self.buffer_s
         self.lateness_s = 0.0  # the engine's allowance (`allow_lateness`)
-        self._newest = -math.inf  # the newest hit kept, of any endpoint (or the clock)
+        self._newest = -math.inf  # the replay clock, as far as it is known (`note_clock`)
         self.k = math.ceil(1.0 / self.epsilon)
         #: Most buckets of one size; a merge leaves `per_size - 1` of that size.
         self.per_size = self.k // 2 + 2
@@ -132,11 +132,11 @@ class ExponentialHistogram(Strategy):
             if frontier is not None and ts < frontier:
                 return False
         self._buffer_one(state, float(ts) + 0.0)  # + 0.0 turns -0.0 into 0.0
-        self._newest = max(self._newest, ts)
         return True
 
     def note_clock(self, clock: float) -> None:
-        """The replay clock: the newest hit kept, as far as the late edge is concerned."""
+        """The replay clock (the engine's, set after each hit or batch it recorded: within a
+        batch, grouped by endpoint, the edge stays where the batch found it)."""  # noqa: D205, D209
         self._newest = max(self._newest, clock)
 
     def late_edge(self) -> float:
@@ -168,7 +168,6 @@ class ExponentialHistogram(Strategy):
         state.buffer = live + fresh if not live or fresh[0] >= live[-1] else sorted(live + fresh)
         state.head = 0
         self._flush(state, state.buffer[-1] - self.kept_s)
-        self._newest = max(self._newest, fresh[-1])
         return len(fresh)
 
     def late_mask(

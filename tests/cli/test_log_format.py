@@ -207,3 +207,17 @@ def test_an_apache_time_of_another_format_is_a_usage_error(custom_log: Path) -> 
     result = run(["replay", str(custom_log), "--log-format", '%h %{%d/%m/%Y}t "%r" %>s'])
     assert_error(result, 2, "unknown directive %{%d/%m/%Y}t")
     assert "%{sec}t" in result.stderr
+
+
+def test_one_layout_in_nginx_or_apache_spelling_is_one(tmp_path: Path) -> None:
+    """`$host` and `${host}`, and an Apache layout and its nginx twin, compare as one
+    (QA 16 T4)."""  # noqa: D205, D209
+    state = ["--state", str(tmp_path / "s.db")]
+    log = tmp_path / "a.log"
+    log.write_text('1.2.3.4 [27/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 shop.example.com\n')
+    nginx = '$remote_addr [$time_local] "$request" $status $host'
+    ok([*state, "replay", str(log), *ALL_TIME, "--log-format", nginx, "--key", "{host}"])
+    for same in ('${remote_addr} [${time_local}] "${request}" ${status} ${host}',
+                 '%h %t "%r" %>s %{Host}i'):  # fmt: skip
+        ok([*state, "replay", "--append", "--again", str(log), "--log-format", same])
+    assert ok_json([*state, "metrics", "--json"])["total_hits"] == 3

@@ -92,6 +92,12 @@ def nginx_variables(layout: str) -> str:
     )
 
 
+def canonical_layout(layout: str) -> str:
+    """A layout in the one form layouts are kept and compared in: nginx's, every variable
+    written `${name}` (`$host` and `${host}`, `%{Host}i` and `%{host}i` are one)."""  # noqa: D205, D209
+    return _NGINX_TOKEN.sub(lambda found: "${" + _variable(found) + "}", nginx_variables(layout))
+
+
 def _apache_braced(inside: str | None, kind: str | None) -> str | None:
     """The variable of `%{inside}kind` (None: unknown); headers as nginx names them."""
     if inside is None or kind is None:

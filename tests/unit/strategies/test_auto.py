@@ -358,6 +358,7 @@ def test_engine_horizon_assignment_reaches_the_parts() -> None:
     assert not strategy.record("/a", T0)
     assert strategy.record("/a", T0 + 3599)  # no newest hit to be late behind (QA 14b Q1)
     assert strategy.record("/a", T0 + 7200)
+    strategy.note_clock(T0 + 7200)  # as the engine does after each hit
     assert not strategy.record("/a", T0 + 3599.5)  # before horizon + max_window_s: late
     assert strategy.query("/a", T0 - 1, T0 + 3600, T0 + 7200).complete is False
 
