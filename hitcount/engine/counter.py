@@ -187,7 +187,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         self.unsaved_events.append(row)
 
     def _emit(self, name: str, payload: dict[str, Any]) -> None:
-        self.events.emit(name, payload, self.clock)
+        self.events.emit(name, payload, self._clock)
 
     # -- recording -------------------------------------------------------------------
 
@@ -281,7 +281,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
             names, codes = columns.names, columns.codes.tolist()
             hits = zip(codes, columns.ts.tolist(), columns.user_list(), strict=True)
             return sum(1 for code, ts, user in hits if self._record_checked(names[code], ts, user))
-        late = late_mask(self._strategy, self.clock, self.max_lateness_s, columns.ts)
+        late = late_mask(self._strategy, self._clock, self.max_lateness_s, columns.ts)
         if self.max_endpoints is not None:
             columns = capped_columns(columns, late, self._strategy.endpoints(), self.max_endpoints)
         if self.distinct is not None and columns.has_users():
@@ -335,8 +335,8 @@ class HitCounter(Answering, DeprecatedSnapshots):
         if hasattr(self, "_strategy"):
             self._strategy.note_clock(clock)
 
-    def _advance_clock(self, ts: float) -> None:
-        if self.clock is None or ts > self.clock:
+    def _advance_clock(self, ts: float) -> None:  # hot: `_clock` read, the property set
+        if self._clock is None or ts > self._clock:
             self.clock = ts
         self.prune()
         self._prune_distinct()
@@ -344,12 +344,12 @@ class HitCounter(Answering, DeprecatedSnapshots):
     def _prune_distinct(self) -> None:
         """Prune the distinct-users buckets with the strategy's retention, on their grid."""
         tracker = self.distinct
-        if tracker is None or self.clock is None:
+        if tracker is None or self._clock is None:
             return
         retention = self._strategy.retention_s()
         if not math.isfinite(retention):
             retention = tracker.retention_s
-        tracker.prune(horizon_at(self.clock, retention, self.max_lateness_s, tracker.bucket_s))
+        tracker.prune(horizon_at(self._clock, retention, self.max_lateness_s, tracker.bucket_s))
 
     def prune_all(self) -> int:
         """`prune` the strategy, and the distinct-users sketches with the same rule.
@@ -368,10 +368,10 @@ class HitCounter(Answering, DeprecatedSnapshots):
             Entries removed.
         """
         retention = self._strategy.retention_s()
-        if self.clock is None or not math.isfinite(retention):
+        if self._clock is None or not math.isfinite(retention):
             return 0
         horizon = horizon_at(
-            self.clock, retention, self.max_lateness_s, self._strategy.prune_grid_s()
+            self._clock, retention, self.max_lateness_s, self._strategy.prune_grid_s()
         )
         if horizon <= self._pruned_to:
             return 0
@@ -405,7 +405,7 @@ class HitCounter(Answering, DeprecatedSnapshots):
         Raises:
             SwapRefusedError, UnknownStrategyError, ConfigurationError: as `swap_strategy`.
         """
-        clock, lateness = self.clock, self.max_lateness_s
+        clock, lateness = self._clock, self.max_lateness_s
         return swap(self._strategy, name, params, reset=reset, clock=clock, lateness=lateness)
 
     def apply_swap(self, plan: Swap) -> Strategy:

@@ -13,7 +13,6 @@ import msgspec
 from hitcount.engine import HitCounter
 from hitcount.errors import ConfigurationError
 from hitcount.ingest.formats import LOG_FORMAT_PREFIX
-from hitcount.ingest.formats.log_format import canonical_layout
 from hitcount.model.keys import Keying
 from hitcount.model.metrics import plain
 from hitcount.strategies import get_strategy
@@ -92,7 +91,11 @@ def agreed_keying(counter: HitCounter, keying: Keying | None, fmt: str | None) -
 
 def normal_layout(layout: str | None) -> str | None:
     """A `--log-format` layout in the one form it is kept and compared in (nginx's)."""
-    return None if layout is None else canonical_layout(layout)
+    if layout is None:
+        return None
+    from hitcount.ingest.formats.log_format import canonical_layout  # layouts only: start-up
+
+    return canonical_layout(layout)
 
 
 def check_same_cap(counter: HitCounter, cap: int | None) -> None:
