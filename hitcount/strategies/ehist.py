@@ -119,8 +119,8 @@ class ExponentialHistogram(Strategy):
         """Count one hit at `ts` (epoch seconds).
 
         Returns:
-            False (a late hit) when `ts` is older than `horizon + max_window_s`, or than the
-            newest hit already moved into the histogram (it cannot be inserted in order).
+            False (a late hit) when `ts` is older than the late edge (`late_edge`), or than
+            the newest hit already moved into the histogram (it cannot be inserted in order).
         """
         if not (ts > self.horizon and ts >= self.late_edge()):  # NaN too
             return False
