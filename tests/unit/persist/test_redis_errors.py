@@ -52,7 +52,7 @@ def test_out_of_memory_is_said_without_the_command(tmp_path: Path) -> None:
     with redis_server(tmp_path / "oom", *limits) as (port, _):
         store = f"redis://127.0.0.1:{port}/0"
         sliding = ["replay", "-s", "sliding", "--max-window", "1e8"]
-        for command in ([*sliding, str(log)], ["replay", "--append", str(log)]):
+        for command in ([*sliding, str(log)], ["replay", "--append", "--again", str(log)]):
             # a whole state that does not fit; then batches onto a small one that did
             result = run(["--store", store, *command])
             assert result.exit_code == 5, result.stderr
