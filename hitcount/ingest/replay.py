@@ -239,14 +239,22 @@ class Replayer(Recorder):
     def _holds(self, first: int, block: bytes | None) -> bool:
         """Whether `block` is a last line without its newline that `resume` leaves out (it
         comes alone: every other block ends a line)."""  # noqa: D205, D209
-        unfinished = block is not None and not block.endswith(b"\n")
-        if not (self.hold_unfinished and unfinished and self.place and not self.place.gzip):
+        if block is None or block.endswith(b"\n") or not self._may_hold():
             return False
-        if not being_written(self.place.fd):
-            return False  # a file that simply ends without a newline: its last line counts
         self.report.held.append((self.name, first))
         self._held = True
         return True
+
+    def _may_hold(self) -> bool:
+        """Whether `resume` leaves out the current file's unfinished last line: a plain
+        file being written (one that simply ends without a newline counts its last line)."""  # noqa: D205, D209
+        place = self.place
+        return (
+            self.hold_unfinished
+            and place is not None
+            and not place.gzip
+            and being_written(place.fd)
+        )
 
     def _placed(self, first: int, block: bytes | None) -> None:
         """The lines from `first` (`block`) are about to be recorded."""
@@ -321,9 +329,7 @@ class Replayer(Recorder):
         with open(source, "rb") as head:  # cut into ranges: open_input's check is not met
             refuse_wide_text(self.name, head.read(4))
         size = Path(source).stat().st_size
-        whole = size
-        if self.hold_unfinished and self.place is not None and being_written(self.place.fd):
-            whole = lines_end(source, size)
+        whole = lines_end(source, size) if self._may_hold() else size
         ranges = parallel.plan_ranges(source, whole)
         if not ranges:
             return False

@@ -46,6 +46,17 @@ def _run_starts(codes: npt.NDArray[np.integer]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(boundary)
 
 
+def _pair_starts(
+    codes: npt.NDArray[np.integer], buckets: npt.NDArray[np.integer]
+) -> npt.NDArray[np.intp]:
+    """Where each run of equal `(code, bucket)` pairs starts in arrays grouped by both."""
+    import numpy as np
+
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = (codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])
+    return np.flatnonzero(first)
+
+
 def _runs(codes: npt.NDArray[np.integer]) -> Iterator[tuple[int, int, int]]:
     """`(code, start, end)` of each run of equal codes in a grouped array."""
     if not len(codes):
@@ -98,9 +109,7 @@ class BucketCounts(msgspec.Struct, frozen=True):
         if step == 1 or not len(codes):
             return BucketCounts(self.made_by, codes, buckets, counts)
         buckets = buckets // step  # still ascending within each endpoint's run
-        starts = np.flatnonzero(
-            np.concatenate(([True], (codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])))
-        )
+        starts = _pair_starts(codes, buckets)
         return BucketCounts(
             self.made_by, codes[starts], buckets[starts], np.add.reduceat(counts, starts)
         )
@@ -146,9 +155,7 @@ class BucketReducer(msgspec.Struct, frozen=True):
             return BucketCounts(self, keys // span, keys % span + lowest, counts.astype(np.int64))
         order = np.lexsort((buckets, wide))
         wide, buckets = wide[order], buckets[order]
-        first = np.ones(len(wide), dtype=bool)
-        first[1:] = (wide[1:] != wide[:-1]) | (buckets[1:] != buckets[:-1])
-        starts = np.flatnonzero(first)
+        starts = _pair_starts(wide, buckets)
         counts = np.diff(np.append(starts, len(wide))).astype(np.int64)
         return BucketCounts(self, wide[starts], buckets[starts], counts)
 

@@ -81,6 +81,20 @@ def _unsafe_lock(lock_path: Path, problem: str) -> StateError:
     )
 
 
+def existing(path: Path) -> os.stat_result | None:
+    """The state file's status, its symbolic links followed (None: there is none).
+
+    Raises:
+        StoreUnavailableError: it cannot be looked at.
+    """
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise StoreUnavailableError(f"{path}: cannot read state: {err.strerror}") from err
+
+
 def refuse_other_names(path: Path, status: os.stat_result) -> None:
     """Refuse a state file with hard links: each name would be a state of its own (a
     JSON save replaces the file at one name; SQLite keeps a write-ahead log per name),
@@ -159,7 +173,7 @@ class FileStore(Store):
         """
         directory = self._ensure_directory()
         target = self.target()
-        mode = self._kept_mode(target)
+        mode = self._kept_mode()
         try:
             write_atomically(target, chunks, mode=mode)
         except AtomicWriteError as failed:
@@ -176,14 +190,10 @@ class FileStore(Store):
         """The file the state is: the path with its symbolic links followed."""
         return Path(os.path.realpath(self.path))
 
-    def _kept_mode(self, target: Path) -> int | None:
+    def _kept_mode(self) -> int | None:
         """The state file's permission bits, to keep (None: no file yet, 0600)."""
-        try:
-            status = target.stat()
-        except FileNotFoundError:
+        if (status := existing(self.path)) is None:
             return None
-        except OSError as err:
-            raise StoreUnavailableError(f"{self.path}: cannot read state: {err.strerror}") from err
         if not status.st_mode & stat.S_IWUSR:
             raise StoreUnavailableError(
                 f"{self.path}: the state file is read-only; refusing to write it",

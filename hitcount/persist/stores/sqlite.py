@@ -32,7 +32,7 @@ from hitcount.persist.reading import SQLITE_MAGIC as SQLITE_MAGIC  # re-exported
 from hitcount.persist.reading import read_head
 from hitcount.persist.stores import sqlite_versions as meta_rows
 from hitcount.persist.stores.base import EVERYTHING, Scope, Store
-from hitcount.persist.stores.file import FileStore, refuse_other_names
+from hitcount.persist.stores.file import FileStore, existing, refuse_other_names
 from hitcount.persist.stores.sqlite_bulk import DAMAGED_HINT, json_value
 from hitcount.persist.stores.sqlite_documents import SCHEMA as LAYOUTS_SCHEMA
 from hitcount.persist.stores.sqlite_documents import layout_for
@@ -41,7 +41,6 @@ from hitcount.persist.stores.sqlite_layouts import DocumentLayout, scoped_endpoi
 from hitcount.persist.stores.sqlite_log import EVENTS_INDEX, compact, file_sizes, read_events
 from hitcount.persist.stores.sqlite_open import (
     empty,
-    existing,
     failure,
     open_state,
 )

@@ -23,20 +23,6 @@ from hitcount.persist.stores.sqlite_fresh import refuse_foreign
 _CANNOT_WRITE = ("readonly", "unable to open", "disk i/o error", "disk is full")
 
 
-def existing(path: Path) -> os.stat_result | None:
-    """The state file's status (None: there is none).
-
-    Raises:
-        StoreUnavailableError: it cannot be looked at.
-    """
-    try:
-        return path.stat()
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise StoreUnavailableError(f"{path}: cannot read state: {err.strerror}") from err
-
-
 def empty(status: os.stat_result) -> bool:
     """Whether the file is an empty regular file (no state in it yet)."""
     return stat.S_ISREG(status.st_mode) and status.st_size == 0
